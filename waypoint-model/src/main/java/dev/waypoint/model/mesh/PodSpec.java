@@ -1,0 +1,26 @@
+package dev.waypoint.model.mesh;
+
+import dev.waypoint.model.SourceRef;
+import java.net.InetAddress;
+import java.util.Map;
+
+/**
+ * A {@code Pod} as far as the mesh cares.
+ *
+ * @param serviceAccount {@code spec.serviceAccountName} ({@code default} when absent)
+ * @param ip {@code status.podIP}, or null when it has none yet (such a pod is no endpoint)
+ * @param ready false only when {@code status.conditions} says {@code Ready=False} or the phase is terminal
+ * @param namedPorts container port name to number, for named {@code targetPort}s
+ */
+public record PodSpec(NamespacedName name, Map<String, String> labels, String serviceAccount, InetAddress ip,
+                      boolean ready, Map<String, Integer> namedPorts, SourceRef source) {
+    public PodSpec {
+        labels = Map.copyOf(labels);
+        namedPorts = Map.copyOf(namedPorts);
+    }
+
+    /** This pod's SPIFFE identity in {@code trustDomain}. */
+    public SpiffeId identity(String trustDomain) {
+        return new SpiffeId(trustDomain, name.namespace(), serviceAccount);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.waypoint.model.request;
+
+import java.util.Objects;
+
+/**
+ * Why the waypoint answered instead of forwarding: a value, not an exception. Carries the HTTP
+ * status a client sees, the Envoy/Istio response flag for logs and metrics, a stable reason code,
+ * and a short human message (also the response body).
+ */
+public record Rejection(Reason reason, String message) {
+    public Rejection {
+        Objects.requireNonNull(reason, "reason");
+        Objects.requireNonNull(message, "message");
+    }
+
+    /** The closed vocabulary of rejections. */
+    public enum Reason {
+        /** HBONE stream that is not a classic CONNECT. */
+        NOT_CONNECT(400, "-", "not_connect"),
+        /** {@code :authority} is not {@code ip:port}. */
+        BAD_AUTHORITY(400, "-", "bad_authority"),
+        /** The address is not a Service or Pod bound to this waypoint (ztunnel: {@code IPMismatch}). */
+        NOT_BOUND(400, "NR", "target_not_bound"),
+        /** No config loaded yet. */
+        NOT_READY(503, "NR", "waypoint_not_ready"),
+        /** The Service has no ready endpoint. */
+        NO_HEALTHY_UPSTREAM(503, "UH", "no_healthy_upstream"),
+        /** The endpoint (or its ztunnel) refused the connection or the CONNECT. */
+        UPSTREAM_REFUSED(502, "UF", "upstream_connect_failure"),
+        /** The upstream reset the stream or closed before a response. */
+        UPSTREAM_RESET(502, "UC", "upstream_reset_before_response_started"),
+        /** Connecting to the endpoint took longer than the connect timeout. */
+        CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
+        /** The request was malformed (bad header, oversized head). */
+        BAD_REQUEST(400, "DPE", "downstream_protocol_error"),
+        /** The request head exceeded the configured limit. */
+        HEADERS_TOO_LARGE(431, "DPE", "request_headers_too_large");
+
+        private final int status;
+        private final String flag;
+        private final String code;
+
+        Reason(int status, String flag, String code) {
+            this.status = status;
+            this.flag = flag;
+            this.code = code;
+        }
+
+        /** The HTTP status (of the CONNECT response, or of the inner request). */
+        public int status() {
+            return status;
+        }
+
+        /** Envoy short response flag ({@code UH}, {@code UF}, ...), {@code -} for none. */
+        public String flag() {
+            return flag;
+        }
+
+        /** Stable snake_case code, as in Envoy's {@code response_code_details}. */
+        public String code() {
+            return code;
+        }
+    }
+
+    /** The response body: {@code <code>: <message>\n}. */
+    public String body() {
+        return reason.code() + ": " + message + "\n";
+    }
+
+    @Override
+    public String toString() {
+        return reason.status() + " " + reason.code() + ": " + message;
+    }
+}
