@@ -1,0 +1,47 @@
+package dev.waypoint.config;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Backs {@code waypoint validate DIR}: loads, translates and compiles a manifest directory exactly
+ * as {@link SnapshotPublisher} does for its first generation, and returns every problem. There is
+ * no previous generation, so nothing falls back: what would be rejected is reported as rejected.
+ * The command exits 1 when any problem is an {@link Diagnostics.Severity#ERROR}.
+ */
+public final class ConfigValidator {
+    private ConfigValidator() {}
+
+    /**
+     * Validates {@code dir}.
+     *
+     * @return the problems, in the order found; each renders as {@code file:line: Kind ns/name: field: message}
+     * @throws UncheckedIOException if the directory cannot be listed
+     */
+    public static List<Diagnostics.Problem> validate(Path dir, NamespacedName waypoint, String trustDomain,
+                                                     List<PartCompiler<?>> compilers) {
+        requireNonNull(dir, "dir");
+        GenerationBuilder builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
+                requireNonNull(trustDomain, "trustDomain"), requireNonNull(compilers, "compilers"));
+        DirectoryContent content;
+        try {
+            content = ConfigSources.yamlDirectory(dir).read();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read config directory " + dir, e);
+        }
+        return builder.build(0, content.files(), LastGood.NONE).diagnostics().problems();
+    }
+
+    /** Whether any of {@code problems} is an error: the exit status of {@code validate}. */
+    public static boolean hasErrors(List<Diagnostics.Problem> problems) {
+        return problems.stream().anyMatch(p -> p.severity() == Diagnostics.Severity.ERROR);
+    }
+}

@@ -1,0 +1,267 @@
+package dev.waypoint.config;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.waypoint.config.GenerationBuilder.Attempt;
+import dev.waypoint.config.GenerationBuilder.CompilerFailure;
+import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.config.yaml.DirectoryScan;
+import dev.waypoint.config.yaml.YamlDirectorySource;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns the one {@link AtomicReference} through which the data path reads config (STYLE rule 1):
+ * loads a manifest directory, translates and compiles it into a {@link ConfigSnapshot}, swaps it
+ * in with one {@code set}, and does it again whenever the directory changes.
+ *
+ * <h2>Lifecycle</h2>
+ * {@link #start()} builds generation 0 on the calling thread, so {@link #current()} is non-null
+ * when it returns, even when the config has errors (then it holds the valid subset). It then
+ * polls the directory every poll interval: a cheap listing (paths, sizes, mtimes, inodes) first;
+ * a change must hold still for one more interval before it is read (debounce, so a half-written
+ * file or a ConfigMap swap in progress is not loaded), at most {@value #MAX_DEFERRALS} intervals.
+ * The content is then hashed, and only a different hash makes a new generation. When a file was
+ * modified within two seconds of a listing, the content is hashed again at the next poll anyway,
+ * since coarse file system clocks can hide a second write. {@link #close()} stops polling; it
+ * does not shut the executor down, which the caller owns.
+ *
+ * <h2>Last good config keeps serving</h2>
+ * A file that stops parsing keeps its objects from the last generation in which it parsed; an
+ * object that becomes invalid keeps its previous version; both are still reported. A compiler
+ * that throws is reported, and the previous snapshot stays published. A brand-new broken object
+ * is dropped.
+ *
+ * <h2>Threading</h2>
+ * Reading, translation and compilation run on the given executor (never an event loop), one poll
+ * at a time ({@code scheduleWithFixedDelay}). Subscribers are called on that thread after each
+ * publish, and for generation 0 on the thread that calls {@code start()}. {@link #current()} is one
+ * volatile read from any thread.
+ */
+public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
+    /** The poll interval used when none is given: a change is live well within two seconds. */
+    public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(500);
+
+    /** Upper bound on debounce: a directory that never holds still is still read this often. */
+    static final int MAX_DEFERRALS = 10;
+
+    private static final Logger log = LoggerFactory.getLogger(SnapshotPublisher.class);
+
+    private final YamlDirectorySource source;
+    private final GenerationBuilder builder;
+    private final ScheduledExecutorService executor;
+    private final Duration pollInterval;
+    private final AtomicReference<ConfigSnapshot> current = new AtomicReference<>();
+    private final List<Consumer<ConfigSnapshot>> subscribers = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile ScheduledFuture<?> polling;
+
+    // Confined to the config thread: the caller of start() until polling is scheduled (which
+    // orders these writes before the first poll), then the executor, one poll at a time.
+    private LastGood lastGood = LastGood.NONE;
+    private DirectoryScan loadedScan;
+    private String loadedHash;
+    private DirectoryScan pendingScan;
+    private int deferrals;
+    private String lastPollError;
+
+    /**
+     * A publisher polling every {@link #DEFAULT_POLL_INTERVAL}.
+     *
+     * @see #SnapshotPublisher(YamlDirectorySource, NamespacedName, String, List, ScheduledExecutorService, Duration)
+     */
+    public SnapshotPublisher(YamlDirectorySource source, NamespacedName waypoint, String trustDomain,
+                             List<PartCompiler<?>> compilers, ScheduledExecutorService executor) {
+        this(source, waypoint, trustDomain, compilers, executor, DEFAULT_POLL_INTERVAL);
+    }
+
+    /**
+     * A publisher; nothing happens until {@link #start()}.
+     *
+     * @param source the manifest directory ({@link ConfigSources#yamlDirectory})
+     * @param waypoint which Gateway this process is
+     * @param trustDomain the mesh trust domain ({@code cluster.local})
+     * @param compilers the stage compilers, in the order they run (an explicit list, not discovery)
+     * @param executor the config executor that polls and compiles; owned by the caller
+     * @param pollInterval how often the directory is listed
+     */
+    public SnapshotPublisher(YamlDirectorySource source, NamespacedName waypoint, String trustDomain,
+                             List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
+                             Duration pollInterval) {
+        this.source = requireNonNull(source, "source");
+        this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
+                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")));
+        this.executor = requireNonNull(executor, "executor");
+        this.pollInterval = requireNonNull(pollInterval, "pollInterval");
+        if (pollInterval.isNegative() || pollInterval.isZero()) {
+            throw new IllegalArgumentException("pollInterval: " + pollInterval + " (expected: > 0)");
+        }
+    }
+
+    /**
+     * Builds and publishes generation 0, then starts polling.
+     *
+     * @throws UncheckedIOException if the directory cannot be listed
+     * @throws IllegalStateException if already started or closed, or if a compiler fails even on
+     *         an empty resource set
+     */
+    public void start() {
+        if (closed || !started.compareAndSet(false, true)) {
+            throw new IllegalStateException("already started or closed");
+        }
+        DirectoryContent content;
+        try {
+            content = source.read();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
+        }
+        loadedScan = content.scan();
+        loadedHash = content.contentHash();
+        Attempt attempt = builder.build(0, content.files(), LastGood.NONE);
+        ConfigSnapshot first = attempt.snapshot();
+        if (first == null) {
+            log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
+                    attempt.failure().getCause());
+            try {
+                first = builder.compileEmpty(0, attempt.diagnostics());
+            } catch (CompilerFailure f) {
+                throw new IllegalStateException("cannot compile even an empty config: " + f.getMessage(), f);
+            }
+        } else {
+            lastGood = attempt.lastGood();
+        }
+        publish(first);
+        long nanos = pollInterval.toNanos();
+        polling = executor.scheduleWithFixedDelay(this::pollQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public ConfigSnapshot current() {
+        return current.get();
+    }
+
+    @Override
+    public void subscribe(Consumer<ConfigSnapshot> listener) {
+        subscribers.add(requireNonNull(listener, "listener"));
+    }
+
+    /** Stops polling; idempotent. The current snapshot stays readable. */
+    @Override
+    public void close() {
+        closed = true;
+        ScheduledFuture<?> p = polling;
+        if (p != null) {
+            p.cancel(false);
+        }
+    }
+
+    private void pollQuietly() {
+        if (closed) {
+            return;
+        }
+        try {
+            poll();
+            lastPollError = null;
+        } catch (IOException | RuntimeException e) {
+            // an exception would cancel the schedule; report it once and keep serving
+            String error = e.toString();
+            if (!error.equals(lastPollError)) {
+                lastPollError = error;
+                log.warn("cannot read config directory {}; keeping generation {}", source.directory(),
+                        current.get().generation(), e);
+            }
+        }
+    }
+
+    /** One poll: list, debounce, and reload when something changed. Runs on the config thread. */
+    void poll() throws IOException {
+        DirectoryScan scan = source.scan();
+        boolean changed = !scan.sameFiles(loadedScan);
+        if (!changed && !loadedScan.racy()) {
+            pendingScan = null;
+            deferrals = 0;
+            return;
+        }
+        if (changed && !scan.sameFiles(pendingScan) && deferrals < MAX_DEFERRALS) {
+            // debounce: wait until the listing holds still for one interval
+            pendingScan = scan;
+            deferrals++;
+            return;
+        }
+        pendingScan = null;
+        deferrals = 0;
+        reload();
+    }
+
+    /**
+     * Reads the directory and, if its content differs from the last read, builds and publishes a
+     * new generation. Runs on the config thread.
+     *
+     * @return whether a new generation was published
+     */
+    boolean reload() throws IOException {
+        DirectoryContent content = source.read();
+        loadedScan = content.scan();
+        if (content.contentHash().equals(loadedHash)) {
+            return false;
+        }
+        loadedHash = content.contentHash();
+        long previous = current.get().generation();
+        Attempt attempt = builder.build(previous + 1, content.files(), lastGood);
+        if (attempt.snapshot() == null) {
+            CompilerFailure f = attempt.failure();
+            log.error("config rejected, keeping generation {}: {}", previous, f.getMessage(), f.getCause());
+            for (Diagnostics.Problem p : attempt.diagnostics().problems()) {
+                log.warn("config rejected: {}", p);
+            }
+            return false;
+        }
+        lastGood = attempt.lastGood();
+        publish(attempt.snapshot());
+        return true;
+    }
+
+    private void publish(ConfigSnapshot snapshot) {
+        current.set(snapshot);
+        long generation = snapshot.generation();
+        for (Diagnostics.Problem p : snapshot.problems()) {
+            log.warn("config generation {}: {}", generation, p);
+        }
+        ResourceSet r = snapshot.resources();
+        log.info("config generation {}: {} services, {} pods, {} endpoint slices, {} gateways, {} namespaces, "
+                        + "{} other ({} problems)", generation, r.services().size(), r.pods().size(),
+                r.endpointSlices().size(), r.gateways().size(), r.namespaces().size(), r.others().size(),
+                snapshot.problems().size());
+        for (Consumer<ConfigSnapshot> s : subscribers) {
+            try {
+                s.accept(snapshot);
+            } catch (RuntimeException e) {
+                log.warn("config subscriber {} failed on generation {}", s, generation, e);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        ConfigSnapshot s = current.get();
+        return "SnapshotPublisher(" + source.directory() + ", generation " + (s == null ? "-" : s.generation()) + ")";
+    }
+}

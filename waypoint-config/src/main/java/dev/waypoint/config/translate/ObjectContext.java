@@ -1,0 +1,270 @@
+package dev.waypoint.config.translate;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Typed, reporting readers over one wire object's tree. Every reader takes the parent node, the
+ * parent's field path and the key, so that a problem names the full path
+ * ({@code spec.ports[1].port}) and an Armeria-style message ({@code "port: 0 (expected: 1-65535)"}).
+ * A reader that finds a bad value records an error (which rejects the object) and returns null or
+ * an empty value, so translation goes on and reports every problem of the object at once.
+ *
+ * <p>Absent and explicit {@code null} mean the same thing, as they do for the API server.
+ *
+ * <h2>Threading</h2>
+ * One instance per object, on the config thread.
+ */
+final class ObjectContext {
+    static final String PORT_RANGE = "1-65535";
+    static final String DNS1123_SUBDOMAIN = "a DNS-1123 name: lowercase alphanumerics, '-' or '.'";
+    static final String DNS1123_LABEL = "a DNS-1123 label: lowercase alphanumerics or '-'";
+    static final String IP = "an IPv4 or IPv6 literal";
+
+    // k8s.io/apimachinery validation: IsDNS1123Subdomain / IsDNS1123Label / IsValidPortName
+    private static final Pattern SUBDOMAIN =
+            Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+    private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    private static final int MAX_RENDERED = 80;
+
+    private final Diagnostics diagnostics;
+    private final SourceRef source;
+    private final String kind;
+    private NamespacedName name;
+    private boolean failed;
+
+    ObjectContext(Diagnostics diagnostics, SourceRef source, String kind) {
+        this.diagnostics = diagnostics;
+        this.source = source;
+        this.kind = kind;
+    }
+
+    SourceRef source() {
+        return source;
+    }
+
+    /** Sets the name problems are reported under, once it is known. */
+    void name(NamespacedName name) {
+        this.name = name;
+    }
+
+    NamespacedName name() {
+        return name;
+    }
+
+    /** Whether an error was reported: the object must be dropped. */
+    boolean failed() {
+        return failed;
+    }
+
+    void error(String field, String message) {
+        failed = true;
+        diagnostics.error(source, kind, name, field, message);
+    }
+
+    void warning(String field, String message) {
+        diagnostics.warning(source, kind, name, field, message);
+    }
+
+    // ---- paths and messages
+
+    static String path(String parent, String key) {
+        boolean plain = key.chars().allMatch(c -> Character.isLetterOrDigit(c) || c == '_' || c == '-');
+        if (!plain) {
+            return parent + "['" + key + "']";
+        }
+        return parent.isEmpty() ? key : parent + "." + key;
+    }
+
+    static String index(String path, int i) {
+        return path + "[" + i + "]";
+    }
+
+    /** Armeria's template: {@code "port: 0 (expected: 1-65535)"}. */
+    static String message(String leaf, String value, String expected) {
+        return leaf + ": " + value + " (expected: " + expected + ")";
+    }
+
+    /** A value as the user wrote it; strings unquoted. */
+    static String render(JsonNode node) {
+        return clip(node.isTextual() ? node.textValue() : node.toString());
+    }
+
+    /** A value in JSON form, so that {@code "80"} is told apart from {@code 80}. */
+    static String renderJson(JsonNode node) {
+        return clip(node.toString());
+    }
+
+    private static String clip(String s) {
+        return s.length() <= MAX_RENDERED ? s : s.substring(0, MAX_RENDERED) + "...";
+    }
+
+    static boolean isSubdomain(String s) {
+        return s.length() <= 253 && SUBDOMAIN.matcher(s).matches();
+    }
+
+    static boolean isLabel(String s) {
+        return s.length() <= 63 && LABEL.matcher(s).matches();
+    }
+
+    /** IANA_SVC_NAME: at most 15 characters, at least one letter (k8s {@code IsValidPortName}). */
+    static boolean isPortName(String s) {
+        return s.length() <= 15 && PORT_NAME.matcher(s).matches() && s.chars().anyMatch(Character::isLetter)
+                && !s.contains("--");
+    }
+
+    // ---- readers
+
+    /** The child, or null when absent or {@code null}. */
+    static JsonNode child(JsonNode parent, String key) {
+        if (parent == null) {
+            return null;
+        }
+        JsonNode n = parent.get(key);
+        return n == null || n.isNull() ? null : n;
+    }
+
+    /** An object child, or null when absent or not an object (then reported). */
+    JsonNode object(JsonNode parent, String parentPath, String key) {
+        JsonNode n = child(parent, key);
+        if (n != null && !n.isObject()) {
+            error(path(parentPath, key), message(key, render(n), "an object"));
+            return null;
+        }
+        return n;
+    }
+
+    /** The elements of a list child; empty when absent or not a list (then reported). */
+    List<JsonNode> list(JsonNode parent, String parentPath, String key) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            return List.of();
+        }
+        if (!n.isArray()) {
+            error(path(parentPath, key), message(key, render(n), "a list"));
+            return List.of();
+        }
+        List<JsonNode> out = new ArrayList<>(n.size());
+        n.forEach(out::add);
+        return out;
+    }
+
+    /** The element at {@code path} if it is an object, else null (reported). */
+    JsonNode element(JsonNode node, String path, String leaf) {
+        if (node == null || !node.isObject()) {
+            error(path, message(leaf, node == null ? "null" : render(node), "an object"));
+            return null;
+        }
+        return node;
+    }
+
+    /** An optional string child: null when absent; reported and null when not a string. */
+    String string(JsonNode parent, String parentPath, String key) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            return null;
+        }
+        if (!n.isTextual()) {
+            error(path(parentPath, key), message(key, renderJson(n), "a string"));
+            return null;
+        }
+        return n.textValue();
+    }
+
+    /** A required string child; {@code expected} describes it in the message. */
+    String requiredString(JsonNode parent, String parentPath, String key, String expected) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            error(path(parentPath, key), message(key, "missing", expected));
+            return null;
+        }
+        if (!n.isTextual() || n.textValue().isEmpty()) {
+            error(path(parentPath, key), message(key, renderJson(n), expected));
+            return null;
+        }
+        return n.textValue();
+    }
+
+    /** An optional boolean child, {@code dflt} when absent. */
+    boolean bool(JsonNode parent, String parentPath, String key, boolean dflt) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            error(path(parentPath, key), message(key, renderJson(n), "true or false"));
+            return dflt;
+        }
+        return n.booleanValue();
+    }
+
+    /** A required port number child (1-65535); 0 when missing or bad (reported). */
+    int port(JsonNode parent, String parentPath, String key) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            error(path(parentPath, key), message(key, "missing", PORT_RANGE));
+            return 0;
+        }
+        return portValue(n, path(parentPath, key), key, PORT_RANGE);
+    }
+
+    /** Checks a node holding a port number; 0 when bad (reported). */
+    int portValue(JsonNode n, String path, String leaf, String expected) {
+        if (!n.isIntegralNumber()) {
+            error(path, message(leaf, renderJson(n), expected));
+            return 0;
+        }
+        if (!n.canConvertToInt() || n.intValue() < 1 || n.intValue() > 65535) {
+            error(path, message(leaf, render(n), expected));
+            return 0;
+        }
+        return n.intValue();
+    }
+
+    /**
+     * A map of strings ({@code labels}, {@code selector}, {@code matchLabels}): empty when absent;
+     * each non-string value is reported at its own path.
+     */
+    Map<String, String> stringMap(JsonNode parent, String parentPath, String key) {
+        JsonNode n = object(parent, parentPath, key);
+        if (n == null) {
+            return Map.of();
+        }
+        String mapPath = path(parentPath, key);
+        Map<String, String> out = new LinkedHashMap<>();
+        n.properties().forEach(e -> {
+            JsonNode v = e.getValue();
+            if (v.isTextual()) {
+                out.put(e.getKey(), v.textValue());
+            } else {
+                // a YAML "version: 1" or "enabled: true" is the classic mistake: the API server rejects it too
+                error(path(mapPath, e.getKey()), message(e.getKey(), renderJson(v), "a string"));
+            }
+        });
+        return out;
+    }
+
+    /** Parses an IP literal held by {@code n}; null when bad (reported). */
+    InetAddress ip(JsonNode n, String path, String leaf) {
+        if (!n.isTextual()) {
+            error(path, message(leaf, renderJson(n), IP));
+            return null;
+        }
+        try {
+            return HostPort.parseIp(n.textValue());
+        } catch (IllegalArgumentException e) {
+            error(path, message(leaf, n.textValue(), IP));
+            return null;
+        }
+    }
+}

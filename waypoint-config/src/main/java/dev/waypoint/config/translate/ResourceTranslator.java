@@ -1,0 +1,198 @@
+package dev.waypoint.config.translate;
+
+import static dev.waypoint.config.translate.ObjectContext.child;
+import static dev.waypoint.config.translate.ObjectContext.isLabel;
+import static dev.waypoint.config.translate.ObjectContext.isSubdomain;
+import static dev.waypoint.config.translate.ObjectContext.message;
+import static dev.waypoint.config.translate.ObjectContext.render;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.EndpointSliceSpec;
+import dev.waypoint.model.mesh.GatewaySpec;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.OtherResource;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Wire objects → validated domain records (STYLE rule 2). Each {@link WireObject} becomes one
+ * {@link TranslatedObject}; every problem goes to the {@link Diagnostics} with the object's
+ * source, kind, name and the field path, and an object with an error is dropped.
+ *
+ * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
+ * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway. Anything else is kept as an
+ * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
+ * twice, the second is an error and the first wins.
+ *
+ * <p>Not API: plumbing between the packages of {@code waypoint-config}. Stateless; the state
+ * that lets a broken object fall back to its last good version lives in the publisher.
+ *
+ * <h2>Threading</h2>
+ * Pure; runs on the config executor (or the {@code validate} command's thread).
+ */
+public final class ResourceTranslator {
+    private static final Logger log = LoggerFactory.getLogger(ResourceTranslator.class);
+
+    private static final String CORE = "";
+    private static final String DISCOVERY = "discovery.k8s.io";
+    private static final String GATEWAY = "gateway.networking.k8s.io";
+
+    /** Kinds with no namespace; only these are told apart from the namespaced default. */
+    private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
+            "ClusterRoleBinding", "CustomResourceDefinition", "GatewayClass", "StorageClass", "PriorityClass",
+            "IngressClass", "RuntimeClass", "APIService", "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration");
+
+    private ResourceTranslator() {}
+
+    /**
+     * Translates {@code objects} in order. The result has one entry per input object.
+     *
+     * @param diagnostics receives every problem, in input order
+     */
+    public static List<TranslatedObject> translate(List<WireObject> objects, Diagnostics diagnostics) {
+        List<TranslatedObject> out = new ArrayList<>(objects.size());
+        Map<ResourceKey, SourceRef> seen = new HashMap<>();
+        for (WireObject o : objects) {
+            out.add(translate(o, diagnostics, seen));
+        }
+        return out;
+    }
+
+    /**
+     * Assembles the kept objects into a {@link ResourceSet}, each kind in input order.
+     */
+    public static ResourceSet resourceSet(NamespacedName waypoint, String trustDomain, List<TranslatedObject> objects) {
+        List<NamespaceSpec> namespaces = new ArrayList<>();
+        List<ServiceSpec> services = new ArrayList<>();
+        List<PodSpec> pods = new ArrayList<>();
+        List<EndpointSliceSpec> slices = new ArrayList<>();
+        List<GatewaySpec> gateways = new ArrayList<>();
+        List<OtherResource> others = new ArrayList<>();
+        for (TranslatedObject t : objects) {
+            Object spec = t.spec();
+            if (spec instanceof NamespaceSpec s) {
+                namespaces.add(s);
+            } else if (spec instanceof ServiceSpec s) {
+                services.add(s);
+            } else if (spec instanceof PodSpec s) {
+                pods.add(s);
+            } else if (spec instanceof EndpointSliceSpec s) {
+                slices.add(s);
+            } else if (spec instanceof GatewaySpec s) {
+                gateways.add(s);
+            } else if (spec instanceof OtherResource s) {
+                others.add(s);
+            } else if (spec != null) {
+                throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
+            }
+        }
+        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, others);
+    }
+
+    private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
+        JsonNode tree = o.tree();
+        SourceRef src = o.source();
+        if (!tree.isObject()) {
+            diagnostics.error(src, "-", null, "-", message("document", render(tree), "a Kubernetes object"));
+            return new TranslatedObject(null, null, src, true);
+        }
+
+        // Read the identity first, without judging it, so every problem can name the object.
+        String kind = text(child(tree, "kind"));
+        String apiVersion = text(child(tree, "apiVersion"));
+        JsonNode metadataNode = child(tree, "metadata");
+        String name = text(child(metadataNode, "name"));
+        boolean clusterScoped = kind != null && CLUSTER_SCOPED.contains(kind);
+        String namespace = clusterScoped ? "" : text(child(metadataNode, "namespace"));
+        if (namespace == null || (namespace.isEmpty() && !clusterScoped)) {
+            namespace = "default";
+        }
+        ObjectContext ctx = new ObjectContext(diagnostics, src, kind == null ? "-" : kind);
+        NamespacedName nn = name == null ? null : new NamespacedName(namespace, name);
+        ctx.name(nn);
+
+        ctx.requiredString(tree, "", "apiVersion", "a group/version such as v1");
+        ctx.requiredString(tree, "", "kind", "a kind such as Service");
+        if (kind != null && kind.endsWith("List") && child(tree, "items") != null) {
+            // a List whose items the reader could not expand: they are not a list
+            ctx.error("items", message("items", render(tree.path("items")), "a list of objects"));
+            return new TranslatedObject(null, null, src, true);
+        }
+        JsonNode metadata = ctx.object(tree, "", "metadata");
+        ctx.requiredString(metadata, "metadata", "name", ObjectContext.DNS1123_SUBDOMAIN);
+        if (name != null && !isSubdomain(name)) {
+            ctx.error("metadata.name", message("name", name, ObjectContext.DNS1123_SUBDOMAIN));
+        }
+        if (!clusterScoped) {
+            String ns = ctx.string(metadata, "metadata", "namespace");
+            if (ns != null && !ns.isEmpty() && !isLabel(ns)) {
+                ctx.error("metadata.namespace", message("namespace", ns, ObjectContext.DNS1123_LABEL));
+            }
+        }
+        Map<String, String> labels = ctx.stringMap(metadata, "metadata", "labels");
+        if (kind == null || apiVersion == null || name == null) {
+            return new TranslatedObject(null, null, src, true);
+        }
+
+        int slash = apiVersion.indexOf('/');
+        String group = slash < 0 ? CORE : apiVersion.substring(0, slash);
+        String version = apiVersion.substring(slash + 1);
+        ResourceKey key = new ResourceKey(group, kind, namespace, name);
+        SourceRef first = seen.putIfAbsent(key, src);
+        if (first != null) {
+            ctx.error("metadata.name", message("name", nn.toString(), "unique per kind; first defined at " + first));
+        }
+
+        Object spec = switch (group + "/" + kind) {
+            case "/Namespace" -> supported(ctx, apiVersion, version, "v1")
+                    ? new NamespaceSpec(name, labels, src) : other(apiVersion, kind, nn, src);
+            case "/Service" -> supported(ctx, apiVersion, version, "v1")
+                    ? ServiceTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case "/Pod" -> supported(ctx, apiVersion, version, "v1")
+                    ? PodTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case DISCOVERY + "/EndpointSlice" -> supported(ctx, apiVersion, version, "v1")
+                    ? EndpointSliceTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/Gateway" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            default -> other(apiVersion, kind, nn, src);
+        };
+        if (ctx.failed()) {
+            return new TranslatedObject(key, null, src, true);
+        }
+        return new TranslatedObject(key, spec, src, false);
+    }
+
+    /** A known kind at a version we do not read is kept as an {@link OtherResource}, with a warning. */
+    private static boolean supported(ObjectContext ctx, String apiVersion, String version, String... versions) {
+        for (String v : versions) {
+            if (v.equals(version)) {
+                return true;
+            }
+        }
+        String group = apiVersion.indexOf('/') < 0 ? "" : apiVersion.substring(0, apiVersion.indexOf('/') + 1);
+        ctx.warning("apiVersion", message("apiVersion", apiVersion,
+                group + String.join(" or " + group, versions) + "; the object is ignored"));
+        return false;
+    }
+
+    private static OtherResource other(String apiVersion, String kind, NamespacedName name, SourceRef src) {
+        log.debug("not read by any stage: {} {} {} ({})", apiVersion, kind, name, src);
+        return new OtherResource(apiVersion, kind, name, src);
+    }
+
+    private static String text(JsonNode n) {
+        return n != null && n.isTextual() && !n.textValue().isEmpty() ? n.textValue() : null;
+    }
+}

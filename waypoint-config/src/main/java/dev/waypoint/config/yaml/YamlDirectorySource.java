@@ -1,0 +1,167 @@
+package dev.waypoint.config.yaml;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemLoopException;
+import java.nio.file.FileVisitOption;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Kubernetes manifests in a directory: every {@code *.yaml} and {@code *.yml} file below it,
+ * recursively, in path order. Create one with {@code ConfigSources.yamlDirectory(dir)} and hand it
+ * to a {@code SnapshotPublisher} (which polls it) or {@code ConfigValidator}.
+ *
+ * <p>Symbolic links are followed, and every name starting with {@code .} is skipped. A ConfigMap
+ * volume is laid out as {@code foo.yaml -> ..data/foo.yaml} and {@code ..data -> ..2024_05_01_…/};
+ * so each file is read once, through its visible name, and kubelet's atomic swap of {@code ..data}
+ * shows up as new modification times and file keys. A link that points nowhere is treated as
+ * absent (kubelet removes such links right after a swap).
+ *
+ * <p>A file that cannot be read or parsed becomes a {@link ManifestFile} with a file-level error;
+ * a directory that cannot be listed is an {@link IOException}, so that no file silently vanishes.
+ *
+ * <h2>Threading</h2>
+ * Stateless apart from its settings; safe to call from any thread.
+ */
+public final class YamlDirectorySource {
+    private static final Logger log = LoggerFactory.getLogger(YamlDirectorySource.class);
+
+    private final Path dir;
+    private final Clock clock;
+
+    /** A source for {@code dir}; prefer {@code ConfigSources.yamlDirectory(dir)}. */
+    public YamlDirectorySource(Path dir) {
+        this(dir, Clock.systemUTC());
+    }
+
+    YamlDirectorySource(Path dir, Clock clock) {
+        this.dir = Objects.requireNonNull(dir, "dir");
+        this.clock = clock;
+    }
+
+    /** The directory read. */
+    public Path directory() {
+        return dir;
+    }
+
+    /** Lists the manifest files and their sizes, times and keys, reading no content. */
+    public DirectoryScan scan() throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw Files.exists(dir) ? new NotDirectoryException(dir.toString()) : new NoSuchFileException(dir.toString());
+        }
+        var takenAt = clock.instant();
+        List<DirectoryScan.Entry> files = new ArrayList<>();
+        Files.walkFileTree(dir, EnumSet.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
+                return !d.equals(dir) && hidden(d) ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                // not a regular file after following links: a dangling link, a socket, ...
+                if (!hidden(file) && isManifest(file) && attrs.isRegularFile()) {
+                    files.add(new DirectoryScan.Entry(relative(file), attrs.size(),
+                            attrs.lastModifiedTime().to(TimeUnit.NANOSECONDS), attrs.fileKey()));
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                if (e instanceof FileSystemLoopException) {
+                    log.debug("not following a symbolic link loop at {}", file);
+                    return FileVisitResult.CONTINUE;
+                }
+                if (hidden(file) || (!Files.isDirectory(file) && !isManifest(file))) {
+                    return FileVisitResult.CONTINUE;
+                }
+                if (!Files.isDirectory(file)) {
+                    // a manifest we cannot even stat: read() reports it on the file
+                    files.add(new DirectoryScan.Entry(relative(file), -1, 0, null));
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
+        files.sort(Comparator.comparing(DirectoryScan.Entry::path));
+        return new DirectoryScan(files, takenAt);
+    }
+
+    /**
+     * Reads and parses every manifest file. The scan is taken before reading, so that a change
+     * made while reading is seen as a difference by the next {@link #scan()}.
+     *
+     * @throws IOException when the directory (or a directory below it) cannot be listed
+     */
+    public DirectoryContent read() throws IOException {
+        DirectoryScan scan = scan();
+        MessageDigest digest = sha256();
+        List<ManifestFile> files = new ArrayList<>(scan.files().size());
+        for (DirectoryScan.Entry entry : scan.files()) {
+            byte[] bytes;
+            try {
+                bytes = Files.readAllBytes(dir.resolve(entry.path()));
+            } catch (NoSuchFileException e) {
+                continue; // removed since the scan; the next scan differs and triggers another read
+            } catch (IOException e) {
+                digest.update((entry.path() + "\0unreadable\0").getBytes(StandardCharsets.UTF_8));
+                files.add(ManifestFile.broken(entry.path(), 0, "cannot read: " + e));
+                continue;
+            }
+            digest.update(entry.path().getBytes(StandardCharsets.UTF_8));
+            digest.update((byte) 0);
+            digest.update(Long.toString(bytes.length).getBytes(StandardCharsets.UTF_8));
+            digest.update((byte) 0);
+            digest.update(bytes);
+            files.add(YamlManifestReader.parse(entry.path(), bytes));
+        }
+        return new DirectoryContent(scan, files, HexFormat.of().formatHex(digest.digest()));
+    }
+
+    private String relative(Path file) {
+        return dir.relativize(file).toString().replace(File.separatorChar, '/');
+    }
+
+    private static boolean hidden(Path p) {
+        Path name = p.getFileName();
+        return name != null && name.toString().startsWith(".");
+    }
+
+    private static boolean isManifest(Path p) {
+        String name = p.getFileName().toString();
+        return name.endsWith(".yaml") || name.endsWith(".yml");
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError("every JDK has SHA-256", e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "YamlDirectorySource(" + dir + ")";
+    }
+}

@@ -1,0 +1,136 @@
+package dev.waypoint.config.yaml;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import dev.waypoint.config.translate.WireObject;
+import dev.waypoint.model.SourceRef;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Parses one manifest file: a stream of YAML documents, each a Kubernetes object or a
+ * {@code List} of them. Empty documents are skipped. Each object is paired with the line its
+ * document (or {@code List} item) starts on, which is why the root of each document is walked
+ * here token by token rather than bound in one call: a {@code JsonNode} keeps no locations.
+ *
+ * <p>Duplicate keys are a parse error, as they are for {@code kubectl} (sigs.k8s.io/yaml strict
+ * mode): silently keeping the last one hides mistakes.
+ *
+ * <h2>Threading</h2>
+ * Stateless; the shared mapper is thread-safe.
+ */
+final class YamlManifestReader {
+    private static final ObjectMapper MAPPER = new ObjectMapper(YAMLFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            // "key:" and an empty document are null, as in the API server's YAML; "" stays a string
+            .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)
+            .build());
+
+    /** SnakeYAML's mark line ({@code in 'reader', line 3, column 1:}), followed by a snippet and a caret. */
+    private static final Pattern MARK = Pattern.compile("in '[^']*', line \\d+, column \\d+:?");
+
+    private YamlManifestReader() {}
+
+    static ManifestFile parse(String path, byte[] content) {
+        List<WireObject> out = new ArrayList<>();
+        try (JsonParser p = MAPPER.createParser(content)) {
+            JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                int line = p.currentTokenLocation().getLineNr();
+                if (t == JsonToken.VALUE_NULL) {
+                    continue; // an empty document ("---" followed by nothing, or only comments)
+                }
+                if (t == JsonToken.START_OBJECT) {
+                    readDocument(p, path, line, out);
+                } else {
+                    // not an object: the translator reports it, pointing at this line
+                    out.add(new WireObject(MAPPER.readTree(p), new SourceRef(path, line)));
+                }
+            }
+        } catch (JsonProcessingException e) {
+            JsonLocation where = e.getLocation();
+            return ManifestFile.broken(path, where == null ? 0 : where.getLineNr(), oneLine(e.getOriginalMessage()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // reading a byte array: cannot happen
+        }
+        return ManifestFile.parsed(path, out);
+    }
+
+    /** Reads one root object, remembering where each element of a root {@code items} list starts. */
+    private static void readDocument(JsonParser p, String path, int line, List<WireObject> out) throws IOException {
+        ObjectNode root = MAPPER.createObjectNode();
+        List<Integer> itemLines = List.of();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            if (field.equals("items") && value == JsonToken.START_ARRAY) {
+                ArrayNode items = root.putArray("items");
+                itemLines = new ArrayList<>();
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    itemLines.add(p.currentTokenLocation().getLineNr());
+                    items.add(MAPPER.<JsonNode>readTree(p));
+                }
+            } else {
+                root.set(field, MAPPER.readTree(p));
+            }
+        }
+
+        // kubectl's "kind: List" (and typed lists such as ServiceList) carry their objects in items
+        JsonNode kind = root.get("kind");
+        JsonNode items = root.get("items");
+        boolean isList = kind != null && kind.isTextual() && kind.textValue().endsWith("List") && items != null;
+        if (isList && items.isArray()) {
+            for (int i = 0; i < items.size(); i++) {
+                if (!items.get(i).isNull()) {
+                    out.add(new WireObject(items.get(i), new SourceRef(path, itemLines.get(i))));
+                }
+            }
+        } else if (!(isList && items.isNull())) {
+            out.add(new WireObject(root, new SourceRef(path, line)));
+        }
+    }
+
+    /**
+     * SnakeYAML's messages span several lines, with a snippet and a caret under each mark; the
+     * line is already in the problem's location, so only the words are kept.
+     */
+    static String oneLine(String message) {
+        if (message == null || message.isBlank()) {
+            return "not valid YAML";
+        }
+        String[] lines = message.split("\\R");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < lines.length; i++) {
+            String l = lines[i].strip();
+            if (MARK.matcher(l).matches()) {
+                // skip the snippet and caret lines that follow a mark, when they are there
+                for (int j = i + 1; j < lines.length && j <= i + 2; j++) {
+                    if (lines[j].strip().equals("^")) {
+                        i = j;
+                        break;
+                    }
+                }
+                continue;
+            }
+            if (!l.isEmpty()) {
+                if (sb.length() > 0) {
+                    sb.append(": ");
+                }
+                sb.append(l);
+            }
+        }
+        return sb.length() == 0 ? "not valid YAML" : sb.toString();
+    }
+}

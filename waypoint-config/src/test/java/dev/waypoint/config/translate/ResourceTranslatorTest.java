@@ -1,0 +1,593 @@
+package dev.waypoint.config.translate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.config.ConfigSources;
+import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.EndpointSliceSpec;
+import dev.waypoint.model.mesh.GatewaySpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.OtherResource;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ResourceTranslatorTest {
+    private static final NamespacedName WAYPOINT = new NamespacedName("default", "waypoint");
+
+    @TempDir
+    Path dir;
+
+    private record Result(List<TranslatedObject> objects, ResourceSet resources, List<String> problems) {}
+
+    private Result translate(Map<String, String> files) {
+        try {
+            for (var e : files.entrySet()) {
+                Files.writeString(dir.resolve(e.getKey()), e.getValue());
+            }
+            DirectoryContent content = ConfigSources.yamlDirectory(dir).read();
+            List<WireObject> wire = content.files().stream().flatMap(f -> f.objects().stream()).toList();
+            Diagnostics diagnostics = new Diagnostics();
+            List<TranslatedObject> objects = ResourceTranslator.translate(wire, diagnostics);
+            return new Result(objects, ResourceTranslator.resourceSet(WAYPOINT, "cluster.local", objects),
+                    diagnostics.problems().stream().map(Object::toString).toList());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private Result translate(String yaml) {
+        return translate(Map.of("m.yaml", yaml));
+    }
+
+    private static InetAddress ip(String s) {
+        return HostPort.parseIp(s);
+    }
+
+    // ---- the error table: one object per case, its fate and every problem, rendered
+
+    record Case(String name, String yaml, boolean kept, List<String> problems) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static final String SVC = """
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: a
+            """;
+    static final String DNS = "a DNS-1123 name: lowercase alphanumerics, '-' or '.'";
+
+    static Stream<Case> invalidObjects() {
+        return Stream.of(
+                new Case("no kind", """
+                        apiVersion: v1
+                        metadata: {name: a}
+                        """, false, List.of("m.yaml:1: - default/a: kind: kind: missing (expected: a kind such as Service)")),
+                new Case("no apiVersion", """
+                        kind: Service
+                        metadata: {name: a, namespace: ns}
+                        """, false, List.of("m.yaml:1: Service ns/a: apiVersion: apiVersion: missing (expected: a group/version such as v1)")),
+                new Case("no metadata.name", """
+                        apiVersion: v1
+                        kind: Service
+                        metadata: {namespace: ns}
+                        """, false, List.of("m.yaml:1: Service -: metadata.name: name: missing (expected: " + DNS + ")")),
+                new Case("name not DNS-1123", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: My_Pod}
+                        """, false, List.of("m.yaml:1: Pod default/My_Pod: metadata.name: name: My_Pod (expected: " + DNS + ")")),
+                new Case("namespace not a DNS-1123 label", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: p, namespace: a.b}
+                        """, false, List.of("m.yaml:1: Pod a.b/p: metadata.namespace: namespace: a.b (expected: a DNS-1123 label: lowercase alphanumerics or '-')")),
+                new Case("label values must be strings", """
+                        apiVersion: v1
+                        kind: Namespace
+                        metadata:
+                          name: n
+                          labels:
+                            version: 1
+                            app.kubernetes.io/part-of: true
+                            ok: "1"
+                        """, false, List.of(
+                        "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string)",
+                        "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string)")),
+                new Case("not an object", """
+                        - a
+                        - b
+                        """, false, List.of("m.yaml:1: - -: -: document: [\"a\",\"b\"] (expected: a Kubernetes object)")),
+                new Case("List whose items are not a list", """
+                        apiVersion: v1
+                        kind: List
+                        items: {a: b}
+                        """, false, List.of("m.yaml:1: List -: items: items: {\"a\":\"b\"} (expected: a list of objects)")),
+                new Case("spec not an object", SVC + "spec: [1]\n", false,
+                        List.of("m.yaml:1: Service default/a: spec: spec: [1] (expected: an object)")),
+                new Case("port 0 in the second entry", SVC + """
+                        spec:
+                          ports:
+                          - port: 80
+                          - port: 0
+                        """, false, List.of("m.yaml:1: Service default/a: spec.ports[1].port: port: 0 (expected: 1-65535)")),
+                new Case("port missing, port a string, port too big", SVC + """
+                        spec:
+                          ports:
+                          - name: http
+                          - port: "80"
+                          - port: 65536
+                        """, false, List.of(
+                        "m.yaml:1: Service default/a: spec.ports[0].port: port: missing (expected: 1-65535)",
+                        "m.yaml:1: Service default/a: spec.ports[1].port: port: \"80\" (expected: 1-65535)",
+                        "m.yaml:1: Service default/a: spec.ports[2].port: port: 65536 (expected: 1-65535)")),
+                new Case("duplicate port", SVC + """
+                        spec:
+                          ports:
+                          - {name: http, port: 80}
+                          - {name: web, port: 80}
+                        """, false, List.of("m.yaml:1: Service default/a: spec.ports[1].port: port: 80 (expected: unique; spec.ports[0] has it)")),
+                new Case("same number over UDP is no duplicate, and is dropped", SVC + """
+                        spec:
+                          ports:
+                          - {name: dns-tcp, port: 53}
+                          - {name: dns, port: 53, protocol: UDP}
+                        """, true, List.of("m.yaml:1: warning: Service default/a: spec.ports[1].protocol: protocol: UDP (expected: TCP; the port is dropped)")),
+                new Case("unknown protocol", SVC + """
+                        spec:
+                          ports:
+                          - {port: 80, protocol: QUIC}
+                        """, false, List.of("m.yaml:1: Service default/a: spec.ports[0].protocol: protocol: QUIC (expected: TCP, UDP or SCTP)")),
+                new Case("bad targetPorts", SVC + """
+                        spec:
+                          ports:
+                          - {port: 80, targetPort: 70000}
+                          - {port: 81, targetPort: "8080"}
+                          - {port: 82, targetPort: Http}
+                        """, false, List.of(
+                        "m.yaml:1: Service default/a: spec.ports[0].targetPort: targetPort: 70000 (expected: 1-65535 or a port name)",
+                        "m.yaml:1: Service default/a: spec.ports[1].targetPort: targetPort: \"8080\" (expected: 1-65535 or a port name)",
+                        "m.yaml:1: Service default/a: spec.ports[2].targetPort: targetPort: \"Http\" (expected: 1-65535 or a port name)")),
+                new Case("port name not a DNS-1123 label", SVC + """
+                        spec:
+                          ports:
+                          - {name: HTTP, port: 80}
+                        """, false, List.of("m.yaml:1: Service default/a: spec.ports[0].name: name: HTTP (expected: a DNS-1123 label: lowercase alphanumerics or '-')")),
+                new Case("clusterIP not an IP", SVC + """
+                        spec:
+                          clusterIP: 10.0.0.300
+                        """, false, List.of("m.yaml:1: Service default/a: spec.clusterIP: clusterIP: 10.0.0.300 (expected: an IPv4 or IPv6 literal)")),
+                new Case("clusterIPs[1] not an IP", SVC + """
+                        spec:
+                          clusterIP: 10.0.0.1
+                          clusterIPs: [10.0.0.1, "fd00::zz"]
+                        """, false, List.of("m.yaml:1: Service default/a: spec.clusterIPs[1]: clusterIPs: fd00::zz (expected: an IPv4 or IPv6 literal)")),
+                new Case("selector value not a string", SVC + """
+                        spec:
+                          selector: {app: 7}
+                        """, false, List.of("m.yaml:1: Service default/a: spec.selector.app: app: 7 (expected: a string)")),
+                new Case("pod IP malformed", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: p}
+                        status: {podIP: 10.0.0}
+                        """, false, List.of("m.yaml:1: Pod default/p: status.podIP: podIP: 10.0.0 (expected: an IPv4 or IPv6 literal)")),
+                new Case("container port 0", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: p}
+                        spec:
+                          containers:
+                          - name: app
+                            ports:
+                            - {name: http, containerPort: 8080}
+                            - {name: admin, containerPort: 0}
+                        """, false, List.of("m.yaml:1: Pod default/p: spec.containers[0].ports[1].containerPort: containerPort: 0 (expected: 1-65535)")),
+                new Case("duplicate container port name: first wins", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: p}
+                        spec:
+                          containers:
+                          - ports: [{name: http, containerPort: 8080}]
+                          - ports: [{name: http, containerPort: 9090}]
+                        """, true, List.of("m.yaml:1: warning: Pod default/p: spec.containers[1].ports[0].name: name: http (expected: unique in the pod; the first one is used)")),
+                new Case("slice without service-name label", """
+                        apiVersion: discovery.k8s.io/v1
+                        kind: EndpointSlice
+                        metadata: {name: s}
+                        addressType: IPv4
+                        """, false, List.of("m.yaml:1: EndpointSlice default/s: metadata.labels['kubernetes.io/service-name']: kubernetes.io/service-name: missing (expected: the name of the Service this slice belongs to)")),
+                new Case("FQDN slice is skipped", """
+                        apiVersion: discovery.k8s.io/v1
+                        kind: EndpointSlice
+                        metadata: {name: s, labels: {kubernetes.io/service-name: svc}}
+                        addressType: FQDN
+                        endpoints: [{addresses: [example.com]}]
+                        """, false, List.of("m.yaml:1: warning: EndpointSlice default/s: addressType: addressType: FQDN (expected: IPv4 or IPv6; the slice is skipped)")),
+                new Case("slice addresses", """
+                        apiVersion: discovery.k8s.io/v1
+                        kind: EndpointSlice
+                        metadata: {name: s, labels: {kubernetes.io/service-name: svc}}
+                        addressType: IPv4
+                        endpoints:
+                        - addresses: [10.0.0.1, 10.0.1]
+                        - addresses: ["fd00::1"]
+                          conditions: {ready: "yes"}
+                        - {}
+                        ports:
+                        - {port: 0}
+                        """, false, List.of(
+                        "m.yaml:1: EndpointSlice default/s: endpoints[0].addresses[1]: addresses: 10.0.1 (expected: an IPv4 or IPv6 literal)",
+                        "m.yaml:1: EndpointSlice default/s: endpoints[1].addresses[0]: addresses: fd00::1 (expected: an IPv4 literal (addressType: IPv4))",
+                        "m.yaml:1: EndpointSlice default/s: endpoints[1].conditions.ready: ready: \"yes\" (expected: true or false)",
+                        "m.yaml:1: EndpointSlice default/s: endpoints[2].addresses: addresses: missing (expected: 1 or more IP literals)",
+                        "m.yaml:1: EndpointSlice default/s: ports[0].port: port: 0 (expected: 1-65535)")),
+                new Case("unknown addressType", """
+                        apiVersion: discovery.k8s.io/v1
+                        kind: EndpointSlice
+                        metadata: {name: s, labels: {kubernetes.io/service-name: svc}}
+                        addressType: IPv5
+                        """, false, List.of("m.yaml:1: EndpointSlice default/s: addressType: addressType: IPv5 (expected: IPv4, IPv6 or FQDN)")),
+                new Case("gateway without class, bad listener and from", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: Gateway
+                        metadata: {name: w}
+                        spec:
+                          listeners:
+                          - name: mesh
+                            port: 15008
+                            protocol: HBONE
+                            allowedRoutes: {namespaces: {from: Everyone}}
+                          - {name: other, port: -1, protocol: HTTP}
+                        """, false, List.of(
+                        "m.yaml:1: Gateway default/w: spec.gatewayClassName: gatewayClassName: missing (expected: a GatewayClass name such as istio-waypoint)",
+                        "m.yaml:1: Gateway default/w: spec.listeners[1].port: port: -1 (expected: 1-65535)",
+                        "m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.from: from: Everyone (expected: All, Same or Selector)")),
+                new Case("gateway selector with matchExpressions", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: Gateway
+                        metadata: {name: w}
+                        spec:
+                          gatewayClassName: istio-waypoint
+                          listeners:
+                          - name: mesh
+                            port: 15008
+                            protocol: HBONE
+                            allowedRoutes:
+                              namespaces:
+                                from: Selector
+                                selector:
+                                  matchExpressions: [{key: team, operator: Exists}]
+                        """, false, List.of("m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions: matchExpressions: [{\"key\":\"team\",\"operator\":\"Exists\"}] (expected: matchLabels only; matchExpressions is not supported)")),
+                new Case("gateway selector missing", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: Gateway
+                        metadata: {name: w}
+                        spec:
+                          gatewayClassName: istio-waypoint
+                          listeners:
+                          - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector}}}
+                        """, false, List.of("m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.selector: selector: missing (expected: a label selector when from is Selector)")),
+                new Case("gateway at a version not read", """
+                        apiVersion: gateway.networking.k8s.io/v1alpha2
+                        kind: Gateway
+                        metadata: {name: w}
+                        """, true, List.of("m.yaml:1: warning: Gateway default/w: apiVersion: apiVersion: gateway.networking.k8s.io/v1alpha2 (expected: gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1; the object is ignored)")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("invalidObjects")
+    void reportsEveryProblemWithItsFieldPath(Case c) {
+        Result r = translate(c.yaml());
+
+        assertThat(r.problems()).containsExactlyElementsOf(c.problems());
+        assertThat(r.objects()).singleElement().satisfies(t -> {
+            assertThat(t.kept()).as("kept").isEqualTo(c.kept());
+            assertThat(t.rejected()).as("rejected").isEqualTo(c.problems().stream().anyMatch(p -> !p.contains(" warning: ")));
+        });
+    }
+
+    @Test
+    void problemsPointAtTheLineOfTheirDocumentOrListItem() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: ok}
+                ---
+                # the broken one
+                apiVersion: v1
+                kind: Service
+                metadata: {name: a}
+                spec: {ports: [{port: 0}]}
+                ---
+                apiVersion: v1
+                kind: List
+                items:
+                - apiVersion: v1
+                  kind: Pod
+                  metadata: {name: p1}
+                - apiVersion: v1
+                  kind: Pod
+                  metadata: {name: p2}
+                  status: {podIP: nope}
+                """);
+
+        assertThat(r.problems()).containsExactly(
+                "m.yaml:6: Service default/a: spec.ports[0].port: port: 0 (expected: 1-65535)",
+                "m.yaml:17: Pod default/p2: status.podIP: podIP: nope (expected: an IPv4 or IPv6 literal)");
+        assertThat(r.resources().namespaces()).extracting(NamespaceSpec::name).containsExactly("ok");
+        assertThat(r.resources().services()).isEmpty();
+        assertThat(r.resources().pods()).extracting(p -> p.name().name()).containsExactly("p1");
+        assertThat(r.resources().pods().get(0).source()).isEqualTo(new SourceRef("m.yaml", 14));
+    }
+
+    @Test
+    void aDuplicateIsAnErrorOnTheSecondAndTheFirstWins() {
+        Result r = translate(Map.of(
+                "a.yaml", SVC + "spec: {clusterIP: 10.0.0.1}\n",
+                "b.yaml", """
+                        apiVersion: v1
+                        kind: Pod
+                        metadata: {name: a}
+                        ---
+                        apiVersion: v1
+                        kind: Service
+                        metadata: {name: a, namespace: default}
+                        spec: {clusterIP: 10.0.0.2}
+                        """));
+
+        assertThat(r.problems()).containsExactly(
+                "b.yaml:5: Service default/a: metadata.name: name: default/a (expected: unique per kind; first defined at a.yaml:1)");
+        assertThat(r.resources().services()).singleElement()
+                .satisfies(s -> assertThat(s.clusterIps()).containsExactly(ip("10.0.0.1")));
+        assertThat(r.resources().pods()).hasSize(1); // another kind: no clash
+    }
+
+    // ---- what valid objects become
+
+    @Test
+    void service() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: reviews
+                  namespace: bookinfo
+                  labels: {app: reviews}
+                spec:
+                  clusterIP: 10.96.0.10
+                  clusterIPs: [10.96.0.10, "fd00::10"]
+                  selector: {app: reviews}
+                  ports:
+                  - {name: http, port: 9080}
+                  - {name: grpc-api, port: 9090, targetPort: grpc, appProtocol: kubernetes.io/h2c}
+                  - {port: 3306, targetPort: 13306, protocol: TCP}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        ServiceSpec s = r.resources().services().get(0);
+        assertThat(s.name()).isEqualTo(new NamespacedName("bookinfo", "reviews"));
+        assertThat(s.labels()).isEqualTo(Map.of("app", "reviews"));
+        assertThat(s.clusterIps()).containsExactly(ip("10.96.0.10"), ip("fd00::10"));
+        assertThat(s.selector()).isEqualTo(Map.of("app", "reviews"));
+        assertThat(s.ports()).containsExactly(
+                new ServicePortSpec("http", 9080, 9080, null, null),
+                new ServicePortSpec("grpc-api", 9090, 0, "grpc", "kubernetes.io/h2c"),
+                new ServicePortSpec("", 3306, 13306, null, null));
+        assertThat(s.source()).isEqualTo(new SourceRef("m.yaml", 1));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            clusterIP None                | {clusterIP: None, selector: {app: a}}         | 0 | true
+            clusterIPs None               | {clusterIPs: [None], selector: {}}            | 0 | false
+            empty clusterIP               | {clusterIP: '', selector: null}               | 0 | false
+            no clusterIP, no selector     | {type: ClusterIP}                             | 0 | false
+            clusterIPs win over clusterIP | {clusterIP: 10.0.0.1, clusterIPs: [10.0.0.2]} | 1 | false
+            """)
+    void headlessServicesAndSelectors(String name, String spec, int vips, boolean hasSelector) {
+        Result r = translate(SVC + "spec: " + spec + "\n");
+
+        assertThat(r.problems()).isEmpty();
+        ServiceSpec s = r.resources().services().get(0);
+        assertThat(s.clusterIps()).hasSize(vips);
+        assertThat(s.selector() != null).as("selector present").isEqualTo(hasSelector);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            serviceAccountName wins   | {serviceAccountName: reviews, serviceAccount: old} | {phase: Running}                                   | reviews | true
+            deprecated serviceAccount | {serviceAccount: old}                              | {phase: Running, conditions: [{type: Ready, status: 'True'}]} | old | true
+            neither                   | {}                                                 | {}                                                 | default | true
+            phase Succeeded           | {}                                                 | {phase: Succeeded}                                 | default | false
+            phase Failed              | {}                                                 | {phase: Failed}                                    | default | false
+            Ready False               | {}                                                 | {conditions: [{type: PodScheduled, status: 'False'}, {type: Ready, status: 'False'}]} | default | false
+            Ready Unknown             | {}                                                 | {conditions: [{type: Ready, status: Unknown}]}     | default | true
+            """)
+    void podServiceAccountAndReadiness(String name, String spec, String status, String serviceAccount, boolean ready) {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: p, namespace: ns}
+                spec: %s
+                status: %s
+                """.formatted(spec, status));
+
+        assertThat(r.problems()).isEmpty();
+        PodSpec p = r.resources().pods().get(0);
+        assertThat(p.serviceAccount()).isEqualTo(serviceAccount);
+        assertThat(p.ready()).isEqualTo(ready);
+        assertThat(p.ip()).isNull();
+    }
+
+    @Test
+    void pod() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: reviews-v1-abc
+                  namespace: bookinfo
+                  labels: {app: reviews, version: v1}
+                spec:
+                  serviceAccountName: bookinfo-reviews
+                  containers:
+                  - name: app
+                    ports:
+                    - {name: http, containerPort: 9080}
+                    - {containerPort: 15000}
+                    - {name: metrics, containerPort: 9125, protocol: UDP}
+                  - name: sidecar
+                    ports: [{name: admin, containerPort: 15001}]
+                status:
+                  phase: Running
+                  podIP: 10.244.1.7
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        PodSpec p = r.resources().pods().get(0);
+        assertThat(p.name()).isEqualTo(new NamespacedName("bookinfo", "reviews-v1-abc"));
+        assertThat(p.labels()).isEqualTo(Map.of("app", "reviews", "version", "v1"));
+        assertThat(p.serviceAccount()).isEqualTo("bookinfo-reviews");
+        assertThat(p.ip()).isEqualTo(ip("10.244.1.7"));
+        assertThat(p.ready()).isTrue();
+        assertThat(p.namedPorts()).isEqualTo(Map.of("http", 9080, "admin", 15001));
+    }
+
+    @Test
+    void endpointSlice() {
+        Result r = translate("""
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata:
+                  name: ext-abc
+                  namespace: bookinfo
+                  labels: {kubernetes.io/service-name: ext}
+                addressType: IPv6
+                endpoints:
+                - addresses: ["fd00::1"]
+                  targetRef: {kind: Pod, name: ext-1}
+                - addresses: ["fd00::2", "fd00::3"]
+                  conditions: {ready: false}
+                  targetRef: {kind: Pod, name: ext-2, namespace: other}
+                - addresses: ["fd00::4"]
+                  targetRef: {kind: Node, name: n1}
+                ports:
+                - {port: 8080}
+                - {name: grpc, port: 9090, appProtocol: grpc}
+                - {name: dns, port: 53, protocol: UDP}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        EndpointSliceSpec s = r.resources().endpointSlices().get(0);
+        assertThat(s.name()).isEqualTo(new NamespacedName("bookinfo", "ext-abc"));
+        assertThat(s.service()).isEqualTo(new NamespacedName("bookinfo", "ext"));
+        assertThat(s.endpoints()).containsExactly(
+                new EndpointSliceSpec.Endpoint(List.of(ip("fd00::1")), true, new NamespacedName("bookinfo", "ext-1")),
+                new EndpointSliceSpec.Endpoint(List.of(ip("fd00::2"), ip("fd00::3")), false, new NamespacedName("other", "ext-2")),
+                new EndpointSliceSpec.Endpoint(List.of(ip("fd00::4")), true, null));
+        assertThat(s.ports()).containsExactly(
+                new EndpointSliceSpec.Port("", 8080, null), new EndpointSliceSpec.Port("grpc", 9090, "grpc"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            HBONE listener is read, not the first | v1      | [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}, {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: a}}}}}] | Selector | team=a
+            default is Same                       | v1      | [{name: mesh, port: 15008, protocol: HBONE}] | Same | ''
+            no HBONE: the first listener          | v1beta1 | [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}] | All | ''
+            no listeners                          | v1      | []                                           | Same | ''
+            matchLabels ignored unless Selector   | v1      | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All, selector: {matchLabels: {team: a}}}}}] | All | ''
+            """)
+    void gatewayAllowedNamespaces(String name, String version, String listeners, String from, String selector) {
+        Result r = translate("""
+                apiVersion: gateway.networking.k8s.io/%s
+                kind: Gateway
+                metadata: {name: waypoint, labels: {istio.io/waypoint-for: service}}
+                spec:
+                  gatewayClassName: istio-waypoint
+                  listeners: %s
+                """.formatted(version, listeners));
+
+        assertThat(r.problems()).isEmpty();
+        GatewaySpec g = r.resources().gateways().get(0);
+        assertThat(g.name()).isEqualTo(WAYPOINT);
+        assertThat(g.className()).isEqualTo("istio-waypoint");
+        assertThat(g.labels()).isEqualTo(Map.of("istio.io/waypoint-for", "service"));
+        assertThat(g.allowedNamespaces()).isEqualTo(from);
+        assertThat(g.namespaceSelector()).isEqualTo(selector.isEmpty() ? Map.of() : Map.of("team", "a"));
+    }
+
+    @Test
+    void gatewayListeners() {
+        Result r = translate("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: waypoint}
+                spec:
+                  gatewayClassName: istio-waypoint
+                  listeners:
+                  - {name: mesh, port: 15008, protocol: HBONE}
+                """);
+
+        assertThat(r.resources().gateways().get(0).listeners())
+                .containsExactly(new GatewaySpec.Listener("mesh", 15008, "HBONE"));
+    }
+
+    @Test
+    void namespaceIsClusterScoped() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: bookinfo, namespace: ignored, labels: {istio.io/use-waypoint: waypoint}}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().namespaces()).containsExactly(
+                new NamespaceSpec("bookinfo", Map.of("istio.io/use-waypoint", "waypoint"), new SourceRef("m.yaml", 1)));
+        assertThat(r.objects().get(0).key()).isEqualTo(new ResourceKey("", "Namespace", "", "bookinfo"));
+    }
+
+    @Test
+    void otherKindsAreKeptAndIgnored() {
+        Result r = translate("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: r, namespace: bookinfo}
+                spec: {anything: [goes]}
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: ClusterRole
+                metadata: {name: reader}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().others()).containsExactly(
+                new OtherResource("gateway.networking.k8s.io/v1", "HTTPRoute", new NamespacedName("bookinfo", "r"),
+                        new SourceRef("m.yaml", 1)),
+                new OtherResource("rbac.authorization.k8s.io/v1", "ClusterRole", new NamespacedName("", "reader"),
+                        new SourceRef("m.yaml", 6)));
+    }
+}

@@ -1,0 +1,135 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.EndpointSliceSpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Services and their pods (or EndpointSlices, for Services without a selector) to an
+ * {@link EndpointTable}.
+ *
+ * <ul>
+ *   <li>Selector Services: ready pods of the same namespace whose labels match, with an IP, on the
+ *       target port (numeric, or named and resolved against the pod's container ports; a pod
+ *       without that port name is skipped, as Kubernetes does).</li>
+ *   <li>Services without a selector: ready addresses of EndpointSlices labelled
+ *       {@code kubernetes.io/service-name}, on the slice port whose name equals the Service
+ *       port's name.</li>
+ *   <li>Mesh membership: {@code istio.io/dataplane-mode=ambient} on the pod or its namespace; the
+ *       pod value {@code none} opts out. Members get HBONE with the pod's SPIFFE identity.</li>
+ * </ul>
+ */
+public final class EndpointCompiler implements PartCompiler<EndpointTable> {
+    static final String DATAPLANE_MODE = "istio.io/dataplane-mode";
+
+    @Override
+    public SnapshotPart<EndpointTable> part() {
+        return EndpointTable.PART;
+    }
+
+    @Override
+    public EndpointTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        Map<String, NamespaceSpec> namespaces = new HashMap<>();
+        for (NamespaceSpec ns : resources.namespaces()) {
+            namespaces.put(ns.name(), ns);
+        }
+        Map<NamespacedName, PodSpec> podsByName = new HashMap<>();
+        Map<NamespacedName, Boolean> meshPods = new HashMap<>();
+        Map<String, List<PodSpec>> podsByNamespace = new HashMap<>();
+        for (PodSpec pod : resources.pods()) {
+            podsByName.put(pod.name(), pod);
+            meshPods.put(pod.name(), inMesh(pod, namespaces.get(pod.name().namespace())));
+            podsByNamespace.computeIfAbsent(pod.name().namespace(), k -> new ArrayList<>()).add(pod);
+        }
+        Map<NamespacedName, List<EndpointSliceSpec>> slices = new HashMap<>();
+        for (EndpointSliceSpec slice : resources.endpointSlices()) {
+            slices.computeIfAbsent(slice.service(), k -> new ArrayList<>()).add(slice);
+        }
+
+        Map<EndpointTable.Key, List<Endpoint>> out = new LinkedHashMap<>();
+        String td = resources.trustDomain();
+        for (ServiceSpec svc : resources.services()) {
+            for (ServicePortSpec port : svc.ports()) {
+                List<Endpoint> eps = new ArrayList<>();
+                if (svc.selector() != null) {
+                    for (PodSpec pod : podsByNamespace.getOrDefault(svc.name().namespace(), List.of())) {
+                        if (pod.ip() == null || !pod.ready() || !matches(svc.selector(), pod.labels())) {
+                            continue;
+                        }
+                        int target = port.targetPortName() != null
+                                ? pod.namedPorts().getOrDefault(port.targetPortName(), 0) : port.targetPortNumber();
+                        if (target <= 0) {
+                            continue;
+                        }
+                        eps.add(endpoint(pod.ip(), target, pod, meshPods.get(pod.name()), td));
+                    }
+                } else {
+                    for (EndpointSliceSpec slice : slices.getOrDefault(svc.name(), List.of())) {
+                        int target = slicePort(slice, port);
+                        if (target <= 0) {
+                            continue;
+                        }
+                        for (EndpointSliceSpec.Endpoint e : slice.endpoints()) {
+                            if (!e.ready()) {
+                                continue;
+                            }
+                            PodSpec pod = e.pod() == null ? null : podsByName.get(e.pod());
+                            boolean mesh = pod != null && meshPods.getOrDefault(pod.name(), false);
+                            for (InetAddress a : e.addresses()) {
+                                eps.add(endpoint(a, target, pod, mesh, td));
+                            }
+                        }
+                    }
+                }
+                out.put(new EndpointTable.Key(svc.name(), port.port()), List.copyOf(eps));
+            }
+        }
+        return new EndpointTable(Map.copyOf(out), Map.copyOf(meshPods));
+    }
+
+    private static Endpoint endpoint(InetAddress ip, int port, PodSpec pod, Boolean mesh, String td) {
+        return new Endpoint(new HostPort(ip, port), pod != null && Boolean.TRUE.equals(mesh) ? pod.identity(td) : null, pod);
+    }
+
+    private static int slicePort(EndpointSliceSpec slice, ServicePortSpec port) {
+        String name = port.name() == null ? "" : port.name();
+        for (EndpointSliceSpec.Port p : slice.ports()) {
+            if (name.equals(p.name() == null ? "" : p.name())) {
+                return p.port();
+            }
+        }
+        return 0;
+    }
+
+    /** "istio.io/dataplane-mode=ambient on the namespace or pod; pod value none opts out." */
+    static boolean inMesh(PodSpec pod, NamespaceSpec ns) {
+        String own = pod.labels().get(DATAPLANE_MODE);
+        if (own != null) {
+            return own.equals("ambient");
+        }
+        return ns != null && "ambient".equals(ns.labels().get(DATAPLANE_MODE));
+    }
+
+    static boolean matches(Map<String, String> selector, Map<String, String> labels) {
+        for (Map.Entry<String, String> e : selector.entrySet()) {
+            if (!e.getValue().equals(labels.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,44 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Ready endpoints of every Service port, compiled once per snapshot by {@link EndpointCompiler}.
+ * Lists are immutable and in a stable order (so round robin is fair across generations).
+ */
+public final class EndpointTable {
+    /** The snapshot key of this part. */
+    public static final SnapshotPart<EndpointTable> PART = SnapshotPart.of("endpoints", EndpointTable.class);
+
+    /** A Service port. */
+    record Key(NamespacedName service, int port) {}
+
+    private final Map<Key, List<Endpoint>> byServicePort;
+    private final Map<NamespacedName, Boolean> meshPods;
+
+    EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods) {
+        this.byServicePort = byServicePort;
+        this.meshPods = meshPods;
+    }
+
+    /** Ready endpoints of {@code service}'s port {@code port}; empty if none. */
+    public List<Endpoint> endpoints(NamespacedName service, int port) {
+        return byServicePort.getOrDefault(new Key(service, port), List.of());
+    }
+
+    /** Whether a pod is in the ambient mesh (reached with HBONE). */
+    public boolean inMesh(NamespacedName pod) {
+        return meshPods.getOrDefault(pod, false);
+    }
+
+    /** For the config dump: {@code "ns/name:port" -> ["10.0.0.1:8080 (hbone ...)"]}. */
+    public Map<String, List<String>> debug() {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        byServicePort.forEach((k, v) -> out.put(k.service() + ":" + k.port(), v.stream().map(Endpoint::toString).toList()));
+        return out;
+    }
+}

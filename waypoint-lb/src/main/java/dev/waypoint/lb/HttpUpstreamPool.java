@@ -1,0 +1,263 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.TunnelContext;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Upstream HTTP connections per event loop and endpoint, each riding on an outbound HBONE stream
+ * (or a plaintext socket): HTTP/1.1 connections are kept alive and reused one request at a time;
+ * one HTTP/2 (h2c) connection per endpoint carries concurrent requests as streams.
+ *
+ * <p>An exchange channel handed out speaks Netty {@code HttpObject}s, has {@code AUTO_READ} off
+ * and ends with an {@link Exchange} handler that forwards what it reads to the current owner.
+ *
+ * <h2>Threading</h2>
+ * Per-loop state, touched only from its loop (the loop of the request that asks).
+ */
+final class HttpUpstreamPool {
+    /** Idle pooled HTTP/1.1 connections are closed after this long. */
+    private static final long IDLE_MILLIS = 60_000;
+
+    private final Upstreams upstreams;
+    private final Map<EventLoop, LoopState> loops = new ConcurrentHashMap<>();
+
+    HttpUpstreamPool(Upstreams upstreams) {
+        this.upstreams = upstreams;
+    }
+
+    /** Receives what an exchange channel reads. All calls on the event loop. */
+    interface Owner {
+        void upstreamRead(Object msg);
+
+        void upstreamReadComplete();
+
+        void upstreamWritable();
+
+        void upstreamClosed();
+    }
+
+    /** Tail handler of an exchange channel: forwards to the owner, or closes an idle connection that speaks. */
+    static final class Exchange extends ChannelInboundHandlerAdapter {
+        Owner owner;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (owner == null) {
+                ReferenceCountUtil.release(msg); // an idle connection must not send anything
+                ctx.close();
+                return;
+            }
+            owner.upstreamRead(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (owner != null) {
+                owner.upstreamReadComplete();
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (owner != null && ctx.channel().isWritable()) {
+                owner.upstreamWritable();
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            Owner o = owner;
+            owner = null;
+            if (o != null) {
+                o.upstreamClosed();
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof IdleStateEvent && owner == null) {
+                ctx.close();
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** Pool key: where and as whom, not the whole endpoint record (cheap to hash). */
+    private record Key(dev.waypoint.model.mesh.HostPort address, dev.waypoint.model.mesh.SpiffeId identity, boolean h2) {
+        Key(Endpoint e, boolean h2) {
+            this(e.address(), e.identity(), h2);
+        }
+    }
+
+    private static final class LoopState {
+        final Map<Key, ArrayDeque<Channel>> idleH1 = new HashMap<>();
+        final Map<Key, Future<Channel>> h2 = new HashMap<>();
+    }
+
+    private LoopState state(EventLoop loop) {
+        return loops.computeIfAbsent(loop, l -> new LoopState());
+    }
+
+    /** An exchange channel to {@code endpoint} owned by {@code owner}. Call on {@code loop}. */
+    Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner) {
+        LoopState st = state(loop);
+        Key key = new Key(endpoint, h2);
+        Promise<Channel> result = loop.newPromise();
+        if (!h2) {
+            ArrayDeque<Channel> idle = st.idleH1.get(key);
+            while (idle != null && !idle.isEmpty()) {
+                Channel ch = idle.pollFirst();
+                if (ch.isActive()) {
+                    ch.pipeline().get(Exchange.class).owner = owner;
+                    return result.setSuccess(ch);
+                }
+            }
+            upstreams.connect(endpoint, tunnel, loop).addListener(f -> {
+                if (!f.isSuccess()) {
+                    result.setFailure(f.cause());
+                    return;
+                }
+                Channel ch = (Channel) f.getNow();
+                ch.pipeline().addLast("h1", new HttpClientCodec());
+                ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE_MILLIS, TimeUnit.MILLISECONDS));
+                Exchange ex = new Exchange();
+                ex.owner = owner;
+                ch.pipeline().addLast("exchange", ex);
+                result.setSuccess(ch);
+            });
+            return result;
+        }
+        Future<Channel> conn = st.h2.get(key);
+        if (conn == null || (conn.isDone() && (!conn.isSuccess() || !((Channel) conn.getNow()).isActive()))) {
+            conn = openH2(endpoint, tunnel, loop);
+            st.h2.put(key, conn);
+            Future<Channel> mine = conn;
+            conn.addListener(f -> {
+                if (!f.isSuccess()) {
+                    st.h2.remove(key, mine);
+                } else {
+                    ((Channel) f.getNow()).closeFuture().addListener(c -> st.h2.remove(key, mine));
+                }
+            });
+        }
+        conn.addListener(f -> {
+            if (!f.isSuccess()) {
+                result.tryFailure(f.cause());
+                return;
+            }
+            Channel parent = (Channel) f.getNow();
+            new Http2StreamChannelBootstrap(parent)
+                    .option(ChannelOption.AUTO_READ, false)
+                    .handler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel ch) {
+                            ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(false, true));
+                            Exchange ex = new Exchange();
+                            ex.owner = owner;
+                            ch.pipeline().addLast("exchange", ex);
+                        }
+                    })
+                    .open().addListener(s -> {
+                        if (s.isSuccess()) {
+                            result.trySuccess((Channel) s.getNow());
+                        } else {
+                            result.tryFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
+                                    "no stream to " + endpoint.address() + ": " + s.cause().getMessage())));
+                        }
+                    });
+        });
+        return result;
+    }
+
+    private Future<Channel> openH2(Endpoint endpoint, TunnelContext tunnel, EventLoop loop) {
+        Promise<Channel> result = loop.newPromise();
+        upstreams.connect(endpoint, tunnel, loop).addListener(f -> {
+            if (!f.isSuccess()) {
+                result.setFailure(f.cause());
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            // an h2c connection reads continuously: its own stream windows bound what it buffers
+            ch.config().setOption(ChannelOption.AUTO_READ, true);
+            Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(1 << 20))
+                    .validateHeaders(true)
+                    .build();
+            ch.pipeline().addLast("h2c", codec);
+            ch.pipeline().addLast("h2c-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void handlerAdded(ChannelHandlerContext c) {
+                    c.close(); // no pushed or server-initiated streams
+                }
+            }));
+            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE_MILLIS, TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext c, Object msg) {
+                    ReferenceCountUtil.release(msg); // connection-level frames (SETTINGS, PING acks, GOAWAY)
+                }
+
+                @Override
+                public void userEventTriggered(ChannelHandlerContext c, Object evt) {
+                    if (evt instanceof IdleStateEvent && codec.connection().numActiveStreams() == 0) {
+                        c.close();
+                    }
+                    ReferenceCountUtil.release(evt);
+                }
+            });
+            ch.read();
+            result.setSuccess(ch);
+        });
+        return result;
+    }
+
+    /**
+     * Gives an HTTP/1.1 exchange channel back after a complete exchange: kept for reuse if
+     * {@code reusable}, else closed. HTTP/2 stream channels are simply closed (the stream is done).
+     */
+    void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
+        Exchange ex = ch.pipeline().get(Exchange.class);
+        if (ex != null) {
+            ex.owner = null;
+        }
+        if (h2 || !reusable || !ch.isActive()) {
+            ch.close();
+            return;
+        }
+        LoopState st = state(ch.eventLoop());
+        ArrayDeque<Channel> idle = st.idleH1.computeIfAbsent(new Key(endpoint, false), k -> new ArrayDeque<>());
+        idle.addFirst(ch); // most recently used first: keeps few connections warm
+        ch.read(); // watch for a close (or stray bytes) while idle
+    }
+}

@@ -1,0 +1,41 @@
+package dev.waypoint.lb;
+
+import java.time.Duration;
+
+/**
+ * Outbound limits and timeouts.
+ *
+ * @param hbonePort the port each destination pod's ztunnel accepts HBONE on (15008)
+ * @param connectTimeout TCP + TLS + CONNECT to an endpoint (Istio's default connect timeout: 10 s)
+ * @param streamWindow HTTP/2 stream window we advertise to the destination ztunnel
+ * @param connectionWindow HTTP/2 connection window we advertise
+ * @param maxStreamsPerConnection CONNECT streams per HBONE connection at most (ztunnel: 100), and
+ *        never more than the peer's SETTINGS_MAX_CONCURRENT_STREAMS
+ * @param poolIdleTimeout a pooled connection with nothing on it for this long is closed (ztunnel: 5 min)
+ */
+public record UpstreamSettings(int hbonePort, Duration connectTimeout, int streamWindow, int connectionWindow,
+                               int maxStreamsPerConnection, Duration poolIdleTimeout) {
+    public UpstreamSettings {
+        if (hbonePort < 1 || hbonePort > 65535) {
+            throw new IllegalArgumentException("hbonePort: " + hbonePort + " (expected: 1-65535)");
+        }
+        if (maxStreamsPerConnection < 1) {
+            throw new IllegalArgumentException("maxStreamsPerConnection: " + maxStreamsPerConnection + " (expected: > 0)");
+        }
+    }
+
+    /** Defaults with {@code hbonePort}. */
+    public static UpstreamSettings defaults(int hbonePort) {
+        return new UpstreamSettings(hbonePort, Duration.ofSeconds(10), 4 << 20, 16 << 20, 100, Duration.ofMinutes(5));
+    }
+
+    /** A copy with another connect timeout. */
+    public UpstreamSettings withConnectTimeout(Duration timeout) {
+        return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout);
+    }
+
+    /** A copy with other windows. */
+    public UpstreamSettings withWindows(int stream, int connection) {
+        return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout);
+    }
+}

@@ -1,0 +1,166 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.lb.hbone.HboneKey;
+import dev.waypoint.lb.hbone.HbonePool;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.EventLoops;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The upstream side of the data path: endpoint pick, then an outbound HBONE stream (mesh
+ * endpoints) or a plaintext socket (the rest), for TCP tunnels and for HTTP requests. The
+ * module's public entry point.
+ *
+ * <p>Decide, then do: {@link #pick} is the pure decision (backend → endpoint or rejection);
+ * {@link #connect} carries it out.
+ */
+public final class Upstreams {
+    private final UpstreamSettings settings;
+    private final HbonePool hbone;
+    private final EndpointPicker picker;
+    private final HttpUpstreamPool http;
+
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.hbone = Objects.requireNonNull(hbone, "hbone");
+        this.picker = Objects.requireNonNull(picker, "picker");
+        this.http = new HttpUpstreamPool(this);
+    }
+
+    /** The backend a tunnel goes to when no route says otherwise: the Service itself, or the Pod. */
+    public static RouteSelection.Backend defaultBackend(Target target) {
+        if (target instanceof Target.ServiceTarget s) {
+            return new RouteSelection.ServiceBackend(s.service(), s.port());
+        }
+        Target.WorkloadTarget w = (Target.WorkloadTarget) target;
+        return new RouteSelection.PodBackend(w.pod(), w.authority().port());
+    }
+
+    /**
+     * Chooses an endpoint for {@code backend}: an {@link Endpoint}, or a {@link Rejection}
+     * (503 when the Service has no ready endpoint).
+     */
+    public Object pick(TunnelContext tunnel, RouteSelection.Backend backend) {
+        EndpointTable table = tunnel.snapshot().part(EndpointTable.PART);
+        if (backend instanceof RouteSelection.ServiceBackend s) {
+            List<Endpoint> eps = table.endpoints(s.service().name(), s.port().port());
+            if (eps.isEmpty()) {
+                return new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service " + s.service().name()
+                        + " port " + s.port().port() + " has no ready endpoints");
+            }
+            return picker.pick(eps);
+        }
+        RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
+        if (p.pod().ip() == null) {
+            return new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "pod " + p.pod().name() + " has no IP");
+        }
+        boolean mesh = table.inMesh(p.pod().name());
+        return new Endpoint(new HostPort(p.pod().ip(), p.port()),
+                mesh ? p.pod().identity(tunnel.snapshot().resources().trustDomain()) : null, p.pod());
+    }
+
+    /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
+    public Future<Channel> connectTcp(TunnelContext tunnel, EventLoop loop) {
+        Object pick = pick(tunnel, defaultBackend(tunnel.target()));
+        if (pick instanceof Rejection r) {
+            return loop.newFailedFuture(new RejectedException(r));
+        }
+        return connect((Endpoint) pick, tunnel, loop);
+    }
+
+    /**
+     * A byte channel to {@code endpoint} on {@code loop}, {@code AUTO_READ} off: an answered HBONE
+     * CONNECT stream for mesh endpoints, a plaintext socket otherwise.
+     */
+    public Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop) {
+        if (endpoint.inMesh()) {
+            HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
+            return hbone.connect(loop, new HboneKey(ztunnel, endpoint.identity()), endpoint.address().authority(),
+                    connectHeaders(tunnel));
+        }
+        Promise<Channel> result = loop.newPromise();
+        long timeout = settings.connectTimeout().toMillis();
+        new Bootstrap()
+                .group(loop)
+                .channel(EventLoops.clientChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout))
+                .handler(new ChannelInboundHandlerAdapter())
+                .connect(new InetSocketAddress(endpoint.address().address(), endpoint.address().port()))
+                .addListener(f -> {
+                    if (f.isSuccess()) {
+                        Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
+                        ch.pipeline().remove(ChannelInboundHandlerAdapter.class);
+                        result.setSuccess(ch);
+                    } else {
+                        Rejection.Reason reason = f.cause() instanceof ConnectTimeoutException
+                                ? Rejection.Reason.CONNECT_TIMEOUT : Rejection.Reason.UPSTREAM_REFUSED;
+                        result.setFailure(new RejectedException(new Rejection(reason,
+                                endpoint.address() + ": " + f.cause().getMessage())));
+                    }
+                });
+        return result;
+    }
+
+    /**
+     * The {@code upstream} stage for one request channel: forwards each request to an endpoint
+     * of its route's backend and relays the response.
+     *
+     * @param h2Downstream whether the client side of this channel is HTTP/2 (then the upstream is
+     *        HTTP/2 as well: gRPC and h2c stay h2 end to end)
+     */
+    public ChannelHandler httpHandler(TunnelContext tunnel, boolean h2Downstream) {
+        return new HttpProxyHandler(this, http, tunnel, h2Downstream);
+    }
+
+    /**
+     * Headers of the outbound CONNECT, as ztunnel sends them: {@code forwarded} with the original
+     * client, the source's {@code baggage}, and a {@code traceparent} continuing the inbound trace.
+     */
+    static Http2Headers connectHeaders(TunnelContext tunnel) {
+        Http2Headers h = new DefaultHttp2Headers();
+        String forwarded = tunnel.forwarded();
+        if (forwarded == null && tunnel.peerAddress() != null) {
+            forwarded = "for=\"" + new HostPort(tunnel.peerAddress().getAddress(), tunnel.peerAddress().getPort()) + "\"";
+        }
+        if (forwarded != null) {
+            h.set("forwarded", forwarded);
+        }
+        if (tunnel.baggage() != null) {
+            h.set("baggage", tunnel.baggage());
+        }
+        h.set("traceparent", traceparent(tunnel.traceparent()));
+        return h;
+    }
+
+    /** {@code 00-<trace id>-<new span id>-<flags>}: same trace as the inbound one, or a new trace. */
+    static String traceparent(String inbound) {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        String span = String.format("%016x", r.nextLong() | 1L);
+        if (inbound != null && inbound.length() == 55 && inbound.startsWith("00-") && inbound.charAt(35) == '-') {
+            return "00-" + inbound.substring(3, 35) + "-" + span + inbound.substring(52);
+        }
+        return "00-" + String.format("%016x%016x", r.nextLong(), r.nextLong() | 1L) + "-" + span + "-00";
+    }
+}

@@ -1,0 +1,94 @@
+package dev.waypoint.listener;
+
+import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.transport.EventLoops;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HBONE listener: mTLS HTTP/2 on port 15008, one child channel per {@code CONNECT} stream.
+ * The module's public entry point.
+ *
+ * <h2>Lifecycle</h2>
+ * {@link #start()} binds; {@link #drain()} stops accepting, sends GOAWAY on every connection and
+ * waits (up to the drain timeout) for in-flight tunnels to finish; {@link #close()} closes what is
+ * left. The event-loop group is owned by the caller.
+ */
+public final class HboneListener implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HboneListener.class);
+
+    private final ListenerSettings settings;
+    private final EventLoopGroup group;
+    private final HboneServerInitializer initializer;
+    private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
+    private Channel server;
+
+    /**
+     * @param tls the server TLS context in force; read once per new connection, so a certificate
+     *        rotation applies to new connections and leaves existing ones alone
+     */
+    public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
+                         SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestPipelineInstaller requests) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.group = Objects.requireNonNull(group, "group");
+        this.initializer = new HboneServerInitializer(settings, Objects.requireNonNull(tls, "tls"), connections,
+                new ConnectHandler.Deps(Objects.requireNonNull(snapshots, "snapshots"),
+                        Objects.requireNonNull(upstreamTcp, "upstreamTcp"), Objects.requireNonNull(requests, "requests"),
+                        settings));
+    }
+
+    /** Binds and returns the bound address (port 0 resolves to the real one). */
+    public InetSocketAddress start() throws InterruptedException {
+        server = new ServerBootstrap()
+                .group(group)
+                .channel(EventLoops.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childHandler(initializer)
+                .bind(settings.bind()).sync().channel();
+        InetSocketAddress bound = (InetSocketAddress) server.localAddress();
+        log.info("HBONE listening on {}", bound);
+        return bound;
+    }
+
+    /** Number of open HBONE connections. */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /**
+     * Graceful drain: stop accepting, GOAWAY everyone, let open tunnels finish. Blocks up to the
+     * drain timeout; call it off the event loops (from the shutdown hook).
+     */
+    public void drain() {
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+        log.info("draining {} HBONE connections (up to {})", connections.size(), settings.drainTimeout());
+        // Http2ConnectionHandler.close(): GOAWAY(last stream id), then close once active streams end
+        // or the graceful shutdown timeout (= drain timeout) passes.
+        connections.close().awaitUninterruptibly(settings.drainTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+        connections.close().awaitUninterruptibly();
+    }
+}

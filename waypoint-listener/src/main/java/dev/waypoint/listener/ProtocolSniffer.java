@@ -1,0 +1,250 @@
+package dev.waypoint.listener;
+
+import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.Relay;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides what runs inside an accepted tunnel from the declared port protocol and the first
+ * bytes, then installs it and replays those bytes:
+ * <ul>
+ *   <li>the HTTP/2 connection preface → h2c (gRPC included);</li>
+ *   <li>an HTTP/1.x request line → HTTP/1.1;</li>
+ *   <li>otherwise TCP, relayed as is. On ports declared HTTP the HTTP/1.1 codec gets the bytes
+ *       anyway (it answers 400); on ports with no declared protocol a client that sends nothing
+ *       within the sniff timeout is taken to speak a server-first protocol (MySQL, SMTP) and gets
+ *       a TCP relay instead of a hang (istio#53033).</li>
+ * </ul>
+ *
+ * <h2>Reference counting</h2>
+ * Bytes are accumulated in one composite buffer that is handed, whole, to the chosen pipeline
+ * (or released on close).
+ */
+final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ProtocolSniffer.class);
+    private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    /** Longest request line we wait for before calling it "not HTTP/1". */
+    private static final int MAX_SNIFF = 8192;
+
+    private final TunnelContext tunnel;
+    private final ConnectHandler.Deps deps;
+    private CompositeByteBuf seen;
+    private ScheduledFuture<?> timeout;
+    private boolean decided;
+
+    ProtocolSniffer(TunnelContext tunnel, ConnectHandler.Deps deps) {
+        this.tunnel = tunnel;
+        this.deps = deps;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        seen = ctx.alloc().compositeBuffer();
+        if (tunnel.target().protocol() == AppProtocol.AUTO) {
+            timeout = ctx.executor().schedule(() -> {
+                if (!decided && seen.readableBytes() == 0) {
+                    decide(ctx, InnerProtocol.TCP);
+                }
+            }, deps.settings().sniffTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        if (seen != null) {
+            seen.release();
+            seen = null;
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf) || decided) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        seen.addComponent(true, buf);
+        InnerProtocol p = classify(seen, tunnel.target().protocol());
+        if (p != null) {
+            decide(ctx, p);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (!decided) {
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent && !decided) {
+            // the client finished sending before we could tell: whatever it sent is opaque
+            decide(ctx, tunnel.target().protocol() == AppProtocol.AUTO || tunnel.target().protocol() == AppProtocol.TCP
+                    ? InnerProtocol.TCP : InnerProtocol.HTTP1);
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * HTTP/2 preface, HTTP/1 request line, TCP, or null while undecided. Pure, for tests.
+     */
+    static InnerProtocol classify(ByteBuf in, AppProtocol declared) {
+        int n = in.readableBytes();
+        int start = in.readerIndex();
+        // HTTP/2 preface, byte by byte while it still matches
+        int m = Math.min(n, PREFACE.length);
+        boolean prefaceSoFar = true;
+        for (int i = 0; i < m; i++) {
+            if (in.getByte(start + i) != PREFACE[i]) {
+                prefaceSoFar = false;
+                break;
+            }
+        }
+        if (prefaceSoFar) {
+            return n >= PREFACE.length ? InnerProtocol.HTTP2 : null;
+        }
+        boolean httpPort = declared.isHttp();
+        // request line: METHOD SP target SP HTTP/1.x CRLF
+        int i = 0;
+        while (i < n && i < 20) {
+            byte b = in.getByte(start + i);
+            if (b == ' ') {
+                break;
+            }
+            if (b < 'A' || b > 'Z') {
+                return httpPort ? InnerProtocol.HTTP1 : InnerProtocol.TCP;
+            }
+            i++;
+        }
+        if (i == n) {
+            return n < 20 ? null : (httpPort ? InnerProtocol.HTTP1 : InnerProtocol.TCP);
+        }
+        if (i == 0 || i == 20) {
+            return httpPort ? InnerProtocol.HTTP1 : InnerProtocol.TCP;
+        }
+        int lf = in.indexOf(start + i, start + n, (byte) '\n');
+        if (lf < 0) {
+            return n >= MAX_SNIFF ? (httpPort ? InnerProtocol.HTTP1 : InnerProtocol.TCP) : null;
+        }
+        String line = in.toString(start, lf - start, StandardCharsets.US_ASCII).trim();
+        return line.endsWith(" HTTP/1.1") || line.endsWith(" HTTP/1.0") || httpPort ? InnerProtocol.HTTP1
+                : InnerProtocol.TCP;
+    }
+
+    private void decide(ChannelHandlerContext ctx, InnerProtocol protocol) {
+        decided = true;
+        Channel channel = ctx.channel();
+        ChannelPipeline p = ctx.pipeline();
+        ByteBuf bytes = seen;
+        seen = null;
+        log.debug("tunnel to {}: {}", tunnel.target().authority(), protocol);
+        switch (protocol) {
+            case HTTP1 -> {
+                p.addLast("h1", new HttpServerCodec(new HttpDecoderConfig()
+                        .setMaxInitialLineLength(deps.settings().maxInitialLineLength())
+                        .setMaxHeaderSize(deps.settings().maxHeaderSize())
+                        .setMaxChunkSize(64 << 10)));
+                p.addLast("h1-errors", new Http1ErrorResponder());
+                deps.requests().install(channel, tunnel, InnerProtocol.HTTP1);
+                p.remove(this);
+                fire(p, bytes);
+            }
+            case HTTP2 -> {
+                // Http2MultiplexCodec, not Http2FrameCodec + Http2MultiplexHandler: the handler decides
+                // "am I a server?" from channel().parent() instanceof ServerChannel, which is false for
+                // a connection nested in a tunnel stream, and then mistakes the client's stream 1 for an
+                // h2c upgrade. The codec asks the HTTP/2 connection instead.
+                @SuppressWarnings("deprecation")
+                io.netty.handler.codec.http2.Http2MultiplexCodec codec =
+                        io.netty.handler.codec.http2.Http2MultiplexCodecBuilder.forServer(
+                                new ChannelInitializer<Http2StreamChannel>() {
+                                    @Override
+                                    protected void initChannel(Http2StreamChannel stream) {
+                                        stream.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true, true));
+                                        deps.requests().install(stream, tunnel, InnerProtocol.HTTP2);
+                                    }
+                                })
+                        .initialSettings(Http2Settings.defaultSettings()
+                                .maxConcurrentStreams(deps.settings().maxConcurrentStreams())
+                                .initialWindowSize(1 << 20)
+                                .maxHeaderListSize(deps.settings().maxHeaderSize()))
+                        .validateHeaders(true)
+                        .build();
+                p.addLast("h2c", codec);
+                p.remove(this);
+                // the inner HTTP/2 connection has its own flow control: its stream windows bound
+                // what is buffered, so the tunnel itself can keep reading
+                channel.config().setOption(ChannelOption.AUTO_READ, true);
+                fire(p, bytes);
+            }
+            case TCP -> {
+                p.remove(this);
+                deps.upstreamTcp().connect(tunnel, channel.eventLoop()).addListener(f -> {
+                    if (!f.isSuccess() || !channel.isActive()) {
+                        if (f.isSuccess()) {
+                            ((Channel) f.getNow()).close();
+                        }
+                        log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
+                                f.cause() == null ? "client went away" : f.cause().getMessage());
+                        bytes.release();
+                        channel.close(); // 200 was sent: a reset is all the client can get now
+                        return;
+                    }
+                    Channel upstream = (Channel) f.getNow();
+                    if (bytes.isReadable()) {
+                        upstream.writeAndFlush(bytes, upstream.voidPromise());
+                    } else {
+                        bytes.release();
+                    }
+                    Relay.start(channel, upstream);
+                });
+            }
+        }
+    }
+
+    private static void fire(ChannelPipeline p, ByteBuf bytes) {
+        if (bytes.isReadable()) {
+            // bytes, not frames: enter after the tunnel adapter
+            ChannelHandlerContext idle = p.context("idle");
+            idle.fireChannelRead(bytes);
+            idle.fireChannelReadComplete();
+        } else {
+            bytes.release();
+            p.channel().read();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("sniffing failed", cause);
+        ctx.close();
+    }
+}

@@ -1,0 +1,25 @@
+package dev.waypoint.routing;
+
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+
+/**
+ * The route every request takes until HTTPRoutes exist: "by default a Service routes to its own
+ * endpoints"; workload-addressed traffic goes to the addressed pod and port (no load balancing).
+ * Pure.
+ */
+public final class DefaultRoutes {
+    /** Route name used in logs and metrics for the default route. */
+    public static final String DEFAULT = "default";
+
+    private DefaultRoutes() {}
+
+    /** The default route for {@code target}. */
+    public static RouteSelection route(Target target) {
+        if (target instanceof Target.ServiceTarget s) {
+            return new RouteSelection(DEFAULT, new RouteSelection.ServiceBackend(s.service(), s.port()));
+        }
+        Target.WorkloadTarget w = (Target.WorkloadTarget) target;
+        return new RouteSelection(DEFAULT, new RouteSelection.PodBackend(w.pod(), w.authority().port()));
+    }
+}

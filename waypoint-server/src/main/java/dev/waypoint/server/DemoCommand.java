@@ -1,0 +1,99 @@
+package dev.waypoint.server;
+
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.server.demo.LocalMesh;
+import dev.waypoint.testing.SourceZtunnel;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code waypoint demo}: the embedded default. A whole local ambient mesh in one process, from
+ * the manifests in {@code examples/demo/} (bundled in the jar), with a plain-HTTP entry on every
+ * Service VIP that wraps connections in HBONE as a client pod's ztunnel would.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run a local ambient mesh (mesh CA, sample services behind destination-ztunnel stand-ins, "
+                + "the waypoint, and client-ztunnel entries on the Service VIPs) from the bundled examples/demo "
+                + "manifests, and print curl commands to try. Ctrl-C stops it.")
+final class DemoCommand implements Callable<Integer> {
+    /** The bundled manifests (examples/demo/ in the repository). */
+    static final List<String> FILES = List.of("mesh.yaml", "services.yaml", "pods.yaml");
+
+    @Option(names = "--config-dir", paramLabel = "DIR",
+            description = "Use these manifests instead of the bundled ones (edits are picked up live).")
+    Path configDir;
+
+    @Option(names = "--work-dir", paramLabel = "DIR",
+            description = "Where the demo writes its manifests copy and certificates (default: a new temp dir).")
+    Path workDir;
+
+    @Option(names = "--listen", defaultValue = "127.0.0.1:15008", paramLabel = "HOST:PORT",
+            description = "Waypoint HBONE listener (default: ${DEFAULT-VALUE}).")
+    String listen;
+
+    @Option(names = "--hbone-port", defaultValue = "15008", paramLabel = "PORT",
+            description = "Port of the destination-ztunnel stand-ins on each pod IP (default: ${DEFAULT-VALUE}).")
+    int hbonePort;
+
+    @Override
+    public Integer call() throws Exception {
+        Path work = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("waypoint-demo");
+        Path manifests = configDir;
+        if (manifests == null) {
+            manifests = Files.createDirectories(work.resolve("manifests"));
+            for (String f : FILES) {
+                try (InputStream in = DemoCommand.class.getResourceAsStream("/demo/" + f)) {
+                    if (in == null) {
+                        throw new IllegalStateException("demo manifest missing from the jar: " + f);
+                    }
+                    Files.copy(in, manifests.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        NamespacedName gateway = new NamespacedName("istio-system", "waypoint");
+        LocalMesh.Options options = new LocalMesh.Options(Main.address(listen),
+                new InetSocketAddress("127.0.0.1", 15021), new InetSocketAddress("127.0.0.1", 15000),
+                new InetSocketAddress("127.0.0.1", 15020), hbonePort, 2, null);
+        LocalMesh mesh = LocalMesh.start(manifests, work, gateway, options);
+        SourceZtunnel clients = SourceZtunnel.start(mesh.group(), mesh.waypoint().hboneAddress(),
+                mesh.workload("demo", "curl"), mesh.serviceAddresses());
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            clients.close();
+            mesh.waypoint().drain();
+            mesh.close();
+            stop.countDown();
+        }, "demo-shutdown"));
+        System.out.println("""
+
+                waypoint demo is up: waypoint istio-system/waypoint on %s
+                  manifests (edit them; changes apply within 2 s): %s
+                  certificates: %s
+
+                Each Service VIP below is served by a stand-in for the client pod's ztunnel, which
+                tunnels your connection over HBONE (mTLS HTTP/2 CONNECT, identity
+                spiffe://cluster.local/ns/demo/sa/curl) to the waypoint; the waypoint checks the
+                target, routes to an endpoint and opens HBONE to that pod's ztunnel stand-in.
+
+                  curl -s http://127.10.0.10:9080/          # reviews: round robin over v1, v2, v3
+                  curl -s http://127.10.0.11:9080/          # ratings: named targetPort (http-api -> 9081)
+                  curl -s --http2-prior-knowledge http://127.10.0.12:7070/   # h2c end to end
+                  curl -s http://127.10.0.14/               # legacy: pod outside the mesh, plaintext hop
+                  curl -s -i http://127.10.0.15/            # no endpoints: 503 no_healthy_upstream
+                  curl -s http://127.0.0.1:15000/config_dump    # what the waypoint loaded and bound
+                  curl -s http://127.0.0.1:15021/healthz/ready
+
+                Ctrl-C stops it.
+                """.formatted(mesh.waypoint().hboneAddress(), manifests.toAbsolutePath(), mesh.certDir().toAbsolutePath()));
+        stop.await();
+        return 0;
+    }
+}

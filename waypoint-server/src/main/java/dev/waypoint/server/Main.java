@@ -1,0 +1,161 @@
+package dev.waypoint.server;
+
+import dev.waypoint.config.ConfigValidator;
+import dev.waypoint.lb.UpstreamSettings;
+import dev.waypoint.listener.ListenerSettings;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code waypoint run | validate | demo}. */
+@Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
+        description = "An Istio ambient-mesh waypoint (HBONE L7 proxy) in Java on Netty.",
+        subcommands = {Main.Run.class, Main.Validate.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Main()).execute(args));
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    /** Parses {@code host:port} / {@code [v6]:port} / {@code :port}. */
+    static InetSocketAddress address(String text) {
+        int colon = text.lastIndexOf(':');
+        if (colon < 0) {
+            throw new CommandLine.TypeConversionException("address: " + text + " (expected: host:port)");
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(text.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new CommandLine.TypeConversionException("address: " + text + " (expected: host:port)");
+        }
+        if (port < 0 || port > 65535) {
+            throw new CommandLine.TypeConversionException("port: " + port + " (expected: 0-65535)");
+        }
+        return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = "Serve HBONE for one waypoint Gateway, configured from a directory of Kubernetes manifests.")
+    static final class Run implements Callable<Integer> {
+        @Option(names = "--config-dir", required = true, paramLabel = "DIR",
+                description = "Directory of Kubernetes YAML manifests (*.yaml, *.yml, recursive); watched for changes.")
+        Path configDir;
+
+        @Option(names = "--cert-dir", required = true, paramLabel = "DIR",
+                description = "Istio's mounted certificate layout: cert-chain.pem, key.pem, root-cert.pem; reloaded on change.")
+        Path certDir;
+
+        @Option(names = "--gateway", required = true, paramLabel = "NAMESPACE/NAME",
+                description = "The Gateway (class istio-waypoint) this process is.")
+        String gateway;
+
+        @Option(names = "--listen", defaultValue = "0.0.0.0:15008", paramLabel = "HOST:PORT",
+                description = "HBONE listener (default: ${DEFAULT-VALUE}).")
+        String listen;
+
+        @Option(names = "--health", defaultValue = "0.0.0.0:15021", paramLabel = "HOST:PORT",
+                description = "Readiness: GET /healthz/ready (default: ${DEFAULT-VALUE}).")
+        String health;
+
+        @Option(names = "--stats", defaultValue = "0.0.0.0:15020", paramLabel = "HOST:PORT",
+                description = "Prometheus: GET /stats/prometheus (default: ${DEFAULT-VALUE}).")
+        String stats;
+
+        @Option(names = "--admin", defaultValue = "127.0.0.1:15000", paramLabel = "HOST:PORT",
+                description = "Admin: GET /config_dump (default: ${DEFAULT-VALUE}).")
+        String admin;
+
+        @Option(names = "--hbone-port", defaultValue = "15008", paramLabel = "PORT",
+                description = "Port on which each destination pod's ztunnel accepts HBONE (default: ${DEFAULT-VALUE}).")
+        int hbonePort;
+
+        @Option(names = "--trust-domain", defaultValue = "cluster.local", paramLabel = "DOMAIN",
+                description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
+        String trustDomain;
+
+        @Option(names = "--workers", defaultValue = "0", paramLabel = "N",
+                description = "Data-path event loops; 0 = one per core (default: ${DEFAULT-VALUE}).")
+        int workers;
+
+        @Option(names = "--stream-window", defaultValue = "4194304", paramLabel = "BYTES",
+                description = "HTTP/2 stream window, inbound and outbound HBONE (default: ${DEFAULT-VALUE}).")
+        int streamWindow;
+
+        @Option(names = "--connection-window", defaultValue = "16777216", paramLabel = "BYTES",
+                description = "HTTP/2 connection window, inbound and outbound HBONE (default: ${DEFAULT-VALUE}).")
+        int connectionWindow;
+
+        @Override
+        public Integer call() throws Exception {
+            WaypointSettings settings = settings();
+            WaypointServer server = WaypointServer.start(settings);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                // SIGTERM: stop being ready, GOAWAY, let in-flight tunnels finish, then exit
+                server.drain();
+                server.close();
+                stopped.countDown();
+            }, "shutdown"));
+            stopped.await();
+            return 0;
+        }
+
+        WaypointSettings settings() {
+            ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
+            UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow);
+            return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
+                    address(health), address(stats), address(admin), workers);
+        }
+    }
+
+    @Command(name = "validate", mixinStandardHelpOptions = true,
+            description = "Load a manifest directory as `run` would and print every problem as "
+                    + "file:line: Kind namespace/name: field: message. Exit 0 if clean, 1 otherwise.")
+    static final class Validate implements Callable<Integer> {
+        @Parameters(paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
+        Path dir;
+
+        @Option(names = "--gateway", defaultValue = "istio-system/waypoint", paramLabel = "NAMESPACE/NAME",
+                description = "The waypoint Gateway the manifests are checked for (default: ${DEFAULT-VALUE}).")
+        String gateway;
+
+        @Option(names = "--trust-domain", defaultValue = "cluster.local", paramLabel = "DOMAIN",
+                description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
+        String trustDomain;
+
+        @Override
+        public Integer call() {
+            if (!Files.isDirectory(dir)) {
+                System.err.println(dir + ": not a directory");
+                return 1;
+            }
+            List<Diagnostics.Problem> problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
+                    WaypointServer.compilers());
+            for (Diagnostics.Problem p : problems) {
+                System.out.println(p);
+            }
+            boolean errors = ConfigValidator.hasErrors(problems);
+            System.err.println(errors ? "invalid: " + problems.size() + " problem(s)" : "ok (" + problems.size() + " warning(s))");
+            return errors ? 1 : 0;
+        }
+    }
+}

@@ -1,0 +1,216 @@
+package dev.waypoint.server;
+
+import dev.waypoint.config.ConfigDump;
+import dev.waypoint.config.ConfigSources;
+import dev.waypoint.config.SnapshotPublisher;
+import dev.waypoint.identity.CertificateSource;
+import dev.waypoint.lb.EndpointCompiler;
+import dev.waypoint.lb.EndpointPickers;
+import dev.waypoint.lb.EndpointTable;
+import dev.waypoint.lb.Upstreams;
+import dev.waypoint.lb.hbone.HbonePool;
+import dev.waypoint.listener.HboneListener;
+import dev.waypoint.listener.target.TargetTable;
+import dev.waypoint.listener.target.TargetTableCompiler;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.server.admin.AdminServer;
+import dev.waypoint.server.admin.AdminServer.Page;
+import dev.waypoint.transport.EventLoops;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: plain constructor wiring of config, identity, listener, upstreams and
+ * admin, and their lifecycle. Nothing else knows all modules.
+ *
+ * <h2>Threads</h2>
+ * {@code hbone-*}: the data path (one event loop per core by default); {@code admin-*}: health,
+ * stats, admin; {@code config}: manifest and certificate polling and snapshot compilation.
+ */
+public final class WaypointServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WaypointServer.class);
+
+    /** The stage compilers, in order; every snapshot part the data path reads is listed here. */
+    static List<PartCompiler<?>> compilers() {
+        return List.of(new TargetTableCompiler(), new EndpointCompiler());
+    }
+
+    private final WaypointSettings settings;
+    private final ScheduledExecutorService configExecutor;
+    private final EventLoopGroup dataPlane;
+    private final EventLoopGroup adminGroup;
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private CertificateSource certs;
+    private SnapshotPublisher publisher;
+    private HbonePool pool;
+    private HboneListener listener;
+    private InetSocketAddress hboneAddress;
+    private final Map<String, AdminServer> admins = new LinkedHashMap<>();
+    private volatile boolean draining;
+
+    private WaypointServer(WaypointSettings settings) {
+        this.settings = settings;
+        this.configExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "config");
+            t.setDaemon(true);
+            return t;
+        });
+        this.dataPlane = EventLoops.newGroup(settings.workerThreads(), "hbone");
+        this.adminGroup = EventLoops.newGroup(1, "admin");
+    }
+
+    /** Starts everything; returns once the listener is bound. Fails fast on unreadable certificates. */
+    public static WaypointServer start(WaypointSettings settings) throws Exception {
+        WaypointServer s = new WaypointServer(settings);
+        try {
+            s.doStart();
+            return s;
+        } catch (Exception | Error e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void doStart() throws Exception {
+        long t0 = System.nanoTime();
+        // admin first, so /healthz/ready answers 503 while loading
+        startAdmin();
+        certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
+        closeables.add(certs);
+        log.info("identity {} (certificate valid until {})", certs.current().identity(), certs.current().notAfter());
+        publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
+                settings.trustDomain(), compilers(), configExecutor);
+        publisher.start();
+        closeables.add(publisher);
+        pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
+        closeables.add(pool);
+        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
+        listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
+                publisher, upstreams::connectTcp, new InboundRequestPipeline(upstreams));
+        hboneAddress = listener.start();
+        log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    private void startAdmin() throws InterruptedException {
+        Supplier<Page> ready = () -> isReady() ? Page.text(200, "ready\n")
+                : Page.text(503, draining ? "draining\n" : "not ready: config or certificates not loaded\n");
+        if (settings.health() != null) {
+            admins.put("health", AdminServer.start(adminGroup, settings.health(), Map.of("/healthz/ready", ready)));
+        }
+        if (settings.stats() != null) {
+            admins.put("stats", AdminServer.start(adminGroup, settings.stats(),
+                    Map.of("/stats/prometheus", this::stats, "/healthz/ready", ready)));
+        }
+        if (settings.admin() != null) {
+            admins.put("admin", AdminServer.start(adminGroup, settings.admin(),
+                    Map.of("/config_dump", this::configDump, "/ready", ready, "/healthz/ready", ready)));
+        }
+    }
+
+    /** Config and certificates loaded, listener bound, not draining. */
+    public boolean isReady() {
+        return !draining && hboneAddress != null && publisher != null && publisher.current() != null && certs != null;
+    }
+
+    private Page configDump() {
+        ConfigSnapshot snap = publisher == null ? null : publisher.current();
+        if (snap == null) {
+            return Page.text(503, "no configuration loaded yet\n");
+        }
+        TargetTable targets = snap.part(TargetTable.PART);
+        Map<String, Object> bindings = new LinkedHashMap<>();
+        bindings.put("waypoint", settings.gateway().toString());
+        bindings.put("waypointFor", targets.waypointFor());
+        bindings.put("services", targets.debugServices());
+        bindings.put("workloads", targets.debugWorkloads());
+        bindings.put("notBound", targets.debugNotBound());
+        Map<String, Object> extra = new LinkedHashMap<>();
+        extra.put("bindings", bindings);
+        extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("identity", certs == null ? null : certs.current().identity().uri());
+        return Page.json(ConfigDump.toJson(snap, extra));
+    }
+
+    private Page stats() {
+        ConfigSnapshot snap = publisher == null ? null : publisher.current();
+        StringBuilder b = new StringBuilder();
+        gauge(b, "waypoint_config_generation", "Generation of the config snapshot in force.",
+                snap == null ? -1 : snap.generation());
+        gauge(b, "waypoint_config_problems", "Problems reported for the config in force.",
+                snap == null ? 0 : snap.problems().size());
+        gauge(b, "waypoint_hbone_inbound_connections", "Open inbound HBONE connections.",
+                listener == null ? 0 : listener.connectionCount());
+        gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
+                pool == null ? 0 : pool.connectionCount());
+        gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
+        return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
+    }
+
+    private static void gauge(StringBuilder b, String name, String help, long value) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n')
+                .append("# TYPE ").append(name).append(" gauge\n")
+                .append(name).append(' ').append(value).append('\n');
+    }
+
+    /** The bound HBONE address. */
+    public InetSocketAddress hboneAddress() {
+        return hboneAddress;
+    }
+
+    /** A bound admin-side address: {@code health}, {@code stats} or {@code admin}; null if disabled. */
+    public InetSocketAddress adminAddress(String which) {
+        AdminServer a = admins.get(which);
+        return a == null ? null : a.address();
+    }
+
+    /** The config source (tests observe generations through it). */
+    public SnapshotPublisher snapshots() {
+        return publisher;
+    }
+
+    /** Outbound HBONE connections currently open. */
+    public int outboundConnections() {
+        return pool == null ? 0 : pool.connectionCount();
+    }
+
+    /**
+     * Graceful shutdown: not ready, stop accepting, GOAWAY, let in-flight tunnels finish (up to
+     * the drain timeout). Blocks; call from the shutdown hook, not an event loop.
+     */
+    public void drain() {
+        draining = true;
+        if (listener != null) {
+            listener.drain();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (listener != null) {
+            listener.close();
+        }
+        for (AutoCloseable c : closeables) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.warn("closing {}: {}", c, e.toString());
+            }
+        }
+        admins.values().forEach(AdminServer::close);
+        dataPlane.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        adminGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        configExecutor.shutdownNow();
+    }
+}

@@ -1,0 +1,176 @@
+package dev.waypoint.testing;
+
+import dev.waypoint.identity.PeerIdentities;
+import dev.waypoint.identity.TlsMaterial;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.transport.EventLoops;
+import dev.waypoint.transport.Relay;
+import dev.waypoint.transport.TunnelFrameAdapter;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Function;
+
+/**
+ * Plays a destination node's ztunnel: terminates HBONE (mTLS HTTP/2 CONNECT) on each pod IP,
+ * presenting that pod's certificate, records what it saw (authority, headers, the client's
+ * identity), connects to the CONNECT authority and relays bytes — ztunnel's inbound path.
+ */
+public final class DestinationZtunnel implements AutoCloseable {
+
+    /** One CONNECT as received. */
+    public record Seen(InetSocketAddress listener, String authority, Map<String, String> headers, SpiffeId peer) {}
+
+    private final List<Channel> servers = new ArrayList<>();
+    private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
+    private final Function<HostPort, InetSocketAddress> dialer;
+    private volatile int refuseWith;
+
+    private DestinationZtunnel(Function<HostPort, InetSocketAddress> dialer) {
+        this.dialer = dialer;
+    }
+
+    /**
+     * Listens on {@code ip:port} for each pod IP, presenting that pod's certificate. Port 0 picks a
+     * free port on the first IP and reuses it on the others (ztunnel's HBONE port is one per mesh).
+     *
+     * @param dialer where to connect for a CONNECT authority (identity in a real mesh: the pod itself)
+     */
+    public static DestinationZtunnel start(EventLoopGroup group, Map<InetAddress, TlsMaterial> pods, int port,
+                                           Function<HostPort, InetSocketAddress> dialer) throws InterruptedException {
+        DestinationZtunnel z = new DestinationZtunnel(dialer);
+        int p = port;
+        for (Map.Entry<InetAddress, TlsMaterial> e : pods.entrySet()) {
+            Channel ch = z.bind(group, new InetSocketAddress(e.getKey(), p), e.getValue());
+            p = ((InetSocketAddress) ch.localAddress()).getPort();
+        }
+        return z;
+    }
+
+    /** The HBONE port in use. */
+    public int port() {
+        return ((InetSocketAddress) servers.get(0).localAddress()).getPort();
+    }
+
+    /** Every CONNECT received so far, oldest first. */
+    public List<Seen> seen() {
+        return List.copyOf(seen);
+    }
+
+    /** Answer every following CONNECT with {@code status} instead of connecting (0: behave). */
+    public void refuseWith(int status) {
+        this.refuseWith = status;
+    }
+
+    private Channel bind(EventLoopGroup group, InetSocketAddress address, TlsMaterial tls) throws InterruptedException {
+        Channel ch = new ServerBootstrap()
+                .group(group)
+                .channel(EventLoops.serverChannel())
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        SslHandler ssl = tls.serverContext().newHandler(c.alloc());
+                        c.pipeline().addLast(ssl);
+                        c.pipeline().addLast(Http2FrameCodecBuilder.forServer()
+                                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(200)).build());
+                        c.pipeline().addLast(new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                            @Override
+                            protected void initChannel(Http2StreamChannel s) {
+                                s.pipeline().addLast(new Inbound(address));
+                            }
+                        }));
+                    }
+                })
+                .bind(address).sync().channel();
+        servers.add(ch);
+        return ch;
+    }
+
+    private final class Inbound extends ChannelInboundHandlerAdapter {
+        private final InetSocketAddress listener;
+
+        Inbound(InetSocketAddress listener) {
+            this.listener = listener;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!(msg instanceof Http2HeadersFrame frame)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            Http2Headers h = frame.headers();
+            Map<String, String> headers = new java.util.LinkedHashMap<>();
+            h.forEach(e -> headers.put(e.getKey().toString(), e.getValue().toString()));
+            String authority = String.valueOf(h.authority());
+            seen.add(new Seen(listener, authority, headers, PeerIdentities.fromChannel(ctx.channel()).orElse(null)));
+            Channel stream = ctx.channel();
+            stream.config().setOption(ChannelOption.AUTO_READ, false);
+            if (refuseWith != 0 || !"CONNECT".contentEquals(String.valueOf(h.method()))) {
+                answer(stream, refuseWith != 0 ? refuseWith : 400, true);
+                return;
+            }
+            InetSocketAddress target;
+            try {
+                target = dialer.apply(HostPort.parseAuthority(authority));
+            } catch (IllegalArgumentException e) {
+                answer(stream, 400, true);
+                return;
+            }
+            new Bootstrap().group(stream.eventLoop()).channel(EventLoops.clientChannel())
+                    .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .handler(new ChannelInboundHandlerAdapter())
+                    .connect(target).addListener(f -> {
+                        if (!f.isSuccess()) {
+                            answer(stream, 503, true); // ztunnel: application connect failure
+                            return;
+                        }
+                        Channel app = ((io.netty.channel.ChannelFuture) f).channel();
+                        app.pipeline().remove(ChannelInboundHandlerAdapter.class);
+                        answer(stream, 200, false);
+                        stream.pipeline().addLast(new TunnelFrameAdapter());
+                        stream.pipeline().remove(this);
+                        Relay.start(stream, app);
+                    });
+        }
+
+        private void answer(Channel stream, int status, boolean end) {
+            var f = stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), end));
+            if (end) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Channel ch : servers) {
+            ch.close().awaitUninterruptibly();
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package dev.waypoint.testing;
+
+import dev.waypoint.transport.EventLoops;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A backend pod for tests and the demo. Speaks whatever arrives: HTTP/1.1, HTTP/2 with prior
+ * knowledge (h2c, gRPC), or raw TCP (echoed byte for byte).
+ *
+ * <p>HTTP answers 200 with {@code x-echo-server: <name>} and, per request: a request body is
+ * streamed back as it arrives (so streaming gRPC works); without a body the response is a text
+ * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
+ * {@code /status/N} answers status N. gRPC requests (content-type application/grpc) end with
+ * trailers {@code grpc-status: 0}.
+ */
+public final class EchoServer implements AutoCloseable {
+    private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    private final Channel channel;
+
+    private EchoServer(Channel channel) {
+        this.channel = channel;
+    }
+
+    /** Listens on {@code bind}; {@code name} identifies this backend in answers (a pod name). */
+    public static EchoServer start(EventLoopGroup group, InetSocketAddress bind, String name) throws InterruptedException {
+        Channel ch = new ServerBootstrap()
+                .group(group)
+                .channel(EventLoops.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        c.pipeline().addLast(new Sniff(name));
+                    }
+                })
+                .bind(bind).sync().channel();
+        return new EchoServer(ch);
+    }
+
+    /** The bound address. */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly();
+    }
+
+    private static final class Sniff extends ByteToMessageDecoder {
+        private final String name;
+
+        Sniff(String name) {
+            this.name = name;
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            int n = Math.min(in.readableBytes(), PREFACE.length);
+            boolean preface = true;
+            for (int i = 0; i < n; i++) {
+                if (in.getByte(in.readerIndex() + i) != PREFACE[i]) {
+                    preface = false;
+                    break;
+                }
+            }
+            if (preface && n < PREFACE.length) {
+                return; // wait for more
+            }
+            byte first = in.getByte(in.readerIndex());
+            if (preface) {
+                ctx.pipeline().addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer().build());
+                ctx.pipeline().addAfter("h2", "mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel s) {
+                        s.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true));
+                        s.pipeline().addLast(new Echo(name, true));
+                    }
+                }));
+            } else if (first >= 'A' && first <= 'Z') {
+                ctx.pipeline().addAfter(ctx.name(), "h1", new HttpServerCodec());
+                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false));
+            } else {
+                ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
+            }
+            ctx.pipeline().remove(this);
+        }
+    }
+
+    /** Raw echo, with half-close: EOF in, EOF out. */
+    private static final class TcpEcho extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.flush();
+                ((SocketChannel) ctx.channel()).shutdownOutput();
+            }
+            ReferenceCountUtil.release(evt);
+        }
+    }
+
+    private static final class Echo extends ChannelInboundHandlerAdapter {
+        private final String name;
+        private final boolean h2;
+        private boolean streaming;
+        private boolean grpc;
+
+        Echo(String name, boolean h2) {
+            this.name = name;
+            this.h2 = h2;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof HttpRequest req) {
+                String ct = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+                grpc = ct.startsWith("application/grpc");
+                String path = new QueryStringDecoder(req.uri()).path();
+                boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+                HttpResponseStatus status = HttpResponseStatus.OK;
+                if (path.startsWith("/status/")) {
+                    status = HttpResponseStatus.valueOf(Integer.parseInt(path.substring(8)));
+                }
+                HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+                res.headers().set("x-echo-server", name).set("x-echo-method", req.method().name())
+                        .set("x-echo-path", req.uri());
+                if (grpc) {
+                    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc");
+                }
+                if (hasBody) {
+                    streaming = true;
+                    if (!h2) {
+                        HttpUtil.setTransferEncodingChunked(res, true);
+                    }
+                    ctx.writeAndFlush(res);
+                } else {
+                    ByteBuf body;
+                    if (path.startsWith("/bytes/")) {
+                        int n = Integer.parseInt(path.substring(7));
+                        body = ctx.alloc().buffer(n);
+                        for (int i = 0; i < n; i++) {
+                            body.writeByte('a' + (i % 26));
+                        }
+                    } else {
+                        StringBuilder b = new StringBuilder("hello from ").append(name).append('\n')
+                                .append("method=").append(req.method()).append('\n')
+                                .append("path=").append(req.uri()).append('\n');
+                        Map<String, String> sorted = new TreeMap<>();
+                        req.headers().forEach(e -> { if (!e.getKey().toLowerCase().startsWith("x-http2-")) sorted.merge(e.getKey().toLowerCase(), e.getValue(), (a, c) -> a + "," + c); });
+                        sorted.forEach((k, v) -> b.append("header ").append(k).append('=').append(v).append('\n'));
+                        body = ByteBufUtil.writeUtf8(ctx.alloc(), b);
+                    }
+                    HttpUtil.setContentLength(res, body.readableBytes());
+                    if (!h2 && !HttpUtil.isKeepAlive(req)) {
+                        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                    }
+                    ctx.write(res);
+                    ctx.write(new DefaultHttpContent(body));
+                    streaming = false;
+                }
+            }
+            if (msg instanceof HttpContent content) {
+                boolean last = msg instanceof LastHttpContent;
+                if (streaming) {
+                    if (content.content().isReadable()) {
+                        ctx.write(new DefaultHttpContent(content.content().retain()));
+                    }
+                    if (last) {
+                        LastHttpContent end = new DefaultLastHttpContent();
+                        if (grpc) {
+                            end.trailingHeaders().set("grpc-status", "0");
+                        }
+                        ctx.write(end);
+                    }
+                } else if (last) {
+                    LastHttpContent end = new DefaultLastHttpContent();
+                    if (grpc) {
+                        end.trailingHeaders().set("grpc-status", "0");
+                    }
+                    ctx.write(end);
+                }
+                ctx.flush();
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+    }
+}
