@@ -77,6 +77,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
     private final ArrayDeque<Object> backlog = new ArrayDeque<>();
     /** Request objects waiting for the exchange channel. */
     private final ArrayDeque<Object> pending = new ArrayDeque<>();
+    private boolean drainingBacklog;
 
     // --- state of the request in flight; all reset by finish() ---
     private boolean inFlight;
@@ -112,15 +113,26 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (inFlight && msg instanceof HttpRequest) {
-            backlog.add(msg);
-            return;
-        }
-        if (!backlog.isEmpty()) {
-            backlog.add(msg);
+        if (!backlog.isEmpty() || (inFlight && msg instanceof HttpRequest)) {
+            backlog.add(msg); // a pipelined request waits for the one in flight
             return;
         }
         onRequestObject(msg);
+    }
+
+    /** Feeds queued pipelined objects in order, up to the next request head while one is in flight. */
+    private void drainBacklog() {
+        if (drainingBacklog) {
+            return; // re-entered from a request that finished synchronously (local reply)
+        }
+        drainingBacklog = true;
+        try {
+            while (!backlog.isEmpty() && !(inFlight && backlog.peek() instanceof HttpRequest)) {
+                onRequestObject(backlog.poll());
+            }
+        } finally {
+            drainingBacklog = false;
+        }
     }
 
     private void onRequestObject(Object msg) {
@@ -341,10 +353,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
             return;
         }
         // next pipelined request, if one was already decoded
-        while (!inFlight && !backlog.isEmpty()) {
-            onRequestObject(backlog.poll());
-        }
-        if (!inFlight) {
+        drainBacklog();
+        if (!inFlight && !drainingBacklog) {
             ctx.read();
         }
     }

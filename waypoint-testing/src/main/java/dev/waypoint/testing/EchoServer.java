@@ -51,13 +51,21 @@ import java.util.TreeMap;
 public final class EchoServer implements AutoCloseable {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     private final Channel channel;
+    private final java.util.concurrent.atomic.AtomicLong generated;
 
-    private EchoServer(Channel channel) {
+    private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated) {
         this.channel = channel;
+        this.generated = generated;
+    }
+
+    /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
+    public long generatedBytes() {
+        return generated.get();
     }
 
     /** Listens on {@code bind}; {@code name} identifies this backend in answers (a pod name). */
     public static EchoServer start(EventLoopGroup group, InetSocketAddress bind, String name) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicLong generated = new java.util.concurrent.atomic.AtomicLong();
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(EventLoops.serverChannel())
@@ -65,11 +73,11 @@ public final class EchoServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new Sniff(name));
+                        c.pipeline().addLast(new Sniff(name, generated));
                     }
                 })
                 .bind(bind).sync().channel();
-        return new EchoServer(ch);
+        return new EchoServer(ch, generated);
     }
 
     /** The bound address. */
@@ -84,9 +92,11 @@ public final class EchoServer implements AutoCloseable {
 
     private static final class Sniff extends ByteToMessageDecoder {
         private final String name;
+        private final java.util.concurrent.atomic.AtomicLong generated;
 
-        Sniff(String name) {
+        Sniff(String name, java.util.concurrent.atomic.AtomicLong generated) {
             this.name = name;
+            this.generated = generated;
         }
 
         @Override
@@ -109,12 +119,12 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Http2StreamChannel s) {
                         s.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true));
-                        s.pipeline().addLast(new Echo(name, true));
+                        s.pipeline().addLast(new Echo(name, true, generated));
                     }
                 }));
             } else if (first >= 'A' && first <= 'Z') {
                 ctx.pipeline().addAfter(ctx.name(), "h1", new HttpServerCodec());
-                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false));
+                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated));
             } else {
                 ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
             }
@@ -149,10 +159,43 @@ public final class EchoServer implements AutoCloseable {
         private final boolean h2;
         private boolean streaming;
         private boolean grpc;
+        private long remaining = -1;
+        /** A /bytes response is under way; the request's own end must not end it again. */
+        private boolean bytesMode;
 
-        Echo(String name, boolean h2) {
+        /** Writes the rest of a /bytes/N body while the channel is writable. */
+        private void produce(ChannelHandlerContext ctx) {
+            while (remaining > 0 && ctx.channel().isWritable()) {
+                int n = (int) Math.min(remaining, 64 << 10);
+                ByteBuf chunk = ctx.alloc().buffer(n);
+                for (int i = 0; i < n; i++) {
+                    chunk.writeByte('a' + (i % 26));
+                }
+                remaining -= n;
+                generated.addAndGet(n);
+                ctx.write(new DefaultHttpContent(chunk));
+            }
+            if (remaining == 0) {
+                remaining = -1;
+                ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
+            ctx.flush();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (remaining > 0 && ctx.channel().isWritable()) {
+                produce(ctx);
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        private final java.util.concurrent.atomic.AtomicLong generated;
+
+        Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated) {
             this.name = name;
             this.h2 = h2;
+            this.generated = generated;
         }
 
         @Override
@@ -181,11 +224,16 @@ public final class EchoServer implements AutoCloseable {
                 } else {
                     ByteBuf body;
                     if (path.startsWith("/bytes/")) {
-                        int n = Integer.parseInt(path.substring(7));
-                        body = ctx.alloc().buffer(n);
-                        for (int i = 0; i < n; i++) {
-                            body.writeByte('a' + (i % 26));
-                        }
+                        // large bodies are produced as the client drains them (backpressure), never all at once
+                        long n = Long.parseLong(path.substring(7));
+                        HttpUtil.setContentLength(res, n);
+                        ctx.writeAndFlush(res);
+                        remaining = n;
+                        bytesMode = !(msg instanceof LastHttpContent);
+                        produce(ctx);
+                        streaming = false;
+                        ReferenceCountUtil.release(msg);
+                        return;
                     } else {
                         StringBuilder b = new StringBuilder("hello from ").append(name).append('\n')
                                 .append("method=").append(req.method()).append('\n')
@@ -217,6 +265,8 @@ public final class EchoServer implements AutoCloseable {
                         }
                         ctx.write(end);
                     }
+                } else if (last && bytesMode) {
+                    bytesMode = false;
                 } else if (last) {
                     LastHttpContent end = new DefaultLastHttpContent();
                     if (grpc) {

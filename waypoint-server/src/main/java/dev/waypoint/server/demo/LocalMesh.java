@@ -44,6 +44,7 @@ public final class LocalMesh implements AutoCloseable {
     private final TestCa ca;
     private final EventLoopGroup group;
     private final List<AutoCloseable> parts = new ArrayList<>();
+    private final Map<InetSocketAddress, EchoServer> echoes = new LinkedHashMap<>();
     private final ResourceSet resources;
     private final Path configDir;
     private final Path certDir;
@@ -146,7 +147,9 @@ public final class LocalMesh implements AutoCloseable {
             }
         }
         for (Map.Entry<InetSocketAddress, String> b : backends.entrySet()) {
-            parts.add(EchoServer.start(group, b.getKey(), b.getValue()));
+            EchoServer echo = EchoServer.start(group, b.getKey(), b.getValue());
+            echoes.put(b.getKey(), echo);
+            parts.add(echo);
         }
         if (!ambient.isEmpty()) {
             ztunnels = DestinationZtunnel.start(group, ambient, hbonePort,
@@ -158,6 +161,11 @@ public final class LocalMesh implements AutoCloseable {
     /** Issues a workload certificate (a client pod's identity, for source ztunnels and tests). */
     public TlsMaterial workload(String namespace, String serviceAccount) {
         return ca.issue(new SpiffeId(ca.trustDomain(), namespace, serviceAccount)).material();
+    }
+
+    /** The echo backend listening on {@code ip:port}, or null. */
+    public EchoServer backend(String ip, int port) {
+        return echoes.get(new InetSocketAddress(ip, port));
     }
 
     /** The mesh CA. */

@@ -1,0 +1,105 @@
+package dev.waypoint.bench.load;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * CPU time and memory of a process and its descendants (nghttpx runs its workers in a child
+ * process), from Linux {@code /proc}: {@code utime + stime} (fields 14
+ * and 15 of {@code /proc/PID/stat}, in clock ticks of {@code getconf CLK_TCK}) and {@code VmRSS} /
+ * {@code VmHWM} of {@code /proc/PID/status}.
+ *
+ * @param cpuTicks user + system CPU time so far, in clock ticks
+ * @param rssKib resident set size now
+ * @param hwmKib peak resident set size
+ * @param nanoTime when it was read ({@link System#nanoTime()})
+ */
+public record ProcStat(long cpuTicks, long rssKib, long hwmKib, long nanoTime) {
+
+    /** A process to watch, with a label for the report ({@code waypoint=1234}). */
+    public record Watched(String label, long pid) {
+        /** Parses {@code label=PID} or {@code PID} (label {@code pid<PID>}); {@code self} is this process. */
+        public static Watched parse(String text) {
+            int eq = text.indexOf('=');
+            String label = eq < 0 ? null : text.substring(0, eq);
+            String pid = eq < 0 ? text : text.substring(eq + 1);
+            long p = pid.equals("self") ? ProcessHandle.current().pid() : Long.parseLong(pid.trim());
+            return new Watched(label != null ? label : pid.equals("self") ? "loadtool" : "pid" + p, p);
+        }
+    }
+
+    private static final long CLK_TCK = clockTicks();
+
+    /** Clock ticks per second ({@code getconf CLK_TCK}; 100 if that cannot be run). */
+    public static long clockTicksPerSecond() {
+        return CLK_TCK;
+    }
+
+    /** Reads {@code pid} and its descendants now, summed; null if the process is gone or /proc is unreadable. */
+    public static ProcStat read(long pid) {
+        ProcStat total = readOne(pid);
+        if (total == null) {
+            return null;
+        }
+        for (long child : ProcessHandle.of(pid).map(h -> h.descendants().mapToLong(ProcessHandle::pid).toArray())
+                .orElse(new long[0])) {
+            ProcStat c = readOne(child);
+            if (c != null) {
+                total = new ProcStat(total.cpuTicks + c.cpuTicks, total.rssKib + c.rssKib, total.hwmKib + c.hwmKib,
+                        total.nanoTime);
+            }
+        }
+        return total;
+    }
+
+    private static ProcStat readOne(long pid) {
+        try {
+            long now = System.nanoTime();
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+            // the command name (field 2) is in parentheses and may hold spaces: split after the last ')'
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+            // f[0] is field 3 (state); utime is field 14, stime field 15
+            long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            long rss = 0;
+            long hwm = 0;
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"), StandardCharsets.US_ASCII)) {
+                if (line.startsWith("VmRSS:")) {
+                    rss = kib(line);
+                } else if (line.startsWith("VmHWM:")) {
+                    hwm = kib(line);
+                }
+            }
+            return new ProcStat(ticks, rss, hwm, now);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** CPU seconds used between {@code earlier} and this reading. */
+    public double cpuSecondsSince(ProcStat earlier) {
+        return (cpuTicks - earlier.cpuTicks) / (double) CLK_TCK;
+    }
+
+    private static long kib(String line) {
+        String v = line.substring(line.indexOf(':') + 1).trim();
+        int sp = v.indexOf(' ');
+        return Long.parseLong(sp < 0 ? v : v.substring(0, sp));
+    }
+
+    private static long clockTicks() {
+        try {
+            Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+            p.waitFor();
+            long v = Long.parseLong(out);
+            return v > 0 ? v : 100;
+        } catch (IOException | RuntimeException e) {
+            return 100;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 100;
+        }
+    }
+}
