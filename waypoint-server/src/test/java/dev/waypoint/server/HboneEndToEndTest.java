@@ -416,6 +416,46 @@ class HboneEndToEndTest {
     }
 
     @Test
+    void outboundTunnelsArePooledAndMultiplexed() throws Exception {
+        List<Channel> tunnels = new java.util.ArrayList<>();
+        List<BlockingQueue<FullHttpResponse>> queues = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Channel t = tunnel("127.20.1.1:8080"); // one pod: every request goes to the same ztunnel
+            tunnels.add(t);
+            queues.add(Tunnels.http1(t));
+        }
+        for (Channel t : tunnels) {
+            t.writeAndFlush(get("/pooled"));
+        }
+        for (BlockingQueue<FullHttpResponse> q : queues) {
+            FullHttpResponse r = Tunnels.take(q);
+            assertThat(r.status().code()).isEqualTo(200);
+            r.release();
+        }
+        // six concurrent requests, at most one HBONE connection per event loop (two loops) to that pod
+        long toPod = mesh.waypoint().outboundConnections();
+        assertThat(toPod).isBetween(1L, 8L);
+        tunnels.forEach(Channel::close);
+    }
+
+    @Test
+    void aDestinationThatRefusesTheConnectGives502WithTheReason() throws Exception {
+        mesh.ztunnels().refuseWith(401);
+        try {
+            Channel t = tunnel("127.20.1.2:8080");
+            BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+            t.writeAndFlush(get("/denied"));
+            FullHttpResponse r = Tunnels.take(q);
+            assertThat(r.status().code()).isEqualTo(502);
+            assertThat(body(r)).startsWith("upstream_connect_failure:").contains("answered CONNECT 127.20.1.2:8080 with 401");
+            r.release();
+            t.close();
+        } finally {
+            mesh.ztunnels().refuseWith(0);
+        }
+    }
+
+    @Test
     void healthAndConfigDumpDescribeWhatIsLoaded() throws Exception {
         HttpClient http = HttpClient.newHttpClient();
         HttpResponse<String> ready = http.send(java.net.http.HttpRequest.newBuilder(

@@ -38,19 +38,21 @@ public enum AppProtocol {
      * @param port the port number
      */
     public static AppProtocol declared(String appProtocol, String portName, int port) {
-        if (appProtocol != null && !appProtocol.isEmpty()) {
-            AppProtocol p = parse(appProtocol.toLowerCase(Locale.ROOT));
-            if (p != null) {
-                return p;
+        // "If application protocol is set, we will use that. If not, use the port name"
+        // (istio ConvertProtocol): an unknown appProtocol does not fall back to the name
+        String name = appProtocol != null && !appProtocol.isEmpty() ? appProtocol : portName;
+        AppProtocol p = null;
+        if (name != null && !name.isEmpty()) {
+            name = name.toLowerCase(Locale.ROOT);
+            // "grpc-web" contains a hyphen: checked before the prefix rule
+            if (name.startsWith("grpc-web")) {
+                return HTTP;
             }
-        }
-        if (portName != null && !portName.isEmpty()) {
-            String name = portName.toLowerCase(Locale.ROOT);
             int dash = name.indexOf('-');
-            AppProtocol p = parse(dash < 0 ? name : name.substring(0, dash));
-            if (p != null) {
-                return p;
-            }
+            p = parse(dash < 0 || name.contains("/") ? name : name.substring(0, dash));
+        }
+        if (p != null) {
+            return p;
         }
         // "Unknown/unnamed → auto-detect, except ports 25, 53, 3306, 27017 which default to TCP"
         return switch (port) {
