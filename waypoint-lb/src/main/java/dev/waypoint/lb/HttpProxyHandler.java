@@ -91,6 +91,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
     private boolean grpc;
     private boolean discarding;
     private boolean inputClosed;
+    private boolean draining;
 
     HttpProxyHandler(Upstreams upstreams, HttpUpstreamPool pool, TunnelContext tunnel, boolean h2) {
         this.upstreams = upstreams;
@@ -282,7 +283,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
                         && mayHaveBody(status)) {
                     HttpUtil.setTransferEncodingChunked(res, true);
                 }
-                if (!keepAlive) {
+                if (!keepAlive || draining) {
                     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 }
             }
@@ -348,7 +349,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         if (h2) {
             return; // the inner stream ended with the response's END_STREAM
         }
-        if (!keepAlive || inputClosed) {
+        if (!keepAlive || inputClosed || draining) {
             endTunnel();
             return;
         }
@@ -452,8 +453,12 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
             }
             return;
         }
-        if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
-            ctx.close();
+        if (evt instanceof dev.waypoint.transport.DrainEvent) {
+            // finish the request in flight, then end the tunnel; an idle tunnel ends now
+            draining = true;
+            if (!inFlight && !h2) {
+                endTunnel();
+            }
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -59,7 +59,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
 
     /** What a CONNECT needs from the rest of the server. */
     record Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestPipelineInstaller requests,
-                ListenerSettings settings) {}
+                ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels) {}
 
     private final Deps deps;
     private boolean headersSeen;
@@ -108,6 +108,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 accept(ctx);
+                ((TunnelLifecycle) ctx.pipeline().get("lifecycle")).protocol(InnerProtocol.TCP);
                 Relay.start(stream, upstream);
                 replayEarly(ctx);
             });
@@ -161,6 +162,8 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
         ctx.pipeline().addBefore(ctx.name(), "tunnel", new TunnelFrameAdapter());
         ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
+        ctx.pipeline().addBefore(ctx.name(), "lifecycle", new TunnelLifecycle());
+        deps.tunnels().add(ctx.channel()); // removed again when it closes
     }
 
     private void replayEarly(ChannelHandlerContext ctx) {

@@ -33,6 +33,7 @@ public final class HboneListener implements AutoCloseable {
     private final EventLoopGroup group;
     private final HboneServerInitializer initializer;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
+    private final ChannelGroup tunnels = new DefaultChannelGroup("tunnels", GlobalEventExecutor.INSTANCE);
     private Channel server;
 
     /**
@@ -46,7 +47,7 @@ public final class HboneListener implements AutoCloseable {
         this.initializer = new HboneServerInitializer(settings, Objects.requireNonNull(tls, "tls"), connections,
                 new ConnectHandler.Deps(Objects.requireNonNull(snapshots, "snapshots"),
                         Objects.requireNonNull(upstreamTcp, "upstreamTcp"), Objects.requireNonNull(requests, "requests"),
-                        settings));
+                        settings, tunnels));
     }
 
     /** Binds and returns the bound address (port 0 resolves to the real one). */
@@ -65,6 +66,11 @@ public final class HboneListener implements AutoCloseable {
         return bound;
     }
 
+    /** Number of open tunnels (accepted CONNECT streams). */
+    public int tunnelCount() {
+        return tunnels.size();
+    }
+
     /** Number of open HBONE connections. */
     public int connectionCount() {
         return connections.size();
@@ -78,10 +84,17 @@ public final class HboneListener implements AutoCloseable {
         if (server != null) {
             server.close().awaitUninterruptibly();
         }
-        log.info("draining {} HBONE connections (up to {})", connections.size(), settings.drainTimeout());
+        log.info("draining {} HBONE connections, {} tunnels (up to {})", connections.size(), tunnels.size(),
+                settings.drainTimeout());
+        // every tunnel finishes what is in flight and then ends (HTTP/1.1 after the current
+        // response, inner HTTP/2 with GOAWAY)
+        for (Channel t : tunnels) {
+            t.eventLoop().execute(() -> t.pipeline().fireUserEventTriggered(dev.waypoint.transport.DrainEvent.INSTANCE));
+        }
         // Http2ConnectionHandler.close(): GOAWAY(last stream id), then close once active streams end
         // or the graceful shutdown timeout (= drain timeout) passes.
         connections.close().awaitUninterruptibly(settings.drainTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+        log.info("drained; {} connections left", connections.size());
     }
 
     @Override

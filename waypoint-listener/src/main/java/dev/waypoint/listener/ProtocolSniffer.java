@@ -166,6 +166,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         ByteBuf bytes = seen;
         seen = null;
         log.debug("tunnel to {}: {}", tunnel.target().authority(), protocol);
+        ((TunnelLifecycle) p.get("lifecycle")).protocol(protocol);
         switch (protocol) {
             case HTTP1 -> {
                 p.addLast("h1", new HttpServerCodec(new HttpDecoderConfig()
@@ -232,10 +233,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     private static void fire(ChannelPipeline p, ByteBuf bytes) {
         if (bytes.isReadable()) {
-            // bytes, not frames: enter after the tunnel adapter
-            ChannelHandlerContext idle = p.context("idle");
-            idle.fireChannelRead(bytes);
-            idle.fireChannelReadComplete();
+            // bytes, not frames: enter after the tunnel adapter (and the idle/lifecycle handlers)
+            ChannelHandlerContext entry = p.context("lifecycle");
+            entry.fireChannelRead(bytes);
+            entry.fireChannelReadComplete();
         } else {
             bytes.release();
             p.channel().read();

@@ -195,10 +195,11 @@ public final class HbonePool implements AutoCloseable {
         }
 
         void closeAll() {
-            for (List<HboneConnection> l : connections.values()) {
-                for (HboneConnection c : List.copyOf(l)) {
-                    c.channel().close();
-                }
+            // copy first: each close removes its connection from the map (closeFuture listener)
+            List<HboneConnection> all = new ArrayList<>();
+            connections.values().forEach(all::addAll);
+            for (HboneConnection c : all) {
+                c.channel().close();
             }
         }
     }
