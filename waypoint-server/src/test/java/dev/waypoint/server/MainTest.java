@@ -1,0 +1,79 @@
+package dev.waypoint.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class MainTest {
+    @TempDir
+    Path tmp;
+
+    record Run(int exit, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter err = new StringWriter();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream saved = System.out;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            CommandLine cl = new CommandLine(new Main());
+            cl.setErr(new PrintWriter(err, true));
+            cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+            int exit = cl.execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString());
+        } finally {
+            System.setOut(saved);
+        }
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String cmd : new String[] {"run", "validate", "demo"}) {
+            Run r = run(cmd, "--help");
+            assertThat(r.exit()).isZero();
+            assertThat(r.out()).contains("Usage: waypoint " + cmd);
+        }
+        assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
+                "--stats", "--admin", "--hbone-port", "--trust-domain");
+    }
+
+    @Test
+    void validateExitsZeroOnTheDemoManifests() {
+        Run r = run("validate", "../examples/demo", "--gateway", "istio-system/waypoint");
+        assertThat(r.exit()).as(r.out()).isZero();
+    }
+
+    @Test
+    void validatePrintsFileLineKindNameFieldAndExitsOne() throws Exception {
+        Files.writeString(tmp.resolve("bad.yaml"), """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: web
+                  namespace: apps
+                spec:
+                  clusterIP: 10.0.0.1
+                  ports:
+                  - port: 0
+                """);
+        Run r = run("validate", tmp.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("bad.yaml:1: Service apps/web: spec.ports[0].port: port: 0 (expected: 1-65535)");
+    }
+
+    @Test
+    void runRefusesAMissingRequiredFlag() {
+        Run r = run("run", "--config-dir", tmp.toString());
+        assertThat(r.exit()).isNotZero();
+        assertThat(r.err()).contains("Missing required options");
+    }
+}
