@@ -67,8 +67,9 @@ final class DemoCommand implements Callable<Integer> {
                 mesh.workload("demo", "curl"), mesh.serviceAddresses());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            clients.close();
+            // drain first: requests in flight through the client stand-ins finish
             mesh.waypoint().drain();
+            clients.close();
             mesh.close();
             stop.countDown();
         }, "demo-shutdown"));

@@ -1,0 +1,116 @@
+package dev.waypoint.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.waypoint.identity.TlsMaterial;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.testing.DestinationZtunnel;
+import dev.waypoint.testing.EchoServer;
+import dev.waypoint.testing.HboneTestClient;
+import dev.waypoint.testing.TestCa;
+import dev.waypoint.transport.EventLoops;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The packaged jar as a real process: {@code waypoint run}, then SIGTERM while a request is in
+ * flight. The request must complete; the process must exit on its own. Loopback 127.23.x.x.
+ */
+class SigtermIT {
+    @TempDir
+    Path tmp;
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void sigtermDrainsInFlightRequestsAndExits() throws Exception {
+        Path jar = Path.of(System.getProperty("waypoint.jar", "target/waypoint.jar"));
+        assertThat(jar).exists();
+        Path config = Files.createDirectories(tmp.resolve("m"));
+        try (InputStream in = SigtermIT.class.getResourceAsStream("/e2e/mesh.yaml")) {
+            Files.writeString(config.resolve("mesh.yaml"),
+                    new String(in.readAllBytes(), StandardCharsets.UTF_8).replace("127.20.", "127.23."));
+        }
+        TestCa ca = TestCa.create("cluster.local");
+        Path certs = Files.createDirectories(tmp.resolve("certs"));
+        ca.issue(new SpiffeId("cluster.local", "istio-system", "waypoint")).writeIstioLayout(certs);
+        EventLoopGroup group = EventLoops.newGroup(2, "it");
+        TlsMaterial web = ca.issue(new SpiffeId("cluster.local", "apps", "web")).material();
+        try (EchoServer e1 = EchoServer.start(group, new InetSocketAddress("127.23.1.1", 8080), "web-v1");
+             EchoServer e2 = EchoServer.start(group, new InetSocketAddress("127.23.1.2", 8080), "web-v2");
+             DestinationZtunnel z = DestinationZtunnel.start(group, Map.of(
+                     InetAddress.getByName("127.23.1.1"), web, InetAddress.getByName("127.23.1.2"), web), 0,
+                     hp -> new InetSocketAddress(hp.address(), hp.port()))) {
+            int hbone = freePort();
+            int health = freePort();
+            Process p = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
+                    jar.toString(), "run", "--config-dir", config.toString(), "--cert-dir", certs.toString(),
+                    "--gateway", "istio-system/waypoint", "--listen", "127.0.0.1:" + hbone,
+                    "--health", "127.0.0.1:" + health, "--stats", "127.0.0.1:" + freePort(),
+                    "--admin", "127.0.0.1:" + freePort(), "--hbone-port", Integer.toString(z.port()), "--workers", "2"))
+                    .redirectErrorStream(true).redirectOutput(tmp.resolve("waypoint.log").toFile()).start();
+            try {
+                HttpClient http = HttpClient.newHttpClient();
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> http.send(
+                        java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/healthz/ready"))
+                                .build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+                try (HboneTestClient client = HboneTestClient.connect(group, new InetSocketAddress("127.0.0.1", hbone),
+                        ca.issue(new SpiffeId("cluster.local", "apps", "client")).material())) {
+                    Channel t = client.connect("127.23.0.1:80", Map.of()).get(10, TimeUnit.SECONDS).tunnel();
+                    BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+                    HttpRequest post = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/upload");
+                    HttpUtil.setTransferEncodingChunked(post, true);
+                    t.write(post);
+                    t.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer("before SIGTERM;", StandardCharsets.UTF_8)));
+                    Thread.sleep(300);
+
+                    p.destroy(); // SIGTERM
+                    Thread.sleep(500);
+                    assertThat(p.isAlive()).as("still draining the request in flight").isTrue();
+                    t.writeAndFlush(new DefaultLastHttpContent(Unpooled.copiedBuffer("after", StandardCharsets.UTF_8)));
+                    FullHttpResponse r = Tunnels.take(q);
+                    assertThat(r.status().code()).isEqualTo(200);
+                    assertThat(r.content().toString(StandardCharsets.UTF_8)).isEqualTo("before SIGTERM;after");
+                    r.release();
+                }
+                assertThat(p.waitFor(15, TimeUnit.SECONDS)).as("exited after draining").isTrue();
+                assertThat(Files.readString(tmp.resolve("waypoint.log"))).contains("draining").contains("drained");
+            } finally {
+                p.destroyForcibly();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
+    }
+}
