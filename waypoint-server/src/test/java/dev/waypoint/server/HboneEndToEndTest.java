@@ -336,6 +336,21 @@ class HboneEndToEndTest {
     }
 
     @Test
+    void grpcClientsGetLocalRepliesAsGrpcStatus() throws Exception {
+        Channel t = tunnel("127.20.0.5:80");
+        BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/pkg.Svc/Call");
+        req.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set(HttpHeaderNames.CONTENT_LENGTH, 0);
+        t.writeAndFlush(req);
+        FullHttpResponse r = Tunnels.take(q);
+        assertThat(r.status().code()).isEqualTo(200);
+        assertThat(r.headers().get("grpc-status")).isEqualTo("14"); // UNAVAILABLE
+        assertThat(r.headers().get("grpc-message")).startsWith("no_healthy_upstream");
+        r.release();
+        t.close();
+    }
+
+    @Test
     void targetsNotBoundHereAreRefusedBeforeTheTunnel() throws Exception {
         assertThat(refused("127.20.0.6:80").status()).isEqualTo(400); // use-waypoint=none
         assertThat(refused("127.20.0.6:80").body()).contains("opts out");

@@ -65,7 +65,9 @@ final class HboneConnection {
             public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
                 if (evt instanceof SslHandshakeCompletionEvent hs) {
                     if (!hs.isSuccess()) {
-                        ready.tryFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
+                        Rejection.Reason reason = hs.cause() instanceof io.netty.handler.ssl.SslHandshakeTimeoutException
+                                ? Rejection.Reason.CONNECT_TIMEOUT : Rejection.Reason.UPSTREAM_REFUSED;
+                        ready.tryFailure(new RejectedException(new Rejection(reason,
                                 "TLS handshake with " + key.destination() + " failed: " + hs.cause().getMessage())));
                         ctx.close();
                         return;
