@@ -13,6 +13,7 @@ import io.netty.handler.timeout.IdleStateEvent;
  *   <li>Idle (no bytes either way for the tunnel idle timeout): the tunnel is reset.</li>
  *   <li>Drain on an inner HTTP/2 connection: {@code channel().close()} from the tail runs through
  *       the inner codec, which sends GOAWAY and waits for its open streams.</li>
+ *   <li>END_STREAM from the client on an inner HTTP/2 connection: the same graceful close.</li>
  *   <li>Drain on HTTP/1.1: passed on; the upstream stage ends the tunnel after the current
  *       response. On TCP: nothing (a byte stream has no boundary to stop at).</li>
  * </ul>
@@ -28,6 +29,12 @@ final class TunnelLifecycle extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
+            ctx.channel().close();
+            return;
+        }
+        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && protocol == InnerProtocol.HTTP2) {
+            // the client ended its side of an h2c tunnel: no new inner streams can come; the inner
+            // codec's graceful close lets open streams finish, then the tunnel ends with END_STREAM
             ctx.channel().close();
             return;
         }

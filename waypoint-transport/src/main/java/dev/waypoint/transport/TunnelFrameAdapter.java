@@ -27,6 +27,7 @@ import io.netty.util.ReferenceCountUtil;
  */
 public final class TunnelFrameAdapter extends ChannelDuplexHandler {
     private boolean inputShutdown;
+    private boolean outputShutdown;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -65,8 +66,26 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
         if (msg instanceof ByteBuf buf) {
             ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
         } else {
+            if (msg instanceof Http2DataFrame d && d.isEndStream()) {
+                outputShutdown = true;
+            }
             ctx.write(msg, promise);
         }
+    }
+
+    /**
+     * A tunnel whose peer already sent END_STREAM ends with END_STREAM too, not RST_STREAM: the
+     * close waits until that last (flow-controlled) frame has left.
+     */
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        if (inputShutdown && !outputShutdown && ctx.channel().isActive()) {
+            outputShutdown = true;
+            ctx.writeAndFlush(new DefaultHttp2DataFrame(io.netty.buffer.Unpooled.EMPTY_BUFFER, true))
+                    .addListener(f -> ctx.close(promise));
+            return;
+        }
+        ctx.close(promise);
     }
 
     /** Whether {@code channel} is an HTTP/2 stream (half-close is END_STREAM there). */

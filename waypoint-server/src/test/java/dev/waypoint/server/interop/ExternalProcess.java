@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -19,6 +21,16 @@ import java.util.function.Predicate;
  * SIGKILL after a grace period), so nothing is left listening between tests.
  */
 final class ExternalProcess implements AutoCloseable {
+    /** Still running; a JVM that dies without reaching @AfterAll takes them along. */
+    private static final Set<ExternalProcess> LIVE = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> List.copyOf(LIVE).forEach(p -> {
+            p.process.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.process.destroyForcibly();
+        }), "interop-process-reaper"));
+    }
+
     private final String name;
     private final Process process;
     private final Path stderr;
@@ -32,6 +44,7 @@ final class ExternalProcess implements AutoCloseable {
         this.reader = new Thread(this::pump, "interop-" + name + "-stdout");
         this.reader.setDaemon(true);
         this.reader.start();
+        LIVE.add(this);
     }
 
     /** Starts {@code command}; stderr goes to {@code logDir/<name>.stderr}. */
@@ -131,6 +144,7 @@ final class ExternalProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         children.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+        LIVE.remove(this);
     }
 
     @Override

@@ -5,13 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.testing.HboneTestClient;
-import dev.waypoint.transport.HalfClose;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -227,6 +225,7 @@ class NghttpxDestinationInteropTest {
         assertThat(a.status()).as(a.body()).isEqualTo(200);
         Channel t = a.tunnel();
         CompletableFuture<String> echoed = new CompletableFuture<>();
+        String payload = "bytes via nghttpx and tinyproxy\n";
         t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             final StringBuilder b = new StringBuilder();
 
@@ -234,12 +233,8 @@ class NghttpxDestinationInteropTest {
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 b.append(((ByteBuf) msg).toString(StandardCharsets.UTF_8));
                 ((ByteBuf) msg).release();
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (evt instanceof ChannelInputShutdownEvent) {
-                    echoed.complete(b + "<END_STREAM>");
+                if (b.length() >= payload.length()) {
+                    echoed.complete(b.toString());
                 }
             }
 
@@ -248,11 +243,11 @@ class NghttpxDestinationInteropTest {
                 echoed.complete(b + "<closed>");
             }
         });
-        // bytes, then END_STREAM: the echo server sees EOF after them (through nghttpx and tinyproxy),
-        // echoes and closes, and that close travels back as the end of the tunnel
-        t.write(Unpooled.copiedBuffer("bytes via nghttpx and tinyproxy\n", StandardCharsets.US_ASCII));
-        HalfClose.shutdownOutput(t);
-        assertThat(echoed.get(15, TimeUnit.SECONDS)).isEqualTo("bytes via nghttpx and tinyproxy\n<END_STREAM>");
+        // No half-close round trip here: nghttpx 1.52 does not pass a CONNECT stream's END_STREAM on
+        // to its backend (checked with python3-h2 straight against nghttpx: the backend sees EOF only
+        // when the HTTP/2 connection goes), so the echo server would never end its side.
+        t.writeAndFlush(Unpooled.copiedBuffer(payload, StandardCharsets.US_ASCII));
+        assertThat(echoed.get(15, TimeUnit.SECONDS)).isEqualTo(payload);
         t.close();
         awaitInFile(tinyproxyLog, "CONNECT " + POD + ":9000");
     }
@@ -267,6 +262,8 @@ class NghttpxDestinationInteropTest {
         assertThat(r.header("x-waypoint-reason")).isEqualTo("upstream_connect_failure");
         assertThat(r.body()).contains(POD + ":9081").contains("403");
         awaitInFile(tinyproxyLog, "CONNECT " + POD + ":9081");
+        // nghttpx's own access log: the waypoint's CONNECT for the pod address, answered 403
+        awaitInFile(accessLog, "\"CONNECT " + POD + ":9081 HTTP/2\" 403");
     }
 
     @Test

@@ -18,7 +18,6 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * python3-h2 (Debian's, an HTTP/2 stack we did not write) as the inbound HBONE client, i.e. the
  * source node's ztunnel: mutual TLS with a workload certificate, ALPN h2, classic CONNECT with only
  * {@code :method} and {@code :authority}, then HTTP/1.1, h2c or raw TCP in DATA frames. The rest of
- * the mesh is {@link LocalMesh} (echo backends, destination-ztunnel stand-ins) on 127.40.x.x.
+ * the mesh is {@link LocalMesh} (echo backends, destination-ztunnel stand-ins) on 127.43.x.x.
  */
 class PythonH2ClientInteropTest {
     private static final NamespacedName GATEWAY = new NamespacedName("istio-system", "waypoint");
@@ -78,7 +77,7 @@ class PythonH2ClientInteropTest {
             spec:
               serviceAccountName: web
               containers: [{name: web, image: example/web, ports: [{containerPort: 9080}]}]
-            status: {podIP: 127.40.1.1}
+            status: {podIP: 127.43.1.1}
             ---
             apiVersion: v1
             kind: Pod
@@ -86,7 +85,7 @@ class PythonH2ClientInteropTest {
             spec:
               serviceAccountName: web
               containers: [{name: web, image: example/web, ports: [{containerPort: 9080}]}]
-            status: {podIP: 127.40.1.2}
+            status: {podIP: 127.43.1.2}
             ---
             apiVersion: v1
             kind: Pod
@@ -94,7 +93,7 @@ class PythonH2ClientInteropTest {
             spec:
               serviceAccountName: tcp-echo
               containers: [{name: echo, image: example/tcp-echo, ports: [{containerPort: 9000}]}]
-            status: {podIP: 127.40.1.3}
+            status: {podIP: 127.43.1.3}
             ---
             apiVersion: v1
             kind: Pod
@@ -102,7 +101,7 @@ class PythonH2ClientInteropTest {
             spec:
               serviceAccountName: grpc
               containers: [{name: grpc, image: example/grpc, ports: [{containerPort: 7070}]}]
-            status: {podIP: 127.40.1.4}
+            status: {podIP: 127.43.1.4}
             ---
             apiVersion: v1
             kind: Pod
@@ -110,13 +109,13 @@ class PythonH2ClientInteropTest {
             spec:
               serviceAccountName: other
               containers: [{name: other, image: example/other, ports: [{containerPort: 9080}]}]
-            status: {podIP: 127.40.2.1}
+            status: {podIP: 127.43.2.1}
             ---
             apiVersion: v1
             kind: Service
             metadata: {name: web, namespace: interop}
             spec:
-              clusterIP: 127.40.0.10
+              clusterIP: 127.43.0.10
               selector: {app: web}
               ports: [{name: http, port: 8080, targetPort: 9080}]
             ---
@@ -124,7 +123,7 @@ class PythonH2ClientInteropTest {
             kind: Service
             metadata: {name: tcp-echo, namespace: interop}
             spec:
-              clusterIP: 127.40.0.11
+              clusterIP: 127.43.0.11
               selector: {app: tcp-echo}
               ports: [{name: tcp, port: 9000}]
             ---
@@ -132,7 +131,7 @@ class PythonH2ClientInteropTest {
             kind: Service
             metadata: {name: grpc, namespace: interop}
             spec:
-              clusterIP: 127.40.0.12
+              clusterIP: 127.43.0.12
               selector: {app: grpc}
               ports: [{name: grpc, port: 7070, appProtocol: kubernetes.io/h2c}]
             ---
@@ -140,7 +139,7 @@ class PythonH2ClientInteropTest {
             kind: Service
             metadata: {name: other, namespace: elsewhere}
             spec:
-              clusterIP: 127.40.0.20
+              clusterIP: 127.43.0.20
               selector: {app: other}
               ports: [{name: http, port: 8080, targetPort: 9080}]
             """;
@@ -214,7 +213,7 @@ class PythonH2ClientInteropTest {
                 "--header", "forwarded=for=\"10.9.8.7:43210\";host=web.interop.svc.cluster.local",
                 "--header", "baggage=k8s.namespace.name=interop,k8s.deployment.name=client",
                 "--header", "traceparent=" + traceparent,
-                "127.40.0.10:8080");
+                "127.43.0.10:8080");
         assertThat(streams).hasSize(1);
         JsonNode s = streams.get(0);
         assertThat(s.path("status").asInt()).as(s.toString()).isEqualTo(200);
@@ -230,7 +229,7 @@ class PythonH2ClientInteropTest {
         List<DestinationZtunnel.Seen> seen = mesh.ztunnels().seen();
         assertThat(seen.size()).isGreaterThan(before);
         DestinationZtunnel.Seen out = seen.get(seen.size() - 1);
-        assertThat(out.authority()).isIn("127.40.1.1:9080", "127.40.1.2:9080");
+        assertThat(out.authority()).isIn("127.43.1.1:9080", "127.43.1.2:9080");
         assertThat(out.peer().uri()).isEqualTo(WAYPOINT_ID);
         assertThat(out.headers().get("traceparent")).startsWith("00-" + TRACE_ID + "-").isNotEqualTo(traceparent);
         assertThat(out.headers().get("forwarded")).contains("for=\"10.9.8.7:43210\"");
@@ -240,7 +239,7 @@ class PythonH2ClientInteropTest {
     @Test
     void authoritiesNotBoundToTheWaypointAre400AndNeverForwarded() throws Exception {
         int before = mesh.ztunnels().seen().size();
-        List<JsonNode> streams = client("127.40.0.20:8080", "127.40.99.99:80", "not-an-authority");
+        List<JsonNode> streams = client("127.43.0.20:8080", "127.43.99.99:80", "not-an-authority");
         assertThat(streams).hasSize(3);
         JsonNode otherNamespace = streams.get(0);
         JsonNode unknown = streams.get(1);
@@ -258,7 +257,7 @@ class PythonH2ClientInteropTest {
 
     @Test
     void nonConnectMethodIs400() throws Exception {
-        List<JsonNode> streams = client("--method", "GET", "127.40.0.10:8080");
+        List<JsonNode> streams = client("--method", "GET", "127.43.0.10:8080");
         assertThat(streams).hasSize(1);
         JsonNode s = streams.get(0);
         assertThat(s.path("status").asInt()).as(s.toString()).isEqualTo(400);
@@ -273,7 +272,7 @@ class PythonH2ClientInteropTest {
         args[0] = "--request";
         args[1] = "GET /stream/{i} HTTP/1.1\\r\\nHost: web.interop\\r\\n\\r\\n";
         for (int i = 0; i < n; i++) {
-            args[i + 2] = "127.40.0.10:8080";
+            args[i + 2] = "127.43.0.10:8080";
         }
         List<JsonNode> streams = client(args);
         assertThat(streams).hasSize(n);
@@ -296,7 +295,7 @@ class PythonH2ClientInteropTest {
     void h2cInsideTheTunnel() throws Exception {
         // --linger: see h2cTunnelEndsWhenTheClientHalfCloses for why this does not wait for the waypoint's END_STREAM
         List<JsonNode> streams = client("--inner", "h2c", "--path", "/h2c/{i}", "--linger", "1",
-                "127.40.0.12:7070", "127.40.0.12:7070");
+                "127.43.0.12:7070", "127.43.0.12:7070");
         assertThat(streams).hasSize(2);
         for (int i = 0; i < 2; i++) {
             JsonNode s = streams.get(i);
@@ -315,10 +314,8 @@ class PythonH2ClientInteropTest {
      * slot and the upstream connection stay open until the tunnel idle timeout (1 h by default).
      */
     @Test
-    @Disabled("product bug (reported): an h2c tunnel is not ended after the client's END_STREAM; the inner "
-            + "Http2MultiplexCodec ignores ChannelInputShutdownEvent, so the stream stays open until tunnelIdleTimeout")
     void h2cTunnelEndsWhenTheClientHalfCloses() throws Exception {
-        List<JsonNode> streams = client("--inner", "h2c", "--path", "/h2c/{i}", "--linger", "5", "127.40.0.12:7070");
+        List<JsonNode> streams = client("--inner", "h2c", "--path", "/h2c/{i}", "--linger", "5", "127.43.0.12:7070");
         assertThat(streams).hasSize(1);
         JsonNode s = streams.get(0);
         assertThat(s.path("inner_status").asInt()).as(s.toString()).isEqualTo(200);
@@ -328,7 +325,7 @@ class PythonH2ClientInteropTest {
     @Test
     void rawTcpInsideTheTunnelWithHalfClose() throws Exception {
         List<JsonNode> streams = client("--inner", "tcp", "--payload", "ping {i} from python\\n",
-                "127.40.0.11:9000", "127.40.0.11:9000", "127.40.0.11:9000");
+                "127.43.0.11:9000", "127.43.0.11:9000", "127.43.0.11:9000");
         assertThat(streams).hasSize(3);
         for (int i = 0; i < 3; i++) {
             JsonNode s = streams.get(i);
