@@ -49,9 +49,11 @@ public final class DestinationZtunnel implements AutoCloseable {
     private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
     private final Function<HostPort, InetSocketAddress> dialer;
     private volatile int refuseWith;
+    private final int maxStreams;
 
-    private DestinationZtunnel(Function<HostPort, InetSocketAddress> dialer) {
+    private DestinationZtunnel(Function<HostPort, InetSocketAddress> dialer, int maxStreams) {
         this.dialer = dialer;
+        this.maxStreams = maxStreams;
     }
 
     /**
@@ -62,7 +64,14 @@ public final class DestinationZtunnel implements AutoCloseable {
      */
     public static DestinationZtunnel start(EventLoopGroup group, Map<InetAddress, TlsMaterial> pods, int port,
                                            Function<HostPort, InetSocketAddress> dialer) throws InterruptedException {
-        DestinationZtunnel z = new DestinationZtunnel(dialer);
+        return start(group, pods, port, dialer, 200);
+    }
+
+    /** As above, advertising {@code maxStreams} as SETTINGS_MAX_CONCURRENT_STREAMS (ztunnel: 200). */
+    public static DestinationZtunnel start(EventLoopGroup group, Map<InetAddress, TlsMaterial> pods, int port,
+                                           Function<HostPort, InetSocketAddress> dialer, int maxStreams)
+            throws InterruptedException {
+        DestinationZtunnel z = new DestinationZtunnel(dialer, maxStreams);
         int p = port;
         for (Map.Entry<InetAddress, TlsMaterial> e : pods.entrySet()) {
             Channel ch = z.bind(group, new InetSocketAddress(e.getKey(), p), e.getValue());
@@ -96,7 +105,7 @@ public final class DestinationZtunnel implements AutoCloseable {
                         SslHandler ssl = tls.serverContext().newHandler(c.alloc());
                         c.pipeline().addLast(ssl);
                         c.pipeline().addLast(Http2FrameCodecBuilder.forServer()
-                                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(200)).build());
+                                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(maxStreams)).build());
                         c.pipeline().addLast(new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                             @Override
                             protected void initChannel(Http2StreamChannel s) {
