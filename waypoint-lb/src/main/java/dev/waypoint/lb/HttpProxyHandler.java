@@ -92,6 +92,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
     private boolean discarding;
     private boolean inputClosed;
     private boolean draining;
+    private boolean upstreamH2;
 
     HttpProxyHandler(Upstreams upstreams, HttpUpstreamPool pool, TunnelContext tunnel, boolean h2) {
         this.upstreams = upstreams;
@@ -191,6 +192,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         }
         endpoint = (Endpoint) pick;
         boolean h2Up = h2 || tunnel.target().protocol().isH2();
+        // remembered: an HTTP/1.1 exchange over HBONE is itself an Http2StreamChannel (the tunnel),
+        // so the channel's type cannot tell how to give it back
+        upstreamH2 = h2Up;
         sanitizeRequest(req.headers(), h2Up);
         if (!h2Up) {
             req.setProtocolVersion(HttpVersion.HTTP_1_1);
@@ -216,7 +220,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         }
         Channel ch = (Channel) f.getNow();
         if (!ctx.channel().isActive() || !inFlight) {
-            pool.release(ch, endpoint, ch instanceof io.netty.handler.codec.http2.Http2StreamChannel, false);
+            pool.release(ch, endpoint, upstreamH2, false);
             releasePending();
             return;
         }
@@ -342,8 +346,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         up = null;
         inFlight = false;
         if (exchange != null) {
-            boolean h2Up = exchange instanceof io.netty.handler.codec.http2.Http2StreamChannel;
-            pool.release(exchange, endpoint, h2Up, upstreamReusable && !discarding);
+            pool.release(exchange, endpoint, upstreamH2, upstreamReusable && !discarding);
         }
         endpoint = null;
         if (h2) {
@@ -474,7 +477,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
             Channel exchange = up;
             up = null;
             // the client went away mid-exchange: the connection's state is unknown, do not reuse it
-            pool.release(exchange, endpoint, exchange instanceof io.netty.handler.codec.http2.Http2StreamChannel, false);
+            pool.release(exchange, endpoint, upstreamH2, false);
         }
         inFlight = false;
         ctx.fireChannelInactive();

@@ -188,6 +188,24 @@ class HboneEndToEndTest {
     }
 
     @Test
+    void keepAliveRequestsReuseTheUpstreamConnectionInsideOneOutboundTunnel() throws Exception {
+        Channel t = tunnel("127.20.1.1:8080"); // one pod
+        BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+        t.writeAndFlush(get("/first"));
+        Tunnels.take(q).release();
+        int before = mesh.ztunnels().seen().size();
+        for (int i = 0; i < 10; i++) {
+            t.writeAndFlush(get("/again"));
+            FullHttpResponse r = Tunnels.take(q);
+            assertThat(r.status().code()).isEqualTo(200);
+            r.release();
+        }
+        // the upstream HTTP/1.1 connection (inside its HBONE CONNECT) went back to the pool and was reused
+        assertThat(mesh.ztunnels().seen().size() - before).isZero();
+        t.close();
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         Channel t = tunnel("127.20.0.1:80");
         BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
