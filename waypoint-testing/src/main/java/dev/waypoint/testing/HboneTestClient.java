@@ -112,29 +112,9 @@ public final class HboneTestClient implements AutoCloseable {
      * with {@code AUTO_READ} on; add your handlers with {@code tunnel.pipeline().addLast}.
      */
     public Future<Answer> connect(String authority, Map<String, String> extra) {
-        Promise<Answer> answer = connection.eventLoop().newPromise();
-        new Http2StreamChannelBootstrap(connection)
-                .handler(new ChannelInitializer<Http2StreamChannel>() {
-                    @Override
-                    protected void initChannel(Http2StreamChannel ch) {
-                        ch.pipeline().addLast("answer", new AnswerHandler(answer));
-                    }
-                })
-                .open().addListener(f -> {
-                    if (!f.isSuccess()) {
-                        answer.tryFailure(f.cause());
-                        return;
-                    }
-                    Http2StreamChannel s = (Http2StreamChannel) f.getNow();
-                    Http2Headers h = new DefaultHttp2Headers().method("CONNECT").authority(authority);
-                    extra.forEach(h::add);
-                    s.writeAndFlush(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
-                        if (!w.isSuccess()) {
-                            answer.tryFailure(w.cause());
-                        }
-                    });
-                });
-        return answer;
+        Http2Headers h = new DefaultHttp2Headers().method("CONNECT").authority(authority);
+        extra.forEach(h::add);
+        return send(h, false);
     }
 
     /** Sends arbitrary request headers (for negative tests: GET, extended CONNECT, ...). */
