@@ -1,0 +1,159 @@
+package dev.waypoint.listener.target;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.model.mesh.GatewaySpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.Target;
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Compiles the binding rules over a generation's resources into a {@link TargetTable}.
+ *
+ * <p>A Service is served when it (or its namespace) uses this Gateway and the Gateway's
+ * {@code istio.io/waypoint-for} is {@code service} or {@code all}; a Pod likewise with
+ * {@code workload} or {@code all}. "Pod and Service are resolved independently (a Service uses
+ * the service waypoint, a pod the workload waypoint); original addressing decides which applies."
+ */
+public final class TargetTableCompiler implements PartCompiler<TargetTable> {
+
+    @Override
+    public SnapshotPart<TargetTable> part() {
+        return TargetTable.PART;
+    }
+
+    @Override
+    public TargetTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        NamespacedName selfName = resources.waypoint();
+        GatewaySpec self = null;
+        for (GatewaySpec g : resources.gateways()) {
+            if (g.name().equals(selfName)) {
+                self = g;
+            }
+        }
+        Map<InetAddress, Map<Integer, Target.ServiceTarget>> services = new LinkedHashMap<>();
+        Map<InetAddress, PodSpec> pods = new LinkedHashMap<>();
+        Map<InetAddress, Map<Integer, AppProtocol>> podProtocols = new HashMap<>();
+        Map<InetAddress, String> notBound = new HashMap<>();
+        if (self == null) {
+            diagnostics.warning(dev.waypoint.model.SourceRef.NONE, "Gateway", selfName, "-",
+                    "this waypoint's Gateway is not among the manifests: nothing is bound to it");
+            return new TargetTable(Map.of(), Map.of(), Map.of(), Map.of(), null, "none");
+        }
+        if (!Bindings.WAYPOINT_CLASS.equals(self.className())) {
+            diagnostics.warning(self.source(), "Gateway", selfName, "spec.gatewayClassName",
+                    "gatewayClassName: " + self.className() + " (expected: " + Bindings.WAYPOINT_CLASS + ")");
+        }
+        String waypointFor = Bindings.waypointFor(self);
+        Map<String, NamespaceSpec> namespaces = new HashMap<>();
+        for (NamespaceSpec ns : resources.namespaces()) {
+            namespaces.put(ns.name(), ns);
+        }
+
+        for (ServiceSpec svc : resources.services()) {
+            NamespaceSpec ns = namespaces.get(svc.name().namespace());
+            String why = boundWhy("Service", svc.name(), svc.labels(), ns, self, waypointFor, true);
+            if (why != null) {
+                for (InetAddress vip : svc.clusterIps()) {
+                    notBound.putIfAbsent(vip, why);
+                }
+                continue;
+            }
+            for (InetAddress vip : svc.clusterIps()) {
+                Map<Integer, Target.ServiceTarget> byPort = services.computeIfAbsent(vip, k -> new LinkedHashMap<>());
+                for (ServicePortSpec port : svc.ports()) {
+                    byPort.put(port.port(), new Target.ServiceTarget(new HostPort(vip, port.port()), svc, port));
+                }
+            }
+        }
+
+        for (PodSpec pod : resources.pods()) {
+            if (pod.ip() == null) {
+                continue;
+            }
+            NamespaceSpec ns = namespaces.get(pod.name().namespace());
+            String why = boundWhy("Pod", pod.name(), pod.labels(), ns, self, waypointFor, false);
+            if (why != null) {
+                notBound.putIfAbsent(pod.ip(), why);
+                continue;
+            }
+            pods.put(pod.ip(), pod);
+            podProtocols.put(pod.ip(), declaredPorts(pod, resources));
+        }
+        for (InetAddress ip : services.keySet()) {
+            notBound.remove(ip);
+        }
+        for (InetAddress ip : pods.keySet()) {
+            notBound.remove(ip);
+        }
+        return new TargetTable(freeze(services), Map.copyOf(pods), Map.copyOf(podProtocols), Map.copyOf(notBound),
+                self, waypointFor);
+    }
+
+    /** Null when bound to {@code self}; otherwise why not. */
+    private static String boundWhy(String kind, NamespacedName name, Map<String, String> labels, NamespaceSpec ns,
+                                   GatewaySpec self, String waypointFor, boolean service) {
+        Bindings.Use use = Bindings.waypointOf(kind, name, labels, ns);
+        if (use.waypoint() == null) {
+            return use.why();
+        }
+        if (!use.waypoint().equals(self.name())) {
+            return kind + " " + name + " uses waypoint " + use.waypoint() + ", not " + self.name();
+        }
+        if (service ? !Bindings.servesServices(waypointFor) : !Bindings.servesWorkloads(waypointFor)) {
+            return kind + " " + name + " uses this waypoint, but it serves " + Bindings.WAYPOINT_FOR + "=" + waypointFor
+                    + " traffic only";
+        }
+        if (!Bindings.namespaceAllowed(self, name.namespace(), ns)) {
+            return kind + " " + name + " is in namespace " + name.namespace()
+                    + ", which the waypoint's listener does not allow (allowedRoutes.namespaces.from)";
+        }
+        return null;
+    }
+
+    /** Protocols declared for a pod's ports by the Services that select it (first wins). */
+    private static Map<Integer, AppProtocol> declaredPorts(PodSpec pod, ResourceSet resources) {
+        Map<Integer, AppProtocol> out = new HashMap<>();
+        for (ServiceSpec svc : resources.services()) {
+            if (svc.selector() == null || !svc.name().namespace().equals(pod.name().namespace())
+                    || !matches(svc.selector(), pod.labels())) {
+                continue;
+            }
+            for (ServicePortSpec p : svc.ports()) {
+                int target = p.targetPortName() != null ? pod.namedPorts().getOrDefault(p.targetPortName(), 0)
+                        : p.targetPortNumber();
+                if (target > 0) {
+                    out.putIfAbsent(target, p.protocol());
+                }
+            }
+        }
+        return Map.copyOf(out);
+    }
+
+    static boolean matches(Map<String, String> selector, Map<String, String> labels) {
+        for (Map.Entry<String, String> e : selector.entrySet()) {
+            if (!e.getValue().equals(labels.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Map<InetAddress, Map<Integer, Target.ServiceTarget>> freeze(
+            Map<InetAddress, Map<Integer, Target.ServiceTarget>> in) {
+        Map<InetAddress, Map<Integer, Target.ServiceTarget>> out = new HashMap<>();
+        in.forEach((k, v) -> out.put(k, Map.copyOf(v)));
+        return Map.copyOf(out);
+    }
+}
