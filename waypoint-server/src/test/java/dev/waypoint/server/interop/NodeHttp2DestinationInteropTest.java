@@ -196,21 +196,26 @@ class NodeHttp2DestinationInteropTest {
 
     @Test
     void waypointPresentsItsIdentityAndSendsPodAuthorityAndZtunnelHeaders() throws Exception {
-        int before = connects(webZtunnel).size();
-        String inboundTrace = "00-" + TRACE_ID + "-b7ad6b7169203331-01";
-        InnerHttp.Result r = InnerHttp.exchange(client, "127.42.0.10:8080", Map.of(
-                        "forwarded", "for=\"10.1.2.3:5555\";host=web.interop.svc.cluster.local",
-                        "baggage", "k8s.cluster.name=Kubernetes,k8s.namespace.name=interop,k8s.deployment.name=client",
-                        "traceparent", inboundTrace),
+        InnerHttp.Result r = InnerHttp.exchange(client, "127.42.0.10:8080", Map.of(),
                 InnerHttp.get("/via-node", "web.interop"), Duration.ofSeconds(15));
         assertThat(r.connectStatus()).as(r.connectBody()).isEqualTo(200);
         assertThat(r.status()).as(r.body()).isEqualTo(200);
         assertThat(r.body()).startsWith("hello from web-1").contains("path=/via-node");
 
+        // HTTP requests may ride on a pooled upstream connection (its CONNECT was sent by the request
+        // that opened it); a TCP tunnel always gets its own outbound CONNECT with its own headers
+        int before = connects(webZtunnel).size();
+        String inboundTrace = "00-" + TRACE_ID + "-b7ad6b7169203331-01";
+        HboneTestClient.Answer a = client.connect("127.42.0.11:9000", Map.of(
+                "forwarded", "for=\"10.1.2.3:5555\";host=web-tcp.interop.svc.cluster.local",
+                "baggage", "k8s.cluster.name=Kubernetes,k8s.namespace.name=interop,k8s.deployment.name=client",
+                "traceparent", inboundTrace)).get(15, TimeUnit.SECONDS);
+        assertThat(a.status()).as(a.body()).isEqualTo(200);
         JsonNode seen = Interop.awaitEvents(webZtunnel, "connect", before + 1, Duration.ofSeconds(5)).get(before);
+        a.tunnel().close();
         assertThat(seen.path("method").asText()).isEqualTo("CONNECT");
         // the pod's IP and target port, not the Service VIP: the waypoint already load-balanced
-        assertThat(seen.path("authority").asText()).isEqualTo(WEB_POD + ":9080");
+        assertThat(seen.path("authority").asText()).isEqualTo(WEB_POD + ":9000");
         // the waypoint's own identity, as client, to a TLS stack we did not write
         assertThat(texts(seen.path("peer_uri_sans"))).containsExactly(StandaloneWaypoint.WAYPOINT_ID);
         assertThat(seen.path("alpn").asText()).isEqualTo("h2");
@@ -230,10 +235,10 @@ class NodeHttp2DestinationInteropTest {
     @Test
     void withoutInboundHeadersTheWaypointStillSendsForwardedAndTraceparent() throws Exception {
         int before = connects(webZtunnel).size();
-        InnerHttp.Result r = InnerHttp.exchange(client, "127.42.0.10:8080", Map.of(),
-                InnerHttp.get("/bare", "web.interop"), Duration.ofSeconds(15));
-        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        HboneTestClient.Answer a = client.connect("127.42.0.11:9000", Map.of()).get(15, TimeUnit.SECONDS);
+        assertThat(a.status()).as(a.body()).isEqualTo(200);
         JsonNode h = Interop.awaitEvents(webZtunnel, "connect", before + 1, Duration.ofSeconds(5)).get(before).path("headers");
+        a.tunnel().close();
         // for= the downstream peer (the source ztunnel's address)
         assertThat(h.path("forwarded").asText()).as(h.toString()).matches("for=\"127\\.0\\.0\\.1:\\d+\".*");
         assertThat(h.path("traceparent").asText()).as(h.toString()).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
