@@ -196,8 +196,10 @@ public final class BenchBackend implements AutoCloseable {
             if (mode == 2) {
                 ctx.write(buf);
                 if (!ctx.channel().isWritable()) {
-                    ctx.flush();
+                    // stop reading first: the flush can make the channel writable again at once,
+                    // and channelWritabilityChanged then turns reading back on
                     ctx.channel().config().setAutoRead(false);
+                    ctx.flush();
                 }
             } else {
                 buf.release();

@@ -29,7 +29,7 @@ final class ConnectionSlot {
 
     final LoadRunner run;
     final EventLoop loop;
-    final Stats stats = new Stats();
+    final Stats stats;
     final TunnelSlot[] tunnels;
     /** Requests in flight when the run closed this slot. */
     long incomplete;
@@ -42,6 +42,7 @@ final class ConnectionSlot {
     ConnectionSlot(LoadRunner run, EventLoop loop, int index, int tunnelCount) {
         this.run = run;
         this.loop = loop;
+        this.stats = new Stats(run.timelineSeconds());
         this.tunnels = new TunnelSlot[tunnelCount];
         for (int t = 0; t < tunnelCount; t++) {
             // global index t * connections + index: consecutive due times alternate between connections

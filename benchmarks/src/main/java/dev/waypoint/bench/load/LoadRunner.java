@@ -46,6 +46,16 @@ public final class LoadRunner {
         this.measureStart = now + spec.warmup().toNanos();
     }
 
+    /** Whole seconds since the run started. */
+    int second(long nanoTime) {
+        return (int) ((nanoTime - scheduleStart) / 1_000_000_000L);
+    }
+
+    /** Timeline length: warmup + duration + the drain. */
+    int timelineSeconds() {
+        return (int) (spec.warmup().toSeconds() + spec.duration().toSeconds() + 5);
+    }
+
     boolean inWindow(long nanoTime) {
         return nanoTime >= measureStart && nanoTime < measureEnd;
     }
@@ -76,6 +86,10 @@ public final class LoadRunner {
         slots.forEach(ConnectionSlot::start);
 
         sleepUntil(measureStart);
+        List<Long> watchedPids = new ArrayList<>();
+        spec.pids().forEach(w -> watchedPids.add(w.pid()));
+        watchedPids.add(ProcessHandle.current().pid());
+        Map<Long, Long> othersBefore = ProcStat.otherProcessesTicks(watchedPids);
         List<ProcStat> before = new ArrayList<>();
         for (ProcStat.Watched w : spec.pids()) {
             before.add(ProcStat.read(w.pid()));
@@ -94,6 +108,7 @@ public final class LoadRunner {
         for (ProcStat.Watched w : spec.pids()) {
             after.add(ProcStat.read(w.pid()));
         }
+        Map<Long, Long> othersAfter = ProcStat.otherProcessesTicks(watchedPids);
         stopping = true;
         // let requests in flight finish (they are not recorded any more), then close
         long drainUntil = System.nanoTime() + Math.min(TimeUnit.SECONDS.toNanos(2), spec.requestTimeout().toNanos());
@@ -113,16 +128,19 @@ public final class LoadRunner {
         closed.await(5, TimeUnit.SECONDS);
         // the loops' last writes to the slots happen-before this read: each close ran on its loop
         // and counted the latch down afterwards
-        Stats total = new Stats();
+        Stats total = new Stats(timelineSeconds());
         long incomplete = 0;
         for (ConnectionSlot s : slots) {
             s.stats.addTo(total);
             incomplete += s.incomplete;
         }
-        return report(total, incomplete, (end - measureStart) / 1e9, before, after);
+        Double otherVcpu = othersBefore.isEmpty() ? null
+                : ProcStat.otherVcpu(othersBefore, othersAfter, (end - measureStart) / 1e9);
+        return report(total, incomplete, (end - measureStart) / 1e9, before, after, otherVcpu);
     }
 
-    private Report report(Stats total, long incomplete, double window, List<ProcStat> before, List<ProcStat> after) {
+    private Report report(Stats total, long incomplete, double window, List<ProcStat> before, List<ProcStat> after,
+                          Double otherVcpu) {
         Histogram h = total.latencyUs;
         Report.Latency latency = new Report.Latency(h.getTotalCount(), ms(h.getValueAtPercentile(50)),
                 ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)), ms(h.getValueAtPercentile(99.9)),
@@ -150,12 +168,17 @@ public final class LoadRunner {
                     round(total.bytes / window / (1 << 20), 1));
         }
         Map<String, Long> errors = new TreeMap<>(total.errors);
+        List<Report.Second> timeline = new ArrayList<>();
+        long lastSecond = (long) Math.ceil((measureStart - scheduleStart) / 1e9 + window);
+        for (int s = 0; s < total.perSecondOk.length && s <= lastSecond; s++) {
+            timeline.add(new Report.Second(s, total.perSecondOk[s], total.perSecondMaxUs[s] / 1000.0));
+        }
         String mode = spec.bulk() != null ? "bulk" : spec.rate() > 0 ? "fixed" : "closed";
         return new Report(spec.label(), mode, spec.target().getHostString() + ":" + spec.target().getPort(),
                 spec.authority(), spec.bulk() != null ? "tcp" : spec.h2c() ? "h2c" : "http/1.1",
                 spec.bulk() != null ? 1 : spec.connections(), spec.bulk() != null ? 1 : spec.tunnels(), spec.rate(),
                 spec.bodyBytes(), spec.warmup().toMillis() / 1000.0, round(window, 3), total.ok, round(rps, 1), latency,
-                errors, total.errorsOutsideWindow, incomplete, total.tunnelsOpened, bulk, procs);
+                errors, total.errorsOutsideWindow, incomplete, total.tunnelsOpened, bulk, procs, otherVcpu == null ? null : round(otherVcpu, 3), timeline);
     }
 
     private static double ms(long micros) {

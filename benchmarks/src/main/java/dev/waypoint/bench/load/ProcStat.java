@@ -77,6 +77,53 @@ public record ProcStat(long cpuTicks, long rssKib, long hwmKib, long nanoTime) {
         }
     }
 
+    /**
+     * CPU time of every process on the machine except {@code excluded} (and their descendants), per
+     * PID, in clock ticks: {@code utime + stime + cutime + cstime}, so children that ended and were
+     * reaped by a live parent (compiler and test forks of a build) still count. Per-process
+     * accounting, the same as {@link #read}: the machine-wide {@code cpu} line of
+     * {@code /proc/stat} is tick-sampled and under-counts short bursts at low load on this kind of VM.
+     */
+    public static java.util.Map<Long, Long> otherProcessesTicks(java.util.Collection<Long> excluded) {
+        java.util.Set<Long> skip = new java.util.HashSet<>();
+        for (long pid : excluded) {
+            skip.add(pid);
+            ProcessHandle.of(pid).ifPresent(h -> h.descendants().forEach(d -> skip.add(d.pid())));
+        }
+        java.util.Map<Long, Long> ticks = new java.util.HashMap<>();
+        java.io.File[] dirs = new java.io.File("/proc").listFiles((d, name) -> name.chars().allMatch(Character::isDigit));
+        if (dirs == null) {
+            return ticks;
+        }
+        for (java.io.File d : dirs) {
+            long pid = Long.parseLong(d.getName());
+            if (skip.contains(pid)) {
+                continue;
+            }
+            try {
+                String stat = Files.readString(d.toPath().resolve("stat"), StandardCharsets.US_ASCII);
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+                ticks.put(pid, Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]));
+            } catch (IOException | RuntimeException e) {
+                // gone meanwhile
+            }
+        }
+        return ticks;
+    }
+
+    /**
+     * vCPU used by other processes between two {@link #otherProcessesTicks} readings: the growth of
+     * each PID seen in both, plus all of a PID that appeared in between (it started meanwhile).
+     */
+    public static double otherVcpu(java.util.Map<Long, Long> before, java.util.Map<Long, Long> after, double seconds) {
+        long ticks = 0;
+        for (java.util.Map.Entry<Long, Long> e : after.entrySet()) {
+            Long b = before.get(e.getKey());
+            ticks += b == null ? e.getValue() : Math.max(0, e.getValue() - b);
+        }
+        return ticks / (double) CLK_TCK / seconds;
+    }
+
     /** CPU seconds used between {@code earlier} and this reading. */
     public double cpuSecondsSince(ProcStat earlier) {
         return (cpuTicks - earlier.cpuTicks) / (double) CLK_TCK;

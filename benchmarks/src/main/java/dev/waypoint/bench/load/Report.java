@@ -23,15 +23,22 @@ import java.util.Map;
  * @param tunnelsOpened CONNECTs answered 200 over the whole run (more than connections x tunnels:
  *        tunnels were closed and reopened, e.g. by the server ending them)
  * @param processes CPU and memory of the watched processes over the window
+ * @param otherVcpu CPU used over the window by every process not watched (nor this tool), in vCPU,
+ *        or null if unknown: what else was running (other builds may share the machine)
+ * @param timeline per second since the start (warmup included): completions and the highest
+ *        latency among them; shows stalls that percentiles average away (bulk: reads per second)
  */
 public record Report(String label, String mode, String target, String authority, String inner, int connections,
                      int tunnels, int rate, int bodyBytes, double warmupSeconds, double windowSeconds, long requests,
                      double rps, Latency latencyMs, Map<String, Long> errors, long errorsOutsideWindow, long incomplete,
                      long tunnelsOpened,
-                     Bulk bulk, List<Proc> processes) {
+                     Bulk bulk, List<Proc> processes, Double otherVcpu, List<Second> timeline) {
 
     /** Latency percentiles in milliseconds. */
     public record Latency(long count, double p50, double p90, double p99, double p999, double max, double mean) {}
+
+    /** One second of the run: 2xx responses completed in it and their highest latency. */
+    public record Second(int second, long completed, double maxLatencyMs) {}
 
     /** One-tunnel byte stream result. */
     public record Bulk(String mode, long bytes, double mibPerSecond) {}
@@ -52,7 +59,9 @@ public record Report(String label, String mode, String target, String authority,
         return errors.values().stream().mapToLong(Long::longValue).sum();
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Reports written by older versions of the tool (other fields) still read. */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     public String toJson() {
         try {
@@ -94,6 +103,20 @@ public record Report(String label, String mode, String target, String authority,
         }
         b.append("; tunnels opened ").append(tunnelsOpened);
         b.append('\n');
+        if (bulk == null && timeline != null) {
+            StringBuilder stalls = new StringBuilder();
+            for (Second s : timeline) {
+                if (s.maxLatencyMs() >= 100) {
+                    stalls.append(String.format(Locale.ROOT, " %ds:%.0fms/%d", s.second(), s.maxLatencyMs(), s.completed()));
+                }
+            }
+            if (stalls.length() > 0) {
+                b.append("  seconds with a response >= 100 ms (second:max/completed):").append(stalls).append('\n');
+            }
+        }
+        if (otherVcpu != null) {
+            b.append(String.format(Locale.ROOT, "  other processes on the machine: %.2f vCPU%n", otherVcpu));
+        }
         for (Proc p : processes) {
             b.append(String.format(Locale.ROOT, "  %s (pid %d): cpu %.2f s = %.3f vCPU%s, RSS %.1f MiB (peak %.1f MiB)%n",
                     p.label(), p.pid(), p.cpuSeconds(), p.vcpu(),

@@ -25,9 +25,26 @@ final class Stats {
     /** Errors during warmup or after the window (not in the table, but shown). */
     long errorsOutsideWindow;
 
+    /** Per second since the run started (warmup included): 2xx responses completed, and their highest latency. */
+    final long[] perSecondOk;
+    final long[] perSecondMaxUs;
+
+    Stats(int seconds) {
+        perSecondOk = new long[seconds];
+        perSecondMaxUs = new long[seconds];
+    }
+
     void record(long latencyNanos) {
         long us = Math.max(1, Math.min(HIGHEST_US, TimeUnit.NANOSECONDS.toMicros(latencyNanos)));
         latencyUs.recordValue(us);
+    }
+
+    /** Adds a completion (warmup included) to the timeline; {@code second} is counted from the run's start. */
+    void timeline(int second, long latencyNanos) {
+        if (second >= 0 && second < perSecondOk.length) {
+            perSecondOk[second]++;
+            perSecondMaxUs[second] = Math.max(perSecondMaxUs[second], TimeUnit.NANOSECONDS.toMicros(latencyNanos));
+        }
     }
 
     void error(String kind, boolean inWindow) {
@@ -45,5 +62,9 @@ final class Stats {
         errors.forEach((k, v) -> total.errors.merge(k, v, Long::sum));
         total.errorsOutsideWindow += errorsOutsideWindow;
         total.tunnelsOpened += tunnelsOpened;
+        for (int i = 0; i < perSecondOk.length && i < total.perSecondOk.length; i++) {
+            total.perSecondOk[i] += perSecondOk[i];
+            total.perSecondMaxUs[i] = Math.max(total.perSecondMaxUs[i], perSecondMaxUs[i]);
+        }
     }
 }

@@ -289,6 +289,7 @@ final class TunnelSlot {
         long now = System.nanoTime();
         boolean window = run.inWindow(now);
         if (status >= 200 && status < 300) {
+            conn.stats.timeline(run.second(now), now - startNs);
             if (window) {
                 conn.stats.ok++;
                 conn.stats.record(now - startNs);
@@ -305,8 +306,12 @@ final class TunnelSlot {
     }
 
     private void countBytes(int n) {
-        if (run.inWindow(System.nanoTime())) {
+        long now = System.nanoTime();
+        if (run.inWindow(now)) {
             conn.stats.bytes += n;
+        }
+        if (spec.bulk() != null) {
+            conn.stats.timeline(run.second(now), 0); // bulk: the timeline counts reads
         }
     }
 
