@@ -3,7 +3,7 @@
 # go, on this machine, loopback only. Writes JSON per run and a markdown table to
 # benchmarks/out/<timestamp>/ (and the table to stdout).
 #
-#   benchmarks/run-e2e.sh                 # full run (~8 min on 2 vCPU)
+#   benchmarks/run-e2e.sh                 # full run (~6 min on 2 vCPU)
 #   SMOKE=1 benchmarks/run-e2e.sh         # seconds: checks that the tool and the three paths work
 #
 # Paths (the load tool plays the source ztunnel: mTLS HTTP/2 CONNECT with a workload certificate):
@@ -14,7 +14,7 @@
 # (HTTP/1.1 keep-alive, POST echoes the body). Both run in one JVM ("dest").
 #
 # Settings (environment):
-#   WARMUP=10s DURATION=15s          fixed-rate and saturation runs: warmup, measured window
+#   WARMUP=20s DURATION=15s          fixed-rate and saturation runs: warmup, measured window
 #   RATE=1000 CONNS=4 BODY=1024       the fixed-rate run (Istio's published method: 1 KB, 4 connections)
 #   SAT_CONNS=4 SAT_TUNNELS=16        the closed-loop saturation run
 #   BULK_WARMUP=3s BULK_DURATION=10s  the single-tunnel download
@@ -41,7 +41,7 @@ if [[ $SMOKE == 1 ]]; then
   RATE=${RATE:-200}; STARTS=${STARTS:-1}; SCALE_SERVICES=${SCALE_SERVICES:-200}; SAT_TUNNELS=${SAT_TUNNELS:-2}
   REQUESTS=${REQUESTS:-200}
 fi
-WARMUP=${WARMUP:-10s}
+WARMUP=${WARMUP:-20s}
 DURATION=${DURATION:-15s}
 RATE=${RATE:-1000}
 CONNS=${CONNS:-4}

@@ -185,8 +185,9 @@ public final class ResultsTable implements Callable<Integer> {
                 }
             }
         }
-        b.append("\n³ CPU used during the window by every other process on the machine (utime + stime + reaped "
-                + "children, from /proc): other work sharing the 2 vCPU (this machine is shared with builds).\n");
+        b.append("\n³ CPU used during the window by the other processes on the machine (from /proc; a lower bound, "
+                + "processes that exit within the window are missed; reports of older tool versions also counted reaped "
+                + "children whole): other work sharing the 2 vCPU (this machine is shared with builds).\n");
         return b.toString();
     }
 

@@ -79,10 +79,10 @@ public record ProcStat(long cpuTicks, long rssKib, long hwmKib, long nanoTime) {
 
     /**
      * CPU time of every process on the machine except {@code excluded} (and their descendants), per
-     * PID, in clock ticks: {@code utime + stime + cutime + cstime}, so children that ended and were
-     * reaped by a live parent (compiler and test forks of a build) still count. Per-process
-     * accounting, the same as {@link #read}: the machine-wide {@code cpu} line of
-     * {@code /proc/stat} is tick-sampled and under-counts short bursts at low load on this kind of VM.
+     * PID, in clock ticks: {@code utime + stime}. Per-process accounting, the same as {@link #read}
+     * (the machine-wide {@code cpu} line of {@code /proc/stat} is tick-sampled and under-counts
+     * short bursts at low load on this kind of VM). Children's times ({@code cutime}) are left out:
+     * they arrive all at once when a child is reaped, however long it ran before the window.
      */
     public static java.util.Map<Long, Long> otherProcessesTicks(java.util.Collection<Long> excluded) {
         java.util.Set<Long> skip = new java.util.HashSet<>();
@@ -103,7 +103,7 @@ public record ProcStat(long cpuTicks, long rssKib, long hwmKib, long nanoTime) {
             try {
                 String stat = Files.readString(d.toPath().resolve("stat"), StandardCharsets.US_ASCII);
                 String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
-                ticks.put(pid, Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]));
+                ticks.put(pid, Long.parseLong(f[11]) + Long.parseLong(f[12]));
             } catch (IOException | RuntimeException e) {
                 // gone meanwhile
             }
@@ -113,7 +113,8 @@ public record ProcStat(long cpuTicks, long rssKib, long hwmKib, long nanoTime) {
 
     /**
      * vCPU used by other processes between two {@link #otherProcessesTicks} readings: the growth of
-     * each PID seen in both, plus all of a PID that appeared in between (it started meanwhile).
+     * each PID seen in both, plus all of a PID that appeared in between (it started meanwhile). A
+     * lower bound: what a process used before it exited within the window is not seen.
      */
     public static double otherVcpu(java.util.Map<Long, Long> before, java.util.Map<Long, Long> after, double seconds) {
         long ticks = 0;

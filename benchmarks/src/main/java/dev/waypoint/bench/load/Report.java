@@ -24,7 +24,8 @@ import java.util.Map;
  *        tunnels were closed and reopened, e.g. by the server ending them)
  * @param processes CPU and memory of the watched processes over the window
  * @param otherVcpu CPU used over the window by every process not watched (nor this tool), in vCPU,
- *        or null if unknown: what else was running (other builds may share the machine)
+ *        or null if unknown: what else was running (other builds may share the machine); a lower
+ *        bound (processes that exit within the window are missed)
  * @param timeline per second since the start (warmup included): completions and the highest
  *        latency among them; shows stalls that percentiles average away (bulk: reads per second)
  */
@@ -115,7 +116,7 @@ public record Report(String label, String mode, String target, String authority,
             }
         }
         if (otherVcpu != null) {
-            b.append(String.format(Locale.ROOT, "  other processes on the machine: %.2f vCPU%n", otherVcpu));
+            b.append(String.format(Locale.ROOT, "  other processes on the machine: >= %.2f vCPU%n", otherVcpu));
         }
         for (Proc p : processes) {
             b.append(String.format(Locale.ROOT, "  %s (pid %d): cpu %.2f s = %.3f vCPU%s, RSS %.1f MiB (peak %.1f MiB)%n",
