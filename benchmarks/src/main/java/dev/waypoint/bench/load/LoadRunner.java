@@ -1,9 +1,8 @@
 package dev.waypoint.bench.load;
 
-import io.netty.channel.EventLoop;
+import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
-import dev.waypoint.transport.EventLoops;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -81,7 +80,7 @@ public final class LoadRunner {
         int tunnels = spec.bulk() != null ? 1 : spec.tunnels();
         List<ConnectionSlot> slots = new ArrayList<>();
         for (int i = 0; i < connections; i++) {
-            slots.add(new ConnectionSlot(this, (EventLoop) group.next(), i, tunnels));
+            slots.add(new ConnectionSlot(this, group.next(), i, tunnels));
         }
         slots.forEach(ConnectionSlot::start);
 
