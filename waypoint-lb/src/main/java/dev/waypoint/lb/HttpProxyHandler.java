@@ -93,6 +93,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
     private boolean inputClosed;
     private boolean draining;
     private boolean upstreamH2;
+    private boolean syncExchange;
 
     HttpProxyHandler(Upstreams upstreams, HttpUpstreamPool pool, TunnelContext tunnel, boolean h2) {
         this.upstreams = upstreams;
@@ -202,7 +203,11 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         pending.add(req);
         Future<Channel> f = pool.acquire(endpoint, h2Up, tunnel, ctx.channel().eventLoop(), this);
         if (f.isDone()) {
+            // a pooled connection: we are inside a read burst, whose channelReadComplete flushes head
+            // and body together (one write, one TLS record, instead of two)
+            syncExchange = true;
             onExchange(f);
+            syncExchange = false;
         } else {
             f.addListener(this::onExchange);
         }
@@ -228,7 +233,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Htt
         while (!pending.isEmpty()) {
             up.write(pending.poll(), up.voidPromise());
         }
-        up.flush();
+        if (!syncExchange) {
+            up.flush();
+        }
         up.read();
         if (!requestDone && up.isWritable()) {
             ctx.read();
