@@ -12,7 +12,7 @@ import dev.waypoint.model.mesh.SpiffeId;
  *        (HBONE to {@code ip:15008}); null for an endpoint outside the mesh (plaintext)
  * @param pod the pod behind it, or null for an EndpointSlice address without a Pod
  */
-public record Endpoint(HostPort address, SpiffeId identity, PodSpec pod) {
+public record Endpoint(HostPort address, SpiffeId identity, PodSpec pod) implements UpstreamPick {
     /** Whether the endpoint is reached through HBONE. */
     public boolean inMesh() {
         return identity != null;

@@ -1,5 +1,6 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.request.RequestContext;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -10,7 +11,7 @@ public final class EndpointPickers {
     /**
      * Round robin over the list's order with one shared counter (a relaxed increment: fairness,
      * not strict alternation, under concurrency). The load-balancing issue replaces this default
-     * with Istio's LEAST_REQUEST.
+     * with Istio's LEAST_REQUEST, which reads {@link EndpointStates#active}.
      */
     public static EndpointPicker roundRobin() {
         return new RoundRobin();
@@ -20,7 +21,7 @@ public final class EndpointPickers {
         private final AtomicInteger next = new AtomicInteger();
 
         @Override
-        public Endpoint pick(List<Endpoint> endpoints) {
+        public Endpoint pick(List<Endpoint> endpoints, RequestContext request) {
             int i = next.getAndIncrement() & Integer.MAX_VALUE;
             return endpoints.get(i % endpoints.size());
         }

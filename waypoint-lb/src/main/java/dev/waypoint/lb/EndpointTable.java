@@ -2,7 +2,11 @@ package dev.waypoint.lb;
 
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.HostPort;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
@@ -19,10 +23,19 @@ public final class EndpointTable {
 
     private final Map<Key, List<Endpoint>> byServicePort;
     private final Map<NamespacedName, Boolean> meshPods;
+    private final Set<HostPort> addresses;
 
     EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods) {
         this.byServicePort = byServicePort;
         this.meshPods = meshPods;
+        Set<HostPort> all = new HashSet<>();
+        byServicePort.values().forEach(list -> list.forEach(e -> all.add(e.address())));
+        this.addresses = Collections.unmodifiableSet(all);
+    }
+
+    /** Every endpoint address of every Service port. */
+    public Set<HostPort> addresses() {
+        return addresses;
     }
 
     /** Ready endpoints of {@code service}'s port {@code port}; empty if none. */

@@ -22,7 +22,10 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Set;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -36,18 +39,25 @@ import java.util.concurrent.TimeUnit;
  * <p>An exchange channel handed out speaks Netty {@code HttpObject}s, has {@code AUTO_READ} off
  * and ends with an {@link Exchange} handler that forwards what it reads to the current owner.
  *
+ * <p><b>Ends.</b> An upstream that ends its side (FIN from a plaintext pod, END_STREAM on the
+ * outbound CONNECT stream, as ztunnel sends when the pod closes) is as good as closed: the owner
+ * hears {@link Owner#upstreamClosed()} at once (after any response the codec could still
+ * complete) and the connection is never reused. Idle connections close after the HTTP idle
+ * timeout; closed ones leave the pool at once; {@link #prune} drops those to addresses that left
+ * the config.
+ *
  * <h2>Threading</h2>
  * Per-loop state, touched only from its loop (the loop of the request that asks).
  */
 final class HttpUpstreamPool {
-    /** Idle pooled HTTP/1.1 connections are closed after this long. */
-    private static final long IDLE_MILLIS = 60_000;
-
     private final Upstreams upstreams;
+    /** Idle pooled connections are closed after this long. */
+    private final long idleMillis;
     private final Map<EventLoop, LoopState> loops = new ConcurrentHashMap<>();
 
-    HttpUpstreamPool(Upstreams upstreams) {
+    HttpUpstreamPool(Upstreams upstreams, java.time.Duration idleTimeout) {
         this.upstreams = upstreams;
+        this.idleMillis = idleTimeout.toMillis();
     }
 
     /** Receives what an exchange channel reads. All calls on the event loop. */
@@ -101,7 +111,17 @@ final class HttpUpstreamPool {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof IdleStateEvent && owner == null) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                // the upstream ended its side: whatever response the codec could finish came before
+                // this event; an unfinished one ends now instead of waiting for a timeout
+                Owner o = owner;
+                owner = null;
+                if (o != null) {
+                    o.upstreamClosed(); // the owner gives the channel back unreusable, which closes it
+                } else {
+                    ctx.close();
+                }
+            } else if (evt instanceof IdleStateEvent && owner == null) {
                 ctx.close();
             }
             ReferenceCountUtil.release(evt);
@@ -123,6 +143,8 @@ final class HttpUpstreamPool {
     private static final class LoopState {
         final Map<Key, ArrayDeque<Channel>> idleH1 = new HashMap<>();
         final Map<Key, Future<Channel>> h2 = new HashMap<>();
+        /** Channels whose close already takes them out of {@link #idleH1}. */
+        final Map<Channel, Boolean> watched = new java.util.IdentityHashMap<>();
     }
 
     private LoopState state(EventLoop loop) {
@@ -138,6 +160,9 @@ final class HttpUpstreamPool {
             ArrayDeque<Channel> idle = st.idleH1.get(key);
             while (idle != null && !idle.isEmpty()) {
                 Channel ch = idle.pollFirst();
+                if (idle.isEmpty()) {
+                    st.idleH1.remove(key);
+                }
                 if (ch.isActive()) {
                     ch.pipeline().get(Exchange.class).owner = owner;
                     return result.setSuccess(ch);
@@ -150,7 +175,7 @@ final class HttpUpstreamPool {
                 }
                 Channel ch = (Channel) f.getNow();
                 ch.pipeline().addLast("h1", new HttpClientCodec());
-                ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE_MILLIS, TimeUnit.MILLISECONDS));
+                ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 Exchange ex = new Exchange();
                 ex.owner = owner;
                 ch.pipeline().addLast("exchange", ex);
@@ -221,7 +246,7 @@ final class HttpUpstreamPool {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE_MILLIS, TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext c, Object msg) {
@@ -230,7 +255,11 @@ final class HttpUpstreamPool {
 
                 @Override
                 public void userEventTriggered(ChannelHandlerContext c, Object evt) {
-                    if (evt instanceof IdleStateEvent && codec.connection().numActiveStreams() == 0) {
+                    if (evt instanceof ChannelInputShutdownEvent) {
+                        // the tunnel under this h2c connection ended (END_STREAM / FIN): its streams
+                        // cannot complete; closing fails them at once
+                        c.close();
+                    } else if (evt instanceof IdleStateEvent && codec.connection().numActiveStreams() == 0) {
                         c.close();
                     }
                     ReferenceCountUtil.release(evt);
@@ -256,8 +285,59 @@ final class HttpUpstreamPool {
             return;
         }
         LoopState st = state(ch.eventLoop());
-        ArrayDeque<Channel> idle = st.idleH1.computeIfAbsent(new Key(endpoint, false), k -> new ArrayDeque<>());
+        Key key = new Key(endpoint, false);
+        ArrayDeque<Channel> idle = st.idleH1.computeIfAbsent(key, k -> new ArrayDeque<>());
         idle.addFirst(ch); // most recently used first: keeps few connections warm
+        if (st.watched.put(ch, Boolean.TRUE) == null) {
+            // a pooled connection that closes leaves the pool at once (and an emptied entry with it)
+            ch.closeFuture().addListener(f -> {
+                st.watched.remove(ch);
+                ArrayDeque<Channel> q = st.idleH1.get(key);
+                if (q != null && q.remove(ch) && q.isEmpty()) {
+                    st.idleH1.remove(key);
+                }
+            });
+        }
         ch.read(); // watch for a close (or stray bytes) while idle
+    }
+
+    /**
+     * Closes pooled connections to addresses not in {@code live} (pods that left the config):
+     * idle HTTP/1.1 ones at once, HTTP/2 ones gracefully (GOAWAY; open streams finish). Requests
+     * never pick such endpoints again, so these would only wait for their idle timeout. Call
+     * from any thread; each loop prunes its own state.
+     */
+    void prune(Set<java.net.InetAddress> live) {
+        loops.forEach((loop, st) -> loop.execute(() -> {
+            st.idleH1.entrySet().removeIf(e -> {
+                if (live.contains(e.getKey().address().address())) {
+                    return false;
+                }
+                new ArrayList<>(e.getValue()).forEach(Channel::close);
+                return true;
+            });
+            st.h2.entrySet().removeIf(e -> {
+                if (live.contains(e.getKey().address().address())) {
+                    return false;
+                }
+                Future<Channel> f = e.getValue();
+                f.addListener(done -> {
+                    if (done.isSuccess()) {
+                        ((Channel) done.getNow()).close(); // Http2ConnectionHandler: GOAWAY, streams finish
+                    }
+                });
+                return true;
+            });
+        }));
+    }
+
+    /** Connections pooled on every loop (tests, the config dump): idle HTTP/1.1 plus HTTP/2. */
+    int pooled() {
+        int[] n = {0};
+        loops.values().forEach(st -> {
+            st.idleH1.values().forEach(q -> n[0] += q.size());
+            n[0] += st.h2.size();
+        });
+        return n[0];
     }
 }

@@ -11,13 +11,19 @@ import java.time.Duration;
  * @param connectionWindow HTTP/2 connection window we advertise
  * @param maxStreamsPerConnection CONNECT streams per HBONE connection at most (ztunnel: 100), and
  *        never more than the peer's SETTINGS_MAX_CONCURRENT_STREAMS
- * @param poolIdleTimeout a pooled connection with nothing on it for this long is closed (ztunnel: 5 min)
+ * @param poolIdleTimeout a pooled HBONE connection with no stream on it for this long is closed (ztunnel: 5 min)
+ * @param httpIdleTimeout a pooled upstream HTTP connection (HTTP/1.1 keep-alive, or h2c) with no request
+ *        on it for this long is closed (Envoy's cluster {@code idle_timeout} default: 1 h; ours is
+ *        shorter because every one holds an HBONE stream at the destination ztunnel)
  */
 public record UpstreamSettings(int hbonePort, Duration connectTimeout, int streamWindow, int connectionWindow,
-                               int maxStreamsPerConnection, Duration poolIdleTimeout) {
+                               int maxStreamsPerConnection, Duration poolIdleTimeout, Duration httpIdleTimeout) {
     public UpstreamSettings {
         if (hbonePort < 1 || hbonePort > 65535) {
             throw new IllegalArgumentException("hbonePort: " + hbonePort + " (expected: 1-65535)");
+        }
+        if (httpIdleTimeout == null || httpIdleTimeout.isNegative() || httpIdleTimeout.isZero()) {
+            throw new IllegalArgumentException("httpIdleTimeout: " + httpIdleTimeout + " (expected: > 0)");
         }
         if (maxStreamsPerConnection < 1) {
             throw new IllegalArgumentException("maxStreamsPerConnection: " + maxStreamsPerConnection + " (expected: > 0)");
@@ -26,16 +32,23 @@ public record UpstreamSettings(int hbonePort, Duration connectTimeout, int strea
 
     /** Defaults with {@code hbonePort}. */
     public static UpstreamSettings defaults(int hbonePort) {
-        return new UpstreamSettings(hbonePort, Duration.ofSeconds(10), 4 << 20, 16 << 20, 100, Duration.ofMinutes(5));
+        return new UpstreamSettings(hbonePort, Duration.ofSeconds(10), 4 << 20, 16 << 20, 100, Duration.ofMinutes(5),
+                Duration.ofSeconds(60));
     }
 
     /** A copy with another connect timeout. */
     public UpstreamSettings withConnectTimeout(Duration timeout) {
-        return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout);
+        return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout);
+    }
+
+    /** A copy with another idle timeout for pooled upstream HTTP connections. */
+    public UpstreamSettings withHttpIdleTimeout(Duration timeout) {
+        return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
+                poolIdleTimeout, timeout);
     }
 
     /** A copy with other windows. */
     public UpstreamSettings withWindows(int stream, int connection) {
-        return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout);
+        return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout);
     }
 }

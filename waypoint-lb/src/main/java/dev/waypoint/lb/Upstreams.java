@@ -8,10 +8,15 @@ import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
 import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.transport.UpstreamStage;
+import java.net.InetAddress;
+import java.util.HashSet;
+import java.util.Set;
 import dev.waypoint.transport.EventLoops;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
@@ -38,12 +43,13 @@ public final class Upstreams {
     private final HbonePool hbone;
     private final EndpointPicker picker;
     private final HttpUpstreamPool http;
+    private final EndpointStates states = new EndpointStates();
 
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.hbone = Objects.requireNonNull(hbone, "hbone");
         this.picker = Objects.requireNonNull(picker, "picker");
-        this.http = new HttpUpstreamPool(this);
+        this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
     }
 
     /** The backend a tunnel goes to when no route says otherwise: the Service itself, or the Pod. */
@@ -56,33 +62,44 @@ public final class Upstreams {
     }
 
     /**
-     * Chooses an endpoint for {@code backend}: an {@link Endpoint}, or a {@link Rejection}
-     * (503 when the Service has no ready endpoint).
+     * Chooses an endpoint for {@code backend} from {@code snapshot}: an {@link Endpoint}, or
+     * {@link UpstreamPick.Unavailable} (503 when the Service has no ready endpoint). With
+     * {@code avoid} (endpoints already tried for this request), another endpoint is preferred
+     * when the Service has one (Envoy's {@code previous_hosts} retry predicate, which Istio sets).
+     *
+     * @param request the request (for hashing pickers), or null for a TCP tunnel
      */
-    public Object pick(TunnelContext tunnel, RouteSelection.Backend backend) {
-        EndpointTable table = tunnel.snapshot().part(EndpointTable.PART);
+    public UpstreamPick pick(ConfigSnapshot snapshot, RouteSelection.Backend backend, RequestContext request,
+                             List<Endpoint> avoid) {
+        EndpointTable table = snapshot.part(EndpointTable.PART);
         if (backend instanceof RouteSelection.ServiceBackend s) {
             List<Endpoint> eps = table.endpoints(s.service().name(), s.port().port());
             if (eps.isEmpty()) {
-                return new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service " + s.service().name()
-                        + " port " + s.port().port() + " has no ready endpoints");
+                return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
+                        + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
-            return picker.pick(eps);
+            Endpoint e = picker.pick(eps, request);
+            // "host_selection_retry_max_attempts: 5" with previous_hosts, as Istio configures retries
+            for (int i = 0; avoid != null && i < 5 && eps.size() > 1 && avoid.contains(e); i++) {
+                e = picker.pick(eps, request);
+            }
+            return e;
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
         if (p.pod().ip() == null) {
-            return new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "pod " + p.pod().name() + " has no IP");
+            return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
+                    "pod " + p.pod().name() + " has no IP"));
         }
         boolean mesh = table.inMesh(p.pod().name());
         return new Endpoint(new HostPort(p.pod().ip(), p.port()),
-                mesh ? p.pod().identity(tunnel.snapshot().resources().trustDomain()) : null, p.pod());
+                mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
     }
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
-    public Future<Channel> connectTcp(TunnelContext tunnel, EventLoop loop) {
-        Object pick = pick(tunnel, defaultBackend(tunnel.target()));
-        if (pick instanceof Rejection r) {
-            return loop.newFailedFuture(new RejectedException(r));
+    public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop) {
+        UpstreamPick pick = pick(snapshot, defaultBackend(tunnel.target()), null, null);
+        if (pick instanceof UpstreamPick.Unavailable u) {
+            return loop.newFailedFuture(new RejectedException(u.rejection()));
         }
         return connect((Endpoint) pick, tunnel, loop);
     }
@@ -124,14 +141,38 @@ public final class Upstreams {
     }
 
     /**
-     * The {@code upstream} stage for one request channel: forwards each request to an endpoint
-     * of its route's backend and relays the response.
-     *
-     * @param h2Downstream whether the client side of this channel is HTTP/2 (then the upstream is
-     *        HTTP/2 as well: gRPC and h2c stay h2 end to end)
+     * The {@code upstream} stage: forwards each request to an endpoint of its route's backend
+     * (attempts, retries, timeouts: {@link UpstreamRequest}) and streams the response back.
      */
-    public ChannelHandler httpHandler(TunnelContext tunnel, boolean h2Downstream) {
-        return new HttpProxyHandler(this, http, tunnel, h2Downstream);
+    public UpstreamStage httpStage() {
+        return (request, head, h2Downstream, loop, sink) -> {
+            UpstreamRequest call = new UpstreamRequest(this, http, request, head, h2Downstream, loop, sink);
+            call.start();
+            return call;
+        };
+    }
+
+    /** Per-endpoint counters (in flight, failures) that pickers and outlier detection read. */
+    public EndpointStates states() {
+        return states;
+    }
+
+    /**
+     * A new generation: pooled upstream connections to addresses that are gone are closed (idle
+     * ones at once; HTTP/2 ones once their streams end), and their endpoint state forgotten.
+     * Call from any thread.
+     */
+    public void onSnapshot(ConfigSnapshot snapshot) {
+        EndpointTable table = snapshot.part(EndpointTable.PART);
+        Set<InetAddress> live = new HashSet<>(table.addresses().size() * 2);
+        table.addresses().forEach(a -> live.add(a.address()));
+        snapshot.resources().pods().forEach(p -> {
+            if (p.ip() != null) {
+                live.add(p.ip());
+            }
+        });
+        http.prune(live);
+        states.retain(table.addresses());
     }
 
     /**
@@ -141,7 +182,7 @@ public final class Upstreams {
     static Http2Headers connectHeaders(TunnelContext tunnel) {
         Http2Headers h = new DefaultHttp2Headers();
         String forwarded = tunnel.forwarded();
-        if (forwarded == null && tunnel.peerAddress() != null) {
+        if (forwarded == null && tunnel.peerAddress() != null && tunnel.peerAddress().getPort() > 0) {
             forwarded = "for=\"" + new HostPort(tunnel.peerAddress().getAddress(), tunnel.peerAddress().getPort()) + "\"";
         }
         if (forwarded != null) {

@@ -114,7 +114,7 @@ class EndpointCompilerTest {
         EndpointPicker picker = EndpointPickers.roundRobin();
         Set<Endpoint> firstRound = new HashSet<>();
         for (int i = 0; i < 3; i++) {
-            firstRound.add(picker.pick(eps));
+            firstRound.add(picker.pick(eps, null));
         }
         assertThat(firstRound).hasSize(3);
     }

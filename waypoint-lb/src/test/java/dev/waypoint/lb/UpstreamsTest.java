@@ -20,14 +20,22 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class UpstreamsTest {
+    static ConfigSnapshot snapshot() {
+        ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
+                List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
+        ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
+                List.of(svc), List.of(), List.of(), List.of(), List.of());
+        return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
+    }
+
     static TunnelContext tunnel(String forwarded, String traceparent) {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
         ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
                 List.of(svc), List.of(), List.of(), List.of(), List.of());
         ConfigSnapshot snap = ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
-        return new TunnelContext(snap, new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), svc, svc.ports().get(0)),
-                null, new InetSocketAddress("10.0.0.7", 51000), forwarded, "k8s.namespace.name=apps", traceparent);
+        return new TunnelContext(new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), svc, svc.ports().get(0)),
+                null, new InetSocketAddress("10.0.0.7", 51000), null, forwarded, "k8s.namespace.name=apps", traceparent);
     }
 
     @Test
@@ -52,8 +60,9 @@ class UpstreamsTest {
         TunnelContext t = tunnel(null, null);
         Upstreams u = new Upstreams(UpstreamSettings.defaults(15008),
                 new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin());
-        Object pick = u.pick(t, Upstreams.defaultBackend(t.target()));
-        assertThat(pick).isInstanceOfSatisfying(dev.waypoint.model.request.Rejection.class, r -> {
+        UpstreamPick pick = u.pick(snapshot(), Upstreams.defaultBackend(t.target()), null, null);
+        assertThat(pick).isInstanceOfSatisfying(UpstreamPick.Unavailable.class, u2 -> {
+            dev.waypoint.model.request.Rejection r = u2.rejection();
             assertThat(r.reason().status()).isEqualTo(503);
             assertThat(r.body()).isEqualTo("no_healthy_upstream: service apps/web port 80 has no ready endpoints\n");
         });
@@ -66,7 +75,7 @@ class UpstreamsTest {
                 SourceRef.NONE);
         Upstreams u = new Upstreams(UpstreamSettings.defaults(15008),
                 new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin());
-        Object pick = u.pick(t, new dev.waypoint.model.request.RouteSelection.PodBackend(pod, 9090));
+        UpstreamPick pick = u.pick(snapshot(), new dev.waypoint.model.request.RouteSelection.PodBackend(pod, 9090), null, null);
         // pod "p" is not in the snapshot's mesh membership: plaintext
         assertThat(pick).isInstanceOfSatisfying(Endpoint.class, e -> {
             assertThat(e.address().authority()).isEqualTo("10.0.0.5:9090");

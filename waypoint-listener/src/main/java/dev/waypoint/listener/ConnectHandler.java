@@ -8,18 +8,18 @@ import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TargetResolution;
 import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.Relay;
 import dev.waypoint.transport.TunnelFrameAdapter;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *   <li>method and pseudo-headers: classic CONNECT only (no {@code :path}, {@code :scheme},
  *       {@code :protocol}) → else 400;</li>
  *   <li>{@code :authority} parses as {@code ip:port} → else 400;</li>
- *   <li>pin the config snapshot (one generation for the whole tunnel) → 503 if none yet;</li>
+ *   <li>the config snapshot current now → 503 if none yet (it decides the CONNECT and, for TCP,
+ *       the endpoint; HTTP requests inside pin their own, one per request);</li>
  *   <li>target check: a bound Service VIP:port or Pod IP → else 400, never a tunnel;</li>
  *   <li>for a port declared TCP, connect the upstream first → 502/503/504 on failure.</li>
  * </ol>
@@ -58,8 +59,17 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ConnectHandler.class);
 
     /** What a CONNECT needs from the rest of the server. */
-    record Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestPipelineInstaller requests,
+    record Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain,
                 ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels) {}
+
+    /** The pure part's answer: open the tunnel, or refuse it. */
+    sealed interface ConnectDecision {}
+
+    /** Accept: the tunnel's facts and the snapshot that decided them. */
+    record Accept(TunnelContext tunnel, ConfigSnapshot snapshot) implements ConnectDecision {}
+
+    /** Refuse with a status, before any tunnel exists. */
+    record Refuse(Rejection rejection) implements ConnectDecision {}
 
     private final Deps deps;
     private boolean headersSeen;
@@ -88,16 +98,17 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         headersSeen = true;
         // stop reading: nothing more is consumed (and no window is returned) until we decide
         ctx.channel().config().setOption(ChannelOption.AUTO_READ, false);
-        Object decision = decide(ctx.channel(), frame.headers(), frame.isEndStream());
-        if (decision instanceof Rejection rejection) {
-            reject(ctx, rejection);
+        ConnectDecision decision = decide(ctx.channel(), frame.headers(), frame.isEndStream());
+        if (decision instanceof Refuse refuse) {
+            reject(ctx, refuse.rejection());
             return;
         }
-        TunnelContext tunnel = (TunnelContext) decision;
+        Accept accept = (Accept) decision;
+        TunnelContext tunnel = accept.tunnel();
         if (tunnel.target().protocol() == AppProtocol.TCP) {
             // "For TCP passthrough, also connect upstream first"
             Channel stream = ctx.channel();
-            deps.upstreamTcp().connect(tunnel, stream.eventLoop()).addListener(f -> {
+            deps.upstreamTcp().connect(accept.snapshot(), tunnel, stream.eventLoop()).addListener(f -> {
                 if (!f.isSuccess()) {
                     reject(ctx, RejectedException.of(f.cause(), Rejection.Reason.UPSTREAM_REFUSED));
                     return;
@@ -107,63 +118,71 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
                     upstream.close();
                     return;
                 }
-                accept(ctx);
-                ((TunnelLifecycle) ctx.pipeline().get("lifecycle")).protocol(InnerProtocol.TCP);
+                accept(ctx, tunnel).protocol(InnerProtocol.TCP);
                 Relay.start(stream, upstream);
                 replayEarly(ctx);
             });
         } else {
-            accept(ctx);
-            ctx.pipeline().addLast("sniff", new ProtocolSniffer(tunnel, deps));
+            accept(ctx, tunnel);
+            ctx.pipeline().addLast(HandlerNames.SNIFF, new ProtocolSniffer(tunnel, deps));
             replayEarly(ctx);
             ctx.channel().read();
         }
     }
 
-    /** The pure part: the headers and the pinned snapshot to a TunnelContext, or a Rejection. */
-    private Object decide(Channel stream, Http2Headers h, boolean endStream) {
+    /** The pure part: the headers and the current snapshot to an accepted tunnel, or a refusal. */
+    private ConnectDecision decide(Channel stream, Http2Headers h, boolean endStream) {
         CharSequence method = h.method();
         if (method == null || !HttpMethod.CONNECT.asciiName().contentEquals(method)) {
-            return new Rejection(Rejection.Reason.NOT_CONNECT, "method: " + method + " (expected: CONNECT)");
+            return refuse(Rejection.Reason.NOT_CONNECT, "method: " + method + " (expected: CONNECT)");
         }
         if (h.path() != null || h.scheme() != null || h.contains(Http2Headers.PseudoHeaderName.PROTOCOL.value())) {
-            return new Rejection(Rejection.Reason.NOT_CONNECT,
+            return refuse(Rejection.Reason.NOT_CONNECT,
                     "CONNECT with :path, :scheme or :protocol (expected: classic CONNECT, RFC 9113 §8.5)");
         }
         if (endStream) {
-            return new Rejection(Rejection.Reason.NOT_CONNECT, "CONNECT with END_STREAM opens nothing");
+            return refuse(Rejection.Reason.NOT_CONNECT, "CONNECT with END_STREAM opens nothing");
         }
         CharSequence authority = h.authority();
         if (authority == null) {
-            return new Rejection(Rejection.Reason.BAD_AUTHORITY, "no :authority (expected: ip:port)");
+            return refuse(Rejection.Reason.BAD_AUTHORITY, "no :authority (expected: ip:port)");
         }
         ConfigSnapshot snapshot = deps.snapshots().current();
         if (snapshot == null) {
-            return new Rejection(Rejection.Reason.NOT_READY, "no configuration loaded yet");
+            return refuse(Rejection.Reason.NOT_READY, "no configuration loaded yet");
         }
-        Object resolved = TargetResolver.resolve(authority, snapshot.part(TargetTable.PART));
+        TargetResolution resolved = TargetResolver.resolve(authority, snapshot.part(TargetTable.PART));
         if (resolved instanceof Rejection r) {
-            return r;
+            return new Refuse(r);
         }
         Channel parent = stream.parent();
         InetSocketAddress peerAddress = parent == null ? null : (InetSocketAddress) parent.remoteAddress();
-        return new TunnelContext(snapshot, (Target) resolved, PeerIdentities.fromChannel(stream).orElse(null),
-                peerAddress, string(h.get("forwarded")), string(h.get("baggage")), string(h.get("traceparent")));
+        String forwarded = string(h.get("forwarded"));
+        InetSocketAddress source = TunnelContext.parseForwardedFor(forwarded);
+        return new Accept(new TunnelContext((Target) resolved, PeerIdentities.fromChannel(stream).orElse(null),
+                peerAddress, source != null ? source : peerAddress, forwarded, string(h.get("baggage")),
+                string(h.get("traceparent"))), snapshot);
+    }
+
+    private static Refuse refuse(Rejection.Reason reason, String message) {
+        return new Refuse(new Rejection(reason, message));
     }
 
     private static String string(CharSequence s) {
         return s == null ? null : s.toString();
     }
 
-    private void accept(ChannelHandlerContext ctx) {
+    private TunnelLifecycle accept(ChannelHandlerContext ctx, TunnelContext tunnel) {
         done = true;
         Http2Headers ok = new DefaultHttp2Headers().status("200");
         ctx.writeAndFlush(new DefaultHttp2HeadersFrame(ok, false));
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
-        ctx.pipeline().addBefore(ctx.name(), "tunnel", new TunnelFrameAdapter());
-        ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
-        ctx.pipeline().addBefore(ctx.name(), "lifecycle", new TunnelLifecycle());
-        deps.tunnels().add(ctx.channel()); // removed again when it closes
+        TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel);
+        ctx.pipeline().addBefore(ctx.name(), HandlerNames.TUNNEL, new TunnelFrameAdapter());
+        ctx.pipeline().addBefore(ctx.name(), HandlerNames.IDLE, new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
+        ctx.pipeline().addBefore(ctx.name(), HandlerNames.LIFECYCLE, lifecycle);
+        deps.tunnels().add(ctx.channel()); // removed again when it closes; re-checked on every new generation
+        return lifecycle;
     }
 
     private void replayEarly(ChannelHandlerContext ctx) {
@@ -185,13 +204,8 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         early.clear();
         log.info("CONNECT refused from {}: {}", ctx.channel().parent() == null ? "?" : ctx.channel().parent().remoteAddress(),
                 rejection);
-        Http2Headers headers = new DefaultHttp2Headers()
-                .status(Integer.toString(rejection.reason().status()))
-                .set("content-type", "text/plain; charset=utf-8")
-                .set("x-waypoint-reason", rejection.reason().code());
-        ctx.write(new DefaultHttp2HeadersFrame(headers, false));
-        ctx.writeAndFlush(new DefaultHttp2DataFrame(ByteBufUtil.writeUtf8(ctx.alloc(), rejection.body()), true))
-                .addListener(ChannelFutureListener.CLOSE);
+        ctx.write(LocalReplies.connectHeaders(rejection));
+        ctx.writeAndFlush(LocalReplies.connectBody(rejection, ctx.alloc())).addListener(ChannelFutureListener.CLOSE);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.waypoint.listener;
 
 import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.transport.EventLoops;
+import dev.waypoint.transport.HandlerNames;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -41,13 +42,26 @@ public final class HboneListener implements AutoCloseable {
      *        rotation applies to new connections and leaves existing ones alone
      */
     public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
-                         SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestPipelineInstaller requests) {
+                         SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain requests) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.group = Objects.requireNonNull(group, "group");
         this.initializer = new HboneServerInitializer(settings, Objects.requireNonNull(tls, "tls"), connections,
                 new ConnectHandler.Deps(Objects.requireNonNull(snapshots, "snapshots"),
                         Objects.requireNonNull(upstreamTcp, "upstreamTcp"), Objects.requireNonNull(requests, "requests"),
                         settings, tunnels));
+        // "Long-lived connections are re-checked when the generation changes": a tunnel whose
+        // target the new config no longer binds ends (TunnelLifecycle says how, per protocol)
+        snapshots.subscribe(this::recheckTunnels);
+    }
+
+    private void recheckTunnels(dev.waypoint.model.ConfigSnapshot snapshot) {
+        for (Channel t : tunnels) {
+            t.eventLoop().execute(() -> {
+                if (t.pipeline().get(HandlerNames.LIFECYCLE) instanceof TunnelLifecycle lifecycle) {
+                    lifecycle.recheck(snapshot);
+                }
+            });
+        }
     }
 
     /** Binds and returns the bound address (port 0 resolves to the real one). */

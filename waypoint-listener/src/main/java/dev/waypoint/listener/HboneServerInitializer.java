@@ -1,5 +1,6 @@
 package dev.waypoint.listener;
 
+import dev.waypoint.transport.HandlerNames;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -54,8 +55,8 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
         SslHandler ssl = tls.get().newHandler(ch.alloc());
         // "sockets that never handshake": closed after the handshake timeout
         ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
-        ch.pipeline().addLast("tls", ssl);
-        ch.pipeline().addLast("alpn", new Alpn());
+        ch.pipeline().addLast(HandlerNames.TLS, ssl);
+        ch.pipeline().addLast(HandlerNames.ALPN, new Alpn());
     }
 
     private final class Alpn extends ApplicationProtocolNegotiationHandler {
@@ -84,13 +85,13 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                     .frameLogger(FRAME_LOGGER)
                     .build();
             // idle first so it sees every frame; the connection idle check needs the codec
-            p.addLast("idle", new IdleStateHandler(0, 0, settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-            p.addLast("idle-close", new CloseWhenNoStreams(codec));
-            p.addLast("h2", codec);
-            p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            p.addLast(HandlerNames.IDLE, new IdleStateHandler(0, 0, settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
+            p.addLast(HandlerNames.H2, codec);
+            p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {
-                    stream.pipeline().addLast("connect", new ConnectHandler(deps));
+                    stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
                 }
             }));
             // the connection window is not a SETTINGS value: raise it with a WINDOW_UPDATE

@@ -2,6 +2,7 @@ package dev.waypoint.listener;
 
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.Relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -166,15 +167,15 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         ByteBuf bytes = seen;
         seen = null;
         log.debug("tunnel to {}: {}", tunnel.target().authority(), protocol);
-        ((TunnelLifecycle) p.get("lifecycle")).protocol(protocol);
+        ((TunnelLifecycle) p.get(HandlerNames.LIFECYCLE)).protocol(protocol);
         switch (protocol) {
             case HTTP1 -> {
-                p.addLast("h1", new HttpServerCodec(new HttpDecoderConfig()
+                p.addLast(HandlerNames.H1, new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(deps.settings().maxInitialLineLength())
                         .setMaxHeaderSize(deps.settings().maxHeaderSize())
                         .setMaxChunkSize(64 << 10)));
-                p.addLast("h1-errors", new Http1ErrorResponder());
-                deps.requests().install(channel, tunnel, InnerProtocol.HTTP1);
+                // every request of the tunnel, one at a time; malformed ones are answered in turn there
+                p.addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps, false));
                 p.remove(this);
                 fire(p, bytes);
             }
@@ -189,8 +190,9 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                                 new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
                                     protected void initChannel(Http2StreamChannel stream) {
-                                        stream.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true, true));
-                                        deps.requests().install(stream, tunnel, InnerProtocol.HTTP2);
+                                        stream.pipeline().addLast(HandlerNames.H2_HTTP,
+                                                new Http2StreamFrameToHttpObjectCodec(true, true));
+                                        stream.pipeline().addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps, true));
                                     }
                                 })
                         .initialSettings(Http2Settings.defaultSettings()
@@ -199,7 +201,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                                 .maxHeaderListSize(deps.settings().maxHeaderSize()))
                         .validateHeaders(true)
                         .build();
-                p.addLast("h2c", codec);
+                p.addLast(HandlerNames.H2C, codec);
                 p.remove(this);
                 // the inner HTTP/2 connection has its own flow control: its stream windows bound
                 // what is buffered, so the tunnel itself can keep reading
@@ -208,7 +210,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
             }
             case TCP -> {
                 p.remove(this);
-                deps.upstreamTcp().connect(tunnel, channel.eventLoop()).addListener(f -> {
+                deps.upstreamTcp().connect(deps.snapshots().current(), tunnel, channel.eventLoop()).addListener(f -> {
                     if (!f.isSuccess() || !channel.isActive()) {
                         if (f.isSuccess()) {
                             ((Channel) f.getNow()).close();
@@ -234,7 +236,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
     private static void fire(ChannelPipeline p, ByteBuf bytes) {
         if (bytes.isReadable()) {
             // bytes, not frames: enter after the tunnel adapter (and the idle/lifecycle handlers)
-            ChannelHandlerContext entry = p.context("lifecycle");
+            ChannelHandlerContext entry = p.context(HandlerNames.LIFECYCLE);
             entry.fireChannelRead(bytes);
             entry.fireChannelReadComplete();
         } else {

@@ -1,5 +1,6 @@
 package dev.waypoint.listener;
 
+import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.request.TunnelContext;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -12,10 +13,10 @@ import io.netty.util.concurrent.Future;
 @FunctionalInterface
 public interface UpstreamTcp {
     /**
-     * Connects, on {@code loop}, to an endpoint of {@code tunnel.target()}. The returned channel
-     * speaks {@code ByteBuf}s (an HBONE stream comes with its frame adapter) and has
-     * {@code AUTO_READ} off. A failed future carries a
+     * Connects, on {@code loop}, to an endpoint of {@code tunnel.target()} picked from
+     * {@code snapshot}. The returned channel speaks {@code ByteBuf}s (an HBONE stream comes with
+     * its frame adapter) and has {@code AUTO_READ} off. A failed future carries a
      * {@link dev.waypoint.model.request.RejectedException} with the status to answer.
      */
-    Future<Channel> connect(TunnelContext tunnel, EventLoop loop);
+    Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop);
 }

@@ -1,35 +1,35 @@
 package dev.waypoint.server;
 
 import dev.waypoint.lb.Upstreams;
-import dev.waypoint.listener.InnerProtocol;
-import dev.waypoint.listener.RequestPipelineInstaller;
-import dev.waypoint.model.request.TunnelContext;
-import dev.waypoint.routing.RouteHandler;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelPipeline;
+import dev.waypoint.listener.RequestChain;
+import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.routing.RouteFilter;
+import java.util.List;
 
 /**
- * The data path on one screen. Runs for each inner request channel after {@code ConnectHandler}
- * accepted the tunnel (target checked, snapshot pinned in the {@link TunnelContext}) and the
- * sniffer installed the inner codec. In front of these stages, per tunnel:
- * {@code tls → h2 → mux → [stream] tunnel → idle → h1 | h2c (multiplex codec) → [inner stream] h2-http}.
+ * The data path on one screen. In front of these stages, per HBONE connection and tunnel:
+ * {@code tls → h2 → mux → [CONNECT stream] connect (method, authority, target check, TCP
+ * connect-first) → tunnel → idle → lifecycle → sniff}, then either {@code relay} (TCP) or the
+ * inner codec ({@code h1}, or {@code h2c → [inner stream] h2-http}) and the one
+ * {@code exchange} handler, which serializes HTTP/1.1 requests, pins the config snapshot per
+ * request, builds its {@code RequestContext} and runs the list below over it.
  *
- * <p>Policy (authn, authz), wasm and telemetry stages go here, each as one named handler, in
- * Istio's order (STYLE.md): telemetry outermost, then authn, authz, wasm, route, upstream.
+ * <p>Istio's order (STYLE.md, "The data path in one place"), filled in as the stages land:
+ * {@code telemetry → wasm AUTHN → authn → wasm AUTHZ → authz → wasm STATS → route → upstream}.
+ * A filter continues, pauses (and resumes) or answers through the one local-reply renderer;
+ * filters after a reply do not run; response heads and the outcome pass back through the
+ * filters that ran, in reverse order.
  */
-final class InboundRequestPipeline implements RequestPipelineInstaller {
-    private final Upstreams upstreams;
+final class InboundRequestPipeline {
+    private InboundRequestPipeline() {}
 
-    InboundRequestPipeline(Upstreams upstreams) {
-        this.upstreams = upstreams;
-    }
-
-    @Override
-    public void install(Channel channel, TunnelContext tunnel, InnerProtocol protocol) {
-        ChannelPipeline p = channel.pipeline();
-        // route before upstream: upstream reads the RouteSelection that route writes per request
-        p.addLast("route", new RouteHandler(tunnel));
-        // last: endpoint pick, outbound HBONE, response relay; it owns reads on this channel
-        p.addLast("upstream", upstreams.httpHandler(tunnel, protocol == InnerProtocol.HTTP2));
+    /** The filters every inner HTTP request runs through, then the upstream stage. */
+    static RequestChain http(Upstreams upstreams) {
+        List<HttpFilter> filters = List.of(
+                // last filter: the route decides the backend, so every policy stage before it sees
+                // the request as the client sent it (Istio: authz runs before the router)
+                new RouteFilter());
+        // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
+        return new RequestChain(filters, upstreams.httpStage());
     }
 }

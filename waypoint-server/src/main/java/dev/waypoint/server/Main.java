@@ -104,6 +104,11 @@ public final class Main implements Runnable {
                 description = "HTTP/2 connection window, inbound and outbound HBONE (default: ${DEFAULT-VALUE}).")
         int connectionWindow;
 
+        @Option(names = "--upstream-idle-timeout", defaultValue = "60s", paramLabel = "DURATION",
+                description = "Idle pooled upstream HTTP connections (keep-alive HTTP/1.1, h2c) are closed after this; "
+                        + "e.g. 60s, 5m (default: ${DEFAULT-VALUE}).")
+        String upstreamIdleTimeout;
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -121,10 +126,27 @@ public final class Main implements Runnable {
 
         WaypointSettings settings() {
             ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
-            UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow);
+            UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
+                    .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers);
         }
+    }
+
+    /** {@code 500ms}, {@code 60s}, {@code 5m}, {@code 1h}, as Istio's duration fields are written. */
+    static java.time.Duration duration(String flag, String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(text.trim());
+        if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                    flag + ": " + text + " (expected: a positive duration such as 500ms, 60s, 5m, 1h)");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> java.time.Duration.ofMillis(n);
+            case "s" -> java.time.Duration.ofSeconds(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            default -> java.time.Duration.ofHours(n);
+        };
     }
 
     @Command(name = "validate", mixinStandardHelpOptions = true,

@@ -55,6 +55,7 @@ public final class WaypointServer implements AutoCloseable {
     private CertificateSource certs;
     private SnapshotPublisher publisher;
     private HbonePool pool;
+    private Upstreams upstreams;
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -97,8 +98,11 @@ public final class WaypointServer implements AutoCloseable {
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
         Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
+        // pooled upstream connections to pods that left the config are closed on each generation
+        publisher.subscribe(upstreams::onSnapshot);
+        this.upstreams = upstreams;
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, new InboundRequestPipeline(upstreams));
+                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -139,6 +143,7 @@ public final class WaypointServer implements AutoCloseable {
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
     }

@@ -4,6 +4,7 @@ import dev.waypoint.transport.EventLoops;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -45,7 +46,8 @@ import java.util.TreeMap;
  * <p>HTTP answers 200 with {@code x-echo-server: <name>} and, per request: a request body is
  * streamed back as it arrives (so streaming gRPC works); without a body the response is a text
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
- * {@code /status/N} answers status N. gRPC requests (content-type application/grpc) end with
+ * {@code /status/N} answers status N; {@code /abort/before} closes without answering and
+ * {@code /abort/mid/N} promises 2N bytes, sends N and closes (upstreams that die). gRPC requests (content-type application/grpc) end with
  * trailers {@code grpc-status: 0}.
  */
 public final class EchoServer implements AutoCloseable {
@@ -206,6 +208,23 @@ public final class EchoServer implements AutoCloseable {
                 String path = new QueryStringDecoder(req.uri()).path();
                 boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
                 HttpResponseStatus status = HttpResponseStatus.OK;
+                if (path.equals("/abort/before")) {
+                    // the app dies before answering: its ztunnel ends the CONNECT stream
+                    ReferenceCountUtil.release(msg);
+                    ctx.close();
+                    return;
+                }
+                if (path.startsWith("/abort/mid/")) {
+                    // promises twice the bytes it sends, then closes: a truncated response
+                    int n = Integer.parseInt(path.substring(11));
+                    HttpResponse partial = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+                    HttpUtil.setContentLength(partial, 2L * n);
+                    ctx.write(partial);
+                    ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[n])))
+                            .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
                 if (path.startsWith("/status/")) {
                     status = HttpResponseStatus.valueOf(Integer.parseInt(path.substring(8)));
                 }

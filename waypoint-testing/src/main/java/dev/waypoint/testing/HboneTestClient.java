@@ -63,7 +63,11 @@ public final class HboneTestClient implements AutoCloseable {
                         SslHandler ssl = tls.newHandler(c.alloc());
                         c.pipeline().addLast(ssl);
                         Http2FrameCodecBuilder codec = Http2FrameCodecBuilder.forClient()
-                                .initialSettings(Http2Settings.defaultSettings().initialWindowSize(streamWindow));
+                                .initialSettings(Http2Settings.defaultSettings().initialWindowSize(streamWindow))
+                                // a test client may break the server's limits (hostile-client tests): sending an
+                                // oversized header block must reach the server instead of failing here, whether or
+                                // not the server's SETTINGS arrived first
+                                .encoderIgnoreMaxHeaderListSize(true);
                         if (Boolean.getBoolean("waypoint.test.frames")) { // -Dwaypoint.test.frames=true: log every frame
                             codec.frameLogger(new io.netty.handler.codec.http2.Http2FrameLogger(
                                     io.netty.handler.logging.LogLevel.WARN, "hbone-client"));

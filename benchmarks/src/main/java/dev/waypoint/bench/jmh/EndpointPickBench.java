@@ -51,12 +51,12 @@ public class EndpointPickBench {
     @Benchmark
     @Threads(1)
     public Endpoint pick() {
-        return picker.pick(list);
+        return picker.pick(list, null);
     }
 
     @Benchmark
     @Threads(2)
     public Endpoint pickTwoThreads() {
-        return picker.pick(list);
+        return picker.pick(list, null);
     }
 }

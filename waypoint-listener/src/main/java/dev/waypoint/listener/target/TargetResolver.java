@@ -5,6 +5,7 @@ import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TargetResolution;
 import java.util.Map;
 
 /**
@@ -16,7 +17,7 @@ public final class TargetResolver {
     private TargetResolver() {}
 
     /** A {@link Target}, or a {@link Rejection} saying why the address is not served here. */
-    public static Object resolve(CharSequence authority, TargetTable table) {
+    public static TargetResolution resolve(CharSequence authority, TargetTable table) {
         HostPort hp;
         try {
             hp = HostPort.parseAuthority(authority);
@@ -27,7 +28,7 @@ public final class TargetResolver {
     }
 
     /** As {@link #resolve(CharSequence, TargetTable)} for a parsed authority. */
-    public static Object resolve(HostPort hp, TargetTable table) {
+    public static TargetResolution resolve(HostPort hp, TargetTable table) {
         Map<Integer, Target.ServiceTarget> ports = table.services.get(hp.address());
         if (ports != null) {
             Target.ServiceTarget t = ports.get(hp.port());

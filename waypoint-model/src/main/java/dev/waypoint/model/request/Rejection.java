@@ -7,7 +7,7 @@ import java.util.Objects;
  * status a client sees, the Envoy/Istio response flag for logs and metrics, a stable reason code,
  * and a short human message (also the response body).
  */
-public record Rejection(Reason reason, String message) {
+public record Rejection(Reason reason, String message) implements TargetResolution {
     public Rejection {
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(message, "message");
@@ -34,7 +34,15 @@ public record Rejection(Reason reason, String message) {
         /** The request was malformed (bad header, oversized head). */
         BAD_REQUEST(400, "DPE", "downstream_protocol_error"),
         /** The request head exceeded the configured limit. */
-        HEADERS_TOO_LARGE(431, "DPE", "request_headers_too_large");
+        HEADERS_TOO_LARGE(431, "DPE", "request_headers_too_large"),
+        /** The request line exceeded the configured limit. */
+        URI_TOO_LONG(414, "DPE", "request_uri_too_long"),
+        /** A request on a live tunnel whose target this waypoint no longer serves (config changed). */
+        TARGET_UNBOUND(503, "NR", "target_no_longer_bound"),
+        /** The route's request timeout passed before the response completed. */
+        REQUEST_TIMEOUT(504, "UT", "upstream_request_timeout"),
+        /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
+        INTERNAL(500, "-", "internal_error");
 
         private final int status;
         private final String flag;
@@ -59,6 +67,24 @@ public record Rejection(Reason reason, String message) {
         /** Stable snake_case code, as in Envoy's {@code response_code_details}. */
         public String code() {
             return code;
+        }
+
+        /**
+         * The {@code grpc-status} a gRPC client gets instead of the HTTP status, after gRPC's
+         * HTTP-to-gRPC mapping (doc/http-grpc-status-mapping.md): 400 INTERNAL, 401
+         * UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429/502/503 UNAVAILABLE;
+         * timeouts (504) are DEADLINE_EXCEEDED, as Envoy's router sends for them.
+         */
+        public int grpcStatus() {
+            return switch (status) {
+                case 400, 414, 431 -> 13;
+                case 401 -> 16;
+                case 403 -> 7;
+                case 404 -> 12;
+                case 504 -> 4;
+                case 500 -> 13;
+                default -> 14;
+            };
         }
     }
 

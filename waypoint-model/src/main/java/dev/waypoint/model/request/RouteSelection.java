@@ -3,14 +3,33 @@ package dev.waypoint.model.request;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import java.time.Duration;
+import java.util.Objects;
 
 /**
- * The routing stage's decision for one request: which backend it goes to. The upstream stage
- * turns the backend into an endpoint.
+ * The routing stage's decision for one request: which backend it goes to, and how the upstream
+ * stage may try. Written to {@link #KEY} by the {@code route} filter; the upstream stage turns
+ * the backend into endpoint attempts.
  *
  * @param routeName name for logs and metrics ({@code default} for a Service's own route)
+ * @param timeout the whole request's timeout (first byte of the request to the last of the
+ *        response), or null for none (Istio's default: no route timeout)
+ * @param retry when a failed attempt is tried again
  */
-public record RouteSelection(String routeName, Backend backend) {
+public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry) {
+    /** The request slot the {@code route} stage writes. */
+    public static final RequestKey<RouteSelection> KEY = RequestKey.of("route", RouteSelection.class);
+
+    public RouteSelection {
+        Objects.requireNonNull(routeName, "routeName");
+        Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(retry, "retry");
+    }
+
+    /** A route with no timeout and no retries. */
+    public RouteSelection(String routeName, Backend backend) {
+        this(routeName, backend, null, RetryPolicy.NONE);
+    }
 
     /** Where a request goes. */
     public sealed interface Backend {}

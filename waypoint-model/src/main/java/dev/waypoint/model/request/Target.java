@@ -10,7 +10,7 @@ import dev.waypoint.model.mesh.ServiceSpec;
  * What an accepted HBONE {@code CONNECT} addresses: a Service port bound to this waypoint, or a
  * Pod bound to it. Decided before the tunnel is answered.
  */
-public sealed interface Target {
+public sealed interface Target extends TargetResolution {
 
     /** The CONNECT {@code :authority}, parsed. */
     HostPort authority();

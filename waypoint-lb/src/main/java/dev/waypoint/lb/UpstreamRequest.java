@@ -1,0 +1,554 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RetryPolicy;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.transport.ExchangeSink;
+import dev.waypoint.transport.UpstreamCall;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The upstream stage for one request: a controller over attempts. Pick an endpoint, run one
+ * {@link Attempt} (an exchange channel from {@link HttpUpstreamPool}: request head and body out,
+ * response in), and on a failure the route's {@link RetryPolicy} allows, pick again (another
+ * endpoint where there is one) and replay the request.
+ *
+ * <p><b>Replay.</b> While a retry is still possible, every body piece forwarded is also kept (a
+ * retained duplicate) up to {@link #REPLAY_LIMIT} bytes; past that the kept pieces are released
+ * and no retry happens, as Envoy's {@code per_request_buffer_limit}. Nothing is kept once the
+ * response has started (it can no longer be retried) or when the policy allows no retry.
+ *
+ * <p><b>Timeouts.</b> The route's request timeout runs from the start to the end of the
+ * response: 504 {@code upstream_request_timeout} before a response, a reset after. A per-try
+ * timeout ends one attempt (retried as a reset would be).
+ *
+ * <p><b>What it does not do:</b> anything toward the client. The {@link ExchangeSink} (the
+ * listener's exchange handler) owns ordering, keep-alive, local replies and the outcome.
+ *
+ * <h2>Reference counting</h2>
+ * The head and body pieces handed in are written to the attempt (ownership moves) or released
+ * when the request ends; kept duplicates are released at the latest when the request ends.
+ * Response objects go to the sink, or are released when they belong to an abandoned attempt.
+ *
+ * <h2>Threading</h2>
+ * The request's event loop; exchange channels are opened on it.
+ */
+final class UpstreamRequest implements UpstreamCall {
+    private static final Logger log = LoggerFactory.getLogger(UpstreamRequest.class);
+    /** Request body bytes kept for a replay at most (Envoy's default per-request buffer limit is 1 MiB; Istio's retries rarely need more than a small body). */
+    static final int REPLAY_LIMIT = 64 << 10;
+    private static final List<CharSequence> HOP_BY_HOP = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
+            HttpHeaderNames.PROXY_CONNECTION, HttpHeaderNames.UPGRADE, HttpHeaderNames.PROXY_AUTHENTICATE,
+            HttpHeaderNames.PROXY_AUTHORIZATION);
+    private static final CharSequence STREAM_ID = HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text();
+    private static final CharSequence SCHEME = HttpConversionUtil.ExtensionHeaderNames.SCHEME.text();
+    private static final CharSequence PATH = HttpConversionUtil.ExtensionHeaderNames.PATH.text();
+
+    private final Upstreams upstreams;
+    private final HttpUpstreamPool pool;
+    private final RequestContext request;
+    private final EventLoop loop;
+    private final ExchangeSink sink;
+    private final RouteSelection.Backend backend;
+    private final RetryPolicy retry;
+    private final boolean upstreamH2;
+
+    private HttpRequest head;
+    /** Body pieces kept for a replay; null when no replay is possible (any more). */
+    private List<HttpContent> kept;
+    private int keptBytes;
+    private int retriesLeft;
+    private List<Endpoint> tried;
+    private Attempt attempt;
+    private boolean requestDone;
+    private boolean responseStarted;
+    private boolean over;
+    private ScheduledFuture<?> requestTimer;
+
+    UpstreamRequest(Upstreams upstreams, HttpUpstreamPool pool, RequestContext request, HttpRequest head,
+                    boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
+        this.upstreams = upstreams;
+        this.pool = pool;
+        this.request = request;
+        this.loop = loop;
+        this.sink = sink;
+        RouteSelection route = request.get(RouteSelection.KEY);
+        this.backend = route != null ? route.backend() : Upstreams.defaultBackend(request.target());
+        this.retry = route != null ? route.retry() : RetryPolicy.NONE;
+        this.retriesLeft = retry.retries();
+        this.upstreamH2 = h2Downstream || request.target().protocol().isH2();
+        request.outcome().route(route != null ? route.routeName() : "default");
+        sanitizeRequest(head.headers(), upstreamH2);
+        if (!upstreamH2) {
+            head.setProtocolVersion(HttpVersion.HTTP_1_1);
+        }
+        this.head = head;
+        this.requestDone = head instanceof LastHttpContent;
+        if (retriesLeft > 0) {
+            kept = new ArrayList<>(2);
+        }
+        if (route != null && route.timeout() != null && !route.timeout().isZero()) {
+            requestTimer = loop.schedule(() -> timedOut(null), route.timeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Starts the first attempt. */
+    void start() {
+        newAttempt();
+    }
+
+    private void newAttempt() {
+        UpstreamPick pick = upstreams.pick(request.snapshot(), backend, request, tried);
+        if (pick instanceof UpstreamPick.Unavailable u) {
+            fail(u.rejection());
+            return;
+        }
+        Endpoint endpoint = (Endpoint) pick;
+        if (tried == null) {
+            tried = new ArrayList<>(2);
+        }
+        tried.add(endpoint);
+        request.outcome().attempt(endpoint.address().authority());
+        Attempt a = new Attempt(endpoint);
+        attempt = a;
+        // what this attempt must send: the head and every body piece so far
+        boolean replay = kept != null;
+        a.send(replay ? duplicate(head) : head);
+        if (!replay) {
+            head = null;
+        } else {
+            for (HttpContent c : kept) {
+                a.send(c.retainedDuplicate());
+            }
+        }
+        a.acquire();
+        if (tried.size() > 1) {
+            a.flush(); // a retry starts outside the client's read burst: nothing else flushes it
+        }
+    }
+
+    private static HttpRequest duplicate(HttpRequest head) {
+        return head instanceof FullHttpRequest full ? full.retainedDuplicate() : head;
+    }
+
+    // --- UpstreamCall: what the exchange handler drives ---
+
+    @Override
+    public void requestContent(HttpContent content) {
+        if (over) {
+            content.release();
+            return;
+        }
+        if (content instanceof LastHttpContent) {
+            requestDone = true;
+        }
+        if (kept != null) {
+            keptBytes += content.content().readableBytes();
+            if (keptBytes > REPLAY_LIMIT) {
+                dropKept(); // too big to replay: this attempt is the last
+            } else {
+                kept.add(content.retainedDuplicate());
+            }
+        }
+        attempt.send(content);
+        if (requestDone) {
+            attempt.maybeDone();
+        }
+    }
+
+    @Override
+    public void flushRequest() {
+        if (!over) {
+            attempt.flush();
+        }
+    }
+
+    @Override
+    public boolean isRequestWritable() {
+        return !over && attempt.writable();
+    }
+
+    @Override
+    public void responseWritable() {
+        if (!over) {
+            attempt.read();
+        }
+    }
+
+    @Override
+    public void cancel() {
+        if (over) {
+            return;
+        }
+        end();
+        if (attempt != null) {
+            attempt.abandon(EndpointStates.AttemptResult.CANCELLED);
+        }
+    }
+
+    // --- endings ---
+
+    private void end() {
+        over = true;
+        if (requestTimer != null) {
+            requestTimer.cancel(false);
+        }
+        dropKept();
+        if (head != null) {
+            ReferenceCountUtil.release(head);
+            head = null;
+        }
+    }
+
+    private void dropKept() {
+        if (kept != null) {
+            kept.forEach(HttpContent::release);
+            kept = null;
+        }
+    }
+
+    private void fail(Rejection r) {
+        if (over) {
+            return;
+        }
+        end();
+        sink.failed(r);
+    }
+
+    private void timedOut(Attempt perTry) {
+        if (over || perTry != null && perTry != attempt) {
+            return;
+        }
+        if (perTry != null) {
+            perTry.failed(new Rejection(Rejection.Reason.REQUEST_TIMEOUT, "per-try timeout after "
+                    + retry.perTryTimeout().toMillis() + " ms to " + perTry.endpoint), true);
+            return;
+        }
+        log.info("request timeout for {}", request);
+        if (attempt != null) {
+            attempt.abandon(EndpointStates.AttemptResult.CANCELLED);
+        }
+        fail(new Rejection(Rejection.Reason.REQUEST_TIMEOUT, "no complete response within the route timeout"));
+    }
+
+    /** Whether a failure of the current attempt is tried again. */
+    private boolean mayRetry(boolean connectFailure) {
+        return !over && !responseStarted && retriesLeft > 0 && kept != null
+                && (connectFailure ? retry.connectFailure() : retry.reset());
+    }
+
+    /**
+     * One attempt: one exchange channel to one endpoint. Also the pool's owner of that channel
+     * while the attempt holds it.
+     */
+    private final class Attempt implements HttpUpstreamPool.Owner {
+        final Endpoint endpoint;
+        final EndpointStates.State state;
+        private Channel up;
+        private ArrayDeque<HttpObject> unsent = new ArrayDeque<>(4);
+        private boolean requestSent;
+        private boolean responseDone;
+        private boolean reusable;
+        private boolean finished;
+        private ScheduledFuture<?> perTryTimer;
+
+        Attempt(Endpoint endpoint) {
+            this.endpoint = endpoint;
+            this.state = upstreams.states().of(endpoint);
+            upstreams.states().started(state);
+            if (retry.perTryTimeout() != null && !retry.perTryTimeout().isZero()) {
+                perTryTimer = loop.schedule(() -> timedOut(this), retry.perTryTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            }
+        }
+
+        void acquire() {
+            Future<Channel> f = pool.acquire(endpoint, upstreamH2, request.tunnel(), loop, this);
+            if (f.isDone()) {
+                onChannel(f, false); // pooled: the exchange handler's read-complete flushes head and body together
+            } else {
+                f.addListener(done -> onChannel(f, true));
+            }
+        }
+
+        private void onChannel(Future<Channel> f, boolean flush) {
+            if (!f.isSuccess()) {
+                if (!finished) {
+                    failed(RejectedException.of(f.cause(), Rejection.Reason.UPSTREAM_REFUSED), false);
+                }
+                return;
+            }
+            Channel ch = f.getNow();
+            if (finished) {
+                pool.release(ch, endpoint, upstreamH2, false);
+                return;
+            }
+            up = ch;
+            while (!unsent.isEmpty()) {
+                up.write(unsent.poll(), up.voidPromise());
+            }
+            unsent = null;
+            if (flush) {
+                up.flush();
+            }
+            if (sink.isWritable()) {
+                up.read();
+            }
+            if (!requestDone) {
+                sink.requestWritable(); // the body may flow now
+            }
+        }
+
+        void send(HttpObject msg) {
+            if (finished) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof LastHttpContent) {
+                requestSent = true;
+            }
+            if (up == null) {
+                unsent.add(msg);
+            } else {
+                up.write(msg, up.voidPromise());
+            }
+        }
+
+        void flush() {
+            if (up != null) {
+                up.flush();
+            }
+        }
+
+        boolean writable() {
+            return up != null && up.isWritable();
+        }
+
+        void read() {
+            if (up != null && !responseDone) {
+                up.read();
+            }
+        }
+
+        // --- HttpUpstreamPool.Owner ---
+
+        @Override
+        public void upstreamRead(Object msg) {
+            if (finished || over || this != attempt) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof HttpObject http && http.decoderResult().isFailure()) {
+                // a malformed response, or one cut short (PrematureChannelClosureException)
+                ReferenceCountUtil.release(msg);
+                failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint + " sent a malformed or truncated response: "
+                        + http.decoderResult().cause().getMessage()), false);
+                return;
+            }
+            if (msg instanceof HttpResponse res) {
+                if (res.status().codeClass() == HttpStatusClass.INFORMATIONAL && res.status().code() != 101) {
+                    sanitizeResponse(res.headers());
+                    sink.responseHead(res);
+                    return;
+                }
+                if (res.status().code() == 503 && retry.retriable503() && mayRetry(false) && requestSent) {
+                    ReferenceCountUtil.release(res);
+                    log.debug("retrying {} after a 503 from {}", request, endpoint);
+                    abandon(EndpointStates.AttemptResult.SERVER_ERROR);
+                    retriesLeft--;
+                    newAttempt();
+                    return;
+                }
+                responseStarted = true;
+                dropKept(); // no retry once the client saw a response
+                reusable = HttpUtil.isKeepAlive(res);
+                sanitizeResponse(res.headers());
+                boolean last = res instanceof LastHttpContent;
+                status = res.status().code();
+                sink.responseHead(res);
+                if (last) {
+                    responseEnded();
+                }
+                return;
+            }
+            if (msg instanceof HttpContent c) {
+                if (!responseStarted) {
+                    c.release();
+                    return;
+                }
+                boolean last = c instanceof LastHttpContent;
+                sink.responseContent(c);
+                if (last) {
+                    responseEnded();
+                }
+                return;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        private int status;
+
+        private void responseEnded() {
+            responseDone = true;
+            maybeDone();
+        }
+
+        /** Both directions complete: the connection goes back to the pool. */
+        void maybeDone() {
+            if (finished || !responseDone || !requestDone || !requestSent) {
+                return;
+            }
+            finished = true;
+            cancelPerTry();
+            end();
+            Channel ch = up;
+            up = null;
+            if (ch != null) {
+                pool.release(ch, endpoint, upstreamH2, reusable);
+            }
+            upstreams.states().ended(state, status >= 500 ? EndpointStates.AttemptResult.SERVER_ERROR
+                    : EndpointStates.AttemptResult.RESPONSE);
+        }
+
+        @Override
+        public void upstreamReadComplete() {
+            if (finished || this != attempt) {
+                return;
+            }
+            sink.responseFlush();
+            if (up != null && !responseDone && sink.isWritable()) {
+                up.read();
+            }
+        }
+
+        @Override
+        public void upstreamWritable() {
+            if (!finished && this == attempt && !requestDone) {
+                sink.requestWritable();
+            }
+        }
+
+        @Override
+        public void upstreamClosed() {
+            if (finished) {
+                return;
+            }
+            reusable = false;
+            if (responseDone) {
+                // it answered completely, then closed its side: fine once the request is out
+                up = null;
+                if (requestSent && requestDone) {
+                    maybeDone();
+                } else {
+                    finished = true; // the rest of the request body is dropped
+                    cancelPerTry();
+                    end();
+                    upstreams.states().ended(state, EndpointStates.AttemptResult.RESPONSE);
+                }
+                return;
+            }
+            up = null;
+            failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint
+                    + (responseStarted ? " closed in the middle of the response" : " closed the connection before responding")),
+                    false);
+        }
+
+        /** This attempt failed: retry if allowed, else tell the sink. */
+        void failed(Rejection r, boolean timeout) {
+            boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET && !timeout;
+            abandon(EndpointStates.AttemptResult.CONNECT_FAILURE);
+            if (mayRetry(connectFailure) || timeout && mayRetry(false)) {
+                retriesLeft--;
+                log.debug("retrying {} after {}", request, r);
+                newAttempt();
+                return;
+            }
+            log.info("request {} via {} failed: {}", request, endpoint, r);
+            fail(r);
+        }
+
+        /** Gives the channel up without reuse and releases what was not sent. */
+        void abandon(EndpointStates.AttemptResult result) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            cancelPerTry();
+            if (unsent != null) {
+                while (!unsent.isEmpty()) {
+                    ReferenceCountUtil.release(unsent.poll());
+                }
+            }
+            Channel ch = up;
+            up = null;
+            if (ch != null) {
+                pool.release(ch, endpoint, upstreamH2, false);
+            }
+            upstreams.states().ended(state, result);
+        }
+
+        private void cancelPerTry() {
+            if (perTryTimer != null) {
+                perTryTimer.cancel(false);
+            }
+        }
+    }
+
+    /** Hop-by-hop headers are per connection (RFC 9110 §7.6.1); codec bookkeeping headers too. */
+    static void sanitizeRequest(HttpHeaders h, boolean h2Up) {
+        stripConnectionHeaders(h);
+        h.remove(STREAM_ID);
+        h.remove(PATH);
+        if (!h2Up) {
+            h.remove(SCHEME);
+            String te = h.get(HttpHeaderNames.TE);
+            if (te != null && !te.equalsIgnoreCase("trailers")) {
+                h.remove(HttpHeaderNames.TE);
+            }
+        }
+    }
+
+    static void sanitizeResponse(HttpHeaders h) {
+        stripConnectionHeaders(h);
+        h.remove(STREAM_ID);
+        h.remove(SCHEME);
+        h.remove(PATH);
+    }
+
+    private static void stripConnectionHeaders(HttpHeaders h) {
+        for (String listed : h.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String token : listed.split(",")) {
+                String t = token.trim();
+                if (!t.isEmpty() && !t.equalsIgnoreCase("close") && !t.equalsIgnoreCase("keep-alive")) {
+                    h.remove(t);
+                }
+            }
+        }
+        for (CharSequence name : HOP_BY_HOP) {
+            h.remove(name);
+        }
+    }
+}

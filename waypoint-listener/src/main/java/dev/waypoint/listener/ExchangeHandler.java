@@ -1,0 +1,663 @@
+package dev.waypoint.listener;
+
+import dev.waypoint.listener.target.TargetResolver;
+import dev.waypoint.listener.target.TargetTable;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.request.FilterResult;
+import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TargetResolution;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.DrainEvent;
+import dev.waypoint.transport.ExchangeSink;
+import dev.waypoint.transport.HalfClose;
+import dev.waypoint.transport.UpstreamCall;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns the requests of one inner HTTP channel: the tunnel itself for HTTP/1.1 (every request of
+ * the tunnel, one at a time), or one inner HTTP/2 stream (one request). The only handler behind
+ * the inner codec; every request stage runs inside it as a plain-Java {@link HttpFilter} over a
+ * {@link RequestContext}, then the {@link dev.waypoint.transport.UpstreamStage} forwards it.
+ *
+ * <h2>Ordering (HTTP/1.1)</h2>
+ * Requests are serialized <em>before</em> any stage runs: a pipelined request waits, decoded but
+ * untouched, until the response of the one before it has been written completely; only then is
+ * its context built, its snapshot pinned and its filters run. So every response, whether
+ * relayed, a local reply from any stage, or an error for a malformed request, leaves in request
+ * order, and no stage ever sees a request out of turn.
+ *
+ * <h2>Config</h2>
+ * Each request pins the snapshot current when its turn comes and re-resolves the tunnel's
+ * {@code :authority} in it: a keep-alive tunnel or an h2c connection sees new endpoints and
+ * policies on its next request. A target that is no longer bound gets a 503
+ * {@code target_no_longer_bound} and the tunnel ends after it (the {@code lifecycle} handler ends
+ * such tunnels on its own when the new generation arrives).
+ *
+ * <h2>The outcome</h2>
+ * Every request's {@link RequestOutcome} is closed exactly once: after the last byte of its
+ * response was written, after its local reply, when it was reset, or when the client went away;
+ * then {@link HttpFilter#onComplete} runs on every filter (also those the request never reached:
+ * telemetry must see a malformed request's 400 too).
+ *
+ * <h2>Backpressure</h2>
+ * {@code AUTO_READ} is off. The channel is read while waiting for a request head, and during a
+ * request only while its body is wanted: the upstream can take it (or it is being discarded
+ * after a local reply). A paused filter stops reading. Response reads upstream happen only
+ * while this channel is writable ({@link ExchangeSink#isWritable()}).
+ *
+ * <h2>Reference counting</h2>
+ * Request objects are handed to the upstream stage (ownership moves) or released here (queued
+ * objects of a channel that closed, bodies after a local reply); response objects from the sink
+ * are written to the client or released when their request is already over.
+ *
+ * <h2>Threading</h2>
+ * The channel's event loop only; a filter that paused resumes through {@code execute} on it.
+ */
+final class ExchangeHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ExchangeHandler.class);
+
+    private final TunnelContext tunnel;
+    private final ConnectHandler.Deps deps;
+    private final RequestChain chain;
+    private final boolean h2;
+    private final LongSupplier ticker;
+
+    private ChannelHandlerContext ctx;
+    /** Decoded objects not yet taken by a request: the next pipelined request(s). */
+    private final ArrayDeque<Object> queue = new ArrayDeque<>(4);
+    private Exchange current;
+    private boolean processing;
+    private boolean inputClosed;
+    /** Drain, or the target was unbound: end the tunnel after the request in flight. */
+    private boolean ending;
+    private boolean closed;
+
+    ExchangeHandler(TunnelContext tunnel, ConnectHandler.Deps deps, boolean h2) {
+        this(tunnel, deps, h2, System::nanoTime);
+    }
+
+    ExchangeHandler(TunnelContext tunnel, ConnectHandler.Deps deps, boolean h2, LongSupplier ticker) {
+        this.tunnel = tunnel;
+        this.deps = deps;
+        this.chain = deps.chain();
+        this.h2 = h2;
+        this.ticker = ticker;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        ctx.channel().config().setOption(ChannelOption.AUTO_READ, false);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        maybeRead();
+        ctx.fireChannelActive();
+    }
+
+    // --- the request side ---
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        queue.add(msg);
+        process();
+    }
+
+    /** Hands queued objects to the request whose turn it is; a request head waits until the one before is finished. */
+    private void process() {
+        if (processing) {
+            return; // re-entered from a request that finished synchronously; the loop below goes on
+        }
+        processing = true;
+        try {
+            while (!queue.isEmpty() && !closed) {
+                if (current == null) {
+                    Object m = queue.poll();
+                    if (m instanceof HttpRequest req) {
+                        current = new Exchange(req);
+                        current.begin();
+                    } else {
+                        ReferenceCountUtil.release(m); // body bytes of no request (the decoder gave up)
+                    }
+                } else {
+                    Object m = queue.peek();
+                    if (m instanceof HttpRequest || current.requestDone) {
+                        break; // the next request: its turn comes when this one is finished
+                    }
+                    queue.poll();
+                    if (m instanceof HttpContent c) {
+                        current.content(c);
+                    } else {
+                        ReferenceCountUtil.release(m);
+                    }
+                }
+            }
+        } finally {
+            processing = false;
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (current != null && current.call != null) {
+            current.call.flushRequest(); // head and body of one burst leave in one write
+        }
+        maybeRead();
+        ctx.fireChannelReadComplete();
+    }
+
+    private void maybeRead() {
+        if (closed || !queue.isEmpty() || !ctx.channel().isActive()) {
+            return; // what is queued is consumed first
+        }
+        if (current == null ? !inputClosed && !ending : current.wantsBody()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && current != null && current.call != null) {
+            current.call.responseWritable();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // HTTP/1.1: the client ended its side; an unfinished body already came as a decoder failure
+            inputClosed = true;
+            if (current == null && queue.isEmpty()) {
+                endTunnel();
+            }
+            return;
+        }
+        if (evt instanceof DrainEvent || evt instanceof TunnelLifecycle.Unbound) {
+            // finish the request in flight, then end; an idle tunnel ends now
+            ending = true;
+            if (!h2 && current == null && queue.isEmpty()) {
+                endTunnel();
+            }
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closed = true;
+        while (!queue.isEmpty()) {
+            ReferenceCountUtil.release(queue.poll());
+        }
+        if (current != null) {
+            current.clientGone();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("request channel to {} failed", tunnel.target().authority(), cause);
+        ctx.close();
+    }
+
+    private void endTunnel() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ctx.channel().flush();
+        HalfClose.shutdownOutput(ctx.channel()).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** After a request finished: the next one, or the end of the tunnel. */
+    private void next(boolean keepAlive) {
+        current = null;
+        if (h2) {
+            return; // the inner stream ended with the response
+        }
+        if (!keepAlive || ending || inputClosed && queue.isEmpty()) {
+            endTunnel();
+            return;
+        }
+        process();
+        if (current != null && current.call != null) {
+            current.call.flushRequest(); // a queued request started outside a read burst
+        }
+        maybeRead();
+    }
+
+    /** One request, from its head to its outcome; also the sink its upstream delivers to. */
+    private final class Exchange implements ExchangeSink {
+        private HttpRequest head;
+        private RequestContext rc;
+        private final RequestOutcome outcome;
+        private boolean keepAlive;
+        private boolean grpc;
+        /** How many filters' {@code onRequest} ran: those (and only those) see the response head. */
+        private int ran;
+        private boolean paused;
+        private boolean requestDone;
+        private boolean responseStarted;
+        private boolean responseDone;
+        private boolean localReply;
+        /** A local reply was sent: the rest of the request body is read and dropped. */
+        private boolean discarding;
+        /** End the tunnel after this request (malformed request, target gone). */
+        private boolean closeAfter;
+        private boolean finished;
+        private UpstreamCall call;
+        /** Body received before the upstream stage started (filters running or paused). */
+        private ArrayDeque<HttpContent> pending;
+
+        Exchange(HttpRequest head) {
+            this.head = head;
+            this.outcome = new RequestOutcome(ticker.getAsLong());
+        }
+
+        void begin() {
+            keepAlive = h2 || HttpUtil.isKeepAlive(head);
+            if (head instanceof LastHttpContent) {
+                requestDone = true; // a full request: head and body in one
+            }
+            ConfigSnapshot snapshot = deps.snapshots().current();
+            TargetResolution resolved = TargetResolver.resolve(tunnel.target().authority(), snapshot.part(TargetTable.PART));
+            Target target = resolved instanceof Target t ? t : tunnel.target();
+            NettyHeaders headers = new NettyHeaders(head.headers());
+            RequestView view = new RequestView(head, tunnel, headers, h2);
+            grpc = view.grpc();
+            rc = new RequestContext(tunnel, snapshot, target, view, headers, outcome);
+            DecoderResult decoded = head.decoderResult();
+            if (decoded.isFailure()) {
+                // the codec stops parsing after a bad head: answer, then end the tunnel
+                requestDone = true;
+                closeAfter = true;
+                reply(malformed(decoded.cause()), Map.of());
+                return;
+            }
+            if (resolved instanceof Rejection r) {
+                closeAfter = true;
+                reply(new Rejection(Rejection.Reason.TARGET_UNBOUND, r.message()), Map.of());
+                return;
+            }
+            runFilters(0);
+        }
+
+        private void runFilters(int from) {
+            HttpFilter[] filters = chain.filters();
+            for (int i = from; i < filters.length; i++) {
+                ran = i + 1;
+                FilterResult r;
+                try {
+                    r = filters[i].onRequest(rc);
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed on {}", filters[i].name(), rc, e);
+                    reply(new Rejection(Rejection.Reason.INTERNAL, "stage " + filters[i].name() + " failed"), Map.of());
+                    return;
+                }
+                if (r == FilterResult.CONTINUE) {
+                    continue;
+                }
+                if (!apply(i, r)) {
+                    return;
+                }
+            }
+            forward();
+        }
+
+        /** Acts on a non-continue result of filter {@code i}; true if the chain goes on. */
+        private boolean apply(int i, FilterResult r) {
+            if (r instanceof FilterResult.Reply reply) {
+                reply(reply.rejection(), reply.headers());
+                return false;
+            }
+            if (r instanceof FilterResult.Pause pause) {
+                paused = true;
+                pause.later().whenComplete((res, err) -> ctx.executor().execute(() -> resumed(i, res, err)));
+                return false;
+            }
+            return true;
+        }
+
+        private void resumed(int i, FilterResult r, Throwable err) {
+            if (finished) {
+                return; // the client went away meanwhile
+            }
+            paused = false;
+            if (err != null || r == null) {
+                log.warn("stage {} failed on {}", chain.filters()[i].name(), rc, err);
+                reply(new Rejection(Rejection.Reason.INTERNAL, "stage " + chain.filters()[i].name() + " failed"), Map.of());
+            } else if (r == FilterResult.CONTINUE || apply(i, r)) {
+                runFilters(i + 1);
+            }
+            if (call != null) {
+                call.flushRequest(); // resumed outside a read burst: nobody else flushes
+            }
+            if (this == current) {
+                maybeRead();
+            }
+        }
+
+        private void forward() {
+            HttpRequest h = head;
+            head = null;
+            UpstreamCall c = chain.upstream().start(rc, h, h2, ctx.channel().eventLoop(), this);
+            if (discarding || finished) {
+                releasePending(); // it failed at once (no endpoint): the local reply is out
+                return;
+            }
+            call = c;
+            if (pending != null) {
+                while (!pending.isEmpty()) {
+                    call.requestContent(pending.poll());
+                }
+            }
+        }
+
+        boolean wantsBody() {
+            return !requestDone && !paused && (discarding || call != null && call.isRequestWritable());
+        }
+
+        void content(HttpContent c) {
+            if (c.decoderResult().isFailure()) {
+                // a bad chunk, or the client closed in the middle of the body
+                Throwable cause = c.decoderResult().cause();
+                c.release();
+                requestDone = true;
+                closeAfter = true;
+                if (responseStarted) {
+                    reset("DPE", "downstream_protocol_error");
+                } else {
+                    reply(malformed(cause), Map.of());
+                }
+                return;
+            }
+            outcome.addRequestBytes(c.content().readableBytes());
+            boolean last = c instanceof LastHttpContent;
+            if (discarding) {
+                c.release();
+            } else if (call != null) {
+                call.requestContent(c);
+            } else {
+                if (pending == null) {
+                    pending = new ArrayDeque<>(2);
+                }
+                pending.add(c);
+            }
+            if (last) {
+                requestDone = true;
+                maybeFinish();
+            }
+        }
+
+        // --- ExchangeSink: what the upstream stage delivers ---
+
+        @Override
+        public boolean isWritable() {
+            return ctx.channel().isWritable();
+        }
+
+        @Override
+        public void responseHead(HttpResponse res) {
+            if (finished || responseDone) {
+                ReferenceCountUtil.release(res);
+                return;
+            }
+            HttpResponseStatus status = res.status();
+            if (!h2) {
+                res.setProtocolVersion(HttpVersion.HTTP_1_1);
+            }
+            if (status.codeClass() == HttpStatusClass.INFORMATIONAL && status.code() != 101) {
+                ctx.writeAndFlush(res); // 100 Continue and friends pass through; the final response follows
+                return;
+            }
+            responseStarted = true;
+            outcome.status(status.code());
+            outcome.responseStarted(ticker.getAsLong());
+            respondFilters(status.code(), res);
+            if (!h2) {
+                if (!(res instanceof FullHttpResponse) && !HttpUtil.isContentLengthSet(res)
+                        && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(status)) {
+                    HttpUtil.setTransferEncodingChunked(res, true);
+                }
+                if (!keepAlive || ending || closeAfter) {
+                    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                }
+            }
+            boolean last = res instanceof LastHttpContent;
+            if (last) {
+                outcome.addResponseBytes(((LastHttpContent) res).content().readableBytes());
+            }
+            ctx.write(res);
+            if (last) {
+                responseEnded();
+            }
+        }
+
+        @Override
+        public void responseContent(HttpContent c) {
+            if (finished || responseDone || !responseStarted) {
+                c.release();
+                return;
+            }
+            outcome.addResponseBytes(c.content().readableBytes());
+            boolean last = c instanceof LastHttpContent;
+            ctx.write(c);
+            if (last) {
+                responseEnded();
+            }
+        }
+
+        private void responseEnded() {
+            responseDone = true;
+            ctx.flush();
+            maybeFinish();
+        }
+
+        @Override
+        public void responseFlush() {
+            if (!finished) {
+                ctx.flush();
+            }
+        }
+
+        @Override
+        public void requestWritable() {
+            if (this == current) {
+                maybeRead();
+            }
+        }
+
+        @Override
+        public void failed(Rejection r) {
+            if (finished) {
+                return;
+            }
+            call = null; // the upstream stage is done with this request
+            if (!responseStarted) {
+                reply(r, Map.of());
+            } else {
+                log.info("upstream failed mid-response for {}: {}; resetting the client stream", rc, r);
+                reset(r.reason() == Rejection.Reason.REQUEST_TIMEOUT ? "UT" : "UR", r.reason().code());
+            }
+        }
+
+        // --- endings ---
+
+        /** Answers from here, in this request's turn. The rest of its body is read and dropped. */
+        private void reply(Rejection r, Map<String, String> headers) {
+            if (responseStarted) {
+                reset(r.reason().flag(), r.reason().code());
+                return;
+            }
+            if (call != null) {
+                call.cancel();
+                call = null;
+            }
+            if (head != null) {
+                ReferenceCountUtil.release(head);
+                head = null;
+            }
+            releasePending();
+            discarding = true;
+            localReply = true;
+            FullHttpResponse res = LocalReplies.http(r, headers, grpc, ctx.alloc());
+            if (!h2 && (!keepAlive || ending || closeAfter)) {
+                res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            }
+            responseStarted = true;
+            outcome.status(res.status().code());
+            outcome.flags(r.reason().flag(), r.reason().code());
+            outcome.responseStarted(ticker.getAsLong());
+            respondFilters(res.status().code(), res);
+            outcome.addResponseBytes(res.content().readableBytes());
+            log.debug("local reply for {}: {}", rc, r);
+            ctx.writeAndFlush(res);
+            responseDone = true;
+            maybeFinish();
+        }
+
+        private void respondFilters(int status, HttpResponse res) {
+            HttpFilter[] filters = chain.filters();
+            if (ran == 0) {
+                return;
+            }
+            NettyHeaders view = new NettyHeaders(res.headers());
+            for (int i = ran - 1; i >= 0; i--) {
+                try {
+                    filters[i].onResponse(rc, status, view);
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed on the response of {}", filters[i].name(), rc, e);
+                }
+            }
+        }
+
+        /** The client's stream is reset: the only honest end once a response has started. */
+        private void reset(String flag, String reason) {
+            if (call != null) {
+                call.cancel();
+                call = null;
+            }
+            releasePending();
+            outcome.flags(flag, reason);
+            finish(RequestOutcome.End.UPSTREAM_RESET);
+            closed = true;
+            ctx.close();
+        }
+
+        private void maybeFinish() {
+            if (finished || !responseDone) {
+                return;
+            }
+            if (!requestDone) {
+                if (!h2) {
+                    return; // HTTP/1.1: the rest of the body is still read (forwarded, or dropped after a local reply)
+                }
+                // RFC 9113 §8.1: after a complete response the server may ask the client to stop
+                // sending the request with RST_STREAM(NO_ERROR)
+                requestDone = true;
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+            }
+            finish(localReply ? RequestOutcome.End.LOCAL_REPLY : RequestOutcome.End.RESPONSE);
+            next(keepAlive && !closeAfter);
+        }
+
+        /** Client gone (reset, tunnel closed) before the exchange completed. */
+        void clientGone() {
+            if (finished) {
+                return;
+            }
+            if (call != null) {
+                call.cancel();
+                call = null;
+            }
+            if (head != null) {
+                ReferenceCountUtil.release(head);
+                head = null;
+            }
+            releasePending();
+            outcome.flags("DC", "downstream_remote_disconnect");
+            finish(RequestOutcome.End.DOWNSTREAM_RESET);
+        }
+
+        private void finish(RequestOutcome.End end) {
+            finished = true;
+            if (!outcome.close(end, ticker.getAsLong())) {
+                return;
+            }
+            HttpFilter[] filters = chain.filters();
+            for (int i = filters.length - 1; i >= 0; i--) {
+                try {
+                    filters[i].onComplete(rc);
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed completing {}", filters[i].name(), rc, e);
+                }
+            }
+            if (log.isDebugEnabled()) {
+                log.debug("{}: {}", rc, outcome);
+            }
+        }
+
+        private void releasePending() {
+            if (pending != null) {
+                while (!pending.isEmpty()) {
+                    pending.poll().release();
+                }
+            }
+        }
+    }
+
+    private static boolean mayHaveBody(HttpResponseStatus status) {
+        int c = status.code();
+        return c >= 200 && c != 204 && c != 304;
+    }
+
+    /** 414 for an over-long request line, 431 for an over-large header block, 400 for the rest. */
+    static Rejection malformed(Throwable cause) {
+        String msg = cause == null || cause.getMessage() == null ? "malformed request" : cause.getMessage();
+        if (cause instanceof TooLongHttpLineException) {
+            return new Rejection(Rejection.Reason.URI_TOO_LONG, msg);
+        }
+        if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+            return new Rejection(Rejection.Reason.HEADERS_TOO_LARGE, msg);
+        }
+        return new Rejection(Rejection.Reason.BAD_REQUEST, msg);
+    }
+}

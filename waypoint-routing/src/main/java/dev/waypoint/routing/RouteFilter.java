@@ -1,0 +1,28 @@
+package dev.waypoint.routing;
+
+import dev.waypoint.model.request.FilterResult;
+import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RouteSelection;
+
+/**
+ * The {@code route} stage: decides each request's route and writes it to
+ * {@link RouteSelection#KEY} for the upstream stage. Today that is the default route of the
+ * request's target ("by default a Service routes to its own endpoints"), decided per request
+ * against the request's own snapshot; HTTPRoute matching plugs in here.
+ */
+public final class RouteFilter implements HttpFilter {
+    /** The stage name, as in logs and metrics. */
+    public static final String NAME = "route";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public FilterResult onRequest(RequestContext request) {
+        request.set(RouteSelection.KEY, DefaultRoutes.route(request.target()));
+        return FilterResult.CONTINUE;
+    }
+}
