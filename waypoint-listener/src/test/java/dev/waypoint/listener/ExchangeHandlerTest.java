@@ -468,4 +468,25 @@ class ExchangeHandlerTest {
         assertThat(calls.get(0).head.headers().get("x-added")).isEqualTo("yes");
         assertThat(((HttpObject) calls.get(0).head).decoderResult().isSuccess()).isTrue();
     }
+
+    @Test
+    void unboundWhileARequestIsInFlightEndsTheTunnelAfterItsResponse() {
+        channel(false);
+        ch.writeInbound(get("/a"));
+        ch.pipeline().fireUserEventTriggered(TunnelLifecycle.Unbound.INSTANCE);
+        assertThat(ch.isOpen()).as("the response in flight is not cut").isTrue();
+        calls.get(0).respond(200, "a");
+        assertThat(written()).containsExactly("200 [close] a");
+        assertThat(ch.isOpen()).isFalse();
+    }
+
+    @Test
+    void unboundOnAnIdleTunnelEndsItAtOnce() {
+        channel(false);
+        ch.writeInbound(get("/a"));
+        calls.get(0).respond(200, "a");
+        written();
+        ch.pipeline().fireUserEventTriggered(TunnelLifecycle.Unbound.INSTANCE);
+        assertThat(ch.isOpen()).isFalse();
+    }
 }
