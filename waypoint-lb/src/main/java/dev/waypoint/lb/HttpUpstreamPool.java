@@ -49,7 +49,7 @@ import java.util.concurrent.TimeUnit;
  * <h2>Threading</h2>
  * Per-loop state, touched only from its loop (the loop of the request that asks).
  */
-final class HttpUpstreamPool {
+final class HttpUpstreamPool implements ExchangeChannels {
     private final Upstreams upstreams;
     /** Idle pooled connections are closed after this long. */
     private final long idleMillis;
@@ -152,7 +152,8 @@ final class HttpUpstreamPool {
     }
 
     /** An exchange channel to {@code endpoint} owned by {@code owner}. Call on {@code loop}. */
-    Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner) {
+    @Override
+    public Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner) {
         LoopState st = state(loop);
         Key key = new Key(endpoint, h2);
         Promise<Channel> result = loop.newPromise();
@@ -275,7 +276,8 @@ final class HttpUpstreamPool {
      * Gives an HTTP/1.1 exchange channel back after a complete exchange: kept for reuse if
      * {@code reusable}, else closed. HTTP/2 stream channels are simply closed (the stream is done).
      */
-    void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
+    @Override
+    public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
         Exchange ex = ch.pipeline().get(Exchange.class);
         if (ex != null) {
             ex.owner = null;

@@ -69,7 +69,7 @@ final class UpstreamRequest implements UpstreamCall {
     private static final CharSequence PATH = HttpConversionUtil.ExtensionHeaderNames.PATH.text();
 
     private final Upstreams upstreams;
-    private final HttpUpstreamPool pool;
+    private final ExchangeChannels pool;
     private final RequestContext request;
     private final EventLoop loop;
     private final ExchangeSink sink;
@@ -89,7 +89,7 @@ final class UpstreamRequest implements UpstreamCall {
     private boolean over;
     private ScheduledFuture<?> requestTimer;
 
-    UpstreamRequest(Upstreams upstreams, HttpUpstreamPool pool, RequestContext request, HttpRequest head,
+    UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
         this.upstreams = upstreams;
         this.pool = pool;
@@ -255,10 +255,13 @@ final class UpstreamRequest implements UpstreamCall {
         fail(new Rejection(Rejection.Reason.REQUEST_TIMEOUT, "no complete response within the route timeout"));
     }
 
-    /** Whether a failure of the current attempt is tried again. */
-    private boolean mayRetry(boolean connectFailure) {
-        return !over && !responseStarted && retriesLeft > 0 && kept != null
-                && (connectFailure ? retry.connectFailure() : retry.reset());
+    /**
+     * Whether a failure of the current attempt is tried again: the policy allows this kind
+     * ({@code allowed}), retries are left, the client saw no response yet and the body seen so
+     * far is still kept for a replay.
+     */
+    private boolean mayRetry(boolean allowed) {
+        return allowed && !over && !responseStarted && retriesLeft > 0 && kept != null;
     }
 
     /**
@@ -374,7 +377,7 @@ final class UpstreamRequest implements UpstreamCall {
                     sink.responseHead(res);
                     return;
                 }
-                if (res.status().code() == 503 && retry.retriable503() && mayRetry(false) && requestSent) {
+                if (res.status().code() == 503 && requestSent && mayRetry(retry.retriable503())) {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a 503 from {}", request, endpoint);
                     abandon(EndpointStates.AttemptResult.SERVER_ERROR);
@@ -480,7 +483,8 @@ final class UpstreamRequest implements UpstreamCall {
         void failed(Rejection r, boolean timeout) {
             boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET && !timeout;
             abandon(EndpointStates.AttemptResult.CONNECT_FAILURE);
-            if (mayRetry(connectFailure) || timeout && mayRetry(false)) {
+            // a per-try timeout is retried like a reset ("reset" covers it in Envoy's retry_on)
+            if (mayRetry(connectFailure ? retry.connectFailure() : retry.reset())) {
                 retriesLeft--;
                 log.debug("retrying {} after {}", request, r);
                 newAttempt();

@@ -1,0 +1,406 @@
+package dev.waypoint.lb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.HeadersView;
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RequestAttributes;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.RetryPolicy;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.ExchangeSink;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The upstream attempt controller over embedded exchange channels: what it writes upstream, what
+ * it hands the sink, when it retries (and replays the body), when it gives up, and that every
+ * channel goes back to the pool exactly once, reusable only after a complete exchange.
+ */
+class UpstreamRequestTest {
+    static final ServiceSpec SVC = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(),
+            List.of(HostPort.parseIp("10.96.0.1")), List.of(new ServicePortSpec("http", 80, 8080, null, null)),
+            Map.of("app", "web"), SourceRef.NONE);
+
+    /** The loop the request runs on (timers included). */
+    final EmbeddedChannel loopChannel = new EmbeddedChannel();
+    final EventLoop loop = loopChannel.eventLoop();
+    final Upstreams upstreams = new Upstreams(UpstreamSettings.defaults(15008),
+            new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin());
+    final FakeChannels channels = new FakeChannels();
+    final RecordingSink sink = new RecordingSink();
+
+    static ConfigSnapshot snapshot() {
+        List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
+        ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local",
+                List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)), List.of(SVC), pods, List.of(), List.of(), List.of());
+        return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
+    }
+
+    static PodSpec pod(String name, String ip) {
+        return new PodSpec(new NamespacedName("apps", name), Map.of("app", "web"), "web", HostPort.parseIp(ip), true,
+                Map.of(), SourceRef.NONE);
+    }
+
+    /** Hands out embedded exchange channels (or scripted failures) and records releases. */
+    static final class FakeChannels implements ExchangeChannels {
+        final ArrayDeque<Object> script = new ArrayDeque<>(); // Rejection = fail that acquire; else a channel
+        final List<EmbeddedChannel> handedOut = new ArrayList<>();
+        final List<String> acquiredFor = new ArrayList<>();
+        final List<String> released = new ArrayList<>();
+
+        @Override
+        public Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop,
+                                       HttpUpstreamPool.Owner owner) {
+            acquiredFor.add(endpoint.address().authority());
+            if (script.peek() instanceof Rejection r) {
+                script.poll();
+                return loop.newFailedFuture(new RejectedException(r));
+            }
+            HttpUpstreamPool.Exchange ex = new HttpUpstreamPool.Exchange();
+            ex.owner = owner;
+            EmbeddedChannel ch = new EmbeddedChannel(ex);
+            handedOut.add(ch);
+            return loop.newSucceededFuture(ch);
+        }
+
+        @Override
+        public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
+            ch.pipeline().get(HttpUpstreamPool.Exchange.class).owner = null;
+            released.add(endpoint.address().authority() + (reusable ? " reusable" : " closed"));
+        }
+
+        /** What the attempt on channel {@code i} wrote upstream, as "HEAD path" / body strings. */
+        List<String> written(int i) {
+            List<String> out = new ArrayList<>();
+            Object m;
+            handedOut.get(i).flushOutbound(); // what the exchange handler's read-complete would flush
+            while ((m = handedOut.get(i).readOutbound()) != null) {
+                if (m instanceof HttpRequest r) {
+                    out.add(r.method() + " " + r.uri());
+                }
+                if (m instanceof HttpContent c && c.content().isReadable()) {
+                    out.add(c.content().toString(StandardCharsets.UTF_8));
+                }
+                if (m instanceof LastHttpContent) {
+                    out.add("END");
+                }
+                ReferenceCountUtil.release(m);
+            }
+            return out;
+        }
+    }
+
+    static final class RecordingSink implements ExchangeSink {
+        final List<String> events = new ArrayList<>();
+        Rejection failure;
+
+        @Override
+        public boolean isWritable() {
+            return true;
+        }
+
+        @Override
+        public void responseHead(HttpResponse head) {
+            events.add("head " + head.status().code());
+            ReferenceCountUtil.release(head);
+        }
+
+        @Override
+        public void responseContent(HttpContent content) {
+            events.add((content instanceof LastHttpContent ? "last " : "body ") + content.content().toString(StandardCharsets.UTF_8));
+            content.release();
+        }
+
+        @Override
+        public void responseFlush() {}
+
+        @Override
+        public void requestWritable() {}
+
+        @Override
+        public void failed(Rejection rejection) {
+            failure = rejection;
+            events.add("failed " + rejection.reason().code());
+        }
+    }
+
+    record Attrs(HeadersView headers) implements RequestAttributes {
+        public String method() { return "POST"; }
+        public String path() { return "/p"; }
+        public String host() { return "web"; }
+        public String scheme() { return "http"; }
+        public String protocol() { return "HTTP/1.1"; }
+        public boolean grpc() { return false; }
+        public SpiffeId sourcePrincipal() { return null; }
+        public InetSocketAddress sourceAddress() { return null; }
+        public InetSocketAddress destinationAddress() { return null; }
+    }
+
+    RequestContext context(RetryPolicy retry, Duration timeout) {
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), SVC, SVC.ports().get(0));
+        TunnelContext tunnel = new TunnelContext(target, null, null, null, null, null, null);
+        RequestContext rc = new RequestContext(tunnel, snapshot(), target, new Attrs(null), new HeadersStub(),
+                new RequestOutcome(System.nanoTime()));
+        rc.set(RouteSelection.KEY, new RouteSelection("r1", new RouteSelection.ServiceBackend(SVC, SVC.ports().get(0)),
+                timeout, retry));
+        return rc;
+    }
+
+    static final class HeadersStub implements HeadersView {
+        public String get(CharSequence n) { return null; }
+        public List<String> getAll(CharSequence n) { return List.of(); }
+        public boolean contains(CharSequence n) { return false; }
+        public void set(CharSequence n, String v) {}
+        public void add(CharSequence n, String v) {}
+        public void remove(CharSequence n) {}
+    }
+
+    UpstreamRequest start(RequestContext rc, HttpRequest head) {
+        UpstreamRequest call = new UpstreamRequest(upstreams, channels, rc, head, false, loop, sink);
+        call.start();
+        return call;
+    }
+
+    static HttpRequest post() {
+        HttpRequest h = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/p");
+        h.headers().set(HttpHeaderNames.CONTENT_LENGTH, 4).set(HttpHeaderNames.CONNECTION, "keep-alive, x-hop").set("x-hop", "1");
+        return h;
+    }
+
+    static HttpContent chunk(String s, boolean last) {
+        return last ? new DefaultLastHttpContent(Unpooled.copiedBuffer(s, StandardCharsets.UTF_8))
+                : new DefaultHttpContent(Unpooled.copiedBuffer(s, StandardCharsets.UTF_8));
+    }
+
+    void respond(int i, int status, String body) {
+        EmbeddedChannel up = channels.handedOut.get(i);
+        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
+        res.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
+        up.writeInbound(res, chunk(body, true));
+    }
+
+    @AfterEach
+    void cleanUp() {
+        new ArrayList<>(channels.handedOut).forEach(EmbeddedChannel::finishAndReleaseAll);
+        loopChannel.finishAndReleaseAll();
+    }
+
+    @Test
+    void aCompleteExchangeGoesBackToThePoolReusable() {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        UpstreamRequest call = start(rc, post());
+        call.requestContent(chunk("ab", false));
+        call.requestContent(chunk("cd", true));
+        call.flushRequest();
+        assertThat(channels.written(0)).containsExactly("POST /p", "ab", "cd", "END");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 reusable");
+        assertThat(rc.outcome().route()).isEqualTo("r1");
+        assertThat(rc.outcome().attempts()).isEqualTo(1);
+        EndpointStates.State state = upstreams.states().of(endpoint("10.0.0.1"));
+        assertThat(state.active()).as("in flight after the exchange").isZero();
+        assertThat(state.attempts()).isEqualTo(1);
+        assertThat(state.consecutiveFailures()).isZero();
+    }
+
+    static Endpoint endpoint(String ip) {
+        return new Endpoint(HostPort.parseAuthority(ip + ":8080"), null, null);
+    }
+
+    @Test
+    void hopByHopHeadersDoNotGoUpstream() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        call.flushRequest();
+        HttpRequest sent = channels.handedOut.get(0).readOutbound();
+        assertThat(sent.headers().contains("x-hop")).isFalse();
+        assertThat(sent.headers().contains(HttpHeaderNames.CONNECTION)).isFalse();
+        ReferenceCountUtil.release(sent);
+    }
+
+    @Test
+    void anUpstreamThatClosesBeforeRespondingFailsTheRequest() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        channels.handedOut.get(0).close();
+        assertThat(sink.events).containsExactly("failed upstream_reset_before_response_started");
+        assertThat(channels.released).isEmpty(); // closed by the upstream: nothing to give back
+    }
+
+    @Test
+    void aTruncatedResponseIsAFailureAfterTheHeadNeverACompleteOne() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        EmbeddedChannel up = channels.handedOut.get(0);
+        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        res.headers().set(HttpHeaderNames.CONTENT_LENGTH, 10);
+        LastHttpContent cut = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+        cut.setDecoderResult(DecoderResult.failure(new PrematureChannelClosureException("closed mid-body")));
+        up.writeInbound(res, chunk("12345", false), cut);
+        assertThat(sink.events).containsExactly("head 200", "body 12345", "failed upstream_reset_before_response_started");
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+    }
+
+    @Test
+    void aConnectFailureIsRetriedOnAnotherEndpointWithTheBodyReplayed() {
+        channels.script.add(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "refused"));
+        RetryPolicy retry = new RetryPolicy(2, null, true, true, false);
+        UpstreamRequest call = start(context(retry, null), post());
+        // the first attempt failed at once; the second holds a channel to the other endpoint
+        assertThat(channels.acquiredFor).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        call.requestContent(chunk("ab", false));
+        call.requestContent(chunk("cd", true));
+        assertThat(channels.written(0)).containsExactly("POST /p", "ab", "cd", "END");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aResetBeforeTheResponseIsRetriedAndTheWholeBodyReplayed() {
+        RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
+        RequestContext rc = context(retry, null);
+        UpstreamRequest call = start(rc, post());
+        call.requestContent(chunk("ab", false));
+        call.requestContent(chunk("cd", true));
+        channels.written(0);
+        channels.handedOut.get(0).close(); // reset before any response byte
+        assertThat(channels.handedOut).hasSize(2);
+        assertThat(channels.written(1)).containsExactly("POST /p", "ab", "cd", "END");
+        respond(1, 200, "second");
+        assertThat(sink.events).containsExactly("head 200", "last second");
+        assertThat(rc.outcome().attempts()).isEqualTo(2);
+        assertThat(upstreams.states().of(endpoint("10.0.0.1")).consecutiveFailures()).isEqualTo(1);
+    }
+
+    @Test
+    void noRetryOnceTheBodyOutgrewTheReplayBuffer() {
+        RetryPolicy retry = new RetryPolicy(2, null, true, true, false);
+        UpstreamRequest call = start(context(retry, null), post());
+        call.requestContent(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[UpstreamRequest.REPLAY_LIMIT + 1])));
+        call.requestContent(chunk("", true));
+        channels.handedOut.get(0).close();
+        assertThat(channels.handedOut).hasSize(1);
+        assertThat(sink.events).containsExactly("failed upstream_reset_before_response_started");
+    }
+
+    @Test
+    void retriesAreSpentAndThenTheFailureIsReported() {
+        channels.script.add(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "one"));
+        channels.script.add(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "two"));
+        channels.script.add(new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "three"));
+        start(context(new RetryPolicy(2, null, true, false, false), null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+                HttpMethod.GET, "/g"));
+        assertThat(channels.acquiredFor).hasSize(3);
+        assertThat(sink.failure.reason()).isEqualTo(Rejection.Reason.CONNECT_TIMEOUT);
+    }
+
+    @Test
+    void a503IsRetriedWhenThePolicySaysSo() {
+        RetryPolicy retry = new RetryPolicy(1, null, false, false, true);
+        start(context(retry, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        respond(0, 503, "busy");
+        assertThat(sink.events).isEmpty();
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+        respond(1, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void theRequestTimeoutGives504BeforeAResponse() {
+        loopChannel.freezeTime();
+        start(context(RetryPolicy.NONE, Duration.ofSeconds(2)), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+                HttpMethod.GET, "/g"));
+        loopChannel.advanceTimeBy(1, TimeUnit.SECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(sink.events).isEmpty();
+        loopChannel.advanceTimeBy(2, TimeUnit.SECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(sink.events).containsExactly("failed upstream_request_timeout");
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+        respond(0, 200, "too late");
+        assertThat(sink.events).hasSize(1);
+    }
+
+    @Test
+    void cancelGivesTheChannelBackUnreusableAndIgnoresWhatComesLater() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.cancel();
+        call.cancel();
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+        call.requestContent(chunk("late", true)); // released, not written
+        respond(0, 200, "ignored");
+        assertThat(sink.events).isEmpty();
+    }
+
+    @Test
+    void aServiceWithoutEndpointsFailsAtOnce() {
+        ServiceSpec empty = new ServiceSpec(new NamespacedName("apps", "empty"), Map.of(), List.of(HostPort.parseIp("10.96.0.2")),
+                List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "none"), SourceRef.NONE);
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        RequestContext other = new RequestContext(rc.tunnel(), rc.snapshot(), rc.target(), rc.attributes(), rc.requestHeaders(),
+                rc.outcome());
+        other.set(RouteSelection.KEY, new RouteSelection("r", new RouteSelection.ServiceBackend(empty, empty.ports().get(0))));
+        start(other, new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        assertThat(sink.events).containsExactly("failed no_healthy_upstream");
+        assertThat(channels.acquiredFor).isEmpty();
+    }
+
+    @Test
+    void theResponseComingBeforeTheBodyEndsKeepsSendingAndReleasesAtTheEnd() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("ab", false));
+        respond(0, 413, "too big");
+        assertThat(sink.events).containsExactly("head 413", "last too big");
+        assertThat(channels.released).isEmpty();
+        call.requestContent(chunk("cd", true));
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 reusable");
+        List<String> w = channels.written(0);
+        assertThat(w).endsWith("cd", "END");
+    }
+}
