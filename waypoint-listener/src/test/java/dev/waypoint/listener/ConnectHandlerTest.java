@@ -1,0 +1,231 @@
+package dev.waypoint.listener;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.HandlerNames;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The CONNECT handler on an {@link EmbeddedChannel} standing for one HBONE stream: every refusal
+ * is decided and answered before a tunnel exists (status, reason header, body, stream closed);
+ * an accepted CONNECT gets 200 and the tunnel pipeline, with early DATA replayed into it; a
+ * TCP port connects upstream before answering.
+ */
+class ConnectHandlerTest {
+    static final String VIP = ExchangeHandlerTest.VIP;
+
+    final AtomicReference<ConfigSnapshot> current = new AtomicReference<>(ExchangeHandlerTest.snapshot(0, true));
+    final ChannelGroup tunnels = new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE);
+    final List<TunnelContext> tcpConnects = new ArrayList<>();
+    final List<String> requests = new ArrayList<>();
+
+    /** An upstream call that takes nothing further. */
+    static final class NoCall implements dev.waypoint.transport.UpstreamCall {
+        @Override
+        public void requestContent(io.netty.handler.codec.http.HttpContent content) {
+            content.release();
+        }
+
+        @Override
+        public void flushRequest() {}
+
+        @Override
+        public boolean isRequestWritable() {
+            return true;
+        }
+
+        @Override
+        public void responseWritable() {}
+
+        @Override
+        public void cancel() {}
+    }
+    EmbeddedChannel ch;
+
+    EmbeddedChannel stream(UpstreamTcp tcp) {
+        SnapshotSource source = new SnapshotSource() {
+            @Override
+            public ConfigSnapshot current() {
+                return current.get();
+            }
+
+            @Override
+            public void subscribe(java.util.function.Consumer<ConfigSnapshot> listener) {}
+        };
+        ConnectHandler.Deps deps = new ConnectHandler.Deps(source, tcp, new RequestChain(List.of(), (r, h, h2, l, sink) -> {
+            requests.add(r.attributes().path());
+            ReferenceCountUtil.release(h);
+            return new NoCall();
+        }),
+                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), tunnels);
+        ch = new EmbeddedChannel();
+        ch.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
+        return ch;
+    }
+
+    @AfterEach
+    void close() {
+        if (ch != null) {
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    static Http2Headers connect(String authority) {
+        Http2Headers h = new DefaultHttp2Headers().method("CONNECT");
+        if (authority != null) {
+            h.authority(authority);
+        }
+        return h;
+    }
+
+    record Refusal(String name, Http2Headers headers, boolean endStream, boolean configLoaded, int status, String reason,
+                   String bodyContains) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Refusal> refusals() {
+        return Stream.of(
+                new Refusal("GET instead of CONNECT", new DefaultHttp2Headers().method("GET").authority(VIP + ":80").path("/")
+                        .scheme("http"), false, true, 400, "not_connect", "method: GET (expected: CONNECT)"),
+                new Refusal("extended CONNECT (:protocol)", connect(VIP + ":80").set(":protocol", "websocket"), false, true,
+                        400, "not_connect", "classic CONNECT"),
+                new Refusal("CONNECT with :path", connect(VIP + ":80").path("/x"), false, true, 400, "not_connect",
+                        "classic CONNECT"),
+                new Refusal("END_STREAM on the CONNECT", connect(VIP + ":80"), true, true, 400, "not_connect",
+                        "END_STREAM opens nothing"),
+                new Refusal("no :authority", connect(null), false, true, 400, "bad_authority", "no :authority"),
+                new Refusal("a host name", connect("web.apps:80"), false, true, 400, "bad_authority", "web.apps:80"),
+                new Refusal("no port", connect(VIP), false, true, 400, "bad_authority", VIP),
+                new Refusal("no config yet", connect(VIP + ":80"), false, false, 503, "waypoint_not_ready", "no configuration"),
+                new Refusal("a VIP port the Service lacks", connect(VIP + ":81"), false, true, 400, "target_not_bound",
+                        "port 81 is not one of its ports"),
+                new Refusal("an address nobody has", connect("10.1.2.3:80"), false, true, 400, "target_not_bound",
+                        "is not a Service VIP or Pod IP bound to this waypoint"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("refusals")
+    void refusalsAreAnsweredBeforeAnyTunnelExists(Refusal c) {
+        if (!c.configLoaded()) {
+            current.set(null);
+        }
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("no upstream for a refused CONNECT");
+        });
+        s.writeInbound(new DefaultHttp2HeadersFrame(c.headers(), c.endStream()));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString(Integer.toString(c.status()));
+        assertThat(head.headers().get(LocalReplies.REASON_HEADER)).hasToString(c.reason());
+        Http2DataFrame body = s.readOutbound();
+        assertThat(body.isEndStream()).isTrue();
+        assertThat(body.content().toString(StandardCharsets.UTF_8)).startsWith(c.reason() + ": ").contains(c.bodyContains());
+        body.release();
+        assertThat(s.isOpen()).isFalse();
+        assertThat(tunnels.size()).isZero();
+        assertThat(s.pipeline().get(HandlerNames.TUNNEL)).isNull();
+    }
+
+    @Test
+    void anAcceptedConnectGets200AndTheTunnelPipelineWithEarlyDataReplayed() {
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("an HTTP port does not connect first");
+        });
+        ByteBuf early = Unpooled.copiedBuffer("GET / HT", StandardCharsets.US_ASCII);
+        // HEADERS and the first DATA in one read burst
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80").set("forwarded", "for=\"10.0.0.9:4000\""), false),
+                new DefaultHttp2DataFrame(early, false));
+        Http2HeadersFrame ok = s.readOutbound();
+        assertThat(ok.headers().status()).hasToString("200");
+        assertThat(ok.isEndStream()).isFalse();
+        assertThat(s.pipeline().names()).containsSubsequence(HandlerNames.TUNNEL, HandlerNames.IDLE, HandlerNames.LIFECYCLE,
+                HandlerNames.SNIFF);
+        assertThat(s.pipeline().get(HandlerNames.CONNECT)).isNull();
+        assertThat(tunnels.contains(s)).isTrue();
+        // the early bytes reached the sniffer (undecided yet: an incomplete request line is held)
+        assertThat(early.refCnt()).isPositive();
+        s.writeInbound(new DefaultHttp2DataFrame(Unpooled.copiedBuffer("TP/1.1\r\nHost: web\r\n\r\n",
+                StandardCharsets.US_ASCII), false));
+        assertThat(s.pipeline().get(HandlerNames.H1)).isNotNull();
+        assertThat(s.pipeline().get(HandlerNames.EXCHANGE)).isNotNull();
+        assertThat(requests).as("the request made of early and later bytes").containsExactly("/");
+    }
+
+    @Test
+    void aTcpPortConnectsUpstreamBeforeAnswering() {
+        EmbeddedChannel upstream = new EmbeddedChannel();
+        List<io.netty.util.concurrent.Promise<Channel>> pending = new ArrayList<>();
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            tcpConnects.add(t);
+            io.netty.util.concurrent.Promise<Channel> p = loop.newPromise();
+            pending.add(p);
+            return p;
+        });
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        assertThat((Object) s.readOutbound()).as("no answer before the upstream is there").isNull();
+        assertThat(tcpConnects).singleElement().satisfies(t -> assertThat(t.target().authority().port()).isEqualTo(80));
+        pending.get(0).setSuccess(upstream);
+        Http2HeadersFrame ok = s.readOutbound();
+        assertThat(ok.headers().status()).hasToString("200");
+        // (the relay itself needs both ends on one event loop, which two embedded channels are not:
+        // RelayTest and the end-to-end TCP tests cover it)
+        upstream.finishAndReleaseAll();
+    }
+
+    @Test
+    void aTcpPortWhoseUpstreamFailsIsRefusedWithItsStatus() {
+        EmbeddedChannel s = stream((snap, t, loop) -> loop.newFailedFuture(new RejectedException(
+                new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "10.0.0.1:8080: timed out"))));
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString("504");
+        Http2DataFrame body = s.readOutbound();
+        assertThat(body.content().toString(StandardCharsets.UTF_8)).isEqualTo("upstream_connect_timeout: 10.0.0.1:8080: timed out\n");
+        body.release();
+        assertThat(s.isOpen()).isFalse();
+    }
+
+    /** The test Service with its port declared TCP. */
+    static ConfigSnapshot tcpSnapshot() {
+        ConfigSnapshot s = ExchangeHandlerTest.snapshot(1, true);
+        var rs = s.resources();
+        var svc = rs.services().get(0);
+        var tcpSvc = new dev.waypoint.model.mesh.ServiceSpec(svc.name(), svc.labels(), svc.clusterIps(),
+                List.of(new dev.waypoint.model.mesh.ServicePortSpec("tcp", 80, 8080, null, null)), svc.selector(), svc.source());
+        var rs2 = new dev.waypoint.model.ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(tcpSvc), rs.pods(),
+                rs.endpointSlices(), rs.gateways(), rs.others());
+        return ConfigSnapshot.compile(1, rs2, List.of(new dev.waypoint.listener.target.TargetTableCompiler()),
+                new dev.waypoint.model.Diagnostics());
+    }
+}
