@@ -3,8 +3,8 @@ package dev.waypoint.bench.load;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.waypoint.bench.e2e.ManifestGen;
+import dev.waypoint.demo.LocalMesh;
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetAddress;
