@@ -9,6 +9,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -16,12 +17,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code waypoint run | validate | demo}. */
+/**
+ * The product's command line, {@code waypoint run | validate}. (The local demo mesh is the
+ * separate {@code waypoint-demo} jar: it needs the test CA and stand-ins, which this jar leaves out.)
+ */
 @Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
         description = "An Istio ambient-mesh waypoint (HBONE L7 proxy) in Java on Netty.",
-        subcommands = {Main.Run.class, Main.Validate.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {Main.Run.class, Main.Validate.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
+    /** Runs one command and exits with its status. */
     public static void main(String[] args) {
         System.exit(new CommandLine(new Main()).execute(args));
     }
@@ -31,8 +36,16 @@ public final class Main implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
-    /** Parses {@code host:port} / {@code [v6]:port} / {@code :port}. */
-    static InetSocketAddress address(String text) {
+    /**
+     * Parses an address flag the way {@code run} does: {@code host:port}, {@code [v6]:port}, or
+     * {@code :port} for the wildcard address. Public for other command lines over the server (the
+     * demo's {@code --listen}).
+     *
+     * @throws CommandLine.TypeConversionException if {@code text} is not one of those forms or the
+     *     port is outside 0-65535
+     */
+    public static InetSocketAddress address(String text) {
+        Objects.requireNonNull(text, "text");
         int colon = text.lastIndexOf(':');
         if (colon < 0) {
             throw new CommandLine.TypeConversionException("address: " + text + " (expected: host:port)");

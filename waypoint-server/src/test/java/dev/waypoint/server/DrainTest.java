@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -39,8 +38,8 @@ class DrainTest {
         try (InputStream in = DrainTest.class.getResourceAsStream("/e2e/drain-mesh.yaml")) {
             Files.copy(in, config.resolve("mesh.yaml"));
         }
-        try (LocalMesh mesh = LocalMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"),
-                LocalMesh.Options.ephemeral());
+        try (TestMesh mesh = TestMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"),
+                TestMesh.Options.ephemeral());
              HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
                      mesh.workload("apps", "client"))) {
             // an idle keep-alive tunnel, and one with a request half sent

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.SpiffeId;
-import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.DestinationZtunnel;
 import dev.waypoint.testing.HboneTestClient;
 import dev.waypoint.testing.TestCa;
@@ -68,7 +67,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HboneEndToEndTest {
     @TempDir
     static Path tmp;
-    static LocalMesh mesh;
+    static TestMesh mesh;
     static Path configDir;
     HboneTestClient client;
 
@@ -78,7 +77,7 @@ class HboneEndToEndTest {
         try (InputStream in = HboneEndToEndTest.class.getResourceAsStream("/e2e/mesh.yaml")) {
             Files.copy(in, configDir.resolve("mesh.yaml"));
         }
-        mesh = LocalMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), LocalMesh.Options.ephemeral());
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
     }
 
     @AfterAll

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -41,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HostileClientTest {
     @TempDir
     static Path tmp;
-    static LocalMesh mesh;
+    static TestMesh mesh;
 
     @BeforeAll
     static void start() throws Exception {
@@ -54,9 +53,9 @@ class HostileClientTest {
                 d.connectionWindow(), d.maxFrameSize(), d.maxHeaderListSize(), Duration.ofSeconds(1),
                 d.connectionIdleTimeout(), d.tunnelIdleTimeout(), d.sniffTimeout(), d.maxInitialLineLength(),
                 d.maxHeaderSize(), d.drainTimeout());
-        LocalMesh.Options e = LocalMesh.Options.ephemeral();
-        mesh = LocalMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"),
-                new LocalMesh.Options(e.listen(), e.health(), e.admin(), e.stats(), 0, 2, short1s));
+        TestMesh.Options e = TestMesh.Options.ephemeral();
+        mesh = TestMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"),
+                new TestMesh.Options(e.listen(), e.health(), e.admin(), e.stats(), 0, 2, short1s));
     }
 
     @AfterAll

@@ -37,13 +37,22 @@ class MainTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"run", "validate", "demo"}) {
+        for (String cmd : new String[] {"run", "validate"}) {
             Run r = run(cmd, "--help");
             assertThat(r.exit()).isZero();
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
         }
         assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
                 "--stats", "--admin", "--hbone-port", "--trust-domain");
+    }
+
+    @Test
+    void theDemoIsNotACommandOfTheProduct() {
+        // the demo mesh is waypoint-demo.jar; this jar carries no test CA or stand-ins
+        assertThat(run("--help").out()).contains("run", "validate").doesNotContain("demo");
+        Run r = run("demo");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("Unmatched argument at index 0: 'demo'");
     }
 
     @Test

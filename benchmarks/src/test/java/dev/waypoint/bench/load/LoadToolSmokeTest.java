@@ -3,8 +3,8 @@ package dev.waypoint.bench.load;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.waypoint.bench.e2e.ManifestGen;
+import dev.waypoint.demo.LocalMesh;
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,10 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
  * numbers come from {@code run-e2e.sh}).
  */
 class LoadToolSmokeTest {
-    static {
-        LeakCheck.install();
-    }
-
     private static final String VIP = "127.30.0.10";
     private static final String POD_IP = "127.30.1.1";
     private static final NamespacedName GATEWAY = new NamespacedName("istio-system", "waypoint");
@@ -110,11 +105,6 @@ class LoadToolSmokeTest {
             assertThat(r.requests()).isZero();
             assertThat(r.errors()).containsKey("connect_status_400");
         }
-    }
-
-    @AfterAll
-    static void noLeaks() throws InterruptedException {
-        assertThat(LeakCheck.leaks()).isEmpty();
     }
 
     private static void assertRequests(Report r, int atLeast, String mode) {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.SpiffeId;
-import dev.waypoint.server.demo.LocalMesh;
+import dev.waypoint.server.TestMesh;
 import dev.waypoint.testing.DestinationZtunnel;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * python3-h2 (Debian's, an HTTP/2 stack we did not write) as the inbound HBONE client, i.e. the
  * source node's ztunnel: mutual TLS with a workload certificate, ALPN h2, classic CONNECT with only
  * {@code :method} and {@code :authority}, then HTTP/1.1, h2c or raw TCP in DATA frames. The rest of
- * the mesh is {@link LocalMesh} (echo backends, destination-ztunnel stand-ins) on 127.43.x.x.
+ * the mesh is {@link TestMesh} (echo backends, destination-ztunnel stand-ins) on 127.43.x.x.
  */
 class PythonH2ClientInteropTest {
     private static final NamespacedName GATEWAY = new NamespacedName("istio-system", "waypoint");
@@ -146,7 +146,7 @@ class PythonH2ClientInteropTest {
 
     @TempDir
     static Path tmp;
-    private static LocalMesh mesh;
+    private static TestMesh mesh;
     private static Path clientCerts;
     private static Path python;
 
@@ -157,7 +157,7 @@ class PythonH2ClientInteropTest {
         python = Interop.pythonWithH2();
         Path manifests = Files.createDirectories(tmp.resolve("manifests"));
         Files.writeString(manifests.resolve("mesh.yaml"), MANIFESTS);
-        mesh = LocalMesh.start(manifests, tmp, GATEWAY, LocalMesh.Options.ephemeral());
+        mesh = TestMesh.start(manifests, tmp, GATEWAY, TestMesh.Options.ephemeral());
         // the source workload's identity, as its node's ztunnel presents it
         clientCerts = tmp.resolve("client-certs");
         mesh.ca().issue(new SpiffeId("cluster.local", "interop", "client")).writeIstioLayout(clientCerts);

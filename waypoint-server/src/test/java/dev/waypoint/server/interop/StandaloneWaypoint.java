@@ -20,9 +20,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The waypoint started in-process the way {@code LocalMesh} does it, but without LocalMesh's
- * destination-ztunnel stand-ins: the destination ztunnel is a third-party program listening on
- * {@code podIP:hbonePort}. A mesh CA, the waypoint's certificate directory (identity
+ * The waypoint started in-process the way {@link dev.waypoint.server.TestMesh} does it, but
+ * without its destination-ztunnel stand-ins: the destination ztunnel is a third-party program
+ * listening on {@code podIP:hbonePort}. A mesh CA, the waypoint's certificate directory (identity
  * {@code spiffe://cluster.local/ns/istio-system/sa/waypoint}, the Gateway's ServiceAccount), echo
  * backends the test asks for, and an event loop group for test clients.
  */

@@ -1,7 +1,7 @@
-package dev.waypoint.server;
+package dev.waypoint.demo;
 
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
+import dev.waypoint.server.Main;
 import dev.waypoint.testing.SourceZtunnel;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -11,21 +11,28 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code waypoint demo}: the embedded default. A whole local ambient mesh in one process, from
- * the manifests in {@code examples/demo/} (bundled in the jar), with a plain-HTTP entry on every
- * Service VIP that wraps connections in HBONE as a client pod's ztunnel would.
+ * {@code java -jar waypoint-demo.jar}: a whole local ambient mesh in one process, from the
+ * manifests in {@code examples/demo/} (bundled in the jar), with a plain-HTTP entry on every
+ * Service VIP that wraps connections in HBONE as a client pod's ztunnel would. Its own jar, so
+ * that the product jar carries no test CA and no stand-ins.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "waypoint-demo", mixinStandardHelpOptions = true, version = "waypoint-demo 0.1.0",
         description = "Run a local ambient mesh (mesh CA, sample services behind destination-ztunnel stand-ins, "
                 + "the waypoint, and client-ztunnel entries on the Service VIPs) from the bundled examples/demo "
                 + "manifests, and print curl commands to try. Ctrl-C stops it.")
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
     /** The bundled manifests (examples/demo/ in the repository). */
     static final List<String> FILES = List.of("mesh.yaml", "services.yaml", "pods.yaml");
+
+    /** Runs the demo until Ctrl-C; {@code --help} lists the options. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new DemoCommand()).execute(args));
+    }
 
     @Option(names = "--config-dir", paramLabel = "DIR",
             description = "Use these manifests instead of the bundled ones (edits are picked up live).")
@@ -61,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
         NamespacedName gateway = new NamespacedName("istio-system", "waypoint");
         LocalMesh.Options options = new LocalMesh.Options(Main.address(listen),
                 new InetSocketAddress("127.0.0.1", 15021), new InetSocketAddress("127.0.0.1", 15000),
-                new InetSocketAddress("127.0.0.1", 15020), hbonePort, 2, null);
+                new InetSocketAddress("127.0.0.1", 15020), hbonePort, 2);
         LocalMesh mesh = LocalMesh.start(manifests, work, gateway, options);
         SourceZtunnel clients = SourceZtunnel.start(mesh.group(), mesh.waypoint().hboneAddress(),
                 mesh.workload("demo", "curl"), mesh.serviceAddresses());
@@ -75,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
         }, "demo-shutdown"));
         System.out.println("""
 
-                waypoint demo is up: waypoint istio-system/waypoint on %s
+                waypoint-demo is up: waypoint istio-system/waypoint on %s
                   manifests (edit them; changes apply within 2 s): %s
                   certificates: %s
 

@@ -1,10 +1,8 @@
-package dev.waypoint.server.demo;
+package dev.waypoint.testing;
 
-import dev.waypoint.config.ConfigSources;
-import dev.waypoint.config.SnapshotPublisher;
+import static java.util.Objects.requireNonNull;
+
 import dev.waypoint.identity.TlsMaterial;
-import dev.waypoint.lb.UpstreamSettings;
-import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.NamespaceSpec;
@@ -13,11 +11,6 @@ import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
-import dev.waypoint.server.WaypointServer;
-import dev.waypoint.server.WaypointSettings;
-import dev.waypoint.testing.DestinationZtunnel;
-import dev.waypoint.testing.EchoServer;
-import dev.waypoint.testing.TestCa;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetAddress;
@@ -30,79 +23,57 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A whole ambient mesh in one process, built from a directory of manifests: a fresh mesh CA, an
- * echo backend on every pod IP and port the manifests name (pod IPs are loopback addresses), a
- * destination-ztunnel stand-in on every ambient pod's IP presenting that pod's identity, and the
- * waypoint itself. Used by {@code waypoint demo}, the end-to-end tests and the benchmarks.
+ * Everything of a local ambient mesh except the waypoint, built from loaded manifests: a fresh
+ * mesh CA, the waypoint's certificate directory, an echo backend on every pod IP and port the
+ * manifests name (pod IPs are loopback addresses), and a destination-ztunnel stand-in on every
+ * ambient pod's IP presenting that pod's identity. Whoever starts the waypoint against it (the
+ * demo, the server's end-to-end tests) owns that part; this module does not know the server.
+ *
+ * <h2>Lifecycle</h2>
+ * {@link #start} binds everything or nothing; {@link #close} stops the backends and stand-ins and
+ * then the event loops they run on. Close the waypoint first.
  */
-public final class LocalMesh implements AutoCloseable {
+public final class MeshFixtures implements AutoCloseable {
     private final TestCa ca;
     private final EventLoopGroup group;
+    private final ResourceSet resources;
+    private final Path certDir;
     private final List<AutoCloseable> parts = new ArrayList<>();
     private final Map<InetSocketAddress, EchoServer> echoes = new LinkedHashMap<>();
-    private final ResourceSet resources;
-    private final Path configDir;
-    private final Path certDir;
     private DestinationZtunnel ztunnels;
-    private WaypointServer waypoint;
 
-    private LocalMesh(TestCa ca, EventLoopGroup group, ResourceSet resources, Path configDir, Path certDir) {
+    private MeshFixtures(TestCa ca, EventLoopGroup group, ResourceSet resources, Path certDir) {
         this.ca = ca;
         this.group = group;
         this.resources = resources;
-        this.configDir = configDir;
         this.certDir = certDir;
     }
 
-    /** Options: where the waypoint listens (port 0 in tests) and its admin ports. */
-    public record Options(InetSocketAddress listen, InetSocketAddress health, InetSocketAddress admin,
-                          InetSocketAddress stats, int hbonePort, int workers, ListenerSettings listenerOverride) {
-        /** Everything on loopback, ephemeral ports. */
-        public static Options ephemeral() {
-            InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-            return new Options(any, any, any, any, 0, 2, null);
-        }
-    }
-
     /**
-     * Starts the mesh for {@code configDir} and the waypoint {@code gateway}.
+     * Starts the backends and stand-ins for {@code resources}, and writes the certificates of the
+     * waypoint {@code gateway} (its identity is its ServiceAccount, named after the Gateway) in
+     * Istio's mounted layout under {@code workDir/waypoint-certs}.
      *
-     * @param workDir where certificates are written
+     * @param hbonePort port of the destination-ztunnel stand-ins on each pod IP; 0 picks a free one
      */
-    public static LocalMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options) throws Exception {
+    public static MeshFixtures start(ResourceSet resources, Path workDir, NamespacedName gateway, int hbonePort)
+            throws Exception {
+        requireNonNull(resources, "resources");
+        requireNonNull(workDir, "workDir");
+        requireNonNull(gateway, "gateway");
         TestCa ca = TestCa.create("cluster.local");
-        ResourceSet resources = load(configDir, gateway);
         Path certDir = Files.createDirectories(workDir.resolve("waypoint-certs"));
-        // the waypoint's identity is its ServiceAccount, named after the Gateway
         ca.issue(new SpiffeId(ca.trustDomain(), gateway.namespace(), gateway.name())).writeIstioLayout(certDir);
-        LocalMesh mesh = new LocalMesh(ca, EventLoops.newGroup(2, "mesh"), resources, configDir, certDir);
+        MeshFixtures mesh = new MeshFixtures(ca, EventLoops.newGroup(2, "mesh"), resources, certDir);
         try {
-            mesh.startBackends(options.hbonePort());
-            ListenerSettings ls = options.listenerOverride() != null ? options.listenerOverride().withBind(options.listen())
-                    : ListenerSettings.defaults(options.listen());
-            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, certDir, gateway, ca.trustDomain(), ls,
-                    UpstreamSettings.defaults(mesh.ztunnels == null ? 15008 : mesh.ztunnels.port()),
-                    options.health(), options.stats(), options.admin(), options.workers()));
+            mesh.startBackends(hbonePort);
             return mesh;
         } catch (Exception | Error e) {
             mesh.close();
             throw e;
-        }
-    }
-
-    private static ResourceSet load(Path configDir, NamespacedName gateway) {
-        ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
-        try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(configDir), gateway, "cluster.local",
-                List.of(), exec)) {
-            p.start();
-            return p.current().resources();
-        } finally {
-            exec.shutdownNow();
         }
     }
 
@@ -173,14 +144,9 @@ public final class LocalMesh implements AutoCloseable {
         return ca;
     }
 
-    /** The manifests as loaded at start. */
+    /** The manifests the fixtures were built from. */
     public ResourceSet resources() {
         return resources;
-    }
-
-    /** The running waypoint. */
-    public WaypointServer waypoint() {
-        return waypoint;
     }
 
     /** The destination ztunnel stand-ins (null if no pod is in the mesh). */
@@ -188,22 +154,22 @@ public final class LocalMesh implements AutoCloseable {
         return ztunnels;
     }
 
-    /** The event loops the fixtures run on (for clients). */
+    /** The port the waypoint must dial for HBONE to a pod: the stand-ins' port, 15008 if there are none. */
+    public int hbonePort() {
+        return ztunnels == null ? 15008 : ztunnels.port();
+    }
+
+    /** The event loops the fixtures run on (also for clients). */
     public EventLoopGroup group() {
         return group;
     }
 
-    /** Manifest directory (edit it to hot-reload). */
-    public Path configDir() {
-        return configDir;
-    }
-
-    /** The waypoint's certificate directory (rewrite it to rotate). */
+    /** The waypoint's certificate directory, Istio's mounted layout (rewrite it to rotate). */
     public Path certDir() {
         return certDir;
     }
 
-    /** Every bound Service VIP:port, as a client would dial it. */
+    /** Every Service VIP:port, as a client would dial it. */
     public List<InetSocketAddress> serviceAddresses() {
         List<InetSocketAddress> out = new ArrayList<>();
         for (ServiceSpec svc : resources.services()) {
@@ -218,9 +184,6 @@ public final class LocalMesh implements AutoCloseable {
 
     @Override
     public void close() {
-        if (waypoint != null) {
-            waypoint.close();
-        }
         for (AutoCloseable c : parts) {
             try {
                 c.close();

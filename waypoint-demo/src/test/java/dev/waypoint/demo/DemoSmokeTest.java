@@ -1,9 +1,8 @@
-package dev.waypoint.server;
+package dev.waypoint.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -1,0 +1,131 @@
+package dev.waypoint.server;
+
+import dev.waypoint.config.ConfigSources;
+import dev.waypoint.config.SnapshotPublisher;
+import dev.waypoint.identity.TlsMaterial;
+import dev.waypoint.lb.UpstreamSettings;
+import dev.waypoint.listener.ListenerSettings;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.testing.DestinationZtunnel;
+import dev.waypoint.testing.EchoServer;
+import dev.waypoint.testing.MeshFixtures;
+import dev.waypoint.testing.TestCa;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * The end-to-end tests' mesh: {@link MeshFixtures} (CA, echo backends, destination-ztunnel
+ * stand-ins) built from a manifest directory, plus the waypoint under test started in-process
+ * against it. The demo module has the same composition ({@code dev.waypoint.demo.LocalMesh});
+ * it cannot be shared because the demo depends on this module.
+ */
+public final class TestMesh implements AutoCloseable {
+    private final MeshFixtures fixtures;
+    private final Path configDir;
+    private WaypointServer waypoint;
+
+    private TestMesh(MeshFixtures fixtures, Path configDir) {
+        this.fixtures = fixtures;
+        this.configDir = configDir;
+    }
+
+    /** Where the waypoint listens (port 0 here) and its admin ports; a listener settings override. */
+    public record Options(InetSocketAddress listen, InetSocketAddress health, InetSocketAddress admin,
+                          InetSocketAddress stats, int hbonePort, int workers, ListenerSettings listenerOverride) {
+        /** Everything on loopback, ephemeral ports. */
+        public static Options ephemeral() {
+            InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
+            return new Options(any, any, any, any, 0, 2, null);
+        }
+    }
+
+    /**
+     * Starts the mesh for {@code configDir} and the waypoint {@code gateway}.
+     *
+     * @param workDir where certificates are written
+     */
+    public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options) throws Exception {
+        MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
+        TestMesh mesh = new TestMesh(fixtures, configDir);
+        try {
+            ListenerSettings ls = options.listenerOverride() != null ? options.listenerOverride().withBind(options.listen())
+                    : ListenerSettings.defaults(options.listen());
+            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, fixtures.certDir(), gateway,
+                    fixtures.ca().trustDomain(), ls, UpstreamSettings.defaults(fixtures.hbonePort()),
+                    options.health(), options.stats(), options.admin(), options.workers()));
+            return mesh;
+        } catch (Exception | Error e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
+    private static ResourceSet load(Path configDir, NamespacedName gateway) {
+        ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
+        try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(configDir), gateway, "cluster.local",
+                List.of(), exec)) {
+            p.start();
+            return p.current().resources();
+        } finally {
+            exec.shutdownNow();
+        }
+    }
+
+    /** Issues a workload certificate (a client pod's identity). */
+    public TlsMaterial workload(String namespace, String serviceAccount) {
+        return fixtures.workload(namespace, serviceAccount);
+    }
+
+    /** The echo backend listening on {@code ip:port}, or null. */
+    public EchoServer backend(String ip, int port) {
+        return fixtures.backend(ip, port);
+    }
+
+    /** The mesh CA. */
+    public TestCa ca() {
+        return fixtures.ca();
+    }
+
+    /** The manifests as loaded at start. */
+    public ResourceSet resources() {
+        return fixtures.resources();
+    }
+
+    /** The running waypoint. */
+    public WaypointServer waypoint() {
+        return waypoint;
+    }
+
+    /** The destination ztunnel stand-ins (null if no pod is in the mesh). */
+    public DestinationZtunnel ztunnels() {
+        return fixtures.ztunnels();
+    }
+
+    /** The event loops the fixtures run on (for clients). */
+    public EventLoopGroup group() {
+        return fixtures.group();
+    }
+
+    /** Manifest directory (edit it to hot-reload). */
+    public Path configDir() {
+        return configDir;
+    }
+
+    /** The waypoint's certificate directory (rewrite it to rotate). */
+    public Path certDir() {
+        return fixtures.certDir();
+    }
+
+    @Override
+    public void close() {
+        if (waypoint != null) {
+            waypoint.close();
+        }
+        fixtures.close();
+    }
+}
