@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -41,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LiveConfigEndToEndTest {
     @TempDir
     static Path tmp;
-    static LocalMesh mesh;
+    static TestMesh mesh;
     static Path configDir;
     static String template;
     HboneTestClient client;
@@ -53,7 +52,7 @@ class LiveConfigEndToEndTest {
             template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
         Files.writeString(configDir.resolve("mesh.yaml"), config(true, true));
-        mesh = LocalMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), LocalMesh.Options.ephemeral());
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
     }
 
     @AfterAll
