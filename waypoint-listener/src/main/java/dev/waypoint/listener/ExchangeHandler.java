@@ -3,6 +3,7 @@ package dev.waypoint.listener;
 import dev.waypoint.listener.target.TargetResolver;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.Rejection;
@@ -88,7 +89,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ExchangeHandler.class);
 
     private final TunnelContext tunnel;
-    private final ConnectHandler.Deps deps;
+    private final SnapshotSource snapshots;
     private final RequestChain chain;
     private final boolean h2;
     private final LongSupplier ticker;
@@ -103,14 +104,14 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private boolean ending;
     private boolean closed;
 
-    ExchangeHandler(TunnelContext tunnel, ConnectHandler.Deps deps, boolean h2) {
-        this(tunnel, deps, h2, System::nanoTime);
+    ExchangeHandler(TunnelContext tunnel, SnapshotSource snapshots, RequestChain chain, boolean h2) {
+        this(tunnel, snapshots, chain, h2, System::nanoTime);
     }
 
-    ExchangeHandler(TunnelContext tunnel, ConnectHandler.Deps deps, boolean h2, LongSupplier ticker) {
+    ExchangeHandler(TunnelContext tunnel, SnapshotSource snapshots, RequestChain chain, boolean h2, LongSupplier ticker) {
         this.tunnel = tunnel;
-        this.deps = deps;
-        this.chain = deps.chain();
+        this.snapshots = snapshots;
+        this.chain = chain;
         this.h2 = h2;
         this.ticker = ticker;
     }
@@ -297,7 +298,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (head instanceof LastHttpContent) {
                 requestDone = true; // a full request: head and body in one
             }
-            ConfigSnapshot snapshot = deps.snapshots().current();
+            ConfigSnapshot snapshot = snapshots.current();
             TargetResolution resolved = TargetResolver.resolve(tunnel.target().authority(), snapshot.part(TargetTable.PART));
             Target target = resolved instanceof Target t ? t : tunnel.target();
             NettyHeaders headers = new NettyHeaders(head.headers());

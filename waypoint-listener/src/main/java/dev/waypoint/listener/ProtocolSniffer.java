@@ -175,7 +175,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                         .setMaxHeaderSize(deps.settings().maxHeaderSize())
                         .setMaxChunkSize(64 << 10)));
                 // every request of the tunnel, one at a time; malformed ones are answered in turn there
-                p.addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps, false));
+                p.addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps.snapshots(), deps.chain(), false));
                 p.remove(this);
                 fire(p, bytes);
             }
@@ -192,7 +192,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                                     protected void initChannel(Http2StreamChannel stream) {
                                         stream.pipeline().addLast(HandlerNames.H2_HTTP,
                                                 new Http2StreamFrameToHttpObjectCodec(true, true));
-                                        stream.pipeline().addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps, true));
+                                        stream.pipeline().addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps.snapshots(), deps.chain(), true));
                                     }
                                 })
                         .initialSettings(Http2Settings.defaultSettings()

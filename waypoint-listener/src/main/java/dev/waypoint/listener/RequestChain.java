@@ -1,6 +1,8 @@
 package dev.waypoint.listener;
 
+import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.transport.UpstreamStage;
 import java.util.List;
 import java.util.Objects;
@@ -25,6 +27,15 @@ public final class RequestChain {
 
     UpstreamStage upstream() {
         return upstream;
+    }
+
+    /**
+     * The handler that runs this chain for one inner HTTP channel: the listener installs it
+     * behind the inner codec (per HTTP/1.1 tunnel, or per inner HTTP/2 stream); benchmarks drive
+     * it on an embedded channel. It speaks Netty {@code HttpObject}s.
+     */
+    public io.netty.channel.ChannelHandler exchangeHandler(TunnelContext tunnel, SnapshotSource snapshots, boolean h2) {
+        return new ExchangeHandler(tunnel, snapshots, this, h2);
     }
 
     /** The filter names, in order (for the config dump and tests). */

@@ -191,9 +191,7 @@ class ExchangeHandlerTest {
         };
         Target target = (Target) TargetResolver.resolve(VIP + ":80", current.get().part(TargetTable.PART));
         TunnelContext tunnel = new TunnelContext(target, null, null, null, null, null, null);
-        ConnectHandler.Deps deps = new ConnectHandler.Deps(source, null, new RequestChain(List.of(decider), upstream),
-                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), null);
-        ch = new EmbeddedChannel(new ExchangeHandler(tunnel, deps, h2));
+        ch = new EmbeddedChannel(new ExchangeHandler(tunnel, source, new RequestChain(List.of(decider), upstream), h2));
         return ch;
     }
 
@@ -437,9 +435,8 @@ class ExchangeHandlerTest {
         };
         SnapshotSource source = SnapshotSource.of(current.get());
         Target target = (Target) TargetResolver.resolve(VIP + ":80", current.get().part(TargetTable.PART));
-        ConnectHandler.Deps deps = new ConnectHandler.Deps(source, null, new RequestChain(List.of(broken), upstream),
-                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), null);
-        ch = new EmbeddedChannel(new ExchangeHandler(new TunnelContext(target, null, null, null, null, null, null), deps, false));
+        ch = new EmbeddedChannel(new ExchangeHandler(new TunnelContext(target, null, null, null, null, null, null), source,
+                new RequestChain(List.of(broken), upstream), false));
         ch.writeInbound(get("/a"));
         assertThat(written()).containsExactly("500 internal_error: stage broken failed");
         assertThat(calls).isEmpty();
@@ -461,9 +458,8 @@ class ExchangeHandlerTest {
         };
         SnapshotSource source = SnapshotSource.of(current.get());
         Target target = (Target) TargetResolver.resolve(VIP + ":80", current.get().part(TargetTable.PART));
-        ConnectHandler.Deps deps = new ConnectHandler.Deps(source, null, new RequestChain(List.of(adder), upstream),
-                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), null);
-        ch = new EmbeddedChannel(new ExchangeHandler(new TunnelContext(target, null, null, null, null, null, null), deps, false));
+        ch = new EmbeddedChannel(new ExchangeHandler(new TunnelContext(target, null, null, null, null, null, null), source,
+                new RequestChain(List.of(adder), upstream), false));
         ch.writeInbound(get("/a"));
         assertThat(calls.get(0).head.headers().get("x-added")).isEqualTo("yes");
         assertThat(((HttpObject) calls.get(0).head).decoderResult().isSuccess()).isTrue();
