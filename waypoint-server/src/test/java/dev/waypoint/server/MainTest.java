@@ -43,7 +43,7 @@ class MainTest {
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
         }
         assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
-                "--stats", "--admin", "--hbone-port", "--trust-domain");
+                "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout");
     }
 
     @Test
@@ -84,5 +84,18 @@ class MainTest {
         Run r = run("run", "--config-dir", tmp.toString());
         assertThat(r.exit()).isNotZero();
         assertThat(r.err()).contains("Missing required options");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"500ms, PT0.5S", "60s, PT1M", "5m, PT5M", "1h, PT1H"})
+    void durationsAreWrittenAsIstioWritesThem(String text, java.time.Duration expected) {
+        assertThat(Main.duration("--upstream-idle-timeout", text)).isEqualTo(expected);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"0s", "60", "-1s", "1d", "fast"})
+    void badDurationsNameTheFlagAndTheExpectedForm(String text) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Main.duration("--upstream-idle-timeout", text))
+                .hasMessage("--upstream-idle-timeout: " + text + " (expected: a positive duration such as 500ms, 60s, 5m, 1h)");
     }
 }
