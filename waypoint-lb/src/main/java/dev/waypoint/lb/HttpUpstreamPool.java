@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * one HTTP/2 (h2c) connection per endpoint carries concurrent requests as streams.
  *
  * <p>An exchange channel handed out speaks Netty {@code HttpObject}s, has {@code AUTO_READ} off
- * and ends with an {@link Exchange} handler that forwards what it reads to the current owner.
+ * and ends with an {@link UpstreamTail} handler that forwards what it reads to the current owner.
  *
  * <p><b>Ends.</b> An upstream that ends its side (FIN from a plaintext pod, END_STREAM on the
  * outbound CONNECT stream, as ztunnel sends when the pod closes) is as good as closed: the owner
@@ -50,6 +50,8 @@ import java.util.concurrent.TimeUnit;
  * Per-loop state, touched only from its loop (the loop of the request that asks).
  */
 final class HttpUpstreamPool implements ExchangeChannels {
+    /** Name of the {@link UpstreamTail} handler in every exchange channel. */
+    static final String UPSTREAM_TAIL = "upstream-tail";
     private final Upstreams upstreams;
     /** Idle pooled connections are closed after this long. */
     private final long idleMillis;
@@ -72,7 +74,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
     }
 
     /** Tail handler of an exchange channel: forwards to the owner, or closes an idle connection that speaks. */
-    static final class Exchange extends ChannelInboundHandlerAdapter {
+    static final class UpstreamTail extends ChannelInboundHandlerAdapter {
         Owner owner;
 
         @Override
@@ -165,7 +167,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     st.idleH1.remove(key);
                 }
                 if (ch.isActive()) {
-                    ch.pipeline().get(Exchange.class).owner = owner;
+                    ch.pipeline().get(UpstreamTail.class).owner = owner;
                     return result.setSuccess(ch);
                 }
             }
@@ -177,9 +179,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 Channel ch = (Channel) f.getNow();
                 ch.pipeline().addLast("h1", new HttpClientCodec());
                 ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
-                Exchange ex = new Exchange();
+                UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
-                ch.pipeline().addLast("exchange", ex);
+                ch.pipeline().addLast(UPSTREAM_TAIL, ex);
                 result.setSuccess(ch);
             });
             return result;
@@ -209,9 +211,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
                         @Override
                         protected void initChannel(Http2StreamChannel ch) {
                             ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(false, true));
-                            Exchange ex = new Exchange();
+                            UpstreamTail ex = new UpstreamTail();
                             ex.owner = owner;
-                            ch.pipeline().addLast("exchange", ex);
+                            ch.pipeline().addLast(UPSTREAM_TAIL, ex);
                         }
                     })
                     .open().addListener(s -> {
@@ -278,7 +280,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
      */
     @Override
     public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
-        Exchange ex = ch.pipeline().get(Exchange.class);
+        UpstreamTail ex = ch.pipeline().get(UpstreamTail.class);
         if (ex != null) {
             ex.owner = null;
         }

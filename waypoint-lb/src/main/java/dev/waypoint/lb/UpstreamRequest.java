@@ -73,6 +73,7 @@ final class UpstreamRequest implements UpstreamCall {
     private final RequestContext request;
     private final EventLoop loop;
     private final ExchangeSink sink;
+    private final RouteSelection route;
     private final RouteSelection.Backend backend;
     private final RetryPolicy retry;
     private final boolean upstreamH2;
@@ -96,12 +97,12 @@ final class UpstreamRequest implements UpstreamCall {
         this.request = request;
         this.loop = loop;
         this.sink = sink;
-        RouteSelection route = request.get(RouteSelection.KEY);
-        this.backend = route != null ? route.backend() : Upstreams.defaultBackend(request.target());
+        // the route stage decided (and labelled the outcome); without one there is nowhere to go
+        this.route = request.get(RouteSelection.KEY);
+        this.backend = route != null ? route.backend() : null;
         this.retry = route != null ? route.retry() : RetryPolicy.NONE;
         this.retriesLeft = retry.retries();
         this.upstreamH2 = h2Downstream || request.target().protocol().isH2();
-        request.outcome().route(route != null ? route.routeName() : "default");
         sanitizeRequest(head.headers(), upstreamH2);
         if (!upstreamH2) {
             head.setProtocolVersion(HttpVersion.HTTP_1_1);
@@ -118,6 +119,10 @@ final class UpstreamRequest implements UpstreamCall {
 
     /** Starts the first attempt. */
     void start() {
+        if (route == null) {
+            fail(new Rejection(Rejection.Reason.INTERNAL, "no route was decided for this request (the route stage must run first)"));
+            return;
+        }
         newAttempt();
     }
 
@@ -189,7 +194,8 @@ final class UpstreamRequest implements UpstreamCall {
 
     @Override
     public boolean isRequestWritable() {
-        return !over && attempt.writable();
+        // once over, what still comes is dropped at once: let it flow
+        return over || attempt.writable();
     }
 
     @Override
@@ -204,7 +210,7 @@ final class UpstreamRequest implements UpstreamCall {
         if (over) {
             return;
         }
-        end();
+        releaseHeld();
         if (attempt != null) {
             attempt.abandon(EndpointStates.AttemptResult.CANCELLED);
         }
@@ -212,7 +218,8 @@ final class UpstreamRequest implements UpstreamCall {
 
     // --- endings ---
 
-    private void end() {
+    /** The request is over for the upstream stage: timers off, the kept head and body released. */
+    private void releaseHeld() {
         over = true;
         if (requestTimer != null) {
             requestTimer.cancel(false);
@@ -235,7 +242,7 @@ final class UpstreamRequest implements UpstreamCall {
         if (over) {
             return;
         }
-        end();
+        releaseHeld();
         sink.failed(r);
     }
 
@@ -389,12 +396,11 @@ final class UpstreamRequest implements UpstreamCall {
                 dropKept(); // no retry once the client saw a response
                 reusable = HttpUtil.isKeepAlive(res);
                 sanitizeResponse(res.headers());
-                boolean last = res instanceof LastHttpContent;
                 status = res.status().code();
-                sink.responseHead(res);
-                if (last) {
-                    responseEnded();
+                if (res instanceof LastHttpContent) {
+                    responseEnded(); // back to the pool first: the sink may start the next request
                 }
+                sink.responseHead(res);
                 return;
             }
             if (msg instanceof HttpContent c) {
@@ -402,11 +408,10 @@ final class UpstreamRequest implements UpstreamCall {
                     c.release();
                     return;
                 }
-                boolean last = c instanceof LastHttpContent;
-                sink.responseContent(c);
-                if (last) {
-                    responseEnded();
+                if (c instanceof LastHttpContent) {
+                    responseEnded(); // back to the pool first: the sink may start the next request
                 }
+                sink.responseContent(c);
                 return;
             }
             ReferenceCountUtil.release(msg);
@@ -426,7 +431,7 @@ final class UpstreamRequest implements UpstreamCall {
             }
             finished = true;
             cancelPerTry();
-            end();
+            releaseHeld();
             Channel ch = up;
             up = null;
             if (ch != null) {
@@ -454,26 +459,29 @@ final class UpstreamRequest implements UpstreamCall {
             }
         }
 
+        /**
+         * The upstream closed, or ended its side (FIN / END_STREAM): either way this connection
+         * carries nothing more; a half-closed one is closed here.
+         */
         @Override
         public void upstreamClosed() {
             if (finished) {
                 return;
             }
             reusable = false;
+            Channel ch = up;
+            up = null;
+            if (ch != null) {
+                ch.close();
+            }
             if (responseDone) {
-                // it answered completely, then closed its side: fine once the request is out
-                up = null;
-                if (requestSent && requestDone) {
-                    maybeDone();
-                } else {
-                    finished = true; // the rest of the request body is dropped
-                    cancelPerTry();
-                    end();
-                    upstreams.states().ended(state, EndpointStates.AttemptResult.RESPONSE);
-                }
+                // it answered completely, then closed: the rest of the request body (if any) is dropped
+                finished = true;
+                cancelPerTry();
+                releaseHeld();
+                upstreams.states().ended(state, EndpointStates.AttemptResult.RESPONSE);
                 return;
             }
-            up = null;
             failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint
                     + (responseStarted ? " closed in the middle of the response" : " closed the connection before responding")),
                     false);

@@ -52,7 +52,10 @@ public final class Upstreams {
         this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
     }
 
-    /** The backend a tunnel goes to when no route says otherwise: the Service itself, or the Pod. */
+    /**
+     * The backend of a TCP tunnel: the Service itself, or the Pod (TCP has no routes yet). HTTP
+     * requests take the backend the {@code route} stage decided.
+     */
     public static RouteSelection.Backend defaultBackend(Target target) {
         if (target instanceof Target.ServiceTarget s) {
             return new RouteSelection.ServiceBackend(s.service(), s.port());

@@ -101,7 +101,7 @@ class UpstreamRequestTest {
                 script.poll();
                 return loop.newFailedFuture(new RejectedException(r));
             }
-            HttpUpstreamPool.Exchange ex = new HttpUpstreamPool.Exchange();
+            HttpUpstreamPool.UpstreamTail ex = new HttpUpstreamPool.UpstreamTail();
             ex.owner = owner;
             EmbeddedChannel ch = new EmbeddedChannel(ex);
             handedOut.add(ch);
@@ -110,7 +110,7 @@ class UpstreamRequestTest {
 
         @Override
         public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
-            ch.pipeline().get(HttpUpstreamPool.Exchange.class).owner = null;
+            ch.pipeline().get(HttpUpstreamPool.UpstreamTail.class).owner = null;
             released.add(endpoint.address().authority() + (reusable ? " reusable" : " closed"));
         }
 
@@ -135,7 +135,7 @@ class UpstreamRequestTest {
         }
     }
 
-    static final class RecordingSink implements ExchangeSink {
+    static class RecordingSink implements ExchangeSink {
         final List<String> events = new ArrayList<>();
         Rejection failure;
 
@@ -241,7 +241,6 @@ class UpstreamRequestTest {
         respond(0, 200, "ok");
         assertThat(sink.events).containsExactly("head 200", "last ok");
         assertThat(channels.released).containsExactly("10.0.0.1:8080 reusable");
-        assertThat(rc.outcome().route()).isEqualTo("r1");
         assertThat(rc.outcome().attempts()).isEqualTo(1);
         EndpointStates.State state = upstreams.states().of(endpoint("10.0.0.1"));
         assertThat(state.active()).as("in flight after the exchange").isZero();
@@ -402,5 +401,49 @@ class UpstreamRequestTest {
         assertThat(channels.released).containsExactly("10.0.0.1:8080 reusable");
         List<String> w = channels.written(0);
         assertThat(w).endsWith("cd", "END");
+    }
+
+    @Test
+    void withoutARouteTheRequestFailsClosed() {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        RequestContext noRoute = new RequestContext(rc.tunnel(), rc.snapshot(), rc.target(), rc.attributes(),
+                rc.requestHeaders(), rc.outcome());
+        start(noRoute, new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        assertThat(sink.events).containsExactly("failed internal_error");
+        assertThat(channels.acquiredFor).isEmpty();
+    }
+
+    @Test
+    void anUpstreamThatEndsItsSideBeforeRespondingIsClosedAndTheRequestFails() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        EmbeddedChannel up = channels.handedOut.get(0);
+        up.pipeline().fireUserEventTriggered(io.netty.channel.socket.ChannelInputShutdownEvent.INSTANCE);
+        assertThat(sink.events).containsExactly("failed upstream_reset_before_response_started");
+        assertThat(up.isOpen()).as("a half-closed upstream is closed, not left holding its stream").isFalse();
+        assertThat(call.isRequestWritable()).isTrue();
+    }
+
+    @Test
+    void theConnectionIsBackInThePoolBeforeTheSinkSeesTheLastPiece() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        List<String> releasedWhenDelivered = new ArrayList<>();
+        RecordingSink watching = new RecordingSink() {
+            @Override
+            public void responseContent(HttpContent content) {
+                releasedWhenDelivered.addAll(channels.released);
+                super.responseContent(content);
+            }
+        };
+        channels.handedOut.clear();
+        UpstreamRequest second = new UpstreamRequest(upstreams, channels, context(RetryPolicy.NONE, null), post(), false, loop,
+                watching);
+        second.start();
+        second.requestContent(chunk("abcd", true));
+        channels.released.clear();
+        respond(0, 200, "ok");
+        assertThat(releasedWhenDelivered).containsExactly("10.0.0.2:8080 reusable");
+        call.cancel();
     }
 }

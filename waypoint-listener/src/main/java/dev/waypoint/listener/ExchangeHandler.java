@@ -66,8 +66,9 @@ import org.slf4j.LoggerFactory;
  * such tunnels on its own when the new generation arrives).
  *
  * <h2>The outcome</h2>
- * Every request's {@link RequestOutcome} is closed exactly once: after the last byte of its
- * response was written, after its local reply, when it was reset, or when the client went away;
+ * Every request's {@link RequestOutcome} is closed exactly once: when the last piece of its
+ * response (relayed or local) has been written and flushed to the channel (not when the peer
+ * acknowledged it), when it was reset, or when the client went away;
  * then {@link HttpFilter#onComplete} runs on every filter (also those the request never reached:
  * telemetry must see a malformed request's 400 too).
  *
@@ -97,11 +98,12 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     /** Decoded objects not yet taken by a request: the next pipelined request(s). */
     private final ArrayDeque<Object> queue = new ArrayDeque<>(4);
-    private Exchange current;
+    private InboundRequest current;
     private boolean processing;
     private boolean inputClosed;
     /** Drain, or the target was unbound: end the tunnel after the request in flight. */
     private boolean ending;
+    /** No more input is taken: the tunnel is ending or gone. */
     private boolean closed;
 
     ExchangeHandler(TunnelContext tunnel, SnapshotSource snapshots, RequestChain chain, boolean h2) {
@@ -124,6 +126,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        // inner HTTP/2 streams: added before the stream is active, so this is their first read; an
+        // HTTP/1.1 tunnel is already active when the sniffer adds us and replays the first bytes
         maybeRead();
         ctx.fireChannelActive();
     }
@@ -151,7 +155,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 if (current == null) {
                     Object m = queue.poll();
                     if (m instanceof HttpRequest req) {
-                        current = new Exchange(req);
+                        current = new InboundRequest(req);
                         current.begin();
                     } else {
                         ReferenceCountUtil.release(m); // body bytes of no request (the decoder gave up)
@@ -265,8 +269,27 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         maybeRead();
     }
 
-    /** One request, from its head to its outcome; also the sink its upstream delivers to. */
-    private final class Exchange implements ExchangeSink {
+    /**
+     * One request, from its head to its outcome; also the sink its upstream stage delivers to.
+     *
+     * <p><b>State.</b> {@code requestDone}: the request's last piece arrived (or it was malformed).
+     * {@code responseStarted}: a final response head (relayed or local) went to the client.
+     * {@code responseDone}: its last piece went too. {@code localReply}: that response was ours.
+     * {@code discarding}: after a local reply, the rest of the body is read and dropped.
+     * {@code closeAfter}: the tunnel ends after this request (malformed input, target gone).
+     * {@code finished}: the outcome is closed; nothing more happens to this request.
+     *
+     * <p><b>Who flushes the request upstream.</b> The channel's read-complete, once per read
+     * burst (head and body of one burst leave in one write); and, for work started outside a
+     * read burst, the code that started it: a queued pipelined request ({@code next}), a resumed
+     * filter ({@code resumed}), and the upstream stage itself when its connection arrives or a
+     * retry starts.
+     *
+     * <p><b>The end.</b> The upstream stage gives its connection back to the pool before it hands
+     * the response's last piece to {@link #responseContent}, so the next pipelined request, which
+     * starts from inside that call, can reuse it.
+     */
+    private final class InboundRequest implements ExchangeSink {
         private HttpRequest head;
         private RequestContext rc;
         private final RequestOutcome outcome;
@@ -288,7 +311,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         /** Body received before the upstream stage started (filters running or paused). */
         private ArrayDeque<HttpContent> pending;
 
-        Exchange(HttpRequest head) {
+        InboundRequest(HttpRequest head) {
             this.head = head;
             this.outcome = new RequestOutcome(ticker.getAsLong());
         }
@@ -404,7 +427,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 requestDone = true;
                 closeAfter = true;
                 if (responseStarted) {
-                    reset("DPE", "downstream_protocol_error");
+                    reset("DPE", "downstream_protocol_error", RequestOutcome.End.DOWNSTREAM_RESET);
                 } else {
                     reply(malformed(cause), Map.of());
                 }
@@ -516,7 +539,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 reply(r, Map.of());
             } else {
                 log.info("upstream failed mid-response for {}: {}; resetting the client stream", rc, r);
-                reset(r.reason() == Rejection.Reason.REQUEST_TIMEOUT ? "UT" : "UR", r.reason().code());
+                reset(r.reason() == Rejection.Reason.REQUEST_TIMEOUT ? "UT" : "UR", r.reason().code(),
+                        RequestOutcome.End.UPSTREAM_RESET);
             }
         }
 
@@ -525,7 +549,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         /** Answers from here, in this request's turn. The rest of its body is read and dropped. */
         private void reply(Rejection r, Map<String, String> headers) {
             if (responseStarted) {
-                reset(r.reason().flag(), r.reason().code());
+                reset(r.reason().flag(), r.reason().code(), RequestOutcome.End.UPSTREAM_RESET);
                 return;
             }
             if (call != null) {
@@ -553,6 +577,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(res);
             responseDone = true;
             maybeFinish();
+            if (!finished && this == current) {
+                maybeRead(); // the rest of the body is read and dropped: reads may have stopped for the upstream
+            }
         }
 
         private void respondFilters(int status, HttpResponse res) {
@@ -571,14 +598,14 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         }
 
         /** The client's stream is reset: the only honest end once a response has started. */
-        private void reset(String flag, String reason) {
+        private void reset(String flag, String reason, RequestOutcome.End end) {
             if (call != null) {
                 call.cancel();
                 call = null;
             }
             releasePending();
             outcome.flags(flag, reason);
-            finish(RequestOutcome.End.UPSTREAM_RESET);
+            finish(end);
             closed = true;
             ctx.close();
         }

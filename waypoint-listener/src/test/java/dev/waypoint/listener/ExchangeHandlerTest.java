@@ -485,4 +485,28 @@ class ExchangeHandlerTest {
         ch.pipeline().fireUserEventTriggered(TunnelLifecycle.Unbound.INSTANCE);
         assertThat(ch.isOpen()).isFalse();
     }
+
+    @Test
+    void aFailureWhileTheBodyIsHeldBackReadsOnToDropTheRest() {
+        channel(false);
+        int[] reads = {0};
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void read(io.netty.channel.ChannelHandlerContext ctx) {
+                reads[0]++;
+                ctx.read();
+            }
+        });
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/a");
+        head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 4);
+        ch.writeInbound(head);
+        FakeCall call = calls.get(0);
+        call.writable = false; // the upstream connection is not there yet: the body waits in the socket
+        reads[0] = 0;
+        call.sink.failed(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "refused"));
+        assertThat(written()).containsExactly("502 upstream_connect_failure: refused");
+        assertThat(reads[0]).as("reading resumes to drop the rest of the body").isPositive();
+        ch.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("abcd", StandardCharsets.UTF_8)));
+        assertThat(completed).singleElement().extracting(r -> r.outcome().end()).isEqualTo(RequestOutcome.End.LOCAL_REPLY);
+    }
 }

@@ -90,7 +90,12 @@ public final class DestinationZtunnel implements AutoCloseable {
         return List.copyOf(seen);
     }
 
-    /** Answer every following CONNECT with {@code status} instead of connecting (0: behave). */
+    /**
+     * Answer every following CONNECT with {@code status} instead of connecting (0: behave;
+     * {@link #SILENT}: accept the stream and never answer, like a wedged ztunnel).
+     */
+    public static final int SILENT = -1;
+
     public void refuseWith(int status) {
         this.refuseWith = status;
     }
@@ -139,6 +144,9 @@ public final class DestinationZtunnel implements AutoCloseable {
             seen.add(new Seen(listener, authority, headers, PeerIdentities.fromChannel(ctx.channel()).orElse(null)));
             Channel stream = ctx.channel();
             stream.config().setOption(ChannelOption.AUTO_READ, false);
+            if (refuseWith == SILENT) {
+                return; // the stream stays open, unanswered
+            }
             if (refuseWith != 0 || !"CONNECT".contentEquals(String.valueOf(h.method()))) {
                 answer(stream, refuseWith != 0 ? refuseWith : 400, true);
                 return;

@@ -164,11 +164,13 @@ final class HboneConnection {
      */
     Future<Channel> connect(CharSequence authority, Http2Headers extra, Promise<Channel> result) {
         streams++;
+        boolean[] counted = {false}; // whether the stream's close will give the count back
         new Http2StreamChannelBootstrap(channel)
                 .option(ChannelOption.AUTO_READ, false)
                 .handler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
+                        counted[0] = true;
                         ch.closeFuture().addListener(f -> streams--);
                         ch.pipeline().addLast("connect-response", new ConnectResponse(result, authority));
                     }
@@ -176,6 +178,9 @@ final class HboneConnection {
                 .open()
                 .addListener(f -> {
                     if (!f.isSuccess()) {
+                        if (!counted[0]) {
+                            streams--; // no stream channel came to life: nothing else gives it back
+                        }
                         result.tryFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
                                 "could not open a stream to " + key.destination() + ": " + f.cause().getMessage())));
                         return;

@@ -65,6 +65,13 @@ public final class HbonePool implements AutoCloseable {
      */
     public Future<Channel> connect(EventLoop loop, HboneKey key, CharSequence authority, Http2Headers extra) {
         Promise<Channel> result = loop.newPromise();
+        // "connect timeout: TCP + TLS + CONNECT": a ztunnel that accepts but never answers the
+        // CONNECT (or never sends SETTINGS) must not hold the request; a late answer is closed
+        long timeout = settings.connectTimeout().toMillis();
+        io.netty.util.concurrent.ScheduledFuture<?> timer = loop.schedule(() -> result.tryFailure(new RejectedException(
+                new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "HBONE CONNECT " + authority + " via " + key.destination()
+                        + " not answered within " + timeout + " ms"))), timeout, TimeUnit.MILLISECONDS);
+        result.addListener(f -> timer.cancel(false));
         if (loop.inEventLoop()) {
             pool(loop).connect(key, authority, extra, result, 0);
         } else {
@@ -135,6 +142,11 @@ public final class HbonePool implements AutoCloseable {
             dialing.put(key, ready);
             ready.addListener(f -> dialing.remove(key, ready));
             long timeout = settings.connectTimeout().toMillis();
+            // TCP and TLS have their own timeouts; this one also covers a peer that never sends SETTINGS
+            io.netty.util.concurrent.ScheduledFuture<?> timer = loop.schedule(() -> ready.tryFailure(new RejectedException(
+                    new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "HBONE to " + key.destination()
+                            + " not ready within " + timeout + " ms"))), timeout, TimeUnit.MILLISECONDS);
+            ready.addListener(f -> timer.cancel(false));
             Bootstrap b = new Bootstrap()
                     .group(loop)
                     .channel(EventLoops.clientChannel())

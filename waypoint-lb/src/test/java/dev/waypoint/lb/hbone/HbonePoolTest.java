@@ -119,4 +119,22 @@ class HbonePoolTest {
         assertThat(pool.connectionCount()).isEqualTo(1);
         pool.close();
     }
+
+    @Test
+    void aConnectThatIsNeverAnsweredTimesOutAs504() throws Exception {
+        HbonePool pool = new HbonePool(UpstreamSettings.defaults(ztunnel.port()).withConnectTimeout(java.time.Duration.ofMillis(300)),
+                waypoint::clientContext);
+        ztunnel.refuseWith(DestinationZtunnel.SILENT);
+        try {
+            EventLoop loop = group.next();
+            Future<Channel> f = pool.connect(loop, new HboneKey(new HostPort(InetAddress.getByName("127.24.1.1"),
+                    ztunnel.port()), POD), "127.24.1.1:8080", new DefaultHttp2Headers());
+            assertThat(f.await(5, TimeUnit.SECONDS)).as("failed by the connect timeout, not left hanging").isTrue();
+            assertThat(f.cause()).isInstanceOfSatisfying(RejectedException.class,
+                    e -> assertThat(e.rejection().reason()).isEqualTo(Rejection.Reason.CONNECT_TIMEOUT));
+        } finally {
+            ztunnel.refuseWith(0);
+            pool.close();
+        }
+    }
 }

@@ -21,7 +21,10 @@ public final class RequestOutcome {
         LOCAL_REPLY,
         /** The upstream reset or closed after the response had started: the client's stream was reset. */
         UPSTREAM_RESET,
-        /** The client went away (reset, closed the tunnel) before the exchange was complete. */
+        /**
+         * The client went away (reset, closed the tunnel) before the exchange was complete, or
+         * broke the protocol after the response had started (its stream was reset).
+         */
         DOWNSTREAM_RESET
     }
 
