@@ -36,6 +36,11 @@ import org.slf4j.LoggerFactory;
  *       a TCP relay instead of a hang (istio#53033).</li>
  * </ul>
  *
+ * <p>On TCP the sniffer stays in place while the upstream is connected: bytes and the client's
+ * EOF ({@code END_STREAM}) that arrive meanwhile — typically in the very read that decided, as
+ * data and END_STREAM often share a frame — are held and replayed into the relay, in order,
+ * before it reads anything itself.
+ *
  * <h2>Reference counting</h2>
  * Bytes are accumulated in one composite buffer that is handed, whole, to the chosen pipeline
  * (or released on close).
@@ -51,6 +56,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
     private CompositeByteBuf seen;
     private ScheduledFuture<?> timeout;
     private boolean decided;
+    /** TCP was decided and the upstream is being connected: what arrives now is held for the relay. */
+    private boolean connecting;
+    /** The client's EOF arrived while {@link #connecting}. */
+    private boolean eofSeen;
 
     ProtocolSniffer(TunnelContext tunnel, ConnectHandler.Deps deps) {
         this.tunnel = tunnel;
@@ -82,11 +91,14 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof ByteBuf buf) || decided) {
+        if (!(msg instanceof ByteBuf buf) || (decided && !connecting)) {
             ReferenceCountUtil.release(msg);
             return;
         }
         seen.addComponent(true, buf);
+        if (connecting) {
+            return; // for the relay, after what decided
+        }
         InnerProtocol p = classify(seen, tunnel.target().protocol());
         if (p != null) {
             decide(ctx, p);
@@ -103,12 +115,16 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent && !decided) {
-            // the client finished sending before we could tell: whatever it sent is opaque
-            decide(ctx, tunnel.target().protocol() == AppProtocol.AUTO || tunnel.target().protocol() == AppProtocol.TCP
-                    ? InnerProtocol.TCP : InnerProtocol.HTTP1);
-            ctx.fireUserEventTriggered(evt);
-            return;
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (!decided) {
+                // the client finished sending before we could tell: whatever it sent is opaque
+                decide(ctx, tunnel.target().protocol() == AppProtocol.AUTO || tunnel.target().protocol() == AppProtocol.TCP
+                        ? InnerProtocol.TCP : InnerProtocol.HTTP1);
+            }
+            if (connecting) {
+                eofSeen = true; // the relay passes it on as the upstream's FIN, after the bytes
+                return;
+            }
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -163,10 +179,14 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         decided = true;
         Channel channel = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
-        ByteBuf bytes = seen;
-        seen = null;
         log.debug("tunnel to {}: {}", tunnel.target().authority(), protocol);
         ((TunnelLifecycle) p.get("lifecycle")).protocol(protocol);
+        if (protocol == InnerProtocol.TCP) {
+            connectTcp(ctx);
+            return;
+        }
+        ByteBuf bytes = seen;
+        seen = null;
         switch (protocol) {
             case HTTP1 -> {
                 p.addLast("h1", new HttpServerCodec(new HttpDecoderConfig()
@@ -206,29 +226,46 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 channel.config().setOption(ChannelOption.AUTO_READ, true);
                 fire(p, bytes);
             }
-            case TCP -> {
-                p.remove(this);
-                deps.upstreamTcp().connect(tunnel, channel.eventLoop()).addListener(f -> {
-                    if (!f.isSuccess() || !channel.isActive()) {
-                        if (f.isSuccess()) {
-                            ((Channel) f.getNow()).close();
-                        }
-                        log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
-                                f.cause() == null ? "client went away" : f.cause().getMessage());
-                        bytes.release();
-                        channel.close(); // 200 was sent: a reset is all the client can get now
-                        return;
-                    }
-                    Channel upstream = (Channel) f.getNow();
-                    if (bytes.isReadable()) {
-                        upstream.writeAndFlush(bytes, upstream.voidPromise());
-                    } else {
-                        bytes.release();
-                    }
-                    Relay.start(channel, upstream);
-                });
-            }
+            default -> throw new IllegalStateException("not an HTTP protocol: " + protocol);
         }
+    }
+
+    /**
+     * Connects the upstream, then hands over to a relay: what this handler holds (the bytes seen,
+     * those that arrived while connecting, the client's EOF) goes into it first, in order.
+     */
+    private void connectTcp(ChannelHandlerContext ctx) {
+        connecting = true;
+        Channel channel = ctx.channel();
+        ChannelPipeline p = ctx.pipeline();
+        deps.upstreamTcp().connect(tunnel, channel.eventLoop()).addListener(f -> {
+            if (!f.isSuccess() || !channel.isActive()) {
+                if (f.isSuccess()) {
+                    ((Channel) f.getNow()).close();
+                }
+                log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
+                        f.cause() == null ? "client went away" : f.cause().getMessage());
+                // 200 was sent: a reset is all the client can get now (what is held goes with this handler)
+                channel.close();
+                return;
+            }
+            Relay.start(channel, (Channel) f.getNow(), () -> {
+                ByteBuf bytes = seen;
+                seen = null;
+                boolean eof = eofSeen;
+                ChannelHandlerContext entry = p.context("lifecycle"); // bytes, not frames: after the tunnel adapter
+                p.remove(this);
+                if (bytes.isReadable()) {
+                    entry.fireChannelRead(bytes);
+                } else {
+                    bytes.release();
+                }
+                if (eof) {
+                    entry.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+                }
+                entry.fireChannelReadComplete();
+            });
+        });
     }
 
     private static void fire(ChannelPipeline p, ByteBuf bytes) {
