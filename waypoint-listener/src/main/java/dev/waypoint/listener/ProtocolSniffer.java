@@ -31,9 +31,11 @@ import org.slf4j.LoggerFactory;
  *   <li>the HTTP/2 connection preface → h2c (gRPC included);</li>
  *   <li>an HTTP/1.x request line → HTTP/1.1;</li>
  *   <li>otherwise TCP, relayed as is. On ports declared HTTP the HTTP/1.1 codec gets the bytes
- *       anyway (it answers 400); on ports with no declared protocol a client that sends nothing
- *       within the sniff timeout is taken to speak a server-first protocol (MySQL, SMTP) and gets
- *       a TCP relay instead of a hang (istio#53033).</li>
+ *       anyway (it answers 400). On ports with no declared protocol, a client whose bytes decide
+ *       nothing within the sniff timeout gets a TCP relay (the bytes seen so far replayed into
+ *       it) instead of a hang: one that sends nothing speaks a server-first protocol (MySQL, SMTP;
+ *       istio#53033), and one that sends a few uppercase bytes without a space and then waits for
+ *       an answer would otherwise never be decided either.</li>
  * </ul>
  *
  * <p>On TCP the sniffer stays in place while the upstream is connected: bytes and the client's
@@ -70,8 +72,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         seen = ctx.alloc().compositeBuffer();
         if (tunnel.target().protocol() == AppProtocol.AUTO) {
+            // whatever arrived so far (nothing, or the start of something that is not a request
+            // line yet) goes to the TCP relay
             timeout = ctx.executor().schedule(() -> {
-                if (!decided && seen.readableBytes() == 0) {
+                if (!decided) {
                     decide(ctx, InnerProtocol.TCP);
                 }
             }, deps.settings().sniffTimeout().toMillis(), TimeUnit.MILLISECONDS);

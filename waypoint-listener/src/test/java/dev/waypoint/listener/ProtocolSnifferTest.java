@@ -200,6 +200,30 @@ class ProtocolSnifferTest {
     }
 
     @Test
+    void undecidedBytesGoToTcpAtTheSniffTimeout() throws Exception {
+        sniff(AppProtocol.AUTO);
+        clientSends("HELLO", false); // uppercase, no space yet: could still become a request line
+        tunnel.advanceTimeBy(SNIFF_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+        tunnel.runScheduledPendingTasks();
+        assertThat(connects).as("still waiting before the timeout").isEmpty();
+        tunnel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+        tunnel.runScheduledPendingTasks();
+        upstreamConnects();
+        assertThat(sentUpstream()).containsExactly("data:HELLO");
+        assertThat(installed).isEmpty();
+    }
+
+    @Test
+    void portsDeclaredHttpDoNotFallBackToTcp() throws Exception {
+        sniff(AppProtocol.HTTP);
+        clientSends("HELLO", false);
+        tunnel.advanceTimeBy(SNIFF_TIMEOUT.toMillis() * 2, TimeUnit.MILLISECONDS);
+        tunnel.runScheduledPendingTasks();
+        assertThat(connects).isEmpty();
+        assertThat(tunnel.pipeline().get("sniff")).isNotNull();
+    }
+
+    @Test
     void anHttpRequestLineInstallsHttp1() throws Exception {
         sniff(AppProtocol.AUTO);
         clientSends("GET / HTTP/1.1\r\nHost: a\r\n\r\n", false);

@@ -3,6 +3,7 @@ package dev.waypoint.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.server.demo.LocalMesh;
 import dev.waypoint.testing.EchoServer;
@@ -61,11 +62,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * finishes last, the tunnel ends at once: the client sees {@code END_STREAM} (or the reset) and
  * the stream closes well within the 5 s allowed here, not after the tunnel idle timeout.
  *
+ * <p>Also: an undeclared port falls back to TCP at the sniff timeout when the client's first
+ * bytes decide nothing.
+ *
  * <p>The pods' echo backends are replaced by {@link ScriptedBackend}s the test drives by hand.
  * Loopback range 127.50.x.x.
  */
 class TcpTunnelEndToEndTest {
     private static final Duration PROMPTLY = Duration.ofSeconds(5);
+    /** Shorter than the 3 s default, for the sniffing cases (every other client speaks at once). */
+    private static final Duration SNIFF_TIMEOUT = Duration.ofSeconds(1);
 
     @TempDir
     static Path tmp;
@@ -79,7 +85,11 @@ class TcpTunnelEndToEndTest {
         try (InputStream in = TcpTunnelEndToEndTest.class.getResourceAsStream("/e2e/tcp-tunnel-mesh.yaml")) {
             Files.copy(in, config.resolve("mesh.yaml"));
         }
-        mesh = LocalMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"), LocalMesh.Options.ephemeral());
+        LocalMesh.Options defaults = LocalMesh.Options.ephemeral();
+        LocalMesh.Options options = new LocalMesh.Options(defaults.listen(), defaults.health(), defaults.admin(),
+                defaults.stats(), defaults.hbonePort(), defaults.workers(),
+                ListenerSettings.defaults(defaults.listen()).withTimeouts(Duration.ofHours(1), SNIFF_TIMEOUT));
+        mesh = LocalMesh.start(config, tmp, new NamespacedName("istio-system", "waypoint"), options);
         for (String pod : List.of("127.50.1.1", "127.50.1.5")) {
             for (int port : List.of(7000, 7001)) {
                 EchoServer echo = mesh.backend(pod, port);
@@ -258,6 +268,17 @@ class TcpTunnelEndToEndTest {
         await().atMost(PROMPTLY).until(() -> p.received().equals("\u0001early"));
         assertThat(status.get(5, TimeUnit.SECONDS)).isEqualTo("200");
         s.close();
+    }
+
+    @Test
+    void aClientWhoseFirstBytesDecideNothingGetsTcpAtTheSniffTimeout() throws Exception {
+        Tunnel t = open("127.50.0.2:7001"); // undeclared
+        t.channel.writeAndFlush(bytes("HELLO")); // uppercase, no space: not yet a request line, and then it waits
+        ScriptedBackend.Peer p = backends.get("127.50.1.5:7001").accepted.poll(10, TimeUnit.SECONDS);
+        assertThat(p).as("a TCP upstream after the sniff timeout").isNotNull();
+        await().atMost(PROMPTLY).until(() -> p.received().equals("HELLO"));
+        p.send("HELLO yourself");
+        await().atMost(PROMPTLY).until(() -> t.received().equals("HELLO yourself"));
     }
 
     @Test
