@@ -49,8 +49,9 @@ import org.slf4j.LoggerFactory;
  * the protocol sniffer (HTTP and undeclared ports).
  *
  * <h2>Reference counting</h2>
- * Frames that arrive before the decision are held (the stream stops reading at once, so at most
- * one read burst) and replayed into the new pipeline, or released on rejection.
+ * Frames read before the decision are held (the stream stops reading at once, so at most one read
+ * burst) and replayed into the new pipeline before it reads anything else, or released on
+ * rejection; later frames wait in the stream until the new pipeline reads them.
  *
  * <h2>Threading</h2>
  * Stream channel's event loop only.
@@ -119,8 +120,10 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 accept(ctx, tunnel).protocol(InnerProtocol.TCP);
-                Relay.start(stream, upstream);
-                replayEarly(ctx);
+                // out of the way before the relay's first read, which delivers the frames that
+                // queued in the stream meanwhile (this handler would drop them); the frames held
+                // here are older and go first
+                Relay.start(stream, upstream, () -> replayEarly(ctx));
             });
         } else {
             accept(ctx, tunnel);
@@ -193,6 +196,9 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         pipeline.remove(this);
         for (Object f : frames) {
             pipeline.fireChannelRead(f); // from the head: through the tunnel adapter
+        }
+        if (!frames.isEmpty()) {
+            pipeline.fireChannelReadComplete();
         }
     }
 

@@ -32,10 +32,17 @@ import org.slf4j.LoggerFactory;
  *   <li>the HTTP/2 connection preface → h2c (gRPC included);</li>
  *   <li>an HTTP/1.x request line → HTTP/1.1;</li>
  *   <li>otherwise TCP, relayed as is. On ports declared HTTP the HTTP/1.1 codec gets the bytes
- *       anyway (it answers 400); on ports with no declared protocol a client that sends nothing
- *       within the sniff timeout is taken to speak a server-first protocol (MySQL, SMTP) and gets
- *       a TCP relay instead of a hang (istio#53033).</li>
+ *       anyway (it answers 400). On ports with no declared protocol, a client whose bytes decide
+ *       nothing within the sniff timeout gets a TCP relay (the bytes seen so far replayed into
+ *       it) instead of a hang: one that sends nothing speaks a server-first protocol (MySQL, SMTP;
+ *       istio#53033), and one that sends a few uppercase bytes without a space and then waits for
+ *       an answer would otherwise never be decided either.</li>
  * </ul>
+ *
+ * <p>On TCP the sniffer stays in place while the upstream is connected: bytes and the client's
+ * EOF ({@code END_STREAM}) that arrive meanwhile — typically in the very read that decided, as
+ * data and END_STREAM often share a frame — are held and replayed into the relay, in order,
+ * before it reads anything itself.
  *
  * <h2>Reference counting</h2>
  * Bytes are accumulated in one composite buffer that is handed, whole, to the chosen pipeline
@@ -52,6 +59,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
     private CompositeByteBuf seen;
     private ScheduledFuture<?> timeout;
     private boolean decided;
+    /** TCP was decided and the upstream is being connected: what arrives now is held for the relay. */
+    private boolean connecting;
+    /** The client's EOF arrived while {@link #connecting}. */
+    private boolean eofSeen;
 
     ProtocolSniffer(TunnelContext tunnel, ConnectHandler.Deps deps) {
         this.tunnel = tunnel;
@@ -62,8 +73,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         seen = ctx.alloc().compositeBuffer();
         if (tunnel.target().protocol() == AppProtocol.AUTO) {
+            // whatever arrived so far (nothing, or the start of something that is not a request
+            // line yet) goes to the TCP relay
             timeout = ctx.executor().schedule(() -> {
-                if (!decided && seen.readableBytes() == 0) {
+                if (!decided) {
                     decide(ctx, InnerProtocol.TCP);
                 }
             }, deps.settings().sniffTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -83,11 +96,14 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof ByteBuf buf) || decided) {
+        if (!(msg instanceof ByteBuf buf) || (decided && !connecting)) {
             ReferenceCountUtil.release(msg);
             return;
         }
         seen.addComponent(true, buf);
+        if (connecting) {
+            return; // for the relay, after what decided
+        }
         InnerProtocol p = classify(seen, tunnel.target().protocol());
         if (p != null) {
             decide(ctx, p);
@@ -104,12 +120,16 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent && !decided) {
-            // the client finished sending before we could tell: whatever it sent is opaque
-            decide(ctx, tunnel.target().protocol() == AppProtocol.AUTO || tunnel.target().protocol() == AppProtocol.TCP
-                    ? InnerProtocol.TCP : InnerProtocol.HTTP1);
-            ctx.fireUserEventTriggered(evt);
-            return;
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (!decided) {
+                // the client finished sending before we could tell: whatever it sent is opaque
+                decide(ctx, tunnel.target().protocol() == AppProtocol.AUTO || tunnel.target().protocol() == AppProtocol.TCP
+                        ? InnerProtocol.TCP : InnerProtocol.HTTP1);
+            }
+            if (connecting) {
+                eofSeen = true; // the relay passes it on as the upstream's FIN, after the bytes
+                return;
+            }
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -164,10 +184,14 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         decided = true;
         Channel channel = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
-        ByteBuf bytes = seen;
-        seen = null;
         log.debug("tunnel to {}: {}", tunnel.target().authority(), protocol);
         ((TunnelLifecycle) p.get(HandlerNames.LIFECYCLE)).protocol(protocol);
+        if (protocol == InnerProtocol.TCP) {
+            connectTcp(ctx);
+            return;
+        }
+        ByteBuf bytes = seen;
+        seen = null;
         switch (protocol) {
             case HTTP1 -> {
                 p.addLast(HandlerNames.H1, new HttpServerCodec(new HttpDecoderConfig()
@@ -208,29 +232,46 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 channel.config().setOption(ChannelOption.AUTO_READ, true);
                 fire(p, bytes);
             }
-            case TCP -> {
-                p.remove(this);
-                deps.upstreamTcp().connect(deps.snapshots().current(), tunnel, channel.eventLoop()).addListener(f -> {
-                    if (!f.isSuccess() || !channel.isActive()) {
-                        if (f.isSuccess()) {
-                            ((Channel) f.getNow()).close();
-                        }
-                        log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
-                                f.cause() == null ? "client went away" : f.cause().getMessage());
-                        bytes.release();
-                        channel.close(); // 200 was sent: a reset is all the client can get now
-                        return;
-                    }
-                    Channel upstream = (Channel) f.getNow();
-                    if (bytes.isReadable()) {
-                        upstream.writeAndFlush(bytes, upstream.voidPromise());
-                    } else {
-                        bytes.release();
-                    }
-                    Relay.start(channel, upstream);
-                });
-            }
+            default -> throw new IllegalStateException("not an HTTP protocol: " + protocol);
         }
+    }
+
+    /**
+     * Connects the upstream, then hands over to a relay: what this handler holds (the bytes seen,
+     * those that arrived while connecting, the client's EOF) goes into it first, in order.
+     */
+    private void connectTcp(ChannelHandlerContext ctx) {
+        connecting = true;
+        Channel channel = ctx.channel();
+        ChannelPipeline p = ctx.pipeline();
+        deps.upstreamTcp().connect(deps.snapshots().current(), tunnel, channel.eventLoop()).addListener(f -> {
+            if (!f.isSuccess() || !channel.isActive()) {
+                if (f.isSuccess()) {
+                    ((Channel) f.getNow()).close();
+                }
+                log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
+                        f.cause() == null ? "client went away" : f.cause().getMessage());
+                // 200 was sent: a reset is all the client can get now (what is held goes with this handler)
+                channel.close();
+                return;
+            }
+            Relay.start(channel, (Channel) f.getNow(), () -> {
+                ByteBuf bytes = seen;
+                seen = null;
+                boolean eof = eofSeen;
+                ChannelHandlerContext entry = p.context(HandlerNames.LIFECYCLE); // bytes, not frames: after the tunnel adapter
+                p.remove(this);
+                if (bytes.isReadable()) {
+                    entry.fireChannelRead(bytes);
+                } else {
+                    bytes.release();
+                }
+                if (eof) {
+                    entry.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+                }
+                entry.fireChannelReadComplete();
+            });
+        });
     }
 
     private static void fire(ChannelPipeline p, ByteBuf bytes) {

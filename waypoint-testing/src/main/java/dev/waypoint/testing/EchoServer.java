@@ -76,6 +76,7 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel c) {
                         c.pipeline().addLast(new Sniff(name, generated));
+                        c.pipeline().addLast(new CloseOnError()); // stays last as Sniff adds after itself
                     }
                 })
                 .bind(bind).sync().channel();
@@ -131,6 +132,17 @@ public final class EchoServer implements AutoCloseable {
                 ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
             }
             ctx.pipeline().remove(this);
+        }
+    }
+
+    /**
+     * A connection reset by its client (a tunnel reset upstream arrives as a TCP RST: RFC 9113
+     * §8.5) is just closed, as a server does, instead of reaching the tail as a warning.
+     */
+    private static final class CloseOnError extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
         }
     }
 

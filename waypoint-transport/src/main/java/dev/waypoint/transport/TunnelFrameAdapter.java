@@ -8,6 +8,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 
@@ -15,7 +16,9 @@ import io.netty.util.ReferenceCountUtil;
  * Makes an HTTP/2 {@code CONNECT} stream look like a TCP socket to the handlers after it:
  * inbound {@link Http2DataFrame}s become their {@link ByteBuf} content and {@code END_STREAM}
  * becomes {@link ChannelInputShutdownEvent} (TCP half-close); outbound {@link ByteBuf}s become DATA
- * frames. Use {@link HalfClose#shutdownOutput} to send {@code END_STREAM}.
+ * frames. Use {@link HalfClose#shutdownOutput} to send {@code END_STREAM} and {@link HalfClose#reset}
+ * to send {@code RST_STREAM}. A {@code RST_STREAM} from the peer arrives, as Netty delivers it, as
+ * an {@link Http2ResetFrame} user event, passed on.
  *
  * <h2>Reference counting</h2>
  * The content of an inbound DATA frame is passed on (ownership moves to the next handler); empty
@@ -66,8 +69,8 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
         if (msg instanceof ByteBuf buf) {
             ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
         } else {
-            if (msg instanceof Http2DataFrame d && d.isEndStream()) {
-                outputShutdown = true;
+            if (msg instanceof Http2DataFrame d && d.isEndStream() || msg instanceof Http2ResetFrame) {
+                outputShutdown = true; // nothing may follow END_STREAM or RST_STREAM
             }
             ctx.write(msg, promise);
         }
