@@ -552,15 +552,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 reset(r.reason().flag(), r.reason().code(), RequestOutcome.End.UPSTREAM_RESET);
                 return;
             }
-            if (call != null) {
-                call.cancel();
-                call = null;
-            }
-            if (head != null) {
-                ReferenceCountUtil.release(head);
-                head = null;
-            }
-            releasePending();
+            abandonUpstream();
             discarding = true;
             localReply = true;
             FullHttpResponse res = LocalReplies.http(r, headers, grpc, ctx.alloc());
@@ -599,11 +591,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
         /** The client's stream is reset: the only honest end once a response has started. */
         private void reset(String flag, String reason, RequestOutcome.End end) {
-            if (call != null) {
-                call.cancel();
-                call = null;
-            }
-            releasePending();
+            abandonUpstream();
             outcome.flags(flag, reason);
             finish(end);
             closed = true;
@@ -632,15 +620,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (finished) {
                 return;
             }
-            if (call != null) {
-                call.cancel();
-                call = null;
-            }
-            if (head != null) {
-                ReferenceCountUtil.release(head);
-                head = null;
-            }
-            releasePending();
+            abandonUpstream();
             outcome.flags("DC", "downstream_remote_disconnect");
             finish(RequestOutcome.End.DOWNSTREAM_RESET);
         }
@@ -661,6 +641,19 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (log.isDebugEnabled()) {
                 log.debug("{}: {}", rc, outcome);
             }
+        }
+
+        /** The upstream side is no longer wanted: cancel the call, release what it never got. */
+        private void abandonUpstream() {
+            if (call != null) {
+                call.cancel();
+                call = null;
+            }
+            if (head != null) {
+                ReferenceCountUtil.release(head);
+                head = null;
+            }
+            releasePending();
         }
 
         private void releasePending() {

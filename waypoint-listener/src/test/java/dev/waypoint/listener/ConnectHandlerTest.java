@@ -70,15 +70,7 @@ class ConnectHandlerTest {
     EmbeddedChannel ch;
 
     EmbeddedChannel stream(UpstreamTcp tcp) {
-        SnapshotSource source = new SnapshotSource() {
-            @Override
-            public ConfigSnapshot current() {
-                return current.get();
-            }
-
-            @Override
-            public void subscribe(java.util.function.Consumer<ConfigSnapshot> listener) {}
-        };
+        SnapshotSource source = SnapshotSource.from(current::get);
         ConnectHandler.Deps deps = new ConnectHandler.Deps(source, tcp, new RequestChain(List.of(), (r, h, h2, l, sink) -> {
             requests.add(r.attributes().path());
             ReferenceCountUtil.release(h);

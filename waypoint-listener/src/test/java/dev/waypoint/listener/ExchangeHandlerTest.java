@@ -180,15 +180,7 @@ class ExchangeHandlerTest {
     };
 
     EmbeddedChannel channel(boolean h2) {
-        SnapshotSource source = new SnapshotSource() {
-            @Override
-            public ConfigSnapshot current() {
-                return current.get();
-            }
-
-            @Override
-            public void subscribe(java.util.function.Consumer<ConfigSnapshot> listener) {}
-        };
+        SnapshotSource source = SnapshotSource.from(current::get);
         Target target = (Target) TargetResolver.resolve(VIP + ":80", current.get().part(TargetTable.PART));
         TunnelContext tunnel = new TunnelContext(target, null, null, null, null, null, null);
         ch = new EmbeddedChannel(new ExchangeHandler(tunnel, source, new RequestChain(List.of(decider), upstream), h2));

@@ -13,6 +13,24 @@ public interface SnapshotSource {
     /** Calls {@code listener} (on the config thread) after each new snapshot is published. */
     void subscribe(Consumer<ConfigSnapshot> listener);
 
+    /**
+     * A source that reads {@code current} on every call and has no subscribers (tests and
+     * benchmarks that swap snapshots by hand).
+     */
+    static SnapshotSource from(java.util.function.Supplier<ConfigSnapshot> current) {
+        return new SnapshotSource() {
+            @Override
+            public ConfigSnapshot current() {
+                return current.get();
+            }
+
+            @Override
+            public void subscribe(Consumer<ConfigSnapshot> listener) {
+                // nothing announces changes
+            }
+        };
+    }
+
     /** A source that always returns {@code snapshot}. */
     static SnapshotSource of(ConfigSnapshot snapshot) {
         return new SnapshotSource() {
