@@ -22,7 +22,7 @@ import io.netty.util.ReferenceCountUtil;
  *
  * <h2>Reference counting</h2>
  * The content of an inbound DATA frame is passed on (ownership moves to the next handler); empty
- * frames are released here. Trailing HEADERS on a tunnel carry nothing and are released. An
+ * frames are released here. Trailing HEADERS on a tunnel carry nothing and are dropped (they hold no buffer). An
  * outbound {@link ByteBuf} is wrapped, not copied: the frame owns it.
  *
  * <h2>Threading</h2>
