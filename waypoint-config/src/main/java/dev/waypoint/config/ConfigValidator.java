@@ -3,6 +3,7 @@ package dev.waypoint.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -38,6 +39,27 @@ public final class ConfigValidator {
             throw new UncheckedIOException("cannot read config directory " + dir, e);
         }
         return builder.build(0, content.files(), LastGood.NONE).diagnostics().problems();
+    }
+
+    /**
+     * A manifest directory compiled once, as its first generation would be: the snapshot (null
+     * when a compiler failed) and the problems. Backs {@code waypoint explain}.
+     */
+    public record Loaded(ConfigSnapshot snapshot, List<Diagnostics.Problem> problems) {}
+
+    /** Loads and compiles {@code dir} once, with no network and no watching. */
+    public static Loaded load(Path dir, NamespacedName waypoint, String trustDomain, List<PartCompiler<?>> compilers) {
+        requireNonNull(dir, "dir");
+        GenerationBuilder builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
+                requireNonNull(trustDomain, "trustDomain"), requireNonNull(compilers, "compilers"));
+        DirectoryContent content;
+        try {
+            content = ConfigSources.yamlDirectory(dir).read();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read config directory " + dir, e);
+        }
+        GenerationBuilder.Attempt attempt = builder.build(0, content.files(), LastGood.NONE);
+        return new Loaded(attempt.snapshot(), attempt.diagnostics().problems());
     }
 
     /** Whether any of {@code problems} is an error: the exit status of {@code validate}. */

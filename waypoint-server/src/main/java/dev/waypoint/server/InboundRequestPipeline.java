@@ -25,11 +25,15 @@ final class InboundRequestPipeline {
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
     static RequestChain http(Upstreams upstreams) {
-        List<HttpFilter> filters = List.of(
+        // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
+        return new RequestChain(filters(), upstreams.httpStage());
+    }
+
+    /** The filters, in data-path order (also what {@code waypoint explain} runs). */
+    static List<HttpFilter> filters() {
+        return List.of(
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());
-        // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters, upstreams.httpStage());
     }
 }

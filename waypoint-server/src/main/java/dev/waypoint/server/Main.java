@@ -8,6 +8,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
         description = "An Istio ambient-mesh waypoint (HBONE L7 proxy) in Java on Netty.",
-        subcommands = {Main.Run.class, Main.Validate.class, CommandLine.HelpCommand.class})
+        subcommands = {Main.Run.class, Main.Validate.class, Main.ExplainCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Runs one command and exits with its status. */
@@ -191,6 +192,111 @@ public final class Main implements Runnable {
             boolean errors = ConfigValidator.hasErrors(problems);
             System.err.println(errors ? "invalid: " + problems.size() + " problem(s)" : "ok (" + problems.size() + " warning(s))");
             return errors ? 1 : 0;
+        }
+    }
+
+    @Command(name = "explain", mixinStandardHelpOptions = true,
+            description = {"Shows what the waypoint would do with one request, from the manifests alone (no network):",
+                    "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision,",
+                    "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, or NAME.NAMESPACE[.svc...]."})
+    static final class ExplainCmd implements Callable<Integer> {
+        @Option(names = "--config-dir", required = true, paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
+        Path configDir;
+
+        @Option(names = "--gateway", defaultValue = "istio-system/waypoint", paramLabel = "NAMESPACE/NAME",
+                description = "The waypoint Gateway (default: ${DEFAULT-VALUE}).")
+        String gateway;
+
+        @Option(names = "--trust-domain", defaultValue = "cluster.local", paramLabel = "DOMAIN",
+                description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
+        String trustDomain;
+
+        @Option(names = "--from", paramLabel = "SPIFFE_ID",
+                description = "The caller's identity, e.g. spiffe://cluster.local/ns/demo/sa/curl (none: plaintext).")
+        String from;
+
+        @Option(names = "--source-ip", paramLabel = "IP", description = "The caller's address (source.ip, ipBlocks).")
+        String sourceIp;
+
+        @Option(names = "--header", paramLabel = "NAME:VALUE", description = "A request header; repeatable.")
+        List<String> headers = new ArrayList<>();
+
+        @Option(names = "--jwt", paramLabel = "TOKEN", description = "Sent as Authorization: Bearer TOKEN.")
+        String jwt;
+
+        @Option(names = "--output", defaultValue = "text", paramLabel = "text|json",
+                description = "Output format (default: ${DEFAULT-VALUE}).")
+        String output;
+
+        @Parameters(index = "0", paramLabel = "METHOD", description = "GET, POST, ...")
+        String method;
+
+        @Parameters(index = "1", paramLabel = "URL", description = "http://HOST[:PORT]/PATH")
+        String url;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isDirectory(configDir)) {
+                System.err.println(configDir + ": not a directory");
+                return 2;
+            }
+            if (!output.equals("text") && !output.equals("json")) {
+                System.err.println("--output: " + output + " (expected: text or json)");
+                return 2;
+            }
+            dev.waypoint.model.mesh.SpiffeId peer = null;
+            if (from != null) {
+                peer = dev.waypoint.model.mesh.SpiffeId.parse(from).orElse(null);
+                if (peer == null) {
+                    System.err.println("--from: " + from + " (expected: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT)");
+                    return 2;
+                }
+            }
+            java.util.Map<String, List<String>> h = new java.util.LinkedHashMap<>();
+            for (String kv : headers) {
+                int colon = kv.indexOf(':');
+                if (colon <= 0) {
+                    System.err.println("--header: " + kv + " (expected: NAME:VALUE)");
+                    return 2;
+                }
+                h.computeIfAbsent(kv.substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT), k -> new ArrayList<>())
+                        .add(kv.substring(colon + 1).trim());
+            }
+            if (jwt != null) {
+                h.put("authorization", List.of("Bearer " + jwt));
+            }
+            java.net.InetAddress ip = null;
+            if (sourceIp != null) {
+                try {
+                    ip = dev.waypoint.model.mesh.HostPort.parseIp(sourceIp);
+                } catch (IllegalArgumentException e) {
+                    System.err.println("--source-ip: " + e.getMessage());
+                    return 2;
+                }
+            }
+            java.net.URI uri;
+            try {
+                uri = java.net.URI.create(url);
+            } catch (IllegalArgumentException e) {
+                System.err.println("URL: " + url + " (" + e.getMessage() + ")");
+                return 2;
+            }
+            dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(configDir,
+                    NamespacedName.parse(gateway), trustDomain, WaypointServer.compilers());
+            if (loaded.snapshot() == null) {
+                loaded.problems().forEach(System.err::println);
+                System.err.println("the config does not compile");
+                return 1;
+            }
+            Explain.Report report = Explain.explain(loaded.snapshot(),
+                    new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h), InboundRequestPipeline.filters());
+            if (output.equals("json")) {
+                System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                        .writeValueAsString(report));
+            } else {
+                System.out.print(Explain.text(report));
+            }
+            return 0;
         }
     }
 }

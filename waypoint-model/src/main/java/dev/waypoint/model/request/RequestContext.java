@@ -97,6 +97,19 @@ public final class RequestContext {
         return slots == null || id >= slots.length ? null : key.cast(slots[id]);
     }
 
+    /** Every written slot as {@code name -> value}, in key order (for {@code explain} and debugging; not the data path). */
+    public java.util.Map<String, Object> slots() {
+        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+        if (slots != null) {
+            for (RequestKey<?> key : RequestKey.all()) {
+                if (key.id() < slots.length && slots[key.id()] != null) {
+                    out.put(key.name(), slots[key.id()]);
+                }
+            }
+        }
+        return out;
+    }
+
     @Override
     public String toString() {
         return attributes.method() + " " + attributes.path() + " -> " + target.authority() + " (generation "

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RequestKey<T> {
     private static final AtomicInteger IDS = new AtomicInteger();
+    private static final java.util.List<RequestKey<?>> ALL = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private final String name;
     private final Class<T> type;
@@ -21,6 +22,12 @@ public final class RequestKey<T> {
         this.name = Objects.requireNonNull(name, "name");
         this.type = Objects.requireNonNull(type, "type");
         this.id = IDS.getAndIncrement();
+        ALL.add(this);
+    }
+
+    /** Every key made so far, in creation order. */
+    static java.util.List<RequestKey<?>> all() {
+        return ALL;
     }
 
     /** A new key; declare it once as a constant. */

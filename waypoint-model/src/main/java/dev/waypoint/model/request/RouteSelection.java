@@ -31,12 +31,29 @@ public record RouteSelection(String routeName, Backend backend, Duration timeout
         this(routeName, backend, null, RetryPolicy.NONE);
     }
 
+    /** {@code default -> Service demo/reviews:9080 (timeout 5s, 2 retries)}: for logs and {@code explain}. */
+    @Override
+    public String toString() {
+        return routeName + " -> " + backend + " (" + (timeout == null ? "no timeout" : "timeout " + timeout.toMillis() + " ms")
+                + ", " + (retry.retries() == 0 ? "no retries" : retry.retries() + " retries") + ")";
+    }
+
     /** Where a request goes. */
     public sealed interface Backend {}
 
     /** A Service port: one of its ready endpoints on the resolved target port. */
-    public record ServiceBackend(ServiceSpec service, ServicePortSpec port) implements Backend {}
+    public record ServiceBackend(ServiceSpec service, ServicePortSpec port) implements Backend {
+        @Override
+        public String toString() {
+            return "Service " + service.name() + ":" + port.port();
+        }
+    }
 
     /** One pod, on the port the client addressed (workload-addressed traffic: no load balancing). */
-    public record PodBackend(PodSpec pod, int port) implements Backend {}
+    public record PodBackend(PodSpec pod, int port) implements Backend {
+        @Override
+        public String toString() {
+            return "Pod " + pod.name() + ":" + port;
+        }
+    }
 }

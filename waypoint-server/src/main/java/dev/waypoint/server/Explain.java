@@ -1,0 +1,322 @@
+package dev.waypoint.server;
+
+import dev.waypoint.lb.Endpoint;
+import dev.waypoint.lb.EndpointTable;
+import dev.waypoint.listener.target.TargetResolver;
+import dev.waypoint.listener.target.TargetTable;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.FilterResult;
+import dev.waypoint.model.request.HeadersView;
+import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RequestAttributes;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TargetResolution;
+import dev.waypoint.model.request.TunnelContext;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code waypoint explain}: what the waypoint would do with one request, from a config snapshot
+ * and no network. It resolves the URL's host (a Service VIP or name) to the CONNECT target as a
+ * source ztunnel would address it, checks the binding, runs the same filter list as the data
+ * path ({@link InboundRequestPipeline#filters()}) over a request built from the arguments, and
+ * shows each stage's decision and what it wrote, then the backend and the endpoints a pick would
+ * choose from. Nothing is sent anywhere. Pure apart from the filters' own work.
+ */
+final class Explain {
+    /** The request to explain. */
+    record Request(String method, URI url, SpiffeId from, InetAddress sourceIp, Map<String, List<String>> headers) {
+        Request {
+            Objects.requireNonNull(method, "method");
+            Objects.requireNonNull(url, "url");
+        }
+
+        /** Whether the request is gRPC ({@code content-type: application/grpc*}). */
+        boolean grpc() {
+            List<String> ct = headers.getOrDefault("content-type", List.of());
+            return !ct.isEmpty() && ct.get(0).toLowerCase(Locale.ROOT).startsWith("application/grpc");
+        }
+    }
+
+    /** One stage's line: its name, what it decided, and why. */
+    record Stage(String name, String decision, String detail) {}
+
+    /** The whole answer. */
+    record Report(String request, String from, String target, boolean accepted, String refusal, List<Stage> stages,
+                  Map<String, String> decisions, String outcome, String backend, List<String> endpoints) {}
+
+    private Explain() {}
+
+    static Report explain(ConfigSnapshot snapshot, Request req, List<HttpFilter> filters) {
+        String line = req.method() + " " + req.url();
+        String from = req.from() == null ? "(no peer identity: plaintext)" : req.from().uri();
+        if (req.sourceIp() != null) {
+            from += " at " + req.sourceIp().getHostAddress();
+        }
+        String authority;
+        try {
+            authority = authority(snapshot, req.url());
+        } catch (IllegalArgumentException e) {
+            return new Report(line, from, req.url().getHost(), false, e.getMessage(), List.of(), Map.of(), "not sent", null,
+                    List.of());
+        }
+        TargetResolution resolved = TargetResolver.resolve(authority, snapshot.part(TargetTable.PART));
+        if (resolved instanceof Rejection r) {
+            return new Report(line, from, authority, false, r.toString(), List.of(), Map.of(),
+                    "CONNECT " + authority + " refused: " + r.reason().status() + " " + r.reason().code(), null, List.of());
+        }
+        Target target = (Target) resolved;
+        InetSocketAddress source = req.sourceIp() == null ? null : new InetSocketAddress(req.sourceIp(), 0);
+        TunnelContext tunnel = new TunnelContext(target, req.from(), source, source, null, null, null);
+        MapHeaders headers = new MapHeaders(req.headers());
+        if (!headers.contains("host")) {
+            headers.set("host", req.url().getHost() + (req.url().getPort() > 0 ? ":" + req.url().getPort() : ""));
+        }
+        RequestContext rc = new RequestContext(tunnel, snapshot, target, new Attributes(req, tunnel, headers), headers,
+                new RequestOutcome(System.nanoTime()));
+        List<Stage> stages = new ArrayList<>();
+        String outcome = null;
+        for (HttpFilter f : filters) {
+            FilterResult r = f.onRequest(rc);
+            if (r instanceof FilterResult.Pause p) {
+                try {
+                    r = p.later().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    stages.add(new Stage(f.name(), "failed", "paused and did not resume: " + e));
+                    outcome = "500 internal_error (stage " + f.name() + ")";
+                    break;
+                }
+            }
+            if (r instanceof FilterResult.Reply reply) {
+                Rejection rej = reply.rejection();
+                stages.add(new Stage(f.name(), "answers " + rej.reason().status(), rej.reason().code() + ": " + rej.message()));
+                outcome = "answered by " + f.name() + ": " + (req.grpc() ? "grpc-status " + rej.reason().grpcStatus()
+                        : rej.reason().status() + " " + rej.reason().code());
+                break;
+            }
+            stages.add(new Stage(f.name(), "continue", ""));
+        }
+        Map<String, String> decisions = new LinkedHashMap<>();
+        rc.slots().forEach((k, v) -> decisions.put(k, String.valueOf(v)));
+        String backend = null;
+        List<String> endpoints = List.of();
+        if (outcome == null) {
+            RouteSelection route = rc.get(RouteSelection.KEY);
+            if (route == null) {
+                outcome = "500 internal_error: no route was decided";
+            } else {
+                backend = describe(route.backend());
+                endpoints = endpoints(snapshot, route.backend());
+                outcome = endpoints.isEmpty() ? "503 no_healthy_upstream (" + backend + " has no ready endpoint)"
+                        : "forwarded to " + backend + " on route " + route.routeName();
+            }
+        }
+        return new Report(line, from, describe(target), true, null, stages, decisions, outcome, backend, endpoints);
+    }
+
+    /**
+     * The CONNECT authority a source ztunnel would send for {@code url}: the host is an IP (a VIP
+     * or a pod IP) or a Service name ({@code name.ns}, {@code name.ns.svc}, {@code name.ns.svc.cluster.local});
+     * the port defaults to 80 for http and 443 for https.
+     */
+    static String authority(ConfigSnapshot snapshot, URI url) {
+        String host = url.getHost();
+        if (host == null) {
+            throw new IllegalArgumentException("url: " + url + " (expected: http://HOST[:PORT]/PATH)");
+        }
+        int port = url.getPort() > 0 ? url.getPort() : "https".equalsIgnoreCase(url.getScheme()) ? 443 : 80;
+        String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        if (h.matches("[0-9.]+") || h.contains(":")) {
+            return new HostPort(HostPort.parseIp(h), port).authority();
+        }
+        String[] parts = h.toLowerCase(Locale.ROOT).split("\\.");
+        if (parts.length < 2) {
+            throw new IllegalArgumentException("host: " + host + " (expected: a Service VIP, or NAME.NAMESPACE[.svc[.DOMAIN]])");
+        }
+        for (ServiceSpec s : snapshot.resources().services()) {
+            if (s.name().name().equals(parts[0]) && s.name().namespace().equals(parts[1])) {
+                if (s.clusterIps().isEmpty()) {
+                    throw new IllegalArgumentException("service " + s.name() + " is headless: address a pod IP instead");
+                }
+                return new HostPort(s.clusterIps().get(0), port).authority();
+            }
+        }
+        throw new IllegalArgumentException("host: " + host + ": no Service " + parts[1] + "/" + parts[0] + " in the config");
+    }
+
+    private static String describe(Target t) {
+        if (t instanceof Target.ServiceTarget s) {
+            return "Service " + s.service().name() + " port " + s.port().port() + " (" + s.authority() + ", "
+                    + s.protocol().name().toLowerCase(Locale.ROOT) + ")";
+        }
+        Target.WorkloadTarget w = (Target.WorkloadTarget) t;
+        return "Pod " + w.pod().name() + " (" + w.authority() + ", " + w.protocol().name().toLowerCase(Locale.ROOT) + ")";
+    }
+
+    private static String describe(RouteSelection.Backend b) {
+        if (b instanceof RouteSelection.ServiceBackend s) {
+            return "Service " + s.service().name() + ":" + s.port().port();
+        }
+        RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
+        return "Pod " + p.pod().name() + ":" + p.port();
+    }
+
+    private static List<String> endpoints(ConfigSnapshot snapshot, RouteSelection.Backend b) {
+        EndpointTable table = snapshot.part(EndpointTable.PART);
+        if (b instanceof RouteSelection.ServiceBackend s) {
+            return table.endpoints(s.service().name(), s.port().port()).stream().map(Endpoint::toString).toList();
+        }
+        RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
+        return p.pod().ip() == null ? List.of() : List.of(new HostPort(p.pod().ip(), p.port()) + (table.inMesh(p.pod().name())
+                ? " (hbone " + p.pod().identity(snapshot.resources().trustDomain()) + ")" : " (plaintext)"));
+    }
+
+    /** The report as text, for a person. */
+    static String text(Report r) {
+        StringBuilder b = new StringBuilder();
+        b.append(r.request()).append('\n');
+        row(b, "from", r.from());
+        row(b, "target", r.target());
+        if (!r.accepted()) {
+            row(b, "result", r.outcome());
+            if (r.refusal() != null) {
+                row(b, "why", r.refusal());
+            }
+            return b.toString();
+        }
+        b.append("  stages\n");
+        int width = r.stages().stream().mapToInt(s -> s.name().length()).max().orElse(0);
+        for (Stage s : r.stages()) {
+            b.append("    ").append(pad(s.name(), width)).append("  ").append(s.decision());
+            if (!s.detail().isEmpty()) {
+                b.append("  ").append(s.detail());
+            }
+            b.append('\n');
+        }
+        if (!r.decisions().isEmpty()) {
+            b.append("  decided\n");
+            int w = r.decisions().keySet().stream().mapToInt(String::length).max().orElse(0);
+            r.decisions().forEach((k, v) -> b.append("    ").append(pad(k, w)).append("  ").append(v).append('\n'));
+        }
+        row(b, "result", r.outcome());
+        if (!r.endpoints().isEmpty()) {
+            b.append("  endpoints (").append(r.endpoints().size()).append(", round robin)\n");
+            r.endpoints().forEach(e -> b.append("    ").append(e).append('\n'));
+        }
+        return b.toString();
+    }
+
+    private static void row(StringBuilder b, String label, String value) {
+        b.append("  ").append(pad(label, 7)).append(' ').append(value).append('\n');
+    }
+
+    private static String pad(String s, int width) {
+        return s.length() >= width ? s : s + " ".repeat(width - s.length());
+    }
+
+    /** Request headers from the command line; names lower-cased. */
+    static final class MapHeaders implements HeadersView {
+        private final Map<String, List<String>> map = new LinkedHashMap<>();
+
+        MapHeaders(Map<String, List<String>> initial) {
+            initial.forEach((k, v) -> map.put(k.toLowerCase(Locale.ROOT), new ArrayList<>(v)));
+        }
+
+        @Override
+        public String get(CharSequence name) {
+            List<String> v = map.get(name.toString().toLowerCase(Locale.ROOT));
+            return v == null || v.isEmpty() ? null : v.get(0);
+        }
+
+        @Override
+        public List<String> getAll(CharSequence name) {
+            return List.copyOf(map.getOrDefault(name.toString().toLowerCase(Locale.ROOT), List.of()));
+        }
+
+        @Override
+        public boolean contains(CharSequence name) {
+            return map.containsKey(name.toString().toLowerCase(Locale.ROOT));
+        }
+
+        @Override
+        public void set(CharSequence name, String value) {
+            map.put(name.toString().toLowerCase(Locale.ROOT), new ArrayList<>(List.of(value)));
+        }
+
+        @Override
+        public void add(CharSequence name, String value) {
+            map.computeIfAbsent(name.toString().toLowerCase(Locale.ROOT), k -> new ArrayList<>()).add(value);
+        }
+
+        @Override
+        public void remove(CharSequence name) {
+            map.remove(name.toString().toLowerCase(Locale.ROOT));
+        }
+    }
+
+    /** What matchers see of the explained request. */
+    private record Attributes(Request req, TunnelContext tunnel, HeadersView headers) implements RequestAttributes {
+        @Override
+        public String method() {
+            return req.method();
+        }
+
+        @Override
+        public String path() {
+            String p = req.url().getRawPath();
+            String q = req.url().getRawQuery();
+            return (p == null || p.isEmpty() ? "/" : p) + (q == null ? "" : "?" + q);
+        }
+
+        @Override
+        public String host() {
+            return headers.get("host");
+        }
+
+        @Override
+        public String scheme() {
+            return req.url().getScheme() == null ? "http" : req.url().getScheme();
+        }
+
+        @Override
+        public String protocol() {
+            return req.grpc() ? "HTTP/2" : "HTTP/1.1";
+        }
+
+        @Override
+        public boolean grpc() {
+            return req.grpc();
+        }
+
+        @Override
+        public SpiffeId sourcePrincipal() {
+            return tunnel.peer();
+        }
+
+        @Override
+        public InetSocketAddress sourceAddress() {
+            return tunnel.source();
+        }
+
+        @Override
+        public InetSocketAddress destinationAddress() {
+            HostPort a = tunnel.target().authority();
+            return new InetSocketAddress(a.address(), a.port());
+        }
+    }
+}
