@@ -161,14 +161,24 @@ public final class EchoServer implements AutoCloseable {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.flush();
-                ((SocketChannel) ctx.channel()).shutdownOutput();
+                // after what is still queued (a plain shutdownOutput() would drop it)
+                dev.waypoint.transport.HalfClose.shutdownOutput(ctx.channel());
             }
             ReferenceCountUtil.release(evt);
         }
     }
 
     private static final class Echo extends ChannelInboundHandlerAdapter {
+        /** Body bytes of /bytes/N: a b c … z a b …, one 64 KiB chunk's worth. */
+        private static final byte[] BODY_PATTERN = new byte[64 << 10];
+        private static final int CHUNKS_PER_TURN = 16;
+
+        static {
+            for (int i = 0; i < BODY_PATTERN.length; i++) {
+                BODY_PATTERN[i] = (byte) ('a' + (i % 26));
+            }
+        }
+
         private final String name;
         private final boolean h2;
         private boolean streaming;
@@ -176,24 +186,41 @@ public final class EchoServer implements AutoCloseable {
         private long remaining = -1;
         /** A /bytes response is under way; the request's own end must not end it again. */
         private boolean bytesMode;
+        /** {@link #produce} is running (its own flush can fire channelWritabilityChanged). */
+        private boolean producing;
 
-        /** Writes the rest of a /bytes/N body while the channel is writable. */
+        /**
+         * Writes the rest of a /bytes/N body while the channel is writable, at most
+         * {@link #CHUNKS_PER_TURN} chunks before giving the event loop back: other channels share
+         * it (in tests, often the very client reading this body).
+         */
         private void produce(ChannelHandlerContext ctx) {
-            while (remaining > 0 && ctx.channel().isWritable()) {
-                int n = (int) Math.min(remaining, 64 << 10);
-                ByteBuf chunk = ctx.alloc().buffer(n);
-                for (int i = 0; i < n; i++) {
-                    chunk.writeByte('a' + (i % 26));
+            if (producing) {
+                return; // re-entered from the flush below: that loop goes on by itself
+            }
+            producing = true;
+            try {
+                int chunks = 0;
+                while (remaining > 0 && ctx.channel().isWritable() && chunks++ < CHUNKS_PER_TURN) {
+                    int n = (int) Math.min(remaining, BODY_PATTERN.length);
+                    // one bulk write, not n writeByte calls: under paranoid leak detection every
+                    // access to a buffer records a stack trace
+                    ByteBuf chunk = ctx.alloc().buffer(n).writeBytes(BODY_PATTERN, 0, n);
+                    remaining -= n;
+                    generated.addAndGet(n);
+                    ctx.write(new DefaultHttpContent(chunk));
+                    ctx.flush(); // may drain at once, and the channel is writable again
                 }
-                remaining -= n;
-                generated.addAndGet(n);
-                ctx.write(new DefaultHttpContent(chunk));
+                if (remaining == 0) {
+                    remaining = -1;
+                    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                } else if (remaining > 0 && ctx.channel().isWritable()) {
+                    ctx.executor().execute(() -> produce(ctx)); // the next batch, after other work
+                }
+                // else: channelWritabilityChanged goes on
+            } finally {
+                producing = false;
             }
-            if (remaining == 0) {
-                remaining = -1;
-                ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
-            }
-            ctx.flush();
         }
 
         @Override
