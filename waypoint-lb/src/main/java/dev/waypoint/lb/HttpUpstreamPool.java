@@ -113,7 +113,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
+            if (evt instanceof ChannelInputShutdownEvent || evt instanceof io.netty.handler.codec.http2.Http2ResetFrame) {
+                // (a reset stream with unread frames stays open while reads are held back: end it now)
                 // the upstream ended its side: whatever response the codec could finish came before
                 // this event; an unfinished one ends now instead of waiting for a timeout
                 Owner o = owner;
@@ -258,7 +259,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
 
                 @Override
                 public void userEventTriggered(ChannelHandlerContext c, Object evt) {
-                    if (evt instanceof ChannelInputShutdownEvent) {
+                    if (evt instanceof ChannelInputShutdownEvent || evt instanceof io.netty.handler.codec.http2.Http2ResetFrame) {
+                // (a reset stream with unread frames stays open while reads are held back: end it now)
                         // the tunnel under this h2c connection ended (END_STREAM / FIN): its streams
                         // cannot complete; closing fails them at once
                         c.close();

@@ -446,4 +446,15 @@ class UpstreamRequestTest {
         assertThat(releasedWhenDelivered).containsExactly("10.0.0.2:8080 reusable");
         call.cancel();
     }
+
+    @Test
+    void aResetOfTheUpstreamStreamFailsTheRequestAtOnce() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), post());
+        call.requestContent(chunk("abcd", true));
+        EmbeddedChannel up = channels.handedOut.get(0);
+        up.pipeline().fireUserEventTriggered(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
+                io.netty.handler.codec.http2.Http2Error.CANCEL));
+        assertThat(sink.events).containsExactly("failed upstream_reset_before_response_started");
+        assertThat(up.isOpen()).isFalse();
+    }
 }
