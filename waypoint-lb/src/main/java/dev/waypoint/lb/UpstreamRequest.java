@@ -137,7 +137,7 @@ final class UpstreamRequest implements UpstreamCall {
             tried = new ArrayList<>(2);
         }
         tried.add(endpoint);
-        request.outcome().attempt(endpoint.address().authority());
+        request.outcome().attempt(endpoint.address().authority(), endpoint.pod());
         Attempt a = new Attempt(endpoint);
         attempt = a;
         // what this attempt must send: the head and every body piece so far

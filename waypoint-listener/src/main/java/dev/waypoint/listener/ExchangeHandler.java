@@ -475,6 +475,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             responseStarted = true;
             outcome.status(status.code());
             outcome.responseStarted(ticker.getAsLong());
+            grpcStatus(res.headers()); // trailers-only responses carry it here
             respondFilters(status.code(), res);
             if (!h2) {
                 if (!(res instanceof FullHttpResponse) && !HttpUtil.isContentLengthSet(res)
@@ -503,9 +504,23 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             }
             outcome.addResponseBytes(c.content().readableBytes());
             boolean last = c instanceof LastHttpContent;
+            if (last) {
+                grpcStatus(((LastHttpContent) c).trailingHeaders());
+            }
             ctx.write(c);
             if (last) {
                 responseEnded();
+            }
+        }
+
+        private void grpcStatus(io.netty.handler.codec.http.HttpHeaders headers) {
+            String g = grpc ? headers.get("grpc-status") : null;
+            if (g != null) {
+                try {
+                    outcome.grpcStatus(Integer.parseInt(g.trim()));
+                } catch (NumberFormatException e) {
+                    outcome.grpcStatus(2); // UNKNOWN: what a gRPC client makes of an unparsable status
+                }
             }
         }
 
@@ -562,6 +577,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             responseStarted = true;
             outcome.status(res.status().code());
             outcome.flags(r.reason().flag(), r.reason().code());
+            grpcStatus(res.headers());
             outcome.responseStarted(ticker.getAsLong());
             respondFilters(res.status().code(), res);
             outcome.addResponseBytes(res.content().readableBytes());

@@ -24,14 +24,17 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(Upstreams upstreams) {
+    static RequestChain http(HttpFilter telemetry, Upstreams upstreams) {
         // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(), upstreams.httpStage());
+        return new RequestChain(filters(telemetry), upstreams.httpStage());
     }
 
     /** The filters, in data-path order (also what {@code waypoint explain} runs). */
-    static List<HttpFilter> filters() {
+    static List<HttpFilter> filters(HttpFilter telemetry) {
         return List.of(
+                // outermost: it must see every outcome, including the requests a later stage
+                // answers or a malformed request nothing else saw (onComplete runs on every filter)
+                telemetry,
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -118,6 +118,11 @@ public final class Main implements Runnable {
                 description = "HTTP/2 connection window, inbound and outbound HBONE (default: ${DEFAULT-VALUE}).")
         int connectionWindow;
 
+        @Option(names = "--access-log", paramLabel = "FILE",
+                description = "Write one line per request in Istio's default text format to FILE ('-': standard output); "
+                        + "off by default, as meshConfig.accessLogFile is.")
+        String accessLog;
+
         @Option(names = "--upstream-idle-timeout", defaultValue = "60s", paramLabel = "DURATION",
                 description = "Idle pooled upstream HTTP connections (keep-alive HTTP/1.1, h2c) are closed after this; "
                         + "e.g. 60s, 5m (default: ${DEFAULT-VALUE}).")
@@ -143,7 +148,7 @@ public final class Main implements Runnable {
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers);
+                    address(health), address(stats), address(admin), workers, accessLog);
         }
     }
 
@@ -289,7 +294,9 @@ public final class Main implements Runnable {
                 return 1;
             }
             Explain.Report report = Explain.explain(loaded.snapshot(),
-                    new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h), InboundRequestPipeline.filters());
+                    new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
+                    InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
+                            null, trustDomain, "cluster.local", "Kubernetes")));
             if (output.equals("json")) {
                 System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
                         .writeValueAsString(report));

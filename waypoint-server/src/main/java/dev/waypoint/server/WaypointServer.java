@@ -16,6 +16,9 @@ import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
+import dev.waypoint.telemetry.AccessLog;
+import dev.waypoint.telemetry.IstioMetrics;
+import dev.waypoint.telemetry.TelemetryFilter;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
@@ -56,6 +59,9 @@ public final class WaypointServer implements AutoCloseable {
     private SnapshotPublisher publisher;
     private HbonePool pool;
     private Upstreams upstreams;
+    /** Istio's standard metrics, on /stats/prometheus; at most 10,000 label sets. */
+    private final IstioMetrics metrics = new IstioMetrics(10_000);
+    private AccessLog accessLog;
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -101,8 +107,17 @@ public final class WaypointServer implements AutoCloseable {
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
+        if (settings.accessLog() != null) {
+            accessLog = new AccessLog(settings.accessLog().equals("-") ? System.out
+                    : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(java.nio.file.Path.of(
+                            settings.accessLog()), java.nio.file.StandardOpenOption.CREATE,
+                            java.nio.file.StandardOpenOption.APPEND)));
+            closeables.add(accessLog);
+        }
+        TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
+                "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams));
+                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry, upstreams));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -160,6 +175,11 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
+        if (accessLog != null) {
+            gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
+                    accessLog.dropped());
+        }
+        b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }
 

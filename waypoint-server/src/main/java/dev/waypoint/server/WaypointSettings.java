@@ -15,10 +15,18 @@ import java.util.Objects;
  * @param stats Prometheus endpoint ({@code /stats/prometheus}); null to disable
  * @param admin admin endpoint ({@code /config_dump}); null to disable
  * @param workerThreads event loops for the data path (0: one per core)
+ * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
-                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
+                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog) {
+    /** Settings without an access log. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, null);
+    }
+
     public WaypointSettings {
         Objects.requireNonNull(configDir, "configDir");
         Objects.requireNonNull(certDir, "certDir");

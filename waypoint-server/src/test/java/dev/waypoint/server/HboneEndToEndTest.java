@@ -515,6 +515,33 @@ class HboneEndToEndTest {
     }
 
     @Test
+    void istioStandardMetricsAreServedForRequests() throws Exception {
+        Channel t = tunnel("127.20.0.1:80");
+        BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+        t.writeAndFlush(get("/metrics-probe"));
+        FullHttpResponse r = Tunnels.take(q);
+        String pod = r.headers().get("x-echo-server");
+        r.release();
+        t.close();
+        HttpClient http = HttpClient.newHttpClient();
+        URI stats = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
+        // the outcome closes as the last byte is written: the scrape may come a moment before it
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            String body = http.send(java.net.http.HttpRequest.newBuilder(stats).build(), HttpResponse.BodyHandlers.ofString())
+                    .body();
+            assertThat(body).contains("# TYPE istio_requests_total counter");
+            assertThat(body.lines().filter(l -> l.startsWith("istio_requests_total{")
+                    && l.contains("destination_workload=\"" + pod + "\"") && l.contains("response_code=\"200\"")
+                    && l.contains("destination_service=\"web.apps.svc.cluster.local\"")).findFirst())
+                    .hasValueSatisfying(l -> assertThat(l).contains("reporter=\"waypoint\"",
+                            "source_principal=\"spiffe://cluster.local/ns/apps/sa/client\"",
+                            "source_workload=\"client\"", "destination_service_name=\"web\"",
+                            "destination_principal=\"spiffe://cluster.local/ns/apps/sa/web\"",
+                            "request_protocol=\"http\"", "response_flags=\"-\""));
+        });
+    }
+
+    @Test
     void configChangesApplyWithoutRestartAndBrokenChangesKeepTheLastGoodConfig() throws Exception {
         long gen = mesh.waypoint().snapshots().current().generation();
         Files.writeString(configDir.resolve("added.yaml"), """

@@ -34,7 +34,9 @@ public final class RequestOutcome {
     private String reason = "via_upstream";
     private String route;
     private String endpoint;
+    private dev.waypoint.model.mesh.PodSpec endpointPod;
     private int attempts;
+    private int grpcStatus = -1;
     private long requestBytes;
     private long responseBytes;
     private long responseStartNanos;
@@ -111,10 +113,30 @@ public final class RequestOutcome {
         return route;
     }
 
-    /** Records the endpoint of the latest attempt and counts the attempt. */
-    public void attempt(String endpoint) {
+    /**
+     * Records the endpoint of the latest attempt and counts the attempt.
+     *
+     * @param pod the pod behind it (destination workload labels), or null for an address without one
+     */
+    public void attempt(String endpoint, dev.waypoint.model.mesh.PodSpec pod) {
         this.endpoint = endpoint;
+        this.endpointPod = pod;
         this.attempts++;
+    }
+
+    /** The pod of the last attempt's endpoint, or null. */
+    public dev.waypoint.model.mesh.PodSpec endpointPod() {
+        return endpointPod;
+    }
+
+    /** Records the {@code grpc-status} the client got (headers or trailers). */
+    public void grpcStatus(int status) {
+        this.grpcStatus = status;
+    }
+
+    /** The {@code grpc-status} the client got, or -1 when none (not gRPC, or reset before the trailers). */
+    public int grpcStatus() {
+        return grpcStatus;
     }
 
     /** The endpoint of the last attempt ({@code ip:port}), or null when none was tried. */

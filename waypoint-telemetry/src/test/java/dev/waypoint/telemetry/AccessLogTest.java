@@ -1,0 +1,40 @@
+package dev.waypoint.telemetry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+/** Istio's default TEXT access-log line, field by field, and the writer that never blocks. */
+class AccessLogTest {
+    @Test
+    void theLineHasIstiosDefaultFields() {
+        String line = AccessLog.format(Requests.finished(false, 200, "-", 12, true), "cluster.local",
+                Instant.parse("2026-12-01T09:30:00.112Z"));
+        assertThat(line).isEqualTo("[2026-12-01T09:30:00.100Z] \"GET /reviews/1 HTTP/1.1\" 200 - via_upstream - \"-\" "
+                + "0 295 12 6 \"-\" \"curl/8.5.0\" \"6f1c0f6c\" \"reviews.demo:9080\" \"10.244.0.12:9080\" "
+                + "inbound-vip|9080|http|reviews.demo.svc.cluster.local - 10.96.0.10:9080 10.244.0.5:41000 - default\n");
+    }
+
+    @Test
+    void aLocalReplyShowsItsFlagsAndDetails() {
+        String line = AccessLog.format(Requests.finished(false, 503, "UH", 1, false), "cluster.local", Instant.EPOCH);
+        assertThat(line).contains("\" 503 UH no_healthy_upstream - ", "\"-\" inbound-vip|9080|http|");
+    }
+
+    @Test
+    void linesAreWrittenOffTheCallersThread() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AccessLog log = new AccessLog(out);
+        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(10), log, "cluster.local", "cluster.local", "Kubernetes");
+        filter.onComplete(Requests.finished(false, 200, "-", 5, true));
+        filter.onComplete(Requests.finished(false, 503, "UH", 1, false));
+        await().atMost(Duration.ofSeconds(5)).until(() -> out.toString(StandardCharsets.UTF_8).lines().count() == 2);
+        log.close();
+        assertThat(log.dropped()).isZero();
+    }
+}
