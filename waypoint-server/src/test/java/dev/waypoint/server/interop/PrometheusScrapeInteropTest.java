@@ -1,0 +1,170 @@
+package dev.waypoint.server.interop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.server.TestMesh;
+import dev.waypoint.testing.HboneTestClient;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpVersion;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Prometheus itself (Debian's {@code prometheus}) scrapes the waypoint's {@code /stats/prometheus}
+ * and the series come back through its query API with Istio's names and labels: the exposition
+ * parses in the real consumer, not just in our own assertions. Loopback range 127.45.x.x.
+ */
+class PrometheusScrapeInteropTest {
+    static final String MANIFESTS = """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: istio-system}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata:
+              name: apps
+              labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-system}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: waypoint, namespace: istio-system}
+            spec:
+              gatewayClassName: istio-waypoint
+              listeners:
+              - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: apps}
+            spec:
+              clusterIP: 127.45.0.1
+              selector: {app: web}
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: web-v1, namespace: apps, labels: {app: web, version: v1}}
+            spec: {serviceAccountName: web}
+            status: {podIP: 127.45.1.1}
+            """;
+
+    @TempDir
+    static Path tmp;
+    static TestMesh mesh;
+    static ExternalProcess prometheus;
+    static int promPort;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path prom = Interop.program("prometheus");
+        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
+        Files.writeString(configDir.resolve("mesh.yaml"), MANIFESTS);
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        int stats = mesh.waypoint().adminAddress("stats").getPort();
+        Path config = tmp.resolve("prometheus.yml");
+        Files.writeString(config, """
+                global: {scrape_interval: 1s, evaluation_interval: 1s}
+                scrape_configs:
+                - job_name: waypoint
+                  metrics_path: /stats/prometheus
+                  static_configs:
+                  - targets: ['127.0.0.1:%d']
+                """.formatted(stats));
+        promPort = Interop.freePort("127.0.0.1");
+        prometheus = ExternalProcess.start("prometheus", List.of(prom.toString(), "--config.file=" + config,
+                "--storage.tsdb.path=" + tmp.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort), tmp.resolve("logs"));
+        Interop.awaitListening("127.0.0.1", promPort, Duration.ofSeconds(30), prometheus);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (prometheus != null) {
+            prometheus.close();
+        }
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    @Test
+    void prometheusScrapesIstiosSeriesWithTheirLabels() throws Exception {
+        try (HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
+                mesh.workload("apps", "client"))) {
+            HboneTestClient.Answer a = client.connect("127.45.0.1:80", Map.of("baggage",
+                    "k8s.namespace.name=apps,k8s.deployment.name=client,service.name=client,service.version=v7")).get(10, TimeUnit.SECONDS);
+            assertThat(a.status()).isEqualTo(200);
+            Channel t = a.tunnel();
+            BlockingQueue<FullHttpResponse> q = new LinkedBlockingQueue<>();
+            t.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20),
+                    new SimpleChannelInboundHandler<FullHttpResponse>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse msg) {
+                            q.add(msg.retain());
+                        }
+                    });
+            for (int i = 0; i < 3; i++) {
+                FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/p" + i, Unpooled.EMPTY_BUFFER);
+                req.headers().set(HttpHeaderNames.HOST, "web.apps");
+                t.writeAndFlush(req);
+                FullHttpResponse r = q.poll(10, TimeUnit.SECONDS);
+                assertThat(r).isNotNull();
+                r.release();
+            }
+            t.close();
+        }
+        HttpClient http = HttpClient.newHttpClient();
+        String query = "sum by (source_workload, source_canonical_revision, destination_workload, destination_service, "
+                + "response_code, reporter) (istio_requests_total{reporter=\"waypoint\"})";
+        URI uri = URI.create("http://127.0.0.1:" + promPort + "/api/v1/query?query=" + URLEncoder.encode(query, StandardCharsets.UTF_8));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+            JsonNode body = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                    HttpResponse.BodyHandlers.ofString()).body());
+            assertThat(body.path("status").asText()).isEqualTo("success");
+            JsonNode result = body.path("data").path("result");
+            assertThat(result.size()).isEqualTo(1);
+            JsonNode metric = result.get(0).path("metric");
+            assertThat(metric.path("source_workload").asText()).isEqualTo("client");
+            assertThat(metric.path("source_canonical_revision").asText()).isEqualTo("v7");
+            assertThat(metric.path("destination_workload").asText()).isEqualTo("web-v1");
+            assertThat(metric.path("destination_service").asText()).isEqualTo("web.apps.svc.cluster.local");
+            assertThat(metric.path("response_code").asText()).isEqualTo("200");
+            assertThat(result.get(0).path("value").get(1).asDouble()).isEqualTo(3.0);
+        });
+        // the duration histogram is usable as dashboards use it
+        String p50 = "histogram_quantile(0.5, sum by (le) (istio_request_duration_milliseconds_bucket{reporter=\"waypoint\"}))";
+        URI q2 = URI.create("http://127.0.0.1:" + promPort + "/api/v1/query?query=" + URLEncoder.encode(p50, StandardCharsets.UTF_8));
+        JsonNode body = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(q2).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(body.path("data").path("result").get(0).path("value").get(1).asText()).isNotEqualTo("NaN");
+    }
+}
