@@ -351,6 +351,24 @@ class UpstreamRequestTest {
     }
 
     @Test
+    void onlyTheListedStatusesAreRetried() {
+        RetryPolicy retry = new RetryPolicy(2, null, false, false, java.util.Set.of(500, 502));
+        start(context(retry, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        respond(0, 500, "oops");
+        assertThat(sink.events).isEmpty();
+        respond(1, 503, "busy"); // not listed: the client gets it
+        assertThat(sink.events).containsExactly("head 503", "last busy");
+    }
+
+    @Test
+    void aPathRewriteReplacesTheRequestTargetSent() {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        rc.set(dev.waypoint.model.request.PathRewrite.KEY, new dev.waypoint.model.request.PathRewrite("/new?q=1"));
+        start(rc, new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/old?q=1"));
+        assertThat(channels.written(0)).first().isEqualTo("GET /new?q=1");
+    }
+
+    @Test
     void theRequestTimeoutGives504BeforeAResponse() {
         loopChannel.freezeTime();
         start(context(RetryPolicy.NONE, Duration.ofSeconds(2)), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
