@@ -14,6 +14,7 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
+import dev.waypoint.routing.HttpRouteCompiler;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.transport.EventLoops;
@@ -44,7 +45,7 @@ public final class WaypointServer implements AutoCloseable {
 
     /** The stage compilers, in order; every snapshot part the data path reads is listed here. */
     static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler());
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler());
     }
 
     private final WaypointSettings settings;
