@@ -41,6 +41,17 @@ public final class RouteTable {
         return sb.toString();
     }
 
+    /** {@code namespace/service:port -> ranked entries}, one line each, for {@code config_dump}. */
+    public Map<String, List<String>> debug() {
+        Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+        new TreeMap<>(byPort).forEach((k, v) -> {
+            StringBuilder sb = new StringBuilder();
+            v.render("", sb);
+            out.put(k, sb.toString().lines().map(l -> l.substring(" from ".length())).map(l -> "from " + l).toList());
+        });
+        return out;
+    }
+
     /** One ranked match and the rule it selects. */
     record Entry(MatchSummary summary, RouteMatcher matcher, CompiledRule rule) {}
 

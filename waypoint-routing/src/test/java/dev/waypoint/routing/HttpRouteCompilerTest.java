@@ -110,6 +110,7 @@ class HttpRouteCompilerTest {
                 rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(backend("other", "ratings", 80, 1))))), List.of(grant),
                 new Diagnostics());
         assertThat(table.toDebugString()).isEqualTo("apps/reviews:80 from *: PATH_PREFIX 0 h0 q0 -> a.apps.0\n");
+        assertThat(table.debug()).isEqualTo(Map.of("apps/reviews:80", List.of("from *: PATH_PREFIX 0 h0 q0 -> a.apps.0")));
     }
 
     @Test

@@ -15,6 +15,7 @@ import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.transport.EventLoops;
@@ -143,6 +144,7 @@ public final class WaypointServer implements AutoCloseable {
         bindings.put("notBound", targets.debugNotBound());
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
+        extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());

@@ -150,4 +150,15 @@ class HttpRouteEndToEndTest {
             r.release();
         }
     }
+
+    @Test
+    void configDumpListsTheRankedRoutes() throws Exception {
+        java.net.http.HttpResponse<String> dump = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                        + mesh.waypoint().adminAddress("admin").getPort() + "/config_dump")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(dump.statusCode()).isEqualTo(200);
+        assertThat(dump.body()).contains("\"routes\"").contains("apps/web:80")
+                .contains("from *: EXACT 4 h0 q0 -> web.apps.moved");
+    }
 }
