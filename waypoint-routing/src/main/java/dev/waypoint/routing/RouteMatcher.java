@@ -71,10 +71,18 @@ final class RouteMatcher {
         return pathType == RouteMatchSpec.PathType.PATH_PREFIX ? pathValue : null;
     }
 
+    /** Whether {@code request} matches; {@link #matches(RequestAttributes, String, String)} when the path is split already. */
     boolean matches(RequestAttributes request) {
         String full = request.path();
         int q = full.indexOf('?');
-        String path = q < 0 ? full : full.substring(0, q);
+        return matches(request, q < 0 ? full : full.substring(0, q), q < 0 ? "" : full.substring(q + 1));
+    }
+
+    /**
+     * Whether {@code request} matches, given its path without the query and the query string
+     * (without '?'), split once per request by the caller.
+     */
+    boolean matches(RequestAttributes request, String path, String qs) {
         if (!pathMatches(path)) {
             return false;
         }
@@ -89,7 +97,6 @@ final class RouteMatcher {
             }
         }
         if (query.length > 0) {
-            String qs = q < 0 ? "" : full.substring(q + 1);
             for (Value p : query) {
                 if (!p.test(firstQueryValue(qs, p.name()))) {
                     return false;

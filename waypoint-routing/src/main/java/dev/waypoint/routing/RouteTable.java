@@ -76,8 +76,12 @@ public final class RouteTable {
             if (entries == null) {
                 entries = producer;
             }
+            String full = request.path();
+            int q = full.indexOf('?');
+            String path = q < 0 ? full : full.substring(0, q); // split once, not per entry
+            String query = q < 0 ? "" : full.substring(q + 1);
             for (Entry e : entries) {
-                if (e.matcher().matches(request)) {
+                if (e.matcher().matches(request, path, query)) {
                     return e;
                 }
             }
