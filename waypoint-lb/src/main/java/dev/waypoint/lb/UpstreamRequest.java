@@ -1,5 +1,6 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.request.PathRewrite;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RequestContext;
@@ -104,6 +105,10 @@ final class UpstreamRequest implements UpstreamCall {
         this.retriesLeft = retry.retries();
         this.upstreamH2 = h2Downstream || request.target().protocol().isH2();
         sanitizeRequest(head.headers(), upstreamH2);
+        PathRewrite rewrite = request.get(PathRewrite.KEY); // an HTTPRoute URLRewrite: the request line is not a header
+        if (rewrite != null) {
+            head.setUri(rewrite.path());
+        }
         if (!upstreamH2) {
             head.setProtocolVersion(HttpVersion.HTTP_1_1);
         }
@@ -384,9 +389,9 @@ final class UpstreamRequest implements UpstreamCall {
                     sink.responseHead(res);
                     return;
                 }
-                if (res.status().code() == 503 && requestSent && mayRetry(retry.retriable503())) {
+                if (requestSent && mayRetry(retry.retriable(res.status().code()))) {
                     ReferenceCountUtil.release(res);
-                    log.debug("retrying {} after a 503 from {}", request, endpoint);
+                    log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
                     abandon(EndpointStates.AttemptResult.SERVER_ERROR);
                     retriesLeft--;
                     newAttempt();

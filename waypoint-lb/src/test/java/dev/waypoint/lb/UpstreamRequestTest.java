@@ -77,7 +77,7 @@ class UpstreamRequestTest {
     static ConfigSnapshot snapshot() {
         List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
         ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local",
-                List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)), List.of(SVC), pods, List.of(), List.of(), List.of());
+                List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)), List.of(SVC), pods, List.of(), List.of(), List.of(), List.of(), List.of());
         return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
     }
 
@@ -348,6 +348,24 @@ class UpstreamRequestTest {
         assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
         respond(1, 200, "ok");
         assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void onlyTheListedStatusesAreRetried() {
+        RetryPolicy retry = new RetryPolicy(2, null, false, false, java.util.Set.of(500, 502));
+        start(context(retry, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        respond(0, 500, "oops");
+        assertThat(sink.events).isEmpty();
+        respond(1, 503, "busy"); // not listed: the client gets it
+        assertThat(sink.events).containsExactly("head 503", "last busy");
+    }
+
+    @Test
+    void aPathRewriteReplacesTheRequestTargetSent() {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        rc.set(dev.waypoint.model.request.PathRewrite.KEY, new dev.waypoint.model.request.PathRewrite("/new?q=1"));
+        start(rc, new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/old?q=1"));
+        assertThat(channels.written(0)).first().isEqualTo("GET /new?q=1");
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.waypoint.model;
 
+import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.NamespaceSpec;
@@ -16,10 +18,13 @@ import java.util.Objects;
  *
  * @param waypoint which Gateway this process is ({@code --gateway})
  * @param trustDomain the mesh trust domain ({@code cluster.local})
+ * @param httpRoutes {@code HTTPRoute}s, in input order
+ * @param referenceGrants {@code ReferenceGrant}s, in input order
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
-                          List<GatewaySpec> gateways, List<OtherResource> others) {
+                          List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
+                          List<ReferenceGrantSpec> referenceGrants, List<OtherResource> others) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -28,11 +33,14 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         pods = List.copyOf(pods);
         endpointSlices = List.copyOf(endpointSlices);
         gateways = List.copyOf(gateways);
+        httpRoutes = List.copyOf(httpRoutes);
+        referenceGrants = List.copyOf(referenceGrants);
         others = List.copyOf(others);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
-        return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
+        return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                List.of(), List.of());
     }
 }

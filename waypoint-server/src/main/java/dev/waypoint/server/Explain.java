@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  * {@code waypoint explain}: what the waypoint would do with one request, from a config snapshot
  * and no network. It resolves the URL's host (a Service VIP or name) to the CONNECT target as a
  * source ztunnel would address it, checks the binding, runs the same filter list as the data
- * path ({@link InboundRequestPipeline#filters()}) over a request built from the arguments, and
+ * path ({@link InboundRequestPipeline#filters}) over a request built from the arguments, and
  * shows each stage's decision and what it wrote, then the backend and the endpoints a pick would
  * choose from. Nothing is sent anywhere. Pure apart from the filters' own work.
  */

@@ -14,6 +14,8 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
+import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.telemetry.AccessLog;
@@ -47,7 +49,7 @@ public final class WaypointServer implements AutoCloseable {
 
     /** The stage compilers, in order; every snapshot part the data path reads is listed here. */
     static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler());
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler());
     }
 
     private final WaypointSettings settings;
@@ -157,6 +159,7 @@ public final class WaypointServer implements AutoCloseable {
         bindings.put("notBound", targets.debugNotBound());
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
+        extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());

@@ -46,7 +46,7 @@ import java.util.TreeMap;
  * <p>HTTP answers 200 with {@code x-echo-server: <name>} and, per request: a request body is
  * streamed back as it arrives (so streaming gRPC works); without a body the response is a text
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
- * {@code /status/N} answers status N; {@code /abort/before} closes without answering and
+ * {@code /status/N} answers status N; {@code /delay/MS} answers MS milliseconds late; {@code /abort/before} closes without answering and
  * {@code /abort/mid/N} promises 2N bytes, sends N and closes (upstreams that die). gRPC requests (content-type application/grpc) end with
  * trailers {@code grpc-status: 0}.
  */
@@ -232,6 +232,24 @@ public final class EchoServer implements AutoCloseable {
         }
 
         private final java.util.concurrent.atomic.AtomicLong generated;
+        // a /delay/MS response waiting for its time (one request at a time on such a connection)
+        private HttpResponse delayedRes;
+        private ByteBuf delayedBody;
+        private long delayMs;
+        private io.netty.util.concurrent.ScheduledFuture<?> delayed;
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            if (delayed != null) {
+                delayed.cancel(false);
+                delayed = null;
+            }
+            if (delayedBody != null) {
+                delayedBody.release();
+                delayedBody = null;
+            }
+            super.channelInactive(ctx);
+        }
 
         Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated) {
             this.name = name;
@@ -305,8 +323,15 @@ public final class EchoServer implements AutoCloseable {
                     if (!h2 && !HttpUtil.isKeepAlive(req)) {
                         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                     }
-                    ctx.write(res);
-                    ctx.write(new DefaultHttpContent(body));
+                    if (path.startsWith("/delay/")) {
+                        // answered MS milliseconds after the request ended (a slow backend)
+                        delayedRes = res;
+                        delayedBody = body;
+                        delayMs = Long.parseLong(path.substring(7));
+                    } else {
+                        ctx.write(res);
+                        ctx.write(new DefaultHttpContent(body));
+                    }
                     streaming = false;
                 }
             }
@@ -330,7 +355,21 @@ public final class EchoServer implements AutoCloseable {
                     if (grpc) {
                         end.trailingHeaders().set("grpc-status", "0");
                     }
-                    ctx.write(end);
+                    if (delayedRes != null) {
+                        HttpResponse res = delayedRes;
+                        delayedRes = null;
+                        // the body stays in delayedBody until sent: channelInactive releases it if the peer gives up first
+                        delayed = ctx.executor().schedule(() -> {
+                            ByteBuf body = delayedBody;
+                            delayedBody = null;
+                            delayed = null;
+                            ctx.write(res);
+                            ctx.write(new DefaultHttpContent(body));
+                            ctx.writeAndFlush(end);
+                        }, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    } else {
+                        ctx.write(end);
+                    }
                 }
                 ctx.flush();
             }

@@ -254,6 +254,35 @@ final class ObjectContext {
         return out;
     }
 
+    /**
+     * Reports every field of {@code node} not in {@code known}: a field this waypoint does not
+     * read could change what the object means (a newer API feature), so it rejects the object
+     * rather than be silently dropped.
+     */
+    void knownFields(JsonNode node, String nodePath, java.util.Set<String> known) {
+        if (node == null || !node.isObject()) {
+            return;
+        }
+        node.fieldNames().forEachRemaining(f -> {
+            if (!known.contains(f)) {
+                error(path(nodePath, f), message(f, "unknown field", "one of " + String.join(", ", new java.util.TreeSet<>(known))));
+            }
+        });
+    }
+
+    /** An optional integer child within {@code [min, max]}; {@code dflt} when absent, reported and {@code dflt} when bad. */
+    int integer(JsonNode parent, String parentPath, String key, int min, int max, int dflt) {
+        JsonNode n = child(parent, key);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < min || n.intValue() > max) {
+            error(path(parentPath, key), message(key, renderJson(n), min + "-" + max));
+            return dflt;
+        }
+        return n.intValue();
+    }
+
     /** Parses an IP literal held by {@code n}; null when bad (reported). */
     InetAddress ip(JsonNode n, String path, String leaf) {
         if (!n.isTextual()) {

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.NamespaceSpec;
@@ -31,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * source, kind, name and the field path, and an object with an error is dropped.
  *
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
- * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway. Anything else is kept as an
+ * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
+ * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -79,6 +82,8 @@ public final class ResourceTranslator {
         List<PodSpec> pods = new ArrayList<>();
         List<EndpointSliceSpec> slices = new ArrayList<>();
         List<GatewaySpec> gateways = new ArrayList<>();
+        List<HttpRouteSpec> httpRoutes = new ArrayList<>();
+        List<ReferenceGrantSpec> grants = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
@@ -92,13 +97,18 @@ public final class ResourceTranslator {
                 slices.add(s);
             } else if (spec instanceof GatewaySpec s) {
                 gateways.add(s);
+            } else if (spec instanceof HttpRouteSpec s) {
+                httpRoutes.add(s);
+            } else if (spec instanceof ReferenceGrantSpec s) {
+                grants.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
         }
-        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, others);
+        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
+                others);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -166,6 +176,10 @@ public final class ResourceTranslator {
                     ? EndpointSliceTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/Gateway" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1")
+                    ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1")
+                    ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

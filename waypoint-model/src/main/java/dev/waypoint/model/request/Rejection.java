@@ -41,6 +41,23 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         TARGET_UNBOUND(503, "NR", "target_no_longer_bound"),
         /** The route's request timeout passed before the response completed. */
         REQUEST_TIMEOUT(504, "UT", "upstream_request_timeout"),
+        /** The Service has HTTPRoutes and none of their rules matches the request (Gateway API: 404). */
+        ROUTE_NOT_FOUND(404, "NR", "route_not_found"),
+        /**
+         * The matching route rule cannot be served: no, invalid or unresolvable backendRefs, a
+         * filter this waypoint does not implement (Gateway API: 500).
+         */
+        ROUTE_INVALID(500, "-", "route_invalid"),
+        /** An HTTPRoute {@code RequestRedirect} with status 301; the reply carries {@code location}. */
+        REDIRECT_301(301, "-", "redirect"),
+        /** {@code RequestRedirect} with status 302 (the default). */
+        REDIRECT_302(302, "-", "redirect"),
+        /** {@code RequestRedirect} with status 303. */
+        REDIRECT_303(303, "-", "redirect"),
+        /** {@code RequestRedirect} with status 307. */
+        REDIRECT_307(307, "-", "redirect"),
+        /** {@code RequestRedirect} with status 308. */
+        REDIRECT_308(308, "-", "redirect"),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
         INTERNAL(500, "-", "internal_error");
 

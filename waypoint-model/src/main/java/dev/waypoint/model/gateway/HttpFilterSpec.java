@@ -1,0 +1,69 @@
+package dev.waypoint.model.gateway;
+
+import java.util.List;
+import java.util.Objects;
+
+/** One {@code HTTPRouteFilter}, on a rule or on a backendRef. */
+public sealed interface HttpFilterSpec {
+    /** {@code RequestHeaderModifier}. */
+    record RequestHeaderModifier(HeaderModifier modifier) implements HttpFilterSpec {}
+
+    /** {@code ResponseHeaderModifier}. */
+    record ResponseHeaderModifier(HeaderModifier modifier) implements HttpFilterSpec {}
+
+    /**
+     * {@code RequestRedirect}.
+     *
+     * @param scheme {@code http}/{@code https}, or null to keep the request's
+     * @param hostname or null to keep the request's
+     * @param port or 0 when unset
+     * @param path or null to keep the request's
+     * @param statusCode 301, 302 (default), 303, 307 or 308
+     */
+    record RequestRedirect(String scheme, String hostname, int port, PathModifier path, int statusCode)
+            implements HttpFilterSpec {}
+
+    /** {@code URLRewrite}: {@code hostname} and {@code path} each null when unset. */
+    record UrlRewrite(String hostname, PathModifier path) implements HttpFilterSpec {}
+
+    /** {@code RequestMirror}: parsed and kept; not executed yet. */
+    record RequestMirror(BackendRefSpec backend) implements HttpFilterSpec {}
+
+    /**
+     * A filter this waypoint does not implement ({@code CORS}, {@code ExtensionRef}): the rule
+     * that carries it answers 500 rather than run without it.
+     */
+    record Unsupported(String type) implements HttpFilterSpec {
+        public Unsupported {
+            Objects.requireNonNull(type, "type");
+        }
+    }
+
+    /** {@code set}, {@code add}, {@code remove} of a header modifier. */
+    record HeaderModifier(List<Header> set, List<Header> add, List<String> remove) {
+        public HeaderModifier {
+            set = List.copyOf(set);
+            add = List.copyOf(add);
+            remove = List.copyOf(remove);
+        }
+    }
+
+    /** One header name and value. */
+    record Header(String name, String value) {
+        public Header {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(value, "value");
+        }
+    }
+
+    /** {@code ReplaceFullPath} or {@code ReplacePrefixMatch} with its value. */
+    record PathModifier(PathModifierType type, String value) {
+        public PathModifier {
+            Objects.requireNonNull(type, "type");
+            Objects.requireNonNull(value, "value");
+        }
+    }
+
+    /** {@code path.type} of a redirect or rewrite. */
+    enum PathModifierType { REPLACE_FULL_PATH, REPLACE_PREFIX_MATCH }
+}

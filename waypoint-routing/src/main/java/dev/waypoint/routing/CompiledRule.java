@@ -1,0 +1,59 @@
+package dev.waypoint.routing;
+
+import dev.waypoint.model.gateway.HttpFilterSpec;
+import dev.waypoint.model.request.RetryPolicy;
+import dev.waypoint.model.request.RouteSelection;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One HTTPRoute rule, resolved against the snapshot: its backends (each resolved or invalid),
+ * filters, timeout and retry policy. Immutable.
+ *
+ * @param routeName the label of logs and metrics: {@code <route>.<namespace>.<rule name or index>}
+ * @param invalid why every request matching the rule gets 500, or null when it is servable
+ * @param filters the rule's filters, in listed order
+ * @param timeout {@code timeouts.request}, null when unset or "0s"
+ */
+record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filters, List<Backend> backends,
+                    int totalWeight, Duration timeout, RetryPolicy retry) {
+    CompiledRule {
+        filters = List.copyOf(filters);
+        backends = List.copyOf(backends);
+    }
+
+    /**
+     * One backendRef: {@code target} null when it cannot be used ({@code invalid} says why);
+     * an invalid backend still takes its share of requests, which get 500.
+     */
+    record Backend(RouteSelection.ServiceBackend target, String invalid, int weight, List<HttpFilterSpec> filters) {
+        Backend {
+            filters = List.copyOf(filters);
+        }
+    }
+
+    /** The redirect filter of the rule, or null. */
+    HttpFilterSpec.RequestRedirect redirect() {
+        for (HttpFilterSpec f : filters) {
+            if (f instanceof HttpFilterSpec.RequestRedirect r) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /** The backend for one request: "weight / sum of weights" of the requests; 0 never. */
+    Backend pick(BackendPicker picker) {
+        if (backends.size() == 1) {
+            return backends.get(0);
+        }
+        int r = picker.next(totalWeight);
+        for (Backend b : backends) {
+            r -= b.weight();
+            if (r < 0) {
+                return b;
+            }
+        }
+        throw new IllegalStateException("weights changed under the picker");
+    }
+}

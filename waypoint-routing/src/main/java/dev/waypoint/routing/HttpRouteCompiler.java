@@ -1,0 +1,285 @@
+package dev.waypoint.routing;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.gateway.BackendRefSpec;
+import dev.waypoint.model.gateway.HttpFilterSpec;
+import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.ParentRefSpec;
+import dev.waypoint.model.gateway.ReferenceGrantSpec;
+import dev.waypoint.model.gateway.RouteMatchSpec;
+import dev.waypoint.model.gateway.RouteRetrySpec;
+import dev.waypoint.model.gateway.RouteRuleSpec;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.RetryPolicy;
+import dev.waypoint.model.request.RouteSelection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * HTTPRoutes whose parent is a Service (the GAMMA mesh profile) → one {@link RouteTable}.
+ *
+ * <ul>
+ *   <li>A route attaches to a Service by {@code parentRefs: [{group: "", kind: Service, name}]};
+ *       "without {@code port} it covers every Service port, with {@code port} only that one"
+ *       ({@code sectionName} = the port's name). Other parents (Gateways) are not this waypoint's
+ *       business here and are skipped.</li>
+ *   <li>Producer routes (the Service's namespace) apply to every caller; consumer routes (another
+ *       namespace) only to callers from the route's namespace, which then use them instead of the
+ *       producer routes. (Istio ambient drops MeshConsumerRoute from its claimed features; this
+ *       waypoint implements it because the caller's namespace is known from its SPIFFE ID.)</li>
+ *   <li>Every match of every rule becomes one entry, ranked by {@link MatchSummary}.</li>
+ *   <li>A rule that cannot be served (unsupported filter, no usable backend, all weights 0)
+ *       stays in the table marked invalid: requests matching it get 500, as the Gateway API
+ *       asks, instead of falling through to a lower rule.</li>
+ *   <li>Backends: {@code Service} references only. A cross-namespace reference needs a
+ *       ReferenceGrant in the backend's namespace, except a consumer route naming its parent
+ *       Service (the MeshConsumerRoute conformance test has no grant).</li>
+ * </ul>
+ *
+ * <h2>Threading</h2>
+ * Pure; runs on the config executor.
+ */
+public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
+    private static final String KIND = "HTTPRoute";
+    private static final String GATEWAY_GROUP = "gateway.networking.k8s.io";
+    /** Istio's default when {@code retry} is set without {@code attempts}. */
+    private static final int DEFAULT_ATTEMPTS = 2;
+
+    @Override
+    public SnapshotPart<RouteTable> part() {
+        return RouteTable.PART;
+    }
+
+    @Override
+    public RouteTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        Map<NamespacedName, ServiceSpec> services = new HashMap<>();
+        for (ServiceSpec s : resources.services()) {
+            services.put(s.name(), s);
+        }
+        // per Service port key: producer entries and consumer entries by namespace
+        Map<String, List<RouteTable.Entry>> producer = new HashMap<>();
+        Map<String, Map<String, List<RouteTable.Entry>>> consumers = new HashMap<>();
+        for (HttpRouteSpec route : resources.httpRoutes()) {
+            List<CompiledRule> rules = null; // compiled on first attachment, shared by every port
+            for (int p = 0; p < route.parentRefs().size(); p++) {
+                ParentRefSpec parent = route.parentRefs().get(p);
+                if (!parent.isService()) {
+                    continue;
+                }
+                ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
+                if (svc == null) {
+                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                            "name: " + parent.namespace() + "/" + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
+                    continue;
+                }
+                List<ServicePortSpec> ports = attachedPorts(svc, parent);
+                if (ports.isEmpty()) {
+                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                            "port: " + (parent.port() != 0 ? parent.port() : parent.sectionName())
+                                    + " (expected: a port of Service " + svc.name() + "; the parentRef is ignored)");
+                    continue;
+                }
+                if (rules == null) {
+                    rules = compileRules(route, services, resources.referenceGrants(), svc, diagnostics);
+                }
+                boolean consumer = !route.name().namespace().equals(svc.name().namespace());
+                for (ServicePortSpec port : ports) {
+                    String key = RouteTable.key(svc.name(), port.port());
+                    List<RouteTable.Entry> list = consumer
+                            ? consumers.computeIfAbsent(key, k -> new HashMap<>())
+                                    .computeIfAbsent(route.name().namespace(), k -> new ArrayList<>())
+                            : producer.computeIfAbsent(key, k -> new ArrayList<>());
+                    addEntries(list, route, rules);
+                }
+            }
+        }
+        Map<String, RouteTable.PortRoutes> byPort = new HashMap<>();
+        Set<String> keys = new java.util.HashSet<>(producer.keySet());
+        keys.addAll(consumers.keySet());
+        for (String key : keys) {
+            List<RouteTable.Entry> prod = dedupe(producer.getOrDefault(key, List.of()));
+            Map<String, List<RouteTable.Entry>> cons = new HashMap<>();
+            consumers.getOrDefault(key, Map.of()).forEach((ns, list) -> cons.put(ns, dedupe(list)));
+            byPort.put(key, new RouteTable.PortRoutes(prod, cons));
+        }
+        return new RouteTable(byPort);
+    }
+
+    /** Sorted by precedence; one route listing the same parent twice attaches once. */
+    private static List<RouteTable.Entry> dedupe(List<RouteTable.Entry> entries) {
+        List<RouteTable.Entry> sorted = new ArrayList<>(entries);
+        sorted.sort((a, b) -> a.summary().compareTo(b.summary()));
+        List<RouteTable.Entry> out = new ArrayList<>(sorted.size());
+        MatchSummary last = null;
+        for (RouteTable.Entry e : sorted) {
+            if (last == null || last.compareTo(e.summary()) != 0) {
+                out.add(e);
+            }
+            last = e.summary();
+        }
+        return out;
+    }
+
+    private static List<ServicePortSpec> attachedPorts(ServiceSpec svc, ParentRefSpec parent) {
+        List<ServicePortSpec> out = new ArrayList<>();
+        for (ServicePortSpec port : svc.ports()) {
+            if ((parent.port() == 0 || parent.port() == port.port())
+                    && (parent.sectionName() == null || parent.sectionName().equals(port.name()))) {
+                out.add(port);
+            }
+        }
+        return out;
+    }
+
+    private static void addEntries(List<RouteTable.Entry> list, HttpRouteSpec route, List<CompiledRule> rules) {
+        for (int r = 0; r < route.rules().size(); r++) {
+            RouteRuleSpec rule = route.rules().get(r);
+            for (int m = 0; m < rule.matches().size(); m++) {
+                RouteMatchSpec spec = rule.matches().get(m);
+                RouteMatcher matcher = new RouteMatcher(spec);
+                int length = matcher.prefix() != null ? matcher.prefix().length() : spec.path().value().length();
+                MatchSummary summary = new MatchSummary(spec.path().type(), length, spec.method() != null,
+                        matcher.headerCount(), matcher.queryCount(), route.creationTimestamp(), route.name().toString(), r, m);
+                list.add(new RouteTable.Entry(summary, matcher, rules.get(r)));
+            }
+        }
+    }
+
+    private static List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
+                                                   List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics) {
+        List<CompiledRule> out = new ArrayList<>();
+        for (int r = 0; r < route.rules().size(); r++) {
+            RouteRuleSpec rule = route.rules().get(r);
+            String field = "spec.rules[" + r + "]";
+            // Istio's route name is <name>.<namespace>; the rule is appended so that two rules tell apart
+            String routeName = route.name().name() + "." + route.name().namespace() + "."
+                    + (rule.name() != null ? rule.name() : Integer.toString(r));
+            String invalid = unsupported(rule.filters());
+            if (invalid == null && usesReplacePrefix(rule.filters())
+                    && rule.matches().stream().anyMatch(m -> m.path().type() != RouteMatchSpec.PathType.PATH_PREFIX)) {
+                invalid = "ReplacePrefixMatch needs PathPrefix matches only";
+            }
+            List<CompiledRule.Backend> backends = new ArrayList<>();
+            int total = 0;
+            for (int b = 0; b < rule.backendRefs().size(); b++) {
+                BackendRefSpec ref = rule.backendRefs().get(b);
+                String problem = unsupported(ref.filters());
+                RouteSelection.ServiceBackend target = null;
+                if (problem == null) {
+                    Object resolved = resolve(ref, route, parent, services, grants);
+                    if (resolved instanceof String s) {
+                        problem = s;
+                    } else {
+                        target = (RouteSelection.ServiceBackend) resolved;
+                    }
+                }
+                if (problem != null) {
+                    diagnostics.warning(route.source(), KIND, route.name(), field + ".backendRefs[" + b + "]",
+                            problem + " (requests sent to it get 500)");
+                }
+                backends.add(new CompiledRule.Backend(target, problem, ref.weight(), ref.filters()));
+                total += ref.weight();
+            }
+            boolean redirect = rule.filters().stream().anyMatch(f -> f instanceof HttpFilterSpec.RequestRedirect);
+            if (invalid == null && !redirect) {
+                if (backends.isEmpty()) {
+                    // HTTPRouteNoBackendRefs: "omitted or empty backendRefs → 500"
+                    invalid = "the rule has no backendRefs";
+                } else if (total == 0) {
+                    // Istio: a rule whose weights sum to 0 is a direct 500 response
+                    invalid = "every backendRef has weight 0";
+                } else if (backends.stream().allMatch(b -> b.target() == null)) {
+                    invalid = backends.get(0).invalid();
+                }
+            }
+            if (invalid != null && !invalid.equals(backends.isEmpty() ? null : backends.get(0).invalid())) {
+                diagnostics.warning(route.source(), KIND, route.name(), field, invalid + " (requests matching it get 500)");
+            }
+            Duration timeout = null;
+            Duration perTry = null;
+            if (rule.timeouts() != null) {
+                timeout = disabledIfZero(rule.timeouts().request());
+                perTry = disabledIfZero(rule.timeouts().backendRequest());
+            }
+            out.add(new CompiledRule(routeName, invalid, rule.filters(), backends, total, timeout,
+                    retry(rule.retry(), perTry)));
+        }
+        return out;
+    }
+
+    private static Duration disabledIfZero(Duration d) {
+        // "Setting a timeout to the zero duration (e.g. "0s") SHOULD disable the timeout"
+        return d == null || d.isZero() ? null : d;
+    }
+
+    /**
+     * Gateway API {@code retry.attempts}: "the maximum number of times an individual request
+     * from the gateway to a backend should be retried" — retries, not tries (HTTPRouteRetryWithTimeouts
+     * needs {@code attempts: 2} to survive two failed tries). Connection errors, resets and per-try
+     * timeouts are retried as well ("even when no codes are listed"); {@code backoff} is not
+     * implemented (retries start at once).
+     */
+    private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry) {
+        if (spec == null) {
+            return perTry == null ? RetryPolicy.NONE : new RetryPolicy(0, perTry, false, false, Set.of());
+        }
+        int retries = spec.attempts() == null ? DEFAULT_ATTEMPTS : spec.attempts();
+        return new RetryPolicy(retries, perTry, true, true, Set.copyOf(spec.codes()));
+    }
+
+    private static String unsupported(List<HttpFilterSpec> filters) {
+        for (HttpFilterSpec f : filters) {
+            if (f instanceof HttpFilterSpec.Unsupported u) {
+                return "filter " + u.type() + " is not supported";
+            }
+        }
+        return null;
+    }
+
+    private static boolean usesReplacePrefix(List<HttpFilterSpec> filters) {
+        for (HttpFilterSpec f : filters) {
+            HttpFilterSpec.PathModifier p = f instanceof HttpFilterSpec.RequestRedirect r ? r.path()
+                    : f instanceof HttpFilterSpec.UrlRewrite u ? u.path() : null;
+            if (p != null && p.type() == HttpFilterSpec.PathModifierType.REPLACE_PREFIX_MATCH) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A {@link RouteSelection.ServiceBackend}, or a String saying why the reference is unusable. */
+    private static Object resolve(BackendRefSpec ref, HttpRouteSpec route, ServiceSpec parent,
+                                  Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
+        if (!ref.isService()) {
+            return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
+                    + " is not supported (expected: Service)";
+        }
+        NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
+        if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
+                && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
+                        && g.allows(GATEWAY_GROUP, KIND, route.name().namespace(), "", "Service", ref.name()))) {
+            return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";
+        }
+        ServiceSpec svc = services.get(name);
+        if (svc == null) {
+            return "backendRef Service " + name + " does not exist";
+        }
+        if (ref.port() == 0) {
+            return "backendRef Service " + name + " has no port (expected: port is required for a Service)";
+        }
+        ServicePortSpec port = svc.port(ref.port());
+        if (port == null) {
+            return "backendRef Service " + name + " has no port " + ref.port();
+        }
+        return new RouteSelection.ServiceBackend(svc, port);
+    }
+}

@@ -1,0 +1,173 @@
+package dev.waypoint.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.gateway.BackendRefSpec;
+import dev.waypoint.model.gateway.HttpFilterSpec;
+import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.ParentRefSpec;
+import dev.waypoint.model.gateway.ReferenceGrantSpec;
+import dev.waypoint.model.gateway.RouteMatchSpec;
+import dev.waypoint.model.gateway.RouteMatchSpec.PathMatch;
+import dev.waypoint.model.gateway.RouteMatchSpec.PathType;
+import dev.waypoint.model.gateway.RouteRetrySpec;
+import dev.waypoint.model.gateway.RouteRuleSpec;
+import dev.waypoint.model.gateway.RouteTimeoutsSpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.RetryPolicy;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class HttpRouteCompilerTest {
+    private static ServiceSpec service(String ns, String name, int... ports) {
+        List<ServicePortSpec> ps = java.util.Arrays.stream(ports)
+                .mapToObj(p -> new ServicePortSpec(p == 80 ? "http" : "http-" + p, p, p, null, null)).toList();
+        return new ServiceSpec(new NamespacedName(ns, name), Map.of(), List.of(HostPort.parseIp("10.96.0.1")), ps,
+                Map.of("app", name), SourceRef.NONE);
+    }
+
+    private static final ServiceSpec REVIEWS = service("apps", "reviews", 80, 9080);
+    private static final ServiceSpec V2 = service("apps", "reviews-v2", 80);
+    private static final ServiceSpec OTHER = service("other", "ratings", 80);
+
+    private static RouteRuleSpec rule(String name, List<RouteMatchSpec> matches, List<HttpFilterSpec> filters,
+                                      List<BackendRefSpec> backends) {
+        return new RouteRuleSpec(name, matches, filters, backends, null, null);
+    }
+
+    private static RouteMatchSpec path(PathType type, String value) {
+        return new RouteMatchSpec(new PathMatch(type, value), List.of(), List.of(), null);
+    }
+
+    private static BackendRefSpec backend(String ns, String name, int port, int weight) {
+        return new BackendRefSpec("", "Service", ns, name, port, weight, List.of());
+    }
+
+    private static HttpRouteSpec route(String ns, String name, Instant created, ParentRefSpec parent, RouteRuleSpec... rules) {
+        return new HttpRouteSpec(new NamespacedName(ns, name), created, List.of(parent), List.of(rules), SourceRef.NONE);
+    }
+
+    private static ParentRefSpec parent(String name, int port) {
+        return new ParentRefSpec("", "Service", "apps", name, port, null);
+    }
+
+    private static RouteTable compile(List<HttpRouteSpec> routes, List<ReferenceGrantSpec> grants, Diagnostics d) {
+        ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
+                List.of(REVIEWS, V2, OTHER), List.of(), List.of(), List.of(), routes, grants, List.of());
+        return new HttpRouteCompiler().compile(rs, d);
+    }
+
+    @Test
+    void rulesOfEveryRouteAreRankedTogetherPerServicePort() {
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compile(List.of(
+                route("apps", "b", Instant.parse("2024-01-01T00:00:00Z"), parent("reviews", 0),
+                        rule(null, List.of(path(PathType.PATH_PREFIX, "/")), List.of(), List.of(backend("apps", "reviews", 80, 1))),
+                        rule("v2", List.of(path(PathType.PATH_PREFIX, "/v2/"), path(PathType.EXACT, "/v2")), List.of(),
+                                List.of(backend("apps", "reviews-v2", 80, 1)))),
+                route("apps", "a", null, parent("reviews", 9080),
+                        rule(null, List.of(path(PathType.REGULAR_EXPRESSION, "/r.*")), List.of(), List.of(backend("apps", "reviews-v2", 80, 1))),
+                        rule(null, List.of(path(PathType.PATH_PREFIX, "/")), List.of(), List.of(backend("other", "ratings", 80, 1))),
+                        rule(null, List.of(path(PathType.PATH_PREFIX, "/none")), List.of(), List.of()),
+                        rule(null, List.of(path(PathType.PATH_PREFIX, "/cors")), List.of(new HttpFilterSpec.Unsupported("CORS")),
+                                List.of(backend("apps", "reviews", 80, 1))))),
+                List.of(), d);
+
+        assertThat(table.toDebugString()).isEqualTo("""
+                apps/reviews:80 from *: EXACT 3 h0 q0 -> b.apps.v2
+                apps/reviews:80 from *: PATH_PREFIX 3 h0 q0 -> b.apps.v2
+                apps/reviews:80 from *: PATH_PREFIX 0 h0 q0 -> b.apps.0
+                apps/reviews:9080 from *: EXACT 3 h0 q0 -> b.apps.v2
+                apps/reviews:9080 from *: PATH_PREFIX 5 h0 q0 -> a.apps.2 (500: the rule has no backendRefs)
+                apps/reviews:9080 from *: PATH_PREFIX 5 h0 q0 -> a.apps.3 (500: filter CORS is not supported)
+                apps/reviews:9080 from *: PATH_PREFIX 3 h0 q0 -> b.apps.v2
+                apps/reviews:9080 from *: PATH_PREFIX 0 h0 q0 -> b.apps.0
+                apps/reviews:9080 from *: PATH_PREFIX 0 h0 q0 -> a.apps.1 (500: backendRef other/ratings is in another namespace and no ReferenceGrant allows it)
+                apps/reviews:9080 from *: REGULAR_EXPRESSION 4 h0 q0 -> a.apps.0
+                """);
+        assertThat(d.problems()).extracting(Object::toString).contains(
+                "-: warning: HTTPRoute apps/a: spec.rules[1].backendRefs[0]: backendRef other/ratings is in another namespace"
+                        + " and no ReferenceGrant allows it (requests sent to it get 500)");
+    }
+
+    @Test
+    void aReferenceGrantAllowsTheCrossNamespaceBackend() {
+        ReferenceGrantSpec grant = new ReferenceGrantSpec(new NamespacedName("other", "g"),
+                List.of(new ReferenceGrantSpec.From("gateway.networking.k8s.io", "HTTPRoute", "apps")),
+                List.of(new ReferenceGrantSpec.To("", "Service", "ratings")), SourceRef.NONE);
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(backend("other", "ratings", 80, 1))))), List.of(grant),
+                new Diagnostics());
+        assertThat(table.toDebugString()).isEqualTo("apps/reviews:80 from *: PATH_PREFIX 0 h0 q0 -> a.apps.0\n");
+        assertThat(table.debug()).isEqualTo(Map.of("apps/reviews:80", List.of("from *: PATH_PREFIX 0 h0 q0 -> a.apps.0")));
+    }
+
+    @Test
+    void consumerRoutesApplyOnlyToTheirNamespace() {
+        HttpRouteSpec consumer = route("client", "mine", null, parent("reviews", 80),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(backend("apps", "reviews", 80, 1))));
+        RouteTable table = compile(List.of(consumer), List.of(), new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+
+        assertThat(routes.appliesTo("client")).isTrue();
+        assertThat(routes.appliesTo("apps")).isFalse();
+        assertThat(routes.appliesTo(null)).isFalse();
+        assertThat(routes.find(TestRequests.get("/"), "client").rule().routeName()).isEqualTo("mine.client.0");
+        assertThat(table.routes(REVIEWS.name(), 9080)).isNull(); // parentRef port 80 only
+    }
+
+    @Test
+    void timeoutsAndRetries() {
+        RouteRuleSpec r = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), new RouteTimeoutsSpec(Duration.ofSeconds(10), Duration.ZERO),
+                new RouteRetrySpec(2, List.of(500, 503), null));
+        RouteRuleSpec disabled = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/x")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), new RouteTimeoutsSpec(Duration.ZERO, Duration.ofMillis(500)), null);
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80), r, disabled)), List.of(), new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+
+        CompiledRule all = routes.find(TestRequests.get("/"), null).rule();
+        assertThat(all.timeout()).isEqualTo(Duration.ofSeconds(10));
+        // "attempts" counts retries: 2 retries, 3 tries in all
+        assertThat(all.retry()).isEqualTo(new RetryPolicy(2, null, true, true, Set.of(500, 503)));
+        CompiledRule x = routes.find(TestRequests.get("/x"), null).rule();
+        assertThat(x.timeout()).isNull(); // "0s" disables
+        assertThat(x.retry()).isEqualTo(new RetryPolicy(0, Duration.ofMillis(500), false, false, Set.of()));
+    }
+
+    @Test
+    void weightedPickFollowsTheWeights() {
+        CompiledRule rule = new CompiledRule("r", null, List.of(), List.of(
+                new CompiledRule.Backend(null, "a", 7, List.of()), new CompiledRule.Backend(null, "b", 3, List.of()),
+                new CompiledRule.Backend(null, "never", 0, List.of())), 10, null, RetryPolicy.NONE);
+        BackendPicker picker = BackendPicker.seeded(1);
+        Map<String, Integer> seen = new java.util.HashMap<>();
+        for (int i = 0; i < 10_000; i++) {
+            seen.merge(rule.pick(picker).invalid(), 1, Integer::sum);
+        }
+        assertThat(seen).doesNotContainKey("never");
+        assertThat(seen.get("a") / 10_000.0).isCloseTo(0.7, org.assertj.core.data.Offset.offset(0.02));
+    }
+
+    @Test
+    void unknownParentsAreWarnedAndSkipped() {
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("nope", 0),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(backend("apps", "reviews", 80, 1))))), List.of(), d);
+        assertThat(table.toDebugString()).isEmpty();
+        assertThat(d.problems()).extracting(Object::toString).containsExactly(
+                "-: warning: HTTPRoute apps/a: spec.parentRefs[0]: name: apps/nope (expected: an existing Service; the parentRef is ignored)");
+        assertThat(new SpiffeId("cluster.local", "apps", "default").namespace()).isEqualTo("apps");
+    }
+}

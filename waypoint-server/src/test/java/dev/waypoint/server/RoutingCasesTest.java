@@ -1,0 +1,410 @@
+package dev.waypoint.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.waypoint.config.translate.ResourceTranslator;
+import dev.waypoint.config.translate.WireObject;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.FilterResult;
+import dev.waypoint.model.request.HeadersView;
+import dev.waypoint.model.request.PathRewrite;
+import dev.waypoint.model.request.RequestAttributes;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.routing.BackendPicker;
+import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.RouteFilter;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * Replays {@code shared/cases/routing-cases.yaml} (the Gateway API mesh conformance expectations)
+ * at the route stage: the case's environment and routes go through the real translator and
+ * {@link HttpRouteCompiler}, the request through {@link RouteFilter}, and the decision (backend
+ * Service or pod, local status, {@code Location}, headers and path the backend would see, response
+ * headers after the filter) is compared with {@code expect}. No sockets: the backend is simulated
+ * as "answers 200 with {@code backendBehavior.responseHeaders}". Cases needing what this level
+ * cannot show or what is not implemented are skipped with their reason (see the summary).
+ */
+class RoutingCasesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final NamespacedName WAYPOINT = new NamespacedName("istio-system", "waypoint");
+    private static final Map<String, Integer> SKIPS = new TreeMap<>();
+    private static int passed;
+
+    @TestFactory
+    Stream<DynamicTest> cases() throws IOException {
+        Path file = casesFile();
+        Assumptions.assumeTrue(file != null, "shared/cases/routing-cases.yaml not found above " + Path.of("").toAbsolutePath());
+        JsonNode root;
+        LoaderOptions options = new LoaderOptions();
+        options.setMaxAliasesForCollections(10_000);
+        try (Reader r = Files.newBufferedReader(file)) {
+            root = JSON.valueToTree(new Yaml(options).load(r));
+        }
+        List<WireObject> environment = environment(root.path("environment"));
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : root.path("cases")) {
+            tests.add(DynamicTest.dynamicTest(c.path("id").asText(), () -> run(c, environment)));
+        }
+        return tests.stream();
+    }
+
+    @AfterAll
+    static void summary() {
+        int skipped = SKIPS.values().stream().mapToInt(Integer::intValue).sum();
+        System.out.println("routing cases: " + passed + " passed, " + skipped + " skipped");
+        SKIPS.forEach((reason, n) -> System.out.println("  skipped " + n + ": " + reason));
+    }
+
+    private static Path casesFile() {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path f = dir.resolve("shared/cases/routing-cases.yaml");
+            if (Files.isRegularFile(f)) {
+                return f;
+            }
+        }
+        return null;
+    }
+
+    private static String skipReason(JsonNode c) {
+        Set<String> features = new java.util.HashSet<>();
+        c.path("features").forEach(f -> features.add(f.asText()));
+        for (JsonNode r : c.path("routes")) {
+            if (!r.path("kind").asText().equals("HTTPRoute")) {
+                return r.path("kind").asText() + " is not implemented";
+            }
+        }
+        if (features.contains("HTTPRouteCORS")) {
+            return "CORS is not implemented (the rule answers 500)";
+        }
+        if (features.stream().anyMatch(f -> f.contains("Mirror"))) {
+            return "RequestMirror is parsed, not executed";
+        }
+        if (features.stream().anyMatch(f -> f.contains("WebSocket"))) {
+            return "WebSocket upgrades are a transport matter, not routing";
+        }
+        JsonNode behavior = c.path("backendBehavior");
+        if (behavior.has("delay") || behavior.has("failFirstN") || behavior.has("delayFailedAttempts")) {
+            return "timeouts and retries need a live backend (UpstreamRequestTest, HttpRouteEndToEndTest)";
+        }
+        return null;
+    }
+
+    private static void run(JsonNode c, List<WireObject> environment) {
+        String skip = skipReason(c);
+        if (skip != null) {
+            synchronized (SKIPS) {
+                SKIPS.merge(skip, 1, Integer::sum);
+            }
+            Assumptions.abort(skip);
+        }
+        List<WireObject> wire = new ArrayList<>(environment);
+        for (JsonNode r : c.path("routes")) {
+            wire.add(new WireObject(r, new SourceRef(c.path("id").asText(), 0)));
+        }
+        for (JsonNode r : c.path("extraObjects")) {
+            wire.add(new WireObject(r, new SourceRef(c.path("id").asText(), 0)));
+        }
+        Diagnostics diagnostics = new Diagnostics();
+        ResourceSet rs = ResourceTranslator.resourceSet(WAYPOINT, "cluster.local", ResourceTranslator.translate(wire, diagnostics));
+        assertThat(diagnostics.hasErrors()).as("translation errors: %s", diagnostics.problems()).isFalse();
+        ConfigSnapshot snapshot = ConfigSnapshot.compile(0, rs, List.of(new HttpRouteCompiler()), diagnostics);
+        JsonNode expect = c.path("expect");
+        RouteFilter filter = new RouteFilter(BackendPicker.seeded(42));
+
+        if (expect.has("distribution")) {
+            Map<String, Integer> seen = new HashMap<>();
+            int n = 2000;
+            for (int i = 0; i < n; i++) {
+                Outcome o = once(c, rs, snapshot, filter);
+                seen.merge(o.backend, 1, Integer::sum);
+            }
+            expect.path("distribution").fields().forEachRemaining(e -> assertThat(seen.getOrDefault(e.getKey(), 0) / (double) n)
+                    .as("share of %s in %s", e.getKey(), seen).isCloseTo(e.getValue().asDouble(), org.assertj.core.data.Offset.offset(0.05)));
+            passed++;
+            return;
+        }
+        int repeat = expect.path("repeat").asInt(1);
+        for (int i = 0; i < repeat; i++) {
+            Outcome o = once(c, rs, snapshot, filter);
+            check(expect, o, rs);
+        }
+        passed++;
+    }
+
+    private record Outcome(int status, String backend, String backendNamespace, Set<String> backendPods,
+                           Map<String, String> replyHeaders, Headers requestHeaders, String requestPath, Headers responseHeaders) {}
+
+    private static Outcome once(JsonNode c, ResourceSet rs, ConfigSnapshot snapshot, RouteFilter filter) {
+        JsonNode req = c.path("request");
+        JsonNode dest = req.path("destination");
+        Target target;
+        if (dest.has("podIPOf")) {
+            PodSpec pod = rs.pods().stream().filter(p -> p.name().name().startsWith(dest.path("podIPOf").asText() + "-")
+                    && p.name().namespace().equals(dest.path("namespace").asText())).findFirst().orElseThrow();
+            target = new Target.WorkloadTarget(HostPort.parseAuthority(pod.ip().getHostAddress() + ":" + dest.path("port").asInt()),
+                    pod, dev.waypoint.model.mesh.AppProtocol.HTTP);
+        } else {
+            ServiceSpec svc = rs.services().stream().filter(s -> s.name().equals(new NamespacedName(dest.path("namespace").asText(),
+                    dest.path("service").asText()))).findFirst().orElseThrow();
+            ServicePortSpec port = svc.port(dest.path("port").asInt());
+            String vip = svc.clusterIps().isEmpty() ? "10.96.255.255" : svc.clusterIps().get(0).getHostAddress();
+            target = new Target.ServiceTarget(HostPort.parseAuthority(vip + ":" + port.port()), svc, port);
+        }
+        Headers headers = new Headers();
+        req.path("headers").fields().forEachRemaining(e -> headers.add(e.getKey(), e.getValue().asText()));
+        headers.set("host", req.path("host").asText());
+        JsonNode client = c.path("client");
+        SpiffeId peer = new SpiffeId("cluster.local", client.path("namespace").asText("gateway-conformance-mesh"), "default");
+        Attributes attributes = new Attributes(req.path("method").asText("GET"), req.path("path").asText("/"),
+                req.path("host").asText(), headers, peer);
+        RequestContext ctx = new RequestContext(new TunnelContext(target, peer, null, null, null, null, null), snapshot, target,
+                attributes, headers, new RequestOutcome(0));
+        FilterResult result = filter.onRequest(ctx);
+        Headers response = new Headers();
+        if (result instanceof FilterResult.Reply reply) {
+            filter.onResponse(ctx, reply.rejection().reason().status(), response);
+            return new Outcome(reply.rejection().reason().status(), null, null, Set.of(), reply.headers(), headers, null, response);
+        }
+        assertThat(result).isSameAs(FilterResult.CONTINUE);
+        c.path("backendBehavior").path("responseHeaders").fields().forEachRemaining(e -> response.add(e.getKey(), e.getValue().asText()));
+        filter.onResponse(ctx, 200, response);
+        RouteSelection sel = ctx.get(RouteSelection.KEY);
+        PathRewrite rewrite = ctx.get(PathRewrite.KEY);
+        String path = rewrite != null ? rewrite.path() : attributes.path();
+        if (sel.backend() instanceof RouteSelection.PodBackend pb) {
+            return new Outcome(200, pb.pod().name().name(), pb.pod().name().namespace(), Set.of(pb.pod().name().name()), Map.of(),
+                    headers, path, response);
+        }
+        ServiceSpec svc = ((RouteSelection.ServiceBackend) sel.backend()).service();
+        Set<String> pods = new java.util.HashSet<>();
+        if (svc.selector() != null) {
+            for (PodSpec p : rs.pods()) {
+                if (p.name().namespace().equals(svc.name().namespace()) && p.labels().entrySet().containsAll(svc.selector().entrySet())) {
+                    pods.add(p.name().name());
+                }
+            }
+        }
+        return new Outcome(200, svc.name().name(), svc.name().namespace(), pods, Map.of(), headers, path, response);
+    }
+
+    private static void check(JsonNode expect, Outcome o, ResourceSet rs) {
+        if (expect.has("statusOneOf")) {
+            List<Integer> allowed = new ArrayList<>();
+            expect.path("statusOneOf").forEach(s -> allowed.add(s.asInt()));
+            assertThat(o.status).as("status").isIn(allowed);
+        } else {
+            assertThat(o.status).as("status").isEqualTo(expect.path("status").asInt());
+        }
+        JsonNode backend = expect.path("backend");
+        if (backend.isNull() || backend.isMissingNode()) {
+            assertThat(o.backend).as("backend (the proxy answers)").isNull();
+        } else if (expect.has("backendService")) {
+            assertThat(o.backend).as("backend Service").isEqualTo(expect.path("backendService").asText());
+        } else {
+            List<String> alternatives = List.of(backend.asText().split("\\|"));
+            if (o.backendPods.isEmpty()) {
+                assertThat(o.backend).as("backend").isIn(alternatives);
+            } else {
+                // every pod the chosen Service may answer from must be acceptable
+                for (String pod : o.backendPods) {
+                    assertThat(alternatives.stream().anyMatch(a -> pod.startsWith(a + "-")))
+                            .as("pod %s of Service %s in %s", pod, o.backend, alternatives).isTrue();
+                }
+            }
+            if (expect.hasNonNull("backendNamespace")) {
+                assertThat(o.backendNamespace).as("backend namespace").isEqualTo(expect.path("backendNamespace").asText());
+            }
+        }
+        if (expect.hasNonNull("redirectLocation")) {
+            assertThat(o.replyHeaders.get("location")).as("location").isEqualTo(expect.path("redirectLocation").asText());
+        }
+        if (o.backend != null) {
+            expect.path("requestHeaders").fields().forEachRemaining(e ->
+                    assertThat(o.requestHeaders.joined(e.getKey())).as("request header %s", e.getKey()).isEqualTo(e.getValue().asText()));
+            expect.path("absentRequestHeaders").forEach(h ->
+                    assertThat(o.requestHeaders.contains(h.asText())).as("absent request header %s", h.asText()).isFalse());
+            if (expect.hasNonNull("requestPath")) {
+                assertThat(o.requestPath).as("request path").isEqualTo(expect.path("requestPath").asText());
+            }
+            if (expect.hasNonNull("requestHost")) {
+                assertThat(o.requestHeaders.get("host")).as("request host").isEqualTo(expect.path("requestHost").asText());
+            }
+            if (expect.hasNonNull("requestHeaderMatchesBackend")) {
+                assertThat(o.requestHeaders.joined(expect.path("requestHeaderMatchesBackend").asText()))
+                        .as("header naming the backend").isEqualTo(o.backend);
+            }
+        }
+        expect.path("responseHeaders").fields().forEachRemaining(e ->
+                assertThat(o.responseHeaders.joined(e.getKey())).as("response header %s", e.getKey()).isEqualTo(e.getValue().asText()));
+        expect.path("absentResponseHeaders").forEach(h ->
+                assertThat(o.responseHeaders.contains(h.asText())).as("absent response header %s", h.asText()).isFalse());
+    }
+
+    // ---- the environment: Namespaces, Services (VIPs assigned), echo pods, as the manifests a user would write
+
+    private static List<WireObject> environment(JsonNode env) {
+        List<WireObject> out = new ArrayList<>();
+        SourceRef src = new SourceRef("environment", 0);
+        for (JsonNode ns : env.path("namespaces")) {
+            ObjectNode o = JSON.createObjectNode().put("apiVersion", "v1").put("kind", "Namespace");
+            o.putObject("metadata").put("name", ns.asText());
+            out.add(new WireObject(o, src));
+        }
+        int vip = 1;
+        for (JsonNode s : env.path("services")) {
+            if (!s.has("ports")) {
+                continue; // the consumer namespace's client workload: no Service
+            }
+            ObjectNode o = JSON.createObjectNode().put("apiVersion", "v1").put("kind", "Service");
+            o.putObject("metadata").put("name", s.path("name").asText()).put("namespace", s.path("namespace").asText());
+            ObjectNode spec = o.putObject("spec");
+            spec.put("clusterIP", s.path("clusterIP").asText("").equals("None") ? "None" : "10.96.0." + vip++);
+            if (s.path("selector").isObject()) {
+                spec.set("selector", s.path("selector"));
+            }
+            ArrayNode ports = spec.putArray("ports");
+            for (JsonNode p : s.path("ports")) {
+                ObjectNode port = ports.addObject();
+                if (p.has("name")) {
+                    port.put("name", p.path("name").asText());
+                }
+                port.put("port", p.path("port").asInt());
+                if (p.has("targetPort")) {
+                    port.put("targetPort", p.path("targetPort").asInt());
+                }
+                if (p.has("appProtocol")) {
+                    port.put("appProtocol", p.path("appProtocol").asText());
+                }
+            }
+            out.add(new WireObject(o, src));
+        }
+        int ip = 1;
+        for (String version : List.of("v1", "v2", "v3")) {
+            out.add(pod("gateway-conformance-mesh", "echo-" + version + "-0", Map.of("app", "echo", "version", version), ip++, src));
+        }
+        out.add(pod("gateway-conformance-mesh-consumer", "echo-v1-0", Map.of("app", "echo", "version", "v1"), ip, src));
+        return out;
+    }
+
+    private static WireObject pod(String ns, String name, Map<String, String> labels, int ip, SourceRef src) {
+        ObjectNode o = JSON.createObjectNode().put("apiVersion", "v1").put("kind", "Pod");
+        ObjectNode md = o.putObject("metadata").put("name", name).put("namespace", ns);
+        ObjectNode l = md.putObject("labels");
+        labels.forEach(l::put);
+        o.putObject("spec").put("serviceAccountName", "default").putArray("containers").addObject().put("name", "echo");
+        ObjectNode status = o.putObject("status").put("podIP", "10.0.0." + ip).put("phase", "Running");
+        status.putArray("conditions").addObject().put("type", "Ready").put("status", "True");
+        return new WireObject(o, src);
+    }
+
+    // ---- plain-Java request and header block
+
+    private record Attributes(String method, String path, String host, HeadersView headers, SpiffeId sourcePrincipal)
+            implements RequestAttributes {
+        @Override
+        public String scheme() {
+            return "http";
+        }
+
+        @Override
+        public String protocol() {
+            return "HTTP/1.1";
+        }
+
+        @Override
+        public boolean grpc() {
+            return false;
+        }
+
+        @Override
+        public InetSocketAddress sourceAddress() {
+            return null;
+        }
+
+        @Override
+        public InetSocketAddress destinationAddress() {
+            return null;
+        }
+    }
+
+    /** Case-insensitive, ordered, multi-valued. */
+    private static final class Headers implements HeadersView {
+        private final Map<String, List<String>> map = new LinkedHashMap<>();
+
+        private static String key(CharSequence name) {
+            return name.toString().toLowerCase(Locale.ROOT);
+        }
+
+        String joined(String name) {
+            List<String> v = map.get(key(name));
+            return v == null ? null : String.join(",", v);
+        }
+
+        @Override
+        public String get(CharSequence name) {
+            List<String> v = map.get(key(name));
+            return v == null ? null : v.get(0);
+        }
+
+        @Override
+        public List<String> getAll(CharSequence name) {
+            return map.getOrDefault(key(name), List.of());
+        }
+
+        @Override
+        public boolean contains(CharSequence name) {
+            return map.containsKey(key(name));
+        }
+
+        @Override
+        public void set(CharSequence name, String value) {
+            map.put(key(name), new ArrayList<>(List.of(value)));
+        }
+
+        @Override
+        public void add(CharSequence name, String value) {
+            map.computeIfAbsent(key(name), k -> new ArrayList<>()).add(value);
+        }
+
+        @Override
+        public void remove(CharSequence name) {
+            map.remove(key(name));
+        }
+    }
+}
