@@ -96,7 +96,16 @@ public final class JwtRuleCompiler implements PartCompiler<JwtRules> {
         // Istio: "jwks ... If both jwksUri and jwks are set, jwks will be used"
         if (spec.jwks() != null && !spec.jwks().isEmpty()) {
             try {
-                return KeySource.inline(JWKSet.parse(spec.jwks()));
+                JWKSet keys = JWKSet.parse(spec.jwks());
+                Object listed = com.nimbusds.jose.util.JSONObjectUtils.parse(spec.jwks()).get("keys");
+                int written = listed instanceof List<?> l ? l.size() : 0;
+                if (keys.getKeys().size() < written) {
+                    // nimbus skips keys it cannot read (an unknown kty): say so, tokens signed by them fail
+                    diagnostics.warning(ra.source(), "RequestAuthentication", ra.name(), "spec.jwtRules[" + index + "].jwks",
+                            "jwks: " + (written - keys.getKeys().size()) + " of " + written
+                                    + " keys not usable (expected: RSA, EC, OKP Ed25519 or oct keys)");
+                }
+                return KeySource.inline(keys);
             } catch (ParseException e) {
                 diagnostics.error(ra.source(), "RequestAuthentication", ra.name(), "spec.jwtRules[" + index + "].jwks",
                         "jwks: " + e.getMessage() + " (expected: a JWKS document nimbus-jose-jwt can read; "
