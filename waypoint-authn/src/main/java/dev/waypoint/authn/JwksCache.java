@@ -87,9 +87,11 @@ public final class JwksCache implements AutoCloseable {
     private final HttpClient http;
     private final Ticker ticker;
     private final AsyncLoadingCache<URI, JWKSet> cache;
+    private final boolean offline;
 
-    private JwksCache(Settings settings, Ticker ticker) {
+    private JwksCache(Settings settings, Ticker ticker, boolean offline) {
         this.settings = settings;
+        this.offline = offline;
         this.ticker = ticker;
         this.executor = Executors.newScheduledThreadPool(1, r -> {
             Thread t = new Thread(r, "jwks");
@@ -108,16 +110,43 @@ public final class JwksCache implements AutoCloseable {
 
     /** A cache with its own fetch thread. */
     public static JwksCache create(Settings settings) {
-        return new JwksCache(requireNonNull(settings, "settings"), Ticker.systemTicker());
+        return new JwksCache(requireNonNull(settings, "settings"), Ticker.systemTicker(), false);
+    }
+
+    /**
+     * A cache that never fetches: its remote keys never arrive. For checking manifests
+     * ({@code waypoint validate}) without touching the network.
+     */
+    public static JwksCache offline() {
+        return new JwksCache(Settings.defaults(), Ticker.systemTicker(), true);
     }
 
     /** For tests: refresh decided by {@code ticker}. */
     static JwksCache create(Settings settings, Ticker ticker) {
-        return new JwksCache(settings, ticker);
+        return new JwksCache(settings, ticker, false);
     }
 
     /** The keys of {@code uri}; starts fetching them if nobody did yet. Never blocks. */
     KeySource source(URI uri) {
+        if (offline) {
+            CompletableFuture<JWKSet> never = new CompletableFuture<>();
+            return new KeySource() {
+                @Override
+                public JWKSet current() {
+                    return null;
+                }
+
+                @Override
+                public CompletableFuture<JWKSet> ready() {
+                    return never;
+                }
+
+                @Override
+                public String describe() {
+                    return uri + " (not fetched)";
+                }
+            };
+        }
         cache.get(uri); // starts the first fetch (on the jwks thread) if there is none
         return new KeySource() {
             @Override

@@ -1,5 +1,6 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authn.AuthnFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.request.HttpFilter;
@@ -24,8 +25,12 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(Upstreams upstreams) {
+    static RequestChain http(Upstreams upstreams, AuthnFilter authn) {
         List<HttpFilter> filters = List.of(
+                // first: RequestAuthentication. Authorization reads the principal it writes
+                // (JwtAuthn.KEY), so authn runs before authz; a bad token is answered 401 before any
+                // policy or route sees the request; it may wait (retry) for a JWKS fetch
+                authn,
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -122,6 +122,12 @@ public final class Main implements Runnable {
                         + "e.g. 60s, 5m (default: ${DEFAULT-VALUE}).")
         String upstreamIdleTimeout;
 
+        @Option(names = "--jwks-refresh-interval", defaultValue = "20m", paramLabel = "DURATION",
+                description = "RequestAuthentication jwksUri keys are fetched again this long after the last fetch "
+                        + "(Istio's default); the old keys serve until the new ones arrive, and stay if it fails "
+                        + "(default: ${DEFAULT-VALUE}).")
+        String jwksRefresh;
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -142,7 +148,8 @@ public final class Main implements Runnable {
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers);
+                    address(health), address(stats), address(admin), workers,
+                    dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)));
         }
     }
 
@@ -183,8 +190,12 @@ public final class Main implements Runnable {
                 System.err.println(dir + ": not a directory");
                 return 1;
             }
-            List<Diagnostics.Problem> problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
-                    WaypointServer.compilers());
+            List<Diagnostics.Problem> problems;
+            // offline: checking manifests fetches no jwksUri
+            try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
+                problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
+                        WaypointServer.compilers(jwks));
+            }
             for (Diagnostics.Problem p : problems) {
                 System.out.println(p);
             }

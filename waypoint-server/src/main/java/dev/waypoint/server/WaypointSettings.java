@@ -1,5 +1,6 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authn.JwksCache;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -15,11 +16,22 @@ import java.util.Objects;
  * @param stats Prometheus endpoint ({@code /stats/prometheus}); null to disable
  * @param admin admin endpoint ({@code /config_dump}); null to disable
  * @param workerThreads event loops for the data path (0: one per core)
+ * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
-                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
+                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads,
+                               JwksCache.Settings jwks) {
+    /** With the default JWKS settings ({@link JwksCache.Settings#defaults()}). */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads,
+                JwksCache.Settings.defaults());
+    }
+
     public WaypointSettings {
+        Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(configDir, "configDir");
         Objects.requireNonNull(certDir, "certDir");
         Objects.requireNonNull(gateway, "gateway");
