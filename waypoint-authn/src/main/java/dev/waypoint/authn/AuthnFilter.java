@@ -95,7 +95,11 @@ public final class AuthnFilter implements HttpFilter {
     private CompletableFuture<Object> withTimeout(CompletableFuture<?> ready, JwtRule rule) {
         CompletableFuture<Object> done = new CompletableFuture<>();
         ready.whenComplete((v, err) -> done.complete(null));
-        jwks.schedule(() -> done.complete(null), rule.timeout());
+        try {
+            jwks.schedule(() -> done.complete(null), rule.timeout());
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            done.complete(null); // shutting down: ask again at once (then 401 if the keys are still missing)
+        }
         return done;
     }
 

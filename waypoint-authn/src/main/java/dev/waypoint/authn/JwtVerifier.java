@@ -93,17 +93,21 @@ final class JwtVerifier {
         if (tokens.isEmpty()) {
             return new AuthnResult.NoToken();
         }
+        // any valid token wins; else wait if some token's keys are still coming; else the first failure
         AuthnResult failure = null;
+        AuthnResult pending = null;
         for (Map.Entry<Found, List<JwtRule>> e : tokens.entrySet()) {
             AuthnResult r = verifyOne(e.getKey(), e.getValue(), nowSeconds);
-            if (r instanceof AuthnResult.Valid || r instanceof AuthnResult.KeysPending) {
+            if (r instanceof AuthnResult.Valid) {
                 return r;
             }
-            if (failure == null) {
+            if (r instanceof AuthnResult.KeysPending) {
+                pending = pending == null ? r : pending;
+            } else if (failure == null) {
                 failure = r;
             }
         }
-        return failure;
+        return pending != null ? pending : failure;
     }
 
     private static AuthnResult verifyOne(Found found, List<JwtRule> rules, long now) {
@@ -121,18 +125,26 @@ final class JwtVerifier {
         }
         String issuer = claims.getIssuer();
         AuthnResult specific = null;
+        AuthnResult pending = null;
         for (JwtRule rule : rules) {
             if (issuer == null || !issuer.equals(rule.issuer())) {
                 continue;
             }
             AuthnResult r = check(found, jwt, claims, rule, now);
-            if (r instanceof AuthnResult.Valid || r instanceof AuthnResult.KeysPending) {
+            if (r instanceof AuthnResult.Valid) {
                 return r;
+            }
+            if (r instanceof AuthnResult.KeysPending) {
+                pending = pending == null ? r : pending;
+                continue;
             }
             // the most telling failure: a 401 of a rule whose audience matched beats an audience 403
             if (specific == null || ((AuthnResult.Invalid) specific).status() == 403) {
                 specific = r;
             }
+        }
+        if (pending != null) {
+            return pending; // another rule for this issuer may still accept it once its keys are there
         }
         return specific != null ? specific : invalid(UNKNOWN_ISSUER);
     }

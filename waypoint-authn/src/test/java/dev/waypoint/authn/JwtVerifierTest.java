@@ -200,6 +200,12 @@ class JwtVerifierTest {
         assertThat(render(JwtVerifier.verify(List.of(rule),
                 bearer(sign(JWSAlgorithm.RS256, good().expirationTime(at(NOW - 3600)).build())), "/", NOW)))
                 .isEqualTo("401 Jwt is expired");
+        // another rule for the same issuer that has its keys accepts the token at once
+        assertThat(render(JwtVerifier.verify(List.of(rule, compiled(RULE)), bearer(sign(JWSAlgorithm.RS256, good().build())),
+                "/", NOW))).isEqualTo("valid https://issuer.example/alice");
+        // a pending rule outranks another rule's failure: its keys may still accept the token
+        assertThat(JwtVerifier.verify(List.of(compiled(TestJwt.withAudiences(RULE, "api")), rule),
+                bearer(sign(JWSAlgorithm.RS256, good().build())), "/", NOW)).isEqualTo(new AuthnResult.KeysPending(rule));
     }
 
     // ---- shared/cases/authz-cases.yaml, the cases RequestAuthentication alone decides, with Istio's real tokens

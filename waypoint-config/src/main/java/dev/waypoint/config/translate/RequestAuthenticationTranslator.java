@@ -52,6 +52,8 @@ final class RequestAuthenticationTranslator {
     // protobuf JSON Duration ("5s", "1.5s"), plus Go-style ms/m/h, which users write
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
     private static final String DURATION_EXPECTED = "a positive duration such as 5s or 500ms";
+    /** Reads an inline {@code jwks} document, to check its shape. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private RequestAuthenticationTranslator() {}
 
@@ -243,7 +245,7 @@ final class RequestAuthenticationTranslator {
     private static void checkJwks(ObjectContext ctx, String s, String p) {
         JsonNode doc;
         try {
-            doc = YamlJson.MAPPER.readTree(s);
+            doc = JSON.readTree(s);
         } catch (java.io.IOException e) {
             ctx.error(p, message("jwks", s, "a JWKS document: {\"keys\": [...]}"));
             return;
@@ -276,10 +278,5 @@ final class RequestAuthenticationTranslator {
             return null;
         }
         return Duration.ofMillis(millis.longValue());
-    }
-
-    /** A JSON reader for the inline JWKS check. */
-    private static final class YamlJson {
-        static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper();
     }
 }
