@@ -39,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * RequestAuthentication through the whole waypoint: a RequestAuthentication attached to Service
  * {@code apps/web} with a {@code jwksUri} served by a real HTTP server; Service {@code apps/other}
- * has none. Loopback range 127.70.x.x is reserved for this class.
+ * has none; {@code apps/slow}'s keys come from an endpoint that never answers. Loopback range
+ * 127.70.x.x is reserved for this class.
  */
 class RequestAuthenticationEndToEndTest {
     static final String ISS = "https://issuer.example";
@@ -50,7 +51,7 @@ class RequestAuthenticationEndToEndTest {
     static TestMesh mesh;
     HboneTestClient client;
 
-    static String manifests(String jwksUri) {
+    static String manifests(String jwksUri, String hangingUri) {
         return """
                 apiVersion: v1
                 kind: Namespace
@@ -92,6 +93,26 @@ class RequestAuthenticationEndToEndTest {
                   - {name: http, port: 80, targetPort: 8080}
                 ---
                 apiVersion: v1
+                kind: Service
+                metadata: {name: slow, namespace: apps}
+                spec:
+                  clusterIP: 127.70.0.3
+                  selector: {app: web}
+                  ports:
+                  - {name: http, port: 80, targetPort: 8080}
+                ---
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: slow-jwt, namespace: apps}
+                spec:
+                  targetRefs:
+                  - {kind: Service, name: slow}
+                  jwtRules:
+                  - issuer: https://issuer.example
+                    jwksUri: HANGING_URI
+                    timeout: 700ms
+                ---
+                apiVersion: v1
                 kind: Pod
                 metadata: {name: web-1, namespace: apps, labels: {app: web}}
                 spec: {serviceAccountName: web}
@@ -108,7 +129,7 @@ class RequestAuthenticationEndToEndTest {
                     jwksUri: JWKS_URI
                     outputClaimToHeaders:
                     - {header: x-jwt-sub, claim: sub}
-                """.replace("JWKS_URI", jwksUri);
+                """.replace("JWKS_URI", jwksUri).replace("HANGING_URI", hangingUri);
     }
 
     @BeforeAll
@@ -121,10 +142,24 @@ class RequestAuthenticationEndToEndTest {
             ex.getResponseBody().write(jwks);
             ex.close();
         });
+        jwksServer.createContext("/hang", ex -> {
+            try {
+                Thread.sleep(60_000); // never answers in time
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ex.close();
+        });
+        jwksServer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "jwks-test-server");
+            t.setDaemon(true);
+            return t;
+        }));
         jwksServer.start();
         Path configDir = Files.createDirectories(tmp.resolve("manifests"));
         Files.writeString(configDir.resolve("mesh.yaml"),
-                manifests("http://127.70.9.1:" + jwksServer.getAddress().getPort() + "/jwks"));
+                manifests("http://127.70.9.1:" + jwksServer.getAddress().getPort() + "/jwks",
+                        "http://127.70.9.1:" + jwksServer.getAddress().getPort() + "/hang"));
         mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
     }
 
@@ -220,6 +255,58 @@ class RequestAuthenticationEndToEndTest {
         FullHttpResponse r = get("127.70.0.2", "/", "Bearer garbage");
         assertThat(r.status().code()).isEqualTo(200);
         assertThat(body(r)).contains("header authorization=Bearer garbage");
+    }
+
+    @Test
+    void aRequestWaitingForKeysGets401AtItsTimeoutAndHoldsUpNoOtherRequest() throws Exception {
+        // both tunnels on the one HBONE connection: the same waypoint event loop serves them
+        HboneTestClient.Answer slow = client.connect("127.70.0.3:80", Map.of()).get(10, TimeUnit.SECONDS);
+        HboneTestClient.Answer fast = client.connect("127.70.0.1:80", Map.of()).get(10, TimeUnit.SECONDS);
+        BlockingQueue<FullHttpResponse> slowQ = Tunnels.http1(slow.tunnel());
+        BlockingQueue<FullHttpResponse> fastQ = Tunnels.http1(fast.tunnel());
+        long t0 = System.nanoTime();
+        slow.tunnel().writeAndFlush(request("/wait", "Bearer " + token(ISS, inAnHour())));
+        Thread.sleep(100);
+        fast.tunnel().writeAndFlush(request("/fast", null));
+
+        FullHttpResponse f = Tunnels.take(fastQ);
+        long fastMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(f.status().code()).isEqualTo(200);
+        f.release();
+        FullHttpResponse s = Tunnels.take(slowQ);
+        long slowMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(s.status().code()).isEqualTo(401);
+        assertThat(body(s)).isEqualTo("Jwks remote fetch is failed");
+        assertThat(fastMillis).as("answered while the other request waited").isLessThan(600);
+        assertThat(slowMillis).as("the rule's 700ms timeout").isBetween(600L, 5000L);
+        slow.tunnel().close();
+        fast.tunnel().close();
+    }
+
+    static FullHttpRequest request(String path, String authorization) {
+        FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+        r.headers().set(HttpHeaderNames.HOST, "web.apps");
+        if (authorization != null) {
+            r.headers().set(HttpHeaderNames.AUTHORIZATION, authorization);
+        }
+        return r;
+    }
+
+    @Test
+    void h2cRequestsAreAuthenticatedToo() throws Exception {
+        HboneTestClient.Answer a = client.connect("127.70.0.1:80", Map.of()).get(10, TimeUnit.SECONDS);
+        Channel t = a.tunnel();
+        Tunnels.h2c(t);
+        for (var c : List.of(Map.entry("Bearer " + token(ISS, inAnHour()), 200),
+                Map.entry("Bearer " + token(ISS, System.currentTimeMillis() / 1000 - 3600), 401))) {
+            BlockingQueue<FullHttpResponse> q = new java.util.concurrent.LinkedBlockingQueue<>();
+            var stream = Tunnels.h2cStream(t, q);
+            stream.writeAndFlush(request("/h2", c.getKey()));
+            FullHttpResponse r = Tunnels.take(q);
+            assertThat(r.status().code()).isEqualTo(c.getValue());
+            r.release();
+        }
+        t.close();
     }
 
     @Test
