@@ -377,7 +377,27 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 pause.later().whenComplete((res, err) -> ctx.executor().execute(() -> resumed(i, res, err)));
                 return false;
             }
+            if (r instanceof FilterResult.Retry retry) {
+                paused = true;
+                retry.ready().whenComplete((res, err) -> ctx.executor().execute(() -> retried(i)));
+                return false;
+            }
             return true;
+        }
+
+        /** A {@link FilterResult.Retry} of filter {@code i} is due: run the chain again from that filter. */
+        private void retried(int i) {
+            if (finished) {
+                return; // the client went away meanwhile
+            }
+            paused = false;
+            runFilters(i);
+            if (call != null) {
+                call.flushRequest(); // resumed outside a read burst: nobody else flushes
+            }
+            if (this == current) {
+                maybeRead();
+            }
         }
 
         private void resumed(int i, FilterResult r, Throwable err) {

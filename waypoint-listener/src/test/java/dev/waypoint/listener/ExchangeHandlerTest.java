@@ -77,6 +77,7 @@ class ExchangeHandlerTest {
     final List<FakeCall> calls = new ArrayList<>();
     final List<RequestContext> completed = new ArrayList<>();
     final Map<String, CompletableFuture<FilterResult>> pauses = new java.util.HashMap<>();
+    final Map<String, CompletableFuture<Void>> retries = new java.util.HashMap<>();
     EmbeddedChannel ch;
 
     static ConfigSnapshot snapshot(long generation, boolean bound) {
@@ -86,8 +87,7 @@ class ExchangeHandlerTest {
                 "istio-system") : Map.of();
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), labels, List.of(HostPort.parseIp(VIP)),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
-        ResourceSet rs = new ResourceSet(SELF, "cluster.local", List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)),
-                List.of(svc), List.of(), List.of(), List.of(gw), List.of(), List.of(), List.of());
+        ResourceSet rs = ResourceSet.builder(SELF, "cluster.local").namespaces(List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE))).services(List.of(svc)).gateways(List.of(gw)).build();
         return ConfigSnapshot.compile(generation, rs, List.of(new TargetTableCompiler()), new Diagnostics());
     }
 
@@ -101,6 +101,15 @@ class ExchangeHandlerTest {
         @Override
         public FilterResult onRequest(RequestContext request) {
             String path = request.attributes().path();
+            if (path.startsWith("/retry")) {
+                CompletableFuture<Void> f = retries.get(path);
+                if (f == null) {
+                    f = new CompletableFuture<>();
+                    retries.put(path, f);
+                    return FilterResult.retryWhen(f);
+                }
+                request.requestHeaders().set("x-asked-again", "yes"); // on the loop: the request may be touched
+            }
             request.set(BACKEND, path.substring(1));
             if (path.startsWith("/deny")) {
                 return FilterResult.reply(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "denied " + path),
@@ -313,6 +322,17 @@ class ExchangeHandlerTest {
         ch.runPendingTasks();
         assertThat(calls).hasSize(1);
         assertThat(calls.get(0).body).extracting(c -> c.content().toString(StandardCharsets.UTF_8)).containsExactly("ab", "cd");
+    }
+
+    @Test
+    void aRetryAsksTheSameFilterAgainOnTheLoopOnceReady() {
+        channel(false);
+        ch.writeInbound(get("/retry"));
+        assertThat(calls).isEmpty();
+        retries.get("/retry").completeExceptionally(new IllegalStateException("timed out")); // however it ends
+        assertThat(calls).isEmpty();
+        ch.runPendingTasks();
+        assertThat(calls).singleElement().satisfies(c -> assertThat(c.head.headers().get("x-asked-again")).isEqualTo("yes"));
     }
 
     @Test

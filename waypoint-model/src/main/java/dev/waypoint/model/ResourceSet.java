@@ -9,6 +9,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.security.RequestAuthenticationSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -20,11 +21,13 @@ import java.util.Objects;
  * @param trustDomain the mesh trust domain ({@code cluster.local})
  * @param httpRoutes {@code HTTPRoute}s, in input order
  * @param referenceGrants {@code ReferenceGrant}s, in input order
+ * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
-                          List<ReferenceGrantSpec> referenceGrants, List<OtherResource> others) {
+                          List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
+                          List<OtherResource> others) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -35,12 +38,106 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         gateways = List.copyOf(gateways);
         httpRoutes = List.copyOf(httpRoutes);
         referenceGrants = List.copyOf(referenceGrants);
+        requestAuthentications = List.copyOf(requestAuthentications);
         others = List.copyOf(others);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
         return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of());
+                List.of(), List.of(), List.of());
+    }
+
+    /**
+     * A builder starting from an empty set: name only the kinds you have. Prefer it to the
+     * canonical constructor wherever a set is made by hand (tests, benchmarks): every new kind of
+     * resource adds a component, and the builder keeps such call sites unchanged.
+     */
+    public static Builder builder(NamespacedName waypoint, String trustDomain) {
+        return new Builder(empty(waypoint, trustDomain));
+    }
+
+    /** A builder starting from this set. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Builds a {@link ResourceSet} kind by kind. Not thread-safe. */
+    public static final class Builder {
+        private NamespacedName waypoint;
+        private String trustDomain;
+        private List<NamespaceSpec> namespaces;
+        private List<ServiceSpec> services;
+        private List<PodSpec> pods;
+        private List<EndpointSliceSpec> endpointSlices;
+        private List<GatewaySpec> gateways;
+        private List<HttpRouteSpec> httpRoutes;
+        private List<ReferenceGrantSpec> referenceGrants;
+        private List<RequestAuthenticationSpec> requestAuthentications;
+        private List<OtherResource> others;
+
+        private Builder(ResourceSet from) {
+            waypoint = from.waypoint;
+            trustDomain = from.trustDomain;
+            namespaces = from.namespaces;
+            services = from.services;
+            pods = from.pods;
+            endpointSlices = from.endpointSlices;
+            gateways = from.gateways;
+            httpRoutes = from.httpRoutes;
+            referenceGrants = from.referenceGrants;
+            requestAuthentications = from.requestAuthentications;
+            others = from.others;
+        }
+
+        public Builder namespaces(List<NamespaceSpec> v) {
+            namespaces = v;
+            return this;
+        }
+
+        public Builder services(List<ServiceSpec> v) {
+            services = v;
+            return this;
+        }
+
+        public Builder pods(List<PodSpec> v) {
+            pods = v;
+            return this;
+        }
+
+        public Builder endpointSlices(List<EndpointSliceSpec> v) {
+            endpointSlices = v;
+            return this;
+        }
+
+        public Builder gateways(List<GatewaySpec> v) {
+            gateways = v;
+            return this;
+        }
+
+        public Builder httpRoutes(List<HttpRouteSpec> v) {
+            httpRoutes = v;
+            return this;
+        }
+
+        public Builder referenceGrants(List<ReferenceGrantSpec> v) {
+            referenceGrants = v;
+            return this;
+        }
+
+        public Builder requestAuthentications(List<RequestAuthenticationSpec> v) {
+            requestAuthentications = v;
+            return this;
+        }
+
+        public Builder others(List<OtherResource> v) {
+            others = v;
+            return this;
+        }
+
+        public ResourceSet build() {
+            return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
+                    referenceGrants, requestAuthentications, others);
+        }
     }
 }

@@ -63,8 +63,8 @@ class HttpRouteCompilerTest {
     }
 
     private static RouteTable compile(List<HttpRouteSpec> routes, List<ReferenceGrantSpec> grants, Diagnostics d) {
-        ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
-                List.of(REVIEWS, V2, OTHER), List.of(), List.of(), List.of(), routes, grants, List.of());
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .services(List.of(REVIEWS, V2, OTHER)).httpRoutes(routes).referenceGrants(grants).build();
         return new HttpRouteCompiler().compile(rs, d);
     }
 

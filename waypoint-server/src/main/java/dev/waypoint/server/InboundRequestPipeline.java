@@ -24,17 +24,21 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(HttpFilter telemetry, Upstreams upstreams) {
+    static RequestChain http(HttpFilter telemetry, HttpFilter authn, Upstreams upstreams) {
         // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(telemetry), upstreams.httpStage());
+        return new RequestChain(filters(telemetry, authn), upstreams.httpStage());
     }
 
     /** The filters, in data-path order (also what {@code waypoint explain} runs). */
-    static List<HttpFilter> filters(HttpFilter telemetry) {
+    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn) {
         return List.of(
                 // outermost: it must see every outcome, including the requests a later stage
                 // answers or a malformed request nothing else saw (onComplete runs on every filter)
                 telemetry,
+                // RequestAuthentication. Authorization reads the principal it writes
+                // (JwtAuthn.KEY), so authn runs before authz; a bad token is answered 401 before any
+                // policy or route sees the request; it may wait (retry) for a JWKS fetch
+                authn,
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -128,6 +128,12 @@ public final class Main implements Runnable {
                         + "e.g. 60s, 5m (default: ${DEFAULT-VALUE}).")
         String upstreamIdleTimeout;
 
+        @Option(names = "--jwks-refresh-interval", defaultValue = "20m", paramLabel = "DURATION",
+                description = "RequestAuthentication jwksUri keys are fetched again this long after the last fetch "
+                        + "(Istio's default); the old keys serve until the new ones arrive, and stay if it fails "
+                        + "(default: ${DEFAULT-VALUE}).")
+        String jwksRefresh;
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -148,7 +154,8 @@ public final class Main implements Runnable {
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers, accessLog);
+                    address(health), address(stats), address(admin), workers, accessLog,
+                    dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)));
         }
     }
 
@@ -189,8 +196,12 @@ public final class Main implements Runnable {
                 System.err.println(dir + ": not a directory");
                 return 1;
             }
-            List<Diagnostics.Problem> problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
-                    WaypointServer.compilers());
+            List<Diagnostics.Problem> problems;
+            // offline: checking manifests fetches no jwksUri
+            try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
+                problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
+                        WaypointServer.compilers(jwks));
+            }
             for (Diagnostics.Problem p : problems) {
                 System.out.println(p);
             }
@@ -287,7 +298,7 @@ public final class Main implements Runnable {
                 return 2;
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(configDir,
-                    NamespacedName.parse(gateway), trustDomain, WaypointServer.compilers());
+                    NamespacedName.parse(gateway), trustDomain, WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);
                 System.err.println("the config does not compile");
@@ -296,7 +307,8 @@ public final class Main implements Runnable {
             Explain.Report report = Explain.explain(loaded.snapshot(),
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
-                            null, trustDomain, "cluster.local", "Kubernetes")));
+                            null, trustDomain, "cluster.local", "Kubernetes"),
+                            new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline())));
             if (output.equals("json")) {
                 System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
                         .writeValueAsString(report));

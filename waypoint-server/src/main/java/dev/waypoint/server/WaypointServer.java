@@ -1,5 +1,9 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authn.AuthnFilter;
+import dev.waypoint.authn.JwksCache;
+import dev.waypoint.authn.JwtRuleCompiler;
+import dev.waypoint.authn.JwtRules;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -24,6 +28,7 @@ import dev.waypoint.telemetry.TelemetryFilter;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -42,14 +47,20 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threads</h2>
  * {@code hbone-*}: the data path (one event loop per core by default); {@code admin-*}: health,
- * stats, admin; {@code config}: manifest and certificate polling and snapshot compilation.
+ * stats, admin; {@code config}: manifest and certificate polling and snapshot compilation;
+ * {@code jwks}: RequestAuthentication key fetches and the timeouts of requests waiting for them.
  */
 public final class WaypointServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WaypointServer.class);
 
-    /** The stage compilers, in order; every snapshot part the data path reads is listed here. */
-    static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler());
+    /**
+     * The stage compilers, in order; every snapshot part the data path reads is listed here.
+     *
+     * @param jwks where RequestAuthentication {@code jwksUri} keys are fetched ({@link JwksCache#offline()} to validate)
+     */
+    static List<PartCompiler<?>> compilers(JwksCache jwks) {
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
+                new JwtRuleCompiler(jwks, JwtRuleCompiler.DEFAULT_ROOT_NAMESPACE));
     }
 
     private final WaypointSettings settings;
@@ -59,6 +70,7 @@ public final class WaypointServer implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private CertificateSource certs;
     private SnapshotPublisher publisher;
+    private JwksCache jwks;
     private HbonePool pool;
     private Upstreams upstreams;
     /** Istio's standard metrics, on /stats/prometheus; at most 10,000 label sets. */
@@ -99,8 +111,11 @@ public final class WaypointServer implements AutoCloseable {
         certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
         closeables.add(certs);
         log.info("identity {} (certificate valid until {})", certs.current().identity(), certs.current().notAfter());
+        // before the publisher: the first compile hands the jwksUris to it, which starts fetching
+        jwks = JwksCache.create(settings.jwks());
+        closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
-                settings.trustDomain(), compilers(), configExecutor);
+                settings.trustDomain(), compilers(jwks), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -119,7 +134,8 @@ public final class WaypointServer implements AutoCloseable {
         TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry, upstreams));
+                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
+                        new AuthnFilter(Clock.systemUTC(), jwks), upstreams));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -161,6 +177,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("bindings", bindings);
         extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));

@@ -1,5 +1,6 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authn.JwksCache;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -16,18 +17,22 @@ import java.util.Objects;
  * @param admin admin endpoint ({@code /config_dump}); null to disable
  * @param workerThreads event loops for the data path (0: one per core)
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
+ * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
-                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog) {
-    /** Settings without an access log. */
+                               InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                               JwksCache.Settings jwks) {
+    /** No access log, the default JWKS settings ({@link JwksCache.Settings#defaults()}). */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
-        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, null);
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, null,
+                JwksCache.Settings.defaults());
     }
 
     public WaypointSettings {
+        Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(configDir, "configDir");
         Objects.requireNonNull(certDir, "certDir");
         Objects.requireNonNull(gateway, "gateway");

@@ -43,7 +43,7 @@ class MainTest {
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
         }
         assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
-                "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout");
+                "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout", "--jwks-refresh-interval");
     }
 
     @Test
@@ -77,6 +77,37 @@ class MainTest {
         Run r = run("validate", tmp.toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.out()).contains("bad.yaml:1: Service apps/web: spec.ports[0].port: port: 0 (expected: 1-65535)");
+    }
+
+    @Test
+    void validateReportsARequestAuthenticationWithoutKeysAndFetchesNothing() throws Exception {
+        Files.writeString(tmp.resolve("ra.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: jwt, namespace: apps}
+                spec:
+                  targetRefs: [{kind: Service, name: web}]
+                  jwtRules:
+                  - issuer: https://issuer.example
+                  - issuer: https://other.example
+                    jwksUri: http://192.0.2.1/never-fetched
+                """);
+        Run r = run("validate", tmp.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("ra.yaml:1: RequestAuthentication apps/jwt: spec.jwtRules[0].jwksUri: jwksUri: missing "
+                + "(expected: jwksUri or jwks; OpenID discovery of the issuer's keys is not supported)");
+    }
+
+    @Test
+    void theJwksRefreshIntervalIsASetting() {
+        Main.Run cmd = new Main.Run();
+        new picocli.CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway",
+                "istio-system/waypoint", "--jwks-refresh-interval", "5m");
+        assertThat(cmd.settings().jwks().refresh()).isEqualTo(java.time.Duration.ofMinutes(5));
+        Main.Run dflt = new Main.Run();
+        new picocli.CommandLine(dflt).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway",
+                "istio-system/waypoint");
+        assertThat(dflt.settings().jwks().refresh()).isEqualTo(java.time.Duration.ofMinutes(20));
     }
 
     @Test

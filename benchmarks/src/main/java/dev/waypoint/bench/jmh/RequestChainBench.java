@@ -132,8 +132,7 @@ public class RequestChainBench {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("bench", "web"), Map.of("istio.io/use-waypoint", "waypoint",
                 "istio.io/use-waypoint-namespace", "istio-system"), List.of(HostPort.parseIp("10.96.0.10")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
-        ResourceSet rs = new ResourceSet(self, "cluster.local", List.of(new NamespaceSpec("bench", Map.of(), SourceRef.NONE)),
-                List.of(svc), List.of(), List.of(), List.of(gw), List.of(), List.of(), List.of());
+        ResourceSet rs = ResourceSet.builder(self, "cluster.local").namespaces(List.of(new NamespaceSpec("bench", Map.of(), SourceRef.NONE))).services(List.of(svc)).gateways(List.of(gw)).build();
         ConfigSnapshot snapshot = ConfigSnapshot.compile(0, rs, List.of(new TargetTableCompiler()), new Diagnostics());
         Target target = (Target) TargetResolver.resolve("10.96.0.10:80", snapshot.part(TargetTable.PART));
         List<HttpFilter> list = new ArrayList<>();

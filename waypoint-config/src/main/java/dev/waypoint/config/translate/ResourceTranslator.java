@@ -19,6 +19,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.security.RequestAuthenticationSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -34,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
- * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant. Anything else is kept as an
+ * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
+ * {@code v1beta1} RequestAuthentication. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -50,6 +52,7 @@ public final class ResourceTranslator {
     private static final String CORE = "";
     private static final String DISCOVERY = "discovery.k8s.io";
     private static final String GATEWAY = "gateway.networking.k8s.io";
+    private static final String SECURITY = "security.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -84,6 +87,7 @@ public final class ResourceTranslator {
         List<GatewaySpec> gateways = new ArrayList<>();
         List<HttpRouteSpec> httpRoutes = new ArrayList<>();
         List<ReferenceGrantSpec> grants = new ArrayList<>();
+        List<RequestAuthenticationSpec> requestAuthentications = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
@@ -101,6 +105,8 @@ public final class ResourceTranslator {
                 httpRoutes.add(s);
             } else if (spec instanceof ReferenceGrantSpec s) {
                 grants.add(s);
+            } else if (spec instanceof RequestAuthenticationSpec s) {
+                requestAuthentications.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
@@ -108,7 +114,7 @@ public final class ResourceTranslator {
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                others);
+                requestAuthentications, others);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -180,6 +186,8 @@ public final class ResourceTranslator {
                     ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1")
                     ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

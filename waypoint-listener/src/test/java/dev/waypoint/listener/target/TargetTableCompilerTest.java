@@ -124,7 +124,7 @@ class TargetTableCompilerTest {
         } else {
             pods = List.of(new PodSpec(obj, c.objectLabels(), "sa", HostPort.parseIp(POD_IP), true, Map.of(), SourceRef.NONE));
         }
-        return new ResourceSet(SELF, "cluster.local", namespaces, services, pods, List.of(), List.of(gw), List.of(), List.of(), List.of());
+        return ResourceSet.builder(SELF, "cluster.local").namespaces(namespaces).services(services).pods(pods).gateways(List.of(gw)).build();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -181,8 +181,7 @@ class TargetTableCompilerTest {
         ServiceSpec svc = rs.services().get(0);
         ServiceSpec v6 = new ServiceSpec(svc.name(), svc.labels(), List.of(HostPort.parseIp("fd00:10:96::a")), svc.ports(),
                 svc.selector(), svc.source());
-        ResourceSet rs6 = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(v6), rs.pods(),
-                rs.endpointSlices(), rs.gateways(), rs.httpRoutes(), rs.referenceGrants(), rs.others());
+        ResourceSet rs6 = rs.toBuilder().services(List.of(v6)).build();
         TargetTable table = new TargetTableCompiler().compile(rs6, new Diagnostics());
         assertThat(TargetResolver.resolve("[fd00:10:96:0:0:0:0:a]:80", table)).isInstanceOf(Target.ServiceTarget.class);
     }
@@ -195,8 +194,7 @@ class TargetTableCompilerTest {
                 "sa", HostPort.parseIp(POD_IP), true, Map.of("grpc-port", 9000), SourceRef.NONE);
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "svc"), Map.of(), List.of(),
                 List.of(new ServicePortSpec("grpc", 90, 0, "grpc-port", null)), Map.of("app", "obj"), SourceRef.NONE);
-        ResourceSet withSvc = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(svc), List.of(pod),
-                List.of(), rs.gateways(), List.of(), List.of(), List.of());
+        ResourceSet withSvc = rs.toBuilder().services(List.of(svc)).pods(List.of(pod)).endpointSlices(List.of()).httpRoutes(List.of()).referenceGrants(List.of()).requestAuthentications(List.of()).others(List.of()).build();
         TargetTable table = new TargetTableCompiler().compile(withSvc, new Diagnostics());
         assertThat(((Target) TargetResolver.resolve(POD_IP + ":9000", table)).protocol()).isEqualTo(AppProtocol.GRPC);
         assertThat(((Target) TargetResolver.resolve(POD_IP + ":9001", table)).protocol()).isEqualTo(AppProtocol.AUTO);
@@ -206,8 +204,7 @@ class TargetTableCompilerTest {
     void withoutItsGatewayNothingIsBoundAndTheProblemIsReported() {
         Case c = cases().findFirst().orElseThrow();
         ResourceSet rs = resources(c);
-        ResourceSet noGw = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), rs.services(), rs.pods(),
-                List.of(), List.of(), List.of(), List.of(), List.of());
+        ResourceSet noGw = rs.toBuilder().endpointSlices(List.of()).gateways(List.of()).httpRoutes(List.of()).referenceGrants(List.of()).requestAuthentications(List.of()).others(List.of()).build();
         Diagnostics d = new Diagnostics();
         TargetTable table = new TargetTableCompiler().compile(noGw, d);
         assertThat(TargetResolver.resolve(VIP + ":80", table)).isInstanceOf(Rejection.class);

@@ -30,6 +30,17 @@ public sealed interface FilterResult {
         return new Pause(later);
     }
 
+    /**
+     * Wait for {@code ready} (however it ends), then call this same filter's
+     * {@link HttpFilter#onRequest} again, on the request's event loop. For a filter that must
+     * touch the request once something arrives (JWKS keys: the verified token sets the request
+     * principal and rewrites headers), which a {@link #pause} result computed off the event loop
+     * cannot do. Body bytes are held meanwhile, as for {@link #pause}.
+     */
+    static FilterResult retryWhen(CompletionStage<?> ready) {
+        return new Retry(ready);
+    }
+
     /** Continue with the next filter. */
     final class Continue implements FilterResult {
         static final Continue INSTANCE = new Continue();
@@ -47,6 +58,13 @@ public sealed interface FilterResult {
         public Reply {
             Objects.requireNonNull(rejection, "rejection");
             headers = Map.copyOf(headers);
+        }
+    }
+
+    /** Ask the same filter again once {@code ready} completed. */
+    record Retry(CompletionStage<?> ready) implements FilterResult {
+        public Retry {
+            Objects.requireNonNull(ready, "ready");
         }
     }
 

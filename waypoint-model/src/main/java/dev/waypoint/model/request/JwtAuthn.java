@@ -15,7 +15,11 @@ import java.util.Objects;
  * @param subject {@code sub}
  * @param audiences {@code aud} (a string or a list in the token; always a list here)
  * @param presenter {@code azp}, or null
- * @param claims the whole payload, as JSON values (String, Number, Boolean, List, Map)
+ * @param claims the whole payload, as JSON values (String, Number, Boolean, List, Map; JSON nulls dropped),
+ *        normalized as Envoy's {@code normalize_payload_in_metadata} does for Istio: the top-level
+ *        string claims {@code scope}, {@code permission} and the validating rule's
+ *        {@code spaceDelimitedClaims} are already split on spaces into lists of words, so a
+ *        matcher needs only "a list claim matches if any element matches" 
  */
 public record JwtAuthn(String principal, String issuer, String subject, List<String> audiences, String presenter,
                        Map<String, Object> claims) {

@@ -6,6 +6,10 @@ import java.util.Objects;
  * Why the waypoint answered instead of forwarding: a value, not an exception. Carries the HTTP
  * status a client sees, the Envoy/Istio response flag for logs and metrics, a stable reason code,
  * and a short human message (also the response body).
+ *
+ * <p>The body is {@code <code>: <message>\n}, except for the reasons whose clients read Envoy's
+ * exact body ({@link Reason#plainBody()}): there it is the message alone, as Envoy sends it
+ * ({@code Jwt is expired}).
  */
 public record Rejection(Reason reason, String message) implements TargetResolution {
     public Rejection {
@@ -59,16 +63,34 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         /** {@code RequestRedirect} with status 308. */
         REDIRECT_308(308, "-", "redirect"),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
-        INTERNAL(500, "-", "internal_error");
+        INTERNAL(500, "-", "internal_error"),
+        /**
+         * RequestAuthentication: the request carried a token that is not valid for any applicable
+         * jwtRule (bad signature, expired, issuer not configured, keys not available). Envoy
+         * jwt_authn answers 401 with the failure as the body ({@code Jwt is expired}); its
+         * response code details are {@code jwt_authn_access_denied{Jwt_is_expired}}.
+         */
+        JWT_REJECTED(401, "-", "jwt_authn_access_denied", true),
+        /**
+         * RequestAuthentication: a token valid but for none of the rule's {@code audiences}
+         * (Envoy jwt_authn: 403 {@code Audiences in Jwt are not allowed}).
+         */
+        JWT_AUDIENCE_DENIED(403, "-", "jwt_authn_access_denied", true);
 
         private final int status;
         private final String flag;
         private final String code;
+        private final boolean plainBody;
 
         Reason(int status, String flag, String code) {
+            this(status, flag, code, false);
+        }
+
+        Reason(int status, String flag, String code, boolean plainBody) {
             this.status = status;
             this.flag = flag;
             this.code = code;
+            this.plainBody = plainBody;
         }
 
         /** The HTTP status (of the CONNECT response, or of the inner request). */
@@ -84,6 +106,11 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         /** Stable snake_case code, as in Envoy's {@code response_code_details}. */
         public String code() {
             return code;
+        }
+
+        /** Whether the body is the message alone, as Envoy sends it (clients and tests read it). */
+        public boolean plainBody() {
+            return plainBody;
         }
 
         /**
@@ -105,9 +132,9 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         }
     }
 
-    /** The response body: {@code <code>: <message>\n}. */
+    /** The response body: {@code <code>: <message>\n}, or the message alone for {@link Reason#plainBody()} reasons. */
     public String body() {
-        return reason.code() + ": " + message + "\n";
+        return reason.plainBody ? message : reason.code() + ": " + message + "\n";
     }
 
     @Override

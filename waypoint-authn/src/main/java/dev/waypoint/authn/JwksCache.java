@@ -1,0 +1,244 @@
+package dev.waypoint.authn;
+
+import static java.util.Objects.requireNonNull;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Scheduler;
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.nimbusds.jose.jwk.JWKSet;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The keys behind every {@code jwksUri}: fetched off the event loops, cached (Caffeine), refreshed,
+ * and kept when a refresh fails.
+ *
+ * <ul>
+ *   <li>The first fetch of a URI starts when a compiled config names it ({@link #source}), so keys
+ *       are usually there before the first token arrives. A request that comes earlier waits for
+ *       it, up to its rule's {@code timeout} ({@link AuthnFilter}).</li>
+ *   <li>A failed fetch is retried with backoff ({@link Settings#retryInitial()} doubling up to
+ *       {@link Settings#retryMax()}) for {@link Settings#retryFor()}; then the entry is dropped and
+ *       the next request or config starts over.</li>
+ *   <li>Keys are refreshed {@link Settings#refresh()} after they were fetched (Istio's
+ *       jwksResolver default: 20 minutes), on the first read after that: the old keys serve
+ *       meanwhile and stay when the refresh fails.</li>
+ * </ul>
+ *
+ * <h2>Threading</h2>
+ * Reads ({@link KeySource#current()}, {@link KeySource#ready()}) are lock-free and safe on an
+ * event loop. Fetches (DNS, connect, body) run on the cache's own daemon threads ({@code jwks}),
+ * never on the caller's.
+ *
+ * <h2>Lifecycle</h2>
+ * Created and closed by the server; {@link #close()} stops the threads (pending fetches fail).
+ */
+public final class JwksCache implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(JwksCache.class);
+
+    /**
+     * @param refresh how long fetched keys are used before they are fetched again
+     * @param fetchTimeout one HTTP fetch (connect and response)
+     * @param retryInitial first wait after a failed fetch
+     * @param retryMax longest wait between attempts
+     * @param retryFor how long a URI that never answered is retried before the entry is dropped
+     * @param maxBodyBytes a larger JWKS document is a failed fetch
+     */
+    public record Settings(Duration refresh, Duration fetchTimeout, Duration retryInitial, Duration retryMax,
+                           Duration retryFor, int maxBodyBytes) {
+        public Settings {
+            requireNonNull(refresh, "refresh");
+            requireNonNull(fetchTimeout, "fetchTimeout");
+            requireNonNull(retryInitial, "retryInitial");
+            requireNonNull(retryMax, "retryMax");
+            requireNonNull(retryFor, "retryFor");
+            if (refresh.isNegative() || refresh.isZero()) {
+                throw new IllegalArgumentException("refresh: " + refresh + " (expected: > 0)");
+            }
+        }
+
+        /** Refresh 20 min, fetch timeout 5 s, retries from 500 ms to 30 s for 5 min, 1 MiB documents. */
+        public static Settings defaults() {
+            return new Settings(Duration.ofMinutes(20), Duration.ofSeconds(5), Duration.ofMillis(500),
+                    Duration.ofSeconds(30), Duration.ofMinutes(5), 1 << 20);
+        }
+
+        /** These settings with another refresh interval. */
+        public Settings withRefresh(Duration r) {
+            return new Settings(r, fetchTimeout, retryInitial, retryMax, retryFor, maxBodyBytes);
+        }
+    }
+
+    private final Settings settings;
+    private final ScheduledExecutorService executor;
+    private final HttpClient http;
+    private final Ticker ticker;
+    private final AsyncLoadingCache<URI, JWKSet> cache;
+    private final boolean offline;
+
+    private JwksCache(Settings settings, Ticker ticker, boolean offline) {
+        this.settings = settings;
+        this.offline = offline;
+        this.ticker = ticker;
+        this.executor = Executors.newScheduledThreadPool(1, r -> {
+            Thread t = new Thread(r, "jwks");
+            t.setDaemon(true);
+            return t;
+        });
+        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(settings.fetchTimeout())
+                .followRedirects(HttpClient.Redirect.NORMAL).build();
+        this.cache = Caffeine.newBuilder()
+                .executor(executor)
+                .scheduler(Scheduler.forScheduledExecutorService(executor))
+                .ticker(ticker)
+                .refreshAfterWrite(settings.refresh())
+                .buildAsync((uri, exec) -> fetchWithRetries(uri));
+    }
+
+    /** A cache with its own fetch thread. */
+    public static JwksCache create(Settings settings) {
+        return new JwksCache(requireNonNull(settings, "settings"), Ticker.systemTicker(), false);
+    }
+
+    /**
+     * A cache that never fetches: its remote keys never arrive. For checking manifests
+     * ({@code waypoint validate}) without touching the network.
+     */
+    public static JwksCache offline() {
+        return new JwksCache(Settings.defaults(), Ticker.systemTicker(), true);
+    }
+
+    /** For tests: refresh decided by {@code ticker}. */
+    static JwksCache create(Settings settings, Ticker ticker) {
+        return new JwksCache(settings, ticker, false);
+    }
+
+    /** The keys of {@code uri}; starts fetching them if nobody did yet. Never blocks. */
+    KeySource source(URI uri) {
+        if (offline) {
+            CompletableFuture<JWKSet> never = new CompletableFuture<>();
+            return new KeySource() {
+                @Override
+                public JWKSet current() {
+                    return null;
+                }
+
+                @Override
+                public CompletableFuture<JWKSet> ready() {
+                    return never;
+                }
+
+                @Override
+                public String describe() {
+                    return uri + " (not fetched)";
+                }
+            };
+        }
+        cache.get(uri); // starts the first fetch (on the jwks thread) if there is none
+        return new KeySource() {
+            @Override
+            public JWKSet current() {
+                // a read past the refresh interval starts the refresh (old keys serve meanwhile)
+                CompletableFuture<JWKSet> f = cache.get(uri);
+                return f.isDone() && !f.isCompletedExceptionally() ? f.join() : null;
+            }
+
+            @Override
+            public CompletableFuture<JWKSet> ready() {
+                return cache.get(uri);
+            }
+
+            @Override
+            public String describe() {
+                return uri.toString();
+            }
+        };
+    }
+
+    private CompletableFuture<JWKSet> fetchWithRetries(URI uri) {
+        CompletableFuture<JWKSet> result = new CompletableFuture<>();
+        attempt(uri, result, settings.retryInitial(), ticker.read() + settings.retryFor().toNanos());
+        return result;
+    }
+
+    private void attempt(URI uri, CompletableFuture<JWKSet> result, Duration backoff, long giveUpAt) {
+        if (executor.isShutdown()) {
+            result.completeExceptionally(new IOException("jwks cache closed"));
+            return;
+        }
+        fetch(uri).whenComplete((keys, err) -> {
+            if (err == null) {
+                log.debug("fetched {} keys from {}", keys.getKeys().size(), uri);
+                result.complete(keys);
+                return;
+            }
+            if (ticker.read() - giveUpAt >= 0) {
+                log.warn("JWKS {}: giving up for now: {}", uri, err.toString());
+                result.completeExceptionally(err);
+                return;
+            }
+            log.warn("JWKS {}: fetch failed, retrying in {} ms: {}", uri, backoff.toMillis(), err.toString());
+            Duration next = backoff.multipliedBy(2).compareTo(settings.retryMax()) > 0 ? settings.retryMax()
+                    : backoff.multipliedBy(2);
+            try {
+                executor.schedule(() -> attempt(uri, result, next, giveUpAt), backoff.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                result.completeExceptionally(err);
+            }
+        });
+    }
+
+    /** One HTTP GET of a JWKS document, parsed. Runs entirely on the jwks thread. */
+    private CompletableFuture<JWKSet> fetch(URI uri) {
+        return CompletableFuture.supplyAsync(() -> HttpRequest.newBuilder(uri).timeout(settings.fetchTimeout())
+                        .header("accept", "application/json").GET().build(), executor)
+                .thenCompose(req -> http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()))
+                .thenApply(res -> {
+                    if (res.statusCode() != 200) {
+                        throw new IllegalStateException("status " + res.statusCode() + " (expected: 200)");
+                    }
+                    if (res.body().length > settings.maxBodyBytes()) {
+                        throw new IllegalStateException("body of " + res.body().length + " bytes (expected: at most "
+                                + settings.maxBodyBytes() + ")");
+                    }
+                    try {
+                        return JWKSet.parse(new String(res.body(), java.nio.charset.StandardCharsets.UTF_8));
+                    } catch (ParseException e) {
+                        throw new IllegalStateException("not a JWKS document: " + e.getMessage(), e);
+                    }
+                });
+    }
+
+    /** Executes {@code task} on the jwks thread (timeouts of waiting requests are scheduled here too). */
+    Executor executor() {
+        return executor;
+    }
+
+    /** Schedules {@code task} after {@code delay} on the jwks thread. */
+    void schedule(Runnable task, Duration delay) {
+        executor.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+
+    @Override
+    public String toString() {
+        return "JwksCache" + cache.synchronous().asMap().keySet();
+    }
+}

@@ -1,0 +1,282 @@
+package dev.waypoint.config.translate;
+
+import static dev.waypoint.config.translate.ObjectContext.child;
+import static dev.waypoint.config.translate.ObjectContext.index;
+import static dev.waypoint.config.translate.ObjectContext.message;
+import static dev.waypoint.config.translate.ObjectContext.path;
+import static dev.waypoint.config.translate.ObjectContext.render;
+import static dev.waypoint.config.translate.ObjectContext.renderJson;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.security.JwtRuleSpec;
+import dev.waypoint.model.security.PolicyTargetRef;
+import dev.waypoint.model.security.RequestAuthenticationSpec;
+import java.math.BigDecimal;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * {@code security.istio.io/v1} (and {@code v1beta1}) {@code RequestAuthentication} →
+ * {@link RequestAuthenticationSpec}. Follows Istio's validation ({@code pilot/pkg/config/validation},
+ * {@code ValidateRequestAuthentication}, {@code validateJwtRule}) where it is stricter than
+ * nothing: issuer required, {@code jwksUri} an http(s) URL, {@code jwks} a JWKS document,
+ * {@code selector} and {@code targetRefs} not both, header names valid.
+ *
+ * <p>Unknown fields are errors, not warnings: a misspelt {@code audience} silently dropped would
+ * accept tokens for any audience. A rejected object keeps its last good version (the publisher).
+ *
+ * <p>A rule with neither {@code jwksUri} nor {@code jwks} is an error here: Istio would discover
+ * the JWKS through the issuer's OpenID configuration, which this waypoint does not do.
+ *
+ * <p>Selector-based objects and objects without targetRefs are kept with a warning: a waypoint
+ * does not apply them (shared/spec/authz.md §1), ztunnel or sidecars do.
+ */
+final class RequestAuthenticationTranslator {
+    private static final Set<String> SPEC_FIELDS = Set.of("selector", "targetRef", "targetRefs", "jwtRules");
+    private static final Set<String> RULE_FIELDS = Set.of("issuer", "audiences", "jwksUri", "jwks", "fromHeaders",
+            "fromParams", "fromCookies", "forwardOriginalToken", "outputPayloadToHeader", "outputClaimToHeaders",
+            "spaceDelimitedClaims", "timeout");
+    private static final Set<String> HEADER_FIELDS = Set.of("name", "prefix");
+    private static final Set<String> CLAIM_FIELDS = Set.of("header", "claim");
+    private static final Set<String> REF_FIELDS = Set.of("group", "kind", "name", "namespace");
+    private static final Set<String> SELECTOR_FIELDS = Set.of("matchLabels");
+    // RFC 7230 token: what an HTTP header name may be
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
+    // protobuf JSON Duration ("5s", "1.5s"), plus Go-style ms/m/h, which users write
+    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
+    private static final String DURATION_EXPECTED = "a positive duration such as 5s or 500ms";
+    /** Reads an inline {@code jwks} document, to check its shape. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    private RequestAuthenticationTranslator() {}
+
+    static RequestAuthenticationSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name) {
+        JsonNode spec = ctx.object(tree, "", "spec");
+        unknownFields(ctx, spec, "spec", SPEC_FIELDS);
+
+        JsonNode selector = ctx.object(spec, "spec", "selector");
+        boolean hasSelector = selector != null;
+        if (hasSelector) {
+            unknownFields(ctx, selector, "spec.selector", SELECTOR_FIELDS);
+            ctx.stringMap(selector, "spec.selector", "matchLabels");
+        }
+        List<PolicyTargetRef> refs = new ArrayList<>();
+        JsonNode single = ctx.object(spec, "spec", "targetRef");
+        if (single != null) {
+            PolicyTargetRef r = targetRef(ctx, single, "spec.targetRef");
+            if (r != null) {
+                refs.add(r);
+            }
+        }
+        List<JsonNode> many = ctx.list(spec, "spec", "targetRefs");
+        if (single != null && !many.isEmpty()) {
+            ctx.error("spec.targetRef", message("targetRef", render(single), "only one of targetRef or targetRefs"));
+        }
+        for (int i = 0; i < many.size(); i++) {
+            String p = index("spec.targetRefs", i);
+            JsonNode n = ctx.element(many.get(i), p, "targetRefs[" + i + "]");
+            PolicyTargetRef r = n == null ? null : targetRef(ctx, n, p);
+            if (r != null) {
+                refs.add(r);
+            }
+        }
+        if (hasSelector && (single != null || !many.isEmpty())) {
+            ctx.error("spec.selector", message("selector", render(selector), "only one of selector or targetRefs"));
+        } else if (hasSelector) {
+            ctx.warning("spec.selector", "a waypoint applies RequestAuthentication through targetRefs only; "
+                    + "this selector-based object is enforced by ztunnel or sidecars, not here");
+        } else if (single == null && many.isEmpty()) {
+            ctx.warning("spec.targetRefs", "missing: a waypoint does not apply a namespace- or mesh-wide "
+                    + "RequestAuthentication (no targetRefs); it attaches to nothing here");
+        }
+
+        List<JwtRuleSpec> rules = new ArrayList<>();
+        List<JsonNode> ruleNodes = ctx.list(spec, "spec", "jwtRules");
+        for (int i = 0; i < ruleNodes.size(); i++) {
+            String p = index("spec.jwtRules", i);
+            JsonNode n = ctx.element(ruleNodes.get(i), p, "jwtRules[" + i + "]");
+            JwtRuleSpec r = n == null ? null : rule(ctx, n, p);
+            if (r != null) {
+                rules.add(r);
+            }
+        }
+        return new RequestAuthenticationSpec(name, refs, hasSelector, rules, ctx.source());
+    }
+
+    private static PolicyTargetRef targetRef(ObjectContext ctx, JsonNode n, String p) {
+        unknownFields(ctx, n, p, REF_FIELDS);
+        String group = ctx.string(n, p, "group");
+        String kind = ctx.requiredString(n, p, "kind", "a kind such as Service or Gateway");
+        String name = ctx.requiredString(n, p, "name", "the name of the target");
+        String namespace = ctx.string(n, p, "namespace");
+        if (namespace != null && !namespace.isEmpty() && ctx.name() != null
+                && !namespace.equals(ctx.name().namespace())) {
+            ctx.warning(path(p, "namespace"), message("namespace", namespace,
+                    "the policy's own namespace " + ctx.name().namespace() + "; this reference attaches to nothing"));
+        }
+        return kind == null || name == null ? null : new PolicyTargetRef(group, kind, name, namespace);
+    }
+
+    private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p) {
+        unknownFields(ctx, n, p, RULE_FIELDS);
+        String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
+        List<String> audiences = strings(ctx, n, p, "audiences");
+        String jwksUri = ctx.string(n, p, "jwksUri");
+        if (jwksUri != null) {
+            checkUri(ctx, jwksUri, path(p, "jwksUri"));
+        }
+        String jwks = ctx.string(n, p, "jwks");
+        if (jwks != null) {
+            checkJwks(ctx, jwks, path(p, "jwks"));
+        }
+        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty())) {
+            ctx.error(path(p, "jwksUri"), message("jwksUri", "missing",
+                    "jwksUri or jwks; OpenID discovery of the issuer's keys is not supported"));
+        }
+        List<JwtRuleSpec.FromHeader> headers = new ArrayList<>();
+        List<JsonNode> hs = ctx.list(n, p, "fromHeaders");
+        for (int i = 0; i < hs.size(); i++) {
+            String hp = index(path(p, "fromHeaders"), i);
+            JsonNode h = ctx.element(hs.get(i), hp, "fromHeaders[" + i + "]");
+            if (h == null) {
+                continue;
+            }
+            unknownFields(ctx, h, hp, HEADER_FIELDS);
+            String hname = headerName(ctx, h, hp, "name");
+            String prefix = ctx.string(h, hp, "prefix");
+            if (hname != null) {
+                headers.add(new JwtRuleSpec.FromHeader(hname, prefix));
+            }
+        }
+        List<String> params = strings(ctx, n, p, "fromParams");
+        List<String> cookies = strings(ctx, n, p, "fromCookies");
+        boolean forward = ctx.bool(n, p, "forwardOriginalToken", false);
+        String payloadHeader = null;
+        if (child(n, "outputPayloadToHeader") != null) {
+            payloadHeader = headerName(ctx, n, p, "outputPayloadToHeader");
+        }
+        List<JwtRuleSpec.ClaimToHeader> claims = new ArrayList<>();
+        List<JsonNode> cs = ctx.list(n, p, "outputClaimToHeaders");
+        for (int i = 0; i < cs.size(); i++) {
+            String cp = index(path(p, "outputClaimToHeaders"), i);
+            JsonNode c = ctx.element(cs.get(i), cp, "outputClaimToHeaders[" + i + "]");
+            if (c == null) {
+                continue;
+            }
+            unknownFields(ctx, c, cp, CLAIM_FIELDS);
+            String header = headerName(ctx, c, cp, "header");
+            String claim = ctx.requiredString(c, cp, "claim", "a claim name such as sub");
+            if (header != null && claim != null) {
+                claims.add(new JwtRuleSpec.ClaimToHeader(header, claim));
+            }
+        }
+        List<String> spaceDelimited = strings(ctx, n, p, "spaceDelimitedClaims");
+        Duration timeout = null;
+        JsonNode t = child(n, "timeout");
+        if (t != null) {
+            timeout = duration(ctx, t, path(p, "timeout"));
+        }
+        if (issuer == null) {
+            return null;
+        }
+        return new JwtRuleSpec(issuer, audiences, jwksUri, jwks, headers, params, cookies, forward, payloadHeader, claims,
+                spaceDelimited, timeout);
+    }
+
+    /** Every field of {@code node} must be one of {@code known}. */
+    private static void unknownFields(ObjectContext ctx, JsonNode node, String p, Set<String> known) {
+        if (node == null || !node.isObject()) {
+            return;
+        }
+        node.fieldNames().forEachRemaining(f -> {
+            if (!known.contains(f)) {
+                ctx.error(path(p, f), message(f, "unknown field", "one of " + String.join(", ", known.stream().sorted().toList())));
+            }
+        });
+    }
+
+    /** A list of non-empty strings; each bad element reported at its own path. */
+    private static List<String> strings(ObjectContext ctx, JsonNode n, String p, String key) {
+        List<String> out = new ArrayList<>();
+        List<JsonNode> items = ctx.list(n, p, key);
+        for (int i = 0; i < items.size(); i++) {
+            JsonNode v = items.get(i);
+            if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
+                ctx.error(index(path(p, key), i), message(key + "[" + i + "]", v == null ? "null" : renderJson(v),
+                        "a non-empty string"));
+            } else {
+                out.add(v.textValue());
+            }
+        }
+        return out;
+    }
+
+    private static String headerName(ObjectContext ctx, JsonNode n, String p, String key) {
+        String h = ctx.requiredString(n, p, key, "an HTTP header name");
+        if (h == null) {
+            return null;
+        }
+        if (!HEADER_NAME.matcher(h).matches()) {
+            ctx.error(path(p, key), message(key, h, "an HTTP header name (RFC 7230 token characters)"));
+            return null;
+        }
+        return h.toLowerCase(Locale.ROOT);
+    }
+
+    private static void checkUri(ObjectContext ctx, String s, String p) {
+        try {
+            URI u = new URI(s);
+            String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+            if (!(scheme.equals("http") || scheme.equals("https")) || u.getHost() == null) {
+                ctx.error(p, message("jwksUri", s, "an http or https URL with a host"));
+            }
+        } catch (URISyntaxException e) {
+            ctx.error(p, message("jwksUri", s, "an http or https URL with a host"));
+        }
+    }
+
+    private static void checkJwks(ObjectContext ctx, String s, String p) {
+        JsonNode doc;
+        try {
+            doc = JSON.readTree(s);
+        } catch (java.io.IOException e) {
+            ctx.error(p, message("jwks", s, "a JWKS document: {\"keys\": [...]}"));
+            return;
+        }
+        JsonNode keys = doc == null ? null : doc.get("keys");
+        if (keys == null || !keys.isArray()) {
+            ctx.error(p, message("jwks", s, "a JWKS document: {\"keys\": [...]}"));
+        }
+    }
+
+    private static Duration duration(ObjectContext ctx, JsonNode t, String p) {
+        if (!t.isTextual()) {
+            ctx.error(p, message("timeout", renderJson(t), DURATION_EXPECTED));
+            return null;
+        }
+        var m = DURATION.matcher(t.textValue());
+        if (!m.matches()) {
+            ctx.error(p, message("timeout", t.textValue(), DURATION_EXPECTED));
+            return null;
+        }
+        BigDecimal v = new BigDecimal(m.group(1));
+        BigDecimal millis = switch (m.group(2)) {
+            case "ms" -> v;
+            case "s" -> v.movePointRight(3);
+            case "m" -> v.multiply(BigDecimal.valueOf(60_000));
+            default -> v.multiply(BigDecimal.valueOf(3_600_000));
+        };
+        if (millis.signum() <= 0) {
+            ctx.error(p, message("timeout", t.textValue(), DURATION_EXPECTED));
+            return null;
+        }
+        return Duration.ofMillis(millis.longValue());
+    }
+}
