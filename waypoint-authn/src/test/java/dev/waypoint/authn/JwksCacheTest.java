@@ -107,10 +107,10 @@ class JwksCacheTest {
     @Test
     void keysAreFetchedWhenTheConfigNamesThem() throws Exception {
         ConfigSnapshot s = snapshotWithTimeout(Duration.ofSeconds(5));
-        await().atMost(Duration.ofSeconds(5)).until(() -> hits.get() == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> hits.get() == 1);
         AuthnFilter f = new AuthnFilter(Clock.systemUTC(), cache);
         RequestContext r = request(s, B, "/", Headers.of("authorization", "Bearer " + rsaToken()));
-        await().atMost(Duration.ofSeconds(5)).until(() -> {
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
             RequestContext probe = request(s, B, "/", Headers.of("authorization", "Bearer " + rsaToken()));
             return f.onRequest(probe) == FilterResult.CONTINUE;
         });
@@ -171,7 +171,7 @@ class JwksCacheTest {
             ex.close();
         });
         server.start();
-        await().atMost(Duration.ofSeconds(5)).until(() ->
+        await().atMost(Duration.ofSeconds(20)).until(() ->
                 run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + rsaToken()))) == FilterResult.CONTINUE);
     }
 
@@ -188,7 +188,7 @@ class JwksCacheTest {
         // the issuer rotates to the EC key; 21 minutes later a read starts the refresh
         body.set(keys(TestJwt.EC.toPublicJWK()));
         nanos.addAndGet(Duration.ofMinutes(21).toNanos());
-        await().atMost(Duration.ofSeconds(5)).until(() ->
+        await().atMost(Duration.ofSeconds(20)).until(() ->
                 run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + ecToken))) == FilterResult.CONTINUE);
         assertThat(run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + rsaToken()))))
                 .as("the old key is gone").isNotSameAs(FilterResult.CONTINUE);
@@ -198,7 +198,7 @@ class JwksCacheTest {
         int before = hits.get();
         nanos.addAndGet(Duration.ofMinutes(21).toNanos());
         run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + ecToken))); // starts the refresh
-        await().atMost(Duration.ofSeconds(5)).until(() -> hits.get() > before + 1); // failed, retried
+        await().atMost(Duration.ofSeconds(20)).until(() -> hits.get() > before + 1); // failed, retried
         assertThat(run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + ecToken)))).isSameAs(FilterResult.CONTINUE);
     }
 
