@@ -32,7 +32,7 @@ class EndpointCompilerTest {
 
     static ResourceSet set(List<NamespaceSpec> ns, List<ServiceSpec> svcs, List<PodSpec> pods, List<EndpointSliceSpec> slices) {
         return new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", ns, svcs, pods, slices,
-                List.of(), List.of());
+                List.of(), List.of(), List.of());
     }
 
     static ServiceSpec service(ServicePortSpec port, Map<String, String> selector) {

@@ -77,7 +77,7 @@ class UpstreamRequestTest {
     static ConfigSnapshot snapshot() {
         List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
         ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local",
-                List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)), List.of(SVC), pods, List.of(), List.of(), List.of());
+                List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)), List.of(SVC), pods, List.of(), List.of(), List.of(), List.of());
         return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
     }
 

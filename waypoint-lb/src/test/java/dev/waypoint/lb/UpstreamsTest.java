@@ -24,7 +24,7 @@ class UpstreamsTest {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
         ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
-                List.of(svc), List.of(), List.of(), List.of(), List.of());
+                List.of(svc), List.of(), List.of(), List.of(), List.of(), List.of());
         return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
     }
 
@@ -32,7 +32,7 @@ class UpstreamsTest {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
         ResourceSet rs = new ResourceSet(new NamespacedName("istio-system", "waypoint"), "cluster.local", List.of(),
-                List.of(svc), List.of(), List.of(), List.of(), List.of());
+                List.of(svc), List.of(), List.of(), List.of(), List.of(), List.of());
         ConfigSnapshot snap = ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
         return new TunnelContext(new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), svc, svc.ports().get(0)),
                 null, new InetSocketAddress("10.0.0.7", 51000), null, forwarded, "k8s.namespace.name=apps", traceparent);

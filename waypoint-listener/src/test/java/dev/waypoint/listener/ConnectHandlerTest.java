@@ -224,7 +224,7 @@ class ConnectHandlerTest {
         var tcpSvc = new dev.waypoint.model.mesh.ServiceSpec(svc.name(), svc.labels(), svc.clusterIps(),
                 List.of(new dev.waypoint.model.mesh.ServicePortSpec("tcp", 80, 8080, null, null)), svc.selector(), svc.source());
         var rs2 = new dev.waypoint.model.ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(tcpSvc), rs.pods(),
-                rs.endpointSlices(), rs.gateways(), rs.others());
+                rs.endpointSlices(), rs.gateways(), rs.authorizationPolicies(), rs.others());
         return ConfigSnapshot.compile(1, rs2, List.of(new dev.waypoint.listener.target.TargetTableCompiler()),
                 new dev.waypoint.model.Diagnostics());
     }

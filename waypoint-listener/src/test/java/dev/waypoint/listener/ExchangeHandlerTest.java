@@ -87,7 +87,7 @@ class ExchangeHandlerTest {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), labels, List.of(HostPort.parseIp(VIP)),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
         ResourceSet rs = new ResourceSet(SELF, "cluster.local", List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE)),
-                List.of(svc), List.of(), List.of(), List.of(gw), List.of());
+                List.of(svc), List.of(), List.of(), List.of(gw), List.of(), List.of());
         return ConfigSnapshot.compile(generation, rs, List.of(new TargetTableCompiler()), new Diagnostics());
     }
 

@@ -7,6 +7,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -16,10 +17,12 @@ import java.util.Objects;
  *
  * @param waypoint which Gateway this process is ({@code --gateway})
  * @param trustDomain the mesh trust domain ({@code cluster.local})
+ * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
-                          List<GatewaySpec> gateways, List<OtherResource> others) {
+                          List<GatewaySpec> gateways, List<AuthorizationPolicySpec> authorizationPolicies,
+                          List<OtherResource> others) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -28,11 +31,13 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         pods = List.copyOf(pods);
         endpointSlices = List.copyOf(endpointSlices);
         gateways = List.copyOf(gateways);
+        authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
-        return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
+        return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                List.of());
     }
 }

@@ -133,7 +133,7 @@ public class RequestChainBench {
                 "istio.io/use-waypoint-namespace", "istio-system"), List.of(HostPort.parseIp("10.96.0.10")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);
         ResourceSet rs = new ResourceSet(self, "cluster.local", List.of(new NamespaceSpec("bench", Map.of(), SourceRef.NONE)),
-                List.of(svc), List.of(), List.of(), List.of(gw), List.of());
+                List.of(svc), List.of(), List.of(), List.of(gw), List.of(), List.of());
         ConfigSnapshot snapshot = ConfigSnapshot.compile(0, rs, List.of(new TargetTableCompiler()), new Diagnostics());
         Target target = (Target) TargetResolver.resolve("10.96.0.10:80", snapshot.part(TargetTable.PART));
         List<HttpFilter> list = new ArrayList<>();

@@ -17,6 +17,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * source, kind, name and the field path, and an object with an error is dropped.
  *
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
- * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway. Anything else is kept as an
+ * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code security.istio.io/v1} and
+ * {@code v1beta1} AuthorizationPolicy. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -47,6 +49,7 @@ public final class ResourceTranslator {
     private static final String CORE = "";
     private static final String DISCOVERY = "discovery.k8s.io";
     private static final String GATEWAY = "gateway.networking.k8s.io";
+    private static final String SECURITY = "security.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -79,6 +82,7 @@ public final class ResourceTranslator {
         List<PodSpec> pods = new ArrayList<>();
         List<EndpointSliceSpec> slices = new ArrayList<>();
         List<GatewaySpec> gateways = new ArrayList<>();
+        List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
@@ -92,13 +96,15 @@ public final class ResourceTranslator {
                 slices.add(s);
             } else if (spec instanceof GatewaySpec s) {
                 gateways.add(s);
+            } else if (spec instanceof AuthorizationPolicySpec s) {
+                policies.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
         }
-        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, others);
+        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, policies, others);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -166,6 +172,8 @@ public final class ResourceTranslator {
                     ? EndpointSliceTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/Gateway" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

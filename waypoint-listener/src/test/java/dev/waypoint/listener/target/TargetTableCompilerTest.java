@@ -124,7 +124,7 @@ class TargetTableCompilerTest {
         } else {
             pods = List.of(new PodSpec(obj, c.objectLabels(), "sa", HostPort.parseIp(POD_IP), true, Map.of(), SourceRef.NONE));
         }
-        return new ResourceSet(SELF, "cluster.local", namespaces, services, pods, List.of(), List.of(gw), List.of());
+        return new ResourceSet(SELF, "cluster.local", namespaces, services, pods, List.of(), List.of(gw), List.of(), List.of());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -182,7 +182,7 @@ class TargetTableCompilerTest {
         ServiceSpec v6 = new ServiceSpec(svc.name(), svc.labels(), List.of(HostPort.parseIp("fd00:10:96::a")), svc.ports(),
                 svc.selector(), svc.source());
         ResourceSet rs6 = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(v6), rs.pods(),
-                rs.endpointSlices(), rs.gateways(), rs.others());
+                rs.endpointSlices(), rs.gateways(), List.of(), rs.others());
         TargetTable table = new TargetTableCompiler().compile(rs6, new Diagnostics());
         assertThat(TargetResolver.resolve("[fd00:10:96:0:0:0:0:a]:80", table)).isInstanceOf(Target.ServiceTarget.class);
     }
@@ -196,7 +196,7 @@ class TargetTableCompilerTest {
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "svc"), Map.of(), List.of(),
                 List.of(new ServicePortSpec("grpc", 90, 0, "grpc-port", null)), Map.of("app", "obj"), SourceRef.NONE);
         ResourceSet withSvc = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), List.of(svc), List.of(pod),
-                List.of(), rs.gateways(), List.of());
+                List.of(), rs.gateways(), List.of(), List.of());
         TargetTable table = new TargetTableCompiler().compile(withSvc, new Diagnostics());
         assertThat(((Target) TargetResolver.resolve(POD_IP + ":9000", table)).protocol()).isEqualTo(AppProtocol.GRPC);
         assertThat(((Target) TargetResolver.resolve(POD_IP + ":9001", table)).protocol()).isEqualTo(AppProtocol.AUTO);
@@ -207,7 +207,7 @@ class TargetTableCompilerTest {
         Case c = cases().findFirst().orElseThrow();
         ResourceSet rs = resources(c);
         ResourceSet noGw = new ResourceSet(rs.waypoint(), rs.trustDomain(), rs.namespaces(), rs.services(), rs.pods(),
-                List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of());
         Diagnostics d = new Diagnostics();
         TargetTable table = new TargetTableCompiler().compile(noGw, d);
         assertThat(TargetResolver.resolve(VIP + ":80", table)).isInstanceOf(Rejection.class);
