@@ -95,10 +95,11 @@ final class AuthorizationPolicyTranslator {
             }
         }
         if (selector != null && !refs.isEmpty()) {
-            // CRD CEL rule: "only one of targetRefs or selector can be set"
-            ctx.error("spec.selector", message("selector", render(selector), "not together with targetRefs"));
-        }
-        if (selector != null) {
+            // CRD CEL rule: "only one of targetRefs or selector can be set"; a waypoint goes by the
+            // targetRefs (policyattachment.go), so the policy is kept: dropping it would widen access
+            ctx.warning("spec.selector", message("selector", render(selector),
+                    "not together with targetRefs; the waypoint ignores the selector"));
+        } else if (selector != null) {
             ctx.note("spec.selector", "a waypoint does not enforce selector policies (ztunnel or sidecars do); "
                     + "use targetRefs (Service, Gateway or GatewayClass istio-waypoint) to apply it here");
         } else if (refs.isEmpty() && many.isEmpty() && single == null) {

@@ -81,11 +81,10 @@ class AuthorizationPolicyTranslatorTest {
                         List.of(p + "spec.rules[0].when[0].key: key: missing (expected: an attribute such as request.headers[x-foo])")),
                 new Case("targetRef without kind", policy("targetRefs: [{name: b}]\n"), false,
                         List.of(p + "spec.targetRefs[0].kind: kind: missing (expected: a kind such as Service, Gateway or GatewayClass)")),
-                new Case("selector and targetRefs", policy(REF + "selector: {matchLabels: {app: b}}\n"), false,
-                        List.of(p + "spec.selector: selector: {\"matchLabels\":{\"app\":\"b\"}} (expected: not together with targetRefs)",
-                                "p.yaml:1: note: AuthorizationPolicy ns1/p: spec.selector: a waypoint does not enforce selector "
-                                        + "policies (ztunnel or sidecars do); use targetRefs (Service, Gateway or GatewayClass "
-                                        + "istio-waypoint) to apply it here")),
+                new Case("selector and targetRefs: kept, the selector ignored", policy(REF + "selector: {matchLabels: {app: b}}\n"),
+                        true, List.of("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.selector: selector: "
+                                + "{\"matchLabels\":{\"app\":\"b\"}} (expected: not together with targetRefs; the waypoint "
+                                + "ignores the selector)")),
                 new Case("bad dry-run annotation", """
                         apiVersion: security.istio.io/v1beta1
                         kind: AuthorizationPolicy

@@ -37,11 +37,12 @@ public record AuthorizationPolicySpec(NamespacedName name, Action action, String
 
     /**
      * Whether a waypoint can enforce this policy at all: only {@code targetRefs} policies
-     * (shared/spec/authz.md §1: "Policies with a selector, and policies with neither selector nor
-     * targetRefs ... are ignored by waypoints").
+     * (shared/spec/authz.md §1: "Waypoints use only targetRefs"). A policy with both (which the CRD
+     * forbids) is a targetRefs policy for a waypoint: "With a targetRef present the selector is
+     * irrelevant for a waypoint" (policyattachment_test.go).
      */
     public boolean forWaypoints() {
-        return !hasSelector && !targetRefs.isEmpty();
+        return !targetRefs.isEmpty();
     }
 
     /**
