@@ -1,5 +1,8 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzFilter;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.PathNormalizationFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.request.HttpFilter;
@@ -24,8 +27,15 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(Upstreams upstreams) {
+    static RequestChain http(Upstreams upstreams, AuthzSettings authz) {
         List<HttpFilter> filters = List.of(
+                // first: "The normalized path is what policies see and what is forwarded", so no
+                // stage may read the path before it (Envoy normalizes in the connection manager)
+                new PathNormalizationFilter(authz.pathNormalization()),
+                // AuthorizationPolicy: after authn (it reads the JwtAuthn slot; RequestAuthentication
+                // goes right before this entry) and before the route, so a denied request never
+                // reaches routing or an upstream (Istio: RBAC runs before the router)
+                new AuthzFilter(authz.debugHeaders()),
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -1,5 +1,8 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzPolicyCompiler;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.PathNormalizer;
 import dev.waypoint.config.ConfigValidator;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
@@ -117,6 +120,20 @@ public final class Main implements Runnable {
                 description = "HTTP/2 connection window, inbound and outbound HBONE (default: ${DEFAULT-VALUE}).")
         int connectionWindow;
 
+        @Option(names = "--root-namespace", defaultValue = AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, paramLabel = "NS",
+                description = "Istio's root namespace: AuthorizationPolicies targeting the istio-waypoint GatewayClass "
+                        + "apply only from here (default: ${DEFAULT-VALUE}).")
+        String rootNamespace;
+
+        @Option(names = "--path-normalization", defaultValue = "BASE", paramLabel = "MODE",
+                description = "Request path normalization before policies and forwarding: NONE, BASE, MERGE_SLASHES, "
+                        + "DECODE_AND_MERGE_SLASHES (default: ${DEFAULT-VALUE}).")
+        PathNormalizer.Mode pathNormalization;
+
+        @Option(names = "--debug-headers",
+                description = "Add x-waypoint-authz (the authorization decision) to every response.")
+        boolean debugHeaders;
+
         @Option(names = "--upstream-idle-timeout", defaultValue = "60s", paramLabel = "DURATION",
                 description = "Idle pooled upstream HTTP connections (keep-alive HTTP/1.1, h2c) are closed after this; "
                         + "e.g. 60s, 5m (default: ${DEFAULT-VALUE}).")
@@ -142,7 +159,8 @@ public final class Main implements Runnable {
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers);
+                    address(health), address(stats), address(admin), workers,
+                    new AuthzSettings(rootNamespace, List.of(), pathNormalization, debugHeaders));
         }
     }
 
@@ -177,6 +195,10 @@ public final class Main implements Runnable {
                 description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
         String trustDomain;
 
+        @Option(names = "--root-namespace", defaultValue = AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, paramLabel = "NS",
+                description = "Istio's root namespace (default: ${DEFAULT-VALUE}).")
+        String rootNamespace;
+
         @Override
         public Integer call() {
             if (!Files.isDirectory(dir)) {
@@ -184,12 +206,13 @@ public final class Main implements Runnable {
                 return 1;
             }
             List<Diagnostics.Problem> problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
-                    WaypointServer.compilers());
+                    WaypointServer.compilers(new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE, false)));
             for (Diagnostics.Problem p : problems) {
                 System.out.println(p);
             }
             boolean errors = ConfigValidator.hasErrors(problems);
-            System.err.println(errors ? "invalid: " + problems.size() + " problem(s)" : "ok (" + problems.size() + " warning(s))");
+            System.err.println(errors ? "invalid: " + problems.size() + " problem(s)"
+                    : "ok (" + problems.size() + " warning(s) or note(s))");
             return errors ? 1 : 0;
         }
     }

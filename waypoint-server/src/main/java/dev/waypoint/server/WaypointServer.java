@@ -1,5 +1,8 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzPolicyCompiler;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.AuthzTable;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -43,8 +46,9 @@ public final class WaypointServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WaypointServer.class);
 
     /** The stage compilers, in order; every snapshot part the data path reads is listed here. */
-    static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler());
+    static List<PartCompiler<?>> compilers(AuthzSettings authz) {
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(),
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
     }
 
     private final WaypointSettings settings;
@@ -92,7 +96,7 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(certs);
         log.info("identity {} (certificate valid until {})", certs.current().identity(), certs.current().notAfter());
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
-                settings.trustDomain(), compilers(), configExecutor);
+                settings.trustDomain(), compilers(settings.authz()), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -102,7 +106,7 @@ public final class WaypointServer implements AutoCloseable {
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams));
+                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams, settings.authz()));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -143,6 +147,7 @@ public final class WaypointServer implements AutoCloseable {
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));

@@ -15,6 +15,9 @@ public sealed interface AuthzDecision {
     /** The request slot for the dry-run ({@code istio.io/dry-run}) shadow decision, when a dry-run policy applies. */
     RequestKey<AuthzDecision> SHADOW_KEY = RequestKey.of("authz.shadow", AuthzDecision.class);
 
+    /** The request slot naming ({@code ns/name}) the AUDIT policy whose rule matched: the request is to be audit-logged. */
+    RequestKey<String> AUDIT_KEY = RequestKey.of("authz.audit", String.class);
+
     /** Policy label of an allow that no policy decided ("No ALLOW policy attached → allow"). */
     String NO_POLICY = "no policy";
 

@@ -42,16 +42,41 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         /** The route's request timeout passed before the response completed. */
         REQUEST_TIMEOUT(504, "UT", "upstream_request_timeout"),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
-        INTERNAL(500, "-", "internal_error");
+        INTERNAL(500, "-", "internal_error"),
+        /**
+         * AuthorizationPolicy denied the request: Envoy's RBAC filter answer, 403 with the body
+         * {@code RBAC: access denied}; the message is the matched policy
+         * ({@code rbac_access_denied_matched_policy[ns/name, rule 0]}).
+         */
+        RBAC_DENIED(403, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied"),
+        /**
+         * AuthorizationPolicy denied a TCP tunnel before it opened: the CONNECT is answered 401, as
+         * ztunnel answers an L4 policy deny (shared/spec/waypoint.md §1.5, hbone.md).
+         */
+        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied");
 
         private final int status;
         private final String flag;
         private final String code;
+        private final String fixedBody;
 
         Reason(int status, String flag, String code) {
+            this(status, flag, code, null);
+        }
+
+        Reason(int status, String flag, String code, String fixedBody) {
             this.status = status;
             this.flag = flag;
             this.code = code;
+            this.fixedBody = fixedBody;
+        }
+
+        /**
+         * The exact response body this reason always answers with (Envoy's, for clients and tests
+         * that compare it), or null: then the body is {@code <code>: <message>\n}.
+         */
+        public String fixedBody() {
+            return fixedBody;
         }
 
         /** The HTTP status (of the CONNECT response, or of the inner request). */
@@ -88,9 +113,9 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         }
     }
 
-    /** The response body: {@code <code>: <message>\n}. */
+    /** The response body: the reason's {@linkplain Reason#fixedBody() fixed body}, else {@code <code>: <message>\n}. */
     public String body() {
-        return reason.code() + ": " + message + "\n";
+        return reason.fixedBody() != null ? reason.fixedBody() : reason.code() + ": " + message + "\n";
     }
 
     @Override

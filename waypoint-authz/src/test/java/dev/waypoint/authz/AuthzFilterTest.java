@@ -1,0 +1,71 @@
+package dev.waypoint.authz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.request.AuthzDecision;
+import dev.waypoint.model.request.FilterResult;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.TunnelContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+class AuthzFilterTest {
+    private static RequestContext request(TestRequest r, List<String> rewritten, String... policies) {
+        ResourceSet rs = new ResourceSet(AuthzPolicyCompilerTest.WAYPOINT, "cluster.local", List.of(),
+                List.of(AuthzPolicyCompilerTest.B), List.of(), List.of(), List.of(),
+                Stream.of(policies).map(Specs::parse).toList(), List.of());
+        ConfigSnapshot snap = ConfigSnapshot.compile(0, rs, List.of(new AuthzPolicyCompiler()), new Diagnostics());
+        TunnelContext tunnel = new TunnelContext(AuthzPolicyCompilerTest.TO_B, r.sourcePrincipal(), null, r.sourceAddress(),
+                null, null, null);
+        return new RequestContext(tunnel, snap, AuthzPolicyCompilerTest.TO_B, r, r.headers(), new RequestOutcome(0),
+                rewritten::add);
+    }
+
+    @Test
+    void deniesWithEnvoysBodyAndRecordsTheDecision() {
+        RequestContext rc = request(TestRequest.of("GET", "/admin"), new ArrayList<>(),
+                AuthzPolicyCompilerTest.policy("d", "DENY", "[{to: [{operation: {paths: [/admin]}}]}]"));
+        FilterResult r = new AuthzFilter(false).onRequest(rc);
+        assertThat(r).isInstanceOfSatisfying(FilterResult.Reply.class, reply -> {
+            Rejection rej = reply.rejection();
+            assertThat(rej.reason()).isEqualTo(Rejection.Reason.RBAC_DENIED);
+            assertThat(rej.reason().status()).isEqualTo(403);
+            assertThat(rej.reason().flag()).isEqualTo("RBAC");
+            assertThat(rej.reason().grpcStatus()).isEqualTo(7);
+            assertThat(rej.body()).isEqualTo("RBAC: access denied");
+            assertThat(rej.message()).isEqualTo("rbac_access_denied_matched_policy[ns1/d, rule 0]");
+        });
+        assertThat(rc.get(AuthzDecision.KEY).allowed()).isFalse();
+    }
+
+    @Test
+    void continuesWithoutPolicies() {
+        RequestContext rc = request(TestRequest.of("GET", "/admin"), new ArrayList<>());
+        assertThat(new AuthzFilter(false).onRequest(rc)).isSameAs(FilterResult.CONTINUE);
+        assertThat(rc.get(AuthzDecision.KEY)).isEqualTo(new AuthzDecision.Allow(AuthzDecision.NO_POLICY, -1));
+    }
+
+    @Test
+    void dryRunIsShadowOnly() {
+        String dry = AuthzPolicyCompilerTest.policy("dry", "DENY", "[{}]")
+                .replace("namespace: ns1}", "namespace: ns1, annotations: {istio.io/dry-run: 'true'}}");
+        RequestContext rc = request(TestRequest.of("GET", "/"), new ArrayList<>(), dry);
+        assertThat(new AuthzFilter(false).onRequest(rc)).isSameAs(FilterResult.CONTINUE);
+        assertThat(rc.get(AuthzDecision.SHADOW_KEY).allowed()).isFalse();
+    }
+
+    @Test
+    void normalizationRewritesOnlyWhatChanges() {
+        List<String> rewritten = new ArrayList<>();
+        new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(request(TestRequest.of("GET", "/a/../b"), rewritten));
+        new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(request(TestRequest.of("GET", "/b"), rewritten));
+        assertThat(rewritten).containsExactly("/b");
+    }
+}
