@@ -3,6 +3,7 @@ package dev.waypoint.server;
 import dev.waypoint.authz.AuthzPolicyCompiler;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.AuthzTable;
+import dev.waypoint.authz.TunnelAuthz;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -106,7 +107,9 @@ public final class WaypointServer implements AutoCloseable {
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams, settings.authz()));
+                publisher, upstreams::connectTcp, InboundRequestPipeline.http(upstreams, settings.authz()),
+                // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
+                TunnelAuthz::check);
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
