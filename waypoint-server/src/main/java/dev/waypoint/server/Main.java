@@ -130,6 +130,11 @@ public final class Main implements Runnable {
                         + "DECODE_AND_MERGE_SLASHES (default: ${DEFAULT-VALUE}).")
         PathNormalizer.Mode pathNormalization;
 
+        @Option(names = "--trust-domain-alias", paramLabel = "DOMAIN",
+                description = "Mesh config trustDomainAliases (repeatable): policy principals written with the trust "
+                        + "domain or any alias match peers of all of them.")
+        List<String> trustDomainAliases = new java.util.ArrayList<>();
+
         @Option(names = "--debug-headers",
                 description = "Add x-waypoint-authz (the authorization decision) to every response.")
         boolean debugHeaders;
@@ -160,7 +165,7 @@ public final class Main implements Runnable {
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers,
-                    new AuthzSettings(rootNamespace, List.of(), pathNormalization, debugHeaders));
+                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders));
         }
     }
 
