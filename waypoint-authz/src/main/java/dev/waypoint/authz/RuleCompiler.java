@@ -170,6 +170,10 @@ final class RuleCompiler {
 
     /** "namespaces / source.namespace: regex .{@literal *}/ns/&lt;ns&gt;/.* on the peer principal (wildcards become .*)". */
     private static Matcher namespace(String v, String field) {
+        if (!v.contains("*")) {
+            // ".*/ns/<ns>/.*" is "contains /ns/<ns>/": no regex on the request path
+            return Matchers.string(Attr.PRINCIPAL, StringMatch.contains("/ns/" + v + "/"));
+        }
         return Matchers.string(Attr.PRINCIPAL, StringMatch.regex(".*/ns/" + wildcards(v) + "/.*"));
     }
 
@@ -269,28 +273,35 @@ final class RuleCompiler {
         if (!v.startsWith("/")) {
             throw new Invalid(field, bad);
         }
-        StringBuilder re = new StringBuilder();
+        // pieces: literals (with their slashes) and null for {*}, up to {**}; then the literal tail
+        List<String> head = new ArrayList<>();
+        StringBuilder literal = new StringBuilder();
         String[] segments = v.substring(1).split("/", -1);
         boolean doubleSeen = false;
         for (String seg : segments) {
-            re.append('/');
+            literal.append('/');
             if (seg.equals("{*}") || seg.equals("{**}")) {
                 if (doubleSeen) {
-                    throw new Invalid(field, bad);
+                    throw new Invalid(field, bad); // "{**} ... must be last operator"
                 }
+                head.add(literal.toString());
+                literal.setLength(0);
                 if (seg.equals("{**}")) {
                     doubleSeen = true;
-                    re.append(".*");
                 } else {
-                    re.append("[^/]+");
+                    head.add(null);
                 }
             } else if (seg.contains("{") || seg.contains("}") || seg.contains("*")) {
                 throw new Invalid(field, bad);
-            } else if (!seg.isEmpty()) {
-                re.append(Pattern.quote(seg));
+            } else {
+                literal.append(seg);
             }
         }
-        return StringMatch.regex(re.toString());
+        if (doubleSeen) {
+            return StringMatch.template(head.toArray(String[]::new), true, literal.toString(), v);
+        }
+        head.add(literal.toString());
+        return StringMatch.template(head.toArray(String[]::new), false, "", v);
     }
 
     // ---- when

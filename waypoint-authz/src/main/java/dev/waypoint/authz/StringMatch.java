@@ -10,18 +10,44 @@ import java.util.regex.Pattern;
  * a value allocates nothing.
  */
 final class StringMatch {
-    enum Kind { EXACT, PREFIX, SUFFIX, PRESENT, REGEX }
+    enum Kind { EXACT, PREFIX, SUFFIX, PRESENT, CONTAINS, TEMPLATE, REGEX }
 
     private final Kind kind;
     private final String value;
     private final boolean ignoreCase;
     private final Pattern regex;
+    /** TEMPLATE: literal pieces and {@code null} for a {@code {*}} segment, up to a {@code {**}}. */
+    private final String[] head;
+    /** TEMPLATE: whether a {@code {**}} follows {@link #head}; then {@link #value} is the literal after it. */
+    private final boolean rest;
 
     private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern regex) {
+        this(kind, value, ignoreCase, regex, null, false);
+    }
+
+    private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern regex, String[] head, boolean rest) {
         this.kind = kind;
         this.value = value;
         this.ignoreCase = ignoreCase;
         this.regex = regex;
+        this.head = head;
+        this.rest = rest;
+    }
+
+    /** Contains {@code v}: the regex {@code .*v.*} without a regex (Istio's namespace match). */
+    static StringMatch contains(String v) {
+        return new StringMatch(Kind.CONTAINS, v, false, null);
+    }
+
+    /**
+     * A path template already validated by the compiler: {@code head} are literal pieces and
+     * {@code null} for {@code {*}} ("exactly one non-empty segment"); {@code rest} says a
+     * {@code {**}} ("anything incl. /") follows, then the literal {@code tail}. Matched without a
+     * regex: a {@code {*}} is always followed by {@code /} or the end, so it takes up to the next
+     * {@code /}; the {@code {**}} is the last operator, so what follows it is a literal suffix.
+     */
+    static StringMatch template(String[] head, boolean rest, String tail, String text) {
+        return new StringMatch(Kind.TEMPLATE, tail, false, Pattern.compile(Pattern.quote(text)), head.clone(), rest);
     }
 
     /** Istio's {@code StringMatcher} rules for a policy value: {@code *}, {@code x*}, {@code *x}, else exact. */
@@ -79,8 +105,40 @@ final class StringMatch {
             case PREFIX -> end >= value.length() && s.regionMatches(ignoreCase, 0, value, 0, value.length());
             case SUFFIX -> end >= value.length() && s.regionMatches(ignoreCase, end - value.length(), value, 0, value.length());
             case PRESENT -> end > 0;
+            case CONTAINS -> indexOf(s, end) >= 0;
+            case TEMPLATE -> template(s, end);
             case REGEX -> regex.matcher(end == s.length() ? s : s.subSequence(0, end)).matches();
         };
+    }
+
+    private int indexOf(String s, int end) {
+        int i = s.indexOf(value);
+        return i >= 0 && i + value.length() <= end ? i : -1;
+    }
+
+    private boolean template(String s, int end) {
+        int pos = 0;
+        for (String piece : head) {
+            if (piece == null) {
+                int seg = pos;
+                while (seg < end && s.charAt(seg) != '/') {
+                    seg++;
+                }
+                if (seg == pos) {
+                    return false; // {*} is one non-empty segment
+                }
+                pos = seg;
+            } else {
+                if (end - pos < piece.length() || !s.regionMatches(pos, piece, 0, piece.length())) {
+                    return false;
+                }
+                pos += piece.length();
+            }
+        }
+        if (!rest) {
+            return pos == end;
+        }
+        return end - pos >= value.length() && s.regionMatches(end - value.length(), value, 0, value.length());
     }
 
     @Override
@@ -90,6 +148,8 @@ final class StringMatch {
             case PREFIX -> "prefix(" + value + ")";
             case SUFFIX -> "suffix(" + value + ")";
             case PRESENT -> "present";
+            case CONTAINS -> "contains(" + value + ")";
+            case TEMPLATE -> "template(" + regex.pattern() + ")";
             case REGEX -> "regex(" + value + ")";
         } + (ignoreCase ? "i" : "");
     }
