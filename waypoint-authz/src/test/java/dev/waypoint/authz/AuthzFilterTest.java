@@ -62,6 +62,54 @@ class AuthzFilterTest {
     }
 
     @Test
+    void debugHeadersCarryTheDecisionOnlyWhenAskedFor() {
+        String allow = AuthzPolicyCompilerTest.policy("a", "ALLOW", "[{to: [{operation: {paths: [/ok]}}]}]");
+        for (boolean debug : new boolean[] {false, true}) {
+            RequestContext rc = request(TestRequest.of("GET", "/ok"), new ArrayList<>(), allow);
+            AuthzFilter f = new AuthzFilter(debug);
+            assertThat(f.onRequest(rc)).isSameAs(FilterResult.CONTINUE);
+            java.util.Map<String, String> written = new java.util.HashMap<>();
+            f.onResponse(rc, 200, new Recording(written));
+            assertThat(written).isEqualTo(debug ? java.util.Map.of(AuthzFilter.DEBUG_HEADER, "allowed[ns1/a, rule 0]")
+                    : java.util.Map.of());
+        }
+    }
+
+    /** Response headers that record what is set. */
+    private record Recording(java.util.Map<String, String> map) implements dev.waypoint.model.request.HeadersView {
+        @Override
+        public String get(CharSequence name) {
+            return map.get(name.toString());
+        }
+
+        @Override
+        public List<String> getAll(CharSequence name) {
+            String v = map.get(name.toString());
+            return v == null ? List.of() : List.of(v);
+        }
+
+        @Override
+        public boolean contains(CharSequence name) {
+            return map.containsKey(name.toString());
+        }
+
+        @Override
+        public void set(CharSequence name, String value) {
+            map.put(name.toString(), value);
+        }
+
+        @Override
+        public void add(CharSequence name, String value) {
+            map.put(name.toString(), value);
+        }
+
+        @Override
+        public void remove(CharSequence name) {
+            map.remove(name.toString());
+        }
+    }
+
+    @Test
     void normalizationRewritesOnlyWhatChanges() {
         List<String> rewritten = new ArrayList<>();
         new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(request(TestRequest.of("GET", "/a/../b"), rewritten));
