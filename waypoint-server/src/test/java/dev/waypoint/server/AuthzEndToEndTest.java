@@ -203,6 +203,26 @@ class AuthzEndToEndTest {
     }
 
     @Test
+    void anUndeclaredPortThatTurnsOutTcpIsCheckedBeforeConnecting() throws Exception {
+        policies(policy("db", "db", """
+                spec:
+                  TARGET
+                  action: DENY
+                  rules:
+                  - from: [{source: {principals: [cluster.local/ns/apps/sa/client]}}]
+                """));
+        Channel t = tunnel(client, "127.60.0.2:7001"); // undeclared: answered 200, then sniffed
+        t.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer("\u0001hello", StandardCharsets.UTF_8));
+        // 200 was sent before the bytes said TCP: a reset is all the client can get
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.isActive());
+        Channel allowed = tunnel(other, "127.60.0.2:7001");
+        allowed.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer("\u0001hello", StandardCharsets.UTF_8));
+        Thread.sleep(300);
+        assertThat(allowed.isActive()).as("another principal's tunnel is relayed").isTrue();
+        allowed.close();
+    }
+
+    @Test
     void anHttpOnlyAllowNeverMatchesTcp() throws Exception {
         policies(policy("db", "db", """
                 spec:
