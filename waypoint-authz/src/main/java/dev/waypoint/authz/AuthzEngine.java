@@ -158,6 +158,32 @@ public final class AuthzEngine {
         }
     }
 
+    /** Every tier, policy and compiled rule, one per line (the compiler's golden files). */
+    void appendDebug(StringBuilder b, String indent) {
+        tier(b, indent, "custom", custom);
+        tier(b, indent, "deny", deny);
+        tier(b, indent, "allow", allow);
+        tier(b, indent, "audit", audit);
+        if (shadow != null) {
+            b.append(indent).append("dry-run:\n");
+            shadow.appendDebug(b, indent + "  ");
+        }
+    }
+
+    private static void tier(StringBuilder b, String indent, String name, CompiledPolicy[] ps) {
+        for (CompiledPolicy p : ps) {
+            b.append(indent).append(name).append(' ').append(p.label()).append(p.broken() ? " (fail-closed)" : "")
+                    .append('\n');
+            if (p.http().length == 0) {
+                b.append(indent).append("  (no rules: matches nothing)\n");
+            }
+            for (int i = 0; i < p.http().length; i++) {
+                b.append(indent).append("  rule ").append(i).append(" http: ").append(p.http()[i]).append('\n');
+                b.append(indent).append("  rule ").append(i).append(" tcp:  ").append(p.tcp()[i]).append('\n');
+            }
+        }
+    }
+
     @Override
     public String toString() {
         return "AuthzEngine" + debug();

@@ -41,6 +41,19 @@ public final class AuthzTable {
         return pods;
     }
 
+    /** Every engine and compiled rule, one per line: the golden form of the compiler's output. */
+    public String toDebugString() {
+        StringBuilder b = new StringBuilder();
+        services.entrySet().stream().sorted(Map.Entry.comparingByKey(java.util.Comparator.comparing(NamespacedName::toString)))
+                .forEach(e -> {
+                    b.append("service ").append(e.getKey()).append(":\n");
+                    e.getValue().appendDebug(b, "  ");
+                });
+        b.append("other services and pod-addressed traffic:\n");
+        pods.appendDebug(b, "  ");
+        return b.toString();
+    }
+
     /** For the config dump: the non-empty engines. */
     public Map<String, Object> debug() {
         Map<String, Object> m = new LinkedHashMap<>();

@@ -10,8 +10,21 @@ interface Matcher {
     boolean matches(AuthzInput in);
 
     /** Always true: a missing {@code from}, {@code to} or {@code when}, or the empty rule {@code {}}. */
-    Matcher ANY = in -> true;
+    Matcher ANY = new Constant(true);
 
     /** Never true: an ALLOW rule that cannot apply (HTTP-only fields on TCP). */
-    Matcher NONE = in -> false;
+    Matcher NONE = new Constant(false);
+
+    /** {@link #ANY} and {@link #NONE}. */
+    record Constant(boolean value) implements Matcher {
+        @Override
+        public boolean matches(AuthzInput in) {
+            return value;
+        }
+
+        @Override
+        public String toString() {
+            return value ? "any" : "none";
+        }
+    }
 }

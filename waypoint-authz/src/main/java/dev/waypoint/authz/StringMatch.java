@@ -20,12 +20,16 @@ final class StringMatch {
     private final String[] head;
     /** TEMPLATE: whether a {@code {**}} follows {@link #head}; then {@link #value} is the literal after it. */
     private final boolean rest;
+    /** TEMPLATE: the template as written. */
+    private final String text;
 
     private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern regex) {
-        this(kind, value, ignoreCase, regex, null, false);
+        this(kind, value, ignoreCase, regex, null, false, null);
     }
 
-    private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern regex, String[] head, boolean rest) {
+    private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern regex, String[] head, boolean rest,
+                        String text) {
+        this.text = text;
         this.kind = kind;
         this.value = value;
         this.ignoreCase = ignoreCase;
@@ -47,7 +51,7 @@ final class StringMatch {
      * {@code /}; the {@code {**}} is the last operator, so what follows it is a literal suffix.
      */
     static StringMatch template(String[] head, boolean rest, String tail, String text) {
-        return new StringMatch(Kind.TEMPLATE, tail, false, Pattern.compile(Pattern.quote(text)), head.clone(), rest);
+        return new StringMatch(Kind.TEMPLATE, tail, false, null, head.clone(), rest, text);
     }
 
     /** Istio's {@code StringMatcher} rules for a policy value: {@code *}, {@code x*}, {@code *x}, else exact. */
@@ -149,7 +153,7 @@ final class StringMatch {
             case SUFFIX -> "suffix(" + value + ")";
             case PRESENT -> "present";
             case CONTAINS -> "contains(" + value + ")";
-            case TEMPLATE -> "template(" + regex.pattern() + ")";
+            case TEMPLATE -> "template(" + text + ")";
             case REGEX -> "regex(" + value + ")";
         } + (ignoreCase ? "i" : "");
     }
