@@ -126,6 +126,22 @@ class AuthzEndToEndTest {
     }
 
     @Test
+    void theConfigDumpListsThePoliciesPerTarget() throws Exception {
+        policies(policy("web", "web", """
+                spec:
+                  TARGET
+                  action: DENY
+                  rules: [{}]
+                """));
+        java.net.http.HttpResponse<String> dump = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                        + mesh.waypoint().adminAddress("admin").getPort() + "/config_dump")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(dump.statusCode()).isEqualTo(200);
+        assertThat(dump.body().replaceAll("\\s", "")).contains("\"authorizationPolicies\":{\"apps/web\":{\"deny\":[\"apps/web\"]}}");
+    }
+
+    @Test
     void denyByPathSeesTheNormalizedPath() throws Exception {
         policies(policy("no-admin", "web", """
                 spec:
