@@ -157,6 +157,42 @@ class AuthzEndToEndTest {
     }
 
     @Test
+    void theNormalizedPathIsWhatIsForwarded() throws Exception {
+        Channel t = tunnel(client, "127.60.0.1:80");
+        BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+        FullHttpResponse r = get(t, q, "/a/./b/../%63?x=/../y");
+        assertThat(r.status().code()).isEqualTo(200);
+        assertThat(r.headers().get("x-echo-path")).isEqualTo("/a/c?x=/../y");
+        r.release();
+        t.close();
+    }
+
+    @Test
+    void h2cIsNormalizedAndDecidedPerStream() throws Exception {
+        policies(policy("no-admin", "web", """
+                spec:
+                  TARGET
+                  action: DENY
+                  rules:
+                  - to: [{operation: {paths: [/admin]}}]
+                """));
+        Channel t = tunnel(client, "127.60.0.1:80");
+        Tunnels.h2c(t);
+        for (String[] c : new String[][] {{"/x/../ok", "200", "/ok"}, {"/x/../admin", "403", null}}) {
+            BlockingQueue<FullHttpResponse> q = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.netty.handler.codec.http2.Http2StreamChannel s = Tunnels.h2cStream(t, q);
+            FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, c[0]);
+            req.headers().set(HttpHeaderNames.HOST, "web.apps");
+            s.writeAndFlush(req);
+            FullHttpResponse r = Tunnels.take(q);
+            assertThat(r.status().code()).as(c[0]).isEqualTo(Integer.parseInt(c[1]));
+            assertThat(r.headers().get("x-echo-path")).isEqualTo(c[2]);
+            r.release();
+        }
+        t.close();
+    }
+
+    @Test
     void allowNothing() throws Exception {
         policies(policy("nothing", "web", """
                 spec:
