@@ -109,6 +109,35 @@ class AuthzFilterTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', nullValues = "NULL", value = {
+            "http://b.ns1/admin | /admin | b.ns1",
+            "HTTP://b.ns1:8080/a/../admin?x | /admin?x | b.ns1:8080",
+            "http://b.ns1 | / | b.ns1",
+            "http://b.ns1?q | /?q | b.ns1",
+            "* | NULL | NULL",
+    })
+    void absoluteFormBecomesOriginForm(String target, String path, String host) {
+        List<String> rewritten = new ArrayList<>();
+        java.util.Map<String, String> headers = new java.util.HashMap<>();
+        TestRequest r = TestRequest.of("GET", target);
+        RequestContext rc = request(r, rewritten);
+        RequestContext withHeaders = new RequestContext(rc.tunnel(), rc.snapshot(), rc.target(), rc.attributes(),
+                new Recording(headers), rc.outcome(), rewritten::add);
+        assertThat(new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(withHeaders)).isSameAs(FilterResult.CONTINUE);
+        assertThat(rewritten).isEqualTo(path == null ? List.of() : List.of(path));
+        assertThat(headers.get("host")).isEqualTo(host);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"admin", "ftp://x/admin", "http:///admin", "http://u@b/admin", ""})
+    void otherTargetsAreRefused(String target) {
+        FilterResult r = new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(
+                request(TestRequest.of("GET", target), new ArrayList<>()));
+        assertThat(r).isInstanceOfSatisfying(FilterResult.Reply.class,
+                reply -> assertThat(reply.rejection().reason()).isEqualTo(Rejection.Reason.BAD_REQUEST));
+    }
+
     @Test
     void normalizationRewritesOnlyWhatChanges() {
         List<String> rewritten = new ArrayList<>();

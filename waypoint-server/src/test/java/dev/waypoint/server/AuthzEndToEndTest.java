@@ -154,6 +154,8 @@ class AuthzEndToEndTest {
         assertThat(once(client, "/admin/x")).isEqualTo("403 RBAC: access denied");
         assertThat(once(client, "/ok/../admin")).isEqualTo("403 RBAC: access denied");
         assertThat(once(client, "/%61dmin")).as("%61 is an unreserved 'a'").isEqualTo("403 RBAC: access denied");
+        assertThat(once(client, "http://web.apps/admin")).as("absolute-form").isEqualTo("403 RBAC: access denied");
+        assertThat(once(client, "admin")).startsWith("400 downstream_protocol_error: request target: admin");
     }
 
     @Test
