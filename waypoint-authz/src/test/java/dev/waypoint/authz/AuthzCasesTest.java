@@ -165,6 +165,14 @@ class AuthzCasesTest {
 
         assertThat(decision.allowed()).as("%s: %s (problems %s)", id, decision, d.problems())
                 .isEqualTo(expect.get("allowed"));
+        if (!decision.allowed()) {
+            // what the authz filter answers a deny with
+            assertThat(dev.waypoint.model.request.Rejection.Reason.RBAC_DENIED.status()).isEqualTo(expect.get("status"));
+            if (expect.containsKey("grpcStatus")) {
+                assertThat(dev.waypoint.model.request.Rejection.Reason.RBAC_DENIED.grpcStatus())
+                        .isEqualTo(expect.get("grpcStatus"));
+            }
+        }
         if (expect.containsKey("shadowDecision")) {
             AuthzDecision shadow = engine.shadow(request, jwt);
             assertThat(shadow).as("shadow").isNotNull();
