@@ -243,7 +243,11 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         current.set(snapshot);
         long generation = snapshot.generation();
         for (Diagnostics.Problem p : snapshot.problems()) {
-            log.warn("config generation {}: {}", generation, p);
+            if (p.severity() == Diagnostics.Severity.NOTE) {
+                log.info("config generation {}: {}", generation, p); // valid, just not what a waypoint enforces
+            } else {
+                log.warn("config generation {}: {}", generation, p);
+            }
         }
         ResourceSet r = snapshot.resources();
         log.info("config generation {}: {} services, {} pods, {} endpoint slices, {} gateways, {} namespaces, "

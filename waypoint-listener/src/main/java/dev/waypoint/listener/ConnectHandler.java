@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *   <li>the config snapshot current now → 503 if none yet (it decides the CONNECT and, for TCP,
  *       the endpoint; HTTP requests inside pin their own, one per request);</li>
  *   <li>target check: a bound Service VIP:port or Pod IP → else 400, never a tunnel;</li>
+ *   <li>for a port declared TCP, the L4 AuthorizationPolicy check ({@link TunnelAuthorizer}) → 401
+ *       on deny, as ztunnel answers; HTTP ports are checked per request inside the tunnel;</li>
  *   <li>for a port declared TCP, connect the upstream first → 502/503/504 on failure.</li>
  * </ol>
  * Then it answers 200 and replaces itself with the tunnel adapter and either the relay (TCP) or
@@ -61,7 +63,13 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
 
     /** What a CONNECT needs from the rest of the server. */
     record Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain,
-                ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels) {}
+                ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels, TunnelAuthorizer authorizer) {
+        /** Without L4 policy. */
+        Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain, ListenerSettings settings,
+             io.netty.channel.group.ChannelGroup tunnels) {
+            this(snapshots, upstreamTcp, chain, settings, tunnels, TunnelAuthorizer.ALLOW_ALL);
+        }
+    }
 
     /** The pure part's answer: open the tunnel, or refuse it. */
     sealed interface ConnectDecision {}
@@ -162,9 +170,17 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         InetSocketAddress peerAddress = parent == null ? null : (InetSocketAddress) parent.remoteAddress();
         String forwarded = string(h.get("forwarded"));
         InetSocketAddress source = TunnelContext.parseForwardedFor(forwarded);
-        return new Accept(new TunnelContext((Target) resolved, PeerIdentities.fromChannel(stream).orElse(null),
+        TunnelContext tunnel = new TunnelContext((Target) resolved, PeerIdentities.fromChannel(stream).orElse(null),
                 peerAddress, source != null ? source : peerAddress, forwarded, string(h.get("baggage")),
-                string(h.get("traceparent"))), snapshot);
+                string(h.get("traceparent")));
+        if (tunnel.target().protocol() == AppProtocol.TCP) {
+            // "run any L4 checks before sending 200": a TCP tunnel is one connection, decided once
+            Rejection denied = deps.authorizer().authorize(snapshot, tunnel);
+            if (denied != null) {
+                return new Refuse(denied);
+            }
+        }
+        return new Accept(tunnel, snapshot);
     }
 
     private static Refuse refuse(Rejection.Reason reason, String message) {
@@ -180,7 +196,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         Http2Headers ok = new DefaultHttp2Headers().status("200");
         ctx.writeAndFlush(new DefaultHttp2HeadersFrame(ok, false));
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
-        TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel);
+        TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel, deps.authorizer());
         ctx.pipeline().addBefore(ctx.name(), HandlerNames.TUNNEL, new TunnelFrameAdapter());
         ctx.pipeline().addBefore(ctx.name(), HandlerNames.IDLE, new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
         ctx.pipeline().addBefore(ctx.name(), HandlerNames.LIFECYCLE, lifecycle);

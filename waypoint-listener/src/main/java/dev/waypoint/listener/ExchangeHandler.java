@@ -327,7 +327,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             NettyHeaders headers = new NettyHeaders(head.headers());
             RequestView view = new RequestView(head, tunnel, headers, h2);
             grpc = view.grpc();
-            rc = new RequestContext(tunnel, snapshot, target, view, headers, outcome);
+            rc = new RequestContext(tunnel, snapshot, target, view, headers, outcome, view::setPath);
             DecoderResult decoded = head.decoderResult();
             if (decoded.isFailure()) {
                 // the codec stops parsing after a bad head: answer, then end the tunnel

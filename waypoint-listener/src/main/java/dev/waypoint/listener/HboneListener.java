@@ -43,12 +43,22 @@ public final class HboneListener implements AutoCloseable {
      */
     public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
                          SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain requests) {
+        this(settings, group, tls, snapshots, upstreamTcp, requests, TunnelAuthorizer.ALLOW_ALL);
+    }
+
+    /**
+     * @param authorizer the L4 AuthorizationPolicy check of TCP tunnels (at CONNECT, after sniffing,
+     *        and on each new generation)
+     */
+    public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
+                         SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain requests,
+                         TunnelAuthorizer authorizer) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.group = Objects.requireNonNull(group, "group");
         this.initializer = new HboneServerInitializer(settings, Objects.requireNonNull(tls, "tls"), connections,
                 new ConnectHandler.Deps(Objects.requireNonNull(snapshots, "snapshots"),
                         Objects.requireNonNull(upstreamTcp, "upstreamTcp"), Objects.requireNonNull(requests, "requests"),
-                        settings, tunnels));
+                        settings, tunnels, Objects.requireNonNull(authorizer, "authorizer")));
         // "Long-lived connections are re-checked when the generation changes": a tunnel whose
         // target the new config no longer binds ends (TunnelLifecycle says how, per protocol)
         snapshots.subscribe(this::recheckTunnels);

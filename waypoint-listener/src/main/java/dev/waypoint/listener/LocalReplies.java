@@ -20,7 +20,8 @@ import java.util.Map;
 /**
  * The one local-reply renderer: every answer the waypoint gives itself (CONNECT refusals, and
  * inner HTTP/1.1, HTTP/2 and gRPC replies from any stage) is rendered here, so they all look
- * alike: status from the {@link Rejection.Reason}, body {@code <code>: <message>\n} as
+ * alike: status from the {@link Rejection.Reason}, body {@link Rejection#body()} ({@code <code>: <message>\n},
+ * or the reason's fixed body: {@code RBAC: access denied}) as
  * {@code text/plain}, and {@code x-waypoint-reason: <code>}. gRPC clients get a trailers-only
  * response instead: HTTP 200, {@code content-type: application/grpc}, {@code grpc-status} after
  * gRPC's mapping and {@code grpc-message}, no body (gRPC over HTTP/2 §Responses).
@@ -45,7 +46,8 @@ public final class LocalReplies {
             res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc")
                     .set("grpc-status", Integer.toString(r.reason().grpcStatus()))
-                    .set("grpc-message", grpcMessage(r.reason().code() + ": " + r.message()))
+                    .set("grpc-message", grpcMessage(r.reason().fixedBody() != null ? r.reason().fixedBody()
+                            : r.reason().code() + ": " + r.message()))
                     .set(REASON_HEADER, r.reason().code());
         } else {
             ByteBuf body = ByteBufUtil.writeUtf8(alloc, r.body());

@@ -1,6 +1,9 @@
 package dev.waypoint.listener;
 
+import dev.waypoint.model.ConfigSnapshot;
+
 import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.Relay;
@@ -244,7 +247,15 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         connecting = true;
         Channel channel = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
-        deps.upstreamTcp().connect(deps.snapshots().current(), tunnel, channel.eventLoop()).addListener(f -> {
+        ConfigSnapshot snapshot = deps.snapshots().current();
+        // an undeclared port turned out to carry TCP: the L4 policy check the CONNECT could not make
+        Rejection denied = deps.authorizer().authorize(snapshot, tunnel);
+        if (denied != null) {
+            log.info("TCP tunnel to {} denied: {}", tunnel.target().authority(), denied);
+            channel.close(); // 200 was sent: a reset is all the client can get now
+            return;
+        }
+        deps.upstreamTcp().connect(snapshot, tunnel, channel.eventLoop()).addListener(f -> {
             if (!f.isSuccess() || !channel.isActive()) {
                 if (f.isSuccess()) {
                     ((Channel) f.getNow()).close();

@@ -44,6 +44,11 @@ final class RequestView implements RequestAttributes {
         return head.uri();
     }
 
+    /** Rewrites the request target of the head being forwarded: {@link #path()} returns it from now on. */
+    void setPath(String path) {
+        head.setUri(path);
+    }
+
     @Override
     public String host() {
         return head.headers().get(HttpHeaderNames.HOST);

@@ -27,6 +27,10 @@ import org.slf4j.LoggerFactory;
  *       handler ends the tunnel after the response in flight.</li>
  *   <li>Unbound, TCP: reset at once (a byte stream has no boundary to stop at). Drain leaves
  *       TCP tunnels running until they end or the drain timeout passes.</li>
+ *   <li>A TCP tunnel the new generation's AuthorizationPolicies deny ({@link TunnelAuthorizer}):
+ *       reset at once, like an unbound one ("Long-lived connections are re-checked when the policy
+ *       generation changes", ztunnel {@code PolicyWatcher}). HTTP tunnels need nothing: each
+ *       request is decided with the snapshot it pins.</li>
  *   <li>END_STREAM from the client on an inner HTTP/2 connection: the same graceful close.</li>
  * </ul>
  *
@@ -45,12 +49,18 @@ final class TunnelLifecycle extends ChannelInboundHandlerAdapter {
     }
 
     private final TunnelContext tunnel;
+    private final TunnelAuthorizer authorizer;
     private ChannelHandlerContext ctx;
     private InnerProtocol protocol;
     private boolean unbound;
 
     TunnelLifecycle(TunnelContext tunnel) {
+        this(tunnel, TunnelAuthorizer.ALLOW_ALL);
+    }
+
+    TunnelLifecycle(TunnelContext tunnel, TunnelAuthorizer authorizer) {
         this.tunnel = tunnel;
+        this.authorizer = authorizer;
     }
 
     /** Called by the sniffer (or the CONNECT handler for TCP) once the inner protocol is known. */
@@ -72,6 +82,15 @@ final class TunnelLifecycle extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!(TargetResolver.resolve(tunnel.target().authority(), snapshot.part(TargetTable.PART)) instanceof Rejection r)) {
+            if (protocol == InnerProtocol.TCP) {
+                Rejection denied = authorizer.authorize(snapshot, tunnel);
+                if (denied != null) {
+                    unbound = true;
+                    log.info("TCP tunnel to {} ends: generation {} denies it ({})", tunnel.target().authority(),
+                            snapshot.generation(), denied.message());
+                    ctx.channel().close(); // a reset: a byte stream has no boundary to stop at
+                }
+            }
             return;
         }
         unbound = true;

@@ -70,13 +70,17 @@ class ConnectHandlerTest {
     EmbeddedChannel ch;
 
     EmbeddedChannel stream(UpstreamTcp tcp) {
+        return stream(tcp, TunnelAuthorizer.ALLOW_ALL);
+    }
+
+    EmbeddedChannel stream(UpstreamTcp tcp, TunnelAuthorizer authorizer) {
         SnapshotSource source = SnapshotSource.from(current::get);
         ConnectHandler.Deps deps = new ConnectHandler.Deps(source, tcp, new RequestChain(List.of(), (r, h, h2, l, sink) -> {
             requests.add(r.attributes().path());
             ReferenceCountUtil.release(h);
             return new NoCall();
         }),
-                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), tunnels);
+                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), tunnels, authorizer);
         ch = new EmbeddedChannel();
         ch.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
         return ch;
@@ -206,6 +210,39 @@ class ConnectHandlerTest {
         assertThat(body.content().toString(StandardCharsets.UTF_8)).isEqualTo("upstream_connect_timeout: 10.0.0.1:8080: timed out\n");
         body.release();
         assertThat(s.isOpen()).isFalse();
+    }
+
+    @Test
+    void aTcpPortThatPolicyDeniesIsRefusedWith401BeforeConnecting() {
+        List<TunnelContext> asked = new ArrayList<>();
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("a denied tunnel connects nothing");
+        }, (snap, t) -> {
+            asked.add(t);
+            return new Rejection(Rejection.Reason.CONNECT_RBAC_DENIED, "rbac_access_denied_matched_policy[apps/db, rule 0]");
+        });
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80").set("forwarded", "for=\"10.0.0.9:4000\""), false));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString("401");
+        assertThat(head.headers().get(LocalReplies.REASON_HEADER)).hasToString("rbac_access_denied_matched_policy");
+        Http2DataFrame body = s.readOutbound();
+        assertThat(body.content().toString(StandardCharsets.UTF_8)).isEqualTo("RBAC: access denied");
+        body.release();
+        assertThat(asked).singleElement().satisfies(t -> assertThat(t.source().getAddress().getHostAddress()).isEqualTo("10.0.0.9"));
+        assertThat(s.isOpen()).isFalse();
+    }
+
+    @Test
+    void anHttpPortIsNotCheckedAtTheConnect() {
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("an HTTP port does not connect first");
+        }, (snap, t) -> {
+            throw new AssertionError("HTTP requests are decided one by one, by the authz filter");
+        });
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame ok = s.readOutbound();
+        assertThat(ok.headers().status()).hasToString("200");
     }
 
     /** The test Service with its port declared TCP. */

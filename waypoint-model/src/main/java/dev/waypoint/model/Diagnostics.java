@@ -8,7 +8,8 @@ import java.util.Objects;
 /**
  * Problems found while translating and compiling one generation of config. A resource with an
  * {@link Severity#ERROR} is rejected and never reaches the data path; warnings are reported and
- * the resource is kept.
+ * the resource is kept; notes tell about a valid resource that does not do what its author may
+ * expect here (an AuthorizationPolicy with a {@code selector}, which a waypoint never enforces).
  *
  * <h2>Threading</h2>
  * Filled by one config thread while a generation is built, then read through {@link #problems()}
@@ -17,7 +18,7 @@ import java.util.Objects;
 public final class Diagnostics {
 
     /** How bad a problem is. */
-    public enum Severity { ERROR, WARNING }
+    public enum Severity { ERROR, WARNING, NOTE }
 
     /**
      * One problem, rendered as {@code file:line: Kind namespace/name: field: message}.
@@ -40,7 +41,11 @@ public final class Diagnostics {
         @Override
         public String toString() {
             String n = name == null ? "-" : name.toString();
-            String sev = severity == Severity.WARNING ? "warning: " : "";
+            String sev = switch (severity) {
+                case ERROR -> "";
+                case WARNING -> "warning: ";
+                case NOTE -> "note: ";
+            };
             return where + ": " + sev + kind + " " + n + ": " + field + ": " + message;
         }
     }
@@ -55,6 +60,11 @@ public final class Diagnostics {
     /** Records a warning: the resource is kept. */
     public void warning(SourceRef where, String kind, NamespacedName name, String field, String message) {
         problems.add(new Problem(Severity.WARNING, where, kind, name, field, message));
+    }
+
+    /** Records a note: the resource is valid and kept, but may not do what its author expects. */
+    public void note(SourceRef where, String kind, NamespacedName name, String field, String message) {
+        problems.add(new Problem(Severity.NOTE, where, kind, name, field, message));
     }
 
     /** Appends every problem of {@code other}. */

@@ -10,6 +10,7 @@ import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -22,11 +23,13 @@ import java.util.Objects;
  * @param httpRoutes {@code HTTPRoute}s, in input order
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
+ * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
+                          List<AuthorizationPolicySpec> authorizationPolicies,
                           List<OtherResource> others) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
@@ -39,13 +42,14 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         httpRoutes = List.copyOf(httpRoutes);
         referenceGrants = List.copyOf(referenceGrants);
         requestAuthentications = List.copyOf(requestAuthentications);
+        authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
         return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of());
     }
 
     /**
@@ -74,6 +78,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<HttpRouteSpec> httpRoutes;
         private List<ReferenceGrantSpec> referenceGrants;
         private List<RequestAuthenticationSpec> requestAuthentications;
+        private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
 
         private Builder(ResourceSet from) {
@@ -87,6 +92,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             httpRoutes = from.httpRoutes;
             referenceGrants = from.referenceGrants;
             requestAuthentications = from.requestAuthentications;
+            authorizationPolicies = from.authorizationPolicies;
             others = from.others;
         }
 
@@ -130,6 +136,11 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder authorizationPolicies(List<AuthorizationPolicySpec> v) {
+            authorizationPolicies = v;
+            return this;
+        }
+
         public Builder others(List<OtherResource> v) {
             others = v;
             return this;
@@ -137,7 +148,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
 
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, others);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others);
         }
     }
 }

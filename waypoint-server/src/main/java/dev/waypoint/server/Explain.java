@@ -93,6 +93,15 @@ final class Explain {
         String outcome = null;
         for (HttpFilter f : filters) {
             FilterResult r = f.onRequest(rc);
+            for (int tries = 0; r instanceof FilterResult.Retry retry && tries < 3; tries++) {
+                // the filter waits for something (JWKS keys) and wants to be asked again
+                try {
+                    retry.ready().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    // asked again anyway: the filter decides what a failed wait means
+                }
+                r = f.onRequest(rc);
+            }
             if (r instanceof FilterResult.Pause p) {
                 try {
                     r = p.later().toCompletableFuture().get(10, TimeUnit.SECONDS);

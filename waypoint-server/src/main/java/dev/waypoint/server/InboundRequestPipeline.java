@@ -1,5 +1,8 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzFilter;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.PathNormalizationFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.request.HttpFilter;
@@ -24,21 +27,29 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(HttpFilter telemetry, HttpFilter authn, Upstreams upstreams) {
+    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, Upstreams upstreams) {
         // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(telemetry, authn), upstreams.httpStage());
+        return new RequestChain(filters(telemetry, authn, authz), upstreams.httpStage());
     }
 
     /** The filters, in data-path order (also what {@code waypoint explain} runs). */
-    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn) {
+    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz) {
         return List.of(
                 // outermost: it must see every outcome, including the requests a later stage
-                // answers or a malformed request nothing else saw (onComplete runs on every filter)
+                // answers or a malformed request nothing else saw (onComplete runs on every filter);
+                // it reads the request only when the outcome closes
                 telemetry,
+                // "The normalized path is what policies see and what is forwarded", so no stage may
+                // read the path before it (Envoy normalizes in the connection manager)
+                new PathNormalizationFilter(authz.pathNormalization()),
                 // RequestAuthentication. Authorization reads the principal it writes
                 // (JwtAuthn.KEY), so authn runs before authz; a bad token is answered 401 before any
                 // policy or route sees the request; it may wait (retry) for a JWKS fetch
                 authn,
+                // AuthorizationPolicy: after authn (it reads the JwtAuthn slot) and before the route,
+                // so a denied request never reaches routing or an upstream (Istio: RBAC runs before
+                // the router)
+                new AuthzFilter(authz.debugHeaders()),
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -1,5 +1,8 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzPolicyCompiler;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.PathNormalizer;
 import dev.waypoint.config.ConfigValidator;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
@@ -122,6 +125,24 @@ public final class Main implements Runnable {
                 description = "Write one line per request in Istio's default text format to FILE ('-': standard output); "
                         + "off by default, as meshConfig.accessLogFile is.")
         String accessLog;
+        @Option(names = "--root-namespace", defaultValue = AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, paramLabel = "NS",
+                description = "Istio's root namespace: AuthorizationPolicies targeting the istio-waypoint GatewayClass "
+                        + "apply only from here (default: ${DEFAULT-VALUE}).")
+        String rootNamespace;
+
+        @Option(names = "--path-normalization", defaultValue = "BASE", paramLabel = "MODE",
+                description = "Request path normalization before policies and forwarding: NONE, BASE, MERGE_SLASHES, "
+                        + "DECODE_AND_MERGE_SLASHES (default: ${DEFAULT-VALUE}).")
+        PathNormalizer.Mode pathNormalization;
+
+        @Option(names = "--trust-domain-alias", paramLabel = "DOMAIN",
+                description = "Mesh config trustDomainAliases (repeatable): policy principals written with the trust "
+                        + "domain or any alias match peers of all of them.")
+        List<String> trustDomainAliases = new java.util.ArrayList<>();
+
+        @Option(names = "--debug-headers",
+                description = "Add x-waypoint-authz (the authorization decision) to every response.")
+        boolean debugHeaders;
 
         @Option(names = "--upstream-idle-timeout", defaultValue = "60s", paramLabel = "DURATION",
                 description = "Idle pooled upstream HTTP connections (keep-alive HTTP/1.1, h2c) are closed after this; "
@@ -155,7 +176,8 @@ public final class Main implements Runnable {
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers, accessLog,
-                    dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)));
+                    dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
+                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders));
         }
     }
 
@@ -190,6 +212,10 @@ public final class Main implements Runnable {
                 description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
         String trustDomain;
 
+        @Option(names = "--root-namespace", defaultValue = AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, paramLabel = "NS",
+                description = "Istio's root namespace (default: ${DEFAULT-VALUE}).")
+        String rootNamespace;
+
         @Override
         public Integer call() {
             if (!Files.isDirectory(dir)) {
@@ -200,13 +226,15 @@ public final class Main implements Runnable {
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
                 problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
-                        WaypointServer.compilers(jwks));
+                        WaypointServer.compilers(jwks, new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE,
+                                false)));
             }
             for (Diagnostics.Problem p : problems) {
                 System.out.println(p);
             }
             boolean errors = ConfigValidator.hasErrors(problems);
-            System.err.println(errors ? "invalid: " + problems.size() + " problem(s)" : "ok (" + problems.size() + " warning(s))");
+            System.err.println(errors ? "invalid: " + problems.size() + " problem(s)"
+                    : "ok (" + problems.size() + " warning(s) or note(s))");
             return errors ? 1 : 0;
         }
     }
@@ -298,7 +326,8 @@ public final class Main implements Runnable {
                 return 2;
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(configDir,
-                    NamespacedName.parse(gateway), trustDomain, WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline()));
+                    NamespacedName.parse(gateway), trustDomain,
+                    WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline(), AuthzSettings.defaults()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);
                 System.err.println("the config does not compile");
@@ -308,7 +337,8 @@ public final class Main implements Runnable {
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
                             null, trustDomain, "cluster.local", "Kubernetes"),
-                            new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline())));
+                            new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
+                            AuthzSettings.defaults()));
             if (output.equals("json")) {
                 System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
                         .writeValueAsString(report));

@@ -4,6 +4,10 @@ import dev.waypoint.authn.AuthnFilter;
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authn.JwtRuleCompiler;
 import dev.waypoint.authn.JwtRules;
+import dev.waypoint.authz.AuthzPolicyCompiler;
+import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.authz.AuthzTable;
+import dev.waypoint.authz.TunnelAuthz;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -57,10 +61,12 @@ public final class WaypointServer implements AutoCloseable {
      * The stage compilers, in order; every snapshot part the data path reads is listed here.
      *
      * @param jwks where RequestAuthentication {@code jwksUri} keys are fetched ({@link JwksCache#offline()} to validate)
+     * @param authz the root namespace and trust-domain aliases policies are compiled with
      */
-    static List<PartCompiler<?>> compilers(JwksCache jwks) {
+    static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
-                new JwtRuleCompiler(jwks, JwtRuleCompiler.DEFAULT_ROOT_NAMESPACE));
+                new JwtRuleCompiler(jwks, authz.rootNamespace()),
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
     }
 
     private final WaypointSettings settings;
@@ -115,7 +121,7 @@ public final class WaypointServer implements AutoCloseable {
         jwks = JwksCache.create(settings.jwks());
         closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks), configExecutor);
+                settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -135,7 +141,9 @@ public final class WaypointServer implements AutoCloseable {
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
-                        new AuthnFilter(Clock.systemUTC(), jwks), upstreams));
+                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
+                // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
+                TunnelAuthz::check);
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -178,6 +186,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
+        extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));

@@ -1,6 +1,7 @@
 package dev.waypoint.server;
 
 import dev.waypoint.authn.JwksCache;
+import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -18,21 +19,31 @@ import java.util.Objects;
  * @param workerThreads event loops for the data path (0: one per core)
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
+ * @param authz root namespace, path normalization, trust-domain aliases, debug headers
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks) {
-    /** No access log, the default JWKS settings ({@link JwksCache.Settings#defaults()}). */
+                               JwksCache.Settings jwks, AuthzSettings authz) {
+    /** No access log, the default JWKS and authorization settings. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads) {
         this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, null,
-                JwksCache.Settings.defaults());
+                JwksCache.Settings.defaults(), AuthzSettings.defaults());
+    }
+
+    /** No access log, the default JWKS settings, these authorization settings. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, AuthzSettings authz) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, null,
+                JwksCache.Settings.defaults(), authz);
     }
 
     public WaypointSettings {
         Objects.requireNonNull(jwks, "jwks");
+        Objects.requireNonNull(authz, "authz");
         Objects.requireNonNull(configDir, "configDir");
         Objects.requireNonNull(certDir, "certDir");
         Objects.requireNonNull(gateway, "gateway");

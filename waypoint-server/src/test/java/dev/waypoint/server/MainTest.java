@@ -43,7 +43,9 @@ class MainTest {
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
         }
         assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
-                "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout", "--jwks-refresh-interval");
+                "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout", "--jwks-refresh-interval",
+                "--root-namespace", "--path-normalization", "--trust-domain-alias", "--debug-headers", "--access-log");
+        assertThat(run("validate", "--help").out()).contains("--root-namespace");
     }
 
     @Test
@@ -108,6 +110,51 @@ class MainTest {
         new picocli.CommandLine(dflt).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway",
                 "istio-system/waypoint");
         assertThat(dflt.settings().jwks().refresh()).isEqualTo(java.time.Duration.ofMinutes(20));
+    }
+
+    @Test
+    void validateNotesPoliciesAWaypointDoesNotEnforceAndFailsOnBrokenOnes() throws Exception {
+        Files.writeString(tmp.resolve("policies.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: by-selector, namespace: apps}
+                spec:
+                  selector: {matchLabels: {app: web}}
+                  action: DENY
+                  rules: [{}]
+                """);
+        Run notes = run("validate", tmp.toString());
+        assertThat(notes.exit()).as(notes.out()).isZero();
+        assertThat(notes.out()).contains("policies.yaml:1: note: AuthorizationPolicy apps/by-selector: spec.selector: "
+                + "a waypoint does not enforce selector policies");
+        Files.writeString(tmp.resolve("broken.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: broken, namespace: istio-system}
+                spec:
+                  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}]
+                  action: DENY
+                  rules:
+                  - when: [{key: destination.namespace, values: [apps]}]
+                """);
+        Run broken = run("validate", tmp.toString());
+        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.out()).contains("broken.yaml:1: AuthorizationPolicy istio-system/broken: spec.rules[0].when[0].key: "
+                + "key: destination.namespace (expected: a supported attribute; destination.namespace is refused by Istio: "
+                + "use the policy's namespace or targetRefs); the policy denies every request it applies to");
+    }
+
+    @Test
+    void runReadsThePolicyFlags() {
+        Main.Run cmd = new Main.Run();
+        new CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w",
+                "--root-namespace", "mesh-root", "--path-normalization", "MERGE_SLASHES", "--debug-headers",
+                "--trust-domain-alias", "old.local", "--trust-domain-alias", "older.local");
+        assertThat(cmd.settings().authz()).isEqualTo(new dev.waypoint.authz.AuthzSettings("mesh-root",
+                java.util.List.of("old.local", "older.local"), dev.waypoint.authz.PathNormalizer.Mode.MERGE_SLASHES, true));
+        Main.Run defaults = new Main.Run();
+        new CommandLine(defaults).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w");
+        assertThat(defaults.settings().authz()).isEqualTo(dev.waypoint.authz.AuthzSettings.defaults());
     }
 
     @Test

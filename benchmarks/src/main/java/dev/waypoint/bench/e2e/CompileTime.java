@@ -45,9 +45,9 @@ public final class CompileTime implements Callable<Integer> {
         System.exit(new CommandLine(new CompileTime()).execute(args));
     }
 
-    /** The waypoint's compilers, in its order ({@code WaypointServer.compilers()} is package-private). */
+    /** The waypoint's compilers, in its order ({@code WaypointServer.compilers(AuthzSettings)} is package-private). */
     static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler());
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new dev.waypoint.authz.AuthzPolicyCompiler());
     }
 
     @Override

@@ -76,6 +76,44 @@ final class ObjectContext {
         diagnostics.warning(source, kind, name, field, message);
     }
 
+    void note(String field, String message) {
+        diagnostics.note(source, kind, name, field, message);
+    }
+
+    /**
+     * Reports every key of {@code node} that is not in {@code known}, at {@code path.key}: a
+     * misspelled policy field must not silently widen or narrow what the policy says.
+     */
+    void unknownKeys(JsonNode node, String path, java.util.Set<String> known) {
+        if (node == null || !node.isObject()) {
+            return;
+        }
+        node.fieldNames().forEachRemaining(k -> {
+            if (!known.contains(k)) {
+                error(path(path, k), message(k, "unknown field", "one of " + String.join(", ", new java.util.TreeSet<>(known))));
+            }
+        });
+    }
+
+    /** A list of non-empty strings; empty when absent; each bad element reported at its index. */
+    List<String> stringList(JsonNode parent, String parentPath, String key) {
+        List<JsonNode> nodes = list(parent, parentPath, key);
+        if (nodes.isEmpty()) {
+            return List.of();
+        }
+        String p = path(parentPath, key);
+        List<String> out = new ArrayList<>(nodes.size());
+        for (int i = 0; i < nodes.size(); i++) {
+            JsonNode n = nodes.get(i);
+            if (!n.isTextual() || n.textValue().isEmpty()) {
+                error(index(p, i), message(key + "[" + i + "]", renderJson(n), "a non-empty string"));
+            } else {
+                out.add(n.textValue());
+            }
+        }
+        return out;
+    }
+
     // ---- paths and messages
 
     static String path(String parent, String key) {

@@ -20,6 +20,7 @@ import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
  * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
- * {@code v1beta1} RequestAuthentication. Anything else is kept as an
+ * {@code v1beta1} RequestAuthentication and AuthorizationPolicy. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -88,6 +89,7 @@ public final class ResourceTranslator {
         List<HttpRouteSpec> httpRoutes = new ArrayList<>();
         List<ReferenceGrantSpec> grants = new ArrayList<>();
         List<RequestAuthenticationSpec> requestAuthentications = new ArrayList<>();
+        List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
@@ -107,6 +109,8 @@ public final class ResourceTranslator {
                 grants.add(s);
             } else if (spec instanceof RequestAuthenticationSpec s) {
                 requestAuthentications.add(s);
+            } else if (spec instanceof AuthorizationPolicySpec s) {
+                policies.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
@@ -114,7 +118,7 @@ public final class ResourceTranslator {
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, others);
+                requestAuthentications, policies, others);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -188,6 +192,8 @@ public final class ResourceTranslator {
                     ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

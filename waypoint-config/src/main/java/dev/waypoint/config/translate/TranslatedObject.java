@@ -18,7 +18,7 @@ import java.util.Objects;
  * @param key the object's identity, or null when it has none (no kind or no name)
  * @param spec one of {@link NamespaceSpec}, {@link ServiceSpec}, {@link PodSpec},
  *        {@link EndpointSliceSpec}, {@link GatewaySpec}, {@code RequestAuthenticationSpec},
- *        {@link OtherResource}; null unless kept
+ *        {@code AuthorizationPolicySpec}, {@link OtherResource}; null unless kept
  * @param rejected whether an error was reported for this object
  */
 public record TranslatedObject(ResourceKey key, Object spec, SourceRef source, boolean rejected) {

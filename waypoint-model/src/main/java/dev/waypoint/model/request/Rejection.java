@@ -75,22 +75,53 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
          * RequestAuthentication: a token valid but for none of the rule's {@code audiences}
          * (Envoy jwt_authn: 403 {@code Audiences in Jwt are not allowed}).
          */
-        JWT_AUDIENCE_DENIED(403, "-", "jwt_authn_access_denied", true);
+        JWT_AUDIENCE_DENIED(403, "-", "jwt_authn_access_denied", true),
+        /**
+         * AuthorizationPolicy denied the request: Envoy's RBAC filter answer, 403 with the body
+         * {@code RBAC: access denied}; the message is the matched policy
+         * ({@code rbac_access_denied_matched_policy[ns/name, rule 0]}).
+         */
+        RBAC_DENIED(403, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied"),
+        /**
+         * AuthorizationPolicy denied a TCP tunnel before it opened: the CONNECT is answered 401, as
+         * ztunnel answers an L4 policy deny (shared/spec/waypoint.md §1.5, hbone.md).
+         */
+        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied");
 
         private final int status;
         private final String flag;
         private final String code;
         private final boolean plainBody;
+        private final String fixedBody;
 
         Reason(int status, String flag, String code) {
-            this(status, flag, code, false);
+            this(status, flag, code, false, null);
         }
 
+        /** @param plainBody the body is the message alone (Envoy's jwt_authn replies) */
         Reason(int status, String flag, String code, boolean plainBody) {
+            this(status, flag, code, plainBody, null);
+        }
+
+        /** @param fixedBody the body is always this text (Envoy's RBAC reply) */
+        Reason(int status, String flag, String code, String fixedBody) {
+            this(status, flag, code, false, fixedBody);
+        }
+
+        private Reason(int status, String flag, String code, boolean plainBody, String fixedBody) {
             this.status = status;
             this.flag = flag;
             this.code = code;
             this.plainBody = plainBody;
+            this.fixedBody = fixedBody;
+        }
+
+        /**
+         * The exact response body this reason always answers with (Envoy's, for clients and tests
+         * that compare it), or null: then the body is {@code <code>: <message>\n}.
+         */
+        public String fixedBody() {
+            return fixedBody;
         }
 
         /** The HTTP status (of the CONNECT response, or of the inner request). */
@@ -132,9 +163,13 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         }
     }
 
-    /** The response body: {@code <code>: <message>\n}, or the message alone for {@link Reason#plainBody()} reasons. */
+    /**
+     * The response body: the reason's {@linkplain Reason#fixedBody() fixed body}; else the message
+     * alone for {@link Reason#plainBody()} reasons; else {@code <code>: <message>\n}.
+     */
     public String body() {
-        return reason.plainBody ? message : reason.code() + ": " + message + "\n";
+        return reason.fixedBody() != null ? reason.fixedBody()
+                : reason.plainBody ? message : reason.code() + ": " + message + "\n";
     }
 
     @Override

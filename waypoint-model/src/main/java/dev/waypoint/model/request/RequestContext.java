@@ -3,6 +3,7 @@ package dev.waypoint.model.request;
 import dev.waypoint.model.ConfigSnapshot;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * One request, from its head to its outcome: what every stage reads and writes. Built by the
@@ -30,10 +31,24 @@ public final class RequestContext {
     private final RequestAttributes attributes;
     private final HeadersView requestHeaders;
     private final RequestOutcome outcome;
+    private final Consumer<String> pathWriter;
     private Object[] slots;
 
+    /** A request whose path cannot be rewritten ({@link #setPath} throws): for stages and tests that never do. */
     public RequestContext(TunnelContext tunnel, ConfigSnapshot snapshot, Target target, RequestAttributes attributes,
                           HeadersView requestHeaders, RequestOutcome outcome) {
+        this(tunnel, snapshot, target, attributes, requestHeaders, outcome, p -> {
+            throw new UnsupportedOperationException("the request path cannot be rewritten here");
+        });
+    }
+
+    /**
+     * @param pathWriter replaces the request target of the message being forwarded (HTTP/1.1 request
+     *        line, {@code :path} of h2c); {@link RequestAttributes#path()} reads the new value afterwards
+     */
+    public RequestContext(TunnelContext tunnel, ConfigSnapshot snapshot, Target target, RequestAttributes attributes,
+                          HeadersView requestHeaders, RequestOutcome outcome, Consumer<String> pathWriter) {
+        this.pathWriter = Objects.requireNonNull(pathWriter, "pathWriter");
         this.tunnel = Objects.requireNonNull(tunnel, "tunnel");
         this.snapshot = Objects.requireNonNull(snapshot, "snapshot");
         this.target = Objects.requireNonNull(target, "target");
@@ -65,6 +80,15 @@ public final class RequestContext {
     /** The request headers to forward; stages that add or rewrite headers write here. */
     public HeadersView requestHeaders() {
         return requestHeaders;
+    }
+
+    /**
+     * Rewrites the request's path (with its query): what later stages match and what is forwarded.
+     * The path is not a header in HTTP/1.1, so it has its own writer. Used by path normalization,
+     * which runs before any policy looks at the path.
+     */
+    public void setPath(String path) {
+        pathWriter.accept(Objects.requireNonNull(path, "path"));
     }
 
     /** How the request ends; closed by the exchange handler. */

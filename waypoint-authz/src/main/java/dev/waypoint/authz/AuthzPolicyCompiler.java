@@ -1,0 +1,187 @@
+package dev.waypoint.authz;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.AuthzDecision;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.security.AuthorizationPolicySpec.Action;
+import dev.waypoint.model.security.PolicyTargetRef;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * AuthorizationPolicies → {@link AuthzTable} (STYLE rule 2: the compiled runtime part). Runs on
+ * the config executor.
+ *
+ * <p><b>Attachment</b> ({@link PolicyTargetRef#attaches}): a policy reaches a Service through a
+ * {@code Service} targetRef in the Service's namespace, and every Service and Pod-addressed call
+ * through a {@code Gateway} targetRef naming this waypoint (in its namespace) or the
+ * {@code istio-waypoint} {@code GatewayClass} (from the root namespace). Selector and
+ * namespace-wide policies never attach here (the translator noted them).
+ *
+ * <p><b>A policy that cannot be compiled never widens access</b> (an unknown {@code when} key,
+ * a bad CIDR or path template, ...). Reported as an error naming the field, then:
+ * <ul>
+ *   <li>ALLOW: its rules are dropped, but it still counts as an ALLOW policy, so the default
+ *       deny holds: it allows nothing it would have allowed;</li>
+ *   <li>DENY and CUSTOM: it denies every request in its scope (fail closed);</li>
+ *   <li>AUDIT: it audits nothing.</li>
+ * </ul>
+ *
+ * <p><b>CUSTOM</b>: there is no ext_authz client yet, so every CUSTOM policy is compiled as Istio
+ * compiles one whose provider is unknown: "a DENY of exactly the requests its rules match".
+ */
+public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
+    /** Istio's default root namespace. */
+    public static final String DEFAULT_ROOT_NAMESPACE = "istio-system";
+
+    private static final String KIND = "AuthorizationPolicy";
+
+    private final String rootNamespace;
+    private final List<String> trustDomainAliases;
+
+    /** With the default root namespace and no trust domain aliases. */
+    public AuthzPolicyCompiler() {
+        this(DEFAULT_ROOT_NAMESPACE, List.of());
+    }
+
+    /**
+     * @param rootNamespace where a GatewayClass-targeted policy must live to apply mesh-wide
+     * @param trustDomainAliases mesh config {@code trustDomainAliases}: a principal written with
+     *        the trust domain or any alias matches peers of all of them
+     */
+    public AuthzPolicyCompiler(String rootNamespace, List<String> trustDomainAliases) {
+        this.rootNamespace = Objects.requireNonNull(rootNamespace, "rootNamespace");
+        this.trustDomainAliases = List.copyOf(trustDomainAliases);
+    }
+
+    @Override
+    public SnapshotPart<AuthzTable> part() {
+        return AuthzTable.PART;
+    }
+
+    @Override
+    public AuthzTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        NamespacedName waypoint = resources.waypoint();
+        Set<String> trustDomains = new LinkedHashSet<>();
+        trustDomains.add(resources.trustDomain());
+        trustDomains.addAll(trustDomainAliases);
+
+        // each policy is compiled once (and reported once), then shared by every target it attaches to
+        List<AuthorizationPolicySpec> specs = new ArrayList<>();
+        List<CompiledPolicy> compiled = new ArrayList<>();
+        for (AuthorizationPolicySpec spec : resources.authorizationPolicies()) {
+            if (!spec.forWaypoints()) {
+                continue;
+            }
+            if (!PolicyTargetRef.attaches(spec.targetRefs(), spec.name().namespace(), "", null, waypoint.namespace(),
+                    waypoint.name(), rootNamespace) && !attachesToAnyService(spec, resources, waypoint)) {
+                continue;
+            }
+            specs.add(spec);
+            compiled.add(compile(spec, trustDomains, diagnostics));
+        }
+
+        List<CompiledPolicy> gatewayWide = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            AuthorizationPolicySpec s = specs.get(i);
+            if (PolicyTargetRef.attaches(s.targetRefs(), s.name().namespace(), "", null, waypoint.namespace(),
+                    waypoint.name(), rootNamespace)) {
+                gatewayWide.add(compiled.get(i));
+            }
+        }
+        AuthzEngine wide = engine(gatewayWide);
+        Map<NamespacedName, AuthzEngine> services = new HashMap<>();
+        for (ServiceSpec svc : resources.services()) {
+            List<CompiledPolicy> mine = new ArrayList<>();
+            for (int i = 0; i < specs.size(); i++) {
+                AuthorizationPolicySpec s = specs.get(i);
+                if (PolicyTargetRef.attaches(s.targetRefs(), s.name().namespace(), svc.name().namespace(),
+                        svc.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
+                    mine.add(compiled.get(i));
+                }
+            }
+            if (mine.size() != gatewayWide.size()) {
+                services.put(svc.name(), engine(mine));
+            }
+        }
+        return new AuthzTable(services, wide, wide);
+    }
+
+    private boolean attachesToAnyService(AuthorizationPolicySpec spec, ResourceSet resources, NamespacedName waypoint) {
+        for (ServiceSpec svc : resources.services()) {
+            if (PolicyTargetRef.attaches(spec.targetRefs(), spec.name().namespace(), svc.name().namespace(),
+                    svc.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static AuthzEngine engine(List<CompiledPolicy> ps) {
+        if (ps.isEmpty()) {
+            return AuthzEngine.EMPTY;
+        }
+        List<CompiledPolicy> enforced = new ArrayList<>();
+        List<CompiledPolicy> dryRun = new ArrayList<>();
+        for (CompiledPolicy p : ps) {
+            (p.dryRun() ? dryRun : enforced).add(p);
+        }
+        return new AuthzEngine(enforced, dryRun.isEmpty() ? null : new AuthzEngine(dryRun, null));
+    }
+
+    /** One policy, for HTTP and for TCP; the fail-closed form when any rule cannot be compiled. */
+    static CompiledPolicy compile(AuthorizationPolicySpec spec, Set<String> trustDomains, Diagnostics diagnostics) {
+        String label = spec.name().toString();
+        // CUSTOM without an ext_authz client: "provider unknown" → deny what its rules match
+        Action tier = spec.action();
+        int n = spec.rules().size();
+        Matcher[] http = new Matcher[n];
+        Matcher[] tcp = new Matcher[n];
+        AuthzDecision[] decisions = new AuthzDecision[n];
+        RuleCompiler forHttp = new RuleCompiler(tier, false, spec.name().namespace(), trustDomains);
+        RuleCompiler forTcp = new RuleCompiler(tier, true, spec.name().namespace(), trustDomains);
+        try {
+            for (int i = 0; i < n; i++) {
+                String path = "spec.rules[" + i + "]";
+                http[i] = forHttp.compile(spec.rules().get(i), path);
+                tcp[i] = forTcp.compile(spec.rules().get(i), path);
+                decisions[i] = decision(label, tier, i);
+            }
+        } catch (RuleCompiler.Invalid e) {
+            String consequence = switch (tier) {
+                case ALLOW -> "the policy allows nothing (it still counts as an ALLOW policy)";
+                case DENY, CUSTOM -> "the policy denies every request it applies to";
+                case AUDIT -> "the policy audits nothing";
+            };
+            diagnostics.error(spec.source(), KIND, spec.name(), e.field, e.getMessage() + "; " + consequence);
+            return failClosed(spec, label, tier);
+        }
+        return new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
+    }
+
+    private static CompiledPolicy failClosed(AuthorizationPolicySpec spec, String label, Action tier) {
+        if (tier == Action.DENY || tier == Action.CUSTOM) {
+            Matcher[] all = {Matcher.ANY};
+            return new CompiledPolicy(label, tier, spec.dryRun(), true, all, all,
+                    new AuthzDecision[] {decision(label, tier, -1)});
+        }
+        return new CompiledPolicy(label, tier, spec.dryRun(), true, new Matcher[0], new Matcher[0], new AuthzDecision[0]);
+    }
+
+    private static AuthzDecision decision(String label, Action tier, int rule) {
+        return switch (tier) {
+            case ALLOW, AUDIT -> new AuthzDecision.Allow(label, rule);
+            case DENY, CUSTOM -> new AuthzDecision.Deny(label, tier, rule);
+        };
+    }
+}

@@ -1,0 +1,171 @@
+package dev.waypoint.authz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.AuthzDecision;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.security.AuthorizationPolicySpec;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class AuthzPolicyCompilerTest {
+    static final NamespacedName WAYPOINT = new NamespacedName("ns1", "waypoint");
+    static final ServiceSpec B = new ServiceSpec(new NamespacedName("ns1", "b"), Map.of(),
+            List.of(HostPort.parseIp("10.96.0.20")), List.of(new ServicePortSpec("http", 8080, 8080, null, null),
+            new ServicePortSpec("tcp", 9090, 9090, null, null)), Map.of(), SourceRef.NONE);
+    static final Target TO_B = new Target.ServiceTarget(new HostPort(HostPort.parseIp("10.96.0.20"), 8080), B,
+            B.ports().get(0));
+
+    record Compiled(AuthzTable table, List<String> problems) {}
+
+    static Compiled compile(String... policies) {
+        List<AuthorizationPolicySpec> specs = Stream.of(policies).map(Specs::parse).toList();
+        ResourceSet rs = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B)).authorizationPolicies(specs).build();
+        Diagnostics d = new Diagnostics();
+        AuthzTable t = new AuthzPolicyCompiler().compile(rs, d);
+        return new Compiled(t, d.problems().stream().map(Object::toString).toList());
+    }
+
+    static String policy(String name, String action, String rules) {
+        return "metadata: {name: " + name + ", namespace: ns1}\nspec:\n  targetRefs: [{kind: Service, group: '', name: b}]\n"
+                + "  action: " + action + "\n" + (rules == null ? "" : "  rules: " + rules + "\n");
+    }
+
+    record Case(String name, String policy, TestRequest request, boolean allowed, String problem) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Case> failClosed() {
+        TestRequest get = TestRequest.of("GET", "/x");
+        String unknownKey = "[{when: [{key: destination.namespace, values: [ns1]}]}]";
+        return Stream.of(
+                new Case("broken ALLOW allows nothing", policy("p", "ALLOW", "[{}, " + unknownKey.substring(1)), get, false,
+                        "AuthorizationPolicy ns1/p: spec.rules[1].when[0].key: key: destination.namespace (expected: a "
+                                + "supported attribute; destination.namespace is refused by Istio: use the policy's namespace "
+                                + "or targetRefs); the policy allows nothing (it still counts as an ALLOW policy)"),
+                new Case("broken DENY denies everything", policy("p", "DENY", "[{to: [{operation: {paths: [/never]}}], "
+                        + "when: [{key: source.ip, values: [300.1.1.1]}]}]"), get, false,
+                        "AuthorizationPolicy ns1/p: spec.rules[0].when[0].values[0]: values[0]: 300.1.1.1 (expected: an IP "
+                                + "address or CIDR block such as 10.0.0.0/16); the policy denies every request it applies to"),
+                new Case("experimental keys are refused", policy("p", "DENY",
+                        "[{when: [{key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]']}]}]"),
+                        get, false, "AuthorizationPolicy ns1/p: spec.rules[0].when[0].key: key: "
+                                + "experimental.envoy.filters.network.mysql_proxy[db.table] (expected: a supported attribute; "
+                                + "experimental.envoy.filters.* is not supported); the policy denies every request it applies to"),
+                new Case("bad template in ALLOW", policy("p", "ALLOW", "[{to: [{operation: {paths: ['/a/{**}/b/{*}']}}]}]"),
+                        TestRequest.of("GET", "/a/x/b/y"), false,
+                        "AuthorizationPolicy ns1/p: spec.rules[0].to[0].operation.paths[0]: paths[0]: /a/{**}/b/{*} "
+                                + "(expected: a path, or a template whose segments are {*} or {**}, {**} last); the policy "
+                                + "allows nothing (it still counts as an ALLOW policy)"),
+                new Case("CUSTOM denies what its rules match", policy("p", "CUSTOM",
+                        "[{to: [{operation: {paths: [/x]}}]}]").replace("  action: CUSTOM", "  action: CUSTOM\n  provider: {name: ext}"),
+                        get, false, null),
+                new Case("CUSTOM leaves the rest alone", policy("p", "CUSTOM",
+                        "[{to: [{operation: {paths: [/y]}}]}]").replace("  action: CUSTOM", "  action: CUSTOM\n  provider: {name: ext}"),
+                        get, true, null),
+                new Case("allow-nothing", policy("p", "ALLOW", null), get, false, null),
+                new Case("AUDIT is not an ALLOW policy", policy("p", "AUDIT", "[{}]"), get, true, null),
+                new Case("serviceAccounts with principals", policy("p", "ALLOW",
+                        "[{from: [{source: {principals: [a], serviceAccounts: [a]}}]}]"), get, false,
+                        "AuthorizationPolicy ns1/p: spec.rules[0].from[0].source.serviceAccounts: serviceAccounts: set with "
+                                + "principals or namespaces (expected: one of them per source); the policy allows nothing "
+                                + "(it still counts as an ALLOW policy)"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("failClosed")
+    void neverWidensAccess(Case c) {
+        Compiled r = compile(c.policy());
+        assertThat(r.table().engineFor(TO_B).decide(c.request(), null).allowed()).isEqualTo(c.allowed());
+        if (c.problem() == null) {
+            assertThat(r.problems()).isEmpty();
+        } else {
+            assertThat(r.problems()).singleElement().asString().endsWith(c.problem());
+        }
+    }
+
+    /** "HTTP-only fields make ALLOW rules never match and DENY rules match more broadly". */
+    static Stream<Case> tcp() {
+        TestRequest conn = new TestRequest(null, null, null, null,
+                dev.waypoint.model.mesh.SpiffeId.parse("spiffe://cluster.local/ns/ns1/sa/a").orElseThrow(),
+                TestRequest.addr("10.0.1.10", 40000), TestRequest.addr("10.96.0.20", 9090));
+        return Stream.of(
+                new Case("ALLOW with only HTTP fields denies", policy("p", "ALLOW",
+                        "[{to: [{operation: {methods: [GET]}}]}]"), conn, false, null),
+                new Case("ALLOW by principal and port allows", policy("p", "ALLOW",
+                        "[{from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}], to: [{operation: {ports: ['9090']}}]}]"),
+                        conn, true, null),
+                new Case("ALLOW mixing L4 and HTTP fields denies", policy("p", "ALLOW",
+                        "[{to: [{operation: {ports: ['9090'], paths: [/x]}}]}]"), conn, false, null),
+                new Case("DENY with HTTP fields matches more broadly", policy("p", "DENY",
+                        "[{to: [{operation: {ports: ['9090'], paths: [/admin]}}]}]"), conn, false, null),
+                new Case("DENY scoped by another port does not apply", policy("p", "DENY",
+                        "[{to: [{operation: {ports: ['8080'], paths: [/admin]}}]}]"), conn, true, null),
+                new Case("DENY with an HTTP-only when key matches more broadly", policy("p", "DENY",
+                        "[{when: [{key: 'request.headers[x-foo]', values: [bar]}]}]"), conn, false, null));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tcp")
+    void tcpSubset(Case c) {
+        Compiled r = compile(c.policy());
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.table().engineFor(TO_B).decideTcp(c.request()).allowed()).isEqualTo(c.allowed());
+    }
+
+    @Test
+    void podTrafficSeesOnlyGatewayPolicies() {
+        String svcDeny = policy("svc", "DENY", "[{}]");
+        String gwAllow = "metadata: {name: gw, namespace: ns1}\nspec:\n  targetRefs: [{kind: Gateway, group: "
+                + "gateway.networking.k8s.io, name: waypoint}]\n  rules: [{to: [{operation: {paths: [/ok]}}]}]\n";
+        AuthzTable t = compile(svcDeny, gwAllow).table();
+        PodSpec pod = new PodSpec(new NamespacedName("ns1", "p"), Map.of(), "sa", HostPort.parseIp("10.0.0.5"), true,
+                Map.of(), SourceRef.NONE);
+        Target toPod = new Target.WorkloadTarget(new HostPort(HostPort.parseIp("10.0.0.5"), 8080), pod, AppProtocol.HTTP);
+        assertThat(t.engineFor(toPod).decide(TestRequest.of("GET", "/ok"), null).allowed()).isTrue();
+        assertThat(t.engineFor(toPod).decide(TestRequest.of("GET", "/no"), null).allowed()).isFalse();
+        assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/ok"), null))
+                .isEqualTo(new AuthzDecision.Deny("ns1/svc", AuthorizationPolicySpec.Action.DENY, 0));
+    }
+
+    @Test
+    void decisionsNameThePolicyAndRule() {
+        AuthzTable t = compile(policy("a", "ALLOW", "[{to: [{operation: {paths: [/a]}}]}, {to: [{operation: {paths: [/b]}}]}]"),
+                policy("d", "DENY", "[{to: [{operation: {paths: [/c]}}]}]")).table();
+        AuthzEngine e = t.engineFor(TO_B);
+        assertThat(e.decide(TestRequest.of("GET", "/b"), null)).isEqualTo(new AuthzDecision.Allow("ns1/a", 1));
+        assertThat(e.decide(TestRequest.of("GET", "/c"), null).detail())
+                .isEqualTo("rbac_access_denied_matched_policy[ns1/d, rule 0]");
+        assertThat(e.decide(TestRequest.of("GET", "/z"), null).detail()).isEqualTo("rbac_access_denied_matched_policy[none]");
+        // decisions are built at compile time: the same instance every time
+        assertThat(e.decide(TestRequest.of("GET", "/b"), null)).isSameAs(e.decide(TestRequest.of("GET", "/b?x"), null));
+    }
+
+    @Test
+    void policiesElsewhereDoNotAttach() {
+        String otherNs = policy("p", "DENY", "[{}]").replace("namespace: ns1", "namespace: ns2");
+        String classOutsideRoot = "metadata: {name: c, namespace: ns1}\nspec:\n  targetRefs: [{kind: GatewayClass, group: "
+                + "gateway.networking.k8s.io, name: istio-waypoint}]\n  action: DENY\n  rules: [{}]\n";
+        String selector = "metadata: {name: s, namespace: ns1}\nspec:\n  selector: {matchLabels: {app: b}}\n  action: DENY\n"
+                + "  rules: [{}]\n";
+        AuthzTable t = compile(otherNs, classOutsideRoot, selector).table();
+        assertThat(t.engineFor(TO_B).isEmpty()).isTrue();
+        assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/"), null).allowed()).isTrue();
+    }
+}
