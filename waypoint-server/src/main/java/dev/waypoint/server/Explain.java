@@ -87,8 +87,10 @@ final class Explain {
         if (!headers.contains("host")) {
             headers.set("host", req.url().getHost() + (req.url().getPort() > 0 ? ":" + req.url().getPort() : ""));
         }
-        RequestContext rc = new RequestContext(tunnel, snapshot, target, new Attributes(req, tunnel, headers), headers,
-                new RequestOutcome(System.nanoTime()));
+        Attributes attrs = new Attributes(req, tunnel, headers);
+        // path normalization rewrites the path here as it would the forwarded request line
+        RequestContext rc = new RequestContext(tunnel, snapshot, target, attrs, headers,
+                new RequestOutcome(System.nanoTime()), attrs::rewrite);
         List<Stage> stages = new ArrayList<>();
         String outcome = null;
         for (HttpFilter f : filters) {
@@ -132,7 +134,8 @@ final class Explain {
                 backend = describe(route.backend());
                 endpoints = endpoints(snapshot, route.backend());
                 outcome = endpoints.isEmpty() ? "503 no_healthy_upstream (" + backend + " has no ready endpoint)"
-                        : "forwarded to " + backend + " on route " + route.routeName();
+                        : "forwarded to " + backend + " on route " + route.routeName()
+                                + (attrs.path().equals(new Attributes(req, tunnel, headers).path()) ? "" : " as " + attrs.path());
             }
         }
         return new Report(line, from, describe(target), true, null, stages, decisions, outcome, backend, endpoints);
@@ -279,7 +282,25 @@ final class Explain {
     }
 
     /** What matchers see of the explained request. */
-    private record Attributes(Request req, TunnelContext tunnel, HeadersView headers) implements RequestAttributes {
+    private static final class Attributes implements RequestAttributes {
+        private final Request req;
+        private final TunnelContext tunnel;
+        private final HeadersView headers;
+        private String path;
+
+        Attributes(Request req, TunnelContext tunnel, HeadersView headers) {
+            this.req = req;
+            this.tunnel = tunnel;
+            this.headers = headers;
+            String p = req.url().getRawPath();
+            String q = req.url().getRawQuery();
+            this.path = (p == null || p.isEmpty() ? "/" : p) + (q == null ? "" : "?" + q);
+        }
+
+        void rewrite(String newPath) {
+            path = newPath;
+        }
+
         @Override
         public String method() {
             return req.method();
@@ -287,9 +308,12 @@ final class Explain {
 
         @Override
         public String path() {
-            String p = req.url().getRawPath();
-            String q = req.url().getRawQuery();
-            return (p == null || p.isEmpty() ? "/" : p) + (q == null ? "" : "?" + q);
+            return path;
+        }
+
+        @Override
+        public HeadersView headers() {
+            return headers;
         }
 
         @Override

@@ -17,6 +17,10 @@ class ExplainTest {
     record Run(int exit, String out, String err) {}
 
     static Run explain(String... args) {
+        return explainIn("../examples/demo", args);
+    }
+
+    static Run explainIn(String dir, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream o = System.out;
@@ -27,7 +31,7 @@ class ExplainTest {
             String[] all = new String[args.length + 3];
             all[0] = "explain";
             all[1] = "--config-dir";
-            all[2] = "../examples/demo";
+            all[2] = dir;
             System.arraycopy(args, 0, all, 3, args.length);
             int code = new CommandLine(new Main()).execute(all);
             return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
@@ -46,8 +50,11 @@ class ExplainTest {
                 "from    spiffe://cluster.local/ns/demo/sa/curl at 10.0.0.9",
                 "target  Service demo/reviews port 9080 (127.10.0.10:9080, http)",
                 "telemetry  continue",
+                "normalize  continue",
+                "authn      continue",
+                "authz      continue",
                 "route      continue",
-                "route  default -> Service demo/reviews:9080 (no timeout, no retries)",
+                "default -> Service demo/reviews:9080 (no timeout, no retries)", "authz.decision  Allow",
                 "result  forwarded to Service demo/reviews:9080 on route default",
                 "endpoints (3, round robin)",
                 "127.10.1.1:9080 (hbone spiffe://cluster.local/ns/demo/sa/bookinfo-reviews)");
@@ -92,5 +99,30 @@ class ExplainTest {
         assertThat(explain("--from", "alice", "GET", "http://reviews.demo/").err()).contains("--from: alice (expected: spiffe://");
         assertThat(explain("--header", "nocolon", "GET", "http://reviews.demo/").err()).contains("--header: nocolon (expected: NAME:VALUE)");
         assertThat(explain("--output", "xml", "GET", "http://reviews.demo/").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void aDenyingPolicyShowsWhichStageAnsweredAndWhy(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
+            java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
+        }
+        java.nio.file.Files.writeString(tmp.resolve("policy.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: no-admin, namespace: demo}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: reviews}]
+                  action: DENY
+                  rules:
+                  - to: [{operation: {paths: ["/admin*"]}}]
+                """);
+        Run r = explainIn(tmp.toString(), "--from", "spiffe://cluster.local/ns/demo/sa/curl", "GET",
+                "http://reviews.demo:9080/app/../admin/users");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("normalize  continue", "authz      answers 403", "demo/no-admin",
+                "result  answered by authz: 403 rbac_access_denied_matched_policy").doesNotContain("route      continue");
+        // the same request to another path goes through
+        assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/reviews/1").out())
+                .contains("result  forwarded to Service demo/reviews:9080");
     }
 }
