@@ -39,7 +39,19 @@ public final class RouteFilter implements HttpFilter {
     /** The response header modifiers of the chosen rule and backend, for {@link #onResponse}. */
     private static final RequestKey<ResponseModifiers> RESPONSE = RequestKey.of("route-response", ResponseModifiers.class);
 
-    private record ResponseModifiers(List<HttpFilterSpec.HeaderModifier> modifiers) {}
+    private record ResponseModifiers(List<HttpFilterSpec.HeaderModifier> modifiers) {
+        /** {@code set x-a: 1, add x-b: 2, remove x-c}: for {@code explain}. */
+        @Override
+        public String toString() {
+            List<String> parts = new ArrayList<>();
+            for (HttpFilterSpec.HeaderModifier m : modifiers) {
+                m.set().forEach(h -> parts.add("set " + h.name() + ": " + h.value()));
+                m.add().forEach(h -> parts.add("add " + h.name() + ": " + h.value()));
+                m.remove().forEach(n -> parts.add("remove " + n));
+            }
+            return String.join(", ", parts);
+        }
+    }
 
     private final BackendPicker picker;
 
