@@ -174,7 +174,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             String routeName = route.name().name() + "." + route.name().namespace() + "."
                     + (rule.name() != null ? rule.name() : Integer.toString(r));
             String invalid = unsupported(rule.filters());
-            if (invalid == null && usesReplacePrefix(rule.filters())
+            if (invalid == null && (usesReplacePrefix(rule.filters())
+                    || rule.backendRefs().stream().anyMatch(b -> usesReplacePrefix(b.filters())))
                     && rule.matches().stream().anyMatch(m -> m.path().type() != RouteMatchSpec.PathType.PATH_PREFIX)) {
                 invalid = "ReplacePrefixMatch needs PathPrefix matches only";
             }
