@@ -4,9 +4,9 @@ import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
 
 /**
- * The route every request takes until HTTPRoutes exist: "by default a Service routes to its own
- * endpoints"; workload-addressed traffic goes to the addressed pod and port (no load balancing).
- * Pure.
+ * The route a request takes when no HTTPRoute applies to its target and caller: "by default a
+ * Service routes to its own endpoints" (GAMMA: "no routes for the Service → send to the Service as
+ * usual"); workload-addressed traffic goes to the addressed pod and port (no load balancing). Pure.
  */
 public final class DefaultRoutes {
     /** Route name used in logs and metrics for the default route. */

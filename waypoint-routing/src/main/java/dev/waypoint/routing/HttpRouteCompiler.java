@@ -98,7 +98,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                             ? consumers.computeIfAbsent(key, k -> new HashMap<>())
                                     .computeIfAbsent(route.name().namespace(), k -> new ArrayList<>())
                             : producer.computeIfAbsent(key, k -> new ArrayList<>());
-                    addEntries(list, route, rules);
+                    addEntries(list, route, rules, diagnostics);
                 }
             }
         }
@@ -140,12 +140,22 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         return out;
     }
 
-    private static void addEntries(List<RouteTable.Entry> list, HttpRouteSpec route, List<CompiledRule> rules) {
+    private static void addEntries(List<RouteTable.Entry> list, HttpRouteSpec route, List<CompiledRule> rules,
+                                   Diagnostics diagnostics) {
         for (int r = 0; r < route.rules().size(); r++) {
             RouteRuleSpec rule = route.rules().get(r);
             for (int m = 0; m < rule.matches().size(); m++) {
                 RouteMatchSpec spec = rule.matches().get(m);
-                RouteMatcher matcher = new RouteMatcher(spec);
+                RouteMatcher matcher;
+                try {
+                    matcher = new RouteMatcher(spec);
+                } catch (com.google.re2j.PatternSyntaxException e) {
+                    // the translator checks Java syntax; RE2 refuses more (lookarounds, backreferences)
+                    diagnostics.warning(route.source(), KIND, route.name(), "spec.rules[" + r + "].matches[" + m + "]",
+                            "value: " + e.getPattern() + " (expected: an RE2 regular expression: " + e.getDescription()
+                                    + "; the match is ignored)");
+                    continue;
+                }
                 int length = matcher.prefix() != null ? matcher.prefix().length() : spec.path().value().length();
                 MatchSummary summary = new MatchSummary(spec.path().type(), length, spec.method() != null,
                         matcher.headerCount(), matcher.queryCount(), route.creationTimestamp(), route.name().toString(), r, m);
@@ -164,7 +174,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             String routeName = route.name().name() + "." + route.name().namespace() + "."
                     + (rule.name() != null ? rule.name() : Integer.toString(r));
             String invalid = unsupported(rule.filters());
-            if (invalid == null && usesReplacePrefix(rule.filters())
+            if (invalid == null && (usesReplacePrefix(rule.filters())
+                    || rule.backendRefs().stream().anyMatch(b -> usesReplacePrefix(b.filters())))
                     && rule.matches().stream().anyMatch(m -> m.path().type() != RouteMatchSpec.PathType.PATH_PREFIX)) {
                 invalid = "ReplacePrefixMatch needs PathPrefix matches only";
             }

@@ -1,19 +1,15 @@
 package dev.waypoint.routing;
 
 import dev.waypoint.model.gateway.HttpFilterSpec;
-import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.PathRewrite;
-import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RequestKey;
 import dev.waypoint.model.request.RouteSelection;
-import dev.waypoint.model.request.Target;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -27,7 +23,8 @@ import java.util.Objects;
  *   <li>Otherwise the default route ("by default a Service routes to its own endpoints"; a pod
  *       target goes to that pod).</li>
  * </ol>
- * Then the rule's filters run in listed order, followed by the chosen backend's:
+ * The decision is {@link RouteDecision#decide} (pure); this filter executes it. The rule's filters
+ * run in listed order, followed by the chosen backend's:
  * RequestHeaderModifier and URLRewrite hostname through {@link RequestContext#requestHeaders()},
  * the URLRewrite path through the {@link PathRewrite} slot, RequestRedirect as a local reply
  * with {@code location}; ResponseHeaderModifiers are kept for {@link #onResponse}.
@@ -39,7 +36,19 @@ public final class RouteFilter implements HttpFilter {
     /** The response header modifiers of the chosen rule and backend, for {@link #onResponse}. */
     private static final RequestKey<ResponseModifiers> RESPONSE = RequestKey.of("route-response", ResponseModifiers.class);
 
-    private record ResponseModifiers(List<HttpFilterSpec.HeaderModifier> modifiers) {}
+    private record ResponseModifiers(List<HttpFilterSpec.HeaderModifier> modifiers) {
+        /** {@code set x-a: 1, add x-b: 2, remove x-c}: for {@code explain}. */
+        @Override
+        public String toString() {
+            List<String> parts = new ArrayList<>();
+            for (HttpFilterSpec.HeaderModifier m : modifiers) {
+                m.set().forEach(h -> parts.add("set " + h.name() + ": " + h.value()));
+                m.add().forEach(h -> parts.add("add " + h.name() + ": " + h.value()));
+                m.remove().forEach(n -> parts.add("remove " + n));
+            }
+            return String.join(", ", parts);
+        }
+    }
 
     private final BackendPicker picker;
 
@@ -60,61 +69,42 @@ public final class RouteFilter implements HttpFilter {
 
     @Override
     public FilterResult onRequest(RequestContext request) {
-        RouteTable.PortRoutes routes = null;
-        String caller = null;
-        if (request.target() instanceof Target.ServiceTarget st) {
-            routes = request.snapshot().part(RouteTable.PART).routes(st.service().name(), st.port().port());
-            SpiffeId peer = request.attributes().sourcePrincipal();
-            caller = peer == null ? null : peer.namespace();
-        }
-        if (routes == null || !routes.appliesTo(caller)) {
+        RouteDecision decision = RouteDecision.decide(request.snapshot().part(RouteTable.PART), request.target(),
+                request.attributes(), picker);
+        if (decision instanceof RouteDecision.UseDefault) {
             RouteSelection route = DefaultRoutes.route(request.target());
             request.set(RouteSelection.KEY, route);
             request.outcome().route(route.routeName()); // the decision carries its own label (STYLE rule 12)
             return FilterResult.CONTINUE;
         }
-        Target.ServiceTarget target = (Target.ServiceTarget) request.target();
-        RouteTable.Entry entry = routes.find(request.attributes(), caller);
-        if (entry == null) {
-            // "When no rule of the routes attached to the parent matches, return 404"
-            return FilterResult.reply(new Rejection(Rejection.Reason.ROUTE_NOT_FOUND,
-                    "no HTTPRoute rule of Service " + target.service().name() + ":" + target.port().port() + " matches"));
+        if (decision instanceof RouteDecision.Answer a) {
+            if (a.routeName() != null) {
+                request.outcome().route(a.routeName());
+            }
+            return FilterResult.reply(a.rejection(), a.headers());
         }
-        CompiledRule rule = entry.rule();
+        RouteDecision.Forward f = (RouteDecision.Forward) decision;
+        CompiledRule rule = f.rule();
         request.outcome().route(rule.routeName());
-        if (rule.invalid() != null) {
-            return FilterResult.reply(new Rejection(Rejection.Reason.ROUTE_INVALID, rule.routeName() + ": " + rule.invalid()));
-        }
-        CompiledRule.Backend backend = rule.backends().isEmpty() ? null : rule.pick(picker);
-        if (backend != null && backend.target() == null) {
-            // "an invalid backend gets its share of 500s"
-            return FilterResult.reply(new Rejection(Rejection.Reason.ROUTE_INVALID, rule.routeName() + ": " + backend.invalid()));
-        }
         List<HttpFilterSpec.HeaderModifier> responseModifiers = null;
-        List<HttpFilterSpec> filters = backend == null || backend.filters().isEmpty() ? rule.filters()
-                : concat(rule.filters(), backend.filters());
-        for (HttpFilterSpec f : filters) {
-            if (f instanceof HttpFilterSpec.RequestHeaderModifier m) {
+        for (HttpFilterSpec filter : f.filters()) {
+            if (filter instanceof HttpFilterSpec.RequestHeaderModifier m) {
                 apply(m.modifier(), request.requestHeaders());
-            } else if (f instanceof HttpFilterSpec.ResponseHeaderModifier m) {
+            } else if (filter instanceof HttpFilterSpec.ResponseHeaderModifier m) {
                 if (responseModifiers == null) {
                     responseModifiers = new ArrayList<>(2);
                 }
                 responseModifiers.add(m.modifier());
-            } else if (f instanceof HttpFilterSpec.UrlRewrite u) {
-                rewrite(u, entry, request);
-            } else if (f instanceof HttpFilterSpec.RequestRedirect r) {
-                return FilterResult.reply(new Rejection(redirectReason(r.statusCode()), "redirected by " + rule.routeName()),
-                        Map.of("location", RouteActions.location(r, entry.matcher().prefix(), request.attributes(),
-                                target.port().port())));
+            } else if (filter instanceof HttpFilterSpec.UrlRewrite u) {
+                rewrite(u, f.prefix(), request);
             }
             // RequestMirror: parsed and kept, not executed yet (TODO(routing): fire-and-forget copies);
-            // Unsupported filters made the rule invalid at compile time
+            // a RequestRedirect was decided as an answer; Unsupported filters made the rule invalid
         }
         if (responseModifiers != null) {
             request.set(RESPONSE, new ResponseModifiers(responseModifiers));
         }
-        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), backend.target(), rule.timeout(), rule.retry()));
+        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry()));
         return FilterResult.CONTINUE;
     }
 
@@ -126,13 +116,6 @@ public final class RouteFilter implements HttpFilter {
                 apply(modifier, headers);
             }
         }
-    }
-
-    private static List<HttpFilterSpec> concat(List<HttpFilterSpec> a, List<HttpFilterSpec> b) {
-        List<HttpFilterSpec> out = new ArrayList<>(a.size() + b.size());
-        out.addAll(a);
-        out.addAll(b);
-        return out;
     }
 
     /** {@code set} replaces, {@code add} appends a value, {@code remove} deletes; names case-insensitive. */
@@ -148,24 +131,13 @@ public final class RouteFilter implements HttpFilter {
         }
     }
 
-    private static void rewrite(HttpFilterSpec.UrlRewrite u, RouteTable.Entry entry, RequestContext request) {
+    private static void rewrite(HttpFilterSpec.UrlRewrite u, String prefix, RequestContext request) {
         if (u.hostname() != null) {
             // "Hostname is the value to be used to replace the Host header value during forwarding"
             request.requestHeaders().set("host", u.hostname());
         }
         if (u.path() != null) {
-            request.set(PathRewrite.KEY, new PathRewrite(RouteActions.rewritePath(u.path(), entry.matcher().prefix(),
-                    request.attributes().path())));
+            request.set(PathRewrite.KEY, new PathRewrite(RouteActions.rewritePath(u.path(), prefix, request.attributes().path())));
         }
-    }
-
-    private static Rejection.Reason redirectReason(int status) {
-        return switch (status) {
-            case 301 -> Rejection.Reason.REDIRECT_301;
-            case 303 -> Rejection.Reason.REDIRECT_303;
-            case 307 -> Rejection.Reason.REDIRECT_307;
-            case 308 -> Rejection.Reason.REDIRECT_308;
-            default -> Rejection.Reason.REDIRECT_302;
-        };
     }
 }

@@ -16,9 +16,6 @@ public final class RouteTable {
     /** The snapshot part the {@code route} stage reads. */
     public static final SnapshotPart<RouteTable> PART = SnapshotPart.of("routes", RouteTable.class);
 
-    /** A table without routes: every Service keeps its default route. */
-    public static final RouteTable EMPTY = new RouteTable(Map.of());
-
     private final Map<String, PortRoutes> byPort;
 
     RouteTable(Map<String, PortRoutes> byPort) {

@@ -170,4 +170,14 @@ class HttpRouteCompilerTest {
                 "-: warning: HTTPRoute apps/a: spec.parentRefs[0]: name: apps/nope (expected: an existing Service; the parentRef is ignored)");
         assertThat(new SpiffeId("cluster.local", "apps", "default").namespace()).isEqualTo("apps");
     }
+
+    @Test
+    void aRegexRe2RefusesIsReportedAndItsMatchIgnored() {
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80),
+                rule(null, List.of(path(PathType.REGULAR_EXPRESSION, "/(?=a).*"), path(PathType.EXACT, "/ok")), List.of(),
+                        List.of(backend("apps", "reviews", 80, 1))))), List.of(), d);
+        assertThat(table.toDebugString()).isEqualTo("apps/reviews:80 from *: EXACT 3 h0 q0 -> a.apps.0\n");
+        assertThat(d.problems()).singleElement().asString().contains("spec.rules[0].matches[0]", "RE2", "the match is ignored");
+    }
 }

@@ -125,4 +125,29 @@ class ExplainTest {
         assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/reviews/1").out())
                 .contains("result  forwarded to Service demo/reviews:9080");
     }
+
+    @Test
+    void httpRoutesDecideTheRouteAndAnswer404AndRedirects(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        try (java.io.InputStream in = ExplainTest.class.getResourceAsStream("/e2e/routes-mesh.yaml")) {
+            java.nio.file.Files.write(dir.resolve("mesh.yaml"), in.readAllBytes());
+        }
+        java.util.function.Function<String, String> run = path -> {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            PrintStream o = System.out;
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            try {
+                new CommandLine(new Main()).execute("explain", "--config-dir", dir.toString(), "--from",
+                        "spiffe://cluster.local/ns/apps/sa/client", "GET", "http://web.apps" + path);
+            } finally {
+                System.setOut(o);
+            }
+            return out.toString(StandardCharsets.UTF_8);
+        };
+        assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, no retries)",
+                "route-response  add x-routed: yes",
+                "result  forwarded to Service apps/web-v2:80 on route web.apps.v2");
+        assertThat(run.apply("/nothing")).contains("answered by route: 404 route_not_found");
+        assertThat(run.apply("/old")).contains("answers 302", "{location=http://new.example/new}");
+        assertThat(run.apply("/delay/1")).contains("timeout 500 ms");
+    }
 }

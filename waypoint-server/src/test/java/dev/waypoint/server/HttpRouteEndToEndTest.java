@@ -161,4 +161,38 @@ class HttpRouteEndToEndTest {
         assertThat(dump.body()).contains("\"routes\"").contains("apps/web:80")
                 .contains("from *: EXACT 4 h0 q0 -> web.apps.moved");
     }
+
+    @Test
+    void h2cRequestsAreRoutedRewrittenAndRedirectedToo() throws Exception {
+        HboneTestClient.Answer a = client.connect("127.80.0.1:80", Map.of()).get(10, TimeUnit.SECONDS);
+        Channel h2 = a.tunnel();
+        try {
+            Tunnels.h2c(h2);
+            FullHttpResponse r = h2Get(h2, "/api/users?id=7");
+            assertThat(r.status().code()).isEqualTo(200);
+            assertThat(r.headers().get("x-echo-server")).isEqualTo("web-v1");
+            assertThat(r.headers().get("x-echo-path")).isEqualTo("/v1/users?id=7");
+            r.release();
+            r = h2Get(h2, "/v2/x");
+            assertThat(r.headers().get("x-echo-server")).isEqualTo("web-v2");
+            assertThat(r.content().toString(StandardCharsets.UTF_8)).contains("header x-route=v2");
+            assertThat(r.headers().get("x-routed")).isEqualTo("yes");
+            r.release();
+            r = h2Get(h2, "/old");
+            assertThat(r.status().code()).isEqualTo(302);
+            assertThat(r.headers().get("location")).isEqualTo("http://new.example/new");
+            r.release();
+        } finally {
+            h2.close();
+        }
+    }
+
+    private static FullHttpResponse h2Get(Channel t, String path) throws Exception {
+        BlockingQueue<FullHttpResponse> q = new java.util.concurrent.LinkedBlockingQueue<>();
+        io.netty.handler.codec.http2.Http2StreamChannel s = Tunnels.h2cStream(t, q);
+        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+        req.headers().set(HttpHeaderNames.HOST, "web.apps");
+        s.writeAndFlush(req);
+        return Tunnels.take(q);
+    }
 }
