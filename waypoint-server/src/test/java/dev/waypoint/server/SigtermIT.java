@@ -104,7 +104,10 @@ class SigtermIT {
                     assertThat(r.content().toString(StandardCharsets.UTF_8)).isEqualTo("before SIGTERM;after");
                     r.release();
                 }
-                assertThat(p.waitFor(15, TimeUnit.SECONDS)).as("exited after draining").isTrue();
+                // the drain ends at the latest at its timeout (20 s) plus one second: a connection
+                // whose peer has not closed yet is then closed. (Under heavy load the client's own
+                // graceful close sometimes lags and the drain runs to that limit: see the note.)
+                assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after draining").isTrue();
                 assertThat(Files.readString(tmp.resolve("waypoint.log"))).contains("draining").contains("drained");
             } finally {
                 p.destroyForcibly();
