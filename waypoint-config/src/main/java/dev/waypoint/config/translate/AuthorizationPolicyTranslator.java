@@ -43,10 +43,8 @@ final class AuthorizationPolicyTranslator {
     private static final Set<String> OPERATION = Set.of("hosts", "notHosts", "ports", "notPorts", "methods",
             "notMethods", "paths", "notPaths");
     private static final Set<String> CONDITION = Set.of("key", "values", "notValues");
-    private static final Set<String> TARGET_REF = Set.of("group", "kind", "name", "namespace");
     private static final Set<String> PROVIDER = Set.of("name");
     /** CRD limit (kubebuilder): {@code targetRefs} at most 16. */
-    private static final int MAX_TARGET_REFS = 16;
 
     private AuthorizationPolicyTranslator() {}
 
@@ -74,26 +72,8 @@ final class AuthorizationPolicyTranslator {
         }
 
         JsonNode selector = ctx.object(spec, "spec", "selector");
-        List<PolicyTargetRef> refs = new ArrayList<>();
-        JsonNode single = ctx.object(spec, "spec", "targetRef");
-        if (single != null) {
-            PolicyTargetRef r = targetRef(ctx, single, "spec.targetRef");
-            if (r != null) {
-                refs.add(r);
-            }
-        }
-        List<JsonNode> many = ctx.list(spec, "spec", "targetRefs");
-        if (many.size() > MAX_TARGET_REFS) {
-            ctx.error("spec.targetRefs", message("targetRefs", many.size() + " entries", "at most " + MAX_TARGET_REFS));
-        }
-        for (int i = 0; i < many.size(); i++) {
-            String p = index("spec.targetRefs", i);
-            JsonNode n = ctx.element(many.get(i), p, "targetRefs[" + i + "]");
-            PolicyTargetRef r = n == null ? null : targetRef(ctx, n, p);
-            if (r != null) {
-                refs.add(r);
-            }
-        }
+        PolicyTargetRefs.Read targets = PolicyTargetRefs.read(ctx, spec, "Service, Gateway or GatewayClass");
+        List<PolicyTargetRef> refs = targets.refs();
         if (selector != null && !refs.isEmpty()) {
             // CRD CEL rule: "only one of targetRefs or selector can be set"; a waypoint goes by the
             // targetRefs (policyattachment.go), so the policy is kept: dropping it would widen access
@@ -102,7 +82,7 @@ final class AuthorizationPolicyTranslator {
         } else if (selector != null) {
             ctx.note("spec.selector", "a waypoint does not enforce selector policies (ztunnel or sidecars do); "
                     + "use targetRefs (Service, Gateway or GatewayClass istio-waypoint) to apply it here");
-        } else if (refs.isEmpty() && many.isEmpty() && single == null) {
+        } else if (!targets.written()) {
             ctx.note("spec.targetRefs", "no targetRefs: a waypoint does not enforce namespace- or mesh-wide "
                     + "policies; target this waypoint's Gateway or the istio-waypoint GatewayClass to apply it here");
         }
@@ -131,18 +111,6 @@ final class AuthorizationPolicyTranslator {
         }
         ctx.error(p, message(DRY_RUN, ObjectContext.renderJson(v), "\"true\" or \"false\""));
         return false;
-    }
-
-    private static PolicyTargetRef targetRef(ObjectContext ctx, JsonNode n, String p) {
-        ctx.unknownKeys(n, p, TARGET_REF);
-        String group = ctx.string(n, p, "group");
-        String kind = ctx.requiredString(n, p, "kind", "a kind such as Service, Gateway or GatewayClass");
-        String refName = ctx.requiredString(n, p, "name", "the name of the target");
-        String namespace = ctx.string(n, p, "namespace");
-        if (kind == null || refName == null) {
-            return null;
-        }
-        return new PolicyTargetRef(group, kind, refName, namespace);
     }
 
     private static Rule rule(ObjectContext ctx, JsonNode r, String p) {

@@ -45,7 +45,6 @@ final class RequestAuthenticationTranslator {
             "spaceDelimitedClaims", "timeout");
     private static final Set<String> HEADER_FIELDS = Set.of("name", "prefix");
     private static final Set<String> CLAIM_FIELDS = Set.of("header", "claim");
-    private static final Set<String> REF_FIELDS = Set.of("group", "kind", "name", "namespace");
     private static final Set<String> SELECTOR_FIELDS = Set.of("matchLabels");
     // RFC 7230 token: what an HTTP header name may be
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
@@ -59,40 +58,22 @@ final class RequestAuthenticationTranslator {
 
     static RequestAuthenticationSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name) {
         JsonNode spec = ctx.object(tree, "", "spec");
-        unknownFields(ctx, spec, "spec", SPEC_FIELDS);
+        ctx.unknownKeys(spec, "spec", SPEC_FIELDS);
 
         JsonNode selector = ctx.object(spec, "spec", "selector");
         boolean hasSelector = selector != null;
         if (hasSelector) {
-            unknownFields(ctx, selector, "spec.selector", SELECTOR_FIELDS);
+            ctx.unknownKeys(selector, "spec.selector", SELECTOR_FIELDS);
             ctx.stringMap(selector, "spec.selector", "matchLabels");
         }
-        List<PolicyTargetRef> refs = new ArrayList<>();
-        JsonNode single = ctx.object(spec, "spec", "targetRef");
-        if (single != null) {
-            PolicyTargetRef r = targetRef(ctx, single, "spec.targetRef");
-            if (r != null) {
-                refs.add(r);
-            }
-        }
-        List<JsonNode> many = ctx.list(spec, "spec", "targetRefs");
-        if (single != null && !many.isEmpty()) {
-            ctx.error("spec.targetRef", message("targetRef", render(single), "only one of targetRef or targetRefs"));
-        }
-        for (int i = 0; i < many.size(); i++) {
-            String p = index("spec.targetRefs", i);
-            JsonNode n = ctx.element(many.get(i), p, "targetRefs[" + i + "]");
-            PolicyTargetRef r = n == null ? null : targetRef(ctx, n, p);
-            if (r != null) {
-                refs.add(r);
-            }
-        }
-        if (hasSelector && (single != null || !many.isEmpty())) {
+        PolicyTargetRefs.Read targets = PolicyTargetRefs.read(ctx, spec, "Service or Gateway");
+        List<PolicyTargetRef> refs = targets.refs();
+        if (hasSelector && targets.written()) {
             ctx.error("spec.selector", message("selector", render(selector), "only one of selector or targetRefs"));
         } else if (hasSelector) {
             ctx.warning("spec.selector", "a waypoint applies RequestAuthentication through targetRefs only; "
                     + "this selector-based object is enforced by ztunnel or sidecars, not here");
-        } else if (single == null && many.isEmpty()) {
+        } else if (!targets.written()) {
             ctx.warning("spec.targetRefs", "missing: a waypoint does not apply a namespace- or mesh-wide "
                     + "RequestAuthentication (no targetRefs); it attaches to nothing here");
         }
@@ -110,22 +91,8 @@ final class RequestAuthenticationTranslator {
         return new RequestAuthenticationSpec(name, refs, hasSelector, rules, ctx.source());
     }
 
-    private static PolicyTargetRef targetRef(ObjectContext ctx, JsonNode n, String p) {
-        unknownFields(ctx, n, p, REF_FIELDS);
-        String group = ctx.string(n, p, "group");
-        String kind = ctx.requiredString(n, p, "kind", "a kind such as Service or Gateway");
-        String name = ctx.requiredString(n, p, "name", "the name of the target");
-        String namespace = ctx.string(n, p, "namespace");
-        if (namespace != null && !namespace.isEmpty() && ctx.name() != null
-                && !namespace.equals(ctx.name().namespace())) {
-            ctx.warning(path(p, "namespace"), message("namespace", namespace,
-                    "the policy's own namespace " + ctx.name().namespace() + "; this reference attaches to nothing"));
-        }
-        return kind == null || name == null ? null : new PolicyTargetRef(group, kind, name, namespace);
-    }
-
     private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p) {
-        unknownFields(ctx, n, p, RULE_FIELDS);
+        ctx.unknownKeys(n, p, RULE_FIELDS);
         String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
         List<String> audiences = strings(ctx, n, p, "audiences");
         String jwksUri = ctx.string(n, p, "jwksUri");
@@ -148,7 +115,7 @@ final class RequestAuthenticationTranslator {
             if (h == null) {
                 continue;
             }
-            unknownFields(ctx, h, hp, HEADER_FIELDS);
+            ctx.unknownKeys(h, hp, HEADER_FIELDS);
             String hname = headerName(ctx, h, hp, "name");
             String prefix = ctx.string(h, hp, "prefix");
             if (hname != null) {
@@ -170,7 +137,7 @@ final class RequestAuthenticationTranslator {
             if (c == null) {
                 continue;
             }
-            unknownFields(ctx, c, cp, CLAIM_FIELDS);
+            ctx.unknownKeys(c, cp, CLAIM_FIELDS);
             String header = headerName(ctx, c, cp, "header");
             String claim = ctx.requiredString(c, cp, "claim", "a claim name such as sub");
             if (header != null && claim != null) {
@@ -191,17 +158,6 @@ final class RequestAuthenticationTranslator {
     }
 
     /** Every field of {@code node} must be one of {@code known}. */
-    private static void unknownFields(ObjectContext ctx, JsonNode node, String p, Set<String> known) {
-        if (node == null || !node.isObject()) {
-            return;
-        }
-        node.fieldNames().forEachRemaining(f -> {
-            if (!known.contains(f)) {
-                ctx.error(path(p, f), message(f, "unknown field", "one of " + String.join(", ", known.stream().sorted().toList())));
-            }
-        });
-    }
-
     /** A list of non-empty strings; each bad element reported at its own path. */
     private static List<String> strings(ObjectContext ctx, JsonNode n, String p, String key) {
         List<String> out = new ArrayList<>();

@@ -136,7 +136,9 @@ class AuthorizationPolicyTranslatorTest {
                     - {key: "request.headers[x-foo]", values: [bar], notValues: [baz]}
                   - {}
                 """);
-        assertThat(r.problems()).isEmpty();
+        assertThat(r.problems()).containsExactly("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.targetRef: targetRef: "
+                + "{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"waypoint\"} "
+                + "(expected: only one of targetRef or targetRefs; both are used)");
         AuthorizationPolicySpec p = r.resources().authorizationPolicies().get(0);
         assertThat(p.action()).isEqualTo(Action.DENY);
         assertThat(p.dryRun()).isTrue();
