@@ -128,6 +128,9 @@ class MutualTlsHandshakeTest {
     }
 
     private ClientView connect(SslContext context) {
+        // Kept from initChannel: a failed handshake closes the channel, and a closed channel's
+        // pipeline no longer holds the handler, possibly before connect() returns.
+        CompletableFuture<SslHandler> handler = new CompletableFuture<>();
         Channel ch = new Bootstrap()
                 .group(group)
                 .channel(NioSocketChannel.class)
@@ -135,13 +138,15 @@ class MutualTlsHandshakeTest {
                     @Override
                     protected void initChannel(Channel ch) {
                         // No peer host: no SNI, as ztunnel.
-                        ch.pipeline().addLast(context.newHandler(ch.alloc()), CLOSE_ON_ERROR);
+                        SslHandler ssl = context.newHandler(ch.alloc());
+                        handler.complete(ssl);
+                        ch.pipeline().addLast(ssl, CLOSE_ON_ERROR);
                     }
                 })
                 .connect(server.localAddress())
                 .syncUninterruptibly()
                 .channel();
-        SslHandler ssl = ch.pipeline().get(SslHandler.class);
+        SslHandler ssl = handler.join();
         ssl.handshakeFuture().awaitUninterruptibly();
         Throwable failure = ssl.handshakeFuture().cause();
         return new ClientView(ch, failure, PeerIdentities.fromChannel(ch),
