@@ -109,15 +109,20 @@ class TestCaHandshakeTest {
     }
 
     private SslHandler connect(SslContext context) {
+        // Kept from initChannel: a refused handshake can close the channel (and empty its
+        // pipeline) before connect() returns.
+        CompletableFuture<SslHandler> handler = new CompletableFuture<>();
         client = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(context.newHandler(ch.alloc()), CLOSE_ON_ERROR);
+                        SslHandler ssl = context.newHandler(ch.alloc());
+                        handler.complete(ssl);
+                        ch.pipeline().addLast(ssl, CLOSE_ON_ERROR);
                     }
                 })
                 .connect(server.localAddress()).syncUninterruptibly().channel();
-        SslHandler ssl = client.pipeline().get(SslHandler.class);
+        SslHandler ssl = handler.join();
         ssl.handshakeFuture().awaitUninterruptibly();
         return ssl;
     }
