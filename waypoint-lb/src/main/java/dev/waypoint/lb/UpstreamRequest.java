@@ -68,6 +68,9 @@ final class UpstreamRequest implements UpstreamCall {
     private static final CharSequence STREAM_ID = HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text();
     private static final CharSequence SCHEME = HttpConversionUtil.ExtensionHeaderNames.SCHEME.text();
     private static final CharSequence PATH = HttpConversionUtil.ExtensionHeaderNames.PATH.text();
+    /** Envoy's attempt counter header ({@code include_request_attempt_count}). */
+    static final String ATTEMPT_COUNT = "x-envoy-attempt-count";
+    private static final CharSequence GRPC_STATUS = "grpc-status";
 
     private final Upstreams upstreams;
     private final ExchangeChannels pool;
@@ -147,7 +150,12 @@ final class UpstreamRequest implements UpstreamCall {
         attempt = a;
         // what this attempt must send: the head and every body piece so far
         boolean replay = kept != null;
-        a.send(replay ? duplicate(head) : head);
+        HttpRequest out = replay ? duplicate(head) : head;
+        if (upstreams.attemptCountHeader()) {
+            // Envoy: "the value of this header is the number of times the request has been attempted" (1 = first try)
+            out.headers().set(ATTEMPT_COUNT, tried.size());
+        }
+        a.send(out);
         if (!replay) {
             head = null;
         } else {
@@ -379,8 +387,12 @@ final class UpstreamRequest implements UpstreamCall {
             if (msg instanceof HttpObject http && http.decoderResult().isFailure()) {
                 // a malformed response, or one cut short (PrematureChannelClosureException)
                 ReferenceCountUtil.release(msg);
-                failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint + " sent a malformed or truncated response: "
-                        + http.decoderResult().cause().getMessage()), false);
+                // cut short by a close: a reset (UC); anything else the codec refused: a protocol error (502 UPE)
+                Throwable cause = http.decoderResult().cause();
+                boolean cut = cause instanceof io.netty.handler.codec.PrematureChannelClosureException;
+                failed(new Rejection(cut ? Rejection.Reason.UPSTREAM_RESET : Rejection.Reason.UPSTREAM_PROTOCOL_ERROR,
+                        "upstream " + endpoint + " sent a " + (cut ? "truncated" : "malformed") + " response: "
+                        + cause.getMessage()), false);
                 return;
             }
             if (msg instanceof HttpResponse res) {
@@ -389,7 +401,7 @@ final class UpstreamRequest implements UpstreamCall {
                     sink.responseHead(res);
                     return;
                 }
-                if (requestSent && mayRetry(retry.retriable(res.status().code()))) {
+                if (requestSent && mayRetry(retry.retriable(res.status().code()) || retriableGrpc(res))) {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
                     abandon(EndpointStates.AttemptResult.SERVER_ERROR);
@@ -492,12 +504,34 @@ final class UpstreamRequest implements UpstreamCall {
                     false);
         }
 
+        @Override
+        public void upstreamRefused() {
+            if (finished || responseStarted) {
+                upstreamClosed();
+                return;
+            }
+            reusable = false;
+            Channel ch = up;
+            up = null;
+            if (ch != null) {
+                ch.close();
+            }
+            // refused-stream: "the request was not processed" (RFC 9113 §8.7), safe to try again
+            failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint + " refused the stream"), false, true);
+        }
+
         /** This attempt failed: retry if allowed, else tell the sink. */
         void failed(Rejection r, boolean timeout) {
-            boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET && !timeout;
+            failed(r, timeout, false);
+        }
+
+        private void failed(Rejection r, boolean timeout, boolean refused) {
+            boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET
+                    && r.reason() != Rejection.Reason.UPSTREAM_PROTOCOL_ERROR && !timeout && !refused;
             abandon(EndpointStates.AttemptResult.CONNECT_FAILURE);
             // a per-try timeout is retried like a reset ("reset" covers it in Envoy's retry_on)
-            if (mayRetry(connectFailure ? retry.connectFailure() : retry.reset())) {
+            boolean allowed = connectFailure ? retry.connectFailure() : refused ? retry.refusedStream() : retry.reset();
+            if (mayRetry(allowed)) {
                 retriesLeft--;
                 log.debug("retrying {} after {}", request, r);
                 newAttempt();
@@ -531,6 +565,25 @@ final class UpstreamRequest implements UpstreamCall {
             if (perTryTimer != null) {
                 perTryTimer.cancel(false);
             }
+        }
+    }
+
+    /**
+     * Envoy's {@code unavailable} / {@code cancelled}: the gRPC status of a trailers-only response
+     * (the only kind whose status is in the head) is one the policy retries.
+     */
+    private boolean retriableGrpc(HttpResponse res) {
+        if (retry.retriableGrpcStatuses().isEmpty()) {
+            return false;
+        }
+        String status = res.headers().get(GRPC_STATUS);
+        if (status == null || status.length() > 2) {
+            return false;
+        }
+        try {
+            return retry.retriableGrpc(Integer.parseInt(status));
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

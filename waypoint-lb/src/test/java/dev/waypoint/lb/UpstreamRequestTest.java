@@ -359,6 +359,103 @@ class UpstreamRequestTest {
         assertThat(sink.events).containsExactly("head 503", "last busy");
     }
 
+    // --- Istio's default retry policy: connect-failure, refused-stream, unavailable, cancelled, 503
+
+    @Test
+    void istiosDefaultRetriesAConnectFailureOnTheOtherEndpoint() {
+        channels.script.add(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "dead"));
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        assertThat(channels.acquiredFor).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void istiosDefaultDoesNotRetryAResetAfterTheRequestWasSentAndAnswers503() {
+        UpstreamRequest call = start(context(RetryPolicy.ISTIO_DEFAULT, null), post());
+        call.requestContent(chunk("abcd", true));
+        channels.handedOut.get(0).close(); // "reset" is not in Istio's retry_on: the request may have been processed
+        assertThat(channels.handedOut).hasSize(1);
+        assertThat(sink.failure.reason()).isEqualTo(Rejection.Reason.UPSTREAM_RESET);
+        assertThat(sink.failure.reason().status()).isEqualTo(503); // Envoy: 503 UC, not 502
+    }
+
+    @Test
+    void istiosDefaultRetriesARefusedStream() {
+        UpstreamRequest call = start(context(RetryPolicy.ISTIO_DEFAULT, null), post());
+        call.requestContent(chunk("abcd", true));
+        channels.written(0);
+        channels.handedOut.get(0).pipeline().fireUserEventTriggered(
+                new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM));
+        assertThat(channels.handedOut).hasSize(2);
+        assertThat(channels.written(1)).containsExactly("POST /p", "abcd", "END");
+        respond(1, 200, "second");
+        assertThat(sink.events).containsExactly("head 200", "last second");
+    }
+
+    @Test
+    void istiosDefaultRetriesA503AndTrailersOnlyGrpcUnavailableOrCancelled() {
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        respond(0, 503, "busy");
+        grpcTrailersOnly(1, "14"); // unavailable
+        grpcTrailersOnly(2, "1"); // cancelled: the third try was the last (2 retries)
+        assertThat(channels.handedOut).hasSize(3);
+        assertThat(sink.events).containsExactly("head 200"); // the whole (trailers-only) response in one head
+    }
+
+    @Test
+    void aGrpcStatusThePolicyDoesNotListIsTheAnswer() {
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        grpcTrailersOnly(0, "13"); // internal: not retried
+        assertThat(channels.handedOut).hasSize(1);
+        assertThat(sink.events).containsExactly("head 200");
+    }
+
+    private void grpcTrailersOnly(int i, String grpcStatus) {
+        io.netty.handler.codec.http.DefaultFullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set("grpc-status", grpcStatus)
+                .set(HttpHeaderNames.CONTENT_LENGTH, 0);
+        channels.handedOut.get(i).writeInbound(res);
+    }
+
+    @Test
+    void noAttemptCountHeaderByDefaultAsIstioWaypointsSendNone() {
+        RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
+        HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        start(context(retry, null), head);
+        assertThat(heads(0).get(0).headers().contains(UpstreamRequest.ATTEMPT_COUNT)).isFalse();
+    }
+
+    @Test
+    void withTheAttemptCountEnabledEachTryCarriesItsNumber() {
+        Upstreams counting = new Upstreams(UpstreamSettings.defaults(15008),
+                new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin(), true);
+        RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
+        HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        head.headers().set(UpstreamRequest.ATTEMPT_COUNT, "7"); // a client's value is replaced
+        new UpstreamRequest(counting, channels, context(retry, null), head, false, loop, sink).start();
+        assertThat(heads(0)).extracting(h -> h.headers().get(UpstreamRequest.ATTEMPT_COUNT)).containsExactly("1");
+        channels.handedOut.get(0).close();
+        assertThat(heads(1)).extracting(h -> h.headers().get(UpstreamRequest.ATTEMPT_COUNT)).containsExactly("2");
+        respond(1, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    /** The request heads written on channel {@code i} (their bodies released). */
+    private List<HttpRequest> heads(int i) {
+        List<HttpRequest> out = new ArrayList<>();
+        Object m;
+        channels.handedOut.get(i).flushOutbound();
+        while ((m = channels.handedOut.get(i).readOutbound()) != null) {
+            if (m instanceof HttpRequest r) {
+                out.add(r);
+            }
+            ReferenceCountUtil.release(m);
+        }
+        return out;
+    }
+
     @Test
     void aPathRewriteReplacesTheRequestTargetSent() {
         RequestContext rc = context(RetryPolicy.NONE, null);

@@ -54,6 +54,23 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
     /** Istio's default when {@code retry} is set without {@code attempts}. */
     private static final int DEFAULT_ATTEMPTS = 2;
 
+    /** The retry policy of default routes and of rules without {@code retry}. */
+    private final RetryPolicy meshDefault;
+
+    /** With Istio's default retry policy ({@link RetryPolicy#ISTIO_DEFAULT}): no mesh config sets another. */
+    public HttpRouteCompiler() {
+        this(RetryPolicy.ISTIO_DEFAULT);
+    }
+
+    /**
+     * @param meshDefault the mesh config's {@code defaultHttpRetryPolicy} (Istio 1.31 applies it on
+     *        waypoints; it replaces Istio's default): the policy of default routes and of rules
+     *        without a {@code retry} of their own
+     */
+    public HttpRouteCompiler(RetryPolicy meshDefault) {
+        this.meshDefault = java.util.Objects.requireNonNull(meshDefault, "meshDefault");
+    }
+
     @Override
     public SnapshotPart<RouteTable> part() {
         return RouteTable.PART;
@@ -111,7 +128,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             consumers.getOrDefault(key, Map.of()).forEach((ns, list) -> cons.put(ns, dedupe(list)));
             byPort.put(key, new RouteTable.PortRoutes(prod, cons));
         }
-        return new RouteTable(byPort);
+        return new RouteTable(byPort, meshDefault);
     }
 
     /** Sorted by precedence; one route listing the same parent twice attaches once. */
@@ -164,7 +181,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         }
     }
 
-    private static List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
+    private List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
                                                    List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics) {
         List<CompiledRule> out = new ArrayList<>();
         for (int r = 0; r < route.rules().size(); r++) {
@@ -239,12 +256,19 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * timeouts are retried as well ("even when no codes are listed"); {@code backoff} is not
      * implemented (retries start at once).
      */
-    private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry) {
+    private RetryPolicy retry(RouteRetrySpec spec, Duration perTry) {
         if (spec == null) {
-            return perTry == null ? RetryPolicy.NONE : new RetryPolicy(0, perTry, false, false, Set.of());
+            // Istio: "No VS policy set, use mesh defaults" (route.go, translateRoute)
+            return meshDefault.withPerTryTimeout(perTry);
         }
         int retries = spec.attempts() == null ? DEFAULT_ATTEMPTS : spec.attempts();
-        return new RetryPolicy(retries, perTry, true, true, Set.copyOf(spec.codes()));
+        if (retries == 0) {
+            return perTry == null ? RetryPolicy.NONE : RetryPolicy.NONE.withPerTryTimeout(perTry);
+        }
+        // Istio's translation (conversion.go): "connect-failure,refused-stream,unavailable,cancelled" + codes;
+        // resets too, as the Gateway API asks ("SHOULD retry on connection errors (disconnect, reset, timeout, TCP failure)")
+        return new RetryPolicy(retries, perTry, true, true, true, Set.copyOf(spec.codes()),
+                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE));
     }
 
     private static String unsupported(List<HttpFilterSpec> filters) {

@@ -69,10 +69,10 @@ public final class RouteFilter implements HttpFilter {
 
     @Override
     public FilterResult onRequest(RequestContext request) {
-        RouteDecision decision = RouteDecision.decide(request.snapshot().part(RouteTable.PART), request.target(),
-                request.attributes(), picker);
+        RouteTable table = request.snapshot().part(RouteTable.PART);
+        RouteDecision decision = RouteDecision.decide(table, request.target(), request.attributes(), picker);
         if (decision instanceof RouteDecision.UseDefault) {
-            RouteSelection route = DefaultRoutes.route(request.target());
+            RouteSelection route = DefaultRoutes.route(request.target(), table.defaultRetry());
             request.set(RouteSelection.KEY, route);
             request.outcome().route(route.routeName()); // the decision carries its own label (STYLE rule 12)
             return FilterResult.CONTINUE;

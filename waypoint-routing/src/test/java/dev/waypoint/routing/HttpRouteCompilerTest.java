@@ -140,10 +140,35 @@ class HttpRouteCompilerTest {
         CompiledRule all = routes.find(TestRequests.get("/"), null).rule();
         assertThat(all.timeout()).isEqualTo(Duration.ofSeconds(10));
         // "attempts" counts retries: 2 retries, 3 tries in all
-        assertThat(all.retry()).isEqualTo(new RetryPolicy(2, null, true, true, Set.of(500, 503)));
+        // Istio's "connect-failure,refused-stream,unavailable,cancelled" + the codes; resets as the Gateway API asks
+        assertThat(all.retry()).isEqualTo(new RetryPolicy(2, null, true, true, true, Set.of(500, 503),
+                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE)));
         CompiledRule x = routes.find(TestRequests.get("/x"), null).rule();
         assertThat(x.timeout()).isNull(); // "0s" disables
-        assertThat(x.retry()).isEqualTo(new RetryPolicy(0, Duration.ofMillis(500), false, false, Set.of()));
+        // no retry of its own: the mesh default (Istio's), with the rule's backendRequest as per-try timeout
+        assertThat(x.retry()).isEqualTo(RetryPolicy.ISTIO_DEFAULT.withPerTryTimeout(Duration.ofMillis(500)));
+    }
+
+    @Test
+    void theMeshDefaultRetryPolicyReplacesIstiosForDefaultRoutesAndRulesWithoutRetry() {
+        RetryPolicy mesh = new RetryPolicy(5, null, true, true, Set.of(502));
+        RouteRuleSpec plain = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, null);
+        RouteRuleSpec own = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/own")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(1, List.of(), null));
+        RouteRuleSpec off = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/off")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(0, List.of(), null));
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .services(List.of(REVIEWS)).httpRoutes(List.of(route("apps", "a", null, parent("reviews", 80), plain, own, off)))
+                .build();
+        RouteTable table = new HttpRouteCompiler(mesh).compile(rs, new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+
+        assertThat(table.defaultRetry()).isEqualTo(mesh);
+        assertThat(routes.find(TestRequests.get("/"), null).rule().retry()).isEqualTo(mesh);
+        assertThat(routes.find(TestRequests.get("/own"), null).rule().retry().retries()).isEqualTo(1); // a rule's retry replaces it
+        assertThat(routes.find(TestRequests.get("/off"), null).rule().retry()).isEqualTo(RetryPolicy.NONE); // attempts: 0
+        assertThat(new HttpRouteCompiler().compile(rs, new Diagnostics()).defaultRetry()).isEqualTo(RetryPolicy.ISTIO_DEFAULT);
     }
 
     @Test

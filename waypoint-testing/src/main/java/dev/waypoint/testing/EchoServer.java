@@ -54,10 +54,13 @@ public final class EchoServer implements AutoCloseable {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     private final Channel channel;
     private final java.util.concurrent.atomic.AtomicLong generated;
+    private final io.netty.channel.group.ChannelGroup accepted;
 
-    private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated) {
+    private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated,
+                       io.netty.channel.group.ChannelGroup accepted) {
         this.channel = channel;
         this.generated = generated;
+        this.accepted = accepted;
     }
 
     /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
@@ -68,6 +71,8 @@ public final class EchoServer implements AutoCloseable {
     /** Listens on {@code bind}; {@code name} identifies this backend in answers (a pod name). */
     public static EchoServer start(EventLoopGroup group, InetSocketAddress bind, String name) throws InterruptedException {
         java.util.concurrent.atomic.AtomicLong generated = new java.util.concurrent.atomic.AtomicLong();
+        io.netty.channel.group.ChannelGroup accepted = new io.netty.channel.group.DefaultChannelGroup(
+                io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(EventLoops.serverChannel())
@@ -75,12 +80,13 @@ public final class EchoServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
+                        accepted.add(c);
                         c.pipeline().addLast(new Sniff(name, generated));
                         c.pipeline().addLast(new CloseOnError()); // stays last as Sniff adds after itself
                     }
                 })
                 .bind(bind).sync().channel();
-        return new EchoServer(ch, generated);
+        return new EchoServer(ch, generated, accepted);
     }
 
     /** The bound address. */
@@ -91,6 +97,15 @@ public final class EchoServer implements AutoCloseable {
     @Override
     public void close() {
         channel.close().awaitUninterruptibly();
+    }
+
+    /**
+     * The pod dies: stops listening and cuts every connection it accepted (new connections are
+     * refused from now on). Returns once all are closed.
+     */
+    public void kill() {
+        channel.close().awaitUninterruptibly();
+        accepted.close().awaitUninterruptibly();
     }
 
     private static final class Sniff extends ByteToMessageDecoder {
