@@ -106,7 +106,9 @@ final class UpstreamRequest implements UpstreamCall {
         this.backend = route != null ? route.backend() : null;
         this.retry = route != null ? route.retry() : RetryPolicy.NONE;
         this.retriesLeft = retry.retries();
-        this.upstreamH2 = h2Downstream || request.target().protocol().isH2();
+        // the backend's declared protocol, whatever the client spoke (UpstreamProtocol)
+        this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream)
+                : h2Downstream || request.target().protocol().isH2();
         sanitizeRequest(head.headers(), upstreamH2);
         PathRewrite rewrite = request.get(PathRewrite.KEY); // an HTTPRoute URLRewrite: the request line is not a header
         if (rewrite != null) {

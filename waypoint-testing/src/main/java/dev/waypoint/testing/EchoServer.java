@@ -43,7 +43,7 @@ import java.util.TreeMap;
  * A backend pod for tests and the demo. Speaks whatever arrives: HTTP/1.1, HTTP/2 with prior
  * knowledge (h2c, gRPC), or raw TCP (echoed byte for byte).
  *
- * <p>HTTP answers 200 with {@code x-echo-server: <name>} and, per request: a request body is
+ * <p>HTTP answers 200 with {@code x-echo-server: <name>}, {@code x-echo-protocol} (the HTTP version it was spoken to with) and, per request: a request body is
  * streamed back as it arrives (so streaming gRPC works); without a body the response is a text
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
  * {@code /status/N} answers status N; {@code /delay/MS} answers MS milliseconds late; {@code /abort/before} closes without answering and
@@ -302,7 +302,7 @@ public final class EchoServer implements AutoCloseable {
                 }
                 HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
                 res.headers().set("x-echo-server", name).set("x-echo-method", req.method().name())
-                        .set("x-echo-path", req.uri());
+                        .set("x-echo-path", req.uri()).set("x-echo-protocol", h2 ? "HTTP/2.0" : "HTTP/1.1");
                 if (grpc) {
                     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc");
                 }
