@@ -20,7 +20,7 @@ import java.util.Objects;
  *
  * @param waypoint which Gateway this process is ({@code --gateway})
  * @param trustDomain the mesh trust domain ({@code cluster.local})
- * @param httpRoutes {@code HTTPRoute}s, in input order
+ * @param httpRoutes {@code HTTPRoute}s and {@code GRPCRoute}s ({@link HttpRouteSpec#kind}), in input order
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)

@@ -49,7 +49,6 @@ import java.util.Set;
  * Pure; runs on the config executor.
  */
 public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
-    private static final String KIND = "HTTPRoute";
     private static final String GATEWAY_GROUP = "gateway.networking.k8s.io";
     /** Istio's default when {@code retry} is set without {@code attempts}. */
     private static final int DEFAULT_ATTEMPTS = 2;
@@ -94,13 +93,13 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
                 ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
                             "name: " + parent.namespace() + "/" + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
                     continue;
                 }
                 List<ServicePortSpec> ports = attachedPorts(svc, parent);
                 if (ports.isEmpty()) {
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
                             "port: " + (parent.port() != 0 ? parent.port() : parent.sectionName())
                                     + " (expected: a port of Service " + svc.name() + "; the parentRef is ignored)");
                     continue;
@@ -168,14 +167,16 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     matcher = new RouteMatcher(spec);
                 } catch (com.google.re2j.PatternSyntaxException e) {
                     // the translator checks Java syntax; RE2 refuses more (lookarounds, backreferences)
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.rules[" + r + "].matches[" + m + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.rules[" + r + "].matches[" + m + "]",
                             "value: " + e.getPattern() + " (expected: an RE2 regular expression: " + e.getDescription()
                                     + "; the match is ignored)");
                     continue;
                 }
-                int length = matcher.prefix() != null ? matcher.prefix().length() : spec.path().value().length();
-                MatchSummary summary = new MatchSummary(spec.path().type(), length, spec.method() != null,
-                        matcher.headerCount(), matcher.queryCount(), route.creationTimestamp(), route.name().toString(), r, m);
+                MatchSummary summary = spec.grpcMethod() != null || route.grpc()
+                        ? MatchSummary.grpc(spec.grpcMethod(), matcher.headerCount(), route.creationTimestamp(), route.name().toString(), r, m)
+                        : new MatchSummary(spec.path().type(), matcher.prefix() != null ? matcher.prefix().length()
+                                : spec.path().value().length(), spec.method() != null, matcher.headerCount(), matcher.queryCount(),
+                                route.creationTimestamp(), route.name().toString(), r, m);
                 list.add(new RouteTable.Entry(summary, matcher, rules.get(r)));
             }
         }
@@ -211,7 +212,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     }
                 }
                 if (problem != null) {
-                    diagnostics.warning(route.source(), KIND, route.name(), field + ".backendRefs[" + b + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), field + ".backendRefs[" + b + "]",
                             problem + " (requests sent to it get 500)");
                 }
                 backends.add(new CompiledRule.Backend(target, problem, ref.weight(), ref.filters()));
@@ -230,7 +231,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
             }
             if (invalid != null && !invalid.equals(backends.isEmpty() ? null : backends.get(0).invalid())) {
-                diagnostics.warning(route.source(), KIND, route.name(), field, invalid + " (requests matching it get 500)");
+                diagnostics.warning(route.source(), route.kind(), route.name(), field, invalid + " (requests matching it get 500)");
             }
             Duration timeout = null;
             Duration perTry = null;
@@ -301,7 +302,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
                 && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
-                        && g.allows(GATEWAY_GROUP, KIND, route.name().namespace(), "", "Service", ref.name()))) {
+                        && g.allows(GATEWAY_GROUP, route.kind(), route.name().namespace(), "", "Service", ref.name()))) {
             return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";
         }
         ServiceSpec svc = services.get(name);

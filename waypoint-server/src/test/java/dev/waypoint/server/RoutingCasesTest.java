@@ -106,7 +106,7 @@ class RoutingCasesTest {
         Set<String> features = new java.util.HashSet<>();
         c.path("features").forEach(f -> features.add(f.asText()));
         for (JsonNode r : c.path("routes")) {
-            if (!r.path("kind").asText().equals("HTTPRoute")) {
+            if (!r.path("kind").asText().equals("HTTPRoute") && !r.path("kind").asText().equals("GRPCRoute")) {
                 return r.path("kind").asText() + " is not implemented";
             }
         }
@@ -169,7 +169,7 @@ class RoutingCasesTest {
 
     private record Outcome(int status, String backend, String backendNamespace, Set<String> backendPods,
                            Map<String, String> replyHeaders, Headers requestHeaders, String requestPath, Headers responseHeaders,
-                           RouteSelection selection) {}
+                           RouteSelection selection, int grpcStatus) {}
 
     private static boolean isTimed(JsonNode behavior) {
         return behavior.has("delay") || behavior.has("failFirstN") || behavior.has("delayFailedAttempts");
@@ -226,7 +226,7 @@ class RoutingCasesTest {
     }
 
     private static Outcome failed(Outcome o, int status) {
-        return new Outcome(status, null, null, Set.of(), Map.of(), o.requestHeaders, null, o.responseHeaders, o.selection);
+        return new Outcome(status, null, null, Set.of(), Map.of(), o.requestHeaders, null, o.responseHeaders, o.selection, -1);
     }
 
     /** {@code 1s}, {@code 300ms}, {@code 1m}. */
@@ -274,7 +274,8 @@ class RoutingCasesTest {
         Headers response = new Headers();
         if (result instanceof FilterResult.Reply reply) {
             filter.onResponse(ctx, reply.rejection().reason().status(), response);
-            return new Outcome(reply.rejection().reason().status(), null, null, Set.of(), reply.headers(), headers, null, response, null);
+            return new Outcome(reply.rejection().reason().status(), null, null, Set.of(), reply.headers(), headers, null, response, null,
+                    reply.rejection().reason().grpcStatus());
         }
         assertThat(result).isSameAs(FilterResult.CONTINUE);
         c.path("backendBehavior").path("responseHeaders").fields().forEachRemaining(e -> response.add(e.getKey(), e.getValue().asText()));
@@ -284,7 +285,7 @@ class RoutingCasesTest {
         String path = rewrite != null ? rewrite.path() : attributes.path();
         if (sel.backend() instanceof RouteSelection.PodBackend pb) {
             return new Outcome(200, pb.pod().name().name(), pb.pod().name().namespace(), Set.of(pb.pod().name().name()), Map.of(),
-                    headers, path, response, sel);
+                    headers, path, response, sel, 0);
         }
         ServiceSpec svc = ((RouteSelection.ServiceBackend) sel.backend()).service();
         Set<String> pods = new java.util.HashSet<>();
@@ -295,7 +296,7 @@ class RoutingCasesTest {
                 }
             }
         }
-        return new Outcome(200, svc.name().name(), svc.name().namespace(), pods, Map.of(), headers, path, response, sel);
+        return new Outcome(200, svc.name().name(), svc.name().namespace(), pods, Map.of(), headers, path, response, sel, 0);
     }
 
     private static void check(JsonNode expect, Outcome o, ResourceSet rs) {
@@ -305,6 +306,10 @@ class RoutingCasesTest {
             assertThat(o.status).as("status").isIn(allowed);
         } else {
             assertThat(o.status).as("status").isEqualTo(expect.path("status").asInt());
+        }
+        if (expect.has("grpcStatus") && o.grpcStatus >= 0) {
+            // a local reply to a gRPC call carries grpc-status (404 no route -> 12 UNIMPLEMENTED); a forwarded call the backend's 0
+            assertThat(o.grpcStatus).as("grpc-status").isEqualTo(expect.path("grpcStatus").asInt());
         }
         JsonNode backend = expect.path("backend");
         if (backend.isNull() || backend.isMissingNode()) {

@@ -62,6 +62,29 @@ final class HttpRouteTranslator {
         Instant created = creationTimestamp(ctx, child(tree, "metadata"));
         JsonNode spec = ctx.object(tree, "", "spec");
         ctx.knownFields(spec, "spec", SPEC);
+        List<ParentRefSpec> parents = parentRefs(ctx, spec, name);
+        // hostnames: read for validity only. GEP-1294: "GAMMA implementations SHOULD NOT infer any
+        // behavior from the hostnames field"; Istio ignores them for Service parents.
+        ctx.list(spec, "spec", "hostnames");
+
+        List<RouteRuleSpec> rules = new ArrayList<>();
+        List<JsonNode> rs = child(spec, "rules") == null ? List.of() : ctx.list(spec, "spec", "rules");
+        if (child(spec, "rules") == null) {
+            // CRD default: rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+            rules.add(new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(), List.of(), null, null));
+        }
+        for (int i = 0; i < rs.size(); i++) {
+            String p = index("spec.rules", i);
+            JsonNode n = ctx.element(rs.get(i), p, "rules[" + i + "]");
+            if (n != null) {
+                rules.add(rule(ctx, n, p, name));
+            }
+        }
+        return new HttpRouteSpec(name, created, parents, rules, ctx.source());
+    }
+
+    /** {@code spec.parentRefs}, with the CRD defaults (group, kind Gateway, the route's namespace). Shared with GRPCRoute. */
+    static List<ParentRefSpec> parentRefs(ObjectContext ctx, JsonNode spec, NamespacedName name) {
         List<ParentRefSpec> parents = new ArrayList<>();
         List<JsonNode> ps = ctx.list(spec, "spec", "parentRefs");
         for (int i = 0; i < ps.size(); i++) {
@@ -81,24 +104,7 @@ final class HttpRouteTranslator {
                 parents.add(new ParentRefSpec(group, kind, ns, parent, port, section));
             }
         }
-        // hostnames: read for validity only. GEP-1294: "GAMMA implementations SHOULD NOT infer any
-        // behavior from the hostnames field"; Istio ignores them for Service parents.
-        ctx.list(spec, "spec", "hostnames");
-
-        List<RouteRuleSpec> rules = new ArrayList<>();
-        List<JsonNode> rs = child(spec, "rules") == null ? List.of() : ctx.list(spec, "spec", "rules");
-        if (child(spec, "rules") == null) {
-            // CRD default: rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
-            rules.add(new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(), List.of(), null, null));
-        }
-        for (int i = 0; i < rs.size(); i++) {
-            String p = index("spec.rules", i);
-            JsonNode n = ctx.element(rs.get(i), p, "rules[" + i + "]");
-            if (n != null) {
-                rules.add(rule(ctx, n, p, name));
-            }
-        }
-        return new HttpRouteSpec(name, created, parents, rules, ctx.source());
+        return parents;
     }
 
     private static RouteRuleSpec rule(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
@@ -177,7 +183,7 @@ final class HttpRouteTranslator {
         return new RouteMatchSpec(path, headers, query, method);
     }
 
-    private static List<RouteMatchSpec.ValueMatch> valueMatches(ObjectContext ctx, JsonNode m, String mp, String key) {
+    static List<RouteMatchSpec.ValueMatch> valueMatches(ObjectContext ctx, JsonNode m, String mp, String key) {
         List<RouteMatchSpec.ValueMatch> out = new ArrayList<>();
         List<JsonNode> hs = ctx.list(m, mp, key);
         for (int i = 0; i < hs.size(); i++) {
@@ -208,7 +214,7 @@ final class HttpRouteTranslator {
         return out;
     }
 
-    private static void checkRegex(ObjectContext ctx, String regex, String at) {
+    static void checkRegex(ObjectContext ctx, String regex, String at) {
         try {
             java.util.regex.Pattern.compile(regex); // the router compiles with RE2 semantics; a Java-invalid one is surely bad
         } catch (java.util.regex.PatternSyntaxException e) {
@@ -216,7 +222,7 @@ final class HttpRouteTranslator {
         }
     }
 
-    private static List<HttpFilterSpec> filters(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
+    static List<HttpFilterSpec> filters(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
         List<HttpFilterSpec> out = new ArrayList<>();
         List<JsonNode> fs = ctx.list(n, p, "filters");
         Set<String> seen = new java.util.HashSet<>();
@@ -383,7 +389,7 @@ final class HttpRouteTranslator {
         return ref == null ? null : new HttpFilterSpec.RequestMirror(ref);
     }
 
-    private static BackendRefSpec backendRef(ObjectContext ctx, JsonNode b, String bp, NamespacedName route, boolean full) {
+    static BackendRefSpec backendRef(ObjectContext ctx, JsonNode b, String bp, NamespacedName route, boolean full) {
         ctx.knownFields(b, bp, full ? BACKEND : Set.of("group", "kind", "namespace", "name", "port"));
         String group = orDefault(ctx.string(b, bp, "group"), "");
         String kind = orDefault(ctx.string(b, bp, "kind"), "Service");
@@ -465,7 +471,7 @@ final class HttpRouteTranslator {
         return d;
     }
 
-    private static Instant creationTimestamp(ObjectContext ctx, JsonNode metadata) {
+    static Instant creationTimestamp(ObjectContext ctx, JsonNode metadata) {
         String s = ctx.string(metadata, "metadata", "creationTimestamp");
         if (s == null) {
             return null;
