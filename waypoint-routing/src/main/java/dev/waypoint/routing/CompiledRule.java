@@ -14,12 +14,19 @@ import java.util.List;
  * @param invalid why every request matching the rule gets 500, or null when it is servable
  * @param filters the rule's filters, in listed order
  * @param timeout {@code timeouts.request}, null when unset or "0s"
+ * @param cors the rule's compiled {@code CORS} filter, or null
  */
 record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filters, List<Backend> backends,
-                    int totalWeight, Duration timeout, RetryPolicy retry) {
+                    int totalWeight, Duration timeout, RetryPolicy retry, CorsPolicy cors) {
     CompiledRule {
         filters = List.copyOf(filters);
         backends = List.copyOf(backends);
+    }
+
+    /** Without a CORS filter. */
+    CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filters, List<Backend> backends,
+                 int totalWeight, Duration timeout, RetryPolicy retry) {
+        this(routeName, invalid, filters, backends, totalWeight, timeout, retry, null);
     }
 
     /**

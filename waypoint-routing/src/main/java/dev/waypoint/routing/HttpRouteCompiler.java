@@ -192,6 +192,9 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             String routeName = route.name().name() + "." + route.name().namespace() + "."
                     + (rule.name() != null ? rule.name() : Integer.toString(r));
             String invalid = unsupported(rule.filters());
+            if (invalid == null) {
+                invalid = corsOnBackend(rule);
+            }
             if (invalid == null && (usesReplacePrefix(rule.filters())
                     || rule.backendRefs().stream().anyMatch(b -> usesReplacePrefix(b.filters())))
                     && rule.matches().stream().anyMatch(m -> m.path().type() != RouteMatchSpec.PathType.PATH_PREFIX)) {
@@ -239,8 +242,14 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 timeout = disabledIfZero(rule.timeouts().request());
                 perTry = disabledIfZero(rule.timeouts().backendRequest());
             }
+            CorsPolicy cors = null;
+            for (HttpFilterSpec f : rule.filters()) {
+                if (f instanceof HttpFilterSpec.Cors c) {
+                    cors = new CorsPolicy(c);
+                }
+            }
             out.add(new CompiledRule(routeName, invalid, rule.filters(), backends, total, timeout,
-                    retry(rule.retry(), perTry)));
+                    retry(rule.retry(), perTry), cors));
         }
         return out;
     }
@@ -276,6 +285,18 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         for (HttpFilterSpec f : filters) {
             if (f instanceof HttpFilterSpec.Unsupported u) {
                 return "filter " + u.type() + " is not supported";
+            }
+        }
+        return null;
+    }
+
+    /** A CORS filter answers for the rule (preflights never reach a backend): on a backendRef it has no meaning here. */
+    private static String corsOnBackend(RouteRuleSpec rule) {
+        for (BackendRefSpec b : rule.backendRefs()) {
+            for (HttpFilterSpec f : b.filters()) {
+                if (f instanceof HttpFilterSpec.Cors) {
+                    return "filter CORS on a backendRef is not supported (put it on the rule)";
+                }
             }
         }
         return null;

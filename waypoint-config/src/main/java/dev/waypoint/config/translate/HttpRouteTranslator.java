@@ -247,8 +247,9 @@ final class HttpRouteTranslator {
                 case "RequestRedirect" -> redirect(ctx, f, fp);
                 case "URLRewrite" -> rewrite(ctx, f, fp);
                 case "RequestMirror" -> mirror(ctx, f, fp, route);
-                // parsed, never run: the rule answers 500 (a half-applied CORS policy is worse than none)
-                case "CORS", "ExtensionRef" -> new HttpFilterSpec.Unsupported(type);
+                case "CORS" -> cors(ctx, f, fp);
+                // parsed, never run: the rule answers 500
+                case "ExtensionRef" -> new HttpFilterSpec.Unsupported(type);
                 default -> {
                     ctx.error(path(fp, "type"), message("type", type,
                             "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS or ExtensionRef"));
@@ -264,6 +265,51 @@ final class HttpRouteTranslator {
             ctx.error(path(p, "filters"), message("filters", "RequestRedirect and URLRewrite", "at most one of them"));
         }
         return out;
+    }
+
+    private static final Set<String> CORS = Set.of("allowOrigins", "allowCredentials", "allowMethods", "allowHeaders",
+            "exposeHeaders", "maxAge");
+    // apis/v1/httproute_types.go CORSOrigin: "^(([^:/?#]+):)(//([^/?#]*))([?#]*)$" or "*"
+    private static final Pattern ORIGIN = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+");
+
+    /** {@code HTTPCORSFilter}, with the CRD's defaults ({@code maxAge: 5}) and checks. */
+    private static HttpFilterSpec cors(ObjectContext ctx, JsonNode f, String fp) {
+        JsonNode body = filterBody(ctx, f, fp, "cors");
+        String bp = path(fp, "cors");
+        ctx.knownFields(body, bp, CORS);
+        List<String> origins = ctx.stringList(body, bp, "allowOrigins");
+        for (int i = 0; i < origins.size(); i++) {
+            String o = origins.get(i);
+            if (!o.equals("*") && !ORIGIN.matcher(o).matches()) {
+                ctx.error(index(path(bp, "allowOrigins"), i), message("allowOrigins[" + i + "]", o,
+                        "* or an origin scheme://host[:port] (a * in the host is a wildcard)"));
+            }
+        }
+        List<String> methods = ctx.stringList(body, bp, "allowMethods");
+        for (int i = 0; i < methods.size(); i++) {
+            String m = methods.get(i);
+            if (!m.equals("*") && !METHODS.contains(m)) {
+                ctx.error(index(path(bp, "allowMethods"), i), message("allowMethods[" + i + "]", m,
+                        "* or one of " + String.join(", ", new java.util.TreeSet<>(METHODS))));
+            }
+        }
+        // CEL: "AllowMethods cannot contain '*' alongside other methods" (the same for headers)
+        List<String> allowHeaders = ctx.stringList(body, bp, "allowHeaders");
+        List<String> exposeHeaders = ctx.stringList(body, bp, "exposeHeaders");
+        for (String key : List.of("allowMethods", "allowHeaders", "exposeHeaders")) {
+            List<String> v = key.equals("allowMethods") ? methods : key.equals("allowHeaders") ? allowHeaders : exposeHeaders;
+            if (v.contains("*") && v.size() > 1) {
+                ctx.error(path(bp, key), message(key, String.join(", ", v), "* alone, or a list without *"));
+            }
+        }
+        Boolean credentials = child(body, "allowCredentials") == null ? null : child(body, "allowCredentials").isBoolean()
+                ? child(body, "allowCredentials").booleanValue() : null;
+        if (child(body, "allowCredentials") != null && credentials == null) {
+            ctx.error(path(bp, "allowCredentials"), message("allowCredentials", renderJson(child(body, "allowCredentials")),
+                    "true or false"));
+        }
+        int maxAge = ctx.integer(body, bp, "maxAge", 1, Integer.MAX_VALUE, 5);
+        return new HttpFilterSpec.Cors(origins, credentials != null && credentials, methods, allowHeaders, exposeHeaders, maxAge);
     }
 
     private static JsonNode filterBody(ObjectContext ctx, JsonNode f, String fp, String key) {

@@ -68,6 +68,11 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         REDIRECT_307(307, "-", "redirect"),
         /** {@code RequestRedirect} with status 308. */
         REDIRECT_308(308, "-", "redirect"),
+        /**
+         * An HTTPRoute {@code CORS} filter answered a preflight itself (Envoy's CORS filter: 200,
+         * empty body, details {@code cors_response}); the reply carries the CORS headers.
+         */
+        CORS_PREFLIGHT(200, "-", "cors_response", ""),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
         INTERNAL(500, "-", "internal_error"),
         /**
