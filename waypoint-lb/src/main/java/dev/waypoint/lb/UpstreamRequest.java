@@ -93,6 +93,8 @@ final class UpstreamRequest implements UpstreamCall {
     private boolean responseStarted;
     private boolean over;
     private ScheduledFuture<?> requestTimer;
+    /** Fire-and-forget copies (RequestMirror); null when none. */
+    private List<UpstreamMirror> mirrors;
 
     UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
@@ -119,6 +121,13 @@ final class UpstreamRequest implements UpstreamCall {
         }
         this.head = head;
         this.requestDone = head instanceof LastHttpContent;
+        if (route != null && !route.mirrors().isEmpty()) {
+            // copies of the request as it goes upstream, taken before the first attempt owns the head
+            mirrors = new ArrayList<>(route.mirrors().size());
+            for (RouteSelection.ServiceBackend m : route.mirrors()) {
+                mirrors.add(new UpstreamMirror(upstreams, pool, request, loop, m, head, h2Downstream));
+            }
+        }
         if (retriesLeft > 0) {
             kept = new ArrayList<>(2);
         }
@@ -127,13 +136,16 @@ final class UpstreamRequest implements UpstreamCall {
         }
     }
 
-    /** Starts the first attempt. */
+    /** Starts the first attempt (and the mirrors of a request whose head carried it all). */
     void start() {
         if (route == null) {
             fail(new Rejection(Rejection.Reason.INTERNAL, "no route was decided for this request (the route stage must run first)"));
             return;
         }
         newAttempt();
+        if (mirrors != null) {
+            mirrors.forEach(UpstreamMirror::start);
+        }
     }
 
     private void newAttempt() {
@@ -186,6 +198,11 @@ final class UpstreamRequest implements UpstreamCall {
         if (content instanceof LastHttpContent) {
             requestDone = true;
         }
+        if (mirrors != null) {
+            for (UpstreamMirror m : mirrors) {
+                m.content(content); // a retained duplicate, before the attempt owns the piece
+            }
+        }
         if (kept != null) {
             keptBytes += content.content().readableBytes();
             if (keptBytes > REPLAY_LIMIT) {
@@ -236,6 +253,9 @@ final class UpstreamRequest implements UpstreamCall {
     /** The request is over for the upstream stage: timers off, the kept head and body released. */
     private void releaseHeld() {
         over = true;
+        if (mirrors != null) {
+            mirrors.forEach(UpstreamMirror::requestEnded); // those still waiting for body are dropped
+        }
         if (requestTimer != null) {
             requestTimer.cancel(false);
         }

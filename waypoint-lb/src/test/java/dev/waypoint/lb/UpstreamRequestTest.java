@@ -456,6 +456,97 @@ class UpstreamRequestTest {
         return out;
     }
 
+    // --- RequestMirror: fire-and-forget copies
+
+    static final ServiceSpec EMPTY = new ServiceSpec(new NamespacedName("apps", "nobody"), Map.of(),
+            List.of(HostPort.parseIp("10.96.0.9")), List.of(new ServicePortSpec("http", 80, 8080, null, null)),
+            Map.of("app", "nobody"), SourceRef.NONE);
+
+    RequestContext mirrored(ServiceSpec... mirrors) {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        List<RouteSelection.ServiceBackend> to = new ArrayList<>();
+        for (ServiceSpec m : mirrors) {
+            to.add(new RouteSelection.ServiceBackend(m, m.ports().get(0)));
+        }
+        RouteSelection main = rc.get(RouteSelection.KEY);
+        RequestContext out = new RequestContext(rc.tunnel(), snapshotWith(EMPTY), rc.target(), rc.attributes(), rc.requestHeaders(),
+                rc.outcome());
+        out.set(RouteSelection.KEY, new RouteSelection(main.routeName(), main.backend(), null, RetryPolicy.NONE, to));
+        return out;
+    }
+
+    static ConfigSnapshot snapshotWith(ServiceSpec extra) {
+        List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .namespaces(List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE))).services(List.of(SVC, extra)).pods(pods).build();
+        return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
+    }
+
+    @Test
+    void aMirrorGetsACopyWithAShadowHostAndItsAnswerIsDropped() {
+        HttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        get.headers().set(HttpHeaderNames.HOST, "web.apps:80");
+        start(mirrored(SVC), get);
+        assertThat(channels.handedOut).hasSize(2); // the attempt, then the mirror
+        List<HttpRequest> copy = heads(1);
+        assertThat(copy).singleElement().satisfies(h -> {
+            assertThat(h.uri()).isEqualTo("/g");
+            assertThat(h.headers().get(HttpHeaderNames.HOST)).isEqualTo("web.apps-shadow:80"); // Envoy's shadow host
+        });
+        respond(1, 500, "mirror broke"); // never reaches the client
+        assertThat(sink.events).isEmpty();
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+        assertThat(channels.released).contains("10.0.0.2:8080 reusable"); // the mirror's complete exchange
+    }
+
+    @Test
+    void aMirrorSendsTheWholeBodyOnceItIsIn() {
+        UpstreamRequest call = start(mirrored(SVC, SVC), post());
+        assertThat(channels.handedOut).hasSize(1); // mirrors wait for the body
+        call.requestContent(chunk("ab", false));
+        call.requestContent(chunk("cd", true));
+        assertThat(channels.handedOut).hasSize(3); // several mirrors, one copy each
+        assertThat(channels.written(1)).containsExactly("POST /p", "ab", "cd", "END");
+        assertThat(channels.written(2)).containsExactly("POST /p", "ab", "cd", "END");
+        assertThat(channels.written(0)).containsExactly("POST /p", "ab", "cd", "END");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aBodyPastTheReplayLimitIsNotMirrored() {
+        UpstreamRequest call = start(mirrored(SVC), post());
+        call.requestContent(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[UpstreamRequest.REPLAY_LIMIT + 1])));
+        call.requestContent(chunk("", true));
+        assertThat(channels.handedOut).hasSize(1);
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aMirrorThatCannotBeServedNeverAffectsTheResponse() {
+        start(mirrored(EMPTY), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g")); // no endpoints
+        assertThat(channels.handedOut).hasSize(1);
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aMirrorWaitingForBodyIsDroppedWhenTheClientGoesAway() {
+        UpstreamRequest call = start(mirrored(SVC), post());
+        call.requestContent(chunk("ab", false));
+        call.cancel(); // the kept duplicate is released (the leak check would see it otherwise)
+        assertThat(channels.handedOut).hasSize(1);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"web.apps, web.apps-shadow", "web.apps:80, web.apps-shadow:80",
+            "10.0.0.1:8080, 10.0.0.1-shadow:8080", "[::1]:80, [::1]-shadow:80", "::1, ::1-shadow"})
+    void shadowHosts(String host, String shadow) {
+        assertThat(UpstreamMirror.shadowHost(host)).isEqualTo(shadow);
+    }
+
     @Test
     void aPathRewriteReplacesTheRequestTargetSent() {
         RequestContext rc = context(RetryPolicy.NONE, null);

@@ -243,13 +243,24 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 perTry = disabledIfZero(rule.timeouts().backendRequest());
             }
             CorsPolicy cors = null;
-            for (HttpFilterSpec f : rule.filters()) {
+            List<CompiledRule.Mirror> mirrors = new ArrayList<>();
+            for (int fi = 0; fi < rule.filters().size(); fi++) {
+                HttpFilterSpec f = rule.filters().get(fi);
                 if (f instanceof HttpFilterSpec.Cors c) {
                     cors = new CorsPolicy(c);
+                } else if (f instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
+                    Object resolved = resolve(m.backend(), route, parent, services, grants);
+                    if (resolved instanceof String problem) {
+                        // a mirror never affects the response: the rule still serves, without this copy
+                        diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
+                                problem + " (the mirror is dropped)");
+                    } else {
+                        mirrors.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                    }
                 }
             }
             out.add(new CompiledRule(routeName, invalid, rule.filters(), backends, total, timeout,
-                    retry(rule.retry(), perTry), cors));
+                    retry(rule.retry(), perTry), cors, mirrors));
         }
         return out;
     }
@@ -296,6 +307,9 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             for (HttpFilterSpec f : b.filters()) {
                 if (f instanceof HttpFilterSpec.Cors) {
                     return "filter CORS on a backendRef is not supported (put it on the rule)";
+                }
+                if (f instanceof HttpFilterSpec.RequestMirror) {
+                    return "filter RequestMirror on a backendRef is not supported (put it on the rule)";
                 }
             }
         }

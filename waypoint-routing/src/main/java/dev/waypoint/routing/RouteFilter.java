@@ -122,14 +122,29 @@ public final class RouteFilter implements HttpFilter {
             } else if (filter instanceof HttpFilterSpec.UrlRewrite u) {
                 rewrite(u, f.prefix(), request);
             }
-            // RequestMirror: parsed and kept, not executed yet (TODO(routing): fire-and-forget copies);
-            // a RequestRedirect was decided as an answer; Unsupported filters made the rule invalid
+            // RequestMirror: compiled into rule.mirrors() (below); a RequestRedirect was decided as an
+            // answer; Unsupported filters made the rule invalid
         }
         if (responseModifiers != null) {
             request.set(RESPONSE, new ResponseModifiers(responseModifiers));
         }
-        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry()));
+        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry(),
+                mirrors(rule)));
         return FilterResult.CONTINUE;
+    }
+
+    /** The mirrors this request is copied to: each drawn against its share ("percent", "fraction"). */
+    private List<RouteSelection.ServiceBackend> mirrors(CompiledRule rule) {
+        if (rule.mirrors().isEmpty()) {
+            return List.of();
+        }
+        List<RouteSelection.ServiceBackend> out = new ArrayList<>(rule.mirrors().size());
+        for (CompiledRule.Mirror m : rule.mirrors()) {
+            if (m.fraction() >= 1 || picker.next(1_000_000) < m.fraction() * 1_000_000) {
+                out.add(m.target());
+            }
+        }
+        return out;
     }
 
     @Override

@@ -110,9 +110,6 @@ class RoutingCasesTest {
                 return r.path("kind").asText() + " is not implemented";
             }
         }
-        if (features.stream().anyMatch(f -> f.contains("Mirror"))) {
-            return "RequestMirror is parsed, not executed";
-        }
         if (features.stream().anyMatch(f -> f.contains("WebSocket"))) {
             return "WebSocket upgrades are a transport matter, not routing";
         }
@@ -150,6 +147,28 @@ class RoutingCasesTest {
             }
             expect.path("distribution").fields().forEachRemaining(e -> assertThat(seen.getOrDefault(e.getKey(), 0) / (double) n)
                     .as("share of %s in %s", e.getKey(), seen).isCloseTo(e.getValue().asDouble(), org.assertj.core.data.Offset.offset(0.05)));
+            passed++;
+            return;
+        }
+        if (expect.has("mirroredTo")) {
+            // the route decides, per request, which mirrors get a copy (percent / fraction); the copy itself is
+            // the upstream stage's (UpstreamMirrorTest, RouteFiltersEndToEndTest)
+            Map<String, Integer> mirrored = new HashMap<>();
+            int n = 2000;
+            for (int i = 0; i < n; i++) {
+                Outcome o = once(c, rs, snapshot, filter);
+                check(expect, o, rs);
+                for (RouteSelection.ServiceBackend m : o.selection.mirrors()) {
+                    mirrored.merge(m.service().name().namespace() + "/" + m.service().name().name(), 1, Integer::sum);
+                }
+            }
+            for (JsonNode m : expect.path("mirroredTo")) {
+                String key = m.path("namespace").asText() + "/" + m.path("service").asText();
+                double share = m.path("percent").asDouble(100) / 100;
+                assertThat(mirrored.getOrDefault(key, 0) / (double) n).as("share of requests mirrored to %s", key)
+                        .isCloseTo(share, org.assertj.core.data.Offset.offset(share == 1 ? 0 : 0.05));
+            }
+            assertThat(mirrored.keySet()).as("mirrors").hasSize(expect.path("mirroredTo").size());
             passed++;
             return;
         }

@@ -55,12 +55,19 @@ public final class EchoServer implements AutoCloseable {
     private final Channel channel;
     private final java.util.concurrent.atomic.AtomicLong generated;
     private final io.netty.channel.group.ChannelGroup accepted;
+    private final java.util.Queue<String> requests;
 
     private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated,
-                       io.netty.channel.group.ChannelGroup accepted) {
+                       io.netty.channel.group.ChannelGroup accepted, java.util.Queue<String> requests) {
         this.channel = channel;
         this.generated = generated;
         this.accepted = accepted;
+        this.requests = requests;
+    }
+
+    /** Every HTTP request received so far, in arrival order: {@code METHOD uri host=<Host or :authority>}. */
+    public java.util.List<String> requests() {
+        return java.util.List.copyOf(requests);
     }
 
     /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
@@ -73,6 +80,7 @@ public final class EchoServer implements AutoCloseable {
         java.util.concurrent.atomic.AtomicLong generated = new java.util.concurrent.atomic.AtomicLong();
         io.netty.channel.group.ChannelGroup accepted = new io.netty.channel.group.DefaultChannelGroup(
                 io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+        java.util.Queue<String> requests = new java.util.concurrent.ConcurrentLinkedQueue<>();
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(EventLoops.serverChannel())
@@ -81,12 +89,12 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel c) {
                         accepted.add(c);
-                        c.pipeline().addLast(new Sniff(name, generated));
+                        c.pipeline().addLast(new Sniff(name, generated, requests));
                         c.pipeline().addLast(new CloseOnError()); // stays last as Sniff adds after itself
                     }
                 })
                 .bind(bind).sync().channel();
-        return new EchoServer(ch, generated, accepted);
+        return new EchoServer(ch, generated, accepted, requests);
     }
 
     /** The bound address. */
@@ -112,7 +120,10 @@ public final class EchoServer implements AutoCloseable {
         private final String name;
         private final java.util.concurrent.atomic.AtomicLong generated;
 
-        Sniff(String name, java.util.concurrent.atomic.AtomicLong generated) {
+        private final java.util.Queue<String> requests;
+
+        Sniff(String name, java.util.concurrent.atomic.AtomicLong generated, java.util.Queue<String> requests) {
+            this.requests = requests;
             this.name = name;
             this.generated = generated;
         }
@@ -137,12 +148,12 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Http2StreamChannel s) {
                         s.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true));
-                        s.pipeline().addLast(new Echo(name, true, generated));
+                        s.pipeline().addLast(new Echo(name, true, generated, requests));
                     }
                 }));
             } else if (first >= 'A' && first <= 'Z') {
                 ctx.pipeline().addAfter(ctx.name(), "h1", new HttpServerCodec());
-                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated));
+                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated, requests));
             } else {
                 ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
             }
@@ -266,7 +277,10 @@ public final class EchoServer implements AutoCloseable {
             super.channelInactive(ctx);
         }
 
-        Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated) {
+        private final java.util.Queue<String> requests;
+
+        Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated, java.util.Queue<String> requests) {
+            this.requests = requests;
             this.name = name;
             this.h2 = h2;
             this.generated = generated;
@@ -275,6 +289,8 @@ public final class EchoServer implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof HttpRequest req) {
+                String authority = req.headers().get(HttpHeaderNames.HOST, req.headers().get("x-http2-authority", ""));
+                requests.add(req.method() + " " + req.uri() + " host=" + authority);
                 String ct = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
                 grpc = ct.startsWith("application/grpc");
                 String path = new QueryStringDecoder(req.uri()).path();

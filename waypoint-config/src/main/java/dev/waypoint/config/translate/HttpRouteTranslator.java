@@ -432,7 +432,28 @@ final class HttpRouteTranslator {
             return null;
         }
         BackendRefSpec ref = backendRef(ctx, b, path(bp, "backendRef"), route, false);
-        return ref == null ? null : new HttpFilterSpec.RequestMirror(ref);
+        // "Only one of Fraction or Percent may be specified"; neither: every request
+        double share = 1;
+        if (child(body, "percent") != null && child(body, "fraction") != null) {
+            ctx.error(bp, message("requestMirror", "percent and fraction", "at most one of them"));
+        } else if (child(body, "percent") != null) {
+            share = ctx.integer(body, bp, "percent", 0, 100, 100) / 100.0;
+        } else if (child(body, "fraction") != null) {
+            JsonNode fr = ctx.object(body, bp, "fraction");
+            String frp = path(bp, "fraction");
+            ctx.knownFields(fr, frp, Set.of("numerator", "denominator"));
+            int num = ctx.integer(fr, frp, "numerator", 0, Integer.MAX_VALUE, 0);
+            int den = ctx.integer(fr, frp, "denominator", 1, Integer.MAX_VALUE, 100);
+            if (child(fr, "numerator") == null) {
+                ctx.error(path(frp, "numerator"), message("numerator", "missing", "an integer"));
+            } else if (num > den) {
+                // CEL: "numerator must be less than or equal to denominator"
+                ctx.error(path(frp, "numerator"), message("numerator", Integer.toString(num), "at most the denominator " + den));
+            } else {
+                share = (double) num / den;
+            }
+        }
+        return ref == null ? null : new HttpFilterSpec.RequestMirror(ref, share);
     }
 
     static BackendRefSpec backendRef(ObjectContext ctx, JsonNode b, String bp, NamespacedName route, boolean full) {

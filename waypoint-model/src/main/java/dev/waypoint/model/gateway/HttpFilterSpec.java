@@ -26,8 +26,24 @@ public sealed interface HttpFilterSpec {
     /** {@code URLRewrite}: {@code hostname} and {@code path} each null when unset. */
     record UrlRewrite(String hostname, PathModifier path) implements HttpFilterSpec {}
 
-    /** {@code RequestMirror}: parsed and kept; not executed yet. */
-    record RequestMirror(BackendRefSpec backend) implements HttpFilterSpec {}
+    /**
+     * {@code RequestMirror}.
+     *
+     * @param fraction the share of requests mirrored, 0-1 ({@code percent} / 100, or
+     *        {@code fraction.numerator / denominator}; 1 when neither is set)
+     */
+    record RequestMirror(BackendRefSpec backend, double fraction) implements HttpFilterSpec {
+        public RequestMirror {
+            if (!(fraction >= 0 && fraction <= 1)) {
+                throw new IllegalArgumentException("fraction: " + fraction + " (expected: 0-1)");
+            }
+        }
+
+        /** Every request mirrored. */
+        public RequestMirror(BackendRefSpec backend) {
+            this(backend, 1);
+        }
+    }
 
     /**
      * {@code CORS} (Gateway API {@code HTTPCORSFilter}).
