@@ -53,21 +53,21 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
     /** Istio's default when {@code retry} is set without {@code attempts}. */
     private static final int DEFAULT_ATTEMPTS = 2;
 
-    /** The retry policy of default routes and of rules without {@code retry}. */
-    private final RetryPolicy meshDefault;
+    /** The retry policy of default routes and of rules without {@code retry} when the mesh config sets none. */
+    private final RetryPolicy fallback;
 
-    /** With Istio's default retry policy ({@link RetryPolicy#ISTIO_DEFAULT}): no mesh config sets another. */
+    /** With Istio's default retry policy ({@link RetryPolicy#ISTIO_DEFAULT}) when the mesh config sets none. */
     public HttpRouteCompiler() {
         this(RetryPolicy.ISTIO_DEFAULT);
     }
 
     /**
-     * @param meshDefault the mesh config's {@code defaultHttpRetryPolicy} (Istio 1.31 applies it on
-     *        waypoints; it replaces Istio's default): the policy of default routes and of rules
-     *        without a {@code retry} of their own
+     * @param fallback the policy of default routes and of rules without a {@code retry} of their own
+     *        when the snapshot's mesh config has no {@code defaultHttpRetryPolicy} (which, when set,
+     *        replaces it: Istio 1.31 applies it on waypoints)
      */
-    public HttpRouteCompiler(RetryPolicy meshDefault) {
-        this.meshDefault = java.util.Objects.requireNonNull(meshDefault, "meshDefault");
+    public HttpRouteCompiler(RetryPolicy fallback) {
+        this.fallback = java.util.Objects.requireNonNull(fallback, "fallback");
     }
 
     @Override
@@ -77,6 +77,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
 
     @Override
     public RouteTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        RetryPolicy meshDefault = MeshRetries.policy(resources.meshConfig().defaultHttpRetryPolicy(), fallback);
         Map<NamespacedName, ServiceSpec> services = new HashMap<>();
         for (ServiceSpec s : resources.services()) {
             services.put(s.name(), s);
@@ -105,7 +106,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     continue;
                 }
                 if (rules == null) {
-                    rules = compileRules(route, services, resources.referenceGrants(), svc, diagnostics);
+                    rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics);
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
@@ -183,7 +184,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
     }
 
     private List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
-                                                   List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics) {
+                                            List<ReferenceGrantSpec> grants, ServiceSpec parent, RetryPolicy meshDefault,
+                                            Diagnostics diagnostics) {
         List<CompiledRule> out = new ArrayList<>();
         for (int r = 0; r < route.rules().size(); r++) {
             RouteRuleSpec rule = route.rules().get(r);
@@ -260,7 +262,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
             }
             out.add(new CompiledRule(routeName, invalid, rule.filters(), backends, total, timeout,
-                    retry(rule.retry(), perTry), cors, mirrors));
+                    retry(rule.retry(), perTry, meshDefault), cors, mirrors));
         }
         return out;
     }
@@ -277,7 +279,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * timeouts are retried as well ("even when no codes are listed"); {@code backoff} is not
      * implemented (retries start at once).
      */
-    private RetryPolicy retry(RouteRetrySpec spec, Duration perTry) {
+    private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry, RetryPolicy meshDefault) {
         if (spec == null) {
             // Istio: "No VS policy set, use mesh defaults" (route.go, translateRoute)
             return meshDefault.withPerTryTimeout(perTry);
