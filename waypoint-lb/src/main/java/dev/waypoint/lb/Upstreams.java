@@ -44,12 +44,31 @@ public final class Upstreams {
     private final EndpointPicker picker;
     private final HttpUpstreamPool http;
     private final EndpointStates states = new EndpointStates();
+    private final boolean attemptCountHeader;
 
+    /** Without {@code x-envoy-attempt-count} on upstream requests, as Istio configures its waypoints. */
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
+        this(settings, hbone, picker, false);
+    }
+
+    /**
+     * @param attemptCountHeader send {@code x-envoy-attempt-count} (1 on the first try, 2 on the
+     *        first retry, ...) to the upstream, replacing a client's, as Envoy's virtual host option
+     *        {@code include_request_attempt_count} does. Istio sets that option on sidecar outbound
+     *        virtual hosts only; a waypoint's virtual hosts ({@code listener_waypoint.go},
+     *        {@code buildSidecarInboundHTTPRouteConfig}) do not, so a waypoint sends none.
+     */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, boolean attemptCountHeader) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.hbone = Objects.requireNonNull(hbone, "hbone");
         this.picker = Objects.requireNonNull(picker, "picker");
         this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
+        this.attemptCountHeader = attemptCountHeader;
+    }
+
+    /** Whether upstream requests carry {@code x-envoy-attempt-count}. */
+    boolean attemptCountHeader() {
+        return attemptCountHeader;
     }
 
     /**

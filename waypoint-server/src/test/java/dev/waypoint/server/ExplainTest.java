@@ -54,7 +54,7 @@ class ExplainTest {
                 "authn      continue",
                 "authz      continue",
                 "route      continue",
-                "default -> Service demo/reviews:9080 (no timeout, no retries)", "authz.decision  Allow",
+                "default -> Service demo/reviews:9080 (no timeout, 2 retries)", "authz.decision  Allow",
                 "result  forwarded to Service demo/reviews:9080 on route default",
                 "endpoints (3, round robin)",
                 "127.10.1.1:9080 (hbone spiffe://cluster.local/ns/demo/sa/bookinfo-reviews)");
@@ -91,7 +91,7 @@ class ExplainTest {
         Run r = explain("--output", "json", "GET", "http://reviews.demo:9080/");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("\"accepted\" : true", "\"outcome\" : \"forwarded to Service demo/reviews:9080 on route default\"",
-                "\"route\" : \"default -> Service demo/reviews:9080 (no timeout, no retries)\"");
+                "\"route\" : \"default -> Service demo/reviews:9080 (no timeout, 2 retries)\"");
     }
 
     @Test
@@ -143,7 +143,7 @@ class ExplainTest {
             }
             return out.toString(StandardCharsets.UTF_8);
         };
-        assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, no retries)",
+        assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, 2 retries)",
                 "route-response  add x-routed: yes",
                 "result  forwarded to Service apps/web-v2:80 on route web.apps.v2");
         assertThat(run.apply("/nothing")).contains("answered by route: 404 route_not_found");

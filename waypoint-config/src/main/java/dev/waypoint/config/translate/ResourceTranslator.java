@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
- * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
+ * HTTPRoute and GRPCRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
  * {@code v1beta1} RequestAuthentication and AuthorizationPolicy. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
@@ -188,6 +188,8 @@ public final class ResourceTranslator {
                     ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1")
                     ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/GRPCRoute" -> supported(ctx, apiVersion, version, "v1")
+                    ? GrpcRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1")
                     ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")

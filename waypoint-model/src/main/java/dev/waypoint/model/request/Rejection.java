@@ -31,8 +31,14 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         NO_HEALTHY_UPSTREAM(503, "UH", "no_healthy_upstream"),
         /** The endpoint (or its ztunnel) refused the connection or the CONNECT. */
         UPSTREAM_REFUSED(502, "UF", "upstream_connect_failure"),
-        /** The upstream reset the stream or closed before a response. */
-        UPSTREAM_RESET(502, "UC", "upstream_reset_before_response_started"),
+        /**
+         * The upstream reset the stream or closed before a response: 503, as Envoy's router answers
+         * every reset before response headers except a protocol error
+         * ({@code source/common/router/router.cc onUpstreamReset}).
+         */
+        UPSTREAM_RESET(503, "UC", "upstream_reset_before_response_started"),
+        /** The upstream sent a malformed or truncated response head (Envoy: 502 {@code UPE}). */
+        UPSTREAM_PROTOCOL_ERROR(502, "UPE", "upstream_reset_before_response_started{protocol_error}"),
         /** Connecting to the endpoint took longer than the connect timeout. */
         CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
         /** The request was malformed (bad header, oversized head). */
@@ -62,6 +68,11 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         REDIRECT_307(307, "-", "redirect"),
         /** {@code RequestRedirect} with status 308. */
         REDIRECT_308(308, "-", "redirect"),
+        /**
+         * An HTTPRoute {@code CORS} filter answered a preflight itself (Envoy's CORS filter: 200,
+         * empty body, details {@code cors_response}); the reply carries the CORS headers.
+         */
+        CORS_PREFLIGHT(200, "-", "cors_response", ""),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
         INTERNAL(500, "-", "internal_error"),
         /**

@@ -15,8 +15,11 @@ import java.util.Objects;
  * @param timeout the whole request's timeout (first byte of the request to the last of the
  *        response), or null for none (Istio's default: no route timeout)
  * @param retry when a failed attempt is tried again
+ * @param mirrors where a fire-and-forget copy of this request goes (HTTPRoute {@code RequestMirror},
+ *        already drawn against each mirror's percentage); its answer is dropped
  */
-public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry) {
+public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry,
+                             java.util.List<ServiceBackend> mirrors) {
     /** The request slot the {@code route} stage writes. */
     public static final RequestKey<RouteSelection> KEY = RequestKey.of("route", RouteSelection.class);
 
@@ -24,6 +27,12 @@ public record RouteSelection(String routeName, Backend backend, Duration timeout
         Objects.requireNonNull(routeName, "routeName");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(retry, "retry");
+        mirrors = java.util.List.copyOf(mirrors);
+    }
+
+    /** Without mirrors. */
+    public RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry) {
+        this(routeName, backend, timeout, retry, java.util.List.of());
     }
 
     /** A route with no timeout and no retries. */
