@@ -8,7 +8,9 @@ import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.List;
@@ -24,13 +26,16 @@ import java.util.Objects;
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
+ * @param serviceEntries {@code ServiceEntry}s, in input order
+ * @param workloadEntries {@code WorkloadEntry}s, in input order
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
-                          List<OtherResource> others) {
+                          List<OtherResource> others, List<ServiceEntrySpec> serviceEntries,
+                          List<WorkloadEntrySpec> workloadEntries) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -44,6 +49,18 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         requestAuthentications = List.copyOf(requestAuthentications);
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
+        serviceEntries = List.copyOf(serviceEntries);
+        workloadEntries = List.copyOf(workloadEntries);
+    }
+
+    /** A set without ServiceEntries and WorkloadEntries (the components before they were read). */
+    public ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
+                       List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
+                       List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
+                       List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
+                       List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
+        this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
+                requestAuthentications, authorizationPolicies, others, List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -80,6 +97,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<RequestAuthenticationSpec> requestAuthentications;
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
+        private List<ServiceEntrySpec> serviceEntries;
+        private List<WorkloadEntrySpec> workloadEntries;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -94,6 +113,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             requestAuthentications = from.requestAuthentications;
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
+            serviceEntries = from.serviceEntries;
+            workloadEntries = from.workloadEntries;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -146,9 +167,19 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder serviceEntries(List<ServiceEntrySpec> v) {
+            serviceEntries = v;
+            return this;
+        }
+
+        public Builder workloadEntries(List<WorkloadEntrySpec> v) {
+            workloadEntries = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others, serviceEntries, workloadEntries);
         }
     }
 }

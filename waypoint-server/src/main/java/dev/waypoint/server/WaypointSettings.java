@@ -7,6 +7,7 @@ import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -20,11 +21,22 @@ import java.util.Objects;
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
+ * @param dnsServers DNS servers for ServiceEntries with {@code resolution: DNS}, in order; empty
+ *        for the system's ({@code /etc/resolv.conf})
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz) {
+                               JwksCache.Settings jwks, AuthzSettings authz, List<InetSocketAddress> dnsServers) {
+    /** The system's DNS servers for ServiceEntries. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, List.of());
+    }
+
     /** No access log, the default JWKS and authorization settings. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
@@ -50,5 +62,12 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(upstream, "upstream");
+        dnsServers = List.copyOf(dnsServers);
+    }
+
+    /** A copy with these DNS servers for ServiceEntries. */
+    public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, servers);
     }
 }
