@@ -89,7 +89,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     continue;
                 }
                 if (rules == null) {
-                    rules = compileRules(route, services, resources.referenceGrants(), svc, diagnostics);
+                    rules = compileRules(route, services, resources.referenceGrants(), svc, diagnostics, resources.serviceEntries());
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
@@ -165,7 +165,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
     }
 
     private static List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
-                                                   List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics) {
+                                                   List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics,
+                                                   List<dev.waypoint.model.mesh.ServiceEntrySpec> entries) {
         List<CompiledRule> out = new ArrayList<>();
         for (int r = 0; r < route.rules().size(); r++) {
             RouteRuleSpec rule = route.rules().get(r);
@@ -184,13 +185,15 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             for (int b = 0; b < rule.backendRefs().size(); b++) {
                 BackendRefSpec ref = rule.backendRefs().get(b);
                 String problem = unsupported(ref.filters());
-                RouteSelection.ServiceBackend target = null;
+                RouteSelection.Backend target = null;
                 if (problem == null) {
-                    Object resolved = resolve(ref, route, parent, services, grants);
+                    Object resolved = ServiceEntryBackends.isServiceEntry(ref)
+                            ? ServiceEntryBackends.resolve(ref, route, entries, grants)
+                            : resolve(ref, route, parent, services, grants);
                     if (resolved instanceof String s) {
                         problem = s;
                     } else {
-                        target = (RouteSelection.ServiceBackend) resolved;
+                        target = (RouteSelection.Backend) resolved;
                     }
                 }
                 if (problem != null) {
@@ -272,7 +275,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
             return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
-                    + " is not supported (expected: Service)";
+                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
