@@ -1,6 +1,7 @@
 package dev.waypoint.model;
 
 import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
@@ -28,6 +29,7 @@ import java.util.Objects;
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
  * @param serviceEntries {@code ServiceEntry}s, in input order
  * @param workloadEntries {@code WorkloadEntry}s, in input order
+ * @param l4Routes {@code TCPRoute}s and {@code TLSRoute}s, in input order
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -35,7 +37,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
                           List<OtherResource> others, List<ServiceEntrySpec> serviceEntries,
-                          List<WorkloadEntrySpec> workloadEntries) {
+                          List<WorkloadEntrySpec> workloadEntries, List<L4RouteSpec> l4Routes) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -51,6 +53,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         others = List.copyOf(others);
         serviceEntries = List.copyOf(serviceEntries);
         workloadEntries = List.copyOf(workloadEntries);
+        l4Routes = List.copyOf(l4Routes);
     }
 
     /** A set without ServiceEntries and WorkloadEntries (the components before they were read). */
@@ -60,7 +63,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                        List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
-                requestAuthentications, authorizationPolicies, others, List.of(), List.of());
+                requestAuthentications, authorizationPolicies, others, List.of(), List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -99,6 +102,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<OtherResource> others;
         private List<ServiceEntrySpec> serviceEntries;
         private List<WorkloadEntrySpec> workloadEntries;
+        private List<L4RouteSpec> l4Routes;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -115,6 +119,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             others = from.others;
             serviceEntries = from.serviceEntries;
             workloadEntries = from.workloadEntries;
+            l4Routes = from.l4Routes;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -177,9 +182,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder l4Routes(List<L4RouteSpec> v) {
+            l4Routes = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others, serviceEntries, workloadEntries);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others, serviceEntries, workloadEntries,
+                    l4Routes);
         }
     }
 }

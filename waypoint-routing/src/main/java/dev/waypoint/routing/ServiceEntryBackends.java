@@ -35,14 +35,20 @@ final class ServiceEntryBackends {
     /** A {@link RouteSelection.ServiceEntryBackend}, or a String saying why the reference is unusable. */
     static Object resolve(BackendRefSpec ref, HttpRouteSpec route, List<ServiceEntrySpec> entries,
                           List<ReferenceGrantSpec> grants) {
+        return resolve(ref, route.name(), "HTTPRoute", entries, grants);
+    }
+
+    /** As above for a route of kind {@code routeKind} (TCPRoute, TLSRoute) named {@code routeName}. */
+    static Object resolve(BackendRefSpec ref, dev.waypoint.model.mesh.NamespacedName routeName, String routeKind,
+                          List<ServiceEntrySpec> entries, List<ReferenceGrantSpec> grants) {
         ServiceEntrySpec found = null;
         String what;
         if (ref.kind().equals("Hostname")) {
             what = "backendRef Hostname " + ref.name();
             for (ServiceEntrySpec se : entries) {
                 if (se.hosts().contains(ref.name())
-                        && (found == null || se.name().namespace().equals(route.name().namespace())
-                        && !found.name().namespace().equals(route.name().namespace()))) {
+                        && (found == null || se.name().namespace().equals(routeName.namespace())
+                        && !found.name().namespace().equals(routeName.namespace()))) {
                     found = se;
                 }
             }
@@ -51,9 +57,9 @@ final class ServiceEntryBackends {
             }
         } else {
             what = "backendRef ServiceEntry " + ref.namespace() + "/" + ref.name();
-            if (!ref.namespace().equals(route.name().namespace())
+            if (!ref.namespace().equals(routeName.namespace())
                     && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
-                    && g.allows("gateway.networking.k8s.io", "HTTPRoute", route.name().namespace(), NETWORKING,
+                    && g.allows("gateway.networking.k8s.io", routeKind, routeName.namespace(), NETWORKING,
                     "ServiceEntry", ref.name()))) {
                 return what + " is in another namespace and no ReferenceGrant allows it";
             }

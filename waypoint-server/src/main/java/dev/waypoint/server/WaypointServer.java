@@ -24,7 +24,10 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
+import dev.waypoint.routing.BackendPicker;
 import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.L4RouteCompiler;
+import dev.waypoint.routing.L4RouteTable;
 import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
@@ -69,7 +72,7 @@ public final class WaypointServer implements AutoCloseable {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
                 new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
-                new ServiceEntryEndpointCompiler());
+                new ServiceEntryEndpointCompiler(), new L4RouteCompiler());
     }
 
     private final WaypointSettings settings;
@@ -144,7 +147,8 @@ public final class WaypointServer implements AutoCloseable {
         TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
+                // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
+                publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
                         new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
@@ -190,6 +194,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("bindings", bindings);
         extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("l4Routes", snap.part(L4RouteTable.PART).debug());
         extra.put("serviceEntries", ConfigDump.serviceEntries(snap.resources()));
         extra.put("serviceEntryEndpoints", snap.part(ServiceEntryEndpoints.PART).debug());
         extra.put("dns", upstreams == null ? Map.of() : upstreams.dnsDebug());

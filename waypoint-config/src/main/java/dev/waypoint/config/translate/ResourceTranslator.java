@@ -11,6 +11,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
@@ -40,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
  * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
  * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and {@code v1beta1}
- * ServiceEntry and WorkloadEntry. Anything else is kept as an
+ * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
+ * ({@code v1alpha3} TLSRoute too). Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -97,6 +99,7 @@ public final class ResourceTranslator {
         List<OtherResource> others = new ArrayList<>();
         List<ServiceEntrySpec> serviceEntries = new ArrayList<>();
         List<WorkloadEntrySpec> workloadEntries = new ArrayList<>();
+        List<L4RouteSpec> l4Routes = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -121,6 +124,8 @@ public final class ResourceTranslator {
                 serviceEntries.add(s);
             } else if (spec instanceof WorkloadEntrySpec s) {
                 workloadEntries.add(s);
+            } else if (spec instanceof L4RouteSpec s) {
+                l4Routes.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
@@ -128,7 +133,8 @@ public final class ResourceTranslator {
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, policies, others, serviceEntries, workloadEntries);
+                requestAuthentications, policies, others, serviceEntries, workloadEntries,
+                l4Routes);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -204,6 +210,11 @@ public final class ResourceTranslator {
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/TCPRoute" -> supported(ctx, apiVersion, version, "v1alpha2")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, false) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/TLSRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1alpha3")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TLS, version.equals("v1alpha3"))
+                    : other(apiVersion, kind, nn, src);
             case NETWORKING + "/ServiceEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
