@@ -275,7 +275,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
             return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
-                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
+                    + " is not supported (expected: Service)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
