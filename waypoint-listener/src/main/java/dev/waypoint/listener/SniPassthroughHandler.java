@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * parser only looks at them, and removing it hands them to the relay.
  *
  * <p>A ClientHello whose SNI no route takes, bytes that are not TLS, a ClientHello that does not
- * arrive within {@link #CLIENT_HELLO_TIMEOUT_MILLIS}, and an upstream that cannot be connected all
+ * arrive within {@link #CLIENT_HELLO_TIMEOUT_MILLIS} or is longer than {@link #MAX_CLIENT_HELLO_BYTES},
+ * and an upstream that cannot be connected all
  * reset the tunnel ({@code RST_STREAM}): the client sees its connection cut, as with Envoy's
  * filter-chain miss.
  *
@@ -35,13 +36,19 @@ final class SniPassthroughHandler extends AbstractSniHandler<Channel> {
     private static final Logger log = LoggerFactory.getLogger(SniPassthroughHandler.class);
     /** Envoy's {@code listener_filters_timeout} default, which bounds its {@code tls_inspector}. */
     static final long CLIENT_HELLO_TIMEOUT_MILLIS = 15_000;
+    /**
+     * The largest ClientHello held while waiting for its end (a hello with post-quantum key shares
+     * is about 2 KiB; TLS allows 16 MiB). Netty's default is the same today; stated here so the
+     * bound on what one tunnel can make the waypoint buffer does not depend on it.
+     */
+    static final int MAX_CLIENT_HELLO_BYTES = 64 * 1024;
 
     private final ConfigSnapshot snapshot;
     private final TunnelContext tunnel;
     private final UpstreamTcp upstream;
 
     SniPassthroughHandler(ConfigSnapshot snapshot, TunnelContext tunnel, UpstreamTcp upstream, long timeoutMillis) {
-        super(timeoutMillis);
+        super(MAX_CLIENT_HELLO_BYTES, timeoutMillis);
         this.snapshot = snapshot;
         this.tunnel = tunnel;
         this.upstream = upstream;

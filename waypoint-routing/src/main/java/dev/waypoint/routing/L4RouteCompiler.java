@@ -71,6 +71,10 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                 ParentRefSpec parent = route.parentRefs().get(p);
                 String field = "spec.parentRefs[" + p + "]";
                 if (!parent.isService()) {
+                    if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
+                        diagnostics.warning(route.source(), kind, route.name(), field, "kind: " + parent.kind()
+                                + " (expected: Service; ServiceEntry parents are not supported, the parentRef is ignored)");
+                    }
                     continue; // a Gateway parent is an ingress concern: not this waypoint's
                 }
                 ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));

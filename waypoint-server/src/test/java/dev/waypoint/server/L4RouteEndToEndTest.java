@@ -237,4 +237,28 @@ class L4RouteEndToEndTest {
         assertThat(closed.get(10, TimeUnit.SECONDS)).isTrue();
         assertThat(got).isEmpty();
     }
+
+    @Test
+    void aClientHelloLongerThanTheLimitIsClosedNotBuffered() throws Exception {
+        Channel t = tunnel("127.110.40.2:443");
+        CompletableFuture<Boolean> closed = new CompletableFuture<>();
+        t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                closed.complete(true);
+            }
+        });
+        // one full 16 KiB handshake record announcing a 100,000-byte ClientHello (limit: 64 KiB)
+        ByteBuf record = Unpooled.buffer(5 + 16384);
+        record.writeByte(0x16).writeShort(0x0301).writeShort(16384);
+        record.writeByte(1).writeMedium(100_000);
+        record.writeZero(16384 - 4);
+        t.writeAndFlush(record);
+        assertThat(closed.get(10, TimeUnit.SECONDS)).isTrue();
+    }
 }
