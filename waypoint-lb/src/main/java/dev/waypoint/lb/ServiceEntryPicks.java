@@ -2,7 +2,6 @@ package dev.waypoint.lb;
 
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.mesh.HostPort;
-import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RouteSelection;
@@ -112,10 +111,6 @@ final class ServiceEntryPicks implements AutoCloseable {
     /** The DNS cache, for the config dump. */
     java.util.Map<String, List<String>> debug() {
         return dns.debug();
-    }
-
-    static RejectedException unavailable(UpstreamPick.Unavailable u) {
-        return new RejectedException(u.rejection());
     }
 
     @Override
