@@ -38,7 +38,7 @@ record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filte
      * One backendRef: {@code target} null when it cannot be used ({@code invalid} says why);
      * an invalid backend still takes its share of requests, which get 500.
      */
-    record Backend(RouteSelection.ServiceBackend target, String invalid, int weight, List<HttpFilterSpec> filters) {
+    record Backend(RouteSelection.Backend target, String invalid, int weight, List<HttpFilterSpec> filters) {
         Backend {
             filters = List.copyOf(filters);
         }

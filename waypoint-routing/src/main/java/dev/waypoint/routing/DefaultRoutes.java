@@ -30,6 +30,10 @@ public final class DefaultRoutes {
         if (target instanceof Target.ServiceTarget s) {
             return new RouteSelection(DEFAULT, new RouteSelection.ServiceBackend(s.service(), s.port()), null, retry);
         }
+        if (target instanceof Target.ServiceEntryTarget se) {
+            // a ServiceEntry routes to its own endpoints (or, resolution NONE, to where the client was going)
+            return new RouteSelection(DEFAULT, new RouteSelection.ServiceEntryBackend(se.entry(), se.port(), se.authority()));
+        }
         Target.WorkloadTarget w = (Target.WorkloadTarget) target;
         return new RouteSelection(DEFAULT, new RouteSelection.PodBackend(w.pod(), w.authority().port()), null, retry);
     }

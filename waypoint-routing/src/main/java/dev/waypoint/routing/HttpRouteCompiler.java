@@ -106,7 +106,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     continue;
                 }
                 if (rules == null) {
-                    rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics);
+                    rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics, resources.serviceEntries());
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
@@ -185,7 +185,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
 
     private List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
                                             List<ReferenceGrantSpec> grants, ServiceSpec parent, RetryPolicy meshDefault,
-                                            Diagnostics diagnostics) {
+                                            Diagnostics diagnostics,
+                                            List<dev.waypoint.model.mesh.ServiceEntrySpec> entries) {
         List<CompiledRule> out = new ArrayList<>();
         for (int r = 0; r < route.rules().size(); r++) {
             RouteRuleSpec rule = route.rules().get(r);
@@ -207,13 +208,15 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             for (int b = 0; b < rule.backendRefs().size(); b++) {
                 BackendRefSpec ref = rule.backendRefs().get(b);
                 String problem = unsupported(ref.filters());
-                RouteSelection.ServiceBackend target = null;
+                RouteSelection.Backend target = null;
                 if (problem == null) {
-                    Object resolved = resolve(ref, route, parent, services, grants);
+                    Object resolved = ServiceEntryBackends.isServiceEntry(ref)
+                            ? ServiceEntryBackends.resolve(ref, route, entries, grants)
+                            : resolve(ref, route, parent, services, grants);
                     if (resolved instanceof String s) {
                         problem = s;
                     } else {
-                        target = (RouteSelection.ServiceBackend) resolved;
+                        target = (RouteSelection.Backend) resolved;
                     }
                 }
                 if (problem != null) {

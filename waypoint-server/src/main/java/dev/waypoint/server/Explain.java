@@ -177,6 +177,10 @@ final class Explain {
             return "Service " + s.service().name() + " port " + s.port().port() + " (" + s.authority() + ", "
                     + s.protocol().name().toLowerCase(Locale.ROOT) + ")";
         }
+        if (t instanceof Target.ServiceEntryTarget se) {
+            return "ServiceEntry " + se.entry().name() + " (" + se.entry().host() + ") port " + se.port().port() + " ("
+                    + se.authority() + ", " + se.protocol().name().toLowerCase(Locale.ROOT) + ")";
+        }
         Target.WorkloadTarget w = (Target.WorkloadTarget) t;
         return "Pod " + w.pod().name() + " (" + w.authority() + ", " + w.protocol().name().toLowerCase(Locale.ROOT) + ")";
     }
@@ -184,6 +188,9 @@ final class Explain {
     private static String describe(RouteSelection.Backend b) {
         if (b instanceof RouteSelection.ServiceBackend s) {
             return "Service " + s.service().name() + ":" + s.port().port();
+        }
+        if (b instanceof RouteSelection.ServiceEntryBackend se) {
+            return se.toString();
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
         return "Pod " + p.pod().name() + ":" + p.port();
@@ -193,6 +200,12 @@ final class Explain {
         EndpointTable table = snapshot.part(EndpointTable.PART);
         if (b instanceof RouteSelection.ServiceBackend s) {
             return table.endpoints(s.service().name(), s.port().port()).stream().map(Endpoint::toString).toList();
+        }
+        if (b instanceof RouteSelection.ServiceEntryBackend se) {
+            if (se.entry().resolution() == dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.NONE) {
+                return List.of((se.original() == null ? "none" : se.original().toString()) + " (original destination, plaintext)");
+            }
+            return snapshot.part(dev.waypoint.lb.ServiceEntryEndpoints.PART).debug(se.entry().name(), se.port().port());
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
         return p.pod().ip() == null ? List.of() : List.of(new HostPort(p.pod().ip(), p.port()) + (table.inMesh(p.pod().name())

@@ -161,6 +161,11 @@ public final class Main implements Runnable {
                         + "(default: ${DEFAULT-VALUE}).")
         String jwksRefresh;
 
+        @Option(names = "--dns-server", paramLabel = "HOST:PORT",
+                description = "DNS server for ServiceEntries with resolution: DNS (repeatable, asked in order); "
+                        + "default: the servers of /etc/resolv.conf.")
+        List<String> dnsServers = new java.util.ArrayList<>();
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -184,7 +189,8 @@ public final class Main implements Runnable {
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders))
-                    .withMeshConfig(meshConfig);
+                    .withMeshConfig(meshConfig)
+                    .withDnsServers(dnsServers.stream().map(Main::address).toList());
         }
     }
 

@@ -15,6 +15,8 @@ import dev.waypoint.identity.CertificateSource;
 import dev.waypoint.lb.EndpointCompiler;
 import dev.waypoint.lb.EndpointPickers;
 import dev.waypoint.lb.EndpointTable;
+import dev.waypoint.lb.ServiceEntryEndpointCompiler;
+import dev.waypoint.lb.ServiceEntryEndpoints;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
@@ -22,7 +24,10 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
+import dev.waypoint.routing.BackendPicker;
 import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.L4RouteCompiler;
+import dev.waypoint.routing.L4RouteTable;
 import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
@@ -66,7 +71,8 @@ public final class WaypointServer implements AutoCloseable {
     static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
-                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
+                new ServiceEntryEndpointCompiler(), new L4RouteCompiler());
     }
 
     private final WaypointSettings settings;
@@ -127,7 +133,8 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
-        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
+        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin(), settings.dnsServers());
+        closeables.add(upstreams::closeDns);
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
@@ -141,7 +148,8 @@ public final class WaypointServer implements AutoCloseable {
         TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
+                // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
+                publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
                         new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
@@ -182,10 +190,15 @@ public final class WaypointServer implements AutoCloseable {
         bindings.put("services", targets.debugServices());
         bindings.put("workloads", targets.debugWorkloads());
         bindings.put("notBound", targets.debugNotBound());
+        bindings.put("serviceEntries", targets.debugServiceEntries());
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
         extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("l4Routes", snap.part(L4RouteTable.PART).debug());
+        extra.put("serviceEntries", ConfigDump.serviceEntries(snap.resources()));
+        extra.put("serviceEntryEndpoints", snap.part(ServiceEntryEndpoints.PART).debug());
+        extra.put("dns", upstreams == null ? Map.of() : upstreams.dnsDebug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());

@@ -7,6 +7,7 @@ import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -22,24 +23,27 @@ import java.util.Objects;
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
  * @param meshConfig Istio's MeshConfig YAML file ({@code --mesh-config}), watched; null to read the
  *        {@code mesh} key of the root namespace's {@code istio} ConfigMap from the manifests, if any
+ * @param dnsServers DNS servers for ServiceEntries with {@code resolution: DNS}, in order; empty
+ *        for the system's ({@code /etc/resolv.conf})
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig) {
-    /** No {@code --mesh-config} file. */
+                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
+                               List<InetSocketAddress> dnsServers) {
+    /** No {@code --mesh-config} file, the system's DNS servers for ServiceEntries. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                             JwksCache.Settings jwks, AuthzSettings authz) {
         this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
-                jwks, authz, null);
+                jwks, authz, null, List.of());
     }
 
     /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
     public WaypointSettings withMeshConfig(Path meshConfig) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers);
     }
 
     /** No access log, the default JWKS and authorization settings. */
@@ -67,5 +71,12 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(upstream, "upstream");
+        dnsServers = List.copyOf(dnsServers);
+    }
+
+    /** A copy with these DNS servers for ServiceEntries. */
+    public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, servers);
     }
 }

@@ -190,4 +190,33 @@ class MainTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Main.duration("--upstream-idle-timeout", text))
                 .hasMessage("--upstream-idle-timeout: " + text + " (expected: a positive duration such as 500ms, 60s, 5m, 1h)");
     }
+
+    @Test
+    void validateNotesBoundServiceEntriesAndRefusesBadOnes() throws Exception {
+        try (java.io.InputStream in = MainTest.class.getResourceAsStream("/e2e/service-entry-mesh.yaml")) {
+            Files.write(tmp.resolve("se.yaml"), in.readAllBytes());
+        }
+        Run ok = run("validate", tmp.toString());
+        assertThat(ok.exit()).as(ok.out()).isZero();
+        assertThat(ok.out()).contains("ServiceEntry egress/static-ext: metadata.labels: bound to this waypoint: hosts "
+                + "[static.example.test], addresses [127.110.0.1], ports [80/http, 9000/tcp], resolution STATIC, MESH_EXTERNAL");
+        Files.writeString(tmp.resolve("bad.yaml"), """
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: wild, namespace: egress}
+                spec:
+                  hosts: ["*.example.com"]
+                  ports: [{number: 443, name: tls, protocol: TLS}]
+                  resolution: DYNAMIC_DNS
+                """);
+        Run bad = run("validate", tmp.toString());
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.out()).contains("bad.yaml:1: ServiceEntry egress/wild: spec.resolution: resolution: DYNAMIC_DNS "
+                + "(expected: NONE, STATIC, DNS or DNS_ROUND_ROBIN; DYNAMIC_DNS is not supported by this waypoint)");
+    }
+
+    @Test
+    void runHelpNamesTheDnsServerFlag() {
+        assertThat(run("run", "--help").out()).contains("--dns-server").contains("resolution: DNS");
+    }
 }

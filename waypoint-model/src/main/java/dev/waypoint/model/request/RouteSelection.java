@@ -1,6 +1,8 @@
 package dev.waypoint.model.request;
 
+import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import java.time.Duration;
@@ -63,6 +65,20 @@ public record RouteSelection(String routeName, Backend backend, Duration timeout
         @Override
         public String toString() {
             return "Pod " + pod.name() + ":" + port;
+        }
+    }
+
+    /**
+     * A ServiceEntry port: one of its endpoints (static, selected workloads, or DNS answers), or
+     * with {@code resolution: NONE} the original destination.
+     *
+     * @param original the address the client asked for ({@code resolution: NONE} goes there), or
+     *        null when the backend was named by a route
+     */
+    public record ServiceEntryBackend(ServiceEntrySpec entry, ServicePortSpec port, HostPort original) implements Backend {
+        @Override
+        public String toString() {
+            return "ServiceEntry " + entry.name() + " (" + entry.host() + "):" + port.port();
         }
     }
 }
