@@ -2,6 +2,7 @@ package dev.waypoint.server;
 
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.ca.CaSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -20,11 +21,21 @@ import java.util.Objects;
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
+ * @param ca where to get certificates from Istio's CA; null when they are mounted in {@code certDir}
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz) {
+                               JwksCache.Settings jwks, AuthzSettings authz, CaSettings ca) {
+    /** Certificates from {@code certDir} (no CA client). */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads,
+                accessLog, jwks, authz, null);
+    }
+
     /** No access log, the default JWKS and authorization settings. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
@@ -45,7 +56,10 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(authz, "authz");
         Objects.requireNonNull(configDir, "configDir");
-        Objects.requireNonNull(certDir, "certDir");
+        if ((certDir == null) == (ca == null)) {
+            throw new IllegalArgumentException("certDir: " + certDir + ", ca: " + ca
+                    + " (expected: exactly one source of certificates)");
+        }
         Objects.requireNonNull(gateway, "gateway");
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
