@@ -56,25 +56,25 @@ import org.bouncycastle.pkcs.PKCS10CertificationRequest;
  * the caller's identity, and signs the CSR's key with the test CA, answering {@code [leaf, root]}
  * as istiod does. It can be told to fail with a status or to answer late.
  */
-final class IstiodCaServer implements AutoCloseable {
-    static final String SERVICE = "istio.v1.auth.IstioCertificateService";
+public final class IstiodCaServer implements AutoCloseable {
+    public static final String SERVICE = "istio.v1.auth.IstioCertificateService";
 
     private final TestCa ca;
     private final Map<String, SpiffeId> tokens = new ConcurrentHashMap<>();
     private final Server server;
     private final ScheduledExecutorService delays = Executors.newSingleThreadScheduledExecutor();
-    final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
-    volatile Status failWith;
-    volatile Duration delay = Duration.ZERO;
-    volatile Duration lifetime = Duration.ofHours(1);
+    public final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
+    public volatile Status failWith;
+    public volatile Duration delay = Duration.ZERO;
+    public volatile Duration lifetime = Duration.ofHours(1);
 
     /** One request as the server saw it. */
-    record Request(String authorization, String clusterId, String csrSan, long validitySeconds) {}
+    public record Request(String authorization, String clusterId, String csrSan, long validitySeconds) {}
 
     /**
      * @param servingDir where the server's certificate for {@code names} is written (Istio's layout)
      */
-    IstiodCaServer(TestCa ca, String bindHost, Path servingDir, String... names) throws IOException {
+    public IstiodCaServer(TestCa ca, String bindHost, Path servingDir, String... names) throws IOException {
         this.ca = ca;
         TestCa.Issued serving = ca.issueServer(names);
         serving.writeIstioLayout(servingDir);
@@ -90,12 +90,12 @@ final class IstiodCaServer implements AutoCloseable {
                 .addService(service).build().start();
     }
 
-    int port() {
+    public int port() {
         return server.getPort();
     }
 
     /** Accept {@code token} as the service account of {@code id}. */
-    void allow(String token, SpiffeId id) {
+    public void allow(String token, SpiffeId id) {
         tokens.put(token, id);
     }
 
