@@ -136,10 +136,11 @@ final class GrpcUnaryCall {
             }
             Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
             Http2Headers headers = new DefaultHttp2Headers()
-                    .method("POST").scheme("https").path(path).authority(host + ":" + port)
+                    .method("POST").scheme("https").path(path)
+                    .authority((host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port)
                     .add("content-type", "application/grpc")
                     .add("te", "trailers")
-                    .add("grpc-timeout", timeoutMillis + "m")
+                    .add("grpc-timeout", grpcTimeout(timeoutMillis))
                     .add("user-agent", "waypoint-ca/0.1");
             metadata.forEach(headers::add);
             ByteBuf body = Unpooled.buffer(5 + message.length);
@@ -151,6 +152,11 @@ final class GrpcUnaryCall {
                 }
             });
         });
+    }
+
+    /** gRPC's {@code grpc-timeout}: at most 8 digits, then a unit ({@code m} milliseconds, {@code S} seconds). */
+    static String grpcTimeout(long millis) {
+        return millis <= 99_999_999L ? millis + "m" : Math.min(99_999_999L, millis / 1000) + "S";
     }
 
     private static void fail(CompletableFuture<byte[]> result, Channel parent, CaCallException e) {

@@ -7,7 +7,6 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnknownFieldSet;
 import java.io.ByteArrayOutputStream;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The hand-written codec against protobuf-java. */
@@ -44,6 +43,11 @@ class CaProtoTest {
                 .hasMessageContaining("wire type 3");
         assertThatThrownBy(() -> CaProto.certChain(new byte[] {(byte) 0x80}))
                 .hasMessageContaining("truncated varint");
-        assertThat(List.of()).isEmpty();
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"1, 1m", "10000, 10000m", "99999999, 99999999m", "100000000, 100000S"})
+    void grpcTimeoutHasAtMostEightDigits(long millis, String header) {
+        assertThat(GrpcUnaryCall.grpcTimeout(millis)).isEqualTo(header);
     }
 }

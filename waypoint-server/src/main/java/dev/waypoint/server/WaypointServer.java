@@ -199,6 +199,16 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
+        if (certs != null) {
+            Map<String, Object> cert = new LinkedHashMap<>();
+            cert.put("source", ca != null ? "ca " + settings.ca().address() : "files " + settings.certDir());
+            cert.put("notAfter", certs.current().notAfter().toString());
+            if (ca != null) {
+                cert.put("renewals", ca.renewals());
+                cert.put("failures", ca.failures());
+            }
+            extra.put("certificate", cert);
+        }
         return Page.json(ConfigDump.toJson(snap, extra));
     }
 

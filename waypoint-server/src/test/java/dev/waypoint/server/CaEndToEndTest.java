@@ -94,6 +94,10 @@ class CaEndToEndTest {
                     .containsExactly(WAYPOINT.uri());
             assertThat(get(client, "127.130.0.1:80").status().code()).isEqualTo(200);
         }
+        String dump = HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + mesh.waypoint().adminAddress("admin").getPort() + "/config_dump")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(dump).contains("\"certificate\" : {").contains("\"source\" : \"ca 127.130.0.100:" + istiod.port() + "\"");
         assertThat(istiod.requests).first().satisfies(r -> {
             assertThat(r.authorization()).isEqualTo("Bearer waypoint-token");
             assertThat(r.csrSan()).isEqualTo(WAYPOINT.uri());
