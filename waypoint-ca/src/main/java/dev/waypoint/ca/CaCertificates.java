@@ -38,7 +38,9 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threading</h2>
  * Renewals are scheduled on the given executor (the server's {@code config} thread, never an event
- * loop); the call itself runs on the given event loop group. One renewal is in flight at a time.
+ * loop), which reads the token and the root, makes the key and checks the answer, but is not held
+ * while the CA answers: the call runs on the given event loop group and its result comes back to
+ * the executor. One call is in flight at a time; {@link #renewNow()} during one waits for it.
  *
  * <h2>Lifecycle</h2>
  * {@link #close()} stops renewing; it shuts down neither the executor nor the group.
@@ -54,6 +56,8 @@ public final class CaCertificates implements AutoCloseable {
     private final CertificateSource.Updater updater;
     /** Failures since the last success; confined to {@link #exec}. */
     private int consecutiveFailures;
+    /** The call in flight, or null; confined to {@link #exec}. */
+    private CompletableFuture<TlsMaterial> inFlight;
     private final AtomicLong failures = new AtomicLong();
     private final AtomicInteger renewals = new AtomicInteger();
     private volatile ScheduledFuture<?> next;
@@ -94,7 +98,7 @@ public final class CaCertificates implements AutoCloseable {
         while (true) {
             attempt++;
             try {
-                TlsMaterial first = join(client.issue());
+                TlsMaterial first = join(client.issue(exec));
                 log.info("certificate from Istio's CA {}: {} (attempt {})", settings.address(), first, attempt);
                 CaCertificates c = new CaCertificates(settings, client, exec, clock, random, first);
                 c.scheduleRenewal(first);
@@ -176,7 +180,7 @@ public final class CaCertificates implements AutoCloseable {
         next = exec.schedule(() -> renew(null), Math.max(0, in.toMillis()), TimeUnit.MILLISECONDS);
     }
 
-    /** Runs on {@link #exec}. */
+    /** Runs on {@link #exec}: starts a call unless one is in flight; its result is handled on {@link #exec}. */
     private void renew(CompletableFuture<TlsMaterial> done) {
         if (closed) {
             if (done != null) {
@@ -184,29 +188,40 @@ public final class CaCertificates implements AutoCloseable {
             }
             return;
         }
+        if (inFlight != null) {
+            if (done != null) {
+                inFlight.whenComplete((m, e) -> complete(done, m, e));
+            }
+            return;
+        }
         CompletableFuture<TlsMaterial> call;
         try {
-            call = client.issue();
+            call = client.issue(exec);
         } catch (RuntimeException e) {
             call = CompletableFuture.failedFuture(e);
         }
-        TlsMaterial result;
-        try {
-            result = join(call);
-        } catch (CaCallException e) {
-            onFailure(e, done);
-            return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        consecutiveFailures = 0;
-        renewals.incrementAndGet();
-        updater.update(result);
-        scheduleRenewal(result);
-        if (done != null) {
-            done.complete(result);
-        }
+        inFlight = call;
+        // the config thread is not held while istiod answers (or does not): the result comes back to it
+        call.whenCompleteAsync((result, error) -> {
+            inFlight = null;
+            if (closed) {
+                if (done != null) {
+                    done.completeExceptionally(new IllegalStateException("closed"));
+                }
+                return;
+            }
+            if (error != null) {
+                onFailure(callException(error), done);
+                return;
+            }
+            consecutiveFailures = 0;
+            renewals.incrementAndGet();
+            updater.update(result);
+            scheduleRenewal(result);
+            if (done != null) {
+                done.complete(result);
+            }
+        }, exec);
     }
 
     private void onFailure(CaCallException e, CompletableFuture<TlsMaterial> done) {
@@ -223,21 +238,25 @@ public final class CaCertificates implements AutoCloseable {
         }
     }
 
-    /**
-     * Waits for the call on the scheduling thread. The call has its own deadline ({@link
-     * CaSettings#callTimeout()}), so this returns; blocking the single {@code config} thread for
-     * that long once per half-lifetime is what polling mounted files costs too.
-     */
+    private static void complete(CompletableFuture<TlsMaterial> done, TlsMaterial m, Throwable e) {
+        if (e != null) {
+            done.completeExceptionally(callException(e));
+        } else {
+            done.complete(m);
+        }
+    }
+
+    private static CaCallException callException(Throwable error) {
+        Throwable c = error instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : error;
+        return c instanceof CaCallException cce ? cce : new CaCallException(String.valueOf(c.getMessage()), -1, c);
+    }
+
+    /** Waits for the first call at start-up (the caller's thread; the call has its own deadline). */
     private static TlsMaterial join(CompletableFuture<TlsMaterial> f) throws CaCallException, InterruptedException {
         try {
             return f.get();
         } catch (ExecutionException e) {
-            Throwable c = e.getCause() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause()
-                    : e.getCause();
-            if (c instanceof CaCallException cce) {
-                throw cce;
-            }
-            throw new CaCallException(String.valueOf(c.getMessage()), -1, c);
+            throw callException(e.getCause());
         }
     }
 

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * {@code istio.v1.auth.IstioCertificateService/CreateCertificate}, as istio-agent's citadel client
@@ -31,8 +32,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link TlsMaterial#of} must accept it.
  *
  * <h2>Threading</h2>
- * {@link #issue()} reads two small files on the calling thread (call it off the event loops), then
- * runs the call on the event loop group; the future completes there.
+ * {@link #issue} reads two small files on the calling thread (call it off the event loops), runs
+ * the call on the event loop group, and checks the answer on the given executor, where the future
+ * completes.
  */
 final class IstioCaClient {
     static final String PATH = "/istio.v1.auth.IstioCertificateService/CreateCertificate";
@@ -45,8 +47,12 @@ final class IstioCaClient {
         this.group = requireNonNull(group, "group");
     }
 
-    /** A new key, a CSR for it, the call, and the checked material. */
-    CompletableFuture<TlsMaterial> issue() {
+    /**
+     * A new key, a CSR for it, the call, and the checked material.
+     *
+     * @param checkOn where the answer is parsed and its SSL contexts are built (off the event loop)
+     */
+    CompletableFuture<TlsMaterial> issue(Executor checkOn) {
         List<X509Certificate> roots;
         String token;
         SslContext ssl;
@@ -73,7 +79,7 @@ final class IstioCaClient {
         Map<String, String> metadata = Map.of("authorization", "Bearer " + token,
                 "clusterid", settings.clusterId());
         return GrpcUnaryCall.call(group, ssl, settings.host(), settings.port(), PATH, metadata, request,
-                settings.callTimeout()).thenApply(response -> material(response, csr, roots));
+                settings.callTimeout()).thenApplyAsync(response -> material(response, csr, roots), checkOn);
     }
 
     private TlsMaterial material(byte[] response, Csr csr, List<X509Certificate> roots) {

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -132,7 +133,10 @@ class CaCertificatesTest {
         try (CaCertificates certs = CaCertificates.start(s, group, exec)) {
             TlsMaterial first = certs.source().current();
             istiod.delay = Duration.ofSeconds(60);
-            assertThatThrownBy(() -> certs.renewNow().get()).cause()
+            CompletableFuture<TlsMaterial> renewal = certs.renewNow();
+            // the scheduling thread (the server's config thread) is free while the CA is silent
+            assertThat(exec.submit(() -> renewal.isDone()).get(2, TimeUnit.SECONDS)).isFalse();
+            assertThatThrownBy(renewal::get).cause()
                     .isInstanceOfSatisfying(CaCallException.class, e -> {
                         assertThat(e.grpcStatus()).isEqualTo(4);
                         assertThat(e.getMessage()).contains("DEADLINE_EXCEEDED");
