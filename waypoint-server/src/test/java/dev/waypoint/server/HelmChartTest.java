@@ -174,6 +174,23 @@ class HelmChartTest {
         }
     }
 
+    @Test
+    void theJvmFlagsTheChartPassesStartAJvm() throws Exception {
+        JsonNode c = objects(render("all-values")).get("Deployment/java-waypoint").at("/spec/template/spec/containers/0");
+        List<String> command = texts(c.at("/command"));
+        assertThat(command.get(0)).isEqualTo("java");
+        List<String> flags = new ArrayList<>(command.subList(1, command.indexOf("-jar")));
+        assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxRAMPercentage=35", "-Xlog:gc:stderr");
+        flags.remove("-XX:+PrintFlagsFinal");
+        List<String> argv = new ArrayList<>();
+        argv.add(ProcessHandle.current().info().command().orElse("java"));
+        argv.addAll(flags);
+        argv.add("-version");
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+    }
+
     @ParameterizedTest(name = "{0}={1}")
     @CsvSource({
         "ca.certLifetime, 1d, certLifetime",
