@@ -57,8 +57,8 @@ final class IstioCaClient {
         String token;
         SslContext ssl;
         try {
-            roots = certificates(Files.readAllBytes(settings.rootCert()), "--ca-root-cert " + settings.rootCert());
-            token = Files.readString(settings.token(), StandardCharsets.UTF_8).strip();
+            roots = certificates(read("--ca-root-cert", settings.rootCert()), "--ca-root-cert " + settings.rootCert());
+            token = new String(read("--ca-token", settings.token()), StandardCharsets.UTF_8).strip();
             if (token.isEmpty()) {
                 throw new IOException("--ca-token " + settings.token() + ": empty (expected: a service-account token)");
             }
@@ -111,6 +111,18 @@ final class IstioCaClient {
             return m;
         } catch (IllegalArgumentException e) {
             throw new CaResponseException("IstioCertificateResponse: " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] read(String flag, java.nio.file.Path file) throws IOException {
+        try {
+            return Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException(flag + " " + file + ": not found (mounted by Istio's templates: "
+                    + (flag.equals("--ca-token") ? "the projected token of audience istio-ca"
+                            : "the istio-ca-root-cert ConfigMap") + ')', e);
+        } catch (IOException e) {
+            throw new IOException(flag + " " + file + ": cannot read (" + e + ')', e);
         }
     }
 

@@ -188,6 +188,27 @@ class CaCertificatesTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "no token     | token        | --ca-token",
+        "empty token  | empty-token  | --ca-token",
+        "no root      | root         | --ca-root-cert",
+        "not PEM      | garbage-root | --ca-root-cert",
+    })
+    void unusableMountsFailStartUpNamingTheFlagAndFile(String name, String what, String flag) throws Exception {
+        Path r = root;
+        switch (what) {
+            case "token" -> Files.delete(token);
+            case "empty-token" -> Files.writeString(token, "\n");
+            case "root" -> r = dir.resolve("missing-root.pem");
+            default -> r = Files.writeString(dir.resolve("garbage.pem"), "not a certificate");
+        }
+        Path rootFile = r;
+        assertThatThrownBy(() -> CaCertificates.start(settings(ID, rootFile), group, exec))
+                .isInstanceOf(CaCallException.class).hasMessageContaining(flag + " " + dir);
+        assertThat(istiod.requests).isEmpty();
+    }
+
     @Test
     void startUpRetriesUntilTheCaAnswers() throws Exception {
         istiod.failWith = Status.UNAVAILABLE;
