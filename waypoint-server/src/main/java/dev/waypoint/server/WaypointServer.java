@@ -8,6 +8,7 @@ import dev.waypoint.authz.AuthzPolicyCompiler;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.AuthzTable;
 import dev.waypoint.authz.TunnelAuthz;
+import dev.waypoint.ca.CaCertificates;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -81,6 +82,8 @@ public final class WaypointServer implements AutoCloseable {
     private final EventLoopGroup adminGroup;
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private CertificateSource certs;
+    /** Null when certificates are mounted files. */
+    private CaCertificates ca;
     private SnapshotPublisher publisher;
     private JwksCache jwks;
     private HbonePool pool;
@@ -120,8 +123,15 @@ public final class WaypointServer implements AutoCloseable {
         long t0 = System.nanoTime();
         // admin first, so /healthz/ready answers 503 while loading
         startAdmin();
-        certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
-        closeables.add(certs);
+        if (settings.ca() != null) {
+            // the CA call runs on the admin loop, renewals are scheduled on the config thread
+            ca = CaCertificates.start(settings.ca(), adminGroup, configExecutor);
+            closeables.add(ca);
+            certs = ca.source();
+        } else {
+            certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
+            closeables.add(certs);
+        }
         log.info("identity {} (certificate valid until {})", certs.current().identity(), certs.current().notAfter());
         // before the publisher: the first compile hands the jwksUris to it, which starts fetching
         jwks = JwksCache.create(settings.jwks());
@@ -203,6 +213,16 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
+        if (certs != null) {
+            Map<String, Object> cert = new LinkedHashMap<>();
+            cert.put("source", ca != null ? "ca " + settings.ca().address() : "files " + settings.certDir());
+            cert.put("notAfter", certs.current().notAfter().toString());
+            if (ca != null) {
+                cert.put("renewals", ca.renewals());
+                cert.put("failures", ca.failures());
+            }
+            extra.put("certificate", cert);
+        }
         return Page.json(ConfigDump.toJson(snap, extra));
     }
 
@@ -218,6 +238,14 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
+        if (certs != null) {
+            gauge(b, "waypoint_certificate_expiry_seconds", "When this proxy's certificate expires (Unix time, seconds).",
+                    certs.current().notAfter().getEpochSecond());
+        }
+        if (ca != null) {
+            gauge(b, "waypoint_certificate_renewal_failures", "Failed certificate requests to Istio's CA since start.",
+                    ca.failures());
+        }
         if (accessLog != null) {
             gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                     accessLog.dropped());

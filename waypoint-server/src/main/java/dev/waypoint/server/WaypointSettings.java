@@ -2,6 +2,7 @@ package dev.waypoint.server;
 
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.ca.CaSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -25,25 +26,29 @@ import java.util.Objects;
  *        {@code mesh} key of the root namespace's {@code istio} ConfigMap from the manifests, if any
  * @param dnsServers DNS servers for ServiceEntries with {@code resolution: DNS}, in order; empty
  *        for the system's ({@code /etc/resolv.conf})
+ * @param ca where to get certificates from Istio's CA; null when they are mounted in {@code certDir}
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                                JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
-                               List<InetSocketAddress> dnsServers) {
-    /** No {@code --mesh-config} file, the system's DNS servers for ServiceEntries. */
+                               List<InetSocketAddress> dnsServers, CaSettings ca) {
+    /**
+     * Certificates from {@code certDir} (no CA client), no {@code --mesh-config} file, the system's
+     * DNS servers for ServiceEntries.
+     */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                             JwksCache.Settings jwks, AuthzSettings authz) {
         this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
-                jwks, authz, null, List.of());
+                jwks, authz, null, List.of(), null);
     }
 
     /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
     public WaypointSettings withMeshConfig(Path meshConfig) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca);
     }
 
     /** No access log, the default JWKS and authorization settings. */
@@ -66,7 +71,10 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(authz, "authz");
         Objects.requireNonNull(configDir, "configDir");
-        Objects.requireNonNull(certDir, "certDir");
+        if ((certDir == null) == (ca == null)) {
+            throw new IllegalArgumentException("certDir: " + certDir + ", ca: " + ca
+                    + " (expected: exactly one source of certificates)");
+        }
         Objects.requireNonNull(gateway, "gateway");
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
@@ -77,6 +85,12 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
     /** A copy with these DNS servers for ServiceEntries. */
     public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, servers);
+                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca);
+    }
+
+    /** A copy whose certificates come from Istio's CA ({@code ca}), or from {@code certDir} when null. */
+    public WaypointSettings withCa(Path certDir, CaSettings ca) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca);
     }
 }

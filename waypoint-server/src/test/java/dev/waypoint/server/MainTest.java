@@ -175,7 +175,7 @@ class MainTest {
     void runRefusesAMissingRequiredFlag() {
         Run r = run("run", "--config-dir", tmp.toString());
         assertThat(r.exit()).isNotZero();
-        assertThat(r.err()).contains("Missing required options");
+        assertThat(r.err()).contains("Missing required option");
     }
 
     @org.junit.jupiter.params.ParameterizedTest

@@ -71,6 +71,28 @@ public final class TestMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #start}, but the waypoint gets its certificate from Istio's CA: {@code ca} is
+     * called with the mesh CA once the fixtures run (start a CA stand-in there) and returns the
+     * client's settings.
+     */
+    public static TestMesh startWithCa(Path configDir, Path workDir, NamespacedName gateway, Options options,
+            java.util.function.Function<TestCa, dev.waypoint.ca.CaSettings> ca) throws Exception {
+        MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
+        TestMesh mesh = new TestMesh(fixtures, configDir);
+        try {
+            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, null, gateway,
+                    fixtures.ca().trustDomain(), ListenerSettings.defaults(options.listen()),
+                    UpstreamSettings.defaults(fixtures.hbonePort()), options.health(), options.stats(), options.admin(),
+                    options.workers(), null, dev.waypoint.authn.JwksCache.Settings.defaults(),
+                    dev.waypoint.authz.AuthzSettings.defaults(), null, java.util.List.of(), ca.apply(fixtures.ca())));
+            return mesh;
+        } catch (Exception | Error e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
     private static ResourceSet load(Path configDir, NamespacedName gateway) {
         ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
         try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(configDir), gateway, "cluster.local",
