@@ -1,5 +1,6 @@
 package dev.waypoint.model;
 
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
@@ -24,13 +25,14 @@ import java.util.Objects;
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
+ * @param wasmPlugins every valid WasmPlugin and wasm TrafficExtension, attached or not (the wasm compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
-                          List<OtherResource> others) {
+                          List<OtherResource> others, List<WasmPluginSpec> wasmPlugins) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -44,12 +46,13 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         requestAuthentications = List.copyOf(requestAuthentications);
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
+        wasmPlugins = List.copyOf(wasmPlugins);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
         return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of(), List.of());
     }
 
     /**
@@ -80,6 +83,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<RequestAuthenticationSpec> requestAuthentications;
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
+        private List<WasmPluginSpec> wasmPlugins;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -94,6 +98,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             requestAuthentications = from.requestAuthentications;
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
+            wasmPlugins = from.wasmPlugins;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -146,9 +151,14 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder wasmPlugins(List<WasmPluginSpec> v) {
+            wasmPlugins = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others, wasmPlugins);
         }
     }
 }
