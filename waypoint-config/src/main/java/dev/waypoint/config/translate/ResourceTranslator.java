@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
@@ -37,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
  * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
- * {@code v1beta1} RequestAuthentication and AuthorizationPolicy. Anything else is kept as an
+ * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code extensions.istio.io/v1alpha1}
+ * WasmPlugin and TrafficExtension. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -54,6 +56,7 @@ public final class ResourceTranslator {
     private static final String DISCOVERY = "discovery.k8s.io";
     private static final String GATEWAY = "gateway.networking.k8s.io";
     private static final String SECURITY = "security.istio.io";
+    private static final String EXTENSIONS = "extensions.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -91,6 +94,7 @@ public final class ResourceTranslator {
         List<RequestAuthenticationSpec> requestAuthentications = new ArrayList<>();
         List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
+        List<WasmPluginSpec> wasmPlugins = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -113,12 +117,14 @@ public final class ResourceTranslator {
                 policies.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
+            } else if (spec instanceof WasmPluginSpec s) {
+                wasmPlugins.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, policies, others);
+                requestAuthentications, policies, others, wasmPlugins);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -194,6 +200,10 @@ public final class ResourceTranslator {
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/WasmPlugin" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {
