@@ -5,7 +5,8 @@
  *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header;
  *             x-pause -> pause, resumed by the next tick with x-resumed: yes; x-trap -> trap;
  *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count
- *   response: adds x-wasm-response: yes, removes x-backend-secret, x-wasm-status (response.code)
+ *   response: adds x-wasm-response: yes and x-wasm-status (response.code), removes x-backend-secret
+ *             and x-echo-method
  *   body:     upper-cases request and response bodies
  *   metrics:  counter wasm_test_requests, gauge wasm_test_inflight, histogram wasm_test_path_len
  *   wasi:     writes one line through wasi_unstable.fd_write at VM start */
@@ -168,6 +169,7 @@ EXPORT(proxy_on_response_body) int32_t on_response_body(int32_t id, int32_t size
 EXPORT(proxy_on_response_headers) int32_t on_response_headers(int32_t id, int32_t headers, int32_t eos) {
     proxy_add_header_map_value(RESPONSE_HEADERS, S("x-wasm-response"), S("yes"));
     proxy_remove_header_map_value(RESPONSE_HEADERS, S("x-backend-secret"));
+    proxy_remove_header_map_value(RESPONSE_HEADERS, S("x-echo-method")); /* one the tests' echo backend sends */
     char *v;
     size_t n;
     if (proxy_get_property(S("response\0code"), &v, &n) == OK && n == 8) {

@@ -64,9 +64,15 @@ public final class WaypointServer implements AutoCloseable {
      * @param authz the root namespace and trust-domain aliases policies are compiled with
      */
     static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
+        return compilers(jwks, authz, dev.waypoint.wasm.WasmPluginCompiler.forValidation(authz.rootNamespace()));
+    }
+
+    /** As {@link #compilers(JwksCache, AuthzSettings)}, with the server's wasm compiler (its metrics registry, its cache). */
+    static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz, dev.waypoint.wasm.WasmPluginCompiler wasm) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
-                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
+                wasm);
     }
 
     private final WaypointSettings settings;
@@ -121,7 +127,7 @@ public final class WaypointServer implements AutoCloseable {
         jwks = JwksCache.create(settings.jwks());
         closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+                settings.trustDomain(), compilers(jwks, settings.authz(), wasmCompiler()), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -146,6 +152,22 @@ public final class WaypointServer implements AutoCloseable {
                 TunnelAuthz::check);
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /**
+     * WasmPlugin modules: fetched and compiled on the config executor, cached by digest under
+     * {@code $WAYPOINT_WASM_CACHE_DIR} (default {@code <tmpdir>/waypoint-wasm-cache}); plugin metrics
+     * in the /stats/prometheus registry; {@code node.metadata} names this waypoint.
+     */
+    private dev.waypoint.wasm.WasmPluginCompiler wasmCompiler() {
+        String dir = System.getenv("WAYPOINT_WASM_CACHE_DIR");
+        java.nio.file.Path cache = dir != null && !dir.isEmpty() ? java.nio.file.Path.of(dir)
+                : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "waypoint-wasm-cache");
+        dev.waypoint.model.mesh.NamespacedName gw = settings.gateway();
+        dev.waypoint.wasm.WasmSettings ws = dev.waypoint.wasm.WasmSettings.defaults(cache,
+                "waypoint~" + gw.name() + "." + gw.namespace(),
+                Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", "Kubernetes"));
+        return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry());
     }
 
     private void startAdmin() throws InterruptedException {
@@ -187,6 +209,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
+        extra.put("wasmPlugins", snap.part(dev.waypoint.wasm.WasmPlugins.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
