@@ -70,7 +70,7 @@ public final class TestPlugins {
             Path src = SOURCES.resolve("as/" + name + ".ts");
             // the SDK's own build flags (proxy-runtime README): the reactor ABI, its allocator exported
             run(List.of(asc.toString(), src.toString(), "-b", out.toString(), "--use", "abort=abort_proc_exit",
-                    "-O3", "--runtime", "full", "--baseDir", npmDir().toString()), "AssemblyScript");
+                    "-O3", "--path", npmDir().resolve("node_modules").toString()), "AssemblyScript");
             return out;
         });
     }
