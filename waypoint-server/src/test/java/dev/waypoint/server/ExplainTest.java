@@ -49,11 +49,15 @@ class ExplainTest {
         assertThat(r.out()).contains("GET http://reviews.demo:9080/api/v1",
                 "from    spiffe://cluster.local/ns/demo/sa/curl at 10.0.0.9",
                 "target  Service demo/reviews port 9080 (127.10.0.10:9080, http)",
-                "telemetry  continue",
-                "normalize  continue",
-                "authn      continue",
-                "authz      continue",
-                "route      continue",
+                "telemetry   continue",
+                "normalize   continue",
+                "wasm-authn  continue",
+                "authn       continue",
+                "wasm-authz  continue",
+                "authz       continue",
+                "wasm-stats  continue",
+                "wasm        continue",
+                "route       continue",
                 "default -> Service demo/reviews:9080 (no timeout, no retries)", "authz.decision  Allow",
                 "result  forwarded to Service demo/reviews:9080 on route default",
                 "endpoints (3, round robin)",
@@ -119,8 +123,8 @@ class ExplainTest {
         Run r = explainIn(tmp.toString(), "--from", "spiffe://cluster.local/ns/demo/sa/curl", "GET",
                 "http://reviews.demo:9080/app/../admin/users");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("normalize  continue", "authz      answers 403", "demo/no-admin",
-                "result  answered by authz: 403 rbac_access_denied_matched_policy").doesNotContain("route      continue");
+        assertThat(r.out()).contains("normalize   continue", "authz       answers 403", "demo/no-admin",
+                "result  answered by authz: 403 rbac_access_denied_matched_policy").doesNotContain("route       continue");
         // the same request to another path goes through
         assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/reviews/1").out())
                 .contains("result  forwarded to Service demo/reviews:9080");
