@@ -4,7 +4,10 @@
  *             x-wasm-source (source.address), x-wasm-root-id (plugin_root_id), x-wasm-node-ns
  *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header;
  *             x-pause -> pause, resumed by the next tick with x-resumed: yes; x-trap -> trap;
- *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count
+ *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count;
+ *             x-call: <cluster> -> proxy_http_call GET /called there, pause; the response's :status,
+ *             x-echo-server and body size come back as x-call-status, x-call-server, x-call-body
+ *             (x-call-error: <result> when the call cannot start, x-call-failed when it fails)
  *   response: adds x-wasm-response: yes and x-wasm-status (response.code), removes x-backend-secret
  *             and x-echo-method
  *   body:     upper-cases request and response bodies
@@ -120,6 +123,22 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
         char digits[4] = {(char) ('0' + next % 10), 0};
         proxy_replace_header_map_value(REQUEST_HEADERS, S("x-shared-count"), digits, 1);
     }
+    char *cluster;
+    size_t cluster_len;
+    if (proxy_get_header_map_value(REQUEST_HEADERS, S("x-call"), &cluster, &cluster_len) == OK) {
+        /* three pairs: :method GET, :path /called, :authority web.apps */
+        static const char map[] = "\x03\0\0\0" "\x07\0\0\0\x03\0\0\0" "\x05\0\0\0\x07\0\0\0" "\x0a\0\0\0\x08\0\0\0"
+            ":method\0GET\0" ":path\0/called\0" ":authority\0web.apps\0";
+        uint32_t token;
+        int32_t r = proxy_http_call(cluster, cluster_len, map, sizeof(map) - 1, 0, 0, 0, 0, 5000, &token);
+        free(cluster);
+        if (r != OK) {
+            char digits[4] = {(char) ('0' + r / 10 % 10), (char) ('0' + r % 10), 0};
+            proxy_add_header_map_value(REQUEST_HEADERS, S("x-call-error"), digits, 2);
+            return CONTINUE;
+        }
+        return PAUSE;
+    }
     if (has(REQUEST_HEADERS, S("x-pause"))) {
         paused_context = id;
         proxy_set_tick_period_milliseconds(10);
@@ -137,6 +156,29 @@ EXPORT(proxy_on_tick) void on_tick(int32_t root) {
         proxy_add_header_map_value(REQUEST_HEADERS, S("x-resumed"), S("yes"));
         proxy_continue_stream(0);
     }
+}
+
+EXPORT(proxy_on_http_call_response) void on_http_call_response(int32_t id, int32_t token, int32_t headers,
+                                                                int32_t body_size, int32_t trailers) {
+    if (headers == 0) {
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-call-failed"), S("yes"));
+    } else {
+        char *v;
+        size_t n;
+        if (proxy_get_header_map_value(6, S(":status"), &v, &n) == OK) {
+            proxy_add_header_map_value(REQUEST_HEADERS, S("x-call-status"), v, n);
+            free(v);
+        }
+        if (proxy_get_header_map_value(6, S("x-echo-server"), &v, &n) == OK) {
+            proxy_add_header_map_value(REQUEST_HEADERS, S("x-call-server"), v, n);
+            free(v);
+        }
+        if (body_size > 0 && proxy_get_buffer_bytes(4, 0, body_size, &v, &n) == OK) {
+            proxy_add_header_map_value(REQUEST_HEADERS, S("x-call-body"), v, n < 16 ? n : 16);
+            free(v);
+        }
+    }
+    proxy_continue_stream(0);
 }
 
 static int32_t upper_body(int32_t type, int32_t size, int32_t eos) {

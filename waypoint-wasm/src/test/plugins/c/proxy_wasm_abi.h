@@ -34,6 +34,9 @@ IMPORT(proxy_increment_metric) int32_t proxy_increment_metric(uint32_t id, int64
 IMPORT(proxy_record_metric) int32_t proxy_record_metric(uint32_t id, uint64_t value);
 IMPORT(proxy_get_shared_data) int32_t proxy_get_shared_data(const char *key, size_t key_size, char **value, size_t *value_size, uint32_t *cas);
 IMPORT(proxy_set_shared_data) int32_t proxy_set_shared_data(const char *key, size_t key_size, const char *value, size_t value_size, uint32_t cas);
+IMPORT(proxy_http_call) int32_t proxy_http_call(const char *upstream, size_t upstream_size, const char *headers,
+    size_t headers_size, const char *body, size_t body_size, const char *trailers, size_t trailers_size,
+    uint32_t timeout_ms, uint32_t *token);
 /* never implemented by the waypoint: must answer Unimplemented, not refuse the module */
 IMPORT(proxy_grpc_call) int32_t proxy_grpc_call(const char *a, size_t b, const char *c, size_t d, const char *e, size_t f,
     const char *g, size_t h, const char *i, size_t j, uint32_t timeout, uint32_t *token);

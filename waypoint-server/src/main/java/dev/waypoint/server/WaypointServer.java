@@ -157,7 +157,8 @@ public final class WaypointServer implements AutoCloseable {
     /**
      * WasmPlugin modules: fetched and compiled on the config executor, cached by digest under
      * {@code $WAYPOINT_WASM_CACHE_DIR} (default {@code <tmpdir>/waypoint-wasm-cache}); plugin metrics
-     * in the /stats/prometheus registry; {@code node.metadata} names this waypoint.
+     * in the /stats/prometheus registry; {@code node.metadata} names this waypoint; {@code proxy_http_call}
+     * through {@link WasmHttpCallout}.
      */
     private dev.waypoint.wasm.WasmPluginCompiler wasmCompiler() {
         String dir = System.getenv("WAYPOINT_WASM_CACHE_DIR");
@@ -167,7 +168,9 @@ public final class WaypointServer implements AutoCloseable {
         dev.waypoint.wasm.WasmSettings ws = dev.waypoint.wasm.WasmSettings.defaults(cache,
                 "waypoint~" + gw.name() + "." + gw.namespace(),
                 Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", "Kubernetes"));
-        return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry());
+        // proxy_http_call goes through the upstream stage, which exists once the publisher started
+        return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry(),
+                new WasmHttpCallout(() -> upstreams));
     }
 
     private void startAdmin() throws InterruptedException {

@@ -196,6 +196,26 @@ class WasmEndToEndTest {
     }
 
     @Test
+    void anHttpCallPausesTheRequestUntilTheCalledServiceAnswers() throws Exception {
+        plugins(wasmPlugin("headers", plugin.toUri().toString(), ""), true);
+        // the plugin calls the web Service (outbound HBONE to its pod), then resumes with what came back
+        FullHttpResponse r = once("/origin", Map.of("x-call", "outbound|80||web.apps.svc.cluster.local"));
+        try {
+            assertThat(r.status().code()).isEqualTo(200);
+            assertThat(body(r)).contains("path=/origin\n", "header x-call-status=200\n", "header x-call-server=")
+                    .doesNotContain("x-call-failed", "x-call-error");
+        } finally {
+            r.release();
+        }
+        FullHttpResponse unknown = once("/", Map.of("x-call", "outbound|80||nope.apps.svc.cluster.local"));
+        try {
+            assertThat(body(unknown)).contains("header x-call-error=02\n"); // BadArgument, as Envoy's unknown cluster
+        } finally {
+            unknown.release();
+        }
+    }
+
+    @Test
     void anUnloadableFailCloseModuleDeniesAndIsReported() throws Exception {
         plugins(wasmPlugin("broken", tmp.resolve("missing.wasm").toUri().toString(), ""), false);
         assertThat(mesh.waypoint().snapshots().current().problems()).anySatisfy(p -> {

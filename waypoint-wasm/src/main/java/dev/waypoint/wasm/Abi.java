@@ -23,6 +23,8 @@ final class Abi {
     static final int REQUEST_TRAILERS = 1;
     static final int RESPONSE_HEADERS = 2;
     static final int RESPONSE_TRAILERS = 3;
+    static final int HTTP_CALL_RESPONSE_HEADERS = 6;
+    static final int HTTP_CALL_RESPONSE_TRAILERS = 7;
 
     // WasmBufferType
     static final int HTTP_REQUEST_BODY = 0;

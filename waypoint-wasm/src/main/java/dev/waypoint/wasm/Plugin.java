@@ -32,10 +32,12 @@ final class Plugin {
     private final PluginMetrics metrics;
     private final SharedData sharedData;
     private final MeterRegistry registry;
+    private final HttpCallout callout;
     private final ConcurrentHashMap<Thread, Object> vms = new ConcurrentHashMap<>();
 
     Plugin(WasmPluginSpec spec, LoadedModule module, String loadError, WasmSettings settings, PluginMetrics metrics,
-           SharedData sharedData, MeterRegistry registry) {
+           SharedData sharedData, MeterRegistry registry, HttpCallout callout) {
+        this.callout = callout;
         this.spec = spec;
         // Istio names a plugin's filter <namespace>.<name>
         this.name = spec.name().namespace() + "." + spec.name().name();
@@ -92,6 +94,11 @@ final class Plugin {
 
     SharedData sharedData() {
         return sharedData;
+    }
+
+    /** What serves {@code proxy_http_call}, or null. */
+    HttpCallout callout() {
+        return callout;
     }
 
     Logger log() {

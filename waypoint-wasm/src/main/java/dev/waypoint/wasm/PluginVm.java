@@ -82,6 +82,7 @@ final class PluginVm {
     private final ExportFunction onDone;
     private final ExportFunction onDelete;
     private final ExportFunction onTick;
+    private final ExportFunction onHttpCallResponse;
     private final Watchdog.Call call = new Watchdog.Call();
     private final Map<Integer, HttpStream> streams = new HashMap<>();
     /** Work a host call asked for that must wait until the module returned (resuming a paused stream). */
@@ -92,6 +93,9 @@ final class PluginVm {
     private int depth;
     private String failure;
     private ScheduledFuture<?> tick;
+    private int nextToken = 1;
+    /** The response {@code proxy_on_http_call_response} is reading, or null outside that callback. */
+    private HttpCallout.Response callResponse;
 
     private PluginVm(Plugin plugin) {
         this.plugin = plugin;
@@ -142,6 +146,7 @@ final class PluginVm {
         this.onDone = export("proxy_on_done");
         this.onDelete = export("proxy_on_delete");
         this.onTick = export("proxy_on_tick");
+        this.onHttpCallResponse = export("proxy_on_http_call_response");
         if (allocate == null) {
             throw new PluginFailure("abi", "the module exports neither proxy_on_memory_allocate nor malloc", null);
         }
@@ -424,7 +429,7 @@ final class PluginVm {
         m.put("proxy_remove_header_map_value", (inst, a) -> writeHeader((int) a[0], str(a[1], a[2]), null, false));
         m.put("proxy_get_header_map_size", (inst, a) -> {
             HttpStream s = streams.get(effective);
-            if (s == null) {
+            if (s == null && a[0] != Abi.HTTP_CALL_RESPONSE_HEADERS && a[0] != Abi.HTTP_CALL_RESPONSE_TRAILERS) {
                 return RESULT_BAD_ARGUMENT;
             }
             memory.writeI32((int) a[1], serializePairs(pairs((int) a[0], s)).length);
@@ -472,6 +477,7 @@ final class PluginVm {
             memory.writeI32((int) a[4], e.cas());
             return r;
         });
+        m.put("proxy_http_call", (inst, a) -> httpCall(a));
         m.put("proxy_set_shared_data", (inst, a) -> plugin.sharedData().set(str(a[0], a[1]), bytes(a[2], a[3]), (int) a[4])
                 ? RESULT_OK : new long[] {Abi.CAS_MISMATCH});
         return m;
@@ -561,10 +567,80 @@ final class PluginVm {
                 callback(onTick, ROOT_CONTEXT);
             } catch (PluginFailure e) {
                 plugin.failed(e, "on_tick");
+                failPaused(e);
                 close();
             }
         }, millis, millis, TimeUnit.MILLISECONDS);
         return RESULT_OK;
+    }
+
+    private long[] httpCall(long[] a) {
+        HttpCallout callout = plugin.callout();
+        if (callout == null) {
+            return RESULT_UNIMPLEMENTED;
+        }
+        HttpStream s = streams.get(effective);
+        if (s == null || s.request == null) {
+            return RESULT_BAD_ARGUMENT; // from the root context: no request to borrow the tunnel and config from
+        }
+        String cluster = str(a[0], a[1]);
+        List<Map.Entry<String, String>> headers = deserializePairs(bytes(a[2], a[3]));
+        if (headers == null) {
+            return RESULT_BAD_ARGUMENT;
+        }
+        byte[] body = bytes(a[4], a[5]);
+        long timeout = a[8] > 0 ? a[8] : 5000;
+        java.util.concurrent.CompletionStage<HttpCallout.Response> f;
+        try {
+            f = callout.call(s.request, cluster, headers, body, java.time.Duration.ofMillis(timeout));
+        } catch (IllegalArgumentException e) {
+            plugin.log().debug("[{}] proxy_http_call to {}: {}", plugin.name(), cluster, e.getMessage());
+            return RESULT_BAD_ARGUMENT; // Envoy: an unknown cluster is BadArgument
+        }
+        int token = nextToken++;
+        memory.writeI32((int) a[9], token);
+        int contextId = s.id;
+        f.whenComplete((res, err) -> {
+            Runnable done = () -> httpCallDone(contextId, token, err == null ? res : null);
+            if (depth > 0) {
+                afterCallback.add(done); // answered at once: never inside the plugin's own call
+            } else if (loop != null && !loop.inEventLoop()) {
+                loop.execute(done);
+            } else {
+                done.run();
+            }
+        });
+        return RESULT_OK;
+    }
+
+    /** {@code proxy_on_http_call_response}; a failed call is answered with no headers and no body, as Envoy does. */
+    private void httpCallDone(int contextId, int token, HttpCallout.Response res) {
+        HttpStream s = streams.get(contextId);
+        if (s == null || failure != null || onHttpCallResponse == null) {
+            return;
+        }
+        callResponse = res;
+        effective = contextId;
+        try {
+            callback(onHttpCallResponse, contextId, token, res == null ? 0 : res.headers().size() + 1,
+                    res == null ? 0 : res.body().length, res == null ? 0 : res.trailers().size());
+        } catch (PluginFailure e) {
+            plugin.failed(e, "on_http_call_response");
+            failPaused(e);
+        } finally {
+            callResponse = null;
+        }
+    }
+
+    /** A callback outside any request's filter run failed: the paused requests of this VM fail with it. */
+    private void failPaused(PluginFailure e) {
+        for (HttpStream s : List.copyOf(streams.values())) {
+            CompletableFuture<Void> r = s.resumed;
+            if (r != null) {
+                s.resumed = null;
+                r.completeExceptionally(e);
+            }
+        }
     }
 
     private long[] resume() {
@@ -607,6 +683,7 @@ final class PluginVm {
         return switch (type) {
             case Abi.HTTP_REQUEST_BODY -> s == null ? null : s.requestBody;
             case Abi.HTTP_RESPONSE_BODY -> s == null ? null : s.responseBody;
+            case Abi.HTTP_CALL_RESPONSE_BODY -> callResponse == null ? null : callResponse.body();
             case Abi.VM_CONFIGURATION -> plugin.vmConfiguration();
             case Abi.PLUGIN_CONFIGURATION -> plugin.pluginConfiguration();
             default -> null;
@@ -662,6 +739,18 @@ final class PluginVm {
      * names lower-case.
      */
     private void forEachHeader(int type, HttpStream s, PairSink sink) {
+        if (type == Abi.HTTP_CALL_RESPONSE_HEADERS || type == Abi.HTTP_CALL_RESPONSE_TRAILERS) {
+            if (callResponse != null) {
+                if (type == Abi.HTTP_CALL_RESPONSE_HEADERS) {
+                    sink.accept(":status", Integer.toString(callResponse.status()));
+                }
+                for (Map.Entry<String, String> e : type == Abi.HTTP_CALL_RESPONSE_HEADERS ? callResponse.headers()
+                        : callResponse.trailers()) {
+                    sink.accept(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue());
+                }
+            }
+            return;
+        }
         HeadersView h = view(type, s);
         if (type == Abi.REQUEST_HEADERS && s.request != null) {
             var at = s.request.attributes();
@@ -703,7 +792,8 @@ final class PluginVm {
 
     private long[] getPairs(int type, long ptrPtr, long sizePtr) {
         HttpStream s = streams.get(effective);
-        if (s == null || type < 0 || type > 3) {
+        boolean call = type == Abi.HTTP_CALL_RESPONSE_HEADERS || type == Abi.HTTP_CALL_RESPONSE_TRAILERS;
+        if (!call && (s == null || type < 0 || type > 3)) {
             return RESULT_BAD_ARGUMENT;
         }
         return returnBytes(serializePairs(pairs(type, s)), ptrPtr, sizePtr);
@@ -711,11 +801,12 @@ final class PluginVm {
 
     private String headerValue(int type, String name) {
         HttpStream s = streams.get(effective);
-        if (s == null) {
+        boolean call = type == Abi.HTTP_CALL_RESPONSE_HEADERS || type == Abi.HTTP_CALL_RESPONSE_TRAILERS;
+        if (s == null && !call) {
             return null;
         }
         String lower = name.toLowerCase(java.util.Locale.ROOT);
-        if (lower.startsWith(":")) {
+        if (lower.startsWith(":") || call) {
             String[] found = {null};
             forEachHeader(type, s, (k, v) -> {
                 if (found[0] == null && k.equals(lower)) {

@@ -117,24 +117,39 @@ public final class WasmFilter implements HttpFilter {
                     CompletableFuture<Void> resumed = new CompletableFuture<>();
                     s.resumed = resumed;
                     int next = i + 1;
-                    return FilterResult.pause(resumed.thenApply(v -> s.localReply != null ? reply(p, s.localReply)
-                            : runFrom(request, part, plugins, next)));
+                    return FilterResult.pause(resumed.handle((v, err) -> {
+                        if (err != null) {
+                            // the callback that was to resume the request failed (counted where it failed)
+                            FilterResult failed = failure(p, err instanceof PluginFailure pf ? pf
+                                    : new PluginFailure("trap", String.valueOf(err), err));
+                            return failed != null ? failed : runFrom(request, part, plugins, next);
+                        }
+                        return s.localReply != null ? reply(p, s.localReply) : runFrom(request, part, plugins, next);
+                    }));
                 }
             } catch (PluginFailure e) {
                 p.failed(e, "on_request_headers");
-                if (p.failStrategy() == FailStrategy.FAIL_OPEN) {
-                    continue;
+                FilterResult failed = failure(p, e);
+                if (failed != null) {
+                    return failed;
                 }
-                if (e.kind.equals("load")) {
-                    // Istio: a FAIL_CLOSE plugin that cannot be loaded is replaced by a deny-all RBAC filter
-                    return FilterResult.reply(new Rejection(Rejection.Reason.RBAC_DENIED,
-                            "wasm plugin " + p.name() + " is not loaded (FAIL_CLOSE)"));
-                }
-                return FilterResult.reply(new Rejection(Rejection.Reason.WASM_FAIL_STREAM,
-                        "wasm plugin " + p.name() + ": " + e.getMessage()));
             }
         }
         return FilterResult.CONTINUE;
+    }
+
+    /** What {@code p}'s failStrategy answers for {@code e}; null: go on without the plugin (FAIL_OPEN). */
+    private static FilterResult failure(Plugin p, PluginFailure e) {
+        if (p.failStrategy() == FailStrategy.FAIL_OPEN) {
+            return null;
+        }
+        if (e.kind.equals("load")) {
+            // Istio: a FAIL_CLOSE plugin that cannot be loaded is replaced by a deny-all RBAC filter
+            return FilterResult.reply(new Rejection(Rejection.Reason.RBAC_DENIED,
+                    "wasm plugin " + p.name() + " is not loaded (FAIL_CLOSE)"));
+        }
+        return FilterResult.reply(new Rejection(Rejection.Reason.WASM_FAIL_STREAM,
+                "wasm plugin " + p.name() + ": " + e.getMessage()));
     }
 
     private Run run(RequestContext request) {

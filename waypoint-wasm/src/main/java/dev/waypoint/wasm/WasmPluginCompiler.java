@@ -49,12 +49,21 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
     private final PluginMetrics metrics;
     private final SharedData sharedData = new SharedData();
     private final Map<String, LoadedModule> modules = new HashMap<>();
+    private final HttpCallout callout;
     private Map<WasmPluginSpec, Plugin> current = Map.of();
 
     /**
      * @param registry where plugin metrics and failure counts go (the server's /stats/prometheus registry)
      */
     public WasmPluginCompiler(WasmSettings settings, String rootNamespace, MeterRegistry registry) {
+        this(settings, rootNamespace, registry, null);
+    }
+
+    /**
+     * @param callout what serves {@code proxy_http_call}; null: the call answers {@code Unimplemented}
+     */
+    public WasmPluginCompiler(WasmSettings settings, String rootNamespace, MeterRegistry registry, HttpCallout callout) {
+        this.callout = callout;
         this.settings = Objects.requireNonNull(settings, "settings");
         this.rootNamespace = Objects.requireNonNull(rootNamespace, "rootNamespace");
         this.registry = Objects.requireNonNull(registry, "registry");
@@ -117,7 +126,7 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
             report(diagnostics, spec, error);
             log.warn("{} {}: {}", spec.kind(), spec.name(), error);
         }
-        return new Plugin(spec, module, error, settings, metrics, sharedData, registry);
+        return new Plugin(spec, module, error, settings, metrics, sharedData, registry, callout);
     }
 
     private static void report(Diagnostics diagnostics, WasmPluginSpec spec, String error) {

@@ -77,10 +77,14 @@ class WasmFilterTest {
     }
 
     private ConfigSnapshot snapshot(Duration budget, WasmPluginSpec... specs) {
+        return snapshot(budget, null, specs);
+    }
+
+    private ConfigSnapshot snapshot(Duration budget, HttpCallout callout, WasmPluginSpec... specs) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         WasmSettings settings = WasmSettings.defaults(tmp.resolve("cache"), "waypoint~10.0.0.9", Map.of("NAMESPACE", "apps"))
                 .withCallbackBudget(budget);
-        WasmPluginCompiler compiler = new WasmPluginCompiler(settings, "istio-system", registry);
+        WasmPluginCompiler compiler = new WasmPluginCompiler(settings, "istio-system", registry, callout);
         ResourceSet rs = ResourceSet.builder(TestRequests.WAYPOINT, "cluster.local").wasmPlugins(List.of(specs)).build();
         return TestRequests.snapshot(rs, compiler);
     }
@@ -338,12 +342,54 @@ class WasmFilterTest {
         assertThat(out).containsExactly("1", "0", "HELLO WORLD", "OK THEN");
     }
 
-    static int status(FilterResult r) {
-        return r instanceof FilterResult.Reply reply ? reply.rejection().status() : 0;
+    /**
+     * The callout here answers from the event loop a moment later, as the server's does; what it
+     * is given is recorded. The real one (over the upstream stage and HBONE) runs in
+     * WasmEndToEndTest.
+     */
+    @Test
+    void httpCallPausesTheRequestUntilTheResponseArrives() throws Exception {
+        List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        HttpCallout callout = (origin, cluster, headers, body, timeout) -> {
+            asked.add(cluster + " " + headers + " " + timeout.toMillis());
+            if (cluster.equals("unknown")) {
+                throw new IllegalArgumentException("no such cluster");
+            }
+            CompletableFuture<HttpCallout.Response> f = new CompletableFuture<>();
+            loop.schedule(() -> {
+                if (cluster.equals("outbound|80||down.apps.svc.cluster.local")) {
+                    f.completeExceptionally(new java.io.IOException("no healthy upstream"));
+                } else {
+                    f.complete(new HttpCallout.Response(201, List.of(Map.entry("x-echo-server", "callee")),
+                            "called body".getBytes(), List.of()));
+                }
+            }, 20, TimeUnit.MILLISECONDS);
+            return f;
+        };
+        ConfigSnapshot snap = snapshot(Duration.ofSeconds(2), callout, headers("call", FailStrategy.FAIL_CLOSE));
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+
+        Headers ok = Headers.of("x-call", "outbound|80||web.apps.svc.cluster.local");
+        FilterResult r = run(f, TestRequests.request(snap, "GET", "/", ok));
+        assertThat(r).isInstanceOf(FilterResult.Pause.class);
+        assertThat(((FilterResult.Pause) r).later().toCompletableFuture().get(5, TimeUnit.SECONDS)).isSameAs(FilterResult.CONTINUE);
+        assertThat(ok.get("x-call-status")).isEqualTo("201");
+        assertThat(ok.get("x-call-server")).isEqualTo("callee");
+        assertThat(ok.get("x-call-body")).isEqualTo("called body");
+        assertThat(asked.get(0)).isEqualTo("outbound|80||web.apps.svc.cluster.local "
+                + "[:method=GET, :path=/called, :authority=web.apps] 5000");
+
+        Headers down = Headers.of("x-call", "outbound|80||down.apps.svc.cluster.local");
+        FilterResult r2 = run(f, TestRequests.request(snap, "GET", "/", down));
+        assertThat(((FilterResult.Pause) r2).later().toCompletableFuture().get(5, TimeUnit.SECONDS)).isSameAs(FilterResult.CONTINUE);
+        assertThat(down.get("x-call-failed")).isEqualTo("yes");
+
+        Headers unknown = Headers.of("x-call", "unknown");
+        assertThat(run(f, TestRequests.request(snap, "GET", "/", unknown))).isSameAs(FilterResult.CONTINUE);
+        assertThat(unknown.get("x-call-error")).isEqualTo("02"); // BadArgument, as Envoy answers an unknown cluster
     }
 
-    @SuppressWarnings("unused")
-    private static CompletableFuture<Void> unused() {
-        return null;
+    static int status(FilterResult r) {
+        return r instanceof FilterResult.Reply reply ? reply.rejection().status() : 0;
     }
 }
