@@ -7,7 +7,8 @@
  *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count;
  *             x-call: <cluster> -> proxy_http_call GET /called there, pause; the response's :status,
  *             x-echo-server and body size come back as x-call-status, x-call-server, x-call-body
- *             (x-call-error: <result> when the call cannot start, x-call-failed when it fails)
+ *             (x-call-error: <result> when the call cannot start, x-call-failed when it fails);
+ *             x-grow -> tries to malloc 32 MiB, answers x-grow: yes or no
  *   response: adds x-wasm-response: yes and x-wasm-status (response.code), removes x-backend-secret
  *             and x-echo-method
  *   body:     upper-cases request and response bodies
@@ -138,6 +139,15 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
             return CONTINUE;
         }
         return PAUSE;
+    }
+    if (has(REQUEST_HEADERS, S("x-grow"))) {
+        /* 32 MiB: more than the host lets an instance grow to (16 MiB by default) */
+        char *volatile big = malloc(32 << 20); /* volatile: the compiler may not drop the allocation */
+        if (big) {
+            big[(32 << 20) - 1] = 1;
+        }
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-grow"), big ? "yes" : "no", big ? 3 : 2);
+        free(big);
     }
     if (has(REQUEST_HEADERS, S("x-pause"))) {
         paused_context = id;

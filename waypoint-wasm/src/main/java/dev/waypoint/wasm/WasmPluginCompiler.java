@@ -116,7 +116,7 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
             String digest = ModuleSource.sha256(bytes);
             module = modules.get(digest);
             if (module == null) {
-                module = compile(digest, bytes, settings.compiler());
+                module = compile(digest, bytes, settings.compiler(), settings.maxMemoryPages());
                 modules.put(digest, module);
             }
         } catch (IOException | RuntimeException e) {
@@ -137,8 +137,14 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
     }
 
     /** Parses {@code bytes}, checks the proxy-wasm exports, and compiles (or not) to JVM bytecode. */
-    static LoadedModule compile(String digest, byte[] bytes, boolean compiler) {
+    static LoadedModule compile(String digest, byte[] bytes, boolean compiler, int maxMemoryPages) {
         WasmModule module = Parser.parse(bytes);
+        var memory = module.memorySection();
+        if (memory.isPresent() && memory.get().memoryCount() > 0
+                && memory.get().getMemory(0).limits().initialPages() > maxMemoryPages) {
+            throw new IllegalArgumentException("the module starts with " + memory.get().getMemory(0).limits().initialPages()
+                    + " memory pages (expected: at most " + maxMemoryPages + ", 64 KiB each)");
+        }
         String abi = null;
         var ex = module.exportSection();
         for (int i = 0; i < ex.exportCount(); i++) {

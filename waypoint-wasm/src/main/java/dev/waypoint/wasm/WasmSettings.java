@@ -36,11 +36,11 @@ public record WasmSettings(Path cacheDir, int maxMemoryPages, Duration callbackB
     }
 
     /**
-     * Defaults: modules cached under {@code cacheDir}, 256 pages (16 MiB) per instance, 100 ms per
+     * Defaults: modules cached under {@code cacheDir}, 256 pages (16 MiB) per instance, 500 ms per
      * request callback, 5 s to start, 30 s per download, the compiler.
      */
     public static WasmSettings defaults(Path cacheDir, String nodeId, Map<String, String> nodeMetadata) {
-        return new WasmSettings(cacheDir, 256, Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofSeconds(30),
+        return new WasmSettings(cacheDir, 256, Duration.ofMillis(500), Duration.ofSeconds(5), Duration.ofSeconds(30),
                 true, Clock.systemUTC(), nodeId, nodeMetadata);
     }
 

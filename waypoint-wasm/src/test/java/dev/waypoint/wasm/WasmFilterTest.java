@@ -150,10 +150,16 @@ class WasmFilterTest {
         Headers h = Headers.of("x-pause", "1");
         RequestContext rc = TestRequests.request(snap, "GET", "/", h);
 
-        FilterResult r = run(WasmFilter.at(PluginPhase.UNSPECIFIED), rc);
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+        // asked on the loop, in one task: the tick (same loop) cannot have run yet
+        Object[] atPause = onLoop(() -> {
+            FilterResult res = f.onRequest(rc);
+            return new Object[] {res, h.contains("x-resumed")};
+        });
+        FilterResult r = (FilterResult) atPause[0];
 
         assertThat(r).isInstanceOf(FilterResult.Pause.class);
-        assertThat(h.contains("x-resumed")).isFalse();
+        assertThat(atPause[1]).isEqualTo(false);
         FilterResult later = ((FilterResult.Pause) r).later().toCompletableFuture().get(5, TimeUnit.SECONDS);
         assertThat(later).isSameAs(FilterResult.CONTINUE);
         assertThat(h.get("x-resumed")).isEqualTo("yes"); // written by on_tick through the paused context
@@ -241,7 +247,7 @@ class WasmFilterTest {
     @ParameterizedTest(name = "{0} with {1}: {3}, then {4}")
     @MethodSource
     void failures(String what, FailStrategy fail, String header, int first, int next) throws Exception {
-        ConfigSnapshot snap = snapshot(Duration.ofMillis(50), headers("fail", fail));
+        ConfigSnapshot snap = snapshot(Duration.ofMillis(250), headers("fail", fail));
         WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
 
         FilterResult r1 = run(f, TestRequests.request(snap, "GET", "/", Headers.of(header, "1")));
@@ -307,6 +313,33 @@ class WasmFilterTest {
             assertThat(snap.part(WasmPlugins.PART).debug()).singleElement()
                     .satisfies(d -> assertThat(d).containsEntry("state", "failed"));
         }
+    }
+
+    @Test
+    void memoryIsBoundedPerInstance() throws Exception {
+        ConfigSnapshot snap = snapshot(headers("mem", FailStrategy.FAIL_CLOSE));
+        Headers h = Headers.of("x-grow", "1");
+        assertThat(run(WasmFilter.at(PluginPhase.UNSPECIFIED), TestRequests.request(snap, "GET", "/", h)))
+                .isSameAs(FilterResult.CONTINUE);
+        assertThat(h.getAll("x-grow")).containsExactly("1", "no"); // malloc failed: memory.grow was refused past 16 MiB
+    }
+
+    @Test
+    void aModuleStartingWithMoreMemoryThanAllowedIsNotLoaded() throws Exception {
+        Path big = tmp.resolve("big.wasm");
+        Process p = new ProcessBuilder("/usr/bin/clang", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor",
+                "-Wl,--initial-memory=33554432", "-o", big.toString(),
+                headersWasm.getParent().getParent().getParent().resolve("src/test/plugins/c/add_header.c").toString())
+                .redirectErrorStream(true).start();
+        assertThat(p.waitFor()).as(new String(p.getInputStream().readAllBytes())).isZero();
+        Diagnostics d = new Diagnostics();
+        WasmPluginCompiler c = new WasmPluginCompiler(WasmSettings.defaults(tmp.resolve("cache"), "", Map.of()),
+                "istio-system", new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        c.compile(ResourceSet.builder(TestRequests.WAYPOINT, "cluster.local").wasmPlugins(List.of(
+                spec("big", big.toUri().toString(), FailStrategy.FAIL_CLOSE, null, PluginPhase.UNSPECIFIED, 0, List.of(), ECHO)))
+                .build(), d);
+        assertThat(d.problems()).singleElement().satisfies(pr -> assertThat(pr.message())
+                .contains("the module starts with 512 memory pages (expected: at most 256, 64 KiB each)"));
     }
 
     @Test
