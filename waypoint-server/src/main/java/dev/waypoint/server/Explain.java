@@ -280,6 +280,15 @@ final class Explain {
         public void remove(CharSequence name) {
             map.remove(name.toString().toLowerCase(Locale.ROOT));
         }
+
+        @Override
+        public void forEach(java.util.function.BiConsumer<String, String> action) {
+            for (Map.Entry<String, List<String>> e : List.copyOf(map.entrySet())) {
+                for (String v : List.copyOf(e.getValue())) {
+                    action.accept(e.getKey(), v);
+                }
+            }
+        }
     }
 
     /** What matchers see of the explained request. */

@@ -106,6 +106,28 @@ class ExplainTest {
     }
 
     @Test
+    void aWasmPluginThatAnswersShowsAsTheStageThatAnswered(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
+            java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
+        }
+        java.nio.file.Path wasm = WasmEndToEndTest.buildPlugin(java.nio.file.Files.createDirectories(tmp.resolve("bin")));
+        java.nio.file.Files.writeString(tmp.resolve("wasm.yaml"), """
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: headers, namespace: demo}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: reviews}]
+                  url: URL
+                """.replace("URL", wasm.toUri().toString()));
+        Run denied = explainIn(tmp.toString(), "--header", "x-deny:1", "GET", "http://reviews.demo:9080/");
+        assertThat(denied.exit()).as(denied.err()).isZero();
+        assertThat(denied.out()).contains("wasm        answers 403  wasm_local_reply: denied_by_wasm {x-denied-by=wasm}",
+                "result  answered by wasm: 403 wasm_local_reply");
+        assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/").out())
+                .contains("wasm        continue", "result  forwarded to Service demo/reviews:9080");
+    }
+
+    @Test
     void aDenyingPolicyShowsWhichStageAnsweredAndWhy(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
         for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
             java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
