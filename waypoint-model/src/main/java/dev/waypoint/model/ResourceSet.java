@@ -1,5 +1,6 @@
 package dev.waypoint.model;
 
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
@@ -33,6 +34,7 @@ import java.util.Objects;
  * @param serviceEntries {@code ServiceEntry}s, in input order
  * @param workloadEntries {@code WorkloadEntry}s, in input order
  * @param l4Routes {@code TCPRoute}s and {@code TLSRoute}s, in input order
+ * @param wasmPlugins every valid WasmPlugin and wasm TrafficExtension, attached or not (the wasm compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -41,7 +43,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<AuthorizationPolicySpec> authorizationPolicies,
                           List<OtherResource> others, MeshConfigSpec meshConfig,
                           List<ServiceEntrySpec> serviceEntries, List<WorkloadEntrySpec> workloadEntries,
-                          List<L4RouteSpec> l4Routes) {
+                          List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins) {
     public ResourceSet {
         Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
@@ -59,6 +61,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         serviceEntries = List.copyOf(serviceEntries);
         workloadEntries = List.copyOf(workloadEntries);
         l4Routes = List.copyOf(l4Routes);
+        wasmPlugins = List.copyOf(wasmPlugins);
     }
 
     /** A set of the first twelve kinds only: no mesh config ({@link MeshConfigSpec#DEFAULT}), every later kind empty. */
@@ -68,7 +71,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                        List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
-                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of());
+                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -109,6 +112,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<ServiceEntrySpec> serviceEntries;
         private List<WorkloadEntrySpec> workloadEntries;
         private List<L4RouteSpec> l4Routes;
+        private List<WasmPluginSpec> wasmPlugins;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -127,6 +131,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             serviceEntries = from.serviceEntries;
             workloadEntries = from.workloadEntries;
             l4Routes = from.l4Routes;
+            wasmPlugins = from.wasmPlugins;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -199,10 +204,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder wasmPlugins(List<WasmPluginSpec> v) {
+            wasmPlugins = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
                     referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig, serviceEntries,
-                    workloadEntries, l4Routes);
+                    workloadEntries, l4Routes, wasmPlugins);
         }
     }
 }

@@ -115,10 +115,10 @@ final class Explain {
             }
             if (r instanceof FilterResult.Reply reply) {
                 Rejection rej = reply.rejection();
-                stages.add(new Stage(f.name(), "answers " + rej.reason().status(), rej.reason().code() + ": " + rej.message()
+                stages.add(new Stage(f.name(), "answers " + rej.status(), rej.reason().code() + ": " + rej.message()
                         + (reply.headers().isEmpty() ? "" : " " + new java.util.TreeMap<>(reply.headers()))));
                 outcome = "answered by " + f.name() + ": " + (req.grpc() ? "grpc-status " + rej.reason().grpcStatus()
-                        : rej.reason().status() + " " + rej.reason().code());
+                        : rej.status() + " " + rej.reason().code());
                 break;
             }
             stages.add(new Stage(f.name(), "continue", ""));
@@ -292,6 +292,15 @@ final class Explain {
         @Override
         public void remove(CharSequence name) {
             map.remove(name.toString().toLowerCase(Locale.ROOT));
+        }
+
+        @Override
+        public void forEach(java.util.function.BiConsumer<String, String> action) {
+            for (Map.Entry<String, List<String>> e : List.copyOf(map.entrySet())) {
+                for (String v : List.copyOf(e.getValue())) {
+                    action.accept(e.getKey(), v);
+                }
+            }
         }
     }
 

@@ -70,10 +70,16 @@ public final class WaypointServer implements AutoCloseable {
      * @param authz the root namespace and trust-domain aliases policies are compiled with
      */
     static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
+        return compilers(jwks, authz, dev.waypoint.wasm.WasmPluginCompiler.forValidation(authz.rootNamespace()));
+    }
+
+    /** As {@link #compilers(JwksCache, AuthzSettings)}, with the server's wasm compiler (its metrics registry, its cache). */
+    static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz, dev.waypoint.wasm.WasmPluginCompiler wasm) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
                 new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
-                new ServiceEntryEndpointCompiler(), new L4RouteCompiler());
+                new ServiceEntryEndpointCompiler(), new L4RouteCompiler(),
+                wasm);
     }
 
     private final WaypointSettings settings;
@@ -138,7 +144,7 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
                 .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+                settings.trustDomain(), compilers(jwks, settings.authz(), wasmCompiler()), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -165,6 +171,25 @@ public final class WaypointServer implements AutoCloseable {
                 TunnelAuthz::check);
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /**
+     * WasmPlugin modules: fetched and compiled on the config executor, cached by digest under
+     * {@code $WAYPOINT_WASM_CACHE_DIR} (default {@code <tmpdir>/waypoint-wasm-cache}); plugin metrics
+     * in the /stats/prometheus registry; {@code node.metadata} names this waypoint; {@code proxy_http_call}
+     * through {@link WasmHttpCallout}.
+     */
+    private dev.waypoint.wasm.WasmPluginCompiler wasmCompiler() {
+        String dir = System.getenv("WAYPOINT_WASM_CACHE_DIR");
+        java.nio.file.Path cache = dir != null && !dir.isEmpty() ? java.nio.file.Path.of(dir)
+                : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "waypoint-wasm-cache");
+        dev.waypoint.model.mesh.NamespacedName gw = settings.gateway();
+        dev.waypoint.wasm.WasmSettings ws = dev.waypoint.wasm.WasmSettings.defaults(cache,
+                "waypoint~" + gw.name() + "." + gw.namespace(),
+                Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", "Kubernetes"));
+        // proxy_http_call goes through the upstream stage, which exists once the publisher started
+        return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry(),
+                new WasmHttpCallout(() -> upstreams));
     }
 
     private void startAdmin() throws InterruptedException {
@@ -211,6 +236,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("dns", upstreams == null ? Map.of() : upstreams.dnsDebug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
+        extra.put("wasmPlugins", snap.part(dev.waypoint.wasm.WasmPlugins.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (certs != null) {

@@ -115,6 +115,22 @@ class MainTest {
     }
 
     @Test
+    void validateReportsAWasmPluginWhoseModuleCannotBeLoaded() throws Exception {
+        Files.writeString(tmp.resolve("wasm.yaml"), """
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: add-header, namespace: apps}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: web}]
+                  url: file:///nonexistent/add-header.wasm
+                """);
+        Run r = run("validate", tmp.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("wasm.yaml:1: WasmPlugin apps/add-header: spec.url: module "
+                + "file:///nonexistent/add-header.wasm cannot be loaded");
+    }
+
+    @Test
     void theJwksRefreshIntervalIsASetting() {
         Main.Run cmd = new Main.Run();
         new picocli.CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway",

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
@@ -42,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * HTTPRoute and GRPCRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
  * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and {@code v1beta1}
  * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
- * ({@code v1alpha3} TLSRoute too). Anything else is kept as an
+ * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension.
+ * Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -60,6 +62,7 @@ public final class ResourceTranslator {
     private static final String GATEWAY = "gateway.networking.k8s.io";
     private static final String SECURITY = "security.istio.io";
     private static final String NETWORKING = "networking.istio.io";
+    private static final String EXTENSIONS = "extensions.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -100,6 +103,7 @@ public final class ResourceTranslator {
         List<ServiceEntrySpec> serviceEntries = new ArrayList<>();
         List<WorkloadEntrySpec> workloadEntries = new ArrayList<>();
         List<L4RouteSpec> l4Routes = new ArrayList<>();
+        List<WasmPluginSpec> wasmPlugins = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -128,6 +132,8 @@ public final class ResourceTranslator {
                 l4Routes.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
+            } else if (spec instanceof WasmPluginSpec s) {
+                wasmPlugins.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
@@ -137,6 +143,7 @@ public final class ResourceTranslator {
                 .httpRoutes(httpRoutes).referenceGrants(grants).requestAuthentications(requestAuthentications)
                 .authorizationPolicies(policies).others(others)
                 .serviceEntries(serviceEntries).workloadEntries(workloadEntries).l4Routes(l4Routes)
+                .wasmPlugins(wasmPlugins)
                 .build();
     }
 
@@ -224,6 +231,10 @@ public final class ResourceTranslator {
                     ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? ServiceEntryTranslator.translateWorkloadEntry(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/WasmPlugin" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

@@ -10,11 +10,31 @@ import java.util.Objects;
  * <p>The body is {@code <code>: <message>\n}, except for the reasons whose clients read Envoy's
  * exact body ({@link Reason#plainBody()}): there it is the message alone, as Envoy sends it
  * ({@code Jwt is expired}).
+ *
+ * <p>A proxy-wasm plugin's {@code proxy_send_local_response} chooses its own status and body: such
+ * a rejection ({@link #of(Reason, String, int, String)}) carries them in {@link #status()} and
+ * {@link #customBody()}; every other rejection answers the reason's status.
+ *
+ * @param status the HTTP status answered: the reason's, unless a plugin chose one
+ * @param customBody the body a plugin chose, or null for the reason's rendering
  */
-public record Rejection(Reason reason, String message) implements TargetResolution {
+public record Rejection(Reason reason, String message, int status, String customBody) implements TargetResolution {
     public Rejection {
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(message, "message");
+        if (status < 100 || status > 599) {
+            throw new IllegalArgumentException("status: " + status + " (expected: 100-599)");
+        }
+    }
+
+    /** A rejection answered with {@code reason}'s status and body. */
+    public Rejection(Reason reason, String message) {
+        this(reason, message, reason.status(), null);
+    }
+
+    /** A rejection answered with {@code status} and {@code body} (a plugin's local response). */
+    public static Rejection of(Reason reason, String message, int status, String body) {
+        return new Rejection(reason, message, status, Objects.requireNonNull(body, "body"));
     }
 
     /** The closed vocabulary of rejections. */
@@ -97,7 +117,17 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
          * AuthorizationPolicy denied a TCP tunnel before it opened: the CONNECT is answered 401, as
          * ztunnel answers an L4 policy deny (shared/spec/waypoint.md §1.5, hbone.md).
          */
-        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied");
+        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied"),
+        /**
+         * A proxy-wasm plugin answered with {@code proxy_send_local_response}: status, body and
+         * headers are the plugin's ({@link Rejection#of}); the message is its details string.
+         */
+        WASM_LOCAL_REPLY(200, "-", "wasm_local_reply"),
+        /**
+         * A proxy-wasm plugin trapped, ran too long or misbehaved at run time and its failStrategy
+         * is FAIL_CLOSE: Envoy's {@code failStream} answers 503 {@code wasm_fail_stream}.
+         */
+        WASM_FAIL_STREAM(503, "-", "wasm_fail_stream");
 
         private final int status;
         private final String flag;
@@ -179,12 +209,15 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
      * alone for {@link Reason#plainBody()} reasons; else {@code <code>: <message>\n}.
      */
     public String body() {
+        if (customBody != null) {
+            return customBody;
+        }
         return reason.fixedBody() != null ? reason.fixedBody()
                 : reason.plainBody ? message : reason.code() + ": " + message + "\n";
     }
 
     @Override
     public String toString() {
-        return reason.status() + " " + reason.code() + ": " + message;
+        return status + " " + reason.code() + ": " + message;
     }
 }
