@@ -37,8 +37,13 @@ import java.util.Set;
  *   <li>AUDIT: it audits nothing.</li>
  * </ul>
  *
- * <p><b>CUSTOM</b>: there is no ext_authz client yet, so every CUSTOM policy is compiled as Istio
- * compiles one whose provider is unknown: "a DENY of exactly the requests its rules match".
+ * <p><b>CUSTOM</b>: the policy's {@code provider.name} is looked up among the mesh config's
+ * {@code envoyExtAuthzHttp} / {@code envoyExtAuthzGrpc} providers whose {@code service} resolves to
+ * a Service port ({@link ExtAuthz#resolve}); a matching rule then asks it (the {@link AuthzFilter}).
+ * A provider that is missing, of another kind or unresolvable, and the CUSTOM policies of a target
+ * that name two different providers ("max one is supported"), are compiled as Istio compiles them:
+ * "a DENY of exactly the requests its rules match". A dry-run CUSTOM policy never asks; its shadow
+ * decision counts a match as a deny.
  */
 public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
     /** Istio's default root namespace. */
@@ -82,6 +87,9 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         }
         trustDomains.addAll(resources.meshConfig().trustDomainAliases());
 
+        Map<String, ExtAuthz.Provider> providers = ExtAuthz.resolve(resources, diagnostics);
+        Set<String> reported = new java.util.HashSet<>();
+
         // each policy is compiled once (and reported once), then shared by every target it attaches to
         List<AuthorizationPolicySpec> specs = new ArrayList<>();
         List<CompiledPolicy> compiled = new ArrayList<>();
@@ -94,7 +102,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 continue;
             }
             specs.add(spec);
-            compiled.add(compile(spec, trustDomains, diagnostics));
+            compiled.add(withProvider(compile(spec, trustDomains, diagnostics), spec, providers, diagnostics));
         }
 
         List<CompiledPolicy> gatewayWide = new ArrayList<>();
@@ -105,7 +113,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 gatewayWide.add(compiled.get(i));
             }
         }
-        AuthzEngine wide = engine(gatewayWide);
+        AuthzEngine wide = engine(gatewayWide, diagnostics, reported);
         Map<NamespacedName, AuthzEngine> services = new HashMap<>();
         for (ServiceSpec svc : resources.services()) {
             List<CompiledPolicy> mine = new ArrayList<>();
@@ -117,7 +125,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 }
             }
             if (mine.size() != gatewayWide.size()) {
-                services.put(svc.name(), engine(mine));
+                services.put(svc.name(), engine(mine, diagnostics, reported));
             }
         }
         return new AuthzTable(services, wide, wide);
@@ -133,13 +141,48 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         return false;
     }
 
-    private static AuthzEngine engine(List<CompiledPolicy> ps) {
+    /** A CUSTOM policy with its provider, when the mesh config has it; reported when it does not. */
+    private static CompiledPolicy withProvider(CompiledPolicy p, AuthorizationPolicySpec spec,
+                                               Map<String, ExtAuthz.Provider> providers, Diagnostics diagnostics) {
+        if (spec.action() != Action.CUSTOM || p.broken()) {
+            return p;
+        }
+        ExtAuthz.Provider provider = providers.get(spec.provider());
+        if (provider == null) {
+            // Istio: a CUSTOM policy whose provider is "missing/invalid in MeshConfig" is "compiled
+            // into a DENY of exactly the requests its rules match"
+            diagnostics.warning(spec.source(), KIND, spec.name(), "spec.provider.name", "provider: " + spec.provider()
+                    + " (expected: an envoyExtAuthzHttp or envoyExtAuthzGrpc provider of the mesh config whose service "
+                    + "resolves); the policy denies every request its rules match");
+            return p;
+        }
+        return p.withProvider(provider);
+    }
+
+    private static AuthzEngine engine(List<CompiledPolicy> ps, Diagnostics diagnostics, Set<String> reported) {
         if (ps.isEmpty()) {
             return AuthzEngine.EMPTY;
         }
+        Set<String> names = new java.util.TreeSet<>();
+        for (CompiledPolicy p : ps) {
+            if (p.provider() != null && !p.dryRun()) {
+                names.add(p.provider().name());
+            }
+        }
+        boolean tooMany = names.size() > 1;
         List<CompiledPolicy> enforced = new ArrayList<>();
         List<CompiledPolicy> dryRun = new ArrayList<>();
         for (CompiledPolicy p : ps) {
+            if (p.provider() != null && (tooMany || p.dryRun())) {
+                if (tooMany && reported.add(p.label())) {
+                    // Istio: "two different CUSTOM providers on one proxy (max one is supported)"
+                    diagnostics.error(dev.waypoint.model.SourceRef.NONE, KIND, NamespacedName.parse(p.label()),
+                            "spec.provider.name", "provider: " + p.provider().name() + " (expected: one ext_authz "
+                                    + "provider per target; these policies name " + names + "); the policy denies "
+                                    + "every request its rules match");
+                }
+                p = p.withProvider(null);
+            }
             (p.dryRun() ? dryRun : enforced).add(p);
         }
         return new AuthzEngine(enforced, dryRun.isEmpty() ? null : new AuthzEngine(dryRun, null));

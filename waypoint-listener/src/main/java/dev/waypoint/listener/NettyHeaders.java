@@ -41,4 +41,11 @@ final class NettyHeaders implements HeadersView {
     public void remove(CharSequence name) {
         headers.remove(name);
     }
+
+    @Override
+    public List<String> names() {
+        java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+        headers.names().forEach(n -> out.add(n.toLowerCase(java.util.Locale.ROOT)));
+        return List.copyOf(out);
+    }
 }

@@ -115,10 +115,10 @@ final class Explain {
             }
             if (r instanceof FilterResult.Reply reply) {
                 Rejection rej = reply.rejection();
-                stages.add(new Stage(f.name(), "answers " + rej.reason().status(), rej.reason().code() + ": " + rej.message()
+                stages.add(new Stage(f.name(), "answers " + rej.status(), rej.reason().code() + ": " + rej.message()
                         + (reply.headers().isEmpty() ? "" : " " + new java.util.TreeMap<>(reply.headers()))));
                 outcome = "answered by " + f.name() + ": " + (req.grpc() ? "grpc-status " + rej.reason().grpcStatus()
-                        : rej.reason().status() + " " + rej.reason().code());
+                        : rej.status() + " " + rej.reason().code());
                 break;
             }
             stages.add(new Stage(f.name(), "continue", ""));
@@ -279,6 +279,11 @@ final class Explain {
         @Override
         public void remove(CharSequence name) {
             map.remove(name.toString().toLowerCase(Locale.ROOT));
+        }
+
+        @Override
+        public List<String> names() {
+            return List.copyOf(map.keySet());
         }
     }
 

@@ -142,7 +142,8 @@ public final class WaypointServer implements AutoCloseable {
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
-                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
+                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams,
+                        upstreams.serviceCalls(dataPlane)),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
         hboneAddress = listener.start();

@@ -25,4 +25,13 @@ public interface HeadersView {
 
     /** Removes every value of {@code name}. */
     void remove(CharSequence name);
+
+    /**
+     * The distinct header names, lower case, in first-seen order (what ext_authz sends to its
+     * provider). Not on the per-request hot path. The default lists none: views that can list
+     * their names override it.
+     */
+    default List<String> names() {
+        return List.of();
+    }
 }

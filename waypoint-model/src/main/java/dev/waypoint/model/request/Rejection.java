@@ -11,10 +11,37 @@ import java.util.Objects;
  * exact body ({@link Reason#plainBody()}): there it is the message alone, as Envoy sends it
  * ({@code Jwt is expired}).
  */
-public record Rejection(Reason reason, String message) implements TargetResolution {
+public record Rejection(Reason reason, String message, int statusOverride) implements TargetResolution {
     public Rejection {
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(message, "message");
+        if (statusOverride != 0 && (statusOverride < 200 || statusOverride > 599)) {
+            throw new IllegalArgumentException("statusOverride: " + statusOverride + " (expected: 0 or 200-599)");
+        }
+    }
+
+    /** A rejection with its reason's status. */
+    public Rejection(Reason reason, String message) {
+        this(reason, message, 0);
+    }
+
+    /**
+     * A rejection whose status is not its reason's: an ext_authz provider's deny carries the
+     * provider's own status ({@code 401}, {@code 302}, ...), and its error the provider's
+     * {@code statusOnError}.
+     */
+    public static Rejection withStatus(Reason reason, int status, String message) {
+        return new Rejection(reason, message, status);
+    }
+
+    /** The HTTP status the client gets: the override when set, else the reason's. */
+    public int status() {
+        return statusOverride != 0 ? statusOverride : reason.status();
+    }
+
+    /** The {@code grpc-status} for {@link #status()} ({@link Reason#grpcStatus()}'s mapping). */
+    public int grpcStatus() {
+        return statusOverride != 0 ? Reason.grpcStatusOf(statusOverride) : reason.grpcStatus();
     }
 
     /** The closed vocabulary of rejections. */
@@ -86,7 +113,19 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
          * AuthorizationPolicy denied a TCP tunnel before it opened: the CONNECT is answered 401, as
          * ztunnel answers an L4 policy deny (shared/spec/waypoint.md §1.5, hbone.md).
          */
-        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied");
+        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied"),
+        /**
+         * A CUSTOM AuthorizationPolicy's ext_authz provider denied the request: its status (403 when
+         * it names none), its body as the message, and the headers it sends to the client (Envoy's
+         * ext_authz: flag {@code UAEX}, details {@code ext_authz_denied}).
+         */
+        EXT_AUTHZ_DENIED(403, "UAEX", "ext_authz_denied", true),
+        /**
+         * The ext_authz provider could not be asked (unreachable, timed out, 5xx, a broken answer)
+         * and the provider is not {@code failOpen}: the provider's {@code statusOnError} (default
+         * 403), empty body (Envoy's ext_authz: {@code ext_authz_error}).
+         */
+        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", true);
 
         private final int status;
         private final String flag;
@@ -151,6 +190,10 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
          * timeouts (504) are DEADLINE_EXCEEDED, as Envoy's router sends for them.
          */
         public int grpcStatus() {
+            return grpcStatusOf(status);
+        }
+
+        static int grpcStatusOf(int status) {
             return switch (status) {
                 case 400, 414, 431 -> 13;
                 case 401 -> 16;
@@ -174,6 +217,6 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
 
     @Override
     public String toString() {
-        return reason.status() + " " + reason.code() + ": " + message;
+        return status() + " " + reason.code() + ": " + message;
     }
 }
