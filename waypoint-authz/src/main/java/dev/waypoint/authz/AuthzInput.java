@@ -60,4 +60,50 @@ final class AuthzInput {
         }
         return pathEnd;
     }
+
+    private java.net.InetAddress remote;
+    private int remoteHops = -1;
+
+    /**
+     * {@code remote.ip} with {@code hops} trusted proxies in front (mesh config
+     * {@code defaultConfig.gatewayTopology.numTrustedProxies}), as Envoy's
+     * {@code xff_num_trusted_hops} reads it: the {@code hops}-th address from the right of
+     * {@code X-Forwarded-For} (all its header lines, in order); the source address when the header
+     * has fewer entries or that entry is not an IP.
+     */
+    java.net.InetAddress remote(int hops) {
+        if (remoteHops != hops) {
+            remoteHops = hops;
+            remote = null;
+            dev.waypoint.model.request.HeadersView h = request.headers();
+            java.util.List<String> xff = h == null ? java.util.List.of() : h.getAll("x-forwarded-for");
+            int skip = hops - 1;
+            for (int i = xff.size() - 1; i >= 0 && remote == null && skip >= 0; i--) {
+                String line = xff.get(i);
+                int end = line.length();
+                for (int j = line.length() - 1; j >= -1; j--) {
+                    if (j == -1 || line.charAt(j) == ',') {
+                        if (skip-- == 0) {
+                            remote = ip(line.substring(j + 1, end).trim());
+                            break;
+                        }
+                        end = j;
+                    }
+                }
+            }
+            if (remote == null) {
+                java.net.InetSocketAddress a = request.sourceAddress();
+                remote = a == null ? null : a.getAddress();
+            }
+        }
+        return remote;
+    }
+
+    private static java.net.InetAddress ip(String s) {
+        try {
+            return s.isEmpty() ? null : dev.waypoint.model.mesh.HostPort.parseIp(s);
+        } catch (IllegalArgumentException e) {
+            return null; // not an address (a name, "unknown"): not trusted as one
+        }
+    }
 }

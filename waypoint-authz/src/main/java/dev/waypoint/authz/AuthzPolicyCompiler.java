@@ -88,6 +88,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         trustDomains.addAll(resources.meshConfig().trustDomainAliases());
 
         Map<String, ExtAuthz.Provider> providers = ExtAuthz.resolve(resources, diagnostics);
+        Integer hops = resources.meshConfig().numTrustedProxies();
+        int trustedHops = hops == null ? 0 : hops;
         Set<String> reported = new java.util.HashSet<>();
 
         // each policy is compiled once (and reported once), then shared by every target it attaches to
@@ -102,7 +104,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 continue;
             }
             specs.add(spec);
-            compiled.add(withProvider(compile(spec, trustDomains, diagnostics), spec, providers, diagnostics));
+            compiled.add(withProvider(compile(spec, trustDomains, trustedHops, diagnostics), spec, providers, diagnostics));
         }
 
         List<CompiledPolicy> gatewayWide = new ArrayList<>();
@@ -190,6 +192,12 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
 
     /** One policy, for HTTP and for TCP; the fail-closed form when any rule cannot be compiled. */
     static CompiledPolicy compile(AuthorizationPolicySpec spec, Set<String> trustDomains, Diagnostics diagnostics) {
+        return compile(spec, trustDomains, 0, diagnostics);
+    }
+
+    /** @param trustedHops mesh config {@code numTrustedProxies}, for {@code remote.ip} */
+    static CompiledPolicy compile(AuthorizationPolicySpec spec, Set<String> trustDomains, int trustedHops,
+                                  Diagnostics diagnostics) {
         String label = spec.name().toString();
         // CUSTOM without an ext_authz client: "provider unknown" → deny what its rules match
         Action tier = spec.action();
@@ -197,7 +205,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         Matcher[] http = new Matcher[n];
         Matcher[] tcp = new Matcher[n];
         AuthzDecision[] decisions = new AuthzDecision[n];
-        RuleCompiler forHttp = new RuleCompiler(tier, false, spec.name().namespace(), trustDomains);
+        RuleCompiler forHttp = new RuleCompiler(tier, false, spec.name().namespace(), trustDomains, trustedHops);
+        // a TCP tunnel has no X-Forwarded-For: remote.ip is the source address there
         RuleCompiler forTcp = new RuleCompiler(tier, true, spec.name().namespace(), trustDomains);
         try {
             for (int i = 0; i < n; i++) {
