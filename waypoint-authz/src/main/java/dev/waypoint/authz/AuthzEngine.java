@@ -37,6 +37,9 @@ public final class AuthzEngine {
     /** "Otherwise → 403": ALLOW policies apply and none matched. */
     static final AuthzDecision DEFAULT_DENY = new AuthzDecision.Deny(null, Action.ALLOW, -1);
 
+    /** ALLOW tiers of at least this many policies are looked up by path ({@link PathIndex}). */
+    static final int INDEX_THRESHOLD = 8;
+
     /** An engine with no policy: everything is allowed. */
     public static final AuthzEngine EMPTY = new AuthzEngine(List.of(), null);
 
@@ -45,6 +48,8 @@ public final class AuthzEngine {
     private final ExtAuthz.Provider provider;
     private final CompiledPolicy[] deny;
     private final CompiledPolicy[] allow;
+    /** The ALLOW tier by path, when it is big enough to be worth it; null: the tier is scanned. */
+    private final PathIndex allowIndex;
     private final CompiledPolicy[] audit;
     private final AuthzEngine shadow;
 
@@ -65,6 +70,13 @@ public final class AuthzEngine {
         this.provider = ask.length == 0 ? null : ask[0].provider();
         this.deny = tier(enforced, Action.DENY);
         this.allow = tier(enforced, Action.ALLOW);
+        List<PathIndex.Keys> keys = new ArrayList<>(allow.length);
+        boolean indexed = false;
+        for (CompiledPolicy p : allow) {
+            keys.add(p.pathKeys());
+            indexed |= p.pathKeys() != null;
+        }
+        this.allowIndex = allow.length >= INDEX_THRESHOLD && indexed ? new PathIndex(allow, keys) : null;
         this.audit = tier(enforced, Action.AUDIT);
         this.shadow = shadow;
     }
@@ -145,6 +157,10 @@ public final class AuthzEngine {
         }
         if (allow.length == 0) {
             return ALLOW_NO_POLICY;
+        }
+        if (allowIndex != null && !tcp) {
+            AuthzDecision d = allowIndex.first(in);
+            return d != null ? d : DEFAULT_DENY;
         }
         for (CompiledPolicy p : allow) {
             AuthzDecision d = p.match(in, tcp);

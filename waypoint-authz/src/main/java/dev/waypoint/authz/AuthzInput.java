@@ -61,42 +61,40 @@ final class AuthzInput {
         return pathEnd;
     }
 
-    private java.net.InetAddress remote;
-    private int remoteHops = -1;
-
     /**
      * {@code remote.ip} with {@code hops} trusted proxies in front (mesh config
      * {@code defaultConfig.gatewayTopology.numTrustedProxies}), as Envoy's
      * {@code xff_num_trusted_hops} reads it: the {@code hops}-th address from the right of
      * {@code X-Forwarded-For} (all its header lines, in order); the source address when the header
-     * has fewer entries or that entry is not an IP.
+     * has fewer entries or that entry is not an IP. Not cached: only rules with {@code remote.ip}
+     * under trusted hops read it, and the input stays small (it is allocated per decision).
      */
     java.net.InetAddress remote(int hops) {
-        if (remoteHops != hops) {
-            remoteHops = hops;
-            remote = null;
-            dev.waypoint.model.request.HeadersView h = request.headers();
-            java.util.List<String> xff = h == null ? java.util.List.of() : h.getAll("x-forwarded-for");
-            int skip = hops - 1;
-            for (int i = xff.size() - 1; i >= 0 && remote == null && skip >= 0; i--) {
-                String line = xff.get(i);
-                int end = line.length();
-                for (int j = line.length() - 1; j >= -1; j--) {
-                    if (j == -1 || line.charAt(j) == ',') {
-                        if (skip-- == 0) {
-                            remote = ip(line.substring(j + 1, end).trim());
-                            break;
+        dev.waypoint.model.request.HeadersView h = request.headers();
+        java.util.List<String> xff = h == null ? java.util.List.of() : h.getAll("x-forwarded-for");
+        int skip = hops - 1;
+        for (int i = xff.size() - 1; i >= 0 && skip >= 0; i--) {
+            String line = xff.get(i);
+            int end = line.length();
+            for (int j = line.length() - 1; j >= -1; j--) {
+                if (j == -1 || line.charAt(j) == ',') {
+                    if (skip-- == 0) {
+                        java.net.InetAddress found = ip(line.substring(j + 1, end).trim());
+                        if (found != null) {
+                            return found;
                         }
-                        end = j;
+                        return source();
                     }
+                    end = j;
                 }
             }
-            if (remote == null) {
-                java.net.InetSocketAddress a = request.sourceAddress();
-                remote = a == null ? null : a.getAddress();
-            }
         }
-        return remote;
+        return source();
+    }
+
+    private java.net.InetAddress source() {
+        java.net.InetSocketAddress a = request.sourceAddress();
+        return a == null ? null : a.getAddress();
     }
 
     private static java.net.InetAddress ip(String s) {

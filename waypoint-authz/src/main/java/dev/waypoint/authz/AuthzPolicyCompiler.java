@@ -224,7 +224,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
             diagnostics.error(spec.source(), KIND, spec.name(), e.field, e.getMessage() + "; " + consequence);
             return failClosed(spec, label, tier);
         }
-        return new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
+        CompiledPolicy p = new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
+        return tier == Action.ALLOW ? p.withPathKeys(PathIndex.keys(spec)) : p;
     }
 
     private static CompiledPolicy failClosed(AuthorizationPolicySpec spec, String label, Action tier) {
@@ -233,7 +234,9 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
             return new CompiledPolicy(label, tier, spec.dryRun(), true, all, all,
                     new AuthzDecision[] {decision(label, tier, -1)});
         }
-        return new CompiledPolicy(label, tier, spec.dryRun(), true, new Matcher[0], new Matcher[0], new AuthzDecision[0]);
+        // no rules: it matches nothing, so no path needs it evaluated
+        return new CompiledPolicy(label, tier, spec.dryRun(), true, new Matcher[0], new Matcher[0], new AuthzDecision[0])
+                .withPathKeys(new PathIndex.Keys(List.of(), List.of()));
     }
 
     private static AuthzDecision decision(String label, Action tier, int rule) {

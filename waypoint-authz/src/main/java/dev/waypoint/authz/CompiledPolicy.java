@@ -16,15 +16,20 @@ import java.util.Arrays;
  *        the other actions, and for a CUSTOM policy whose provider is unknown (a matching rule denies)
  */
 record CompiledPolicy(String label, Action action, boolean dryRun, boolean broken, Matcher[] http, Matcher[] tcp,
-                      AuthzDecision[] decisions, ExtAuthz.Provider provider) {
+                      AuthzDecision[] decisions, ExtAuthz.Provider provider, PathIndex.Keys pathKeys) {
     CompiledPolicy(String label, Action action, boolean dryRun, boolean broken, Matcher[] http, Matcher[] tcp,
                    AuthzDecision[] decisions) {
-        this(label, action, dryRun, broken, http, tcp, decisions, null);
+        this(label, action, dryRun, broken, http, tcp, decisions, null, null);
     }
 
     /** This policy asking {@code p} (null: denying what it matches). */
     CompiledPolicy withProvider(ExtAuthz.Provider p) {
-        return new CompiledPolicy(label, action, dryRun, broken, http, tcp, decisions, p);
+        return new CompiledPolicy(label, action, dryRun, broken, http, tcp, decisions, p, pathKeys);
+    }
+
+    /** This policy with the paths its rules can match ({@link PathIndex#keys}), null when any. */
+    CompiledPolicy withPathKeys(PathIndex.Keys keys) {
+        return new CompiledPolicy(label, action, dryRun, broken, http, tcp, decisions, provider, keys);
     }
 
     /** The decision of the first rule matching {@code in}, or null. "list entries are OR-ed": the first wins. */
