@@ -178,7 +178,8 @@ public final class AuthzFilter implements HttpFilter {
             }
             request.set(AuthzDecision.KEY, check.asked);
             log.info("authz {}: ext_authz {} failed, answering {}: {}", request, p.name(), p.statusOnError(), e.why());
-            return FilterResult.reply(Rejection.withStatus(Rejection.Reason.EXT_AUTHZ_ERROR, p.statusOnError(), ""));
+            return FilterResult.reply(Rejection.withStatus(Rejection.Reason.EXT_AUTHZ_ERROR, p.statusOnError(),
+                    "provider " + p + ": " + e.why()));
         }
         ExtAuthz.Allow a = (ExtAuthz.Allow) result;
         HeadersView h = request.requestHeaders();

@@ -123,9 +123,10 @@ public record Rejection(Reason reason, String message, int statusOverride) imple
         /**
          * The ext_authz provider could not be asked (unreachable, timed out, 5xx, a broken answer)
          * and the provider is not {@code failOpen}: the provider's {@code statusOnError} (default
-         * 403), empty body (Envoy's ext_authz: {@code ext_authz_error}).
+         * 403), empty body (Envoy's ext_authz: {@code ext_authz_error}); the message says what
+         * failed, for logs and {@code explain}.
          */
-        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", true);
+        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", "");
 
         private final int status;
         private final String flag;
