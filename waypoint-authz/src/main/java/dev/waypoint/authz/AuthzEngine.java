@@ -17,9 +17,13 @@ import java.util.Map;
  *
  * <p>The decision procedure (authorization_policy.proto header, shared/spec/authz.md §2):
  * <ol>
- *   <li>"CUSTOM policies whose rules match → ask the ext-authz provider; its deny is final." No
- *       ext_authz client exists yet, so every CUSTOM policy is treated as "provider unknown":
- *       "compiled into a DENY of exactly the requests its rules match".</li>
+ *   <li>"CUSTOM policies whose rules match → ask the ext-authz provider; its deny is final." The
+ *       asking is the {@link AuthzFilter}'s ({@link #customMatch}, then {@link #provider}); this
+ *       engine's {@link #decide} is the rest of the procedure. A CUSTOM policy whose provider is
+ *       unknown (not in the mesh config, not an ext_authz kind, not resolvable, or one of two
+ *       different providers on one target) is "compiled into a DENY of exactly the requests its
+ *       rules match", and {@link #decide} applies it first. Over TCP no provider is asked: a
+ *       matching CUSTOM rule denies the tunnel (fail closed).</li>
  *   <li>"Any DENY policy with a matching rule → 403."</li>
  *   <li>"No ALLOW policy attached → allow."</li>
  *   <li>"Any ALLOW policy with a matching rule → allow."</li>
@@ -33,12 +37,19 @@ public final class AuthzEngine {
     /** "Otherwise → 403": ALLOW policies apply and none matched. */
     static final AuthzDecision DEFAULT_DENY = new AuthzDecision.Deny(null, Action.ALLOW, -1);
 
+    /** ALLOW tiers of at least this many policies are looked up by path ({@link PathIndex}). */
+    static final int INDEX_THRESHOLD = 8;
+
     /** An engine with no policy: everything is allowed. */
     public static final AuthzEngine EMPTY = new AuthzEngine(List.of(), null);
 
     private final CompiledPolicy[] custom;
+    private final CompiledPolicy[] ask;
+    private final ExtAuthz.Provider provider;
     private final CompiledPolicy[] deny;
     private final CompiledPolicy[] allow;
+    /** The ALLOW tier by path, when it is big enough to be worth it; null: the tier is scanned. */
+    private final PathIndex allowIndex;
     private final CompiledPolicy[] audit;
     private final AuthzEngine shadow;
 
@@ -47,9 +58,25 @@ public final class AuthzEngine {
      * @param shadow the engine of the dry-run policies, or null when there are none
      */
     AuthzEngine(List<CompiledPolicy> enforced, AuthzEngine shadow) {
-        this.custom = tier(enforced, Action.CUSTOM);
+        this.custom = enforced.stream().filter(p -> p.action() == Action.CUSTOM && p.provider() == null)
+                .toArray(CompiledPolicy[]::new);
+        this.ask = enforced.stream().filter(p -> p.action() == Action.CUSTOM && p.provider() != null)
+                .toArray(CompiledPolicy[]::new);
+        for (CompiledPolicy p : ask) {
+            if (!p.provider().equals(ask[0].provider())) {
+                throw new IllegalArgumentException("one ext_authz provider per engine: " + p.provider() + ", " + ask[0].provider());
+            }
+        }
+        this.provider = ask.length == 0 ? null : ask[0].provider();
         this.deny = tier(enforced, Action.DENY);
         this.allow = tier(enforced, Action.ALLOW);
+        List<PathIndex.Keys> keys = new ArrayList<>(allow.length);
+        boolean indexed = false;
+        for (CompiledPolicy p : allow) {
+            keys.add(p.pathKeys());
+            indexed |= p.pathKeys() != null;
+        }
+        this.allowIndex = allow.length >= INDEX_THRESHOLD && indexed ? new PathIndex(allow, keys) : null;
         this.audit = tier(enforced, Action.AUDIT);
         this.shadow = shadow;
     }
@@ -60,7 +87,36 @@ public final class AuthzEngine {
 
     /** Whether any policy, enforced or dry-run, applies. */
     public boolean isEmpty() {
-        return custom.length + deny.length + allow.length + audit.length == 0 && shadow == null;
+        return custom.length + ask.length + deny.length + allow.length + audit.length == 0 && shadow == null;
+    }
+
+    /** Whether CUSTOM policies ask an ext_authz provider ({@link #provider}) for the requests their rules match. */
+    public boolean asks() {
+        return ask.length > 0;
+    }
+
+    /** The ext_authz provider the CUSTOM policies ask, or null. */
+    ExtAuthz.Provider provider() {
+        return provider;
+    }
+
+    /**
+     * The decision of the first asking CUSTOM rule that matches an HTTP request (the provider is
+     * to be asked), or null when none matches (the provider is not asked: "requests its rules do
+     * not match never reach the server").
+     */
+    public AuthzDecision customMatch(RequestAttributes request, JwtAuthn jwt) {
+        if (ask.length == 0) {
+            return null;
+        }
+        AuthzInput in = new AuthzInput(request, jwt);
+        for (CompiledPolicy p : ask) {
+            AuthzDecision d = p.match(in, false);
+            if (d != null) {
+                return d;
+            }
+        }
+        return null;
     }
 
     /** Decides about an HTTP request; {@code jwt} is what the authn stage validated, or null. */
@@ -85,6 +141,14 @@ public final class AuthzEngine {
                 return d;
             }
         }
+        if (tcp) {
+            for (CompiledPolicy p : ask) {
+                AuthzDecision d = p.match(in, true);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
         for (CompiledPolicy p : deny) {
             AuthzDecision d = p.match(in, tcp);
             if (d != null) {
@@ -93,6 +157,10 @@ public final class AuthzEngine {
         }
         if (allow.length == 0) {
             return ALLOW_NO_POLICY;
+        }
+        if (allowIndex != null && !tcp) {
+            AuthzDecision d = allowIndex.first(in);
+            return d != null ? d : DEFAULT_DENY;
         }
         for (CompiledPolicy p : allow) {
             AuthzDecision d = p.match(in, tcp);
@@ -139,6 +207,9 @@ public final class AuthzEngine {
     public Map<String, Object> debug() {
         Map<String, Object> m = new LinkedHashMap<>();
         put(m, "custom", custom);
+        if (ask.length > 0) {
+            put(m, "custom via " + provider.name(), ask);
+        }
         put(m, "deny", deny);
         put(m, "allow", allow);
         put(m, "audit", audit);
@@ -161,6 +232,9 @@ public final class AuthzEngine {
     /** Every tier, policy and compiled rule, one per line (the compiler's golden files). */
     void appendDebug(StringBuilder b, String indent) {
         tier(b, indent, "custom", custom);
+        if (ask.length > 0) {
+            tier(b, indent, "custom via " + provider, ask);
+        }
         tier(b, indent, "deny", deny);
         tier(b, indent, "allow", allow);
         tier(b, indent, "audit", audit);

@@ -37,8 +37,13 @@ import java.util.Set;
  *   <li>AUDIT: it audits nothing.</li>
  * </ul>
  *
- * <p><b>CUSTOM</b>: there is no ext_authz client yet, so every CUSTOM policy is compiled as Istio
- * compiles one whose provider is unknown: "a DENY of exactly the requests its rules match".
+ * <p><b>CUSTOM</b>: the policy's {@code provider.name} is looked up among the mesh config's
+ * {@code envoyExtAuthzHttp} / {@code envoyExtAuthzGrpc} providers whose {@code service} resolves to
+ * a Service port ({@link ExtAuthz#resolve}); a matching rule then asks it (the {@link AuthzFilter}).
+ * A provider that is missing, of another kind or unresolvable, and the CUSTOM policies of a target
+ * that name two different providers ("max one is supported"), are compiled as Istio compiles them:
+ * "a DENY of exactly the requests its rules match". A dry-run CUSTOM policy never asks; its shadow
+ * decision counts a match as a deny.
  */
 public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
     /** Istio's default root namespace. */
@@ -82,6 +87,11 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         }
         trustDomains.addAll(resources.meshConfig().trustDomainAliases());
 
+        Map<String, ExtAuthz.Provider> providers = ExtAuthz.resolve(resources, diagnostics);
+        Integer hops = resources.meshConfig().numTrustedProxies();
+        int trustedHops = hops == null ? 0 : hops;
+        Set<String> reported = new java.util.HashSet<>();
+
         // each policy is compiled once (and reported once), then shared by every target it attaches to
         List<AuthorizationPolicySpec> specs = new ArrayList<>();
         List<CompiledPolicy> compiled = new ArrayList<>();
@@ -94,7 +104,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 continue;
             }
             specs.add(spec);
-            compiled.add(compile(spec, trustDomains, diagnostics));
+            compiled.add(withProvider(compile(spec, trustDomains, trustedHops, diagnostics), spec, providers, diagnostics));
         }
 
         List<CompiledPolicy> gatewayWide = new ArrayList<>();
@@ -105,7 +115,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 gatewayWide.add(compiled.get(i));
             }
         }
-        AuthzEngine wide = engine(gatewayWide);
+        AuthzEngine wide = engine(gatewayWide, diagnostics, reported);
         Map<NamespacedName, AuthzEngine> services = new HashMap<>();
         for (ServiceSpec svc : resources.services()) {
             List<CompiledPolicy> mine = new ArrayList<>();
@@ -117,7 +127,7 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 }
             }
             if (mine.size() != gatewayWide.size()) {
-                services.put(svc.name(), engine(mine));
+                services.put(svc.name(), engine(mine, diagnostics, reported));
             }
         }
         return new AuthzTable(services, wide, wide);
@@ -133,13 +143,48 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         return false;
     }
 
-    private static AuthzEngine engine(List<CompiledPolicy> ps) {
+    /** A CUSTOM policy with its provider, when the mesh config has it; reported when it does not. */
+    private static CompiledPolicy withProvider(CompiledPolicy p, AuthorizationPolicySpec spec,
+                                               Map<String, ExtAuthz.Provider> providers, Diagnostics diagnostics) {
+        if (spec.action() != Action.CUSTOM || p.broken()) {
+            return p;
+        }
+        ExtAuthz.Provider provider = providers.get(spec.provider());
+        if (provider == null) {
+            // Istio: a CUSTOM policy whose provider is "missing/invalid in MeshConfig" is "compiled
+            // into a DENY of exactly the requests its rules match"
+            diagnostics.warning(spec.source(), KIND, spec.name(), "spec.provider.name", "provider: " + spec.provider()
+                    + " (expected: an envoyExtAuthzHttp or envoyExtAuthzGrpc provider of the mesh config whose service "
+                    + "resolves); the policy denies every request its rules match");
+            return p;
+        }
+        return p.withProvider(provider);
+    }
+
+    private static AuthzEngine engine(List<CompiledPolicy> ps, Diagnostics diagnostics, Set<String> reported) {
         if (ps.isEmpty()) {
             return AuthzEngine.EMPTY;
         }
+        Set<String> names = new java.util.TreeSet<>();
+        for (CompiledPolicy p : ps) {
+            if (p.provider() != null && !p.dryRun()) {
+                names.add(p.provider().name());
+            }
+        }
+        boolean tooMany = names.size() > 1;
         List<CompiledPolicy> enforced = new ArrayList<>();
         List<CompiledPolicy> dryRun = new ArrayList<>();
         for (CompiledPolicy p : ps) {
+            if (p.provider() != null && (tooMany || p.dryRun())) {
+                if (tooMany && reported.add(p.label())) {
+                    // Istio: "two different CUSTOM providers on one proxy (max one is supported)"
+                    diagnostics.error(dev.waypoint.model.SourceRef.NONE, KIND, NamespacedName.parse(p.label()),
+                            "spec.provider.name", "provider: " + p.provider().name() + " (expected: one ext_authz "
+                                    + "provider per target; these policies name " + names + "); the policy denies "
+                                    + "every request its rules match");
+                }
+                p = p.withProvider(null);
+            }
             (p.dryRun() ? dryRun : enforced).add(p);
         }
         return new AuthzEngine(enforced, dryRun.isEmpty() ? null : new AuthzEngine(dryRun, null));
@@ -147,6 +192,12 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
 
     /** One policy, for HTTP and for TCP; the fail-closed form when any rule cannot be compiled. */
     static CompiledPolicy compile(AuthorizationPolicySpec spec, Set<String> trustDomains, Diagnostics diagnostics) {
+        return compile(spec, trustDomains, 0, diagnostics);
+    }
+
+    /** @param trustedHops mesh config {@code numTrustedProxies}, for {@code remote.ip} */
+    static CompiledPolicy compile(AuthorizationPolicySpec spec, Set<String> trustDomains, int trustedHops,
+                                  Diagnostics diagnostics) {
         String label = spec.name().toString();
         // CUSTOM without an ext_authz client: "provider unknown" → deny what its rules match
         Action tier = spec.action();
@@ -154,7 +205,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         Matcher[] http = new Matcher[n];
         Matcher[] tcp = new Matcher[n];
         AuthzDecision[] decisions = new AuthzDecision[n];
-        RuleCompiler forHttp = new RuleCompiler(tier, false, spec.name().namespace(), trustDomains);
+        RuleCompiler forHttp = new RuleCompiler(tier, false, spec.name().namespace(), trustDomains, trustedHops);
+        // a TCP tunnel has no X-Forwarded-For: remote.ip is the source address there
         RuleCompiler forTcp = new RuleCompiler(tier, true, spec.name().namespace(), trustDomains);
         try {
             for (int i = 0; i < n; i++) {
@@ -172,7 +224,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
             diagnostics.error(spec.source(), KIND, spec.name(), e.field, e.getMessage() + "; " + consequence);
             return failClosed(spec, label, tier);
         }
-        return new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
+        CompiledPolicy p = new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
+        return tier == Action.ALLOW ? p.withPathKeys(PathIndex.keys(spec)) : p;
     }
 
     private static CompiledPolicy failClosed(AuthorizationPolicySpec spec, String label, Action tier) {
@@ -181,7 +234,9 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
             return new CompiledPolicy(label, tier, spec.dryRun(), true, all, all,
                     new AuthzDecision[] {decision(label, tier, -1)});
         }
-        return new CompiledPolicy(label, tier, spec.dryRun(), true, new Matcher[0], new Matcher[0], new AuthzDecision[0]);
+        // no rules: it matches nothing, so no path needs it evaluated
+        return new CompiledPolicy(label, tier, spec.dryRun(), true, new Matcher[0], new Matcher[0], new AuthzDecision[0])
+                .withPathKeys(new PathIndex.Keys(List.of(), List.of()));
     }
 
     private static AuthzDecision decision(String label, Action tier, int rule) {

@@ -12,9 +12,25 @@ import java.util.Arrays;
  * @param action the tier it is evaluated in (CUSTOM is evaluated as a deny, see {@link AuthzPolicyCompiler})
  * @param dryRun shadow only
  * @param broken the policy could not be compiled and is in its fail-closed form
+ * @param provider a CUSTOM policy's resolved ext_authz provider: a matching rule asks it; null for
+ *        the other actions, and for a CUSTOM policy whose provider is unknown (a matching rule denies)
  */
 record CompiledPolicy(String label, Action action, boolean dryRun, boolean broken, Matcher[] http, Matcher[] tcp,
-                      AuthzDecision[] decisions) {
+                      AuthzDecision[] decisions, ExtAuthz.Provider provider, PathIndex.Keys pathKeys) {
+    CompiledPolicy(String label, Action action, boolean dryRun, boolean broken, Matcher[] http, Matcher[] tcp,
+                   AuthzDecision[] decisions) {
+        this(label, action, dryRun, broken, http, tcp, decisions, null, null);
+    }
+
+    /** This policy asking {@code p} (null: denying what it matches). */
+    CompiledPolicy withProvider(ExtAuthz.Provider p) {
+        return new CompiledPolicy(label, action, dryRun, broken, http, tcp, decisions, p, pathKeys);
+    }
+
+    /** This policy with the paths its rules can match ({@link PathIndex#keys}), null when any. */
+    CompiledPolicy withPathKeys(PathIndex.Keys keys) {
+        return new CompiledPolicy(label, action, dryRun, broken, http, tcp, decisions, provider, keys);
+    }
 
     /** The decision of the first rule matching {@code in}, or null. "list entries are OR-ed": the first wins. */
     AuthzDecision match(AuthzInput in, boolean overTcp) {
@@ -29,7 +45,8 @@ record CompiledPolicy(String label, Action action, boolean dryRun, boolean broke
 
     @Override
     public String toString() {
-        return label + " " + action + (dryRun ? " dry-run" : "") + (broken ? " (fail-closed)" : "") + " http="
+        return label + " " + action + (dryRun ? " dry-run" : "") + (broken ? " (fail-closed)" : "")
+                + (provider != null ? " provider=" + provider.name() : "") + " http="
                 + Arrays.toString(http) + " tcp=" + Arrays.toString(tcp);
     }
 }

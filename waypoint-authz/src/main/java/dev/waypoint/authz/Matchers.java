@@ -308,8 +308,9 @@ final class Matchers {
          */
         SOURCE,
         /**
-         * {@code remote.ip} / {@code remoteIpBlocks}: "equal ipBlocks because XFF is not trusted"
-         * at a waypoint, so the same address as {@link #SOURCE}.
+         * {@code remote.ip} / {@code remoteIpBlocks}: the original client "from X-Forwarded-For /
+         * PROXY with numTrustedProxies (equals the peer address otherwise)": with the mesh config's
+         * {@code numTrustedProxies} at 0 (the default) the same address as {@link #SOURCE}.
          */
         REMOTE,
         /** {@code destination.ip}: the CONNECT authority's address (the Service VIP or the pod IP). */
@@ -318,19 +319,31 @@ final class Matchers {
 
     /** The address is inside {@code cidr} ({@code 10.0.0.0/8}, {@code 1.2.3.4}, {@code 2001:db8::/32}). */
     static Matcher cidr(Address which, Cidr cidr) {
-        return new CidrLeaf(which, cidr);
+        return new CidrLeaf(which, cidr, 0);
     }
 
-    private record CidrLeaf(Address which, Cidr cidr) implements Matcher {
+    /**
+     * As {@link #cidr(Address, Cidr)}; for {@link Address#REMOTE} with {@code trustedHops > 0}, the
+     * address is read from {@code X-Forwarded-For} ({@link AuthzInput#remote}).
+     */
+    static Matcher cidr(Address which, Cidr cidr, int trustedHops) {
+        return new CidrLeaf(which, cidr, which == Address.REMOTE ? trustedHops : 0);
+    }
+
+    private record CidrLeaf(Address which, Cidr cidr, int trustedHops) implements Matcher {
         @Override
         public boolean matches(AuthzInput in) {
+            if (trustedHops > 0) {
+                java.net.InetAddress r = in.remote(trustedHops);
+                return r != null && cidr.contains(r);
+            }
             InetSocketAddress a = which == Address.DESTINATION ? in.request.destinationAddress() : in.request.sourceAddress();
             return a != null && a.getAddress() != null && cidr.contains(a.getAddress());
         }
 
         @Override
         public String toString() {
-            return which.name().toLowerCase() + "-ip:" + cidr;
+            return which.name().toLowerCase() + "-ip:" + cidr + (trustedHops > 0 ? " (xff, " + trustedHops + " trusted hops)" : "");
         }
     }
 

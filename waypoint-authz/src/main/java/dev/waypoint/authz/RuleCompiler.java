@@ -50,11 +50,22 @@ final class RuleCompiler {
      * @param trustDomains the mesh trust domain and its aliases (empty aliases: just the domain)
      */
     RuleCompiler(Action action, boolean tcp, String policyNamespace, Set<String> trustDomains) {
+        this(action, tcp, policyNamespace, trustDomains, 0);
+    }
+
+    /**
+     * @param trustedHops mesh config {@code numTrustedProxies}: {@code remote.ip} and
+     *        {@code remoteIpBlocks} read that many hops from the right of X-Forwarded-For (0: the source address)
+     */
+    RuleCompiler(Action action, boolean tcp, String policyNamespace, Set<String> trustDomains, int trustedHops) {
         this.action = action;
         this.tcp = tcp;
         this.policyNamespace = policyNamespace;
         this.trustDomains = trustDomains;
+        this.trustedHops = trustedHops;
     }
+
+    private final int trustedHops;
 
     Matcher compile(Rule rule, String path) throws Invalid {
         never = false;
@@ -139,7 +150,7 @@ final class RuleCompiler {
         field(and, s.serviceAccounts(), s.notServiceAccounts(), path, "serviceAccounts", this::serviceAccount);
         field(and, s.trustDomains(), s.notTrustDomains(), path, "trustDomains", RuleCompiler::trustDomain);
         field(and, s.ipBlocks(), s.notIpBlocks(), path, "ipBlocks", (v, f) -> cidr(Address.SOURCE, v, f));
-        field(and, s.remoteIpBlocks(), s.notRemoteIpBlocks(), path, "remoteIpBlocks", (v, f) -> cidr(Address.REMOTE, v, f));
+        field(and, s.remoteIpBlocks(), s.notRemoteIpBlocks(), path, "remoteIpBlocks", (v, f) -> cidr(Address.REMOTE, v, f, trustedHops));
         return Matchers.and(and);
     }
 
@@ -214,8 +225,12 @@ final class RuleCompiler {
     }
 
     private static Matcher cidr(Address which, String v, String field) throws Invalid {
+        return cidr(which, v, field, 0);
+    }
+
+    private static Matcher cidr(Address which, String v, String field, int trustedHops) throws Invalid {
         try {
-            return Matchers.cidr(which, Cidr.parse(v));
+            return Matchers.cidr(which, Cidr.parse(v), trustedHops);
         } catch (IllegalArgumentException e) {
             throw new Invalid(field, leaf(field) + ": " + v + " (expected: an IP address or CIDR block such as 10.0.0.0/16)");
         }
@@ -335,7 +350,7 @@ final class RuleCompiler {
         }
         return switch (key) {
             case "source.ip" -> (v, f) -> cidr(Address.SOURCE, v, f);
-            case "remote.ip" -> (v, f) -> cidr(Address.REMOTE, v, f);
+            case "remote.ip" -> (v, f) -> cidr(Address.REMOTE, v, f, trustedHops);
             case "destination.ip" -> (v, f) -> cidr(Address.DESTINATION, v, f);
             case "destination.port" -> RuleCompiler::port;
             case "source.principal" -> this::principal;

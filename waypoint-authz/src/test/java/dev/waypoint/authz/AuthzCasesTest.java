@@ -40,19 +40,20 @@ import org.yaml.snakeyaml.Yaml;
  * for a case presenting a valid token that an attached RequestAuthentication accepts, the
  * {@link JwtAuthn} the authn stage would write.
  *
+ * <p>{@code hosts-remoteip-*} cases whose {@code remoteIp} differs from {@code sourceIp} recover the
+ * client from {@code X-Forwarded-For} with a trusted proxy hop: they run with the mesh config's
+ * {@code numTrustedProxies: 1} and the client as the last XFF entry.
+ *
  * <p>Skipped, and why (each skip says so in the report):
  * <ul>
  *   <li>cases without any AuthorizationPolicy that expect a deny ({@code requestauthn-aud-01}: an
  *       audience mismatch, which Envoy's jwt_authn answers with 403): RequestAuthentication's;</li>
  *   <li>cases expecting 401 (an expired token, or an issuer no jwtRule lists): that decision
  *       is RequestAuthentication's (the authn stage), not authz's;</li>
- *   <li>{@code hosts-remoteip-*} cases whose {@code remoteIp} differs from {@code sourceIp}: they
- *       recover the client from {@code X-Forwarded-For} with trusted proxy hops (an ingress
- *       gateway setting); a waypoint does not trust XFF ("remoteIpBlocks equal ipBlocks"), so
- *       {@code remote.ip} is the tunnel's source address here;</li>
  *   <li>CUSTOM cases whose rule matches and whose ext-authz stub would allow
- *       ({@code x-ext-authz: allow}): there is no ext_authz client yet, so a matching CUSTOM rule
- *       always denies (fail closed).</li>
+ *       ({@code x-ext-authz: allow}): this runner calls the engine, not the filter that asks the
+ *       provider (that is {@code ExtAuthzFilterTest} and the server's {@code ExtAuthzEndToEndTest}),
+ *       so a matching CUSTOM rule denies here. No case of the file needs this skip today.</li>
  * </ul>
  */
 class AuthzCasesTest {
@@ -89,6 +90,11 @@ class AuthzCasesTest {
         return ((List<Map<String, Object>>) FILE.get("cases")).stream();
     }
 
+    /** A mesh config trusting one proxy hop in front of the waypoint ({@code numTrustedProxies: 1}). */
+    private static final dev.waypoint.model.mesh.MeshConfigSpec TRUSTED_HOP = new dev.waypoint.model.mesh.MeshConfigSpec(
+            SourceRef.NONE, null, List.of(), null, List.of(), dev.waypoint.model.mesh.MeshConfigSpec.DefaultProviders.NONE,
+            null, null, dev.waypoint.model.mesh.MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null, 1, null);
+
     @Test
     void theFileHasCases() {
         assertThat(cases().count()).isGreaterThan(100);
@@ -105,9 +111,9 @@ class AuthzCasesTest {
         assumeTrue(!Integer.valueOf(401).equals(expect.get("status")), "401 is RequestAuthentication's decision");
         assumeTrue(!((List<?>) c.get("policies")).isEmpty() || Boolean.TRUE.equals(expect.get("allowed")),
                 "no AuthorizationPolicy, denied: RequestAuthentication's decision (JWT audience mismatch is 403)");
-        if (req.containsKey("remoteIp") && !req.get("remoteIp").equals(req.get("sourceIp"))) {
-            assumeTrue(false, "remote.ip from trusted X-Forwarded-For hops: not trusted at a waypoint");
-        }
+        // remote.ip from X-Forwarded-For: the case's client address arrives as the last XFF hop,
+        // trusted with the mesh config's numTrustedProxies: 1 (0, the default, would use the peer)
+        boolean xff = req.containsKey("remoteIp") && !req.get("remoteIp").equals(req.get("sourceIp"));
 
         String trustDomain = (String) env.get("trustDomain");
         List<String> aliases = List.of();
@@ -132,7 +138,8 @@ class AuthzCasesTest {
         }
         Map<String, Object> wp = (Map<String, Object>) env.get("waypoint");
         NamespacedName waypoint = new NamespacedName((String) wp.get("namespace"), (String) wp.get("name"));
-        ResourceSet rs = ResourceSet.builder(waypoint, trustDomain).services(services).authorizationPolicies(policies).build();
+        ResourceSet rs = ResourceSet.builder(waypoint, trustDomain).services(services).authorizationPolicies(policies)
+                .meshConfig(xff ? TRUSTED_HOP : dev.waypoint.model.mesh.MeshConfigSpec.DEFAULT).build();
         Diagnostics d = new Diagnostics();
         AuthzTable table = new AuthzPolicyCompiler((String) env.get("rootNamespace"), aliases).compile(rs, d);
 
@@ -146,6 +153,9 @@ class AuthzCasesTest {
 
         Map<String, String> headers = new LinkedHashMap<>();
         ((Map<String, Object>) req.getOrDefault("headers", Map.of())).forEach((k, v) -> headers.put(k, String.valueOf(v)));
+        if (xff) {
+            headers.put("x-forwarded-for", "203.0.113.9, " + req.get("remoteIp"));
+        }
         String principal = (String) req.get("sourcePrincipal");
         String path = PathNormalizer.normalize((String) req.get("path"), PathNormalizer.Mode.BASE);
         TestRequest request = new TestRequest((String) req.get("method"), path, (String) req.get("host"),

@@ -70,6 +70,11 @@ record TestRequest(String method, String path, String host, HeadersView headers,
         }
 
         @Override
+        public List<String> names() {
+            return List.copyOf(map.keySet());
+        }
+
+        @Override
         public String get(CharSequence name) {
             List<String> v = map.get(name.toString().toLowerCase(Locale.ROOT));
             return v == null || v.isEmpty() ? null : v.get(0);

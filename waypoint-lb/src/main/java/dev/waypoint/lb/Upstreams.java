@@ -223,6 +223,15 @@ public final class Upstreams {
         };
     }
 
+    /**
+     * HTTP calls a stage makes itself (ext_authz) to a Service port, through the same endpoint
+     * picks and pooled connections as forwarded requests; {@code loops} are the data-plane event
+     * loops the calls are made on.
+     */
+    public dev.waypoint.model.request.ServiceCalls serviceCalls(io.netty.channel.EventLoopGroup loops) {
+        return new ServiceCallClient(this, http, loops);
+    }
+
     /** Per-endpoint counters (in flight, failures) that pickers and outlier detection read. */
     public EndpointStates states() {
         return states;

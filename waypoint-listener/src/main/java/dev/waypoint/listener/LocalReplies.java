@@ -45,7 +45,7 @@ public final class LocalReplies {
         if (grpc) {
             res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc")
-                    .set("grpc-status", Integer.toString(r.reason().grpcStatus()))
+                    .set("grpc-status", Integer.toString(r.grpcStatus()))
                     .set("grpc-message", grpcMessage(r.reason().fixedBody() != null ? r.reason().fixedBody()
                             : r.reason().code() + ": " + r.message()))
                     .set(REASON_HEADER, r.reason().code());
@@ -63,7 +63,7 @@ public final class LocalReplies {
     /** A refused CONNECT: the HEADERS frame (status, reason) to write before {@link #connectBody}. */
     public static Http2HeadersFrame connectHeaders(Rejection r) {
         return new DefaultHttp2HeadersFrame(new DefaultHttp2Headers()
-                .status(Integer.toString(r.reason().status()))
+                .status(Integer.toString(r.status()))
                 .set("content-type", "text/plain; charset=utf-8")
                 .set(REASON_HEADER, r.reason().code()), false);
     }

@@ -49,4 +49,11 @@ final class NettyHeaders implements HeadersView {
             action.accept(e.getKey(), e.getValue());
         }
     }
+
+    @Override
+    public List<String> names() {
+        java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+        headers.names().forEach(n -> out.add(n.toLowerCase(java.util.Locale.ROOT)));
+        return List.copyOf(out);
+    }
 }

@@ -302,6 +302,11 @@ final class Explain {
                 }
             }
         }
+
+        @Override
+        public List<String> names() {
+            return List.copyOf(map.keySet());
+        }
     }
 
     /** What matchers see of the explained request. */

@@ -5,8 +5,9 @@ import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.PathNormalizationFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
-import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.extension.PluginPhase;
+import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.request.ServiceCalls;
 import dev.waypoint.routing.RouteFilter;
 import dev.waypoint.wasm.WasmFilter;
 import java.util.List;
@@ -29,13 +30,19 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, Upstreams upstreams) {
+    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, Upstreams upstreams,
+                             ServiceCalls extAuthz) {
         // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(telemetry, authn, authz), upstreams.httpStage());
+        return new RequestChain(filters(telemetry, authn, authz, extAuthz), upstreams.httpStage());
     }
 
-    /** The filters, in data-path order (also what {@code waypoint explain} runs). */
+    /** The filters, in data-path order, with no way to call ext_authz providers (what {@code waypoint explain} runs). */
     static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz) {
+        return filters(telemetry, authn, authz, ServiceCalls.refusing("explain sends nothing"));
+    }
+
+    /** The filters, in data-path order; {@code extAuthz} carries CUSTOM policies' calls to their providers. */
+    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, ServiceCalls extAuthz) {
         return List.of(
                 // outermost: it must see every outcome, including the requests a later stage
                 // answers or a malformed request nothing else saw (onComplete runs on every filter);
@@ -56,7 +63,8 @@ final class InboundRequestPipeline {
                 // AuthorizationPolicy: after authn (it reads the JwtAuthn slot) and before the route,
                 // so a denied request never reaches routing or an upstream (Istio: RBAC runs before
                 // the router)
-                new AuthzFilter(authz.debugHeaders()),
+                // CUSTOM asks its ext_authz provider first (the request waits), then DENY and ALLOW
+                new AuthzFilter(authz.debugHeaders(), extAuthz, java.time.Clock.systemUTC()),
                 // WasmPlugin phase STATS ("after authorization"), then the unspecified phase ("at the
                 // end of the filter chain, right before the Router"); priority order inside each
                 WasmFilter.at(PluginPhase.STATS),

@@ -166,7 +166,8 @@ public final class WaypointServer implements AutoCloseable {
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
                 publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
-                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
+                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams,
+                        upstreams.serviceCalls(dataPlane)),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
         hboneAddress = listener.start();

@@ -153,6 +153,35 @@ class ExplainTest {
     }
 
     @Test
+    void aCustomPolicyShowsItsProviderAndSendsNothing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
+            java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
+        }
+        java.nio.file.Files.writeString(tmp.resolve("policy.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: ext, namespace: demo}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: reviews}]
+                  action: CUSTOM
+                  provider: {name: ext-authz}
+                  rules:
+                  - to: [{operation: {paths: ["/reviews*"]}}]
+                """);
+        java.nio.file.Path meshConfig = tmp.resolveSibling(tmp.getFileName() + "-mesh.yaml");
+        java.nio.file.Files.writeString(meshConfig, """
+                extensionProviders:
+                - name: ext-authz
+                  envoyExtAuthzHttp: {service: reviews.demo.svc.cluster.local, port: 9080, statusOnError: "503"}
+                """);
+        Run r = explainIn(tmp.toString(), "--mesh-config", meshConfig.toString(), "GET", "http://reviews.demo:9080/reviews/1");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("authz      answers 503", "ext_authz_error: provider ext-authz (envoyExtAuthzHttp "
+                + "demo/reviews:9080)", "explain sends nothing", "result  answered by authz: 503 ext_authz_error");
+        java.nio.file.Files.delete(meshConfig);
+    }
+
+    @Test
     void httpRoutesDecideTheRouteAndAnswer404AndRedirects(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         try (java.io.InputStream in = ExplainTest.class.getResourceAsStream("/e2e/routes-mesh.yaml")) {
             java.nio.file.Files.write(dir.resolve("mesh.yaml"), in.readAllBytes());

@@ -33,4 +33,13 @@ public interface HeadersView {
     default void forEach(java.util.function.BiConsumer<String, String> action) {
         throw new UnsupportedOperationException(getClass().getName() + " cannot list its headers");
     }
+
+    /**
+     * The distinct header names, lower case, in first-seen order (what ext_authz sends to its
+     * provider). Not on the per-request hot path. The default lists none: views that can list
+     * their names override it.
+     */
+    default List<String> names() {
+        return List.of();
+    }
 }

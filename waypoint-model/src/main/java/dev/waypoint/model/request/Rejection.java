@@ -37,6 +37,20 @@ public record Rejection(Reason reason, String message, int status, String custom
         return new Rejection(reason, message, status, Objects.requireNonNull(body, "body"));
     }
 
+    /**
+     * A rejection whose status is not its reason's: an ext_authz provider's deny carries the
+     * provider's own status ({@code 401}, {@code 302}, ...), and its error the provider's
+     * {@code statusOnError}.
+     */
+    public static Rejection withStatus(Reason reason, int status, String message) {
+        return new Rejection(reason, message, status, null);
+    }
+
+    /** The {@code grpc-status} for {@link #status()} ({@link Reason#grpcStatus()}'s mapping). */
+    public int grpcStatus() {
+        return status == reason.status() ? reason.grpcStatus() : Reason.grpcStatusOf(status);
+    }
+
     /** The closed vocabulary of rejections. */
     public enum Reason {
         /** HBONE stream that is not a classic CONNECT. */
@@ -127,7 +141,20 @@ public record Rejection(Reason reason, String message, int status, String custom
          * A proxy-wasm plugin trapped, ran too long or misbehaved at run time and its failStrategy
          * is FAIL_CLOSE: Envoy's {@code failStream} answers 503 {@code wasm_fail_stream}.
          */
-        WASM_FAIL_STREAM(503, "-", "wasm_fail_stream");
+        WASM_FAIL_STREAM(503, "-", "wasm_fail_stream"),
+        /**
+         * A CUSTOM AuthorizationPolicy's ext_authz provider denied the request: its status (403 when
+         * it names none), its body as the message, and the headers it sends to the client (Envoy's
+         * ext_authz: flag {@code UAEX}, details {@code ext_authz_denied}).
+         */
+        EXT_AUTHZ_DENIED(403, "UAEX", "ext_authz_denied", true),
+        /**
+         * The ext_authz provider could not be asked (unreachable, timed out, 5xx, a broken answer)
+         * and the provider is not {@code failOpen}: the provider's {@code statusOnError} (default
+         * 403), empty body (Envoy's ext_authz: {@code ext_authz_error}); the message says what
+         * failed, for logs and {@code explain}.
+         */
+        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", "");
 
         private final int status;
         private final String flag;
@@ -192,6 +219,10 @@ public record Rejection(Reason reason, String message, int status, String custom
          * timeouts (504) are DEADLINE_EXCEEDED, as Envoy's router sends for them.
          */
         public int grpcStatus() {
+            return grpcStatusOf(status);
+        }
+
+        static int grpcStatusOf(int status) {
             return switch (status) {
                 case 400, 414, 431 -> 13;
                 case 401 -> 16;
