@@ -107,6 +107,9 @@ class ProtocolSnifferTest {
 
     private void sniff(AppProtocol declared) throws Exception {
         tunnel = new EmbeddedChannel();
+        // the sniff timeout runs on the test's clock only: real time passing (a loaded machine)
+        // must not fire it early
+        tunnel.freezeTime();
         TunnelContext context = new TunnelContext(
                 new Target.WorkloadTarget(HostPort.parseAuthority("10.1.0.7:7001"),
                         new PodSpec(new NamespacedName("apps", "pod"), Map.of(), "default",
