@@ -100,11 +100,21 @@ public final class Upstreams {
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
     public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop) {
+        return connectTcp(snapshot, tunnel, loop, null);
+    }
+
+    /** As {@link #connectTcp(ConfigSnapshot, TunnelContext, EventLoop)}, recording the endpoint picked in {@code outcome} (may be null). */
+    public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop,
+                                      dev.waypoint.model.request.TcpOutcome outcome) {
         UpstreamPick pick = pick(snapshot, defaultBackend(tunnel.target()), null, null);
         if (pick instanceof UpstreamPick.Unavailable u) {
             return loop.newFailedFuture(new RejectedException(u.rejection()));
         }
-        return connect((Endpoint) pick, tunnel, loop);
+        Endpoint endpoint = (Endpoint) pick;
+        if (outcome != null) {
+            outcome.endpoint(endpoint.address().authority(), endpoint.pod());
+        }
+        return connect(endpoint, tunnel, loop);
     }
 
     /**

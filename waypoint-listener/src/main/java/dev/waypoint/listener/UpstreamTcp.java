@@ -19,4 +19,13 @@ public interface UpstreamTcp {
      * {@link dev.waypoint.model.request.RejectedException} with the status to answer.
      */
     Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop);
+
+    /**
+     * As {@link #connect(ConfigSnapshot, TunnelContext, EventLoop)}, recording the endpoint it
+     * picks in {@code outcome} (telemetry's destination labels). The default records nothing.
+     */
+    default Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop,
+                                    dev.waypoint.model.request.TcpOutcome outcome) {
+        return connect(snapshot, tunnel, loop);
+    }
 }

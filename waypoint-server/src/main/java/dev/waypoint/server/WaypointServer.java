@@ -18,6 +18,7 @@ import dev.waypoint.lb.EndpointTable;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
+import dev.waypoint.listener.UpstreamTcp;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
@@ -28,6 +29,7 @@ import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.telemetry.AccessLog;
 import dev.waypoint.telemetry.IstioMetrics;
+import dev.waypoint.telemetry.TcpTelemetry;
 import dev.waypoint.telemetry.TelemetryFilter;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
@@ -140,12 +142,32 @@ public final class WaypointServer implements AutoCloseable {
         TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
+                publisher, tcpUpstream(upstreams), InboundRequestPipeline.http(telemetry,
                         new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
-                TunnelAuthz::check);
+                TunnelAuthz::check,
+                // TCP tunnels run no filter list: their metrics and access-log lines come from here
+                new TcpTelemetry(metrics, accessLog, settings.trustDomain(), "cluster.local", "Kubernetes"));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /** The TCP tunnel upstream, recording the endpoint it picks in the tunnel's outcome (telemetry). */
+    private static UpstreamTcp tcpUpstream(Upstreams upstreams) {
+        return new UpstreamTcp() {
+            @Override
+            public io.netty.util.concurrent.Future<io.netty.channel.Channel> connect(ConfigSnapshot snapshot,
+                    dev.waypoint.model.request.TunnelContext tunnel, io.netty.channel.EventLoop loop) {
+                return upstreams.connectTcp(snapshot, tunnel, loop);
+            }
+
+            @Override
+            public io.netty.util.concurrent.Future<io.netty.channel.Channel> connect(ConfigSnapshot snapshot,
+                    dev.waypoint.model.request.TunnelContext tunnel, io.netty.channel.EventLoop loop,
+                    dev.waypoint.model.request.TcpOutcome outcome) {
+                return upstreams.connectTcp(snapshot, tunnel, loop, outcome);
+            }
+        };
     }
 
     private void startAdmin() throws InterruptedException {

@@ -50,14 +50,20 @@ public final class TestMesh implements AutoCloseable {
      * @param workDir where certificates are written
      */
     public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options) throws Exception {
+        return start(configDir, workDir, gateway, options, s -> s);
+    }
+
+    /** As {@link #start(Path, Path, NamespacedName, Options)}, with the waypoint's settings adjusted (an access log). */
+    public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options,
+                                 java.util.function.UnaryOperator<WaypointSettings> adjust) throws Exception {
         MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
         TestMesh mesh = new TestMesh(fixtures, configDir);
         try {
             ListenerSettings ls = options.listenerOverride() != null ? options.listenerOverride().withBind(options.listen())
                     : ListenerSettings.defaults(options.listen());
-            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, fixtures.certDir(), gateway,
+            mesh.waypoint = WaypointServer.start(adjust.apply(new WaypointSettings(configDir, fixtures.certDir(), gateway,
                     fixtures.ca().trustDomain(), ls, UpstreamSettings.defaults(fixtures.hbonePort()),
-                    options.health(), options.stats(), options.admin(), options.workers()));
+                    options.health(), options.stats(), options.admin(), options.workers())));
             return mesh;
         } catch (Exception | Error e) {
             mesh.close();

@@ -3,6 +3,9 @@ package dev.waypoint.telemetry;
 import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TcpOutcome;
+import dev.waypoint.model.request.TunnelContext;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One line per request in Istio's default TEXT access-log format (meshConfig
+ * One line per request (and per TCP tunnel: {@link #formatTcp}) in Istio's default TEXT access-log format (meshConfig
  * {@code accessLogFormat} unset, {@code accessLogEncoding: TEXT}):
  * <pre>
  * [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS%
@@ -76,6 +79,33 @@ public final class AccessLog implements AutoCloseable {
                 .append(request.target().authority()).append(' ')
                 .append(request.tunnel().source() == null ? "-" : address(request.tunnel().source())).append(" - ")
                 .append(dash(o.route())).append('\n');
+        return b.toString();
+    }
+
+    void logTcp(TunnelContext tunnel, TcpOutcome outcome, String clusterDomain) {
+        if (!queue.offer(formatTcp(tunnel, outcome, clusterDomain, Instant.now()))) {
+            dropped.incrementAndGet();
+        }
+    }
+
+    /**
+     * The line for a TCP tunnel, in the same format: Envoy writes {@code "- - -"} for the request,
+     * {@code 0} for the code and {@code -} for the HTTP-only fields; the connection termination
+     * details say why the waypoint refused or ended it. Pure.
+     */
+    static String formatTcp(TunnelContext tunnel, TcpOutcome o, String clusterDomain, Instant now) {
+        long durationMs = Math.max(0, o.durationNanos() / 1_000_000);
+        Instant start = now.minusMillis(durationMs);
+        String cluster = tunnel.target() instanceof Target.ServiceTarget s
+                ? "inbound-vip|" + s.port().port() + "|tcp|" + s.service().name().name() + "."
+                        + s.service().name().namespace() + ".svc." + clusterDomain
+                : "connect_originate";
+        StringBuilder b = new StringBuilder(200);
+        b.append('[').append(start).append("] \"- - -\" 0 ").append(o.flags()).append(" - ").append(o.details())
+                .append(" \"-\" ").append(o.receivedBytes()).append(' ').append(o.sentBytes()).append(' ')
+                .append(durationMs).append(" - \"-\" \"-\" \"-\" \"-\" \"").append(dash(o.endpoint())).append("\" ")
+                .append(cluster).append(" - ").append(tunnel.target().authority()).append(' ')
+                .append(tunnel.source() == null ? "-" : address(tunnel.source())).append(" - -\n");
         return b.toString();
     }
 

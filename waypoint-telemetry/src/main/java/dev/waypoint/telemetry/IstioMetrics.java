@@ -16,7 +16,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Istio's standard HTTP/gRPC metrics with Istio's names, labels and buckets, in a Micrometer
  * Prometheus registry: {@code istio_requests_total}, {@code istio_request_duration_milliseconds},
- * {@code istio_request_bytes}, {@code istio_response_bytes}.
+ * {@code istio_request_bytes}, {@code istio_response_bytes}; for gRPC {@code istio_request_messages_total}
+ * and {@code istio_response_messages_total}; for TCP tunnels {@code istio_tcp_connections_opened_total},
+ * {@code istio_tcp_connections_closed_total}, {@code istio_tcp_sent_bytes_total},
+ * {@code istio_tcp_received_bytes_total}.
  *
  * <p><b>Cardinality</b> is bounded: at most {@link #maxSeries} distinct label sets; requests with
  * a new label set past that are counted in {@code waypoint_telemetry_dropped_series_total} (and
@@ -36,12 +39,17 @@ public final class IstioMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<List<String>, Series> series = new ConcurrentHashMap<>();
+    private final Map<List<String>, TcpSeries> tcpSeries = new ConcurrentHashMap<>();
     private final int maxSeries;
     private final Counter dropped;
     private final AtomicBoolean droppedLogged = new AtomicBoolean();
 
+    /** One HTTP label set; the message counters are null unless {@code request_protocol="grpc"}. */
     private record Series(Counter requests, DistributionSummary duration, DistributionSummary requestBytes,
-                          DistributionSummary responseBytes) {}
+                          DistributionSummary responseBytes, Counter requestMessages, Counter responseMessages) {}
+
+    /** One TCP label set. */
+    private record TcpSeries(Counter opened, Counter closed, Counter sent, Counter received) {}
 
     /** A registry holding at most {@code maxSeries} label sets. */
     public IstioMetrics(int maxSeries) {
@@ -52,15 +60,19 @@ public final class IstioMetrics {
 
     /** Records one finished request with label values in {@link IstioLabels#NAMES} order. */
     void record(String[] labels, double durationMs, long requestBytes, long responseBytes) {
+        record(labels, durationMs, requestBytes, responseBytes, 0, 0);
+    }
+
+    /**
+     * Records one finished request; for gRPC also its message counts
+     * ({@code istio_request_messages_total}, {@code istio_response_messages_total}).
+     */
+    void record(String[] labels, double durationMs, long requestBytes, long responseBytes, long requestMessages,
+                long responseMessages) {
         List<String> key = Arrays.asList(labels);
         Series s = series.get(key);
         if (s == null) {
-            if (series.size() >= maxSeries) {
-                dropped.increment();
-                if (droppedLogged.compareAndSet(false, true)) {
-                    log.warn("telemetry: {} label sets reached; further new ones are counted in "
-                            + "waypoint_telemetry_dropped_series_total, not recorded", maxSeries);
-                }
+            if (full()) {
                 return;
             }
             s = series.computeIfAbsent(key, k -> create(labels));
@@ -69,15 +81,80 @@ public final class IstioMetrics {
         s.duration().record(durationMs);
         s.requestBytes().record(requestBytes);
         s.responseBytes().record(responseBytes);
+        if (s.requestMessages() != null) {
+            s.requestMessages().increment(requestMessages);
+            s.responseMessages().increment(responseMessages);
+        }
+    }
+
+    /** A TCP tunnel opened (its upstream attempt is over), label values in {@link IstioLabels#TCP_NAMES} order. */
+    void tcpOpened(String[] labels) {
+        TcpSeries s = tcp(labels);
+        if (s != null) {
+            s.opened().increment();
+        }
+    }
+
+    /** A TCP tunnel closed, with the bytes it relayed each way. */
+    void tcpClosed(String[] labels, long receivedBytes, long sentBytes) {
+        TcpSeries s = tcp(labels);
+        if (s != null) {
+            s.closed().increment();
+            s.received().increment(receivedBytes);
+            s.sent().increment(sentBytes);
+        }
+    }
+
+    private TcpSeries tcp(String[] labels) {
+        List<String> key = Arrays.asList(labels);
+        TcpSeries s = tcpSeries.get(key);
+        if (s == null) {
+            if (full()) {
+                return null;
+            }
+            s = tcpSeries.computeIfAbsent(key, k -> createTcp(labels));
+        }
+        return s;
+    }
+
+    /** The cap is reached: counts the drop (and logs the first one). */
+    private boolean full() {
+        if (series.size() + tcpSeries.size() < maxSeries) {
+            return false;
+        }
+        dropped.increment();
+        if (droppedLogged.compareAndSet(false, true)) {
+            log.warn("telemetry: {} label sets reached; further new ones are counted in "
+                    + "waypoint_telemetry_dropped_series_total, not recorded", maxSeries);
+        }
+        return true;
+    }
+
+    private static Tags tags(String[] names, String[] labels) {
+        String[] kv = new String[labels.length * 2];
+        for (int i = 0; i < labels.length; i++) {
+            kv[2 * i] = names[i];
+            kv[2 * i + 1] = labels[i];
+        }
+        return Tags.of(kv);
+    }
+
+    private TcpSeries createTcp(String[] labels) {
+        Tags tags = tags(IstioLabels.TCP_NAMES, labels);
+        return new TcpSeries(
+                Counter.builder("istio_tcp_connections_opened").description("TCP connections opened.").tags(tags)
+                        .register(registry),
+                Counter.builder("istio_tcp_connections_closed").description("TCP connections closed.").tags(tags)
+                        .register(registry),
+                Counter.builder("istio_tcp_sent_bytes").description("Bytes sent to the client on TCP connections.")
+                        .tags(tags).register(registry),
+                Counter.builder("istio_tcp_received_bytes")
+                        .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
     }
 
     private Series create(String[] labels) {
-        String[] kv = new String[labels.length * 2];
-        for (int i = 0; i < labels.length; i++) {
-            kv[2 * i] = IstioLabels.NAMES[i];
-            kv[2 * i + 1] = labels[i];
-        }
-        Tags tags = Tags.of(kv);
+        Tags tags = tags(IstioLabels.NAMES, labels);
+        boolean grpc = "grpc".equals(labels[20]);
         return new Series(
                 Counter.builder("istio_requests").description("Requests handled, by Istio's standard labels.")
                         .tags(tags).register(registry),
@@ -87,7 +164,11 @@ public final class IstioMetrics {
                 DistributionSummary.builder("istio_request_bytes").description("Request body sizes, bytes.")
                         .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
                 DistributionSummary.builder("istio_response_bytes").description("Response body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry));
+                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
+                grpc ? Counter.builder("istio_request_messages").description("gRPC messages received from the client.")
+                        .tags(tags).register(registry) : null,
+                grpc ? Counter.builder("istio_response_messages").description("gRPC messages sent to the client.")
+                        .tags(tags).register(registry) : null);
     }
 
     /** The Prometheus text exposition of everything recorded. */
@@ -95,8 +176,8 @@ public final class IstioMetrics {
         return registry.scrape();
     }
 
-    /** Label sets recorded so far. */
+    /** Label sets recorded so far (HTTP and TCP). */
     public int seriesCount() {
-        return series.size();
+        return series.size() + tcpSeries.size();
     }
 }

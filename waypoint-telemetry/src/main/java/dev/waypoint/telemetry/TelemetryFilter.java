@@ -46,7 +46,8 @@ public final class TelemetryFilter implements HttpFilter {
     public void onComplete(RequestContext request) {
         String[] labels = IstioLabels.values(request, trustDomain, clusterDomain, clusterId);
         metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
-                request.outcome().responseBytes());
+                request.outcome().responseBytes(), request.outcome().requestMessages(),
+                request.outcome().responseMessages());
         if (accessLog != null) {
             accessLog.log(request, clusterDomain);
         }

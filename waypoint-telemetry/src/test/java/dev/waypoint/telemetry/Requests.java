@@ -87,4 +87,15 @@ final class Requests {
         o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + ms * 1_000_000L);
         return rc;
     }
+
+    /** A TCP tunnel from curl to the reviews Service, and its outcome (opened at 1 s). */
+    record Tcp(TunnelContext tunnel, dev.waypoint.model.request.TcpOutcome outcome) {}
+
+    static Tcp tcpTunnel() {
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), REVIEWS,
+                REVIEWS.ports().get(0));
+        TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "demo", "curl"), null,
+                new InetSocketAddress("10.244.0.5", 41000), null, BAGGAGE, null);
+        return new Tcp(tunnel, new dev.waypoint.model.request.TcpOutcome(1_000_000_000L));
+    }
 }

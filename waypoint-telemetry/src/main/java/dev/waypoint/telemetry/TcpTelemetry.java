@@ -1,0 +1,50 @@
+package dev.waypoint.telemetry;
+
+import dev.waypoint.model.request.TcpOutcome;
+import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.model.request.TunnelObserver;
+
+/**
+ * Telemetry of TCP tunnels, which run no filter list: the listener reports each one when its
+ * upstream attempt is over ({@code istio_tcp_connections_opened_total}) and once when it ends
+ * ({@code istio_tcp_connections_closed_total}, {@code istio_tcp_received_bytes_total},
+ * {@code istio_tcp_sent_bytes_total}, and one access-log line). Bytes are counted when the tunnel
+ * ends, not periodically as Envoy's stats filter also does for long connections.
+ *
+ * <h2>Threading</h2>
+ * Called on tunnels' event loops; never blocks (the access log is an async writer).
+ */
+public final class TcpTelemetry implements TunnelObserver {
+    private final IstioMetrics metrics;
+    private final AccessLog accessLog;
+    private final String trustDomain;
+    private final String clusterDomain;
+    private final String clusterId;
+
+    /**
+     * @param accessLog where lines go, or null for no access log
+     * @param clusterId this cluster's id for {@code destination_cluster} (Istio's default: {@code Kubernetes})
+     */
+    public TcpTelemetry(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
+                        String clusterId) {
+        this.metrics = metrics;
+        this.accessLog = accessLog;
+        this.trustDomain = trustDomain;
+        this.clusterDomain = clusterDomain;
+        this.clusterId = clusterId;
+    }
+
+    @Override
+    public void tcpOpened(TunnelContext tunnel, TcpOutcome outcome) {
+        metrics.tcpOpened(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId));
+    }
+
+    @Override
+    public void tcpClosed(TunnelContext tunnel, TcpOutcome outcome) {
+        metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
+                outcome.receivedBytes(), outcome.sentBytes());
+        if (accessLog != null) {
+            accessLog.logTcp(tunnel, outcome, clusterDomain);
+        }
+    }
+}
