@@ -220,6 +220,10 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     private TunnelLifecycle accept(ChannelHandlerContext ctx, TunnelContext tunnel) {
         done = true;
         Http2Headers ok = new DefaultHttp2Headers().status("200");
+        String baggage = deps.observer().connectBaggage();
+        if (baggage != null) {
+            ok.set("baggage", baggage); // the waypoint as the source ztunnel's telemetry peer
+        }
         ctx.writeAndFlush(new DefaultHttp2HeadersFrame(ok, false));
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
         TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel, deps.authorizer());

@@ -250,7 +250,7 @@ class ConnectHandlerTest {
     }
 
     /** What a TCP tunnel observer was told, in order: {@code opened FLAGS DETAILS} and {@code closed FLAGS DETAILS}. */
-    static final class RecordingObserver implements dev.waypoint.model.request.TunnelObserver {
+    static class RecordingObserver implements dev.waypoint.model.request.TunnelObserver {
         final List<String> events = new ArrayList<>();
 
         @Override
@@ -291,6 +291,23 @@ class ConnectHandlerTest {
         ReferenceCountUtil.release(s.readOutbound());
         assertThat(observer.events).containsExactly("opened RBAC rbac_access_denied_matched_policy",
                 "closed RBAC rbac_access_denied_matched_policy closed");
+    }
+
+    @Test
+    void theConnectAnswerCarriesTheObserversBaggage() {
+        RecordingObserver observer = new RecordingObserver() {
+            @Override
+            public String connectBaggage() {
+                return "k8s.namespace.name=istio-system,k8s.deployment.name=waypoint";
+            }
+        };
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("an HTTP port does not connect first");
+        }, TunnelAuthorizer.ALLOW_ALL, observer);
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame ok = s.readOutbound();
+        assertThat(ok.headers().status()).hasToString("200");
+        assertThat(ok.headers().get("baggage")).hasToString("k8s.namespace.name=istio-system,k8s.deployment.name=waypoint");
     }
 
     @Test

@@ -29,7 +29,7 @@ import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.telemetry.AccessLog;
 import dev.waypoint.telemetry.IstioMetrics;
-import dev.waypoint.telemetry.TcpTelemetry;
+import dev.waypoint.telemetry.TunnelTelemetry;
 import dev.waypoint.telemetry.TelemetryFilter;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
@@ -147,7 +147,8 @@ public final class WaypointServer implements AutoCloseable {
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
-                new TcpTelemetry(metrics, accessLog, settings.trustDomain(), "cluster.local", "Kubernetes"));
+                new TunnelTelemetry(metrics, accessLog, settings.trustDomain(), "cluster.local", "Kubernetes",
+                        settings.gateway()));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }

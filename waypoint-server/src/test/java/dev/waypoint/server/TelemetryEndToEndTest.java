@@ -107,6 +107,16 @@ class TelemetryEndToEndTest {
     }
 
     @Test
+    void theConnectAnswerCarriesTheWaypointsBaggage() throws Exception {
+        HboneTestClient.Answer a = client.connect("127.150.0.1:80", Map.of("baggage", BAGGAGE)).get(10, TimeUnit.SECONDS);
+        assertThat(a.status()).isEqualTo(200);
+        // as a destination ztunnel answers: the waypoint Deployment istio-system/waypoint, canonical name waypoint
+        assertThat(a.headers().get("baggage")).hasToString("k8s.cluster.name=Kubernetes,k8s.namespace.name=istio-system,"
+                + "k8s.deployment.name=waypoint,service.name=waypoint,service.version=latest");
+        a.tunnel().close();
+    }
+
+    @Test
     void httpGrpcAndTcpShowInTheScrapeAndTheAccessLog() throws Exception {
         // HTTP/1.1
         Channel web = tunnel("127.150.0.1:80", 200);

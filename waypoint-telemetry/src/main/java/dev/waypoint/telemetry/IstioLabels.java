@@ -10,8 +10,6 @@ import dev.waypoint.model.request.Target;
 import dev.waypoint.model.request.TcpOutcome;
 import dev.waypoint.model.request.TunnelContext;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Istio's standard metric labels for one finished request, with the values a waypoint reports
@@ -40,8 +38,6 @@ final class IstioLabels {
             "response_flags", "connection_security_policy"};
 
     static final String UNKNOWN = "unknown";
-    /** A ReplicaSet pod: {@code <deployment>-<pod-template-hash>-<5 chars>}. */
-    private static final Pattern REPLICASET_POD = Pattern.compile("^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$");
 
     private IstioLabels() {}
 
@@ -126,15 +122,9 @@ final class IstioLabels {
         v[19] = clusterId;
     }
 
-    /**
-     * The workload a pod belongs to. Istio reads the owner chain (ReplicaSet → Deployment); the
-     * manifests here carry no ownerReferences yet, so a ReplicaSet-shaped name
-     * ({@code reviews-v1-5f9c7b6d8-abcde}) gives its Deployment ({@code reviews-v1}), else the
-     * pod name is the workload (as Istio does for a bare pod).
-     */
+    /** The workload a pod belongs to, as the config derived it from its ownerReferences (Istio's rule). */
     static String workloadName(PodSpec pod) {
-        Matcher m = REPLICASET_POD.matcher(pod.name().name());
-        return m.matches() ? m.group(1) : pod.name().name();
+        return pod.workload().name();
     }
 
     /** {@code service.istio.io/canonical-name}, else {@code app.kubernetes.io/name}, else {@code app}, else the workload. */

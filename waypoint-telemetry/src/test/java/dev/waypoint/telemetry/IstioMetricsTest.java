@@ -62,7 +62,8 @@ class IstioMetricsTest {
     @Test
     void tcpTunnelsAreCountedWithIstiosTcpLabels() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TcpTelemetry tcp = new TcpTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+                new dev.waypoint.model.mesh.NamespacedName("istio-system", "waypoint"));
         Requests.Tcp t = Requests.tcpTunnel();
         t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
         tcp.tcpOpened(t.tunnel(), t.outcome());

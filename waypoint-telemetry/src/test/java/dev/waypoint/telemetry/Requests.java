@@ -30,7 +30,7 @@ final class Requests {
             Map.of("app", "reviews"), SourceRef.NONE);
     static final PodSpec REVIEWS_V2 = new PodSpec(new NamespacedName("demo", "reviews-v2-7d9f8c6b5d-x2k4q"),
             Map.of("app", "reviews", "version", "v2"), "bookinfo-reviews", HostPort.parseIp("10.244.0.12"), true, Map.of(),
-            SourceRef.NONE);
+            SourceRef.NONE, new dev.waypoint.model.mesh.WorkloadRef("Deployment", "reviews-v2"));
     static final String BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,k8s.deployment.name=curl,"
             + "service.name=curl,service.version=v1";
 

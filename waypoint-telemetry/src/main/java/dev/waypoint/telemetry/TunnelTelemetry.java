@@ -5,7 +5,9 @@ import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.model.request.TunnelObserver;
 
 /**
- * Telemetry of TCP tunnels, which run no filter list: the listener reports each one when its
+ * Telemetry of tunnels. Every CONNECT is answered with the waypoint's own {@code baggage}
+ * ({@link #connectBaggage}), as a destination ztunnel answers, so the source ztunnel's telemetry
+ * sees the waypoint as its peer. TCP tunnels run no filter list: the listener reports each one when its
  * upstream attempt is over ({@code istio_tcp_connections_opened_total}) and once when it ends
  * ({@code istio_tcp_connections_closed_total}, {@code istio_tcp_received_bytes_total},
  * {@code istio_tcp_sent_bytes_total}, and one access-log line). Bytes are counted when the tunnel
@@ -14,24 +16,34 @@ import dev.waypoint.model.request.TunnelObserver;
  * <h2>Threading</h2>
  * Called on tunnels' event loops; never blocks (the access log is an async writer).
  */
-public final class TcpTelemetry implements TunnelObserver {
+public final class TunnelTelemetry implements TunnelObserver {
     private final IstioMetrics metrics;
     private final AccessLog accessLog;
     private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
+    private final String baggage;
 
     /**
      * @param accessLog where lines go, or null for no access log
      * @param clusterId this cluster's id for {@code destination_cluster} (Istio's default: {@code Kubernetes})
+     * @param waypoint the waypoint's Gateway: Istio names the waypoint's Deployment after it and
+     *        gives its pods {@code service.istio.io/canonical-name: <name>}, revision {@code latest}
      */
-    public TcpTelemetry(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
-                        String clusterId) {
+    public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
+                           String clusterId, dev.waypoint.model.mesh.NamespacedName waypoint) {
         this.metrics = metrics;
         this.accessLog = accessLog;
         this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
+        this.baggage = Baggage.of(clusterId, waypoint.namespace(), "deployment", waypoint.name(), waypoint.name(),
+                "latest");
+    }
+
+    @Override
+    public String connectBaggage() {
+        return baggage;
     }
 
     @Override
