@@ -108,7 +108,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
                              Duration pollInterval) {
         this.source = requireNonNull(source, "source");
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
-                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")));
+                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
+                source.rootNamespace());
         this.executor = requireNonNull(executor, "executor");
         this.pollInterval = requireNonNull(pollInterval, "pollInterval");
         if (pollInterval.isNegative() || pollInterval.isZero()) {
@@ -135,7 +136,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         }
         loadedScan = content.scan();
         loadedHash = content.contentHash();
-        Attempt attempt = builder.build(0, content.files(), LastGood.NONE);
+        Attempt attempt = builder.build(0, content.files(), content.meshConfig(), LastGood.NONE);
         ConfigSnapshot first = attempt.snapshot();
         if (first == null) {
             log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
@@ -225,7 +226,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         }
         loadedHash = content.contentHash();
         long previous = current.get().generation();
-        Attempt attempt = builder.build(previous + 1, content.files(), lastGood);
+        Attempt attempt = builder.build(previous + 1, content.files(), content.meshConfig(), lastGood);
         if (attempt.snapshot() == null) {
             CompilerFailure f = attempt.failure();
             log.error("config rejected, keeping generation {}: {}", previous, f.getMessage(), f.getCause());

@@ -130,15 +130,21 @@ public final class Main implements Runnable {
                         + "apply only from here (default: ${DEFAULT-VALUE}).")
         String rootNamespace;
 
-        @Option(names = "--path-normalization", defaultValue = "BASE", paramLabel = "MODE",
+        @Option(names = "--path-normalization", paramLabel = "MODE",
                 description = "Request path normalization before policies and forwarding: NONE, BASE, MERGE_SLASHES, "
-                        + "DECODE_AND_MERGE_SLASHES (default: ${DEFAULT-VALUE}).")
+                        + "DECODE_AND_MERGE_SLASHES (default: the mesh config's pathNormalization, else BASE).")
         PathNormalizer.Mode pathNormalization;
 
         @Option(names = "--trust-domain-alias", paramLabel = "DOMAIN",
                 description = "Mesh config trustDomainAliases (repeatable): policy principals written with the trust "
                         + "domain or any alias match peers of all of them.")
         List<String> trustDomainAliases = new java.util.ArrayList<>();
+
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
 
         @Option(names = "--debug-headers",
                 description = "Add x-waypoint-authz (the authorization decision) to every response.")
@@ -177,7 +183,8 @@ public final class Main implements Runnable {
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
-                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders));
+                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders))
+                    .withMeshConfig(meshConfig);
         }
     }
 
@@ -216,6 +223,12 @@ public final class Main implements Runnable {
                 description = "Istio's root namespace (default: ${DEFAULT-VALUE}).")
         String rootNamespace;
 
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
+
         @Override
         public Integer call() {
             if (!Files.isDirectory(dir)) {
@@ -225,7 +238,8 @@ public final class Main implements Runnable {
             List<Diagnostics.Problem> problems;
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
-                problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
+                problems = ConfigValidator.validate(dev.waypoint.config.ConfigSources.yamlDirectory(dir)
+                                .withMeshConfig(meshConfig, rootNamespace), NamespacedName.parse(gateway), trustDomain,
                         WaypointServer.compilers(jwks, new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE,
                                 false)));
             }
@@ -254,6 +268,12 @@ public final class Main implements Runnable {
         @Option(names = "--trust-domain", defaultValue = "cluster.local", paramLabel = "DOMAIN",
                 description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
         String trustDomain;
+
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
 
         @Option(names = "--from", paramLabel = "SPIFFE_ID",
                 description = "The caller's identity, e.g. spiffe://cluster.local/ns/demo/sa/curl (none: plaintext).")
@@ -325,8 +345,9 @@ public final class Main implements Runnable {
                 System.err.println("URL: " + url + " (" + e.getMessage() + ")");
                 return 2;
             }
-            dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(configDir,
-                    NamespacedName.parse(gateway), trustDomain,
+            dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
+                    dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
+                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), NamespacedName.parse(gateway), trustDomain,
                     WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline(), AuthzSettings.defaults()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);

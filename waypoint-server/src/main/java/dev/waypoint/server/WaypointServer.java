@@ -122,7 +122,8 @@ public final class WaypointServer implements AutoCloseable {
         // before the publisher: the first compile hands the jwksUris to it, which starts fetching
         jwks = JwksCache.create(settings.jwks());
         closeables.add(jwks);
-        publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
+        publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
+                .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
                 settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
         publisher.start();
         closeables.add(publisher);

@@ -20,11 +20,28 @@ import java.util.Objects;
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
+ * @param meshConfig Istio's MeshConfig YAML file ({@code --mesh-config}), watched; null to read the
+ *        {@code mesh} key of the root namespace's {@code istio} ConfigMap from the manifests, if any
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz) {
+                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig) {
+    /** No {@code --mesh-config} file. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, null);
+    }
+
+    /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
+    public WaypointSettings withMeshConfig(Path meshConfig) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig);
+    }
+
     /** No access log, the default JWKS and authorization settings. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
