@@ -27,7 +27,9 @@ import dev.waypoint.routing.HttpRouteCompiler;
 import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
-import dev.waypoint.telemetry.AccessLog;
+import dev.waypoint.telemetry.AccessLogCompiler;
+import dev.waypoint.telemetry.AccessLogFiles;
+import dev.waypoint.telemetry.AccessLogSettings;
 import dev.waypoint.telemetry.IstioMetrics;
 import dev.waypoint.telemetry.TunnelTelemetry;
 import dev.waypoint.telemetry.TelemetryFilter;
@@ -83,7 +85,8 @@ public final class WaypointServer implements AutoCloseable {
     private Upstreams upstreams;
     /** Istio's standard metrics, on /stats/prometheus; at most 10,000 label sets. */
     private final IstioMetrics metrics = new IstioMetrics(10_000);
-    private AccessLog accessLog;
+    /** Access-log writers by file; which one (and the format) each snapshot compiles from the mesh config. */
+    private final AccessLogFiles accessLogs = new AccessLogFiles();
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -124,7 +127,7 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
                 .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+                settings.trustDomain(), withAccessLog(compilers(jwks, settings.authz())), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -133,14 +136,9 @@ public final class WaypointServer implements AutoCloseable {
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
-        if (settings.accessLog() != null) {
-            accessLog = new AccessLog(settings.accessLog().equals("-") ? System.out
-                    : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(java.nio.file.Path.of(
-                            settings.accessLog()), java.nio.file.StandardOpenOption.CREATE,
-                            java.nio.file.StandardOpenOption.APPEND)));
-            closeables.add(accessLog);
-        }
-        TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
+        closeables.add(accessLogs);
+        // the access log of each snapshot comes from its AccessLogSettings part (mesh config, else --access-log)
+        TelemetryFilter telemetry = new TelemetryFilter(metrics, null, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 publisher, tcpUpstream(upstreams), InboundRequestPipeline.http(telemetry,
@@ -148,10 +146,17 @@ public final class WaypointServer implements AutoCloseable {
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
-                new TunnelTelemetry(metrics, accessLog, settings.trustDomain(), "cluster.local", "Kubernetes",
+                new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local", "Kubernetes",
                         settings.gateway()));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /** The stage compilers and the access log's (its files are opened on the config thread as snapshots compile). */
+    private List<PartCompiler<?>> withAccessLog(List<PartCompiler<?>> compilers) {
+        List<PartCompiler<?>> all = new ArrayList<>(compilers);
+        all.add(new AccessLogCompiler(accessLogs, settings.accessLog()));
+        return all;
     }
 
     /** The TCP tunnel upstream, recording the endpoint it picks in the tunnel's outcome (telemetry). */
@@ -211,6 +216,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
+        extra.put("accessLog", snap.has(AccessLogSettings.PART) ? snap.part(AccessLogSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
@@ -228,10 +234,8 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
-        if (accessLog != null) {
-            gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
-                    accessLog.dropped());
-        }
+        gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
+                accessLogs.dropped());
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }

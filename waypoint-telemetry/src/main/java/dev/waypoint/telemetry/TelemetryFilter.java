@@ -14,22 +14,24 @@ public final class TelemetryFilter implements HttpFilter {
     public static final String NAME = "telemetry";
 
     private final IstioMetrics metrics;
-    private final AccessLog accessLog;
     private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
+    private final AccessLogSettings fallbackLog;
 
     /**
-     * @param accessLog where lines go, or null for no access log
+     * @param accessLog where lines go when the snapshot has no {@link AccessLogSettings} part (no
+     *        {@link AccessLogCompiler} registered), or null for no access log then
      * @param clusterId this cluster's id for {@code destination_cluster} (Istio's default: {@code Kubernetes})
      */
     public TelemetryFilter(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
                            String clusterId) {
         this.metrics = metrics;
-        this.accessLog = accessLog;
         this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
+        this.fallbackLog = accessLog == null ? AccessLogSettings.OFF
+                : new AccessLogSettings(accessLog, "--access-log", AccessLogFormat.ISTIO_TEXT);
     }
 
     @Override
@@ -48,8 +50,11 @@ public final class TelemetryFilter implements HttpFilter {
         metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
                 request.outcome().responseBytes(), request.outcome().requestMessages(),
                 request.outcome().responseMessages());
-        if (accessLog != null) {
-            accessLog.log(request, clusterDomain);
+        // the access log of the snapshot the request pinned
+        AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)
+                ? request.snapshot().part(AccessLogSettings.PART) : fallbackLog;
+        if (logs.sink() != null) {
+            logs.sink().offer(logs.format().render(new LogEntries.Http(request, clusterDomain, java.time.Instant.now())));
         }
     }
 }

@@ -18,7 +18,8 @@ import dev.waypoint.model.request.TunnelObserver;
  */
 public final class TunnelTelemetry implements TunnelObserver {
     private final IstioMetrics metrics;
-    private final AccessLog accessLog;
+    private final dev.waypoint.model.SnapshotSource snapshots;
+    private final AccessLogSettings fallbackLog;
     private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
@@ -32,8 +33,20 @@ public final class TunnelTelemetry implements TunnelObserver {
      */
     public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
                            String clusterId, dev.waypoint.model.mesh.NamespacedName waypoint) {
+        this(metrics, accessLog, null, trustDomain, clusterDomain, clusterId, waypoint);
+    }
+
+    /**
+     * @param snapshots where the access log in force is read ({@link AccessLogSettings}) when a
+     *        tunnel ends; null: {@code accessLog} (or none) always
+     */
+    public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, dev.waypoint.model.SnapshotSource snapshots,
+                           String trustDomain, String clusterDomain, String clusterId,
+                           dev.waypoint.model.mesh.NamespacedName waypoint) {
         this.metrics = metrics;
-        this.accessLog = accessLog;
+        this.snapshots = snapshots;
+        this.fallbackLog = accessLog == null ? AccessLogSettings.OFF
+                : new AccessLogSettings(accessLog, "--access-log", AccessLogFormat.ISTIO_TEXT);
         this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
@@ -55,8 +68,12 @@ public final class TunnelTelemetry implements TunnelObserver {
     public void tcpClosed(TunnelContext tunnel, TcpOutcome outcome) {
         metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
                 outcome.receivedBytes(), outcome.sentBytes());
-        if (accessLog != null) {
-            accessLog.logTcp(tunnel, outcome, clusterDomain);
+        dev.waypoint.model.ConfigSnapshot snapshot = snapshots == null ? null : snapshots.current();
+        AccessLogSettings logs = snapshot != null && snapshot.has(AccessLogSettings.PART)
+                ? snapshot.part(AccessLogSettings.PART) : fallbackLog;
+        if (logs.sink() != null) {
+            logs.sink().offer(logs.format().render(new LogEntries.Tcp(tunnel, outcome, clusterDomain,
+                    java.time.Instant.now())));
         }
     }
 }

@@ -34,7 +34,7 @@ class AccessLogTest {
         t.outcome().addSent(4096);
         t.outcome().close(1_250_000_000L);
         String line = AccessLog.formatTcp(t.tunnel(), t.outcome(), "cluster.local", Instant.parse("2026-12-01T09:30:00.250Z"));
-        assertThat(line).isEqualTo("[2026-12-01T09:30:00Z] \"- - -\" 0 - - - \"-\" 18 4096 250 - \"-\" \"-\" \"-\" \"-\" "
+        assertThat(line).isEqualTo("[2026-12-01T09:30:00.000Z] \"- - -\" 0 - - - \"-\" 18 4096 250 - \"-\" \"-\" \"-\" \"-\" "
                 + "\"10.244.0.12:9080\" inbound-vip|9080|tcp|reviews.demo.svc.cluster.local - 10.96.0.10:9080 "
                 + "10.244.0.5:41000 - -\n");
     }
