@@ -30,6 +30,9 @@ import dev.waypoint.server.admin.AdminServer.Page;
 import dev.waypoint.telemetry.AccessLogCompiler;
 import dev.waypoint.telemetry.AccessLogFiles;
 import dev.waypoint.telemetry.AccessLogSettings;
+import dev.waypoint.telemetry.TracingCompiler;
+import dev.waypoint.telemetry.TracingProviders;
+import dev.waypoint.telemetry.TracingSettings;
 import dev.waypoint.telemetry.IstioMetrics;
 import dev.waypoint.telemetry.TunnelTelemetry;
 import dev.waypoint.telemetry.TelemetryFilter;
@@ -87,6 +90,8 @@ public final class WaypointServer implements AutoCloseable {
     private final IstioMetrics metrics = new IstioMetrics(10_000);
     /** Access-log writers by file; which one (and the format) each snapshot compiles from the mesh config. */
     private final AccessLogFiles accessLogs = new AccessLogFiles();
+    /** Trace exporters by collector; which one (and the sampling) each snapshot compiles from the mesh config. */
+    private TracingProviders tracing;
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -156,6 +161,10 @@ public final class WaypointServer implements AutoCloseable {
     private List<PartCompiler<?>> withAccessLog(List<PartCompiler<?>> compilers) {
         List<PartCompiler<?>> all = new ArrayList<>(compilers);
         all.add(new AccessLogCompiler(accessLogs, settings.accessLog()));
+        // spans name the proxy as Istio does: <canonical name>.<namespace> of the waypoint Deployment
+        tracing = new TracingProviders(settings.gateway().name() + "." + settings.gateway().namespace());
+        closeables.add(tracing);
+        all.add(new TracingCompiler(tracing, "cluster.local"));
         return all;
     }
 
@@ -217,6 +226,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("accessLog", snap.has(AccessLogSettings.PART) ? snap.part(AccessLogSettings.PART).debug() : "off");
+        extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
@@ -244,6 +254,13 @@ public final class WaypointServer implements AutoCloseable {
         b.append("# HELP ").append(name).append(' ').append(help).append('\n')
                 .append("# TYPE ").append(name).append(" gauge\n")
                 .append(name).append(' ').append(value).append('\n');
+    }
+
+    /** Exports the spans queued so far (tests), waiting up to {@code timeout}. */
+    public void flushTraces(Duration timeout) {
+        if (tracing != null) {
+            tracing.flush(timeout);
+        }
     }
 
     /** The bound HBONE address. */

@@ -39,14 +39,36 @@ public final class TelemetryFilter implements HttpFilter {
         return NAME;
     }
 
+    /**
+     * Gives the request an {@code x-request-id} when it has none (as Envoy does) and, when the
+     * snapshot has a tracer and the request is sampled, starts its trace ({@link RequestTrace}):
+     * the server span now, a client span per upstream attempt. With no tracing provider nothing
+     * else happens.
+     */
     @Override
     public FilterResult onRequest(RequestContext request) {
+        if (request.requestHeaders().get("x-request-id") == null) {
+            request.requestHeaders().set("x-request-id", RequestTrace.newRequestId());
+        }
+        TracingSettings tracing = request.snapshot().has(TracingSettings.PART)
+                ? request.snapshot().part(TracingSettings.PART) : TracingSettings.OFF;
+        if (tracing.tracer() != null) {
+            RequestTrace trace = RequestTrace.start(request, tracing, clusterDomain);
+            if (trace != null) {
+                request.set(RequestTrace.KEY, trace);
+                request.set(dev.waypoint.model.request.AttemptObserver.KEY, trace);
+            }
+        }
         return FilterResult.CONTINUE;
     }
 
     @Override
     public void onComplete(RequestContext request) {
         String[] labels = IstioLabels.values(request, trustDomain, clusterDomain, clusterId);
+        RequestTrace trace = request.get(RequestTrace.KEY);
+        if (trace != null) {
+            trace.end(request, labels);
+        }
         metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
                 request.outcome().responseBytes(), request.outcome().requestMessages(),
                 request.outcome().responseMessages());

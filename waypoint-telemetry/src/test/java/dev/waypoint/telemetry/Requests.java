@@ -98,4 +98,26 @@ final class Requests {
                 new InetSocketAddress("10.244.0.5", 41000), null, BAGGAGE, null);
         return new Tcp(tunnel, new dev.waypoint.model.request.TcpOutcome(1_000_000_000L));
     }
+
+    /** A finished request carrying {@code headers} (besides host, user-agent, x-request-id) in a tunnel whose CONNECT had {@code connectTraceparent}. */
+    static RequestContext finishedWithTrace(Map<String, String> headers, String connectTraceparent) {
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), REVIEWS,
+                REVIEWS.ports().get(0));
+        TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "demo", "curl"), null,
+                new InetSocketAddress("10.244.0.5", 41000), null, BAGGAGE, connectTraceparent);
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("host", "reviews.demo:9080");
+        h.put("user-agent", "curl/8.5.0");
+        h.put("x-request-id", "6f1c0f6c");
+        h.putAll(headers);
+        Headers hv = new Headers(h);
+        ResourceSet rs = ResourceSet.empty(new NamespacedName("istio-system", "waypoint"), "cluster.local");
+        RequestOutcome o = new RequestOutcome(1_000_000_000L);
+        RequestContext rc = new RequestContext(tunnel, ConfigSnapshot.compile(0, rs, List.of(), new Diagnostics()), target,
+                new Attrs("GET", "/reviews/1", false, hv, tunnel), hv, o);
+        o.attempt("10.244.0.12:9080", REVIEWS_V2);
+        o.status(200);
+        o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + 5_000_000L);
+        return rc;
+    }
 }
