@@ -246,6 +246,8 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
         gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                 accessLogs.dropped());
+        ProxyHealth.append(b, snap, publisher, listener, certs == null ? null : certs.current().notAfter(),
+                metrics.seriesCount());
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }

@@ -200,6 +200,15 @@ class TelemetryEndToEndTest {
                 "destination_workload=\"unknown\"").endsWith(" 1.0");
         assertThat(sample(text, "istio_tcp_connections_closed_total", none)).endsWith(" 1.0");
 
+        // the proxy's own health, under waypoint_
+        assertThat(text).contains("waypoint_config_last_reload_success 1\n", "waypoint_config_services 4\n",
+                "waypoint_config_pods 3\n", "waypoint_config_authorization_policies 0\n", "# TYPE waypoint_tunnels gauge\n",
+                "# TYPE waypoint_netty_direct_memory_used_bytes gauge\n")
+                .containsPattern("waypoint_telemetry_series [1-9]\\d*\n");
+        long expiry = Long.parseLong(text.lines().filter(l -> l.startsWith("waypoint_certificate_expiry_timestamp_seconds "))
+                .findFirst().orElseThrow().split(" ")[1]);
+        assertThat(expiry).isGreaterThan(java.time.Instant.now().getEpochSecond());
+
         List<String> log = logLines();
         assertThat(log).anySatisfy(l -> assertThat(l).contains("\"GET /hello HTTP/1.1\" 200 - via_upstream",
                 "\"e2e\" \"req-1\" \"web.apps\" \"127.150.1.1:8080\" inbound-vip|80|http|web.apps.svc.cluster.local"));
