@@ -52,14 +52,7 @@ final class IstioLabels {
         RequestOutcome o = request.outcome();
         String[] v = new String[NAMES.length];
         source(v, request.tunnel());
-        ServiceSpec service = null;
-        RouteSelection route = request.get(RouteSelection.KEY);
-        if (route != null && route.backend() instanceof RouteSelection.ServiceBackend s) {
-            service = s.service();
-        } else if (request.target() instanceof Target.ServiceTarget t) {
-            service = t.service();
-        }
-        destination(v, o.endpointPod(), o.endpoint() != null, service, trustDomain, clusterDomain, clusterId);
+        destination(v, o.endpointPod(), o.endpoint() != null, service(request), trustDomain, clusterDomain, clusterId);
         v[20] = request.attributes().grpc() ? "grpc" : "http";
         v[21] = Integer.toString(o.status());
         v[22] = o.grpcStatus() >= 0 ? Integer.toString(o.grpcStatus()) : "";
@@ -82,6 +75,35 @@ final class IstioLabels {
         v[21] = o.flags();
         v[22] = "mutual_tls";
         return v;
+    }
+
+    /** The destination Service of a request: its route's backend Service, else the Service it addressed, else null. */
+    static ServiceSpec service(RequestContext request) {
+        RouteSelection route = request.get(RouteSelection.KEY);
+        if (route != null && route.backend() instanceof RouteSelection.ServiceBackend s) {
+            return s.service();
+        }
+        return request.target() instanceof Target.ServiceTarget t ? t.service() : null;
+    }
+
+    /** Number of source labels (indices 0..8 of {@link #NAMES}). */
+    static final int SOURCE_COUNT = 9;
+    /** Number of destination labels (indices 9..19). */
+    static final int DESTINATION_COUNT = 11;
+
+    /** Indices 0..8 alone (reporter, source_*), for the recording cache. */
+    static String[] sourceValues(TunnelContext tunnel) {
+        String[] v = new String[SOURCE_COUNT];
+        source(v, tunnel);
+        return v;
+    }
+
+    /** Indices 9..19 alone (destination_*), for the recording cache, at offset 0. */
+    static String[] destinationValues(PodSpec pod, boolean endpointKnown, ServiceSpec service, String trustDomain,
+                                      String clusterDomain, String clusterId) {
+        String[] v = new String[SOURCE_COUNT + DESTINATION_COUNT];
+        destination(v, pod, endpointKnown, service, trustDomain, clusterDomain, clusterId);
+        return java.util.Arrays.copyOfRange(v, SOURCE_COUNT, SOURCE_COUNT + DESTINATION_COUNT);
     }
 
     /** Indices 0..8: reporter and source_*, from the HBONE peer identity and the CONNECT baggage. */

@@ -39,6 +39,10 @@ public final class IstioMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<List<String>, Series> series = new ConcurrentHashMap<>();
+    /** The request path's index of the same series: a key of parts, probed without allocating. */
+    private final Map<Key, Series> byKey = new ConcurrentHashMap<>();
+    /** Per event loop: the last tunnel's source labels, the last destination's labels, the probe. */
+    private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
     private final Map<List<String>, TcpSeries> tcpSeries = new ConcurrentHashMap<>();
     private final int maxSeries;
     private final Counter dropped;
@@ -85,6 +89,133 @@ public final class IstioMetrics {
             s.requestMessages().increment(requestMessages);
             s.responseMessages().increment(responseMessages);
         }
+    }
+
+    /**
+     * Records one finished request without allocating in the steady state: its source labels
+     * are computed once per tunnel and its destination labels once per (pod, Service) on each
+     * thread (a one-entry cache per event loop: consecutive requests of a tunnel hit it), and
+     * its series is found with a reused probe key. Only a new label set allocates.
+     */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId) {
+        dev.waypoint.model.request.RequestOutcome o = request.outcome();
+        PerThread t = perThread.get();
+        dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
+        if (t.tunnel != tunnel) {
+            t.tunnel = tunnel;
+            t.source = IstioLabels.sourceValues(tunnel);
+            t.sourceHash = Arrays.hashCode(t.source);
+        }
+        dev.waypoint.model.mesh.PodSpec pod = o.endpointPod();
+        dev.waypoint.model.mesh.ServiceSpec service = IstioLabels.service(request);
+        boolean known = o.endpoint() != null;
+        if (!t.destinationSet || t.pod != pod || t.service != service || t.known != known) {
+            t.destinationSet = true;
+            t.pod = pod;
+            t.service = service;
+            t.known = known;
+            t.destination = IstioLabels.destinationValues(pod, known, service, trustDomain, clusterDomain, clusterId);
+            t.destinationHash = Arrays.hashCode(t.destination);
+        }
+        Key probe = t.probe;
+        probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, request.attributes().grpc(), o.status(),
+                o.grpcStatus(), o.flags());
+        Series s = byKey.get(probe);
+        if (s == null) {
+            String[] labels = probe.labels();
+            s = series.get(Arrays.asList(labels));
+            if (s == null) {
+                if (full()) {
+                    return;
+                }
+                s = series.computeIfAbsent(Arrays.asList(labels), k -> create(labels));
+            }
+            byKey.putIfAbsent(probe.copy(), s);
+        }
+        s.requests().increment();
+        s.duration().record(Math.max(0, o.durationNanos()) / 1e6);
+        s.requestBytes().record(o.requestBytes());
+        s.responseBytes().record(o.responseBytes());
+        if (s.requestMessages() != null) {
+            s.requestMessages().increment(o.requestMessages());
+            s.responseMessages().increment(o.responseMessages());
+        }
+    }
+
+    /** The parts of a label set, compared by content; one mutable instance per thread probes the map. */
+    private static final class Key {
+        private String[] source;
+        private int sourceHash;
+        private String[] destination;
+        private int destinationHash;
+        private boolean grpc;
+        private int status;
+        private int grpcStatus;
+        private String flags;
+        private int hash;
+
+        void set(String[] source, int sourceHash, String[] destination, int destinationHash, boolean grpc, int status,
+                 int grpcStatus, String flags) {
+            this.source = source;
+            this.sourceHash = sourceHash;
+            this.destination = destination;
+            this.destinationHash = destinationHash;
+            this.grpc = grpc;
+            this.status = status;
+            this.grpcStatus = grpcStatus;
+            this.flags = flags;
+            int h = sourceHash * 31 + destinationHash;
+            h = h * 31 + (grpc ? 1 : 0);
+            h = h * 31 + status;
+            h = h * 31 + grpcStatus;
+            this.hash = h * 31 + flags.hashCode();
+        }
+
+        Key copy() {
+            Key k = new Key();
+            k.set(source, sourceHash, destination, destinationHash, grpc, status, grpcStatus, flags);
+            return k;
+        }
+
+        /** The full label values, in {@link IstioLabels#NAMES} order. */
+        String[] labels() {
+            String[] v = new String[IstioLabels.NAMES.length];
+            System.arraycopy(source, 0, v, 0, IstioLabels.SOURCE_COUNT);
+            System.arraycopy(destination, 0, v, IstioLabels.SOURCE_COUNT, IstioLabels.DESTINATION_COUNT);
+            v[20] = grpc ? "grpc" : "http";
+            v[21] = Integer.toString(status);
+            v[22] = grpcStatus >= 0 ? Integer.toString(grpcStatus) : "";
+            v[23] = flags;
+            v[24] = "mutual_tls";
+            return v;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.hash == hash && k.status == status && k.grpcStatus == grpcStatus
+                    && k.grpc == grpc && k.flags.equals(flags) && Arrays.equals(k.source, source)
+                    && Arrays.equals(k.destination, destination);
+        }
+    }
+
+    /** One event loop's caches. */
+    private static final class PerThread {
+        final Key probe = new Key();
+        dev.waypoint.model.request.TunnelContext tunnel;
+        String[] source;
+        int sourceHash;
+        boolean destinationSet;
+        dev.waypoint.model.mesh.PodSpec pod;
+        dev.waypoint.model.mesh.ServiceSpec service;
+        boolean known;
+        String[] destination;
+        int destinationHash;
     }
 
     /** A TCP tunnel opened (its upstream attempt is over), label values in {@link IstioLabels#TCP_NAMES} order. */

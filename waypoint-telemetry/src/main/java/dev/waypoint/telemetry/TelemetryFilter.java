@@ -64,14 +64,12 @@ public final class TelemetryFilter implements HttpFilter {
 
     @Override
     public void onComplete(RequestContext request) {
-        String[] labels = IstioLabels.values(request, trustDomain, clusterDomain, clusterId);
         RequestTrace trace = request.get(RequestTrace.KEY);
         if (trace != null) {
-            trace.end(request, labels);
+            trace.end(request, IstioLabels.values(request, trustDomain, clusterDomain, clusterId));
         }
-        metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
-                request.outcome().responseBytes(), request.outcome().requestMessages(),
-                request.outcome().responseMessages());
+        // the steady state allocates nothing (IstioMetrics caches labels per tunnel and destination)
+        metrics.record(request, trustDomain, clusterDomain, clusterId);
         // the access log of the snapshot the request pinned
         AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)
                 ? request.snapshot().part(AccessLogSettings.PART) : fallbackLog;
