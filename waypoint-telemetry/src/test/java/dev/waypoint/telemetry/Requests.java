@@ -120,4 +120,14 @@ final class Requests {
         o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + 5_000_000L);
         return rc;
     }
+
+    /** A request that reached reviews-v2 after failed attempts to {@code failed}, got {@code status} after {@code ms}. */
+    static RequestContext finishedAfter(List<Map.Entry<String, PodSpec>> failed, int status, long ms) {
+        RequestContext rc = finished(false, status, "-", ms, false);
+        for (Map.Entry<String, PodSpec> f : failed) {
+            rc.outcome().attempt(f.getKey(), f.getValue());
+        }
+        rc.outcome().attempt("10.244.0.12:9080", REVIEWS_V2);
+        return rc;
+    }
 }
