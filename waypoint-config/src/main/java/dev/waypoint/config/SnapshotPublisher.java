@@ -59,6 +59,10 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** The poll interval used when none is given: a change is live well within two seconds. */
     public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(500);
 
+    /** The latest reload's result and time, for the waypoint_config_* health metrics. */
+    private volatile boolean lastReloadOk = true;
+    private volatile long lastReloadMillis;
+
     /** Upper bound on debounce: a directory that never holds still is still read this often. */
     static final int MAX_DEFERRALS = 10;
 
@@ -154,6 +158,16 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         polling = executor.scheduleWithFixedDelay(this::pollQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
     }
 
+    /** Whether the latest reload attempt produced a new generation (true before any reload: generation 0 loaded). */
+    public boolean lastReloadSucceeded() {
+        return lastReloadOk;
+    }
+
+    /** When the latest reload attempt ended (epoch milliseconds), 0 before any. */
+    public long lastReloadMillis() {
+        return lastReloadMillis;
+    }
+
     @Override
     public ConfigSnapshot current() {
         return current.get();
@@ -184,6 +198,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // an exception would cancel the schedule; report it once and keep serving
             String error = e.toString();
+            lastReloadOk = false;
+            lastReloadMillis = System.currentTimeMillis();
             if (!error.equals(lastPollError)) {
                 lastPollError = error;
                 log.warn("cannot read config directory {}; keeping generation {}", source.directory(),
@@ -227,6 +243,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         loadedHash = content.contentHash();
         long previous = current.get().generation();
         Attempt attempt = builder.build(previous + 1, content.files(), content.meshConfig(), lastGood);
+        lastReloadMillis = System.currentTimeMillis();
+        lastReloadOk = attempt.snapshot() != null;
         if (attempt.snapshot() == null) {
             CompilerFailure f = attempt.failure();
             log.error("config rejected, keeping generation {}: {}", previous, f.getMessage(), f.getCause());

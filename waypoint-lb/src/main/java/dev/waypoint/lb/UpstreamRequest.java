@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.model.request.PathRewrite;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.request.AttemptObserver;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RetryPolicy;
 import dev.waypoint.model.request.RouteSelection;
@@ -164,12 +165,19 @@ final class UpstreamRequest implements UpstreamCall {
         attempt = a;
         // what this attempt must send: the head and every body piece so far
         boolean replay = kept != null;
-        HttpRequest out = replay ? duplicate(head) : head;
+        HttpRequest attemptHead = replay ? duplicate(head) : head;
+        AttemptObserver observer = request.get(AttemptObserver.KEY);
+        if (observer != null) {
+            // tracing: this attempt's client span, its context in this attempt's headers
+            a.observer = observer;
+            a.index = tried.size();
+            observer.started(a.index, endpoint.address().authority(), attemptHead.headers()::set);
+        }
         if (upstreams.attemptCountHeader()) {
             // Envoy: "the value of this header is the number of times the request has been attempted" (1 = first try)
-            out.headers().set(ATTEMPT_COUNT, tried.size());
+            attemptHead.headers().set(ATTEMPT_COUNT, tried.size());
         }
-        a.send(out);
+        a.send(attemptHead);
         if (!replay) {
             head = null;
         } else {
@@ -312,6 +320,9 @@ final class UpstreamRequest implements UpstreamCall {
      */
     private final class Attempt implements HttpUpstreamPool.Owner {
         final Endpoint endpoint;
+        /** The request's attempt observer (tracing), or null; and this attempt's number (1 for the first). */
+        AttemptObserver observer;
+        int index;
         final EndpointStates.State state;
         private Channel up;
         private ArrayDeque<HttpObject> unsent = new ArrayDeque<>(4);
@@ -476,8 +487,7 @@ final class UpstreamRequest implements UpstreamCall {
             if (ch != null) {
                 pool.release(ch, endpoint, upstreamH2, reusable);
             }
-            upstreams.states().ended(state, status >= 500 ? EndpointStates.AttemptResult.SERVER_ERROR
-                    : EndpointStates.AttemptResult.RESPONSE);
+            ended(status >= 500 ? EndpointStates.AttemptResult.SERVER_ERROR : EndpointStates.AttemptResult.RESPONSE);
         }
 
         @Override
@@ -518,7 +528,7 @@ final class UpstreamRequest implements UpstreamCall {
                 finished = true;
                 cancelPerTry();
                 releaseHeld();
-                upstreams.states().ended(state, EndpointStates.AttemptResult.RESPONSE);
+                ended(EndpointStates.AttemptResult.RESPONSE);
                 return;
             }
             failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint
@@ -580,7 +590,16 @@ final class UpstreamRequest implements UpstreamCall {
             if (ch != null) {
                 pool.release(ch, endpoint, upstreamH2, false);
             }
+            ended(result);
+        }
+
+        /** The one end of this attempt: endpoint state, and the attempt observer (tracing). */
+        private void ended(EndpointStates.AttemptResult result) {
             upstreams.states().ended(state, result);
+            if (observer != null) {
+                observer.ended(index, result == EndpointStates.AttemptResult.RESPONSE
+                        || result == EndpointStates.AttemptResult.SERVER_ERROR ? status : 0);
+            }
         }
 
         private void cancelPerTry() {

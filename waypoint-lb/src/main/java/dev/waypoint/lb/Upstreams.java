@@ -141,19 +141,32 @@ public final class Upstreams {
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
     public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop) {
-        return connectTcp(snapshot, tunnel, defaultBackend(tunnel.target()), loop);
+        return connectTcp(snapshot, tunnel, defaultBackend(tunnel.target()), loop, null);
+    }
+
+    /** As {@link #connectTcp(ConfigSnapshot, TunnelContext, EventLoop)}, recording the endpoint picked in {@code outcome} (may be null). */
+    public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop,
+                                      dev.waypoint.model.request.TcpOutcome outcome) {
+        return connectTcp(snapshot, tunnel, defaultBackend(tunnel.target()), loop, outcome);
+    }
+
+    /** TCP tunnel upstream to {@code backend} (a TCPRoute's or TLSRoute's choice, or the default). */
+    public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, RouteSelection.Backend backend,
+                                      EventLoop loop) {
+        return connectTcp(snapshot, tunnel, backend, loop, null);
     }
 
     /**
      * TCP tunnel upstream to {@code backend} (a TCPRoute's or TLSRoute's choice, or the default):
-     * pick, connect. A ServiceEntry backend whose DNS names were never resolved waits for the
-     * first answer (the resolver runs on its own loop; this loop is not blocked).
+     * pick, connect, recording the endpoint picked in {@code outcome} (may be null). A ServiceEntry
+     * backend whose DNS names were never resolved waits for the first answer (the resolver runs on
+     * its own loop; this loop is not blocked).
      */
     public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, RouteSelection.Backend backend,
-                                      EventLoop loop) {
+                                      EventLoop loop, dev.waypoint.model.request.TcpOutcome outcome) {
         if (backend instanceof RouteSelection.ServiceEntryBackend se && entries.endpoints(snapshot, se) == null) {
             Promise<Channel> out = loop.newPromise();
-            entries.ready(snapshot, se, loop).addListener(f -> connectPicked(snapshot, tunnel, backend, loop)
+            entries.ready(snapshot, se, loop).addListener(f -> connectPicked(snapshot, tunnel, backend, loop, outcome)
                     .addListener(g -> {
                         if (g.isSuccess()) {
                             out.trySuccess((Channel) g.getNow());
@@ -163,16 +176,20 @@ public final class Upstreams {
                     }));
             return out;
         }
-        return connectPicked(snapshot, tunnel, backend, loop);
+        return connectPicked(snapshot, tunnel, backend, loop, outcome);
     }
 
     private Future<Channel> connectPicked(ConfigSnapshot snapshot, TunnelContext tunnel, RouteSelection.Backend backend,
-                                          EventLoop loop) {
+                                          EventLoop loop, dev.waypoint.model.request.TcpOutcome outcome) {
         UpstreamPick pick = pick(snapshot, backend, null, null);
         if (pick instanceof UpstreamPick.Unavailable u) {
             return loop.newFailedFuture(new RejectedException(u.rejection()));
         }
-        return connect((Endpoint) pick, tunnel, loop);
+        Endpoint endpoint = (Endpoint) pick;
+        if (outcome != null) {
+            outcome.endpoint(endpoint.address().authority(), endpoint.pod());
+        }
+        return connect(endpoint, tunnel, loop);
     }
 
     /**

@@ -9,7 +9,9 @@ import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.Target;
 import dev.waypoint.model.request.TargetResolution;
+import dev.waypoint.model.request.TcpOutcome;
 import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.model.request.TunnelObserver;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.Relay;
@@ -63,7 +65,14 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
 
     /** What a CONNECT needs from the rest of the server. */
     record Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain,
-                ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels, TunnelAuthorizer authorizer) {
+                ListenerSettings settings, io.netty.channel.group.ChannelGroup tunnels, TunnelAuthorizer authorizer,
+                TunnelObserver observer) {
+        /** Without a TCP tunnel observer. */
+        Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain, ListenerSettings settings,
+             io.netty.channel.group.ChannelGroup tunnels, TunnelAuthorizer authorizer) {
+            this(snapshots, upstreamTcp, chain, settings, tunnels, authorizer, TunnelObserver.NONE);
+        }
+
         /** Without L4 policy. */
         Deps(SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain chain, ListenerSettings settings,
              io.netty.channel.group.ChannelGroup tunnels) {
@@ -77,8 +86,16 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     /** Accept: the tunnel's facts and the snapshot that decided them. */
     record Accept(TunnelContext tunnel, ConfigSnapshot snapshot) implements ConnectDecision {}
 
-    /** Refuse with a status, before any tunnel exists. */
-    record Refuse(Rejection rejection) implements ConnectDecision {}
+    /**
+     * Refuse with a status, before any tunnel exists.
+     *
+     * @param tcpTunnel the TCP tunnel an L4 policy denied (telemetry reports it), else null
+     */
+    record Refuse(Rejection rejection, TunnelContext tcpTunnel) implements ConnectDecision {
+        Refuse(Rejection rejection) {
+            this(rejection, null);
+        }
+    }
 
     private final Deps deps;
     private boolean headersSeen;
@@ -109,6 +126,9 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         ctx.channel().config().setOption(ChannelOption.AUTO_READ, false);
         ConnectDecision decision = decide(ctx.channel(), frame.headers(), frame.isEndStream());
         if (decision instanceof Refuse refuse) {
+            if (refuse.tcpTunnel() != null) {
+                new TcpTunnelOutcome(deps.observer(), refuse.tcpTunnel()).refused(refuse.rejection());
+            }
             reject(ctx, refuse.rejection());
             return;
         }
@@ -127,21 +147,27 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         if (tunnel.target().protocol() == AppProtocol.TCP) {
             // "For TCP passthrough, also connect upstream first"
             Channel stream = ctx.channel();
-            deps.upstreamTcp().connect(accept.snapshot(), tunnel, stream.eventLoop()).addListener(f -> {
+            TcpTunnelOutcome outcome = new TcpTunnelOutcome(deps.observer(), tunnel);
+            deps.upstreamTcp().connect(accept.snapshot(), tunnel, stream.eventLoop(), outcome.outcome()).addListener(f -> {
                 if (!f.isSuccess()) {
-                    reject(ctx, RejectedException.of(f.cause(), Rejection.Reason.UPSTREAM_REFUSED));
+                    Rejection rejection = RejectedException.of(f.cause(), Rejection.Reason.UPSTREAM_REFUSED);
+                    outcome.refused(rejection);
+                    reject(ctx, rejection);
                     return;
                 }
                 Channel upstream = (Channel) f.getNow();
                 if (!stream.isActive()) {
+                    outcome.refused("DC", "downstream_remote_disconnect");
                     upstream.close();
                     return;
                 }
                 accept(ctx, tunnel).protocol(InnerProtocol.TCP);
+                outcome.relaying(stream);
                 // out of the way before the relay's first read, which delivers the frames that
                 // queued in the stream meanwhile (this handler would drop them); the frames held
                 // here are older and go first
-                Relay.start(stream, upstream, () -> replayEarly(ctx));
+                TcpOutcome o = outcome.outcome();
+                Relay.start(stream, upstream, o::addReceived, o::addSent, () -> replayEarly(ctx));
             });
         } else {
             accept(ctx, tunnel);
@@ -187,7 +213,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
             // "run any L4 checks before sending 200": a TCP tunnel is one connection, decided once
             Rejection denied = deps.authorizer().authorize(snapshot, tunnel);
             if (denied != null) {
-                return new Refuse(denied);
+                return new Refuse(denied, tunnel);
             }
         }
         return new Accept(tunnel, snapshot);
@@ -204,6 +230,10 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     private TunnelLifecycle accept(ChannelHandlerContext ctx, TunnelContext tunnel) {
         done = true;
         Http2Headers ok = new DefaultHttp2Headers().status("200");
+        String baggage = deps.observer().connectBaggage();
+        if (baggage != null) {
+            ok.set("baggage", baggage); // the waypoint as the source ztunnel's telemetry peer
+        }
         ctx.writeAndFlush(new DefaultHttp2HeadersFrame(ok, false));
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
         TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel, deps.authorizer());

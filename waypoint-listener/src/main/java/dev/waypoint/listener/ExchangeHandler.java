@@ -295,6 +295,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         private final RequestOutcome outcome;
         private boolean keepAlive;
         private boolean grpc;
+        /** gRPC message counts (istio_request_messages_total, istio_response_messages_total); null unless gRPC. */
+        private GrpcMessageCounter requestMessages;
+        private GrpcMessageCounter responseMessages;
         /** How many filters' {@code onRequest} ran: those (and only those) see the response head. */
         private int ran;
         private boolean paused;
@@ -327,6 +330,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             NettyHeaders headers = new NettyHeaders(head.headers());
             RequestView view = new RequestView(head, tunnel, headers, h2);
             grpc = view.grpc();
+            if (grpc) {
+                requestMessages = new GrpcMessageCounter();
+                responseMessages = new GrpcMessageCounter();
+            }
             rc = new RequestContext(tunnel, snapshot, target, view, headers, outcome, view::setPath);
             DecoderResult decoded = head.decoderResult();
             if (decoded.isFailure()) {
@@ -454,6 +461,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             outcome.addRequestBytes(c.content().readableBytes());
+            if (requestMessages != null) {
+                outcome.addRequestMessages(requestMessages.count(c.content()));
+            }
             boolean last = c instanceof LastHttpContent;
             if (discarding) {
                 c.release();
@@ -509,6 +519,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             boolean last = res instanceof LastHttpContent;
             if (last) {
                 outcome.addResponseBytes(((LastHttpContent) res).content().readableBytes());
+                if (responseMessages != null) {
+                    outcome.addResponseMessages(responseMessages.count(((LastHttpContent) res).content()));
+                }
             }
             ctx.write(res);
             if (last) {
@@ -523,6 +536,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             outcome.addResponseBytes(c.content().readableBytes());
+            if (responseMessages != null) {
+                outcome.addResponseMessages(responseMessages.count(c.content()));
+            }
             boolean last = c instanceof LastHttpContent;
             if (last) {
                 grpcStatus(((LastHttpContent) c).trailingHeaders());

@@ -53,12 +53,24 @@ public final class HboneListener implements AutoCloseable {
     public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
                          SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain requests,
                          TunnelAuthorizer authorizer) {
+        this(settings, group, tls, snapshots, upstreamTcp, requests, authorizer,
+                dev.waypoint.model.request.TunnelObserver.NONE);
+    }
+
+    /**
+     * @param observer told when each TCP tunnel opens and ends (telemetry: TCP tunnels run no
+     *        filter list)
+     */
+    public HboneListener(ListenerSettings settings, EventLoopGroup group, Supplier<SslContext> tls,
+                         SnapshotSource snapshots, UpstreamTcp upstreamTcp, RequestChain requests,
+                         TunnelAuthorizer authorizer, dev.waypoint.model.request.TunnelObserver observer) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.group = Objects.requireNonNull(group, "group");
         this.initializer = new HboneServerInitializer(settings, Objects.requireNonNull(tls, "tls"), connections,
                 new ConnectHandler.Deps(Objects.requireNonNull(snapshots, "snapshots"),
                         Objects.requireNonNull(upstreamTcp, "upstreamTcp"), Objects.requireNonNull(requests, "requests"),
-                        settings, tunnels, Objects.requireNonNull(authorizer, "authorizer")));
+                        settings, tunnels, Objects.requireNonNull(authorizer, "authorizer"),
+                        Objects.requireNonNull(observer, "observer")));
         // "Long-lived connections are re-checked when the generation changes": a tunnel whose
         // target the new config no longer binds ends (TunnelLifecycle says how, per protocol)
         snapshots.subscribe(this::recheckTunnels);

@@ -248,17 +248,23 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
         Channel channel = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
         ConfigSnapshot snapshot = deps.snapshots().current();
+        TcpTunnelOutcome outcome = new TcpTunnelOutcome(deps.observer(), tunnel);
         // an undeclared port turned out to carry TCP: the L4 policy check the CONNECT could not make
         Rejection denied = deps.authorizer().authorize(snapshot, tunnel);
         if (denied != null) {
             log.info("TCP tunnel to {} denied: {}", tunnel.target().authority(), denied);
+            outcome.refused(denied);
             channel.close(); // 200 was sent: a reset is all the client can get now
             return;
         }
-        deps.upstreamTcp().connect(snapshot, tunnel, channel.eventLoop()).addListener(f -> {
+        deps.upstreamTcp().connect(snapshot, tunnel, channel.eventLoop(), outcome.outcome()).addListener(f -> {
             if (!f.isSuccess() || !channel.isActive()) {
                 if (f.isSuccess()) {
                     ((Channel) f.getNow()).close();
+                    outcome.refused("DC", "downstream_remote_disconnect");
+                } else {
+                    outcome.refused(dev.waypoint.model.request.RejectedException.of(f.cause(),
+                            Rejection.Reason.UPSTREAM_REFUSED));
                 }
                 log.info("TCP tunnel to {} failed: {}", tunnel.target().authority(),
                         f.cause() == null ? "client went away" : f.cause().getMessage());
@@ -266,7 +272,8 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 channel.close();
                 return;
             }
-            Relay.start(channel, (Channel) f.getNow(), () -> {
+            outcome.relaying(channel);
+            Relay.start(channel, (Channel) f.getNow(), outcome.outcome()::addReceived, outcome.outcome()::addSent, () -> {
                 ByteBuf bytes = seen;
                 seen = null;
                 boolean eof = eofSeen;

@@ -37,4 +37,13 @@ public interface UpstreamTcp {
     default Future<Channel> connectBySni(ConfigSnapshot snapshot, TunnelContext tunnel, String sni, EventLoop loop) {
         return connect(snapshot, tunnel, loop);
     }
+
+    /**
+     * As {@link #connect(ConfigSnapshot, TunnelContext, EventLoop)}, recording the endpoint it
+     * picks in {@code outcome} (telemetry's destination labels). The default records nothing.
+     */
+    default Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop,
+                                    dev.waypoint.model.request.TcpOutcome outcome) {
+        return connect(snapshot, tunnel, loop);
+    }
 }

@@ -74,13 +74,17 @@ class ConnectHandlerTest {
     }
 
     EmbeddedChannel stream(UpstreamTcp tcp, TunnelAuthorizer authorizer) {
+        return stream(tcp, authorizer, dev.waypoint.model.request.TunnelObserver.NONE);
+    }
+
+    EmbeddedChannel stream(UpstreamTcp tcp, TunnelAuthorizer authorizer, dev.waypoint.model.request.TunnelObserver observer) {
         SnapshotSource source = SnapshotSource.from(current::get);
         ConnectHandler.Deps deps = new ConnectHandler.Deps(source, tcp, new RequestChain(List.of(), (r, h, h2, l, sink) -> {
             requests.add(r.attributes().path());
             ReferenceCountUtil.release(h);
             return new NoCall();
         }),
-                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), tunnels, authorizer);
+                ListenerSettings.defaults(new java.net.InetSocketAddress("127.0.0.1", 0)), tunnels, authorizer, observer);
         ch = new EmbeddedChannel();
         ch.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
         return ch;
@@ -243,6 +247,81 @@ class ConnectHandlerTest {
         s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
         Http2HeadersFrame ok = s.readOutbound();
         assertThat(ok.headers().status()).hasToString("200");
+    }
+
+    /** What a TCP tunnel observer was told, in order: {@code opened FLAGS DETAILS} and {@code closed FLAGS DETAILS}. */
+    static class RecordingObserver implements dev.waypoint.model.request.TunnelObserver {
+        final List<String> events = new ArrayList<>();
+
+        @Override
+        public void tcpOpened(TunnelContext tunnel, dev.waypoint.model.request.TcpOutcome o) {
+            events.add("opened " + o.flags() + " " + o.details() + (o.closed() ? " closed" : ""));
+        }
+
+        @Override
+        public void tcpClosed(TunnelContext tunnel, dev.waypoint.model.request.TcpOutcome o) {
+            events.add("closed " + o.flags() + " " + o.details() + (o.closed() ? " closed" : ""));
+        }
+    }
+
+    @Test
+    void aRefusedTcpTunnelIsReportedOpenedAndClosedOnceWithItsFlag() {
+        RecordingObserver observer = new RecordingObserver();
+        EmbeddedChannel s = stream((snap, t, loop) -> loop.newFailedFuture(new RejectedException(
+                new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "no endpoint"))), TunnelAuthorizer.ALLOW_ALL, observer);
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString("503");
+        ReferenceCountUtil.release(s.readOutbound());
+        s.close();
+        assertThat(observer.events).containsExactly("opened UH no_healthy_upstream", "closed UH no_healthy_upstream closed");
+    }
+
+    @Test
+    void aTcpTunnelPolicyDeniesIsReportedWithTheRbacFlag() {
+        RecordingObserver observer = new RecordingObserver();
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("a denied tunnel connects nothing");
+        }, (snap, t) -> new Rejection(Rejection.Reason.CONNECT_RBAC_DENIED, "denied"), observer);
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString("401");
+        ReferenceCountUtil.release(s.readOutbound());
+        assertThat(observer.events).containsExactly("opened RBAC rbac_access_denied_matched_policy",
+                "closed RBAC rbac_access_denied_matched_policy closed");
+    }
+
+    @Test
+    void theConnectAnswerCarriesTheObserversBaggage() {
+        RecordingObserver observer = new RecordingObserver() {
+            @Override
+            public String connectBaggage() {
+                return "k8s.namespace.name=istio-system,k8s.deployment.name=waypoint";
+            }
+        };
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("an HTTP port does not connect first");
+        }, TunnelAuthorizer.ALLOW_ALL, observer);
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
+        Http2HeadersFrame ok = s.readOutbound();
+        assertThat(ok.headers().status()).hasToString("200");
+        assertThat(ok.headers().get("baggage")).hasToString("k8s.namespace.name=istio-system,k8s.deployment.name=waypoint");
+    }
+
+    @Test
+    void refusalsBeforeATunnelExistsAreNotTcpTunnels() {
+        RecordingObserver observer = new RecordingObserver();
+        EmbeddedChannel s = stream((snap, t, loop) -> {
+            throw new AssertionError("nothing to connect");
+        }, TunnelAuthorizer.ALLOW_ALL, observer);
+        current.set(tcpSnapshot());
+        s.writeInbound(new DefaultHttp2HeadersFrame(connect("10.9.9.9:80"), false));
+        Http2HeadersFrame head = s.readOutbound();
+        assertThat(head.headers().status()).hasToString("400");
+        ReferenceCountUtil.release(s.readOutbound());
+        assertThat(observer.events).isEmpty();
     }
 
     /** The test Service with its port declared TCP. */

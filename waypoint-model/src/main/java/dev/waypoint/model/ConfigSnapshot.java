@@ -60,6 +60,11 @@ public final class ConfigSnapshot {
      *
      * @throws IllegalStateException if no compiler for that part was configured (a wiring bug)
      */
+    /** Whether {@code key}'s part was compiled into this snapshot (a compiler the caller may not have registered). */
+    public boolean has(SnapshotPart<?> key) {
+        return parts.containsKey(key);
+    }
+
     public <T> T part(SnapshotPart<T> key) {
         Object value = parts.get(key);
         if (value == null) {

@@ -4,6 +4,7 @@ import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.UpstreamTcp;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.TcpOutcome;
 import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.routing.BackendPicker;
 import dev.waypoint.routing.L4Decision;
@@ -28,7 +29,12 @@ final class L4Upstream implements UpstreamTcp {
 
     @Override
     public Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop) {
-        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tcp(tunnel.target(), picker), loop);
+        return connect(snapshot, tunnel, loop, null);
+    }
+
+    @Override
+    public Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop, TcpOutcome outcome) {
+        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tcp(tunnel.target(), picker), loop, outcome);
     }
 
     @Override
@@ -38,17 +44,18 @@ final class L4Upstream implements UpstreamTcp {
 
     @Override
     public Future<Channel> connectBySni(ConfigSnapshot snapshot, TunnelContext tunnel, String sni, EventLoop loop) {
-        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tls(tunnel.target(), sni, picker), loop);
+        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tls(tunnel.target(), sni, picker), loop, null);
     }
 
     /** Carries out an L4 decision: the default backend, the route's backend, or a refusal. */
-    Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, L4Decision decision, EventLoop loop) {
+    Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, L4Decision decision, EventLoop loop,
+                            TcpOutcome outcome) {
         if (decision instanceof L4Decision.Forward f) {
-            return upstreams.connectTcp(snapshot, tunnel, f.backend(), loop);
+            return upstreams.connectTcp(snapshot, tunnel, f.backend(), loop, outcome);
         }
         if (decision instanceof L4Decision.Reject r) {
             return loop.newFailedFuture(new RejectedException(r.rejection()));
         }
-        return upstreams.connectTcp(snapshot, tunnel, loop);
+        return upstreams.connectTcp(snapshot, tunnel, loop, outcome);
     }
 }

@@ -155,7 +155,8 @@ public final class Main implements Runnable {
         int connectionWindow;
 
         @Option(names = "--access-log", paramLabel = "FILE",
-                description = "Write one line per request in Istio's default text format to FILE ('-': standard output); "
+                description = "Write one line per request and TCP tunnel to FILE ('-': standard output) when the mesh "
+                        + "config sets no accessLogFile (its accessLogEncoding and accessLogFormat still apply); "
                         + "off by default, as meshConfig.accessLogFile is.")
         String accessLog;
         @Option(names = "--root-namespace", defaultValue = AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, paramLabel = "NS",

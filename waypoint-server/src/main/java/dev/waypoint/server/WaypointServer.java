@@ -21,6 +21,7 @@ import dev.waypoint.lb.ServiceEntryEndpoints;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
+import dev.waypoint.listener.UpstreamTcp;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
@@ -32,8 +33,14 @@ import dev.waypoint.routing.L4RouteTable;
 import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
-import dev.waypoint.telemetry.AccessLog;
+import dev.waypoint.telemetry.AccessLogCompiler;
+import dev.waypoint.telemetry.AccessLogFiles;
+import dev.waypoint.telemetry.AccessLogSettings;
+import dev.waypoint.telemetry.TracingCompiler;
+import dev.waypoint.telemetry.TracingProviders;
+import dev.waypoint.telemetry.TracingSettings;
 import dev.waypoint.telemetry.IstioMetrics;
+import dev.waypoint.telemetry.TunnelTelemetry;
 import dev.waypoint.telemetry.TelemetryFilter;
 import dev.waypoint.transport.EventLoops;
 import io.netty.channel.EventLoopGroup;
@@ -96,7 +103,10 @@ public final class WaypointServer implements AutoCloseable {
     private Upstreams upstreams;
     /** Istio's standard metrics, on /stats/prometheus; at most 10,000 label sets. */
     private final IstioMetrics metrics = new IstioMetrics(10_000);
-    private AccessLog accessLog;
+    /** Access-log writers by file; which one (and the format) each snapshot compiles from the mesh config. */
+    private final AccessLogFiles accessLogs = new AccessLogFiles();
+    /** Trace exporters by collector; which one (and the sampling) each snapshot compiles from the mesh config. */
+    private TracingProviders tracing;
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -144,7 +154,7 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(jwks);
         publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
                 .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks, settings.authz(), wasmCompiler()), configExecutor);
+                settings.trustDomain(), withAccessLog(compilers(jwks, settings.authz(), wasmCompiler())), configExecutor);
         publisher.start();
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
@@ -154,14 +164,9 @@ public final class WaypointServer implements AutoCloseable {
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
-        if (settings.accessLog() != null) {
-            accessLog = new AccessLog(settings.accessLog().equals("-") ? System.out
-                    : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(java.nio.file.Path.of(
-                            settings.accessLog()), java.nio.file.StandardOpenOption.CREATE,
-                            java.nio.file.StandardOpenOption.APPEND)));
-            closeables.add(accessLog);
-        }
-        TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
+        closeables.add(accessLogs);
+        // the access log of each snapshot comes from its AccessLogSettings part (mesh config, else --access-log)
+        TelemetryFilter telemetry = new TelemetryFilter(metrics, null, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
@@ -169,7 +174,10 @@ public final class WaypointServer implements AutoCloseable {
                         new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams,
                         upstreams.serviceCalls(dataPlane)),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
-                TunnelAuthz::check);
+                TunnelAuthz::check,
+                // TCP tunnels run no filter list: their metrics and access-log lines come from here
+                new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local", "Kubernetes",
+                        settings.gateway()));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -191,6 +199,17 @@ public final class WaypointServer implements AutoCloseable {
         // proxy_http_call goes through the upstream stage, which exists once the publisher started
         return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry(),
                 new WasmHttpCallout(() -> upstreams));
+    }
+
+    /** The stage compilers and the access log's (its files are opened on the config thread as snapshots compile). */
+    private List<PartCompiler<?>> withAccessLog(List<PartCompiler<?>> compilers) {
+        List<PartCompiler<?>> all = new ArrayList<>(compilers);
+        all.add(new AccessLogCompiler(accessLogs, settings.accessLog()));
+        // spans name the proxy as Istio does: <canonical name>.<namespace> of the waypoint Deployment
+        tracing = new TracingProviders(settings.gateway().name() + "." + settings.gateway().namespace());
+        closeables.add(tracing);
+        all.add(new TracingCompiler(tracing, "cluster.local"));
+        return all;
     }
 
     private void startAdmin() throws InterruptedException {
@@ -238,6 +257,8 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("wasmPlugins", snap.part(dev.waypoint.wasm.WasmPlugins.PART).debug());
+        extra.put("accessLog", snap.has(AccessLogSettings.PART) ? snap.part(AccessLogSettings.PART).debug() : "off");
+        extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (certs != null) {
@@ -265,18 +286,14 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
-        if (certs != null) {
-            gauge(b, "waypoint_certificate_expiry_seconds", "When this proxy's certificate expires (Unix time, seconds).",
-                    certs.current().notAfter().getEpochSecond());
-        }
         if (ca != null) {
             gauge(b, "waypoint_certificate_renewal_failures", "Failed certificate requests to Istio's CA since start.",
                     ca.failures());
         }
-        if (accessLog != null) {
-            gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
-                    accessLog.dropped());
-        }
+        gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
+                accessLogs.dropped());
+        ProxyHealth.append(b, snap, publisher, listener, certs == null ? null : certs.current().notAfter(),
+                metrics.seriesCount());
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }
@@ -285,6 +302,13 @@ public final class WaypointServer implements AutoCloseable {
         b.append("# HELP ").append(name).append(' ').append(help).append('\n')
                 .append("# TYPE ").append(name).append(" gauge\n")
                 .append(name).append(' ').append(value).append('\n');
+    }
+
+    /** Exports the spans queued so far (tests), waiting up to {@code timeout}. */
+    public void flushTraces(Duration timeout) {
+        if (tracing != null) {
+            tracing.flush(timeout);
+        }
     }
 
     /** The bound HBONE address. */

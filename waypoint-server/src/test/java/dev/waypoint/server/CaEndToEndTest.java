@@ -151,8 +151,8 @@ class CaEndToEndTest {
         String body = HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + stats.getPort() + "/stats/prometheus")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        String line = body.lines().filter(l -> l.startsWith("waypoint_certificate_expiry_seconds ")).findFirst()
-                .orElseThrow(() -> new AssertionError("no waypoint_certificate_expiry_seconds in " + body));
+        String line = body.lines().filter(l -> l.startsWith("waypoint_certificate_expiry_timestamp_seconds ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no waypoint_certificate_expiry_timestamp_seconds in " + body));
         assertThat(body).contains("waypoint_certificate_renewal_failures 0");
         return Long.parseLong(line.substring(line.indexOf(' ') + 1));
     }

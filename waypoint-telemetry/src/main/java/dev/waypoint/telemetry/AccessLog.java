@@ -1,8 +1,8 @@
 package dev.waypoint.telemetry;
 
-import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.RequestContext;
-import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.TcpOutcome;
+import dev.waypoint.model.request.TunnelContext;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,33 +15,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One line per request in Istio's default TEXT access-log format (meshConfig
- * {@code accessLogFormat} unset, {@code accessLogEncoding: TEXT}):
- * <pre>
- * [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS%
- * %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED%
- * %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%"
- * "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%
- * %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%
- * </pre>
- * (one line), values Envoy does not have here as {@code -}. The upstream cluster is named as
- * Istio's waypoint names its inbound VIP clusters: {@code inbound-vip|PORT|http|HOST}.
+ * One access-log writer: lines go into a bounded queue drained by one daemon thread into its
+ * stream. <b>Writing never blocks an event loop:</b> when the queue is full the line is dropped
+ * and counted ({@link #dropped()}).
  *
- * <p><b>Writing never blocks an event loop:</b> lines go into a bounded queue drained by one
- * daemon thread; when the queue is full the line is dropped and counted ({@link #dropped()}).
+ * <p>The lines are rendered by {@link AccessLogFormat}; {@link #format} and {@link #formatTcp}
+ * are Istio's default TEXT line (meshConfig {@code accessLogFormat} unset,
+ * {@code accessLogEncoding: TEXT}), values Envoy does not have here as {@code -}.
  */
 public final class AccessLog implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AccessLog.class);
 
     private final BlockingQueue<String> queue = new ArrayBlockingQueue<>(8192);
-    private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong dropped;
     private final OutputStream out;
     private final Thread writer;
     private volatile boolean closed;
 
     /** Writes to {@code out} from its own thread. */
     public AccessLog(OutputStream out) {
+        this(out, new AtomicLong());
+    }
+
+    /** Writes to {@code out} from its own thread, counting drops in {@code dropped}. */
+    AccessLog(OutputStream out, AtomicLong dropped) {
         this.out = out;
+        this.dropped = dropped;
         this.writer = new Thread(this::drain, "access-log");
         writer.setDaemon(true);
         writer.start();
@@ -52,48 +51,33 @@ public final class AccessLog implements AutoCloseable {
         return dropped.get();
     }
 
-    void log(RequestContext request, String clusterDomain) {
-        if (!queue.offer(format(request, clusterDomain, Instant.now()))) {
+    /** Queues {@code line} (newline-terminated), or drops and counts it when the queue is full. */
+    void offer(String line) {
+        if (!queue.offer(line)) {
             dropped.incrementAndGet();
         }
     }
 
-    /** The line for {@code request}, ended at {@code now} (its start is derived from the outcome's duration). Pure. */
+    void log(RequestContext request, String clusterDomain) {
+        offer(format(request, clusterDomain, Instant.now()));
+    }
+
+    void logTcp(TunnelContext tunnel, TcpOutcome outcome, String clusterDomain) {
+        offer(formatTcp(tunnel, outcome, clusterDomain, Instant.now()));
+    }
+
+    /** Istio's default TEXT line for {@code request}, ended at {@code now}. Pure. */
     static String format(RequestContext request, String clusterDomain, Instant now) {
-        RequestOutcome o = request.outcome();
-        HeadersView h = request.attributes().headers();
-        long durationMs = Math.max(0, o.durationNanos() / 1_000_000);
-        Instant start = now.minusMillis(durationMs);
-        StringBuilder b = new StringBuilder(256);
-        b.append('[').append(start).append("] \"").append(request.attributes().method()).append(' ')
-                .append(dash(request.attributes().path())).append(' ').append(request.attributes().protocol()).append("\" ")
-                .append(o.status()).append(' ').append(o.flags()).append(' ').append(o.reason()).append(" - \"-\" ")
-                .append(o.requestBytes()).append(' ').append(o.responseBytes()).append(' ').append(durationMs).append(' ')
-                .append(o.timeToResponseNanos() < 0 ? "-" : Long.toString(o.timeToResponseNanos() / 1_000_000)).append(' ')
-                .append('"').append(dash(h.get("x-forwarded-for"))).append("\" \"").append(dash(h.get("user-agent")))
-                .append("\" \"").append(dash(h.get("x-request-id"))).append("\" \"").append(dash(request.attributes().host()))
-                .append("\" \"").append(dash(o.endpoint())).append("\" ").append(cluster(request, clusterDomain)).append(" - ")
-                .append(request.target().authority()).append(' ')
-                .append(request.tunnel().source() == null ? "-" : address(request.tunnel().source())).append(" - ")
-                .append(dash(o.route())).append('\n');
-        return b.toString();
+        return AccessLogFormat.ISTIO_TEXT.render(new LogEntries.Http(request, clusterDomain, now));
     }
 
-    private static String cluster(RequestContext request, String clusterDomain) {
-        if (request.target() instanceof dev.waypoint.model.request.Target.ServiceTarget s) {
-            return "inbound-vip|" + s.port().port() + "|http|" + s.service().name().name() + "." + s.service().name().namespace()
-                    + ".svc." + clusterDomain;
-        }
-        return "connect_originate";
-    }
-
-    private static String address(java.net.InetSocketAddress a) {
-        String ip = a.getAddress().getHostAddress();
-        return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + a.getPort();
-    }
-
-    private static String dash(String s) {
-        return s == null || s.isEmpty() ? "-" : s;
+    /**
+     * Istio's default TEXT line for a TCP tunnel: Envoy writes {@code "- - -"} for the request,
+     * {@code 0} for the code and {@code -} for the HTTP-only fields; the connection termination
+     * details say why the waypoint refused or ended it. Pure.
+     */
+    static String formatTcp(TunnelContext tunnel, TcpOutcome o, String clusterDomain, Instant now) {
+        return AccessLogFormat.ISTIO_TEXT.render(new LogEntries.Tcp(tunnel, o, clusterDomain, now));
     }
 
     private void drain() {

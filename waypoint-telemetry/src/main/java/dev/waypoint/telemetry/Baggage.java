@@ -33,6 +33,17 @@ final class Baggage {
         return out;
     }
 
+    /**
+     * The baggage a ztunnel sends for a workload (ztunnel {@code baggage.rs}):
+     * {@code k8s.cluster.name}, {@code k8s.namespace.name}, {@code k8s.<type>.name},
+     * {@code service.name} (canonical service), {@code service.version} (canonical revision).
+     */
+    static String of(String cluster, String namespace, String workloadType, String workload, String canonicalService,
+                     String canonicalRevision) {
+        return "k8s.cluster.name=" + cluster + ",k8s.namespace.name=" + namespace + ",k8s." + workloadType + ".name="
+                + workload + ",service.name=" + canonicalService + ",service.version=" + canonicalRevision;
+    }
+
     /** The source workload's name from its baggage, or {@code unknown}. */
     static String workloadName(Map<String, String> baggage) {
         for (String k : WORKLOAD_KEYS) {

@@ -1,14 +1,15 @@
 package dev.waypoint.telemetry;
 
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RequestOutcome;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TcpOutcome;
+import dev.waypoint.model.request.TunnelContext;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Istio's standard metric labels for one finished request, with the values a waypoint reports
@@ -25,9 +26,18 @@ final class IstioLabels {
             "destination_canonical_service", "destination_canonical_revision", "destination_cluster", "request_protocol",
             "response_code", "grpc_response_status", "response_flags", "connection_security_policy"};
 
+    /**
+     * The TCP metrics' label names: Istio's set without the HTTP ones ({@code response_code},
+     * {@code grpc_response_status}), which a byte stream has not (istio/proxy stats filter).
+     */
+    static final String[] TCP_NAMES = {"reporter", "source_workload", "source_workload_namespace", "source_principal",
+            "source_app", "source_version", "source_canonical_service", "source_canonical_revision", "source_cluster",
+            "destination_workload", "destination_workload_namespace", "destination_principal", "destination_app",
+            "destination_version", "destination_service", "destination_service_name", "destination_service_namespace",
+            "destination_canonical_service", "destination_canonical_revision", "destination_cluster", "request_protocol",
+            "response_flags", "connection_security_policy"};
+
     static final String UNKNOWN = "unknown";
-    /** A ReplicaSet pod: {@code <deployment>-<pod-template-hash>-<5 chars>}. */
-    private static final Pattern REPLICASET_POD = Pattern.compile("^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$");
 
     private IstioLabels() {}
 
@@ -40,9 +50,66 @@ final class IstioLabels {
      */
     static String[] values(RequestContext request, String trustDomain, String clusterDomain, String clusterId) {
         RequestOutcome o = request.outcome();
-        Map<String, String> baggage = Baggage.parse(request.tunnel().baggage());
-        SpiffeId peer = request.tunnel().peer();
         String[] v = new String[NAMES.length];
+        source(v, request.tunnel());
+        destination(v, o.endpointPod(), o.endpoint() != null, service(request), trustDomain, clusterDomain, clusterId);
+        v[20] = request.attributes().grpc() ? "grpc" : "http";
+        v[21] = Integer.toString(o.status());
+        v[22] = o.grpcStatus() >= 0 ? Integer.toString(o.grpcStatus()) : "";
+        v[23] = o.flags();
+        v[24] = "mutual_tls";
+        return v;
+    }
+
+    /**
+     * The label values of a TCP tunnel, in {@link #TCP_NAMES} order: destination_* from the
+     * endpoint it was relayed to (or would have been) and the Service it addressed.
+     */
+    static String[] tcpValues(TunnelContext tunnel, TcpOutcome o, String trustDomain, String clusterDomain,
+                              String clusterId) {
+        String[] v = new String[TCP_NAMES.length];
+        source(v, tunnel);
+        ServiceSpec service = tunnel.target() instanceof Target.ServiceTarget t ? t.service() : null;
+        destination(v, o.endpointPod(), o.endpoint() != null, service, trustDomain, clusterDomain, clusterId);
+        v[20] = "tcp";
+        v[21] = o.flags();
+        v[22] = "mutual_tls";
+        return v;
+    }
+
+    /** The destination Service of a request: its route's backend Service, else the Service it addressed, else null. */
+    static ServiceSpec service(RequestContext request) {
+        RouteSelection route = request.get(RouteSelection.KEY);
+        if (route != null && route.backend() instanceof RouteSelection.ServiceBackend s) {
+            return s.service();
+        }
+        return request.target() instanceof Target.ServiceTarget t ? t.service() : null;
+    }
+
+    /** Number of source labels (indices 0..8 of {@link #NAMES}). */
+    static final int SOURCE_COUNT = 9;
+    /** Number of destination labels (indices 9..19). */
+    static final int DESTINATION_COUNT = 11;
+
+    /** Indices 0..8 alone (reporter, source_*), for the recording cache. */
+    static String[] sourceValues(TunnelContext tunnel) {
+        String[] v = new String[SOURCE_COUNT];
+        source(v, tunnel);
+        return v;
+    }
+
+    /** Indices 9..19 alone (destination_*), for the recording cache, at offset 0. */
+    static String[] destinationValues(PodSpec pod, boolean endpointKnown, ServiceSpec service, String trustDomain,
+                                      String clusterDomain, String clusterId) {
+        String[] v = new String[SOURCE_COUNT + DESTINATION_COUNT];
+        destination(v, pod, endpointKnown, service, trustDomain, clusterDomain, clusterId);
+        return java.util.Arrays.copyOfRange(v, SOURCE_COUNT, SOURCE_COUNT + DESTINATION_COUNT);
+    }
+
+    /** Indices 0..8: reporter and source_*, from the HBONE peer identity and the CONNECT baggage. */
+    private static void source(String[] v, TunnelContext tunnel) {
+        Map<String, String> baggage = Baggage.parse(tunnel.baggage());
+        SpiffeId peer = tunnel.peer();
         v[0] = "waypoint";
         String srcNs = peer != null ? peer.namespace() : baggage.getOrDefault("k8s.namespace.name", UNKNOWN);
         String srcWorkload = Baggage.workloadName(baggage);
@@ -56,59 +123,30 @@ final class IstioLabels {
         v[6] = srcApp;
         v[7] = baggage.getOrDefault("service.version", "latest");
         v[8] = baggage.getOrDefault("k8s.cluster.name", UNKNOWN);
+    }
 
-        PodSpec pod = o.endpointPod();
+    /** Indices 9..19: destination_*, from the endpoint's pod and the Service. */
+    private static void destination(String[] v, PodSpec pod, boolean endpointKnown, ServiceSpec service,
+                                    String trustDomain, String clusterDomain, String clusterId) {
         String dstWorkload = pod != null ? workloadName(pod) : UNKNOWN;
         v[9] = dstWorkload;
         v[10] = pod != null ? pod.name().namespace() : UNKNOWN;
-        v[11] = pod != null && o.endpoint() != null ? pod.identity(trustDomain).uri() : UNKNOWN;
+        v[11] = pod != null && endpointKnown ? pod.identity(trustDomain).uri() : UNKNOWN;
         v[12] = pod != null ? pod.labels().getOrDefault("app", UNKNOWN) : UNKNOWN;
         v[13] = pod != null ? pod.labels().getOrDefault("version", UNKNOWN) : UNKNOWN;
-        String svcName = null;
-        String svcNs = null;
-        RouteSelection route = request.get(RouteSelection.KEY);
-        if (route != null && route.backend() instanceof RouteSelection.ServiceBackend s) {
-            svcName = s.service().name().name();
-            svcNs = s.service().name().namespace();
-        } else if (request.target() instanceof Target.ServiceTarget t) {
-            svcName = t.service().name().name();
-            svcNs = t.service().name().namespace();
-        }
-        String entryHost = null;
-        if (route != null && route.backend() instanceof RouteSelection.ServiceEntryBackend se) {
-            entryHost = se.entry().host();
-            svcNs = se.entry().name().namespace();
-        } else if (svcName == null && request.target() instanceof Target.ServiceEntryTarget t) {
-            entryHost = t.entry().host();
-            svcNs = t.entry().name().namespace();
-        }
-        if (entryHost != null) {
-            // Istio labels a ServiceEntry destination with its host as both service and service name
-            svcName = entryHost;
-        }
-        v[14] = entryHost != null ? entryHost : svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
+        String svcName = service != null ? service.name().name() : null;
+        String svcNs = service != null ? service.name().namespace() : null;
+        v[14] = svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
         v[15] = svcName != null ? svcName : UNKNOWN;
         v[16] = svcNs != null ? svcNs : UNKNOWN;
         v[17] = pod != null ? canonicalService(pod, dstWorkload) : UNKNOWN;
         v[18] = pod != null ? canonicalRevision(pod) : UNKNOWN;
         v[19] = clusterId;
-        v[20] = request.attributes().grpc() ? "grpc" : "http";
-        v[21] = Integer.toString(o.status());
-        v[22] = o.grpcStatus() >= 0 ? Integer.toString(o.grpcStatus()) : "";
-        v[23] = o.flags();
-        v[24] = "mutual_tls";
-        return v;
     }
 
-    /**
-     * The workload a pod belongs to. Istio reads the owner chain (ReplicaSet → Deployment); the
-     * manifests here carry no ownerReferences yet, so a ReplicaSet-shaped name
-     * ({@code reviews-v1-5f9c7b6d8-abcde}) gives its Deployment ({@code reviews-v1}), else the
-     * pod name is the workload (as Istio does for a bare pod).
-     */
+    /** The workload a pod belongs to, as the config derived it from its ownerReferences (Istio's rule). */
     static String workloadName(PodSpec pod) {
-        Matcher m = REPLICASET_POD.matcher(pod.name().name());
-        return m.matches() ? m.group(1) : pod.name().name();
+        return pod.workload().name();
     }
 
     /** {@code service.istio.io/canonical-name}, else {@code app.kubernetes.io/name}, else {@code app}, else the workload. */

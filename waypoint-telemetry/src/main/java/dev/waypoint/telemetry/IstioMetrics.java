@@ -16,7 +16,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Istio's standard HTTP/gRPC metrics with Istio's names, labels and buckets, in a Micrometer
  * Prometheus registry: {@code istio_requests_total}, {@code istio_request_duration_milliseconds},
- * {@code istio_request_bytes}, {@code istio_response_bytes}.
+ * {@code istio_request_bytes}, {@code istio_response_bytes}; for gRPC {@code istio_request_messages_total}
+ * and {@code istio_response_messages_total}; for TCP tunnels {@code istio_tcp_connections_opened_total},
+ * {@code istio_tcp_connections_closed_total}, {@code istio_tcp_sent_bytes_total},
+ * {@code istio_tcp_received_bytes_total}.
  *
  * <p><b>Cardinality</b> is bounded: at most {@link #maxSeries} distinct label sets; requests with
  * a new label set past that are counted in {@code waypoint_telemetry_dropped_series_total} (and
@@ -36,12 +39,21 @@ public final class IstioMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<List<String>, Series> series = new ConcurrentHashMap<>();
+    /** The request path's index of the same series: a key of parts, probed without allocating. */
+    private final Map<Key, Series> byKey = new ConcurrentHashMap<>();
+    /** Per event loop: the last tunnel's source labels, the last destination's labels, the probe. */
+    private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
+    private final Map<List<String>, TcpSeries> tcpSeries = new ConcurrentHashMap<>();
     private final int maxSeries;
     private final Counter dropped;
     private final AtomicBoolean droppedLogged = new AtomicBoolean();
 
+    /** One HTTP label set; the message counters are null unless {@code request_protocol="grpc"}. */
     private record Series(Counter requests, DistributionSummary duration, DistributionSummary requestBytes,
-                          DistributionSummary responseBytes) {}
+                          DistributionSummary responseBytes, Counter requestMessages, Counter responseMessages) {}
+
+    /** One TCP label set. */
+    private record TcpSeries(Counter opened, Counter closed, Counter sent, Counter received) {}
 
     /** A registry holding at most {@code maxSeries} label sets. */
     public IstioMetrics(int maxSeries) {
@@ -52,15 +64,19 @@ public final class IstioMetrics {
 
     /** Records one finished request with label values in {@link IstioLabels#NAMES} order. */
     void record(String[] labels, double durationMs, long requestBytes, long responseBytes) {
+        record(labels, durationMs, requestBytes, responseBytes, 0, 0);
+    }
+
+    /**
+     * Records one finished request; for gRPC also its message counts
+     * ({@code istio_request_messages_total}, {@code istio_response_messages_total}).
+     */
+    void record(String[] labels, double durationMs, long requestBytes, long responseBytes, long requestMessages,
+                long responseMessages) {
         List<String> key = Arrays.asList(labels);
         Series s = series.get(key);
         if (s == null) {
-            if (series.size() >= maxSeries) {
-                dropped.increment();
-                if (droppedLogged.compareAndSet(false, true)) {
-                    log.warn("telemetry: {} label sets reached; further new ones are counted in "
-                            + "waypoint_telemetry_dropped_series_total, not recorded", maxSeries);
-                }
+            if (full()) {
                 return;
             }
             s = series.computeIfAbsent(key, k -> create(labels));
@@ -69,15 +85,207 @@ public final class IstioMetrics {
         s.duration().record(durationMs);
         s.requestBytes().record(requestBytes);
         s.responseBytes().record(responseBytes);
+        if (s.requestMessages() != null) {
+            s.requestMessages().increment(requestMessages);
+            s.responseMessages().increment(responseMessages);
+        }
+    }
+
+    /**
+     * Records one finished request without allocating in the steady state: its source labels
+     * are computed once per tunnel and its destination labels once per (pod, Service) on each
+     * thread (a one-entry cache per event loop: consecutive requests of a tunnel hit it), and
+     * its series is found with a reused probe key. Only a new label set allocates.
+     */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId) {
+        dev.waypoint.model.request.RequestOutcome o = request.outcome();
+        PerThread t = perThread.get();
+        dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
+        if (t.tunnel != tunnel) {
+            t.tunnel = tunnel;
+            t.source = IstioLabels.sourceValues(tunnel);
+            t.sourceHash = Arrays.hashCode(t.source);
+        }
+        dev.waypoint.model.mesh.PodSpec pod = o.endpointPod();
+        dev.waypoint.model.mesh.ServiceSpec service = IstioLabels.service(request);
+        boolean known = o.endpoint() != null;
+        if (!t.destinationSet || t.pod != pod || t.service != service || t.known != known) {
+            t.destinationSet = true;
+            t.pod = pod;
+            t.service = service;
+            t.known = known;
+            t.destination = IstioLabels.destinationValues(pod, known, service, trustDomain, clusterDomain, clusterId);
+            t.destinationHash = Arrays.hashCode(t.destination);
+        }
+        Key probe = t.probe;
+        probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, request.attributes().grpc(), o.status(),
+                o.grpcStatus(), o.flags());
+        Series s = byKey.get(probe);
+        if (s == null) {
+            String[] labels = probe.labels();
+            s = series.get(Arrays.asList(labels));
+            if (s == null) {
+                if (full()) {
+                    return;
+                }
+                s = series.computeIfAbsent(Arrays.asList(labels), k -> create(labels));
+            }
+            byKey.putIfAbsent(probe.copy(), s);
+        }
+        s.requests().increment();
+        s.duration().record(Math.max(0, o.durationNanos()) / 1e6);
+        s.requestBytes().record(o.requestBytes());
+        s.responseBytes().record(o.responseBytes());
+        if (s.requestMessages() != null) {
+            s.requestMessages().increment(o.requestMessages());
+            s.responseMessages().increment(o.responseMessages());
+        }
+    }
+
+    /** The parts of a label set, compared by content; one mutable instance per thread probes the map. */
+    private static final class Key {
+        private String[] source;
+        private int sourceHash;
+        private String[] destination;
+        private int destinationHash;
+        private boolean grpc;
+        private int status;
+        private int grpcStatus;
+        private String flags;
+        private int hash;
+
+        void set(String[] source, int sourceHash, String[] destination, int destinationHash, boolean grpc, int status,
+                 int grpcStatus, String flags) {
+            this.source = source;
+            this.sourceHash = sourceHash;
+            this.destination = destination;
+            this.destinationHash = destinationHash;
+            this.grpc = grpc;
+            this.status = status;
+            this.grpcStatus = grpcStatus;
+            this.flags = flags;
+            int h = sourceHash * 31 + destinationHash;
+            h = h * 31 + (grpc ? 1 : 0);
+            h = h * 31 + status;
+            h = h * 31 + grpcStatus;
+            this.hash = h * 31 + flags.hashCode();
+        }
+
+        Key copy() {
+            Key k = new Key();
+            k.set(source, sourceHash, destination, destinationHash, grpc, status, grpcStatus, flags);
+            return k;
+        }
+
+        /** The full label values, in {@link IstioLabels#NAMES} order. */
+        String[] labels() {
+            String[] v = new String[IstioLabels.NAMES.length];
+            System.arraycopy(source, 0, v, 0, IstioLabels.SOURCE_COUNT);
+            System.arraycopy(destination, 0, v, IstioLabels.SOURCE_COUNT, IstioLabels.DESTINATION_COUNT);
+            v[20] = grpc ? "grpc" : "http";
+            v[21] = Integer.toString(status);
+            v[22] = grpcStatus >= 0 ? Integer.toString(grpcStatus) : "";
+            v[23] = flags;
+            v[24] = "mutual_tls";
+            return v;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.hash == hash && k.status == status && k.grpcStatus == grpcStatus
+                    && k.grpc == grpc && k.flags.equals(flags) && Arrays.equals(k.source, source)
+                    && Arrays.equals(k.destination, destination);
+        }
+    }
+
+    /** One event loop's caches. */
+    private static final class PerThread {
+        final Key probe = new Key();
+        dev.waypoint.model.request.TunnelContext tunnel;
+        String[] source;
+        int sourceHash;
+        boolean destinationSet;
+        dev.waypoint.model.mesh.PodSpec pod;
+        dev.waypoint.model.mesh.ServiceSpec service;
+        boolean known;
+        String[] destination;
+        int destinationHash;
+    }
+
+    /** A TCP tunnel opened (its upstream attempt is over), label values in {@link IstioLabels#TCP_NAMES} order. */
+    void tcpOpened(String[] labels) {
+        TcpSeries s = tcp(labels);
+        if (s != null) {
+            s.opened().increment();
+        }
+    }
+
+    /** A TCP tunnel closed, with the bytes it relayed each way. */
+    void tcpClosed(String[] labels, long receivedBytes, long sentBytes) {
+        TcpSeries s = tcp(labels);
+        if (s != null) {
+            s.closed().increment();
+            s.received().increment(receivedBytes);
+            s.sent().increment(sentBytes);
+        }
+    }
+
+    private TcpSeries tcp(String[] labels) {
+        List<String> key = Arrays.asList(labels);
+        TcpSeries s = tcpSeries.get(key);
+        if (s == null) {
+            if (full()) {
+                return null;
+            }
+            s = tcpSeries.computeIfAbsent(key, k -> createTcp(labels));
+        }
+        return s;
+    }
+
+    /** The cap is reached: counts the drop (and logs the first one). */
+    private boolean full() {
+        if (series.size() + tcpSeries.size() < maxSeries) {
+            return false;
+        }
+        dropped.increment();
+        if (droppedLogged.compareAndSet(false, true)) {
+            log.warn("telemetry: {} label sets reached; further new ones are counted in "
+                    + "waypoint_telemetry_dropped_series_total, not recorded", maxSeries);
+        }
+        return true;
+    }
+
+    private static Tags tags(String[] names, String[] labels) {
+        String[] kv = new String[labels.length * 2];
+        for (int i = 0; i < labels.length; i++) {
+            kv[2 * i] = names[i];
+            kv[2 * i + 1] = labels[i];
+        }
+        return Tags.of(kv);
+    }
+
+    private TcpSeries createTcp(String[] labels) {
+        Tags tags = tags(IstioLabels.TCP_NAMES, labels);
+        return new TcpSeries(
+                Counter.builder("istio_tcp_connections_opened").description("TCP connections opened.").tags(tags)
+                        .register(registry),
+                Counter.builder("istio_tcp_connections_closed").description("TCP connections closed.").tags(tags)
+                        .register(registry),
+                Counter.builder("istio_tcp_sent_bytes").description("Bytes sent to the client on TCP connections.")
+                        .tags(tags).register(registry),
+                Counter.builder("istio_tcp_received_bytes")
+                        .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
     }
 
     private Series create(String[] labels) {
-        String[] kv = new String[labels.length * 2];
-        for (int i = 0; i < labels.length; i++) {
-            kv[2 * i] = IstioLabels.NAMES[i];
-            kv[2 * i + 1] = labels[i];
-        }
-        Tags tags = Tags.of(kv);
+        Tags tags = tags(IstioLabels.NAMES, labels);
+        boolean grpc = "grpc".equals(labels[20]);
         return new Series(
                 Counter.builder("istio_requests").description("Requests handled, by Istio's standard labels.")
                         .tags(tags).register(registry),
@@ -87,7 +295,11 @@ public final class IstioMetrics {
                 DistributionSummary.builder("istio_request_bytes").description("Request body sizes, bytes.")
                         .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
                 DistributionSummary.builder("istio_response_bytes").description("Response body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry));
+                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
+                grpc ? Counter.builder("istio_request_messages").description("gRPC messages received from the client.")
+                        .tags(tags).register(registry) : null,
+                grpc ? Counter.builder("istio_response_messages").description("gRPC messages sent to the client.")
+                        .tags(tags).register(registry) : null);
     }
 
     /**
@@ -103,8 +315,8 @@ public final class IstioMetrics {
         return registry.scrape();
     }
 
-    /** Label sets recorded so far. */
+    /** Label sets recorded so far (HTTP and TCP). */
     public int seriesCount() {
-        return series.size();
+        return series.size() + tcpSeries.size();
     }
 }

@@ -14,22 +14,24 @@ public final class TelemetryFilter implements HttpFilter {
     public static final String NAME = "telemetry";
 
     private final IstioMetrics metrics;
-    private final AccessLog accessLog;
     private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
+    private final AccessLogSettings fallbackLog;
 
     /**
-     * @param accessLog where lines go, or null for no access log
+     * @param accessLog where lines go when the snapshot has no {@link AccessLogSettings} part (no
+     *        {@link AccessLogCompiler} registered), or null for no access log then
      * @param clusterId this cluster's id for {@code destination_cluster} (Istio's default: {@code Kubernetes})
      */
     public TelemetryFilter(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
                            String clusterId) {
         this.metrics = metrics;
-        this.accessLog = accessLog;
         this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
+        this.fallbackLog = accessLog == null ? AccessLogSettings.OFF
+                : new AccessLogSettings(accessLog, "--access-log", AccessLogFormat.ISTIO_TEXT);
     }
 
     @Override
@@ -37,18 +39,42 @@ public final class TelemetryFilter implements HttpFilter {
         return NAME;
     }
 
+    /**
+     * Gives the request an {@code x-request-id} when it has none (as Envoy does) and, when the
+     * snapshot has a tracer and the request is sampled, starts its trace ({@link RequestTrace}):
+     * the server span now, a client span per upstream attempt. With no tracing provider nothing
+     * else happens.
+     */
     @Override
     public FilterResult onRequest(RequestContext request) {
+        if (request.requestHeaders().get("x-request-id") == null) {
+            request.requestHeaders().set("x-request-id", RequestTrace.newRequestId());
+        }
+        TracingSettings tracing = request.snapshot().has(TracingSettings.PART)
+                ? request.snapshot().part(TracingSettings.PART) : TracingSettings.OFF;
+        if (tracing.tracer() != null) {
+            RequestTrace trace = RequestTrace.start(request, tracing, clusterDomain);
+            if (trace != null) {
+                request.set(RequestTrace.KEY, trace);
+                request.set(dev.waypoint.model.request.AttemptObserver.KEY, trace);
+            }
+        }
         return FilterResult.CONTINUE;
     }
 
     @Override
     public void onComplete(RequestContext request) {
-        String[] labels = IstioLabels.values(request, trustDomain, clusterDomain, clusterId);
-        metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
-                request.outcome().responseBytes());
-        if (accessLog != null) {
-            accessLog.log(request, clusterDomain);
+        RequestTrace trace = request.get(RequestTrace.KEY);
+        if (trace != null) {
+            trace.end(request, IstioLabels.values(request, trustDomain, clusterDomain, clusterId));
+        }
+        // the steady state allocates nothing (IstioMetrics caches labels per tunnel and destination)
+        metrics.record(request, trustDomain, clusterDomain, clusterId);
+        // the access log of the snapshot the request pinned
+        AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)
+                ? request.snapshot().part(AccessLogSettings.PART) : fallbackLog;
+        if (logs.sink() != null) {
+            logs.sink().offer(logs.format().render(new LogEntries.Http(request, clusterDomain, java.time.Instant.now())));
         }
     }
 }

@@ -27,6 +27,28 @@ class AccessLogTest {
     }
 
     @Test
+    void aTcpTunnelHasItsLineWithTheHttpFieldsDashed() {
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().addReceived(18);
+        t.outcome().addSent(4096);
+        t.outcome().close(1_250_000_000L);
+        String line = AccessLog.formatTcp(t.tunnel(), t.outcome(), "cluster.local", Instant.parse("2026-12-01T09:30:00.250Z"));
+        assertThat(line).isEqualTo("[2026-12-01T09:30:00.000Z] \"- - -\" 0 - - - \"-\" 18 4096 250 - \"-\" \"-\" \"-\" \"-\" "
+                + "\"10.244.0.12:9080\" inbound-vip|9080|tcp|reviews.demo.svc.cluster.local - 10.96.0.10:9080 "
+                + "10.244.0.5:41000 - -\n");
+    }
+
+    @Test
+    void aDeniedTcpTunnelShowsWhyInTheTerminationDetails() {
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().flags("RBAC", "rbac_access_denied_matched_policy");
+        t.outcome().close(1_000_000_000L);
+        assertThat(AccessLog.formatTcp(t.tunnel(), t.outcome(), "cluster.local", Instant.EPOCH))
+                .contains("\"- - -\" 0 RBAC - rbac_access_denied_matched_policy \"-\" 0 0 0 ", "\"-\" inbound-vip|9080|tcp|");
+    }
+
+    @Test
     void linesAreWrittenOffTheCallersThread() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         AccessLog log = new AccessLog(out);

@@ -71,10 +71,13 @@ class IstioLabelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"reviews-v1-5f9c7b6d8-abcde, reviews-v1", "web-7d4b9c8f6-q2w3e, web", "standalone, standalone",
-            "db-0, db-0", "job-x-abcde, job-x-abcde"})
-    void workloadNamesFollowTheReplicaSetShape(String pod, String workload) {
-        assertThat(IstioLabels.workloadName(pod(pod, Map.of()))).isEqualTo(workload);
+    @CsvSource({"reviews-v1-5f9c7b6d8-abcde, Deployment, reviews-v1, reviews-v1", "db-0, StatefulSet, db, db",
+            "standalone, , , standalone", "reviews-v1-5f9c7b6d8-abcde, , , reviews-v1-5f9c7b6d8-abcde"})
+    void workloadNamesAreThePodsWorkloadNotItsNameShape(String pod, String kind, String name, String workload) {
+        PodSpec p = pod(pod, Map.of());
+        PodSpec owned = kind == null ? p : new PodSpec(p.name(), p.labels(), p.serviceAccount(), p.ip(), p.ready(),
+                p.namedPorts(), p.source(), new dev.waypoint.model.mesh.WorkloadRef(kind, name));
+        assertThat(IstioLabels.workloadName(owned)).isEqualTo(workload);
     }
 
     @ParameterizedTest

@@ -43,4 +43,58 @@ class IstioMetricsTest {
         assertThat(metrics.scrape()).contains("waypoint_telemetry_dropped_series_total 2.0")
                 .doesNotContain("response_code=\"404\"");
     }
+
+    @Test
+    void grpcRequestsCountTheirMessagesAndHttpOnesDoNot() {
+        IstioMetrics metrics = new IstioMetrics(100);
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        dev.waypoint.model.request.RequestContext call = Requests.finished(true, 200, "-", 3, true);
+        call.outcome().addRequestMessages(1);
+        call.outcome().addResponseMessages(4);
+        filter.onComplete(call);
+        filter.onComplete(Requests.finished(false, 200, "-", 3, true));
+        String text = metrics.scrape();
+        assertThat(text).containsPattern("istio_request_messages_total\\{.*grpc_response_status=\"0\".*request_protocol=\"grpc\".*\\} 1.0\n")
+                .containsPattern("istio_response_messages_total\\{.*request_protocol=\"grpc\".*\\} 4.0\n");
+        assertThat(text.lines().filter(l -> l.startsWith("istio_request_messages_total{"))).hasSize(1);
+    }
+
+    @Test
+    void tcpTunnelsAreCountedWithIstiosTcpLabels() {
+        IstioMetrics metrics = new IstioMetrics(100);
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+                new dev.waypoint.model.mesh.NamespacedName("istio-system", "waypoint"));
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        tcp.tcpOpened(t.tunnel(), t.outcome());
+        t.outcome().addReceived(100);
+        t.outcome().addSent(2000);
+        t.outcome().close(2_000_000_000L);
+        tcp.tcpClosed(t.tunnel(), t.outcome());
+        Requests.Tcp refused = Requests.tcpTunnel();
+        refused.outcome().flags("UH", "no_healthy_upstream");
+        tcp.tcpOpened(refused.tunnel(), refused.outcome());
+        refused.outcome().close(1_000_000_000L);
+        tcp.tcpClosed(refused.tunnel(), refused.outcome());
+        String text = metrics.scrape();
+        String labels = "{connection_security_policy=\"mutual_tls\",destination_app=\"reviews\","
+                + "destination_canonical_revision=\"v2\",destination_canonical_service=\"reviews\","
+                + "destination_cluster=\"Kubernetes\",destination_principal=\"spiffe://cluster.local/ns/demo/sa/bookinfo-reviews\","
+                + "destination_service=\"reviews.demo.svc.cluster.local\",destination_service_name=\"reviews\","
+                + "destination_service_namespace=\"demo\",destination_version=\"v2\",destination_workload=\"reviews-v2\","
+                + "destination_workload_namespace=\"demo\",reporter=\"waypoint\",request_protocol=\"tcp\","
+                + "response_flags=\"-\",source_app=\"curl\",source_canonical_revision=\"v1\","
+                + "source_canonical_service=\"curl\",source_cluster=\"Kubernetes\","
+                + "source_principal=\"spiffe://cluster.local/ns/demo/sa/curl\",source_version=\"v1\","
+                + "source_workload=\"curl\",source_workload_namespace=\"demo\"}";
+        assertThat(text).contains("# TYPE istio_tcp_connections_opened_total counter",
+                "istio_tcp_connections_opened_total" + labels + " 1.0\n",
+                "istio_tcp_connections_closed_total" + labels + " 1.0\n",
+                "istio_tcp_received_bytes_total" + labels + " 100.0\n",
+                "istio_tcp_sent_bytes_total" + labels + " 2000.0\n");
+        assertThat(text).containsPattern("istio_tcp_connections_closed_total\\{.*destination_workload=\"unknown\".*"
+                + "response_flags=\"UH\".*\\} 1.0\n");
+        assertThat(text).doesNotContainPattern("istio_tcp_[a-z_]+\\{[^}]*response_code");
+        assertThat(metrics.seriesCount()).isEqualTo(2);
+    }
 }

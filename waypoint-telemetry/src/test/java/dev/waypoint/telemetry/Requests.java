@@ -30,7 +30,7 @@ final class Requests {
             Map.of("app", "reviews"), SourceRef.NONE);
     static final PodSpec REVIEWS_V2 = new PodSpec(new NamespacedName("demo", "reviews-v2-7d9f8c6b5d-x2k4q"),
             Map.of("app", "reviews", "version", "v2"), "bookinfo-reviews", HostPort.parseIp("10.244.0.12"), true, Map.of(),
-            SourceRef.NONE);
+            SourceRef.NONE, new dev.waypoint.model.mesh.WorkloadRef("Deployment", "reviews-v2"));
     static final String BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,k8s.deployment.name=curl,"
             + "service.name=curl,service.version=v1";
 
@@ -85,6 +85,49 @@ final class Requests {
         o.addResponseBytes(295);
         o.responseStarted(1_000_000_000L + ms * 500_000L);
         o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + ms * 1_000_000L);
+        return rc;
+    }
+
+    /** A TCP tunnel from curl to the reviews Service, and its outcome (opened at 1 s). */
+    record Tcp(TunnelContext tunnel, dev.waypoint.model.request.TcpOutcome outcome) {}
+
+    static Tcp tcpTunnel() {
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), REVIEWS,
+                REVIEWS.ports().get(0));
+        TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "demo", "curl"), null,
+                new InetSocketAddress("10.244.0.5", 41000), null, BAGGAGE, null);
+        return new Tcp(tunnel, new dev.waypoint.model.request.TcpOutcome(1_000_000_000L));
+    }
+
+    /** A finished request carrying {@code headers} (besides host, user-agent, x-request-id) in a tunnel whose CONNECT had {@code connectTraceparent}. */
+    static RequestContext finishedWithTrace(Map<String, String> headers, String connectTraceparent) {
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), REVIEWS,
+                REVIEWS.ports().get(0));
+        TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "demo", "curl"), null,
+                new InetSocketAddress("10.244.0.5", 41000), null, BAGGAGE, connectTraceparent);
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("host", "reviews.demo:9080");
+        h.put("user-agent", "curl/8.5.0");
+        h.put("x-request-id", "6f1c0f6c");
+        h.putAll(headers);
+        Headers hv = new Headers(h);
+        ResourceSet rs = ResourceSet.empty(new NamespacedName("istio-system", "waypoint"), "cluster.local");
+        RequestOutcome o = new RequestOutcome(1_000_000_000L);
+        RequestContext rc = new RequestContext(tunnel, ConfigSnapshot.compile(0, rs, List.of(), new Diagnostics()), target,
+                new Attrs("GET", "/reviews/1", false, hv, tunnel), hv, o);
+        o.attempt("10.244.0.12:9080", REVIEWS_V2);
+        o.status(200);
+        o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + 5_000_000L);
+        return rc;
+    }
+
+    /** A request that reached reviews-v2 after failed attempts to {@code failed}, got {@code status} after {@code ms}. */
+    static RequestContext finishedAfter(List<Map.Entry<String, PodSpec>> failed, int status, long ms) {
+        RequestContext rc = finished(false, status, "-", ms, false);
+        for (Map.Entry<String, PodSpec> f : failed) {
+            rc.outcome().attempt(f.getKey(), f.getValue());
+        }
+        rc.outcome().attempt("10.244.0.12:9080", REVIEWS_V2);
         return rc;
     }
 }

@@ -14,7 +14,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** {@code v1 Pod} → {@link PodSpec}. */
+/**
+ * {@code v1 Pod} → {@link PodSpec}, with the workload it belongs to derived from
+ * {@code metadata.generateName} and the controlling {@code ownerReference} as Istio derives it
+ * ({@link PodWorkloads}).
+ */
 final class PodTranslator {
     private PodTranslator() {}
 
@@ -54,7 +58,31 @@ final class PodTranslator {
             }
         }
 
-        return new PodSpec(name, labels, sa, ip, ready, namedPorts(ctx, spec), ctx.source());
+        return new PodSpec(name, labels, sa, ip, ready, namedPorts(ctx, spec), ctx.source(),
+                workload(ctx, ctx.object(tree, "", "metadata"), name.name(), labels));
+    }
+
+    /** {@code metadata.generateName} and {@code metadata.ownerReferences} to the pod's workload, as Istio derives it. */
+    private static dev.waypoint.model.mesh.WorkloadRef workload(ObjectContext ctx, JsonNode metadata, String podName,
+                                                                Map<String, String> labels) {
+        String generateName = ctx.string(metadata, "metadata", "generateName");
+        List<JsonNode> refs = ctx.list(metadata, "metadata", "ownerReferences");
+        List<PodWorkloads.Owner> owners = new java.util.ArrayList<>(refs.size());
+        for (int i = 0; i < refs.size(); i++) {
+            String rp = index("metadata.ownerReferences", i);
+            JsonNode ref = ctx.element(refs.get(i), rp, "ownerReferences[" + i + "]");
+            if (ref == null) {
+                continue;
+            }
+            String apiVersion = ctx.string(ref, rp, "apiVersion");
+            String kind = ctx.requiredString(ref, rp, "kind", "a kind (ReplicaSet, Job, StatefulSet, ...)");
+            String owner = ctx.requiredString(ref, rp, "name", "the owner's name");
+            boolean controller = ctx.bool(ref, rp, "controller", false);
+            if (kind != null && owner != null) {
+                owners.add(new PodWorkloads.Owner(apiVersion, kind, owner, controller));
+            }
+        }
+        return PodWorkloads.derive(podName, generateName, labels, owners);
     }
 
     private static String text(JsonNode node, String key) {

@@ -444,6 +444,49 @@ class ResourceTranslatorTest {
     }
 
     @Test
+    void aPodsWorkloadComesFromItsControllingOwnerReference() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: reviews-v1-7d9f8c6b5d-x2k4q
+                  generateName: reviews-v1-7d9f8c6b5d-
+                  namespace: bookinfo
+                  labels: {app: reviews, pod-template-hash: 7d9f8c6b5d}
+                  ownerReferences:
+                  - {apiVersion: apps/v1, kind: ReplicaSet, name: reviews-v1-7d9f8c6b5d, uid: 1, controller: true, blockOwnerDeletion: true}
+                """);
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().pods().get(0).workload())
+                .isEqualTo(new dev.waypoint.model.mesh.WorkloadRef("Deployment", "reviews-v1"));
+    }
+
+    @Test
+    void aPodWithoutOwnersIsItsOwnWorkload() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: reviews-v1-7d9f8c6b5d-x2k4q, namespace: bookinfo}
+                """);
+        assertThat(r.resources().pods().get(0).workload())
+                .isEqualTo(new dev.waypoint.model.mesh.WorkloadRef("Pod", "reviews-v1-7d9f8c6b5d-x2k4q"));
+    }
+
+    @Test
+    void anOwnerReferenceWithoutKindIsAnError() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: p
+                  generateName: p-
+                  ownerReferences: [{name: rs, controller: true}]
+                """);
+        assertThat(r.problems()).containsExactly(
+                "m.yaml:1: Pod default/p: metadata.ownerReferences[0].kind: kind: missing (expected: a kind (ReplicaSet, Job, StatefulSet, ...))");
+    }
+
+    @Test
     void pod() {
         Result r = translate("""
                 apiVersion: v1

@@ -39,6 +39,8 @@ public final class RequestOutcome {
     private int grpcStatus = -1;
     private long requestBytes;
     private long responseBytes;
+    private long requestMessages;
+    private long responseMessages;
     private long responseStartNanos;
     private long endNanos;
     private End end;
@@ -167,6 +169,26 @@ public final class RequestOutcome {
     /** Response body bytes sent. */
     public long responseBytes() {
         return responseBytes;
+    }
+
+    /** Adds gRPC messages received from the client (length-prefixed frames, counted as their prefixes arrive). */
+    public void addRequestMessages(long n) {
+        requestMessages += n;
+    }
+
+    /** Adds gRPC messages sent to the client. */
+    public void addResponseMessages(long n) {
+        responseMessages += n;
+    }
+
+    /** gRPC messages received from the client; 0 for a request that is not gRPC. */
+    public long requestMessages() {
+        return requestMessages;
+    }
+
+    /** gRPC messages sent to the client; 0 for a request that is not gRPC. */
+    public long responseMessages() {
+        return responseMessages;
     }
 
     /** Marks when the response head went to the client (first call counts). */

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Prometheus itself (Debian's {@code prometheus}) scrapes the waypoint's {@code /stats/prometheus}
  * and the series come back through its query API with Istio's names and labels: the exposition
- * parses in the real consumer, not just in our own assertions. Loopback range 127.45.x.x.
+ * parses in the real consumer, not just in our own assertions; HTTP and TCP series. Loopback range 127.45.x.x.
  */
 class PrometheusScrapeInteropTest {
     static final String MANIFESTS = """
@@ -76,6 +76,21 @@ class PrometheusScrapeInteropTest {
             metadata: {name: web-v1, namespace: apps, labels: {app: web, version: v1}}
             spec: {serviceAccountName: web}
             status: {podIP: 127.45.1.1}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: db, namespace: apps}
+            spec:
+              clusterIP: 127.45.0.2
+              selector: {app: db}
+              ports:
+              - {name: tcp, port: 7000}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: db-v1, namespace: apps, labels: {app: db}}
+            spec: {serviceAccountName: db}
+            status: {podIP: 127.45.1.2}
             """;
 
     @TempDir
@@ -141,6 +156,25 @@ class PrometheusScrapeInteropTest {
                 r.release();
             }
             t.close();
+            // a TCP tunnel: 4 bytes each way (the backend echoes), then the client ends it
+            HboneTestClient.Answer tcp = client.connect("127.45.0.2:7000", Map.of("baggage",
+                    "k8s.namespace.name=apps,k8s.deployment.name=client,service.name=client,service.version=v7")).get(10, TimeUnit.SECONDS);
+            assertThat(tcp.status()).isEqualTo(200);
+            BlockingQueue<Integer> echoed = new LinkedBlockingQueue<>();
+            tcp.tunnel().pipeline().addLast(new SimpleChannelInboundHandler<io.netty.buffer.ByteBuf>() {
+                @Override
+                protected void channelRead0(ChannelHandlerContext ctx, io.netty.buffer.ByteBuf msg) {
+                    echoed.add(msg.readableBytes());
+                }
+            });
+            tcp.tunnel().writeAndFlush(Unpooled.copiedBuffer("ping", StandardCharsets.US_ASCII));
+            int got = 0;
+            while (got < 4) {
+                Integer n = echoed.poll(10, TimeUnit.SECONDS);
+                assertThat(n).as("echo").isNotNull();
+                got += n;
+            }
+            tcp.tunnel().close().sync();
         }
         HttpClient http = HttpClient.newHttpClient();
         String query = "sum by (source_workload, source_canonical_revision, destination_workload, destination_service, "
@@ -166,5 +200,19 @@ class PrometheusScrapeInteropTest {
         JsonNode body = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(q2).build(),
                 HttpResponse.BodyHandlers.ofString()).body());
         assertThat(body.path("data").path("result").get(0).path("value").get(1).asText()).isNotEqualTo("NaN");
+
+        // the TCP series parse in Prometheus too, with the TCP label set
+        String tcpQuery = "sum by (destination_workload, request_protocol, source_workload) "
+                + "(istio_tcp_received_bytes_total{reporter=\"waypoint\"})";
+        URI q3 = URI.create("http://127.0.0.1:" + promPort + "/api/v1/query?query=" + URLEncoder.encode(tcpQuery, StandardCharsets.UTF_8));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+            JsonNode tcpBody = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(q3).build(),
+                    HttpResponse.BodyHandlers.ofString()).body());
+            JsonNode result = tcpBody.path("data").path("result");
+            assertThat(result.size()).isEqualTo(1);
+            assertThat(result.get(0).path("metric").path("destination_workload").asText()).isEqualTo("db-v1");
+            assertThat(result.get(0).path("metric").path("request_protocol").asText()).isEqualTo("tcp");
+            assertThat(result.get(0).path("value").get(1).asDouble()).isEqualTo(4.0);
+        });
     }
 }
