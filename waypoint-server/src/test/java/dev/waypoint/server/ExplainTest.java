@@ -176,7 +176,7 @@ class ExplainTest {
                 """);
         Run r = explainIn(tmp.toString(), "--mesh-config", meshConfig.toString(), "GET", "http://reviews.demo:9080/reviews/1");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("authz      answers 503", "ext_authz_error: provider ext-authz (envoyExtAuthzHttp "
+        assertThat(r.out()).contains("authz       answers 503", "ext_authz_error: provider ext-authz (envoyExtAuthzHttp "
                 + "demo/reviews:9080)", "explain sends nothing", "result  answered by authz: 503 ext_authz_error");
         java.nio.file.Files.delete(meshConfig);
     }
