@@ -11,6 +11,7 @@ import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -24,13 +25,15 @@ import java.util.Objects;
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
+ * @param destinationRules every valid DestinationRule, in input order (the lb compiler resolves hosts)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
-                          List<OtherResource> others) {
+                          List<OtherResource> others,
+                          List<DestinationRuleSpec> destinationRules) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -44,12 +47,13 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         requestAuthentications = List.copyOf(requestAuthentications);
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
+        destinationRules = List.copyOf(destinationRules);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
         return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of(), List.of());
     }
 
     /**
@@ -80,6 +84,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<RequestAuthenticationSpec> requestAuthentications;
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
+        private List<DestinationRuleSpec> destinationRules;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -94,6 +99,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             requestAuthentications = from.requestAuthentications;
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
+            destinationRules = from.destinationRules;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -146,9 +152,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder destinationRules(List<DestinationRuleSpec> v) {
+            destinationRules = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others,
+                    destinationRules);
         }
     }
 }

@@ -21,6 +21,7 @@ import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -37,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
  * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
- * {@code v1beta1} RequestAuthentication and AuthorizationPolicy. Anything else is kept as an
+ * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and
+ * {@code v1beta1} DestinationRule. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -54,6 +56,7 @@ public final class ResourceTranslator {
     private static final String DISCOVERY = "discovery.k8s.io";
     private static final String GATEWAY = "gateway.networking.k8s.io";
     private static final String SECURITY = "security.istio.io";
+    private static final String NETWORKING = "networking.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -91,6 +94,7 @@ public final class ResourceTranslator {
         List<RequestAuthenticationSpec> requestAuthentications = new ArrayList<>();
         List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
+        List<DestinationRuleSpec> destinationRules = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -111,6 +115,8 @@ public final class ResourceTranslator {
                 requestAuthentications.add(s);
             } else if (spec instanceof AuthorizationPolicySpec s) {
                 policies.add(s);
+            } else if (spec instanceof DestinationRuleSpec s) {
+                destinationRules.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
@@ -118,7 +124,7 @@ public final class ResourceTranslator {
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, policies, others);
+                requestAuthentications, policies, others, destinationRules);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -194,6 +200,8 @@ public final class ResourceTranslator {
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {
