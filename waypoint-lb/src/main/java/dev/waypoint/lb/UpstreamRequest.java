@@ -392,7 +392,7 @@ final class UpstreamRequest implements UpstreamCall {
                 if (requestSent && mayRetry(retry.retriable(res.status().code()))) {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
-                    abandon(EndpointStates.AttemptResult.SERVER_ERROR);
+                    abandon(EndpointStates.AttemptResult.ofStatus(res.status().code()));
                     retriesLeft--;
                     newAttempt();
                     return;
@@ -402,6 +402,10 @@ final class UpstreamRequest implements UpstreamCall {
                 reusable = HttpUtil.isKeepAlive(res);
                 sanitizeResponse(res.headers());
                 status = res.status().code();
+                String cookie = request.get(Balancers.SET_COOKIE); // a consistent-hash cookie made up for this request
+                if (cookie != null) {
+                    res.headers().add(HttpHeaderNames.SET_COOKIE, cookie);
+                }
                 if (res instanceof LastHttpContent) {
                     responseEnded(); // back to the pool first: the sink may start the next request
                 }
@@ -442,8 +446,7 @@ final class UpstreamRequest implements UpstreamCall {
             if (ch != null) {
                 pool.release(ch, endpoint, upstreamH2, reusable);
             }
-            upstreams.states().ended(state, status >= 500 ? EndpointStates.AttemptResult.SERVER_ERROR
-                    : EndpointStates.AttemptResult.RESPONSE);
+            upstreams.states().ended(state, EndpointStates.AttemptResult.ofStatus(status));
         }
 
         @Override

@@ -12,6 +12,7 @@ import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.transport.UpstreamStage;
 import java.net.InetAddress;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Set;
 import dev.waypoint.transport.EventLoops;
@@ -41,14 +42,30 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class Upstreams {
     private final UpstreamSettings settings;
     private final HbonePool hbone;
-    private final EndpointPicker picker;
+    /** The algorithm of Service ports whose DestinationRule names none (or that have none). */
+    private final Balancer defaultBalancer;
     private final HttpUpstreamPool http;
-    private final EndpointStates states = new EndpointStates();
+    private final EndpointStates states;
 
+    /**
+     * Upstreams with Istio's default load balancing, {@code LEAST_REQUEST}, where no
+     * DestinationRule says otherwise.
+     */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone) {
+        this(settings, hbone, null, new EndpointStates());
+    }
+
+    /** Upstreams whose default picker is {@code picker} instead of LEAST_REQUEST (tests that need an order). */
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
+        this(settings, hbone, Objects.requireNonNull(picker, "picker"), new EndpointStates());
+    }
+
+    /** As {@link #Upstreams(UpstreamSettings, HbonePool, EndpointPicker)} with states on an injected clock. */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, EndpointStates states) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.hbone = Objects.requireNonNull(hbone, "hbone");
-        this.picker = Objects.requireNonNull(picker, "picker");
+        this.defaultBalancer = picker == null ? Balancers.leastRequest(null) : Balancers.of(picker);
+        this.states = Objects.requireNonNull(states, "states");
         this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
     }
 
@@ -66,9 +83,12 @@ public final class Upstreams {
 
     /**
      * Chooses an endpoint for {@code backend} from {@code snapshot}: an {@link Endpoint}, or
-     * {@link UpstreamPick.Unavailable} (503 when the Service has no ready endpoint). With
-     * {@code avoid} (endpoints already tried for this request), another endpoint is preferred
-     * when the Service has one (Envoy's {@code previous_hosts} retry predicate, which Istio sets).
+     * {@link UpstreamPick.Unavailable} (503 when the Service has no ready endpoint, or every one
+     * is ejected). With {@code avoid} (endpoints already tried for this request), another endpoint
+     * is preferred when the Service has one (Envoy's {@code previous_hosts} retry predicate, which
+     * Istio sets). The Service port's DestinationRule chooses the algorithm and outlier detection
+     * ({@link TrafficPolicyCompiler}); ejected endpoints are not picked unless fewer than
+     * {@code minHealthPercent} are healthy (then all are, as Envoy's panic mode).
      *
      * @param request the request (for hashing pickers), or null for a TCP tunnel
      */
@@ -81,11 +101,30 @@ public final class Upstreams {
                 return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
                         + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
-            Endpoint e = picker.pick(eps, request);
-            // "host_selection_retry_max_attempts: 5" with previous_hosts, as Istio configures retries
-            for (int i = 0; avoid != null && i < 5 && eps.size() > 1 && avoid.contains(e); i++) {
-                e = picker.pick(eps, request);
+            LbPolicy policy = table.policy(s.service().name(), s.port().port());
+            List<Endpoint> usable = eps;
+            if (policy != null && policy.outlier() != null && states.anyEjected()) {
+                usable = healthy(eps, policy.outlier().minHealthPercent());
+                if (usable.isEmpty()) {
+                    return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
+                            + s.service().name() + " port " + s.port().port() + ": every endpoint is ejected by outlier detection"));
+                }
             }
+            if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
+                // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
+                List<Endpoint> fresh = new ArrayList<>(usable.size());
+                for (Endpoint e : usable) {
+                    if (!avoid.contains(e)) {
+                        fresh.add(e);
+                    }
+                }
+                if (!fresh.isEmpty()) {
+                    usable = fresh;
+                }
+            }
+            Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
+            Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
+            states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
             return e;
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
@@ -96,6 +135,26 @@ public final class Upstreams {
         boolean mesh = table.inMesh(p.pod().name());
         return new Endpoint(new HostPort(p.pod().ip(), p.port()),
                 mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
+    }
+
+    /**
+     * The endpoints outlier detection has not ejected; all of them when fewer than
+     * {@code minHealthPercent} percent are healthy (Envoy's panic threshold, which Istio sets from it).
+     */
+    private List<Endpoint> healthy(List<Endpoint> eps, int minHealthPercent) {
+        List<Endpoint> out = new ArrayList<>(eps.size());
+        for (Endpoint e : eps) {
+            if (!states.ejected(e)) {
+                out.add(e);
+            }
+        }
+        if (out.size() == eps.size()) {
+            return eps;
+        }
+        if (minHealthPercent > 0 && out.size() * 100L < (long) minHealthPercent * eps.size()) {
+            return eps;
+        }
+        return out;
     }
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
@@ -176,6 +235,9 @@ public final class Upstreams {
         });
         http.prune(live);
         states.retain(table.addresses());
+        List<Endpoint> all = new ArrayList<>();
+        table.allEndpoints().forEach(all::addAll);
+        states.seen(all); // slow start counts from the first generation an endpoint is in
     }
 
     /**
