@@ -13,7 +13,6 @@ import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
 import dev.waypoint.lb.EndpointCompiler;
-import dev.waypoint.lb.EndpointPickers;
 import dev.waypoint.lb.EndpointTable;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
@@ -126,7 +125,8 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
-        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
+        // Istio's default LEAST_REQUEST where no DestinationRule names an algorithm
+        Upstreams upstreams = new Upstreams(settings.upstream(), pool);
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
@@ -188,6 +188,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
+        extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
     }
@@ -207,6 +208,12 @@ public final class WaypointServer implements AutoCloseable {
         if (accessLog != null) {
             gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                     accessLog.dropped());
+        }
+        if (upstreams != null) {
+            b.append("# HELP waypoint_outlier_ejections_total Endpoints ejected by DestinationRule outlierDetection.\n")
+                    .append("# TYPE waypoint_outlier_ejections_total counter\n")
+                    .append("waypoint_outlier_ejections_total ").append(upstreams.states().ejectionsTotal()).append('\n');
+            gauge(b, "waypoint_outlier_ejected", "Endpoints ejected by outlier detection now.", upstreams.states().ejectedNow());
         }
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());

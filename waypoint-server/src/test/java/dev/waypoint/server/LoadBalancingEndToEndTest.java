@@ -1,0 +1,158 @@
+package dev.waypoint.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.testing.HboneTestClient;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * DestinationRules through the whole waypoint ({@code e2e/lb-mesh.yaml}): round robin over three
+ * pods, one pod that starts failing and is ejected by outlier detection (traffic moves to the
+ * other two after exactly {@code consecutive5xxErrors} failures, visible in {@code /stats/prometheus}
+ * and {@code /config_dump}); a Maglev cookie hash that sets its cookie and sticks to one pod.
+ * Loopback range 127.140.x.x.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LoadBalancingEndToEndTest {
+    @TempDir
+    static Path tmp;
+    static TestMesh mesh;
+
+    @BeforeAll
+    static void startMesh() throws Exception {
+        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
+        try (InputStream in = LoadBalancingEndToEndTest.class.getResourceAsStream("/e2e/lb-mesh.yaml")) {
+            Files.writeString(configDir.resolve("mesh.yaml"), new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+    }
+
+    @AfterAll
+    static void stopMesh() {
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    /** One HTTP/1.1 tunnel to {@code vip}: status and answering pod of each request. */
+    static final class Client implements AutoCloseable {
+        final HboneTestClient client;
+        final Channel tunnel;
+        final BlockingQueue<FullHttpResponse> responses;
+
+        Client(String vip) throws Exception {
+            client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(), mesh.workload("apps", "client"));
+            HboneTestClient.Answer a = client.connect(vip + ":80", Map.of()).get(10, TimeUnit.SECONDS);
+            assertThat(a.status()).as("CONNECT: %s", a.body()).isEqualTo(200);
+            tunnel = a.tunnel();
+            responses = Tunnels.http1(tunnel);
+        }
+
+        /** "200 web-a" or "503 -", and the response's set-cookie if any. */
+        String[] get(String host, String cookie) throws Exception {
+            FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+            r.headers().set(HttpHeaderNames.HOST, host);
+            if (cookie != null) {
+                r.headers().set(HttpHeaderNames.COOKIE, cookie);
+            }
+            tunnel.writeAndFlush(r);
+            FullHttpResponse res = Tunnels.take(responses);
+            try {
+                String server = res.headers().get("x-echo-server");
+                return new String[] {res.status().code() + " " + (server == null ? "-" : server),
+                        res.headers().get(HttpHeaderNames.SET_COOKIE)};
+            } finally {
+                res.release();
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            tunnel.close();
+            client.close();
+        }
+    }
+
+    static String admin(String which, String path) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + mesh.waypoint().adminAddress(which).getPort() + path)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    @Test
+    @Order(2)
+    void oneOfThreeEndpointsStartsFailingAndTrafficMovesAwayAfterConsecutive5xxErrors() throws Exception {
+        try (Client c = new Client("127.140.0.1")) {
+            List<String> before = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                before.add(c.get("web.apps", null)[0]);
+            }
+            assertThat(before).containsOnly("200 web-a", "200 web-b", "200 web-c");
+            assertThat(new HashSet<>(before)).hasSize(3);
+
+            mesh.backend("127.140.1.2", 8080).close(); // web-b's app stops: its ztunnel refuses the CONNECT
+
+            List<String> after = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                after.add(c.get("web.apps", null)[0]);
+            }
+            // no default retries here: web-b's turns fail until it is ejected, after its second failure in a row
+            assertThat(after.stream().filter(s -> !s.startsWith("200"))).hasSize(2).allMatch(s -> s.startsWith("503"));
+            int lastFailure = Math.max(after.lastIndexOf("503 -"), 0);
+            assertThat(after.subList(lastFailure + 1, after.size())).hasSizeGreaterThanOrEqualTo(20)
+                    .containsOnly("200 web-a", "200 web-c");
+        }
+        String stats = admin("stats", "/stats/prometheus");
+        assertThat(stats).contains("waypoint_outlier_ejections_total 1\n").contains("waypoint_outlier_ejected 1\n");
+        String dump = admin("admin", "/config_dump").replaceAll("\\s", "");
+        assertThat(dump).contains("\"apps/web:80\":{\"destinationRule\":\"apps/web\",\"loadBalancer\":\"ROUND_ROBIN\"");
+        assertThat(dump).containsPattern("\"127.140.1.2:8080\":\\{[^}]*\"ejections\":1");
+    }
+
+    @Test
+    @Order(1) // before a pod is stopped by the other test
+    void aCookieHashSetsItsCookieAndSticksToOnePod() throws Exception {
+        try (Client c = new Client("127.140.0.2")) {
+            String[] first = c.get("sticky.apps", null);
+            assertThat(first[1]).as("set-cookie").matches("session=\"[0-9a-f]+\"; Max-Age=3600; Path=/; HttpOnly");
+            String cookie = first[1].substring(0, first[1].indexOf(';'));
+            Set<String> servers = new HashSet<>();
+            for (int i = 0; i < 10; i++) {
+                String[] r = c.get("sticky.apps", cookie);
+                assertThat(r[1]).isNull(); // carried: not set again
+                servers.add(r[0]);
+            }
+            assertThat(servers).hasSize(1).allMatch(s -> s.startsWith("200 web-"));
+        }
+    }
+}
