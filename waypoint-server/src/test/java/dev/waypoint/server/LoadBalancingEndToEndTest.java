@@ -53,7 +53,10 @@ class LoadBalancingEndToEndTest {
         try (InputStream in = LoadBalancingEndToEndTest.class.getResourceAsStream("/e2e/lb-mesh.yaml")) {
             Files.writeString(configDir.resolve("mesh.yaml"), new String(in.readAllBytes(), StandardCharsets.UTF_8));
         }
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        // short HBONE keepalive (ztunnel's is 10 s / 20 s) and connect timeout, so a frozen ztunnel is found quickly
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral(),
+                u -> u.withKeepalive(java.time.Duration.ofMillis(200), java.time.Duration.ofMillis(600))
+                        .withConnectTimeout(java.time.Duration.ofSeconds(1)));
     }
 
     @AfterAll
@@ -153,6 +156,31 @@ class LoadBalancingEndToEndTest {
                 servers.add(r[0]);
             }
             assertThat(servers).hasSize(1).allMatch(s -> s.startsWith("200 web-"));
+        }
+    }
+
+    @Test
+    @Order(3) // after web-b was ejected by the test before
+    void aDestinationZtunnelThatStopsAnsweringIsFoundByPingAndItsRequestsGoElsewhere() throws Exception {
+        try (Client c = new Client("127.140.0.1")) {
+            List<String> warm = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                warm.add(c.get("web.apps", null)[0]);
+            }
+            assertThat(warm).containsOnly("200 web-a", "200 web-c"); // web-b is ejected
+
+            mesh.ztunnels().freeze(java.net.InetAddress.getByName("127.140.1.3")); // web-c's node: no answers, no FIN
+
+            List<String> after = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                // without keepalive the request on the frozen connection would never be answered (take() gives up after 10 s)
+                after.add(c.get("web.apps", null)[0]);
+            }
+            // the request on the frozen connection fails once its PING goes unanswered (502 UC, nothing to retry: it was
+            // sent); the next one to web-c cannot complete a TLS handshake (504); two in a row eject web-c
+            assertThat(after.stream().filter(s -> !s.startsWith("200"))).containsExactly("502 -", "504 -");
+            int last = after.lastIndexOf("504 -");
+            assertThat(after.subList(last + 1, after.size())).hasSizeGreaterThanOrEqualTo(8).containsOnly("200 web-a");
         }
     }
 }

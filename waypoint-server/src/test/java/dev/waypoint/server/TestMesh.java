@@ -50,13 +50,19 @@ public final class TestMesh implements AutoCloseable {
      * @param workDir where certificates are written
      */
     public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options) throws Exception {
+        return start(configDir, workDir, gateway, options, u -> u);
+    }
+
+    /** As above, with the waypoint's upstream settings changed by {@code upstream} (short keepalives, timeouts). */
+    public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options,
+                                 java.util.function.UnaryOperator<UpstreamSettings> upstream) throws Exception {
         MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
         TestMesh mesh = new TestMesh(fixtures, configDir);
         try {
             ListenerSettings ls = options.listenerOverride() != null ? options.listenerOverride().withBind(options.listen())
                     : ListenerSettings.defaults(options.listen());
             mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, fixtures.certDir(), gateway,
-                    fixtures.ca().trustDomain(), ls, UpstreamSettings.defaults(fixtures.hbonePort()),
+                    fixtures.ca().trustDomain(), ls, upstream.apply(UpstreamSettings.defaults(fixtures.hbonePort())),
                     options.health(), options.stats(), options.admin(), options.workers()));
             return mesh;
         } catch (Exception | Error e) {

@@ -115,6 +115,9 @@ final class HboneConnection {
                 c.close(); // the destination must not open streams toward us
             }
         }));
+        // ztunnel's keepalive: a destination that stops answering (no FIN) is closed, which fails its streams
+        ctx.pipeline().addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(settings.keepaliveInterval(),
+                settings.keepaliveTimeout()));
         ctx.pipeline().addLast("conn-events", new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object msg) {
