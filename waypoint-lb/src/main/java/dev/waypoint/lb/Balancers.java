@@ -5,7 +5,6 @@ import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RequestKey;
 import dev.waypoint.model.traffic.TrafficPolicySpec.ConsistentHashSpec;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -439,12 +438,21 @@ final class Balancers {
         return null;
     }
 
-    /** FNV-1a 64 over the UTF-8 bytes, seeded, finished by SplitMix64's mixer (good avalanche for short keys). */
+    /**
+     * FNV-1a 64 over the string's UTF-16 code units (low byte, then high byte when non-zero: ASCII
+     * hashes as its bytes), seeded, finished by SplitMix64's mixer (good avalanche for short keys).
+     * Allocates nothing.
+     */
     static long hash(String s, long seed) {
         long h = 0xcbf29ce484222325L ^ (seed * 0x9E3779B97F4A7C15L);
-        for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
-            h ^= b & 0xff;
+        for (int i = 0, n = s.length(); i < n; i++) {
+            char c = s.charAt(i);
+            h ^= c & 0xff;
             h *= 0x100000001b3L;
+            if (c > 0xff) {
+                h ^= c >>> 8;
+                h *= 0x100000001b3L;
+            }
         }
         h ^= h >>> 30;
         h *= 0xbf58476d1ce4e5b9L;

@@ -7,6 +7,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -15,8 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
- * What the upstream stage has seen of each endpoint, keyed by address and identity (not by the
- * snapshot's record, so it survives config generations): requests in flight, attempts, failures,
+ * What the upstream stage has seen of each endpoint, keyed by address (and identity: the same
+ * address with another identity is a new endpoint), not by the snapshot's record, so it survives config generations): requests in flight, attempts, failures,
  * consecutive failures, and outlier-detection ejections. Least-request balancing, slow start and
  * outlier detection read it; the upstream stage writes it once per attempt. Endpoints that leave
  * the config are forgotten on the next generation once idle ({@link #retain}).
@@ -73,8 +74,6 @@ public final class EndpointStates {
         }
     }
 
-    record Key(HostPort address, SpiffeId identity) {}
-
     /** Counters of one endpoint. */
     public static final class State {
         private final AtomicInteger active = new AtomicInteger();
@@ -89,11 +88,14 @@ public final class EndpointStates {
         private final AtomicInteger ejectionLevel = new AtomicInteger();
         private final AtomicLong ejections = new AtomicLong();
         private final long firstSeen;
+        /** The identity this state was made for: the same address with another identity is another endpoint. */
+        private final SpiffeId identity;
         /** The outlier rule and the endpoints of the port the last pick was made from (null: no detection). */
         private volatile Watch watch;
 
-        State(long firstSeen) {
+        State(long firstSeen, SpiffeId identity) {
             this.firstSeen = firstSeen;
+            this.identity = identity;
         }
 
         /** Attempts in flight. */
@@ -124,7 +126,8 @@ public final class EndpointStates {
 
     private record Watch(OutlierDetectionSpec rule, List<Endpoint> group) {}
 
-    private final Map<Key, State> states = new ConcurrentHashMap<>();
+    /** By address (no key object per lookup: the picks read it per request); the identity is checked on the state. */
+    private final Map<HostPort, State> states = new ConcurrentHashMap<>();
     private final LongSupplier clock;
     private final AtomicLong ejectionsTotal = new AtomicLong();
     /** The latest end of any ejection: while the clock is past it, nothing is ejected (the fast path). */
@@ -147,16 +150,23 @@ public final class EndpointStates {
 
     /** The state of {@code endpoint}, created on first use. */
     public State of(Endpoint endpoint) {
-        return states.computeIfAbsent(key(endpoint), k -> new State(firstGeneration ? NEVER : now()));
+        State s = states.get(endpoint.address());
+        if (s != null && Objects.equals(s.identity, endpoint.identity())) {
+            return s;
+        }
+        return states.compute(endpoint.address(), (k, old) -> old != null && Objects.equals(old.identity, endpoint.identity())
+                ? old : new State(firstGeneration ? NEVER : now(), endpoint.identity()));
     }
 
-    private static Key key(Endpoint e) {
-        return new Key(e.address(), e.identity());
+    /** The state of {@code endpoint} if there is one (no allocation). */
+    private State find(Endpoint endpoint) {
+        State s = states.get(endpoint.address());
+        return s != null && Objects.equals(s.identity, endpoint.identity()) ? s : null;
     }
 
     /** Requests in flight to {@code endpoint}. */
     public int active(Endpoint endpoint) {
-        State s = states.get(key(endpoint));
+        State s = find(endpoint);
         return s == null ? 0 : s.active();
     }
 
@@ -165,7 +175,7 @@ public final class EndpointStates {
      * generation count as old: slow start is for endpoints that join a running Service.
      */
     long ageNanos(Endpoint endpoint) {
-        State s = states.get(key(endpoint));
+        State s = find(endpoint);
         return s == null || s.firstSeen == NEVER ? Long.MAX_VALUE : now() - s.firstSeen;
     }
 
@@ -176,7 +186,7 @@ public final class EndpointStates {
 
     /** Whether outlier detection has {@code endpoint} ejected now. */
     public boolean ejected(Endpoint endpoint) {
-        State s = states.get(key(endpoint));
+        State s = find(endpoint);
         return s != null && now() < s.ejectedUntil.get();
     }
 
@@ -314,7 +324,7 @@ public final class EndpointStates {
 
     /** Forgets endpoints not in {@code live} (and idle): called when a new generation arrives. */
     void retain(Set<HostPort> live) {
-        states.entrySet().removeIf(e -> !live.contains(e.getKey().address()) && e.getValue().active() == 0);
+        states.entrySet().removeIf(e -> !live.contains(e.getKey()) && e.getValue().active() == 0);
     }
 
     /**
@@ -324,7 +334,7 @@ public final class EndpointStates {
     public Map<String, Map<String, Long>> debug() {
         Map<String, Map<String, Long>> out = new LinkedHashMap<>();
         long now = now();
-        states.forEach((k, s) -> out.put(k.address().toString(), Map.of("active", (long) s.active(),
+        states.forEach((k, s) -> out.put(k.toString(), Map.of("active", (long) s.active(),
                 "attempts", s.attempts(), "failures", s.failures(), "consecutiveFailures", (long) s.consecutiveFailures(),
                 "ejections", s.ejections(),
                 "ejectedForMs", s.ejectedUntil.get() == NEVER ? 0L
