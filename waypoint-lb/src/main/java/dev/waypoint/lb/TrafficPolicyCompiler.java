@@ -103,6 +103,7 @@ final class TrafficPolicyCompiler {
         TrafficPolicySpec top = dr.trafficPolicy();
         LoadBalancerSpec lb = top.loadBalancer();
         OutlierDetectionSpec od = top.outlierDetection();
+        TrafficPolicySpec.ConnectionPoolSpec pool = top.connectionPool();
         for (TrafficPolicySpec.PortPolicySpec p : top.portLevelSettings()) {
             if (p.port() == port.port()) {
                 // a port-level setting replaces the top-level field it writes (Istio's MergeTrafficPolicy)
@@ -112,12 +113,15 @@ final class TrafficPolicyCompiler {
                 if (p.policy().outlierDetection() != null) {
                     od = p.policy().outlierDetection();
                 }
+                if (p.policy().connectionPool() != null) {
+                    pool = p.policy().connectionPool();
+                }
             }
         }
-        if (lb == null && od == null) {
+        if (lb == null && od == null && pool == null) {
             return null;
         }
-        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od);
+        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool);
     }
 
     private Balancer balancer(DestinationRuleSpec dr, LoadBalancerSpec lb, List<Endpoint> endpoints) {

@@ -90,6 +90,8 @@ final class UpstreamRequest implements UpstreamCall {
     private boolean responseStarted;
     private boolean over;
     private ScheduledFuture<?> requestTimer;
+    /** The connectionPool slot this request holds (see {@link Upstreams#admit}), until it ends. */
+    private java.util.concurrent.atomic.AtomicInteger admitted;
 
     UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
@@ -126,6 +128,13 @@ final class UpstreamRequest implements UpstreamCall {
     void start() {
         if (route == null) {
             fail(new Rejection(Rejection.Reason.INTERNAL, "no route was decided for this request (the route stage must run first)"));
+            return;
+        }
+        // DestinationRule connectionPool: one slot per request, retries included, given back when it ends
+        admitted = upstreams.admit(request.snapshot(), backend, upstreamH2);
+        if (admitted == null) {
+            fail(new Rejection(Rejection.Reason.UPSTREAM_OVERFLOW, "the DestinationRule connectionPool limit of the "
+                    + "backend's requests in flight is reached"));
             return;
         }
         newAttempt();
@@ -223,9 +232,15 @@ final class UpstreamRequest implements UpstreamCall {
 
     // --- endings ---
 
-    /** The request is over for the upstream stage: timers off, the kept head and body released. */
+    /** The request is over for the upstream stage: timers off, the kept head and body released, its pool slot given back. */
     private void releaseHeld() {
         over = true;
+        if (admitted != null) {
+            if (admitted != Upstreams.UNLIMITED) {
+                admitted.decrementAndGet();
+            }
+            admitted = null;
+        }
         if (requestTimer != null) {
             requestTimer.cancel(false);
         }

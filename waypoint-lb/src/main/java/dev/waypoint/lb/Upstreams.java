@@ -138,6 +138,43 @@ public final class Upstreams {
     }
 
     /**
+     * Admits one request to {@code backend} under its DestinationRule's {@code connectionPool}
+     * limits: the counter of the Service port's requests in flight, already incremented (give it
+     * back with {@code decrementAndGet} when the request ends), {@link #UNLIMITED} when no limit
+     * applies, or null when the limit is reached (answer 503 UO). Counters live here, by Service
+     * port, so requests in flight keep counting across config generations.
+     */
+    java.util.concurrent.atomic.AtomicInteger admit(ConfigSnapshot snapshot, RouteSelection.Backend backend, boolean h2) {
+        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
+            return UNLIMITED;
+        }
+        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        int max = policy == null ? 0 : policy.maxRequests(h2);
+        if (max <= 0) {
+            return UNLIMITED;
+        }
+        java.util.concurrent.atomic.AtomicInteger n = inFlight.computeIfAbsent(
+                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+        if (n.incrementAndGet() > max) {
+            n.decrementAndGet();
+            overflows.incrementAndGet();
+            return null;
+        }
+        return n;
+    }
+
+    /** What {@link #admit} returns when nothing is counted. */
+    static final java.util.concurrent.atomic.AtomicInteger UNLIMITED = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Map<EndpointTable.Key, java.util.concurrent.atomic.AtomicInteger> inFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong overflows = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Requests refused because a connectionPool limit was reached (the {@code waypoint_upstream_overflow_total} counter). */
+    public long overflows() {
+        return overflows.get();
+    }
+
+    /**
      * The endpoints outlier detection has not ejected; all of them when fewer than
      * {@code minHealthPercent} percent are healthy (Envoy's panic threshold, which Istio sets from it).
      */

@@ -214,6 +214,9 @@ public final class WaypointServer implements AutoCloseable {
                     .append("# TYPE waypoint_outlier_ejections_total counter\n")
                     .append("waypoint_outlier_ejections_total ").append(upstreams.states().ejectionsTotal()).append('\n');
             gauge(b, "waypoint_outlier_ejected", "Endpoints ejected by outlier detection now.", upstreams.states().ejectedNow());
+            b.append("# HELP waypoint_upstream_overflow_total Requests answered 503 UO: a DestinationRule connectionPool limit was reached.\n")
+                    .append("# TYPE waypoint_upstream_overflow_total counter\n")
+                    .append("waypoint_upstream_overflow_total ").append(upstreams.overflows()).append('\n');
         }
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());

@@ -33,8 +33,10 @@ import java.util.regex.Pattern;
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
  *
  * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
- * {@code outlierDetection} and {@code portLevelSettings} of both. Fields of the DestinationRule
- * API it does not apply yet ({@code connectionPool}, {@code tls}, {@code localityLbSetting},
+ * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections},
+ * {@code http.http1MaxPendingRequests}, {@code http.http2MaxRequests}) and their
+ * {@code portLevelSettings}. Fields of the DestinationRule API it does not apply yet (the other
+ * {@code connectionPool} fields, {@code tls}, {@code localityLbSetting},
  * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
  * {@code retryBudget}) are warnings naming the field, and the rest of the object applies: an
  * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
@@ -56,7 +58,17 @@ final class DestinationRuleTranslator {
             "baseEjectionTime", "maxEjectionPercent", "minHealthPercent", "consecutiveErrors");
     private static final Set<String> PORT_FIELDS = Set.of("port", "loadBalancer", "connectionPool", "outlierDetection", "tls");
     private static final Set<String> SUBSET_FIELDS = Set.of("name", "labels", "trafficPolicy");
-    private static final Set<String> NOT_APPLIED = Set.of("connectionPool", "tunnel", "proxyProtocol", "retryBudget");
+    private static final Set<String> NOT_APPLIED = Set.of("tunnel", "proxyProtocol", "retryBudget");
+    private static final Set<String> POOL_FIELDS = Set.of("tcp", "http");
+    private static final Set<String> TCP_FIELDS = Set.of("maxConnections", "connectTimeout", "tcpKeepalive",
+            "maxConnectionDuration", "idleTimeout");
+    private static final Set<String> HTTP_FIELDS = Set.of("http1MaxPendingRequests", "http2MaxRequests",
+            "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
+            "maxConcurrentStreams");
+    /** connectionPool fields read and checked but not enforced yet (a warning each). */
+    private static final Set<String> POOL_NOT_APPLIED = Set.of("connectTimeout", "tcpKeepalive", "maxConnectionDuration",
+            "idleTimeout", "maxRequestsPerConnection", "maxRetries", "h2UpgradePolicy", "useClientProtocol",
+            "maxConcurrentStreams");
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
     private static final String DURATION_EXPECTED = "a positive duration such as 10s or 500ms";
 
@@ -125,6 +137,8 @@ final class DestinationRuleTranslator {
         tls(ctx, ctx.object(node, p, "tls"), path(p, "tls"));
         LoadBalancerSpec lb = loadBalancer(ctx, ctx.object(node, p, "loadBalancer"), path(p, "loadBalancer"));
         OutlierDetectionSpec od = outlier(ctx, ctx.object(node, p, "outlierDetection"), path(p, "outlierDetection"));
+        TrafficPolicySpec.ConnectionPoolSpec pool = connectionPool(ctx, ctx.object(node, p, "connectionPool"),
+                path(p, "connectionPool"));
         List<TrafficPolicySpec.PortPolicySpec> ports = new ArrayList<>();
         if (top) {
             List<JsonNode> nodes = ctx.list(node, p, "portLevelSettings");
@@ -145,7 +159,32 @@ final class DestinationRuleTranslator {
                 }
             }
         }
-        return new TrafficPolicySpec(lb, od, ports);
+        return new TrafficPolicySpec(lb, od, ports, pool);
+    }
+
+    private static TrafficPolicySpec.ConnectionPoolSpec connectionPool(ObjectContext ctx, JsonNode pool, String p) {
+        if (pool == null) {
+            return null;
+        }
+        ctx.unknownKeys(pool, p, POOL_FIELDS);
+        JsonNode tcp = ctx.object(pool, p, "tcp");
+        JsonNode http = ctx.object(pool, p, "http");
+        String tp = path(p, "tcp");
+        String hp = path(p, "http");
+        ctx.unknownKeys(tcp, tp, TCP_FIELDS);
+        ctx.unknownKeys(http, hp, HTTP_FIELDS);
+        for (String f : POOL_NOT_APPLIED) {
+            if (child(tcp, f) != null) {
+                ctx.warning(path(tp, f), f + " is not applied by this waypoint yet");
+            }
+            if (child(http, f) != null) {
+                ctx.warning(path(hp, f), f + " is not applied by this waypoint yet");
+            }
+        }
+        int maxConnections = ctx.integer(tcp, tp, "maxConnections", 0, Integer.MAX_VALUE, 0);
+        int pending = ctx.integer(http, hp, "http1MaxPendingRequests", 0, Integer.MAX_VALUE, 0);
+        int h2 = ctx.integer(http, hp, "http2MaxRequests", 0, Integer.MAX_VALUE, 0);
+        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2);
     }
 
     private static void tls(ObjectContext ctx, JsonNode tls, String p) {

@@ -77,8 +77,14 @@ class DestinationRuleTranslatorTest {
                         List.of(E + "spec.trafficPolicy.outlierDetection.interval: interval: 10 (expected: a positive duration such as 10s or 500ms)")),
                 new Case("percent over 100", "  host: b\n  trafficPolicy: {outlierDetection: {maxEjectionPercent: 150}}\n", false,
                         List.of(E + "spec.trafficPolicy.outlierDetection.maxEjectionPercent: maxEjectionPercent: 150 (expected: 0-100)")),
-                new Case("connectionPool warned, kept", "  host: b\n  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 10}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool: connectionPool is not applied by this waypoint yet (Istio's defaults hold: no limits)")),
+                new Case("connectionPool limits applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http2MaxRequests: 10, http1MaxPendingRequests: 1}}}\n", true,
+                        List.of()),
+                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: 3}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is not applied by this waypoint yet")),
+                new Case("connectionPool unknown field", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRequests: 3}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.maxRequests: maxRequests: unknown field (expected: one of h2UpgradePolicy, http1MaxPendingRequests, http2MaxRequests, idleTimeout, maxConcurrentStreams, maxRequestsPerConnection, maxRetries, useClientProtocol)")),
+                new Case("connectionPool negative", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.maxConnections: maxConnections: -1 (expected: 0-2147483647)")),
                 new Case("locality warned", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {enabled: true}}}\n", true,
                         List.of(W + "spec.trafficPolicy.loadBalancer.localityLbSetting: locality load balancing is not applied by this waypoint yet (endpoints are balanced regardless of region and zone)")),
                 new Case("ISTIO_MUTUAL noted", "  host: b\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n", true,
@@ -134,5 +140,6 @@ class DestinationRuleTranslatorTest {
         assertThat(port.port()).isEqualTo(9080);
         assertThat(port.policy().loadBalancer().simple()).isEqualTo(Simple.LEAST_REQUEST);
         assertThat(port.policy().loadBalancer().warmup()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(dr.trafficPolicy().connectionPool()).isNull();
     }
 }

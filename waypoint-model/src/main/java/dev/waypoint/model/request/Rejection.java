@@ -35,6 +35,11 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         UPSTREAM_RESET(502, "UC", "upstream_reset_before_response_started"),
         /** Connecting to the endpoint took longer than the connect timeout. */
         CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
+        /**
+         * A DestinationRule {@code connectionPool} limit was reached (Envoy's circuit breakers: 503
+         * with flag UO, details {@code upstream_reset_before_response_started{overflow}}).
+         */
+        UPSTREAM_OVERFLOW(503, "UO", "upstream_reset_before_response_started{overflow}"),
         /** The request was malformed (bad header, oversized head). */
         BAD_REQUEST(400, "DPE", "downstream_protocol_error"),
         /** The request head exceeded the configured limit. */

@@ -12,15 +12,32 @@ import java.util.Objects;
  * @param loadBalancer {@code loadBalancer}, or null
  * @param outlierDetection {@code outlierDetection}, or null (none: Istio's default)
  * @param portLevelSettings per-port overrides; empty for a port-level policy itself
+ * @param connectionPool {@code connectionPool}, or null
  */
 public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
-                                List<PortPolicySpec> portLevelSettings) {
+                                List<PortPolicySpec> portLevelSettings, ConnectionPoolSpec connectionPool) {
     /** No policy written. */
-    public static final TrafficPolicySpec NONE = new TrafficPolicySpec(null, null, List.of());
+    public static final TrafficPolicySpec NONE = new TrafficPolicySpec(null, null, List.of(), null);
 
     public TrafficPolicySpec {
         portLevelSettings = List.copyOf(portLevelSettings);
     }
+
+    /** A policy without {@code connectionPool}. */
+    public TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
+                             List<PortPolicySpec> portLevelSettings) {
+        this(loadBalancer, outlierDetection, portLevelSettings, null);
+    }
+
+    /**
+     * {@code connectionPool}, the limits this waypoint enforces; 0 means not written (Istio's
+     * default: unlimited).
+     *
+     * @param maxConnections {@code tcp.maxConnections}
+     * @param http1MaxPendingRequests {@code http.http1MaxPendingRequests}
+     * @param http2MaxRequests {@code http.http2MaxRequests}
+     */
+    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {}
 
     /** A {@code portLevelSettings} entry: the port number and its policy. */
     public record PortPolicySpec(int port, TrafficPolicySpec policy) {
