@@ -80,6 +80,24 @@ class LoadBalancingEndToEndTest {
             responses = Tunnels.http1(tunnel);
         }
 
+        /** Sends GET {@code path} without waiting for the answer. */
+        void send(String host, String path) {
+            FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+            r.headers().set(HttpHeaderNames.HOST, host);
+            tunnel.writeAndFlush(r);
+        }
+
+        /** The next answer: status, and the pod or the waypoint's reason. */
+        String answer() throws Exception {
+            FullHttpResponse res = Tunnels.take(responses);
+            try {
+                String server = res.headers().get("x-echo-server");
+                return res.status().code() + " " + (server != null ? "web" : res.headers().get("x-waypoint-reason"));
+            } finally {
+                res.release();
+            }
+        }
+
         /** "200 web-a" or "503 -", and the response's set-cookie if any. */
         String[] get(String host, String cookie) throws Exception {
             FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
@@ -140,6 +158,30 @@ class LoadBalancingEndToEndTest {
         String dump = admin("admin", "/config_dump").replaceAll("\\s", "");
         assertThat(dump).contains("\"apps/web:80\":{\"destinationRule\":\"apps/web\",\"loadBalancer\":\"ROUND_ROBIN\"");
         assertThat(dump).containsPattern("\"127.140.1.2:8080\":\\{[^}]*\"ejections\":1");
+    }
+
+    @Test
+    @Order(0) // first: no upstream connection is pooled yet, so each request in flight opens its own CONNECT
+    void aConnectionPoolLimitAnswers503UoBeyondIt() throws Exception {
+        try (Client a = new Client("127.140.0.3"); Client b = new Client("127.140.0.3"); Client c = new Client("127.140.0.3")) {
+            int before = mesh.ztunnels().seen().size();
+            a.send("limited.apps", "/delay/1500");
+            b.send("limited.apps", "/delay/1500");
+            // both are in flight once their CONNECTs reached the pods' ztunnels
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (mesh.ztunnels().seen().size() < before + 2 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(mesh.ztunnels().seen().size()).isGreaterThanOrEqualTo(before + 2);
+            // maxConnections 1 + http1MaxPendingRequests 1: a third request in flight overflows
+            c.send("limited.apps", "/");
+            assertThat(c.answer()).isEqualTo("503 upstream_reset_before_response_started{overflow}");
+            assertThat(a.answer()).isEqualTo("200 web");
+            assertThat(b.answer()).isEqualTo("200 web");
+            c.send("limited.apps", "/");
+            assertThat(c.answer()).isEqualTo("200 web"); // room again
+        }
+        assertThat(admin("stats", "/stats/prometheus")).contains("waypoint_upstream_overflow_total 1\n");
     }
 
     @Test
