@@ -12,6 +12,7 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -26,6 +27,7 @@ import java.util.Objects;
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
  * @param destinationRules every valid DestinationRule, in input order (the lb compiler resolves hosts)
+ * @param localRateLimits the local rate limits of valid EnvoyFilters, attached or not (the compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -33,7 +35,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
                           List<OtherResource> others,
-                          List<DestinationRuleSpec> destinationRules) {
+                          List<DestinationRuleSpec> destinationRules,
+                          List<LocalRateLimitSpec> localRateLimits) {
     public ResourceSet {
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -48,12 +51,13 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
         destinationRules = List.copyOf(destinationRules);
+        localRateLimits = List.copyOf(localRateLimits);
     }
 
     /** An empty set for {@code waypoint}. */
     public static ResourceSet empty(NamespacedName waypoint, String trustDomain) {
         return new ResourceSet(waypoint, trustDomain, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of(), List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
     }
 
     /**
@@ -85,6 +89,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
         private List<DestinationRuleSpec> destinationRules;
+        private List<LocalRateLimitSpec> localRateLimits;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -100,6 +105,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
             destinationRules = from.destinationRules;
+            localRateLimits = from.localRateLimits;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -157,10 +163,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder localRateLimits(List<LocalRateLimitSpec> v) {
+            localRateLimits = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
                     referenceGrants, requestAuthentications, authorizationPolicies, others,
-                    destinationRules);
+                    destinationRules, localRateLimits);
         }
     }
 }

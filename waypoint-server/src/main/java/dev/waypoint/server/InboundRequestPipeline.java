@@ -3,6 +3,7 @@ package dev.waypoint.server;
 import dev.waypoint.authz.AuthzFilter;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.PathNormalizationFilter;
+import dev.waypoint.lb.LocalRateLimitFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.request.HttpFilter;
@@ -18,7 +19,7 @@ import java.util.List;
  * request, builds its {@code RequestContext} and runs the list below over it.
  *
  * <p>Istio's order (STYLE.md, "The data path in one place"), filled in as the stages land:
- * {@code telemetry → wasm AUTHN → authn → wasm AUTHZ → authz → wasm STATS → route → upstream}.
+ * {@code telemetry → wasm AUTHN → authn → wasm AUTHZ → authz → wasm STATS → ratelimit → route → upstream}.
  * A filter continues, pauses (and resumes) or answers through the one local-reply renderer;
  * filters after a reply do not run; response heads and the outcome pass back through the
  * filters that ran, in reverse order.
@@ -28,12 +29,22 @@ final class InboundRequestPipeline {
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
     static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, Upstreams upstreams) {
-        // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(telemetry, authn, authz), upstreams.httpStage());
+        return http(telemetry, authn, authz, new LocalRateLimitFilter(), upstreams);
     }
 
-    /** The filters, in data-path order (also what {@code waypoint explain} runs). */
+    /** As above with the rate-limit filter whose buckets (and counters) the caller keeps. */
+    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, LocalRateLimitFilter rateLimit,
+                             Upstreams upstreams) {
+        // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
+        return new RequestChain(filters(telemetry, authn, authz, rateLimit), upstreams.httpStage());
+    }
+
+    /** The filters, in data-path order (also what {@code waypoint explain} runs, with fresh rate-limit buckets). */
     static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz) {
+        return filters(telemetry, authn, authz, new LocalRateLimitFilter());
+    }
+
+    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, LocalRateLimitFilter rateLimit) {
         return List.of(
                 // outermost: it must see every outcome, including the requests a later stage
                 // answers or a malformed request nothing else saw (onComplete runs on every filter);
@@ -50,6 +61,10 @@ final class InboundRequestPipeline {
                 // so a denied request never reaches routing or an upstream (Istio: RBAC runs before
                 // the router)
                 new AuthzFilter(authz.debugHeaders()),
+                // local rate limit (an EnvoyFilter of Istio's rate-limit page): where that page inserts it,
+                // right before the router, so after authn and authz (a denied request takes no token) and
+                // before the route (the route stage's local replies, 404/redirects, are still limited)
+                rateLimit,
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

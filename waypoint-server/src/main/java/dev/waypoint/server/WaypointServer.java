@@ -14,6 +14,9 @@ import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
 import dev.waypoint.lb.EndpointCompiler;
 import dev.waypoint.lb.EndpointTable;
+import dev.waypoint.lb.LocalRateLimitFilter;
+import dev.waypoint.lb.RateLimitCompiler;
+import dev.waypoint.lb.RateLimits;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
@@ -65,7 +68,8 @@ public final class WaypointServer implements AutoCloseable {
     static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
-                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
+                new RateLimitCompiler(authz.rootNamespace()));
     }
 
     private final WaypointSettings settings;
@@ -80,6 +84,8 @@ public final class WaypointServer implements AutoCloseable {
     private Upstreams upstreams;
     /** Istio's standard metrics, on /stats/prometheus; at most 10,000 label sets. */
     private final IstioMetrics metrics = new IstioMetrics(10_000);
+    /** EnvoyFilter local rate limits: buckets and counters for the life of the process. */
+    private final LocalRateLimitFilter rateLimit = new LocalRateLimitFilter();
     private AccessLog accessLog;
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
@@ -141,7 +147,7 @@ public final class WaypointServer implements AutoCloseable {
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
-                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
+                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), rateLimit, upstreams),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
         hboneAddress = listener.start();
@@ -189,6 +195,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
+        extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         return Page.json(ConfigDump.toJson(snap, extra));
     }
@@ -218,6 +225,7 @@ public final class WaypointServer implements AutoCloseable {
                     .append("# TYPE waypoint_upstream_overflow_total counter\n")
                     .append("waypoint_upstream_overflow_total ").append(upstreams.overflows()).append('\n');
         }
+        b.append(rateLimit.scrape());
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }

@@ -161,6 +161,33 @@ class LoadBalancingEndToEndTest {
     }
 
     @Test
+    @Order(0)
+    void anEnvoyFilterLocalRateLimitAnswers429OnceItsBucketIsEmpty() throws Exception {
+        try (Client c = new Client("127.140.0.4")) {
+            List<String> answers = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+                r.headers().set(HttpHeaderNames.HOST, "rated.apps");
+                c.tunnel.writeAndFlush(r);
+                FullHttpResponse res = Tunnels.take(c.responses);
+                try {
+                    answers.add(res.status().code() + " " + res.headers().get("x-local-rate-limit") + " "
+                            + res.content().toString(StandardCharsets.UTF_8).trim());
+                } finally {
+                    res.release();
+                }
+            }
+            // max_tokens 3, refilled hourly: three pass, then 429 with the page's header and Envoy's body
+            assertThat(answers.subList(0, 3)).allMatch(a -> a.startsWith("200 null"));
+            assertThat(answers.subList(3, 5)).containsOnly("429 true local_rate_limited");
+        }
+        assertThat(admin("stats", "/stats/prometheus")).contains(
+                "waypoint_local_rate_limit_total{stat_prefix=\"http_local_rate_limiter\",result=\"ok\"} 3\n",
+                "waypoint_local_rate_limit_total{stat_prefix=\"http_local_rate_limiter\",result=\"enforced\"} 2\n");
+        assertThat(admin("admin", "/config_dump").replaceAll("\\s", "")).contains("\"localRateLimits\":{\"apps/rated\":");
+    }
+
+    @Test
     @Order(0) // first: no upstream connection is pooled yet, so each request in flight opens its own CONNECT
     void aConnectionPoolLimitAnswers503UoBeyondIt() throws Exception {
         try (Client a = new Client("127.140.0.3"); Client b = new Client("127.140.0.3"); Client c = new Client("127.140.0.3")) {

@@ -22,6 +22,7 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -39,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
  * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
  * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and
- * {@code v1beta1} DestinationRule. Anything else is kept as an
+ * {@code v1beta1} DestinationRule; {@code networking.istio.io/v1alpha3} EnvoyFilter (its local rate
+ * limit only). Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -95,6 +97,7 @@ public final class ResourceTranslator {
         List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
         List<DestinationRuleSpec> destinationRules = new ArrayList<>();
+        List<LocalRateLimitSpec> localRateLimits = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -117,6 +120,8 @@ public final class ResourceTranslator {
                 policies.add(s);
             } else if (spec instanceof DestinationRuleSpec s) {
                 destinationRules.add(s);
+            } else if (spec instanceof EnvoyFilterLimits s) {
+                localRateLimits.addAll(s.limits());
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec != null) {
@@ -124,7 +129,7 @@ public final class ResourceTranslator {
             }
         }
         return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, policies, others, destinationRules);
+                requestAuthentications, policies, others, destinationRules, localRateLimits);
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -202,12 +207,22 @@ public final class ResourceTranslator {
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/EnvoyFilter" -> supported(ctx, apiVersion, version, "v1alpha3")
+                    ? envoyFilter(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {
             return new TranslatedObject(key, null, src, true);
         }
         return new TranslatedObject(key, spec, src, false);
+    }
+
+    /** The local rate limits of one EnvoyFilter (the only EnvoyFilter shape applied), kept together. */
+    record EnvoyFilterLimits(List<LocalRateLimitSpec> limits) {}
+
+    private static EnvoyFilterLimits envoyFilter(ObjectContext ctx, JsonNode tree, NamespacedName nn) {
+        List<LocalRateLimitSpec> limits = EnvoyFilterTranslator.translate(ctx, tree, nn);
+        return limits == null || limits.isEmpty() ? null : new EnvoyFilterLimits(limits);
     }
 
     /** A known kind at a version we do not read is kept as an {@link OtherResource}, with a warning. */
