@@ -77,13 +77,13 @@ final class EnvoyFilterTranslator {
             JsonNode body = ctx.object(patch, p, "patch");
             String op = ctx.string(body, path(p, "patch"), "operation");
             JsonNode value = ctx.object(body, path(p, "patch"), "value");
-            String filterName = value == null ? null : ctx.string(value, path(p, "patch.value"), "name");
+            String filterName = value == null ? null : ctx.string(value, path(path(p, "patch"), "value"), "name");
             if (!"HTTP_FILTER".equals(applyTo) || op == null || !INSERTS.contains(op) || !FILTER.equals(filterName)) {
                 ctx.error(p, message("configPatches[" + i + "]", "applyTo " + applyTo + ", operation " + op + ", filter "
                         + filterName, SUPPORTED + "; other EnvoyFilter patches are not supported by this waypoint"));
                 continue;
             }
-            LocalRateLimitSpec lrl = localRateLimit(ctx, value, path(p, "patch.value"), name, targets);
+            LocalRateLimitSpec lrl = localRateLimit(ctx, value, path(path(p, "patch"), "value"), name, targets);
             if (lrl != null) {
                 out.add(lrl);
             }
