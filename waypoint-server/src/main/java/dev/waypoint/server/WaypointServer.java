@@ -211,6 +211,8 @@ public final class WaypointServer implements AutoCloseable {
                 listener == null ? 0 : listener.connectionCount());
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
+        gauge(b, "waypoint_hbone_outbound_streams", "Open CONNECT streams on outbound HBONE connections.",
+                pool == null ? 0 : pool.streamCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
         if (accessLog != null) {
             gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",

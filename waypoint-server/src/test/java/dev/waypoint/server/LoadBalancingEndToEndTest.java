@@ -155,6 +155,8 @@ class LoadBalancingEndToEndTest {
         }
         String stats = admin("stats", "/stats/prometheus");
         assertThat(stats).contains("waypoint_outlier_ejections_total 1\n").contains("waypoint_outlier_ejected 1\n");
+        // the pooled upstream HTTP/1.1 connections each hold a CONNECT stream
+        assertThat(stats).containsPattern("waypoint_hbone_outbound_streams [1-9]");
         String dump = admin("admin", "/config_dump").replaceAll("\\s", "");
         assertThat(dump).contains("\"apps/web:80\":{\"destinationRule\":\"apps/web\",\"loadBalancer\":\"ROUND_ROBIN\"");
         assertThat(dump).containsPattern("\"127.140.1.2:8080\":\\{[^}]*\"ejections\":1");

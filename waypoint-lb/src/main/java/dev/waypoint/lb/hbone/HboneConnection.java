@@ -47,10 +47,19 @@ final class HboneConnection {
     private int streams;
     private boolean goingAway;
 
+    /** Open CONNECT streams of every connection of the pool (read by the stats page from another thread). */
+    private final java.util.concurrent.atomic.AtomicInteger poolStreams;
+
     HboneConnection(Channel channel, HboneKey key, UpstreamSettings settings) {
+        this(channel, key, settings, new java.util.concurrent.atomic.AtomicInteger());
+    }
+
+    HboneConnection(Channel channel, HboneKey key, UpstreamSettings settings,
+                    java.util.concurrent.atomic.AtomicInteger poolStreams) {
         this.channel = channel;
         this.key = key;
         this.settings = settings;
+        this.poolStreams = poolStreams;
     }
 
     Channel channel() {
@@ -174,7 +183,11 @@ final class HboneConnection {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
                         counted[0] = true;
-                        ch.closeFuture().addListener(f -> streams--);
+                        poolStreams.incrementAndGet();
+                        ch.closeFuture().addListener(f -> {
+                            streams--;
+                            poolStreams.decrementAndGet();
+                        });
                         ch.pipeline().addLast("connect-response", new ConnectResponse(result, authority));
                     }
                 })
