@@ -17,7 +17,9 @@ import java.util.random.RandomGenerator;
  * <ul>
  *   <li>{@code LEAST_REQUEST} (Istio's default): power of two choices, the candidate with fewer
  *       requests in flight wins (Envoy's {@code choice_count: 2}); all endpoints weigh the same
- *       (Kubernetes endpoints carry no weight), a warming endpoint weighs its slow-start share.</li>
+ *       (Kubernetes endpoints carry no weight), a warming endpoint weighs its slow-start share.
+ *       The first candidate comes in rotation and wins ties, the second is random: under equal
+ *       load it is round robin (Envoy draws both at random, so sequential requests land unevenly).</li>
  *   <li>{@code ROUND_ROBIN}: the list's order, one shared counter; a warming endpoint is skipped
  *       with probability 1 - its share.</li>
  *   <li>{@code RANDOM}: uniform.</li>
@@ -80,6 +82,7 @@ final class Balancers {
     }
 
     private static final class LeastRequest implements Balancer {
+        private final AtomicInteger next = new AtomicInteger();
         private final Duration warmup;
 
         LeastRequest(Duration warmup) {
@@ -93,7 +96,9 @@ final class Balancers {
             if (n == 1) {
                 return usable.get(0);
             }
-            int ia = random.nextInt(n);
+            // the first candidate in rotation, the second at random: with equal loads (ties go to the first)
+            // this is round robin, so sequential traffic spreads evenly; Envoy draws both at random
+            int ia = (next.getAndIncrement() & Integer.MAX_VALUE) % n;
             int ib = random.nextInt(n - 1);
             Endpoint a = usable.get(ia);
             Endpoint b = usable.get(ib >= ia ? ib + 1 : ib);
