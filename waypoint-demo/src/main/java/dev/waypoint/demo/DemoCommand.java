@@ -91,7 +91,7 @@ public final class DemoCommand implements Callable<Integer> {
                 spiffe://cluster.local/ns/demo/sa/curl) to the waypoint; the waypoint checks the
                 target, routes to an endpoint and opens HBONE to that pod's ztunnel stand-in.
 
-                  curl -s http://127.10.0.10:9080/          # reviews: round robin over v1, v2, v3
+                  curl -s http://127.10.0.10:9080/          # reviews: balanced over v1, v2, v3
                   curl -s http://127.10.0.11:9080/          # ratings: named targetPort (http-api -> 9081)
                   curl -s --http2-prior-knowledge http://127.10.0.12:7070/   # h2c end to end
                   curl -s http://127.10.0.14/               # legacy: pod outside the mesh, plaintext hop

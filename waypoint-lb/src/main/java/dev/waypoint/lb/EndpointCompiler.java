@@ -31,6 +31,8 @@ import java.util.Map;
  *       port's name.</li>
  *   <li>Mesh membership: {@code istio.io/dataplane-mode=ambient} on the pod or its namespace; the
  *       pod value {@code none} opts out. Members get HBONE with the pod's SPIFFE identity.</li>
+ *   <li>Traffic policy: each port's DestinationRule policy ({@link TrafficPolicyCompiler}),
+ *       compiled over the port's endpoints, in the same part.</li>
  * </ul>
  */
 public final class EndpointCompiler implements PartCompiler<EndpointTable> {
@@ -61,6 +63,8 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
         }
 
         Map<EndpointTable.Key, List<Endpoint>> out = new LinkedHashMap<>();
+        Map<EndpointTable.Key, LbPolicy> policies = new LinkedHashMap<>();
+        TrafficPolicyCompiler trafficPolicies = new TrafficPolicyCompiler(resources, diagnostics);
         String td = resources.trustDomain();
         for (ServiceSpec svc : resources.services()) {
             for (ServicePortSpec port : svc.ports()) {
@@ -95,10 +99,16 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
                         }
                     }
                 }
-                out.put(new EndpointTable.Key(svc.name(), port.port()), List.copyOf(eps));
+                List<Endpoint> ready = List.copyOf(eps);
+                EndpointTable.Key key = new EndpointTable.Key(svc.name(), port.port());
+                out.put(key, ready);
+                LbPolicy policy = trafficPolicies.compile(svc, port, ready);
+                if (policy != null) {
+                    policies.put(key, policy);
+                }
             }
         }
-        return new EndpointTable(Map.copyOf(out), Map.copyOf(meshPods));
+        return new EndpointTable(Map.copyOf(out), Map.copyOf(meshPods), Map.copyOf(policies));
     }
 
     private static Endpoint endpoint(InetAddress ip, int port, PodSpec pod, Boolean mesh, String td) {

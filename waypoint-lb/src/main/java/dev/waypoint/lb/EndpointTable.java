@@ -24,10 +24,17 @@ public final class EndpointTable {
     private final Map<Key, List<Endpoint>> byServicePort;
     private final Map<NamespacedName, Boolean> meshPods;
     private final Set<HostPort> addresses;
+    private final Map<Key, LbPolicy> policies;
 
     EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods) {
+        this(byServicePort, meshPods, Map.of());
+    }
+
+    EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods,
+                  Map<Key, LbPolicy> policies) {
         this.byServicePort = byServicePort;
         this.meshPods = meshPods;
+        this.policies = policies;
         Set<HostPort> all = new HashSet<>();
         byServicePort.values().forEach(list -> list.forEach(e -> all.add(e.address())));
         this.addresses = Collections.unmodifiableSet(all);
@@ -41,6 +48,23 @@ public final class EndpointTable {
     /** Ready endpoints of {@code service}'s port {@code port}; empty if none. */
     public List<Endpoint> endpoints(NamespacedName service, int port) {
         return byServicePort.getOrDefault(new Key(service, port), List.of());
+    }
+
+    /** The DestinationRule policy of {@code service}'s port {@code port}, or null (Istio's defaults). */
+    LbPolicy policy(NamespacedName service, int port) {
+        return policies.isEmpty() ? null : policies.get(new Key(service, port));
+    }
+
+    /** For the config dump: {@code "ns/name:port" -> {destinationRule, loadBalancer, outlierDetection}}. */
+    public Map<String, Map<String, Object>> debugPolicies() {
+        Map<String, Map<String, Object>> out = new java.util.TreeMap<>();
+        policies.forEach((k, v) -> out.put(k.service() + ":" + k.port(), v.debug()));
+        return out;
+    }
+
+    /** Every ready endpoint of every Service port (slow start dates new ones from their first generation). */
+    java.util.Collection<List<Endpoint>> allEndpoints() {
+        return byServicePort.values();
     }
 
     /** Whether a pod is in the ambient mesh (reached with HBONE). */

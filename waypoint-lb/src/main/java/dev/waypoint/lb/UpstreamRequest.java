@@ -96,6 +96,8 @@ final class UpstreamRequest implements UpstreamCall {
     private ScheduledFuture<?> requestTimer;
     /** Fire-and-forget copies (RequestMirror); null when none. */
     private List<UpstreamMirror> mirrors;
+    /** The connectionPool slot this request holds (see {@link Upstreams#admit}), until it ends. */
+    private java.util.concurrent.atomic.AtomicInteger admitted;
 
     UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
@@ -141,6 +143,13 @@ final class UpstreamRequest implements UpstreamCall {
     void start() {
         if (route == null) {
             fail(new Rejection(Rejection.Reason.INTERNAL, "no route was decided for this request (the route stage must run first)"));
+            return;
+        }
+        // DestinationRule connectionPool: one slot per request, retries included, given back when it ends
+        admitted = upstreams.admit(request.snapshot(), backend, upstreamH2);
+        if (admitted == null) {
+            fail(new Rejection(Rejection.Reason.UPSTREAM_OVERFLOW, "the DestinationRule connectionPool limit of the "
+                    + "backend's requests in flight is reached"));
             return;
         }
         newAttempt();
@@ -258,11 +267,17 @@ final class UpstreamRequest implements UpstreamCall {
 
     // --- endings ---
 
-    /** The request is over for the upstream stage: timers off, the kept head and body released. */
+    /** The request is over for the upstream stage: timers off, the kept head and body released, its pool slot given back. */
     private void releaseHeld() {
         over = true;
         if (mirrors != null) {
             mirrors.forEach(UpstreamMirror::requestEnded); // those still waiting for body are dropped
+        }
+        if (admitted != null) {
+            if (admitted != Upstreams.UNLIMITED) {
+                admitted.decrementAndGet();
+            }
+            admitted = null;
         }
         if (requestTimer != null) {
             requestTimer.cancel(false);
@@ -437,7 +452,7 @@ final class UpstreamRequest implements UpstreamCall {
                 if (requestSent && mayRetry(retry.retriable(res.status().code()) || retriableGrpc(res))) {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
-                    abandon(EndpointStates.AttemptResult.SERVER_ERROR);
+                    abandon(EndpointStates.AttemptResult.ofStatus(res.status().code()));
                     retriesLeft--;
                     newAttempt();
                     return;
@@ -447,6 +462,10 @@ final class UpstreamRequest implements UpstreamCall {
                 reusable = HttpUtil.isKeepAlive(res);
                 sanitizeResponse(res.headers());
                 status = res.status().code();
+                String cookie = request.get(Balancers.SET_COOKIE); // a consistent-hash cookie made up for this request
+                if (cookie != null) {
+                    res.headers().add(HttpHeaderNames.SET_COOKIE, cookie);
+                }
                 if (res instanceof LastHttpContent) {
                     responseEnded(); // back to the pool first: the sink may start the next request
                 }
@@ -487,7 +506,7 @@ final class UpstreamRequest implements UpstreamCall {
             if (ch != null) {
                 pool.release(ch, endpoint, upstreamH2, reusable);
             }
-            ended(status >= 500 ? EndpointStates.AttemptResult.SERVER_ERROR : EndpointStates.AttemptResult.RESPONSE);
+            ended(EndpointStates.AttemptResult.ofStatus(status));
         }
 
         @Override
@@ -598,7 +617,8 @@ final class UpstreamRequest implements UpstreamCall {
             upstreams.states().ended(state, result);
             if (observer != null) {
                 observer.ended(index, result == EndpointStates.AttemptResult.RESPONSE
-                        || result == EndpointStates.AttemptResult.SERVER_ERROR ? status : 0);
+                        || result == EndpointStates.AttemptResult.SERVER_ERROR
+                        || result == EndpointStates.AttemptResult.GATEWAY_ERROR ? status : 0);
             }
         }
 

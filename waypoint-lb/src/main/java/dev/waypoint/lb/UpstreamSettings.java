@@ -15,15 +15,24 @@ import java.time.Duration;
  * @param httpIdleTimeout a pooled upstream HTTP connection (HTTP/1.1 keep-alive, or h2c) with no request
  *        on it for this long is closed (Envoy's cluster {@code idle_timeout} default: 1 h; ours is
  *        shorter because every one holds an HBONE stream at the destination ztunnel)
+ * @param keepaliveInterval an HTTP/2 PING on each outbound HBONE connection this often (ztunnel: 10 s)
+ * @param keepaliveTimeout a connection whose PING is unanswered this long is closed (ztunnel: 20 s)
  */
 public record UpstreamSettings(int hbonePort, Duration connectTimeout, int streamWindow, int connectionWindow,
-                               int maxStreamsPerConnection, Duration poolIdleTimeout, Duration httpIdleTimeout) {
+                               int maxStreamsPerConnection, Duration poolIdleTimeout, Duration httpIdleTimeout,
+                               Duration keepaliveInterval, Duration keepaliveTimeout) {
     public UpstreamSettings {
         if (hbonePort < 1 || hbonePort > 65535) {
             throw new IllegalArgumentException("hbonePort: " + hbonePort + " (expected: 1-65535)");
         }
         if (httpIdleTimeout == null || httpIdleTimeout.isNegative() || httpIdleTimeout.isZero()) {
             throw new IllegalArgumentException("httpIdleTimeout: " + httpIdleTimeout + " (expected: > 0)");
+        }
+        if (keepaliveInterval == null || keepaliveInterval.isNegative() || keepaliveInterval.isZero()) {
+            throw new IllegalArgumentException("keepaliveInterval: " + keepaliveInterval + " (expected: > 0)");
+        }
+        if (keepaliveTimeout == null || keepaliveTimeout.isNegative() || keepaliveTimeout.isZero()) {
+            throw new IllegalArgumentException("keepaliveTimeout: " + keepaliveTimeout + " (expected: > 0)");
         }
         if (maxStreamsPerConnection < 1) {
             throw new IllegalArgumentException("maxStreamsPerConnection: " + maxStreamsPerConnection + " (expected: > 0)");
@@ -33,22 +42,30 @@ public record UpstreamSettings(int hbonePort, Duration connectTimeout, int strea
     /** Defaults with {@code hbonePort}. */
     public static UpstreamSettings defaults(int hbonePort) {
         return new UpstreamSettings(hbonePort, Duration.ofSeconds(10), 4 << 20, 16 << 20, 100, Duration.ofMinutes(5),
-                Duration.ofSeconds(60));
+                Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(20));
     }
 
     /** A copy with another connect timeout. */
     public UpstreamSettings withConnectTimeout(Duration timeout) {
-        return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout);
+        return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout,
+                keepaliveInterval, keepaliveTimeout);
     }
 
     /** A copy with another idle timeout for pooled upstream HTTP connections. */
     public UpstreamSettings withHttpIdleTimeout(Duration timeout) {
         return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
-                poolIdleTimeout, timeout);
+                poolIdleTimeout, timeout, keepaliveInterval, keepaliveTimeout);
     }
 
     /** A copy with other windows. */
     public UpstreamSettings withWindows(int stream, int connection) {
-        return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout);
+        return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout,
+                keepaliveInterval, keepaliveTimeout);
+    }
+
+    /** A copy with another HBONE keepalive (PING interval, and how long an unanswered PING is waited for). */
+    public UpstreamSettings withKeepalive(Duration interval, Duration timeout) {
+        return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
+                poolIdleTimeout, httpIdleTimeout, interval, timeout);
     }
 }

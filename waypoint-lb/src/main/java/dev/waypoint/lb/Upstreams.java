@@ -12,6 +12,7 @@ import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.transport.UpstreamStage;
 import java.net.InetAddress;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Set;
 import dev.waypoint.transport.EventLoops;
@@ -41,18 +42,31 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class Upstreams {
     private final UpstreamSettings settings;
     private final HbonePool hbone;
-    private final EndpointPicker picker;
+    /** The algorithm of Service ports whose DestinationRule names none (or that have none). */
+    private final Balancer defaultBalancer;
     private final HttpUpstreamPool http;
-    private final EndpointStates states = new EndpointStates();
+    private final EndpointStates states;
     private final boolean attemptCountHeader;
     private final ServiceEntryPicks entries;
+    /** How ServiceEntry endpoints are picked (they have no DestinationRule here yet). */
+    private final EndpointPicker entryPicker;
 
     /**
-     * Without {@code x-envoy-attempt-count} on upstream requests, as Istio configures its waypoints;
-     * ServiceEntry DNS names resolved with the system's DNS servers.
+     * Upstreams with Istio's default load balancing, {@code LEAST_REQUEST}, where no
+     * DestinationRule says otherwise; ServiceEntry DNS names resolved with the system's DNS servers.
      */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone) {
+        this(settings, hbone, null, new EndpointStates(), List.of(), false);
+    }
+
+    /** Upstreams whose default picker is {@code picker} instead of LEAST_REQUEST (tests that need an order). */
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
-        this(settings, hbone, picker, List.of(), false);
+        this(settings, hbone, Objects.requireNonNull(picker, "picker"), new EndpointStates(), List.of(), false);
+    }
+
+    /** As {@link #Upstreams(UpstreamSettings, HbonePool, EndpointPicker)} with states on an injected clock. */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, EndpointStates states) {
+        this(settings, hbone, picker, states, List.of(), false);
     }
 
     /**
@@ -60,10 +74,11 @@ public final class Upstreams {
      *        empty for the system's ({@code /etc/resolv.conf})
      */
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, List<InetSocketAddress> dnsServers) {
-        this(settings, hbone, picker, dnsServers, false);
+        this(settings, hbone, picker, new EndpointStates(), dnsServers, false);
     }
 
     /**
+     * @param picker the default picker, or null for LEAST_REQUEST
      * @param dnsServers the DNS servers for ServiceEntries with {@code resolution: DNS}, in order;
      *        empty for the system's ({@code /etc/resolv.conf})
      * @param attemptCountHeader send {@code x-envoy-attempt-count} (1 on the first try, 2 on the
@@ -72,12 +87,14 @@ public final class Upstreams {
      *        virtual hosts only; a waypoint's virtual hosts ({@code listener_waypoint.go},
      *        {@code buildSidecarInboundHTTPRouteConfig}) do not, so a waypoint sends none.
      */
-    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, List<InetSocketAddress> dnsServers,
-                     boolean attemptCountHeader) {
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, EndpointStates states,
+                     List<InetSocketAddress> dnsServers, boolean attemptCountHeader) {
         this.entries = new ServiceEntryPicks(new DnsEndpoints(List.copyOf(dnsServers), System::nanoTime));
+        this.entryPicker = picker != null ? picker : EndpointPickers.roundRobin();
         this.settings = Objects.requireNonNull(settings, "settings");
         this.hbone = Objects.requireNonNull(hbone, "hbone");
-        this.picker = Objects.requireNonNull(picker, "picker");
+        this.defaultBalancer = picker == null ? Balancers.leastRequest(null) : Balancers.of(picker);
+        this.states = Objects.requireNonNull(states, "states");
         this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
         this.attemptCountHeader = attemptCountHeader;
     }
@@ -104,9 +121,12 @@ public final class Upstreams {
 
     /**
      * Chooses an endpoint for {@code backend} from {@code snapshot}: an {@link Endpoint}, or
-     * {@link UpstreamPick.Unavailable} (503 when the Service has no ready endpoint). With
-     * {@code avoid} (endpoints already tried for this request), another endpoint is preferred
-     * when the Service has one (Envoy's {@code previous_hosts} retry predicate, which Istio sets).
+     * {@link UpstreamPick.Unavailable} (503 when the Service has no ready endpoint, or every one
+     * is ejected). With {@code avoid} (endpoints already tried for this request), another endpoint
+     * is preferred when the Service has one (Envoy's {@code previous_hosts} retry predicate, which
+     * Istio sets). The Service port's DestinationRule chooses the algorithm and outlier detection
+     * ({@link TrafficPolicyCompiler}); ejected endpoints are not picked unless fewer than
+     * {@code minHealthPercent} are healthy (then all are, as Envoy's panic mode).
      *
      * @param request the request (for hashing pickers), or null for a TCP tunnel
      */
@@ -119,15 +139,34 @@ public final class Upstreams {
                 return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
                         + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
-            Endpoint e = picker.pick(eps, request);
-            // "host_selection_retry_max_attempts: 5" with previous_hosts, as Istio configures retries
-            for (int i = 0; avoid != null && i < 5 && eps.size() > 1 && avoid.contains(e); i++) {
-                e = picker.pick(eps, request);
+            LbPolicy policy = table.policy(s.service().name(), s.port().port());
+            List<Endpoint> usable = eps;
+            if (policy != null && policy.outlier() != null && states.anyEjected()) {
+                usable = healthy(eps, policy.outlier().minHealthPercent());
+                if (usable.isEmpty()) {
+                    return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
+                            + s.service().name() + " port " + s.port().port() + ": every endpoint is ejected by outlier detection"));
+                }
             }
+            if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
+                // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
+                List<Endpoint> fresh = new ArrayList<>(usable.size());
+                for (Endpoint e : usable) {
+                    if (!avoid.contains(e)) {
+                        fresh.add(e);
+                    }
+                }
+                if (!fresh.isEmpty()) {
+                    usable = fresh;
+                }
+            }
+            Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
+            Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
+            states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
             return e;
         }
         if (backend instanceof RouteSelection.ServiceEntryBackend se) {
-            return entries.pick(snapshot, se, picker, request, avoid);
+            return entries.pick(snapshot, se, entryPicker, request, avoid);
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
         if (p.pod().ip() == null) {
@@ -137,6 +176,63 @@ public final class Upstreams {
         boolean mesh = table.inMesh(p.pod().name());
         return new Endpoint(new HostPort(p.pod().ip(), p.port()),
                 mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
+    }
+
+    /**
+     * Admits one request to {@code backend} under its DestinationRule's {@code connectionPool}
+     * limits: the counter of the Service port's requests in flight, already incremented (give it
+     * back with {@code decrementAndGet} when the request ends), {@link #UNLIMITED} when no limit
+     * applies, or null when the limit is reached (answer 503 UO). Counters live here, by Service
+     * port, so requests in flight keep counting across config generations.
+     */
+    java.util.concurrent.atomic.AtomicInteger admit(ConfigSnapshot snapshot, RouteSelection.Backend backend, boolean h2) {
+        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
+            return UNLIMITED;
+        }
+        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        int max = policy == null ? 0 : policy.maxRequests(h2);
+        if (max <= 0) {
+            return UNLIMITED;
+        }
+        java.util.concurrent.atomic.AtomicInteger n = inFlight.computeIfAbsent(
+                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+        if (n.incrementAndGet() > max) {
+            n.decrementAndGet();
+            overflows.incrementAndGet();
+            return null;
+        }
+        return n;
+    }
+
+    /** What {@link #admit} returns when nothing is counted. */
+    static final java.util.concurrent.atomic.AtomicInteger UNLIMITED = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Map<EndpointTable.Key, java.util.concurrent.atomic.AtomicInteger> inFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong overflows = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Requests refused because a connectionPool limit was reached (the {@code waypoint_upstream_overflow_total} counter). */
+    public long overflows() {
+        return overflows.get();
+    }
+
+    /**
+     * The endpoints outlier detection has not ejected; all of them when fewer than
+     * {@code minHealthPercent} percent are healthy (Envoy's panic threshold, which Istio sets from it).
+     */
+    private List<Endpoint> healthy(List<Endpoint> eps, int minHealthPercent) {
+        List<Endpoint> out = new ArrayList<>(eps.size());
+        for (Endpoint e : eps) {
+            if (!states.ejected(e)) {
+                out.add(e);
+            }
+        }
+        if (out.size() == eps.size()) {
+            return eps;
+        }
+        if (minHealthPercent > 0 && out.size() * 100L < (long) minHealthPercent * eps.size()) {
+            return eps;
+        }
+        return out;
     }
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
@@ -271,6 +367,9 @@ public final class Upstreams {
         ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> live.add(e.address().address()));
         http.prune(live);
         states.retain(table.addresses());
+        List<Endpoint> all = new ArrayList<>();
+        table.allEndpoints().forEach(all::addAll);
+        states.seen(all); // slow start counts from the first generation an endpoint is in
         entries.onSnapshot(snapshot);
     }
 

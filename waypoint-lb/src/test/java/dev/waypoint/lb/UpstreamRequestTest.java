@@ -430,7 +430,8 @@ class UpstreamRequestTest {
     @Test
     void withTheAttemptCountEnabledEachTryCarriesItsNumber() {
         Upstreams counting = new Upstreams(UpstreamSettings.defaults(15008),
-                new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin(), java.util.List.of(), true);
+                new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin(), new EndpointStates(),
+                java.util.List.of(), true);
         RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
         HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
         head.headers().set(UpstreamRequest.ATTEMPT_COUNT, "7"); // a client's value is replaced

@@ -94,6 +94,9 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                     stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
                 }
             }));
+            // ztunnel's keepalive (PING 10 s, closed after 20 s unanswered): a client gone without a FIN is found
+            p.addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(dev.waypoint.transport.Http2Keepalive.INTERVAL,
+                    dev.waypoint.transport.Http2Keepalive.TIMEOUT));
             // the connection window is not a SETTINGS value: raise it with a WINDOW_UPDATE
             int delta = settings.connectionWindow() - Http2CodecUtilDefaults.DEFAULT_WINDOW;
             if (delta > 0) {

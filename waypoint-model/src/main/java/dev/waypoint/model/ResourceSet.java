@@ -16,6 +16,8 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -35,6 +37,8 @@ import java.util.Objects;
  * @param workloadEntries {@code WorkloadEntry}s, in input order
  * @param l4Routes {@code TCPRoute}s and {@code TLSRoute}s, in input order
  * @param wasmPlugins every valid WasmPlugin and wasm TrafficExtension, attached or not (the wasm compiler decides)
+ * @param destinationRules every valid DestinationRule, in input order (the lb compiler resolves hosts)
+ * @param localRateLimits the local rate limits of valid EnvoyFilters, attached or not (the compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -43,7 +47,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<AuthorizationPolicySpec> authorizationPolicies,
                           List<OtherResource> others, MeshConfigSpec meshConfig,
                           List<ServiceEntrySpec> serviceEntries, List<WorkloadEntrySpec> workloadEntries,
-                          List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins) {
+                          List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins,
+                          List<DestinationRuleSpec> destinationRules, List<LocalRateLimitSpec> localRateLimits) {
     public ResourceSet {
         Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
@@ -62,6 +67,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         workloadEntries = List.copyOf(workloadEntries);
         l4Routes = List.copyOf(l4Routes);
         wasmPlugins = List.copyOf(wasmPlugins);
+        destinationRules = List.copyOf(destinationRules);
+        localRateLimits = List.copyOf(localRateLimits);
     }
 
     /** A set of the first twelve kinds only: no mesh config ({@link MeshConfigSpec#DEFAULT}), every later kind empty. */
@@ -71,7 +78,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                        List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
-                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of());
+                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of(),
+                List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -113,6 +121,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<WorkloadEntrySpec> workloadEntries;
         private List<L4RouteSpec> l4Routes;
         private List<WasmPluginSpec> wasmPlugins;
+        private List<DestinationRuleSpec> destinationRules;
+        private List<LocalRateLimitSpec> localRateLimits;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -132,6 +142,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             workloadEntries = from.workloadEntries;
             l4Routes = from.l4Routes;
             wasmPlugins = from.wasmPlugins;
+            destinationRules = from.destinationRules;
+            localRateLimits = from.localRateLimits;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -209,10 +221,20 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder destinationRules(List<DestinationRuleSpec> v) {
+            destinationRules = v;
+            return this;
+        }
+
+        public Builder localRateLimits(List<LocalRateLimitSpec> v) {
+            localRateLimits = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
                     referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig, serviceEntries,
-                    workloadEntries, l4Routes, wasmPlugins);
+                    workloadEntries, l4Routes, wasmPlugins, destinationRules, localRateLimits);
         }
     }
 }

@@ -241,7 +241,7 @@ final class Explain {
         }
         row(b, "result", r.outcome());
         if (!r.endpoints().isEmpty()) {
-            b.append("  endpoints (").append(r.endpoints().size()).append(", round robin)\n");
+            b.append("  endpoints (").append(r.endpoints().size()).append(", least request unless a DestinationRule says otherwise)\n");
             r.endpoints().forEach(e -> b.append("    ").append(e).append('\n'));
         }
         return b.toString();

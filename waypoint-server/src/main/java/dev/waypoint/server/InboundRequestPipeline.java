@@ -3,6 +3,7 @@ package dev.waypoint.server;
 import dev.waypoint.authz.AuthzFilter;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.PathNormalizationFilter;
+import dev.waypoint.lb.LocalRateLimitFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.extension.PluginPhase;
@@ -21,7 +22,7 @@ import java.util.List;
  * request, builds its {@code RequestContext} and runs the list below over it.
  *
  * <p>Istio's order (STYLE.md, "The data path in one place"), filled in as the stages land:
- * {@code telemetry → wasm AUTHN → authn → wasm AUTHZ → authz → wasm STATS → route → upstream}.
+ * {@code telemetry → wasm AUTHN → authn → wasm AUTHZ → authz → wasm STATS → ratelimit → route → upstream}.
  * A filter continues, pauses (and resumes) or answers through the one local-reply renderer;
  * filters after a reply do not run; response heads and the outcome pass back through the
  * filters that ran, in reverse order.
@@ -30,19 +31,26 @@ final class InboundRequestPipeline {
     private InboundRequestPipeline() {}
 
     /** The filters every inner HTTP request runs through, then the upstream stage. */
-    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, Upstreams upstreams,
-                             ServiceCalls extAuthz) {
+    static RequestChain http(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, LocalRateLimitFilter rateLimit,
+                             Upstreams upstreams, ServiceCalls extAuthz) {
         // after every filter: endpoint pick, attempts (retries, timeouts), outbound HBONE
-        return new RequestChain(filters(telemetry, authn, authz, extAuthz), upstreams.httpStage());
+        return new RequestChain(filters(telemetry, authn, authz, rateLimit, extAuthz), upstreams.httpStage());
     }
 
-    /** The filters, in data-path order, with no way to call ext_authz providers (what {@code waypoint explain} runs). */
+    /**
+     * The filters, in data-path order, with fresh rate-limit buckets and no way to call ext_authz
+     * providers (what {@code waypoint explain} runs).
+     */
     static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz) {
-        return filters(telemetry, authn, authz, ServiceCalls.refusing("explain sends nothing"));
+        return filters(telemetry, authn, authz, new LocalRateLimitFilter(), ServiceCalls.refusing("explain sends nothing"));
     }
 
-    /** The filters, in data-path order; {@code extAuthz} carries CUSTOM policies' calls to their providers. */
-    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz, ServiceCalls extAuthz) {
+    /**
+     * The filters, in data-path order; {@code rateLimit} keeps the EnvoyFilter local rate limits'
+     * buckets, {@code extAuthz} carries CUSTOM policies' calls to their providers.
+     */
+    static List<HttpFilter> filters(HttpFilter telemetry, HttpFilter authn, AuthzSettings authz,
+                                    LocalRateLimitFilter rateLimit, ServiceCalls extAuthz) {
         return List.of(
                 // outermost: it must see every outcome, including the requests a later stage
                 // answers or a malformed request nothing else saw (onComplete runs on every filter);
@@ -69,6 +77,10 @@ final class InboundRequestPipeline {
                 // end of the filter chain, right before the Router"); priority order inside each
                 WasmFilter.at(PluginPhase.STATS),
                 WasmFilter.at(PluginPhase.UNSPECIFIED),
+                // local rate limit (an EnvoyFilter of Istio's rate-limit page): where that page inserts it,
+                // right before the router, so after authn, authz and the wasm phases (a denied request
+                // takes no token) and before the route (its local replies, 404/redirects, are limited)
+                rateLimit,
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

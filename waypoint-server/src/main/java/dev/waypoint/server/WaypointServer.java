@@ -14,10 +14,12 @@ import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
 import dev.waypoint.lb.EndpointCompiler;
-import dev.waypoint.lb.EndpointPickers;
 import dev.waypoint.lb.EndpointTable;
 import dev.waypoint.lb.ServiceEntryEndpointCompiler;
 import dev.waypoint.lb.ServiceEntryEndpoints;
+import dev.waypoint.lb.LocalRateLimitFilter;
+import dev.waypoint.lb.RateLimitCompiler;
+import dev.waypoint.lb.RateLimits;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
@@ -86,7 +88,7 @@ public final class WaypointServer implements AutoCloseable {
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
                 new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
                 new ServiceEntryEndpointCompiler(), new L4RouteCompiler(),
-                wasm);
+                new RateLimitCompiler(authz.rootNamespace()), wasm);
     }
 
     private final WaypointSettings settings;
@@ -107,6 +109,8 @@ public final class WaypointServer implements AutoCloseable {
     private final AccessLogFiles accessLogs = new AccessLogFiles();
     /** Trace exporters by collector; which one (and the sampling) each snapshot compiles from the mesh config. */
     private TracingProviders tracing;
+    /** EnvoyFilter local rate limits: buckets and counters for the life of the process. */
+    private final LocalRateLimitFilter rateLimit = new LocalRateLimitFilter();
     private HboneListener listener;
     private InetSocketAddress hboneAddress;
     private final Map<String, AdminServer> admins = new LinkedHashMap<>();
@@ -159,7 +163,9 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(publisher);
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
-        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin(), settings.dnsServers());
+        // Istio's default LEAST_REQUEST where no DestinationRule names an algorithm
+        Upstreams upstreams = new Upstreams(settings.upstream(), pool, null, new dev.waypoint.lb.EndpointStates(),
+                settings.dnsServers(), false);
         closeables.add(upstreams::closeDns);
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
@@ -171,7 +177,7 @@ public final class WaypointServer implements AutoCloseable {
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
                 publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
-                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams,
+                        new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), rateLimit, upstreams,
                         upstreams.serviceCalls(dataPlane)),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check,
@@ -260,6 +266,8 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("accessLog", snap.has(AccessLogSettings.PART) ? snap.part(AccessLogSettings.PART).debug() : "off");
         extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
+        extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
+        extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (certs != null) {
             Map<String, Object> cert = new LinkedHashMap<>();
@@ -285,6 +293,8 @@ public final class WaypointServer implements AutoCloseable {
                 listener == null ? 0 : listener.connectionCount());
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
+        gauge(b, "waypoint_hbone_outbound_streams", "Open CONNECT streams on outbound HBONE connections.",
+                pool == null ? 0 : pool.streamCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
         if (ca != null) {
             gauge(b, "waypoint_certificate_renewal_failures", "Failed certificate requests to Istio's CA since start.",
@@ -294,6 +304,16 @@ public final class WaypointServer implements AutoCloseable {
                 accessLogs.dropped());
         ProxyHealth.append(b, snap, publisher, listener, certs == null ? null : certs.current().notAfter(),
                 metrics.seriesCount());
+        if (upstreams != null) {
+            b.append("# HELP waypoint_outlier_ejections_total Endpoints ejected by DestinationRule outlierDetection.\n")
+                    .append("# TYPE waypoint_outlier_ejections_total counter\n")
+                    .append("waypoint_outlier_ejections_total ").append(upstreams.states().ejectionsTotal()).append('\n');
+            gauge(b, "waypoint_outlier_ejected", "Endpoints ejected by outlier detection now.", upstreams.states().ejectedNow());
+            b.append("# HELP waypoint_upstream_overflow_total Requests answered 503 UO: a DestinationRule connectionPool limit was reached.\n")
+                    .append("# TYPE waypoint_upstream_overflow_total counter\n")
+                    .append("waypoint_upstream_overflow_total ").append(upstreams.overflows()).append('\n');
+        }
+        b.append(rateLimit.scrape());
         b.append(metrics.scrape());
         return new Page(200, "text/plain; version=0.0.4; charset=utf-8", b.toString());
     }

@@ -60,7 +60,7 @@ class ExplainTest {
                 "route       continue",
                 "default -> Service demo/reviews:9080 (no timeout, 2 retries)", "authz.decision  Allow",
                 "result  forwarded to Service demo/reviews:9080 on route default",
-                "endpoints (3, round robin)",
+                "endpoints (3, least request unless a DestinationRule says otherwise)",
                 "127.10.1.1:9080 (hbone spiffe://cluster.local/ns/demo/sa/bookinfo-reviews)");
     }
 

@@ -71,6 +71,14 @@ public final class TestMesh implements AutoCloseable {
         }
     }
 
+    /** As {@link #start(Path, Path, NamespacedName, Options)}, with the waypoint's upstream settings changed by {@code upstream} (short keepalives, timeouts). */
+    public static TestMesh startWithUpstream(Path configDir, Path workDir, NamespacedName gateway, Options options,
+                                             java.util.function.UnaryOperator<UpstreamSettings> upstream) throws Exception {
+        return start(configDir, workDir, gateway, options, s -> new WaypointSettings(s.configDir(), s.certDir(), s.gateway(),
+                s.trustDomain(), s.listener(), upstream.apply(s.upstream()), s.health(), s.stats(), s.admin(),
+                s.workerThreads(), s.accessLog(), s.jwks(), s.authz(), s.meshConfig(), s.dnsServers(), s.ca()));
+    }
+
     /**
      * As {@link #start}, but the waypoint gets its certificate from Istio's CA: {@code ca} is
      * called with the mesh CA once the fixtures run (start a CA stand-in there) and returns the

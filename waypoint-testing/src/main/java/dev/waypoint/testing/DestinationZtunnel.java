@@ -49,6 +49,8 @@ public final class DestinationZtunnel implements AutoCloseable {
     private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
     private final Function<HostPort, InetSocketAddress> dialer;
     private volatile int refuseWith;
+    /** Pod IPs whose ztunnel has stopped answering ({@link #freeze}). */
+    private final java.util.Set<InetAddress> frozen = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int maxStreams;
 
     private DestinationZtunnel(Function<HostPort, InetSocketAddress> dialer, int maxStreams) {
@@ -100,6 +102,43 @@ public final class DestinationZtunnel implements AutoCloseable {
         this.refuseWith = status;
     }
 
+    /**
+     * The ztunnel on {@code pod} stops answering without closing anything (a frozen node, a dropped
+     * path): its connections, open and new, are no longer read, so nothing it receives (CONNECTs,
+     * requests, PINGs) gets an answer, and no FIN is sent.
+     */
+    public void freeze(InetAddress pod) {
+        frozen.add(pod);
+    }
+
+    /** First on every accepted connection: once its pod is frozen, bytes in are dropped and bytes out never leave. */
+    private final class Freezer extends io.netty.channel.ChannelDuplexHandler {
+        private final InetAddress pod;
+
+        Freezer(InetAddress pod) {
+            this.pod = pod;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (frozen.contains(pod)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+            if (frozen.contains(pod)) {
+                ReferenceCountUtil.release(msg);
+                promise.trySuccess(); // as if sent: a dropped path loses it silently
+                return;
+            }
+            ctx.write(msg, promise);
+        }
+    }
+
     private Channel bind(EventLoopGroup group, InetSocketAddress address, TlsMaterial tls) throws InterruptedException {
         Channel ch = new ServerBootstrap()
                 .group(group)
@@ -107,6 +146,7 @@ public final class DestinationZtunnel implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
+                        c.pipeline().addLast(new Freezer(address.getAddress()));
                         SslHandler ssl = tls.serverContext().newHandler(c.alloc());
                         c.pipeline().addLast(ssl);
                         c.pipeline().addLast(Http2FrameCodecBuilder.forServer()

@@ -48,7 +48,7 @@ import java.util.TreeMap;
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
  * {@code /status/N} answers status N; {@code /delay/MS} answers MS milliseconds late; {@code /abort/before} closes without answering and
  * {@code /abort/mid/N} promises 2N bytes, sends N and closes (upstreams that die). gRPC requests (content-type application/grpc) end with
- * trailers {@code grpc-status: 0}.
+ * trailers {@code grpc-status: 0}. {@link #failWith} makes every answer a given status (an app that starts failing).
  */
 public final class EchoServer implements AutoCloseable {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -68,6 +68,27 @@ public final class EchoServer implements AutoCloseable {
     /** Every HTTP request received so far, in arrival order: {@code METHOD uri host=<Host or :authority>}. */
     public java.util.List<String> requests() {
         return java.util.List.copyOf(requests);
+    }
+
+    /** The status every request is answered with, when set ({@link #failWith}); on the listening channel. */
+    private static final io.netty.util.AttributeKey<Integer> FAIL_WITH = io.netty.util.AttributeKey.valueOf("echo.failWith");
+
+    /**
+     * From now on every HTTP request is answered {@code status} (still with {@code x-echo-server}),
+     * on new and existing connections alike: an app that starts failing. 0 behaves again.
+     */
+    public void failWith(int status) {
+        channel.attr(FAIL_WITH).set(status == 0 ? null : status);
+    }
+
+    /** The {@link #failWith} status of the server that accepted {@code ch} (a connection or an h2 stream), or 0. */
+    private static int failStatus(Channel ch) {
+        Channel c = ch;
+        while (c.parent() != null) {
+            c = c.parent();
+        }
+        Integer s = c.attr(FAIL_WITH).get();
+        return s == null ? 0 : s;
     }
 
     /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
@@ -315,6 +336,9 @@ public final class EchoServer implements AutoCloseable {
                 }
                 if (path.startsWith("/status/")) {
                     status = HttpResponseStatus.valueOf(Integer.parseInt(path.substring(8)));
+                }
+                if (failStatus(ctx.channel()) > 0) {
+                    status = HttpResponseStatus.valueOf(failStatus(ctx.channel()));
                 }
                 HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
                 res.headers().set("x-echo-server", name).set("x-echo-method", req.method().name())

@@ -3,10 +3,25 @@ package dev.waypoint.bench.jmh;
 import dev.waypoint.lb.Endpoint;
 import dev.waypoint.lb.EndpointPicker;
 import dev.waypoint.lb.EndpointPickers;
+import dev.waypoint.lb.EndpointStates;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.HeadersView;
+import dev.waypoint.model.request.RequestAttributes;
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.request.Target;
+import dev.waypoint.model.request.TunnelContext;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -22,41 +37,91 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link EndpointPickers#roundRobin()}, once per request: one thread, and two threads sharing the
- * picker (its one counter is shared by every event loop).
+ * One endpoint pick per request, for each algorithm a DestinationRule can name, over 10 and 1,000
+ * endpoints: {@code ROUND_ROBIN}, {@code LEAST_REQUEST} (Istio's default), {@code RANDOM}, ring
+ * hash (1024 points) and Maglev (65537 slots) on a request header. The hash pickers include
+ * reading the header and hashing it. {@code pickTwoThreads}: two threads sharing the picker (the
+ * round-robin counter and the least-request states are shared by every event loop).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Fork(1)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
 public class EndpointPickBench {
-    @Param({"3", "100"})
+    @Param({"10", "1000"})
     public int endpoints;
 
-    private final EndpointPicker picker = EndpointPickers.roundRobin();
+    @Param({"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV"})
+    public String algorithm;
+
+    private EndpointPicker picker;
     private List<Endpoint> list;
+    private RequestContext request;
 
     @Setup
     public void setUp() {
         List<Endpoint> l = new ArrayList<>();
         for (int i = 0; i < endpoints; i++) {
-            l.add(new Endpoint(HostPort.parseAuthority("10.1.0." + (i + 1) + ":8080"),
+            l.add(new Endpoint(HostPort.parseAuthority("10.1." + (i / 250) + "." + (i % 250 + 1) + ":8080"),
                     new SpiffeId("cluster.local", "ns", "sa"), null));
         }
         list = List.copyOf(l);
+        EndpointStates states = new EndpointStates();
+        picker = switch (algorithm) {
+            case "ROUND_ROBIN" -> EndpointPickers.roundRobin();
+            case "LEAST_REQUEST" -> EndpointPickers.leastRequest(states);
+            case "RANDOM" -> EndpointPickers.random();
+            case "RING_HASH" -> EndpointPickers.consistentHash("x-user", false, 1024, list);
+            case "MAGLEV" -> EndpointPickers.consistentHash("x-user", true, 65537, list);
+            default -> throw new IllegalArgumentException(algorithm);
+        };
+        for (int i = 0; i < list.size(); i += 3) {
+            states.of(list.get(i)); // some endpoints with state, as after traffic
+        }
+        request = request();
+    }
+
+    private static RequestContext request() {
+        ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
+                List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), dev.waypoint.model.SourceRef.NONE);
+        Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), svc, svc.ports().get(0));
+        ConfigSnapshot snap = ConfigSnapshot.compile(0, ResourceSet.empty(new NamespacedName("istio-system", "waypoint"),
+                "cluster.local"), List.of(), new Diagnostics());
+        HeadersView h = new HeadersView() {
+            public String get(CharSequence n) { return "x-user".contentEquals(n) ? "user-12345" : null; }
+            public List<String> getAll(CharSequence n) { return List.of(); }
+            public boolean contains(CharSequence n) { return "x-user".contentEquals(n); }
+            public void set(CharSequence n, String v) {}
+            public void add(CharSequence n, String v) {}
+            public void remove(CharSequence n) {}
+        };
+        RequestAttributes a = new RequestAttributes() {
+            public String method() { return "GET"; }
+            public String path() { return "/"; }
+            public String host() { return "web"; }
+            public String scheme() { return "http"; }
+            public String protocol() { return "HTTP/1.1"; }
+            public boolean grpc() { return false; }
+            public HeadersView headers() { return h; }
+            public SpiffeId sourcePrincipal() { return null; }
+            public InetSocketAddress sourceAddress() { return null; }
+            public InetSocketAddress destinationAddress() { return null; }
+        };
+        return new RequestContext(new TunnelContext(target, null, null, null, null, null, null), snap, target, a, h,
+                new RequestOutcome(0));
     }
 
     @Benchmark
     @Threads(1)
     public Endpoint pick() {
-        return picker.pick(list, null);
+        return picker.pick(list, request);
     }
 
     @Benchmark
     @Threads(2)
     public Endpoint pickTwoThreads() {
-        return picker.pick(list, null);
+        return picker.pick(list, request);
     }
 }

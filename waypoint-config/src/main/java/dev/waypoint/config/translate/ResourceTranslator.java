@@ -25,6 +25,8 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -44,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and {@code v1beta1}
  * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
  * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension.
- * Anything else is kept as an
+ * {@code networking.istio.io/v1} and {@code v1beta1} DestinationRule; {@code networking.istio.io/v1alpha3}
+ * EnvoyFilter (its local rate limit only). Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -104,6 +107,8 @@ public final class ResourceTranslator {
         List<WorkloadEntrySpec> workloadEntries = new ArrayList<>();
         List<L4RouteSpec> l4Routes = new ArrayList<>();
         List<WasmPluginSpec> wasmPlugins = new ArrayList<>();
+        List<DestinationRuleSpec> destinationRules = new ArrayList<>();
+        List<LocalRateLimitSpec> localRateLimits = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -130,6 +135,10 @@ public final class ResourceTranslator {
                 workloadEntries.add(s);
             } else if (spec instanceof L4RouteSpec s) {
                 l4Routes.add(s);
+            } else if (spec instanceof DestinationRuleSpec s) {
+                destinationRules.add(s);
+            } else if (spec instanceof EnvoyFilterLimits s) {
+                localRateLimits.addAll(s.limits());
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
             } else if (spec instanceof WasmPluginSpec s) {
@@ -143,7 +152,7 @@ public final class ResourceTranslator {
                 .httpRoutes(httpRoutes).referenceGrants(grants).requestAuthentications(requestAuthentications)
                 .authorizationPolicies(policies).others(others)
                 .serviceEntries(serviceEntries).workloadEntries(workloadEntries).l4Routes(l4Routes)
-                .wasmPlugins(wasmPlugins)
+                .wasmPlugins(wasmPlugins).destinationRules(destinationRules).localRateLimits(localRateLimits)
                 .build();
     }
 
@@ -235,12 +244,24 @@ public final class ResourceTranslator {
                     ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
                     ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/EnvoyFilter" -> supported(ctx, apiVersion, version, "v1alpha3")
+                    ? envoyFilter(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {
             return new TranslatedObject(key, null, src, true);
         }
         return new TranslatedObject(key, spec, src, false);
+    }
+
+    /** The local rate limits of one EnvoyFilter (the only EnvoyFilter shape applied), kept together. */
+    record EnvoyFilterLimits(List<LocalRateLimitSpec> limits) {}
+
+    private static EnvoyFilterLimits envoyFilter(ObjectContext ctx, JsonNode tree, NamespacedName nn) {
+        List<LocalRateLimitSpec> limits = EnvoyFilterTranslator.translate(ctx, tree, nn);
+        return limits == null || limits.isEmpty() ? null : new EnvoyFilterLimits(limits);
     }
 
     /** A known kind at a version we do not read is kept as an {@link OtherResource}, with a warning. */

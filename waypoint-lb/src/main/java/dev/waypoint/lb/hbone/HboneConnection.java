@@ -47,10 +47,19 @@ final class HboneConnection {
     private int streams;
     private boolean goingAway;
 
+    /** Open CONNECT streams of every connection of the pool (read by the stats page from another thread). */
+    private final java.util.concurrent.atomic.AtomicInteger poolStreams;
+
     HboneConnection(Channel channel, HboneKey key, UpstreamSettings settings) {
+        this(channel, key, settings, new java.util.concurrent.atomic.AtomicInteger());
+    }
+
+    HboneConnection(Channel channel, HboneKey key, UpstreamSettings settings,
+                    java.util.concurrent.atomic.AtomicInteger poolStreams) {
         this.channel = channel;
         this.key = key;
         this.settings = settings;
+        this.poolStreams = poolStreams;
     }
 
     Channel channel() {
@@ -115,6 +124,9 @@ final class HboneConnection {
                 c.close(); // the destination must not open streams toward us
             }
         }));
+        // ztunnel's keepalive: a destination that stops answering (no FIN) is closed, which fails its streams
+        ctx.pipeline().addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(settings.keepaliveInterval(),
+                settings.keepaliveTimeout()));
         ctx.pipeline().addLast("conn-events", new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object msg) {
@@ -171,7 +183,11 @@ final class HboneConnection {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
                         counted[0] = true;
-                        ch.closeFuture().addListener(f -> streams--);
+                        poolStreams.incrementAndGet();
+                        ch.closeFuture().addListener(f -> {
+                            streams--;
+                            poolStreams.decrementAndGet();
+                        });
                         ch.pipeline().addLast("connect-response", new ConnectResponse(result, authority));
                     }
                 })

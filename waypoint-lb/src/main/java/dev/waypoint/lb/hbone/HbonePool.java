@@ -80,6 +80,13 @@ public final class HbonePool implements AutoCloseable {
         return result;
     }
 
+    /** Open CONNECT streams over all outbound HBONE connections (with {@link #connectionCount}: streams per connection). */
+    public int streamCount() {
+        return streams.get();
+    }
+
+    private final java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
+
     /** Open connections across all loops (for tests and the admin page). */
     public int connectionCount() {
         int n = 0;
@@ -156,7 +163,7 @@ public final class HbonePool implements AutoCloseable {
                     .handler(new ChannelInboundHandlerAdapter());
             var connect = b.connect(new java.net.InetSocketAddress(key.destination().address(), key.destination().port()));
             Channel ch = connect.channel();
-            HboneConnection conn = new HboneConnection(ch, key, settings);
+            HboneConnection conn = new HboneConnection(ch, key, settings, streams);
             // no SNI (ztunnel does not send one); the identity is checked after the handshake
             SslHandler ssl = tls.get().newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(timeout);

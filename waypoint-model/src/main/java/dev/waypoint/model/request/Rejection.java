@@ -75,6 +75,13 @@ public record Rejection(Reason reason, String message, int status, String custom
         UPSTREAM_PROTOCOL_ERROR(502, "UPE", "upstream_reset_before_response_started{protocol_error}"),
         /** Connecting to the endpoint took longer than the connect timeout. */
         CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
+        /**
+         * A DestinationRule {@code connectionPool} limit was reached (Envoy's circuit breakers: 503
+         * with flag UO, details {@code upstream_reset_before_response_started{overflow}}).
+         */
+        UPSTREAM_OVERFLOW(503, "UO", "upstream_reset_before_response_started{overflow}"),
+        /** A local rate limit's bucket is empty (Envoy's local_ratelimit: 429, flag RL, body {@code local_rate_limited}). */
+        RATE_LIMITED(429, "RL", "local_rate_limited", "local_rate_limited"),
         /** The request was malformed (bad header, oversized head). */
         BAD_REQUEST(400, "DPE", "downstream_protocol_error"),
         /** The request head exceeded the configured limit. */

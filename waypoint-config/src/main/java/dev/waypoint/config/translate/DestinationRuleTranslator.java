@@ -1,0 +1,395 @@
+package dev.waypoint.config.translate;
+
+import static dev.waypoint.config.translate.ObjectContext.child;
+import static dev.waypoint.config.translate.ObjectContext.index;
+import static dev.waypoint.config.translate.ObjectContext.message;
+import static dev.waypoint.config.translate.ObjectContext.path;
+import static dev.waypoint.config.translate.ObjectContext.render;
+import static dev.waypoint.config.translate.ObjectContext.renderJson;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.ConsistentHashSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.HashOn;
+import dev.waypoint.model.traffic.TrafficPolicySpec.HashTable;
+import dev.waypoint.model.traffic.TrafficPolicySpec.LoadBalancerSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.Simple;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * {@code networking.istio.io/v1} (and {@code v1beta1}) {@code DestinationRule} →
+ * {@link DestinationRuleSpec}, following Istio's {@code ValidateDestinationRule} where this
+ * waypoint reads a field: {@code host} required, {@code simple} and {@code consistentHash} not
+ * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
+ *
+ * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
+ * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections},
+ * {@code http.http1MaxPendingRequests}, {@code http.http2MaxRequests}) and their
+ * {@code portLevelSettings}. Fields of the DestinationRule API it does not apply yet (the other
+ * {@code connectionPool} fields, {@code tls}, {@code localityLbSetting},
+ * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
+ * {@code retryBudget}) are warnings naming the field, and the rest of the object applies: an
+ * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
+ * whole. {@code tls.mode: ISTIO_MUTUAL} is a note: HBONE already secures mesh endpoints and
+ * Istio's waypoint ignores it too. Fields unknown to the API are errors (a misspelt field would
+ * otherwise be silently ignored).
+ */
+final class DestinationRuleTranslator {
+    private static final Set<String> SPEC_FIELDS = Set.of("host", "trafficPolicy", "subsets", "exportTo", "workloadSelector");
+    private static final Set<String> POLICY_FIELDS = Set.of("loadBalancer", "connectionPool", "outlierDetection", "tls",
+            "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget");
+    private static final Set<String> LB_FIELDS = Set.of("simple", "consistentHash", "localityLbSetting",
+            "warmupDurationSecs", "warmup");
+    private static final Set<String> HASH_FIELDS = Set.of("httpHeaderName", "httpCookie", "useSourceIp",
+            "httpQueryParameterName", "ringHash", "maglev", "minimumRingSize");
+    private static final Set<String> COOKIE_FIELDS = Set.of("name", "path", "ttl", "attributes");
+    private static final Set<String> OUTLIER_FIELDS = Set.of("splitExternalLocalOriginErrors",
+            "consecutiveLocalOriginFailures", "consecutiveGatewayErrors", "consecutive5xxErrors", "interval",
+            "baseEjectionTime", "maxEjectionPercent", "minHealthPercent", "consecutiveErrors");
+    private static final Set<String> PORT_FIELDS = Set.of("port", "loadBalancer", "connectionPool", "outlierDetection", "tls");
+    private static final Set<String> SUBSET_FIELDS = Set.of("name", "labels", "trafficPolicy");
+    private static final Set<String> NOT_APPLIED = Set.of("tunnel", "proxyProtocol", "retryBudget");
+    private static final Set<String> POOL_FIELDS = Set.of("tcp", "http");
+    private static final Set<String> TCP_FIELDS = Set.of("maxConnections", "connectTimeout", "tcpKeepalive",
+            "maxConnectionDuration", "idleTimeout");
+    private static final Set<String> HTTP_FIELDS = Set.of("http1MaxPendingRequests", "http2MaxRequests",
+            "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
+            "maxConcurrentStreams");
+    /** connectionPool fields read and checked but not enforced yet (a warning each). */
+    private static final Set<String> POOL_NOT_APPLIED = Set.of("connectTimeout", "tcpKeepalive", "maxConnectionDuration",
+            "idleTimeout", "maxRequestsPerConnection", "maxRetries", "h2UpgradePolicy", "useClientProtocol",
+            "maxConcurrentStreams");
+    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
+    private static final String DURATION_EXPECTED = "a positive duration such as 10s or 500ms";
+
+    private DestinationRuleTranslator() {}
+
+    static DestinationRuleSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name) {
+        JsonNode spec = ctx.object(tree, "", "spec");
+        ctx.unknownKeys(spec, "spec", SPEC_FIELDS);
+        String host = ctx.requiredString(spec, "spec", "host", "a Service host such as reviews or reviews.ns.svc.cluster.local");
+        if (host != null && (host.contains("*") || !host.equals(host.toLowerCase(java.util.Locale.ROOT)))) {
+            // a wildcard host would apply to Services this waypoint cannot enumerate as Istio does; say so
+            if (host.contains("*")) {
+                ctx.warning("spec.host", message("host", host, "an exact host; wildcard hosts are not applied by this waypoint"));
+            } else {
+                ctx.error("spec.host", message("host", host, "a lowercase DNS name"));
+            }
+        }
+        if (child(spec, "workloadSelector") != null) {
+            ctx.warning("spec.workloadSelector", "a waypoint does not apply a DestinationRule with a workloadSelector "
+                    + "(sidecars do); the rule is ignored");
+            host = null;
+        }
+        List<String> exportTo = ctx.stringList(spec, "spec", "exportTo");
+        TrafficPolicySpec policy = policy(ctx, ctx.object(spec, "spec", "trafficPolicy"), "spec.trafficPolicy", true);
+
+        List<DestinationRuleSpec.SubsetSpec> subsets = new ArrayList<>();
+        List<JsonNode> subsetNodes = ctx.list(spec, "spec", "subsets");
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < subsetNodes.size(); i++) {
+            String p = index("spec.subsets", i);
+            JsonNode s = ctx.element(subsetNodes.get(i), p, "subsets[" + i + "]");
+            if (s == null) {
+                continue;
+            }
+            ctx.unknownKeys(s, p, SUBSET_FIELDS);
+            String sn = ctx.requiredString(s, p, "name", ObjectContext.DNS1123_LABEL);
+            if (sn != null && !names.add(sn)) {
+                ctx.error(path(p, "name"), message("name", sn, "unique among subsets"));
+            }
+            Map<String, String> labels = ctx.stringMap(s, p, "labels");
+            TrafficPolicySpec sp = policy(ctx, ctx.object(s, p, "trafficPolicy"), path(p, "trafficPolicy"), true);
+            if (sn != null) {
+                subsets.add(new DestinationRuleSpec.SubsetSpec(sn, labels, sp));
+            }
+        }
+        if (!subsets.isEmpty()) {
+            ctx.warning("spec.subsets", "subsets are not applied by this waypoint yet: Gateway API routes reach "
+                    + "a subset through a Service of its own (selecting the subset's labels)");
+        }
+        if (host == null || ctx.failed()) {
+            return null;
+        }
+        return new DestinationRuleSpec(name, host, exportTo, policy, subsets, ctx.source());
+    }
+
+    private static TrafficPolicySpec policy(ObjectContext ctx, JsonNode node, String p, boolean top) {
+        if (node == null) {
+            return TrafficPolicySpec.NONE;
+        }
+        ctx.unknownKeys(node, p, top ? POLICY_FIELDS : PORT_FIELDS);
+        for (String f : NOT_APPLIED) {
+            if (child(node, f) != null) {
+                ctx.warning(path(p, f), f + " is not applied by this waypoint yet (Istio's defaults hold: no limits)");
+            }
+        }
+        tls(ctx, ctx.object(node, p, "tls"), path(p, "tls"));
+        LoadBalancerSpec lb = loadBalancer(ctx, ctx.object(node, p, "loadBalancer"), path(p, "loadBalancer"));
+        OutlierDetectionSpec od = outlier(ctx, ctx.object(node, p, "outlierDetection"), path(p, "outlierDetection"));
+        TrafficPolicySpec.ConnectionPoolSpec pool = connectionPool(ctx, ctx.object(node, p, "connectionPool"),
+                path(p, "connectionPool"));
+        List<TrafficPolicySpec.PortPolicySpec> ports = new ArrayList<>();
+        if (top) {
+            List<JsonNode> nodes = ctx.list(node, p, "portLevelSettings");
+            for (int i = 0; i < nodes.size(); i++) {
+                String pp = index(path(p, "portLevelSettings"), i);
+                JsonNode n = ctx.element(nodes.get(i), pp, "portLevelSettings[" + i + "]");
+                if (n == null) {
+                    continue;
+                }
+                JsonNode portSel = ctx.object(n, pp, "port");
+                int number = portSel == null ? 0 : ctx.port(portSel, path(pp, "port"), "number");
+                if (portSel == null) {
+                    ctx.error(path(pp, "port"), message("port", "missing", "{number: 1-65535}"));
+                }
+                TrafficPolicySpec sub = policy(ctx, n, pp, false);
+                if (number > 0) {
+                    ports.add(new TrafficPolicySpec.PortPolicySpec(number, sub));
+                }
+            }
+        }
+        return new TrafficPolicySpec(lb, od, ports, pool);
+    }
+
+    private static TrafficPolicySpec.ConnectionPoolSpec connectionPool(ObjectContext ctx, JsonNode pool, String p) {
+        if (pool == null) {
+            return null;
+        }
+        ctx.unknownKeys(pool, p, POOL_FIELDS);
+        JsonNode tcp = ctx.object(pool, p, "tcp");
+        JsonNode http = ctx.object(pool, p, "http");
+        String tp = path(p, "tcp");
+        String hp = path(p, "http");
+        ctx.unknownKeys(tcp, tp, TCP_FIELDS);
+        ctx.unknownKeys(http, hp, HTTP_FIELDS);
+        for (String f : POOL_NOT_APPLIED) {
+            if (child(tcp, f) != null) {
+                ctx.warning(path(tp, f), f + " is not applied by this waypoint yet");
+            }
+            if (child(http, f) != null) {
+                ctx.warning(path(hp, f), f + " is not applied by this waypoint yet");
+            }
+        }
+        int maxConnections = ctx.integer(tcp, tp, "maxConnections", 0, Integer.MAX_VALUE, 0);
+        int pending = ctx.integer(http, hp, "http1MaxPendingRequests", 0, Integer.MAX_VALUE, 0);
+        int h2 = ctx.integer(http, hp, "http2MaxRequests", 0, Integer.MAX_VALUE, 0);
+        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2);
+    }
+
+    private static void tls(ObjectContext ctx, JsonNode tls, String p) {
+        if (tls == null) {
+            return;
+        }
+        String mode = ctx.string(tls, p, "mode");
+        if ("ISTIO_MUTUAL".equals(mode)) {
+            ctx.note(path(p, "mode"), "ISTIO_MUTUAL is ignored at a waypoint: HBONE already secures mesh endpoints");
+        } else if (mode != null && !mode.equals("DISABLE")) {
+            ctx.warning(path(p, "mode"), mode + " origination to non-mesh backends is not applied by this waypoint yet "
+                    + "(plaintext is used)");
+        }
+    }
+
+    private static LoadBalancerSpec loadBalancer(ObjectContext ctx, JsonNode lb, String p) {
+        if (lb == null) {
+            return null;
+        }
+        ctx.unknownKeys(lb, p, LB_FIELDS);
+        Simple simple = null;
+        String s = ctx.string(lb, p, "simple");
+        if (s != null) {
+            switch (s) {
+                case "UNSPECIFIED" -> simple = Simple.UNSPECIFIED;
+                case "LEAST_REQUEST" -> simple = Simple.LEAST_REQUEST;
+                case "LEAST_CONN" -> {
+                    ctx.note(path(p, "simple"), "LEAST_CONN is deprecated; it means LEAST_REQUEST");
+                    simple = Simple.LEAST_REQUEST;
+                }
+                case "ROUND_ROBIN" -> simple = Simple.ROUND_ROBIN;
+                case "RANDOM" -> simple = Simple.RANDOM;
+                case "PASSTHROUGH" -> simple = Simple.PASSTHROUGH;
+                default -> ctx.error(path(p, "simple"), message("simple", s,
+                        "one of UNSPECIFIED, LEAST_REQUEST, LEAST_CONN, ROUND_ROBIN, RANDOM, PASSTHROUGH"));
+            }
+        }
+        ConsistentHashSpec hash = consistentHash(ctx, ctx.object(lb, p, "consistentHash"), path(p, "consistentHash"));
+        if (simple != null && child(lb, "consistentHash") != null) {
+            ctx.error(path(p, "simple"), message("simple", s, "only one of simple or consistentHash"));
+            simple = null;
+        }
+        if (child(lb, "localityLbSetting") != null) {
+            ctx.warning(path(p, "localityLbSetting"), "locality load balancing is not applied by this waypoint yet "
+                    + "(endpoints are balanced regardless of region and zone)");
+        }
+        Duration warmup = null;
+        if (child(lb, "warmupDurationSecs") != null) {
+            warmup = duration(ctx, lb, p, "warmupDurationSecs");
+        }
+        if (child(lb, "warmup") != null) {
+            JsonNode w = ctx.object(lb, p, "warmup");
+            ctx.unknownKeys(w, path(p, "warmup"), Set.of("duration", "minimumPercent", "aggression"));
+            if (w != null && child(w, "duration") != null) {
+                warmup = duration(ctx, w, path(p, "warmup"), "duration");
+            }
+        }
+        if (warmup != null && hash != null) {
+            ctx.warning(path(p, "warmupDurationSecs"), "warmup applies to ROUND_ROBIN and LEAST_REQUEST only "
+                    + "(as Envoy's slow start); ignored with consistentHash");
+            warmup = null;
+        }
+        return new LoadBalancerSpec(simple, hash, warmup);
+    }
+
+    private static ConsistentHashSpec consistentHash(ObjectContext ctx, JsonNode h, String p) {
+        if (h == null) {
+            return null;
+        }
+        ctx.unknownKeys(h, p, HASH_FIELDS);
+        List<String> keys = new ArrayList<>();
+        HashOn on = null;
+        String name = null;
+        String cookiePath = null;
+        Duration ttl = null;
+        String header = ctx.string(h, p, "httpHeaderName");
+        if (header != null) {
+            keys.add("httpHeaderName");
+            on = HashOn.HEADER;
+            name = header.toLowerCase(java.util.Locale.ROOT);
+        }
+        JsonNode cookie = ctx.object(h, p, "httpCookie");
+        if (cookie != null) {
+            keys.add("httpCookie");
+            String cp = path(p, "httpCookie");
+            ctx.unknownKeys(cookie, cp, COOKIE_FIELDS);
+            on = HashOn.COOKIE;
+            name = ctx.requiredString(cookie, cp, "name", "a cookie name");
+            cookiePath = ctx.string(cookie, cp, "path");
+            if (child(cookie, "ttl") != null) {
+                ttl = durationOrZero(ctx, cookie, cp, "ttl");
+            }
+            if (child(cookie, "attributes") != null) {
+                ctx.warning(path(cp, "attributes"), "cookie attributes are not set by this waypoint yet");
+            }
+        }
+        if (ctx.bool(h, p, "useSourceIp", false)) {
+            keys.add("useSourceIp");
+            on = HashOn.SOURCE_IP;
+        }
+        String query = ctx.string(h, p, "httpQueryParameterName");
+        if (query != null) {
+            keys.add("httpQueryParameterName");
+            on = HashOn.QUERY_PARAMETER;
+            name = query;
+        }
+        if (keys.size() != 1) {
+            ctx.error(p, message("consistentHash", keys.isEmpty() ? "no hash key" : String.join(", ", keys),
+                    "exactly one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName"));
+            return null;
+        }
+        HashTable table = HashTable.RING_HASH;
+        long size = 1024;
+        JsonNode ring = ctx.object(h, p, "ringHash");
+        JsonNode maglev = ctx.object(h, p, "maglev");
+        if (ring != null && maglev != null) {
+            ctx.error(path(p, "maglev"), message("maglev", render(maglev), "only one of ringHash or maglev"));
+        }
+        if (child(h, "minimumRingSize") != null) {
+            size = ctx.integer(h, p, "minimumRingSize", 1, 8_388_608, 1024);
+        }
+        if (ring != null) {
+            ctx.unknownKeys(ring, path(p, "ringHash"), Set.of("minimumRingSize"));
+            size = ctx.integer(ring, path(p, "ringHash"), "minimumRingSize", 1, 8_388_608, 1024);
+        }
+        if (maglev != null) {
+            ctx.unknownKeys(maglev, path(p, "maglev"), Set.of("tableSize"));
+            table = HashTable.MAGLEV;
+            size = ctx.integer(maglev, path(p, "maglev"), "tableSize", 1, 5_000_011, 65537);
+            if (!isPrime(size)) {
+                // Envoy: "The table size must be prime number limited to 5000011"
+                ctx.error(path(path(p, "maglev"), "tableSize"), message("tableSize", Long.toString(size), "a prime number"));
+            }
+        }
+        if (on == null) {
+            return null;
+        }
+        return new ConsistentHashSpec(on, name, cookiePath, ttl, table, size);
+    }
+
+    private static OutlierDetectionSpec outlier(ObjectContext ctx, JsonNode o, String p) {
+        if (o == null) {
+            return null;
+        }
+        ctx.unknownKeys(o, p, OUTLIER_FIELDS);
+        int c5xx = 5;
+        if (child(o, "consecutiveErrors") != null) {
+            ctx.note(path(p, "consecutiveErrors"), "consecutiveErrors is deprecated; read as consecutiveGatewayErrors");
+        }
+        c5xx = ctx.integer(o, p, "consecutive5xxErrors", 0, Integer.MAX_VALUE, c5xx);
+        int gw = ctx.integer(o, p, "consecutiveGatewayErrors", 0, Integer.MAX_VALUE,
+                ctx.integer(o, p, "consecutiveErrors", 0, Integer.MAX_VALUE, 0));
+        int local = ctx.integer(o, p, "consecutiveLocalOriginFailures", 0, Integer.MAX_VALUE, 5);
+        boolean split = ctx.bool(o, p, "splitExternalLocalOriginErrors", false);
+        Duration interval = child(o, "interval") != null ? duration(ctx, o, p, "interval") : null;
+        Duration base = child(o, "baseEjectionTime") != null ? duration(ctx, o, p, "baseEjectionTime") : null;
+        int maxPct = ctx.integer(o, p, "maxEjectionPercent", 0, 100, 10);
+        int minHealth = ctx.integer(o, p, "minHealthPercent", 0, 100, 0);
+        return new OutlierDetectionSpec(c5xx, gw, local, split, interval == null ? Duration.ofSeconds(10) : interval,
+                base == null ? Duration.ofSeconds(30) : base, maxPct, minHealth);
+    }
+
+    private static Duration durationOrZero(ObjectContext ctx, JsonNode parent, String p, String key) {
+        JsonNode t = child(parent, key);
+        if (t != null && t.isTextual() && t.textValue().matches("0+(\\.0+)?(ms|s|m|h)?")) {
+            return Duration.ZERO;
+        }
+        return duration(ctx, parent, p, key);
+    }
+
+    /** A protobuf-JSON duration ({@code "10s"}, {@code "1.5s"}) or Go-style {@code ms}/{@code m}/{@code h}. */
+    static Duration duration(ObjectContext ctx, JsonNode parent, String parentPath, String key) {
+        JsonNode t = child(parent, key);
+        String p = path(parentPath, key);
+        if (t == null) {
+            return null;
+        }
+        var m = t.isTextual() ? DURATION.matcher(t.textValue()) : null;
+        if (m == null || !m.matches()) {
+            ctx.error(p, message(key, renderJson(t), DURATION_EXPECTED));
+            return null;
+        }
+        BigDecimal v = new BigDecimal(m.group(1));
+        BigDecimal millis = switch (m.group(2)) {
+            case "ms" -> v;
+            case "s" -> v.movePointRight(3);
+            case "m" -> v.multiply(BigDecimal.valueOf(60_000));
+            default -> v.multiply(BigDecimal.valueOf(3_600_000));
+        };
+        if (millis.signum() <= 0) {
+            ctx.error(p, message(key, t.textValue(), DURATION_EXPECTED));
+            return null;
+        }
+        return Duration.ofMillis(millis.longValue());
+    }
+
+    private static boolean isPrime(long n) {
+        if (n < 2) {
+            return false;
+        }
+        for (long d = 2; d * d <= n; d++) {
+            if (n % d == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,145 @@
+package dev.waypoint.config.translate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.ConsistentHashSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.HashOn;
+import dev.waypoint.model.traffic.TrafficPolicySpec.HashTable;
+import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.Simple;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** DestinationRule YAML → {@link DestinationRuleSpec}: the problem table and full records. */
+class DestinationRuleTranslatorTest {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final NamespacedName WAYPOINT = new NamespacedName("istio-system", "waypoint");
+
+    private record Result(ResourceSet resources, List<String> problems) {}
+
+    private static Result translate(String yaml) {
+        try {
+            Diagnostics d = new Diagnostics();
+            List<TranslatedObject> objects = ResourceTranslator.translate(
+                    List.of(new WireObject(YAML.readTree(yaml), new SourceRef("m.yaml", 1))), d);
+            return new Result(ResourceTranslator.resourceSet(WAYPOINT, "cluster.local", objects),
+                    d.problems().stream().map(Object::toString).toList());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static final String HEAD = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: dr, namespace: ns1}
+            spec:
+            """;
+
+    record Case(String name, String spec, boolean kept, List<String> problems) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    private static final String E = "m.yaml:1: DestinationRule ns1/dr: ";
+    private static final String W = "m.yaml:1: warning: DestinationRule ns1/dr: ";
+
+    static Stream<Case> cases() {
+        return Stream.of(
+                new Case("host only", "  host: b\n", true, List.of()),
+                new Case("host missing", "  trafficPolicy: {}\n", false,
+                        List.of(E + "spec.host: host: missing (expected: a Service host such as reviews or reviews.ns.svc.cluster.local)")),
+                new Case("unknown spec field", "  host: b\n  trafficPolicies: {}\n", false,
+                        List.of(E + "spec.trafficPolicies: trafficPolicies: unknown field (expected: one of exportTo, host, subsets, trafficPolicy, workloadSelector)")),
+                new Case("bad simple", "  host: b\n  trafficPolicy: {loadBalancer: {simple: FASTEST}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.simple: simple: FASTEST (expected: one of UNSPECIFIED, LEAST_REQUEST, LEAST_CONN, ROUND_ROBIN, RANDOM, PASSTHROUGH)")),
+                new Case("simple and hash", "  host: b\n  trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.simple: simple: RANDOM (expected: only one of simple or consistentHash)")),
+                new Case("two hash keys", "  host: b\n  trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, httpHeaderName: x}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.consistentHash: consistentHash: httpHeaderName, useSourceIp (expected: exactly one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName)")),
+                new Case("maglev not prime", "  host: b\n  trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 1000}}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: tableSize: 1000 (expected: a prime number)")),
+                new Case("bad interval", "  host: b\n  trafficPolicy: {outlierDetection: {interval: 10}}\n", false,
+                        List.of(E + "spec.trafficPolicy.outlierDetection.interval: interval: 10 (expected: a positive duration such as 10s or 500ms)")),
+                new Case("percent over 100", "  host: b\n  trafficPolicy: {outlierDetection: {maxEjectionPercent: 150}}\n", false,
+                        List.of(E + "spec.trafficPolicy.outlierDetection.maxEjectionPercent: maxEjectionPercent: 150 (expected: 0-100)")),
+                new Case("connectionPool limits applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http2MaxRequests: 10, http1MaxPendingRequests: 1}}}\n", true,
+                        List.of()),
+                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: 3}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is not applied by this waypoint yet")),
+                new Case("connectionPool unknown field", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRequests: 3}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.maxRequests: maxRequests: unknown field (expected: one of h2UpgradePolicy, http1MaxPendingRequests, http2MaxRequests, idleTimeout, maxConcurrentStreams, maxRequestsPerConnection, maxRetries, useClientProtocol)")),
+                new Case("connectionPool negative", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.maxConnections: maxConnections: -1 (expected: 0-2147483647)")),
+                new Case("locality warned", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {enabled: true}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.loadBalancer.localityLbSetting: locality load balancing is not applied by this waypoint yet (endpoints are balanced regardless of region and zone)")),
+                new Case("ISTIO_MUTUAL noted", "  host: b\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n", true,
+                        List.of("m.yaml:1: note: DestinationRule ns1/dr: spec.trafficPolicy.tls.mode: ISTIO_MUTUAL is ignored at a waypoint: HBONE already secures mesh endpoints")),
+                new Case("port level without port", "  host: b\n  trafficPolicy: {portLevelSettings: [{loadBalancer: {simple: RANDOM}}]}\n", false,
+                        List.of(E + "spec.trafficPolicy.portLevelSettings[0].port: port: missing (expected: {number: 1-65535})")),
+                new Case("duplicate subset", "  host: b\n  subsets: [{name: v1, labels: {v: '1'}}, {name: v1}]\n", false,
+                        List.of(E + "spec.subsets[1].name: name: v1 (expected: unique among subsets)",
+                                W + "spec.subsets: subsets are not applied by this waypoint yet: Gateway API routes reach a subset through a Service of its own (selecting the subset's labels)")),
+                new Case("workloadSelector skipped", "  host: b\n  workloadSelector: {matchLabels: {a: b}}\n", false,
+                        List.of(W + "spec.workloadSelector: a waypoint does not apply a DestinationRule with a workloadSelector (sidecars do); the rule is ignored")));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void problems(Case c) {
+        Result r = translate(HEAD + c.spec());
+        assertThat(r.problems()).containsExactlyInAnyOrderElementsOf(c.problems());
+        assertThat(r.resources().destinationRules()).hasSize(c.kept() ? 1 : 0);
+    }
+
+    @Test
+    void fullRecord() {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1beta1
+                kind: DestinationRule
+                metadata: {name: dr, namespace: ns1}
+                spec:
+                  host: reviews.ns1.svc.cluster.local
+                  trafficPolicy:
+                    loadBalancer:
+                      consistentHash:
+                        httpCookie: {name: user, path: /, ttl: 0s}
+                        maglev: {tableSize: 65537}
+                    outlierDetection:
+                      consecutive5xxErrors: 3
+                      interval: 1s
+                      baseEjectionTime: 2s
+                      maxEjectionPercent: 50
+                    portLevelSettings:
+                    - port: {number: 9080}
+                      loadBalancer: {simple: LEAST_CONN, warmupDurationSecs: 30s}
+                """);
+        assertThat(r.problems()).containsExactly(
+                "m.yaml:1: note: DestinationRule ns1/dr: spec.trafficPolicy.portLevelSettings[0].loadBalancer.simple: LEAST_CONN is deprecated; it means LEAST_REQUEST");
+        DestinationRuleSpec dr = r.resources().destinationRules().get(0);
+        assertThat(dr.host()).isEqualTo("reviews.ns1.svc.cluster.local");
+        assertThat(dr.trafficPolicy().loadBalancer().consistentHash())
+                .isEqualTo(new ConsistentHashSpec(HashOn.COOKIE, "user", "/", Duration.ZERO, HashTable.MAGLEV, 65537));
+        assertThat(dr.trafficPolicy().outlierDetection()).isEqualTo(new OutlierDetectionSpec(3, 0, 5, false,
+                Duration.ofSeconds(1), Duration.ofSeconds(2), 50, 0));
+        TrafficPolicySpec.PortPolicySpec port = dr.trafficPolicy().portLevelSettings().get(0);
+        assertThat(port.port()).isEqualTo(9080);
+        assertThat(port.policy().loadBalancer().simple()).isEqualTo(Simple.LEAST_REQUEST);
+        assertThat(port.policy().loadBalancer().warmup()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(dr.trafficPolicy().connectionPool()).isNull();
+    }
+}

@@ -1,0 +1,54 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The compiled traffic policy of one Service port: what a DestinationRule says, merged with its
+ * {@code portLevelSettings} for that port.
+ *
+ * @param rule the DestinationRule it comes from
+ * @param balancer the algorithm, or null when the rule sets none (the waypoint's default, LEAST_REQUEST)
+ * @param outlier outlier detection, or null (none: Istio's default)
+ * @param pool the connectionPool limits, or null (none: Istio's default, effectively unlimited)
+ */
+record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec outlier,
+                TrafficPolicySpec.ConnectionPoolSpec pool) {
+    /**
+     * Requests in flight to the Service port at most, or 0 (no limit). HTTP/2 upstreams:
+     * {@code http2MaxRequests}. HTTP/1.1: {@code maxConnections + http1MaxPendingRequests} when both
+     * are written — Envoy lets {@code maxConnections} requests run and queues
+     * {@code http1MaxPendingRequests} more; this waypoint does not queue (each admitted request gets
+     * a connection at once), so it admits the same number and answers the rest 503 UO.
+     */
+    int maxRequests(boolean h2) {
+        if (pool == null) {
+            return 0;
+        }
+        if (h2) {
+            return pool.http2MaxRequests();
+        }
+        return pool.maxConnections() > 0 && pool.http1MaxPendingRequests() > 0
+                ? pool.maxConnections() + pool.http1MaxPendingRequests() : 0;
+    }
+
+    Map<String, Object> debug() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("destinationRule", rule.toString());
+        m.put("loadBalancer", balancer == null ? "default (LEAST_REQUEST)" : balancer.describe());
+        if (outlier != null) {
+            m.put("outlierDetection", Map.of("consecutive5xxErrors", outlier.consecutive5xxErrors(),
+                    "consecutiveGatewayErrors", outlier.consecutiveGatewayErrors(),
+                    "interval", outlier.interval().toString(), "baseEjectionTime", outlier.baseEjectionTime().toString(),
+                    "maxEjectionPercent", outlier.maxEjectionPercent(), "minHealthPercent", outlier.minHealthPercent()));
+        }
+        if (pool != null) {
+            m.put("connectionPool", Map.of("maxConnections", pool.maxConnections(), "http1MaxPendingRequests",
+                    pool.http1MaxPendingRequests(), "http2MaxRequests", pool.http2MaxRequests()));
+        }
+        return m;
+    }
+}

@@ -1,0 +1,149 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.LoadBalancerSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * DestinationRules → one {@link LbPolicy} per Service port, compiled with the port's endpoints
+ * (hash tables are built here). Run by {@link EndpointCompiler}, so endpoints and their policy
+ * are one snapshot part and can never be of different generations.
+ *
+ * <p><b>Host.</b> Resolved as Istio's {@code ResolveShortnameToFQDN} does, in the rule's namespace:
+ * a host without a dot is {@code host.<ns>.svc.cluster.local}; a host with a dot is taken as
+ * fully qualified, so {@code reviews.ns} matches no Service (a warning says what to write).
+ * {@code cluster.local} is Istio's default domain suffix.
+ *
+ * <p><b>Which rule.</b> Several rules for one Service: one in the waypoint's namespace wins, then
+ * one in the Service's namespace, then the root namespace ({@code istio-system}); within a
+ * namespace the first in input order (Istio keeps the oldest's traffic policy when it merges).
+ * Each loser is a warning. {@code exportTo} is not evaluated.
+ */
+final class TrafficPolicyCompiler {
+    static final String DOMAIN_SUFFIX = ".svc.cluster.local";
+    static final String ROOT_NAMESPACE = "istio-system";
+
+    private final Map<NamespacedName, DestinationRuleSpec> byService = new HashMap<>();
+    private final Set<DestinationRuleSpec> passthroughNoted = new HashSet<>();
+    private final Diagnostics diagnostics;
+
+    TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics) {
+        this.diagnostics = diagnostics;
+        Set<NamespacedName> services = new HashSet<>();
+        resources.services().forEach(s -> services.add(s.name()));
+        String waypointNs = resources.waypoint().namespace();
+        for (DestinationRuleSpec dr : resources.destinationRules()) {
+            NamespacedName svc = resolve(dr.host(), dr.name().namespace());
+            if (svc == null || !services.contains(svc)) {
+                String hint = svc == null && dr.host().split("\\.").length == 2
+                        ? "; a host with a dot is read as fully qualified, as Istio does: write "
+                                + dr.host() + DOMAIN_SUFFIX + " or the short name"
+                        : "";
+                diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.host",
+                        "host: " + dr.host() + " matches no Service in this config" + hint);
+                continue;
+            }
+            DestinationRuleSpec prev = byService.get(svc);
+            if (prev == null || rank(dr, svc, waypointNs) < rank(prev, svc, waypointNs)) {
+                if (prev != null) {
+                    shadowed(prev, dr);
+                }
+                byService.put(svc, dr);
+            } else {
+                shadowed(dr, prev);
+            }
+        }
+    }
+
+    private void shadowed(DestinationRuleSpec loser, DestinationRuleSpec winner) {
+        diagnostics.warning(loser.source(), "DestinationRule", loser.name(), "spec.host", "host: " + loser.host()
+                + " has another DestinationRule that applies instead: " + winner.name());
+    }
+
+    private static int rank(DestinationRuleSpec dr, NamespacedName svc, String waypointNs) {
+        String ns = dr.name().namespace();
+        if (ns.equals(waypointNs)) {
+            return 0;
+        }
+        return ns.equals(svc.namespace()) ? 1 : ns.equals(ROOT_NAMESPACE) ? 2 : 3;
+    }
+
+    /** The Service {@code host} names in namespace {@code ns}, or null when it names none. */
+    static NamespacedName resolve(String host, String ns) {
+        if (host.indexOf('.') < 0) {
+            return new NamespacedName(ns, host);
+        }
+        if (host.endsWith(DOMAIN_SUFFIX)) {
+            String rest = host.substring(0, host.length() - DOMAIN_SUFFIX.length());
+            int dot = rest.indexOf('.');
+            if (dot > 0 && dot == rest.lastIndexOf('.') && dot < rest.length() - 1) {
+                return new NamespacedName(rest.substring(dot + 1), rest.substring(0, dot));
+            }
+        }
+        return null;
+    }
+
+    /** The policy of {@code svc}'s {@code port} over {@code endpoints}, or null when no rule applies. */
+    LbPolicy compile(ServiceSpec svc, ServicePortSpec port, List<Endpoint> endpoints) {
+        DestinationRuleSpec dr = byService.get(svc.name());
+        if (dr == null) {
+            return null;
+        }
+        TrafficPolicySpec top = dr.trafficPolicy();
+        LoadBalancerSpec lb = top.loadBalancer();
+        OutlierDetectionSpec od = top.outlierDetection();
+        TrafficPolicySpec.ConnectionPoolSpec pool = top.connectionPool();
+        for (TrafficPolicySpec.PortPolicySpec p : top.portLevelSettings()) {
+            if (p.port() == port.port()) {
+                // a port-level setting replaces the top-level field it writes (Istio's MergeTrafficPolicy)
+                if (p.policy().loadBalancer() != null) {
+                    lb = p.policy().loadBalancer();
+                }
+                if (p.policy().outlierDetection() != null) {
+                    od = p.policy().outlierDetection();
+                }
+                if (p.policy().connectionPool() != null) {
+                    pool = p.policy().connectionPool();
+                }
+            }
+        }
+        if (lb == null && od == null && pool == null) {
+            return null;
+        }
+        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool);
+    }
+
+    private Balancer balancer(DestinationRuleSpec dr, LoadBalancerSpec lb, List<Endpoint> endpoints) {
+        if (lb == null) {
+            return null;
+        }
+        if (lb.consistentHash() != null) {
+            return Balancers.consistentHash(lb.consistentHash(), endpoints);
+        }
+        TrafficPolicySpec.Simple simple = lb.simple() == null ? TrafficPolicySpec.Simple.UNSPECIFIED : lb.simple();
+        return switch (simple) {
+            case UNSPECIFIED, LEAST_REQUEST -> Balancers.leastRequest(lb.warmup());
+            case ROUND_ROBIN -> Balancers.roundRobin(lb.warmup());
+            case RANDOM -> Balancers.random("RANDOM");
+            case PASSTHROUGH -> {
+                if (passthroughNoted.add(dr)) {
+                    diagnostics.note(dr.source(), "DestinationRule", dr.name(), "spec.trafficPolicy.loadBalancer.simple",
+                            "PASSTHROUGH: Service traffic at a waypoint has no original destination but the VIP; "
+                                    + "endpoints are picked at random");
+                }
+                yield Balancers.random("PASSTHROUGH (random)");
+            }
+        };
+    }
+}

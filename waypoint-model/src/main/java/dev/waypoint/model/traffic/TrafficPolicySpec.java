@@ -1,0 +1,107 @@
+package dev.waypoint.model.traffic;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A DestinationRule {@code trafficPolicy} (or a subset's, or a {@code portLevelSettings} entry's).
+ * Every part is null when not written: a port-level or subset policy only overrides what it writes
+ * (Istio merges them field by field over the top-level policy).
+ *
+ * @param loadBalancer {@code loadBalancer}, or null
+ * @param outlierDetection {@code outlierDetection}, or null (none: Istio's default)
+ * @param portLevelSettings per-port overrides; empty for a port-level policy itself
+ * @param connectionPool {@code connectionPool}, or null
+ */
+public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
+                                List<PortPolicySpec> portLevelSettings, ConnectionPoolSpec connectionPool) {
+    /** No policy written. */
+    public static final TrafficPolicySpec NONE = new TrafficPolicySpec(null, null, List.of(), null);
+
+    public TrafficPolicySpec {
+        portLevelSettings = List.copyOf(portLevelSettings);
+    }
+
+    /** A policy without {@code connectionPool}. */
+    public TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
+                             List<PortPolicySpec> portLevelSettings) {
+        this(loadBalancer, outlierDetection, portLevelSettings, null);
+    }
+
+    /**
+     * {@code connectionPool}, the limits this waypoint enforces; 0 means not written (Istio's
+     * default: unlimited).
+     *
+     * @param maxConnections {@code tcp.maxConnections}
+     * @param http1MaxPendingRequests {@code http.http1MaxPendingRequests}
+     * @param http2MaxRequests {@code http.http2MaxRequests}
+     */
+    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {}
+
+    /** A {@code portLevelSettings} entry: the port number and its policy. */
+    public record PortPolicySpec(int port, TrafficPolicySpec policy) {
+        public PortPolicySpec {
+            Objects.requireNonNull(policy, "policy");
+        }
+    }
+
+    /** {@code loadBalancer}: a simple algorithm or a consistent hash, plus slow start. */
+    public record LoadBalancerSpec(Simple simple, ConsistentHashSpec consistentHash, Duration warmup) {
+        public LoadBalancerSpec {
+            if (simple != null && consistentHash != null) {
+                throw new IllegalArgumentException("simple and consistentHash: both set (expected: one)");
+            }
+        }
+    }
+
+    /** {@code loadBalancer.simple}. {@code LEAST_CONN} is Istio's deprecated name of {@code LEAST_REQUEST}. */
+    public enum Simple { UNSPECIFIED, LEAST_REQUEST, ROUND_ROBIN, RANDOM, PASSTHROUGH }
+
+    /** What a consistent hash is computed over. */
+    public enum HashOn { HEADER, COOKIE, SOURCE_IP, QUERY_PARAMETER }
+
+    /** The consistent-hash table. */
+    public enum HashTable { RING_HASH, MAGLEV }
+
+    /**
+     * {@code loadBalancer.consistentHash}.
+     *
+     * @param on what is hashed
+     * @param name the header, cookie or query parameter name (null for SOURCE_IP)
+     * @param cookiePath the cookie's {@code Path} when the waypoint sets it (null: none)
+     * @param cookieTtl the cookie's lifetime when the waypoint sets it (null or zero: a session cookie)
+     * @param table ring hash or Maglev
+     * @param tableSize {@code ringHash.minimumRingSize} (default 1024) or {@code maglev.tableSize} (default 65537, a prime)
+     */
+    public record ConsistentHashSpec(HashOn on, String name, String cookiePath, Duration cookieTtl, HashTable table,
+                                     long tableSize) {
+        public ConsistentHashSpec {
+            Objects.requireNonNull(on, "on");
+            Objects.requireNonNull(table, "table");
+        }
+    }
+
+    /**
+     * {@code outlierDetection}, Istio's defaults filled in where a field is not written.
+     *
+     * @param consecutive5xxErrors 5xx responses in a row that eject (Istio default 5; 0 disables)
+     * @param consecutiveGatewayErrors 502/503/504 (and connect failures) in a row that eject (default 0: off)
+     * @param consecutiveLocalOriginFailures connect failures and resets in a row that eject, when
+     *        {@code splitExternalLocalOriginErrors} (default 5)
+     * @param splitExternalLocalOriginErrors whether local-origin failures are counted apart from 5xx
+     * @param interval how often ejections are reconsidered (default 10 s)
+     * @param baseEjectionTime the first ejection's length; the n-th lasts n times as long (default 30 s)
+     * @param maxEjectionPercent at most this share of the endpoints ejected at once (default 10)
+     * @param minHealthPercent below this share of healthy endpoints, ejections are ignored (default 0)
+     */
+    public record OutlierDetectionSpec(int consecutive5xxErrors, int consecutiveGatewayErrors,
+                                       int consecutiveLocalOriginFailures, boolean splitExternalLocalOriginErrors,
+                                       Duration interval, Duration baseEjectionTime, int maxEjectionPercent,
+                                       int minHealthPercent) {
+        public OutlierDetectionSpec {
+            Objects.requireNonNull(interval, "interval");
+            Objects.requireNonNull(baseEjectionTime, "baseEjectionTime");
+        }
+    }
+}
