@@ -12,6 +12,11 @@ import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
+import dev.waypoint.kube.KubeClients;
+import dev.waypoint.kube.KubernetesSource;
+import dev.waypoint.kube.StatusWriter;
+import dev.waypoint.kube.WatchedKinds;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import dev.waypoint.lb.EndpointCompiler;
 import dev.waypoint.lb.EndpointPickers;
 import dev.waypoint.lb.EndpointTable;
@@ -76,6 +81,9 @@ public final class WaypointServer implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private CertificateSource certs;
     private SnapshotPublisher publisher;
+    private volatile KubernetesSource kube;
+    private KubernetesClient kubeClient;
+    private StatusWriter statusWriter;
     private JwksCache jwks;
     private HbonePool pool;
     private Upstreams upstreams;
@@ -120,10 +128,22 @@ public final class WaypointServer implements AutoCloseable {
         // before the publisher: the first compile hands the jwksUris to it, which starts fetching
         jwks = JwksCache.create(settings.jwks());
         closeables.add(jwks);
-        publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
-                settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+        if (settings.kube() != null) {
+            publisher = kubePublisher();
+        } else {
+            publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
+                    settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+        }
         publisher.start();
         closeables.add(publisher);
+        if (kube != null && settings.kube().writeStatus()) {
+            StatusWriter writer = new StatusWriter(kube, kubeClient, settings.kube().controllerName(),
+                    settings.authz().rootNamespace(), Clock.systemUTC());
+            statusWriter = writer;
+            closeables.add(0, writer); // closed first: no status write races the shutdown
+            publisher.subscribe(s -> writer.onSnapshot(s, s.part(TargetTable.PART).boundServices()));
+            writer.onSnapshot(publisher.current(), publisher.current().part(TargetTable.PART).boundServices());
+        }
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
         Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
@@ -148,9 +168,29 @@ public final class WaypointServer implements AutoCloseable {
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
 
+    /**
+     * {@code --kube}: the informers first, then a publisher over them once every kind has listed
+     * (the issue: "ready only after every informer has synced once"); until then readiness says
+     * what is still being listed.
+     */
+    private SnapshotPublisher kubePublisher() throws InterruptedException {
+        kubeClient = KubeClients.create(settings.kube().kubeconfig());
+        kube = new KubernetesSource(kubeClient, WatchedKinds.forWaypoint(settings.authz().rootNamespace()),
+                Clock.systemUTC());
+        closeables.add(kube);
+        closeables.add(kubeClient);
+        kube.start();
+        log.info("config from {}; waiting for every informer to list once", kube.describe());
+        while (!kube.awaitSynced(Duration.ofSeconds(10))) {
+            log.info("still waiting: {}", kube.health().detail());
+        }
+        return new SnapshotPublisher(kube, settings.gateway(), settings.trustDomain(), compilers(jwks, settings.authz()),
+                configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL);
+    }
+
     private void startAdmin() throws InterruptedException {
-        Supplier<Page> ready = () -> isReady() ? Page.text(200, "ready\n")
-                : Page.text(503, draining ? "draining\n" : "not ready: config or certificates not loaded\n");
+        Supplier<Page> ready = () -> isReady() ? Page.text(200, "ready\n" + kubeDetail())
+                : Page.text(503, draining ? "draining\n" : "not ready: config or certificates not loaded\n" + kubeDetail());
         if (settings.health() != null) {
             admins.put("health", AdminServer.start(adminGroup, settings.health(), Map.of("/healthz/ready", ready)));
         }
@@ -162,6 +202,12 @@ public final class WaypointServer implements AutoCloseable {
             admins.put("admin", AdminServer.start(adminGroup, settings.admin(),
                     Map.of("/config_dump", this::configDump, "/ready", ready, "/healthz/ready", ready)));
         }
+    }
+
+    /** With {@code --kube}: one line on the watches (e.g. the API server unreachable since when), else nothing. */
+    private String kubeDetail() {
+        KubernetesSource k = kube;
+        return k == null ? "" : k.health().detail() + "\n";
     }
 
     /** Config and certificates loaded, listener bound, not draining. */
@@ -189,6 +235,12 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
+        if (kube != null) {
+            extra.put("kubernetes", kube.debug());
+        }
+        if (statusWriter != null) {
+            extra.put("statusWritten", statusWriter.debug());
+        }
         return Page.json(ConfigDump.toJson(snap, extra));
     }
 
@@ -227,6 +279,11 @@ public final class WaypointServer implements AutoCloseable {
     public InetSocketAddress adminAddress(String which) {
         AdminServer a = admins.get(which);
         return a == null ? null : a.address();
+    }
+
+    /** With {@code --kube}: the Kubernetes source (tests observe its health), else null. */
+    public KubernetesSource kubernetes() {
+        return kube;
     }
 
     /** The config source (tests observe generations through it). */

@@ -2,6 +2,7 @@ package dev.waypoint.server;
 
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.kube.KubeSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
@@ -20,11 +21,21 @@ import java.util.Objects;
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
+ * @param kube read config from the Kubernetes API instead of {@code configDir} (null: the directory)
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz) {
+                               JwksCache.Settings jwks, AuthzSettings authz, KubeSettings kube) {
+    /** Config from the manifest directory. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads,
+                accessLog, jwks, authz, null);
+    }
+
     /** No access log, the default JWKS and authorization settings. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
@@ -44,7 +55,9 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
     public WaypointSettings {
         Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(authz, "authz");
-        Objects.requireNonNull(configDir, "configDir");
+        if (kube == null) {
+            Objects.requireNonNull(configDir, "configDir");
+        }
         Objects.requireNonNull(certDir, "certDir");
         Objects.requireNonNull(gateway, "gateway");
         Objects.requireNonNull(trustDomain, "trustDomain");

@@ -1,0 +1,278 @@
+package dev.waypoint.kube;
+
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.mesh.NamespacedName;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import java.time.Clock;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes the status {@link StatusPlan} decides back to the API server, for each published
+ * generation: read the object, replace only our own entries (HTTPRoute {@code status.parents[]}
+ * of our {@code controllerName}; the policy condition of our own type), and, only when that
+ * changes the status, send an update of the {@code status} subresource carrying the
+ * {@code resourceVersion} just read. A conflict (409: someone, say istiod, wrote in between) is
+ * retried from a fresh read. Never server-side apply or strategic merge.
+ *
+ * <h2>Threading</h2>
+ * {@link #onSnapshot} is called by the publisher on the config thread and only hands the latest
+ * snapshot over; the reads and writes run on this writer's own {@code kube-status} thread, the
+ * newest snapshot replacing one not yet written (a burst of generations makes one pass).
+ */
+public final class StatusWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StatusWriter.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long RETRY_SECONDS = 5;
+
+    private final KubernetesSource source;
+    private final KubernetesClient client;
+    private final String controllerName;
+    private final String rootNamespace;
+    private final Clock clock;
+    private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "kube-status");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicReference<Pending> pending = new AtomicReference<>();
+    // confined to the kube-status thread
+    private final Map<String, JsonNode> written = new HashMap<>();
+    private volatile long writes;
+    private volatile long conflicts;
+    private volatile String lastError;
+
+    private record Pending(ConfigSnapshot snapshot, Set<NamespacedName> bound) {}
+
+    /**
+     * A writer for the objects {@code source} watches.
+     *
+     * @param controllerName our {@code controllerName} ({@link KubeSettings#controllerName()})
+     * @param rootNamespace Istio's root namespace (GatewayClass-targeted policies live there)
+     */
+    public StatusWriter(KubernetesSource source, KubernetesClient client, String controllerName, String rootNamespace,
+                        Clock clock) {
+        this.source = requireNonNull(source, "source");
+        this.client = requireNonNull(client, "client");
+        this.controllerName = requireNonNull(controllerName, "controllerName");
+        this.rootNamespace = requireNonNull(rootNamespace, "rootNamespace");
+        this.clock = requireNonNull(clock, "clock");
+    }
+
+    /**
+     * A new generation is in force; writes the status it implies.
+     *
+     * @param bound the Services bound to this waypoint in that generation
+     */
+    public void onSnapshot(ConfigSnapshot snapshot, Set<NamespacedName> bound) {
+        if (pending.getAndSet(new Pending(snapshot, Set.copyOf(bound))) == null) {
+            executor.execute(this::drain);
+        }
+    }
+
+    /** The {@code statusWritten} section of {@code /config_dump}. */
+    public Map<String, Object> debug() {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("controllerName", controllerName);
+        d.put("policyCondition", StatusPlan.conditionType(controllerName));
+        d.put("writes", writes);
+        d.put("conflicts", conflicts);
+        d.put("lastError", lastError);
+        return d;
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+
+    private void drain() {
+        Pending p = pending.getAndSet(null);
+        if (p == null) {
+            return;
+        }
+        boolean ok;
+        try {
+            ok = writeAll(p);
+        } catch (RuntimeException e) {
+            ok = false;
+            lastError = e.toString();
+            log.warn("status: {}", e.toString());
+        }
+        if (!ok && pending.compareAndSet(null, p)) {
+            // retry the same generation unless a newer one arrives first
+            executor.schedule(this::drain, RETRY_SECONDS, TimeUnit.SECONDS);
+        }
+    }
+
+    private boolean writeAll(Pending p) {
+        ResourceSet r = p.snapshot().resources();
+        NamespacedName waypoint = r.waypoint();
+        List<StatusPlan.Desired> desired = new ArrayList<>();
+        desired.addAll(StatusPlan.routes(source.objectsOf("HTTPRoute").values(), p.bound(), p.snapshot().problems(),
+                controllerName));
+        desired.addAll(StatusPlan.policies("AuthorizationPolicy", source.objectsOf("AuthorizationPolicy").values(),
+                p.bound(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
+        desired.addAll(StatusPlan.policies("RequestAuthentication", source.objectsOf("RequestAuthentication").values(),
+                p.bound(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
+        Map<String, StatusPlan.Desired> byKey = new LinkedHashMap<>();
+        for (StatusPlan.Desired d : desired) {
+            byKey.put(d.key(), d);
+        }
+        // objects we wrote before and no longer claim: take our entries off again
+        for (String key : List.copyOf(written.keySet())) {
+            if (!byKey.containsKey(key)) {
+                String[] k = key.split("/", 3);
+                byKey.put(key, new StatusPlan.Desired(k[0], k[1], k[2], k[0].equals("HTTPRoute") ? JSON.createArrayNode() : null));
+            }
+        }
+        boolean ok = true;
+        for (StatusPlan.Desired d : byKey.values()) {
+            if (written.containsKey(d.key()) && Objects.equals(written.get(d.key()), d.ours())) {
+                continue;
+            }
+            ok &= write(d);
+        }
+        return ok;
+    }
+
+    /** Read, merge our part in, update the status subresource if it changed. False: retry later. */
+    private boolean write(StatusPlan.Desired d) {
+        ResourceDefinitionContext ctx = source.context(d.kind());
+        if (ctx == null) {
+            return true;
+        }
+        try {
+            GenericKubernetesResource current = client.genericKubernetesResources(ctx).inNamespace(d.namespace())
+                    .withName(d.name()).get();
+            if (current == null) {
+                written.remove(d.key());
+                return true;
+            }
+            ObjectNode tree = (ObjectNode) JSON.readTree(client.getKubernetesSerialization().asJson(current));
+            JsonNode before = tree.path("status").deepCopy();
+            ObjectNode status = tree.get("status") instanceof ObjectNode s ? s : tree.putObject("status");
+            long generation = tree.path("metadata").path("generation").asLong(0);
+            if (d.kind().equals("HTTPRoute")) {
+                mergeParents(status, (ArrayNode) d.ours(), generation);
+            } else {
+                mergeCondition(status, StatusPlan.conditionType(controllerName), (ObjectNode) d.ours(), generation);
+            }
+            if (!status.equals(before)) {
+                GenericKubernetesResource updated = client.getKubernetesSerialization().unmarshal(
+                        JSON.writeValueAsString(tree), GenericKubernetesResource.class);
+                client.genericKubernetesResources(ctx).inNamespace(d.namespace()).resource(updated).updateStatus();
+                writes++;
+                log.info("status of {} {}/{} written", d.kind(), d.namespace(), d.name());
+            }
+            if (d.ours() == null || d.ours().isEmpty()) {
+                written.remove(d.key());
+            } else {
+                written.put(d.key(), d.ours());
+            }
+            return true;
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 409) {
+                conflicts++;
+            } else if (e.getCode() == 404) {
+                written.remove(d.key());
+                return true;
+            }
+            lastError = d.key() + ": " + e.getMessage();
+            log.warn("status of {}: {}; retrying", d.key(), e.getMessage());
+            return false;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("status JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** status.parents: every entry of another controller as it was, then ours. */
+    private void mergeParents(ObjectNode status, ArrayNode ours, long generation) {
+        ArrayNode old = status.get("parents") instanceof ArrayNode a ? a : JSON.createArrayNode();
+        ArrayNode merged = JSON.createArrayNode();
+        Map<String, JsonNode> previousOurs = new HashMap<>();
+        for (JsonNode e : old) {
+            if (controllerName.equals(e.path("controllerName").asText())) {
+                previousOurs.put(e.path("parentRef").toString(), e);
+            } else {
+                merged.add(e);
+            }
+        }
+        for (JsonNode e : ours) {
+            ObjectNode entry = e.deepCopy();
+            JsonNode prev = previousOurs.get(e.path("parentRef").toString());
+            ArrayNode conditions = (ArrayNode) entry.get("conditions");
+            for (JsonNode c : conditions) {
+                stamp((ObjectNode) c, prev == null ? null : find(prev.path("conditions"), c.path("type").asText()), generation);
+            }
+            merged.add(entry);
+        }
+        if (merged.isEmpty() && !status.has("parents")) {
+            return;
+        }
+        status.set("parents", merged);
+    }
+
+    /** status.conditions: every condition of another type as it was, then ours (or none). */
+    private void mergeCondition(ObjectNode status, String type, ObjectNode ours, long generation) {
+        ArrayNode old = status.get("conditions") instanceof ArrayNode a ? a : JSON.createArrayNode();
+        ArrayNode merged = JSON.createArrayNode();
+        for (JsonNode c : old) {
+            if (!type.equals(c.path("type").asText())) {
+                merged.add(c);
+            }
+        }
+        if (ours != null) {
+            ObjectNode c = ours.deepCopy();
+            stamp(c, find(old, type), generation);
+            merged.add(c);
+        }
+        if (merged.isEmpty() && !status.has("conditions")) {
+            return;
+        }
+        status.set("conditions", merged);
+    }
+
+    /** observedGeneration, and lastTransitionTime kept while the condition's status stays the same. */
+    private void stamp(ObjectNode c, JsonNode previous, long generation) {
+        c.put("observedGeneration", generation);
+        if (previous != null && previous.path("status").asText().equals(c.path("status").asText())
+                && previous.hasNonNull("lastTransitionTime")) {
+            c.set("lastTransitionTime", previous.get("lastTransitionTime"));
+        } else {
+            c.put("lastTransitionTime", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
+        }
+    }
+
+    private static JsonNode find(JsonNode conditions, String type) {
+        for (JsonNode c : conditions) {
+            if (type.equals(c.path("type").asText())) {
+                return c;
+            }
+        }
+        return null;
+    }
+}
