@@ -215,6 +215,34 @@ class KubeEndToEndTest {
     }
 
     @Test
+    void aBrokenUpdateKeepsTheLastGoodRouteServingAndTheStatusSaysWhy() throws Exception {
+        String route = manifests.substring(manifests.indexOf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute"));
+        long generation = mesh.waypoint().snapshots().current().generation();
+        api.apply(route.replace("{type: Exact, value: /old}", "{type: Bogus, value: /old}"));
+        JsonNode accepted = await().atMost(Duration.ofSeconds(20)).until(() -> {
+            JsonNode p = ourParent("web");
+            return p == null ? null : condition(p.path("conditions"), "Accepted");
+        }, c -> c != null && c.path("status").asText().equals("False"));
+        assertThat(accepted.path("reason").asText()).isEqualTo("UnsupportedValue");
+        assertThat(accepted.path("message").asText()).contains("Bogus");
+        assertThat(mesh.waypoint().snapshots().current().generation()).isGreaterThan(generation);
+        // the same last-good rule as the directory: the previous version of the route still serves
+        FullHttpResponse r = get("/old");
+        try {
+            assertThat(r.status().code()).isEqualTo(302);
+        } finally {
+            r.release();
+        }
+        assertThat(admin("admin", "/config_dump").body()).contains("the previous version");
+
+        api.apply(route);
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            JsonNode p = ourParent("web");
+            return p != null && condition(p.path("conditions"), "Accepted").path("status").asText().equals("True");
+        });
+    }
+
+    @Test
     void whileTheApiServerIsAwayTheLastConfigServesAndReadinessAndConfigDumpSaySo() throws Exception {
         api.goAway();
         try {
