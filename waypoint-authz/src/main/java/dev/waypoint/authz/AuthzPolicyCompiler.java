@@ -75,6 +75,12 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         Set<String> trustDomains = new LinkedHashSet<>();
         trustDomains.add(resources.trustDomain());
         trustDomains.addAll(trustDomainAliases);
+        // mesh config: trustDomainAliases merge with --trust-domain-alias; a trustDomain that differs
+        // from --trust-domain is accepted as one more (the flag names this waypoint's own identity)
+        if (resources.meshConfig().trustDomain() != null) {
+            trustDomains.add(resources.meshConfig().trustDomain());
+        }
+        trustDomains.addAll(resources.meshConfig().trustDomainAliases());
 
         // each policy is compiled once (and reported once), then shared by every target it attaches to
         List<AuthorizationPolicySpec> specs = new ArrayList<>();

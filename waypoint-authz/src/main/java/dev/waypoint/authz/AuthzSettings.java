@@ -10,7 +10,8 @@ import java.util.Objects;
  *        only from here ({@code --root-namespace}, default {@code istio-system})
  * @param trustDomainAliases mesh config {@code trustDomainAliases} (none by default)
  * @param pathNormalization what the request path is normalized to before policies see it and
- *        before it is forwarded ({@code --path-normalization}, default BASE)
+ *        before it is forwarded ({@code --path-normalization}); null: the mesh config's
+ *        {@code pathNormalization}, else BASE
  * @param debugHeaders add {@code x-waypoint-authz} (the decision) to every response ({@code --debug-headers})
  */
 public record AuthzSettings(String rootNamespace, List<String> trustDomainAliases, PathNormalizer.Mode pathNormalization,
@@ -18,11 +19,10 @@ public record AuthzSettings(String rootNamespace, List<String> trustDomainAliase
     public AuthzSettings {
         Objects.requireNonNull(rootNamespace, "rootNamespace");
         trustDomainAliases = List.copyOf(trustDomainAliases);
-        Objects.requireNonNull(pathNormalization, "pathNormalization");
     }
 
-    /** Istio's defaults. */
+    /** Istio's defaults (path normalization from the mesh config, else BASE). */
     public static AuthzSettings defaults() {
-        return new AuthzSettings(AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, List.of(), PathNormalizer.Mode.BASE, false);
+        return new AuthzSettings(AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE, List.of(), null, false);
     }
 }

@@ -1,5 +1,6 @@
 package dev.waypoint.authz;
 
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.Rejection;
@@ -19,14 +20,42 @@ import java.util.Objects;
  *       the backend serves {@code /admin}.</li>
  *   <li>{@code *} ({@code OPTIONS *}) is left alone; any other target that is not a path is
  *       answered 400.</li>
- *   <li>The path is then normalized with {@link PathNormalizer} in the configured mode.</li>
+ *   <li>The path is then normalized with {@link PathNormalizer} in the configured mode: the
+ *       {@code --path-normalization} flag when given, else the mesh config's
+ *       {@code pathNormalization} in this request's snapshot, else Istio's default BASE.</li>
  * </ul>
  */
 public final class PathNormalizationFilter implements HttpFilter {
     private final PathNormalizer.Mode mode;
 
+    /** Always {@code mode}, whatever the mesh config says. */
     public PathNormalizationFilter(PathNormalizer.Mode mode) {
         this.mode = Objects.requireNonNull(mode, "mode");
+    }
+
+    private PathNormalizationFilter() {
+        this.mode = null;
+    }
+
+    /**
+     * {@code flag} when it is not null; otherwise the mode the mesh config of each request's
+     * snapshot names ({@code pathNormalization.normalization}), BASE when it names none.
+     */
+    public static PathNormalizationFilter of(PathNormalizer.Mode flag) {
+        return flag != null ? new PathNormalizationFilter(flag) : new PathNormalizationFilter();
+    }
+
+    private static PathNormalizer.Mode fromMesh(RequestContext request) {
+        MeshConfigSpec.PathNormalization n = request.snapshot().resources().meshConfig().pathNormalization();
+        if (n == null) {
+            return PathNormalizer.Mode.BASE;
+        }
+        return switch (n) {
+            case NONE -> PathNormalizer.Mode.NONE;
+            case BASE -> PathNormalizer.Mode.BASE;
+            case MERGE_SLASHES -> PathNormalizer.Mode.MERGE_SLASHES;
+            case DECODE_AND_MERGE_SLASHES -> PathNormalizer.Mode.DECODE_AND_MERGE_SLASHES;
+        };
     }
 
     @Override
@@ -48,7 +77,7 @@ public final class PathNormalizationFilter implements HttpFilter {
             }
             path = origin;
         }
-        String normalized = PathNormalizer.normalize(path, mode);
+        String normalized = PathNormalizer.normalize(path, mode != null ? mode : fromMesh(request));
         if (normalized != request.attributes().path()) { // the same instance when nothing changed
             request.setPath(normalized);
         }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.request.AuthzDecision;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.Rejection;
@@ -142,5 +144,24 @@ class AuthzFilterTest {
         new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(request(TestRequest.of("GET", "/a/../b"), rewritten));
         new PathNormalizationFilter(PathNormalizer.Mode.BASE).onRequest(request(TestRequest.of("GET", "/b"), rewritten));
         assertThat(rewritten).containsExactly("/b");
+    }
+
+    @Test
+    void withoutTheFlagTheMeshConfigNamesTheNormalization() {
+        MeshConfigSpec merge = new MeshConfigSpec(SourceRef.NONE, null, List.of(), null, List.of(),
+                MeshConfigSpec.DefaultProviders.NONE, null, null, MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null,
+                null, MeshConfigSpec.PathNormalization.MERGE_SLASHES);
+        TestRequest r = TestRequest.of("GET", "/a//b/../c");
+        for (Object[] c : new Object[][] {{null, MeshConfigSpec.DEFAULT, "/a//c"}, {null, merge, "/a/c"},
+                {PathNormalizer.Mode.NONE, merge, null}}) {
+            List<String> rewritten = new ArrayList<>();
+            RequestContext rc = request(r, rewritten);
+            ResourceSet rs = rc.snapshot().resources().toBuilder().meshConfig((MeshConfigSpec) c[1]).build();
+            RequestContext withMesh = new RequestContext(rc.tunnel(), ConfigSnapshot.compile(1, rs, List.of(), new Diagnostics()),
+                    rc.target(), rc.attributes(), rc.requestHeaders(), new RequestOutcome(0), rewritten::add);
+            PathNormalizationFilter.of((PathNormalizer.Mode) c[0]).onRequest(withMesh);
+            assertThat(rewritten).as("flag %s, mesh %s", c[0], ((MeshConfigSpec) c[1]).pathNormalization())
+                    .isEqualTo(c[2] == null ? List.of() : List.of(c[2]));
+        }
     }
 }

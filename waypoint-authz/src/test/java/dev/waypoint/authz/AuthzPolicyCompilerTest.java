@@ -7,6 +7,7 @@ import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
@@ -167,5 +168,26 @@ class AuthzPolicyCompilerTest {
         AuthzTable t = compile(otherNs, classOutsideRoot, selector).table();
         assertThat(t.engineFor(TO_B).isEmpty()).isTrue();
         assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/"), null).allowed()).isTrue();
+    }
+
+    @Test
+    void meshConfigTrustDomainAndAliasesMergeWithTheFlag() {
+        AuthorizationPolicySpec p = Specs.parse(policy("p", "ALLOW",
+                "[{from: [{source: {principals: [old.org/ns/ns1/sa/a]}}]}]"));
+        MeshConfigSpec mesh = new MeshConfigSpec(SourceRef.NONE, "mesh.org", List.of("old.org"), null, List.of(),
+                MeshConfigSpec.DefaultProviders.NONE, null, null, MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null,
+                null, null);
+        ResourceSet rs = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B)).authorizationPolicies(List.of(p))
+                .meshConfig(mesh).build();
+        AuthzEngine flagOnly = new AuthzPolicyCompiler("istio-system", List.of("flag.org")).compile(
+                rs.toBuilder().meshConfig(MeshConfigSpec.DEFAULT).build(), new Diagnostics()).engineFor(TO_B);
+        AuthzEngine both = new AuthzPolicyCompiler("istio-system", List.of("flag.org")).compile(rs, new Diagnostics())
+                .engineFor(TO_B);
+        for (String td : List.of("cluster.local", "old.org", "mesh.org", "flag.org", "other.org")) {
+            TestRequest r = TestRequest.of("GET", "/").withPrincipal("spiffe://" + td + "/ns/ns1/sa/a");
+            assertThat(both.decide(r, null).allowed()).as(td).isEqualTo(!td.equals("other.org"));
+            // without the mesh config, old.org is just the literal trust domain the principal names
+            assertThat(flagOnly.decide(r, null).allowed()).as("no mesh config: " + td).isEqualTo(td.equals("old.org"));
+        }
     }
 }

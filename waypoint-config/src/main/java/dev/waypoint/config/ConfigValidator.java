@@ -3,6 +3,7 @@ package dev.waypoint.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.config.yaml.YamlDirectorySource;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.PartCompiler;
@@ -29,16 +30,28 @@ public final class ConfigValidator {
      */
     public static List<Diagnostics.Problem> validate(Path dir, NamespacedName waypoint, String trustDomain,
                                                      List<PartCompiler<?>> compilers) {
-        requireNonNull(dir, "dir");
+        return validate(ConfigSources.yamlDirectory(requireNonNull(dir, "dir")), waypoint, trustDomain, compilers);
+    }
+
+    /** Validates {@code source}: its directory and its mesh config ({@code --mesh-config} or the istio ConfigMap). */
+    public static List<Diagnostics.Problem> validate(YamlDirectorySource source, NamespacedName waypoint,
+                                                     String trustDomain, List<PartCompiler<?>> compilers) {
+        return build(source, waypoint, trustDomain, compilers).diagnostics().problems();
+    }
+
+    private static GenerationBuilder.Attempt build(YamlDirectorySource source, NamespacedName waypoint,
+                                                   String trustDomain, List<PartCompiler<?>> compilers) {
+        requireNonNull(source, "source");
         GenerationBuilder builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
-                requireNonNull(trustDomain, "trustDomain"), requireNonNull(compilers, "compilers"));
+                requireNonNull(trustDomain, "trustDomain"), requireNonNull(compilers, "compilers"),
+                source.rootNamespace());
         DirectoryContent content;
         try {
-            content = ConfigSources.yamlDirectory(dir).read();
+            content = source.read();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read config directory " + dir, e);
+            throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
         }
-        return builder.build(0, content.files(), LastGood.NONE).diagnostics().problems();
+        return builder.build(0, content.files(), content.meshConfig(), LastGood.NONE);
     }
 
     /**
@@ -49,16 +62,13 @@ public final class ConfigValidator {
 
     /** Loads and compiles {@code dir} once, with no network and no watching. */
     public static Loaded load(Path dir, NamespacedName waypoint, String trustDomain, List<PartCompiler<?>> compilers) {
-        requireNonNull(dir, "dir");
-        GenerationBuilder builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
-                requireNonNull(trustDomain, "trustDomain"), requireNonNull(compilers, "compilers"));
-        DirectoryContent content;
-        try {
-            content = ConfigSources.yamlDirectory(dir).read();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read config directory " + dir, e);
-        }
-        GenerationBuilder.Attempt attempt = builder.build(0, content.files(), LastGood.NONE);
+        return load(ConfigSources.yamlDirectory(requireNonNull(dir, "dir")), waypoint, trustDomain, compilers);
+    }
+
+    /** Loads and compiles {@code source} once, with its mesh config, with no network and no watching. */
+    public static Loaded load(YamlDirectorySource source, NamespacedName waypoint, String trustDomain,
+                              List<PartCompiler<?>> compilers) {
+        GenerationBuilder.Attempt attempt = build(source, waypoint, trustDomain, compilers);
         return new Loaded(attempt.snapshot(), attempt.diagnostics().problems());
     }
 

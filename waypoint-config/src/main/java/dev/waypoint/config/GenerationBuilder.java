@@ -1,9 +1,12 @@
 package dev.waypoint.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.config.translate.MeshConfigTranslator;
 import dev.waypoint.config.translate.ResourceKey;
 import dev.waypoint.config.translate.ResourceTranslator;
 import dev.waypoint.config.translate.TranslatedObject;
 import dev.waypoint.config.translate.WireObject;
+import dev.waypoint.config.yaml.DirectoryContent;
 import dev.waypoint.config.yaml.ManifestFile;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
@@ -11,6 +14,7 @@ import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,8 +45,18 @@ final class GenerationBuilder {
     private final NamespacedName waypoint;
     private final String trustDomain;
     private final List<PartCompiler<?>> compilers;
+    private final String rootNamespace;
 
     GenerationBuilder(NamespacedName waypoint, String trustDomain, List<PartCompiler<?>> compilers) {
+        this(waypoint, trustDomain, compilers, dev.waypoint.config.yaml.YamlDirectorySource.DEFAULT_ROOT_NAMESPACE);
+    }
+
+    /**
+     * @param rootNamespace where the {@code istio} ConfigMap holding the mesh config is looked for
+     */
+    GenerationBuilder(NamespacedName waypoint, String trustDomain, List<PartCompiler<?>> compilers,
+                      String rootNamespace) {
+        this.rootNamespace = rootNamespace;
         this.waypoint = waypoint;
         this.trustDomain = trustDomain;
         List<PartCompiler<?>> guarded = new ArrayList<>(compilers.size());
@@ -78,6 +92,14 @@ final class GenerationBuilder {
     }
 
     Attempt build(long generation, List<ManifestFile> files, LastGood previous) {
+        return build(generation, files, null, previous);
+    }
+
+    /**
+     * @param meshFile the {@code --mesh-config} file as read, or null when the flag is not given
+     */
+    Attempt build(long generation, List<ManifestFile> files, DirectoryContent.MeshConfigFile meshFile,
+                  LastGood previous) {
         Diagnostics diagnostics = new Diagnostics();
 
         // (a) file level: a file that does not parse now serves its objects from the last time it did
@@ -130,8 +152,10 @@ final class GenerationBuilder {
             }
         }
 
-        ResourceSet resources = ResourceTranslator.resourceSet(waypoint, trustDomain, kept);
-        LastGood next = new LastGood(parsedFiles, keptByKey);
+        MeshConfigSpec mesh = meshConfig(meshFile, wire, previous, diagnostics);
+        ResourceSet resources = ResourceTranslator.resourceSet(waypoint, trustDomain, kept).toBuilder()
+                .meshConfig(mesh).build();
+        LastGood next = new LastGood(parsedFiles, keptByKey, mesh);
         try {
             return new Attempt(ConfigSnapshot.compile(generation, resources, compilers, diagnostics), resources,
                     diagnostics, next, null);
@@ -139,6 +163,70 @@ final class GenerationBuilder {
             diagnostics.error(SourceRef.NONE, "-", null, "-", f.getMessage());
             return new Attempt(null, resources, diagnostics, next, f);
         }
+    }
+
+    /**
+     * The mesh config of this generation: the {@code --mesh-config} file when given (it wins),
+     * else the {@code mesh} key of the ConfigMap {@code istio} in the root namespace, else none
+     * ({@link MeshConfigSpec#DEFAULT}). A mesh config with an error is reported and the previous
+     * generation's is kept, as for any other object.
+     */
+    private MeshConfigSpec meshConfig(DirectoryContent.MeshConfigFile file, List<WireObject> wire, LastGood previous,
+                                      Diagnostics diagnostics) {
+        WireObject configMap = null;
+        for (WireObject o : wire) {
+            JsonNode t = o.tree();
+            if (t.path("kind").asText().equals("ConfigMap") && t.path("apiVersion").asText().equals("v1")
+                    && t.path("metadata").path("name").asText().equals("istio")
+                    && t.path("metadata").path("namespace").asText("default").equals(rootNamespace)) {
+                configMap = o;
+                break;
+            }
+        }
+        NamespacedName cmName = new NamespacedName(rootNamespace, "istio");
+        MeshConfigSpec parsed;
+        SourceRef where;
+        if (file != null) {
+            where = new SourceRef(file.path(), 0);
+            if (configMap != null) {
+                diagnostics.note(configMap.source(), "ConfigMap", cmName, "data.mesh",
+                        "not read: --mesh-config " + file.path() + " is given, and wins");
+            }
+            if (file.error() != null) {
+                diagnostics.error(where, "MeshConfig", null, "-", file.error());
+                parsed = null;
+            } else {
+                parsed = MeshConfigTranslator.parse(file.text(), where, null, "", diagnostics);
+            }
+        } else if (configMap != null) {
+            where = configMap.source();
+            JsonNode mesh = configMap.tree().path("data").get("mesh");
+            if (mesh == null || mesh.isNull()) {
+                return MeshConfigSpec.DEFAULT; // Istio reads a ConfigMap without the key as the defaults
+            }
+            if (!mesh.isTextual()) {
+                diagnostics.error(where, "ConfigMap", cmName, "data.mesh",
+                        "mesh: " + mesh + " (expected: a string holding MeshConfig YAML)");
+                parsed = null;
+            } else {
+                parsed = MeshConfigTranslator.parse(mesh.textValue(), where, cmName, "data.mesh", diagnostics);
+            }
+        } else {
+            return MeshConfigSpec.DEFAULT;
+        }
+        if (parsed != null) {
+            if (parsed.trustDomain() != null && !parsed.trustDomain().equals(trustDomain)) {
+                diagnostics.note(where, "MeshConfig", file == null ? cmName : null, "trustDomain",
+                        "trustDomain " + parsed.trustDomain() + " differs from --trust-domain " + trustDomain
+                                + ": the flag names this waypoint's own identity; policies accept both");
+            }
+            return parsed;
+        }
+        MeshConfigSpec old = previous.meshConfig();
+        diagnostics.warning(where, "MeshConfig", file == null ? cmName : null, "-", old == MeshConfigSpec.DEFAULT
+                ? "rejected; running with no mesh config until it is fixed"
+                : "rejected; the previous mesh config (" + old.source() + ") is kept until this one is fixed");
+        return old;
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.waypoint.config;
 import dev.waypoint.config.translate.ResourceKey;
 import dev.waypoint.config.translate.TranslatedObject;
 import dev.waypoint.config.translate.WireObject;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import java.util.List;
 import java.util.Map;
 
@@ -13,12 +14,19 @@ import java.util.Map;
  * @param files file path → its objects from the last generation in which it parsed
  * @param objects identity → the kept translation (a fallback one included, so a broken object
  *        keeps serving for as long as it stays broken)
+ * @param meshConfig the mesh config in use ({@link MeshConfigSpec#DEFAULT} when there was none)
  */
-record LastGood(Map<String, List<WireObject>> files, Map<ResourceKey, TranslatedObject> objects) {
+record LastGood(Map<String, List<WireObject>> files, Map<ResourceKey, TranslatedObject> objects,
+                MeshConfigSpec meshConfig) {
     /** Nothing to fall back to: the first generation, and the {@code validate} command. */
-    static final LastGood NONE = new LastGood(Map.of(), Map.of());
+    static final LastGood NONE = new LastGood(Map.of(), Map.of(), MeshConfigSpec.DEFAULT);
+
+    LastGood(Map<String, List<WireObject>> files, Map<ResourceKey, TranslatedObject> objects) {
+        this(files, objects, MeshConfigSpec.DEFAULT);
+    }
 
     LastGood {
+        java.util.Objects.requireNonNull(meshConfig, "meshConfig");
         files = Map.copyOf(files);
         objects = Map.copyOf(objects);
     }

@@ -113,7 +113,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         this.source = requireNonNull(source, "source");
         this.feed = null;
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
-                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")));
+                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
+                source.rootNamespace());
         this.executor = requireNonNull(executor, "executor");
         this.pollInterval = requireNonNull(pollInterval, "pollInterval");
         if (pollInterval.isNegative() || pollInterval.isZero()) {
@@ -128,14 +129,16 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
      * watch events makes one generation), at most {@value #MAX_DEFERRALS} intervals.
      *
      * @param feed the objects; {@link #start()} reads it once, so it should be synced by then
+     * @param rootNamespace where the {@code istio} ConfigMap holding the mesh config is read from
      */
     public SnapshotPublisher(ObjectFeed feed, NamespacedName waypoint, String trustDomain,
                              List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
-                             Duration pollInterval) {
+                             Duration pollInterval, String rootNamespace) {
         this.source = null;
         this.feed = requireNonNull(feed, "feed");
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
-                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")));
+                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
+                requireNonNull(rootNamespace, "rootNamespace"));
         this.executor = requireNonNull(executor, "executor");
         this.pollInterval = requireNonNull(pollInterval, "pollInterval");
         if (pollInterval.isNegative() || pollInterval.isZero()) {
@@ -155,6 +158,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             throw new IllegalStateException("already started or closed");
         }
         List<ManifestFile> files;
+        DirectoryContent.MeshConfigFile meshFile = null;
         if (feed != null) {
             loadedVersion = feed.version();
             files = feed.read();
@@ -168,8 +172,9 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             loadedScan = content.scan();
             loadedHash = content.contentHash();
             files = content.files();
+            meshFile = content.meshConfig();
         }
-        Attempt attempt = builder.build(0, files, LastGood.NONE);
+        Attempt attempt = builder.build(0, files, meshFile, LastGood.NONE);
         ConfigSnapshot first = attempt.snapshot();
         if (first == null) {
             log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
@@ -264,7 +269,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         pendingVersion = null;
         deferrals = 0;
         loadedVersion = version;
-        rebuild(feed.read());
+        rebuild(feed.read(), null);
     }
 
     /**
@@ -280,13 +285,17 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             return false;
         }
         loadedHash = content.contentHash();
-        return rebuild(content.files());
+        return rebuild(content.files(), content.meshConfig());
     }
 
-    /** Builds and publishes the next generation from {@code files}, unless a compiler fails. */
-    private boolean rebuild(List<ManifestFile> files) {
+    /**
+     * Builds and publishes the next generation from {@code files}, unless a compiler fails.
+     *
+     * @param meshFile the {@code --mesh-config} file as read, or null (a feed has none)
+     */
+    private boolean rebuild(List<ManifestFile> files, DirectoryContent.MeshConfigFile meshFile) {
         long previous = current.get().generation();
-        Attempt attempt = builder.build(previous + 1, files, lastGood);
+        Attempt attempt = builder.build(previous + 1, files, meshFile, lastGood);
         if (attempt.snapshot() == null) {
             CompilerFailure f = attempt.failure();
             log.error("config rejected, keeping generation {}: {}", previous, f.getMessage(), f.getCause());

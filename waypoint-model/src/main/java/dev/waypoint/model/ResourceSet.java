@@ -4,6 +4,7 @@ import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
@@ -24,14 +25,17 @@ import java.util.Objects;
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
+ * @param meshConfig Istio's MeshConfig ({@code --mesh-config}, or the root namespace's {@code istio}
+ *        ConfigMap), {@link MeshConfigSpec#DEFAULT} when there is none
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
-                          List<OtherResource> others) {
+                          List<OtherResource> others, MeshConfigSpec meshConfig) {
     public ResourceSet {
+        Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
         Objects.requireNonNull(trustDomain, "trustDomain");
         namespaces = List.copyOf(namespaces);
@@ -44,6 +48,16 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         requestAuthentications = List.copyOf(requestAuthentications);
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
+    }
+
+    /** A set with no mesh config ({@link MeshConfigSpec#DEFAULT}). */
+    public ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
+                       List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
+                       List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
+                       List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
+                       List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
+        this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
+                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT);
     }
 
     /** An empty set for {@code waypoint}. */
@@ -80,6 +94,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<RequestAuthenticationSpec> requestAuthentications;
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
+        private MeshConfigSpec meshConfig;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -94,6 +109,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             requestAuthentications = from.requestAuthentications;
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
+            meshConfig = from.meshConfig;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -146,9 +162,14 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder meshConfig(MeshConfigSpec v) {
+            meshConfig = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig);
         }
     }
 }

@@ -41,7 +41,7 @@ final class InboundRequestPipeline {
                 telemetry,
                 // "The normalized path is what policies see and what is forwarded", so no stage may
                 // read the path before it (Envoy normalizes in the connection manager)
-                new PathNormalizationFilter(authz.pathNormalization()),
+                PathNormalizationFilter.of(authz.pathNormalization()),
                 // RequestAuthentication. Authorization reads the principal it writes
                 // (JwtAuthn.KEY), so authn runs before authz; a bad token is answered 401 before any
                 // policy or route sees the request; it may wait (retry) for a JWKS fetch

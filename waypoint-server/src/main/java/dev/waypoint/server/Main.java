@@ -148,15 +148,21 @@ public final class Main implements Runnable {
                         + "apply only from here (default: ${DEFAULT-VALUE}).")
         String rootNamespace;
 
-        @Option(names = "--path-normalization", defaultValue = "BASE", paramLabel = "MODE",
+        @Option(names = "--path-normalization", paramLabel = "MODE",
                 description = "Request path normalization before policies and forwarding: NONE, BASE, MERGE_SLASHES, "
-                        + "DECODE_AND_MERGE_SLASHES (default: ${DEFAULT-VALUE}).")
+                        + "DECODE_AND_MERGE_SLASHES (default: the mesh config's pathNormalization, else BASE).")
         PathNormalizer.Mode pathNormalization;
 
         @Option(names = "--trust-domain-alias", paramLabel = "DOMAIN",
                 description = "Mesh config trustDomainAliases (repeatable): policy principals written with the trust "
                         + "domain or any alias match peers of all of them.")
         List<String> trustDomainAliases = new java.util.ArrayList<>();
+
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
 
         @Option(names = "--debug-headers",
                 description = "Add x-waypoint-authz (the authorization decision) to every response.")
@@ -193,6 +199,11 @@ public final class Main implements Runnable {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()),
                         "exactly one of --config-dir and --kube (expected: a manifest directory or the Kubernetes API)");
             }
+            if (kube && meshConfig != null) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "--mesh-config: only with --config-dir (with --kube the mesh config is the mesh key of the "
+                                + "istio ConfigMap in the root namespace)");
+            }
             if (kubeconfig != null && !kube) {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()), "--kubeconfig: only with --kube");
             }
@@ -208,7 +219,8 @@ public final class Main implements Runnable {
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
-                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), kubeSettings);
+                    new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
+                    kubeSettings);
         }
     }
 
@@ -247,6 +259,12 @@ public final class Main implements Runnable {
                 description = "Istio's root namespace (default: ${DEFAULT-VALUE}).")
         String rootNamespace;
 
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
+
         @Override
         public Integer call() {
             if (!Files.isDirectory(dir)) {
@@ -256,7 +274,8 @@ public final class Main implements Runnable {
             List<Diagnostics.Problem> problems;
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
-                problems = ConfigValidator.validate(dir, NamespacedName.parse(gateway), trustDomain,
+                problems = ConfigValidator.validate(dev.waypoint.config.ConfigSources.yamlDirectory(dir)
+                                .withMeshConfig(meshConfig, rootNamespace), NamespacedName.parse(gateway), trustDomain,
                         WaypointServer.compilers(jwks, new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE,
                                 false)));
             }
@@ -285,6 +304,12 @@ public final class Main implements Runnable {
         @Option(names = "--trust-domain", defaultValue = "cluster.local", paramLabel = "DOMAIN",
                 description = "Mesh trust domain (default: ${DEFAULT-VALUE}).")
         String trustDomain;
+
+        @Option(names = "--mesh-config", paramLabel = "FILE",
+                description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
+                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+        Path meshConfig;
 
         @Option(names = "--from", paramLabel = "SPIFFE_ID",
                 description = "The caller's identity, e.g. spiffe://cluster.local/ns/demo/sa/curl (none: plaintext).")
@@ -356,8 +381,9 @@ public final class Main implements Runnable {
                 System.err.println("URL: " + url + " (" + e.getMessage() + ")");
                 return 2;
             }
-            dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(configDir,
-                    NamespacedName.parse(gateway), trustDomain,
+            dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
+                    dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
+                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), NamespacedName.parse(gateway), trustDomain,
                     WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline(), AuthzSettings.defaults()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);

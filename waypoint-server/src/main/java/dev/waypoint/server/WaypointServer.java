@@ -131,7 +131,8 @@ public final class WaypointServer implements AutoCloseable {
         if (settings.kube() != null) {
             publisher = kubePublisher();
         } else {
-            publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir()), settings.gateway(),
+            publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
+                    .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
                     settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
         }
         publisher.start();
@@ -185,7 +186,7 @@ public final class WaypointServer implements AutoCloseable {
             log.info("still waiting: {}", kube.health().detail());
         }
         return new SnapshotPublisher(kube, settings.gateway(), settings.trustDomain(), compilers(jwks, settings.authz()),
-                configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL);
+                configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL, settings.authz().rootNamespace());
     }
 
     private void startAdmin() throws InterruptedException {

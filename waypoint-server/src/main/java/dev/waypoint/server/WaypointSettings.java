@@ -21,19 +21,27 @@ import java.util.Objects;
  * @param accessLog where access-log lines go ({@code -} for standard output), or null for none
  * @param jwks fetching and refreshing RequestAuthentication {@code jwksUri} keys
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
+ * @param meshConfig Istio's MeshConfig YAML file ({@code --mesh-config}), watched; null to read the
+ *        {@code mesh} key of the root namespace's {@code istio} ConfigMap from the manifests, if any
  * @param kube read config from the Kubernetes API instead of {@code configDir} (null: the directory)
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz, KubeSettings kube) {
-    /** Config from the manifest directory. */
+                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig, KubeSettings kube) {
+    /** Config from the manifest directory, no {@code --mesh-config} file. */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                             JwksCache.Settings jwks, AuthzSettings authz) {
-        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads,
-                accessLog, jwks, authz, null);
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, null, null);
+    }
+
+    /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
+    public WaypointSettings withMeshConfig(Path meshConfig) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, kube);
     }
 
     /** No access log, the default JWKS and authorization settings. */

@@ -215,6 +215,25 @@ class KubeEndToEndTest {
     }
 
     @Test
+    void theIstioConfigMapOfTheRootNamespaceIsTheMeshConfig() throws Exception {
+        api.apply("""
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: istio, namespace: istio-system}
+                data:
+                  mesh: |
+                    trustDomainAliases: [old.example]
+                """);
+        await().atMost(Duration.ofSeconds(20)).until(() -> mesh.waypoint().snapshots().current().resources().meshConfig()
+                .trustDomainAliases().contains("old.example"));
+        assertThat(mesh.waypoint().snapshots().current().resources().meshConfig().source().file())
+                .isEqualTo("api:ConfigMap/istio-system/istio");
+        api.delete("v1", "ConfigMap", "istio-system", "istio");
+        await().atMost(Duration.ofSeconds(20)).until(() -> mesh.waypoint().snapshots().current().resources().meshConfig()
+                .trustDomainAliases().isEmpty());
+    }
+
+    @Test
     void aBrokenUpdateKeepsTheLastGoodRouteServingAndTheStatusSaysWhy() throws Exception {
         String route = manifests.substring(manifests.indexOf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute"));
         long generation = mesh.waypoint().snapshots().current().generation();

@@ -44,6 +44,7 @@ class MainKubeFlagsTest {
             ''                                     | exactly one of --config-dir and --kube
             --kube --config-dir /m                 | exactly one of --config-dir and --kube
             --config-dir /m --kubeconfig /k        | --kubeconfig: only with --kube
+            --kube --mesh-config /mesh.yaml        | --mesh-config: only with --config-dir
             --kube --controller-name nodomain      | --controller-name: controllerName: nodomain (expected: a domain-prefixed path
             """)
     void wrongCombinationsAreRefusedWithTheReason(String flags, String message) {

@@ -44,8 +44,9 @@ class MainTest {
         }
         assertThat(run("run", "--help").out()).contains("--config-dir", "--cert-dir", "--gateway", "--listen", "--health",
                 "--stats", "--admin", "--hbone-port", "--trust-domain", "--upstream-idle-timeout", "--jwks-refresh-interval",
-                "--root-namespace", "--path-normalization", "--trust-domain-alias", "--debug-headers", "--access-log");
-        assertThat(run("validate", "--help").out()).contains("--root-namespace");
+                "--root-namespace", "--path-normalization", "--trust-domain-alias", "--debug-headers", "--access-log", "--mesh-config");
+        assertThat(run("validate", "--help").out()).contains("--root-namespace", "--mesh-config");
+        assertThat(run("explain", "--help").out()).contains("--mesh-config");
     }
 
     @Test
@@ -79,6 +80,19 @@ class MainTest {
         Run r = run("validate", tmp.toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.out()).contains("bad.yaml:1: Service apps/web: spec.ports[0].port: port: 0 (expected: 1-65535)");
+    }
+
+    @Test
+    void validateReadsTheMeshConfigFile() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("manifests"));
+        Path mesh = tmp.resolve("mesh.yaml");
+        Files.writeString(mesh, "extensionProviders:\n- name: ext\n  envoyExtAuthzGrpc: {service: authz.foo.svc.cluster.local}\n");
+        Run r = run("validate", dir.toString(), "--mesh-config", mesh.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains(mesh + ": MeshConfig -: extensionProviders[0].envoyExtAuthzGrpc.port: port: missing "
+                + "(expected: 1-65535)");
+        Files.writeString(mesh, "trustDomainAliases: [old.org]\n");
+        assertThat(run("validate", dir.toString(), "--mesh-config", mesh.toString()).exit()).isZero();
     }
 
     @Test

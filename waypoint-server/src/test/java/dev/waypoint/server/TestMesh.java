@@ -79,7 +79,7 @@ public final class TestMesh implements AutoCloseable {
                     fixtures.ca().trustDomain(), ListenerSettings.defaults(options.listen()),
                     UpstreamSettings.defaults(fixtures.hbonePort()), options.health(), options.stats(), options.admin(),
                     options.workers(), null, dev.waypoint.authn.JwksCache.Settings.defaults(),
-                    dev.waypoint.authz.AuthzSettings.defaults(), dev.waypoint.kube.KubeSettings.defaults(kubeconfig)));
+                    dev.waypoint.authz.AuthzSettings.defaults(), null, dev.waypoint.kube.KubeSettings.defaults(kubeconfig)));
             return mesh;
         } catch (Exception | Error e) {
             mesh.close();

@@ -45,17 +45,50 @@ import org.slf4j.LoggerFactory;
 public final class YamlDirectorySource {
     private static final Logger log = LoggerFactory.getLogger(YamlDirectorySource.class);
 
+    /** Where the mesh config file sits in a {@link DirectoryScan}: after every manifest, never a manifest path. */
+    private static final String MESH_ENTRY = "\0mesh-config\0";
+
     private final Path dir;
     private final Clock clock;
+    private final Path meshConfigFile;
+    private final String rootNamespace;
 
     /** A source for {@code dir}; prefer {@code ConfigSources.yamlDirectory(dir)}. */
     public YamlDirectorySource(Path dir) {
-        this(dir, Clock.systemUTC());
+        this(dir, Clock.systemUTC(), null, DEFAULT_ROOT_NAMESPACE);
     }
 
     YamlDirectorySource(Path dir, Clock clock) {
+        this(dir, clock, null, DEFAULT_ROOT_NAMESPACE);
+    }
+
+    private YamlDirectorySource(Path dir, Clock clock, Path meshConfigFile, String rootNamespace) {
         this.dir = Objects.requireNonNull(dir, "dir");
         this.clock = clock;
+        this.meshConfigFile = meshConfigFile;
+        this.rootNamespace = Objects.requireNonNull(rootNamespace, "rootNamespace");
+    }
+
+    /** Istio's default root namespace, where the {@code istio} ConfigMap lives. */
+    public static final String DEFAULT_ROOT_NAMESPACE = "istio-system";
+
+    /**
+     * This source, plus Istio's MeshConfig: read from {@code meshConfigFile} when it is not null
+     * ({@code --mesh-config}), otherwise from the {@code mesh} key of the ConfigMap {@code istio} in
+     * {@code rootNamespace} when the directory holds one. The file is watched with the directory.
+     */
+    public YamlDirectorySource withMeshConfig(Path meshConfigFile, String rootNamespace) {
+        return new YamlDirectorySource(dir, clock, meshConfigFile, rootNamespace);
+    }
+
+    /** The {@code --mesh-config} file, or null. */
+    public Path meshConfigFile() {
+        return meshConfigFile;
+    }
+
+    /** The namespace whose {@code istio} ConfigMap holds the mesh config when there is no file. */
+    public String rootNamespace() {
+        return rootNamespace;
     }
 
     /** The directory read. */
@@ -104,6 +137,9 @@ public final class YamlDirectorySource {
             }
         });
         files.sort(Comparator.comparing(DirectoryScan.Entry::path));
+        if (meshConfigFile != null) {
+            files.add(meshEntry());
+        }
         return new DirectoryScan(files, takenAt);
     }
 
@@ -117,7 +153,12 @@ public final class YamlDirectorySource {
         DirectoryScan scan = scan();
         MessageDigest digest = sha256();
         List<ManifestFile> files = new ArrayList<>(scan.files().size());
+        DirectoryContent.MeshConfigFile mesh = null;
         for (DirectoryScan.Entry entry : scan.files()) {
+            if (entry.path().equals(MESH_ENTRY)) {
+                mesh = readMeshConfig(digest);
+                continue;
+            }
             byte[] bytes;
             try {
                 bytes = Files.readAllBytes(dir.resolve(entry.path()));
@@ -135,7 +176,33 @@ public final class YamlDirectorySource {
             digest.update(bytes);
             files.add(YamlManifestReader.parse(entry.path(), bytes));
         }
-        return new DirectoryContent(scan, files, HexFormat.of().formatHex(digest.digest()));
+        return new DirectoryContent(scan, files, HexFormat.of().formatHex(digest.digest()), mesh);
+    }
+
+    private DirectoryScan.Entry meshEntry() {
+        try {
+            BasicFileAttributes attrs = Files.readAttributes(meshConfigFile, BasicFileAttributes.class);
+            return new DirectoryScan.Entry(MESH_ENTRY, attrs.size(), attrs.lastModifiedTime().to(TimeUnit.NANOSECONDS),
+                    attrs.fileKey());
+        } catch (IOException e) {
+            return new DirectoryScan.Entry(MESH_ENTRY, -1, 0, null); // read() reports it
+        }
+    }
+
+    private DirectoryContent.MeshConfigFile readMeshConfig(MessageDigest digest) {
+        String path = meshConfigFile.toString();
+        digest.update(MESH_ENTRY.getBytes(StandardCharsets.UTF_8));
+        try {
+            byte[] bytes = Files.readAllBytes(meshConfigFile);
+            digest.update(Long.toString(bytes.length).getBytes(StandardCharsets.UTF_8));
+            digest.update((byte) 0);
+            digest.update(bytes);
+            return new DirectoryContent.MeshConfigFile(path, new String(bytes, StandardCharsets.UTF_8), null);
+        } catch (IOException e) {
+            String why = e instanceof NoSuchFileException ? "no such file" : "cannot read: " + e;
+            digest.update(("\0unreadable\0" + why).getBytes(StandardCharsets.UTF_8));
+            return new DirectoryContent.MeshConfigFile(path, null, why);
+        }
     }
 
     private String relative(Path file) {

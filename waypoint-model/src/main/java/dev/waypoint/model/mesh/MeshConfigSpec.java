@@ -1,0 +1,91 @@
+package dev.waypoint.model.mesh;
+
+import dev.waypoint.model.SourceRef;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Istio's MeshConfig, as written under the {@code mesh} key of the {@code istio} ConfigMap (or in
+ * the {@code --mesh-config} file): the fields this waypoint reads, validated. Fields not listed
+ * here are ignored, as Istio itself falls back to ignoring unknown fields.
+ *
+ * <p>Fields that have no value in the YAML are null (or empty) where the consumer must be able to
+ * tell "not set" from a value: for example {@code trustDomain} null means the {@code --trust-domain}
+ * flag applies.
+ *
+ * @param source where it was read from ({@link SourceRef#NONE} for the defaults)
+ * @param trustDomain {@code trustDomain}, or null when not set
+ * @param trustDomainAliases {@code trustDomainAliases}, as written
+ * @param rootNamespace {@code rootNamespace}, or null when not set
+ * @param extensionProviders {@code extensionProviders}, in order; names are unique
+ * @param defaultProviders {@code defaultProviders}
+ * @param defaultHttpRetryPolicy {@code defaultHttpRetryPolicy}, or null when not set
+ * @param accessLogFile {@code accessLogFile}, or null when not set (no access log)
+ * @param accessLogEncoding {@code accessLogEncoding} (TEXT by default)
+ * @param accessLogFormat {@code accessLogFormat}, or null for Istio's default format
+ * @param enableTracing {@code enableTracing}, or null when not set (Istio's default: true)
+ * @param tracingSampling {@code defaultConfig.tracing.sampling} in percent (0-100), or null when not set
+ * @param numTrustedProxies {@code defaultConfig.gatewayTopology.numTrustedProxies}, or null when not set
+ * @param pathNormalization {@code pathNormalization.normalization}, or null when not set
+ */
+public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> trustDomainAliases,
+                             String rootNamespace, List<ExtensionProviderSpec> extensionProviders,
+                             DefaultProviders defaultProviders, HttpRetry defaultHttpRetryPolicy,
+                             String accessLogFile, AccessLogEncoding accessLogEncoding, String accessLogFormat,
+                             Boolean enableTracing, Double tracingSampling, Integer numTrustedProxies,
+                             PathNormalization pathNormalization) {
+    /** No mesh config at all: every field unset. */
+    public static final MeshConfigSpec DEFAULT = new MeshConfigSpec(SourceRef.NONE, null, List.of(), null, List.of(),
+            DefaultProviders.NONE, null, null, AccessLogEncoding.TEXT, null, null, null, null, null);
+
+    public MeshConfigSpec {
+        Objects.requireNonNull(source, "source");
+        trustDomainAliases = List.copyOf(trustDomainAliases);
+        extensionProviders = List.copyOf(extensionProviders);
+        Objects.requireNonNull(defaultProviders, "defaultProviders");
+        Objects.requireNonNull(accessLogEncoding, "accessLogEncoding");
+    }
+
+    /** The provider called {@code name}, or null when there is none. */
+    public ExtensionProviderSpec provider(String name) {
+        for (ExtensionProviderSpec p : extensionProviders) {
+            if (p.name().equals(name)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** {@code accessLogEncoding}. */
+    public enum AccessLogEncoding { TEXT, JSON }
+
+    /**
+     * {@code pathNormalization.normalization}; Istio's {@code DEFAULT} is read as {@link #BASE}, which
+     * is what it means.
+     */
+    public enum PathNormalization { NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES }
+
+    /**
+     * {@code defaultProviders}: provider names used when no Telemetry resource names one.
+     */
+    public record DefaultProviders(List<String> metrics, List<String> tracing, List<String> accessLogging) {
+        /** None set. */
+        public static final DefaultProviders NONE = new DefaultProviders(List.of(), List.of(), List.of());
+
+        public DefaultProviders {
+            metrics = List.copyOf(metrics);
+            tracing = List.copyOf(tracing);
+            accessLogging = List.copyOf(accessLogging);
+        }
+    }
+
+    /**
+     * {@code defaultHttpRetryPolicy} (an Istio {@code HTTPRetry}).
+     *
+     * @param attempts tries after the first, as Istio counts them (0 disables retries)
+     * @param perTryTimeout the timeout of each try, or null when not set
+     * @param retryOn Envoy's {@code retry_on} list as written ({@code connect-failure,503}), or null
+     */
+    public record HttpRetry(int attempts, Duration perTryTimeout, String retryOn) {}
+}
