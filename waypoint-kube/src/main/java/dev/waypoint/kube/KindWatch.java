@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * <h2>410 Gone</h2>
  * fabric8 8.0 re-lists by itself on a 410 ERROR event inside a watch, but when the 410 comes as
  * the answer to the watch request (the WebSocket handshake) it retries the same stale
- * {@code resourceVersion} forever. So every 410 the exception handler sees stops that informer
- * and starts a fresh one (a new list); the objects of the old one keep serving until the new one
- * has synced, and then replace them in one swap.
+ * {@code resourceVersion} forever, mostly without telling the exception handler. So a 410 seen
+ * by the client's interceptor ({@link #relistNow}) or by the exception handler stops that
+ * informer and starts a fresh one (a new list), and so does the watchdog ({@link #check}); the
+ * objects of the old one keep serving until the new one has synced, then replace them in one swap.
  *
  * <h2>Threading</h2>
  * {@link #start}, {@link #stop} and the re-list run on the source's executor, or the caller's
@@ -158,6 +159,18 @@ final class KindWatch {
             log.warn("{}: {}; retrying, the last good config keeps serving", kind, lastError);
         }
         return true;
+    }
+
+    /** A 410 at the watch handshake (seen by the client's interceptor): list again now. */
+    synchronized void relistNow() {
+        if (informer != null) {
+            lastError = "410 Gone at the watch handshake";
+            if (errorSince == null) {
+                errorSince = clock.instant();
+            }
+            log.warn("{}: 410 Gone at the watch handshake; listing again from scratch", kind);
+            relist(epoch);
+        }
     }
 
     private synchronized void relist(int myEpoch) {

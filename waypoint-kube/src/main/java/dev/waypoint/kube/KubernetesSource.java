@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.informers.cache.Cache;
 import io.fabric8.kubernetes.client.informers.cache.ItemStore;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,6 +72,7 @@ public final class KubernetesSource implements ObjectFeed, AutoCloseable {
     private final Set<String> warnedMissing = ConcurrentHashMap.newKeySet();
     private volatile SharedIndexInformer<GenericKubernetesResource> crdInformer;
     private volatile boolean crdsSynced;
+    private boolean ownsClient;
     private final CrdStore crdStore = new CrdStore();
     private Instant crdsNotWatchingSince; // the watchdog's
     /** How long a synced informer may go without a watch before it is replaced by a fresh list and watch. */
@@ -77,7 +80,34 @@ public final class KubernetesSource implements ObjectFeed, AutoCloseable {
     private static final Duration WATCHDOG_INTERVAL = Duration.ofSeconds(3);
 
     /**
-     * A source over {@code kinds}; nothing is watched until {@link #start()}.
+     * A source over {@code kinds} with a client of its own, which it closes; nothing is watched
+     * until {@link #start()}. The client tells the source about watch requests answered
+     * {@code 410 Gone}, and the kind is listed again at once.
+     *
+     * @param kubeconfig a kubeconfig file, or null for the in-cluster config ({@link KubeClients#create})
+     */
+    public static KubernetesSource connect(Path kubeconfig, List<WatchedKind> kinds, Clock clock) {
+        AtomicReference<KubernetesSource> self = new AtomicReference<>();
+        KubernetesClient client = KubeClients.create(kubeconfig, uri -> {
+            KubernetesSource s = self.get();
+            if (s != null) {
+                s.watchGone(uri);
+            }
+        });
+        KubernetesSource s = new KubernetesSource(client, kinds, clock);
+        s.ownsClient = true;
+        self.set(s);
+        return s;
+    }
+
+    /** The client (status writes share it). */
+    public KubernetesClient client() {
+        return client;
+    }
+
+    /**
+     * A source over {@code kinds}; nothing is watched until {@link #start()}. A 410 at a watch
+     * handshake is then caught only by the watchdog; prefer {@link #connect}.
      *
      * @param client the client ({@link KubeClients#create}); closed by the caller
      */
@@ -293,6 +323,39 @@ public final class KubernetesSource implements ObjectFeed, AutoCloseable {
             w.stop(false);
         }
         executor.shutdownNow();
+        if (ownsClient) {
+            client.close();
+        }
+    }
+
+    /**
+     * A watch request was answered {@code 410 Gone}: list that kind again. The path names it:
+     * {@code /api/v1/pods}, {@code /api/v1/namespaces/NS/configmaps},
+     * {@code /apis/GROUP/VERSION/[namespaces/NS/]PLURAL}.
+     */
+    void watchGone(java.net.URI uri) {
+        String[] seg = uri.getPath().replaceAll("^/+", "").split("/");
+        if (seg.length < 3) {
+            return;
+        }
+        String group = seg[0].equals("api") ? "" : seg[1];
+        String plural = seg[seg.length - 1];
+        if (group.equals("apiextensions.k8s.io") && plural.equals("customresourcedefinitions")) {
+            SharedIndexInformer<GenericKubernetesResource> i = crdInformer;
+            executor.execute(() -> {
+                if (crdInformer == i && i != null) {
+                    log.warn("CustomResourceDefinitions: 410 Gone at the watch handshake; listing again from scratch");
+                    i.stop();
+                    startCrdInformer();
+                }
+            });
+            return;
+        }
+        for (KindWatch w : watches) {
+            if (w.kind.group().equals(group) && w.kind.plural().equals(plural)) {
+                executor.execute(w::relistNow);
+            }
+        }
     }
 
     /** A CRD appeared or changed: watch its kind at the best version it serves. */

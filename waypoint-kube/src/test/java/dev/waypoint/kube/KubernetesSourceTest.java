@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.config.yaml.ManifestFile;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -66,14 +65,14 @@ class KubernetesSourceTest {
             """;
 
     MockKubeApi api;
-    KubernetesClient client;
+    java.nio.file.Path kubeconfig;
     KubernetesSource source;
 
     @BeforeEach
     void start() throws Exception {
         api = MockKubeApi.start("127.120.0.1");
         api.apply(BASE);
-        client = KubeClients.create(api.writeKubeconfig(java.nio.file.Files.createTempDirectory("kube")));
+        kubeconfig = api.writeKubeconfig(java.nio.file.Files.createTempDirectory("kube"));
     }
 
     @AfterEach
@@ -81,12 +80,11 @@ class KubernetesSourceTest {
         if (source != null) {
             source.close();
         }
-        client.close();
         api.close();
     }
 
     private void startSource() throws InterruptedException {
-        source = new KubernetesSource(client, WatchedKinds.forWaypoint("istio-system"), Clock.systemUTC());
+        source = KubernetesSource.connect(kubeconfig, WatchedKinds.forWaypoint("istio-system"), Clock.systemUTC());
         source.start();
         assertThat(source.awaitSynced(Duration.ofSeconds(20))).as("synced: %s", source.debug()).isTrue();
     }

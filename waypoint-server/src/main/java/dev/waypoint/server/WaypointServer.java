@@ -12,7 +12,6 @@ import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
-import dev.waypoint.kube.KubeClients;
 import dev.waypoint.kube.KubernetesSource;
 import dev.waypoint.kube.StatusWriter;
 import dev.waypoint.kube.WatchedKinds;
@@ -175,11 +174,10 @@ public final class WaypointServer implements AutoCloseable {
      * what is still being listed.
      */
     private SnapshotPublisher kubePublisher() throws InterruptedException {
-        kubeClient = KubeClients.create(settings.kube().kubeconfig());
-        kube = new KubernetesSource(kubeClient, WatchedKinds.forWaypoint(settings.authz().rootNamespace()),
-                Clock.systemUTC());
-        closeables.add(kube);
-        closeables.add(kubeClient);
+        kube = KubernetesSource.connect(settings.kube().kubeconfig(),
+                WatchedKinds.forWaypoint(settings.authz().rootNamespace()), Clock.systemUTC());
+        kubeClient = kube.client();
+        closeables.add(kube); // closes its client too
         kube.start();
         log.info("config from {}; waiting for every informer to list once", kube.describe());
         while (!kube.awaitSynced(Duration.ofSeconds(10))) {
