@@ -41,12 +41,16 @@ import org.slf4j.LoggerFactory;
  * <h2>Threading</h2>
  * {@link #onSnapshot} is called by the publisher on the config thread and only hands the latest
  * snapshot over; the reads and writes run on this writer's own {@code kube-status} thread, the
- * newest snapshot replacing one not yet written (a burst of generations makes one pass).
+ * newest snapshot replacing one not yet written (a burst of generations makes one pass). Every
+ * {@value #RECHECK_MINUTES} minutes every object is read again, so that our entries removed by
+ * someone else come back; in between, an object whose desired status did not change is not read.
  */
 public final class StatusWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StatusWriter.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long RETRY_SECONDS = 5;
+    /** How often every object we own status on is read again, even when nothing changed here. */
+    static final long RECHECK_MINUTES = 5;
 
     private final KubernetesSource source;
     private final KubernetesClient client;
@@ -59,6 +63,7 @@ public final class StatusWriter implements AutoCloseable {
         return t;
     });
     private final AtomicReference<Pending> pending = new AtomicReference<>();
+    private volatile Pending latest;
     // confined to the kube-status thread
     private final Map<String, JsonNode> written = new HashMap<>();
     private volatile long writes;
@@ -80,6 +85,16 @@ public final class StatusWriter implements AutoCloseable {
         this.controllerName = requireNonNull(controllerName, "controllerName");
         this.rootNamespace = requireNonNull(rootNamespace, "rootNamespace");
         this.clock = requireNonNull(clock, "clock");
+        // someone else (a person, a tool) may have removed our entries: read every object again now and then
+        executor.scheduleWithFixedDelay(this::recheck, RECHECK_MINUTES, RECHECK_MINUTES, TimeUnit.MINUTES);
+    }
+
+    private void recheck() {
+        written.clear();
+        Pending p = latest;
+        if (p != null && pending.compareAndSet(null, p)) {
+            drain();
+        }
     }
 
     /**
@@ -88,7 +103,9 @@ public final class StatusWriter implements AutoCloseable {
      * @param bound the Services bound to this waypoint in that generation
      */
     public void onSnapshot(ConfigSnapshot snapshot, Set<NamespacedName> bound) {
-        if (pending.getAndSet(new Pending(snapshot, Set.copyOf(bound))) == null) {
+        Pending p = new Pending(snapshot, Set.copyOf(bound));
+        latest = p;
+        if (pending.getAndSet(p) == null) {
             executor.execute(this::drain);
         }
     }
