@@ -39,6 +39,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class MockKubeApi implements AutoCloseable {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The mock logs every request at INFO through java.util.logging; kept strongly so the level sticks. */
+    private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+
+    static {
+        MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
 
     private final InetAddress host;
     private final KubernetesCrudDispatcher crud = new KubernetesCrudDispatcher(List.of());
