@@ -12,7 +12,8 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +46,7 @@ final class KindWatch {
     final WatchedKind kind;
     private final KubernetesClient client;
     private final AtomicLong version;
-    private final Executor executor;
+    private final ScheduledExecutorService executor;
     private final Clock clock;
 
     // guarded by this
@@ -58,10 +59,16 @@ final class KindWatch {
     private volatile String lastError;
     private volatile Instant errorSince;
     private volatile int relists;
+    /** Started without knowing whether the CRD exists (CRDs cannot be listed): a 404 means "not installed". */
+    private volatile boolean probing;
+    private volatile boolean warnedNotFound;
+    /** How long a probed kind whose API answered 404 waits before it is tried again. */
+    static final long PROBE_RETRY_SECONDS = 30;
     // the watchdog's, on the source's executor
     private Instant notWatchingSince;
 
-    KindWatch(WatchedKind kind, KubernetesClient client, AtomicLong version, Executor executor, Clock clock) {
+    KindWatch(WatchedKind kind, KubernetesClient client, AtomicLong version, ScheduledExecutorService executor,
+              Clock clock) {
         this.kind = kind;
         this.client = client;
         this.version = version;
@@ -149,6 +156,22 @@ final class KindWatch {
         if (firstInEpisode) {
             errorSince = clock.instant();
         }
+        if (probing && code(t) == 404) {
+            // no CRD behind this kind (we could not ask): not installed, like a missing CRD; try again later
+            if (!warnedNotFound) {
+                warnedNotFound = true;
+                log.warn("{}: the API answers 404 (no CRD?); skipped, tried again every {} s", kind, PROBE_RETRY_SECONDS);
+            }
+            executor.execute(() -> {
+                synchronized (this) {
+                    if (myEpoch == epoch) {
+                        stop(true);
+                        executor.schedule(this::probe, PROBE_RETRY_SECONDS, TimeUnit.SECONDS);
+                    }
+                }
+            });
+            return false;
+        }
         if (isGone(t)) {
             log.warn("{}: 410 Gone ({}); listing again from scratch", kind, lastError);
             executor.execute(() -> relist(myEpoch));
@@ -213,6 +236,29 @@ final class KindWatch {
             log.info("{}: not watching for {}; listing again from scratch", kind, patience);
             relist(myEpoch);
         }
+    }
+
+    /**
+     * Starts the kind at its first preferred version without a CRD to go by (the CRDs cannot be
+     * listed); a 404 then counts as "not installed" and is retried every
+     * {@value #PROBE_RETRY_SECONDS} s.
+     */
+    synchronized void probe() {
+        if (informer != null) {
+            return;
+        }
+        probing = true;
+        start(kind.versions().get(0));
+    }
+
+    /** The HTTP status of the first Kubernetes client exception among the causes, or 0. */
+    static int code(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof KubernetesClientException k && k.getCode() != 0) {
+                return k.getCode();
+            }
+        }
+        return 0;
     }
 
     static boolean isGone(Throwable t) {

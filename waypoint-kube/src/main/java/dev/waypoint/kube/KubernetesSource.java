@@ -170,6 +170,24 @@ public final class KubernetesSource implements ObjectFeed, AutoCloseable {
                 });
                 return false;
             }
+            int code = KindWatch.code(t);
+            if ((code == 403 || code == 401) && !crdsSynced) {
+                // no RBAC for CRDs: watch every custom kind directly; a 404 then means "not installed"
+                log.warn("CustomResourceDefinitions: cannot list them ({}); watching each custom kind at its preferred "
+                        + "version instead, a kind whose API answers 404 is skipped and tried again every {} s",
+                        code, KindWatch.PROBE_RETRY_SECONDS);
+                executor.execute(() -> {
+                    i.stop();
+                    if (crdInformer == i) {
+                        crdInformer = null;
+                        for (KindWatch w : byCrd.values()) {
+                            w.probe();
+                        }
+                        crdsSynced = true;
+                    }
+                });
+                return false;
+            }
             log.warn("CustomResourceDefinitions: {}; retrying", t.getMessage() == null ? t : t.getMessage());
             return true;
         });

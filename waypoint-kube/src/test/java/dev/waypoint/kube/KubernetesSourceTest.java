@@ -139,6 +139,35 @@ class KubernetesSourceTest {
     }
 
     @Test
+    void withoutRbacForCrdsEachCustomKindIsWatchedDirectlyAndA404MeansNotInstalled() throws Exception {
+        api.forbidCrdReads(true);
+        api.notServed("gateways", true); // no Gateway CRD: a real API server answers 404
+        api.installCrd(kind("HTTPRoute"));
+        api.apply("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: web, namespace: apps}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
+                  rules: [{backendRefs: [{name: web, port: 80}]}]
+                """);
+        startSource();
+        assertThat(object("api:HTTPRoute/apps/web")).isPresent();
+        assertThat(state("HTTPRoute")).isEqualTo("WATCHING");
+        assertThat(state("Gateway")).isEqualTo("NOT_INSTALLED");
+
+        // the CRD appears: picked up at the next try (every 30 s)
+        api.notServed("gateways", false);
+        api.apply("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: waypoint, namespace: istio-system}
+                spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+                """);
+        await().atMost(Duration.ofSeconds(45)).until(() -> object("api:Gateway/istio-system/waypoint").isPresent());
+    }
+
+    @Test
     void createsUpdatesAndDeletesChangeTheVersionAndTheContent() throws Exception {
         startSource();
         long v0 = source.version();

@@ -51,6 +51,8 @@ public final class MockKubeApi implements AutoCloseable {
     private final AtomicInteger goneAtHandshake = new AtomicInteger();
     private final AtomicInteger goneInWatch = new AtomicInteger();
     private final AtomicInteger watchRequests = new AtomicInteger();
+    private volatile boolean forbidCrdReads;
+    private final List<String> notServed = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<String> statusWrites = new java.util.concurrent.CopyOnWriteArrayList<>();
     private KubernetesMockServer server;
     private int port;
@@ -72,6 +74,18 @@ public final class MockKubeApi implements AutoCloseable {
             @Override
             public MockResponse dispatch(RecordedRequest request) {
                 String path = request.getPath();
+                for (String plural : notServed) {
+                    if (path.split("\\?")[0].endsWith("/" + plural)) {
+                        return new MockResponse().setResponseCode(404).setBody("{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                                + "\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,\"message\":\"the server "
+                                + "could not find the requested resource\"}");
+                    }
+                }
+                if (forbidCrdReads && request.getMethod().equals("GET") && path.contains("/customresourcedefinitions")) {
+                    return new MockResponse().setResponseCode(403).setBody("{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                            + "\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403,\"message\":"
+                            + "\"customresourcedefinitions is forbidden\"}");
+                }
                 if (path.contains("watch=true")) {
                     watchRequests.incrementAndGet();
                     if (goneAtHandshake.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
@@ -221,6 +235,23 @@ public final class MockKubeApi implements AutoCloseable {
     /** Watch requests received so far. */
     public int watchRequests() {
         return watchRequests.get();
+    }
+
+    /** Lists and watches of CustomResourceDefinitions are answered 403 (no RBAC for them). */
+    public void forbidCrdReads(boolean forbid) {
+        forbidCrdReads = forbid;
+    }
+
+    /**
+     * Lists and watches of {@code plural} are answered 404, as a real API server does for a kind
+     * whose CRD is not installed (the CRUD mock serves any path once asked).
+     */
+    public void notServed(String plural, boolean notServed) {
+        if (notServed) {
+            this.notServed.add(plural);
+        } else {
+            this.notServed.remove(plural);
+        }
     }
 
     /** The next {@code n} watch requests are answered {@code 410 Gone} (at the handshake). */
