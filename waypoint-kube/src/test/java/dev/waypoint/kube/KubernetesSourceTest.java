@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.waypoint.config.yaml.ManifestFile;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -284,10 +283,5 @@ class KubernetesSourceTest {
 
     private int relists(String kind) {
         return (Integer) kindDebug(kind).get("relists");
-    }
-
-    @SuppressWarnings("unused")
-    private static List<String> paths(List<ManifestFile> files) {
-        return files.stream().map(ManifestFile::path).toList();
     }
 }
