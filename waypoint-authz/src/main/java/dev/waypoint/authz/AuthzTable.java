@@ -38,6 +38,10 @@ public final class AuthzTable {
             AuthzEngine e = services.get(s.service().name());
             return e != null ? e : otherServices;
         }
+        if (target instanceof Target.ServiceEntryTarget) {
+            // ServiceEntry targetRefs are not compiled yet: the waypoint-wide policies apply, as to an untargeted Service
+            return otherServices;
+        }
         return pods;
     }
 

@@ -91,6 +91,40 @@ public final class ConfigDump {
         }
     }
 
+    /**
+     * The ServiceEntries and WorkloadEntries of {@code resources}, as plain maps for an extra
+     * section of {@link #toJson}: name, hosts, addresses, ports, location, resolution, endpoints.
+     */
+    public static List<Map<String, Object>> serviceEntries(ResourceSet resources) {
+        List<Map<String, Object>> out = new java.util.ArrayList<>();
+        for (dev.waypoint.model.mesh.ServiceEntrySpec se : resources.serviceEntries()) {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("kind", "ServiceEntry");
+            m.put("name", se.name().toString());
+            m.put("hosts", se.hosts());
+            m.put("addresses", se.addresses().stream().map(InetAddress::getHostAddress).toList());
+            m.put("ports", se.ports().stream().map(p -> p.name() + " " + p.port() + "->" + p.targetPortNumber() + " "
+                    + p.protocol().name()).toList());
+            m.put("location", se.location().name());
+            m.put("resolution", se.resolution().name());
+            m.put("endpoints", se.endpoints().stream().map(e -> e.address() + (e.ports().isEmpty() ? "" : " " + e.ports())).toList());
+            m.put("workloadSelector", se.workloadSelector());
+            m.put("source", se.source().toString());
+            out.add(m);
+        }
+        for (dev.waypoint.model.mesh.WorkloadEntrySpec we : resources.workloadEntries()) {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("kind", "WorkloadEntry");
+            m.put("name", we.name().toString());
+            m.put("address", we.workload().address());
+            m.put("labels", we.workload().labels());
+            m.put("serviceAccount", we.workload().serviceAccount());
+            m.put("source", we.source().toString());
+            out.add(m);
+        }
+        return out;
+    }
+
     private static ObjectNode service(ServiceSpec s) {
         ObjectNode o = NODES.objectNode();
         o.put("name", s.name().toString());

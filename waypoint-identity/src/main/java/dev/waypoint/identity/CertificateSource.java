@@ -53,7 +53,7 @@ public final class CertificateSource implements AutoCloseable {
 
     private final AtomicReference<TlsMaterial> current;
     private final List<Consumer<TlsMaterial>> subscribers = new CopyOnWriteArrayList<>();
-    /** Null for a fixed source. */
+    /** Null for a fixed or updatable source. */
     private final Path certDir;
     /** Guarded by {@code this}: written only inside {@link #pollNow()}. */
     private Fingerprint loaded;
@@ -96,6 +96,54 @@ public final class CertificateSource implements AutoCloseable {
     public static CertificateSource fixed(TlsMaterial material) {
         requireNonNull(material, "material");
         return new CertificateSource(material, null, null);
+    }
+
+    /**
+     * A source whose material its owner replaces, for certificates issued at run time (Istio's CA,
+     * {@code waypoint-ca}). Only the holder of the returned {@link Updater} can publish; the
+     * listener and the pool get the {@link Updater#source()} and see the same swap as a reload of
+     * mounted files: new connections use the new material, subscribers are called after it is
+     * published.
+     */
+    public static Updater updatable(TlsMaterial initial) {
+        requireNonNull(initial, "initial");
+        CertificateSource source = new CertificateSource(initial, null, null);
+        return new Updater() {
+            @Override
+            public CertificateSource source() {
+                return source;
+            }
+
+            @Override
+            public void update(TlsMaterial next) {
+                source.publish(requireNonNull(next, "next"));
+            }
+        };
+    }
+
+    /** The right to replace an {@link #updatable} source's material; kept by whoever issues it. */
+    public interface Updater {
+        /** The source handed to the listener and the pool. */
+        CertificateSource source();
+
+        /** Publishes {@code next}, then calls the subscribers on the calling thread. */
+        void update(TlsMaterial next);
+    }
+
+    private void publish(TlsMaterial next) {
+        TlsMaterial previous = current.getAndSet(next);
+        log.info("new TLS material: {} (was {})", next, previous);
+        notifySubscribers(next);
+    }
+
+    private void notifySubscribers(TlsMaterial next) {
+        for (Consumer<TlsMaterial> s : subscribers) {
+            try {
+                s.accept(next);
+            } catch (RuntimeException e) {
+                log.error("TLS material subscriber {} failed", s, e);
+            }
+        }
     }
 
     /** The latest good material. One volatile read; never {@code null}. */
@@ -150,13 +198,7 @@ public final class CertificateSource implements AutoCloseable {
         lastFailure = null;
         TlsMaterial previous = current.getAndSet(next);
         log.info("reloaded TLS material from {}: {} (was {})", certDir, next, previous);
-        for (Consumer<TlsMaterial> s : subscribers) {
-            try {
-                s.accept(next);
-            } catch (RuntimeException e) {
-                log.error("TLS material subscriber {} failed", s, e);
-            }
-        }
+        notifySubscribers(next);
         return true;
     }
 

@@ -71,6 +71,14 @@ final class HttpUpstreamPool implements ExchangeChannels {
         void upstreamWritable();
 
         void upstreamClosed();
+
+        /**
+         * The HTTP/2 upstream refused the stream ({@code RST_STREAM REFUSED_STREAM}: the request
+         * was not processed, RFC 9113 §8.7); otherwise as {@link #upstreamClosed()}.
+         */
+        default void upstreamRefused() {
+            upstreamClosed();
+        }
     }
 
     /** Tail handler of an exchange channel: forwards to the owner, or closes an idle connection that speaks. */
@@ -119,7 +127,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 // this event; an unfinished one ends now instead of waiting for a timeout
                 Owner o = owner;
                 owner = null;
-                if (o != null) {
+                if (o != null && evt instanceof io.netty.handler.codec.http2.Http2ResetFrame rst
+                        && rst.errorCode() == io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM.code()) {
+                    o.upstreamRefused();
+                } else if (o != null) {
                     o.upstreamClosed(); // the owner gives the channel back unreusable, which closes it
                 } else {
                     ctx.close();

@@ -68,6 +68,9 @@ final class UpstreamRequest implements UpstreamCall {
     private static final CharSequence STREAM_ID = HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text();
     private static final CharSequence SCHEME = HttpConversionUtil.ExtensionHeaderNames.SCHEME.text();
     private static final CharSequence PATH = HttpConversionUtil.ExtensionHeaderNames.PATH.text();
+    /** Envoy's attempt counter header ({@code include_request_attempt_count}). */
+    static final String ATTEMPT_COUNT = "x-envoy-attempt-count";
+    private static final CharSequence GRPC_STATUS = "grpc-status";
 
     private final Upstreams upstreams;
     private final ExchangeChannels pool;
@@ -90,6 +93,8 @@ final class UpstreamRequest implements UpstreamCall {
     private boolean responseStarted;
     private boolean over;
     private ScheduledFuture<?> requestTimer;
+    /** Fire-and-forget copies (RequestMirror); null when none. */
+    private List<UpstreamMirror> mirrors;
 
     UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
@@ -103,7 +108,9 @@ final class UpstreamRequest implements UpstreamCall {
         this.backend = route != null ? route.backend() : null;
         this.retry = route != null ? route.retry() : RetryPolicy.NONE;
         this.retriesLeft = retry.retries();
-        this.upstreamH2 = h2Downstream || request.target().protocol().isH2();
+        // the backend's declared protocol, whatever the client spoke (UpstreamProtocol)
+        this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream)
+                : h2Downstream || request.target().protocol().isH2();
         sanitizeRequest(head.headers(), upstreamH2);
         PathRewrite rewrite = request.get(PathRewrite.KEY); // an HTTPRoute URLRewrite: the request line is not a header
         if (rewrite != null) {
@@ -114,6 +121,13 @@ final class UpstreamRequest implements UpstreamCall {
         }
         this.head = head;
         this.requestDone = head instanceof LastHttpContent;
+        if (route != null && !route.mirrors().isEmpty()) {
+            // copies of the request as it goes upstream, taken before the first attempt owns the head
+            mirrors = new ArrayList<>(route.mirrors().size());
+            for (RouteSelection.ServiceBackend m : route.mirrors()) {
+                mirrors.add(new UpstreamMirror(upstreams, pool, request, loop, m, head, h2Downstream));
+            }
+        }
         if (retriesLeft > 0) {
             kept = new ArrayList<>(2);
         }
@@ -122,13 +136,16 @@ final class UpstreamRequest implements UpstreamCall {
         }
     }
 
-    /** Starts the first attempt. */
+    /** Starts the first attempt (and the mirrors of a request whose head carried it all). */
     void start() {
         if (route == null) {
             fail(new Rejection(Rejection.Reason.INTERNAL, "no route was decided for this request (the route stage must run first)"));
             return;
         }
         newAttempt();
+        if (mirrors != null) {
+            mirrors.forEach(UpstreamMirror::start);
+        }
     }
 
     private void newAttempt() {
@@ -147,7 +164,12 @@ final class UpstreamRequest implements UpstreamCall {
         attempt = a;
         // what this attempt must send: the head and every body piece so far
         boolean replay = kept != null;
-        a.send(replay ? duplicate(head) : head);
+        HttpRequest out = replay ? duplicate(head) : head;
+        if (upstreams.attemptCountHeader()) {
+            // Envoy: "the value of this header is the number of times the request has been attempted" (1 = first try)
+            out.headers().set(ATTEMPT_COUNT, tried.size());
+        }
+        a.send(out);
         if (!replay) {
             head = null;
         } else {
@@ -175,6 +197,11 @@ final class UpstreamRequest implements UpstreamCall {
         }
         if (content instanceof LastHttpContent) {
             requestDone = true;
+        }
+        if (mirrors != null) {
+            for (UpstreamMirror m : mirrors) {
+                m.content(content); // a retained duplicate, before the attempt owns the piece
+            }
         }
         if (kept != null) {
             keptBytes += content.content().readableBytes();
@@ -226,6 +253,9 @@ final class UpstreamRequest implements UpstreamCall {
     /** The request is over for the upstream stage: timers off, the kept head and body released. */
     private void releaseHeld() {
         over = true;
+        if (mirrors != null) {
+            mirrors.forEach(UpstreamMirror::requestEnded); // those still waiting for body are dropped
+        }
         if (requestTimer != null) {
             requestTimer.cancel(false);
         }
@@ -379,8 +409,12 @@ final class UpstreamRequest implements UpstreamCall {
             if (msg instanceof HttpObject http && http.decoderResult().isFailure()) {
                 // a malformed response, or one cut short (PrematureChannelClosureException)
                 ReferenceCountUtil.release(msg);
-                failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint + " sent a malformed or truncated response: "
-                        + http.decoderResult().cause().getMessage()), false);
+                // cut short by a close: a reset (UC); anything else the codec refused: a protocol error (502 UPE)
+                Throwable cause = http.decoderResult().cause();
+                boolean cut = cause instanceof io.netty.handler.codec.PrematureChannelClosureException;
+                failed(new Rejection(cut ? Rejection.Reason.UPSTREAM_RESET : Rejection.Reason.UPSTREAM_PROTOCOL_ERROR,
+                        "upstream " + endpoint + " sent a " + (cut ? "truncated" : "malformed") + " response: "
+                        + cause.getMessage()), false);
                 return;
             }
             if (msg instanceof HttpResponse res) {
@@ -389,7 +423,7 @@ final class UpstreamRequest implements UpstreamCall {
                     sink.responseHead(res);
                     return;
                 }
-                if (requestSent && mayRetry(retry.retriable(res.status().code()))) {
+                if (requestSent && mayRetry(retry.retriable(res.status().code()) || retriableGrpc(res))) {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
                     abandon(EndpointStates.AttemptResult.SERVER_ERROR);
@@ -492,12 +526,34 @@ final class UpstreamRequest implements UpstreamCall {
                     false);
         }
 
+        @Override
+        public void upstreamRefused() {
+            if (finished || responseStarted) {
+                upstreamClosed();
+                return;
+            }
+            reusable = false;
+            Channel ch = up;
+            up = null;
+            if (ch != null) {
+                ch.close();
+            }
+            // refused-stream: "the request was not processed" (RFC 9113 §8.7), safe to try again
+            failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "upstream " + endpoint + " refused the stream"), false, true);
+        }
+
         /** This attempt failed: retry if allowed, else tell the sink. */
         void failed(Rejection r, boolean timeout) {
-            boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET && !timeout;
+            failed(r, timeout, false);
+        }
+
+        private void failed(Rejection r, boolean timeout, boolean refused) {
+            boolean connectFailure = up == null && r.reason() != Rejection.Reason.UPSTREAM_RESET
+                    && r.reason() != Rejection.Reason.UPSTREAM_PROTOCOL_ERROR && !timeout && !refused;
             abandon(EndpointStates.AttemptResult.CONNECT_FAILURE);
             // a per-try timeout is retried like a reset ("reset" covers it in Envoy's retry_on)
-            if (mayRetry(connectFailure ? retry.connectFailure() : retry.reset())) {
+            boolean allowed = connectFailure ? retry.connectFailure() : refused ? retry.refusedStream() : retry.reset();
+            if (mayRetry(allowed)) {
                 retriesLeft--;
                 log.debug("retrying {} after {}", request, r);
                 newAttempt();
@@ -531,6 +587,25 @@ final class UpstreamRequest implements UpstreamCall {
             if (perTryTimer != null) {
                 perTryTimer.cancel(false);
             }
+        }
+    }
+
+    /**
+     * Envoy's {@code unavailable} / {@code cancelled}: the gRPC status of a trailers-only response
+     * (the only kind whose status is in the head) is one the policy retries.
+     */
+    private boolean retriableGrpc(HttpResponse res) {
+        if (retry.retriableGrpcStatuses().isEmpty()) {
+            return false;
+        }
+        String status = res.headers().get(GRPC_STATUS);
+        if (status == null || status.length() > 2) {
+            return false;
+        }
+        try {
+            return retry.retriableGrpc(Integer.parseInt(status));
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

@@ -44,12 +44,47 @@ public final class Upstreams {
     private final EndpointPicker picker;
     private final HttpUpstreamPool http;
     private final EndpointStates states = new EndpointStates();
+    private final boolean attemptCountHeader;
+    private final ServiceEntryPicks entries;
 
+    /**
+     * Without {@code x-envoy-attempt-count} on upstream requests, as Istio configures its waypoints;
+     * ServiceEntry DNS names resolved with the system's DNS servers.
+     */
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker) {
+        this(settings, hbone, picker, List.of(), false);
+    }
+
+    /**
+     * @param dnsServers the DNS servers for ServiceEntries with {@code resolution: DNS}, in order;
+     *        empty for the system's ({@code /etc/resolv.conf})
+     */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, List<InetSocketAddress> dnsServers) {
+        this(settings, hbone, picker, dnsServers, false);
+    }
+
+    /**
+     * @param dnsServers the DNS servers for ServiceEntries with {@code resolution: DNS}, in order;
+     *        empty for the system's ({@code /etc/resolv.conf})
+     * @param attemptCountHeader send {@code x-envoy-attempt-count} (1 on the first try, 2 on the
+     *        first retry, ...) to the upstream, replacing a client's, as Envoy's virtual host option
+     *        {@code include_request_attempt_count} does. Istio sets that option on sidecar outbound
+     *        virtual hosts only; a waypoint's virtual hosts ({@code listener_waypoint.go},
+     *        {@code buildSidecarInboundHTTPRouteConfig}) do not, so a waypoint sends none.
+     */
+    public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, List<InetSocketAddress> dnsServers,
+                     boolean attemptCountHeader) {
+        this.entries = new ServiceEntryPicks(new DnsEndpoints(List.copyOf(dnsServers), System::nanoTime));
         this.settings = Objects.requireNonNull(settings, "settings");
         this.hbone = Objects.requireNonNull(hbone, "hbone");
         this.picker = Objects.requireNonNull(picker, "picker");
         this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
+        this.attemptCountHeader = attemptCountHeader;
+    }
+
+    /** Whether upstream requests carry {@code x-envoy-attempt-count}. */
+    boolean attemptCountHeader() {
+        return attemptCountHeader;
     }
 
     /**
@@ -59,6 +94,9 @@ public final class Upstreams {
     public static RouteSelection.Backend defaultBackend(Target target) {
         if (target instanceof Target.ServiceTarget s) {
             return new RouteSelection.ServiceBackend(s.service(), s.port());
+        }
+        if (target instanceof Target.ServiceEntryTarget se) {
+            return new RouteSelection.ServiceEntryBackend(se.entry(), se.port(), se.authority());
         }
         Target.WorkloadTarget w = (Target.WorkloadTarget) target;
         return new RouteSelection.PodBackend(w.pod(), w.authority().port());
@@ -88,6 +126,9 @@ public final class Upstreams {
             }
             return e;
         }
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return entries.pick(snapshot, se, picker, request, avoid);
+        }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
         if (p.pod().ip() == null) {
             return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
@@ -100,7 +141,34 @@ public final class Upstreams {
 
     /** TCP tunnel upstream: default backend, pick, connect (see the listener's {@code UpstreamTcp}). */
     public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop) {
-        UpstreamPick pick = pick(snapshot, defaultBackend(tunnel.target()), null, null);
+        return connectTcp(snapshot, tunnel, defaultBackend(tunnel.target()), loop);
+    }
+
+    /**
+     * TCP tunnel upstream to {@code backend} (a TCPRoute's or TLSRoute's choice, or the default):
+     * pick, connect. A ServiceEntry backend whose DNS names were never resolved waits for the
+     * first answer (the resolver runs on its own loop; this loop is not blocked).
+     */
+    public Future<Channel> connectTcp(ConfigSnapshot snapshot, TunnelContext tunnel, RouteSelection.Backend backend,
+                                      EventLoop loop) {
+        if (backend instanceof RouteSelection.ServiceEntryBackend se && entries.endpoints(snapshot, se) == null) {
+            Promise<Channel> out = loop.newPromise();
+            entries.ready(snapshot, se, loop).addListener(f -> connectPicked(snapshot, tunnel, backend, loop)
+                    .addListener(g -> {
+                        if (g.isSuccess()) {
+                            out.trySuccess((Channel) g.getNow());
+                        } else {
+                            out.tryFailure(g.cause());
+                        }
+                    }));
+            return out;
+        }
+        return connectPicked(snapshot, tunnel, backend, loop);
+    }
+
+    private Future<Channel> connectPicked(ConfigSnapshot snapshot, TunnelContext tunnel, RouteSelection.Backend backend,
+                                          EventLoop loop) {
+        UpstreamPick pick = pick(snapshot, backend, null, null);
         if (pick instanceof UpstreamPick.Unavailable u) {
             return loop.newFailedFuture(new RejectedException(u.rejection()));
         }
@@ -174,8 +242,20 @@ public final class Upstreams {
                 live.add(p.ip());
             }
         });
+        ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> live.add(e.address().address()));
         http.prune(live);
         states.retain(table.addresses());
+        entries.onSnapshot(snapshot);
+    }
+
+    /** ServiceEntry DNS names and their current addresses, for the config dump. */
+    public java.util.Map<String, List<String>> dnsDebug() {
+        return entries.debug();
+    }
+
+    /** Stops the DNS resolver of ServiceEntries. */
+    public void closeDns() {
+        entries.close();
     }
 
     /**

@@ -359,6 +359,194 @@ class UpstreamRequestTest {
         assertThat(sink.events).containsExactly("head 503", "last busy");
     }
 
+    // --- Istio's default retry policy: connect-failure, refused-stream, unavailable, cancelled, 503
+
+    @Test
+    void istiosDefaultRetriesAConnectFailureOnTheOtherEndpoint() {
+        channels.script.add(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "dead"));
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        assertThat(channels.acquiredFor).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void istiosDefaultDoesNotRetryAResetAfterTheRequestWasSentAndAnswers503() {
+        UpstreamRequest call = start(context(RetryPolicy.ISTIO_DEFAULT, null), post());
+        call.requestContent(chunk("abcd", true));
+        channels.handedOut.get(0).close(); // "reset" is not in Istio's retry_on: the request may have been processed
+        assertThat(channels.handedOut).hasSize(1);
+        assertThat(sink.failure.reason()).isEqualTo(Rejection.Reason.UPSTREAM_RESET);
+        assertThat(sink.failure.reason().status()).isEqualTo(503); // Envoy: 503 UC, not 502
+    }
+
+    @Test
+    void istiosDefaultRetriesARefusedStream() {
+        UpstreamRequest call = start(context(RetryPolicy.ISTIO_DEFAULT, null), post());
+        call.requestContent(chunk("abcd", true));
+        channels.written(0);
+        channels.handedOut.get(0).pipeline().fireUserEventTriggered(
+                new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM));
+        assertThat(channels.handedOut).hasSize(2);
+        assertThat(channels.written(1)).containsExactly("POST /p", "abcd", "END");
+        respond(1, 200, "second");
+        assertThat(sink.events).containsExactly("head 200", "last second");
+    }
+
+    @Test
+    void istiosDefaultRetriesA503AndTrailersOnlyGrpcUnavailableOrCancelled() {
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        respond(0, 503, "busy");
+        grpcTrailersOnly(1, "14"); // unavailable
+        grpcTrailersOnly(2, "1"); // cancelled: the third try was the last (2 retries)
+        assertThat(channels.handedOut).hasSize(3);
+        assertThat(sink.events).containsExactly("head 200"); // the whole (trailers-only) response in one head
+    }
+
+    @Test
+    void aGrpcStatusThePolicyDoesNotListIsTheAnswer() {
+        start(context(RetryPolicy.ISTIO_DEFAULT, null), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g"));
+        grpcTrailersOnly(0, "13"); // internal: not retried
+        assertThat(channels.handedOut).hasSize(1);
+        assertThat(sink.events).containsExactly("head 200");
+    }
+
+    private void grpcTrailersOnly(int i, String grpcStatus) {
+        io.netty.handler.codec.http.DefaultFullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set("grpc-status", grpcStatus)
+                .set(HttpHeaderNames.CONTENT_LENGTH, 0);
+        channels.handedOut.get(i).writeInbound(res);
+    }
+
+    @Test
+    void noAttemptCountHeaderByDefaultAsIstioWaypointsSendNone() {
+        RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
+        HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        start(context(retry, null), head);
+        assertThat(heads(0).get(0).headers().contains(UpstreamRequest.ATTEMPT_COUNT)).isFalse();
+    }
+
+    @Test
+    void withTheAttemptCountEnabledEachTryCarriesItsNumber() {
+        Upstreams counting = new Upstreams(UpstreamSettings.defaults(15008),
+                new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin(), java.util.List.of(), true);
+        RetryPolicy retry = new RetryPolicy(1, null, true, true, false);
+        HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        head.headers().set(UpstreamRequest.ATTEMPT_COUNT, "7"); // a client's value is replaced
+        new UpstreamRequest(counting, channels, context(retry, null), head, false, loop, sink).start();
+        assertThat(heads(0)).extracting(h -> h.headers().get(UpstreamRequest.ATTEMPT_COUNT)).containsExactly("1");
+        channels.handedOut.get(0).close();
+        assertThat(heads(1)).extracting(h -> h.headers().get(UpstreamRequest.ATTEMPT_COUNT)).containsExactly("2");
+        respond(1, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    /** The request heads written on channel {@code i} (their bodies released). */
+    private List<HttpRequest> heads(int i) {
+        List<HttpRequest> out = new ArrayList<>();
+        Object m;
+        channels.handedOut.get(i).flushOutbound();
+        while ((m = channels.handedOut.get(i).readOutbound()) != null) {
+            if (m instanceof HttpRequest r) {
+                out.add(r);
+            }
+            ReferenceCountUtil.release(m);
+        }
+        return out;
+    }
+
+    // --- RequestMirror: fire-and-forget copies
+
+    static final ServiceSpec EMPTY = new ServiceSpec(new NamespacedName("apps", "nobody"), Map.of(),
+            List.of(HostPort.parseIp("10.96.0.9")), List.of(new ServicePortSpec("http", 80, 8080, null, null)),
+            Map.of("app", "nobody"), SourceRef.NONE);
+
+    RequestContext mirrored(ServiceSpec... mirrors) {
+        RequestContext rc = context(RetryPolicy.NONE, null);
+        List<RouteSelection.ServiceBackend> to = new ArrayList<>();
+        for (ServiceSpec m : mirrors) {
+            to.add(new RouteSelection.ServiceBackend(m, m.ports().get(0)));
+        }
+        RouteSelection main = rc.get(RouteSelection.KEY);
+        RequestContext out = new RequestContext(rc.tunnel(), snapshotWith(EMPTY), rc.target(), rc.attributes(), rc.requestHeaders(),
+                rc.outcome());
+        out.set(RouteSelection.KEY, new RouteSelection(main.routeName(), main.backend(), null, RetryPolicy.NONE, to));
+        return out;
+    }
+
+    static ConfigSnapshot snapshotWith(ServiceSpec extra) {
+        List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .namespaces(List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE))).services(List.of(SVC, extra)).pods(pods).build();
+        return ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
+    }
+
+    @Test
+    void aMirrorGetsACopyWithAShadowHostAndItsAnswerIsDropped() {
+        HttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g");
+        get.headers().set(HttpHeaderNames.HOST, "web.apps:80");
+        start(mirrored(SVC), get);
+        assertThat(channels.handedOut).hasSize(2); // the attempt, then the mirror
+        List<HttpRequest> copy = heads(1);
+        assertThat(copy).singleElement().satisfies(h -> {
+            assertThat(h.uri()).isEqualTo("/g");
+            assertThat(h.headers().get(HttpHeaderNames.HOST)).isEqualTo("web.apps-shadow:80"); // Envoy's shadow host
+        });
+        respond(1, 500, "mirror broke"); // never reaches the client
+        assertThat(sink.events).isEmpty();
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+        assertThat(channels.released).contains("10.0.0.2:8080 reusable"); // the mirror's complete exchange
+    }
+
+    @Test
+    void aMirrorSendsTheWholeBodyOnceItIsIn() {
+        UpstreamRequest call = start(mirrored(SVC, SVC), post());
+        assertThat(channels.handedOut).hasSize(1); // mirrors wait for the body
+        call.requestContent(chunk("ab", false));
+        call.requestContent(chunk("cd", true));
+        assertThat(channels.handedOut).hasSize(3); // several mirrors, one copy each
+        assertThat(channels.written(1)).containsExactly("POST /p", "ab", "cd", "END");
+        assertThat(channels.written(2)).containsExactly("POST /p", "ab", "cd", "END");
+        assertThat(channels.written(0)).containsExactly("POST /p", "ab", "cd", "END");
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aBodyPastTheReplayLimitIsNotMirrored() {
+        UpstreamRequest call = start(mirrored(SVC), post());
+        call.requestContent(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[UpstreamRequest.REPLAY_LIMIT + 1])));
+        call.requestContent(chunk("", true));
+        assertThat(channels.handedOut).hasSize(1);
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aMirrorThatCannotBeServedNeverAffectsTheResponse() {
+        start(mirrored(EMPTY), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/g")); // no endpoints
+        assertThat(channels.handedOut).hasSize(1);
+        respond(0, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aMirrorWaitingForBodyIsDroppedWhenTheClientGoesAway() {
+        UpstreamRequest call = start(mirrored(SVC), post());
+        call.requestContent(chunk("ab", false));
+        call.cancel(); // the kept duplicate is released (the leak check would see it otherwise)
+        assertThat(channels.handedOut).hasSize(1);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"web.apps, web.apps-shadow", "web.apps:80, web.apps-shadow:80",
+            "10.0.0.1:8080, 10.0.0.1-shadow:8080", "[::1]:80, [::1]-shadow:80", "::1, ::1-shadow"})
+    void shadowHosts(String host, String shadow) {
+        assertThat(UpstreamMirror.shadowHost(host)).isEqualTo(shadow);
+    }
+
     @Test
     void aPathRewriteReplacesTheRequestTargetSent() {
         RequestContext rc = context(RetryPolicy.NONE, null);

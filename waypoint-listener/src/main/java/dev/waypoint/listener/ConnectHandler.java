@@ -114,6 +114,16 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         }
         Accept accept = (Accept) decision;
         TunnelContext tunnel = accept.tunnel();
+        if (tunnel.target().protocol() == AppProtocol.TCP && deps.upstreamTcp().routesBySni(accept.snapshot(), tunnel)) {
+            // TLSRoute: the route depends on the ClientHello, which the client sends only once the
+            // tunnel is open; the L4 checks ran already, the upstream is connected after the hello
+            accept(ctx, tunnel).protocol(InnerProtocol.TCP);
+            ctx.pipeline().addLast(HandlerNames.SNIFF, new SniPassthroughHandler(accept.snapshot(), tunnel,
+                    deps.upstreamTcp(), SniPassthroughHandler.CLIENT_HELLO_TIMEOUT_MILLIS));
+            replayEarly(ctx);
+            ctx.channel().read();
+            return;
+        }
         if (tunnel.target().protocol() == AppProtocol.TCP) {
             // "For TCP passthrough, also connect upstream first"
             Channel stream = ctx.channel();

@@ -51,7 +51,7 @@ public final class LocalReplies {
                     .set(REASON_HEADER, r.reason().code());
         } else {
             ByteBuf body = ByteBufUtil.writeUtf8(alloc, r.body());
-            res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.reason().status()), body);
+            res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()), body);
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
                     .set(REASON_HEADER, r.reason().code());
         }

@@ -41,4 +41,12 @@ final class NettyHeaders implements HeadersView {
     public void remove(CharSequence name) {
         headers.remove(name);
     }
+
+    @Override
+    public void forEach(java.util.function.BiConsumer<String, String> action) {
+        for (java.util.Iterator<java.util.Map.Entry<String, String>> it = headers.iteratorAsString(); it.hasNext(); ) {
+            java.util.Map.Entry<String, String> e = it.next();
+            action.accept(e.getKey(), e.getValue());
+        }
+    }
 }

@@ -19,4 +19,22 @@ public interface UpstreamTcp {
      * {@link dev.waypoint.model.request.RejectedException} with the status to answer.
      */
     Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop);
+
+    /**
+     * Whether connections of {@code tunnel} are routed by the SNI of their TLS ClientHello
+     * (TLSRoutes attach to its port): then the CONNECT is answered first, the ClientHello read
+     * inside the tunnel without terminating TLS, and {@link #connectBySni} called. Default: never.
+     */
+    default boolean routesBySni(ConfigSnapshot snapshot, TunnelContext tunnel) {
+        return false;
+    }
+
+    /**
+     * Connects for a ClientHello naming {@code sni} (null when it names none, or the bytes were
+     * not TLS). A failed future closes the tunnel ("a ClientHello without a matching SNI is
+     * closed"). Default: as {@link #connect}.
+     */
+    default Future<Channel> connectBySni(ConfigSnapshot snapshot, TunnelContext tunnel, String sni, EventLoop loop) {
+        return connect(snapshot, tunnel, loop);
+    }
 }

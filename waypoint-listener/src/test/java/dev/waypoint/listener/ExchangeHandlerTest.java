@@ -368,7 +368,7 @@ class ExchangeHandlerTest {
         channel(false);
         ch.writeInbound(get("/a"), get("/b"));
         calls.get(0).sink.failed(new Rejection(Rejection.Reason.UPSTREAM_RESET, "closed before responding"));
-        assertThat(written()).containsExactly("502 upstream_reset_before_response_started: closed before responding");
+        assertThat(written()).containsExactly("503 upstream_reset_before_response_started: closed before responding");
         assertThat(completed.get(0).outcome().end()).isEqualTo(RequestOutcome.End.LOCAL_REPLY);
         assertThat(completed.get(0).outcome().flags()).isEqualTo("UC");
         assertThat(calls).hasSize(2);

@@ -1,6 +1,8 @@
 package dev.waypoint.model;
 
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
@@ -9,7 +11,9 @@ import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.List;
@@ -21,19 +25,25 @@ import java.util.Objects;
  *
  * @param waypoint which Gateway this process is ({@code --gateway})
  * @param trustDomain the mesh trust domain ({@code cluster.local})
- * @param httpRoutes {@code HTTPRoute}s, in input order
+ * @param httpRoutes {@code HTTPRoute}s and {@code GRPCRoute}s ({@link HttpRouteSpec#kind}), in input order
  * @param referenceGrants {@code ReferenceGrant}s, in input order
  * @param requestAuthentications every RequestAuthentication, attached or not (the compiler decides)
  * @param authorizationPolicies every valid AuthorizationPolicy, attached or not (the authz compiler decides)
  * @param meshConfig Istio's MeshConfig ({@code --mesh-config}, or the root namespace's {@code istio}
  *        ConfigMap), {@link MeshConfigSpec#DEFAULT} when there is none
+ * @param serviceEntries {@code ServiceEntry}s, in input order
+ * @param workloadEntries {@code WorkloadEntry}s, in input order
+ * @param l4Routes {@code TCPRoute}s and {@code TLSRoute}s, in input order
+ * @param wasmPlugins every valid WasmPlugin and wasm TrafficExtension, attached or not (the wasm compiler decides)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                           List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                           List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                           List<AuthorizationPolicySpec> authorizationPolicies,
-                          List<OtherResource> others, MeshConfigSpec meshConfig) {
+                          List<OtherResource> others, MeshConfigSpec meshConfig,
+                          List<ServiceEntrySpec> serviceEntries, List<WorkloadEntrySpec> workloadEntries,
+                          List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins) {
     public ResourceSet {
         Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
@@ -48,16 +58,20 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         requestAuthentications = List.copyOf(requestAuthentications);
         authorizationPolicies = List.copyOf(authorizationPolicies);
         others = List.copyOf(others);
+        serviceEntries = List.copyOf(serviceEntries);
+        workloadEntries = List.copyOf(workloadEntries);
+        l4Routes = List.copyOf(l4Routes);
+        wasmPlugins = List.copyOf(wasmPlugins);
     }
 
-    /** A set with no mesh config ({@link MeshConfigSpec#DEFAULT}). */
+    /** A set of the first twelve kinds only: no mesh config ({@link MeshConfigSpec#DEFAULT}), every later kind empty. */
     public ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                        List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
                        List<GatewaySpec> gateways, List<HttpRouteSpec> httpRoutes,
                        List<ReferenceGrantSpec> referenceGrants, List<RequestAuthenticationSpec> requestAuthentications,
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
-                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT);
+                requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -95,6 +109,10 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<AuthorizationPolicySpec> authorizationPolicies;
         private List<OtherResource> others;
         private MeshConfigSpec meshConfig;
+        private List<ServiceEntrySpec> serviceEntries;
+        private List<WorkloadEntrySpec> workloadEntries;
+        private List<L4RouteSpec> l4Routes;
+        private List<WasmPluginSpec> wasmPlugins;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -110,6 +128,10 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             authorizationPolicies = from.authorizationPolicies;
             others = from.others;
             meshConfig = from.meshConfig;
+            serviceEntries = from.serviceEntries;
+            workloadEntries = from.workloadEntries;
+            l4Routes = from.l4Routes;
+            wasmPlugins = from.wasmPlugins;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -167,9 +189,30 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder serviceEntries(List<ServiceEntrySpec> v) {
+            serviceEntries = v;
+            return this;
+        }
+
+        public Builder workloadEntries(List<WorkloadEntrySpec> v) {
+            workloadEntries = v;
+            return this;
+        }
+
+        public Builder l4Routes(List<L4RouteSpec> v) {
+            l4Routes = v;
+            return this;
+        }
+
+        public Builder wasmPlugins(List<WasmPluginSpec> v) {
+            wasmPlugins = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
-                    referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig);
+                    referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig, serviceEntries,
+                    workloadEntries, l4Routes, wasmPlugins);
         }
     }
 }

@@ -14,19 +14,31 @@ import java.util.List;
  * @param invalid why every request matching the rule gets 500, or null when it is servable
  * @param filters the rule's filters, in listed order
  * @param timeout {@code timeouts.request}, null when unset or "0s"
+ * @param cors the rule's compiled {@code CORS} filter, or null
+ * @param mirrors the rule's {@code RequestMirror}s whose backend resolved, in listed order
  */
 record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filters, List<Backend> backends,
-                    int totalWeight, Duration timeout, RetryPolicy retry) {
+                    int totalWeight, Duration timeout, RetryPolicy retry, CorsPolicy cors, List<Mirror> mirrors) {
     CompiledRule {
         filters = List.copyOf(filters);
         backends = List.copyOf(backends);
+        mirrors = List.copyOf(mirrors);
     }
+
+    /** Without a CORS filter or mirrors. */
+    CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filters, List<Backend> backends,
+                 int totalWeight, Duration timeout, RetryPolicy retry) {
+        this(routeName, invalid, filters, backends, totalWeight, timeout, retry, null, List.of());
+    }
+
+    /** A resolved {@code RequestMirror}: where a copy goes, for which share of the requests. */
+    record Mirror(RouteSelection.ServiceBackend target, double fraction) {}
 
     /**
      * One backendRef: {@code target} null when it cannot be used ({@code invalid} says why);
      * an invalid backend still takes its share of requests, which get 500.
      */
-    record Backend(RouteSelection.ServiceBackend target, String invalid, int weight, List<HttpFilterSpec> filters) {
+    record Backend(RouteSelection.Backend target, String invalid, int weight, List<HttpFilterSpec> filters) {
         Backend {
             filters = List.copyOf(filters);
         }

@@ -1,5 +1,6 @@
 package dev.waypoint.routing;
 
+import dev.waypoint.model.request.RetryPolicy;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
 
@@ -14,12 +15,26 @@ public final class DefaultRoutes {
 
     private DefaultRoutes() {}
 
-    /** The default route for {@code target}. */
+    /** The default route for {@code target}, without retries. */
     public static RouteSelection route(Target target) {
+        return route(target, RetryPolicy.NONE);
+    }
+
+    /**
+     * The default route for {@code target} with {@code retry}: Istio's waypoint default route is
+     * "more like the outbound route", with the mesh's default retry policy
+     * ({@code httproute.go buildSidecarInboundHTTPRouteConfig}, {@code BuildDefaultHTTPOutboundRoute}),
+     * for Service and workload targets alike; no timeout.
+     */
+    public static RouteSelection route(Target target, RetryPolicy retry) {
         if (target instanceof Target.ServiceTarget s) {
-            return new RouteSelection(DEFAULT, new RouteSelection.ServiceBackend(s.service(), s.port()));
+            return new RouteSelection(DEFAULT, new RouteSelection.ServiceBackend(s.service(), s.port()), null, retry);
+        }
+        if (target instanceof Target.ServiceEntryTarget se) {
+            // a ServiceEntry routes to its own endpoints (or, resolution NONE, to where the client was going)
+            return new RouteSelection(DEFAULT, new RouteSelection.ServiceEntryBackend(se.entry(), se.port(), se.authority()));
         }
         Target.WorkloadTarget w = (Target.WorkloadTarget) target;
-        return new RouteSelection(DEFAULT, new RouteSelection.PodBackend(w.pod(), w.authority().port()));
+        return new RouteSelection(DEFAULT, new RouteSelection.PodBackend(w.pod(), w.authority().port()), null, retry);
     }
 }

@@ -49,10 +49,26 @@ import java.util.Set;
  * Pure; runs on the config executor.
  */
 public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
-    private static final String KIND = "HTTPRoute";
     private static final String GATEWAY_GROUP = "gateway.networking.k8s.io";
     /** Istio's default when {@code retry} is set without {@code attempts}. */
     private static final int DEFAULT_ATTEMPTS = 2;
+
+    /** The retry policy of default routes and of rules without {@code retry} when the mesh config sets none. */
+    private final RetryPolicy fallback;
+
+    /** With Istio's default retry policy ({@link RetryPolicy#ISTIO_DEFAULT}) when the mesh config sets none. */
+    public HttpRouteCompiler() {
+        this(RetryPolicy.ISTIO_DEFAULT);
+    }
+
+    /**
+     * @param fallback the policy of default routes and of rules without a {@code retry} of their own
+     *        when the snapshot's mesh config has no {@code defaultHttpRetryPolicy} (which, when set,
+     *        replaces it: Istio 1.31 applies it on waypoints)
+     */
+    public HttpRouteCompiler(RetryPolicy fallback) {
+        this.fallback = java.util.Objects.requireNonNull(fallback, "fallback");
+    }
 
     @Override
     public SnapshotPart<RouteTable> part() {
@@ -61,6 +77,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
 
     @Override
     public RouteTable compile(ResourceSet resources, Diagnostics diagnostics) {
+        RetryPolicy meshDefault = MeshRetries.policy(resources.meshConfig().defaultHttpRetryPolicy(), fallback);
         Map<NamespacedName, ServiceSpec> services = new HashMap<>();
         for (ServiceSpec s : resources.services()) {
             services.put(s.name(), s);
@@ -77,19 +94,19 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
                 ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
                             "name: " + parent.namespace() + "/" + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
                     continue;
                 }
                 List<ServicePortSpec> ports = attachedPorts(svc, parent);
                 if (ports.isEmpty()) {
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.parentRefs[" + p + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
                             "port: " + (parent.port() != 0 ? parent.port() : parent.sectionName())
                                     + " (expected: a port of Service " + svc.name() + "; the parentRef is ignored)");
                     continue;
                 }
                 if (rules == null) {
-                    rules = compileRules(route, services, resources.referenceGrants(), svc, diagnostics);
+                    rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics, resources.serviceEntries());
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
@@ -111,7 +128,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             consumers.getOrDefault(key, Map.of()).forEach((ns, list) -> cons.put(ns, dedupe(list)));
             byPort.put(key, new RouteTable.PortRoutes(prod, cons));
         }
-        return new RouteTable(byPort);
+        return new RouteTable(byPort, meshDefault);
     }
 
     /** Sorted by precedence; one route listing the same parent twice attaches once. */
@@ -151,21 +168,25 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     matcher = new RouteMatcher(spec);
                 } catch (com.google.re2j.PatternSyntaxException e) {
                     // the translator checks Java syntax; RE2 refuses more (lookarounds, backreferences)
-                    diagnostics.warning(route.source(), KIND, route.name(), "spec.rules[" + r + "].matches[" + m + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.rules[" + r + "].matches[" + m + "]",
                             "value: " + e.getPattern() + " (expected: an RE2 regular expression: " + e.getDescription()
                                     + "; the match is ignored)");
                     continue;
                 }
-                int length = matcher.prefix() != null ? matcher.prefix().length() : spec.path().value().length();
-                MatchSummary summary = new MatchSummary(spec.path().type(), length, spec.method() != null,
-                        matcher.headerCount(), matcher.queryCount(), route.creationTimestamp(), route.name().toString(), r, m);
+                MatchSummary summary = spec.grpcMethod() != null || route.grpc()
+                        ? MatchSummary.grpc(spec.grpcMethod(), matcher.headerCount(), route.creationTimestamp(), route.name().toString(), r, m)
+                        : new MatchSummary(spec.path().type(), matcher.prefix() != null ? matcher.prefix().length()
+                                : spec.path().value().length(), spec.method() != null, matcher.headerCount(), matcher.queryCount(),
+                                route.creationTimestamp(), route.name().toString(), r, m);
                 list.add(new RouteTable.Entry(summary, matcher, rules.get(r)));
             }
         }
     }
 
-    private static List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
-                                                   List<ReferenceGrantSpec> grants, ServiceSpec parent, Diagnostics diagnostics) {
+    private List<CompiledRule> compileRules(HttpRouteSpec route, Map<NamespacedName, ServiceSpec> services,
+                                            List<ReferenceGrantSpec> grants, ServiceSpec parent, RetryPolicy meshDefault,
+                                            Diagnostics diagnostics,
+                                            List<dev.waypoint.model.mesh.ServiceEntrySpec> entries) {
         List<CompiledRule> out = new ArrayList<>();
         for (int r = 0; r < route.rules().size(); r++) {
             RouteRuleSpec rule = route.rules().get(r);
@@ -174,6 +195,9 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             String routeName = route.name().name() + "." + route.name().namespace() + "."
                     + (rule.name() != null ? rule.name() : Integer.toString(r));
             String invalid = unsupported(rule.filters());
+            if (invalid == null) {
+                invalid = corsOnBackend(rule);
+            }
             if (invalid == null && (usesReplacePrefix(rule.filters())
                     || rule.backendRefs().stream().anyMatch(b -> usesReplacePrefix(b.filters())))
                     && rule.matches().stream().anyMatch(m -> m.path().type() != RouteMatchSpec.PathType.PATH_PREFIX)) {
@@ -184,17 +208,19 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             for (int b = 0; b < rule.backendRefs().size(); b++) {
                 BackendRefSpec ref = rule.backendRefs().get(b);
                 String problem = unsupported(ref.filters());
-                RouteSelection.ServiceBackend target = null;
+                RouteSelection.Backend target = null;
                 if (problem == null) {
-                    Object resolved = resolve(ref, route, parent, services, grants);
+                    Object resolved = ServiceEntryBackends.isServiceEntry(ref)
+                            ? ServiceEntryBackends.resolve(ref, route, entries, grants)
+                            : resolve(ref, route, parent, services, grants);
                     if (resolved instanceof String s) {
                         problem = s;
                     } else {
-                        target = (RouteSelection.ServiceBackend) resolved;
+                        target = (RouteSelection.Backend) resolved;
                     }
                 }
                 if (problem != null) {
-                    diagnostics.warning(route.source(), KIND, route.name(), field + ".backendRefs[" + b + "]",
+                    diagnostics.warning(route.source(), route.kind(), route.name(), field + ".backendRefs[" + b + "]",
                             problem + " (requests sent to it get 500)");
                 }
                 backends.add(new CompiledRule.Backend(target, problem, ref.weight(), ref.filters()));
@@ -213,7 +239,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
             }
             if (invalid != null && !invalid.equals(backends.isEmpty() ? null : backends.get(0).invalid())) {
-                diagnostics.warning(route.source(), KIND, route.name(), field, invalid + " (requests matching it get 500)");
+                diagnostics.warning(route.source(), route.kind(), route.name(), field, invalid + " (requests matching it get 500)");
             }
             Duration timeout = null;
             Duration perTry = null;
@@ -221,8 +247,25 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 timeout = disabledIfZero(rule.timeouts().request());
                 perTry = disabledIfZero(rule.timeouts().backendRequest());
             }
+            CorsPolicy cors = null;
+            List<CompiledRule.Mirror> mirrors = new ArrayList<>();
+            for (int fi = 0; fi < rule.filters().size(); fi++) {
+                HttpFilterSpec f = rule.filters().get(fi);
+                if (f instanceof HttpFilterSpec.Cors c) {
+                    cors = new CorsPolicy(c);
+                } else if (f instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
+                    Object resolved = resolve(m.backend(), route, parent, services, grants);
+                    if (resolved instanceof String problem) {
+                        // a mirror never affects the response: the rule still serves, without this copy
+                        diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
+                                problem + " (the mirror is dropped)");
+                    } else {
+                        mirrors.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                    }
+                }
+            }
             out.add(new CompiledRule(routeName, invalid, rule.filters(), backends, total, timeout,
-                    retry(rule.retry(), perTry)));
+                    retry(rule.retry(), perTry, meshDefault), cors, mirrors));
         }
         return out;
     }
@@ -239,18 +282,40 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * timeouts are retried as well ("even when no codes are listed"); {@code backoff} is not
      * implemented (retries start at once).
      */
-    private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry) {
+    private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry, RetryPolicy meshDefault) {
         if (spec == null) {
-            return perTry == null ? RetryPolicy.NONE : new RetryPolicy(0, perTry, false, false, Set.of());
+            // Istio: "No VS policy set, use mesh defaults" (route.go, translateRoute)
+            return meshDefault.withPerTryTimeout(perTry);
         }
         int retries = spec.attempts() == null ? DEFAULT_ATTEMPTS : spec.attempts();
-        return new RetryPolicy(retries, perTry, true, true, Set.copyOf(spec.codes()));
+        if (retries == 0) {
+            return perTry == null ? RetryPolicy.NONE : RetryPolicy.NONE.withPerTryTimeout(perTry);
+        }
+        // Istio's translation (conversion.go): "connect-failure,refused-stream,unavailable,cancelled" + codes;
+        // resets too, as the Gateway API asks ("SHOULD retry on connection errors (disconnect, reset, timeout, TCP failure)")
+        return new RetryPolicy(retries, perTry, true, true, true, Set.copyOf(spec.codes()),
+                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE));
     }
 
     private static String unsupported(List<HttpFilterSpec> filters) {
         for (HttpFilterSpec f : filters) {
             if (f instanceof HttpFilterSpec.Unsupported u) {
                 return "filter " + u.type() + " is not supported";
+            }
+        }
+        return null;
+    }
+
+    /** A CORS filter answers for the rule (preflights never reach a backend): on a backendRef it has no meaning here. */
+    private static String corsOnBackend(RouteRuleSpec rule) {
+        for (BackendRefSpec b : rule.backendRefs()) {
+            for (HttpFilterSpec f : b.filters()) {
+                if (f instanceof HttpFilterSpec.Cors) {
+                    return "filter CORS on a backendRef is not supported (put it on the rule)";
+                }
+                if (f instanceof HttpFilterSpec.RequestMirror) {
+                    return "filter RequestMirror on a backendRef is not supported (put it on the rule)";
+                }
             }
         }
         return null;
@@ -277,7 +342,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
                 && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
-                        && g.allows(GATEWAY_GROUP, KIND, route.name().namespace(), "", "Service", ref.name()))) {
+                        && g.allows(GATEWAY_GROUP, route.kind(), route.name().namespace(), "", "Service", ref.name()))) {
             return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";
         }
         ServiceSpec svc = services.get(name);

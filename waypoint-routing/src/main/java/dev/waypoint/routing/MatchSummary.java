@@ -47,6 +47,34 @@ record MatchSummary(RouteMatchSpec.PathType pathType, int pathLength, boolean me
         };
     }
 
+    /**
+     * A {@code GRPCRouteMatch}. Gateway API ({@code GRPCRouteRule.Matches}): "precedence MUST be
+     * given to the rule with the largest number of: Characters in a matching non-wildcard hostname.
+     * Characters in a matching hostname. Characters in a matching service. Characters in a
+     * matching method. Header matches." (hostnames mean nothing for a Service parent), then the
+     * oldest route, then namespace/name, then rule order. Encoded as a PathPrefix entry whose
+     * length orders service characters before method characters, so gRPC entries rank among
+     * themselves exactly so; against HTTPRoute entries on the same port (an order no spec gives)
+     * they rank as prefixes of that length: below Exact paths, above short prefixes. A
+     * RegularExpression service or method counts no characters (its precedence is
+     * implementation-specific) and so ranks after every exact one.
+     *
+     * @param method the method match, or null for a match without one
+     */
+    static MatchSummary grpc(RouteMatchSpec.GrpcMethodMatch method, int headers, Instant created, String routeKey,
+                             int ruleIndex, int matchIndex) {
+        int service = 0;
+        int name = 0;
+        if (method != null && method.type() == RouteMatchSpec.ValueType.EXACT) {
+            service = method.service() == null ? 0 : method.service().length();
+            name = method.method() == null ? 0 : method.method().length();
+        }
+        // a service is at most 1024 characters long and a method 1024 (CRD MaxLength): service first
+        int length = Math.min(service, 1024) * 2048 + Math.min(name, 1024);
+        return new MatchSummary(RouteMatchSpec.PathType.PATH_PREFIX, length, false, headers, 0, created, routeKey, ruleIndex,
+                matchIndex);
+    }
+
     @Override
     public int compareTo(MatchSummary o) {
         return ORDER.compare(this, o);

@@ -5,6 +5,7 @@ import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.PathRewrite;
+import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RequestKey;
 import dev.waypoint.model.request.RouteSelection;
@@ -27,7 +28,9 @@ import java.util.Objects;
  * run in listed order, followed by the chosen backend's:
  * RequestHeaderModifier and URLRewrite hostname through {@link RequestContext#requestHeaders()},
  * the URLRewrite path through the {@link PathRewrite} slot, RequestRedirect as a local reply
- * with {@code location}; ResponseHeaderModifiers are kept for {@link #onResponse}.
+ * with {@code location}; ResponseHeaderModifiers are kept for {@link #onResponse}. A rule's CORS
+ * filter runs first: it answers preflights itself and adds the CORS headers to responses for
+ * allowed origins ({@link CorsPolicy}).
  */
 public final class RouteFilter implements HttpFilter {
     /** The stage name, as in logs and metrics. */
@@ -50,6 +53,16 @@ public final class RouteFilter implements HttpFilter {
         }
     }
 
+    /** The CORS headers a response from an allowed origin gets, for {@link #onResponse}. */
+    private static final RequestKey<CorsResponse> CORS = RequestKey.of("route-cors", CorsResponse.class);
+
+    private record CorsResponse(CorsPolicy policy, String origin) {
+        @Override
+        public String toString() {
+            return "cors headers for origin " + origin;
+        }
+    }
+
     private final BackendPicker picker;
 
     /** The data path's filter: random weighted backend choice. */
@@ -69,10 +82,10 @@ public final class RouteFilter implements HttpFilter {
 
     @Override
     public FilterResult onRequest(RequestContext request) {
-        RouteDecision decision = RouteDecision.decide(request.snapshot().part(RouteTable.PART), request.target(),
-                request.attributes(), picker);
+        RouteTable table = request.snapshot().part(RouteTable.PART);
+        RouteDecision decision = RouteDecision.decide(table, request.target(), request.attributes(), picker);
         if (decision instanceof RouteDecision.UseDefault) {
-            RouteSelection route = DefaultRoutes.route(request.target());
+            RouteSelection route = DefaultRoutes.route(request.target(), table.defaultRetry());
             request.set(RouteSelection.KEY, route);
             request.outcome().route(route.routeName()); // the decision carries its own label (STYLE rule 12)
             return FilterResult.CONTINUE;
@@ -86,6 +99,17 @@ public final class RouteFilter implements HttpFilter {
         RouteDecision.Forward f = (RouteDecision.Forward) decision;
         CompiledRule rule = f.rule();
         request.outcome().route(rule.routeName());
+        if (rule.cors() != null) {
+            // the CORS filter runs before the router: a preflight never reaches a backend (CorsPolicy)
+            String origin = request.requestHeaders().get(CorsPolicy.ORIGIN);
+            if (origin != null && CorsPolicy.preflight(request.attributes().method(), request.requestHeaders())) {
+                return FilterResult.reply(new Rejection(Rejection.Reason.CORS_PREFLIGHT, "preflight answered by " + rule.routeName()),
+                        rule.cors().preflightHeaders(origin, request.requestHeaders()));
+            }
+            if (origin != null && rule.cors().allows(origin)) {
+                request.set(CORS, new CorsResponse(rule.cors(), origin));
+            }
+        }
         List<HttpFilterSpec.HeaderModifier> responseModifiers = null;
         for (HttpFilterSpec filter : f.filters()) {
             if (filter instanceof HttpFilterSpec.RequestHeaderModifier m) {
@@ -98,18 +122,37 @@ public final class RouteFilter implements HttpFilter {
             } else if (filter instanceof HttpFilterSpec.UrlRewrite u) {
                 rewrite(u, f.prefix(), request);
             }
-            // RequestMirror: parsed and kept, not executed yet (TODO(routing): fire-and-forget copies);
-            // a RequestRedirect was decided as an answer; Unsupported filters made the rule invalid
+            // RequestMirror: compiled into rule.mirrors() (below); a RequestRedirect was decided as an
+            // answer; Unsupported filters made the rule invalid
         }
         if (responseModifiers != null) {
             request.set(RESPONSE, new ResponseModifiers(responseModifiers));
         }
-        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry()));
+        request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry(),
+                mirrors(rule)));
         return FilterResult.CONTINUE;
+    }
+
+    /** The mirrors this request is copied to: each drawn against its share ("percent", "fraction"). */
+    private List<RouteSelection.ServiceBackend> mirrors(CompiledRule rule) {
+        if (rule.mirrors().isEmpty()) {
+            return List.of();
+        }
+        List<RouteSelection.ServiceBackend> out = new ArrayList<>(rule.mirrors().size());
+        for (CompiledRule.Mirror m : rule.mirrors()) {
+            if (m.fraction() >= 1 || picker.next(1_000_000) < m.fraction() * 1_000_000) {
+                out.add(m.target());
+            }
+        }
+        return out;
     }
 
     @Override
     public void onResponse(RequestContext request, int status, HeadersView headers) {
+        CorsResponse cors = request.get(CORS);
+        if (cors != null) {
+            cors.policy().addResponseHeaders(cors.origin(), headers);
+        }
         ResponseModifiers m = request.get(RESPONSE);
         if (m != null) {
             for (HttpFilterSpec.HeaderModifier modifier : m.modifiers()) {

@@ -3,6 +3,7 @@ package dev.waypoint.routing;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.request.RequestAttributes;
+import dev.waypoint.model.request.RetryPolicy;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,9 +18,19 @@ public final class RouteTable {
     public static final SnapshotPart<RouteTable> PART = SnapshotPart.of("routes", RouteTable.class);
 
     private final Map<String, PortRoutes> byPort;
+    private final RetryPolicy defaultRetry;
 
-    RouteTable(Map<String, PortRoutes> byPort) {
+    RouteTable(Map<String, PortRoutes> byPort, RetryPolicy defaultRetry) {
         this.byPort = Map.copyOf(byPort);
+        this.defaultRetry = defaultRetry;
+    }
+
+    /**
+     * The retry policy of default routes (no HTTPRoute applies) and of rules without a
+     * {@code retry}: the mesh config's {@code defaultHttpRetryPolicy}, else Istio's default.
+     */
+    public RetryPolicy defaultRetry() {
+        return defaultRetry;
     }
 
     static String key(NamespacedName service, int port) {
@@ -34,6 +45,9 @@ public final class RouteTable {
     /** One line per Service port and match, in precedence order: the golden form for tests and {@code config_dump}. */
     public String toDebugString() {
         StringBuilder sb = new StringBuilder();
+        if (!defaultRetry.equals(RetryPolicy.ISTIO_DEFAULT)) {
+            sb.append("default retry: ").append(defaultRetry).append('\n');
+        }
         new TreeMap<>(byPort).forEach((k, v) -> v.render(k, sb));
         return sb.toString();
     }

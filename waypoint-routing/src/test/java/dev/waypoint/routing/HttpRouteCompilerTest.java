@@ -140,10 +140,84 @@ class HttpRouteCompilerTest {
         CompiledRule all = routes.find(TestRequests.get("/"), null).rule();
         assertThat(all.timeout()).isEqualTo(Duration.ofSeconds(10));
         // "attempts" counts retries: 2 retries, 3 tries in all
-        assertThat(all.retry()).isEqualTo(new RetryPolicy(2, null, true, true, Set.of(500, 503)));
+        // Istio's "connect-failure,refused-stream,unavailable,cancelled" + the codes; resets as the Gateway API asks
+        assertThat(all.retry()).isEqualTo(new RetryPolicy(2, null, true, true, true, Set.of(500, 503),
+                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE)));
         CompiledRule x = routes.find(TestRequests.get("/x"), null).rule();
         assertThat(x.timeout()).isNull(); // "0s" disables
-        assertThat(x.retry()).isEqualTo(new RetryPolicy(0, Duration.ofMillis(500), false, false, Set.of()));
+        // no retry of its own: the mesh default (Istio's), with the rule's backendRequest as per-try timeout
+        assertThat(x.retry()).isEqualTo(RetryPolicy.ISTIO_DEFAULT.withPerTryTimeout(Duration.ofMillis(500)));
+    }
+
+    @Test
+    void theMeshDefaultRetryPolicyReplacesIstiosForDefaultRoutesAndRulesWithoutRetry() {
+        RetryPolicy mesh = new RetryPolicy(5, null, true, true, Set.of(502));
+        RouteRuleSpec plain = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, null);
+        RouteRuleSpec own = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/own")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(1, List.of(), null));
+        RouteRuleSpec off = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/off")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(0, List.of(), null));
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .services(List.of(REVIEWS)).httpRoutes(List.of(route("apps", "a", null, parent("reviews", 80), plain, own, off)))
+                .build();
+        RouteTable table = new HttpRouteCompiler(mesh).compile(rs, new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+
+        assertThat(table.defaultRetry()).isEqualTo(mesh);
+        assertThat(routes.find(TestRequests.get("/"), null).rule().retry()).isEqualTo(mesh);
+        assertThat(routes.find(TestRequests.get("/own"), null).rule().retry().retries()).isEqualTo(1); // a rule's retry replaces it
+        assertThat(routes.find(TestRequests.get("/off"), null).rule().retry()).isEqualTo(RetryPolicy.NONE); // attempts: 0
+        assertThat(new HttpRouteCompiler().compile(rs, new Diagnostics()).defaultRetry()).isEqualTo(RetryPolicy.ISTIO_DEFAULT);
+    }
+
+    private static RouteMatchSpec grpc(String service, String method, String... headerNameValues) {
+        List<RouteMatchSpec.ValueMatch> headers = new java.util.ArrayList<>();
+        for (int i = 0; i < headerNameValues.length; i += 2) {
+            headers.add(new RouteMatchSpec.ValueMatch(RouteMatchSpec.ValueType.EXACT, headerNameValues[i], headerNameValues[i + 1]));
+        }
+        PathMatch p = service != null && method != null ? new PathMatch(PathType.EXACT, "/" + service + "/" + method)
+                : service != null ? new PathMatch(PathType.PATH_PREFIX, "/" + service)
+                : method != null ? new PathMatch(PathType.REGULAR_EXPRESSION, "/[^/]+/" + method) : new PathMatch(PathType.PATH_PREFIX, "/");
+        return new RouteMatchSpec(p, headers, List.of(), null, service == null && method == null ? null
+                : new RouteMatchSpec.GrpcMethodMatch(RouteMatchSpec.ValueType.EXACT, service, method));
+    }
+
+    private static HttpRouteSpec grpcRoute(String name, RouteRuleSpec... rules) {
+        return new HttpRouteSpec(new NamespacedName("apps", name), null, List.of(parent("reviews", 80)), List.of(rules),
+                SourceRef.NONE, HttpRouteSpec.GRPC_ROUTE);
+    }
+
+    @Test
+    void grpcRoutePrecedenceServiceCharactersThenMethodCharactersThenHeaders() {
+        // GRPCRouteRule.Matches: "Characters in a matching service. Characters in a matching method. Header matches."
+        RouteTable table = compile(List.of(grpcRoute("g",
+                rule("any-with-headers", List.of(grpc(null, null, "a", "1", "b", "2", "c", "3")), List.of(), List.of(backend("apps", "reviews", 80, 1))),
+                rule("method-only", List.of(grpc(null, "Call", "a", "1")), List.of(), List.of(backend("apps", "reviews", 80, 1))),
+                rule("service-only", List.of(grpc("pkg.Echo", null)), List.of(), List.of(backend("apps", "reviews", 80, 1))),
+                rule("both", List.of(grpc("pkg.Echo", "Call")), List.of(), List.of(backend("apps", "reviews", 80, 1))),
+                rule("both-headers", List.of(grpc("pkg.Echo", "Call", "a", "1")), List.of(), List.of(backend("apps", "reviews", 80, 1))))),
+                List.of(), new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+        java.util.function.BiFunction<String, String[], String> win = (path, h) -> routes.find(TestRequests.get(path, h), null)
+                .rule().routeName();
+        assertThat(win.apply("/pkg.Echo/Call", new String[] {"a", "1", "b", "2", "c", "3"})).isEqualTo("g.apps.both-headers");
+        assertThat(win.apply("/pkg.Echo/Call", new String[0])).isEqualTo("g.apps.both");
+        assertThat(win.apply("/pkg.Echo/Other", new String[] {"a", "1", "b", "2", "c", "3"})).isEqualTo("g.apps.service-only");
+        // a method match beats more headers without one
+        assertThat(win.apply("/other.Svc/Call", new String[] {"a", "1", "b", "2", "c", "3"})).isEqualTo("g.apps.method-only");
+        assertThat(win.apply("/other.Svc/Other", new String[] {"a", "1", "b", "2", "c", "3"})).isEqualTo("g.apps.any-with-headers");
+        assertThat(routes.find(TestRequests.get("/other.Svc/Other"), null)).isNull(); // no match: 404, grpc-status 12
+    }
+
+    @Test
+    void anHttpRouteAndAGrpcRouteOnOneServiceBothApply() {
+        HttpRouteSpec http = route("apps", "h", null, parent("reviews", 80),
+                rule(null, List.of(path(PathType.PATH_PREFIX, "/web")), List.of(), List.of(backend("apps", "reviews-v2", 80, 1))));
+        HttpRouteSpec g = grpcRoute("g", rule(null, List.of(grpc("pkg.Echo", null)), List.of(), List.of(backend("apps", "reviews", 80, 1))));
+        RouteTable.PortRoutes routes = compile(List.of(http, g), List.of(), new Diagnostics()).routes(REVIEWS.name(), 80);
+        assertThat(routes.find(TestRequests.get("/web/index.html"), null).rule().routeName()).isEqualTo("h.apps.0");
+        assertThat(routes.find(TestRequests.get("/pkg.Echo/Call"), null).rule().routeName()).isEqualTo("g.apps.0");
     }
 
     @Test

@@ -74,7 +74,7 @@ class RouteDecisionTest {
 
     private static String render(RouteDecision d) {
         if (d instanceof RouteDecision.Forward f) {
-            return "forward " + f.rule().routeName() + " -> " + f.backend().target().service().name().name();
+            return "forward " + f.rule().routeName() + " -> " + ((dev.waypoint.model.request.RouteSelection.ServiceBackend) f.backend().target()).service().name().name();
         }
         if (d instanceof RouteDecision.Answer a) {
             return "answer " + a.rejection().reason().status() + " " + a.routeName()

@@ -115,10 +115,10 @@ final class Explain {
             }
             if (r instanceof FilterResult.Reply reply) {
                 Rejection rej = reply.rejection();
-                stages.add(new Stage(f.name(), "answers " + rej.reason().status(), rej.reason().code() + ": " + rej.message()
+                stages.add(new Stage(f.name(), "answers " + rej.status(), rej.reason().code() + ": " + rej.message()
                         + (reply.headers().isEmpty() ? "" : " " + new java.util.TreeMap<>(reply.headers()))));
                 outcome = "answered by " + f.name() + ": " + (req.grpc() ? "grpc-status " + rej.reason().grpcStatus()
-                        : rej.reason().status() + " " + rej.reason().code());
+                        : rej.status() + " " + rej.reason().code());
                 break;
             }
             stages.add(new Stage(f.name(), "continue", ""));
@@ -177,6 +177,10 @@ final class Explain {
             return "Service " + s.service().name() + " port " + s.port().port() + " (" + s.authority() + ", "
                     + s.protocol().name().toLowerCase(Locale.ROOT) + ")";
         }
+        if (t instanceof Target.ServiceEntryTarget se) {
+            return "ServiceEntry " + se.entry().name() + " (" + se.entry().host() + ") port " + se.port().port() + " ("
+                    + se.authority() + ", " + se.protocol().name().toLowerCase(Locale.ROOT) + ")";
+        }
         Target.WorkloadTarget w = (Target.WorkloadTarget) t;
         return "Pod " + w.pod().name() + " (" + w.authority() + ", " + w.protocol().name().toLowerCase(Locale.ROOT) + ")";
     }
@@ -184,6 +188,9 @@ final class Explain {
     private static String describe(RouteSelection.Backend b) {
         if (b instanceof RouteSelection.ServiceBackend s) {
             return "Service " + s.service().name() + ":" + s.port().port();
+        }
+        if (b instanceof RouteSelection.ServiceEntryBackend se) {
+            return se.toString();
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
         return "Pod " + p.pod().name() + ":" + p.port();
@@ -193,6 +200,12 @@ final class Explain {
         EndpointTable table = snapshot.part(EndpointTable.PART);
         if (b instanceof RouteSelection.ServiceBackend s) {
             return table.endpoints(s.service().name(), s.port().port()).stream().map(Endpoint::toString).toList();
+        }
+        if (b instanceof RouteSelection.ServiceEntryBackend se) {
+            if (se.entry().resolution() == dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.NONE) {
+                return List.of((se.original() == null ? "none" : se.original().toString()) + " (original destination, plaintext)");
+            }
+            return snapshot.part(dev.waypoint.lb.ServiceEntryEndpoints.PART).debug(se.entry().name(), se.port().port());
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) b;
         return p.pod().ip() == null ? List.of() : List.of(new HostPort(p.pod().ip(), p.port()) + (table.inMesh(p.pod().name())
@@ -279,6 +292,15 @@ final class Explain {
         @Override
         public void remove(CharSequence name) {
             map.remove(name.toString().toLowerCase(Locale.ROOT));
+        }
+
+        @Override
+        public void forEach(java.util.function.BiConsumer<String, String> action) {
+            for (Map.Entry<String, List<String>> e : List.copyOf(map.entrySet())) {
+                for (String v : List.copyOf(e.getValue())) {
+                    action.accept(e.getKey(), v);
+                }
+            }
         }
     }
 

@@ -6,7 +6,9 @@ import dev.waypoint.authz.PathNormalizationFilter;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.listener.RequestChain;
 import dev.waypoint.model.request.HttpFilter;
+import dev.waypoint.model.extension.PluginPhase;
 import dev.waypoint.routing.RouteFilter;
+import dev.waypoint.wasm.WasmFilter;
 import java.util.List;
 
 /**
@@ -42,14 +44,23 @@ final class InboundRequestPipeline {
                 // "The normalized path is what policies see and what is forwarded", so no stage may
                 // read the path before it (Envoy normalizes in the connection manager)
                 PathNormalizationFilter.of(authz.pathNormalization()),
+                // WasmPlugin phase AUTHN: "before Istio authentication filters" (after normalization,
+                // which Envoy does in the connection manager, before any filter)
+                WasmFilter.at(PluginPhase.AUTHN),
                 // RequestAuthentication. Authorization reads the principal it writes
                 // (JwtAuthn.KEY), so authn runs before authz; a bad token is answered 401 before any
                 // policy or route sees the request; it may wait (retry) for a JWKS fetch
                 authn,
+                // WasmPlugin phase AUTHZ: after authentication, before authorization
+                WasmFilter.at(PluginPhase.AUTHZ),
                 // AuthorizationPolicy: after authn (it reads the JwtAuthn slot) and before the route,
                 // so a denied request never reaches routing or an upstream (Istio: RBAC runs before
                 // the router)
                 new AuthzFilter(authz.debugHeaders()),
+                // WasmPlugin phase STATS ("after authorization"), then the unspecified phase ("at the
+                // end of the filter chain, right before the Router"); priority order inside each
+                WasmFilter.at(PluginPhase.STATS),
+                WasmFilter.at(PluginPhase.UNSPECIFIED),
                 // last filter: the route decides the backend, so every policy stage before it sees
                 // the request as the client sent it (Istio: authz runs before the router)
                 new RouteFilter());

@@ -3,6 +3,7 @@ package dev.waypoint.server;
 import dev.waypoint.authz.AuthzPolicyCompiler;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.PathNormalizer;
+import dev.waypoint.ca.CaSettings;
 import dev.waypoint.config.ConfigValidator;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
@@ -95,9 +96,41 @@ public final class Main implements Runnable {
                         + "its domain prefixes the policy condition type (default: ${DEFAULT-VALUE}).")
         String controllerName;
 
-        @Option(names = "--cert-dir", required = true, paramLabel = "DIR",
-                description = "Istio's mounted certificate layout: cert-chain.pem, key.pem, root-cert.pem; reloaded on change.")
+        @Option(names = "--cert-dir", paramLabel = "DIR",
+                description = "Istio's mounted certificate layout: cert-chain.pem, key.pem, root-cert.pem; reloaded on change. "
+                        + "For custom CAs; give this or --ca-address.")
         Path certDir;
+
+        @Option(names = "--ca-address", paramLabel = "HOST:PORT",
+                description = "Get this proxy's certificate from Istio's CA (istiod: " + CaSettings.ISTIOD_ADDRESS + "), "
+                        + "renewed at half its lifetime; give this or --cert-dir.")
+        String caAddress;
+
+        @Option(names = "--ca-root-cert", defaultValue = CaSettings.DEFAULT_ROOT_CERT, paramLabel = "FILE",
+                description = "Mesh root certificates (the istio-ca-root-cert ConfigMap): verify the CA and every peer "
+                        + "(default: ${DEFAULT-VALUE}).")
+        Path caRootCert;
+
+        @Option(names = "--ca-token", defaultValue = CaSettings.DEFAULT_TOKEN, paramLabel = "FILE",
+                description = "Projected service-account token of audience istio-ca, sent to the CA as a bearer token "
+                        + "(default: ${DEFAULT-VALUE}).")
+        Path caToken;
+
+        @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE}", paramLabel = "NS",
+                description = "This pod's namespace, for the certificate's SPIFFE ID (default: $POD_NAMESPACE).")
+        String namespace;
+
+        @Option(names = "--service-account", defaultValue = "${env:SERVICE_ACCOUNT}", paramLabel = "SA",
+                description = "This pod's service account, for the certificate's SPIFFE ID (default: $SERVICE_ACCOUNT).")
+        String serviceAccount;
+
+        @Option(names = "--cluster-id", defaultValue = "${env:ISTIO_META_CLUSTER_ID:-Kubernetes}", paramLabel = "ID",
+                description = "Sent to the CA as the ClusterID header (default: $ISTIO_META_CLUSTER_ID, else Kubernetes).")
+        String clusterId;
+
+        @Option(names = "--ca-cert-lifetime", defaultValue = "24h", paramLabel = "DURATION",
+                description = "Certificate lifetime asked of the CA (default: ${DEFAULT-VALUE}).")
+        String caCertLifetime;
 
         @Option(names = "--gateway", required = true, paramLabel = "NAMESPACE/NAME",
                 description = "The Gateway (class istio-waypoint) this process is.")
@@ -179,6 +212,11 @@ public final class Main implements Runnable {
                         + "(default: ${DEFAULT-VALUE}).")
         String jwksRefresh;
 
+        @Option(names = "--dns-server", paramLabel = "HOST:PORT",
+                description = "DNS server for ServiceEntries with resolution: DNS (repeatable, asked in order); "
+                        + "default: the servers of /etc/resolv.conf.")
+        List<String> dnsServers = new java.util.ArrayList<>();
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -207,6 +245,9 @@ public final class Main implements Runnable {
             if (kubeconfig != null && !kube) {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()), "--kubeconfig: only with --kube");
             }
+            if (kube && certDir == null && caAddress == null) {
+                caAddress = CaSettings.ISTIOD_ADDRESS; // the issue: "the default with --kube"
+            }
             dev.waypoint.kube.KubeSettings kubeSettings;
             try {
                 kubeSettings = kube ? new dev.waypoint.kube.KubeSettings(kubeconfig, controllerName, true) : null;
@@ -220,7 +261,37 @@ public final class Main implements Runnable {
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
+                    dnsServers.stream().map(Main::address).toList(), ca(),
                     kubeSettings);
+        }
+
+        /**
+         * The CA client's settings, or null for mounted certificates. With --kube and neither flag,
+         * --ca-address defaults to {@link CaSettings#ISTIOD_ADDRESS} ({@link #settings()} sets it
+         * before this runs).
+         */
+        CaSettings ca() {
+            if ((certDir == null) == (caAddress == null)) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--cert-dir, --ca-address: " + (certDir == null ? "neither" : "both") + " given (expected: one)");
+            }
+            if (caAddress == null) {
+                return null;
+            }
+            if (namespace == null || namespace.isBlank() || serviceAccount == null || serviceAccount.isBlank()) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--namespace: " + namespace
+                        + ", --service-account: " + serviceAccount
+                        + " (expected: both, from the flags or POD_NAMESPACE / SERVICE_ACCOUNT, for --ca-address)");
+            }
+            java.time.Duration lifetime = duration("--ca-cert-lifetime", caCertLifetime);
+            try {
+                CaSettings s = CaSettings.defaults(caAddress, caRootCert, caToken,
+                        new dev.waypoint.model.mesh.SpiffeId(trustDomain, namespace, serviceAccount))
+                        .withClusterId(clusterId);
+                return s.withTimings(lifetime, s.callTimeout(), s.initialTimeout(), s.minBackoff(), s.maxBackoff());
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--ca-address: " + e.getMessage());
+            }
         }
     }
 

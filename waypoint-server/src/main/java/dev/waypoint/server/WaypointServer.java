@@ -8,6 +8,7 @@ import dev.waypoint.authz.AuthzPolicyCompiler;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.authz.AuthzTable;
 import dev.waypoint.authz.TunnelAuthz;
+import dev.waypoint.ca.CaCertificates;
 import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
@@ -19,6 +20,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import dev.waypoint.lb.EndpointCompiler;
 import dev.waypoint.lb.EndpointPickers;
 import dev.waypoint.lb.EndpointTable;
+import dev.waypoint.lb.ServiceEntryEndpointCompiler;
+import dev.waypoint.lb.ServiceEntryEndpoints;
 import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.listener.HboneListener;
@@ -26,7 +29,10 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.listener.target.TargetTableCompiler;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.PartCompiler;
+import dev.waypoint.routing.BackendPicker;
 import dev.waypoint.routing.HttpRouteCompiler;
+import dev.waypoint.routing.L4RouteCompiler;
+import dev.waypoint.routing.L4RouteTable;
 import dev.waypoint.routing.RouteTable;
 import dev.waypoint.server.admin.AdminServer;
 import dev.waypoint.server.admin.AdminServer.Page;
@@ -68,9 +74,16 @@ public final class WaypointServer implements AutoCloseable {
      * @param authz the root namespace and trust-domain aliases policies are compiled with
      */
     static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz) {
+        return compilers(jwks, authz, dev.waypoint.wasm.WasmPluginCompiler.forValidation(authz.rootNamespace()));
+    }
+
+    /** As {@link #compilers(JwksCache, AuthzSettings)}, with the server's wasm compiler (its metrics registry, its cache). */
+    static List<PartCompiler<?>> compilers(JwksCache jwks, AuthzSettings authz, dev.waypoint.wasm.WasmPluginCompiler wasm) {
         return List.of(new TargetTableCompiler(), new EndpointCompiler(), new HttpRouteCompiler(),
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
-                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()));
+                new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
+                new ServiceEntryEndpointCompiler(), new L4RouteCompiler(),
+                wasm);
     }
 
     private final WaypointSettings settings;
@@ -79,6 +92,8 @@ public final class WaypointServer implements AutoCloseable {
     private final EventLoopGroup adminGroup;
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private CertificateSource certs;
+    /** Null when certificates are mounted files. */
+    private CaCertificates ca;
     private SnapshotPublisher publisher;
     private volatile KubernetesSource kube;
     private KubernetesClient kubeClient;
@@ -121,8 +136,15 @@ public final class WaypointServer implements AutoCloseable {
         long t0 = System.nanoTime();
         // admin first, so /healthz/ready answers 503 while loading
         startAdmin();
-        certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
-        closeables.add(certs);
+        if (settings.ca() != null) {
+            // the CA call runs on the admin loop, renewals are scheduled on the config thread
+            ca = CaCertificates.start(settings.ca(), adminGroup, configExecutor);
+            closeables.add(ca);
+            certs = ca.source();
+        } else {
+            certs = CertificateSource.fileMounted(settings.certDir(), configExecutor, Duration.ofSeconds(1));
+            closeables.add(certs);
+        }
         log.info("identity {} (certificate valid until {})", certs.current().identity(), certs.current().notAfter());
         // before the publisher: the first compile hands the jwksUris to it, which starts fetching
         jwks = JwksCache.create(settings.jwks());
@@ -132,7 +154,7 @@ public final class WaypointServer implements AutoCloseable {
         } else {
             publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
                     .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
-                    settings.trustDomain(), compilers(jwks, settings.authz()), configExecutor);
+                    settings.trustDomain(), compilers(jwks, settings.authz(), wasmCompiler()), configExecutor);
         }
         publisher.start();
         closeables.add(publisher);
@@ -146,7 +168,8 @@ public final class WaypointServer implements AutoCloseable {
         }
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
-        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin());
+        Upstreams upstreams = new Upstreams(settings.upstream(), pool, EndpointPickers.roundRobin(), settings.dnsServers());
+        closeables.add(upstreams::closeDns);
         // pooled upstream connections to pods that left the config are closed on each generation
         publisher.subscribe(upstreams::onSnapshot);
         this.upstreams = upstreams;
@@ -160,7 +183,8 @@ public final class WaypointServer implements AutoCloseable {
         TelemetryFilter telemetry = new TelemetryFilter(metrics, accessLog, settings.trustDomain(), "cluster.local",
                 "Kubernetes");
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
-                publisher, upstreams::connectTcp, InboundRequestPipeline.http(telemetry,
+                // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
+                publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
                         new AuthnFilter(Clock.systemUTC(), jwks), settings.authz(), upstreams),
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check);
@@ -183,8 +207,27 @@ public final class WaypointServer implements AutoCloseable {
         while (!kube.awaitSynced(Duration.ofSeconds(10))) {
             log.info("still waiting: {}", kube.health().detail());
         }
-        return new SnapshotPublisher(kube, settings.gateway(), settings.trustDomain(), compilers(jwks, settings.authz()),
-                configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL, settings.authz().rootNamespace());
+        return new SnapshotPublisher(kube, settings.gateway(), settings.trustDomain(), compilers(jwks, settings.authz(),
+                wasmCompiler()), configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL, settings.authz().rootNamespace());
+    }
+
+    /**
+     * WasmPlugin modules: fetched and compiled on the config executor, cached by digest under
+     * {@code $WAYPOINT_WASM_CACHE_DIR} (default {@code <tmpdir>/waypoint-wasm-cache}); plugin metrics
+     * in the /stats/prometheus registry; {@code node.metadata} names this waypoint; {@code proxy_http_call}
+     * through {@link WasmHttpCallout}.
+     */
+    private dev.waypoint.wasm.WasmPluginCompiler wasmCompiler() {
+        String dir = System.getenv("WAYPOINT_WASM_CACHE_DIR");
+        java.nio.file.Path cache = dir != null && !dir.isEmpty() ? java.nio.file.Path.of(dir)
+                : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "waypoint-wasm-cache");
+        dev.waypoint.model.mesh.NamespacedName gw = settings.gateway();
+        dev.waypoint.wasm.WasmSettings ws = dev.waypoint.wasm.WasmSettings.defaults(cache,
+                "waypoint~" + gw.name() + "." + gw.namespace(),
+                Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", "Kubernetes"));
+        // proxy_http_call goes through the upstream stage, which exists once the publisher started
+        return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry(),
+                new WasmHttpCallout(() -> upstreams));
     }
 
     private void startAdmin() throws InterruptedException {
@@ -226,12 +269,18 @@ public final class WaypointServer implements AutoCloseable {
         bindings.put("services", targets.debugServices());
         bindings.put("workloads", targets.debugWorkloads());
         bindings.put("notBound", targets.debugNotBound());
+        bindings.put("serviceEntries", targets.debugServiceEntries());
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("bindings", bindings);
         extra.put("routes", snap.part(RouteTable.PART).debug());
         extra.put("endpoints", snap.part(EndpointTable.PART).debug());
+        extra.put("l4Routes", snap.part(L4RouteTable.PART).debug());
+        extra.put("serviceEntries", ConfigDump.serviceEntries(snap.resources()));
+        extra.put("serviceEntryEndpoints", snap.part(ServiceEntryEndpoints.PART).debug());
+        extra.put("dns", upstreams == null ? Map.of() : upstreams.dnsDebug());
         extra.put("jwtRules", snap.part(JwtRules.PART).debug());
         extra.put("authorizationPolicies", snap.part(AuthzTable.PART).debug());
+        extra.put("wasmPlugins", snap.part(dev.waypoint.wasm.WasmPlugins.PART).debug());
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (kube != null) {
@@ -239,6 +288,16 @@ public final class WaypointServer implements AutoCloseable {
         }
         if (statusWriter != null) {
             extra.put("statusWritten", statusWriter.debug());
+        }
+        if (certs != null) {
+            Map<String, Object> cert = new LinkedHashMap<>();
+            cert.put("source", ca != null ? "ca " + settings.ca().address() : "files " + settings.certDir());
+            cert.put("notAfter", certs.current().notAfter().toString());
+            if (ca != null) {
+                cert.put("renewals", ca.renewals());
+                cert.put("failures", ca.failures());
+            }
+            extra.put("certificate", cert);
         }
         return Page.json(ConfigDump.toJson(snap, extra));
     }
@@ -255,6 +314,14 @@ public final class WaypointServer implements AutoCloseable {
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
         gauge(b, "waypoint_ready", "1 when ready to serve.", isReady() ? 1 : 0);
+        if (certs != null) {
+            gauge(b, "waypoint_certificate_expiry_seconds", "When this proxy's certificate expires (Unix time, seconds).",
+                    certs.current().notAfter().getEpochSecond());
+        }
+        if (ca != null) {
+            gauge(b, "waypoint_certificate_renewal_failures", "Failed certificate requests to Istio's CA since start.",
+                    ca.failures());
+        }
         if (accessLog != null) {
             gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                     accessLog.dropped());

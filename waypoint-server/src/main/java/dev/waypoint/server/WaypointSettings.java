@@ -3,11 +3,13 @@ package dev.waypoint.server;
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authz.AuthzSettings;
 import dev.waypoint.kube.KubeSettings;
+import dev.waypoint.ca.CaSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -23,25 +25,42 @@ import java.util.Objects;
  * @param authz root namespace, path normalization, trust-domain aliases, debug headers
  * @param meshConfig Istio's MeshConfig YAML file ({@code --mesh-config}), watched; null to read the
  *        {@code mesh} key of the root namespace's {@code istio} ConfigMap from the manifests, if any
+ * @param dnsServers DNS servers for ServiceEntries with {@code resolution: DNS}, in order; empty
+ *        for the system's ({@code /etc/resolv.conf})
+ * @param ca where to get certificates from Istio's CA; null when they are mounted in {@code certDir}
  * @param kube read config from the Kubernetes API instead of {@code configDir} (null: the directory)
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
-                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig, KubeSettings kube) {
-    /** Config from the manifest directory, no {@code --mesh-config} file. */
+                               JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
+                               List<InetSocketAddress> dnsServers, CaSettings ca, KubeSettings kube) {
+    /** As the canonical constructor, config from the manifest directory ({@code kube} null). */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
+                            List<InetSocketAddress> dnsServers, CaSettings ca) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, meshConfig, dnsServers, ca, null);
+    }
+
+    /**
+     * Certificates from {@code certDir} (no CA client), no {@code --mesh-config} file, the system's
+     * DNS servers for ServiceEntries.
+     */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                             JwksCache.Settings jwks, AuthzSettings authz) {
         this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
-                jwks, authz, null, null);
+                jwks, authz, null, List.of(), null, null);
     }
 
     /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
     public WaypointSettings withMeshConfig(Path meshConfig) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, kube);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
     }
 
     /** No access log, the default JWKS and authorization settings. */
@@ -66,10 +85,26 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         if (kube == null) {
             Objects.requireNonNull(configDir, "configDir");
         }
-        Objects.requireNonNull(certDir, "certDir");
+        if ((certDir == null) == (ca == null)) {
+            throw new IllegalArgumentException("certDir: " + certDir + ", ca: " + ca
+                    + " (expected: exactly one source of certificates)");
+        }
         Objects.requireNonNull(gateway, "gateway");
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(upstream, "upstream");
+        dnsServers = List.copyOf(dnsServers);
+    }
+
+    /** A copy with these DNS servers for ServiceEntries. */
+    public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca, kube);
+    }
+
+    /** A copy whose certificates come from Istio's CA ({@code ca}), or from {@code certDir} when null. */
+    public WaypointSettings withCa(Path certDir, CaSettings ca) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
     }
 }

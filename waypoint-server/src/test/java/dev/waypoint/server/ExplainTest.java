@@ -49,12 +49,16 @@ class ExplainTest {
         assertThat(r.out()).contains("GET http://reviews.demo:9080/api/v1",
                 "from    spiffe://cluster.local/ns/demo/sa/curl at 10.0.0.9",
                 "target  Service demo/reviews port 9080 (127.10.0.10:9080, http)",
-                "telemetry  continue",
-                "normalize  continue",
-                "authn      continue",
-                "authz      continue",
-                "route      continue",
-                "default -> Service demo/reviews:9080 (no timeout, no retries)", "authz.decision  Allow",
+                "telemetry   continue",
+                "normalize   continue",
+                "wasm-authn  continue",
+                "authn       continue",
+                "wasm-authz  continue",
+                "authz       continue",
+                "wasm-stats  continue",
+                "wasm        continue",
+                "route       continue",
+                "default -> Service demo/reviews:9080 (no timeout, 2 retries)", "authz.decision  Allow",
                 "result  forwarded to Service demo/reviews:9080 on route default",
                 "endpoints (3, round robin)",
                 "127.10.1.1:9080 (hbone spiffe://cluster.local/ns/demo/sa/bookinfo-reviews)");
@@ -91,7 +95,7 @@ class ExplainTest {
         Run r = explain("--output", "json", "GET", "http://reviews.demo:9080/");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("\"accepted\" : true", "\"outcome\" : \"forwarded to Service demo/reviews:9080 on route default\"",
-                "\"route\" : \"default -> Service demo/reviews:9080 (no timeout, no retries)\"");
+                "\"route\" : \"default -> Service demo/reviews:9080 (no timeout, 2 retries)\"");
     }
 
     @Test
@@ -99,6 +103,28 @@ class ExplainTest {
         assertThat(explain("--from", "alice", "GET", "http://reviews.demo/").err()).contains("--from: alice (expected: spiffe://");
         assertThat(explain("--header", "nocolon", "GET", "http://reviews.demo/").err()).contains("--header: nocolon (expected: NAME:VALUE)");
         assertThat(explain("--output", "xml", "GET", "http://reviews.demo/").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void aWasmPluginThatAnswersShowsAsTheStageThatAnswered(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
+            java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
+        }
+        java.nio.file.Path wasm = WasmEndToEndTest.buildPlugin(java.nio.file.Files.createDirectories(tmp.resolve("bin")));
+        java.nio.file.Files.writeString(tmp.resolve("wasm.yaml"), """
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: headers, namespace: demo}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: reviews}]
+                  url: URL
+                """.replace("URL", wasm.toUri().toString()));
+        Run denied = explainIn(tmp.toString(), "--header", "x-deny:1", "GET", "http://reviews.demo:9080/");
+        assertThat(denied.exit()).as(denied.err()).isZero();
+        assertThat(denied.out()).contains("wasm        answers 403  wasm_local_reply: denied_by_wasm {x-denied-by=wasm}",
+                "result  answered by wasm: 403 wasm_local_reply");
+        assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/").out())
+                .contains("wasm        continue", "result  forwarded to Service demo/reviews:9080");
     }
 
     @Test
@@ -119,8 +145,8 @@ class ExplainTest {
         Run r = explainIn(tmp.toString(), "--from", "spiffe://cluster.local/ns/demo/sa/curl", "GET",
                 "http://reviews.demo:9080/app/../admin/users");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("normalize  continue", "authz      answers 403", "demo/no-admin",
-                "result  answered by authz: 403 rbac_access_denied_matched_policy").doesNotContain("route      continue");
+        assertThat(r.out()).contains("normalize   continue", "authz       answers 403", "demo/no-admin",
+                "result  answered by authz: 403 rbac_access_denied_matched_policy").doesNotContain("route       continue");
         // the same request to another path goes through
         assertThat(explainIn(tmp.toString(), "GET", "http://reviews.demo:9080/reviews/1").out())
                 .contains("result  forwarded to Service demo/reviews:9080");
@@ -143,7 +169,7 @@ class ExplainTest {
             }
             return out.toString(StandardCharsets.UTF_8);
         };
-        assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, no retries)",
+        assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, 2 retries)",
                 "route-response  add x-routed: yes",
                 "result  forwarded to Service apps/web-v2:80 on route web.apps.v2");
         assertThat(run.apply("/nothing")).contains("answered by route: 404 route_not_found");

@@ -141,11 +141,12 @@ class HttpRouteEndToEndTest {
     @Test
     void theRouteRequestTimeoutGives504AgainstASlowBackend() throws Exception {
         long start = System.nanoTime();
-        FullHttpResponse r = get("/delay/3000");
+        FullHttpResponse r = get("/delay/10000");
         try {
             assertThat(r.status().code()).isEqualTo(504);
             assertThat(r.headers().get("x-waypoint-reason")).isEqualTo("upstream_request_timeout");
-            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(400L, 2500L);
+            // not before the timeout, and long before the backend would have answered
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(400L, 8000L);
         } finally {
             r.release();
         }

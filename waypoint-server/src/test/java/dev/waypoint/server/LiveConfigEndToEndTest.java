@@ -170,14 +170,14 @@ class LiveConfigEndToEndTest {
     }
 
     @Test
-    void anUpstreamThatClosesBeforeAnsweringGives502AtOnce() throws Exception {
+    void anUpstreamThatClosesBeforeAnsweringGives503AtOnce() throws Exception {
         Channel t = tunnel("127.44.0.1:80");
         BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
         long start = System.nanoTime();
         t.writeAndFlush(get("/abort/before"));
         FullHttpResponse r = q.poll(5, TimeUnit.SECONDS);
         assertThat(r).as("answered without waiting for a timeout").isNotNull();
-        assertThat(r.status().code()).isEqualTo(502);
+        assertThat(r.status().code()).isEqualTo(503); // Envoy: a reset before the response is 503 UC
         assertThat(r.headers().get("x-waypoint-reason")).isEqualTo("upstream_reset_before_response_started");
         r.release();
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
@@ -196,7 +196,7 @@ class LiveConfigEndToEndTest {
     }
 
     @Test
-    void h2cAnUpstreamThatClosesBeforeAnsweringGives502() throws Exception {
+    void h2cAnUpstreamThatClosesBeforeAnsweringGives503() throws Exception {
         Channel t = tunnel("127.44.0.2:80");
         Tunnels.h2c(t);
         BlockingQueue<FullHttpResponse> q = new LinkedBlockingQueue<>();
@@ -206,7 +206,7 @@ class LiveConfigEndToEndTest {
         s.writeAndFlush(req);
         FullHttpResponse r = q.poll(5, TimeUnit.SECONDS);
         assertThat(r).as("answered without waiting for a timeout").isNotNull();
-        assertThat(r.status().code()).isEqualTo(502);
+        assertThat(r.status().code()).isEqualTo(503); // Envoy: a reset before the response is 503 UC
         r.release();
         assertThat(h2Get(t, "/after")).startsWith("web-v");
         t.close();

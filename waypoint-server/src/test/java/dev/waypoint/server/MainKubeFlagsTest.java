@@ -39,6 +39,17 @@ class MainKubeFlagsTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void withKubeAndNoCertificateFlagTheCertificateComesFromIstiod() {
+        WaypointSettings s = settings("--kube", "--gateway", "istio-system/waypoint", "--namespace", "istio-system",
+                "--service-account", "waypoint");
+        assertThat(s.certDir()).isNull();
+        assertThat(s.ca().address()).isEqualTo(dev.waypoint.ca.CaSettings.ISTIOD_ADDRESS);
+        // a directory keeps needing one of the two
+        assertThatThrownBy(() -> settings("--config-dir", "/m", "--gateway", "istio-system/waypoint"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--cert-dir, --ca-address");
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
             ''                                     | exactly one of --config-dir and --kube

@@ -115,6 +115,22 @@ class MainTest {
     }
 
     @Test
+    void validateReportsAWasmPluginWhoseModuleCannotBeLoaded() throws Exception {
+        Files.writeString(tmp.resolve("wasm.yaml"), """
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: add-header, namespace: apps}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: web}]
+                  url: file:///nonexistent/add-header.wasm
+                """);
+        Run r = run("validate", tmp.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("wasm.yaml:1: WasmPlugin apps/add-header: spec.url: module "
+                + "file:///nonexistent/add-header.wasm cannot be loaded");
+    }
+
+    @Test
     void theJwksRefreshIntervalIsASetting() {
         Main.Run cmd = new Main.Run();
         new picocli.CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway",
@@ -175,7 +191,7 @@ class MainTest {
     void runRefusesAMissingRequiredFlag() {
         Run r = run("run", "--config-dir", tmp.toString());
         assertThat(r.exit()).isNotZero();
-        assertThat(r.err()).contains("Missing required options");
+        assertThat(r.err()).contains("Missing required option");
     }
 
     @org.junit.jupiter.params.ParameterizedTest
@@ -189,5 +205,34 @@ class MainTest {
     void badDurationsNameTheFlagAndTheExpectedForm(String text) {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Main.duration("--upstream-idle-timeout", text))
                 .hasMessage("--upstream-idle-timeout: " + text + " (expected: a positive duration such as 500ms, 60s, 5m, 1h)");
+    }
+
+    @Test
+    void validateNotesBoundServiceEntriesAndRefusesBadOnes() throws Exception {
+        try (java.io.InputStream in = MainTest.class.getResourceAsStream("/e2e/service-entry-mesh.yaml")) {
+            Files.write(tmp.resolve("se.yaml"), in.readAllBytes());
+        }
+        Run ok = run("validate", tmp.toString());
+        assertThat(ok.exit()).as(ok.out()).isZero();
+        assertThat(ok.out()).contains("ServiceEntry egress/static-ext: metadata.labels: bound to this waypoint: hosts "
+                + "[static.example.test], addresses [127.110.0.1], ports [80/http, 9000/tcp], resolution STATIC, MESH_EXTERNAL");
+        Files.writeString(tmp.resolve("bad.yaml"), """
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: wild, namespace: egress}
+                spec:
+                  hosts: ["*.example.com"]
+                  ports: [{number: 443, name: tls, protocol: TLS}]
+                  resolution: DYNAMIC_DNS
+                """);
+        Run bad = run("validate", tmp.toString());
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.out()).contains("bad.yaml:1: ServiceEntry egress/wild: spec.resolution: resolution: DYNAMIC_DNS "
+                + "(expected: NONE, STATIC, DNS or DNS_ROUND_ROBIN; DYNAMIC_DNS is not supported by this waypoint)");
+    }
+
+    @Test
+    void runHelpNamesTheDnsServerFlag() {
+        assertThat(run("run", "--help").out()).contains("--dns-server").contains("resolution: DNS");
     }
 }

@@ -110,7 +110,7 @@ class RequestAuthenticationEndToEndTest {
                   jwtRules:
                   - issuer: https://issuer.example
                     jwksUri: HANGING_URI
-                    timeout: 700ms
+                    timeout: 2s
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -270,15 +270,15 @@ class RequestAuthenticationEndToEndTest {
         fast.tunnel().writeAndFlush(request("/fast", null));
 
         FullHttpResponse f = Tunnels.take(fastQ);
-        long fastMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertThat(f.status().code()).isEqualTo(200);
         f.release();
+        // ordering, not a stopwatch: the waiting request is still unanswered when the other one is done
+        assertThat(slowQ).as("answered while the other request waited").isEmpty();
         FullHttpResponse s = Tunnels.take(slowQ);
         long slowMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertThat(s.status().code()).isEqualTo(401);
         assertThat(body(s)).isEqualTo("Jwks remote fetch is failed");
-        assertThat(fastMillis).as("answered while the other request waited").isLessThan(600);
-        assertThat(slowMillis).as("the rule's 700ms timeout").isBetween(600L, 5000L);
+        assertThat(slowMillis).as("not before the rule's 2s timeout").isGreaterThanOrEqualTo(1900L);
         slow.tunnel().close();
         fast.tunnel().close();
     }

@@ -50,14 +50,42 @@ public final class TestMesh implements AutoCloseable {
      * @param workDir where certificates are written
      */
     public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options) throws Exception {
+        return start(configDir, workDir, gateway, options, s -> s);
+    }
+
+    /** As above, with the waypoint's settings passed through {@code customize} (e.g. its DNS servers). */
+    public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options,
+                                 java.util.function.UnaryOperator<WaypointSettings> customize) throws Exception {
         MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
         TestMesh mesh = new TestMesh(fixtures, configDir);
         try {
             ListenerSettings ls = options.listenerOverride() != null ? options.listenerOverride().withBind(options.listen())
                     : ListenerSettings.defaults(options.listen());
-            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, fixtures.certDir(), gateway,
+            mesh.waypoint = WaypointServer.start(customize.apply(new WaypointSettings(configDir, fixtures.certDir(), gateway,
                     fixtures.ca().trustDomain(), ls, UpstreamSettings.defaults(fixtures.hbonePort()),
-                    options.health(), options.stats(), options.admin(), options.workers()));
+                    options.health(), options.stats(), options.admin(), options.workers())));
+            return mesh;
+        } catch (Exception | Error e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
+    /**
+     * As {@link #start}, but the waypoint gets its certificate from Istio's CA: {@code ca} is
+     * called with the mesh CA once the fixtures run (start a CA stand-in there) and returns the
+     * client's settings.
+     */
+    public static TestMesh startWithCa(Path configDir, Path workDir, NamespacedName gateway, Options options,
+            java.util.function.Function<TestCa, dev.waypoint.ca.CaSettings> ca) throws Exception {
+        MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
+        TestMesh mesh = new TestMesh(fixtures, configDir);
+        try {
+            mesh.waypoint = WaypointServer.start(new WaypointSettings(configDir, null, gateway,
+                    fixtures.ca().trustDomain(), ListenerSettings.defaults(options.listen()),
+                    UpstreamSettings.defaults(fixtures.hbonePort()), options.health(), options.stats(), options.admin(),
+                    options.workers(), null, dev.waypoint.authn.JwksCache.Settings.defaults(),
+                    dev.waypoint.authz.AuthzSettings.defaults(), null, java.util.List.of(), ca.apply(fixtures.ca())));
             return mesh;
         } catch (Exception | Error e) {
             mesh.close();
@@ -79,7 +107,8 @@ public final class TestMesh implements AutoCloseable {
                     fixtures.ca().trustDomain(), ListenerSettings.defaults(options.listen()),
                     UpstreamSettings.defaults(fixtures.hbonePort()), options.health(), options.stats(), options.admin(),
                     options.workers(), null, dev.waypoint.authn.JwksCache.Settings.defaults(),
-                    dev.waypoint.authz.AuthzSettings.defaults(), null, dev.waypoint.kube.KubeSettings.defaults(kubeconfig)));
+                    dev.waypoint.authz.AuthzSettings.defaults(), null, java.util.List.of(), null,
+                    dev.waypoint.kube.KubeSettings.defaults(kubeconfig)));
             return mesh;
         } catch (Exception | Error e) {
             mesh.close();

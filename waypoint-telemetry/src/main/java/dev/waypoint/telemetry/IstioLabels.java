@@ -74,7 +74,19 @@ final class IstioLabels {
             svcName = t.service().name().name();
             svcNs = t.service().name().namespace();
         }
-        v[14] = svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
+        String entryHost = null;
+        if (route != null && route.backend() instanceof RouteSelection.ServiceEntryBackend se) {
+            entryHost = se.entry().host();
+            svcNs = se.entry().name().namespace();
+        } else if (svcName == null && request.target() instanceof Target.ServiceEntryTarget t) {
+            entryHost = t.entry().host();
+            svcNs = t.entry().name().namespace();
+        }
+        if (entryHost != null) {
+            // Istio labels a ServiceEntry destination with its host as both service and service name
+            svcName = entryHost;
+        }
+        v[14] = entryHost != null ? entryHost : svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
         v[15] = svcName != null ? svcName : UNKNOWN;
         v[16] = svcNs != null ? svcNs : UNKNOWN;
         v[17] = pod != null ? canonicalService(pod, dstWorkload) : UNKNOWN;

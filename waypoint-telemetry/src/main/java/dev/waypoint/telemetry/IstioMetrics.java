@@ -90,6 +90,14 @@ public final class IstioMetrics {
                         .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry));
     }
 
+    /**
+     * The registry behind {@code /stats/prometheus}, for other stages' meters (proxy-wasm plugin
+     * metrics): whatever is registered here is in {@link #scrape()}.
+     */
+    public io.micrometer.core.instrument.MeterRegistry registry() {
+        return registry;
+    }
+
     /** The Prometheus text exposition of everything recorded. */
     public String scrape() {
         return registry.scrape();

@@ -43,7 +43,7 @@ import java.util.TreeMap;
  * A backend pod for tests and the demo. Speaks whatever arrives: HTTP/1.1, HTTP/2 with prior
  * knowledge (h2c, gRPC), or raw TCP (echoed byte for byte).
  *
- * <p>HTTP answers 200 with {@code x-echo-server: <name>} and, per request: a request body is
+ * <p>HTTP answers 200 with {@code x-echo-server: <name>}, {@code x-echo-protocol} (the HTTP version it was spoken to with) and, per request: a request body is
  * streamed back as it arrives (so streaming gRPC works); without a body the response is a text
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
  * {@code /status/N} answers status N; {@code /delay/MS} answers MS milliseconds late; {@code /abort/before} closes without answering and
@@ -54,10 +54,20 @@ public final class EchoServer implements AutoCloseable {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     private final Channel channel;
     private final java.util.concurrent.atomic.AtomicLong generated;
+    private final io.netty.channel.group.ChannelGroup accepted;
+    private final java.util.Queue<String> requests;
 
-    private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated) {
+    private EchoServer(Channel channel, java.util.concurrent.atomic.AtomicLong generated,
+                       io.netty.channel.group.ChannelGroup accepted, java.util.Queue<String> requests) {
         this.channel = channel;
         this.generated = generated;
+        this.accepted = accepted;
+        this.requests = requests;
+    }
+
+    /** Every HTTP request received so far, in arrival order: {@code METHOD uri host=<Host or :authority>}. */
+    public java.util.List<String> requests() {
+        return java.util.List.copyOf(requests);
     }
 
     /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
@@ -68,6 +78,9 @@ public final class EchoServer implements AutoCloseable {
     /** Listens on {@code bind}; {@code name} identifies this backend in answers (a pod name). */
     public static EchoServer start(EventLoopGroup group, InetSocketAddress bind, String name) throws InterruptedException {
         java.util.concurrent.atomic.AtomicLong generated = new java.util.concurrent.atomic.AtomicLong();
+        io.netty.channel.group.ChannelGroup accepted = new io.netty.channel.group.DefaultChannelGroup(
+                io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+        java.util.Queue<String> requests = new java.util.concurrent.ConcurrentLinkedQueue<>();
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(EventLoops.serverChannel())
@@ -75,12 +88,13 @@ public final class EchoServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new Sniff(name, generated));
+                        accepted.add(c);
+                        c.pipeline().addLast(new Sniff(name, generated, requests));
                         c.pipeline().addLast(new CloseOnError()); // stays last as Sniff adds after itself
                     }
                 })
                 .bind(bind).sync().channel();
-        return new EchoServer(ch, generated);
+        return new EchoServer(ch, generated, accepted, requests);
     }
 
     /** The bound address. */
@@ -93,11 +107,23 @@ public final class EchoServer implements AutoCloseable {
         channel.close().awaitUninterruptibly();
     }
 
+    /**
+     * The pod dies: stops listening and cuts every connection it accepted (new connections are
+     * refused from now on). Returns once all are closed.
+     */
+    public void kill() {
+        channel.close().awaitUninterruptibly();
+        accepted.close().awaitUninterruptibly();
+    }
+
     private static final class Sniff extends ByteToMessageDecoder {
         private final String name;
         private final java.util.concurrent.atomic.AtomicLong generated;
 
-        Sniff(String name, java.util.concurrent.atomic.AtomicLong generated) {
+        private final java.util.Queue<String> requests;
+
+        Sniff(String name, java.util.concurrent.atomic.AtomicLong generated, java.util.Queue<String> requests) {
+            this.requests = requests;
             this.name = name;
             this.generated = generated;
         }
@@ -122,12 +148,12 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Http2StreamChannel s) {
                         s.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true));
-                        s.pipeline().addLast(new Echo(name, true, generated));
+                        s.pipeline().addLast(new Echo(name, true, generated, requests));
                     }
                 }));
             } else if (first >= 'A' && first <= 'Z') {
                 ctx.pipeline().addAfter(ctx.name(), "h1", new HttpServerCodec());
-                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated));
+                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated, requests));
             } else {
                 ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
             }
@@ -251,7 +277,10 @@ public final class EchoServer implements AutoCloseable {
             super.channelInactive(ctx);
         }
 
-        Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated) {
+        private final java.util.Queue<String> requests;
+
+        Echo(String name, boolean h2, java.util.concurrent.atomic.AtomicLong generated, java.util.Queue<String> requests) {
+            this.requests = requests;
             this.name = name;
             this.h2 = h2;
             this.generated = generated;
@@ -260,6 +289,8 @@ public final class EchoServer implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof HttpRequest req) {
+                String authority = req.headers().get(HttpHeaderNames.HOST, req.headers().get("x-http2-authority", ""));
+                requests.add(req.method() + " " + req.uri() + " host=" + authority);
                 String ct = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
                 grpc = ct.startsWith("application/grpc");
                 String path = new QueryStringDecoder(req.uri()).path();
@@ -287,7 +318,7 @@ public final class EchoServer implements AutoCloseable {
                 }
                 HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
                 res.headers().set("x-echo-server", name).set("x-echo-method", req.method().name())
-                        .set("x-echo-path", req.uri());
+                        .set("x-echo-path", req.uri()).set("x-echo-protocol", h2 ? "HTTP/2.0" : "HTTP/1.1");
                 if (grpc) {
                     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc");
                 }

@@ -15,6 +15,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
@@ -135,6 +136,72 @@ public final class TestCa {
     public Issued issueWithRsaKey(SpiffeId id) {
         requireNonNull(id, "id");
         return issue(id, DEFAULT_VALIDITY, rsaKeyPair());
+    }
+
+    /**
+     * Signs someone else's key, as a CA answering a CSR does: a leaf for {@code id} valid from now
+     * (no backdating, so the lifetime is exactly {@code validity}) with the same extensions as
+     * {@link #issue}.
+     */
+    public X509Certificate sign(SpiffeId id, PublicKey key, Duration validity) {
+        requireNonNull(id, "id");
+        requireNonNull(key, "key");
+        requireNonNull(validity, "validity");
+        if (validity.isNegative() || validity.isZero()) {
+            throw new IllegalArgumentException("validity: " + validity + " (expected: > 0)");
+        }
+        Instant now = Instant.now();
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                rootName, serial(), Date.from(now), Date.from(now.plus(validity)), new X500Name(new RDN[0]), key);
+        try {
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            b.addExtension(Extension.subjectAlternativeName, true,
+                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.uri())));
+            b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
+                    new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+            b.addExtension(Extension.keyUsage, true,
+                    new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(root));
+        } catch (CertIOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot build a certificate for " + id, e);
+        }
+        return sign(b, rootKeys.getPrivate());
+    }
+
+    /**
+     * A TLS server certificate with an EC P-256 key for host names and IP addresses (what istiod
+     * serves on 15012: {@code istiod.istio-system.svc}), valid for 24 hours.
+     *
+     * @param names DNS names, or IP literals (written as IP SANs)
+     */
+    public Issued issueServer(String... names) {
+        requireNonNull(names, "names");
+        if (names.length == 0) {
+            throw new IllegalArgumentException("names: none (expected: at least one DNS name or IP)");
+        }
+        KeyPair keys = ecKeyPair();
+        Instant now = Instant.now();
+        GeneralName[] sans = new GeneralName[names.length];
+        for (int i = 0; i < names.length; i++) {
+            boolean ip = names[i].matches("[0-9.]+") || names[i].contains(":");
+            sans[i] = new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, names[i]);
+        }
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                rootName, serial(), Date.from(now.minus(BACKDATE)), Date.from(now.plus(DEFAULT_VALIDITY)),
+                new X500Name(new RDN[0]), keys.getPublic());
+        try {
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            b.addExtension(Extension.subjectAlternativeName, true, new GeneralNames(sans));
+            b.addExtension(Extension.extendedKeyUsage, false,
+                    new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth}));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(root));
+        } catch (CertIOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot build a server certificate for " + List.of(names), e);
+        }
+        return new Issued(new X509Certificate[] {sign(b, rootKeys.getPrivate())}, keys.getPrivate(), root);
     }
 
     private Issued issue(SpiffeId id, Duration validity, KeyPair keys) {

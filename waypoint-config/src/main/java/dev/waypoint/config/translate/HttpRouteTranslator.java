@@ -62,6 +62,29 @@ final class HttpRouteTranslator {
         Instant created = creationTimestamp(ctx, child(tree, "metadata"));
         JsonNode spec = ctx.object(tree, "", "spec");
         ctx.knownFields(spec, "spec", SPEC);
+        List<ParentRefSpec> parents = parentRefs(ctx, spec, name);
+        // hostnames: read for validity only. GEP-1294: "GAMMA implementations SHOULD NOT infer any
+        // behavior from the hostnames field"; Istio ignores them for Service parents.
+        ctx.list(spec, "spec", "hostnames");
+
+        List<RouteRuleSpec> rules = new ArrayList<>();
+        List<JsonNode> rs = child(spec, "rules") == null ? List.of() : ctx.list(spec, "spec", "rules");
+        if (child(spec, "rules") == null) {
+            // CRD default: rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+            rules.add(new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(), List.of(), null, null));
+        }
+        for (int i = 0; i < rs.size(); i++) {
+            String p = index("spec.rules", i);
+            JsonNode n = ctx.element(rs.get(i), p, "rules[" + i + "]");
+            if (n != null) {
+                rules.add(rule(ctx, n, p, name));
+            }
+        }
+        return new HttpRouteSpec(name, created, parents, rules, ctx.source());
+    }
+
+    /** {@code spec.parentRefs}, with the CRD defaults (group, kind Gateway, the route's namespace). Shared with GRPCRoute. */
+    static List<ParentRefSpec> parentRefs(ObjectContext ctx, JsonNode spec, NamespacedName name) {
         List<ParentRefSpec> parents = new ArrayList<>();
         List<JsonNode> ps = ctx.list(spec, "spec", "parentRefs");
         for (int i = 0; i < ps.size(); i++) {
@@ -81,24 +104,7 @@ final class HttpRouteTranslator {
                 parents.add(new ParentRefSpec(group, kind, ns, parent, port, section));
             }
         }
-        // hostnames: read for validity only. GEP-1294: "GAMMA implementations SHOULD NOT infer any
-        // behavior from the hostnames field"; Istio ignores them for Service parents.
-        ctx.list(spec, "spec", "hostnames");
-
-        List<RouteRuleSpec> rules = new ArrayList<>();
-        List<JsonNode> rs = child(spec, "rules") == null ? List.of() : ctx.list(spec, "spec", "rules");
-        if (child(spec, "rules") == null) {
-            // CRD default: rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
-            rules.add(new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(), List.of(), null, null));
-        }
-        for (int i = 0; i < rs.size(); i++) {
-            String p = index("spec.rules", i);
-            JsonNode n = ctx.element(rs.get(i), p, "rules[" + i + "]");
-            if (n != null) {
-                rules.add(rule(ctx, n, p, name));
-            }
-        }
-        return new HttpRouteSpec(name, created, parents, rules, ctx.source());
+        return parents;
     }
 
     private static RouteRuleSpec rule(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
@@ -177,7 +183,7 @@ final class HttpRouteTranslator {
         return new RouteMatchSpec(path, headers, query, method);
     }
 
-    private static List<RouteMatchSpec.ValueMatch> valueMatches(ObjectContext ctx, JsonNode m, String mp, String key) {
+    static List<RouteMatchSpec.ValueMatch> valueMatches(ObjectContext ctx, JsonNode m, String mp, String key) {
         List<RouteMatchSpec.ValueMatch> out = new ArrayList<>();
         List<JsonNode> hs = ctx.list(m, mp, key);
         for (int i = 0; i < hs.size(); i++) {
@@ -208,7 +214,7 @@ final class HttpRouteTranslator {
         return out;
     }
 
-    private static void checkRegex(ObjectContext ctx, String regex, String at) {
+    static void checkRegex(ObjectContext ctx, String regex, String at) {
         try {
             java.util.regex.Pattern.compile(regex); // the router compiles with RE2 semantics; a Java-invalid one is surely bad
         } catch (java.util.regex.PatternSyntaxException e) {
@@ -216,7 +222,7 @@ final class HttpRouteTranslator {
         }
     }
 
-    private static List<HttpFilterSpec> filters(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
+    static List<HttpFilterSpec> filters(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
         List<HttpFilterSpec> out = new ArrayList<>();
         List<JsonNode> fs = ctx.list(n, p, "filters");
         Set<String> seen = new java.util.HashSet<>();
@@ -241,8 +247,9 @@ final class HttpRouteTranslator {
                 case "RequestRedirect" -> redirect(ctx, f, fp);
                 case "URLRewrite" -> rewrite(ctx, f, fp);
                 case "RequestMirror" -> mirror(ctx, f, fp, route);
-                // parsed, never run: the rule answers 500 (a half-applied CORS policy is worse than none)
-                case "CORS", "ExtensionRef" -> new HttpFilterSpec.Unsupported(type);
+                case "CORS" -> cors(ctx, f, fp);
+                // parsed, never run: the rule answers 500
+                case "ExtensionRef" -> new HttpFilterSpec.Unsupported(type);
                 default -> {
                     ctx.error(path(fp, "type"), message("type", type,
                             "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS or ExtensionRef"));
@@ -258,6 +265,51 @@ final class HttpRouteTranslator {
             ctx.error(path(p, "filters"), message("filters", "RequestRedirect and URLRewrite", "at most one of them"));
         }
         return out;
+    }
+
+    private static final Set<String> CORS = Set.of("allowOrigins", "allowCredentials", "allowMethods", "allowHeaders",
+            "exposeHeaders", "maxAge");
+    // apis/v1/httproute_types.go CORSOrigin: "^(([^:/?#]+):)(//([^/?#]*))([?#]*)$" or "*"
+    private static final Pattern ORIGIN = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+");
+
+    /** {@code HTTPCORSFilter}, with the CRD's defaults ({@code maxAge: 5}) and checks. */
+    private static HttpFilterSpec cors(ObjectContext ctx, JsonNode f, String fp) {
+        JsonNode body = filterBody(ctx, f, fp, "cors");
+        String bp = path(fp, "cors");
+        ctx.knownFields(body, bp, CORS);
+        List<String> origins = ctx.stringList(body, bp, "allowOrigins");
+        for (int i = 0; i < origins.size(); i++) {
+            String o = origins.get(i);
+            if (!o.equals("*") && !ORIGIN.matcher(o).matches()) {
+                ctx.error(index(path(bp, "allowOrigins"), i), message("allowOrigins[" + i + "]", o,
+                        "* or an origin scheme://host[:port] (a * in the host is a wildcard)"));
+            }
+        }
+        List<String> methods = ctx.stringList(body, bp, "allowMethods");
+        for (int i = 0; i < methods.size(); i++) {
+            String m = methods.get(i);
+            if (!m.equals("*") && !METHODS.contains(m)) {
+                ctx.error(index(path(bp, "allowMethods"), i), message("allowMethods[" + i + "]", m,
+                        "* or one of " + String.join(", ", new java.util.TreeSet<>(METHODS))));
+            }
+        }
+        // CEL: "AllowMethods cannot contain '*' alongside other methods" (the same for headers)
+        List<String> allowHeaders = ctx.stringList(body, bp, "allowHeaders");
+        List<String> exposeHeaders = ctx.stringList(body, bp, "exposeHeaders");
+        for (String key : List.of("allowMethods", "allowHeaders", "exposeHeaders")) {
+            List<String> v = key.equals("allowMethods") ? methods : key.equals("allowHeaders") ? allowHeaders : exposeHeaders;
+            if (v.contains("*") && v.size() > 1) {
+                ctx.error(path(bp, key), message(key, String.join(", ", v), "* alone, or a list without *"));
+            }
+        }
+        Boolean credentials = child(body, "allowCredentials") == null ? null : child(body, "allowCredentials").isBoolean()
+                ? child(body, "allowCredentials").booleanValue() : null;
+        if (child(body, "allowCredentials") != null && credentials == null) {
+            ctx.error(path(bp, "allowCredentials"), message("allowCredentials", renderJson(child(body, "allowCredentials")),
+                    "true or false"));
+        }
+        int maxAge = ctx.integer(body, bp, "maxAge", 1, Integer.MAX_VALUE, 5);
+        return new HttpFilterSpec.Cors(origins, credentials != null && credentials, methods, allowHeaders, exposeHeaders, maxAge);
     }
 
     private static JsonNode filterBody(ObjectContext ctx, JsonNode f, String fp, String key) {
@@ -380,10 +432,31 @@ final class HttpRouteTranslator {
             return null;
         }
         BackendRefSpec ref = backendRef(ctx, b, path(bp, "backendRef"), route, false);
-        return ref == null ? null : new HttpFilterSpec.RequestMirror(ref);
+        // "Only one of Fraction or Percent may be specified"; neither: every request
+        double share = 1;
+        if (child(body, "percent") != null && child(body, "fraction") != null) {
+            ctx.error(bp, message("requestMirror", "percent and fraction", "at most one of them"));
+        } else if (child(body, "percent") != null) {
+            share = ctx.integer(body, bp, "percent", 0, 100, 100) / 100.0;
+        } else if (child(body, "fraction") != null) {
+            JsonNode fr = ctx.object(body, bp, "fraction");
+            String frp = path(bp, "fraction");
+            ctx.knownFields(fr, frp, Set.of("numerator", "denominator"));
+            int num = ctx.integer(fr, frp, "numerator", 0, Integer.MAX_VALUE, 0);
+            int den = ctx.integer(fr, frp, "denominator", 1, Integer.MAX_VALUE, 100);
+            if (child(fr, "numerator") == null) {
+                ctx.error(path(frp, "numerator"), message("numerator", "missing", "an integer"));
+            } else if (num > den) {
+                // CEL: "numerator must be less than or equal to denominator"
+                ctx.error(path(frp, "numerator"), message("numerator", Integer.toString(num), "at most the denominator " + den));
+            } else {
+                share = (double) num / den;
+            }
+        }
+        return ref == null ? null : new HttpFilterSpec.RequestMirror(ref, share);
     }
 
-    private static BackendRefSpec backendRef(ObjectContext ctx, JsonNode b, String bp, NamespacedName route, boolean full) {
+    static BackendRefSpec backendRef(ObjectContext ctx, JsonNode b, String bp, NamespacedName route, boolean full) {
         ctx.knownFields(b, bp, full ? BACKEND : Set.of("group", "kind", "namespace", "name", "port"));
         String group = orDefault(ctx.string(b, bp, "group"), "");
         String kind = orDefault(ctx.string(b, bp, "kind"), "Service");
@@ -465,7 +538,7 @@ final class HttpRouteTranslator {
         return d;
     }
 
-    private static Instant creationTimestamp(ObjectContext ctx, JsonNode metadata) {
+    static Instant creationTimestamp(ObjectContext ctx, JsonNode metadata) {
         String s = ctx.string(metadata, "metadata", "creationTimestamp");
         if (s == null) {
             return null;

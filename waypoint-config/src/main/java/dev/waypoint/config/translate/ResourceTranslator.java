@@ -10,7 +10,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.L4RouteSpec;
 import dev.waypoint.model.gateway.ReferenceGrantSpec;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
@@ -18,7 +20,9 @@ import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
 import java.util.ArrayList;
@@ -36,8 +40,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
  * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
- * HTTPRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
- * {@code v1beta1} RequestAuthentication and AuthorizationPolicy. Anything else is kept as an
+ * HTTPRoute and GRPCRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
+ * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and {@code v1beta1}
+ * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
+ * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension.
+ * Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -54,6 +61,8 @@ public final class ResourceTranslator {
     private static final String DISCOVERY = "discovery.k8s.io";
     private static final String GATEWAY = "gateway.networking.k8s.io";
     private static final String SECURITY = "security.istio.io";
+    private static final String NETWORKING = "networking.istio.io";
+    private static final String EXTENSIONS = "extensions.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -91,6 +100,10 @@ public final class ResourceTranslator {
         List<RequestAuthenticationSpec> requestAuthentications = new ArrayList<>();
         List<AuthorizationPolicySpec> policies = new ArrayList<>();
         List<OtherResource> others = new ArrayList<>();
+        List<ServiceEntrySpec> serviceEntries = new ArrayList<>();
+        List<WorkloadEntrySpec> workloadEntries = new ArrayList<>();
+        List<L4RouteSpec> l4Routes = new ArrayList<>();
+        List<WasmPluginSpec> wasmPlugins = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -111,14 +124,27 @@ public final class ResourceTranslator {
                 requestAuthentications.add(s);
             } else if (spec instanceof AuthorizationPolicySpec s) {
                 policies.add(s);
+            } else if (spec instanceof ServiceEntrySpec s) {
+                serviceEntries.add(s);
+            } else if (spec instanceof WorkloadEntrySpec s) {
+                workloadEntries.add(s);
+            } else if (spec instanceof L4RouteSpec s) {
+                l4Routes.add(s);
             } else if (spec instanceof OtherResource s) {
                 others.add(s);
+            } else if (spec instanceof WasmPluginSpec s) {
+                wasmPlugins.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
         }
-        return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, slices, gateways, httpRoutes, grants,
-                requestAuthentications, policies, others);
+        return ResourceSet.builder(waypoint, trustDomain)
+                .namespaces(namespaces).services(services).pods(pods).endpointSlices(slices).gateways(gateways)
+                .httpRoutes(httpRoutes).referenceGrants(grants).requestAuthentications(requestAuthentications)
+                .authorizationPolicies(policies).others(others)
+                .serviceEntries(serviceEntries).workloadEntries(workloadEntries).l4Routes(l4Routes)
+                .wasmPlugins(wasmPlugins)
+                .build();
     }
 
     private static TranslatedObject translate(WireObject o, Diagnostics diagnostics, Map<ResourceKey, SourceRef> seen) {
@@ -188,12 +214,27 @@ public final class ResourceTranslator {
                     ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1")
                     ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/GRPCRoute" -> supported(ctx, apiVersion, version, "v1")
+                    ? GrpcRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1")
                     ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/TCPRoute" -> supported(ctx, apiVersion, version, "v1alpha2")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, false) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/TLSRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1alpha3")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TLS, version.equals("v1alpha3"))
+                    : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/ServiceEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+                    ? ServiceEntryTranslator.translateWorkloadEntry(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/WasmPlugin" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
+                    ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {

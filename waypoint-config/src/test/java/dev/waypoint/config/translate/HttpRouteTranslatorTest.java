@@ -117,7 +117,43 @@ class HttpRouteTranslatorTest {
         assertThat(redirect.matches()).containsExactly(RouteMatchSpec.any());
         assertThat(redirect.filters()).containsExactly(new HttpFilterSpec.RequestRedirect("https", null, 8443,
                 new HttpFilterSpec.PathModifier(HttpFilterSpec.PathModifierType.REPLACE_FULL_PATH, "/new"), 301));
-        assertThat(route.rules().get(2).filters()).containsExactly(new HttpFilterSpec.Unsupported("CORS"));
+        // CORS with the CRD default maxAge 5
+        assertThat(route.rules().get(2).filters()).containsExactly(new HttpFilterSpec.Cors(List.of("*"), false, List.of(), List.of(),
+                List.of(), 5));
+    }
+
+    @Test
+    void corsWithEveryFieldAndWhatTheCrdRefuses() throws IOException {
+        Result ok = translate(HEAD + """
+                  rules:
+                  - filters:
+                    - type: CORS
+                      cors:
+                        allowOrigins: ["https://www.foo.com", "https://*.bar.com", "http://localhost:8080"]
+                        allowCredentials: true
+                        allowMethods: [GET, OPTIONS]
+                        allowHeaders: [x-header-1]
+                        exposeHeaders: [x-header-3]
+                        maxAge: 3600
+                    backendRefs: [{name: reviews, port: 9080}]
+                """);
+        assertThat(ok.problems()).isEmpty();
+        assertThat(ok.resources().httpRoutes().get(0).rules().get(0).filters()).containsExactly(new HttpFilterSpec.Cors(
+                List.of("https://www.foo.com", "https://*.bar.com", "http://localhost:8080"), true, List.of("GET", "OPTIONS"),
+                List.of("x-header-1"), List.of("x-header-3"), 3600));
+
+        Result bad = translate(HEAD + """
+                  rules:
+                  - filters:
+                    - type: CORS
+                      cors: {allowOrigins: ["www.foo.com"], allowMethods: ["*", GET], allowCredentials: "yes", maxAge: 0}
+                    backendRefs: [{name: reviews, port: 9080}]
+                """);
+        assertThat(bad.resources().httpRoutes()).isEmpty();
+        assertThat(bad.problems()).anyMatch(p -> p.contains("cors.allowOrigins[0]") && p.contains("an origin scheme://host[:port]"))
+                .anyMatch(p -> p.contains("cors.allowMethods") && p.contains("* alone"))
+                .anyMatch(p -> p.contains("cors.allowCredentials") && p.contains("true or false"))
+                .anyMatch(p -> p.contains("cors.maxAge"));
     }
 
     @Test

@@ -573,8 +573,8 @@ class ResourceTranslatorTest {
     @Test
     void otherKindsAreKeptAndIgnored() {
         Result r = translate("""
-                apiVersion: gateway.networking.k8s.io/v1
-                kind: GRPCRoute
+                apiVersion: gateway.networking.k8s.io/v1alpha2
+                kind: UDPRoute
                 metadata: {name: r, namespace: bookinfo}
                 spec: {anything: [goes]}
                 ---
@@ -585,7 +585,7 @@ class ResourceTranslatorTest {
 
         assertThat(r.problems()).isEmpty();
         assertThat(r.resources().others()).containsExactly(
-                new OtherResource("gateway.networking.k8s.io/v1", "GRPCRoute", new NamespacedName("bookinfo", "r"),
+                new OtherResource("gateway.networking.k8s.io/v1alpha2", "UDPRoute", new NamespacedName("bookinfo", "r"),
                         new SourceRef("m.yaml", 1)),
                 new OtherResource("rbac.authorization.k8s.io/v1", "ClusterRole", new NamespacedName("", "reader"),
                         new SourceRef("m.yaml", 6)));

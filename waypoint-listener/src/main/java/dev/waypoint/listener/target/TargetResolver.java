@@ -39,6 +39,16 @@ public final class TargetResolver {
                     + " is a VIP of " + ports.values().iterator().next().service().name() + " but port " + hp.port()
                     + " is not one of its ports");
         }
+        Map<Integer, Target.ServiceEntryTarget> entryPorts = table.serviceEntries.get(hp.address());
+        if (entryPorts != null && !entryPorts.isEmpty()) {
+            Target.ServiceEntryTarget t = entryPorts.get(hp.port());
+            if (t != null) {
+                return t;
+            }
+            return new Rejection(Rejection.Reason.NOT_BOUND, hp.address().getHostAddress()
+                    + " is an address of ServiceEntry " + entryPorts.values().iterator().next().entry().name()
+                    + " but port " + hp.port() + " is not one of its ports");
+        }
         PodSpec pod = table.pods.get(hp.address());
         if (pod != null) {
             AppProtocol protocol = table.podProtocols.getOrDefault(hp.address(), Map.of())

@@ -24,10 +24,20 @@ public final class TargetTable {
     final Map<InetAddress, String> notBound;
     final GatewaySpec self;
     final String waypointFor;
+    /** Bound ServiceEntries' addresses and ports (a Service VIP wins over a ServiceEntry address). */
+    final Map<InetAddress, Map<Integer, Target.ServiceEntryTarget>> serviceEntries;
 
     TargetTable(Map<InetAddress, Map<Integer, Target.ServiceTarget>> services, Map<InetAddress, PodSpec> pods,
                 Map<InetAddress, Map<Integer, dev.waypoint.model.mesh.AppProtocol>> podProtocols,
                 Map<InetAddress, String> notBound, GatewaySpec self, String waypointFor) {
+        this(services, pods, podProtocols, notBound, self, waypointFor, Map.of());
+    }
+
+    TargetTable(Map<InetAddress, Map<Integer, Target.ServiceTarget>> services, Map<InetAddress, PodSpec> pods,
+                Map<InetAddress, Map<Integer, dev.waypoint.model.mesh.AppProtocol>> podProtocols,
+                Map<InetAddress, String> notBound, GatewaySpec self, String waypointFor,
+                Map<InetAddress, Map<Integer, Target.ServiceEntryTarget>> serviceEntries) {
+        this.serviceEntries = serviceEntries;
         this.services = services;
         this.pods = pods;
         this.podProtocols = podProtocols;
@@ -51,6 +61,15 @@ public final class TargetTable {
         Map<String, String> out = new LinkedHashMap<>();
         services.forEach((ip, ports) -> ports.forEach((port, t) -> out.put(t.authority().authority(),
                 t.service().name() + " (" + t.port().protocol().name().toLowerCase(java.util.Locale.ROOT) + ")")));
+        return out;
+    }
+
+    /** Bound ServiceEntries' address:port, for the config dump ({@code "240.0.0.1:80" -> "ns/name api.example.com (http)"}). */
+    public Map<String, String> debugServiceEntries() {
+        Map<String, String> out = new LinkedHashMap<>();
+        serviceEntries.forEach((ip, ports) -> ports.forEach((port, t) -> out.put(t.authority().authority(),
+                t.entry().name() + " " + t.entry().host() + " (" + t.port().protocol().name().toLowerCase(java.util.Locale.ROOT)
+                        + ", " + t.entry().resolution().name().toLowerCase(java.util.Locale.ROOT) + ")")));
         return out;
     }
 

@@ -10,6 +10,7 @@ import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.request.Target;
@@ -25,6 +26,7 @@ import java.util.Map;
  * {@code istio.io/waypoint-for} is {@code service} or {@code all}; a Pod likewise with
  * {@code workload} or {@code all}. "Pod and Service are resolved independently (a Service uses
  * the service waypoint, a pod the workload waypoint); original addressing decides which applies."
+ * A ServiceEntry binds as a Service does, by its {@code addresses} and {@code ports}.
  */
 public final class TargetTableCompiler implements PartCompiler<TargetTable> {
 
@@ -78,6 +80,39 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
             }
         }
 
+        Map<InetAddress, Map<Integer, Target.ServiceEntryTarget>> entries = new LinkedHashMap<>();
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            // "A ServiceEntry bound with istio.io/use-waypoint (on itself or its namespace, as for Services)"
+            NamespaceSpec ns = namespaces.get(se.name().namespace());
+            String why = boundWhy("ServiceEntry", se.name(), se.labels(), ns, self, waypointFor, true);
+            if (why != null) {
+                for (InetAddress vip : se.addresses()) {
+                    notBound.putIfAbsent(vip, why);
+                }
+                continue;
+            }
+            diagnostics.note(se.source(), "ServiceEntry", se.name(), "metadata.labels", "bound to this waypoint: hosts "
+                    + se.hosts() + ", addresses " + se.addresses().stream().map(InetAddress::getHostAddress).toList()
+                    + ", ports " + se.ports().stream().map(p -> p.port() + "/" + p.protocol().name().toLowerCase(java.util.Locale.ROOT)).toList()
+                    + ", resolution " + se.resolution() + ", " + se.location());
+            if (se.addresses().isEmpty()) {
+                // "needs a VIP (spec.addresses or auto-allocation)": nothing addresses it here
+                diagnostics.warning(se.source(), "ServiceEntry", se.name(), "spec.addresses",
+                        "addresses: none (expected: at least one address; a ServiceEntry bound to a waypoint is addressed by its VIPs)");
+            }
+            for (InetAddress vip : se.addresses()) {
+                if (services.containsKey(vip)) {
+                    diagnostics.warning(se.source(), "ServiceEntry", se.name(), "spec.addresses",
+                            "address: " + vip.getHostAddress() + " (expected: an address no bound Service has; the Service wins)");
+                    continue;
+                }
+                Map<Integer, Target.ServiceEntryTarget> byPort = entries.computeIfAbsent(vip, k -> new LinkedHashMap<>());
+                for (ServicePortSpec port : se.ports()) {
+                    byPort.putIfAbsent(port.port(), new Target.ServiceEntryTarget(new HostPort(vip, port.port()), se, port));
+                }
+            }
+        }
+
         for (PodSpec pod : resources.pods()) {
             if (pod.ip() == null) {
                 continue;
@@ -97,7 +132,11 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
         for (InetAddress ip : pods.keySet()) {
             notBound.remove(ip);
         }
-        return new TargetTable(freeze(services), frozen(pods), frozen(podProtocols), frozen(notBound), self, waypointFor);
+        for (InetAddress ip : entries.keySet()) {
+            notBound.remove(ip);
+        }
+        return new TargetTable(freeze(services), frozen(pods), frozen(podProtocols), frozen(notBound), self, waypointFor,
+                freeze(entries));
     }
 
     /** Null when bound to {@code self}; otherwise why not. */
@@ -149,9 +188,8 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
         return true;
     }
 
-    private static Map<InetAddress, Map<Integer, Target.ServiceTarget>> freeze(
-            Map<InetAddress, Map<Integer, Target.ServiceTarget>> in) {
-        Map<InetAddress, Map<Integer, Target.ServiceTarget>> out = new HashMap<>();
+    private static <T> Map<InetAddress, Map<Integer, T>> freeze(Map<InetAddress, Map<Integer, T>> in) {
+        Map<InetAddress, Map<Integer, T>> out = new HashMap<>();
         in.forEach((k, v) -> out.put(k, Map.copyOf(v)));
         return frozen(out);
     }

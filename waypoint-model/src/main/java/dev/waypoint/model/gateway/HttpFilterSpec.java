@@ -26,11 +26,47 @@ public sealed interface HttpFilterSpec {
     /** {@code URLRewrite}: {@code hostname} and {@code path} each null when unset. */
     record UrlRewrite(String hostname, PathModifier path) implements HttpFilterSpec {}
 
-    /** {@code RequestMirror}: parsed and kept; not executed yet. */
-    record RequestMirror(BackendRefSpec backend) implements HttpFilterSpec {}
+    /**
+     * {@code RequestMirror}.
+     *
+     * @param fraction the share of requests mirrored, 0-1 ({@code percent} / 100, or
+     *        {@code fraction.numerator / denominator}; 1 when neither is set)
+     */
+    record RequestMirror(BackendRefSpec backend, double fraction) implements HttpFilterSpec {
+        public RequestMirror {
+            if (!(fraction >= 0 && fraction <= 1)) {
+                throw new IllegalArgumentException("fraction: " + fraction + " (expected: 0-1)");
+            }
+        }
+
+        /** Every request mirrored. */
+        public RequestMirror(BackendRefSpec backend) {
+            this(backend, 1);
+        }
+    }
 
     /**
-     * A filter this waypoint does not implement ({@code CORS}, {@code ExtensionRef}): the rule
+     * {@code CORS} (Gateway API {@code HTTPCORSFilter}).
+     *
+     * @param allowOrigins origins as written: {@code *}, or {@code scheme://host[:port]} where
+     *        {@code *} in the host is a wildcard spanning one or more labels
+     * @param allowMethods methods, or {@code *}
+     * @param allowHeaders request headers, or {@code *}
+     * @param exposeHeaders response headers, or {@code *}
+     * @param maxAge seconds a preflight may be cached (the CRD default: 5)
+     */
+    record Cors(List<String> allowOrigins, boolean allowCredentials, List<String> allowMethods, List<String> allowHeaders,
+                List<String> exposeHeaders, int maxAge) implements HttpFilterSpec {
+        public Cors {
+            allowOrigins = List.copyOf(allowOrigins);
+            allowMethods = List.copyOf(allowMethods);
+            allowHeaders = List.copyOf(allowHeaders);
+            exposeHeaders = List.copyOf(exposeHeaders);
+        }
+    }
+
+    /**
+     * A filter this waypoint does not implement ({@code ExtensionRef}): the rule
      * that carries it answers 500 rather than run without it.
      */
     record Unsupported(String type) implements HttpFilterSpec {

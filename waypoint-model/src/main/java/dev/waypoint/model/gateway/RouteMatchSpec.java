@@ -4,16 +4,37 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One {@code HTTPRouteMatch}: every present field must match (AND). A match without a path was
+ * One {@code HTTPRouteMatch} (or a {@code GRPCRouteMatch}, see {@link #grpcMethod}): every present field must match (AND). A match without a path was
  * given the CRD default ({@code PathPrefix /}) at translation.
  *
  * @param method the HTTP method, or null for any
+ * @param grpcMethod the GRPCRoute method match this match was translated from, or null
  */
-public record RouteMatchSpec(PathMatch path, List<ValueMatch> headers, List<ValueMatch> queryParams, String method) {
+public record RouteMatchSpec(PathMatch path, List<ValueMatch> headers, List<ValueMatch> queryParams, String method,
+                             GrpcMethodMatch grpcMethod) {
     public RouteMatchSpec {
         Objects.requireNonNull(path, "path");
         headers = List.copyOf(headers);
         queryParams = List.copyOf(queryParams);
+    }
+
+    /** An {@code HTTPRouteMatch} (no gRPC method). */
+    public RouteMatchSpec(PathMatch path, List<ValueMatch> headers, List<ValueMatch> queryParams, String method) {
+        this(path, headers, queryParams, method, null);
+    }
+
+    /**
+     * A {@code GRPCRouteMatch.method}, kept for precedence ("characters in a matching service, then
+     * in a matching method"); the translator also expresses it as the {@link #path} match on
+     * {@code /<service>/<method>} that the router evaluates, as Istio does.
+     *
+     * @param service the service, or null for any
+     * @param method the method, or null for any
+     */
+    public record GrpcMethodMatch(ValueType type, String service, String method) {
+        public GrpcMethodMatch {
+            Objects.requireNonNull(type, "type");
+        }
     }
 
     /** The default match: {@code PathPrefix /}. */

@@ -25,4 +25,12 @@ public interface HeadersView {
 
     /** Removes every value of {@code name}. */
     void remove(CharSequence name);
+
+    /**
+     * Calls {@code action} with every header, in order (proxy-wasm plugins read the whole map).
+     * Views that cannot list their headers throw {@link UnsupportedOperationException}.
+     */
+    default void forEach(java.util.function.BiConsumer<String, String> action) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot list its headers");
+    }
 }

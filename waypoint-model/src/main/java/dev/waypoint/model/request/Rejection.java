@@ -10,11 +10,31 @@ import java.util.Objects;
  * <p>The body is {@code <code>: <message>\n}, except for the reasons whose clients read Envoy's
  * exact body ({@link Reason#plainBody()}): there it is the message alone, as Envoy sends it
  * ({@code Jwt is expired}).
+ *
+ * <p>A proxy-wasm plugin's {@code proxy_send_local_response} chooses its own status and body: such
+ * a rejection ({@link #of(Reason, String, int, String)}) carries them in {@link #status()} and
+ * {@link #customBody()}; every other rejection answers the reason's status.
+ *
+ * @param status the HTTP status answered: the reason's, unless a plugin chose one
+ * @param customBody the body a plugin chose, or null for the reason's rendering
  */
-public record Rejection(Reason reason, String message) implements TargetResolution {
+public record Rejection(Reason reason, String message, int status, String customBody) implements TargetResolution {
     public Rejection {
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(message, "message");
+        if (status < 100 || status > 599) {
+            throw new IllegalArgumentException("status: " + status + " (expected: 100-599)");
+        }
+    }
+
+    /** A rejection answered with {@code reason}'s status and body. */
+    public Rejection(Reason reason, String message) {
+        this(reason, message, reason.status(), null);
+    }
+
+    /** A rejection answered with {@code status} and {@code body} (a plugin's local response). */
+    public static Rejection of(Reason reason, String message, int status, String body) {
+        return new Rejection(reason, message, status, Objects.requireNonNull(body, "body"));
     }
 
     /** The closed vocabulary of rejections. */
@@ -31,8 +51,14 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         NO_HEALTHY_UPSTREAM(503, "UH", "no_healthy_upstream"),
         /** The endpoint (or its ztunnel) refused the connection or the CONNECT. */
         UPSTREAM_REFUSED(502, "UF", "upstream_connect_failure"),
-        /** The upstream reset the stream or closed before a response. */
-        UPSTREAM_RESET(502, "UC", "upstream_reset_before_response_started"),
+        /**
+         * The upstream reset the stream or closed before a response: 503, as Envoy's router answers
+         * every reset before response headers except a protocol error
+         * ({@code source/common/router/router.cc onUpstreamReset}).
+         */
+        UPSTREAM_RESET(503, "UC", "upstream_reset_before_response_started"),
+        /** The upstream sent a malformed or truncated response head (Envoy: 502 {@code UPE}). */
+        UPSTREAM_PROTOCOL_ERROR(502, "UPE", "upstream_reset_before_response_started{protocol_error}"),
         /** Connecting to the endpoint took longer than the connect timeout. */
         CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
         /** The request was malformed (bad header, oversized head). */
@@ -62,6 +88,11 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
         REDIRECT_307(307, "-", "redirect"),
         /** {@code RequestRedirect} with status 308. */
         REDIRECT_308(308, "-", "redirect"),
+        /**
+         * An HTTPRoute {@code CORS} filter answered a preflight itself (Envoy's CORS filter: 200,
+         * empty body, details {@code cors_response}); the reply carries the CORS headers.
+         */
+        CORS_PREFLIGHT(200, "-", "cors_response", ""),
         /** A stage failed unexpectedly (a bug); the request is refused rather than let through. */
         INTERNAL(500, "-", "internal_error"),
         /**
@@ -86,7 +117,17 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
          * AuthorizationPolicy denied a TCP tunnel before it opened: the CONNECT is answered 401, as
          * ztunnel answers an L4 policy deny (shared/spec/waypoint.md §1.5, hbone.md).
          */
-        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied");
+        CONNECT_RBAC_DENIED(401, "RBAC", "rbac_access_denied_matched_policy", "RBAC: access denied"),
+        /**
+         * A proxy-wasm plugin answered with {@code proxy_send_local_response}: status, body and
+         * headers are the plugin's ({@link Rejection#of}); the message is its details string.
+         */
+        WASM_LOCAL_REPLY(200, "-", "wasm_local_reply"),
+        /**
+         * A proxy-wasm plugin trapped, ran too long or misbehaved at run time and its failStrategy
+         * is FAIL_CLOSE: Envoy's {@code failStream} answers 503 {@code wasm_fail_stream}.
+         */
+        WASM_FAIL_STREAM(503, "-", "wasm_fail_stream");
 
         private final int status;
         private final String flag;
@@ -168,12 +209,15 @@ public record Rejection(Reason reason, String message) implements TargetResoluti
      * alone for {@link Reason#plainBody()} reasons; else {@code <code>: <message>\n}.
      */
     public String body() {
+        if (customBody != null) {
+            return customBody;
+        }
         return reason.fixedBody() != null ? reason.fixedBody()
                 : reason.plainBody ? message : reason.code() + ": " + message + "\n";
     }
 
     @Override
     public String toString() {
-        return reason.status() + " " + reason.code() + ": " + message;
+        return status + " " + reason.code() + ": " + message;
     }
 }

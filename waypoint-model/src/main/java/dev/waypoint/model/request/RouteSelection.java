@@ -1,6 +1,8 @@
 package dev.waypoint.model.request;
 
+import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import java.time.Duration;
@@ -15,8 +17,11 @@ import java.util.Objects;
  * @param timeout the whole request's timeout (first byte of the request to the last of the
  *        response), or null for none (Istio's default: no route timeout)
  * @param retry when a failed attempt is tried again
+ * @param mirrors where a fire-and-forget copy of this request goes (HTTPRoute {@code RequestMirror},
+ *        already drawn against each mirror's percentage); its answer is dropped
  */
-public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry) {
+public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry,
+                             java.util.List<ServiceBackend> mirrors) {
     /** The request slot the {@code route} stage writes. */
     public static final RequestKey<RouteSelection> KEY = RequestKey.of("route", RouteSelection.class);
 
@@ -24,6 +29,12 @@ public record RouteSelection(String routeName, Backend backend, Duration timeout
         Objects.requireNonNull(routeName, "routeName");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(retry, "retry");
+        mirrors = java.util.List.copyOf(mirrors);
+    }
+
+    /** Without mirrors. */
+    public RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry) {
+        this(routeName, backend, timeout, retry, java.util.List.of());
     }
 
     /** A route with no timeout and no retries. */
@@ -54,6 +65,20 @@ public record RouteSelection(String routeName, Backend backend, Duration timeout
         @Override
         public String toString() {
             return "Pod " + pod.name() + ":" + port;
+        }
+    }
+
+    /**
+     * A ServiceEntry port: one of its endpoints (static, selected workloads, or DNS answers), or
+     * with {@code resolution: NONE} the original destination.
+     *
+     * @param original the address the client asked for ({@code resolution: NONE} goes there), or
+     *        null when the backend was named by a route
+     */
+    public record ServiceEntryBackend(ServiceEntrySpec entry, ServicePortSpec port, HostPort original) implements Backend {
+        @Override
+        public String toString() {
+            return "ServiceEntry " + entry.name() + " (" + entry.host() + "):" + port.port();
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.waypoint.model.request;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 
@@ -31,4 +32,15 @@ public sealed interface Target extends TargetResolution {
      * target port is this port, if any, else {@link AppProtocol#AUTO}.
      */
     record WorkloadTarget(HostPort authority, PodSpec pod, AppProtocol protocol) implements Target {}
+
+    /**
+     * Service-addressed through a ServiceEntry: one of its {@code addresses} and {@code ports}.
+     * The protocol is the port's {@code protocol} (HTTP, HTTP2, GRPC, TCP, TLS, HTTPS, ...).
+     */
+    record ServiceEntryTarget(HostPort authority, ServiceEntrySpec entry, ServicePortSpec port) implements Target {
+        @Override
+        public AppProtocol protocol() {
+            return port.protocol();
+        }
+    }
 }

@@ -1,0 +1,119 @@
+package dev.waypoint.lb;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.PartCompiler;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespaceSpec;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.mesh.WorkloadEndpointSpec;
+import dev.waypoint.model.mesh.WorkloadEntrySpec;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * ServiceEntries to {@link ServiceEntryEndpoints}, per port:
+ *
+ * <ul>
+ *   <li>{@code endpoints}: each entry on {@code ports[<port name>]}, else the port's
+ *       {@code targetPort}, else its number. With {@code resolution: DNS} an entry whose address
+ *       is a name is resolved; with {@code STATIC} every address is an IP (the translator checks).</li>
+ *   <li>{@code workloadSelector}: ready Pods with an IP and WorkloadEntries with an IP address, in
+ *       the ServiceEntry's namespace, whose labels match.</li>
+ *   <li>{@code resolution: DNS} without endpoints: each of {@code hosts}, resolved, on the target port.</li>
+ *   <li>{@code resolution: NONE}: nothing here; the upstream goes to the original destination.</li>
+ * </ul>
+ *
+ * <p>How endpoints are reached follows {@code location}: {@code MESH_EXTERNAL} endpoints are
+ * plaintext ("Non-mesh endpoint (…, external ServiceEntry endpoint, DNS endpoint): plain TCP");
+ * {@code MESH_INTERNAL} endpoints are HBONE to {@code address:15008}, the destination ztunnel
+ * presenting the workload's identity (its {@code serviceAccount}, {@code default} when unset, in
+ * the namespace of the entry that declares it; a Pod's own identity).
+ */
+public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceEntryEndpoints> {
+
+    @Override
+    public SnapshotPart<ServiceEntryEndpoints> part() {
+        return ServiceEntryEndpoints.PART;
+    }
+
+    @Override
+    public ServiceEntryEndpoints compile(ResourceSet resources, Diagnostics diagnostics) {
+        String td = resources.trustDomain();
+        Map<String, List<PodSpec>> podsByNamespace = new HashMap<>();
+        for (PodSpec pod : resources.pods()) {
+            podsByNamespace.computeIfAbsent(pod.name().namespace(), k -> new ArrayList<>()).add(pod);
+        }
+        Map<String, List<WorkloadEntrySpec>> wesByNamespace = new HashMap<>();
+        for (WorkloadEntrySpec we : resources.workloadEntries()) {
+            wesByNamespace.computeIfAbsent(we.name().namespace(), k -> new ArrayList<>()).add(we);
+        }
+        Map<String, NamespaceSpec> namespaces = new HashMap<>();
+        resources.namespaces().forEach(ns -> namespaces.put(ns.name(), ns));
+
+        Map<ServiceEntryEndpoints.Key, List<Endpoint>> fixed = new LinkedHashMap<>();
+        Map<ServiceEntryEndpoints.Key, List<ServiceEntryEndpoints.DnsName>> dns = new LinkedHashMap<>();
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            boolean internal = se.location() == ServiceEntrySpec.Location.MESH_INTERNAL;
+            String ns = se.name().namespace();
+            for (ServicePortSpec port : se.ports()) {
+                ServiceEntryEndpoints.Key key = new ServiceEntryEndpoints.Key(se.name(), port.port());
+                List<Endpoint> eps = new ArrayList<>();
+                List<ServiceEntryEndpoints.DnsName> names = new ArrayList<>();
+                if (se.resolution() == ServiceEntrySpec.Resolution.NONE) {
+                    continue;
+                }
+                if (se.workloadSelector() != null) {
+                    for (PodSpec pod : podsByNamespace.getOrDefault(ns, List.of())) {
+                        if (pod.ip() == null || !pod.ready() || !EndpointCompiler.matches(se.workloadSelector(), pod.labels())) {
+                            continue;
+                        }
+                        SpiffeId id = internal || EndpointCompiler.inMesh(pod, namespaces.get(ns)) ? pod.identity(td) : null;
+                        eps.add(new Endpoint(new HostPort(pod.ip(), port.targetPortNumber()), id, pod));
+                    }
+                    for (WorkloadEntrySpec we : wesByNamespace.getOrDefault(ns, List.of())) {
+                        WorkloadEndpointSpec w = we.workload();
+                        if (w.ip() == null || !EndpointCompiler.matches(se.workloadSelector(), w.labels())) {
+                            continue;
+                        }
+                        eps.add(new Endpoint(new HostPort(w.ip(), targetPort(w, port)),
+                                internal ? w.identity(td, we.name().namespace()) : null, null));
+                    }
+                } else if (!se.endpoints().isEmpty()) {
+                    for (WorkloadEndpointSpec w : se.endpoints()) {
+                        SpiffeId id = internal ? w.identity(td, ns) : null;
+                        if (w.ip() != null) {
+                            eps.add(new Endpoint(new HostPort(w.ip(), targetPort(w, port)), id, null));
+                        } else if (se.resolution() == ServiceEntrySpec.Resolution.DNS) {
+                            names.add(new ServiceEntryEndpoints.DnsName(w.address(), targetPort(w, port), id));
+                        }
+                    }
+                } else if (se.resolution() == ServiceEntrySpec.Resolution.DNS) {
+                    // "resolution: DNS ... If no endpoints are specified, the hosts are resolved"
+                    for (String host : se.hosts()) {
+                        names.add(new ServiceEntryEndpoints.DnsName(host, port.targetPortNumber(),
+                                internal ? new SpiffeId(td, ns, "default") : null));
+                    }
+                }
+                fixed.put(key, List.copyOf(eps));
+                if (!names.isEmpty()) {
+                    dns.put(key, List.copyOf(names));
+                }
+            }
+        }
+        return new ServiceEntryEndpoints(fixed, dns);
+    }
+
+    /** The workload's own port for the service port's name, else the port's target port. */
+    private static int targetPort(WorkloadEndpointSpec w, ServicePortSpec port) {
+        Integer own = port.name() == null ? null : w.ports().get(port.name());
+        return own != null ? own : port.targetPortNumber();
+    }
+}

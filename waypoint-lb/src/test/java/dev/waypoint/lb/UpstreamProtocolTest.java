@@ -1,0 +1,59 @@
+package dev.waypoint.lb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.AppProtocol;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.RouteSelection;
+import dev.waypoint.model.request.Target;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The upstream HTTP version: the backend's declared protocol, the client's only for undeclared ports. */
+class UpstreamProtocolTest {
+    private static final ServicePortSpec ADDRESSED = new ServicePortSpec("http", 80, 8080, null, "http");
+
+    @ParameterizedTest(name = "backend appProtocol {0} (name {1}), h2 client {2} -> h2 {3}")
+    @CsvSource(nullValues = "-", value = {
+            "kubernetes.io/h2c, -, false, true",
+            "http2, -, false, true",
+            "grpc, -, false, true",
+            "-, grpc-api, false, true",
+            "-, http2-x, false, true",
+            "http, -, true, false",
+            "kubernetes.io/ws, -, true, false",
+            "-, http-web, true, false",
+            "-, -, true, true",
+            "-, -, false, false",
+            "-, web, true, true"})
+    void serviceBackends(String appProtocol, String portName, boolean h2Client, boolean h2Upstream) {
+        ServicePortSpec backendPort = new ServicePortSpec(portName, 7070, 7070, null, appProtocol);
+        ServiceSpec backend = service("backend", backendPort);
+        ServiceSpec addressed = service("front", ADDRESSED);
+        Target target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), addressed, ADDRESSED);
+        // the backendRef's Service port decides, not the port the client addressed
+        assertThat(UpstreamProtocol.h2(new RouteSelection.ServiceBackend(backend, backendPort), target, h2Client))
+                .isEqualTo(h2Upstream);
+    }
+
+    @ParameterizedTest(name = "pod target declared {0}, h2 client {1} -> h2 {2}")
+    @CsvSource({"HTTP, true, false", "HTTP2, false, true", "GRPC, false, true", "AUTO, true, true", "AUTO, false, false"})
+    void podBackendsTakeTheTargetPortsProtocol(AppProtocol declared, boolean h2Client, boolean h2Upstream) {
+        PodSpec pod = new PodSpec(new NamespacedName("apps", "p"), Map.of(), "sa", HostPort.parseIp("10.0.0.1"), true, Map.of(),
+                SourceRef.NONE);
+        Target target = new Target.WorkloadTarget(HostPort.parseAuthority("10.0.0.1:8080"), pod, declared);
+        assertThat(UpstreamProtocol.h2(new RouteSelection.PodBackend(pod, 8080), target, h2Client)).isEqualTo(h2Upstream);
+    }
+
+    private static ServiceSpec service(String name, ServicePortSpec port) {
+        return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.2")), List.of(port),
+                Map.of("app", name), SourceRef.NONE);
+    }
+}

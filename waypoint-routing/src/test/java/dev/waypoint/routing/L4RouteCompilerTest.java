@@ -1,0 +1,196 @@
+package dev.waypoint.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.gateway.BackendRefSpec;
+import dev.waypoint.model.gateway.L4RouteSpec;
+import dev.waypoint.model.gateway.ParentRefSpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
+import dev.waypoint.model.request.Target;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * TCPRoute and TLSRoute compilation: attachment, precedence, weights, invalid backends, and
+ * which route each connection takes.
+ */
+class L4RouteCompilerTest {
+    static final NamespacedName SELF = new NamespacedName("istio-system", "waypoint");
+
+    static ServiceSpec service(String name, ServicePortSpec... ports) {
+        return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
+                List.of(ports), Map.of("app", name), SourceRef.NONE);
+    }
+
+    static final ServiceSpec FRONT = service("front", new ServicePortSpec("tcp", 9000, 9000, null, null),
+            new ServicePortSpec("tls", 443, 443, null, "tls"), new ServicePortSpec("http", 80, 8080, null, null),
+            new ServicePortSpec("", 7000, 7000, null, null));
+    static final List<ServiceSpec> SERVICES = List.of(FRONT,
+            service("a", new ServicePortSpec("tcp", 9000, 9000, null, null), new ServicePortSpec("tls", 443, 443, null, "tls")),
+            service("b", new ServicePortSpec("tcp", 9000, 9000, null, null), new ServicePortSpec("tls", 443, 443, null, "tls")));
+
+    static BackendRefSpec ref(String name, int port, int weight) {
+        return new BackendRefSpec("", "Service", "apps", name, port, weight, List.of());
+    }
+
+    static L4RouteSpec route(L4RouteSpec.Kind kind, String name, String created, int parentPort, List<String> hostnames,
+                             BackendRefSpec... refs) {
+        return new L4RouteSpec(kind, new NamespacedName("apps", name), created == null ? null : Instant.parse(created),
+                List.of(new ParentRefSpec("", "Service", "apps", "front", parentPort, null)), hostnames,
+                List.of(new L4RouteSpec.Rule(null, List.of(refs))), SourceRef.NONE);
+    }
+
+    record Compiled(L4RouteTable table, List<String> problems) {}
+
+    static Compiled compile(L4RouteSpec... routes) {
+        Diagnostics d = new Diagnostics();
+        ResourceSet rs = ResourceSet.builder(SELF, "cluster.local").services(SERVICES).l4Routes(List.of(routes)).build();
+        L4RouteTable t = new L4RouteCompiler().compile(rs, d);
+        return new Compiled(t, d.problems().stream().map(Object::toString).toList());
+    }
+
+    static Target target(int port) {
+        return new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:" + port), FRONT, FRONT.port(port));
+    }
+
+    static String render(L4Decision d) {
+        if (d instanceof L4Decision.Forward f) {
+            return f.routeName() + " -> " + f.backend();
+        }
+        if (d instanceof L4Decision.Reject r) {
+            return "reject " + r.rejection().reason().status() + " " + r.rejection().message();
+        }
+        return "default";
+    }
+
+    @Test
+    void aTcpRouteAttachesToTcpAndUndeclaredPortsNotToHttpOnes() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "r", null, 0, List.of(), ref("a", 9000, 1)));
+        assertThat(c.table().debug()).containsOnlyKeys("apps/front:9000", "apps/front:443", "apps/front:7000");
+        assertThat(render(c.table().tcp(target(9000), BackendPicker.seeded(1)))).isEqualTo("r.apps.0 -> Service apps/a:9000");
+        assertThat(render(c.table().tcp(target(80), BackendPicker.seeded(1)))).isEqualTo("default");
+        assertThat(c.problems()).isEmpty();
+    }
+
+    @Test
+    void aParentPortDeclaredHttpIsRefused() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "r", null, 80, List.of(), ref("a", 9000, 1)));
+        assertThat(c.table().debug()).isEmpty();
+        assertThat(c.problems()).singleElement().asString().contains("TCPRoute apps/r").contains("spec.parentRefs[0]")
+                .contains("port: 80 (expected: a TCP port; Service apps/front declares it HTTP");
+    }
+
+    @Test
+    void weightsAreDrawnPerConnectionAndZeroIsNever() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "r", null, 9000, List.of(), ref("a", 9000, 3), ref("b", 9000, 1),
+                ref("front", 9000, 0)));
+        Map<String, Integer> counts = new HashMap<>();
+        BackendPicker picker = BackendPicker.seeded(42);
+        for (int i = 0; i < 4000; i++) {
+            counts.merge(render(c.table().tcp(target(9000), picker)), 1, Integer::sum);
+        }
+        assertThat(counts).containsOnlyKeys("r.apps.0 -> Service apps/a:9000", "r.apps.0 -> Service apps/b:9000");
+        assertThat(counts.get("r.apps.0 -> Service apps/a:9000")).isBetween(2850, 3150);
+    }
+
+    @Test
+    void theOldestTcpRouteWinsAPort() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "newer", "2024-02-01T00:00:00Z", 9000, List.of(), ref("b", 9000, 1)),
+                route(L4RouteSpec.Kind.TCP, "older", "2024-01-01T00:00:00Z", 9000, List.of(), ref("a", 9000, 1)));
+        assertThat(render(c.table().tcp(target(9000), BackendPicker.seeded(1)))).isEqualTo("older.apps.0 -> Service apps/a:9000");
+        assertThat(c.problems()).singleElement().asString().contains("TCPRoute apps/newer").contains("apps/older is older and wins");
+    }
+
+    @Test
+    void invalidBackendsKeepTheirShareAndThoseConnectionsAreRefused() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "r", null, 9000, List.of(), ref("missing", 9000, 1)));
+        assertThat(render(c.table().tcp(target(9000), BackendPicker.seeded(1))))
+                .isEqualTo("reject 500 r.apps.0: backendRef Service apps/missing does not exist");
+        assertThat(c.problems()).singleElement().asString().contains("connections sent to it are closed");
+        Compiled zero = compile(route(L4RouteSpec.Kind.TCP, "z", null, 9000, List.of(), ref("a", 9000, 0)));
+        assertThat(render(zero.table().tcp(target(9000), BackendPicker.seeded(1)))).startsWith("reject 500 z.apps.0: every backendRef has weight 0");
+    }
+
+    @Test
+    void consumerRoutesAndMissingParentsAreIgnoredWithAWarning() {
+        L4RouteSpec consumer = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("other", "c"), null,
+                List.of(new ParentRefSpec("", "Service", "apps", "front", 9000, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,
+                List.of(new ParentRefSpec("", "Service", "apps", "nope", 9000, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        Compiled c = compile(consumer, missing);
+        assertThat(c.table().debug()).isEmpty();
+        assertThat(c.problems()).anySatisfy(p -> assertThat(p).contains("consumer TCPRoutes are not supported"))
+                .anySatisfy(p -> assertThat(p).contains("name: apps/nope (expected: an existing Service"));
+    }
+
+    /** Which route a ClientHello's SNI takes on port 443 with the routes below. */
+    @ParameterizedTest(name = "SNI {0} -> {1}")
+    @CsvSource(nullValues = "NULL", delimiter = '|', textBlock = """
+            api.example.com       | exact.apps.0 -> Service apps/a:443
+            API.Example.COM       | exact.apps.0 -> Service apps/a:443
+            www.example.com       | wild.apps.0 -> Service apps/b:443
+            a.b.example.com       | wild.apps.0 -> Service apps/b:443
+            deep.api.example.com  | deeper.apps.0 -> Service apps/a:443
+            example.com           | reject 404 no TLSRoute of
+            other.test            | reject 404 no TLSRoute of
+            NULL                  | reject 404 no TLSRoute of
+            """)
+    void sniChoosesTheMostSpecificName(String sni, String expected) {
+        Compiled c = compile(
+                route(L4RouteSpec.Kind.TLS, "wild", "2024-01-01T00:00:00Z", 443, List.of("*.example.com"), ref("b", 443, 1)),
+                route(L4RouteSpec.Kind.TLS, "exact", "2024-02-01T00:00:00Z", 443, List.of("api.example.com"), ref("a", 443, 1)),
+                route(L4RouteSpec.Kind.TLS, "deeper", "2024-03-01T00:00:00Z", 443, List.of("*.api.example.com"), ref("a", 443, 1)));
+        assertThat(c.table().hasTls(target(443))).isTrue();
+        assertThat(c.table().hasTls(target(9000))).isFalse();
+        assertThat(render(c.table().tls(target(443), sni, BackendPicker.seeded(1)))).startsWith(expected);
+    }
+
+    @Test
+    void aTcpRouteOnTheSamePortTakesWhatNoTlsRouteMatches() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TLS, "t", null, 443, List.of("api.example.com"), ref("a", 443, 1)),
+                route(L4RouteSpec.Kind.TCP, "fallback", null, 443, List.of(), ref("b", 443, 1)));
+        assertThat(render(c.table().tls(target(443), "api.example.com", BackendPicker.seeded(1)))).isEqualTo("t.apps.0 -> Service apps/a:443");
+        assertThat(render(c.table().tls(target(443), "other.test", BackendPicker.seeded(1)))).isEqualTo("fallback.apps.0 -> Service apps/b:443");
+        assertThat(c.table().debug().get("apps/front:443")).containsExactly("tcp fallback.apps.0 -> Service apps/b:443 w1",
+                "tls api.example.com t.apps.0 -> Service apps/a:443 w1");
+    }
+
+    @Test
+    void aTlsRouteWithoutHostnamesTakesEverySniLast() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TLS, "any", null, 443, List.of(), ref("b", 443, 1)),
+                route(L4RouteSpec.Kind.TLS, "t", null, 443, List.of("api.example.com"), ref("a", 443, 1)));
+        assertThat(render(c.table().tls(target(443), "api.example.com", BackendPicker.seeded(1)))).isEqualTo("t.apps.0 -> Service apps/a:443");
+        assertThat(render(c.table().tls(target(443), null, BackendPicker.seeded(1)))).isEqualTo("any.apps.0 -> Service apps/b:443");
+    }
+
+    @Test
+    void aTlsRouteNeedsADeclaredPort() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TLS, "t", null, 7000, List.of("api.example.com"), ref("a", 443, 1)));
+        assertThat(c.table().debug()).isEmpty();
+        assertThat(c.problems()).singleElement().asString().contains("expected: a port declared tls, https or tcp");
+    }
+
+    @Test
+    void onlyTheFirstRuleIsUsed() {
+        L4RouteSpec two = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "two"), null,
+                List.of(new ParentRefSpec("", "Service", "apps", "front", 9000, null)), List.of(),
+                List.of(new L4RouteSpec.Rule("first", List.of(ref("a", 9000, 1))),
+                        new L4RouteSpec.Rule("second", List.of(ref("b", 9000, 1)))), SourceRef.NONE);
+        Compiled c = compile(two);
+        assertThat(render(c.table().tcp(target(9000), BackendPicker.seeded(1)))).isEqualTo("two.apps.first -> Service apps/a:9000");
+        assertThat(c.problems()).singleElement().asString().contains("spec.rules[1]").contains("only the first is used");
+    }
+}

@@ -1,0 +1,64 @@
+package dev.waypoint.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.gateway.BackendRefSpec;
+import dev.waypoint.model.gateway.HttpRouteSpec;
+import dev.waypoint.model.gateway.ReferenceGrantSpec;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
+import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.request.RouteSelection;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** backendRefs naming ServiceEntries: which entry and port each resolves to, or why it cannot be used. */
+class ServiceEntryBackendsTest {
+    static ServiceEntrySpec entry(String ns, String name, String host) {
+        return new ServiceEntrySpec(new NamespacedName(ns, name), Map.of(), List.of(host),
+                List.of(HostPort.parseIp("240.240.0.1")), List.of(new ServicePortSpec("https", 443, 443, null, "tls")),
+                ServiceEntrySpec.Location.MESH_EXTERNAL, ServiceEntrySpec.Resolution.DNS, List.of(), null, SourceRef.NONE);
+    }
+
+    static final List<ServiceEntrySpec> ENTRIES = List.of(
+            entry("egress", "api", "api.example.com"),
+            entry("apps", "api-local", "api.example.com"),
+            entry("egress", "other", "other.example.com"),
+            entry("granted", "shared", "shared.example.com"));
+
+    static final List<ReferenceGrantSpec> GRANTS = List.of(new ReferenceGrantSpec(new NamespacedName("granted", "g"),
+            List.of(new ReferenceGrantSpec.From("gateway.networking.k8s.io", "HTTPRoute", "apps")),
+            List.of(new ReferenceGrantSpec.To("networking.istio.io", "ServiceEntry", null)), SourceRef.NONE));
+
+    @ParameterizedTest(name = "{0} {1}/{2}:{3}")
+    @CsvSource(delimiter = '|', textBlock = """
+            Hostname     | apps    | api.example.com   | 443 | apps/api-local
+            Hostname     | apps    | other.example.com | 443 | egress/other
+            Hostname     | apps    | none.example.com  | 443 | backendRef Hostname none.example.com is no host of any ServiceEntry
+            Hostname     | apps    | other.example.com | 80  | backendRef Hostname other.example.com has no port 80
+            Hostname     | apps    | other.example.com | 0   | has no port (expected: port is required)
+            ServiceEntry | apps    | api-local         | 443 | apps/api-local
+            ServiceEntry | egress  | api               | 443 | backendRef ServiceEntry egress/api is in another namespace and no ReferenceGrant allows it
+            ServiceEntry | granted | shared            | 443 | granted/shared
+            ServiceEntry | apps    | missing           | 443 | backendRef ServiceEntry apps/missing does not exist
+            """)
+    void resolve(String kind, String namespace, String name, int port, String expected) {
+        BackendRefSpec ref = new BackendRefSpec("networking.istio.io", kind, namespace, name, port, 1, List.of());
+        HttpRouteSpec route = new HttpRouteSpec(new NamespacedName("apps", "r"), Instant.EPOCH, List.of(), List.of(),
+                SourceRef.NONE);
+        assertThat(ServiceEntryBackends.isServiceEntry(ref)).isTrue();
+        Object out = ServiceEntryBackends.resolve(ref, route, ENTRIES, GRANTS);
+        if (out instanceof RouteSelection.ServiceEntryBackend b) {
+            assertThat(b.entry().name().toString()).isEqualTo(expected);
+            assertThat(b.port().port()).isEqualTo(443);
+            assertThat(b.original()).as("a route names no original destination").isNull();
+        } else {
+            assertThat((String) out).contains(expected);
+        }
+    }
+}
