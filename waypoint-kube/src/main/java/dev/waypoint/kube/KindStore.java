@@ -35,6 +35,22 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
     private final AtomicLong version;
     private final Map<String, GenericKubernetesResource> stubs = new ConcurrentHashMap<>();
     private final Map<String, WireObject> objects = new ConcurrentHashMap<>();
+    /** Kinds whose status this waypoint writes: their status as the API server has it is kept too. */
+    static final java.util.Set<String> STATUS_KINDS = java.util.Set.of("HTTPRoute", "AuthorizationPolicy",
+            "RequestAuthentication");
+
+    /**
+     * An object's status as last seen, for the status writer (which then needs no GET: the
+     * waypoint's RBAC is list/watch plus get/patch on the status subresources).
+     *
+     * @param status the {@code status} object (a missing node when none)
+     * @param resourceVersion sent with the patch, so that a write in between makes it fail (409)
+     * @param generation {@code metadata.generation}, for {@code observedGeneration}
+     */
+    record Seen(JsonNode status, String resourceVersion, long generation) {}
+
+    private final Map<String, Seen> statuses = new ConcurrentHashMap<>();
+
     /** Whether this store is the one the feed reads: only then is a change a new version. */
     private volatile boolean live;
 
@@ -49,6 +65,11 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
         this.live = live;
     }
 
+    /** The status of the object {@code namespace/name}, for the kinds of {@link #STATUS_KINDS}; null if unknown. */
+    Seen status(String namespace, String name) {
+        return statuses.get(namespace + "/" + name);
+    }
+
     /** Key → the stripped object, as the translator will read it. */
     Map<String, WireObject> objects() {
         return objects;
@@ -61,7 +82,7 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
 
     @Override
     public GenericKubernetesResource put(String key, GenericKubernetesResource obj) {
-        WireObject wire = wire(obj);
+        WireObject wire = wire(obj, key);
         WireObject old = objects.put(key, wire);
         if (live && (old == null || !old.tree().equals(wire.tree()))) {
             version.incrementAndGet();
@@ -71,6 +92,7 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
 
     @Override
     public GenericKubernetesResource remove(String key) {
+        statuses.remove(key);
         if (objects.remove(key) != null && live) {
             version.incrementAndGet();
         }
@@ -102,7 +124,7 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
         return false;
     }
 
-    private WireObject wire(GenericKubernetesResource obj) {
+    private WireObject wire(GenericKubernetesResource obj, String key) {
         ObjectNode tree;
         try {
             // fabric8 8 serializes with Jackson 3; the translators read Jackson 2 trees
@@ -114,6 +136,11 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
         // list items from the API server carry no apiVersion/kind; the translator needs both
         tree.put("apiVersion", apiVersion);
         tree.put("kind", kind.kind());
+        if (STATUS_KINDS.contains(kind.kind())) {
+            JsonNode m0 = tree.path("metadata");
+            statuses.put(key, new Seen(tree.path("status").deepCopy(), m0.path("resourceVersion").asText(null),
+                    m0.path("generation").asLong(0)));
+        }
         ObjectStripper.strip(tree, kind.kind());
         ObjectMeta m = obj.getMetadata();
         String where = "api:" + kind.kind() + "/" + (m.getNamespace() == null ? "" : m.getNamespace() + "/") + m.getName();

@@ -279,6 +279,12 @@ final class KindWatch {
         return s == null ? Map.of() : s.objects();
     }
 
+    /** The status last seen of {@code namespace/name} (status-written kinds only), or null. */
+    KindStore.Seen status(String namespace, String name) {
+        KindStore st = serving;
+        return st == null ? null : st.status(namespace, name);
+    }
+
     /** Synced once, or not installed (nothing to wait for). */
     boolean synced() {
         return syncedOnce || watchedVersion == null;

@@ -297,6 +297,16 @@ public final class KubernetesSource implements ObjectFeed, AutoCloseable {
         return Map.of();
     }
 
+    /** The status last seen of one object of {@code kind}, or null. */
+    KindStore.Seen status(String kind, String namespace, String name) {
+        for (KindWatch w : watches) {
+            if (w.kind.kind().equals(kind)) {
+                return w.status(namespace, name);
+            }
+        }
+        return null;
+    }
+
     /** How to address {@code kind} at the version being watched, or null when it is not watched. */
     ResourceDefinitionContext context(String kind) {
         for (KindWatch w : watches) {

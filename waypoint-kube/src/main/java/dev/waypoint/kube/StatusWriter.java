@@ -10,9 +10,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.mesh.NamespacedName;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
@@ -32,11 +33,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Writes the status {@link StatusPlan} decides back to the API server, for each published
- * generation: read the object, replace only our own entries (HTTPRoute {@code status.parents[]}
- * of our {@code controllerName}; the policy condition of our own type), and, only when that
- * changes the status, send an update of the {@code status} subresource carrying the
- * {@code resourceVersion} just read. A conflict (409: someone, say istiod, wrote in between) is
- * retried from a fresh read. Never server-side apply or strategic merge.
+ * generation: take the object's status as the informer last saw it, replace only our own entries
+ * (HTTPRoute {@code status.parents[]} of our {@code controllerName}; the policy condition of our
+ * own type), and, only when that changes the status, send a JSON Patch of the {@code status}
+ * subresource that tests the {@code resourceVersion} seen. A conflict (someone, say istiod, wrote
+ * in between) is retried once the informer has the newer version. Never server-side apply or
+ * strategic merge.
  *
  * <h2>Threading</h2>
  * {@link #onSnapshot} is called by the publisher on the config thread and only hands the latest
@@ -176,32 +178,52 @@ public final class StatusWriter implements AutoCloseable {
         return ok;
     }
 
-    /** Read, merge our part in, update the status subresource if it changed. False: retry later. */
+    /**
+     * Merge our part into the status as the informer last saw it and, if that changes it, send a
+     * JSON Patch (RFC 6902) of the status subresource: a {@code test} of the {@code resourceVersion}
+     * seen, then the whole list ({@code parents} or {@code conditions}) replaced. A write in between
+     * fails the test (422, or 409), retried once the informer has seen the newer version. False:
+     * retry later. No GET and no PUT: the chart's RBAC is list/watch plus get/patch on the status
+     * subresources. Not a JSON merge patch: the mock API server appends arrays on a merge patch
+     * instead of replacing them (RFC 7386), which would duplicate other controllers' entries there,
+     * and the same list replacement is exactly what a JSON Patch {@code add} says.
+     */
     private boolean write(StatusPlan.Desired d) {
         ResourceDefinitionContext ctx = source.context(d.kind());
-        if (ctx == null) {
+        KindStore.Seen seen = source.status(d.kind(), d.namespace(), d.name());
+        if (ctx == null || seen == null) {
+            written.remove(d.key()); // the object is gone (or not listed yet): nothing to write on
             return true;
         }
         try {
-            GenericKubernetesResource current = client.genericKubernetesResources(ctx).inNamespace(d.namespace())
-                    .withName(d.name()).get();
-            if (current == null) {
-                written.remove(d.key());
-                return true;
-            }
-            ObjectNode tree = (ObjectNode) JSON.readTree(client.getKubernetesSerialization().asJson(current));
-            JsonNode before = tree.path("status").deepCopy();
-            ObjectNode status = tree.get("status") instanceof ObjectNode s ? s : tree.putObject("status");
-            long generation = tree.path("metadata").path("generation").asLong(0);
+            ObjectNode status = seen.status() instanceof ObjectNode s ? s.deepCopy() : JSON.createObjectNode();
+            JsonNode before = status.deepCopy();
+            String field;
             if (d.kind().equals("HTTPRoute")) {
-                mergeParents(status, (ArrayNode) d.ours(), generation);
+                mergeParents(status, (ArrayNode) d.ours(), seen.generation());
+                field = "parents";
             } else {
-                mergeCondition(status, StatusPlan.conditionType(controllerName), (ObjectNode) d.ours(), generation);
+                mergeCondition(status, StatusPlan.conditionType(controllerName), (ObjectNode) d.ours(), seen.generation());
+                field = "conditions";
             }
             if (!status.equals(before)) {
-                GenericKubernetesResource updated = client.getKubernetesSerialization().unmarshal(
-                        JSON.writeValueAsString(tree), GenericKubernetesResource.class);
-                client.genericKubernetesResources(ctx).inNamespace(d.namespace()).resource(updated).updateStatus();
+                ArrayNode patch = JSON.createArrayNode();
+                if (seen.resourceVersion() != null) {
+                    // the precondition: nobody wrote since the informer saw this version
+                    patch.addObject().put("op", "test").put("path", "/metadata/resourceVersion")
+                            .put("value", seen.resourceVersion());
+                }
+                JsonNode list = status.has(field) ? status.get(field) : JSON.createArrayNode();
+                if (seen.status() instanceof ObjectNode) {
+                    // "add" on an existing member replaces it: the whole list, every other controller's entries plus ours
+                    patch.addObject().put("op", "add").put("path", "/status/" + field).set("value", list);
+                } else {
+                    ObjectNode whole = JSON.createObjectNode();
+                    whole.set(field, list);
+                    patch.addObject().put("op", "add").put("path", "/status").set("value", whole);
+                }
+                client.genericKubernetesResources(ctx).inNamespace(d.namespace()).withName(d.name()).subresource("status")
+                        .patch(PatchContext.of(PatchType.JSON), JSON.writeValueAsString(patch));
                 writes++;
                 log.info("status of {} {}/{} written", d.kind(), d.namespace(), d.name());
             }
@@ -212,8 +234,8 @@ public final class StatusWriter implements AutoCloseable {
             }
             return true;
         } catch (KubernetesClientException e) {
-            if (e.getCode() == 409) {
-                conflicts++;
+            if (e.getCode() == 409 || e.getCode() == 422) {
+                conflicts++; // 422: the resourceVersion test failed (someone wrote in between)
             } else if (e.getCode() == 404) {
                 written.remove(d.key());
                 return true;

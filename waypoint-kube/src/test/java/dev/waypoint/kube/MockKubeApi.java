@@ -100,8 +100,9 @@ public final class MockKubeApi implements AutoCloseable {
                         });
                     }
                 }
-                if (request.getMethod().equals("PUT") && path.contains("/status")) {
-                    statusWrites.add(path);
+                if ((request.getMethod().equals("PUT") || request.getMethod().equals("PATCH"))
+                        && path.split("\\?")[0].endsWith("/status")) {
+                    statusWrites.add(request.getMethod() + " " + path);
                 }
                 return crud.dispatch(request);
             }
@@ -227,7 +228,7 @@ public final class MockKubeApi implements AutoCloseable {
         return o == null ? null : JSON.readTree(client.getKubernetesSerialization().asJson(o)).path("status");
     }
 
-    /** The paths of the status updates (PUT .../status) received, in order. */
+    /** Method and path of each status write (PUT or PATCH .../status) received, the test's own included. */
     public List<String> statusWrites() {
         return new ArrayList<>(statusWrites);
     }

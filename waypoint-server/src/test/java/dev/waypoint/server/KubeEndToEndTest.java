@@ -129,6 +129,8 @@ class KubeEndToEndTest {
         assertThat(condition(entry.path("conditions"), "ResolvedRefs").path("status").asText()).isEqualTo("True");
         assertThat(condition(entry.path("conditions"), "Accepted").path("observedGeneration").asLong()).isPositive();
         assertThat(condition(entry.path("conditions"), "Accepted").hasNonNull("lastTransitionTime")).isTrue();
+        // written as a patch of the status subresource (the chart grants get/patch on it)
+        assertThat(api.statusWrites()).anyMatch(w -> w.startsWith("PATCH ") && w.contains("/httproutes/web/status"));
     }
 
     @Test
