@@ -83,7 +83,7 @@ public final class Main implements Runnable {
         @Option(names = "--kube",
                 description = "Read the config from the Kubernetes API (informers on every kind --config-dir reads, "
                         + "the istio ConfigMap of the root namespace as mesh config) and write route and policy status back. "
-                        + "In-cluster service-account config unless --kubeconfig is given.")
+                        + "Without --kubeconfig: the pod's service account (outside a pod, $KUBECONFIG or ~/.kube/config).")
         boolean kube;
 
         @Option(names = "--kubeconfig", paramLabel = "FILE",
