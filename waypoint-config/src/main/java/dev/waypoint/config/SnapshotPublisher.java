@@ -6,6 +6,7 @@ import dev.waypoint.config.GenerationBuilder.Attempt;
 import dev.waypoint.config.GenerationBuilder.CompilerFailure;
 import dev.waypoint.config.yaml.DirectoryContent;
 import dev.waypoint.config.yaml.DirectoryScan;
+import dev.waypoint.config.yaml.ManifestFile;
 import dev.waypoint.config.yaml.YamlDirectorySource;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
@@ -68,7 +69,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SnapshotPublisher.class);
 
-    private final YamlDirectorySource source;
+    private final YamlDirectorySource source; // null when reading a feed
+    private final ObjectFeed feed; // null when reading a directory
     private final GenerationBuilder builder;
     private final ScheduledExecutorService executor;
     private final Duration pollInterval;
@@ -86,6 +88,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private DirectoryScan pendingScan;
     private int deferrals;
     private String lastPollError;
+    private long loadedVersion;
+    private Long pendingVersion;
 
     /**
      * A publisher polling every {@link #DEFAULT_POLL_INTERVAL}.
@@ -111,9 +115,34 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
                              List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
                              Duration pollInterval) {
         this.source = requireNonNull(source, "source");
+        this.feed = null;
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
                 requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
                 source.rootNamespace());
+        this.executor = requireNonNull(executor, "executor");
+        this.pollInterval = requireNonNull(pollInterval, "pollInterval");
+        if (pollInterval.isNegative() || pollInterval.isZero()) {
+            throw new IllegalArgumentException("pollInterval: " + pollInterval + " (expected: > 0)");
+        }
+    }
+
+    /**
+     * A publisher reading an {@link ObjectFeed} (the Kubernetes API) instead of a directory: the
+     * same translator, last-good rule and swap. Every poll interval the feed's version is checked;
+     * a change must hold still for one more interval before it is read (debounce, so a burst of
+     * watch events makes one generation), at most {@value #MAX_DEFERRALS} intervals.
+     *
+     * @param feed the objects; {@link #start()} reads it once, so it should be synced by then
+     * @param rootNamespace where the {@code istio} ConfigMap holding the mesh config is read from
+     */
+    public SnapshotPublisher(ObjectFeed feed, NamespacedName waypoint, String trustDomain,
+                             List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
+                             Duration pollInterval, String rootNamespace) {
+        this.source = null;
+        this.feed = requireNonNull(feed, "feed");
+        this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
+                requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
+                requireNonNull(rootNamespace, "rootNamespace"));
         this.executor = requireNonNull(executor, "executor");
         this.pollInterval = requireNonNull(pollInterval, "pollInterval");
         if (pollInterval.isNegative() || pollInterval.isZero()) {
@@ -132,15 +161,24 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         if (closed || !started.compareAndSet(false, true)) {
             throw new IllegalStateException("already started or closed");
         }
-        DirectoryContent content;
-        try {
-            content = source.read();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
+        List<ManifestFile> files;
+        DirectoryContent.MeshConfigFile meshFile = null;
+        if (feed != null) {
+            loadedVersion = feed.version();
+            files = feed.read();
+        } else {
+            DirectoryContent content;
+            try {
+                content = source.read();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
+            }
+            loadedScan = content.scan();
+            loadedHash = content.contentHash();
+            files = content.files();
+            meshFile = content.meshConfig();
         }
-        loadedScan = content.scan();
-        loadedHash = content.contentHash();
-        Attempt attempt = builder.build(0, content.files(), content.meshConfig(), LastGood.NONE);
+        Attempt attempt = builder.build(0, files, meshFile, LastGood.NONE);
         ConfigSnapshot first = attempt.snapshot();
         if (first == null) {
             log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
@@ -202,14 +240,17 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             lastReloadMillis = System.currentTimeMillis();
             if (!error.equals(lastPollError)) {
                 lastPollError = error;
-                log.warn("cannot read config directory {}; keeping generation {}", source.directory(),
-                        current.get().generation(), e);
+                log.warn("cannot read {}; keeping generation {}", describe(), current.get().generation(), e);
             }
         }
     }
 
     /** One poll: list, debounce, and reload when something changed. Runs on the config thread. */
     void poll() throws IOException {
+        if (feed != null) {
+            pollFeed();
+            return;
+        }
         DirectoryScan scan = source.scan();
         boolean changed = !scan.sameFiles(loadedScan);
         if (!changed && !loadedScan.racy()) {
@@ -228,6 +269,25 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         reload();
     }
 
+    /** One poll of the feed: debounce on its version, then rebuild. Runs on the config thread. */
+    private void pollFeed() {
+        long version = feed.version();
+        if (version == loadedVersion) {
+            pendingVersion = null;
+            deferrals = 0;
+            return;
+        }
+        if ((pendingVersion == null || pendingVersion != version) && deferrals < MAX_DEFERRALS) {
+            pendingVersion = version; // debounce: wait until the version holds still for one interval
+            deferrals++;
+            return;
+        }
+        pendingVersion = null;
+        deferrals = 0;
+        loadedVersion = version;
+        rebuild(feed.read(), null);
+    }
+
     /**
      * Reads the directory and, if its content differs from the last read, builds and publishes a
      * new generation. Runs on the config thread.
@@ -241,8 +301,17 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             return false;
         }
         loadedHash = content.contentHash();
+        return rebuild(content.files(), content.meshConfig());
+    }
+
+    /**
+     * Builds and publishes the next generation from {@code files}, unless a compiler fails.
+     *
+     * @param meshFile the {@code --mesh-config} file as read, or null (a feed has none)
+     */
+    private boolean rebuild(List<ManifestFile> files, DirectoryContent.MeshConfigFile meshFile) {
         long previous = current.get().generation();
-        Attempt attempt = builder.build(previous + 1, content.files(), content.meshConfig(), lastGood);
+        Attempt attempt = builder.build(previous + 1, files, meshFile, lastGood);
         lastReloadMillis = System.currentTimeMillis();
         lastReloadOk = attempt.snapshot() != null;
         if (attempt.snapshot() == null) {
@@ -282,9 +351,13 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         }
     }
 
+    private String describe() {
+        return feed != null ? feed.describe() : "config directory " + source.directory();
+    }
+
     @Override
     public String toString() {
         ConfigSnapshot s = current.get();
-        return "SnapshotPublisher(" + source.directory() + ", generation " + (s == null ? "-" : s.generation()) + ")";
+        return "SnapshotPublisher(" + describe() + ", generation " + (s == null ? "-" : s.generation()) + ")";
     }
 }

@@ -72,11 +72,29 @@ public final class Main implements Runnable {
     }
 
     @Command(name = "run", mixinStandardHelpOptions = true,
-            description = "Serve HBONE for one waypoint Gateway, configured from a directory of Kubernetes manifests.")
+            description = "Serve HBONE for one waypoint Gateway, configured from a directory of Kubernetes manifests "
+                    + "(--config-dir) or from the Kubernetes API (--kube).")
     static final class Run implements Callable<Integer> {
-        @Option(names = "--config-dir", required = true, paramLabel = "DIR",
-                description = "Directory of Kubernetes YAML manifests (*.yaml, *.yml, recursive); watched for changes.")
+        @Option(names = "--config-dir", paramLabel = "DIR",
+                description = "Directory of Kubernetes YAML manifests (*.yaml, *.yml, recursive); watched for changes. "
+                        + "Exactly one of --config-dir and --kube.")
         Path configDir;
+
+        @Option(names = "--kube",
+                description = "Read the config from the Kubernetes API (informers on every kind --config-dir reads, "
+                        + "the istio ConfigMap of the root namespace as mesh config) and write route and policy status back. "
+                        + "Without --kubeconfig: the pod's service account (outside a pod, $KUBECONFIG or ~/.kube/config).")
+        boolean kube;
+
+        @Option(names = "--kubeconfig", paramLabel = "FILE",
+                description = "With --kube: the kubeconfig file to use (its current context) instead of the in-cluster config.")
+        Path kubeconfig;
+
+        @Option(names = "--controller-name", defaultValue = dev.waypoint.kube.KubeSettings.DEFAULT_CONTROLLER_NAME,
+                paramLabel = "NAME",
+                description = "With --kube: the controllerName of the HTTPRoute status.parents entries this waypoint writes; "
+                        + "its domain prefixes the policy condition type (default: ${DEFAULT-VALUE}).")
+        String controllerName;
 
         @Option(names = "--cert-dir", paramLabel = "DIR",
                 description = "Istio's mounted certificate layout: cert-chain.pem, key.pem, root-cert.pem; reloaded on change. "
@@ -216,6 +234,27 @@ public final class Main implements Runnable {
         }
 
         WaypointSettings settings() {
+            if (kube == (configDir != null)) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "exactly one of --config-dir and --kube (expected: a manifest directory or the Kubernetes API)");
+            }
+            if (kube && meshConfig != null) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "--mesh-config: only with --config-dir (with --kube the mesh config is the mesh key of the "
+                                + "istio ConfigMap in the root namespace)");
+            }
+            if (kubeconfig != null && !kube) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()), "--kubeconfig: only with --kube");
+            }
+            if (kube && certDir == null && caAddress == null) {
+                caAddress = CaSettings.ISTIOD_ADDRESS; // the issue: "the default with --kube"
+            }
+            dev.waypoint.kube.KubeSettings kubeSettings;
+            try {
+                kubeSettings = kube ? new dev.waypoint.kube.KubeSettings(kubeconfig, controllerName, true) : null;
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()), "--controller-name: " + e.getMessage());
+            }
             ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
@@ -223,13 +262,14 @@ public final class Main implements Runnable {
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
-                    dnsServers.stream().map(Main::address).toList(), ca());
+                    dnsServers.stream().map(Main::address).toList(), ca(),
+                    kubeSettings);
         }
 
         /**
-         * The CA client's settings, or null for mounted certificates. With --kube (added on the kube
-         * branch) and neither flag, --ca-address defaults to {@link CaSettings#ISTIOD_ADDRESS}: set
-         * {@code caAddress} to it before this runs.
+         * The CA client's settings, or null for mounted certificates. With --kube and neither flag,
+         * --ca-address defaults to {@link CaSettings#ISTIOD_ADDRESS} ({@link #settings()} sets it
+         * before this runs).
          */
         CaSettings ca() {
             if ((certDir == null) == (caAddress == null)) {

@@ -13,6 +13,10 @@ import dev.waypoint.config.ConfigDump;
 import dev.waypoint.config.ConfigSources;
 import dev.waypoint.config.SnapshotPublisher;
 import dev.waypoint.identity.CertificateSource;
+import dev.waypoint.kube.KubernetesSource;
+import dev.waypoint.kube.StatusWriter;
+import dev.waypoint.kube.WatchedKinds;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import dev.waypoint.lb.EndpointCompiler;
 import dev.waypoint.lb.EndpointTable;
 import dev.waypoint.lb.ServiceEntryEndpointCompiler;
@@ -100,6 +104,9 @@ public final class WaypointServer implements AutoCloseable {
     /** Null when certificates are mounted files. */
     private CaCertificates ca;
     private SnapshotPublisher publisher;
+    private volatile KubernetesSource kube;
+    private KubernetesClient kubeClient;
+    private StatusWriter statusWriter;
     private JwksCache jwks;
     private HbonePool pool;
     private Upstreams upstreams;
@@ -156,11 +163,23 @@ public final class WaypointServer implements AutoCloseable {
         // before the publisher: the first compile hands the jwksUris to it, which starts fetching
         jwks = JwksCache.create(settings.jwks());
         closeables.add(jwks);
-        publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
-                .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
-                settings.trustDomain(), withAccessLog(compilers(jwks, settings.authz(), wasmCompiler())), configExecutor);
+        if (settings.kube() != null) {
+            publisher = kubePublisher();
+        } else {
+            publisher = new SnapshotPublisher(ConfigSources.yamlDirectory(settings.configDir())
+                    .withMeshConfig(settings.meshConfig(), settings.authz().rootNamespace()), settings.gateway(),
+                    settings.trustDomain(), withAccessLog(compilers(jwks, settings.authz(), wasmCompiler())), configExecutor);
+        }
         publisher.start();
         closeables.add(publisher);
+        if (kube != null && settings.kube().writeStatus()) {
+            StatusWriter writer = new StatusWriter(kube, kubeClient, settings.kube().controllerName(),
+                    settings.authz().rootNamespace(), Clock.systemUTC());
+            statusWriter = writer;
+            closeables.add(0, writer); // closed first: no status write races the shutdown
+            publisher.subscribe(s -> writer.onSnapshot(s, s.part(TargetTable.PART).boundServices()));
+            writer.onSnapshot(publisher.current(), publisher.current().part(TargetTable.PART).boundServices());
+        }
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);
         // Istio's default LEAST_REQUEST where no DestinationRule names an algorithm
@@ -186,6 +205,25 @@ public final class WaypointServer implements AutoCloseable {
                         settings.gateway()));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    }
+
+    /**
+     * {@code --kube}: the informers first, then a publisher over them once every kind has listed
+     * (the issue: "ready only after every informer has synced once"); until then readiness says
+     * what is still being listed.
+     */
+    private SnapshotPublisher kubePublisher() throws InterruptedException {
+        kube = KubernetesSource.connect(settings.kube().kubeconfig(),
+                WatchedKinds.forWaypoint(settings.authz().rootNamespace()), Clock.systemUTC());
+        kubeClient = kube.client();
+        closeables.add(kube); // closes its client too
+        kube.start();
+        log.info("config from {}; waiting for every informer to list once", kube.describe());
+        while (!kube.awaitSynced(Duration.ofSeconds(10))) {
+            log.info("still waiting: {}", kube.health().detail());
+        }
+        return new SnapshotPublisher(kube, settings.gateway(), settings.trustDomain(), withAccessLog(compilers(jwks,
+                settings.authz(), wasmCompiler())), configExecutor, SnapshotPublisher.DEFAULT_POLL_INTERVAL, settings.authz().rootNamespace());
     }
 
     /**
@@ -219,8 +257,8 @@ public final class WaypointServer implements AutoCloseable {
     }
 
     private void startAdmin() throws InterruptedException {
-        Supplier<Page> ready = () -> isReady() ? Page.text(200, "ready\n")
-                : Page.text(503, draining ? "draining\n" : "not ready: config or certificates not loaded\n");
+        Supplier<Page> ready = () -> isReady() ? Page.text(200, "ready\n" + kubeDetail())
+                : Page.text(503, draining ? "draining\n" : "not ready: config or certificates not loaded\n" + kubeDetail());
         if (settings.health() != null) {
             admins.put("health", AdminServer.start(adminGroup, settings.health(), Map.of("/healthz/ready", ready)));
         }
@@ -232,6 +270,12 @@ public final class WaypointServer implements AutoCloseable {
             admins.put("admin", AdminServer.start(adminGroup, settings.admin(),
                     Map.of("/config_dump", this::configDump, "/ready", ready, "/healthz/ready", ready)));
         }
+    }
+
+    /** With {@code --kube}: one line on the watches (e.g. the API server unreachable since when), else nothing. */
+    private String kubeDetail() {
+        KubernetesSource k = kube;
+        return k == null ? "" : k.health().detail() + "\n";
     }
 
     /** Config and certificates loaded, listener bound, not draining. */
@@ -269,6 +313,12 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
         extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
+        if (kube != null) {
+            extra.put("kubernetes", kube.debug());
+        }
+        if (statusWriter != null) {
+            extra.put("statusWritten", statusWriter.debug());
+        }
         if (certs != null) {
             Map<String, Object> cert = new LinkedHashMap<>();
             cert.put("source", ca != null ? "ca " + settings.ca().address() : "files " + settings.certDir());
@@ -340,6 +390,11 @@ public final class WaypointServer implements AutoCloseable {
     public InetSocketAddress adminAddress(String which) {
         AdminServer a = admins.get(which);
         return a == null ? null : a.address();
+    }
+
+    /** With {@code --kube}: the Kubernetes source (tests observe its health), else null. */
+    public KubernetesSource kubernetes() {
+        return kube;
     }
 
     /** The config source (tests observe generations through it). */

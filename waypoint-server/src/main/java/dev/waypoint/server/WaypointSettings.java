@@ -2,6 +2,7 @@ package dev.waypoint.server;
 
 import dev.waypoint.authn.JwksCache;
 import dev.waypoint.authz.AuthzSettings;
+import dev.waypoint.kube.KubeSettings;
 import dev.waypoint.ca.CaSettings;
 import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.listener.ListenerSettings;
@@ -27,12 +28,23 @@ import java.util.Objects;
  * @param dnsServers DNS servers for ServiceEntries with {@code resolution: DNS}, in order; empty
  *        for the system's ({@code /etc/resolv.conf})
  * @param ca where to get certificates from Istio's CA; null when they are mounted in {@code certDir}
+ * @param kube read config from the Kubernetes API instead of {@code configDir} (null: the directory)
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                                JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
-                               List<InetSocketAddress> dnsServers, CaSettings ca) {
+                               List<InetSocketAddress> dnsServers, CaSettings ca, KubeSettings kube) {
+    /** As the canonical constructor, config from the manifest directory ({@code kube} null). */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
+                            List<InetSocketAddress> dnsServers, CaSettings ca) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, meshConfig, dnsServers, ca, null);
+    }
+
     /**
      * Certificates from {@code certDir} (no CA client), no {@code --mesh-config} file, the system's
      * DNS servers for ServiceEntries.
@@ -42,13 +54,13 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
                             InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                             JwksCache.Settings jwks, AuthzSettings authz) {
         this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
-                jwks, authz, null, List.of(), null);
+                jwks, authz, null, List.of(), null, null);
     }
 
     /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
     public WaypointSettings withMeshConfig(Path meshConfig) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
     }
 
     /** No access log, the default JWKS and authorization settings. */
@@ -70,7 +82,9 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
     public WaypointSettings {
         Objects.requireNonNull(jwks, "jwks");
         Objects.requireNonNull(authz, "authz");
-        Objects.requireNonNull(configDir, "configDir");
+        if (kube == null) {
+            Objects.requireNonNull(configDir, "configDir");
+        }
         if ((certDir == null) == (ca == null)) {
             throw new IllegalArgumentException("certDir: " + certDir + ", ca: " + ca
                     + " (expected: exactly one source of certificates)");
@@ -85,12 +99,12 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
     /** A copy with these DNS servers for ServiceEntries. */
     public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca);
+                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca, kube);
     }
 
     /** A copy whose certificates come from Istio's CA ({@code ca}), or from {@code certDir} when null. */
     public WaypointSettings withCa(Path certDir, CaSettings ca) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
     }
 }

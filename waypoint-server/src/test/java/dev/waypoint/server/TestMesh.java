@@ -101,6 +101,29 @@ public final class TestMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts the mesh for the manifests in {@code configDir} (backends, pods, certificates), and
+     * the waypoint with {@code --kube} against the API server of {@code kubeconfig}, which the
+     * caller has loaded with the same manifests.
+     */
+    public static TestMesh startKube(Path configDir, Path workDir, NamespacedName gateway, Options options,
+                                     Path kubeconfig) throws Exception {
+        MeshFixtures fixtures = MeshFixtures.start(load(configDir, gateway), workDir, gateway, options.hbonePort());
+        TestMesh mesh = new TestMesh(fixtures, configDir);
+        try {
+            mesh.waypoint = WaypointServer.start(new WaypointSettings(null, fixtures.certDir(), gateway,
+                    fixtures.ca().trustDomain(), ListenerSettings.defaults(options.listen()),
+                    UpstreamSettings.defaults(fixtures.hbonePort()), options.health(), options.stats(), options.admin(),
+                    options.workers(), null, dev.waypoint.authn.JwksCache.Settings.defaults(),
+                    dev.waypoint.authz.AuthzSettings.defaults(), null, java.util.List.of(), null,
+                    dev.waypoint.kube.KubeSettings.defaults(kubeconfig)));
+            return mesh;
+        } catch (Exception | Error e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
     private static ResourceSet load(Path configDir, NamespacedName gateway) {
         ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
         try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(configDir), gateway, "cluster.local",

@@ -80,6 +80,13 @@ public final class TargetTable {
         return out;
     }
 
+    /** The Services bound to this waypoint (each with at least one port served here). */
+    public java.util.Set<dev.waypoint.model.mesh.NamespacedName> boundServices() {
+        java.util.Set<dev.waypoint.model.mesh.NamespacedName> out = new java.util.LinkedHashSet<>();
+        services.values().forEach(ports -> ports.values().forEach(t -> out.add(t.service().name())));
+        return out;
+    }
+
     /** Known addresses that are not bound here, with the reason. */
     public Map<String, String> debugNotBound() {
         Map<String, String> out = new LinkedHashMap<>();

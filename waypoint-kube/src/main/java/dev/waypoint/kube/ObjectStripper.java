@@ -1,0 +1,89 @@
+package dev.waypoint.kube;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Cuts an object from the API server down to what the translators read, before it is stored
+ * (the issue: "only what the waypoint needs is kept in memory (no managed fields, no full pod
+ * specs)").
+ *
+ * <ul>
+ *   <li>{@code metadata}: name, namespace, labels and annotations (without kubectl's
+ *       {@code last-applied-configuration} copy of the whole object); no managed fields, owner
+ *       references, finalizers, timestamps or {@code resourceVersion}, so that an update that
+ *       changes only those (or only {@code status}) leaves the stripped object equal and makes no
+ *       new generation;</li>
+ *   <li>{@code status}: dropped, except a Pod's {@code podIP}, {@code podIPs}, {@code phase} and
+ *       the type and status of its conditions (readiness);</li>
+ *   <li>a Pod's {@code spec}: the service account, the node, and each container's name and ports
+ *       (named ports); nothing else of the pod template survives;</li>
+ *   <li>a ConfigMap (the mesh config): its {@code mesh} key only.</li>
+ * </ul>
+ * Everything else (the spec of a route or policy) is kept as it came: it is config.
+ *
+ * <h2>Threading</h2>
+ * Pure; mutates and returns the tree it is given.
+ */
+final class ObjectStripper {
+    static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+    private static final Set<String> METADATA = Set.of("name", "namespace", "labels", "annotations");
+    private static final Set<String> POD_SPEC = Set.of("serviceAccountName", "serviceAccount", "nodeName");
+    private static final Set<String> POD_STATUS = Set.of("podIP", "podIPs", "phase");
+
+    private ObjectStripper() {}
+
+    static ObjectNode strip(ObjectNode tree, String kind) {
+        JsonNode metadata = tree.get("metadata");
+        if (metadata instanceof ObjectNode m) {
+            m.retain(METADATA);
+            if (m.get("annotations") instanceof ObjectNode a) {
+                a.remove(LAST_APPLIED);
+                if (a.isEmpty()) {
+                    m.remove("annotations");
+                }
+            }
+        }
+        switch (kind) {
+            case "Pod" -> stripPod(tree);
+            case "ConfigMap" -> {
+                tree.remove(List.of("status", "binaryData"));
+                if (tree.get("data") instanceof ObjectNode d) {
+                    d.retain("mesh");
+                }
+            }
+            default -> tree.remove("status");
+        }
+        return tree;
+    }
+
+    private static void stripPod(ObjectNode tree) {
+        if (tree.get("spec") instanceof ObjectNode spec) {
+            JsonNode containers = spec.get("containers");
+            spec.retain(POD_SPEC);
+            if (containers instanceof ArrayNode list) {
+                ArrayNode kept = spec.putArray("containers");
+                for (JsonNode c : list) {
+                    if (c instanceof ObjectNode container) {
+                        kept.add(container.retain("name", "ports"));
+                    }
+                }
+            }
+        }
+        if (tree.get("status") instanceof ObjectNode status) {
+            JsonNode conditions = status.get("conditions");
+            status.retain(POD_STATUS);
+            if (conditions instanceof ArrayNode list) {
+                ArrayNode kept = status.putArray("conditions");
+                for (JsonNode c : list) {
+                    if (c instanceof ObjectNode condition) {
+                        kept.add(condition.retain("type", "status"));
+                    }
+                }
+            }
+        }
+    }
+}

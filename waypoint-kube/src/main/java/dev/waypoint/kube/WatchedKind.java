@@ -1,0 +1,57 @@
+package dev.waypoint.kube;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+
+/**
+ * One kind the waypoint watches through the Kubernetes API.
+ *
+ * @param group API group ({@code ""} for the core group)
+ * @param versions the versions to watch, preferred first; for a custom resource the first one its
+ *        CRD serves is watched (or the CRD's storage version when it serves none of them)
+ * @param kind {@code HTTPRoute}
+ * @param plural {@code httproutes}
+ * @param namespaced whether objects live in namespaces
+ * @param custom whether the kind comes from a CustomResourceDefinition (watched only while the CRD
+ *        exists) rather than being built into every API server
+ * @param namespace watch only this namespace (null: all namespaces)
+ * @param name watch only the object of this name (null: every object)
+ */
+public record WatchedKind(String group, List<String> versions, String kind, String plural, boolean namespaced,
+                          boolean custom, String namespace, String name) {
+    public WatchedKind {
+        requireNonNull(group, "group");
+        versions = List.copyOf(versions);
+        if (versions.isEmpty()) {
+            throw new IllegalArgumentException("versions: [] (expected: at least one)");
+        }
+        requireNonNull(kind, "kind");
+        requireNonNull(plural, "plural");
+    }
+
+    /** A built-in kind watched in every namespace. */
+    static WatchedKind builtIn(String group, String version, String kind, String plural, boolean namespaced) {
+        return new WatchedKind(group, List.of(version), kind, plural, namespaced, false, null, null);
+    }
+
+    /** A namespaced custom resource watched in every namespace. */
+    static WatchedKind custom(String group, String kind, String plural, String... versions) {
+        return new WatchedKind(group, List.of(versions), kind, plural, true, true, null, null);
+    }
+
+    /** The name of the CustomResourceDefinition that defines this kind: {@code httproutes.gateway.networking.k8s.io}. */
+    public String crdName() {
+        return plural + "." + group;
+    }
+
+    /** {@code v1} or {@code gateway.networking.k8s.io/v1}. */
+    String apiVersion(String version) {
+        return group.isEmpty() ? version : group + "/" + version;
+    }
+
+    @Override
+    public String toString() {
+        return group.isEmpty() ? kind : kind + "." + group;
+    }
+}

@@ -1,0 +1,42 @@
+package dev.waypoint.kube;
+
+import java.util.List;
+
+/** The kinds the waypoint reads, the same set the directory mode reads. */
+public final class WatchedKinds {
+    static final String GATEWAY = "gateway.networking.k8s.io";
+    static final String SECURITY = "security.istio.io";
+    static final String NETWORKING = "networking.istio.io";
+
+    private WatchedKinds() {}
+
+    /**
+     * Every kind a translator in {@code waypoint-config} reads, plus the ones the issue lists that
+     * have no translator yet (they arrive as the translator's generic "other" resource until one
+     * exists), plus the mesh config: the {@code istio} ConfigMap of {@code rootNamespace}.
+     * Custom resources are watched only while their CRD exists.
+     */
+    public static List<WatchedKind> forWaypoint(String rootNamespace) {
+        return List.of(
+                WatchedKind.builtIn("", "v1", "Namespace", "namespaces", false),
+                WatchedKind.builtIn("", "v1", "Service", "services", true),
+                WatchedKind.builtIn("", "v1", "Pod", "pods", true),
+                WatchedKind.builtIn("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+                // Istio's mesh config: the "mesh" key of the istio ConfigMap in the root namespace
+                new WatchedKind("", List.of("v1"), "ConfigMap", "configmaps", true, false, rootNamespace, "istio"),
+                WatchedKind.custom(GATEWAY, "Gateway", "gateways", "v1", "v1beta1"),
+                WatchedKind.custom(GATEWAY, "HTTPRoute", "httproutes", "v1", "v1beta1"),
+                WatchedKind.custom(GATEWAY, "GRPCRoute", "grpcroutes", "v1", "v1alpha2"),
+                WatchedKind.custom(GATEWAY, "TCPRoute", "tcproutes", "v1alpha2"),
+                WatchedKind.custom(GATEWAY, "TLSRoute", "tlsroutes", "v1alpha2", "v1alpha3"),
+                WatchedKind.custom(GATEWAY, "ReferenceGrant", "referencegrants", "v1beta1", "v1"),
+                WatchedKind.custom(SECURITY, "AuthorizationPolicy", "authorizationpolicies", "v1", "v1beta1"),
+                WatchedKind.custom(SECURITY, "RequestAuthentication", "requestauthentications", "v1", "v1beta1"),
+                WatchedKind.custom(NETWORKING, "ServiceEntry", "serviceentries", "v1", "v1beta1"),
+                WatchedKind.custom(NETWORKING, "WorkloadEntry", "workloadentries", "v1", "v1beta1"),
+                WatchedKind.custom(NETWORKING, "DestinationRule", "destinationrules", "v1", "v1beta1"),
+                WatchedKind.custom("telemetry.istio.io", "Telemetry", "telemetries", "v1", "v1alpha1"),
+                WatchedKind.custom("extensions.istio.io", "WasmPlugin", "wasmplugins", "v1alpha1"),
+                WatchedKind.custom("extensions.istio.io", "TrafficExtension", "trafficextensions", "v1alpha1"));
+    }
+}

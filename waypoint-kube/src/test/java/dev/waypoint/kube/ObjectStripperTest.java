@@ -1,0 +1,26 @@
+package dev.waypoint.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@link ObjectStripper}: kind, object in → object kept (single-quoted JSON). */
+class ObjectStripperTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            Service | {'metadata':{'name':'a','resourceVersion':'7','managedFields':[{}],'uid':'u','generation':2,'creationTimestamp':'x'},'spec':{'ports':[]},'status':{'loadBalancer':{}}} | {'metadata':{'name':'a'},'spec':{'ports':[]}}
+            HTTPRoute | {'metadata':{'name':'r','annotations':{'kubectl.kubernetes.io/last-applied-configuration':'{}'}},'spec':{'rules':[]},'status':{'parents':[]}} | {'metadata':{'name':'r'},'spec':{'rules':[]}}
+            AuthorizationPolicy | {'metadata':{'name':'p','annotations':{'istio.io/dry-run':'true','kubectl.kubernetes.io/last-applied-configuration':'{}'}},'spec':{}} | {'metadata':{'name':'p','annotations':{'istio.io/dry-run':'true'}},'spec':{}}
+            Pod | {'metadata':{'name':'p','labels':{'app':'x'},'ownerReferences':[{}]},'spec':{'serviceAccountName':'sa','volumes':[{}],'initContainers':[{}],'containers':[{'name':'c','image':'i','env':[{}],'ports':[{'name':'http','containerPort':80}]}]},'status':{'podIP':'10.0.0.1','podIPs':[{'ip':'10.0.0.1'}],'hostIP':'h','phase':'Running','containerStatuses':[{}],'conditions':[{'type':'Ready','status':'True','lastTransitionTime':'t'}]}} | {'metadata':{'name':'p','labels':{'app':'x'}},'spec':{'serviceAccountName':'sa','containers':[{'name':'c','ports':[{'name':'http','containerPort':80}]}]},'status':{'podIP':'10.0.0.1','podIPs':[{'ip':'10.0.0.1'}],'phase':'Running','conditions':[{'type':'Ready','status':'True'}]}}
+            ConfigMap | {'metadata':{'name':'istio'},'data':{'mesh':'m','meshNetworks':'n'},'binaryData':{'b':'AA=='}} | {'metadata':{'name':'istio'},'data':{'mesh':'m'}}
+            """)
+    void keepsWhatTheTranslatorsRead(String kind, String in, String kept) throws Exception {
+        ObjectNode tree = (ObjectNode) JSON.readTree(in.replace('\'', '"'));
+        assertThat(ObjectStripper.strip(tree, kind)).isEqualTo(JSON.readTree(kept.replace('\'', '"')));
+    }
+}

@@ -1,0 +1,119 @@
+package dev.waypoint.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.waypoint.config.translate.WireObject;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.NamespacedName;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** {@link StatusPlan}: which objects get our status, and which conditions, as a table. */
+class StatusPlanTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String CONTROLLER = "waypoint.dev/waypoint-controller";
+    static final NamespacedName WAYPOINT = new NamespacedName("istio-system", "waypoint");
+    static final Set<NamespacedName> BOUND = Set.of(new NamespacedName("apps", "web"));
+
+    static WireObject wire(String singleQuotedJson) throws Exception {
+        return new WireObject(JSON.readTree(singleQuotedJson.replace('\'', '"')), SourceRef.NONE);
+    }
+
+    static Diagnostics.Problem problem(Diagnostics.Severity s, String kind, String name, String field, String message) {
+        return new Diagnostics.Problem(s, SourceRef.NONE, kind, new NamespacedName("apps", name), field, message);
+    }
+
+    static final String ROUTE = "{'metadata':{'name':'r','namespace':'apps'},'spec':{'parentRefs':[%s]}}";
+
+    /** parentRefs, problems of the route → our entries as "parent:Accepted/ResolvedRefs reasons". */
+    static Stream<Arguments> routes() {
+        return Stream.of(
+                Arguments.of("{'group':'','kind':'Service','name':'web','port':80}", List.of(),
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")),
+                // no group: gateway.networking.k8s.io (the Gateway API default), so not the core Service
+                Arguments.of("{'kind':'Service','name':'web'}", List.of(), List.of()),
+                Arguments.of("{'group':'core','kind':'Service','name':'web'}", List.of(),
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")),
+                // not bound here: another waypoint's business, no entry
+                Arguments.of("{'group':'','kind':'Service','name':'db'}", List.of(), List.of()),
+                // a Gateway parent (north-south): not ours
+                Arguments.of("{'name':'ingress'}", List.of(), List.of()),
+                Arguments.of("{'group':'','kind':'Service','name':'web'}",
+                        List.of(problem(Diagnostics.Severity.ERROR, "HTTPRoute", "r", "spec.rules[0].matches[0].path.type",
+                                "type: Bogus (expected: Exact, PathPrefix or RegularExpression)")),
+                        List.of("web:Accepted:False:UnsupportedValue,ResolvedRefs:True:ResolvedRefs")),
+                Arguments.of("{'group':'','kind':'Service','name':'web'}",
+                        List.of(problem(Diagnostics.Severity.WARNING, "HTTPRoute", "r", "spec.rules[0].backendRefs[0]",
+                                "backendRef Service apps/nowhere does not exist (requests sent to it get 500)")),
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:False:BackendNotFound")),
+                Arguments.of("{'group':'','kind':'Service','name':'web'}",
+                        List.of(problem(Diagnostics.Severity.WARNING, "HTTPRoute", "r", "spec.rules[0].backendRefs[0]",
+                                "backendRef Service other/x: not allowed by any ReferenceGrant")),
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:False:RefNotPermitted")),
+                // another route's problems do not count
+                Arguments.of("{'group':'','kind':'Service','name':'web'}",
+                        List.of(problem(Diagnostics.Severity.ERROR, "HTTPRoute", "other", "spec", "broken")),
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")));
+    }
+
+    @ParameterizedTest
+    @MethodSource("routes")
+    void routeStatus(String parentRefs, List<Diagnostics.Problem> problems, List<String> expected) throws Exception {
+        List<StatusPlan.Desired> out = StatusPlan.routes(List.of(wire(ROUTE.formatted(parentRefs))), BOUND, problems,
+                CONTROLLER);
+        List<String> got = out.stream().flatMap(d -> stream(d.ours())).map(e -> {
+            assertThat(e.path("controllerName").asText()).isEqualTo(CONTROLLER);
+            StringBuilder b = new StringBuilder(e.path("parentRef").path("name").asText()).append(':');
+            List<String> cs = stream(e.path("conditions")).map(c -> c.path("type").asText() + ":" + c.path("status").asText()
+                    + ":" + c.path("reason").asText()).toList();
+            return b.append(String.join(",", cs)).toString();
+        }).toList();
+        assertThat(got).isEqualTo(expected);
+    }
+
+    static final String POLICY = "{'metadata':{'name':'p','namespace':'%s'},'spec':{%s}}";
+
+    /** namespace, spec, problems → our condition as "status:reason:message", or "-" for none. */
+    static Stream<Arguments> policies() {
+        return Stream.of(
+                Arguments.of("apps", "'targetRefs':[{'kind':'Service','group':'','name':'web'}]", List.of(),
+                        "True:Accepted:bound to istio-system/waypoint"),
+                Arguments.of("apps", "'targetRef':{'kind':'Service','group':'','name':'web'}", List.of(),
+                        "True:Accepted:bound to istio-system/waypoint"),
+                Arguments.of("apps", "'targetRefs':[{'kind':'Service','group':'','name':'db'}]", List.of(), "-"),
+                Arguments.of("apps", "'selector':{'matchLabels':{'app':'web'}}", List.of(), "-"),
+                Arguments.of("istio-system", "'targetRefs':[{'kind':'Gateway','group':'gateway.networking.k8s.io','name':'waypoint'}]",
+                        List.of(), "True:Accepted:bound to istio-system/waypoint"),
+                Arguments.of("istio-system", "'targetRefs':[{'kind':'GatewayClass','group':'gateway.networking.k8s.io','name':'istio-waypoint'}]",
+                        List.of(), "True:Accepted:bound to istio-system/waypoint"),
+                // GatewayClass outside the root namespace: not a waypoint policy
+                Arguments.of("apps", "'targetRefs':[{'kind':'GatewayClass','group':'gateway.networking.k8s.io','name':'istio-waypoint'}]",
+                        List.of(), "-"),
+                Arguments.of("apps", "'targetRefs':[{'kind':'Service','group':'','name':'web'}]",
+                        List.of(new Diagnostics.Problem(Diagnostics.Severity.ERROR, SourceRef.NONE, "AuthorizationPolicy",
+                                new NamespacedName("apps", "p"), "spec.action", "action: MAYBE (expected: ALLOW, DENY, AUDIT or CUSTOM)")),
+                        "False:Invalid:spec.action: action: MAYBE (expected: ALLOW, DENY, AUDIT or CUSTOM)"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("policies")
+    void policyStatus(String namespace, String spec, List<Diagnostics.Problem> problems, String expected) throws Exception {
+        List<StatusPlan.Desired> out = StatusPlan.policies("AuthorizationPolicy", List.of(wire(POLICY.formatted(namespace, spec))),
+                BOUND, WAYPOINT, "istio-system", problems, CONTROLLER);
+        String got = out.isEmpty() ? "-" : out.get(0).ours().path("status").asText() + ":"
+                + out.get(0).ours().path("reason").asText() + ":" + out.get(0).ours().path("message").asText();
+        assertThat(got).isEqualTo(expected);
+        out.forEach(d -> assertThat(d.ours().path("type").asText()).isEqualTo("waypoint.dev/WaypointAccepted"));
+    }
+
+    private static Stream<JsonNode> stream(JsonNode array) {
+        return java.util.stream.StreamSupport.stream(array.spliterator(), false);
+    }
+}
