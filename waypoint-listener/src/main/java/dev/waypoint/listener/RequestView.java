@@ -23,6 +23,13 @@ final class RequestView implements RequestAttributes {
     private final boolean h2;
     private final boolean grpc;
     private final InetSocketAddress destination;
+    /**
+     * The request line as received (after path normalization, {@link #setPath}): copied, because the
+     * upstream stage rewrites the head it forwards (URLRewrite, HTTP/1.1 upstream) and the stages
+     * that read this view after it (telemetry) must see the request as the client sent it.
+     */
+    private String path;
+    private final String protocol;
 
     RequestView(HttpRequest head, TunnelContext tunnel, HeadersView headers, boolean h2) {
         this.head = head;
@@ -32,6 +39,8 @@ final class RequestView implements RequestAttributes {
         String ct = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
         this.grpc = ct != null && ct.regionMatches(true, 0, "application/grpc", 0, 16);
         this.destination = new InetSocketAddress(tunnel.target().authority().address(), tunnel.target().authority().port());
+        this.path = head.uri();
+        this.protocol = h2 ? "HTTP/2" : head.protocolVersion().text();
     }
 
     @Override
@@ -41,12 +50,13 @@ final class RequestView implements RequestAttributes {
 
     @Override
     public String path() {
-        return head.uri();
+        return path;
     }
 
     /** Rewrites the request target of the head being forwarded: {@link #path()} returns it from now on. */
     void setPath(String path) {
         head.setUri(path);
+        this.path = path;
     }
 
     @Override
@@ -62,7 +72,7 @@ final class RequestView implements RequestAttributes {
 
     @Override
     public String protocol() {
-        return h2 ? "HTTP/2" : head.protocolVersion().text();
+        return protocol;
     }
 
     @Override
