@@ -11,7 +11,8 @@
  *             x-grow -> tries to malloc 32 MiB, answers x-grow: yes or no
  *   response: adds x-wasm-response: yes and x-wasm-status (response.code), removes x-backend-secret
  *             and x-echo-method
- *   body:     upper-cases request and response bodies
+ *   body:     upper-cases request and response bodies of requests with x-upper (buffered until
+ *             the end of the stream)
  *   metrics:  counter wasm_test_requests, gauge wasm_test_inflight, histogram wasm_test_path_len
  *   wasi:     writes one line through wasi_unstable.fd_write at VM start */
 #include "proxy_wasm_abi.h"
@@ -192,6 +193,9 @@ EXPORT(proxy_on_http_call_response) void on_http_call_response(int32_t id, int32
 }
 
 static int32_t upper_body(int32_t type, int32_t size, int32_t eos) {
+    if (!has(REQUEST_HEADERS, S("x-upper"))) {
+        return CONTINUE;
+    }
     if (!eos) {
         return 1; /* StopIterationAndBuffer: wait for the whole body */
     }

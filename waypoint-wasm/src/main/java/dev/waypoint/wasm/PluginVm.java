@@ -312,6 +312,16 @@ final class PluginVm {
         return (int) callback(onRequestHeaders, s.id, n, endOfStream ? 1 : 0);
     }
 
+    /** Whether the module exports {@code proxy_on_request_body} or {@code proxy_on_request_trailers}. */
+    boolean seesRequestBody() {
+        return onRequestBody != null || onRequestTrailers != null;
+    }
+
+    /** Whether the module exports {@code proxy_on_response_body} or {@code proxy_on_response_trailers}. */
+    boolean seesResponseBody() {
+        return onResponseBody != null || onResponseTrailers != null;
+    }
+
     /** {@code proxy_on_request_body} over {@code body} (readable and rewritable through the body buffer). */
     int onRequestBody(HttpStream s, byte[] body, boolean endOfStream) {
         effective = s.id;

@@ -359,7 +359,7 @@ class WasmFilterTest {
     void bodyCallbacksRewriteTheBuffer() throws Exception {
         ConfigSnapshot snap = snapshot(headers("body", FailStrategy.FAIL_CLOSE));
         Plugin p = snap.part(WasmPlugins.PART).all().get(0);
-        RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "11"));
+        RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "11", "x-upper", "1"));
         String[] out = onLoop(() -> {
             PluginVm vm = p.vm();
             HttpStream s = vm.newStream(rc, rc.requestHeaders());
