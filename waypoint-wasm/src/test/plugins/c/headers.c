@@ -2,7 +2,8 @@
  * allocate through malloc, as Envoy does for such modules). One file covers what the tests need:
  *   request:  adds x-wasm-added (plugin config text), x-wasm-path (request.path property),
  *             x-wasm-source (source.address), x-wasm-root-id (plugin_root_id), x-wasm-node-ns
- *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header;
+ *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header
+ *             (grpc_status 16 with x-deny-grpc, else none);
  *             x-pause -> pause, resumed by the next tick with x-resumed: yes; x-trap -> trap;
  *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count;
  *             x-call: <cluster> -> proxy_http_call GET /called there, pause; the response's :status,
@@ -96,7 +97,9 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
     if (has(REQUEST_HEADERS, S("x-deny"))) {
         /* one header: count 1, lengths 11 and 4, then "x-denied-by\0wasm\0" */
         static const char map[] = "\x01\0\0\0" "\x0b\0\0\0" "\x04\0\0\0" "x-denied-by\0" "wasm\0";
-        proxy_send_local_response(403, S("denied_by_wasm"), S("denied by a wasm plugin\n"), map, sizeof(map) - 1, -1);
+        /* x-deny-grpc: the plugin names the gRPC status itself (16, UNAUTHENTICATED) */
+        int32_t grpc_status = has(REQUEST_HEADERS, S("x-deny-grpc")) ? 16 : -1;
+        proxy_send_local_response(403, S("denied_by_wasm"), S("denied by a wasm plugin\n"), map, sizeof(map) - 1, grpc_status);
         return PAUSE;
     }
     proxy_add_header_map_value(REQUEST_HEADERS, S("x-wasm-added"), config_len ? config : "", config_len);

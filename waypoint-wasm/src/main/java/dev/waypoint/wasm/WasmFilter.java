@@ -118,7 +118,7 @@ public final class WasmFilter implements HttpFilter {
                 run(request).add(p, vm, s);
                 int action = vm.onRequestHeaders(s, endOfStream(request.requestHeaders()));
                 if (s.localReply != null) {
-                    return reply(p, s.localReply);
+                    return reply(request, p, s.localReply);
                 }
                 if (action != Abi.ACTION_CONTINUE) {
                     CompletableFuture<Void> resumed = new CompletableFuture<>();
@@ -131,7 +131,7 @@ public final class WasmFilter implements HttpFilter {
                                     : new PluginFailure("trap", String.valueOf(err), err));
                             return failed != null ? failed : runFrom(request, part, plugins, next);
                         }
-                        return s.localReply != null ? reply(p, s.localReply) : runFrom(request, part, plugins, next);
+                        return s.localReply != null ? reply(request, p, s.localReply) : runFrom(request, part, plugins, next);
                     }));
                 }
             } catch (PluginFailure e) {
@@ -168,14 +168,32 @@ public final class WasmFilter implements HttpFilter {
         return r;
     }
 
-    private static FilterResult reply(Plugin p, HttpStream.LocalReply lr) {
+    private static FilterResult reply(RequestContext request, Plugin p, HttpStream.LocalReply lr) {
         Map<String, String> headers = new LinkedHashMap<>();
         for (Map.Entry<String, String> h : lr.headers()) {
             headers.merge(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue(), (a, b) -> a + "," + b);
         }
+        if (request.attributes().grpc()) {
+            // Envoy's sendLocalReply to a gRPC client: the plugin's grpc_status when it gave one
+            // (0..16; -1 is "none"), else the HTTP status mapped (Grpc::Utility::httpToGrpcStatus)
+            headers.put("grpc-status", Integer.toString(lr.grpcStatus() >= 0 && lr.grpcStatus() <= 16
+                    ? lr.grpcStatus() : httpToGrpcStatus(lr.status())));
+        }
         String details = lr.details().isEmpty() ? "wasm plugin " + p.name() : lr.details();
         return FilterResult.reply(Rejection.of(Rejection.Reason.WASM_LOCAL_REPLY, details, lr.status(),
                 new String(lr.body(), StandardCharsets.UTF_8)), headers);
+    }
+
+    /** Envoy's {@code Grpc::Utility::httpToGrpcStatus}. */
+    static int httpToGrpcStatus(int http) {
+        return switch (http) {
+            case 400 -> 13; // INTERNAL
+            case 401 -> 16; // UNAUTHENTICATED
+            case 403 -> 7; // PERMISSION_DENIED
+            case 404 -> 12; // UNIMPLEMENTED
+            case 429, 502, 503, 504 -> 14; // UNAVAILABLE
+            default -> 2; // UNKNOWN
+        };
     }
 
     /** Whether the request head is all there is (no body announced). */
@@ -252,7 +270,7 @@ public final class WasmFilter implements HttpFilter {
                 continue;
             }
             if (s.localReply != null) {
-                return reply(p, s.localReply);
+                return reply(request, p, s.localReply);
             }
             data = s.requestBody;
             if (action != Abi.ACTION_CONTINUE && !eos) {
@@ -315,7 +333,7 @@ public final class WasmFilter implements HttpFilter {
                 return failure(p, e); // the head is out: the listener resets the stream
             }
             if (s.localReply != null) {
-                return reply(p, s.localReply);
+                return reply(request, p, s.localReply);
             }
             data = s.responseBody;
             if (action != Abi.ACTION_CONTINUE && !eos) {

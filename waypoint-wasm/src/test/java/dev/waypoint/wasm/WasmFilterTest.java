@@ -144,6 +144,27 @@ class WasmFilterTest {
         assertThat(reply.headers()).containsEntry("x-denied-by", "wasm");
     }
 
+    /** Envoy's local reply to a gRPC client: the plugin's grpc_status, else the HTTP status mapped. */
+    @Test
+    void aLocalReplyToAGrpcClientCarriesTheGrpcStatusAsEnvoyMapsIt() throws Exception {
+        ConfigSnapshot snap = snapshot(headers("deny", FailStrategy.FAIL_CLOSE));
+        String[][] cases = {
+            // content-type, extra header, grpc-status expected (null: not a gRPC request, none added)
+            {"application/grpc", "x-none", "7"}, // 403 -> PERMISSION_DENIED
+            {"application/grpc+proto", "x-deny-grpc", "16"}, // the plugin's own
+            {"text/plain", "x-deny-grpc", null},
+        };
+        for (String[] c : cases) {
+            RequestContext rc = TestRequests.request(snap, "POST", "/svc/Method",
+                    Headers.of("x-deny", "1", "content-type", c[0], c[1], "1"));
+            FilterResult.Reply reply = (FilterResult.Reply) run(WasmFilter.at(PluginPhase.UNSPECIFIED), rc);
+            assertThat(reply.headers().get("grpc-status")).as("%s %s", c[0], c[1]).isEqualTo(c[2]);
+        }
+        assertThat(WasmFilter.httpToGrpcStatus(200)).isEqualTo(2);
+        assertThat(WasmFilter.httpToGrpcStatus(503)).isEqualTo(14);
+        assertThat(WasmFilter.httpToGrpcStatus(401)).isEqualTo(16);
+    }
+
     @Test
     void pausesAndResumesWhenThePluginContinuesTheStream() throws Exception {
         ConfigSnapshot snap = snapshot(headers("pause", FailStrategy.FAIL_CLOSE));
@@ -373,6 +394,34 @@ class WasmFilterTest {
             return new String[] {Integer.toString(partial), Integer.toString(last), req, new String(s.responseBody)};
         });
         assertThat(out).containsExactly("1", "0", "HELLO WORLD", "OK THEN");
+    }
+
+    /** Through the filter's body hook: a plugin that pauses holds the pieces, past the limit it is a 413. */
+    @Test
+    void aPausingPluginHoldsTheBodyAndPastTheLimitTheRequestIs413() throws Exception {
+        ConfigSnapshot snap = snapshot(headers("body", FailStrategy.FAIL_CLOSE));
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+        String[] out = onLoop(() -> {
+            RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "9", "x-upper", "1"));
+            assertThat(f.onRequest(rc)).isSameAs(FilterResult.CONTINUE);
+            assertThat(f.wantsRequestBody(rc)).isTrue();
+            dev.waypoint.model.request.BodyChunk a = new dev.waypoint.model.request.BodyChunk("abc".getBytes(), false);
+            f.onRequestBody(rc, a);
+            dev.waypoint.model.request.BodyChunk b = new dev.waypoint.model.request.BodyChunk("def".getBytes(), true);
+            f.onRequestBody(rc, b);
+            f.onComplete(rc);
+
+            RequestContext big = TestRequests.request(snap, "POST", "/", Headers.of("x-upper", "1"));
+            f.onRequest(big);
+            FilterResult last = FilterResult.CONTINUE;
+            for (int i = 0; i < 5 && last == FilterResult.CONTINUE; i++) {
+                last = f.onRequestBody(big, new dev.waypoint.model.request.BodyChunk(new byte[256 * 1024], false));
+            }
+            f.onComplete(big);
+            return new String[] {new String(a.bytes()), new String(b.bytes()),
+                    last instanceof FilterResult.Reply r ? r.rejection().status() + " " + r.rejection().body() : "none"};
+        });
+        assertThat(out).containsExactly("", "ABCDEF", "413 Payload Too Large");
     }
 
     /**
