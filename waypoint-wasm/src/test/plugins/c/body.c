@@ -5,7 +5,12 @@
  *              many body callbacks it saw): the length changes
  *   "response" the same for the response body: "<body>|chunks=N|response rewritten by wasm\n"
  *   "stream"   upper-cases each piece of both bodies as it passes (never holds anything)
- *   "deny"     answers the request body with a local 400 once the body contains "forbidden" */
+ *   "deny"     answers the request body with a local 400 once the body contains "forbidden"
+ *   "grpc"     with x-grpc-cluster: <cluster> (and x-grpc-service/x-grpc-method, default
+ *              echo.Echo/Say), calls it with proxy_grpc_call (message "ping") and pauses; resumes
+ *              with x-grpc-reply: <message> (on_grpc_receive) or x-grpc-status: <code> and
+ *              x-grpc-message (on_grpc_close, from proxy_get_status); x-grpc-error: <result> when
+ *              the call cannot start */
 #include "proxy_wasm_abi.h"
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +120,54 @@ EXPORT(proxy_on_response_body) int32_t on_response_body(int32_t id, int32_t size
         return rewrite(RESPONSE_BODY, size, eos, response_chunks, S("response rewritten by wasm\n"));
     }
     return CONTINUE;
+}
+
+static void header_or(const char *name, size_t len, const char *dflt, char **v, size_t *n) {
+    if (proxy_get_header_map_value(REQUEST_HEADERS, name, len, v, n) != OK) {
+        *v = (char *) dflt;
+        *n = strlen(dflt);
+    }
+}
+
+EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t headers, int32_t eos) {
+    char *cluster;
+    size_t cluster_len;
+    if (!mode("grpc") || proxy_get_header_map_value(REQUEST_HEADERS, S("x-grpc-cluster"), &cluster, &cluster_len) != OK) {
+        return CONTINUE;
+    }
+    char *service, *method;
+    size_t service_len, method_len;
+    header_or(S("x-grpc-service"), "echo.Echo", &service, &service_len);
+    header_or(S("x-grpc-method"), "Say", &method, &method_len);
+    uint32_t token;
+    int32_t r = proxy_grpc_call(cluster, cluster_len, service, service_len, method, method_len, 0, 0, S("ping"), 5000, &token);
+    if (r != OK) {
+        char digits[2] = {(char) ('0' + r / 10 % 10), (char) ('0' + r % 10)};
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-grpc-error"), digits, 2);
+        return CONTINUE;
+    }
+    return PAUSE;
+}
+
+EXPORT(proxy_on_grpc_receive) void on_grpc_receive(int32_t id, uint32_t token, size_t size) {
+    char *v;
+    size_t n;
+    if (proxy_get_buffer_bytes(5, 0, size, &v, &n) == OK) {
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-grpc-reply"), v, n);
+    }
+    proxy_continue_stream(0);
+}
+
+EXPORT(proxy_on_grpc_close) void on_grpc_close(int32_t id, uint32_t token, uint32_t status) {
+    uint32_t code;
+    char *msg;
+    size_t n;
+    if (proxy_get_status(&code, &msg, &n) == OK && code == status) {
+        char digits[2] = {(char) ('0' + code / 10 % 10), (char) ('0' + code % 10)};
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-grpc-status"), digits, 2);
+        proxy_add_header_map_value(REQUEST_HEADERS, S("x-grpc-message"), msg, n);
+    }
+    proxy_continue_stream(0);
 }
 
 EXPORT(proxy_on_done) int32_t on_done(int32_t id) { return 1; }

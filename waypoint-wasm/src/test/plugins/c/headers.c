@@ -43,7 +43,7 @@ EXPORT(proxy_on_vm_start) int32_t on_vm_start(int32_t root, int32_t size) {
     size_t written;
     wasi_unstable_fd_write(1, &line, 1, &written);
     uint32_t token;
-    if (proxy_grpc_call(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, &token) != 12) {
+    if (proxy_grpc_stream(0, 0, 0, 0, 0, 0, 0, 0, &token) != 12) {
         return 0; /* expected Unimplemented */
     }
     proxy_define_metric(COUNTER, S("wasm_test_requests"), &requests);

@@ -294,4 +294,51 @@ class WasmBodyEndToEndTest {
             ok.release();
         }
     }
+
+    /** One GET on a fresh tunnel with {@code headers}. */
+    private FullHttpResponse get(Map<String, String> headers) throws Exception {
+        Channel t = tunnel();
+        try {
+            BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+            io.netty.handler.codec.http.FullHttpRequest r = new io.netty.handler.codec.http.DefaultFullHttpRequest(
+                    HttpVersion.HTTP_1_1, HttpMethod.GET, "/asked");
+            r.headers().set(HttpHeaderNames.HOST, "web.apps");
+            headers.forEach(r.headers()::set);
+            t.writeAndFlush(r);
+            return Tunnels.take(q);
+        } finally {
+            t.close();
+        }
+    }
+
+    /**
+     * proxy_grpc_call, unary, to a gRPC Service (appProtocol grpc: HTTP/2 to the pod over HBONE):
+     * the echo backend sends the message back with grpc-status 0, so on_grpc_receive sees "ping";
+     * a non-gRPC answer (the echo's /status/503) closes with 14 as Envoy maps a 503; an unknown
+     * cluster is BadArgument.
+     */
+    @Test
+    void aPluginCallsAGrpcServiceAndResumesWithItsAnswer() throws Exception {
+        plugin("grpc");
+        FullHttpResponse ok = get(Map.of("x-grpc-cluster", "outbound|9000||grpc.apps.svc.cluster.local"));
+        try {
+            assertThat(ok.status().code()).isEqualTo(200);
+            assertThat(body(ok)).contains("header x-grpc-reply=ping\n").doesNotContain("x-grpc-status", "x-grpc-error");
+        } finally {
+            ok.release();
+        }
+        FullHttpResponse failed = get(Map.of("x-grpc-cluster", "outbound|9000||grpc.apps.svc.cluster.local",
+                "x-grpc-service", "status", "x-grpc-method", "503"));
+        try {
+            assertThat(body(failed)).contains("header x-grpc-status=14\n").doesNotContain("x-grpc-reply");
+        } finally {
+            failed.release();
+        }
+        FullHttpResponse unknown = get(Map.of("x-grpc-cluster", "outbound|9000||nope.apps.svc.cluster.local"));
+        try {
+            assertThat(body(unknown)).contains("header x-grpc-error=02\n");
+        } finally {
+            unknown.release();
+        }
+    }
 }
