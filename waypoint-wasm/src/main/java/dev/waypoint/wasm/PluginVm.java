@@ -85,6 +85,7 @@ final class PluginVm {
     private final ExportFunction onHttpCallResponse;
     private final ExportFunction onGrpcReceive;
     private final ExportFunction onGrpcClose;
+    private final ExportFunction onQueueReady;
     /** The message of the gRPC response being delivered (buffer 5), or null. */
     private byte[] grpcReceive;
     /** What {@code proxy_get_status} answers: the last gRPC call's close status and message. */
@@ -156,6 +157,7 @@ final class PluginVm {
         this.onHttpCallResponse = export("proxy_on_http_call_response");
         this.onGrpcReceive = export("proxy_on_grpc_receive");
         this.onGrpcClose = export("proxy_on_grpc_close");
+        this.onQueueReady = export("proxy_on_queue_ready");
         if (allocate == null) {
             throw new PluginFailure("abi", "the module exports neither proxy_on_memory_allocate nor malloc", null);
         }
@@ -498,6 +500,43 @@ final class PluginVm {
         });
         m.put("proxy_http_call", (inst, a) -> httpCall(a));
         m.put("proxy_grpc_call", (inst, a) -> grpcCall(a));
+        m.put("proxy_register_shared_queue", (inst, a) -> {
+            memory.writeI32((int) a[2], plugin.sharedData().queues.register("", str(a[0], a[1]), this));
+            return RESULT_OK;
+        });
+        m.put("proxy_resolve_shared_queue", (inst, a) -> {
+            int token = plugin.sharedData().queues.resolve(str(a[0], a[1]), str(a[2], a[3]));
+            if (token == 0) {
+                return RESULT_NOT_FOUND;
+            }
+            memory.writeI32((int) a[4], token);
+            return RESULT_OK;
+        });
+        m.put("proxy_enqueue_shared_queue", (inst, a) -> {
+            SharedQueues.Queue q = plugin.sharedData().queues.queue((int) a[0]);
+            if (q == null) {
+                return RESULT_NOT_FOUND;
+            }
+            if (!SharedQueues.offer(q, bytes(a[1], a[2]))) {
+                return new long[] {Abi.INTERNAL_FAILURE};
+            }
+            PluginVm owner = q.owner;
+            if (owner != null) {
+                owner.queueReady(q.token);
+            }
+            return RESULT_OK;
+        });
+        m.put("proxy_dequeue_shared_queue", (inst, a) -> {
+            SharedQueues.Queue q = plugin.sharedData().queues.queue((int) a[0]);
+            if (q == null) {
+                return RESULT_NOT_FOUND;
+            }
+            byte[] item = SharedQueues.poll(q);
+            if (item == null) {
+                return new long[] {Abi.EMPTY};
+            }
+            return returnBytes(item, a[1], a[2]);
+        });
         m.put("proxy_get_status", (inst, a) -> {
             memory.writeI32((int) a[0], grpcStatus);
             return returnBytes(grpcMessage, a[1], a[2]);
@@ -769,6 +808,33 @@ final class PluginVm {
             }
         }
         return null;
+    }
+
+    /**
+     * Something was enqueued on a queue this VM owns: {@code proxy_on_queue_ready(root, token)} on
+     * this VM's loop, after whatever callback is running (never inside it). Called from any loop.
+     */
+    void queueReady(int token) {
+        if (loop == null) {
+            return; // driven off an event loop (host tests): nothing to run it on
+        }
+        Runnable ready = () -> {
+            if (failure != null || onQueueReady == null) {
+                return;
+            }
+            effective = ROOT_CONTEXT;
+            try {
+                callback(onQueueReady, ROOT_CONTEXT, token);
+            } catch (PluginFailure e) {
+                plugin.failed(e, "on_queue_ready");
+                failPaused(e);
+            }
+        };
+        if (loop.inEventLoop() && depth > 0) {
+            afterCallback.add(ready);
+        } else {
+            loop.execute(ready);
+        }
     }
 
     /** {@code proxy_on_http_call_response}; a failed call is answered with no headers and no body, as Envoy does. */

@@ -396,6 +396,27 @@ class WasmFilterTest {
         assertThat(out).containsExactly("1", "0", "HELLO WORLD", "OK THEN");
     }
 
+    /**
+     * Shared queues: the VM registers a queue at start, a request enqueues (resolving it by name),
+     * on_queue_ready runs on the owner's loop after that callback and dequeues until Empty; an
+     * unknown token is NotFound.
+     */
+    @Test
+    void sharedQueuesCarryItemsToTheOwnersOnQueueReady() throws Exception {
+        ConfigSnapshot snap = snapshot(spec("queue", TestPlugins.c("queue").toUri().toString(), FailStrategy.FAIL_CLOSE, "{}",
+                PluginPhase.UNSPECIFIED, 0, List.of(), ECHO));
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+        Headers a = Headers.of("x-enqueue", "one");
+        Headers b = Headers.of("x-enqueue", "two", "x-bad-token", "1");
+        assertThat(run(f, TestRequests.request(snap, "GET", "/", a))).isSameAs(FilterResult.CONTINUE);
+        assertThat(run(f, TestRequests.request(snap, "GET", "/", b))).isSameAs(FilterResult.CONTINUE);
+        Headers c = Headers.of("x-dequeued", "1");
+        run(f, TestRequests.request(snap, "GET", "/", c));
+        assertThat(a.get("x-enqueued")).isEqualTo("0");
+        assertThat(b.getAll("x-enqueued")).containsExactly("0", "1"); // OK, then NotFound for token 9999
+        assertThat(c.get("x-dequeued-value")).isEqualTo("one,two");
+    }
+
     /** Through the filter's body hook: a plugin that pauses holds the pieces, past the limit it is a 413. */
     @Test
     void aPausingPluginHoldsTheBodyAndPastTheLimitTheRequestIs413() throws Exception {
