@@ -2,7 +2,8 @@
  * allocate through malloc, as Envoy does for such modules). One file covers what the tests need:
  *   request:  adds x-wasm-added (plugin config text), x-wasm-path (request.path property),
  *             x-wasm-source (source.address), x-wasm-root-id (plugin_root_id), x-wasm-node-ns
- *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header;
+ *             (node.metadata.NAMESPACE); removes x-remove-me; x-deny -> local 403 with a header
+ *             (grpc_status 16 with x-deny-grpc, else none);
  *             x-pause -> pause, resumed by the next tick with x-resumed: yes; x-trap -> trap;
  *             x-loop -> never returns; x-shared -> counts in shared data, sets x-shared-count;
  *             x-call: <cluster> -> proxy_http_call GET /called there, pause; the response's :status,
@@ -11,7 +12,8 @@
  *             x-grow -> tries to malloc 32 MiB, answers x-grow: yes or no
  *   response: adds x-wasm-response: yes and x-wasm-status (response.code), removes x-backend-secret
  *             and x-echo-method
- *   body:     upper-cases request and response bodies
+ *   body:     upper-cases request and response bodies of requests with x-upper (buffered until
+ *             the end of the stream)
  *   metrics:  counter wasm_test_requests, gauge wasm_test_inflight, histogram wasm_test_path_len
  *   wasi:     writes one line through wasi_unstable.fd_write at VM start */
 #include "proxy_wasm_abi.h"
@@ -41,7 +43,7 @@ EXPORT(proxy_on_vm_start) int32_t on_vm_start(int32_t root, int32_t size) {
     size_t written;
     wasi_unstable_fd_write(1, &line, 1, &written);
     uint32_t token;
-    if (proxy_grpc_call(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, &token) != 12) {
+    if (proxy_grpc_stream(0, 0, 0, 0, 0, 0, 0, 0, &token) != 12) {
         return 0; /* expected Unimplemented */
     }
     proxy_define_metric(COUNTER, S("wasm_test_requests"), &requests);
@@ -95,7 +97,9 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
     if (has(REQUEST_HEADERS, S("x-deny"))) {
         /* one header: count 1, lengths 11 and 4, then "x-denied-by\0wasm\0" */
         static const char map[] = "\x01\0\0\0" "\x0b\0\0\0" "\x04\0\0\0" "x-denied-by\0" "wasm\0";
-        proxy_send_local_response(403, S("denied_by_wasm"), S("denied by a wasm plugin\n"), map, sizeof(map) - 1, -1);
+        /* x-deny-grpc: the plugin names the gRPC status itself (16, UNAUTHENTICATED) */
+        int32_t grpc_status = has(REQUEST_HEADERS, S("x-deny-grpc")) ? 16 : -1;
+        proxy_send_local_response(403, S("denied_by_wasm"), S("denied by a wasm plugin\n"), map, sizeof(map) - 1, grpc_status);
         return PAUSE;
     }
     proxy_add_header_map_value(REQUEST_HEADERS, S("x-wasm-added"), config_len ? config : "", config_len);
@@ -192,6 +196,9 @@ EXPORT(proxy_on_http_call_response) void on_http_call_response(int32_t id, int32
 }
 
 static int32_t upper_body(int32_t type, int32_t size, int32_t eos) {
+    if (!has(REQUEST_HEADERS, S("x-upper"))) {
+        return CONTINUE;
+    }
     if (!eos) {
         return 1; /* StopIterationAndBuffer: wait for the whole body */
     }

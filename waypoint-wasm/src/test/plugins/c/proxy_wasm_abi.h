@@ -37,9 +37,18 @@ IMPORT(proxy_set_shared_data) int32_t proxy_set_shared_data(const char *key, siz
 IMPORT(proxy_http_call) int32_t proxy_http_call(const char *upstream, size_t upstream_size, const char *headers,
     size_t headers_size, const char *body, size_t body_size, const char *trailers, size_t trailers_size,
     uint32_t timeout_ms, uint32_t *token);
+IMPORT(proxy_grpc_call) int32_t proxy_grpc_call(const char *service, size_t service_size, const char *service_name,
+    size_t service_name_size, const char *method, size_t method_size, const char *metadata, size_t metadata_size,
+    const char *message, size_t message_size, uint32_t timeout_ms, uint32_t *token);
+IMPORT(proxy_register_shared_queue) int32_t proxy_register_shared_queue(const char *name, size_t size, uint32_t *token);
+IMPORT(proxy_resolve_shared_queue) int32_t proxy_resolve_shared_queue(const char *vm_id, size_t vm_id_size, const char *name,
+    size_t size, uint32_t *token);
+IMPORT(proxy_enqueue_shared_queue) int32_t proxy_enqueue_shared_queue(uint32_t token, const char *data, size_t size);
+IMPORT(proxy_dequeue_shared_queue) int32_t proxy_dequeue_shared_queue(uint32_t token, char **data, size_t *size);
+IMPORT(proxy_get_status) int32_t proxy_get_status(uint32_t *code, char **message, size_t *message_size);
 /* never implemented by the waypoint: must answer Unimplemented, not refuse the module */
-IMPORT(proxy_grpc_call) int32_t proxy_grpc_call(const char *a, size_t b, const char *c, size_t d, const char *e, size_t f,
-    const char *g, size_t h, const char *i, size_t j, uint32_t timeout, uint32_t *token);
+IMPORT(proxy_grpc_stream) int32_t proxy_grpc_stream(const char *a, size_t b, const char *c, size_t d, const char *e, size_t f,
+    const char *g, size_t h, uint32_t *token);
 
 #define S(s) s, sizeof(s) - 1
 #endif

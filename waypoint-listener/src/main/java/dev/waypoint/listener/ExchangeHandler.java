@@ -4,6 +4,7 @@ import dev.waypoint.listener.target.TargetResolver;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.model.request.BodyChunk;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.Rejection;
@@ -16,6 +17,8 @@ import dev.waypoint.transport.DrainEvent;
 import dev.waypoint.transport.ExchangeSink;
 import dev.waypoint.transport.HalfClose;
 import dev.waypoint.transport.UpstreamCall;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -23,8 +26,12 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
@@ -313,6 +320,14 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         private UpstreamCall call;
         /** Body received before the upstream stage started (filters running or paused). */
         private ArrayDeque<HttpContent> pending;
+        /**
+         * Bit i: filter i wants the request body ({@link HttpFilter#wantsRequestBody}); 0 for most
+         * requests. Shorts (the first 16 filters: the list has 9) fit the object's padding, so a
+         * request costs no more than before bodies were seen by filters (RequestChainBench).
+         */
+        private short requestBodyFilters;
+        /** Bit i: filter i wants the response body; 0 for most requests. */
+        private short responseBodyFilters;
 
         InboundRequest(HttpRequest head) {
             this.head = head;
@@ -429,6 +444,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         private void forward() {
             HttpRequest h = head;
             head = null;
+            wantRequestBody(h);
             UpstreamCall c = chain.upstream().start(rc, h, h2, ctx.channel().eventLoop(), this);
             if (discarding || finished) {
                 releasePending(); // it failed at once (no endpoint): the local reply is out
@@ -437,7 +453,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             call = c;
             if (pending != null) {
                 while (!pending.isEmpty()) {
-                    call.requestContent(pending.poll());
+                    requestOut(pending.poll());
                 }
             }
         }
@@ -468,7 +484,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (discarding) {
                 c.release();
             } else if (call != null) {
-                call.requestContent(c);
+                requestOut(c);
             } else {
                 if (pending == null) {
                     pending = new ArrayDeque<>(2);
@@ -507,6 +523,12 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             outcome.responseStarted(ticker.getAsLong());
             grpcStatus(res.headers()); // trailers-only responses carry it here
             respondFilters(status.code(), res);
+            LastHttpContent bodyTail = null;
+            if (wantResponseBody(res) && res instanceof FullHttpResponse full) {
+                // the filters see a full response's body as its one last piece
+                bodyTail = new DefaultLastHttpContent(full.content(), full.trailingHeaders());
+                res = new DefaultHttpResponse(full.protocolVersion(), full.status(), full.headers());
+            }
             if (!h2) {
                 if (!(res instanceof FullHttpResponse) && !HttpUtil.isContentLengthSet(res)
                         && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(status)) {
@@ -527,6 +549,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (last) {
                 responseEnded();
             }
+            if (bodyTail != null) {
+                responseContent(bodyTail);
+            }
         }
 
         @Override
@@ -534,6 +559,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (finished || responseDone || !responseStarted) {
                 c.release();
                 return;
+            }
+            if (responseBodyFilters != 0 && (c = filterResponseBody(c)) == null) {
+                return; // held by a filter, or the stream was reset
             }
             outcome.addResponseBytes(c.content().readableBytes());
             if (responseMessages != null) {
@@ -593,6 +621,146 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 reset(r.reason() == Rejection.Reason.REQUEST_TIMEOUT ? "UT" : "UR", r.reason().code(),
                         RequestOutcome.End.UPSTREAM_RESET);
             }
+        }
+
+        // --- bodies through the filters that want them (nothing of this runs for other requests) ---
+
+        /** Asks the filters that ran whether they want the request body; if one does, the length may change. */
+        private void wantRequestBody(HttpRequest h) {
+            requestBodyFilters = bodyFilters(true);
+            if (requestBodyFilters != 0 && HttpUtil.getContentLength(h, 0L) > 0) {
+                // a request without a body stays without one (a GET must not turn chunked)
+                h.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+                HttpUtil.setTransferEncodingChunked(h, true); // h2 upstreams drop it, h1 ones chunk the body
+            }
+        }
+
+        /** As {@link #wantRequestBody}, for the response (after its head passed the filters). */
+        private boolean wantResponseBody(HttpResponse res) {
+            // a HEAD response has no body (and must keep its content-length)
+            responseBodyFilters = mayHaveBody(res.status()) && !rc.attributes().method().equals("HEAD")
+                    ? bodyFilters(false) : (short) 0;
+            if (responseBodyFilters == 0) {
+                return false;
+            }
+            res.headers().remove(HttpHeaderNames.CONTENT_LENGTH); // chunked for HTTP/1.1 clients below
+            return true;
+        }
+
+        private short bodyFilters(boolean request) {
+            HttpFilter[] filters = chain.filters();
+            int mask = 0;
+            for (int i = 0; i < ran && i < 16; i++) {
+                try {
+                    if (request ? filters[i].wantsRequestBody(rc) : filters[i].wantsResponseBody(rc)) {
+                        mask |= 1 << i;
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed on {}", filters[i].name(), rc, e);
+                }
+            }
+            return (short) mask;
+        }
+
+        /** A request body piece to the upstream stage, through the filters that want it. */
+        private void requestOut(HttpContent c) {
+            if (requestBodyFilters == 0) {
+                call.requestContent(c);
+                return;
+            }
+            HttpContent out = filterRequestBody(c);
+            if (out == null) {
+                return;
+            }
+            if (call != null) {
+                call.requestContent(out);
+            } else {
+                out.release();
+            }
+        }
+
+        /** What goes upstream of {@code c} (released here), or null: held by a filter, or answered. */
+        private HttpContent filterRequestBody(HttpContent c) {
+            boolean last = c instanceof LastHttpContent;
+            HttpHeaders trailers = last ? ((LastHttpContent) c).trailingHeaders() : null;
+            BodyChunk chunk = new BodyChunk(ByteBufUtil.getBytes(c.content()), last);
+            c.release();
+            HttpFilter[] filters = chain.filters();
+            for (int i = 0; i < filters.length && i < 16; i++) {
+                if ((requestBodyFilters & (1 << i)) == 0) {
+                    continue;
+                }
+                FilterResult r;
+                try {
+                    r = filters[i].onRequestBody(rc, chunk);
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed on the request body of {}", filters[i].name(), rc, e);
+                    r = null;
+                }
+                if (r instanceof FilterResult.Reply reply) {
+                    reply(reply.rejection(), reply.headers());
+                    return null;
+                }
+                if (r != FilterResult.CONTINUE) {
+                    reply(new Rejection(Rejection.Reason.INTERNAL, "stage " + filters[i].name() + " failed"), Map.of());
+                    return null;
+                }
+            }
+            if (trailers != null && !trailers.isEmpty()) {
+                NettyHeaders view = new NettyHeaders(trailers);
+                for (int i = 0; i < filters.length && i < 16; i++) {
+                    if ((requestBodyFilters & (1 << i)) != 0) {
+                        try {
+                            filters[i].onRequestTrailers(rc, view);
+                        } catch (RuntimeException e) {
+                            log.warn("stage {} failed on the request trailers of {}", filters[i].name(), rc, e);
+                        }
+                    }
+                }
+            }
+            return rebuilt(chunk, trailers);
+        }
+
+        /** What goes to the client of {@code c} (released here), or null: held by a filter, or the stream was reset. */
+        private HttpContent filterResponseBody(HttpContent c) {
+            boolean last = c instanceof LastHttpContent;
+            HttpHeaders trailers = last ? ((LastHttpContent) c).trailingHeaders() : null;
+            BodyChunk chunk = new BodyChunk(ByteBufUtil.getBytes(c.content()), last);
+            c.release();
+            HttpFilter[] filters = chain.filters();
+            for (int i = Math.min(filters.length, 16) - 1; i >= 0; i--) {
+                if ((responseBodyFilters & (1 << i)) == 0) {
+                    continue;
+                }
+                FilterResult r;
+                try {
+                    r = filters[i].onResponseBody(rc, chunk);
+                } catch (RuntimeException e) {
+                    log.warn("stage {} failed on the response body of {}", filters[i].name(), rc, e);
+                    r = null;
+                }
+                if (r != FilterResult.CONTINUE) {
+                    // the head is on its way: the only honest end is a reset
+                    Rejection why = r instanceof FilterResult.Reply reply ? reply.rejection()
+                            : new Rejection(Rejection.Reason.INTERNAL, "stage " + filters[i].name() + " failed");
+                    log.info("stage {} ended the response of {} mid-body: {}", filters[i].name(), rc, why);
+                    reset(why.reason().flag(), why.reason().code(), RequestOutcome.End.UPSTREAM_RESET);
+                    return null;
+                }
+            }
+            if (trailers != null && !trailers.isEmpty()) {
+                NettyHeaders view = new NettyHeaders(trailers);
+                for (int i = Math.min(filters.length, 16) - 1; i >= 0; i--) {
+                    if ((responseBodyFilters & (1 << i)) != 0) {
+                        try {
+                            filters[i].onResponseTrailers(rc, view);
+                        } catch (RuntimeException e) {
+                            log.warn("stage {} failed on the response trailers of {}", filters[i].name(), rc, e);
+                        }
+                    }
+                }
+            }
+            return rebuilt(chunk, trailers);
         }
 
         // --- endings ---
@@ -715,6 +883,15 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 }
             }
         }
+    }
+
+    /** The piece that goes on after the filters: null for an empty piece that is not the last. */
+    private static HttpContent rebuilt(BodyChunk chunk, HttpHeaders trailers) {
+        byte[] b = chunk.bytes();
+        if (trailers != null) {
+            return new DefaultLastHttpContent(b.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(b), trailers);
+        }
+        return b.length == 0 ? null : new DefaultHttpContent(Unpooled.wrappedBuffer(b));
     }
 
     private static boolean mayHaveBody(HttpResponseStatus status) {

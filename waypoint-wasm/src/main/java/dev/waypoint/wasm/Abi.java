@@ -30,6 +30,7 @@ final class Abi {
     static final int HTTP_REQUEST_BODY = 0;
     static final int HTTP_RESPONSE_BODY = 1;
     static final int HTTP_CALL_RESPONSE_BODY = 4;
+    static final int GRPC_RECEIVE_BUFFER = 5;
     static final int VM_CONFIGURATION = 6;
     static final int PLUGIN_CONFIGURATION = 7;
 

@@ -26,6 +26,10 @@ final class HttpStream {
     byte[] requestBody = new byte[0];
     byte[] responseBody = new byte[0];
 
+    /** Body bytes this plugin held back (it answered Pause to a body callback), or null. */
+    byte[] heldRequestBody;
+    byte[] heldResponseBody;
+
     /** Set by {@code proxy_send_local_response}: status, details, body, extra headers. */
     LocalReply localReply;
     /** Completed (after the callback that asked) by {@code proxy_continue_stream}; null unless paused. */

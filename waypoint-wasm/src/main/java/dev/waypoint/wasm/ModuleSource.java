@@ -17,8 +17,9 @@ import java.util.Locale;
 /**
  * Module bytes for a plugin's {@code url}: {@code file://} read from disk, {@code http(s)://}
  * downloaded (with a timeout) and kept in the cache directory as {@code <sha256>.wasm}; a module
- * whose {@code sha256} is given and already cached is not downloaded again. A digest that does
- * not match {@code sha256} is an error, as is {@code oci://} (not pulled here).
+ * whose {@code sha256} is given and already cached is not downloaded again; {@code oci://} pulled
+ * from its registry ({@link OciPull}) and cached the same way. A digest that does not match
+ * {@code sha256} is an error.
  *
  * <h2>Threading</h2>
  * Blocking I/O: runs on the config executor (inside the wasm compiler), never on an event loop.
@@ -41,20 +42,21 @@ final class ModuleSource {
         switch (scheme) {
             case "file" -> bytes = Files.readAllBytes(Path.of(uri));
             case "http", "https" -> {
-                if (sha256 != null) {
-                    Path cached = cacheDir.resolve(sha256 + ".wasm");
-                    if (Files.isRegularFile(cached)) {
-                        byte[] b = Files.readAllBytes(cached);
-                        if (sha256(b).equals(sha256)) {
-                            return b;
-                        }
-                    }
+                byte[] cachedBytes = cached(sha256);
+                if (cachedBytes != null) {
+                    return cachedBytes;
                 }
                 bytes = download(uri);
                 cache(bytes);
             }
-            case "oci" -> throw new IOException("oci:// modules are not pulled by this waypoint; "
-                    + "serve the module over https:// with its sha256, or mount it and use file://");
+            case "oci" -> {
+                byte[] cachedBytes = cached(sha256);
+                if (cachedBytes != null) {
+                    return cachedBytes;
+                }
+                bytes = new OciPull(client(), timeout).pull(url);
+                cache(bytes);
+            }
             default -> throw new IOException("unsupported url scheme " + scheme);
         }
         if (sha256 != null) {
@@ -66,12 +68,31 @@ final class ModuleSource {
         return bytes;
     }
 
-    private byte[] download(URI uri) throws IOException {
+    /** The cached module of {@code sha256} (null: not given, or not cached). */
+    private byte[] cached(String sha256) throws IOException {
+        if (sha256 == null) {
+            return null;
+        }
+        Path cached = cacheDir.resolve(sha256 + ".wasm");
+        if (Files.isRegularFile(cached)) {
+            byte[] b = Files.readAllBytes(cached);
+            if (sha256(b).equals(sha256)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private HttpClient client() {
         if (http == null) {
             http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NORMAL).build();
         }
+        return http;
+    }
+
+    private byte[] download(URI uri) throws IOException {
         try {
-            HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
+            HttpResponse<byte[]> res = client().send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             if (res.statusCode() != 200) {
                 throw new IOException("GET " + uri + " answered " + res.statusCode() + " (expected: 200)");

@@ -83,6 +83,14 @@ final class PluginVm {
     private final ExportFunction onDelete;
     private final ExportFunction onTick;
     private final ExportFunction onHttpCallResponse;
+    private final ExportFunction onGrpcReceive;
+    private final ExportFunction onGrpcClose;
+    private final ExportFunction onQueueReady;
+    /** The message of the gRPC response being delivered (buffer 5), or null. */
+    private byte[] grpcReceive;
+    /** What {@code proxy_get_status} answers: the last gRPC call's close status and message. */
+    private int grpcStatus;
+    private byte[] grpcMessage = new byte[0];
     private final Watchdog.Call call = new Watchdog.Call();
     private final Map<Integer, HttpStream> streams = new HashMap<>();
     /** Work a host call asked for that must wait until the module returned (resuming a paused stream). */
@@ -147,6 +155,9 @@ final class PluginVm {
         this.onDelete = export("proxy_on_delete");
         this.onTick = export("proxy_on_tick");
         this.onHttpCallResponse = export("proxy_on_http_call_response");
+        this.onGrpcReceive = export("proxy_on_grpc_receive");
+        this.onGrpcClose = export("proxy_on_grpc_close");
+        this.onQueueReady = export("proxy_on_queue_ready");
         if (allocate == null) {
             throw new PluginFailure("abi", "the module exports neither proxy_on_memory_allocate nor malloc", null);
         }
@@ -310,6 +321,16 @@ final class PluginVm {
         effective = s.id;
         int n = countHeaders(Abi.REQUEST_HEADERS, s);
         return (int) callback(onRequestHeaders, s.id, n, endOfStream ? 1 : 0);
+    }
+
+    /** Whether the module exports {@code proxy_on_request_body} or {@code proxy_on_request_trailers}. */
+    boolean seesRequestBody() {
+        return onRequestBody != null || onRequestTrailers != null;
+    }
+
+    /** Whether the module exports {@code proxy_on_response_body} or {@code proxy_on_response_trailers}. */
+    boolean seesResponseBody() {
+        return onResponseBody != null || onResponseTrailers != null;
     }
 
     /** {@code proxy_on_request_body} over {@code body} (readable and rewritable through the body buffer). */
@@ -478,6 +499,48 @@ final class PluginVm {
             return r;
         });
         m.put("proxy_http_call", (inst, a) -> httpCall(a));
+        m.put("proxy_grpc_call", (inst, a) -> grpcCall(a));
+        m.put("proxy_register_shared_queue", (inst, a) -> {
+            memory.writeI32((int) a[2], plugin.sharedData().queues.register("", str(a[0], a[1]), this));
+            return RESULT_OK;
+        });
+        m.put("proxy_resolve_shared_queue", (inst, a) -> {
+            int token = plugin.sharedData().queues.resolve(str(a[0], a[1]), str(a[2], a[3]));
+            if (token == 0) {
+                return RESULT_NOT_FOUND;
+            }
+            memory.writeI32((int) a[4], token);
+            return RESULT_OK;
+        });
+        m.put("proxy_enqueue_shared_queue", (inst, a) -> {
+            SharedQueues.Queue q = plugin.sharedData().queues.queue((int) a[0]);
+            if (q == null) {
+                return RESULT_NOT_FOUND;
+            }
+            if (!SharedQueues.offer(q, bytes(a[1], a[2]))) {
+                return new long[] {Abi.INTERNAL_FAILURE};
+            }
+            PluginVm owner = q.owner;
+            if (owner != null) {
+                owner.queueReady(q.token);
+            }
+            return RESULT_OK;
+        });
+        m.put("proxy_dequeue_shared_queue", (inst, a) -> {
+            SharedQueues.Queue q = plugin.sharedData().queues.queue((int) a[0]);
+            if (q == null) {
+                return RESULT_NOT_FOUND;
+            }
+            byte[] item = SharedQueues.poll(q);
+            if (item == null) {
+                return new long[] {Abi.EMPTY};
+            }
+            return returnBytes(item, a[1], a[2]);
+        });
+        m.put("proxy_get_status", (inst, a) -> {
+            memory.writeI32((int) a[0], grpcStatus);
+            return returnBytes(grpcMessage, a[1], a[2]);
+        });
         m.put("proxy_set_shared_data", (inst, a) -> plugin.sharedData().set(str(a[0], a[1]), bytes(a[2], a[3]), (int) a[4])
                 ? RESULT_OK : new long[] {Abi.CAS_MISMATCH});
         return m;
@@ -613,6 +676,167 @@ final class PluginVm {
         return RESULT_OK;
     }
 
+    /**
+     * {@code proxy_grpc_call}, unary: {@code grpc_service} is a cluster name
+     * ({@code outbound|PORT||HOST}, as for {@code proxy_http_call}; a serialized GrpcService proto
+     * is not understood), sent as an HTTP/2 {@code POST /<service>/<method>} with
+     * {@code content-type: application/grpc}, the initial metadata as headers and the message in
+     * one length-prefixed frame, through the same callout as {@code proxy_http_call}.
+     */
+    private long[] grpcCall(long[] a) {
+        HttpCallout callout = plugin.callout();
+        if (callout == null) {
+            return RESULT_UNIMPLEMENTED;
+        }
+        HttpStream s = streams.get(effective);
+        if (s == null || s.request == null) {
+            return RESULT_BAD_ARGUMENT; // from the root context: no request to borrow the tunnel and config from
+        }
+        String cluster = str(a[0], a[1]);
+        String service = str(a[2], a[3]);
+        String method = str(a[4], a[5]);
+        List<Map.Entry<String, String>> metadata = a[7] == 0 ? List.of() : deserializePairs(bytes(a[6], a[7]));
+        if (metadata == null || service.isEmpty() || method.isEmpty()) {
+            return RESULT_BAD_ARGUMENT;
+        }
+        byte[] message = bytes(a[8], a[9]);
+        List<Map.Entry<String, String>> headers = new java.util.ArrayList<>();
+        headers.add(Map.entry(":method", "POST"));
+        headers.add(Map.entry(":path", "/" + service + "/" + method));
+        headers.add(Map.entry("content-type", "application/grpc"));
+        headers.add(Map.entry("te", "trailers"));
+        headers.addAll(metadata);
+        byte[] framed = new byte[5 + message.length];
+        framed[1] = (byte) (message.length >>> 24);
+        framed[2] = (byte) (message.length >>> 16);
+        framed[3] = (byte) (message.length >>> 8);
+        framed[4] = (byte) message.length;
+        System.arraycopy(message, 0, framed, 5, message.length);
+        long timeout = a[10] > 0 ? a[10] : 5000;
+        java.util.concurrent.CompletionStage<HttpCallout.Response> f;
+        try {
+            f = callout.call(s.request, cluster, headers, framed, java.time.Duration.ofMillis(timeout));
+        } catch (IllegalArgumentException e) {
+            plugin.log().debug("[{}] proxy_grpc_call to {}: {}", plugin.name(), cluster, e.getMessage());
+            return RESULT_BAD_ARGUMENT; // Envoy: an unknown cluster is BadArgument
+        }
+        int token = nextToken++;
+        memory.writeI32((int) a[11], token);
+        int contextId = s.id;
+        f.whenComplete((res, err) -> {
+            Runnable done = () -> grpcCallDone(contextId, token, err == null ? res : null);
+            if (depth > 0) {
+                afterCallback.add(done);
+            } else if (loop != null && !loop.inEventLoop()) {
+                loop.execute(done);
+            } else {
+                done.run();
+            }
+        });
+        return RESULT_OK;
+    }
+
+    /**
+     * A unary gRPC call ended. As Envoy: status OK runs {@code proxy_on_grpc_receive} with the
+     * response message in buffer 5; anything else runs {@code proxy_on_grpc_close} with the status
+     * ({@code proxy_get_status} gives it and the message): the {@code grpc-status} trailer, or the
+     * HTTP status mapped when the answer is not gRPC, 14 UNAVAILABLE when the call failed.
+     */
+    private void grpcCallDone(int contextId, int token, HttpCallout.Response res) {
+        HttpStream s = streams.get(contextId);
+        if (s == null || failure != null) {
+            return;
+        }
+        int status;
+        String message = "";
+        byte[] reply = null;
+        if (res == null) {
+            status = 14;
+            message = "upstream call failed";
+        } else if (res.status() != 200) {
+            status = WasmFilter.httpToGrpcStatus(res.status());
+            message = "http status " + res.status();
+        } else {
+            String gs = header(res.trailers(), "grpc-status");
+            if (gs == null) {
+                gs = header(res.headers(), "grpc-status");
+            }
+            String gm = header(res.trailers(), "grpc-message");
+            message = gm == null ? "" : gm;
+            try {
+                status = gs == null ? 2 : Integer.parseInt(gs.trim());
+            } catch (NumberFormatException e) {
+                status = 2;
+            }
+            if (status == 0) {
+                byte[] b = res.body();
+                int len = b.length < 5 ? -1 : ((b[1] & 0xff) << 24) | ((b[2] & 0xff) << 16) | ((b[3] & 0xff) << 8) | (b[4] & 0xff);
+                if (len < 0 || b[0] != 0 || 5L + len > b.length) {
+                    status = 13; // INTERNAL: a missing, compressed or truncated message
+                    message = "malformed grpc response message";
+                } else {
+                    reply = java.util.Arrays.copyOfRange(b, 5, 5 + len);
+                }
+            }
+        }
+        effective = contextId;
+        try {
+            if (reply != null) {
+                if (onGrpcReceive != null) {
+                    grpcReceive = reply;
+                    callback(onGrpcReceive, contextId, token, reply.length);
+                }
+            } else {
+                grpcStatus = status;
+                grpcMessage = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                if (onGrpcClose != null) {
+                    callback(onGrpcClose, contextId, token, status);
+                }
+            }
+        } catch (PluginFailure e) {
+            plugin.failed(e, reply != null ? "on_grpc_receive" : "on_grpc_close");
+            failPaused(e);
+        } finally {
+            grpcReceive = null;
+        }
+    }
+
+    private static String header(List<Map.Entry<String, String>> headers, String name) {
+        for (Map.Entry<String, String> h : headers) {
+            if (h.getKey().equalsIgnoreCase(name)) {
+                return h.getValue();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Something was enqueued on a queue this VM owns: {@code proxy_on_queue_ready(root, token)} on
+     * this VM's loop, after whatever callback is running (never inside it). Called from any loop.
+     */
+    void queueReady(int token) {
+        if (loop == null) {
+            return; // driven off an event loop (host tests): nothing to run it on
+        }
+        Runnable ready = () -> {
+            if (failure != null || onQueueReady == null) {
+                return;
+            }
+            effective = ROOT_CONTEXT;
+            try {
+                callback(onQueueReady, ROOT_CONTEXT, token);
+            } catch (PluginFailure e) {
+                plugin.failed(e, "on_queue_ready");
+                failPaused(e);
+            }
+        };
+        if (loop.inEventLoop() && depth > 0) {
+            afterCallback.add(ready);
+        } else {
+            loop.execute(ready);
+        }
+    }
+
     /** {@code proxy_on_http_call_response}; a failed call is answered with no headers and no body, as Envoy does. */
     private void httpCallDone(int contextId, int token, HttpCallout.Response res) {
         HttpStream s = streams.get(contextId);
@@ -684,6 +908,7 @@ final class PluginVm {
             case Abi.HTTP_REQUEST_BODY -> s == null ? null : s.requestBody;
             case Abi.HTTP_RESPONSE_BODY -> s == null ? null : s.responseBody;
             case Abi.HTTP_CALL_RESPONSE_BODY -> callResponse == null ? null : callResponse.body();
+            case Abi.GRPC_RECEIVE_BUFFER -> grpcReceive;
             case Abi.VM_CONFIGURATION -> plugin.vmConfiguration();
             case Abi.PLUGIN_CONFIGURATION -> plugin.pluginConfiguration();
             default -> null;

@@ -16,6 +16,8 @@ final class SharedData {
     record Entry(byte[] value, int cas) {}
 
     private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
+    /** The shared queues of the same VMs (one space too). */
+    final SharedQueues queues = new SharedQueues();
 
     Entry get(String key) {
         return entries.get(key);

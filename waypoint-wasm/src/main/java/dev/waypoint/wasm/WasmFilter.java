@@ -2,6 +2,7 @@ package dev.waypoint.wasm;
 
 import dev.waypoint.model.extension.PluginPhase;
 import dev.waypoint.model.extension.WasmPluginSpec.FailStrategy;
+import dev.waypoint.model.request.BodyChunk;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.HttpFilter;
@@ -34,8 +35,14 @@ import java.util.concurrent.CompletableFuture;
  *       skips it. Every failure is counted in {@code waypoint_wasm_plugin_failures_total}.</li>
  * </ul>
  *
- * <p>Request and response bodies are not fed to plugins by the data path yet (the filter list
- * sees heads only); the host implements the body callbacks and buffers for when it does.
+ * <p>Bodies: when a plugin that ran exports a body (or trailers) callback, the filter asks for the
+ * body ({@link #wantsRequestBody}); each piece then passes the plugins in order
+ * ({@code proxy_on_request_body}, reverse order for {@code proxy_on_response_body}), each seeing
+ * what the one before let through, rewritable with {@code proxy_set_buffer_bytes}. A plugin that
+ * answers Pause to a body callback before the end of the stream holds what it saw (Envoy's
+ * {@code StopIterationAndBuffer}): the next callback shows it everything held so far plus the new
+ * piece; more than {@link #BODY_BUFFER_LIMIT} held answers 413 (request) or resets the stream
+ * (response). Pause on the last piece goes on (nothing more will come).
  *
  * <h2>Threading</h2>
  * Stateless and shared; per request state is in the request's slot, on its event loop.
@@ -111,7 +118,7 @@ public final class WasmFilter implements HttpFilter {
                 run(request).add(p, vm, s);
                 int action = vm.onRequestHeaders(s, endOfStream(request.requestHeaders()));
                 if (s.localReply != null) {
-                    return reply(p, s.localReply);
+                    return reply(request, p, s.localReply);
                 }
                 if (action != Abi.ACTION_CONTINUE) {
                     CompletableFuture<Void> resumed = new CompletableFuture<>();
@@ -124,7 +131,7 @@ public final class WasmFilter implements HttpFilter {
                                     : new PluginFailure("trap", String.valueOf(err), err));
                             return failed != null ? failed : runFrom(request, part, plugins, next);
                         }
-                        return s.localReply != null ? reply(p, s.localReply) : runFrom(request, part, plugins, next);
+                        return s.localReply != null ? reply(request, p, s.localReply) : runFrom(request, part, plugins, next);
                     }));
                 }
             } catch (PluginFailure e) {
@@ -161,20 +168,208 @@ public final class WasmFilter implements HttpFilter {
         return r;
     }
 
-    private static FilterResult reply(Plugin p, HttpStream.LocalReply lr) {
+    private static FilterResult reply(RequestContext request, Plugin p, HttpStream.LocalReply lr) {
         Map<String, String> headers = new LinkedHashMap<>();
         for (Map.Entry<String, String> h : lr.headers()) {
             headers.merge(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue(), (a, b) -> a + "," + b);
+        }
+        if (request.attributes().grpc()) {
+            // Envoy's sendLocalReply to a gRPC client: the plugin's grpc_status when it gave one
+            // (0..16; -1 is "none"), else the HTTP status mapped (Grpc::Utility::httpToGrpcStatus)
+            headers.put("grpc-status", Integer.toString(lr.grpcStatus() >= 0 && lr.grpcStatus() <= 16
+                    ? lr.grpcStatus() : httpToGrpcStatus(lr.status())));
         }
         String details = lr.details().isEmpty() ? "wasm plugin " + p.name() : lr.details();
         return FilterResult.reply(Rejection.of(Rejection.Reason.WASM_LOCAL_REPLY, details, lr.status(),
                 new String(lr.body(), StandardCharsets.UTF_8)), headers);
     }
 
+    /** Envoy's {@code Grpc::Utility::httpToGrpcStatus}. */
+    static int httpToGrpcStatus(int http) {
+        return switch (http) {
+            case 400 -> 13; // INTERNAL
+            case 401 -> 16; // UNAUTHENTICATED
+            case 403 -> 7; // PERMISSION_DENIED
+            case 404 -> 12; // UNIMPLEMENTED
+            case 429, 502, 503, 504 -> 14; // UNAVAILABLE
+            default -> 2; // UNKNOWN
+        };
+    }
+
     /** Whether the request head is all there is (no body announced). */
     private static boolean endOfStream(HeadersView h) {
         String cl = h.get("content-length");
         return (cl == null || cl.equals("0")) && !h.contains("transfer-encoding");
+    }
+
+    // --- bodies ---
+
+    /** What one plugin may hold of a body (Envoy's default per-connection buffer limit, 1 MiB). */
+    static final int BODY_BUFFER_LIMIT = 1 << 20;
+    private static final byte[] NO_BYTES = new byte[0];
+
+    @Override
+    public boolean wantsRequestBody(RequestContext request) {
+        Run r = request.get(key);
+        if (r == null) {
+            return false;
+        }
+        for (int i = 0; i < r.count; i++) {
+            if (!r.vms[i].failed() && r.vms[i].seesRequestBody()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public boolean wantsResponseBody(RequestContext request) {
+        Run r = request.get(key);
+        if (r == null) {
+            return false;
+        }
+        for (int i = 0; i < r.count; i++) {
+            if (!r.vms[i].failed() && r.vms[i].seesResponseBody()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public FilterResult onRequestBody(RequestContext request, BodyChunk chunk) {
+        Run r = request.get(key);
+        if (r == null) {
+            return FilterResult.CONTINUE;
+        }
+        boolean eos = chunk.endOfStream();
+        byte[] data = chunk.bytes();
+        for (int i = 0; i < r.count; i++) {
+            HttpStream s = r.streams[i];
+            if (s.heldRequestBody != null) {
+                data = concat(s.heldRequestBody, data);
+                s.heldRequestBody = null;
+            }
+            PluginVm vm = r.vms[i];
+            if (vm.failed() || !vm.seesRequestBody()) {
+                continue;
+            }
+            if (data.length == 0 && !eos) {
+                break; // a plugin before held everything: nothing to show the rest yet
+            }
+            Plugin p = r.plugins[i];
+            int action;
+            try {
+                action = vm.onRequestBody(s, data, eos);
+            } catch (PluginFailure e) {
+                p.failed(e, "on_request_body");
+                FilterResult failed = failure(p, e);
+                if (failed != null) {
+                    return failed;
+                }
+                continue;
+            }
+            if (s.localReply != null) {
+                return reply(request, p, s.localReply);
+            }
+            data = s.requestBody;
+            if (action != Abi.ACTION_CONTINUE && !eos) {
+                if (data.length > BODY_BUFFER_LIMIT) {
+                    return FilterResult.reply(new Rejection(Rejection.Reason.REQUEST_PAYLOAD_TOO_LARGE, "wasm plugin "
+                            + p.name() + " held more than " + BODY_BUFFER_LIMIT + " bytes of the request body"));
+                }
+                s.heldRequestBody = data;
+                data = NO_BYTES;
+            }
+        }
+        chunk.bytes(data);
+        return FilterResult.CONTINUE;
+    }
+
+    @Override
+    public void onRequestTrailers(RequestContext request, HeadersView trailers) {
+        Run r = request.get(key);
+        for (int i = 0; r != null && i < r.count; i++) {
+            if (!r.vms[i].failed()) {
+                try {
+                    r.vms[i].onRequestTrailers(r.streams[i], trailers);
+                } catch (PluginFailure e) {
+                    r.plugins[i].failed(e, "on_request_trailers"); // the body is on its way: counted, nothing more
+                }
+            }
+        }
+    }
+
+    @Override
+    public FilterResult onResponseBody(RequestContext request, BodyChunk chunk) {
+        Run r = request.get(key);
+        if (r == null) {
+            return FilterResult.CONTINUE;
+        }
+        boolean eos = chunk.endOfStream();
+        byte[] data = chunk.bytes();
+        for (int i = r.count - 1; i >= 0; i--) {
+            HttpStream s = r.streams[i];
+            if (s.heldResponseBody != null) {
+                data = concat(s.heldResponseBody, data);
+                s.heldResponseBody = null;
+            }
+            PluginVm vm = r.vms[i];
+            if (vm.failed() || !vm.seesResponseBody()) {
+                continue;
+            }
+            if (data.length == 0 && !eos) {
+                break;
+            }
+            Plugin p = r.plugins[i];
+            int action;
+            try {
+                action = vm.onResponseBody(s, data, eos);
+            } catch (PluginFailure e) {
+                p.failed(e, "on_response_body");
+                if (p.failStrategy() == FailStrategy.FAIL_OPEN) {
+                    continue;
+                }
+                return failure(p, e); // the head is out: the listener resets the stream
+            }
+            if (s.localReply != null) {
+                return reply(request, p, s.localReply);
+            }
+            data = s.responseBody;
+            if (action != Abi.ACTION_CONTINUE && !eos) {
+                if (data.length > BODY_BUFFER_LIMIT) {
+                    return FilterResult.reply(new Rejection(Rejection.Reason.RESPONSE_PAYLOAD_TOO_LARGE, "wasm plugin "
+                            + p.name() + " held more than " + BODY_BUFFER_LIMIT + " bytes of the response body"));
+                }
+                s.heldResponseBody = data;
+                data = NO_BYTES;
+            }
+        }
+        chunk.bytes(data);
+        return FilterResult.CONTINUE;
+    }
+
+    @Override
+    public void onResponseTrailers(RequestContext request, HeadersView trailers) {
+        Run r = request.get(key);
+        for (int i = r == null ? -1 : r.count - 1; i >= 0; i--) {
+            if (!r.vms[i].failed()) {
+                try {
+                    r.vms[i].onResponseTrailers(r.streams[i], trailers);
+                } catch (PluginFailure e) {
+                    r.plugins[i].failed(e, "on_response_trailers");
+                }
+            }
+        }
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        if (b.length == 0) {
+            return a;
+        }
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Override

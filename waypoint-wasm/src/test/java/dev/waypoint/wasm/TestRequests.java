@@ -50,7 +50,10 @@ final class TestRequests {
             public String host() { return "echo.apps.svc.cluster.local:8080"; }
             public String scheme() { return "http"; }
             public String protocol() { return "HTTP/1.1"; }
-            public boolean grpc() { return false; }
+            public boolean grpc() {
+                String ct = headers.get("content-type");
+                return ct != null && ct.startsWith("application/grpc");
+            }
             public HeadersView headers() { return headers; }
             public SpiffeId sourcePrincipal() { return peer; }
             public InetSocketAddress sourceAddress() { return src; }

@@ -144,6 +144,27 @@ class WasmFilterTest {
         assertThat(reply.headers()).containsEntry("x-denied-by", "wasm");
     }
 
+    /** Envoy's local reply to a gRPC client: the plugin's grpc_status, else the HTTP status mapped. */
+    @Test
+    void aLocalReplyToAGrpcClientCarriesTheGrpcStatusAsEnvoyMapsIt() throws Exception {
+        ConfigSnapshot snap = snapshot(headers("deny", FailStrategy.FAIL_CLOSE));
+        String[][] cases = {
+            // content-type, extra header, grpc-status expected (null: not a gRPC request, none added)
+            {"application/grpc", "x-none", "7"}, // 403 -> PERMISSION_DENIED
+            {"application/grpc+proto", "x-deny-grpc", "16"}, // the plugin's own
+            {"text/plain", "x-deny-grpc", null},
+        };
+        for (String[] c : cases) {
+            RequestContext rc = TestRequests.request(snap, "POST", "/svc/Method",
+                    Headers.of("x-deny", "1", "content-type", c[0], c[1], "1"));
+            FilterResult.Reply reply = (FilterResult.Reply) run(WasmFilter.at(PluginPhase.UNSPECIFIED), rc);
+            assertThat(reply.headers().get("grpc-status")).as("%s %s", c[0], c[1]).isEqualTo(c[2]);
+        }
+        assertThat(WasmFilter.httpToGrpcStatus(200)).isEqualTo(2);
+        assertThat(WasmFilter.httpToGrpcStatus(503)).isEqualTo(14);
+        assertThat(WasmFilter.httpToGrpcStatus(401)).isEqualTo(16);
+    }
+
     @Test
     void pausesAndResumesWhenThePluginContinuesTheStream() throws Exception {
         ConfigSnapshot snap = snapshot(headers("pause", FailStrategy.FAIL_CLOSE));
@@ -359,7 +380,7 @@ class WasmFilterTest {
     void bodyCallbacksRewriteTheBuffer() throws Exception {
         ConfigSnapshot snap = snapshot(headers("body", FailStrategy.FAIL_CLOSE));
         Plugin p = snap.part(WasmPlugins.PART).all().get(0);
-        RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "11"));
+        RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "11", "x-upper", "1"));
         String[] out = onLoop(() -> {
             PluginVm vm = p.vm();
             HttpStream s = vm.newStream(rc, rc.requestHeaders());
@@ -373,6 +394,55 @@ class WasmFilterTest {
             return new String[] {Integer.toString(partial), Integer.toString(last), req, new String(s.responseBody)};
         });
         assertThat(out).containsExactly("1", "0", "HELLO WORLD", "OK THEN");
+    }
+
+    /**
+     * Shared queues: the VM registers a queue at start, a request enqueues (resolving it by name),
+     * on_queue_ready runs on the owner's loop after that callback and dequeues until Empty; an
+     * unknown token is NotFound.
+     */
+    @Test
+    void sharedQueuesCarryItemsToTheOwnersOnQueueReady() throws Exception {
+        ConfigSnapshot snap = snapshot(spec("queue", TestPlugins.c("queue").toUri().toString(), FailStrategy.FAIL_CLOSE, "{}",
+                PluginPhase.UNSPECIFIED, 0, List.of(), ECHO));
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+        Headers a = Headers.of("x-enqueue", "one");
+        Headers b = Headers.of("x-enqueue", "two", "x-bad-token", "1");
+        assertThat(run(f, TestRequests.request(snap, "GET", "/", a))).isSameAs(FilterResult.CONTINUE);
+        assertThat(run(f, TestRequests.request(snap, "GET", "/", b))).isSameAs(FilterResult.CONTINUE);
+        Headers c = Headers.of("x-dequeued", "1");
+        run(f, TestRequests.request(snap, "GET", "/", c));
+        assertThat(a.get("x-enqueued")).isEqualTo("0");
+        assertThat(b.getAll("x-enqueued")).containsExactly("0", "1"); // OK, then NotFound for token 9999
+        assertThat(c.get("x-dequeued-value")).isEqualTo("one,two");
+    }
+
+    /** Through the filter's body hook: a plugin that pauses holds the pieces, past the limit it is a 413. */
+    @Test
+    void aPausingPluginHoldsTheBodyAndPastTheLimitTheRequestIs413() throws Exception {
+        ConfigSnapshot snap = snapshot(headers("body", FailStrategy.FAIL_CLOSE));
+        WasmFilter f = WasmFilter.at(PluginPhase.UNSPECIFIED);
+        String[] out = onLoop(() -> {
+            RequestContext rc = TestRequests.request(snap, "POST", "/", Headers.of("content-length", "9", "x-upper", "1"));
+            assertThat(f.onRequest(rc)).isSameAs(FilterResult.CONTINUE);
+            assertThat(f.wantsRequestBody(rc)).isTrue();
+            dev.waypoint.model.request.BodyChunk a = new dev.waypoint.model.request.BodyChunk("abc".getBytes(), false);
+            f.onRequestBody(rc, a);
+            dev.waypoint.model.request.BodyChunk b = new dev.waypoint.model.request.BodyChunk("def".getBytes(), true);
+            f.onRequestBody(rc, b);
+            f.onComplete(rc);
+
+            RequestContext big = TestRequests.request(snap, "POST", "/", Headers.of("x-upper", "1"));
+            f.onRequest(big);
+            FilterResult last = FilterResult.CONTINUE;
+            for (int i = 0; i < 5 && last == FilterResult.CONTINUE; i++) {
+                last = f.onRequestBody(big, new dev.waypoint.model.request.BodyChunk(new byte[256 * 1024], false));
+            }
+            f.onComplete(big);
+            return new String[] {new String(a.bytes()), new String(b.bytes()),
+                    last instanceof FilterResult.Reply r ? r.rejection().status() + " " + r.rejection().body() : "none"};
+        });
+        assertThat(out).containsExactly("", "ABCDEF", "413 Payload Too Large");
     }
 
     /**

@@ -12,6 +12,7 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.security.PolicyTargetRef;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -58,6 +59,7 @@ class WasmPluginCompilerTest {
             ex.getResponseBody().write(module);
             ex.close();
         });
+        registry();
         http.createContext("/missing.wasm", ex -> {
             ex.sendResponseHeaders(404, -1);
             ex.close();
@@ -109,6 +111,95 @@ class WasmPluginCompilerTest {
         assertThat(downloads).hasValue(1);
     }
 
+    // --- a registry stand-in, from the OCI distribution spec: manifests and blobs behind a Bearer token ---
+
+    private final AtomicInteger pulls = new AtomicInteger();
+    private byte[] manifest;
+    private byte[] compatManifest;
+    private byte[] compatLayer;
+
+    private void registry() throws Exception {
+        manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"sha256:"
+                + "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},"
+                + "\"layers\":[{\"mediaType\":\"" + OciPull.WASM_LAYER + "\",\"digest\":\"sha256:" + digest
+                + "\",\"size\":" + module.length + "}]}").getBytes(StandardCharsets.UTF_8);
+        // Istio's compat format: a docker image whose one layer is a tar.gz holding plugin.wasm (made by tar)
+        Path dir = Files.createDirectories(tmp.resolve("image"));
+        Files.write(dir.resolve("plugin.wasm"), module);
+        Path layer = tmp.resolve("layer.tar.gz");
+        Process p = new ProcessBuilder("tar", "-czf", layer.toString(), "-C", dir.toString(), "plugin.wasm")
+                .redirectErrorStream(true).start();
+        assertThat(p.waitFor()).as(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+        compatLayer = Files.readAllBytes(layer);
+        compatManifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+                + "\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"sha256:"
+                + ModuleSource.sha256(compatLayer) + "\",\"size\":" + compatLayer.length + "}]}").getBytes(StandardCharsets.UTF_8);
+        http.createContext("/token", ex -> {
+            String q = ex.getRequestURI().getRawQuery();
+            boolean ok = q != null && q.contains("service=registry.test") && q.contains("scope=repository%3Awasm");
+            byte[] b = "{\"token\":\"t0k\"}".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(ok ? 200 : 400, ok ? b.length : -1);
+            if (ok) {
+                ex.getResponseBody().write(b);
+            }
+            ex.close();
+        });
+        http.createContext("/v2/", ex -> {
+            String path = ex.getRequestURI().getPath();
+            if (!"Bearer t0k".equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"http://127.0.0.1:"
+                        + http.getAddress().getPort() + "/token\",service=\"registry.test\",scope=\"repository:wasm/plugin:pull\"");
+                ex.sendResponseHeaders(401, -1);
+                ex.close();
+                return;
+            }
+            byte[] body = null;
+            String manifestDigest = "sha256:" + ModuleSource.sha256(manifest);
+            if (path.equals("/v2/wasm/plugin/manifests/v1") || path.equals("/v2/wasm/plugin/manifests/" + manifestDigest)) {
+                body = manifest;
+            } else if (path.equals("/v2/wasm/plugin/manifests/sha256:" + "0".repeat(64))) {
+                body = manifest; // a registry answering something else than what the digest names
+            } else if (path.equals("/v2/wasm/compat/manifests/latest")) {
+                body = compatManifest;
+            } else if (path.equals("/v2/wasm/plugin/blobs/sha256:" + digest)) {
+                pulls.incrementAndGet();
+                body = module;
+            } else if (path.equals("/v2/wasm/compat/blobs/sha256:" + ModuleSource.sha256(compatLayer))) {
+                body = compatLayer;
+            }
+            ex.sendResponseHeaders(body == null ? 404 : 200, body == null ? -1 : body.length);
+            if (body != null) {
+                ex.getResponseBody().write(body);
+            }
+            ex.close();
+        });
+    }
+
+    private String oci(String ref) {
+        return "oci://127.0.0.1:" + http.getAddress().getPort() + "/" + ref;
+    }
+
+    @Test
+    void anOciModuleIsPulledWithATokenVerifiedAndCached() throws Exception {
+        String byDigest = "wasm/plugin@sha256:" + ModuleSource.sha256(manifest);
+        for (String ref : new String[] {"wasm/plugin:v1", byDigest, "wasm/compat"}) {
+            Diagnostics d = new Diagnostics();
+            WasmPlugins part = compiler().compile(resources(spec(oci(ref), null)), d);
+            assertThat(d.problems()).as(ref).isEmpty();
+            assertThat(part.debug()).singleElement().satisfies(m ->
+                    assertThat(m).as(ref).containsEntry("state", "loaded").containsEntry("sha256", digest));
+        }
+        assertThat(Files.readAllBytes(tmp.resolve("cache").resolve(digest + ".wasm"))).isEqualTo(module);
+        assertThat(pulls).hasValue(2);
+        // with its sha256 given and cached, not pulled again (the registry may be gone)
+        http.stop(0);
+        Diagnostics d = new Diagnostics();
+        assertThat(compiler().compile(resources(spec(oci("wasm/plugin:v1"), digest)), d).debug()).singleElement()
+                .satisfies(m -> assertThat(m).containsEntry("state", "loaded"));
+        assertThat(d.problems()).isEmpty();
+    }
+
     @Test
     void anUnchangedSpecKeepsItsPluginAcrossGenerations() {
         WasmPluginCompiler c = compiler();
@@ -126,14 +217,15 @@ class WasmPluginCompilerTest {
         return Stream.of(
                 Arguments.of("/plugin.wasm", "0".repeat(64), "sha256 of "),
                 Arguments.of("/missing.wasm", null, "answered 404 (expected: 200)"),
-                Arguments.of("oci://ghcr.io/acme/plugin:1", null, "oci:// modules are not pulled by this waypoint"));
+                Arguments.of("oci:///wasm/nope:1", null, "/v2/wasm/nope/manifests/1 answered 404 (expected: 200)"),
+                Arguments.of("oci:///wasm/plugin@sha256:" + "0".repeat(64), null, "does not match its digest"));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource
     void badUrls(String path, String sha256, String message) {
         Diagnostics d = new Diagnostics();
-        String u = path.startsWith("/") ? url(path) : path;
+        String u = path.startsWith("/") ? url(path) : path.replace("oci:///", "oci://127.0.0.1:" + http.getAddress().getPort() + "/");
         WasmPlugins part = compiler().compile(resources(spec(u, sha256)), d);
         assertThat(d.problems()).singleElement().satisfies(p -> {
             assertThat(p.severity()).isEqualTo(Diagnostics.Severity.ERROR);

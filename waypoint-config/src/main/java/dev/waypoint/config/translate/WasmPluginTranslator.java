@@ -149,7 +149,8 @@ final class WasmPluginTranslator {
             ctx.error(path(mp, "imagePullPolicy"), message("imagePullPolicy", pullPolicy, "IfNotPresent or Always"));
         }
         if (child(module, "imagePullSecret") != null) {
-            ctx.warning(path(mp, "imagePullSecret"), "ignored: oci:// modules are not pulled by this waypoint");
+            ctx.warning(path(mp, "imagePullSecret"), "ignored: oci:// modules are pulled anonymously "
+                    + "(a registry's own Bearer token); the waypoint reads no Secrets");
         }
         if (child(module, "verificationKey") != null) {
             ctx.warning(path(mp, "verificationKey"), "ignored (unimplemented in Istio too)");

@@ -7,6 +7,11 @@ import java.util.concurrent.CompletionStage;
 /**
  * What an {@link HttpFilter} decided about a request: go on to the next stage, answer locally, or
  * wait for something (a JWKS fetch, an ext_authz call) and decide then.
+ *
+ * <p>The body hooks ({@link HttpFilter#onRequestBody}, {@link HttpFilter#onResponseBody}) answer
+ * {@link #CONTINUE} or a {@link Reply}; a filter that waits for more of the body holds the bytes
+ * itself (see {@link BodyChunk}). {@link Pause} and {@link Retry} are for the request head only;
+ * from a body hook they are treated as a failure of the stage (500).
  */
 public sealed interface FilterResult {
     /** Go on to the next filter. One shared instance: continuing allocates nothing. */

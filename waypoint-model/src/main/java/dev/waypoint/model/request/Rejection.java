@@ -161,7 +161,19 @@ public record Rejection(Reason reason, String message, int status, String custom
          * 403), empty body (Envoy's ext_authz: {@code ext_authz_error}); the message says what
          * failed, for logs and {@code explain}.
          */
-        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", "");
+        EXT_AUTHZ_ERROR(403, "UAEX", "ext_authz_error", ""),
+        /**
+         * A filter held more of the request body than its limit (a proxy-wasm plugin that answered
+         * Pause on every chunk): Envoy answers 413 {@code Payload Too Large}, details
+         * {@code request_payload_too_large}.
+         */
+        REQUEST_PAYLOAD_TOO_LARGE(413, "-", "request_payload_too_large", "Payload Too Large"),
+        /**
+         * As {@link #REQUEST_PAYLOAD_TOO_LARGE} for the response body: Envoy answers 500
+         * {@code response_payload_too_large} while the head is not sent, and resets the stream
+         * once it is (here it always is).
+         */
+        RESPONSE_PAYLOAD_TOO_LARGE(500, "-", "response_payload_too_large", "Internal Server Error");
 
         private final int status;
         private final String flag;
