@@ -7,6 +7,8 @@ import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RetryPolicy;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.transport.ExchangeSink;
+import dev.waypoint.transport.HeldBytes;
+import dev.waypoint.transport.WebSocketUpgrade;
 import dev.waypoint.transport.UpstreamCall;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -81,6 +83,10 @@ final class UpstreamRequest implements UpstreamCall {
     private final RouteSelection.Backend backend;
     private final RetryPolicy retry;
     private final boolean upstreamH2;
+    /** The client's {@code Upgrade} value when this is a WebSocket upgrade going upstream over HTTP/1.1; else null. */
+    private final String upgrade;
+    /** The attempt whose {@code 101} switched its connection to a byte stream, until {@link #takeUpgraded}. */
+    private Attempt upgraded;
 
     private HttpRequest head;
     /** Body pieces kept for a replay; null when no replay is possible (any more). */
@@ -111,6 +117,10 @@ final class UpstreamRequest implements UpstreamCall {
         // the backend's declared protocol, whatever the client spoke (UpstreamProtocol)
         this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream)
                 : h2Downstream || request.target().protocol().isH2();
+        // a WebSocket upgrade keeps Upgrade/Connection on an HTTP/1.1 upstream; toward h2c it is an
+        // ordinary request (no extended CONNECT upstream): the backend answers it as one
+        this.upgrade = !h2Downstream && !upstreamH2 && WebSocketUpgrade.requested(head)
+                ? head.headers().get(HttpHeaderNames.UPGRADE) : null;
         sanitizeRequest(head.headers(), upstreamH2);
         PathRewrite rewrite = request.get(PathRewrite.KEY); // an HTTPRoute URLRewrite: the request line is not a header
         if (rewrite != null) {
@@ -127,6 +137,9 @@ final class UpstreamRequest implements UpstreamCall {
             for (RouteSelection.ServiceBackend m : route.mirrors()) {
                 mirrors.add(new UpstreamMirror(upstreams, pool, request, loop, m, head, h2Downstream));
             }
+        }
+        if (upgrade != null) {
+            WebSocketUpgrade.restore(head.headers(), upgrade); // after the mirrors' copies: mirrors get a plain GET
         }
         if (retriesLeft > 0) {
             kept = new ArrayList<>(2);
@@ -238,11 +251,26 @@ final class UpstreamRequest implements UpstreamCall {
     }
 
     @Override
+    public Channel takeUpgraded() {
+        Attempt a = upgraded;
+        upgraded = null;
+        if (a == null) {
+            return null;
+        }
+        releaseHeld();
+        return a.upgradedChannel;
+    }
+
+    @Override
     public void cancel() {
         if (over) {
             return;
         }
         releaseHeld();
+        if (upgraded != null) {
+            upgraded.upgradedChannel.close(); // switched to a byte stream, then nobody took it
+            upgraded = null;
+        }
         if (attempt != null) {
             attempt.abandon(EndpointStates.AttemptResult.CANCELLED);
         }
@@ -431,9 +459,14 @@ final class UpstreamRequest implements UpstreamCall {
                     newAttempt();
                     return;
                 }
+                if (upgrade != null && res.status().code() == 101) {
+                    switching(res);
+                    return;
+                }
                 responseStarted = true;
                 dropKept(); // no retry once the client saw a response
-                reusable = HttpUtil.isKeepAlive(res);
+                // a connection that carried an upgrade request is not reused, whatever the answer
+                reusable = upgrade == null && HttpUtil.isKeepAlive(res);
                 sanitizeResponse(res.headers());
                 status = res.status().code();
                 if (res instanceof LastHttpContent) {
@@ -448,13 +481,64 @@ final class UpstreamRequest implements UpstreamCall {
                     return;
                 }
                 if (c instanceof LastHttpContent) {
-                    responseEnded(); // back to the pool first: the sink may start the next request
+                    if (status == 101) {
+                        detachUpgraded(); // a byte stream before the sink asks for it (takeUpgraded)
+                    } else {
+                        responseEnded(); // back to the pool first: the sink may start the next request
+                    }
                 }
                 sink.responseContent(c);
                 return;
             }
             ReferenceCountUtil.release(msg);
         }
+
+        /**
+         * A {@code 101} to the WebSocket upgrade: the client sees it as the final response (no
+         * retry, no timeout from now on: the relay's idle timeout governs the connection), and
+         * the connection leaves HTTP when the response's (empty) last piece arrives.
+         */
+        private void switching(HttpResponse res) {
+            responseStarted = true;
+            dropKept();
+            cancelPerTry();
+            if (requestTimer != null) {
+                requestTimer.cancel(false);
+            }
+            status = 101;
+            reusable = false;
+            sanitizeResponse(res.headers());
+            WebSocketUpgrade.restore(res.headers(), res.headers().get(HttpHeaderNames.UPGRADE, upgrade));
+            sink.responseHead(res);
+        }
+
+        /**
+         * Takes the connection out of HTTP, as Netty's {@code HttpClientUpgradeHandler} does: the
+         * tail handler becomes a {@link HeldBytes} (bytes the backend sent past the {@code 101},
+         * which the decoder hands on as they are, wait there), then the codec goes. The attempt
+         * is finished; the connection is never pooled again.
+         */
+        private void detachUpgraded() {
+            responseDone = true;
+            finished = true;
+            cancelPerTry();
+            Channel ch = up;
+            up = null;
+            if (ch == null) {
+                return;
+            }
+            ch.pipeline().get(HttpUpstreamPool.UpstreamTail.class).owner = null;
+            ch.pipeline().remove(HttpUpstreamPool.UPSTREAM_TAIL);
+            HeldBytes.install(ch);
+            ch.pipeline().remove(HttpUpstreamPool.H1);
+            upgraded = this;
+            upgradedChannel = ch;
+            EndpointStates.State s = state;
+            // the endpoint's attempt lasts as long as the WebSocket does (least-request counts it)
+            ch.closeFuture().addListener(f -> upstreams.states().ended(s, EndpointStates.AttemptResult.RESPONSE));
+        }
+
+        private Channel upgradedChannel;
 
         private int status;
 

@@ -34,4 +34,6 @@ public final class HandlerNames {
     public static final String H2_HTTP = "h2-http";
     /** The request exchange handler behind the inner codec. */
     public static final String EXCHANGE = "exchange";
+    /** {@link HeldBytes}: bytes read past an HTTP/1.1 upgrade, kept until the relay starts. */
+    public static final String HELD = "held";
 }

@@ -84,8 +84,9 @@ public final class Relay {
         start(a, b, bytesAtoB, bytesBtoA, () -> { });
     }
 
-    private static void start(Channel a, Channel b, LongConsumer bytesAtoB, LongConsumer bytesBtoA,
-                              Runnable beforeFirstRead) {
+    /** As {@link #start(Channel, Channel, Runnable)}, reporting bytes copied each way. */
+    public static void start(Channel a, Channel b, LongConsumer bytesAtoB, LongConsumer bytesBtoA,
+                             Runnable beforeFirstRead) {
         if (a.eventLoop() != b.eventLoop()) {
             throw new IllegalArgumentException("relay ends must share an event loop");
         }

@@ -1,0 +1,194 @@
+package dev.waypoint.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.testing.EchoServer;
+import dev.waypoint.testing.SourceZtunnel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * WebSocket through the waypoint, HBONE in and out, with a third-party client: Node 20's
+ * {@code WebSocket} (undici) and {@code node:http}, dialling the Service VIP through a
+ * {@link SourceZtunnel} (the client pod's ztunnel: each connection becomes an HBONE CONNECT to
+ * the waypoint), against Netty's WebSocket server handshaker in the echo pod behind its
+ * destination ztunnel. Loopback range 127.170.x.x.
+ */
+class WebSocketEndToEndTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String VIP = "127.170.2.1";
+    @TempDir
+    static Path tmp;
+    static TestMesh mesh;
+    static SourceZtunnel ztunnel;
+    static Path node;
+
+    @BeforeAll
+    static void startMesh() throws Exception {
+        node = Path.of("/usr/bin/node");
+        if (!Files.isExecutable(node)) {
+            Assumptions.assumeFalse(System.getenv("CI") != null, "node is missing in CI");
+            Assumptions.abort("no /usr/bin/node");
+        }
+        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
+        try (InputStream in = WebSocketEndToEndTest.class.getResourceAsStream("/e2e/websocket-mesh.yaml")) {
+            Files.writeString(configDir.resolve("mesh.yaml"), new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        ztunnel = SourceZtunnel.start(mesh.group(), mesh.waypoint().hboneAddress(), mesh.workload("apps", "client"),
+                List.of(new InetSocketAddress(VIP, 80), new InetSocketAddress(VIP, 8082)));
+    }
+
+    @AfterAll
+    static void stopMesh() {
+        if (ztunnel != null) {
+            ztunnel.close();
+        }
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    /** The conformance case (gw-backend-ws-01): a text and a binary frame echoed, then a clean close by the client. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ws://127.170.2.1:8082/ws", "ws://127.170.2.1:80/ws", "ws://127.170.2.1:80/routed/chat"})
+    void framesGoBothWaysAndTheClientCloses(String url) throws Exception {
+        EchoServer backend = mesh.backend("127.170.3.1", url.contains(":8082") || url.contains("/routed") ? 8082 : 8080);
+        int closesBefore = closes(backend);
+        List<JsonNode> events = run("echo", url);
+        assertThat(events).extracting(e -> e.path("event").asText()).containsExactly("open", "message", "message", "close");
+        assertThat(events.get(1).path("data").asText()).isEqualTo("Websocket Support!");
+        assertThat(events.get(2).path("hex").asText()).isEqualTo("01020304050607");
+        assertThat(events.get(3).path("code").asInt()).isEqualTo(1000);
+        assertThat(events.get(3).path("wasClean").asBoolean()).as("clean close: %s", events.get(3)).isTrue();
+        // the client's close frame went through to the backend
+        await().atMost(Duration.ofSeconds(5)).until(() -> closes(backend) > closesBefore);
+        assertThat(backend.requests()).contains("WS-CLOSE client 1000");
+        if (url.contains("/routed")) {
+            assertThat(backend.requests()).anyMatch(r -> r.startsWith("GET /ws/chat ")); // the rule's URLRewrite applied
+        }
+    }
+
+    @Test
+    void theBackendClosesFirst() throws Exception {
+        List<JsonNode> events = run("backend-close", "ws://127.170.2.1:8082/ws");
+        JsonNode close = events.get(events.size() - 1);
+        assertThat(close.path("event").asText()).isEqualTo("close");
+        assertThat(close.path("code").asInt()).isEqualTo(4000);
+        assertThat(close.path("reason").asText()).isEqualTo("backend says goodbye");
+        assertThat(close.path("wasClean").asBoolean()).isTrue();
+    }
+
+    /**
+     * 24 MiB up and the same back in one message: many times every buffer on the way (HTTP/2
+     * windows of both tunnels, the relay's write watermarks), so it only arrives intact if
+     * reading pauses and resumes on both connections as they fill and drain.
+     */
+    @Test
+    void aLargeMessageCrossesBothWays() throws Exception {
+        List<JsonNode> events = run("large", "ws://127.170.2.1:8082/ws", String.valueOf(24 << 20));
+        assertThat(events).anySatisfy(e -> {
+            assertThat(e.path("event").asText()).isEqualTo("large");
+            assertThat(e.path("size").asInt()).isEqualTo(24 << 20);
+            assertThat(e.path("match").asBoolean()).isTrue();
+        });
+        assertThat(events.get(events.size() - 1).path("code").asInt()).isEqualTo(1000);
+        // the outcome closes with the relay: status 101, the relayed bytes counted each way
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            String scrape = stats();
+            assertThat(scrape.lines().filter(l -> l.startsWith("istio_requests_total{") && l.contains("response_code=\"101\"")))
+                    .isNotEmpty();
+            assertThat(scrape.lines().filter(l -> l.startsWith("istio_request_bytes_sum{") && l.contains("response_code=\"101\""))
+                    .mapToDouble(WebSocketEndToEndTest::value).sum()).isGreaterThan(24 << 20);
+            assertThat(scrape.lines().filter(l -> l.startsWith("istio_response_bytes_sum{") && l.contains("response_code=\"101\""))
+                    .mapToDouble(WebSocketEndToEndTest::value).sum()).isGreaterThan(24 << 20);
+        });
+    }
+
+    @Test
+    void aBackendThatDoesNotSwitchIsAnsweredAsAnOrdinaryResponse() throws Exception {
+        List<JsonNode> events = run("raw", "http://127.170.2.1:8082/ws-refuse");
+        assertThat(events).hasSize(1);
+        JsonNode r = events.get(0);
+        assertThat(r.path("event").asText()).isEqualTo("response");
+        assertThat(r.path("status").asInt()).isEqualTo(200);
+        assertThat(r.path("server").asText()).isEqualTo("chat-1");
+        assertThat(r.path("upgrade").isNull()).as("no Upgrade header on a 200: %s", r).isTrue();
+        // the upgrade request reached the backend with its Upgrade header; the tunnel ends after the answer
+        assertThat(r.path("body").asText()).contains("header upgrade=websocket", "header connection=upgrade");
+        assertThat(r.path("connection").asText()).isEqualTo("close");
+    }
+
+    @Test
+    void anUpgradeTheAuthorizationPolicyDeniesGets403() throws Exception {
+        List<JsonNode> events = run("raw", "http://127.170.2.1:8082/ws-denied");
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0).path("event").asText()).isEqualTo("response");
+        assertThat(events.get(0).path("status").asInt()).isEqualTo(403);
+        assertThat(events.get(0).path("body").asText()).isEqualTo("RBAC: access denied");
+        assertThat(mesh.backend("127.170.3.1", 8082).requests()).noneMatch(r -> r.contains("/ws-denied"));
+    }
+
+    @Test
+    void anAcceptedUpgradeSeenByARawClient() throws Exception {
+        List<JsonNode> events = run("raw", "http://127.170.2.1:8082/ws");
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0).path("event").asText()).isEqualTo("upgrade");
+        assertThat(events.get(0).path("status").asInt()).isEqualTo(101);
+        assertThat(events.get(0).path("upgrade").asText()).isEqualToIgnoringCase("websocket");
+        assertThat(events.get(0).path("server").asText()).isEqualTo("chat-1");
+    }
+
+    private static int closes(EchoServer backend) {
+        return (int) backend.requests().stream().filter(r -> r.startsWith("WS-CLOSE")).count();
+    }
+
+    private static double value(String line) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+    }
+
+    private static String stats() throws Exception {
+        URI uri = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
+        return HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    private static List<JsonNode> run(String... args) throws IOException, InterruptedException, URISyntaxException {
+        List<String> cmd = new ArrayList<>(List.of(node.toString(), "--experimental-websocket", "--no-warnings",
+                Path.of(WebSocketEndToEndTest.class.getResource("/interop/websocket_client.mjs").toURI()).toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(70, TimeUnit.SECONDS)).isTrue();
+        List<JsonNode> events = new ArrayList<>();
+        for (String line : stdout.split("\n")) {
+            if (!line.isBlank()) {
+                events.add(JSON.readTree(line));
+            }
+        }
+        assertThat(p.exitValue()).as("node exit; output %s", events).isZero();
+        return events;
+    }
+}
