@@ -196,6 +196,36 @@ final class UpstreamRequest implements UpstreamCall {
         }
     }
 
+    /**
+     * The next try after a failed one: at once, or after the route's backoff ({@link RetryBackoff}).
+     * While it waits, the request body keeps being kept for the replay but does not flow (the
+     * finished attempt is not writable); the request timeout still runs, a cancel ends the wait.
+     */
+    private void nextTry() {
+        retriesLeft--;
+        if (retry.backoff() == null) {
+            newAttempt();
+            return;
+        }
+        long ms = RetryBackoff.delayMillis(retry.backoff(), retry.retries() - retriesLeft, jitter.getAsLong());
+        backoffTimer = loop.schedule(() -> {
+            backoffTimer = null;
+            if (!over) {
+                newAttempt();
+            }
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** Random draws for the backoff jitter; tests fix them. */
+    private java.util.function.LongSupplier jitter = () -> java.util.concurrent.ThreadLocalRandom.current().nextLong();
+    private ScheduledFuture<?> backoffTimer;
+
+    /** Tests: the random draws of the backoff jitter. */
+    UpstreamRequest jitter(java.util.function.LongSupplier draws) {
+        this.jitter = draws;
+        return this;
+    }
+
     private static HttpRequest duplicate(HttpRequest head) {
         return head instanceof FullHttpRequest full ? full.retainedDuplicate() : head;
     }
@@ -286,6 +316,10 @@ final class UpstreamRequest implements UpstreamCall {
         }
         if (requestTimer != null) {
             requestTimer.cancel(false);
+        }
+        if (backoffTimer != null) {
+            backoffTimer.cancel(false);
+            backoffTimer = null;
         }
         dropKept();
         if (head != null) {
@@ -455,8 +489,7 @@ final class UpstreamRequest implements UpstreamCall {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
                     abandon(EndpointStates.AttemptResult.SERVER_ERROR);
-                    retriesLeft--;
-                    newAttempt();
+                    nextTry();
                     return;
                 }
                 if (upgrade != null && res.status().code() == 101) {
@@ -527,10 +560,11 @@ final class UpstreamRequest implements UpstreamCall {
             if (ch == null) {
                 return;
             }
-            ch.pipeline().get(HttpUpstreamPool.UpstreamTail.class).owner = null;
-            ch.pipeline().remove(HttpUpstreamPool.UPSTREAM_TAIL);
+            ch.pipeline().remove(HttpUpstreamPool.UpstreamTail.class).owner = null;
             HeldBytes.install(ch);
-            ch.pipeline().remove(HttpUpstreamPool.H1);
+            if (ch.pipeline().get(HttpUpstreamPool.H1) != null) {
+                ch.pipeline().remove(HttpUpstreamPool.H1);
+            }
             upgraded = this;
             upgradedChannel = ch;
             EndpointStates.State s = state;
@@ -638,9 +672,8 @@ final class UpstreamRequest implements UpstreamCall {
             // a per-try timeout is retried like a reset ("reset" covers it in Envoy's retry_on)
             boolean allowed = connectFailure ? retry.connectFailure() : refused ? retry.refusedStream() : retry.reset();
             if (mayRetry(allowed)) {
-                retriesLeft--;
                 log.debug("retrying {} after {}", request, r);
-                newAttempt();
+                nextTry();
                 return;
             }
             log.info("request {} via {} failed: {}", request, endpoint, r);

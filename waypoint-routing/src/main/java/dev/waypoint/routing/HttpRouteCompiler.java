@@ -279,8 +279,10 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * Gateway API {@code retry.attempts}: "the maximum number of times an individual request
      * from the gateway to a backend should be retried" — retries, not tries (HTTPRouteRetryWithTimeouts
      * needs {@code attempts: 2} to survive two failed tries). Connection errors, resets and per-try
-     * timeouts are retried as well ("even when no codes are listed"); {@code backoff} is not
-     * implemented (retries start at once).
+     * timeouts are retried as well ("even when no codes are listed"). {@code backoff}: "the
+     * minimum duration a Gateway should wait between retry attempts" becomes Envoy's base
+     * interval (Istio sets {@code retry_back_off.base_interval}); the upstream stage draws
+     * Envoy's jittered exponential backoff from it ({@code RetryBackoff} in waypoint-lb).
      */
     private static RetryPolicy retry(RouteRetrySpec spec, Duration perTry, RetryPolicy meshDefault) {
         if (spec == null) {
@@ -294,7 +296,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         // Istio's translation (conversion.go): "connect-failure,refused-stream,unavailable,cancelled" + codes;
         // resets too, as the Gateway API asks ("SHOULD retry on connection errors (disconnect, reset, timeout, TCP failure)")
         return new RetryPolicy(retries, perTry, true, true, true, Set.copyOf(spec.codes()),
-                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE));
+                Set.of(RetryPolicy.GRPC_CANCELLED, RetryPolicy.GRPC_UNAVAILABLE)).withBackoff(spec.backoff());
     }
 
     private static String unsupported(List<HttpFilterSpec> filters) {

@@ -150,6 +150,20 @@ class HttpRouteCompilerTest {
     }
 
     @Test
+    void retryBackoffIsTheBaseInterval() {
+        RouteRuleSpec r = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(3, List.of(503), Duration.ofMillis(100)));
+        RouteRuleSpec zero = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/zero")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(3, List.of(503), Duration.ZERO));
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80), r, zero)), List.of(), new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+        RetryPolicy p = routes.find(TestRequests.get("/"), null).rule().retry();
+        assertThat(p.backoff()).isEqualTo(Duration.ofMillis(100));
+        assertThat(p.toString()).isEqualTo("3 retries on connect-failure,reset,503,grpc 1,14, backoff 100 ms");
+        assertThat(routes.find(TestRequests.get("/zero"), null).rule().retry().backoff()).as("0s: none").isNull();
+    }
+
+    @Test
     void theMeshDefaultRetryPolicyReplacesIstiosForDefaultRoutesAndRulesWithoutRetry() {
         RetryPolicy mesh = new RetryPolicy(5, null, true, true, Set.of(502));
         RouteRuleSpec plain = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
