@@ -161,6 +161,70 @@ class WebSocketEndToEndTest {
         assertThat(events.get(0).path("server").asText()).isEqualTo("chat-1");
     }
 
+    private static final String UPGRADE = "GET %s HTTP/1.1\r\nHost: chat.apps\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    /**
+     * A frame sent in the same write as the upgrade request is read past the request before the
+     * backend has answered: it waits as bytes (not parsed as HTTP) and reaches the backend after the 101.
+     */
+    @Test
+    void bytesSentWithTheUpgradeRequestFollowItAfterThe101() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket(VIP, 8082)) {
+            socket.setSoTimeout(10_000);
+            byte[] request = String.format(UPGRADE, "/ws").getBytes(StandardCharsets.US_ASCII);
+            byte[] frame = maskedText("early");
+            byte[] both = java.util.Arrays.copyOf(request, request.length + frame.length);
+            System.arraycopy(frame, 0, both, request.length, frame.length);
+            socket.getOutputStream().write(both);
+            String got = readUntil(socket, "\u0081\u0005early");
+            assertThat(got).startsWith("HTTP/1.1 101 Switching Protocols\r\n");
+            assertThat(got.toLowerCase()).contains("upgrade: websocket\r\n", "connection: upgrade\r\n");
+        }
+    }
+
+    /** An upgrade is the last HTTP request of its tunnel: after a refusal, a request pipelined behind it is not answered. */
+    @Test
+    void aRequestPipelinedAfterARefusedUpgradeIsNotReadAsHttp() throws Exception {
+        EchoServer backend = mesh.backend("127.170.3.1", 8082);
+        try (java.net.Socket socket = new java.net.Socket(VIP, 8082)) {
+            socket.setSoTimeout(10_000);
+            String pipelined = String.format(UPGRADE, "/ws-refuse") + "GET /after-refusal HTTP/1.1\r\nHost: chat.apps\r\n\r\n";
+            socket.getOutputStream().write(pipelined.getBytes(StandardCharsets.US_ASCII));
+            String got = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1); // until the tunnel ends
+            assertThat(got).startsWith("HTTP/1.1 200 OK\r\n");
+            assertThat(got.toLowerCase()).contains("connection: close\r\n");
+            assertThat(got.split("HTTP/1.1 ", -1)).as("one response: %s", got).hasSize(2);
+        }
+        assertThat(backend.requests()).noneMatch(r -> r.contains("/after-refusal"));
+    }
+
+    private static byte[] maskedText(String text) {
+        byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+        byte[] mask = {0x11, 0x22, 0x33, 0x44};
+        byte[] f = new byte[2 + 4 + payload.length];
+        f[0] = (byte) 0x81;
+        f[1] = (byte) (0x80 | payload.length);
+        System.arraycopy(mask, 0, f, 2, 4);
+        for (int i = 0; i < payload.length; i++) {
+            f[6 + i] = (byte) (payload[i] ^ mask[i % 4]);
+        }
+        return f;
+    }
+
+    private static String readUntil(java.net.Socket socket, String end) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        byte[] buf = new byte[4096];
+        while (!sb.toString().contains(end)) {
+            int n = socket.getInputStream().read(buf);
+            if (n < 0) {
+                throw new AssertionError("closed before " + end + ": " + sb);
+            }
+            sb.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+        }
+        return sb.toString();
+    }
+
     private static int closes(EchoServer backend) {
         return (int) backend.requests().stream().filter(r -> r.startsWith("WS-CLOSE")).count();
     }
