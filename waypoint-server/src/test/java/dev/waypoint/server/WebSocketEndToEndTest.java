@@ -161,6 +161,66 @@ class WebSocketEndToEndTest {
         assertThat(events.get(0).path("server").asText()).isEqualTo("chat-1");
     }
 
+    /**
+     * h2c: no RFC 8441 extended CONNECT (the waypoint does not send
+     * {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}, as Envoy without {@code allow_connect}, so an RFC 8441
+     * client does not try: RFC 8441 §3); a client that sends {@code :protocol} anyway gets a local
+     * 400, and an HTTP/2 request carrying {@code upgrade}/{@code connection} is malformed (RFC 9113
+     * §8.2.2): its stream is reset with PROTOCOL_ERROR. Neither reaches the backend.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"extended CONNECT", "GET with upgrade headers"})
+    void anH2cWebSocketRequestIsResetNotUpgraded(String kind) throws Exception {
+        dev.waypoint.testing.HboneTestClient hbone = dev.waypoint.testing.HboneTestClient.connect(mesh.group(),
+                mesh.waypoint().hboneAddress(), mesh.workload("apps", "client"));
+        try {
+            dev.waypoint.testing.HboneTestClient.Answer a = hbone.connect(VIP + ":8082", java.util.Map.of()).get(10, TimeUnit.SECONDS);
+            assertThat(a.status()).isEqualTo(200);
+            io.netty.channel.Channel tunnel = a.tunnel();
+            java.util.concurrent.BlockingQueue<Object> frames = new java.util.concurrent.LinkedBlockingQueue<>();
+            tunnel.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().validateHeaders(false).build(),
+                    new io.netty.handler.codec.http2.Http2MultiplexHandler(new io.netty.channel.ChannelInboundHandlerAdapter()));
+            io.netty.handler.codec.http2.Http2StreamChannel stream = new io.netty.handler.codec.http2.Http2StreamChannelBootstrap(tunnel)
+                    .handler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                            frames.add(msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame h ? "headers " + h.headers().status()
+                                    : msg instanceof io.netty.handler.codec.http2.Http2DataFrame d
+                                    ? "data " + d.content().toString(StandardCharsets.UTF_8) : msg.getClass().getSimpleName());
+                            io.netty.util.ReferenceCountUtil.release(msg);
+                        }
+
+                        @Override
+                        public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+                            if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame rst) {
+                                frames.add("reset " + rst.errorCode());
+                            }
+                            io.netty.util.ReferenceCountUtil.release(evt);
+                        }
+                    }).open().get(5, TimeUnit.SECONDS);
+            io.netty.handler.codec.http2.Http2Headers h = new io.netty.handler.codec.http2.DefaultHttp2Headers(false)
+                    .authority("chat.apps").scheme("http").path("/ws/h2c-ws");
+            if (kind.startsWith("extended")) {
+                h.method("CONNECT").set(":protocol", "websocket");
+            } else {
+                h.method("GET").set("connection", "upgrade").set("upgrade", "websocket");
+            }
+            h.set("sec-websocket-version", "13");
+            stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(h, false));
+            Object first = frames.poll(10, TimeUnit.SECONDS);
+            if (kind.startsWith("extended")) {
+                // a CONNECT inside the inner connection is not a request this proxy serves: a local 400
+                assertThat(first).isEqualTo("headers 400");
+            } else {
+                assertThat(first).isEqualTo("reset " + io.netty.handler.codec.http2.Http2Error.PROTOCOL_ERROR.code());
+            }
+            assertThat(mesh.backend("127.170.3.1", 8082).requests()).noneMatch(r -> r.contains("h2c-ws"));
+            tunnel.close();
+        } finally {
+            hbone.close();
+        }
+    }
+
     private static final String UPGRADE = "GET %s HTTP/1.1\r\nHost: chat.apps\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
