@@ -65,6 +65,12 @@ import org.slf4j.LoggerFactory;
  * relayed, a local reply from any stage, or an error for a malformed request, leaves in request
  * order, and no stage ever sees a request out of turn.
  *
+ * <h2>WebSocket (HTTP/1.1)</h2>
+ * An upgrade request ({@link WebSocketUpgrade#requested}) is the last HTTP request of its tunnel:
+ * the request decoder goes after its last piece ({@code watchUpgrade}). A {@code 101} turns the
+ * tunnel and the upstream connection into a {@link Relay} and this handler leaves the pipeline
+ * ({@code startRelay}); any other answer ends the tunnel after it.
+ *
  * <h2>Config</h2>
  * Each request pins the snapshot current when its turn comes and re-resolves the tunnel's
  * {@code :authority} in it: a keep-alive tunnel or an h2c connection sees new endpoints and
