@@ -54,6 +54,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
     static final String UPSTREAM_TAIL = "upstream-tail";
     /** Name of the HTTP/1.1 client codec of an HTTP/1.1 exchange channel. */
     static final String H1 = "h1";
+    /** Name of the idle timer of an HTTP/1.1 exchange channel (the pool's HTTP idle timeout). */
+    static final String IDLE = "idle";
     private final Upstreams upstreams;
     /** Idle pooled connections are closed after this long. */
     private final long idleMillis;
@@ -192,7 +194,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 }
                 Channel ch = (Channel) f.getNow();
                 ch.pipeline().addLast(H1, new HttpClientCodec());
-                ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
                 ch.pipeline().addLast(UPSTREAM_TAIL, ex);

@@ -528,7 +528,7 @@ final class UpstreamRequest implements UpstreamCall {
 
         /**
          * A {@code 101} to the WebSocket upgrade: the client sees it as the final response (no
-         * retry, no timeout from now on: the relay's idle timeout governs the connection), and
+         * retry, no timeout from now on: the tunnel's idle timeout governs the WebSocket), and
          * the connection leaves HTTP when the response's (empty) last piece arrives.
          */
         private void switching(HttpResponse res) {
@@ -564,6 +564,11 @@ final class UpstreamRequest implements UpstreamCall {
             HeldBytes.install(ch);
             if (ch.pipeline().get(HttpUpstreamPool.H1) != null) {
                 ch.pipeline().remove(HttpUpstreamPool.H1);
+            }
+            if (ch.pipeline().get(HttpUpstreamPool.IDLE) != null) {
+                // the pool's idle timer is for idle keep-alive connections; a WebSocket lives by the
+                // tunnel's idle timeout (the relay resets this end when the tunnel goes)
+                ch.pipeline().remove(HttpUpstreamPool.IDLE);
             }
             upgraded = this;
             upgradedChannel = ch;
