@@ -34,7 +34,7 @@ import java.util.Queue;
  * sender down, it is not buffered here).
  *
  * <p>Control by text message: {@code "close me"} makes the backend start the closing handshake
- * (close code 4000); a close from the client is answered and the connection closed. Each close
+ * (close code 4000); {@code "pause <ms>"} stops reading for that long (not echoed); a close from the client is answered and the connection closed. Each close
  * is recorded in {@link EchoServer#requests()} as {@code "WS-CLOSE <who> <code>"}. The upgrade
  * path {@code /ws-refuse} is not upgraded: {@link EchoServer} answers it as an ordinary request.
  */
@@ -43,6 +43,8 @@ final class WebSocketEcho extends ChannelInboundHandlerAdapter {
     static final int MAX_FRAME = 64 << 20;
     private final Queue<String> requests;
     private boolean closeSent;
+    /** While a {@code pause} lasts: its end ({@link System#nanoTime}); else 0. */
+    private long pausedUntil;
 
     private WebSocketEcho(Queue<String> requests) {
         this.requests = requests;
@@ -93,6 +95,18 @@ final class WebSocketEcho extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(new PongWebSocketFrame(ping.content()));
             return;
         }
+        if (msg instanceof TextWebSocketFrame t && t.isFinalFragment() && t.text().startsWith("pause ")) {
+            // a stalled reader: nothing is read for that long (backpressure reaches the sender)
+            long ms = Long.parseLong(t.text().substring(6));
+            t.release();
+            pausedUntil = System.nanoTime() + ms * 1_000_000;
+            ctx.channel().config().setAutoRead(false);
+            ctx.executor().schedule(() -> {
+                pausedUntil = 0;
+                ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+            }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return;
+        }
         if (msg instanceof TextWebSocketFrame t && t.isFinalFragment() && t.text().equals("close me")) {
             t.release();
             closeSent = true;
@@ -118,7 +132,7 @@ final class WebSocketEcho extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable()) {
+        if (ctx.channel().isWritable() && pausedUntil == 0) {
             ctx.channel().config().setAutoRead(true);
         }
         ctx.fireChannelWritabilityChanged();
