@@ -52,6 +52,10 @@ import java.util.concurrent.TimeUnit;
 final class HttpUpstreamPool implements ExchangeChannels {
     /** Name of the {@link UpstreamTail} handler in every exchange channel. */
     static final String UPSTREAM_TAIL = "upstream-tail";
+    /** Name of the HTTP/1.1 client codec of an HTTP/1.1 exchange channel. */
+    static final String H1 = "h1";
+    /** Name of the idle timer of an HTTP/1.1 exchange channel (the pool's HTTP idle timeout). */
+    static final String IDLE = "idle";
     private final Upstreams upstreams;
     /** Idle pooled connections are closed after this long. */
     private final long idleMillis;
@@ -189,8 +193,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     return;
                 }
                 Channel ch = (Channel) f.getNow();
-                ch.pipeline().addLast("h1", new HttpClientCodec());
-                ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                ch.pipeline().addLast(H1, new HttpClientCodec());
+                ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
                 ch.pipeline().addLast(UPSTREAM_TAIL, ex);

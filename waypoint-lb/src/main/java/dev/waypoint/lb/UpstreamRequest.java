@@ -8,6 +8,8 @@ import dev.waypoint.model.request.RequestContext;
 import dev.waypoint.model.request.RetryPolicy;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.transport.ExchangeSink;
+import dev.waypoint.transport.HeldBytes;
+import dev.waypoint.transport.WebSocketUpgrade;
 import dev.waypoint.transport.UpstreamCall;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -82,6 +84,10 @@ final class UpstreamRequest implements UpstreamCall {
     private final RouteSelection.Backend backend;
     private final RetryPolicy retry;
     private final boolean upstreamH2;
+    /** The client's {@code Upgrade} value when this is a WebSocket upgrade going upstream over HTTP/1.1; else null. */
+    private final String upgrade;
+    /** The attempt whose {@code 101} switched its connection to a byte stream, until {@link #takeUpgraded}. */
+    private Attempt upgraded;
 
     private HttpRequest head;
     /** Body pieces kept for a replay; null when no replay is possible (any more). */
@@ -114,6 +120,10 @@ final class UpstreamRequest implements UpstreamCall {
         // the backend's declared protocol, whatever the client spoke (UpstreamProtocol)
         this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream)
                 : h2Downstream || request.target().protocol().isH2();
+        // a WebSocket upgrade keeps Upgrade/Connection on an HTTP/1.1 upstream; toward h2c it is an
+        // ordinary request (no extended CONNECT upstream): the backend answers it as one
+        this.upgrade = !h2Downstream && !upstreamH2 && WebSocketUpgrade.requested(head)
+                ? head.headers().get(HttpHeaderNames.UPGRADE) : null;
         sanitizeRequest(head.headers(), upstreamH2);
         PathRewrite rewrite = request.get(PathRewrite.KEY); // an HTTPRoute URLRewrite: the request line is not a header
         if (rewrite != null) {
@@ -130,6 +140,9 @@ final class UpstreamRequest implements UpstreamCall {
             for (RouteSelection.ServiceBackend m : route.mirrors()) {
                 mirrors.add(new UpstreamMirror(upstreams, pool, request, loop, m, head, h2Downstream));
             }
+        }
+        if (upgrade != null) {
+            WebSocketUpgrade.restore(head.headers(), upgrade); // after the mirrors' copies: mirrors get a plain GET
         }
         if (retriesLeft > 0) {
             kept = new ArrayList<>(2);
@@ -200,6 +213,36 @@ final class UpstreamRequest implements UpstreamCall {
         }
     }
 
+    /**
+     * The next try after a failed one: at once, or after the route's backoff ({@link RetryBackoff}).
+     * While it waits, the request body keeps being kept for the replay but does not flow (the
+     * finished attempt is not writable); the request timeout still runs, a cancel ends the wait.
+     */
+    private void nextTry() {
+        retriesLeft--;
+        if (retry.backoff() == null) {
+            newAttempt();
+            return;
+        }
+        long ms = RetryBackoff.delayMillis(retry.backoff(), retry.retries() - retriesLeft, jitter.getAsLong());
+        backoffTimer = loop.schedule(() -> {
+            backoffTimer = null;
+            if (!over) {
+                newAttempt();
+            }
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** Random draws for the backoff jitter; tests fix them. */
+    private java.util.function.LongSupplier jitter = () -> java.util.concurrent.ThreadLocalRandom.current().nextLong();
+    private ScheduledFuture<?> backoffTimer;
+
+    /** Tests: the random draws of the backoff jitter. */
+    UpstreamRequest jitter(java.util.function.LongSupplier draws) {
+        this.jitter = draws;
+        return this;
+    }
+
     private static HttpRequest duplicate(HttpRequest head) {
         return head instanceof FullHttpRequest full ? full.retainedDuplicate() : head;
     }
@@ -255,11 +298,26 @@ final class UpstreamRequest implements UpstreamCall {
     }
 
     @Override
+    public Channel takeUpgraded() {
+        Attempt a = upgraded;
+        upgraded = null;
+        if (a == null) {
+            return null;
+        }
+        releaseHeld();
+        return a.upgradedChannel;
+    }
+
+    @Override
     public void cancel() {
         if (over) {
             return;
         }
         releaseHeld();
+        if (upgraded != null) {
+            upgraded.upgradedChannel.close(); // switched to a byte stream, then nobody took it
+            upgraded = null;
+        }
         if (attempt != null) {
             attempt.abandon(EndpointStates.AttemptResult.CANCELLED);
         }
@@ -281,6 +339,10 @@ final class UpstreamRequest implements UpstreamCall {
         }
         if (requestTimer != null) {
             requestTimer.cancel(false);
+        }
+        if (backoffTimer != null) {
+            backoffTimer.cancel(false);
+            backoffTimer = null;
         }
         dropKept();
         if (head != null) {
@@ -453,13 +515,17 @@ final class UpstreamRequest implements UpstreamCall {
                     ReferenceCountUtil.release(res);
                     log.debug("retrying {} after a {} from {}", request, res.status().code(), endpoint);
                     abandon(EndpointStates.AttemptResult.ofStatus(res.status().code()));
-                    retriesLeft--;
-                    newAttempt();
+                    nextTry();
+                    return;
+                }
+                if (upgrade != null && res.status().code() == 101) {
+                    switching(res);
                     return;
                 }
                 responseStarted = true;
                 dropKept(); // no retry once the client saw a response
-                reusable = HttpUtil.isKeepAlive(res);
+                // a connection that carried an upgrade request is not reused, whatever the answer
+                reusable = upgrade == null && HttpUtil.isKeepAlive(res);
                 sanitizeResponse(res.headers());
                 status = res.status().code();
                 String cookie = request.get(Balancers.SET_COOKIE); // a consistent-hash cookie made up for this request
@@ -478,13 +544,70 @@ final class UpstreamRequest implements UpstreamCall {
                     return;
                 }
                 if (c instanceof LastHttpContent) {
-                    responseEnded(); // back to the pool first: the sink may start the next request
+                    if (status == 101) {
+                        detachUpgraded(); // a byte stream before the sink asks for it (takeUpgraded)
+                    } else {
+                        responseEnded(); // back to the pool first: the sink may start the next request
+                    }
                 }
                 sink.responseContent(c);
                 return;
             }
             ReferenceCountUtil.release(msg);
         }
+
+        /**
+         * A {@code 101} to the WebSocket upgrade: the client sees it as the final response (no
+         * retry, no timeout from now on: the tunnel's idle timeout governs the WebSocket), and
+         * the connection leaves HTTP when the response's (empty) last piece arrives.
+         */
+        private void switching(HttpResponse res) {
+            responseStarted = true;
+            dropKept();
+            cancelPerTry();
+            if (requestTimer != null) {
+                requestTimer.cancel(false);
+            }
+            status = 101;
+            reusable = false;
+            sanitizeResponse(res.headers());
+            WebSocketUpgrade.restore(res.headers(), res.headers().get(HttpHeaderNames.UPGRADE, upgrade));
+            sink.responseHead(res);
+        }
+
+        /**
+         * Takes the connection out of HTTP, as Netty's {@code HttpClientUpgradeHandler} does: the
+         * tail handler becomes a {@link HeldBytes} (bytes the backend sent past the {@code 101},
+         * which the decoder hands on as they are, wait there), then the codec goes. The attempt
+         * is finished; the connection is never pooled again.
+         */
+        private void detachUpgraded() {
+            responseDone = true;
+            finished = true;
+            cancelPerTry();
+            Channel ch = up;
+            up = null;
+            if (ch == null) {
+                return;
+            }
+            ch.pipeline().remove(HttpUpstreamPool.UpstreamTail.class).owner = null;
+            HeldBytes.install(ch);
+            if (ch.pipeline().get(HttpUpstreamPool.H1) != null) {
+                ch.pipeline().remove(HttpUpstreamPool.H1);
+            }
+            if (ch.pipeline().get(HttpUpstreamPool.IDLE) != null) {
+                // the pool's idle timer is for idle keep-alive connections; a WebSocket lives by the
+                // tunnel's idle timeout (the relay resets this end when the tunnel goes)
+                ch.pipeline().remove(HttpUpstreamPool.IDLE);
+            }
+            upgraded = this;
+            upgradedChannel = ch;
+            EndpointStates.State s = state;
+            // the endpoint's attempt lasts as long as the WebSocket does (least-request counts it)
+            ch.closeFuture().addListener(f -> upstreams.states().ended(s, EndpointStates.AttemptResult.RESPONSE));
+        }
+
+        private Channel upgradedChannel;
 
         private int status;
 
@@ -583,9 +706,8 @@ final class UpstreamRequest implements UpstreamCall {
             // a per-try timeout is retried like a reset ("reset" covers it in Envoy's retry_on)
             boolean allowed = connectFailure ? retry.connectFailure() : refused ? retry.refusedStream() : retry.reset();
             if (mayRetry(allowed)) {
-                retriesLeft--;
                 log.debug("retrying {} after {}", request, r);
-                newAttempt();
+                nextTry();
                 return;
             }
             log.info("request {} via {} failed: {}", request, endpoint, r);

@@ -663,4 +663,144 @@ class UpstreamRequestTest {
         assertThat(sink.events).containsExactly("failed upstream_reset_before_response_started");
         assertThat(up.isOpen()).isFalse();
     }
+
+    // --- retry.backoff: Envoy's jittered exponential backoff on the request's loop (its clock is the embedded one) ---
+
+    @Test
+    void aRetryWaitsForTheBackoffDrawnFromTheDoublingInterval() {
+        RetryPolicy retry = new RetryPolicy(2, null, true, true, true, java.util.Set.of(503), java.util.Set.of())
+                .withBackoff(Duration.ofMillis(100));
+        // draws: 250 % 100 = 50 ms before the first retry; 130 % 200 = 130 ms before the second
+        long[] draws = {250, 130};
+        int[] next = {0};
+        UpstreamRequest call = new UpstreamRequest(upstreams, channels, context(retry, null), post(), false, loop, sink)
+                .jitter(() -> draws[next[0]++]);
+        call.start();
+        call.requestContent(chunk("abcd", true));
+        respond(0, 503, "busy");
+        assertThat(channels.acquiredFor).hasSize(1);
+        loopChannel.advanceTimeBy(49, java.util.concurrent.TimeUnit.MILLISECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).as("49 ms into a 50 ms backoff").hasSize(1);
+        loopChannel.advanceTimeBy(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        assertThat(channels.written(1)).containsExactly("POST /p", "abcd", "END"); // replayed
+        respond(1, 503, "busy");
+        loopChannel.advanceTimeBy(129, java.util.concurrent.TimeUnit.MILLISECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).as("129 ms into a 130 ms backoff").hasSize(2);
+        loopChannel.advanceTimeBy(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).hasSize(3);
+        respond(2, 200, "ok");
+        assertThat(sink.events).containsExactly("head 200", "last ok");
+    }
+
+    @Test
+    void aCancelDuringTheBackoffStartsNoOtherAttempt() {
+        RetryPolicy retry = new RetryPolicy(2, null, true, true, true, java.util.Set.of(503), java.util.Set.of())
+                .withBackoff(Duration.ofMillis(100));
+        UpstreamRequest call = new UpstreamRequest(upstreams, channels, context(retry, null), post(), false, loop, sink)
+                .jitter(() -> 99);
+        call.start();
+        call.requestContent(chunk("abcd", true));
+        respond(0, 503, "busy");
+        call.cancel();
+        loopChannel.advanceTimeBy(1, java.util.concurrent.TimeUnit.SECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).hasSize(1);
+        assertThat(sink.events).isEmpty();
+    }
+
+    @Test
+    void theRequestTimeoutRunsThroughTheBackoff() {
+        RetryPolicy retry = new RetryPolicy(2, null, true, true, true, java.util.Set.of(503), java.util.Set.of())
+                .withBackoff(Duration.ofSeconds(1));
+        UpstreamRequest call = new UpstreamRequest(upstreams, channels, context(retry, Duration.ofMillis(500)), post(), false,
+                loop, sink).jitter(() -> 900);
+        call.start();
+        call.requestContent(chunk("abcd", true));
+        respond(0, 503, "busy");
+        loopChannel.advanceTimeBy(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(sink.events).containsExactly("failed upstream_request_timeout");
+        loopChannel.advanceTimeBy(1, java.util.concurrent.TimeUnit.SECONDS);
+        loopChannel.runScheduledPendingTasks();
+        assertThat(channels.acquiredFor).hasSize(1);
+    }
+
+    // --- WebSocket upgrades ---
+
+    static HttpRequest upgrade() {
+        HttpRequest h = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ws");
+        h.headers().set(HttpHeaderNames.CONNECTION, "keep-alive, Upgrade").set(HttpHeaderNames.UPGRADE, "websocket")
+                .set("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        return h;
+    }
+
+    @Test
+    void anUpgradeKeepsItsHeadersAndA101TurnsTheConnectionIntoBytesNeverPooled() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), upgrade());
+        call.flushRequest();
+        EmbeddedChannel up = channels.handedOut.get(0);
+        HttpRequest sent = up.readOutbound();
+        assertThat(sent.headers().get(HttpHeaderNames.CONNECTION)).isEqualTo("upgrade");
+        assertThat(sent.headers().get(HttpHeaderNames.UPGRADE)).isEqualTo("websocket");
+        assertThat(sent.headers().get("sec-websocket-key")).isEqualTo("dGhlIHNhbXBsZSBub25jZQ==");
+        ReferenceCountUtil.release(sent);
+        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+        res.headers().set(HttpHeaderNames.CONNECTION, "Upgrade").set(HttpHeaderNames.UPGRADE, "websocket");
+        java.util.List<HttpResponse> heads = new ArrayList<>();
+        RecordingSink keeping = new RecordingSink() {
+            @Override
+            public void responseHead(HttpResponse head) {
+                heads.add(head);
+                events.add("head " + head.status().code());
+            }
+        };
+        call.cancel();
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+        UpstreamRequest ws = new UpstreamRequest(upstreams, channels, context(RetryPolicy.NONE, null), upgrade(), false, loop,
+                keeping);
+        ws.start();
+        ws.flushRequest();
+        EmbeddedChannel wsUp = channels.handedOut.get(1);
+        HttpRequest wsSent = wsUp.readOutbound();
+        assertThat(wsSent).isNotNull();
+        ReferenceCountUtil.release(wsSent);
+        // the 101, its empty end, and the first bytes past it in the same read
+        wsUp.writeInbound(res, LastHttpContent.EMPTY_LAST_CONTENT, Unpooled.copiedBuffer("early", StandardCharsets.UTF_8));
+        assertThat(keeping.events).containsExactly("head 101", "last ");
+        assertThat(heads.get(0).headers().get(HttpHeaderNames.CONNECTION)).isEqualTo("upgrade");
+        assertThat(heads.get(0).headers().get(HttpHeaderNames.UPGRADE)).isEqualTo("websocket");
+        Channel taken = ws.takeUpgraded();
+        assertThat(taken).isSameAs(wsUp);
+        assertThat(ws.takeUpgraded()).as("handed over once").isNull();
+        assertThat(channels.released).as("never back to the pool").hasSize(1);
+        assertThat(wsUp.pipeline().get(HttpUpstreamPool.UpstreamTail.class)).isNull();
+        // the early bytes wait in the holder until the relay starts
+        java.util.List<String> replayed = new ArrayList<>();
+        wsUp.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                replayed.add(((io.netty.buffer.ByteBuf) msg).toString(StandardCharsets.UTF_8));
+                ReferenceCountUtil.release(msg);
+            }
+        });
+        dev.waypoint.transport.HeldBytes.replay(wsUp);
+        assertThat(replayed).containsExactly("early");
+        heads.forEach(ReferenceCountUtil::release);
+    }
+
+    @Test
+    void anUpgradeAnsweredOtherwiseIsAnOrdinaryResponseOnAConnectionNotReused() {
+        UpstreamRequest call = start(context(RetryPolicy.NONE, null), upgrade());
+        call.flushRequest();
+        ReferenceCountUtil.release(channels.handedOut.get(0).readOutbound());
+        respond(0, 200, "no");
+        assertThat(sink.events).containsExactly("head 200", "last no");
+        assertThat(call.takeUpgraded()).isNull();
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+    }
 }

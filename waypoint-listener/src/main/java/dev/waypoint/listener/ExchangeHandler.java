@@ -16,13 +16,19 @@ import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.transport.DrainEvent;
 import dev.waypoint.transport.ExchangeSink;
 import dev.waypoint.transport.HalfClose;
+import dev.waypoint.transport.HandlerNames;
+import dev.waypoint.transport.HeldBytes;
+import dev.waypoint.transport.Relay;
 import dev.waypoint.transport.UpstreamCall;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import dev.waypoint.transport.WebSocketUpgrade;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
@@ -37,6 +43,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -64,6 +71,12 @@ import org.slf4j.LoggerFactory;
  * its context built, its snapshot pinned and its filters run. So every response, whether
  * relayed, a local reply from any stage, or an error for a malformed request, leaves in request
  * order, and no stage ever sees a request out of turn.
+ *
+ * <h2>WebSocket (HTTP/1.1)</h2>
+ * An upgrade request ({@link WebSocketUpgrade#requested}) is the last HTTP request of its tunnel:
+ * the request decoder goes after its last piece ({@code watchUpgrade}). A {@code 101} turns the
+ * tunnel and the upstream connection into a {@link Relay} and this handler leaves the pipeline
+ * ({@code startRelay}); any other answer ends the tunnel after it.
  *
  * <h2>Config</h2>
  * Each request pins the snapshot current when its turn comes and re-resolves the tunnel's
@@ -148,7 +161,32 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         queue.add(msg);
+        if (!h2) {
+            watchUpgrade(msg);
+        }
         process();
+    }
+
+    /** The last request head read asked for a WebSocket upgrade. */
+    private boolean upgradeRead;
+
+    /**
+     * An upgrade is the last HTTP request of its tunnel: once its last piece is read, the
+     * request decoder goes (as Netty's {@code HttpServerUpgradeHandler} removes it), so whatever
+     * the client sends after it stays bytes, queued here, and reaches the backend only if the
+     * backend switches protocols ({@link InboundRequest#startRelay}); otherwise the tunnel ends
+     * after the answer and they are dropped.
+     */
+    private void watchUpgrade(Object msg) {
+        if (msg instanceof HttpRequest req) {
+            upgradeRead = req.decoderResult().isSuccess() && WebSocketUpgrade.requested(req);
+        }
+        if (upgradeRead && msg instanceof LastHttpContent) {
+            upgradeRead = false;
+            if (ctx.pipeline().get(HandlerNames.H1) instanceof HttpServerCodec codec) {
+                codec.removeInboundHandler(); // what it still holds comes back as bytes, into the queue
+            }
+        }
     }
 
     /** Hands queued objects to the request whose turn it is; a request head waits until the one before is finished. */
@@ -318,6 +356,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         private boolean closeAfter;
         private boolean finished;
         private UpstreamCall call;
+        /** A WebSocket upgrade request (the last request of its tunnel, unless the backend switches). */
+        private boolean upgrade;
+        /** The backend answered the upgrade with 101: the tunnel becomes a relay after it. */
+        private boolean switched;
         /** Body received before the upstream stage started (filters running or paused). */
         private ArrayDeque<HttpContent> pending;
         /**
@@ -348,6 +390,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             if (grpc) {
                 requestMessages = new GrpcMessageCounter();
                 responseMessages = new GrpcMessageCounter();
+            }
+            if (!h2 && WebSocketUpgrade.requested(head)) {
+                upgrade = true;
+                closeAfter = true; // an answer other than 101 is the tunnel's last (its input is no longer HTTP)
             }
             rc = new RequestContext(tunnel, snapshot, target, view, headers, outcome, view::setPath);
             DecoderResult decoded = head.decoderResult();
@@ -519,6 +565,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             responseStarted = true;
+            switched = upgrade && status.code() == 101;
             outcome.status(status.code());
             outcome.responseStarted(ticker.getAsLong());
             grpcStatus(res.headers()); // trailers-only responses carry it here
@@ -534,7 +581,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                         && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(status)) {
                     HttpUtil.setTransferEncodingChunked(res, true);
                 }
-                if (!keepAlive || ending || closeAfter) {
+                if ((!keepAlive || ending || closeAfter) && !switched) {
                     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 }
             }
@@ -591,7 +638,55 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         private void responseEnded() {
             responseDone = true;
             ctx.flush();
+            if (switched) {
+                startRelay();
+                return;
+            }
             maybeFinish();
+        }
+
+        /**
+         * The {@code 101} is out: both connections leave HTTP and become one byte relay
+         * ({@link Relay}, with its backpressure, half-close and reset), this handler and the
+         * tunnel's codec leave the pipeline, and the client's bytes read past the upgrade go
+         * first. The outcome (status 101, the bytes each way) closes when the tunnel ends.
+         */
+        private void startRelay() {
+            Channel up = call != null ? call.takeUpgraded() : null;
+            call = null;
+            requestDone = true;
+            if (up == null || !up.isActive()) {
+                if (up != null) {
+                    up.close();
+                }
+                reset("UC", "upstream_reset_after_response_started", RequestOutcome.End.UPSTREAM_RESET);
+                return;
+            }
+            Channel down = ctx.channel();
+            closed = true; // this handler takes no more input
+            HeldBytes held = HeldBytes.install(down);
+            while (!queue.isEmpty()) {
+                Object m = queue.poll();
+                if (m instanceof io.netty.buffer.ByteBuf b) {
+                    held.hold(b);
+                } else {
+                    ReferenceCountUtil.release(m);
+                }
+            }
+            if (inputClosed) {
+                held.inputEnded();
+            }
+            ChannelPipeline p = ctx.pipeline();
+            if (p.get(HandlerNames.H1) != null) {
+                p.remove(HandlerNames.H1);
+            }
+            p.remove(ExchangeHandler.this);
+            down.closeFuture().addListener(f -> finish(RequestOutcome.End.RESPONSE));
+            log.debug("{}: switched to WebSocket", rc);
+            Relay.start(down, up, outcome::addRequestBytes, outcome::addResponseBytes, () -> {
+                HeldBytes.replay(down);
+                HeldBytes.replay(up);
+            });
         }
 
         @Override

@@ -36,11 +36,19 @@ record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filte
 
     /**
      * One backendRef: {@code target} null when it cannot be used ({@code invalid} says why);
-     * an invalid backend still takes its share of requests, which get 500.
+     * an invalid backend still takes its share of requests, which get 500. {@code mirrors}: the
+     * backendRef's own {@code RequestMirror}s, copied only for requests sent to this backend.
      */
-    record Backend(RouteSelection.Backend target, String invalid, int weight, List<HttpFilterSpec> filters) {
+    record Backend(RouteSelection.Backend target, String invalid, int weight, List<HttpFilterSpec> filters,
+                   List<Mirror> mirrors) {
         Backend {
             filters = List.copyOf(filters);
+            mirrors = List.copyOf(mirrors);
+        }
+
+        /** Without mirrors of its own. */
+        Backend(RouteSelection.Backend target, String invalid, int weight, List<HttpFilterSpec> filters) {
+            this(target, invalid, weight, filters, List.of());
         }
     }
 

@@ -129,22 +129,30 @@ public final class RouteFilter implements HttpFilter {
             request.set(RESPONSE, new ResponseModifiers(responseModifiers));
         }
         request.set(RouteSelection.KEY, new RouteSelection(rule.routeName(), f.backend().target(), rule.timeout(), rule.retry(),
-                mirrors(rule)));
+                mirrors(rule, f.backend())));
         return FilterResult.CONTINUE;
     }
 
-    /** The mirrors this request is copied to: each drawn against its share ("percent", "fraction"). */
-    private List<RouteSelection.ServiceBackend> mirrors(CompiledRule rule) {
-        if (rule.mirrors().isEmpty()) {
+    /**
+     * The mirrors this request is copied to: the rule's, then those of the backendRef it was sent
+     * to, each drawn against its share ("percent", "fraction").
+     */
+    private List<RouteSelection.ServiceBackend> mirrors(CompiledRule rule, CompiledRule.Backend backend) {
+        if (rule.mirrors().isEmpty() && backend.mirrors().isEmpty()) {
             return List.of();
         }
-        List<RouteSelection.ServiceBackend> out = new ArrayList<>(rule.mirrors().size());
-        for (CompiledRule.Mirror m : rule.mirrors()) {
+        List<RouteSelection.ServiceBackend> out = new ArrayList<>(rule.mirrors().size() + backend.mirrors().size());
+        draw(rule.mirrors(), out);
+        draw(backend.mirrors(), out);
+        return out;
+    }
+
+    private void draw(List<CompiledRule.Mirror> mirrors, List<RouteSelection.ServiceBackend> out) {
+        for (CompiledRule.Mirror m : mirrors) {
             if (m.fraction() >= 1 || picker.next(1_000_000) < m.fraction() * 1_000_000) {
                 out.add(m.target());
             }
         }
-        return out;
     }
 
     @Override

@@ -17,6 +17,7 @@ import dev.waypoint.model.gateway.RouteRetrySpec;
 import dev.waypoint.model.gateway.RouteRuleSpec;
 import dev.waypoint.model.gateway.RouteTimeoutsSpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
@@ -147,6 +148,57 @@ class HttpRouteCompilerTest {
         assertThat(x.timeout()).isNull(); // "0s" disables
         // no retry of its own: the mesh default (Istio's), with the rule's backendRequest as per-try timeout
         assertThat(x.retry()).isEqualTo(RetryPolicy.ISTIO_DEFAULT.withPerTryTimeout(Duration.ofMillis(500)));
+    }
+
+    @Test
+    void aMirrorOnABackendRefCopiesOnlyTheRequestsSentToThatBackend() {
+        BackendRefSpec mirrored = new BackendRefSpec("", "Service", "apps", "reviews", 80, 1, List.of(
+                new HttpFilterSpec.RequestMirror(backend("apps", "reviews-v2", 80, 1), 1.0),
+                new HttpFilterSpec.RequestMirror(backend("apps", "missing", 80, 1), 1.0)));
+        RouteRuleSpec r = rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(mirrored, backend("apps", "reviews-v2", 80, 1)));
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80), r)), List.of(), d);
+        CompiledRule rule = table.routes(REVIEWS.name(), 80).find(TestRequests.get("/"), null).rule();
+        assertThat(rule.invalid()).isNull(); // it used to make the rule 500
+        assertThat(rule.backends().get(0).mirrors()).extracting(m -> m.target().service().name().name()).containsExactly("reviews-v2");
+        assertThat(rule.backends().get(1).mirrors()).isEmpty();
+        assertThat(d.problems()).anyMatch(p -> p.toString().contains("spec.rules[0].backendRefs[0].filters[1]")
+                && p.toString().contains("the mirror is dropped"));
+        BackendPicker picker = BackendPicker.seeded(7);
+        int withMirror = 0;
+        for (int i = 0; i < 200; i++) {
+            RouteDecision.Forward f = (RouteDecision.Forward) RouteDecision.decide(table,
+                    new dev.waypoint.model.request.Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), REVIEWS,
+                            REVIEWS.ports().get(0)), TestRequests.get("/"), picker);
+            String to = ((RouteSelection.ServiceBackend) f.backend().target()).service().name().name();
+            assertThat(f.backend().mirrors().isEmpty()).as("mirrors of a request sent to %s", to).isEqualTo(!to.equals("reviews"));
+            withMirror += f.backend().mirrors().size();
+        }
+        assertThat(withMirror).isBetween(60, 140); // half the requests, by weight
+    }
+
+    @Test
+    void corsOnABackendRefStillMakesTheRule500() {
+        BackendRefSpec cors = new BackendRefSpec("", "Service", "apps", "reviews", 80, 1, List.of(
+                new HttpFilterSpec.Cors(List.of("https://a.example"), false, List.of(), List.of(), List.of(), 5)));
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(cors)))), List.of(), new Diagnostics());
+        assertThat(table.routes(REVIEWS.name(), 80).find(TestRequests.get("/"), null).rule().invalid())
+                .contains("CORS on a backendRef");
+    }
+
+    @Test
+    void retryBackoffIsTheBaseInterval() {
+        RouteRuleSpec r = new RouteRuleSpec(null, List.of(RouteMatchSpec.any()), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(3, List.of(503), Duration.ofMillis(100)));
+        RouteRuleSpec zero = new RouteRuleSpec(null, List.of(path(PathType.EXACT, "/zero")), List.of(),
+                List.of(backend("apps", "reviews", 80, 1)), null, new RouteRetrySpec(3, List.of(503), Duration.ZERO));
+        RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80), r, zero)), List.of(), new Diagnostics());
+        RouteTable.PortRoutes routes = table.routes(REVIEWS.name(), 80);
+        RetryPolicy p = routes.find(TestRequests.get("/"), null).rule().retry();
+        assertThat(p.backoff()).isEqualTo(Duration.ofMillis(100));
+        assertThat(p.toString()).isEqualTo("3 retries on connect-failure,reset,503,grpc 1,14, backoff 100 ms");
+        assertThat(routes.find(TestRequests.get("/zero"), null).rule().retry().backoff()).as("0s: none").isNull();
     }
 
     @Test

@@ -57,7 +57,7 @@ import org.yaml.snakeyaml.Yaml;
  * {@link HttpRouteCompiler}, the request through {@link RouteFilter}, and the decision (backend
  * Service or pod, local status, {@code Location}, headers and path the backend would see, response
  * headers after the filter) is compared with {@code expect}. No sockets: the backend is simulated
- * as "answers 200 with {@code backendBehavior.responseHeaders}", and timeout and retry cases replay
+ * as "answers 200 with {@code backendBehavior.responseHeaders}" (101 to a WebSocket upgrade over HTTP/1.1), and timeout and retry cases replay
  * the upstream stage's attempt rules over the case's delays and failures ({@link #attempts}). Cases needing what this level
  * cannot show or what is not implemented are skipped with their reason (see the summary).
  */
@@ -109,9 +109,6 @@ class RoutingCasesTest {
             if (!r.path("kind").asText().equals("HTTPRoute") && !r.path("kind").asText().equals("GRPCRoute")) {
                 return r.path("kind").asText() + " is not implemented";
             }
-        }
-        if (features.stream().anyMatch(f -> f.contains("WebSocket"))) {
-            return "WebSocket upgrades are a transport matter, not routing";
         }
         return null;
     }
@@ -296,12 +293,13 @@ class RoutingCasesTest {
         }
         assertThat(result).isSameAs(FilterResult.CONTINUE);
         c.path("backendBehavior").path("responseHeaders").fields().forEachRemaining(e -> response.add(e.getKey(), e.getValue().asText()));
-        filter.onResponse(ctx, 200, response);
         RouteSelection sel = ctx.get(RouteSelection.KEY);
+        int status = switches(req, sel) ? 101 : 200;
+        filter.onResponse(ctx, status, response);
         PathRewrite rewrite = ctx.get(PathRewrite.KEY);
         String path = rewrite != null ? rewrite.path() : attributes.path();
         if (sel.backend() instanceof RouteSelection.PodBackend pb) {
-            return new Outcome(200, pb.pod().name().name(), pb.pod().name().namespace(), Set.of(pb.pod().name().name()), Map.of(),
+            return new Outcome(status, pb.pod().name().name(), pb.pod().name().namespace(), Set.of(pb.pod().name().name()), Map.of(),
                     headers, path, response, sel, 0);
         }
         ServiceSpec svc = ((RouteSelection.ServiceBackend) sel.backend()).service();
@@ -313,7 +311,25 @@ class RoutingCasesTest {
                 }
             }
         }
-        return new Outcome(200, svc.name().name(), svc.name().namespace(), pods, Map.of(), headers, path, response, sel, 0);
+        return new Outcome(status, svc.name().name(), svc.name().namespace(), pods, Map.of(), headers, path, response, sel, 0);
+    }
+
+    /**
+     * The simulated backend switches protocols (101) for a WebSocket upgrade (as
+     * {@code WebSocketUpgrade.requested} defines it) that goes upstream over HTTP/1.1: a backend
+     * port that does not declare h2c/gRPC ({@code kubernetes.io/ws}, http, undeclared with an
+     * HTTP/1.1 client). The frames echoed after the 101 ({@code expect.websocketEcho}) need
+     * sockets: {@code WebSocketEndToEndTest} sends exactly the case's two frames through the server.
+     */
+    private static boolean switches(JsonNode req, RouteSelection sel) {
+        io.netty.handler.codec.http.DefaultHttpRequest head = new io.netty.handler.codec.http.DefaultHttpRequest(
+                io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                io.netty.handler.codec.http.HttpMethod.valueOf(req.path("method").asText("GET")), req.path("path").asText("/"));
+        req.path("headers").fields().forEachRemaining(e -> head.headers().add(e.getKey(), e.getValue().asText()));
+        if (!dev.waypoint.transport.WebSocketUpgrade.requested(head)) {
+            return false;
+        }
+        return sel.backend() instanceof RouteSelection.ServiceBackend sb ? !sb.port().protocol().isH2() : true;
     }
 
     private static void check(JsonNode expect, Outcome o, ResourceSet rs) {

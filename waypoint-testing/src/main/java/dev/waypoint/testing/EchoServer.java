@@ -48,7 +48,9 @@ import java.util.TreeMap;
  * page listing name, method, path and request headers. {@code GET /bytes/N} answers N bytes;
  * {@code /status/N} answers status N; {@code /delay/MS} answers MS milliseconds late; {@code /abort/before} closes without answering and
  * {@code /abort/mid/N} promises 2N bytes, sends N and closes (upstreams that die). gRPC requests (content-type application/grpc) end with
- * trailers {@code grpc-status: 0}. {@link #failWith} makes every answer a given status (an app that starts failing).
+ * trailers {@code grpc-status: 0}. An HTTP/1.1 {@code GET /ws...} with {@code Upgrade: websocket}
+ * becomes a WebSocket echo ({@link WebSocketEcho}); {@code /ws-refuse} is answered as an ordinary request.
+ * {@link #failWith} makes every answer a given status (an app that starts failing).
  */
 public final class EchoServer implements AutoCloseable {
     private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -317,6 +319,10 @@ public final class EchoServer implements AutoCloseable {
                 String path = new QueryStringDecoder(req.uri()).path();
                 boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
                 HttpResponseStatus status = HttpResponseStatus.OK;
+                if (!h2 && WebSocketEcho.accepts(req, path)) {
+                    WebSocketEcho.upgrade(ctx, req, name, requests); // a WebSocket echo from here on
+                    return;
+                }
                 if (path.equals("/abort/before")) {
                     // the app dies before answering: its ztunnel ends the CONNECT stream
                     ReferenceCountUtil.release(msg);

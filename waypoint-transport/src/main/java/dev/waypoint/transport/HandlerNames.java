@@ -6,7 +6,8 @@ package dev.waypoint.transport;
  * inspects a pipeline agree. Inbound HBONE connection: {@code tls → alpn} then
  * {@code idle → idle-close → h2 → mux}; each CONNECT stream: {@code connect}, replaced on
  * acceptance by {@code tunnel → idle → lifecycle →} ({@code relay} | {@code sniff} →
- * {@code h1 → exchange} | {@code h2c → [inner stream] h2-http → exchange}).
+ * {@code h1 → exchange} | {@code h2c → [inner stream] h2-http → exchange}); after a WebSocket
+ * upgrade an HTTP/1.1 tunnel ends in {@code held → relay} ({@code held} gone once the relay reads).
  */
 public final class HandlerNames {
     private HandlerNames() {}
@@ -34,4 +35,6 @@ public final class HandlerNames {
     public static final String H2_HTTP = "h2-http";
     /** The request exchange handler behind the inner codec. */
     public static final String EXCHANGE = "exchange";
+    /** {@link HeldBytes}: bytes read past an HTTP/1.1 upgrade, kept until the relay starts. */
+    public static final String HELD = "held";
 }

@@ -28,4 +28,15 @@ public interface UpstreamCall {
      * connection. Idempotent; no sink callback follows.
      */
     void cancel();
+
+    /**
+     * After the upstream answered a WebSocket upgrade with {@code 101} and its (empty) last
+     * piece reached the sink: the upstream connection as a byte stream, handed over to the
+     * caller for good (its HTTP codec removed, never pooled; closing it is the caller's). What
+     * the upstream sent past the {@code 101} waits in a {@link HeldBytes} at the end of its
+     * pipeline. Null when this call has no such connection; the call is over either way.
+     */
+    default io.netty.channel.Channel takeUpgraded() {
+        return null;
+    }
 }

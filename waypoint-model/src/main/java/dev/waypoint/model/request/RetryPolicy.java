@@ -19,9 +19,11 @@ import java.util.Set;
  * @param retriableStatuses upstream response statuses that are retried ({@code retriable-status-codes})
  * @param retriableGrpcStatuses {@code grpc-status} values of a trailers-only gRPC response that are
  *        retried ({@code cancelled} = 1, {@code unavailable} = 14, as Envoy's {@code retry_on})
+ * @param backoff Envoy's {@code base_interval} between tries (jittered exponential, capped at 10
+ *        times it), or null: a retry starts at once
  */
 public record RetryPolicy(int retries, Duration perTryTimeout, boolean connectFailure, boolean reset, boolean refusedStream,
-                          Set<Integer> retriableStatuses, Set<Integer> retriableGrpcStatuses) {
+                          Set<Integer> retriableStatuses, Set<Integer> retriableGrpcStatuses, Duration backoff) {
     /** No retries. */
     public static final RetryPolicy NONE = new RetryPolicy(0, null, false, false, false, Set.of(), Set.of());
 
@@ -48,6 +50,15 @@ public record RetryPolicy(int retries, Duration perTryTimeout, boolean connectFa
         refusedStream |= reset;
         retriableStatuses = Set.copyOf(retriableStatuses);
         retriableGrpcStatuses = Set.copyOf(retriableGrpcStatuses);
+        if (backoff != null && (backoff.isZero() || backoff.isNegative())) {
+            backoff = null; // Envoy's base_interval must be > 0: no backoff
+        }
+    }
+
+    /** Without a backoff: a retry starts at once. */
+    public RetryPolicy(int retries, Duration perTryTimeout, boolean connectFailure, boolean reset, boolean refusedStream,
+                       Set<Integer> retriableStatuses, Set<Integer> retriableGrpcStatuses) {
+        this(retries, perTryTimeout, connectFailure, reset, refusedStream, retriableStatuses, retriableGrpcStatuses, null);
     }
 
     /** Without gRPC statuses; {@code refused-stream} as {@code reset}. */
@@ -72,7 +83,18 @@ public record RetryPolicy(int retries, Duration perTryTimeout, boolean connectFa
 
     /** This policy with another per-try timeout (null: none). */
     public RetryPolicy withPerTryTimeout(Duration timeout) {
-        return new RetryPolicy(retries, timeout, connectFailure, reset, refusedStream, retriableStatuses, retriableGrpcStatuses);
+        return new RetryPolicy(retries, timeout, connectFailure, reset, refusedStream, retriableStatuses, retriableGrpcStatuses,
+                backoff);
+    }
+
+    /**
+     * This policy with a backoff between tries (HTTPRoute {@code retry.backoff}; null or zero:
+     * none): Envoy's {@code retry_back_off} with this {@code base_interval} and its default
+     * {@code max_interval} of 10 times that.
+     */
+    public RetryPolicy withBackoff(Duration base) {
+        return new RetryPolicy(retries, perTryTimeout, connectFailure, reset, refusedStream, retriableStatuses,
+                retriableGrpcStatuses, base);
     }
 
     /** {@code 2 retries on connect-failure,refused-stream,503,grpc 1,14}: for logs, {@code explain} and goldens. */
@@ -98,6 +120,9 @@ public record RetryPolicy(int retries, Duration perTryTimeout, boolean connectFa
         sb.append(on.isEmpty() ? "nothing" : String.join(",", on));
         if (perTryTimeout != null) {
             sb.append(", per-try timeout ").append(perTryTimeout.toMillis()).append(" ms");
+        }
+        if (backoff != null) {
+            sb.append(", backoff ").append(backoff.toMillis()).append(" ms");
         }
         return sb.toString();
     }
