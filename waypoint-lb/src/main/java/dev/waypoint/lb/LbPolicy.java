@@ -46,8 +46,22 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
                     "maxEjectionPercent", outlier.maxEjectionPercent(), "minHealthPercent", outlier.minHealthPercent()));
         }
         if (pool != null) {
-            m.put("connectionPool", Map.of("maxConnections", pool.maxConnections(), "http1MaxPendingRequests",
-                    pool.http1MaxPendingRequests(), "http2MaxRequests", pool.http2MaxRequests()));
+            Map<String, Object> cp = new LinkedHashMap<>();
+            cp.put("maxConnections", pool.maxConnections());
+            cp.put("http1MaxPendingRequests", pool.http1MaxPendingRequests());
+            cp.put("http2MaxRequests", pool.http2MaxRequests());
+            cp.put("maxRequestsPerConnection", pool.maxRequestsPerConnection());
+            cp.put("maxRetries", pool.maxRetries());
+            if (pool.idleTimeout() != null) {
+                cp.put("idleTimeout", pool.idleTimeout().toString());
+            }
+            if (pool.connectTimeout() != null) {
+                cp.put("connectTimeout", pool.connectTimeout().toString());
+            }
+            if (pool.tcpKeepalive() != null) {
+                cp.put("tcpKeepalive", String.valueOf(pool.tcpKeepalive()));
+            }
+            m.put("connectionPool", cp);
         }
         return m;
     }

@@ -87,6 +87,9 @@ public final class Upstreams {
      *        virtual hosts only; a waypoint's virtual hosts ({@code listener_waypoint.go},
      *        {@code buildSidecarInboundHTTPRouteConfig}) do not, so a waypoint sends none.
      */
+    /** Connection options of a Service port without a DestinationRule connectionPool. */
+    private final ConnectionOptions defaultOptions;
+
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, EndpointStates states,
                      List<InetSocketAddress> dnsServers, boolean attemptCountHeader) {
         this.entries = new ServiceEntryPicks(new DnsEndpoints(List.copyOf(dnsServers), System::nanoTime));
@@ -95,7 +98,8 @@ public final class Upstreams {
         this.hbone = Objects.requireNonNull(hbone, "hbone");
         this.defaultBalancer = picker == null ? Balancers.leastRequest(null) : Balancers.of(picker);
         this.states = Objects.requireNonNull(states, "states");
-        this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
+        this.defaultOptions = ConnectionOptions.defaults(settings);
+        this.http = new HttpUpstreamPool(this, defaultOptions);
         this.attemptCountHeader = attemptCountHeader;
     }
 
@@ -293,21 +297,72 @@ public final class Upstreams {
      * CONNECT stream for mesh endpoints, a plaintext socket otherwise.
      */
     public Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop) {
+        return connect(endpoint, tunnel, loop, defaultOptions);
+    }
+
+    /**
+     * The connection options of {@code backend}'s Service port: its DestinationRule's
+     * {@code connectionPool} over the waypoint's defaults ({@link ConnectionOptions}).
+     */
+    ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
+            return defaultOptions;
+        }
+        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool());
+    }
+
+    /**
+     * Takes one of {@code backend}'s retry slots ({@code connectionPool.http.maxRetries}: retries
+     * in flight to the Service port at most): the counter, already incremented (give it back when
+     * the retry attempt ends), {@link #UNLIMITED} when no budget applies, or null when the budget
+     * is spent (the retry is not made; counted in {@link #retryOverflows()}, Envoy's
+     * {@code upstream_rq_retry_overflow}).
+     */
+    java.util.concurrent.atomic.AtomicInteger retrySlot(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
+            return UNLIMITED;
+        }
+        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        int max = policy == null || policy.pool() == null ? 0 : policy.pool().maxRetries();
+        if (max <= 0) {
+            return UNLIMITED;
+        }
+        java.util.concurrent.atomic.AtomicInteger n = retriesInFlight.computeIfAbsent(
+                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+        if (n.incrementAndGet() > max) {
+            n.decrementAndGet();
+            retryOverflows.incrementAndGet();
+            return null;
+        }
+        return n;
+    }
+
+    private final java.util.Map<EndpointTable.Key, java.util.concurrent.atomic.AtomicInteger> retriesInFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong retryOverflows = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Retries not made because a {@code maxRetries} budget was spent (the {@code waypoint_upstream_retry_overflow_total} counter). */
+    public long retryOverflows() {
+        return retryOverflows.get();
+    }
+
+    /** As {@link #connect(Endpoint, TunnelContext, EventLoop)}, plaintext sockets opened with {@code options}. */
+    Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
         if (endpoint.inMesh()) {
             HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
             return hbone.connect(loop, new HboneKey(ztunnel, endpoint.identity()), endpoint.address().authority(),
                     connectHeaders(tunnel));
         }
         Promise<Channel> result = loop.newPromise();
-        long timeout = settings.connectTimeout().toMillis();
-        new Bootstrap()
+        Bootstrap b = new Bootstrap()
                 .group(loop)
                 .channel(EventLoops.clientChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout))
-                .handler(new ChannelInboundHandlerAdapter())
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        options.apply(b, EventLoops.clientChannel()); // connect timeout, tcpKeepalive
+        b.handler(new ChannelInboundHandlerAdapter())
                 .connect(new InetSocketAddress(endpoint.address().address(), endpoint.address().port()))
                 .addListener(f -> {
                     if (f.isSuccess()) {

@@ -362,6 +362,9 @@ public final class WaypointServer implements AutoCloseable {
             b.append("# HELP waypoint_upstream_overflow_total Requests answered 503 UO: a DestinationRule connectionPool limit was reached.\n")
                     .append("# TYPE waypoint_upstream_overflow_total counter\n")
                     .append("waypoint_upstream_overflow_total ").append(upstreams.overflows()).append('\n');
+            b.append("# HELP waypoint_upstream_retry_overflow_total Retries not made: a DestinationRule connectionPool maxRetries budget was spent.\n")
+                    .append("# TYPE waypoint_upstream_retry_overflow_total counter\n")
+                    .append("waypoint_upstream_retry_overflow_total ").append(upstreams.retryOverflows()).append('\n');
         }
         b.append(rateLimit.scrape());
         b.append(metrics.scrape());

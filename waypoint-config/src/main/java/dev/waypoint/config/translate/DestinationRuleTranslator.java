@@ -33,8 +33,9 @@ import java.util.regex.Pattern;
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
  *
  * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
- * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections},
- * {@code http.http1MaxPendingRequests}, {@code http.http2MaxRequests}) and their
+ * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections}, {@code connectTimeout},
+ * {@code tcpKeepalive}; {@code http.http1MaxPendingRequests}, {@code http2MaxRequests},
+ * {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout}) and their
  * {@code portLevelSettings}. Fields of the DestinationRule API it does not apply yet (the other
  * {@code connectionPool} fields, {@code tls}, {@code localityLbSetting},
  * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
@@ -66,9 +67,10 @@ final class DestinationRuleTranslator {
             "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
             "maxConcurrentStreams");
     /** connectionPool fields read and checked but not enforced yet (a warning each). */
-    private static final Set<String> POOL_NOT_APPLIED = Set.of("connectTimeout", "tcpKeepalive", "maxConnectionDuration",
-            "idleTimeout", "maxRequestsPerConnection", "maxRetries", "h2UpgradePolicy", "useClientProtocol",
+    private static final Set<String> TCP_NOT_APPLIED = Set.of("maxConnectionDuration", "idleTimeout");
+    private static final Set<String> HTTP_NOT_APPLIED = Set.of("h2UpgradePolicy", "useClientProtocol",
             "maxConcurrentStreams");
+    private static final Set<String> KEEPALIVE_FIELDS = Set.of("probes", "time", "interval");
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
     private static final String DURATION_EXPECTED = "a positive duration such as 10s or 500ms";
 
@@ -173,10 +175,12 @@ final class DestinationRuleTranslator {
         String hp = path(p, "http");
         ctx.unknownKeys(tcp, tp, TCP_FIELDS);
         ctx.unknownKeys(http, hp, HTTP_FIELDS);
-        for (String f : POOL_NOT_APPLIED) {
+        for (String f : TCP_NOT_APPLIED) {
             if (child(tcp, f) != null) {
                 ctx.warning(path(tp, f), f + " is not applied by this waypoint yet");
             }
+        }
+        for (String f : HTTP_NOT_APPLIED) {
             if (child(http, f) != null) {
                 ctx.warning(path(hp, f), f + " is not applied by this waypoint yet");
             }
@@ -184,7 +188,20 @@ final class DestinationRuleTranslator {
         int maxConnections = ctx.integer(tcp, tp, "maxConnections", 0, Integer.MAX_VALUE, 0);
         int pending = ctx.integer(http, hp, "http1MaxPendingRequests", 0, Integer.MAX_VALUE, 0);
         int h2 = ctx.integer(http, hp, "http2MaxRequests", 0, Integer.MAX_VALUE, 0);
-        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2);
+        int perConnection = ctx.integer(http, hp, "maxRequestsPerConnection", 0, Integer.MAX_VALUE, 0);
+        int maxRetries = ctx.integer(http, hp, "maxRetries", 0, Integer.MAX_VALUE, 0);
+        Duration idle = duration(ctx, http, hp, "idleTimeout");
+        Duration connect = duration(ctx, tcp, tp, "connectTimeout");
+        TrafficPolicySpec.TcpKeepaliveSpec keepalive = null;
+        JsonNode ka = ctx.object(tcp, tp, "tcpKeepalive");
+        if (ka != null) {
+            String kp = path(tp, "tcpKeepalive");
+            ctx.unknownKeys(ka, kp, KEEPALIVE_FIELDS);
+            keepalive = new TrafficPolicySpec.TcpKeepaliveSpec(ctx.integer(ka, kp, "probes", 0, Integer.MAX_VALUE, 0),
+                    duration(ctx, ka, kp, "time"), duration(ctx, ka, kp, "interval"));
+        }
+        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2, perConnection, maxRetries, idle,
+                connect, keepalive);
     }
 
     private static void tls(ObjectContext ctx, JsonNode tls, String p) {

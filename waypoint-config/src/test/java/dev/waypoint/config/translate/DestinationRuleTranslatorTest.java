@@ -79,8 +79,18 @@ class DestinationRuleTranslatorTest {
                         List.of(E + "spec.trafficPolicy.outlierDetection.maxEjectionPercent: maxEjectionPercent: 150 (expected: 0-100)")),
                 new Case("connectionPool limits applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http2MaxRequests: 10, http1MaxPendingRequests: 1}}}\n", true,
                         List.of()),
-                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: 3}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is not applied by this waypoint yet")),
+                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: h2UpgradePolicy is not applied by this waypoint yet")),
+                new Case("connectionPool tcp idleTimeout not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1h}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.tcp.idleTimeout: idleTimeout is not applied by this waypoint yet")),
+                new Case("connectionPool per-connection, retries, timeouts applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 10s, interval: 5s}}, http: {maxRequestsPerConnection: 2, maxRetries: 1, idleTimeout: 30s}}}\n", true,
+                        List.of()),
+                new Case("connectionPool bad connectTimeout", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 0s}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.connectTimeout: connectTimeout: 0s (expected: a positive duration such as 10s or 500ms)")),
+                new Case("connectionPool bad keepalive field", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {tcpKeepalive: {count: 3}}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.count: count: unknown field (expected: one of interval, probes, time)")),
+                new Case("connectionPool negative maxRetries", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: -1}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries: -1 (expected: 0-2147483647)")),
                 new Case("connectionPool unknown field", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRequests: 3}}}\n", false,
                         List.of(E + "spec.trafficPolicy.connectionPool.http.maxRequests: maxRequests: unknown field (expected: one of h2UpgradePolicy, http1MaxPendingRequests, http2MaxRequests, idleTimeout, maxConcurrentStreams, maxRequestsPerConnection, maxRetries, useClientProtocol)")),
                 new Case("connectionPool negative", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}\n", false,
@@ -141,5 +151,24 @@ class DestinationRuleTranslatorTest {
         assertThat(port.policy().loadBalancer().simple()).isEqualTo(Simple.LEAST_REQUEST);
         assertThat(port.policy().loadBalancer().warmup()).isEqualTo(Duration.ofSeconds(30));
         assertThat(dr.trafficPolicy().connectionPool()).isNull();
+    }
+
+    @Test
+    void connectionPoolRecord() {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: dr, namespace: ns1}
+                spec:
+                  host: reviews
+                  trafficPolicy:
+                    connectionPool:
+                      tcp: {maxConnections: 4, connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 10s, interval: 5s}}
+                      http: {http2MaxRequests: 8, maxRequestsPerConnection: 2, maxRetries: 1, idleTimeout: 1.5s}
+                """);
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().destinationRules().get(0).trafficPolicy().connectionPool()).isEqualTo(
+                new TrafficPolicySpec.ConnectionPoolSpec(4, 0, 8, 2, 1, Duration.ofMillis(1500), Duration.ofMillis(250),
+                        new TrafficPolicySpec.TcpKeepaliveSpec(3, Duration.ofSeconds(10), Duration.ofSeconds(5))));
     }
 }

@@ -36,8 +36,32 @@ public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionS
      * @param maxConnections {@code tcp.maxConnections}
      * @param http1MaxPendingRequests {@code http.http1MaxPendingRequests}
      * @param http2MaxRequests {@code http.http2MaxRequests}
+     * @param maxRequestsPerConnection {@code http.maxRequestsPerConnection}: an upstream connection carries
+     *        this many requests, then is not reused (0: no limit)
+     * @param maxRetries {@code http.maxRetries}: retries in flight to the Service port at most (0: no limit)
+     * @param idleTimeout {@code http.idleTimeout}: a pooled upstream connection idle this long is closed,
+     *        or null (the waypoint's default)
+     * @param connectTimeout {@code tcp.connectTimeout}, or null (the waypoint's default, 10 s)
+     * @param tcpKeepalive {@code tcp.tcpKeepalive}, or null (no SO_KEEPALIVE)
      */
-    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {}
+    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests,
+                                     int maxRequestsPerConnection, int maxRetries, Duration idleTimeout,
+                                     Duration connectTimeout, TcpKeepaliveSpec tcpKeepalive) {
+        /** Only the admission limits. */
+        public ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {
+            this(maxConnections, http1MaxPendingRequests, http2MaxRequests, 0, 0, null, null, null);
+        }
+    }
+
+    /**
+     * {@code connectionPool.tcp.tcpKeepalive}: SO_KEEPALIVE on, and the kernel's probe settings where
+     * written (null: the operating system's default, as Envoy leaves them).
+     *
+     * @param probes {@code probes} (TCP_KEEPCNT), or 0
+     * @param time {@code time} (TCP_KEEPIDLE), or null
+     * @param interval {@code interval} (TCP_KEEPINTVL), or null
+     */
+    public record TcpKeepaliveSpec(int probes, Duration time, Duration interval) {}
 
     /** A {@code portLevelSettings} entry: the port number and its policy. */
     public record PortPolicySpec(int port, TrafficPolicySpec policy) {
