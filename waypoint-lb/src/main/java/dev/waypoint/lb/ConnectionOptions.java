@@ -20,9 +20,14 @@ import java.time.Duration;
  * @param idleMillis a pooled connection with no request on it this long is closed ({@code http.idleTimeout})
  * @param maxRequestsPerConnection requests one connection carries before it is not reused
  *        ({@code http.maxRequestsPerConnection}), 0 for no limit
+ * @param tls TLS origination on plaintext sockets (a DestinationRule {@code tls}), or null
  */
 record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis,
-                         int maxRequestsPerConnection) {
+                         int maxRequestsPerConnection, UpstreamTls tls) {
+
+    ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis, int maxRequestsPerConnection) {
+        this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, null);
+    }
 
     /** The waypoint's defaults. */
     static ConnectionOptions defaults(UpstreamSettings settings) {
@@ -31,13 +36,21 @@ record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, lo
 
     /** {@code defaults} with what {@code pool} writes (null: the defaults). */
     static ConnectionOptions of(ConnectionOptions defaults, TrafficPolicySpec.ConnectionPoolSpec pool) {
-        if (pool == null || (pool.connectTimeout() == null && pool.tcpKeepalive() == null && pool.idleTimeout() == null
-                && pool.maxRequestsPerConnection() == 0)) {
+        return of(defaults, pool, null);
+    }
+
+    /** {@code defaults} with what {@code pool} and {@code tls} write (null: the defaults). */
+    static ConnectionOptions of(ConnectionOptions defaults, TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
+        if (tls == null && (pool == null || (pool.connectTimeout() == null && pool.tcpKeepalive() == null
+                && pool.idleTimeout() == null && pool.maxRequestsPerConnection() == 0))) {
             return defaults;
+        }
+        if (pool == null) {
+            return new ConnectionOptions(defaults.connectTimeout, null, defaults.idleMillis, 0, tls);
         }
         return new ConnectionOptions(pool.connectTimeout() != null ? pool.connectTimeout() : defaults.connectTimeout,
                 pool.tcpKeepalive(), pool.idleTimeout() != null ? pool.idleTimeout().toMillis() : defaults.idleMillis,
-                pool.maxRequestsPerConnection());
+                pool.maxRequestsPerConnection(), tls);
     }
 
     /**

@@ -14,9 +14,10 @@ import java.util.Map;
  * @param balancer the algorithm, or null when the rule sets none (the waypoint's default, LEAST_REQUEST)
  * @param outlier outlier detection, or null (none: Istio's default)
  * @param pool the connectionPool limits, or null (none: Istio's default, effectively unlimited)
+ * @param tls TLS origination to endpoints outside the mesh, or null (plaintext)
  */
 record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec outlier,
-                TrafficPolicySpec.ConnectionPoolSpec pool) {
+                TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
     /**
      * Requests in flight to the Service port at most, or 0 (no limit). HTTP/2 upstreams:
      * {@code http2MaxRequests}. HTTP/1.1: {@code maxConnections + http1MaxPendingRequests} when both
@@ -62,6 +63,9 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
                 cp.put("tcpKeepalive", String.valueOf(pool.tcpKeepalive()));
             }
             m.put("connectionPool", cp);
+        }
+        if (tls != null) {
+            m.put("tls", tls.toString());
         }
         return m;
     }

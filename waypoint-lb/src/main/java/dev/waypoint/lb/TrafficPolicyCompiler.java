@@ -36,6 +36,7 @@ final class TrafficPolicyCompiler {
 
     private final Map<NamespacedName, DestinationRuleSpec> byService = new HashMap<>();
     private final Set<DestinationRuleSpec> passthroughNoted = new HashSet<>();
+    private final Map<TrafficPolicySpec.TlsSpec, UpstreamTls> tlsCompiled = new HashMap<>();
     private final Diagnostics diagnostics;
 
     TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics) {
@@ -104,6 +105,8 @@ final class TrafficPolicyCompiler {
         LoadBalancerSpec lb = top.loadBalancer();
         OutlierDetectionSpec od = top.outlierDetection();
         TrafficPolicySpec.ConnectionPoolSpec pool = top.connectionPool();
+        TrafficPolicySpec.TlsSpec tls = top.tls();
+        String tlsField = "spec.trafficPolicy.tls";
         for (TrafficPolicySpec.PortPolicySpec p : top.portLevelSettings()) {
             if (p.port() == port.port()) {
                 // a port-level setting replaces the top-level field it writes (Istio's MergeTrafficPolicy)
@@ -116,12 +119,31 @@ final class TrafficPolicyCompiler {
                 if (p.policy().connectionPool() != null) {
                     pool = p.policy().connectionPool();
                 }
+                if (p.policy().tls() != null) {
+                    tls = p.policy().tls();
+                    tlsField = "spec.trafficPolicy.portLevelSettings.tls";
+                }
             }
         }
-        if (lb == null && od == null && pool == null) {
+        if (lb == null && od == null && pool == null && tls == null) {
             return null;
         }
-        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool);
+        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool, tls == null ? null : tls(dr, tls, tlsField));
+    }
+
+    /** One compiled TLS per rule and spec (files read once per generation); a broken one is an error. */
+    private UpstreamTls tls(DestinationRuleSpec dr, TrafficPolicySpec.TlsSpec spec, String field) {
+        UpstreamTls t = tlsCompiled.get(spec);
+        if (t == null) {
+            t = UpstreamTls.compile(spec);
+            tlsCompiled.put(spec, t);
+            if (t.broken() != null) {
+                String f = t.broken().substring(0, t.broken().indexOf(':'));
+                diagnostics.error(dr.source(), "DestinationRule", dr.name(), f.equals("tls") ? field : field + "." + f,
+                        t.broken() + "; connections to the rule's endpoints outside the mesh fail (503) until it is fixed");
+            }
+        }
+        return t;
     }
 
     private Balancer balancer(DestinationRuleSpec dr, LoadBalancerSpec lb, List<Endpoint> endpoints) {

@@ -309,7 +309,7 @@ public final class Upstreams {
             return defaultOptions;
         }
         LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
-        return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool());
+        return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool(), policy.tls());
     }
 
     /**
@@ -362,13 +362,23 @@ public final class Upstreams {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true);
         options.apply(b, EventLoops.clientChannel()); // connect timeout, tcpKeepalive
+        UpstreamTls tls = options.tls();
+        if (tls != null && tls.broken() != null) {
+            // fail closed: a DestinationRule asked for TLS, never fall back to plaintext
+            return loop.newFailedFuture(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
+                    endpoint.address() + ": DestinationRule tls " + tls.broken())));
+        }
         b.handler(new ChannelInboundHandlerAdapter())
                 .connect(new InetSocketAddress(endpoint.address().address(), endpoint.address().port()))
                 .addListener(f -> {
                     if (f.isSuccess()) {
                         Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
                         ch.pipeline().remove(ChannelInboundHandlerAdapter.class);
-                        result.setSuccess(ch);
+                        if (tls == null) {
+                            result.setSuccess(ch);
+                            return;
+                        }
+                        handshake(ch, endpoint, tls, result);
                     } else {
                         Rejection.Reason reason = f.cause() instanceof ConnectTimeoutException
                                 ? Rejection.Reason.CONNECT_TIMEOUT : Rejection.Reason.UPSTREAM_REFUSED;
@@ -377,6 +387,27 @@ public final class Upstreams {
                     }
                 });
         return result;
+    }
+
+    /**
+     * TLS origination on a connected plaintext socket (DestinationRule {@code tls}): the handshake,
+     * then the SAN check of {@link UpstreamTls#verify}; {@code result} gets the channel only after
+     * both, so the request is sent encrypted or not at all.
+     */
+    private static void handshake(Channel ch, Endpoint endpoint, UpstreamTls tls, Promise<Channel> result) {
+        io.netty.handler.ssl.SslHandler ssl = tls.newHandler(ch.alloc(), endpoint.address().port());
+        ch.pipeline().addFirst("tls", ssl);
+        ssl.handshakeFuture().addListener(h -> {
+            String bad = h.isSuccess() ? tls.verify(ssl.engine().getSession()) : null;
+            if (h.isSuccess() && bad == null) {
+                result.setSuccess(ch);
+                return;
+            }
+            ch.close();
+            result.setFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, endpoint.address()
+                    + ": TLS (DestinationRule tls " + tls + ") failed: " + (bad != null ? bad : h.cause().getMessage()))));
+        });
+        ch.read(); // AUTO_READ is off: the server's first flight (SslHandler reads on while the handshake runs)
     }
 
     /**
