@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.lb.hbone.HboneKey;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RouteSelection;
@@ -144,32 +145,17 @@ public final class Upstreams {
                         + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
             LbPolicy policy = table.policy(s.service().name(), s.port().port());
-            List<Endpoint> usable = eps;
-            if (policy != null && policy.outlier() != null && states.anyEjected()) {
-                usable = healthy(eps, policy.outlier().minHealthPercent());
-                if (usable.isEmpty()) {
-                    return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
-                            + s.service().name() + " port " + s.port().port() + ": every endpoint is ejected by outlier detection"));
-                }
-            }
-            if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
-                // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
-                List<Endpoint> fresh = new ArrayList<>(usable.size());
-                for (Endpoint e : usable) {
-                    if (!avoid.contains(e)) {
-                        fresh.add(e);
-                    }
-                }
-                if (!fresh.isEmpty()) {
-                    usable = fresh;
-                }
-            }
-            Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
-            Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
-            states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
-            return e;
+            return balanced(eps, policy, request, avoid, "service " + s.service().name() + " port " + s.port().port());
         }
         if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            LbPolicy policy = ServiceEntryEndpoints.of(snapshot).policy(se.entry().name(), se.port().port());
+            if (policy != null) {
+                // a DestinationRule for the entry's host: the Service path's balancing and outlier detection
+                List<Endpoint> eps = entries.endpoints(snapshot, se);
+                if (eps != null && !eps.isEmpty()) {
+                    return balanced(eps, policy, request, avoid, "ServiceEntry " + se.entry().name() + " port " + se.port().port());
+                }
+            }
             return entries.pick(snapshot, se, entryPicker, request, avoid);
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
@@ -182,6 +168,56 @@ public final class Upstreams {
                 mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
     }
 
+    /** One pick among {@code eps} under {@code policy} (may be null): ejections, {@code avoid}, the balancer. */
+    private UpstreamPick balanced(List<Endpoint> eps, LbPolicy policy, RequestContext request, List<Endpoint> avoid,
+                                  String what) {
+        List<Endpoint> usable = eps;
+        if (policy != null && policy.outlier() != null && states.anyEjected()) {
+            usable = healthy(eps, policy.outlier().minHealthPercent());
+            if (usable.isEmpty()) {
+                return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
+                        what + ": every endpoint is ejected by outlier detection"));
+            }
+        }
+        if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
+            // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
+            List<Endpoint> fresh = new ArrayList<>(usable.size());
+            for (Endpoint e : usable) {
+                if (!avoid.contains(e)) {
+                    fresh.add(e);
+                }
+            }
+            if (!fresh.isEmpty()) {
+                usable = fresh;
+            }
+        }
+        Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
+        Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
+        states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
+        return e;
+    }
+
+    /** The DestinationRule policy of a Service or ServiceEntry backend's port, or null. */
+    private static LbPolicy policyOf(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        if (backend instanceof RouteSelection.ServiceBackend s) {
+            return snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        }
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return ServiceEntryEndpoints.of(snapshot).policy(se.entry().name(), se.port().port());
+        }
+        return null;
+    }
+
+    /** Where a backend port's counters live (a ServiceEntry apart from a Service of the same name). */
+    private static EndpointTable.Key counterKey(RouteSelection.Backend backend) {
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return new EndpointTable.Key(new NamespacedName(se.entry().name().namespace(),
+                    "serviceentry/" + se.entry().name().name()), se.port().port());
+        }
+        RouteSelection.ServiceBackend s = (RouteSelection.ServiceBackend) backend;
+        return new EndpointTable.Key(s.service().name(), s.port().port());
+    }
+
     /**
      * Admits one request to {@code backend} under its DestinationRule's {@code connectionPool}
      * limits: the counter of the Service port's requests in flight, already incremented (give it
@@ -190,16 +226,13 @@ public final class Upstreams {
      * port, so requests in flight keep counting across config generations.
      */
     java.util.concurrent.atomic.AtomicInteger admit(ConfigSnapshot snapshot, RouteSelection.Backend backend, boolean h2) {
-        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
-            return UNLIMITED;
-        }
-        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        LbPolicy policy = policyOf(snapshot, backend);
         int max = policy == null ? 0 : policy.maxRequests(h2);
         if (max <= 0) {
             return UNLIMITED;
         }
         java.util.concurrent.atomic.AtomicInteger n = inFlight.computeIfAbsent(
-                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+                counterKey(backend), k -> new java.util.concurrent.atomic.AtomicInteger());
         if (n.incrementAndGet() > max) {
             n.decrementAndGet();
             overflows.incrementAndGet();
@@ -305,10 +338,7 @@ public final class Upstreams {
      * {@code connectionPool} over the waypoint's defaults ({@link ConnectionOptions}).
      */
     ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
-        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
-            return defaultOptions;
-        }
-        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        LbPolicy policy = policyOf(snapshot, backend);
         return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool(), policy.tls());
     }
 
@@ -320,16 +350,13 @@ public final class Upstreams {
      * {@code upstream_rq_retry_overflow}).
      */
     java.util.concurrent.atomic.AtomicInteger retrySlot(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
-        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
-            return UNLIMITED;
-        }
-        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        LbPolicy policy = policyOf(snapshot, backend);
         int max = policy == null || policy.pool() == null ? 0 : policy.pool().maxRetries();
         if (max <= 0) {
             return UNLIMITED;
         }
         java.util.concurrent.atomic.AtomicInteger n = retriesInFlight.computeIfAbsent(
-                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+                counterKey(backend), k -> new java.util.concurrent.atomic.AtomicInteger());
         if (n.incrementAndGet() > max) {
             n.decrementAndGet();
             retryOverflows.incrementAndGet();
@@ -452,7 +479,9 @@ public final class Upstreams {
         });
         ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> live.add(e.address().address()));
         http.prune(live);
-        states.retain(table.addresses());
+        Set<HostPort> stay = new HashSet<>(table.addresses());
+        ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> stay.add(e.address())); // ServiceEntry ejections survive too
+        states.retain(stay);
         List<Endpoint> all = new ArrayList<>();
         table.allEndpoints().forEach(all::addAll);
         states.seen(all); // slow start counts from the first generation an endpoint is in

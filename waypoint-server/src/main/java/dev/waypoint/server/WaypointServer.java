@@ -311,6 +311,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
+        extra.put("serviceEntryTrafficPolicies", snap.part(ServiceEntryEndpoints.PART).policiesDebug());
         extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (kube != null) {
