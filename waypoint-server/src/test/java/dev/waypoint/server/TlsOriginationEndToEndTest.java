@@ -53,7 +53,8 @@ import org.junit.jupiter.api.io.TempDir;
  * DestinationRule {@code tls} through the real server: a client speaks plaintext HTTP/1.1 in its
  * HBONE tunnel to a Service whose pod is outside the mesh and serves only TLS (a Netty server with
  * a certificate of the test CA); the waypoint originates SIMPLE TLS (CA file, SNI, SAN) or MUTUAL
- * (client certificate files, the server requires one). A wrong CA or SAN gets 502 {@code upstream_connect_failure} (flag UF),
+ * (client certificate files, the server requires one), also to a ServiceEntry's endpoint when the
+ * rule names the entry's host. A wrong CA or SAN gets 502 {@code upstream_connect_failure} (flag UF),
  * and the TLS server sees plaintext only when no rule asks for TLS. Loopback range 127.200.x.x.
  */
 class TlsOriginationEndToEndTest {
@@ -105,6 +106,18 @@ class TlsOriginationEndToEndTest {
             metadata: {name: strict-v1, namespace: apps, labels: {app: strict, istio.io/dataplane-mode: none}}
             spec: {serviceAccountName: strict}
             status: {podIP: 127.200.1.2}
+            ---
+            # outside the mesh, declared by a ServiceEntry: the TLS-only server of secure-v1
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: secure-ext, namespace: apps}
+            spec:
+              hosts: [secure.example.com]
+              addresses: [127.200.0.3]
+              ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8443}]
+              location: MESH_EXTERNAL
+              resolution: STATIC
+              endpoints: [{address: 127.200.1.1}]
             """;
 
     @TempDir
@@ -207,14 +220,15 @@ class TlsOriginationEndToEndTest {
         client.close();
     }
 
-    /** Writes the rules and waits until the waypoint runs the generation that has them; its problems. */
+    /** Writes the rules and waits until the waypoint runs the generation that has them; its warnings and errors. */
     static List<String> rules(String yaml) throws Exception {
         if (!yaml.equals(Files.readString(configDir.resolve("rules.yaml")))) {
             long gen = mesh.waypoint().snapshots().current().generation();
             Files.writeString(configDir.resolve("rules.yaml"), yaml);
             await().atMost(Duration.ofSeconds(10)).until(() -> mesh.waypoint().snapshots().current().generation() > gen);
         }
-        return mesh.waypoint().snapshots().current().problems().stream().map(Object::toString).toList();
+        return mesh.waypoint().snapshots().current().problems().stream().map(Object::toString)
+                .filter(p -> !p.contains(": note: ")).toList(); // (the entry's "bound to this waypoint" note)
     }
 
     static String rule(String service, String tls) {
@@ -245,6 +259,24 @@ class TlsOriginationEndToEndTest {
         } finally {
             t.close();
         }
+    }
+
+    @Test
+    void aRuleOnAServiceEntryHostOriginatesTlsToItsEndpoints() throws Exception {
+        assertThat(rules("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ext, namespace: apps}\n"
+                + "spec:\n  host: secure.example.com\n  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: "
+                + file("server", "root-cert.pem") + ", sni: secure.example.com}\n"
+                + "    outlierDetection: {consecutive5xxErrors: 2}\n")).isEmpty();
+        assertThat(get("127.200.0.3", "/se")).isEqualTo("200 tls sni=secure.example.com client=- path=/se");
+        assertThat(admin("/config_dump")).contains("serviceEntryTrafficPolicies").contains("serviceentry apps/secure-ext:80")
+                .contains("SIMPLE sni=secure.example.com");
+    }
+
+    static String admin(String path) throws Exception {
+        java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
+        java.net.InetSocketAddress a = mesh.waypoint().adminAddress("admin");
+        return c.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + a.getPort() + path))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     }
 
     @Test
