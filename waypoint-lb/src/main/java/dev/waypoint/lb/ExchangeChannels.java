@@ -14,6 +14,12 @@ interface ExchangeChannels {
     /** An exchange channel to {@code endpoint} owned by {@code owner}; call on {@code loop}. */
     Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, HttpUpstreamPool.Owner owner);
 
+    /** As {@link #acquire(Endpoint, boolean, TunnelContext, EventLoop, HttpUpstreamPool.Owner)}, on a connection opened and reused per {@code options}. */
+    default Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop,
+                                    HttpUpstreamPool.Owner owner, ConnectionOptions options) {
+        return acquire(endpoint, h2, tunnel, loop, owner);
+    }
+
     /** Gives {@code ch} back: kept for reuse if {@code reusable}, else closed. */
     void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable);
 }

@@ -57,13 +57,13 @@ final class HttpUpstreamPool implements ExchangeChannels {
     /** Name of the idle timer of an HTTP/1.1 exchange channel (the pool's HTTP idle timeout). */
     static final String IDLE = "idle";
     private final Upstreams upstreams;
-    /** Idle pooled connections are closed after this long. */
-    private final long idleMillis;
+    /** Options of connections acquired without any (the waypoint's defaults). */
+    private final ConnectionOptions defaults;
     private final Map<EventLoop, LoopState> loops = new ConcurrentHashMap<>();
 
-    HttpUpstreamPool(Upstreams upstreams, java.time.Duration idleTimeout) {
+    HttpUpstreamPool(Upstreams upstreams, ConnectionOptions defaults) {
         this.upstreams = upstreams;
-        this.idleMillis = idleTimeout.toMillis();
+        this.defaults = defaults;
     }
 
     /** Receives what an exchange channel reads. All calls on the event loop. */
@@ -88,6 +88,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
     /** Tail handler of an exchange channel: forwards to the owner, or closes an idle connection that speaks. */
     static final class UpstreamTail extends ChannelInboundHandlerAdapter {
         Owner owner;
+        /** How the connection was opened (HTTP/1.1: its pool key), and the requests it carried so far. */
+        ConnectionOptions options;
+        int uses;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -152,10 +155,22 @@ final class HttpUpstreamPool implements ExchangeChannels {
     }
 
     /** Pool key: where and as whom, not the whole endpoint record (cheap to hash). */
-    private record Key(dev.waypoint.model.mesh.HostPort address, dev.waypoint.model.mesh.SpiffeId identity, boolean h2) {
-        Key(Endpoint e, boolean h2) {
-            this(e.address(), e.identity(), h2);
+    private record Key(dev.waypoint.model.mesh.HostPort address, dev.waypoint.model.mesh.SpiffeId identity, boolean h2,
+                       ConnectionOptions options) {
+        Key(Endpoint e, boolean h2, ConnectionOptions options) {
+            this(e.address(), e.identity(), h2, options);
         }
+    }
+
+    /**
+     * An h2c connection's stream count: once it has opened {@code maxRequestsPerConnection}
+     * streams it is retired (no new stream; the next request opens a new connection) and closed
+     * when its last stream ends.
+     */
+    private static final class H2Uses {
+        int opened;
+        int open;
+        boolean retired;
     }
 
     private static final class LoopState {
@@ -172,8 +187,18 @@ final class HttpUpstreamPool implements ExchangeChannels {
     /** An exchange channel to {@code endpoint} owned by {@code owner}. Call on {@code loop}. */
     @Override
     public Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner) {
+        return acquire(endpoint, h2, tunnel, loop, owner, defaults);
+    }
+
+    /**
+     * An exchange channel to {@code endpoint} owned by {@code owner}, on a connection opened and
+     * reused per {@code options} (a DestinationRule's connectionPool). Call on {@code loop}.
+     */
+    @Override
+    public Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner,
+                                   ConnectionOptions options) {
         LoopState st = state(loop);
-        Key key = new Key(endpoint, h2);
+        Key key = new Key(endpoint, h2, options);
         Promise<Channel> result = loop.newPromise();
         if (!h2) {
             ArrayDeque<Channel> idle = st.idleH1.get(key);
@@ -183,20 +208,24 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     st.idleH1.remove(key);
                 }
                 if (ch.isActive()) {
-                    ch.pipeline().get(UpstreamTail.class).owner = owner;
+                    UpstreamTail tail = ch.pipeline().get(UpstreamTail.class);
+                    tail.owner = owner;
+                    tail.uses++;
                     return result.setSuccess(ch);
                 }
             }
-            upstreams.connect(endpoint, tunnel, loop).addListener(f -> {
+            upstreams.connect(endpoint, tunnel, loop, options).addListener(f -> {
                 if (!f.isSuccess()) {
                     result.setFailure(f.cause());
                     return;
                 }
                 Channel ch = (Channel) f.getNow();
                 ch.pipeline().addLast(H1, new HttpClientCodec());
-                ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, options.idleMillis(), TimeUnit.MILLISECONDS));
                 UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
+                ex.options = options;
+                ex.uses = 1;
                 ch.pipeline().addLast(UPSTREAM_TAIL, ex);
                 result.setSuccess(ch);
             });
@@ -204,7 +233,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
         }
         Future<Channel> conn = st.h2.get(key);
         if (conn == null || (conn.isDone() && (!conn.isSuccess() || !((Channel) conn.getNow()).isActive()))) {
-            conn = openH2(endpoint, tunnel, loop);
+            conn = openH2(endpoint, tunnel, loop, options);
             st.h2.put(key, conn);
             Future<Channel> mine = conn;
             conn.addListener(f -> {
@@ -221,6 +250,25 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 return;
             }
             Channel parent = (Channel) f.getNow();
+            H2Uses uses = parent.attr(H2_USES).get();
+            if (uses.retired) {
+                // it reached maxRequestsPerConnection while this request waited for it: a new connection
+                acquire(endpoint, true, tunnel, loop, owner, options).addListener(g -> {
+                    if (g.isSuccess()) {
+                        result.trySuccess((Channel) g.getNow());
+                    } else {
+                        result.tryFailure(g.cause());
+                    }
+                });
+                return;
+            }
+            uses.opened++;
+            uses.open++;
+            if (options.maxRequestsPerConnection() > 0 && uses.opened >= options.maxRequestsPerConnection()) {
+                // maxRequestsPerConnection: this connection takes no stream after this one
+                uses.retired = true;
+                st.h2.remove(key, pooledAs(st, key, parent));
+            }
             new Http2StreamChannelBootstrap(parent)
                     .option(ChannelOption.AUTO_READ, false)
                     .handler(new ChannelInitializer<Http2StreamChannel>() {
@@ -234,8 +282,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     })
                     .open().addListener(s -> {
                         if (s.isSuccess()) {
+                            ((Channel) s.getNow()).closeFuture().addListener(c -> streamEnded(parent, uses));
                             result.trySuccess((Channel) s.getNow());
                         } else {
+                            streamEnded(parent, uses);
                             result.tryFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
                                     "no stream to " + endpoint.address() + ": " + s.cause().getMessage())));
                         }
@@ -244,9 +294,25 @@ final class HttpUpstreamPool implements ExchangeChannels {
         return result;
     }
 
-    private Future<Channel> openH2(Endpoint endpoint, TunnelContext tunnel, EventLoop loop) {
+    private static final io.netty.util.AttributeKey<H2Uses> H2_USES = io.netty.util.AttributeKey.valueOf("waypoint.h2uses");
+
+    /** The pooled future of {@code key} when it is {@code parent}'s (so a newer connection is left alone). */
+    private static Future<Channel> pooledAs(LoopState st, Key key, Channel parent) {
+        Future<Channel> f = st.h2.get(key);
+        return f != null && f.isSuccess() && f.getNow() == parent ? f : null;
+    }
+
+    /** A stream of {@code parent} ended: a retired connection closes with its last stream. */
+    private static void streamEnded(Channel parent, H2Uses uses) {
+        uses.open--;
+        if (uses.retired && uses.open == 0) {
+            parent.close();
+        }
+    }
+
+    private Future<Channel> openH2(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
         Promise<Channel> result = loop.newPromise();
-        upstreams.connect(endpoint, tunnel, loop).addListener(f -> {
+        upstreams.connect(endpoint, tunnel, loop, options).addListener(f -> {
             if (!f.isSuccess()) {
                 result.setFailure(f.cause());
                 return;
@@ -265,7 +331,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+            ch.attr(H2_USES).set(new H2Uses());
+            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, options.idleMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext c, Object msg) {
@@ -301,12 +368,14 @@ final class HttpUpstreamPool implements ExchangeChannels {
         if (ex != null) {
             ex.owner = null;
         }
-        if (h2 || !reusable || !ch.isActive()) {
-            ch.close();
+        ConnectionOptions options = ex != null && ex.options != null ? ex.options : defaults;
+        int max = options.maxRequestsPerConnection();
+        if (h2 || !reusable || !ch.isActive() || (max > 0 && ex != null && ex.uses >= max)) {
+            ch.close(); // (maxRequestsPerConnection: a connection that carried its share is closed, not pooled)
             return;
         }
         LoopState st = state(ch.eventLoop());
-        Key key = new Key(endpoint, false);
+        Key key = new Key(endpoint, false, options);
         ArrayDeque<Channel> idle = st.idleH1.computeIfAbsent(key, k -> new ArrayDeque<>());
         idle.addFirst(ch); // most recently used first: keeps few connections warm
         if (st.watched.put(ch, Boolean.TRUE) == null) {

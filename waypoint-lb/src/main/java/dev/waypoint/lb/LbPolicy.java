@@ -14,9 +14,10 @@ import java.util.Map;
  * @param balancer the algorithm, or null when the rule sets none (the waypoint's default, LEAST_REQUEST)
  * @param outlier outlier detection, or null (none: Istio's default)
  * @param pool the connectionPool limits, or null (none: Istio's default, effectively unlimited)
+ * @param tls TLS origination to endpoints outside the mesh, or null (plaintext)
  */
 record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec outlier,
-                TrafficPolicySpec.ConnectionPoolSpec pool) {
+                TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
     /**
      * Requests in flight to the Service port at most, or 0 (no limit). HTTP/2 upstreams:
      * {@code http2MaxRequests}. HTTP/1.1: {@code maxConnections + http1MaxPendingRequests} when both
@@ -46,8 +47,25 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
                     "maxEjectionPercent", outlier.maxEjectionPercent(), "minHealthPercent", outlier.minHealthPercent()));
         }
         if (pool != null) {
-            m.put("connectionPool", Map.of("maxConnections", pool.maxConnections(), "http1MaxPendingRequests",
-                    pool.http1MaxPendingRequests(), "http2MaxRequests", pool.http2MaxRequests()));
+            Map<String, Object> cp = new LinkedHashMap<>();
+            cp.put("maxConnections", pool.maxConnections());
+            cp.put("http1MaxPendingRequests", pool.http1MaxPendingRequests());
+            cp.put("http2MaxRequests", pool.http2MaxRequests());
+            cp.put("maxRequestsPerConnection", pool.maxRequestsPerConnection());
+            cp.put("maxRetries", pool.maxRetries());
+            if (pool.idleTimeout() != null) {
+                cp.put("idleTimeout", pool.idleTimeout().toString());
+            }
+            if (pool.connectTimeout() != null) {
+                cp.put("connectTimeout", pool.connectTimeout().toString());
+            }
+            if (pool.tcpKeepalive() != null) {
+                cp.put("tcpKeepalive", String.valueOf(pool.tcpKeepalive()));
+            }
+            m.put("connectionPool", cp);
+        }
+        if (tls != null) {
+            m.put("tls", tls.toString());
         }
         return m;
     }

@@ -81,11 +81,12 @@ final class ServiceCallClient implements ServiceCalls {
             return CompletableFuture.failedFuture(new RejectedException(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
                     "service " + call.service() + " port " + call.port() + " is not in the config")));
         }
-        UpstreamPick pick = upstreams.pick(request.snapshot(), new RouteSelection.ServiceBackend(service, port), null, null);
+        RouteSelection.ServiceBackend backend = new RouteSelection.ServiceBackend(service, port);
+        UpstreamPick pick = upstreams.pick(request.snapshot(), backend, null, null);
         if (pick instanceof UpstreamPick.Unavailable u) {
             return CompletableFuture.failedFuture(new RejectedException(u.rejection()));
         }
-        Exchange ex = new Exchange((Endpoint) pick, call, loop);
+        Exchange ex = new Exchange((Endpoint) pick, call, loop, upstreams.connectionOptions(request.snapshot(), backend));
         ex.start(request);
         return ex.result;
     }
@@ -114,8 +115,12 @@ final class ServiceCallClient implements ServiceCalls {
         private ByteBuf body;
         private final List<Map.Entry<String, String>> trailers = new ArrayList<>();
 
-        Exchange(Endpoint endpoint, Call call, EventLoop loop) {
+        /** The Service port's DestinationRule connection options (pool, TLS). */
+        private final ConnectionOptions options;
+
+        Exchange(Endpoint endpoint, Call call, EventLoop loop, ConnectionOptions options) {
             this.endpoint = endpoint;
+            this.options = options;
             this.call = call;
             this.loop = loop;
         }
@@ -124,7 +129,7 @@ final class ServiceCallClient implements ServiceCalls {
             timer = loop.schedule(() -> fail(new Rejection(Rejection.Reason.REQUEST_TIMEOUT, "no response from "
                     + call.service() + ":" + call.port() + " within " + call.timeout().toMillis() + " ms")),
                     call.timeout().toNanos(), TimeUnit.NANOSECONDS);
-            Future<Channel> f = pool.acquire(endpoint, call.h2(), request.tunnel(), loop, this);
+            Future<Channel> f = pool.acquire(endpoint, call.h2(), request.tunnel(), loop, this, options);
             if (f.isDone()) {
                 onChannel(f);
             } else {

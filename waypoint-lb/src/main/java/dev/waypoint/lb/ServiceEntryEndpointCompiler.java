@@ -60,6 +60,10 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
 
         Map<ServiceEntryEndpoints.Key, List<Endpoint>> fixed = new LinkedHashMap<>();
         Map<ServiceEntryEndpoints.Key, List<ServiceEntryEndpoints.DnsName>> dns = new LinkedHashMap<>();
+        Map<ServiceEntryEndpoints.Key, LbPolicy> policies = new LinkedHashMap<>();
+        // DestinationRules whose host is one of the entry's hosts: the same balancers, outlier
+        // detection, connection pool and TLS as for Services (resolution NONE has no endpoints to balance)
+        TrafficPolicyCompiler rules = new TrafficPolicyCompiler(resources, diagnostics, true);
         for (ServiceEntrySpec se : resources.serviceEntries()) {
             boolean internal = se.location() == ServiceEntrySpec.Location.MESH_INTERNAL;
             String ns = se.name().namespace();
@@ -102,13 +106,18 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                                 internal ? new SpiffeId(td, ns, "default") : null));
                     }
                 }
-                fixed.put(key, List.copyOf(eps));
+                List<Endpoint> known = List.copyOf(eps);
+                fixed.put(key, known);
                 if (!names.isEmpty()) {
                     dns.put(key, List.copyOf(names));
                 }
+                LbPolicy policy = rules.compileEntry(se, port, known, !names.isEmpty());
+                if (policy != null) {
+                    policies.put(key, policy);
+                }
             }
         }
-        return new ServiceEntryEndpoints(fixed, dns);
+        return new ServiceEntryEndpoints(fixed, dns, policies);
     }
 
     /** The workload's own port for the service port's name, else the port's target port. */

@@ -39,10 +39,29 @@ public final class ServiceEntryEndpoints {
 
     private final Map<Key, List<Endpoint>> fixed;
     private final Map<Key, List<DnsName>> dns;
+    /** The DestinationRule policy of each port whose entry's host a rule names. */
+    private final Map<Key, LbPolicy> policies;
 
     ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns) {
+        this(fixed, dns, Map.of());
+    }
+
+    ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns, Map<Key, LbPolicy> policies) {
         this.fixed = Map.copyOf(fixed);
         this.dns = Map.copyOf(dns);
+        this.policies = Map.copyOf(policies);
+    }
+
+    /** The port's compiled DestinationRule policy, or null (no rule names the entry's host). */
+    LbPolicy policy(NamespacedName entry, int port) {
+        return policies.get(new Key(entry, port));
+    }
+
+    /** Compiled policies for the config dump: {@code "serviceentry ns/name:port" -> policy}. */
+    public Map<String, Object> policiesDebug() {
+        Map<String, Object> out = new java.util.TreeMap<>();
+        policies.forEach((k, v) -> out.put("serviceentry " + k.entry() + ":" + k.port(), v.debug()));
+        return out;
     }
 
     /**

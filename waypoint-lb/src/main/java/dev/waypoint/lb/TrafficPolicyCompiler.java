@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
@@ -36,22 +37,67 @@ final class TrafficPolicyCompiler {
 
     private final Map<NamespacedName, DestinationRuleSpec> byService = new HashMap<>();
     private final Set<DestinationRuleSpec> passthroughNoted = new HashSet<>();
+    private final Map<TrafficPolicySpec.TlsSpec, UpstreamTls> tlsCompiled = new HashMap<>();
+    private final Set<DestinationRuleSpec> hashOnDnsWarned = new HashSet<>();
     private final Diagnostics diagnostics;
 
+    /** Rules per ServiceEntry (by its name), for entries' hosts. */
+    private final Map<NamespacedName, DestinationRuleSpec> byEntry = new HashMap<>();
+
+    /** For Services (what {@link EndpointCompiler} runs); warnings about rules for Services and rules matching nothing. */
     TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics) {
+        this(resources, diagnostics, false);
+    }
+
+    /**
+     * @param entries compile for ServiceEntries ({@link ServiceEntryEndpointCompiler}): only the
+     *        rules whose host is a ServiceEntry host, and only their warnings (the Service compiler
+     *        reports the rest, so nothing is reported twice)
+     */
+    TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics, boolean entries) {
         this.diagnostics = diagnostics;
         Set<NamespacedName> services = new HashSet<>();
         resources.services().forEach(s -> services.add(s.name()));
+        // "host: ... a service from the service registry (Kubernetes services, ServiceEntry hosts)"
+        Map<String, List<ServiceEntrySpec>> entryHosts = new HashMap<>();
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            for (String h : se.hosts()) {
+                entryHosts.computeIfAbsent(h, k -> new java.util.ArrayList<>()).add(se);
+            }
+        }
         String waypointNs = resources.waypoint().namespace();
         for (DestinationRuleSpec dr : resources.destinationRules()) {
             NamespacedName svc = resolve(dr.host(), dr.name().namespace());
+            List<ServiceEntrySpec> ses = entryHosts.get(dr.host());
+            if (ses == null && dr.host().indexOf('.') < 0) {
+                ses = entryHosts.get(dr.host() + "." + dr.name().namespace() + DOMAIN_SUFFIX);
+            }
+            if ((svc == null || !services.contains(svc)) && ses != null) {
+                if (entries) {
+                    for (ServiceEntrySpec se : ses) {
+                        DestinationRuleSpec prev = byEntry.get(se.name());
+                        if (prev == null || rank(dr, se.name(), waypointNs) < rank(prev, se.name(), waypointNs)) {
+                            if (prev != null) {
+                                shadowed(prev, dr);
+                            }
+                            byEntry.put(se.name(), dr);
+                        } else {
+                            shadowed(dr, prev);
+                        }
+                    }
+                }
+                continue;
+            }
+            if (entries) {
+                continue;
+            }
             if (svc == null || !services.contains(svc)) {
                 String hint = svc == null && dr.host().split("\\.").length == 2
                         ? "; a host with a dot is read as fully qualified, as Istio does: write "
                                 + dr.host() + DOMAIN_SUFFIX + " or the short name"
                         : "";
                 diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.host",
-                        "host: " + dr.host() + " matches no Service in this config" + hint);
+                        "host: " + dr.host() + " matches no Service or ServiceEntry host in this config" + hint);
                 continue;
             }
             DestinationRuleSpec prev = byService.get(svc);
@@ -97,13 +143,26 @@ final class TrafficPolicyCompiler {
     /** The policy of {@code svc}'s {@code port} over {@code endpoints}, or null when no rule applies. */
     LbPolicy compile(ServiceSpec svc, ServicePortSpec port, List<Endpoint> endpoints) {
         DestinationRuleSpec dr = byService.get(svc.name());
-        if (dr == null) {
-            return null;
-        }
+        return dr == null ? null : compile(dr, port, endpoints, false);
+    }
+
+    /**
+     * The policy of ServiceEntry {@code se}'s {@code port} over its fixed {@code endpoints}, or null.
+     * With DNS names ({@code dns}) a consistent hash is not applied (the endpoint list changes with
+     * every answer; a warning), the rest is.
+     */
+    LbPolicy compileEntry(ServiceEntrySpec se, ServicePortSpec port, List<Endpoint> endpoints, boolean dns) {
+        DestinationRuleSpec dr = byEntry.get(se.name());
+        return dr == null ? null : compile(dr, port, endpoints, dns);
+    }
+
+    private LbPolicy compile(DestinationRuleSpec dr, ServicePortSpec port, List<Endpoint> endpoints, boolean dns) {
         TrafficPolicySpec top = dr.trafficPolicy();
         LoadBalancerSpec lb = top.loadBalancer();
         OutlierDetectionSpec od = top.outlierDetection();
         TrafficPolicySpec.ConnectionPoolSpec pool = top.connectionPool();
+        TrafficPolicySpec.TlsSpec tls = top.tls();
+        String tlsField = "spec.trafficPolicy.tls";
         for (TrafficPolicySpec.PortPolicySpec p : top.portLevelSettings()) {
             if (p.port() == port.port()) {
                 // a port-level setting replaces the top-level field it writes (Istio's MergeTrafficPolicy)
@@ -116,12 +175,39 @@ final class TrafficPolicyCompiler {
                 if (p.policy().connectionPool() != null) {
                     pool = p.policy().connectionPool();
                 }
+                if (p.policy().tls() != null) {
+                    tls = p.policy().tls();
+                    tlsField = "spec.trafficPolicy.portLevelSettings.tls";
+                }
             }
         }
-        if (lb == null && od == null && pool == null) {
+        if (lb == null && od == null && pool == null && tls == null) {
             return null;
         }
-        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool);
+        if (dns && lb != null && lb.consistentHash() != null) {
+            if (hashOnDnsWarned.add(dr)) {
+                diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.trafficPolicy.loadBalancer.consistentHash",
+                        "not applied to a ServiceEntry with resolution DNS (its endpoints change with each answer); "
+                                + "LEAST_REQUEST is used");
+            }
+            lb = null;
+        }
+        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool, tls == null ? null : tls(dr, tls, tlsField));
+    }
+
+    /** One compiled TLS per rule and spec (files read once per generation); a broken one is an error. */
+    private UpstreamTls tls(DestinationRuleSpec dr, TrafficPolicySpec.TlsSpec spec, String field) {
+        UpstreamTls t = tlsCompiled.get(spec);
+        if (t == null) {
+            t = UpstreamTls.compile(spec);
+            tlsCompiled.put(spec, t);
+            if (t.broken() != null) {
+                String f = t.broken().substring(0, t.broken().indexOf(':'));
+                diagnostics.error(dr.source(), "DestinationRule", dr.name(), f.equals("tls") ? field : field + "." + f,
+                        t.broken() + "; connections to the rule's endpoints outside the mesh fail (502 UF) until it is fixed");
+            }
+        }
+        return t;
     }
 
     private Balancer balancer(DestinationRuleSpec dr, LoadBalancerSpec lb, List<Endpoint> endpoints) {

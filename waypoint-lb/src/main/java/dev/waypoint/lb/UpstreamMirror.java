@@ -150,7 +150,8 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
                 finish(false);
             }
         }, TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        Future<Channel> f = pool.acquire(endpoint, h2, request.tunnel(), loop, this);
+        Future<Channel> f = pool.acquire(endpoint, h2, request.tunnel(), loop, this,
+                upstreams.connectionOptions(request.snapshot(), backend)); // its DestinationRule's pool and TLS
         if (f.isDone()) {
             onChannel(f);
         } else {

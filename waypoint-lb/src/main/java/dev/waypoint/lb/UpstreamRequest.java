@@ -104,6 +104,8 @@ final class UpstreamRequest implements UpstreamCall {
     private List<UpstreamMirror> mirrors;
     /** The connectionPool slot this request holds (see {@link Upstreams#admit}), until it ends. */
     private java.util.concurrent.atomic.AtomicInteger admitted;
+    /** The maxRetries slot the current attempt holds when it is a retry (see {@link Upstreams#retrySlot}). */
+    private java.util.concurrent.atomic.AtomicInteger retrySlot;
 
     UpstreamRequest(Upstreams upstreams, ExchangeChannels pool, RequestContext request, HttpRequest head,
                     boolean h2Downstream, EventLoop loop, ExchangeSink sink) {
@@ -337,6 +339,7 @@ final class UpstreamRequest implements UpstreamCall {
             }
             admitted = null;
         }
+        releaseRetrySlot();
         if (requestTimer != null) {
             requestTimer.cancel(false);
         }
@@ -388,7 +391,25 @@ final class UpstreamRequest implements UpstreamCall {
      * far is still kept for a replay.
      */
     private boolean mayRetry(boolean allowed) {
-        return allowed && !over && !responseStarted && retriesLeft > 0 && kept != null;
+        if (!(allowed && !over && !responseStarted && retriesLeft > 0 && kept != null)) {
+            return false;
+        }
+        // connectionPool.http.maxRetries: retries in flight to the Service port; the failed attempt's slot
+        // (when it was a retry) is given back first, and a spent budget means no retry (Envoy's retry overflow)
+        releaseRetrySlot();
+        retrySlot = upstreams.retrySlot(request.snapshot(), backend);
+        if (retrySlot == null) {
+            log.debug("no retry for {}: the maxRetries budget of {} is spent", request, backend);
+            return false;
+        }
+        return true;
+    }
+
+    private void releaseRetrySlot() {
+        if (retrySlot != null && retrySlot != Upstreams.UNLIMITED) {
+            retrySlot.decrementAndGet();
+        }
+        retrySlot = null;
     }
 
     /**
@@ -419,7 +440,8 @@ final class UpstreamRequest implements UpstreamCall {
         }
 
         void acquire() {
-            Future<Channel> f = pool.acquire(endpoint, upstreamH2, request.tunnel(), loop, this);
+            Future<Channel> f = pool.acquire(endpoint, upstreamH2, request.tunnel(), loop, this,
+                    upstreams.connectionOptions(request.snapshot(), backend));
             if (f.isDone()) {
                 onChannel(f, false); // pooled: the exchange handler's read-complete flushes head and body together
             } else {

@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.lb.hbone.HboneKey;
 import dev.waypoint.lb.hbone.HbonePool;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.RouteSelection;
@@ -87,6 +88,9 @@ public final class Upstreams {
      *        virtual hosts only; a waypoint's virtual hosts ({@code listener_waypoint.go},
      *        {@code buildSidecarInboundHTTPRouteConfig}) do not, so a waypoint sends none.
      */
+    /** Connection options of a Service port without a DestinationRule connectionPool. */
+    private final ConnectionOptions defaultOptions;
+
     public Upstreams(UpstreamSettings settings, HbonePool hbone, EndpointPicker picker, EndpointStates states,
                      List<InetSocketAddress> dnsServers, boolean attemptCountHeader) {
         this.entries = new ServiceEntryPicks(new DnsEndpoints(List.copyOf(dnsServers), System::nanoTime));
@@ -95,7 +99,8 @@ public final class Upstreams {
         this.hbone = Objects.requireNonNull(hbone, "hbone");
         this.defaultBalancer = picker == null ? Balancers.leastRequest(null) : Balancers.of(picker);
         this.states = Objects.requireNonNull(states, "states");
-        this.http = new HttpUpstreamPool(this, settings.httpIdleTimeout());
+        this.defaultOptions = ConnectionOptions.defaults(settings);
+        this.http = new HttpUpstreamPool(this, defaultOptions);
         this.attemptCountHeader = attemptCountHeader;
     }
 
@@ -140,32 +145,17 @@ public final class Upstreams {
                         + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
             LbPolicy policy = table.policy(s.service().name(), s.port().port());
-            List<Endpoint> usable = eps;
-            if (policy != null && policy.outlier() != null && states.anyEjected()) {
-                usable = healthy(eps, policy.outlier().minHealthPercent());
-                if (usable.isEmpty()) {
-                    return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "service "
-                            + s.service().name() + " port " + s.port().port() + ": every endpoint is ejected by outlier detection"));
-                }
-            }
-            if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
-                // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
-                List<Endpoint> fresh = new ArrayList<>(usable.size());
-                for (Endpoint e : usable) {
-                    if (!avoid.contains(e)) {
-                        fresh.add(e);
-                    }
-                }
-                if (!fresh.isEmpty()) {
-                    usable = fresh;
-                }
-            }
-            Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
-            Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
-            states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
-            return e;
+            return balanced(eps, policy, request, avoid, "service " + s.service().name() + " port " + s.port().port());
         }
         if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            LbPolicy policy = ServiceEntryEndpoints.of(snapshot).policy(se.entry().name(), se.port().port());
+            if (policy != null) {
+                // a DestinationRule for the entry's host: the Service path's balancing and outlier detection
+                List<Endpoint> eps = entries.endpoints(snapshot, se);
+                if (eps != null && !eps.isEmpty()) {
+                    return balanced(eps, policy, request, avoid, "ServiceEntry " + se.entry().name() + " port " + se.port().port());
+                }
+            }
             return entries.pick(snapshot, se, entryPicker, request, avoid);
         }
         RouteSelection.PodBackend p = (RouteSelection.PodBackend) backend;
@@ -178,6 +168,56 @@ public final class Upstreams {
                 mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
     }
 
+    /** One pick among {@code eps} under {@code policy} (may be null): ejections, {@code avoid}, the balancer. */
+    private UpstreamPick balanced(List<Endpoint> eps, LbPolicy policy, RequestContext request, List<Endpoint> avoid,
+                                  String what) {
+        List<Endpoint> usable = eps;
+        if (policy != null && policy.outlier() != null && states.anyEjected()) {
+            usable = healthy(eps, policy.outlier().minHealthPercent());
+            if (usable.isEmpty()) {
+                return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
+                        what + ": every endpoint is ejected by outlier detection"));
+            }
+        }
+        if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
+            // previous_hosts, as Istio configures retries: an endpoint not tried yet, when there is one
+            List<Endpoint> fresh = new ArrayList<>(usable.size());
+            for (Endpoint e : usable) {
+                if (!avoid.contains(e)) {
+                    fresh.add(e);
+                }
+            }
+            if (!fresh.isEmpty()) {
+                usable = fresh;
+            }
+        }
+        Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
+        Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
+        states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
+        return e;
+    }
+
+    /** The DestinationRule policy of a Service or ServiceEntry backend's port, or null. */
+    private static LbPolicy policyOf(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        if (backend instanceof RouteSelection.ServiceBackend s) {
+            return snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        }
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return ServiceEntryEndpoints.of(snapshot).policy(se.entry().name(), se.port().port());
+        }
+        return null;
+    }
+
+    /** Where a backend port's counters live (a ServiceEntry apart from a Service of the same name). */
+    private static EndpointTable.Key counterKey(RouteSelection.Backend backend) {
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return new EndpointTable.Key(new NamespacedName(se.entry().name().namespace(),
+                    "serviceentry/" + se.entry().name().name()), se.port().port());
+        }
+        RouteSelection.ServiceBackend s = (RouteSelection.ServiceBackend) backend;
+        return new EndpointTable.Key(s.service().name(), s.port().port());
+    }
+
     /**
      * Admits one request to {@code backend} under its DestinationRule's {@code connectionPool}
      * limits: the counter of the Service port's requests in flight, already incremented (give it
@@ -186,16 +226,13 @@ public final class Upstreams {
      * port, so requests in flight keep counting across config generations.
      */
     java.util.concurrent.atomic.AtomicInteger admit(ConfigSnapshot snapshot, RouteSelection.Backend backend, boolean h2) {
-        if (!(backend instanceof RouteSelection.ServiceBackend s)) {
-            return UNLIMITED;
-        }
-        LbPolicy policy = snapshot.part(EndpointTable.PART).policy(s.service().name(), s.port().port());
+        LbPolicy policy = policyOf(snapshot, backend);
         int max = policy == null ? 0 : policy.maxRequests(h2);
         if (max <= 0) {
             return UNLIMITED;
         }
         java.util.concurrent.atomic.AtomicInteger n = inFlight.computeIfAbsent(
-                new EndpointTable.Key(s.service().name(), s.port().port()), k -> new java.util.concurrent.atomic.AtomicInteger());
+                counterKey(backend), k -> new java.util.concurrent.atomic.AtomicInteger());
         if (n.incrementAndGet() > max) {
             n.decrementAndGet();
             overflows.incrementAndGet();
@@ -293,27 +330,82 @@ public final class Upstreams {
      * CONNECT stream for mesh endpoints, a plaintext socket otherwise.
      */
     public Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop) {
+        return connect(endpoint, tunnel, loop, defaultOptions);
+    }
+
+    /**
+     * The connection options of {@code backend}'s Service port: its DestinationRule's
+     * {@code connectionPool} over the waypoint's defaults ({@link ConnectionOptions}).
+     */
+    ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        LbPolicy policy = policyOf(snapshot, backend);
+        return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool(), policy.tls());
+    }
+
+    /**
+     * Takes one of {@code backend}'s retry slots ({@code connectionPool.http.maxRetries}: retries
+     * in flight to the Service port at most): the counter, already incremented (give it back when
+     * the retry attempt ends), {@link #UNLIMITED} when no budget applies, or null when the budget
+     * is spent (the retry is not made; counted in {@link #retryOverflows()}, Envoy's
+     * {@code upstream_rq_retry_overflow}).
+     */
+    java.util.concurrent.atomic.AtomicInteger retrySlot(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        LbPolicy policy = policyOf(snapshot, backend);
+        int max = policy == null || policy.pool() == null ? 0 : policy.pool().maxRetries();
+        if (max <= 0) {
+            return UNLIMITED;
+        }
+        java.util.concurrent.atomic.AtomicInteger n = retriesInFlight.computeIfAbsent(
+                counterKey(backend), k -> new java.util.concurrent.atomic.AtomicInteger());
+        if (n.incrementAndGet() > max) {
+            n.decrementAndGet();
+            retryOverflows.incrementAndGet();
+            return null;
+        }
+        return n;
+    }
+
+    private final java.util.Map<EndpointTable.Key, java.util.concurrent.atomic.AtomicInteger> retriesInFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong retryOverflows = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Retries not made because a {@code maxRetries} budget was spent (the {@code waypoint_upstream_retry_overflow_total} counter). */
+    public long retryOverflows() {
+        return retryOverflows.get();
+    }
+
+    /** As {@link #connect(Endpoint, TunnelContext, EventLoop)}, plaintext sockets opened with {@code options}. */
+    Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
         if (endpoint.inMesh()) {
             HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
             return hbone.connect(loop, new HboneKey(ztunnel, endpoint.identity()), endpoint.address().authority(),
                     connectHeaders(tunnel));
         }
         Promise<Channel> result = loop.newPromise();
-        long timeout = settings.connectTimeout().toMillis();
-        new Bootstrap()
+        Bootstrap b = new Bootstrap()
                 .group(loop)
                 .channel(EventLoops.clientChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout))
-                .handler(new ChannelInboundHandlerAdapter())
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        options.apply(b, EventLoops.clientChannel()); // connect timeout, tcpKeepalive
+        UpstreamTls tls = options.tls();
+        if (tls != null && tls.broken() != null) {
+            // fail closed: a DestinationRule asked for TLS, never fall back to plaintext
+            return loop.newFailedFuture(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
+                    endpoint.address() + ": DestinationRule tls " + tls.broken())));
+        }
+        b.handler(new ChannelInboundHandlerAdapter())
                 .connect(new InetSocketAddress(endpoint.address().address(), endpoint.address().port()))
                 .addListener(f -> {
                     if (f.isSuccess()) {
                         Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
                         ch.pipeline().remove(ChannelInboundHandlerAdapter.class);
-                        result.setSuccess(ch);
+                        if (tls == null) {
+                            result.setSuccess(ch);
+                            return;
+                        }
+                        handshake(ch, endpoint, tls, result);
                     } else {
                         Rejection.Reason reason = f.cause() instanceof ConnectTimeoutException
                                 ? Rejection.Reason.CONNECT_TIMEOUT : Rejection.Reason.UPSTREAM_REFUSED;
@@ -322,6 +414,27 @@ public final class Upstreams {
                     }
                 });
         return result;
+    }
+
+    /**
+     * TLS origination on a connected plaintext socket (DestinationRule {@code tls}): the handshake,
+     * then the SAN check of {@link UpstreamTls#verify}; {@code result} gets the channel only after
+     * both, so the request is sent encrypted or not at all.
+     */
+    private static void handshake(Channel ch, Endpoint endpoint, UpstreamTls tls, Promise<Channel> result) {
+        io.netty.handler.ssl.SslHandler ssl = tls.newHandler(ch.alloc(), endpoint.address().port());
+        ch.pipeline().addFirst("tls", ssl);
+        ssl.handshakeFuture().addListener(h -> {
+            String bad = h.isSuccess() ? tls.verify(ssl.engine().getSession()) : null;
+            if (h.isSuccess() && bad == null) {
+                result.setSuccess(ch);
+                return;
+            }
+            ch.close();
+            result.setFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, endpoint.address()
+                    + ": TLS (DestinationRule tls " + tls + ") failed: " + (bad != null ? bad : h.cause().getMessage()))));
+        });
+        ch.read(); // AUTO_READ is off: the server's first flight (SslHandler reads on while the handshake runs)
     }
 
     /**
@@ -366,7 +479,9 @@ public final class Upstreams {
         });
         ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> live.add(e.address().address()));
         http.prune(live);
-        states.retain(table.addresses());
+        Set<HostPort> stay = new HashSet<>(table.addresses());
+        ServiceEntryEndpoints.of(snapshot).allFixed().forEach(e -> stay.add(e.address())); // ServiceEntry ejections survive too
+        states.retain(stay);
         List<Endpoint> all = new ArrayList<>();
         table.allEndpoints().forEach(all::addAll);
         states.seen(all); // slow start counts from the first generation an endpoint is in

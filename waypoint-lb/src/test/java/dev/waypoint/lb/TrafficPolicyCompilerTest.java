@@ -72,7 +72,7 @@ class TrafficPolicyCompilerTest {
         var out = compile(List.of(rule("apps", "x", "web.apps", Simple.RANDOM)), d);
         assertThat(out).isEmpty();
         assertThat(d.problems()).extracting(Object::toString).containsExactly(
-                "-: warning: DestinationRule apps/x: spec.host: host: web.apps matches no Service in this config; a host with a "
+                "-: warning: DestinationRule apps/x: spec.host: host: web.apps matches no Service or ServiceEntry host in this config; a host with a "
                         + "dot is read as fully qualified, as Istio does: write web.apps.svc.cluster.local or the short name");
     }
 

@@ -359,6 +359,50 @@ class UpstreamRequestTest {
         assertThat(sink.events).containsExactly("head 503", "last busy");
     }
 
+    @Test
+    void aSpentMaxRetriesBudgetAnswersTheFailureInsteadOfRetrying() {
+        // connectionPool.http.maxRetries: 1 — one retry in flight to the Service port at a time
+        List<PodSpec> pods = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"));
+        dev.waypoint.model.traffic.DestinationRuleSpec dr = new dev.waypoint.model.traffic.DestinationRuleSpec(
+                new NamespacedName("apps", "web"), "web", List.of(), new dev.waypoint.model.traffic.TrafficPolicySpec(null, null,
+                List.of(), new dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec(0, 0, 0, 0, 1, null, null, null)),
+                List.of(), SourceRef.NONE);
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .namespaces(List.of(new NamespaceSpec("apps", Map.of(), SourceRef.NONE))).services(List.of(SVC)).pods(pods)
+                .destinationRules(List.of(dr)).build();
+        ConfigSnapshot snap = ConfigSnapshot.compile(0, rs, List.of(new EndpointCompiler()), new Diagnostics());
+        RetryPolicy retry = new RetryPolicy(2, null, false, false, true);
+        RecordingSink a = new RecordingSink();
+        RecordingSink b = new RecordingSink();
+        RecordingSink c = new RecordingSink();
+        new UpstreamRequest(upstreams, channels, withSnapshot(context(retry, null), snap),
+                new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/a"), false, loop, a).start();
+        new UpstreamRequest(upstreams, channels, withSnapshot(context(retry, null), snap),
+                new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/b"), false, loop, b).start();
+        respond(0, 503, "busy"); // a retries (channel 2) and holds the one retry slot
+        assertThat(channels.handedOut).hasSize(3);
+        respond(1, 503, "busy"); // b's retry finds the budget spent: the client gets the 503
+        assertThat(b.events).containsExactly("head 503", "last busy");
+        assertThat(channels.handedOut).hasSize(3);
+        assertThat(upstreams.retryOverflows()).isEqualTo(1);
+        respond(2, 200, "ok"); // a's retry ends: its slot is free again
+        assertThat(a.events).containsExactly("head 200", "last ok");
+        new UpstreamRequest(upstreams, channels, withSnapshot(context(retry, null), snap),
+                new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/c"), false, loop, c).start();
+        respond(3, 503, "busy");
+        assertThat(channels.handedOut).hasSize(5); // c retried
+        respond(4, 200, "ok");
+        assertThat(c.events).containsExactly("head 200", "last ok");
+        assertThat(upstreams.retryOverflows()).isEqualTo(1);
+    }
+
+    static RequestContext withSnapshot(RequestContext rc, ConfigSnapshot snap) {
+        RequestContext other = new RequestContext(rc.tunnel(), snap, rc.target(), rc.attributes(), rc.requestHeaders(),
+                new RequestOutcome(System.nanoTime()));
+        other.set(RouteSelection.KEY, rc.get(RouteSelection.KEY));
+        return other;
+    }
+
     // --- Istio's default retry policy: connect-failure, refused-stream, unavailable, cancelled, 503
 
     @Test

@@ -311,6 +311,7 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
+        extra.put("serviceEntryTrafficPolicies", snap.part(ServiceEntryEndpoints.PART).policiesDebug());
         extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());
         if (kube != null) {
@@ -362,6 +363,9 @@ public final class WaypointServer implements AutoCloseable {
             b.append("# HELP waypoint_upstream_overflow_total Requests answered 503 UO: a DestinationRule connectionPool limit was reached.\n")
                     .append("# TYPE waypoint_upstream_overflow_total counter\n")
                     .append("waypoint_upstream_overflow_total ").append(upstreams.overflows()).append('\n');
+            b.append("# HELP waypoint_upstream_retry_overflow_total Retries not made: a DestinationRule connectionPool maxRetries budget was spent.\n")
+                    .append("# TYPE waypoint_upstream_retry_overflow_total counter\n")
+                    .append("waypoint_upstream_retry_overflow_total ").append(upstreams.retryOverflows()).append('\n');
         }
         b.append(rateLimit.scrape());
         b.append(metrics.scrape());

@@ -33,10 +33,11 @@ import java.util.regex.Pattern;
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
  *
  * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
- * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections},
- * {@code http.http1MaxPendingRequests}, {@code http.http2MaxRequests}) and their
- * {@code portLevelSettings}. Fields of the DestinationRule API it does not apply yet (the other
- * {@code connectionPool} fields, {@code tls}, {@code localityLbSetting},
+ * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections}, {@code connectTimeout},
+ * {@code tcpKeepalive}; {@code http.http1MaxPendingRequests}, {@code http2MaxRequests},
+ * {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout}) and their
+ * {@code portLevelSettings}, {@code tls} SIMPLE/MUTUAL. Fields of the DestinationRule API it does not apply yet (the other
+ * {@code connectionPool} fields, {@code localityLbSetting},
  * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
  * {@code retryBudget}) are warnings naming the field, and the rest of the object applies: an
  * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
@@ -66,9 +67,12 @@ final class DestinationRuleTranslator {
             "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
             "maxConcurrentStreams");
     /** connectionPool fields read and checked but not enforced yet (a warning each). */
-    private static final Set<String> POOL_NOT_APPLIED = Set.of("connectTimeout", "tcpKeepalive", "maxConnectionDuration",
-            "idleTimeout", "maxRequestsPerConnection", "maxRetries", "h2UpgradePolicy", "useClientProtocol",
+    private static final Set<String> TCP_NOT_APPLIED = Set.of("maxConnectionDuration", "idleTimeout");
+    private static final Set<String> HTTP_NOT_APPLIED = Set.of("h2UpgradePolicy", "useClientProtocol",
             "maxConcurrentStreams");
+    private static final Set<String> TLS_FIELDS = Set.of("mode", "clientCertificate", "privateKey", "caCertificates",
+            "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl");
+    private static final Set<String> KEEPALIVE_FIELDS = Set.of("probes", "time", "interval");
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
     private static final String DURATION_EXPECTED = "a positive duration such as 10s or 500ms";
 
@@ -134,7 +138,7 @@ final class DestinationRuleTranslator {
                 ctx.warning(path(p, f), f + " is not applied by this waypoint yet (Istio's defaults hold: no limits)");
             }
         }
-        tls(ctx, ctx.object(node, p, "tls"), path(p, "tls"));
+        TrafficPolicySpec.TlsSpec tls = tls(ctx, ctx.object(node, p, "tls"), path(p, "tls"));
         LoadBalancerSpec lb = loadBalancer(ctx, ctx.object(node, p, "loadBalancer"), path(p, "loadBalancer"));
         OutlierDetectionSpec od = outlier(ctx, ctx.object(node, p, "outlierDetection"), path(p, "outlierDetection"));
         TrafficPolicySpec.ConnectionPoolSpec pool = connectionPool(ctx, ctx.object(node, p, "connectionPool"),
@@ -159,7 +163,7 @@ final class DestinationRuleTranslator {
                 }
             }
         }
-        return new TrafficPolicySpec(lb, od, ports, pool);
+        return new TrafficPolicySpec(lb, od, ports, pool, tls);
     }
 
     private static TrafficPolicySpec.ConnectionPoolSpec connectionPool(ObjectContext ctx, JsonNode pool, String p) {
@@ -173,10 +177,12 @@ final class DestinationRuleTranslator {
         String hp = path(p, "http");
         ctx.unknownKeys(tcp, tp, TCP_FIELDS);
         ctx.unknownKeys(http, hp, HTTP_FIELDS);
-        for (String f : POOL_NOT_APPLIED) {
+        for (String f : TCP_NOT_APPLIED) {
             if (child(tcp, f) != null) {
                 ctx.warning(path(tp, f), f + " is not applied by this waypoint yet");
             }
+        }
+        for (String f : HTTP_NOT_APPLIED) {
             if (child(http, f) != null) {
                 ctx.warning(path(hp, f), f + " is not applied by this waypoint yet");
             }
@@ -184,20 +190,82 @@ final class DestinationRuleTranslator {
         int maxConnections = ctx.integer(tcp, tp, "maxConnections", 0, Integer.MAX_VALUE, 0);
         int pending = ctx.integer(http, hp, "http1MaxPendingRequests", 0, Integer.MAX_VALUE, 0);
         int h2 = ctx.integer(http, hp, "http2MaxRequests", 0, Integer.MAX_VALUE, 0);
-        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2);
+        int perConnection = ctx.integer(http, hp, "maxRequestsPerConnection", 0, Integer.MAX_VALUE, 0);
+        int maxRetries = ctx.integer(http, hp, "maxRetries", 0, Integer.MAX_VALUE, 0);
+        Duration idle = duration(ctx, http, hp, "idleTimeout");
+        Duration connect = duration(ctx, tcp, tp, "connectTimeout");
+        TrafficPolicySpec.TcpKeepaliveSpec keepalive = null;
+        JsonNode ka = ctx.object(tcp, tp, "tcpKeepalive");
+        if (ka != null) {
+            String kp = path(tp, "tcpKeepalive");
+            ctx.unknownKeys(ka, kp, KEEPALIVE_FIELDS);
+            keepalive = new TrafficPolicySpec.TcpKeepaliveSpec(ctx.integer(ka, kp, "probes", 0, Integer.MAX_VALUE, 0),
+                    duration(ctx, ka, kp, "time"), duration(ctx, ka, kp, "interval"));
+        }
+        return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2, perConnection, maxRetries, idle,
+                connect, keepalive);
     }
 
-    private static void tls(ObjectContext ctx, JsonNode tls, String p) {
+    /**
+     * {@code tls} (Istio's {@code ClientTLSSettings}), checked as Istio's {@code validateTLS}: MUTUAL
+     * without {@code credentialName} needs {@code clientCertificate} and {@code privateKey};
+     * {@code credentialName} excludes the file fields. Files are read when the policy is compiled
+     * (waypoint-lb), where an unreadable one is an error and the port's connections fail closed.
+     */
+    private static TrafficPolicySpec.TlsSpec tls(ObjectContext ctx, JsonNode tls, String p) {
         if (tls == null) {
-            return;
+            return null;
         }
+        ctx.unknownKeys(tls, p, TLS_FIELDS);
         String mode = ctx.string(tls, p, "mode");
-        if ("ISTIO_MUTUAL".equals(mode)) {
-            ctx.note(path(p, "mode"), "ISTIO_MUTUAL is ignored at a waypoint: HBONE already secures mesh endpoints");
-        } else if (mode != null && !mode.equals("DISABLE")) {
-            ctx.warning(path(p, "mode"), mode + " origination to non-mesh backends is not applied by this waypoint yet "
-                    + "(plaintext is used)");
+        String ca = ctx.string(tls, p, "caCertificates");
+        String cert = ctx.string(tls, p, "clientCertificate");
+        String key = ctx.string(tls, p, "privateKey");
+        String credential = ctx.string(tls, p, "credentialName");
+        String sni = ctx.string(tls, p, "sni");
+        List<String> sans = ctx.stringList(tls, p, "subjectAltNames");
+        boolean skip = ctx.bool(tls, p, "insecureSkipVerify", false);
+        if (child(tls, "caCrl") != null) {
+            ctx.warning(path(p, "caCrl"), "caCrl is not applied by this waypoint yet (no revocation check)");
         }
+        if (mode == null || mode.equals("DISABLE")) {
+            return null;
+        }
+        if (mode.equals("ISTIO_MUTUAL")) {
+            ctx.note(path(p, "mode"), "ISTIO_MUTUAL is ignored at a waypoint: HBONE already secures mesh endpoints");
+            return null;
+        }
+        if (!mode.equals("SIMPLE") && !mode.equals("MUTUAL")) {
+            ctx.error(path(p, "mode"), message("mode", mode, "one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL"));
+            return null;
+        }
+        boolean mutual = mode.equals("MUTUAL");
+        if (credential != null && (ca != null || cert != null || key != null)) {
+            ctx.error(path(p, "credentialName"), "credentialName: " + credential
+                    + " (expected: no caCertificates, clientCertificate or privateKey beside it, as Istio requires)");
+            return null;
+        }
+        if (credential != null) {
+            if (mutual) {
+                ctx.error(path(p, "credentialName"), "credentialName: " + credential + " (expected: clientCertificate "
+                        + "and privateKey files; this waypoint does not read Secrets yet)");
+                return null;
+            }
+            ctx.warning(path(p, "credentialName"), "credentialName: the Secret is not read by this waypoint yet; "
+                    + "the server is verified against the system trust store");
+        }
+        if (mutual && (cert == null || key == null)) {
+            ctx.error(path(p, cert == null ? "clientCertificate" : "privateKey"), (cert == null ? "clientCertificate" : "privateKey")
+                    + ": missing (expected: a PEM file, required with mode MUTUAL)");
+            return null;
+        }
+        if (!mutual && (cert != null || key != null)) {
+            ctx.warning(path(p, cert != null ? "clientCertificate" : "privateKey"),
+                    "ignored with mode SIMPLE (no client certificate is presented)");
+            cert = null;
+            key = null;
+        }
+        return new TrafficPolicySpec.TlsSpec(mutual, ca, cert, key, credential, sni, sans, skip);
     }
 
     private static LoadBalancerSpec loadBalancer(ObjectContext ctx, JsonNode lb, String p) {

@@ -79,14 +79,36 @@ class DestinationRuleTranslatorTest {
                         List.of(E + "spec.trafficPolicy.outlierDetection.maxEjectionPercent: maxEjectionPercent: 150 (expected: 0-100)")),
                 new Case("connectionPool limits applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http2MaxRequests: 10, http1MaxPendingRequests: 1}}}\n", true,
                         List.of()),
-                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: 3}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is not applied by this waypoint yet")),
+                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: h2UpgradePolicy is not applied by this waypoint yet")),
+                new Case("connectionPool tcp idleTimeout not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1h}}}\n", true,
+                        List.of(W + "spec.trafficPolicy.connectionPool.tcp.idleTimeout: idleTimeout is not applied by this waypoint yet")),
+                new Case("connectionPool per-connection, retries, timeouts applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 10s, interval: 5s}}, http: {maxRequestsPerConnection: 2, maxRetries: 1, idleTimeout: 30s}}}\n", true,
+                        List.of()),
+                new Case("connectionPool bad connectTimeout", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 0s}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.connectTimeout: connectTimeout: 0s (expected: a positive duration such as 10s or 500ms)")),
+                new Case("connectionPool bad keepalive field", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {tcpKeepalive: {count: 3}}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.count: count: unknown field (expected: one of interval, probes, time)")),
+                new Case("connectionPool negative maxRetries", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRetries: -1}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries: -1 (expected: 0-2147483647)")),
                 new Case("connectionPool unknown field", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxRequests: 3}}}\n", false,
                         List.of(E + "spec.trafficPolicy.connectionPool.http.maxRequests: maxRequests: unknown field (expected: one of h2UpgradePolicy, http1MaxPendingRequests, http2MaxRequests, idleTimeout, maxConcurrentStreams, maxRequestsPerConnection, maxRetries, useClientProtocol)")),
                 new Case("connectionPool negative", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}\n", false,
                         List.of(E + "spec.trafficPolicy.connectionPool.tcp.maxConnections: maxConnections: -1 (expected: 0-2147483647)")),
                 new Case("locality warned", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {enabled: true}}}\n", true,
                         List.of(W + "spec.trafficPolicy.loadBalancer.localityLbSetting: locality load balancing is not applied by this waypoint yet (endpoints are balanced regardless of region and zone)")),
+                new Case("tls SIMPLE applied", "  host: b\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, sni: api.example.com, subjectAltNames: [api.example.com]}}\n", true,
+                        List.of()),
+                new Case("tls MUTUAL without a key", "  host: b\n  trafficPolicy: {tls: {mode: MUTUAL, clientCertificate: /c.pem}}\n", false,
+                        List.of(E + "spec.trafficPolicy.tls.privateKey: privateKey: missing (expected: a PEM file, required with mode MUTUAL)")),
+                new Case("tls bad mode", "  host: b\n  trafficPolicy: {tls: {mode: STRICT}}\n", false,
+                        List.of(E + "spec.trafficPolicy.tls.mode: mode: STRICT (expected: one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL)")),
+                new Case("tls credentialName beside files", "  host: b\n  trafficPolicy: {tls: {mode: SIMPLE, credentialName: c, caCertificates: /ca.pem}}\n", false,
+                        List.of(E + "spec.trafficPolicy.tls.credentialName: credentialName: c (expected: no caCertificates, clientCertificate or privateKey beside it, as Istio requires)")),
+                new Case("tls SIMPLE credentialName warned", "  host: b\n  trafficPolicy: {tls: {mode: SIMPLE, credentialName: c}}\n", true,
+                        List.of(W + "spec.trafficPolicy.tls.credentialName: credentialName: the Secret is not read by this waypoint yet; the server is verified against the system trust store")),
+                new Case("tls unknown field", "  host: b\n  trafficPolicy: {tls: {mode: SIMPLE, caCert: /x}}\n", false,
+                        List.of(E + "spec.trafficPolicy.tls.caCert: caCert: unknown field (expected: one of caCertificates, caCrl, clientCertificate, credentialName, insecureSkipVerify, mode, privateKey, sni, subjectAltNames)")),
                 new Case("ISTIO_MUTUAL noted", "  host: b\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n", true,
                         List.of("m.yaml:1: note: DestinationRule ns1/dr: spec.trafficPolicy.tls.mode: ISTIO_MUTUAL is ignored at a waypoint: HBONE already secures mesh endpoints")),
                 new Case("port level without port", "  host: b\n  trafficPolicy: {portLevelSettings: [{loadBalancer: {simple: RANDOM}}]}\n", false,
@@ -141,5 +163,24 @@ class DestinationRuleTranslatorTest {
         assertThat(port.policy().loadBalancer().simple()).isEqualTo(Simple.LEAST_REQUEST);
         assertThat(port.policy().loadBalancer().warmup()).isEqualTo(Duration.ofSeconds(30));
         assertThat(dr.trafficPolicy().connectionPool()).isNull();
+    }
+
+    @Test
+    void connectionPoolRecord() {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: dr, namespace: ns1}
+                spec:
+                  host: reviews
+                  trafficPolicy:
+                    connectionPool:
+                      tcp: {maxConnections: 4, connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 10s, interval: 5s}}
+                      http: {http2MaxRequests: 8, maxRequestsPerConnection: 2, maxRetries: 1, idleTimeout: 1.5s}
+                """);
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().destinationRules().get(0).trafficPolicy().connectionPool()).isEqualTo(
+                new TrafficPolicySpec.ConnectionPoolSpec(4, 0, 8, 2, 1, Duration.ofMillis(1500), Duration.ofMillis(250),
+                        new TrafficPolicySpec.TcpKeepaliveSpec(3, Duration.ofSeconds(10), Duration.ofSeconds(5))));
     }
 }

@@ -13,14 +13,42 @@ import java.util.Objects;
  * @param outlierDetection {@code outlierDetection}, or null (none: Istio's default)
  * @param portLevelSettings per-port overrides; empty for a port-level policy itself
  * @param connectionPool {@code connectionPool}, or null
+ * @param tls {@code tls} with mode SIMPLE or MUTUAL (origination to endpoints outside the mesh), or
+ *        null (none written, {@code DISABLE}, or {@code ISTIO_MUTUAL}, which a waypoint ignores)
  */
 public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
-                                List<PortPolicySpec> portLevelSettings, ConnectionPoolSpec connectionPool) {
+                                List<PortPolicySpec> portLevelSettings, ConnectionPoolSpec connectionPool, TlsSpec tls) {
     /** No policy written. */
-    public static final TrafficPolicySpec NONE = new TrafficPolicySpec(null, null, List.of(), null);
+    public static final TrafficPolicySpec NONE = new TrafficPolicySpec(null, null, List.of(), null, null);
 
     public TrafficPolicySpec {
         portLevelSettings = List.copyOf(portLevelSettings);
+    }
+
+    /** A policy without {@code tls}. */
+    public TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionSpec outlierDetection,
+                             List<PortPolicySpec> portLevelSettings, ConnectionPoolSpec connectionPool) {
+        this(loadBalancer, outlierDetection, portLevelSettings, connectionPool, null);
+    }
+
+    /**
+     * {@code tls} (Istio's {@code ClientTLSSettings}) for endpoints outside the mesh.
+     *
+     * @param mutual MUTUAL (a client certificate is presented) rather than SIMPLE
+     * @param caCertificates {@code caCertificates}: PEM file of the roots to verify the server with, or
+     *        null (the JVM's trust store, as Istio uses the system roots)
+     * @param clientCertificate {@code clientCertificate} PEM file (MUTUAL), or null
+     * @param privateKey {@code privateKey} PEM file (MUTUAL), or null
+     * @param credentialName {@code credentialName}, or null
+     * @param sni {@code sni}, or null
+     * @param subjectAltNames {@code subjectAltNames}: one must be in the server certificate's SANs
+     * @param insecureSkipVerify {@code insecureSkipVerify}: the server certificate is not verified
+     */
+    public record TlsSpec(boolean mutual, String caCertificates, String clientCertificate, String privateKey,
+                          String credentialName, String sni, List<String> subjectAltNames, boolean insecureSkipVerify) {
+        public TlsSpec {
+            subjectAltNames = List.copyOf(subjectAltNames);
+        }
     }
 
     /** A policy without {@code connectionPool}. */
@@ -36,8 +64,32 @@ public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionS
      * @param maxConnections {@code tcp.maxConnections}
      * @param http1MaxPendingRequests {@code http.http1MaxPendingRequests}
      * @param http2MaxRequests {@code http.http2MaxRequests}
+     * @param maxRequestsPerConnection {@code http.maxRequestsPerConnection}: an upstream connection carries
+     *        this many requests, then is not reused (0: no limit)
+     * @param maxRetries {@code http.maxRetries}: retries in flight to the Service port at most (0: no limit)
+     * @param idleTimeout {@code http.idleTimeout}: a pooled upstream connection idle this long is closed,
+     *        or null (the waypoint's default)
+     * @param connectTimeout {@code tcp.connectTimeout}, or null (the waypoint's default, 10 s)
+     * @param tcpKeepalive {@code tcp.tcpKeepalive}, or null (no SO_KEEPALIVE)
      */
-    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {}
+    public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests,
+                                     int maxRequestsPerConnection, int maxRetries, Duration idleTimeout,
+                                     Duration connectTimeout, TcpKeepaliveSpec tcpKeepalive) {
+        /** Only the admission limits. */
+        public ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {
+            this(maxConnections, http1MaxPendingRequests, http2MaxRequests, 0, 0, null, null, null);
+        }
+    }
+
+    /**
+     * {@code connectionPool.tcp.tcpKeepalive}: SO_KEEPALIVE on, and the kernel's probe settings where
+     * written (null: the operating system's default, as Envoy leaves them).
+     *
+     * @param probes {@code probes} (TCP_KEEPCNT), or 0
+     * @param time {@code time} (TCP_KEEPIDLE), or null
+     * @param interval {@code interval} (TCP_KEEPINTVL), or null
+     */
+    public record TcpKeepaliveSpec(int probes, Duration time, Duration interval) {}
 
     /** A {@code portLevelSettings} entry: the port number and its policy. */
     public record PortPolicySpec(int port, TrafficPolicySpec policy) {

@@ -1,0 +1,232 @@
+package dev.waypoint.lb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
+import dev.waypoint.testing.EchoServer;
+import dev.waypoint.transport.EventLoops;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The connectionPool fields that shape upstream connections: {@code maxRetries} budgets,
+ * the options merged from a DestinationRule, and — against a real plaintext backend on loopback
+ * (127.200.1.x) — {@code maxRequestsPerConnection}, {@code idleTimeout}, {@code connectTimeout}
+ * and {@code tcpKeepalive} on the sockets {@link HttpUpstreamPool} opens.
+ */
+class ConnectionOptionsTest {
+    static final UpstreamSettings SETTINGS = UpstreamSettings.defaults(15008);
+    static EventLoopGroup group;
+    static EchoServer backend;
+
+    final Upstreams upstreams = new Upstreams(SETTINGS, new dev.waypoint.lb.hbone.HbonePool(SETTINGS, () -> null));
+
+    @BeforeAll
+    static void start() throws InterruptedException {
+        group = EventLoops.newGroup(1, "conn-options-test");
+        backend = EchoServer.start(group, new InetSocketAddress("127.200.1.1", 0), "pod");
+    }
+
+    @AfterAll
+    static void stop() throws InterruptedException {
+        backend.close();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    static ConnectionPoolSpec pool(int perConnection, int maxRetries, Duration idle, Duration connect, TcpKeepaliveSpec ka) {
+        return new ConnectionPoolSpec(0, 0, 0, perConnection, maxRetries, idle, connect, ka);
+    }
+
+    @ParameterizedTest(name = "maxRetries {0} -> {1} retries in flight")
+    @CsvSource({"1, 1", "3, 3", "0, -1"})
+    void maxRetriesIsABudgetOfRetriesInFlight(int maxRetries, int admitted) {
+        ConfigSnapshot snap = ConnectionPoolTest.snapshot(pool(0, maxRetries, null, null, null));
+        List<AtomicInteger> slots = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            AtomicInteger slot = upstreams.retrySlot(snap, LbFixtures.BACKEND);
+            if (slot == null) {
+                break;
+            }
+            slots.add(slot);
+        }
+        if (admitted < 0) {
+            assertThat(slots).hasSize(10).allMatch(s -> s == Upstreams.UNLIMITED);
+            assertThat(upstreams.retryOverflows()).isZero();
+            return;
+        }
+        assertThat(slots).hasSize(admitted);
+        assertThat(upstreams.retryOverflows()).isEqualTo(1);
+        // a retry ends: one more may start, also in the next generation (counted per Service port)
+        slots.get(0).decrementAndGet();
+        ConfigSnapshot next = ConnectionPoolTest.snapshot(pool(0, maxRetries, null, null, null));
+        assertThat(upstreams.retrySlot(next, LbFixtures.BACKEND)).isNotNull();
+        assertThat(upstreams.retrySlot(next, LbFixtures.BACKEND)).isNull();
+        assertThat(upstreams.retryOverflows()).isEqualTo(2);
+    }
+
+    @Test
+    void optionsAreTheDefaultsWithWhatTheRuleWrites() {
+        ConnectionOptions defaults = ConnectionOptions.defaults(SETTINGS);
+        assertThat(defaults).isEqualTo(new ConnectionOptions(Duration.ofSeconds(10), null, 60_000, 0));
+        // no rule, a rule with only admission limits: the defaults (one shared pool)
+        assertThat(upstreams.connectionOptions(LbFixtures.snapshot(1, LbFixtures.pods(1), List.of()), LbFixtures.BACKEND))
+                .isSameAs(upstreams.connectionOptions(ConnectionPoolTest.snapshot(new ConnectionPoolSpec(1, 1, 1)), LbFixtures.BACKEND))
+                .isEqualTo(defaults);
+        TcpKeepaliveSpec ka = new TcpKeepaliveSpec(3, Duration.ofSeconds(7), null);
+        assertThat(upstreams.connectionOptions(ConnectionPoolTest.snapshot(
+                pool(0, 0, null, Duration.ofMillis(250), ka)), LbFixtures.BACKEND))
+                .isEqualTo(new ConnectionOptions(Duration.ofMillis(250), ka, 60_000, 0));
+        assertThat(upstreams.connectionOptions(ConnectionPoolTest.snapshot(
+                pool(2, 0, Duration.ofSeconds(3), null, null)), LbFixtures.BACKEND))
+                .isEqualTo(new ConnectionOptions(Duration.ofSeconds(10), null, 3_000, 2));
+    }
+
+    /** A real exchange through the pool: acquire, GET, read to the end, release for reuse. */
+    private static Channel exchange(HttpUpstreamPool pool, Endpoint e, boolean h2, ConnectionOptions options) throws Exception {
+        EventLoop loop = group.next();
+        CompletableFuture<Channel> done = new CompletableFuture<>();
+        loop.execute(() -> {
+            Channel[] held = new Channel[1];
+            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
+                @Override
+                public void upstreamRead(Object msg) {
+                    boolean last = msg instanceof LastHttpContent;
+                    ReferenceCountUtil.release(msg);
+                    if (last) {
+                        Channel ch = held[0];
+                        pool.release(ch, e, h2, true);
+                        done.complete(h2 ? ch.parent() : ch);
+                    } else {
+                        held[0].read();
+                    }
+                }
+
+                @Override
+                public void upstreamReadComplete() {}
+
+                @Override
+                public void upstreamWritable() {}
+
+                @Override
+                public void upstreamClosed() {
+                    done.completeExceptionally(new IllegalStateException("closed"));
+                }
+            };
+            pool.acquire(e, h2, null, loop, owner, options).addListener(f -> {
+                if (!f.isSuccess()) {
+                    done.completeExceptionally(f.cause());
+                    return;
+                }
+                Channel ch = (Channel) f.getNow();
+                held[0] = ch;
+                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+                req.headers().set(HttpHeaderNames.HOST, "web");
+                ch.writeAndFlush(req);
+                ch.read();
+            });
+        });
+        return done.get(10, TimeUnit.SECONDS);
+    }
+
+    private Endpoint backendEndpoint() {
+        return new Endpoint(new HostPort(backend.address().getAddress(), backend.address().getPort()), null, null);
+    }
+
+    @ParameterizedTest(name = "h2 {0}, maxRequestsPerConnection {1}: 6 requests on {2} connections")
+    @CsvSource({"false, 0, 1", "false, 1, 6", "false, 2, 3", "false, 4, 2", "true, 0, 1", "true, 2, 3", "true, 5, 2"})
+    void maxRequestsPerConnectionRetiresAConnectionAfterItsShare(boolean h2, int perConnection, int connections) throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), pool(perConnection, 0, null, null, null));
+        Set<Channel> seen = new LinkedHashSet<>();
+        List<Channel> order = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Channel c = exchange(pool, backendEndpoint(), h2, options);
+            seen.add(c);
+            order.add(c);
+        }
+        assertThat(seen).hasSize(connections);
+        if (perConnection > 0) {
+            // each connection carried its share in a row, and the retired ones are closed
+            for (int i = 0; i < 6; i++) {
+                assertThat(order.get(i)).isSameAs(order.get(i / perConnection * perConnection));
+            }
+            List<Channel> retired = new ArrayList<>(seen).subList(0, 6 / perConnection);
+            for (Channel c : retired) {
+                assertThat(c.closeFuture().await(5, TimeUnit.SECONDS)).as("retired %s closed", c).isTrue();
+            }
+        }
+        for (Channel c : seen) {
+            c.close().sync();
+        }
+    }
+
+    @Test
+    void idleTimeoutConnectTimeoutAndKeepaliveAreOnTheSocket() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        TcpKeepaliveSpec ka = new TcpKeepaliveSpec(4, Duration.ofSeconds(11), Duration.ofMillis(2500));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS),
+                pool(0, 0, Duration.ofMillis(300), Duration.ofMillis(750), ka));
+        Channel c = exchange(pool, backendEndpoint(), false, options);
+        assertThat(c.config().getConnectTimeoutMillis()).isEqualTo(750);
+        assertThat(c.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
+        if (EventLoops.nativeTransport()) {
+            // read back from the kernel: whole seconds, rounded up
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPIDLE)).isEqualTo(11);
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPINTVL)).isEqualTo(3);
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPCNT)).isEqualTo(4);
+        }
+        assertThat(((IdleStateHandler) c.pipeline().get("idle")).getAllIdleTimeInMillis()).isEqualTo(300);
+        // pooled and idle: closed by the idle timeout, and out of the pool
+        assertThat(c.closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> pool.pooled() == 0);
+
+        // without tcpKeepalive: SO_KEEPALIVE stays off and the waypoint's timeouts hold
+        Channel d = exchange(pool, backendEndpoint(), false, ConnectionOptions.defaults(SETTINGS));
+        assertThat(d).isNotSameAs(c);
+        assertThat(d.config().getOption(ChannelOption.SO_KEEPALIVE)).isFalse();
+        assertThat(d.config().getConnectTimeoutMillis()).isEqualTo(10_000);
+        assertThat(((IdleStateHandler) d.pipeline().get("idle")).getAllIdleTimeInMillis()).isEqualTo(60_000);
+        d.close().sync();
+    }
+
+    @Test
+    void connectionsWithOtherOptionsAreNotShared() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions a = ConnectionOptions.defaults(SETTINGS);
+        ConnectionOptions b = ConnectionOptions.of(a, pool(0, 0, null, Duration.ofSeconds(1), null));
+        Channel first = exchange(pool, backendEndpoint(), false, a);
+        Channel other = exchange(pool, backendEndpoint(), false, b);
+        Channel again = exchange(pool, backendEndpoint(), false, a);
+        assertThat(other).isNotSameAs(first);
+        assertThat(again).isSameAs(first);
+        first.close().sync();
+        other.close().sync();
+    }
+}

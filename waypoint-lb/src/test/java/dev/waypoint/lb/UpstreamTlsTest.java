@@ -1,0 +1,271 @@
+package dev.waypoint.lb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.RejectedException;
+import dev.waypoint.model.request.Rejection;
+import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.TlsSpec;
+import dev.waypoint.testing.TestCa;
+import dev.waypoint.transport.EventLoops;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.ExtendedSSLSession;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SNIServerName;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * DestinationRule {@code tls} origination through {@link HttpUpstreamPool} to real TLS servers on
+ * loopback (127.200.2.x) with certificates of a {@link TestCa}: SIMPLE against a CA file, SAN and
+ * SNI checks, a wrong CA, {@code insecureSkipVerify}, MUTUAL against a server that requires a
+ * client certificate, and files that cannot be read (fail closed, and an error naming the field).
+ */
+class UpstreamTlsTest {
+    static final UpstreamSettings SETTINGS = UpstreamSettings.defaults(15008);
+    static final SpiffeId CLIENT = SpiffeId.parse("spiffe://cluster.local/ns/istio-system/sa/waypoint").orElseThrow();
+    @TempDir
+    static Path dir;
+    static EventLoopGroup group;
+    static TestCa ca;
+    static TestCa otherCa;
+    static Channel simpleServer;
+    static Channel mutualServer;
+
+    final Upstreams upstreams = new Upstreams(SETTINGS, new dev.waypoint.lb.hbone.HbonePool(SETTINGS, () -> null));
+    final HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+
+    @BeforeAll
+    static void start() throws Exception {
+        group = EventLoops.newGroup(1, "upstream-tls-test");
+        ca = TestCa.create("cluster.local");
+        otherCa = TestCa.create("cluster.local");
+        TestCa.Issued server = ca.issueServer("api.example.com", "127.200.2.1");
+        server.writeIstioLayout(dir.resolve("server"));
+        ca.issue(CLIENT).writeIstioLayout(dir.resolve("client"));
+        otherCa.issueServer("api.example.com").writeIstioLayout(dir.resolve("other"));
+        SslContext plain = SslContextBuilder.forServer(server.key(), server.chain()).sslProvider(SslProvider.JDK).build();
+        SslContext mutual = SslContextBuilder.forServer(server.key(), server.chain()).sslProvider(SslProvider.JDK)
+                .trustManager(ca.root()).clientAuth(ClientAuth.REQUIRE).build();
+        simpleServer = tlsServer(plain, new InetSocketAddress("127.200.2.1", 0));
+        mutualServer = tlsServer(mutual, new InetSocketAddress("127.200.2.2", 0));
+    }
+
+    @AfterAll
+    static void stop() throws InterruptedException {
+        simpleServer.close().sync();
+        mutualServer.close().sync();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    /** Answers {@code sni=<server name asked for>;client=<client certificate SANs>}. */
+    static Channel tlsServer(SslContext ctx, InetSocketAddress bind) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(EventLoops.serverChannel())
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        SslHandler ssl = ctx.newHandler(c.alloc());
+                        c.pipeline().addLast(ssl, new HttpServerCodec(), new HttpObjectAggregator(1 << 16),
+                                new SimpleChannelInboundHandler<FullHttpRequest>() {
+                                    @Override
+                                    protected void channelRead0(ChannelHandlerContext x, FullHttpRequest req) throws Exception {
+                                        ExtendedSSLSession s = (ExtendedSSLSession) ssl.engine().getSession();
+                                        String sni = "-";
+                                        for (SNIServerName n : s.getRequestedServerNames()) {
+                                            sni = ((SNIHostName) n).getAsciiName();
+                                        }
+                                        String client = "-";
+                                        try {
+                                            client = UpstreamTls.subjectAltNames((X509Certificate) s.getPeerCertificates()[0]).toString();
+                                        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                                            // no client certificate
+                                        }
+                                        byte[] body = ("sni=" + sni + ";client=" + client).getBytes(StandardCharsets.UTF_8);
+                                        DefaultFullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                                                HttpResponseStatus.OK, Unpooled.wrappedBuffer(body));
+                                        res.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+                                        x.writeAndFlush(res);
+                                    }
+                                });
+                    }
+                }).bind(bind).sync().channel();
+    }
+
+    static String file(String layout, String name) {
+        return dir.resolve(layout).resolve(name).toString();
+    }
+
+    static TlsSpec simple(String caFile, String sni, List<String> sans, boolean skip) {
+        return new TlsSpec(false, caFile, null, null, null, sni, sans, skip);
+    }
+
+    static TlsSpec mutual(String caFile) {
+        return new TlsSpec(true, caFile, file("client", "cert-chain.pem"), file("client", "key.pem"), null, null, List.of(), false);
+    }
+
+    /** One GET through the pool with {@code tls}: the body, or the failure. */
+    String get(Channel server, TlsSpec spec) throws Exception {
+        InetSocketAddress a = (InetSocketAddress) server.localAddress();
+        Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, UpstreamTls.compile(spec));
+        EventLoop loop = group.next();
+        CompletableFuture<String> done = new CompletableFuture<>();
+        StringBuilder body = new StringBuilder();
+        loop.execute(() -> {
+            Channel[] held = new Channel[1];
+            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
+                @Override
+                public void upstreamRead(Object msg) {
+                    if (msg instanceof HttpContent c) {
+                        body.append(c.content().toString(StandardCharsets.UTF_8));
+                    }
+                    boolean last = msg instanceof LastHttpContent;
+                    ReferenceCountUtil.release(msg);
+                    if (last) {
+                        pool.release(held[0], e, false, false);
+                        done.complete(body.toString());
+                    } else {
+                        held[0].read();
+                    }
+                }
+
+                @Override
+                public void upstreamReadComplete() {}
+
+                @Override
+                public void upstreamWritable() {}
+
+                @Override
+                public void upstreamClosed() {
+                    done.completeExceptionally(new IllegalStateException("closed"));
+                }
+            };
+            pool.acquire(e, false, null, loop, owner, options).addListener(f -> {
+                if (!f.isSuccess()) {
+                    done.completeExceptionally(f.cause());
+                    return;
+                }
+                Channel ch = (Channel) f.getNow();
+                held[0] = ch;
+                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+                req.headers().set(HttpHeaderNames.HOST, "api.example.com");
+                ch.writeAndFlush(req);
+                ch.read();
+            });
+        });
+        try {
+            return done.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException x) {
+            Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
+            return "failed " + r.reason() + ": " + r.message();
+        }
+    }
+
+    @Test
+    void simpleVerifiesTheServerAgainstTheCaFileAndItsSans() throws Exception {
+        String root = file("server", "root-cert.pem");
+        assertThat(get(simpleServer, simple(root, null, List.of("api.example.com"), false))).isEqualTo("sni=-;client=-");
+        assertThat(get(simpleServer, simple(root, null, List.of(), false))).isEqualTo("sni=-;client=-");
+        assertThat(get(simpleServer, simple(root, null, List.of("127.200.2.1"), false))).isEqualTo("sni=-;client=-");
+        // the SNI is sent, and checked against the SANs when no subjectAltNames are written
+        assertThat(get(simpleServer, simple(root, "api.example.com", List.of(), false))).isEqualTo("sni=api.example.com;client=-");
+        assertThat(get(simpleServer, simple(root, "other.example.com", List.of(), false)))
+                .startsWith("failed UPSTREAM_REFUSED").contains("have none of [other.example.com]");
+        assertThat(get(simpleServer, simple(root, null, List.of("other.example.com", "spiffe://x"), false)))
+                .startsWith("failed UPSTREAM_REFUSED").contains("[api.example.com, 127.200.2.1] have none of");
+    }
+
+    @Test
+    void aServerOfAnotherCaIsRefusedUnlessVerificationIsSkipped() throws Exception {
+        String wrong = file("other", "root-cert.pem");
+        assertThat(get(simpleServer, simple(wrong, null, List.of(), false))).startsWith("failed UPSTREAM_REFUSED")
+                .contains("TLS (DestinationRule tls SIMPLE) failed");
+        // no caCertificates: the JVM's trust store, which does not hold the test CA
+        assertThat(get(simpleServer, simple(null, null, List.of(), false))).startsWith("failed UPSTREAM_REFUSED");
+        assertThat(get(simpleServer, simple(wrong, null, List.of("other.example.com"), true))).isEqualTo("sni=-;client=-");
+    }
+
+    @Test
+    void mutualPresentsTheClientCertificate() throws Exception {
+        String root = file("server", "root-cert.pem");
+        assertThat(get(mutualServer, mutual(root))).isEqualTo("sni=-;client=[" + CLIENT.uri() + "]");
+        // without a client certificate: TLS 1.3 completes the client's handshake before the server
+        // checks it, so the refusal is the server's alert and close, which the request sees
+        assertThat(get(mutualServer, simple(root, null, List.of(), false))).startsWith("failed");
+    }
+
+    @Test
+    void unreadableFilesFailClosedWithAnErrorNamingTheField() throws Exception {
+        TlsSpec missing = simple(dir.resolve("nope.pem").toString(), null, List.of(), false);
+        UpstreamTls t = UpstreamTls.compile(missing);
+        assertThat(t.broken()).startsWith("caCertificates: " + dir.resolve("nope.pem") + " cannot be used (NoSuchFileException");
+        assertThat(get(simpleServer, missing)).startsWith("failed UPSTREAM_REFUSED").contains("DestinationRule tls caCertificates");
+        TlsSpec badKey = new TlsSpec(true, null, file("client", "cert-chain.pem"), file("client", "root-cert.pem"), null,
+                null, List.of(), false);
+        assertThat(UpstreamTls.compile(badKey).broken()).startsWith("clientCertificate: ");
+
+        Diagnostics d = new Diagnostics();
+        DestinationRuleSpec dr = new DestinationRuleSpec(new NamespacedName("apps", "web"), "web", List.of(),
+                new TrafficPolicySpec(null, null, List.of(), null, missing), List.of(), SourceRef.NONE);
+        dev.waypoint.model.ConfigSnapshot.compile(1, LbFixtures.resources(LbFixtures.pods(1), List.of(dr)),
+                List.of(new EndpointCompiler()), d);
+        assertThat(d.problems()).singleElement().satisfies(p -> {
+            assertThat(p.severity()).isEqualTo(Diagnostics.Severity.ERROR);
+            assertThat(p.field()).isEqualTo("spec.trafficPolicy.tls.caCertificates");
+        });
+    }
+
+    @Test
+    void sameSpecAndFilesAreOnePoolKey() {
+        TlsSpec s = simple(file("server", "root-cert.pem"), null, List.of(), false);
+        assertThat(UpstreamTls.compile(s)).isEqualTo(UpstreamTls.compile(s)).isNotEqualTo(
+                UpstreamTls.compile(simple(file("other", "root-cert.pem"), null, List.of(), false)));
+        assertThat(Map.of("*.example.com|api.example.com", UpstreamTls.matches("*.example.com", "api.example.com"),
+                "*.example.com|a.b.example.com", UpstreamTls.matches("*.example.com", "a.b.example.com"),
+                "::1|0:0:0:0:0:0:0:1", UpstreamTls.matches("::1", "0:0:0:0:0:0:0:1")))
+                .containsExactlyInAnyOrderEntriesOf(Map.of("*.example.com|api.example.com", true,
+                        "*.example.com|a.b.example.com", false, "::1|0:0:0:0:0:0:0:1", true));
+    }
+}
