@@ -29,9 +29,12 @@ import java.util.Map;
  *       ports or the one named by {@code port} / {@code sectionName}; only ports that carry TCP
  *       (declared TCP, TLS, HTTPS, ... or undeclared: Istio builds the TCP chain for those too).
  *       A port declared HTTP, HTTP2 or gRPC is refused with a warning; TLSRoutes need a port
- *       declared TCP-like (its ClientHello is read before connecting), not an undeclared one. Producer routes only (the
- *       route in the Service's namespace), as in Istio's ambient conformance; others are ignored
- *       with a warning.</li>
+ *       declared TCP-like (its ClientHello is read before connecting), not an undeclared one.</li>
+ *   <li>Producer and consumer routes, as for HTTPRoute (GEP-1294): a route in the Service's
+ *       namespace applies to every caller; a route in another namespace (a consumer route)
+ *       applies only to callers from that namespace, and for them replaces the producer routes of
+ *       that port (TCPRoute and TLSRoutes alike). A consumer route may send to its parent Service
+ *       without a ReferenceGrant (as the MeshConsumerRoute conformance test does for HTTPRoute).</li>
  *   <li>Each route uses its first rule: TCP and TLS rules have no matches, so a later rule could
  *       never be chosen (Envoy's first-match tcp routes, as Istio builds them). Extra rules are
  *       reported.</li>
@@ -83,12 +86,8 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                             + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
                     continue;
                 }
-                if (!svc.name().namespace().equals(route.name().namespace())) {
-                    diagnostics.warning(route.source(), kind, route.name(), field, "namespace: " + parent.namespace()
-                            + " (expected: the route's own namespace " + route.name().namespace()
-                            + "; consumer " + kind + "s are not supported, the parentRef is ignored)");
-                    continue;
-                }
+                // a consumer route (another namespace than the Service's) is keyed by its namespace
+                String consumer = svc.name().namespace().equals(route.name().namespace()) ? null : route.name().namespace();
                 List<ServicePortSpec> ports = new ArrayList<>();
                 for (ServicePortSpec port : svc.ports()) {
                     boolean named = parent.port() == 0 && parent.sectionName() == null
@@ -133,7 +132,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     compiled = compile(route, services, resources.serviceEntries(), resources.referenceGrants(), diagnostics);
                 }
                 for (ServicePortSpec port : ports) {
-                    L4RouteTable.Key key = new L4RouteTable.Key(svc.name(), port.port());
+                    L4RouteTable.Key key = new L4RouteTable.Key(svc.name(), port.port(), consumer);
                     (route.kind() == L4RouteSpec.Kind.TCP ? tcp : tls).computeIfAbsent(key, k -> new ArrayList<>())
                             .add(new Attached(route, compiled));
                 }
@@ -145,7 +144,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             for (int i = 1; i < t.size(); i++) {
                 L4RouteSpec loser = t.get(i).spec();
                 diagnostics.warning(loser.source(), loser.kind().kindName(), loser.name(), "spec.parentRefs",
-                        "parent: " + key.service() + ":" + key.port() + " (expected: one TCPRoute per port; "
+                        "parent: " + key + " (expected: one TCPRoute per port; "
                                 + t.get(0).spec().name() + " is older and wins, this route is not used there)");
             }
             List<L4RouteTable.SniEntry> sni = new ArrayList<>();
@@ -207,6 +206,16 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
         return new L4RouteTable.Route(routeName, route.hostnames(), backends, total);
     }
 
+    /** Whether {@code route} has the Service {@code name} as a parent (a consumer route sending to it needs no grant). */
+    private static boolean namesParent(L4RouteSpec route, NamespacedName name) {
+        for (ParentRefSpec p : route.parentRefs()) {
+            if (p.isService() && p.namespace().equals(name.namespace()) && p.name().equals(name.name())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static Object service(BackendRefSpec ref, L4RouteSpec route, String kind,
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
@@ -214,7 +223,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
-        if (!ref.namespace().equals(route.name().namespace())
+        if (!ref.namespace().equals(route.name().namespace()) && !namesParent(route, name)
                 && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
                 && g.allows("gateway.networking.k8s.io", kind, route.name().namespace(), "", "Service", ref.name()))) {
             return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";
