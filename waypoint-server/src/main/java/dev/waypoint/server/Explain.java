@@ -82,6 +82,13 @@ final class Explain {
                     "CONNECT " + authority + " refused: " + r.reason().status() + " " + r.reason().code(), null, List.of());
         }
         Target target = (Target) resolved;
+        if (target instanceof Target.ServiceEntryTarget se && !se.entry().exportedTo(req.from() == null ? null
+                : req.from().namespace())) {
+            return new Report(line, from, authority, false, "ServiceEntry " + se.entry().name() + " is not exported to "
+                    + (req.from() == null ? "a caller without a mesh identity" : "namespace " + req.from().namespace())
+                    + " (exportTo " + se.entry().exportTo() + ")", List.of(), Map.of(),
+                    "CONNECT " + authority + " refused: 400 target_not_bound", null, List.of());
+        }
         InetSocketAddress source = req.sourceIp() == null ? null : new InetSocketAddress(req.sourceIp(), 0);
         TunnelContext tunnel = new TunnelContext(target, req.from(), source, source, null, null, null);
         MapHeaders headers = new MapHeaders(req.headers());

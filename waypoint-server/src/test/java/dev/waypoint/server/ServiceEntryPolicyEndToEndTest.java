@@ -117,6 +117,21 @@ class ServiceEntryPolicyEndToEndTest {
                   resolution: STATIC
                   endpoints: [{address: 127.210.1.1}]
                 ---
+                # exported to the apps namespace only
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: apps-only, namespace: egress}
+                spec:
+                  hosts: [apps-only.example.test]
+                  addresses: [127.210.0.4]
+                  ports:
+                  - {number: 80, name: http, protocol: HTTP, targetPort: 8080}
+                  - {number: 9000, name: tcp, protocol: TCP}
+                  location: MESH_EXTERNAL
+                  resolution: STATIC
+                  endpoints: [{address: 127.210.1.1}]
+                  exportTo: [apps]
+                ---
                 # a Service of the same name: a ServiceEntry reference does not reach it
                 apiVersion: v1
                 kind: Service
@@ -283,6 +298,22 @@ class ServiceEntryPolicyEndToEndTest {
         assertThat(denied.status()).isEqualTo(401);
         assertThat(denied.body()).isEqualTo("RBAC: access denied");
         assertThat(echo(intruder, "127.210.0.2:9000", "\u0001no policy")).isEqualTo("\u0001no policy");
+    }
+
+    @Test
+    void exportToDecidesWhichCallersSeeTheServiceEntry() throws Exception {
+        assertThat(once(intruder, "127.210.0.4", HttpMethod.GET, "/x", null)).as("apps is listed").isEqualTo("200");
+        assertThat(echo(client, "127.210.0.4:9000", "\u0001tcp")).isEqualTo("\u0001tcp");
+        try (HboneTestClient web = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
+                mesh.workload("web", "client"))) {
+            for (String authority : new String[] {"127.210.0.4:80", "127.210.0.4:9000"}) {
+                HboneTestClient.Answer a = web.connect(authority, Map.of()).get(10, TimeUnit.SECONDS);
+                assertThat(a.status()).as(authority).isEqualTo(400);
+                assertThat(a.body()).contains("ServiceEntry egress/apps-only, which is not exported to namespace web "
+                        + "(exportTo [apps])");
+            }
+            assertThat(once(web, "127.210.0.2", HttpMethod.GET, "/x", null)).as("no exportTo: everywhere").isEqualTo("200");
+        }
     }
 
     @Test
