@@ -39,10 +39,28 @@ public final class ServiceEntryEndpoints {
 
     private final Map<Key, List<Endpoint>> fixed;
     private final Map<Key, List<DnsName>> dns;
+    private final Map<Key, int[]> weights;
 
     ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns) {
+        this(fixed, dns, Map.of());
+    }
+
+    /**
+     * @param weights per port, the {@code weight} of each fixed endpoint (same order), only for
+     *        ports whose endpoints' weights differ
+     */
+    ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns, Map<Key, int[]> weights) {
         this.fixed = Map.copyOf(fixed);
         this.dns = Map.copyOf(dns);
+        this.weights = Map.copyOf(weights);
+    }
+
+    /**
+     * The {@code weight} of each of {@link #fixed}'s endpoints (same order, each at least 1), or
+     * null when they all weigh the same (then the port's balancer picks alone).
+     */
+    int[] weights(NamespacedName entry, int port) {
+        return weights.isEmpty() ? null : weights.get(new Key(entry, port));
     }
 
     /**
@@ -82,7 +100,11 @@ public final class ServiceEntryEndpoints {
     /** One port's endpoints for {@code explain}: the fixed ones, then {@code dns <host>:<port>} per name. */
     public List<String> debug(NamespacedName entry, int port) {
         List<String> out = new java.util.ArrayList<>();
-        fixed(entry, port).forEach(e -> out.add(e.toString()));
+        List<Endpoint> eps = fixed(entry, port);
+        int[] w = weights(entry, port);
+        for (int i = 0; i < eps.size(); i++) {
+            out.add(eps.get(i) + (w != null ? " weight " + w[i] : ""));
+        }
         dns(entry, port).forEach(n -> out.add("dns " + n));
         return List.copyOf(out);
     }
@@ -91,7 +113,7 @@ public final class ServiceEntryEndpoints {
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new LinkedHashMap<>();
         fixed.forEach((k, v) -> out.computeIfAbsent(k.entry() + ":" + k.port(), x -> new java.util.ArrayList<>())
-                .addAll(v.stream().map(Endpoint::toString).toList()));
+                .addAll(debug(k.entry(), k.port()).stream().filter(s -> !s.startsWith("dns ")).toList()));
         dns.forEach((k, v) -> out.computeIfAbsent(k.entry() + ":" + k.port(), x -> new java.util.ArrayList<>())
                 .addAll(v.stream().map(n -> "dns " + n).toList()));
         out.replaceAll((k, v) -> List.copyOf(v));
