@@ -23,10 +23,10 @@ public final class L4RouteTable {
      * A Service port, for every caller ({@code consumer} null: the producer routes) or for callers
      * from namespace {@code consumer} (the consumer routes declared there).
      */
-    record Key(NamespacedName service, int port, String consumer) {
+    record Key(NamespacedName service, int port, String consumer, boolean serviceEntry) {
         @Override
         public String toString() {
-            return service + ":" + port + (consumer == null ? "" : " (consumer " + consumer + ")");
+            return (serviceEntry ? "ServiceEntry " : "") + service + ":" + port + (consumer == null ? "" : " (consumer " + consumer + ")");
         }
     }
 
@@ -86,16 +86,27 @@ public final class L4RouteTable {
      * port: the consumer routes of its namespace when there are any, else the producer routes.
      */
     private PortRoutes routes(Target target, String caller) {
+        NamespacedName parent;
+        int port;
+        boolean entry;
         if (target instanceof Target.ServiceTarget s) {
-            if (caller != null && !caller.equals(s.service().name().namespace())) {
-                PortRoutes own = ports.get(new Key(s.service().name(), s.port().port(), caller));
-                if (own != null) {
-                    return own;
-                }
-            }
-            return ports.get(new Key(s.service().name(), s.port().port(), null));
+            parent = s.service().name();
+            port = s.port().port();
+            entry = false;
+        } else if (target instanceof Target.ServiceEntryTarget se) {
+            parent = se.entry().name();
+            port = se.port().port();
+            entry = true;
+        } else {
+            return null;
         }
-        return null;
+        if (caller != null && !caller.equals(parent.namespace())) {
+            PortRoutes own = ports.get(new Key(parent, port, caller, entry));
+            if (own != null) {
+                return own;
+            }
+        }
+        return ports.get(new Key(parent, port, null, entry));
     }
 
     /** Whether TLSRoutes attach to the target's port: its connections must be read up to the ClientHello. */
@@ -158,7 +169,8 @@ public final class L4RouteTable {
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new LinkedHashMap<>();
         ports.entrySet().stream().sorted(Map.Entry.comparingByKey(
-                java.util.Comparator.comparing((Key k) -> k.service().toString()).thenComparingInt(Key::port)
+                java.util.Comparator.comparing((Key k) -> k.serviceEntry()).thenComparing((Key k) -> k.service().toString())
+                        .thenComparingInt(Key::port)
                         .thenComparing(k -> k.consumer() == null ? "" : k.consumer())))
                 .forEach(e -> {
                     List<String> lines = new java.util.ArrayList<>();

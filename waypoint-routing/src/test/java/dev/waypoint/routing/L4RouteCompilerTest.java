@@ -162,6 +162,31 @@ class L4RouteCompilerTest {
         assertThat(c.table().hasTls(target(443), "other")).isFalse();
     }
 
+    static final dev.waypoint.model.mesh.ServiceEntrySpec EXT = new dev.waypoint.model.mesh.ServiceEntrySpec(
+            new NamespacedName("apps", "front"), Map.of(), List.of("db.example.com"), List.of(HostPort.parseIp("240.240.0.9")),
+            List.of(new ServicePortSpec("tcp", 9000, 9000, null, "TCP"), new ServicePortSpec("http", 80, 80, null, "HTTP")),
+            dev.waypoint.model.mesh.ServiceEntrySpec.Location.MESH_EXTERNAL, dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.STATIC,
+            List.of(), null, SourceRef.NONE);
+
+    @Test
+    void aServiceEntryParentAttachesToItsTcpPortsNotToTheServiceOfTheSameName() {
+        L4RouteSpec r = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "se"), null,
+                List.of(new ParentRefSpec("networking.istio.io", "ServiceEntry", "apps", "front", 0, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,
+                List.of(new ParentRefSpec("networking.istio.io", "ServiceEntry", "apps", "nope", 0, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        Diagnostics d = new Diagnostics();
+        ResourceSet rs = ResourceSet.builder(SELF, "cluster.local").services(SERVICES).serviceEntries(List.of(EXT))
+                .l4Routes(List.of(r, missing)).build();
+        L4RouteTable t = new L4RouteCompiler().compile(rs, d);
+        assertThat(t.debug()).containsOnlyKeys("ServiceEntry apps/front:9000");
+        Target toEntry = new Target.ServiceEntryTarget(HostPort.parseAuthority("240.240.0.9:9000"), EXT, EXT.port(9000));
+        assertThat(render(t.tcp(toEntry, null, BackendPicker.seeded(1)))).isEqualTo("se.apps.0 -> Service apps/a:9000");
+        assertThat(render(t.tcp(target(9000), BackendPicker.seeded(1)))).as("Service apps/front").isEqualTo("default");
+        assertThat(d.problems()).singleElement().asString().contains("name: apps/nope (expected: an existing ServiceEntry");
+    }
+
     @Test
     void missingParentsAreIgnoredWithAWarning() {
         L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A consumer TCPRoute (GEP-1294) through the whole waypoint: the TCPRoute in namespace
  * {@code apps} on Service {@code shop/db} sends the callers of {@code apps} to {@code shop/db-v2};
- * callers from any other namespace keep the default routing to {@code shop/db}'s pod. Loopback
+ * callers from any other namespace keep the default routing to {@code shop/db}'s pod; a TCPRoute
+ * whose parent is ServiceEntry {@code shop/db-ext} sends its connections to {@code shop/db-v2}. Loopback
  * range 127.210.10.x-12.x (this engineer's 127.210.0.0/16).
  */
 class ConsumerL4RouteEndToEndTest {
@@ -103,6 +104,28 @@ class ConsumerL4RouteEndToEndTest {
             spec:
               from: [{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: apps}]
               to: [{group: "", kind: Service}]
+            ---
+            # a ServiceEntry as a TCPRoute parent: its connections go to Service shop/db-v2
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: db-ext, namespace: shop}
+            spec:
+              hosts: [db.example.test]
+              addresses: [127.210.10.5]
+              ports: [{number: 9000, name: tcp, protocol: TCP}]
+              location: MESH_EXTERNAL
+              resolution: STATIC
+              endpoints: [{address: 127.210.12.1}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: db-ext-to-v2, namespace: shop}
+            spec:
+              parentRefs:
+              - {group: networking.istio.io, kind: ServiceEntry, name: db-ext}
+              rules:
+              - backendRefs:
+                - {name: db-v2, port: 9000}
             """;
 
     @TempDir
@@ -125,10 +148,14 @@ class ConsumerL4RouteEndToEndTest {
 
     /** Bytes through one TCP tunnel from {@code ns/client}; returns the pod authority the waypoint dialled. */
     private static String through(String ns, String payload) throws Exception {
+        return through(ns, "127.210.10.1:9000", payload);
+    }
+
+    private static String through(String ns, String authority, String payload) throws Exception {
         try (HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
                 mesh.workload(ns, "client"))) {
             int before = mesh.ztunnels().seen().size();
-            HboneTestClient.Answer a = client.connect("127.210.10.1:9000", Map.of()).get(10, TimeUnit.SECONDS);
+            HboneTestClient.Answer a = client.connect(authority, Map.of()).get(10, TimeUnit.SECONDS);
             assertThat(a.status()).as("CONNECT: %s", a.body()).isEqualTo(200);
             Channel t = a.tunnel();
             CompletableFuture<String> echoed = new CompletableFuture<>();
@@ -151,7 +178,7 @@ class ConsumerL4RouteEndToEndTest {
             t.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true));
             assertThat(echoed.get(10, TimeUnit.SECONDS)).isEqualTo(payload);
             t.close();
-            return mesh.ztunnels().seen().get(before).authority();
+            return mesh.ztunnels().seen().size() == before ? "(no hbone)" : mesh.ztunnels().seen().get(before).authority();
         }
     }
 
@@ -161,5 +188,10 @@ class ConsumerL4RouteEndToEndTest {
             assertThat(through("apps", "\u0001from apps " + i)).isEqualTo("127.210.11.2:9000");
             assertThat(through("web", "\u0001from web " + i)).isEqualTo("127.210.11.1:9000");
         }
+    }
+
+    @Test
+    void aTcpRouteOnAServiceEntryParentRoutesItsConnections() throws Exception {
+        assertThat(through("web", "127.210.10.5:9000", "\u0001to the entry")).isEqualTo("127.210.11.2:9000");
     }
 }
