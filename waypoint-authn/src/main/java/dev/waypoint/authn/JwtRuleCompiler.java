@@ -8,6 +8,7 @@ import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.security.JwtRuleSpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
@@ -23,8 +24,9 @@ import java.util.Map;
  * RequestAuthentications → {@link JwtRules}: per Service, the jwtRules of every
  * RequestAuthentication attached to it through {@code targetRefs} (a Service reference, this
  * waypoint's Gateway, or the {@code istio-waypoint} GatewayClass from the root namespace:
- * {@link dev.waypoint.model.security.PolicyTargetRef}); for Pod-addressed calls, those attached to
- * the Gateway or GatewayClass. Selector-based objects attach to nothing (translation warned).
+ * {@link dev.waypoint.model.security.PolicyTargetRef}); per ServiceEntry, those attached through a
+ * {@code networking.istio.io} {@code ServiceEntry} reference plus the gateway-wide ones; for
+ * Pod-addressed calls (and ServiceEntries with none of their own), those attached to the Gateway or GatewayClass. Selector-based objects attach to nothing (translation warned).
  *
  * <p>Inline {@code jwks} is parsed here; a document nimbus cannot read is reported and the rule
  * keeps an empty key set, so its tokens fail verification (Istio does the same: it replaces a bad
@@ -75,7 +77,20 @@ public final class JwtRuleCompiler implements PartCompiler<JwtRules> {
                 byService.put(svc.name(), rules(attached, compiled, diagnostics));
             }
         }
-        return new JwtRules(byService, podAddressed);
+        Map<NamespacedName, List<JwtRule>> byServiceEntry = new LinkedHashMap<>();
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            List<RequestAuthenticationSpec> attached = new ArrayList<>();
+            for (RequestAuthenticationSpec ra : resources.requestAuthentications()) {
+                if (ra.attachesToServiceEntry(se.name().namespace(), se.name().name(), self.namespace(), self.name(),
+                        rootNamespace)) {
+                    attached.add(ra);
+                }
+            }
+            if (attached.size() != gatewayWide.size()) {
+                byServiceEntry.put(se.name(), rules(attached, compiled, diagnostics));
+            }
+        }
+        return new JwtRules(byService, byServiceEntry, podAddressed);
     }
 
     private List<JwtRule> rules(List<RequestAuthenticationSpec> ras, Map<JwtRuleSpec, JwtRule> compiled,

@@ -6,6 +6,7 @@ import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
@@ -27,6 +28,10 @@ final class TestRequests {
     static final NamespacedName WAYPOINT = new NamespacedName("ns1", "waypoint");
     static final ServiceSpec B = service("b", "10.96.0.20");
     static final ServiceSpec C = service("c", "10.96.0.30");
+    /** A ServiceEntry named as Service b: only a ServiceEntry reference reaches it. */
+    static final ServiceEntrySpec SE_B = new ServiceEntrySpec(new NamespacedName("ns1", "b"), Map.of(), List.of("b.example.test"),
+            List.of(HostPort.parseIp("240.240.0.2")), List.of(new ServicePortSpec("http", 80, 80, null, null)),
+            ServiceEntrySpec.Location.MESH_EXTERNAL, ServiceEntrySpec.Resolution.STATIC, List.of(), null, SourceRef.NONE);
 
     static ServiceSpec service(String name, String vip) {
         return new ServiceSpec(new NamespacedName("ns1", name), Map.of(), List.of(HostPort.parseIp(vip)),
@@ -42,7 +47,8 @@ final class TestRequests {
     }
 
     static ResourceSet resources(List<RequestAuthenticationSpec> ras) {
-        return ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B, C)).requestAuthentications(ras).build();
+        return ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B, C)).serviceEntries(List.of(SE_B))
+                .requestAuthentications(ras).build();
     }
 
     static ConfigSnapshot snapshot(JwksCache cache, RequestAuthenticationSpec... ras) {

@@ -5,6 +5,7 @@ import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.request.AuthzDecision;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
@@ -23,7 +24,9 @@ import java.util.Set;
  * the config executor.
  *
  * <p><b>Attachment</b> ({@link PolicyTargetRef#attaches}): a policy reaches a Service through a
- * {@code Service} targetRef in the Service's namespace, and every Service and Pod-addressed call
+ * {@code Service} targetRef in the Service's namespace, a ServiceEntry through a
+ * {@code networking.istio.io} {@code ServiceEntry} targetRef in its namespace
+ * ({@link PolicyTargetRef#attachesToServiceEntry}), and every Service, ServiceEntry and Pod-addressed call
  * through a {@code Gateway} targetRef naming this waypoint (in its namespace) or the
  * {@code istio-waypoint} {@code GatewayClass} (from the root namespace). Selector and
  * namespace-wide policies never attach here (the translator noted them).
@@ -100,7 +103,8 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 continue;
             }
             if (!PolicyTargetRef.attaches(spec.targetRefs(), spec.name().namespace(), "", null, waypoint.namespace(),
-                    waypoint.name(), rootNamespace) && !attachesToAnyService(spec, resources, waypoint)) {
+                    waypoint.name(), rootNamespace) && !attachesToAnyService(spec, resources, waypoint)
+                    && !attachesToAnyServiceEntry(spec, resources, waypoint)) {
                 continue;
             }
             specs.add(spec);
@@ -130,7 +134,31 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
                 services.put(svc.name(), engine(mine, diagnostics, reported));
             }
         }
-        return new AuthzTable(services, wide, wide);
+        Map<NamespacedName, AuthzEngine> entries = new HashMap<>();
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            List<CompiledPolicy> mine = new ArrayList<>();
+            for (int i = 0; i < specs.size(); i++) {
+                AuthorizationPolicySpec s = specs.get(i);
+                if (PolicyTargetRef.attachesToServiceEntry(s.targetRefs(), s.name().namespace(), se.name().namespace(),
+                        se.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
+                    mine.add(compiled.get(i));
+                }
+            }
+            if (mine.size() != gatewayWide.size()) {
+                entries.put(se.name(), engine(mine, diagnostics, reported));
+            }
+        }
+        return new AuthzTable(services, entries, wide, wide);
+    }
+
+    private boolean attachesToAnyServiceEntry(AuthorizationPolicySpec spec, ResourceSet resources, NamespacedName waypoint) {
+        for (ServiceEntrySpec se : resources.serviceEntries()) {
+            if (PolicyTargetRef.attachesToServiceEntry(spec.targetRefs(), spec.name().namespace(), se.name().namespace(),
+                    se.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean attachesToAnyService(AuthorizationPolicySpec spec, ResourceSet resources, NamespacedName waypoint) {

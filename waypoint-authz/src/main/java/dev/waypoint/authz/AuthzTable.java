@@ -8,8 +8,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The compiled AuthorizationPolicies of one snapshot: an {@link AuthzEngine} per Service that has
- * any, and one for Pod-addressed traffic ("a Pod-addressed call, which only Gateway and
+ * The compiled AuthorizationPolicies of one snapshot: an {@link AuthzEngine} per Service and per
+ * ServiceEntry that has any of its own, and one for Pod-addressed traffic ("a Pod-addressed call, which only Gateway and
  * GatewayClass policies reach"). Immutable.
  */
 public final class AuthzTable {
@@ -17,6 +17,7 @@ public final class AuthzTable {
     public static final SnapshotPart<AuthzTable> PART = SnapshotPart.of("authz", AuthzTable.class);
 
     private final Map<NamespacedName, AuthzEngine> services;
+    private final Map<NamespacedName, AuthzEngine> serviceEntries;
     private final AuthzEngine pods;
     private final AuthzEngine otherServices;
 
@@ -27,7 +28,17 @@ public final class AuthzTable {
      *        GatewayClass policies only)
      */
     AuthzTable(Map<NamespacedName, AuthzEngine> services, AuthzEngine pods, AuthzEngine otherServices) {
+        this(services, Map.of(), pods, otherServices);
+    }
+
+    /**
+     * @param serviceEntries engines of the ServiceEntries with at least one policy of their own
+     *        (a {@code ServiceEntry} targetRef); the others get {@code otherServices}
+     */
+    AuthzTable(Map<NamespacedName, AuthzEngine> services, Map<NamespacedName, AuthzEngine> serviceEntries,
+               AuthzEngine pods, AuthzEngine otherServices) {
         this.services = Map.copyOf(services);
+        this.serviceEntries = Map.copyOf(serviceEntries);
         this.pods = Objects.requireNonNull(pods, "pods");
         this.otherServices = Objects.requireNonNull(otherServices, "otherServices");
     }
@@ -38,9 +49,9 @@ public final class AuthzTable {
             AuthzEngine e = services.get(s.service().name());
             return e != null ? e : otherServices;
         }
-        if (target instanceof Target.ServiceEntryTarget) {
-            // ServiceEntry targetRefs are not compiled yet: the waypoint-wide policies apply, as to an untargeted Service
-            return otherServices;
+        if (target instanceof Target.ServiceEntryTarget se) {
+            AuthzEngine e = serviceEntries.get(se.entry().name());
+            return e != null ? e : otherServices;
         }
         return pods;
     }
@@ -53,6 +64,11 @@ public final class AuthzTable {
                     b.append("service ").append(e.getKey()).append(":\n");
                     e.getValue().appendDebug(b, "  ");
                 });
+        serviceEntries.entrySet().stream().sorted(Map.Entry.comparingByKey(java.util.Comparator.comparing(NamespacedName::toString)))
+                .forEach(e -> {
+                    b.append("serviceentry ").append(e.getKey()).append(":\n");
+                    e.getValue().appendDebug(b, "  ");
+                });
         b.append("other services and pod-addressed traffic:\n");
         pods.appendDebug(b, "  ");
         return b.toString();
@@ -63,6 +79,8 @@ public final class AuthzTable {
         Map<String, Object> m = new LinkedHashMap<>();
         services.entrySet().stream().sorted(Map.Entry.comparingByKey(java.util.Comparator.comparing(NamespacedName::toString)))
                 .forEach(e -> m.put(e.getKey().toString(), e.getValue().debug()));
+        serviceEntries.entrySet().stream().sorted(Map.Entry.comparingByKey(java.util.Comparator.comparing(NamespacedName::toString)))
+                .forEach(e -> m.put("ServiceEntry " + e.getKey(), e.getValue().debug()));
         if (!pods.isEmpty()) {
             m.put("(pod-addressed)", pods.debug());
         }

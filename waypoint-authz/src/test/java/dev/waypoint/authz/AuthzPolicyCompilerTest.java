@@ -10,6 +10,7 @@ import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.request.AuthzDecision;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 class AuthzPolicyCompilerTest {
@@ -30,11 +32,27 @@ class AuthzPolicyCompilerTest {
     static final Target TO_B = new Target.ServiceTarget(new HostPort(HostPort.parseIp("10.96.0.20"), 8080), B,
             B.ports().get(0));
 
+    /** A ServiceEntry named as Service b (only a ServiceEntry reference reaches it), and another one. */
+    static final ServiceEntrySpec SE_B = entry("b", "240.240.0.2");
+    static final ServiceEntrySpec SE_EXT = entry("ext", "240.240.0.3");
+
+    static ServiceEntrySpec entry(String name, String vip) {
+        return new ServiceEntrySpec(new NamespacedName("ns1", name), Map.of(), List.of(name + ".example.test"),
+                List.of(HostPort.parseIp(vip)), List.of(new ServicePortSpec("http", 80, 80, null, "HTTP"),
+                new ServicePortSpec("tcp", 9000, 9000, null, "TCP")), ServiceEntrySpec.Location.MESH_EXTERNAL,
+                ServiceEntrySpec.Resolution.STATIC, List.of(), null, SourceRef.NONE);
+    }
+
+    static Target toEntry(ServiceEntrySpec se, int port) {
+        return new Target.ServiceEntryTarget(new HostPort(se.addresses().get(0), port), se, se.port(port));
+    }
+
     record Compiled(AuthzTable table, List<String> problems) {}
 
     static Compiled compile(String... policies) {
         List<AuthorizationPolicySpec> specs = Stream.of(policies).map(Specs::parse).toList();
-        ResourceSet rs = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B)).authorizationPolicies(specs).build();
+        ResourceSet rs = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(B))
+                .serviceEntries(List.of(SE_B, SE_EXT)).authorizationPolicies(specs).build();
         Diagnostics d = new Diagnostics();
         AuthzTable t = new AuthzPolicyCompiler().compile(rs, d);
         return new Compiled(t, d.problems().stream().map(Object::toString).toList());
@@ -128,6 +146,67 @@ class AuthzPolicyCompilerTest {
         Compiled r = compile(c.policy());
         assertThat(r.problems()).isEmpty();
         assertThat(r.table().engineFor(TO_B).decideTcp(c.request()).allowed()).isEqualTo(c.allowed());
+    }
+
+    /**
+     * Attachment as a truth table (shared/spec/authz.md §1): a deny-all policy with one targetRef
+     * ({@code group:kind:name[:namespace]}) in a namespace, against calls of Service ns1/b,
+     * ServiceEntry ns1/b (same name, other kind), ServiceEntry ns1/ext and a Pod, over HTTP and TCP.
+     */
+    @ParameterizedTest(name = "{0} in {1} -> service b {2}, ServiceEntry b {3}, ServiceEntry ext {4}, pod {5}")
+    @CsvSource({
+            // reference,                                          policy ns,    svc b, se b,  se ext, pod
+            ":Service:b,                                           ns1,          true,  false, false, false",
+            "networking.istio.io:ServiceEntry:b,                   ns1,          false, true,  false, false",
+            "networking.istio.io:ServiceEntry:ext,                 ns1,          false, false, true,  false",
+            "networking.istio.io:ServiceEntry:b:ns1,               ns1,          false, true,  false, false",
+            "networking.istio.io:ServiceEntry:b,                   ns2,          false, false, false, false",
+            "networking.istio.io:ServiceEntry:b:ns2,               ns1,          false, false, false, false",
+            ":ServiceEntry:b,                                      ns1,          false, false, false, false",
+            "networking.istio.io:ServiceEntry:missing,             ns1,          false, false, false, false",
+            "gateway.networking.k8s.io:Gateway:waypoint,           ns1,          true,  true,  true,  true",
+            "gateway.networking.k8s.io:GatewayClass:istio-waypoint, istio-system, true, true,  true,  true",
+    })
+    void attachment(String reference, String namespace, boolean svcB, boolean seB, boolean seExt, boolean pod) {
+        String[] r = reference.split(":");
+        String policy = "metadata: {name: p, namespace: " + namespace + "}\nspec:\n  targetRefs: [{group: '" + r[0]
+                + "', kind: " + r[1] + ", name: " + r[2] + (r.length > 3 ? ", namespace: " + r[3] : "") + "}]\n"
+                + "  action: DENY\n  rules: [{}]\n";
+        Compiled c = compile(policy);
+        assertThat(c.problems()).isEmpty();
+        AuthzTable t = c.table();
+        PodSpec p = new PodSpec(new NamespacedName("ns1", "p"), Map.of(), "sa", HostPort.parseIp("10.0.0.5"), true,
+                Map.of(), SourceRef.NONE);
+        Target toPod = new Target.WorkloadTarget(new HostPort(HostPort.parseIp("10.0.0.5"), 8080), p, AppProtocol.HTTP);
+        TestRequest get = TestRequest.of("GET", "/");
+        assertThat(t.engineFor(TO_B).decide(get, null).allowed()).as("service b").isEqualTo(!svcB);
+        assertThat(t.engineFor(toEntry(SE_B, 80)).decide(get, null).allowed()).as("ServiceEntry b").isEqualTo(!seB);
+        assertThat(t.engineFor(toEntry(SE_EXT, 80)).decide(get, null).allowed()).as("ServiceEntry ext").isEqualTo(!seExt);
+        assertThat(t.engineFor(toPod).decide(get, null).allowed()).as("pod").isEqualTo(!pod);
+        TestRequest conn = new TestRequest(null, null, null, null,
+                dev.waypoint.model.mesh.SpiffeId.parse("spiffe://cluster.local/ns/ns1/sa/a").orElseThrow(),
+                TestRequest.addr("10.0.1.10", 40000), TestRequest.addr("240.240.0.2", 9000));
+        assertThat(t.engineFor(toEntry(SE_B, 9000)).decideTcp(conn).allowed()).as("ServiceEntry b over TCP").isEqualTo(!seB);
+    }
+
+    @Test
+    void aServiceEntryPolicyCombinesWithTheGatewayWideOnesAndIsDumped() {
+        String seAllow = "metadata: {name: se, namespace: ns1}\nspec:\n  targetRefs: [{group: networking.istio.io, "
+                + "kind: ServiceEntry, name: b}]\n  rules: [{to: [{operation: {paths: [/se]}}]}]\n";
+        String gwDeny = "metadata: {name: gw, namespace: ns1}\nspec:\n  targetRefs: [{kind: Gateway, group: "
+                + "gateway.networking.k8s.io, name: waypoint}]\n  action: DENY\n  rules: [{to: [{operation: {paths: [/se/admin]}}]}]\n";
+        AuthzTable t = compile(seAllow, gwDeny).table();
+        AuthzEngine e = t.engineFor(toEntry(SE_B, 80));
+        assertThat(e.decide(TestRequest.of("GET", "/se"), null)).isEqualTo(new AuthzDecision.Allow("ns1/se", 0));
+        assertThat(e.decide(TestRequest.of("GET", "/se/admin"), null))
+                .isEqualTo(new AuthzDecision.Deny("ns1/gw", AuthorizationPolicySpec.Action.DENY, 0));
+        assertThat(e.decide(TestRequest.of("GET", "/other"), null).detail())
+                .isEqualTo("rbac_access_denied_matched_policy[none]");
+        // the other ServiceEntry and the Service see only the gateway-wide DENY
+        assertThat(t.engineFor(toEntry(SE_EXT, 80)).decide(TestRequest.of("GET", "/other"), null).allowed()).isTrue();
+        assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/other"), null).allowed()).isTrue();
+        assertThat(t.debug()).containsKey("ServiceEntry ns1/b").doesNotContainKey("ServiceEntry ns1/ext");
+        assertThat(t.toDebugString()).contains("serviceentry ns1/b:\n");
     }
 
     @Test

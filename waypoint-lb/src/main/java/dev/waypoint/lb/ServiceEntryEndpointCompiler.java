@@ -64,12 +64,14 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
         // DestinationRules whose host is one of the entry's hosts: the same balancers, outlier
         // detection, connection pool and TLS as for Services (resolution NONE has no endpoints to balance)
         TrafficPolicyCompiler rules = new TrafficPolicyCompiler(resources, diagnostics, true);
+        Map<ServiceEntryEndpoints.Key, int[]> weights = new LinkedHashMap<>();
         for (ServiceEntrySpec se : resources.serviceEntries()) {
             boolean internal = se.location() == ServiceEntrySpec.Location.MESH_INTERNAL;
             String ns = se.name().namespace();
             for (ServicePortSpec port : se.ports()) {
                 ServiceEntryEndpoints.Key key = new ServiceEntryEndpoints.Key(se.name(), port.port());
                 List<Endpoint> eps = new ArrayList<>();
+                List<Integer> weight = new ArrayList<>(); // per endpoint of eps: its weight (0 when unset → 1)
                 List<ServiceEntryEndpoints.DnsName> names = new ArrayList<>();
                 if (se.resolution() == ServiceEntrySpec.Resolution.NONE) {
                     continue;
@@ -81,6 +83,7 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                         }
                         SpiffeId id = internal || EndpointCompiler.inMesh(pod, namespaces.get(ns)) ? pod.identity(td) : null;
                         eps.add(new Endpoint(new HostPort(pod.ip(), port.targetPortNumber()), id, pod));
+                        weight.add(1);
                     }
                     for (WorkloadEntrySpec we : wesByNamespace.getOrDefault(ns, List.of())) {
                         WorkloadEndpointSpec w = we.workload();
@@ -89,12 +92,14 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                         }
                         eps.add(new Endpoint(new HostPort(w.ip(), targetPort(w, port)),
                                 internal ? w.identity(td, we.name().namespace()) : null, null));
+                        weight.add(Math.max(1, w.weight()));
                     }
                 } else if (!se.endpoints().isEmpty()) {
                     for (WorkloadEndpointSpec w : se.endpoints()) {
                         SpiffeId id = internal ? w.identity(td, ns) : null;
                         if (w.ip() != null) {
                             eps.add(new Endpoint(new HostPort(w.ip(), targetPort(w, port)), id, null));
+                            weight.add(Math.max(1, w.weight()));
                         } else if (se.resolution() == ServiceEntrySpec.Resolution.DNS) {
                             names.add(new ServiceEntryEndpoints.DnsName(w.address(), targetPort(w, port), id));
                         }
@@ -108,6 +113,9 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                 }
                 List<Endpoint> known = List.copyOf(eps);
                 fixed.put(key, known);
+                if (weight.stream().distinct().count() > 1) {
+                    weights.put(key, weight.stream().mapToInt(Integer::intValue).toArray());
+                }
                 if (!names.isEmpty()) {
                     dns.put(key, List.copyOf(names));
                 }
@@ -117,7 +125,7 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                 }
             }
         }
-        return new ServiceEntryEndpoints(fixed, dns, policies);
+        return new ServiceEntryEndpoints(fixed, dns, policies, weights);
     }
 
     /** The workload's own port for the service port's name, else the port's target port. */

@@ -41,15 +41,23 @@ public final class ServiceEntryEndpoints {
     private final Map<Key, List<DnsName>> dns;
     /** The DestinationRule policy of each port whose entry's host a rule names. */
     private final Map<Key, LbPolicy> policies;
+    private final Map<Key, int[]> weights;
 
     ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns) {
-        this(fixed, dns, Map.of());
+        this(fixed, dns, Map.of(), Map.of());
     }
 
-    ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns, Map<Key, LbPolicy> policies) {
+    /**
+     * @param policies the DestinationRule policy of each port whose entry's host a rule names
+     * @param weights per port, the {@code weight} of each fixed endpoint (same order), only for
+     *        ports whose endpoints' weights differ
+     */
+    ServiceEntryEndpoints(Map<Key, List<Endpoint>> fixed, Map<Key, List<DnsName>> dns, Map<Key, LbPolicy> policies,
+                          Map<Key, int[]> weights) {
         this.fixed = Map.copyOf(fixed);
         this.dns = Map.copyOf(dns);
         this.policies = Map.copyOf(policies);
+        this.weights = Map.copyOf(weights);
     }
 
     /** The port's compiled DestinationRule policy, or null (no rule names the entry's host). */
@@ -62,6 +70,14 @@ public final class ServiceEntryEndpoints {
         Map<String, Object> out = new java.util.TreeMap<>();
         policies.forEach((k, v) -> out.put("serviceentry " + k.entry() + ":" + k.port(), v.debug()));
         return out;
+    }
+
+    /**
+     * The {@code weight} of each of {@link #fixed}'s endpoints (same order, each at least 1), or
+     * null when they all weigh the same (then the port's balancer picks alone).
+     */
+    int[] weights(NamespacedName entry, int port) {
+        return weights.isEmpty() ? null : weights.get(new Key(entry, port));
     }
 
     /**
@@ -101,7 +117,11 @@ public final class ServiceEntryEndpoints {
     /** One port's endpoints for {@code explain}: the fixed ones, then {@code dns <host>:<port>} per name. */
     public List<String> debug(NamespacedName entry, int port) {
         List<String> out = new java.util.ArrayList<>();
-        fixed(entry, port).forEach(e -> out.add(e.toString()));
+        List<Endpoint> eps = fixed(entry, port);
+        int[] w = weights(entry, port);
+        for (int i = 0; i < eps.size(); i++) {
+            out.add(eps.get(i) + (w != null ? " weight " + w[i] : ""));
+        }
         dns(entry, port).forEach(n -> out.add("dns " + n));
         return List.copyOf(out);
     }
@@ -110,7 +130,7 @@ public final class ServiceEntryEndpoints {
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new LinkedHashMap<>();
         fixed.forEach((k, v) -> out.computeIfAbsent(k.entry() + ":" + k.port(), x -> new java.util.ArrayList<>())
-                .addAll(v.stream().map(Endpoint::toString).toList()));
+                .addAll(debug(k.entry(), k.port()).stream().filter(s -> !s.startsWith("dns ")).toList()));
         dns.forEach((k, v) -> out.computeIfAbsent(k.entry() + ":" + k.port(), x -> new java.util.ArrayList<>())
                 .addAll(v.stream().map(n -> "dns " + n).toList()));
         out.replaceAll((k, v) -> List.copyOf(v));

@@ -48,11 +48,32 @@ final class ServiceEntryPicks implements AutoCloseable {
             return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM, "ServiceEntry "
                     + se.name() + " port " + b.port().port() + " has no endpoints"));
         }
-        Endpoint e = picker.pick(eps, request);
+        int[] weights = ServiceEntryEndpoints.of(snapshot).weights(se.name(), b.port().port());
+        boolean weighted = weights != null && weights.length == eps.size(); // no DNS addresses added
+        Endpoint e = weighted ? weighted(eps, weights) : picker.pick(eps, request);
         for (int i = 0; avoid != null && i < 5 && eps.size() > 1 && avoid.contains(e); i++) {
-            e = picker.pick(eps, request);
+            e = weighted ? weighted(eps, weights) : picker.pick(eps, request);
         }
         return e;
+    }
+
+    /**
+     * Endpoint {@code i} with probability {@code weights[i] / sum}: ServiceEntry and WorkloadEntry
+     * {@code weight} (Envoy's {@code load_balancing_weight}). Allocates nothing.
+     */
+    static Endpoint weighted(List<Endpoint> eps, int[] weights) {
+        long total = 0;
+        for (int w : weights) {
+            total += w;
+        }
+        long r = java.util.concurrent.ThreadLocalRandom.current().nextLong(total);
+        for (int i = 0; i < weights.length; i++) {
+            r -= weights[i];
+            if (r < 0) {
+                return eps.get(i);
+            }
+        }
+        return eps.get(eps.size() - 1);
     }
 
     /**

@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code :authority} parses as {@code ip:port} → else 400;</li>
  *   <li>the config snapshot current now → 503 if none yet (it decides the CONNECT and, for TCP,
  *       the endpoint; HTTP requests inside pin their own, one per request);</li>
- *   <li>target check: a bound Service VIP:port or Pod IP → else 400, never a tunnel;</li>
+ *   <li>target check: a bound Service VIP:port or Pod IP → else 400, never a tunnel; a
+ *       ServiceEntry address only for callers (by the namespace of their SPIFFE ID) it is
+ *       exported to ({@code exportTo}) → else 400;</li>
  *   <li>for a port declared TCP, the L4 AuthorizationPolicy check ({@link TunnelAuthorizer}) → 401
  *       on deny, as ztunnel answers; HTTP ports are checked per request inside the tunnel;</li>
  *   <li>for a port declared TCP, connect the upstream first → 502/503/504 on failure.</li>
@@ -209,6 +211,13 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         TunnelContext tunnel = new TunnelContext((Target) resolved, PeerIdentities.fromChannel(stream).orElse(null),
                 peerAddress, source != null ? source : peerAddress, forwarded, string(h.get("baggage")),
                 string(h.get("traceparent")));
+        if (tunnel.target() instanceof Target.ServiceEntryTarget se && !se.entry().exportedTo(
+                tunnel.peer() == null ? null : tunnel.peer().namespace())) {
+            // exportTo: a caller the entry is not exported to does not see it, so it is not this waypoint's target
+            return refuse(Rejection.Reason.NOT_BOUND, authority + " is an address of ServiceEntry " + se.entry().name()
+                    + ", which is not exported to " + (tunnel.peer() == null ? "a caller without a mesh identity"
+                    : "namespace " + tunnel.peer().namespace()) + " (exportTo " + se.entry().exportTo() + ")");
+        }
         if (tunnel.target().protocol() == AppProtocol.TCP) {
             // "run any L4 checks before sending 200": a TCP tunnel is one connection, decided once
             Rejection denied = deps.authorizer().authorize(snapshot, tunnel);

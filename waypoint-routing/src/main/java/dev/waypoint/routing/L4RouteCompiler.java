@@ -25,13 +25,17 @@ import java.util.Map;
  * TCPRoutes and TLSRoutes with Service parents → {@link L4RouteTable}.
  *
  * <ul>
- *   <li>Attachment: {@code parentRefs} to a Service ({@code group ""}/{@code core}), all its
+ *   <li>Attachment: {@code parentRefs} to a Service ({@code group ""}/{@code core}) or a
+ *       ServiceEntry ({@code group networking.istio.io}, as Istio supports for waypoints), all its
  *       ports or the one named by {@code port} / {@code sectionName}; only ports that carry TCP
  *       (declared TCP, TLS, HTTPS, ... or undeclared: Istio builds the TCP chain for those too).
  *       A port declared HTTP, HTTP2 or gRPC is refused with a warning; TLSRoutes need a port
- *       declared TCP-like (its ClientHello is read before connecting), not an undeclared one. Producer routes only (the
- *       route in the Service's namespace), as in Istio's ambient conformance; others are ignored
- *       with a warning.</li>
+ *       declared TCP-like (its ClientHello is read before connecting), not an undeclared one.</li>
+ *   <li>Producer and consumer routes, as for HTTPRoute (GEP-1294): a route in the Service's
+ *       namespace applies to every caller; a route in another namespace (a consumer route)
+ *       applies only to callers from that namespace, and for them replaces the producer routes of
+ *       that port (TCPRoute and TLSRoutes alike). A consumer route may send to its parent Service
+ *       without a ReferenceGrant (as the MeshConsumerRoute conformance test does for HTTPRoute).</li>
  *   <li>Each route uses its first rule: TCP and TLS rules have no matches, so a later rule could
  *       never be chosen (Envoy's first-match tcp routes, as Istio builds them). Extra rules are
  *       reported.</li>
@@ -70,25 +74,26 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             for (int p = 0; p < route.parentRefs().size(); p++) {
                 ParentRefSpec parent = route.parentRefs().get(p);
                 String field = "spec.parentRefs[" + p + "]";
-                if (!parent.isService()) {
+                boolean entryParent = parent.group().equals(ServiceEntryBackends.NETWORKING) && parent.kind().equals("ServiceEntry");
+                if (!parent.isService() && !entryParent) {
                     if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
                         diagnostics.warning(route.source(), kind, route.name(), field, "kind: " + parent.kind()
-                                + " (expected: Service; ServiceEntry parents are not supported, the parentRef is ignored)");
+                                + " (expected: Service or ServiceEntry; the parentRef is ignored)");
                     }
                     continue; // a Gateway parent is an ingress concern: not this waypoint's
                 }
-                ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
+                // a ServiceEntry parent (Istio supports them for waypoints) is handled as a Service of its ports
+                ServiceSpec svc = entryParent ? entryAsService(resources.serviceEntries(), parent)
+                        : services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
                     diagnostics.warning(route.source(), kind, route.name(), field, "name: " + parent.namespace() + "/"
-                            + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
+                            + parent.name() + " (expected: an existing " + (entryParent ? "ServiceEntry" : "Service")
+                            + "; the parentRef is ignored)");
                     continue;
                 }
-                if (!svc.name().namespace().equals(route.name().namespace())) {
-                    diagnostics.warning(route.source(), kind, route.name(), field, "namespace: " + parent.namespace()
-                            + " (expected: the route's own namespace " + route.name().namespace()
-                            + "; consumer " + kind + "s are not supported, the parentRef is ignored)");
-                    continue;
-                }
+                // a consumer route (another namespace than the Service's) is keyed by its namespace
+                String what = entryParent ? "ServiceEntry " : "Service ";
+                String consumer = svc.name().namespace().equals(route.name().namespace()) ? null : route.name().namespace();
                 List<ServicePortSpec> ports = new ArrayList<>();
                 for (ServicePortSpec port : svc.ports()) {
                     boolean named = parent.port() == 0 && parent.sectionName() == null
@@ -102,7 +107,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                         // undeclared port is sniffed for HTTP, and its TCP connections see TCPRoutes only
                         if (parent.port() != 0 || parent.sectionName() != null) {
                             diagnostics.warning(route.source(), kind, route.name(), field, "port: " + port.port()
-                                    + " (expected: a port declared tls, https or tcp; Service " + svc.name()
+                                    + " (expected: a port declared tls, https or tcp; " + what + svc.name()
                                     + " does not declare its protocol, the parentRef is ignored)");
                         }
                         continue;
@@ -110,7 +115,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     if (port.protocol().isHttp()) {
                         if (parent.port() != 0 || parent.sectionName() != null) {
                             diagnostics.warning(route.source(), kind, route.name(), field, "port: " + port.port()
-                                    + " (expected: a TCP port; Service " + svc.name() + " declares it "
+                                    + " (expected: a TCP port; " + what + svc.name() + " declares it "
                                     + port.protocol().name() + ", the parentRef is ignored)");
                         }
                         continue;
@@ -120,12 +125,12 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                 if (ports.isEmpty()) {
                     if (parent.port() == 0 && parent.sectionName() == null) {
                         diagnostics.warning(route.source(), kind, route.name(), field,
-                                "name: " + svc.name() + " (expected: a Service with a TCP port; the parentRef is ignored)");
+                                "name: " + svc.name() + " (expected: a " + what + "with a TCP port; the parentRef is ignored)");
                     } else if (svc.ports().stream().noneMatch(x -> x.port() == parent.port()
                             || parent.sectionName() != null && parent.sectionName().equals(x.name()))) {
                         diagnostics.warning(route.source(), kind, route.name(), field, "port: "
                                 + (parent.port() != 0 ? parent.port() : parent.sectionName())
-                                + " (expected: a port of Service " + svc.name() + "; the parentRef is ignored)");
+                                + " (expected: a port of " + what + svc.name() + "; the parentRef is ignored)");
                     }
                     continue;
                 }
@@ -133,7 +138,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     compiled = compile(route, services, resources.serviceEntries(), resources.referenceGrants(), diagnostics);
                 }
                 for (ServicePortSpec port : ports) {
-                    L4RouteTable.Key key = new L4RouteTable.Key(svc.name(), port.port());
+                    L4RouteTable.Key key = new L4RouteTable.Key(svc.name(), port.port(), consumer, entryParent);
                     (route.kind() == L4RouteSpec.Kind.TCP ? tcp : tls).computeIfAbsent(key, k -> new ArrayList<>())
                             .add(new Attached(route, compiled));
                 }
@@ -145,7 +150,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             for (int i = 1; i < t.size(); i++) {
                 L4RouteSpec loser = t.get(i).spec();
                 diagnostics.warning(loser.source(), loser.kind().kindName(), loser.name(), "spec.parentRefs",
-                        "parent: " + key.service() + ":" + key.port() + " (expected: one TCPRoute per port; "
+                        "parent: " + key + " (expected: one TCPRoute per port; "
                                 + t.get(0).spec().name() + " is older and wins, this route is not used there)");
             }
             List<L4RouteTable.SniEntry> sni = new ArrayList<>();
@@ -161,6 +166,16 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             out.put(key, new L4RouteTable.PortRoutes(t.isEmpty() ? null : t.get(0).route(), sni));
         }
         return new L4RouteTable(out);
+    }
+
+    /** The ServiceEntry {@code parent} names, seen as a Service with its name and ports (for attachment only), or null. */
+    private static ServiceSpec entryAsService(List<ServiceEntrySpec> entries, ParentRefSpec parent) {
+        for (ServiceEntrySpec se : entries) {
+            if (se.name().namespace().equals(parent.namespace()) && se.name().name().equals(parent.name())) {
+                return new ServiceSpec(se.name(), se.labels(), se.addresses(), se.ports(), Map.of(), se.source());
+            }
+        }
+        return null;
     }
 
     private static List<L4RouteTable.Key> union(Map<L4RouteTable.Key, ?> a, Map<L4RouteTable.Key, ?> b) {
@@ -207,6 +222,16 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
         return new L4RouteTable.Route(routeName, route.hostnames(), backends, total);
     }
 
+    /** Whether {@code route} has the Service {@code name} as a parent (a consumer route sending to it needs no grant). */
+    private static boolean namesParent(L4RouteSpec route, NamespacedName name) {
+        for (ParentRefSpec p : route.parentRefs()) {
+            if (p.isService() && p.namespace().equals(name.namespace()) && p.name().equals(name.name())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static Object service(BackendRefSpec ref, L4RouteSpec route, String kind,
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
@@ -214,7 +239,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
-        if (!ref.namespace().equals(route.name().namespace())
+        if (!ref.namespace().equals(route.name().namespace()) && !namesParent(route, name)
                 && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
                 && g.allows("gateway.networking.k8s.io", kind, route.name().namespace(), "", "Service", ref.name()))) {
             return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";

@@ -19,8 +19,16 @@ public final class L4RouteTable {
     /** The snapshot key of this part. */
     public static final SnapshotPart<L4RouteTable> PART = SnapshotPart.of("l4Routes", L4RouteTable.class);
 
-    /** A Service port. */
-    record Key(NamespacedName service, int port) {}
+    /**
+     * A Service port, for every caller ({@code consumer} null: the producer routes) or for callers
+     * from namespace {@code consumer} (the consumer routes declared there).
+     */
+    record Key(NamespacedName service, int port, String consumer, boolean serviceEntry) {
+        @Override
+        public String toString() {
+            return (serviceEntry ? "ServiceEntry " : "") + service + ":" + port + (consumer == null ? "" : " (consumer " + consumer + ")");
+        }
+    }
 
     /** One backendRef: {@code target} null when unusable ({@code invalid} says why). */
     record Backend(RouteSelection.Backend target, String invalid, int weight) {}
@@ -73,22 +81,53 @@ public final class L4RouteTable {
         this.ports = Map.copyOf(ports);
     }
 
-    private PortRoutes routes(Target target) {
+    /**
+     * The routes a caller from {@code caller} (a namespace; null when unknown) sees on the target's
+     * port: the consumer routes of its namespace when there are any, else the producer routes.
+     */
+    private PortRoutes routes(Target target, String caller) {
+        NamespacedName parent;
+        int port;
+        boolean entry;
         if (target instanceof Target.ServiceTarget s) {
-            return ports.get(new Key(s.service().name(), s.port().port()));
+            parent = s.service().name();
+            port = s.port().port();
+            entry = false;
+        } else if (target instanceof Target.ServiceEntryTarget se) {
+            parent = se.entry().name();
+            port = se.port().port();
+            entry = true;
+        } else {
+            return null;
         }
-        return null;
+        if (caller != null && !caller.equals(parent.namespace())) {
+            PortRoutes own = ports.get(new Key(parent, port, caller, entry));
+            if (own != null) {
+                return own;
+            }
+        }
+        return ports.get(new Key(parent, port, null, entry));
     }
 
     /** Whether TLSRoutes attach to the target's port: its connections must be read up to the ClientHello. */
     public boolean hasTls(Target target) {
-        PortRoutes r = routes(target);
+        return hasTls(target, null);
+    }
+
+    /** As {@link #hasTls(Target)}, for a caller from namespace {@code caller} (null: unknown, producer routes). */
+    public boolean hasTls(Target target, String caller) {
+        PortRoutes r = routes(target, caller);
         return r != null && !r.tls().isEmpty();
     }
 
     /** The route of a TCP connection to {@code target} (TCPRoute, weighted per connection). */
     public L4Decision tcp(Target target, BackendPicker picker) {
-        PortRoutes r = routes(target);
+        return tcp(target, null, picker);
+    }
+
+    /** As {@link #tcp(Target, BackendPicker)}, for a caller from namespace {@code caller} (null: unknown). */
+    public L4Decision tcp(Target target, String caller, BackendPicker picker) {
+        PortRoutes r = routes(target, caller);
         if (r == null || r.tcp() == null) {
             return L4Decision.DEFAULT;
         }
@@ -101,9 +140,14 @@ public final class L4RouteTable {
      * closed ("a ClientHello without a matching SNI is closed").
      */
     public L4Decision tls(Target target, String sni, BackendPicker picker) {
-        PortRoutes r = routes(target);
+        return tls(target, null, sni, picker);
+    }
+
+    /** As {@link #tls(Target, String, BackendPicker)}, for a caller from namespace {@code caller} (null: unknown). */
+    public L4Decision tls(Target target, String caller, String sni, BackendPicker picker) {
+        PortRoutes r = routes(target, caller);
         if (r == null || r.tls().isEmpty()) {
-            return tcp(target, picker);
+            return tcp(target, caller, picker);
         }
         String name = sni == null ? null : sni.toLowerCase(Locale.ROOT);
         for (SniEntry e : r.tls()) {
@@ -118,11 +162,16 @@ public final class L4RouteTable {
                 + target + " matches SNI " + (sni == null ? "(none)" : sni)));
     }
 
-    /** For the config dump and goldens: {@code "ns/svc:port" -> ["tcp r.ns.0 -> Service ns/b:80 w1", "tls *.a.com r2..."]}. */
+    /**
+     * For the config dump and goldens: {@code "ns/svc:port" -> ["tcp r.ns.0 -> Service ns/b:80 w1", "tls *.a.com r2..."]};
+     * consumer routes under {@code "ns/svc:port (consumer NS)"}.
+     */
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new LinkedHashMap<>();
         ports.entrySet().stream().sorted(Map.Entry.comparingByKey(
-                java.util.Comparator.comparing((Key k) -> k.service().toString()).thenComparingInt(Key::port)))
+                java.util.Comparator.comparing((Key k) -> k.serviceEntry()).thenComparing((Key k) -> k.service().toString())
+                        .thenComparingInt(Key::port)
+                        .thenComparing(k -> k.consumer() == null ? "" : k.consumer())))
                 .forEach(e -> {
                     List<String> lines = new java.util.ArrayList<>();
                     if (e.getValue().tcp() != null) {
@@ -131,7 +180,7 @@ public final class L4RouteTable {
                     for (SniEntry s : e.getValue().tls()) {
                         lines.add("tls " + s.hostname() + " " + describe(s.route()));
                     }
-                    out.put(e.getKey().service() + ":" + e.getKey().port(), List.copyOf(lines));
+                    out.put(e.getKey().toString(), List.copyOf(lines));
                 });
         return out;
     }

@@ -14,8 +14,8 @@ import java.util.List;
  * <ul>
  *   <li>{@code group: networking.istio.io, kind: Hostname, name: <host>}: the ServiceEntry with
  *       that host; one in the route's namespace first, else the first in input order (Istio
- *       resolves a Hostname reference against every visible service, and ServiceEntries are
- *       visible mesh-wide by default: {@code exportTo} is not read here). No ReferenceGrant is
+ *       resolves a Hostname reference against every service visible to the route's namespace:
+ *       an entry whose {@code exportTo} leaves that namespace out is not considered). No ReferenceGrant is
  *       asked for, as Istio asks none for a hostname.</li>
  *   <li>{@code group: networking.istio.io, kind: ServiceEntry, name: <name>}: that ServiceEntry
  *       in the reference's namespace; another namespace needs a ReferenceGrant to
@@ -46,14 +46,14 @@ final class ServiceEntryBackends {
         if (ref.kind().equals("Hostname")) {
             what = "backendRef Hostname " + ref.name();
             for (ServiceEntrySpec se : entries) {
-                if (se.hosts().contains(ref.name())
+                if (se.hosts().contains(ref.name()) && se.exportedTo(routeName.namespace())
                         && (found == null || se.name().namespace().equals(routeName.namespace())
                         && !found.name().namespace().equals(routeName.namespace()))) {
                     found = se;
                 }
             }
             if (found == null) {
-                return what + " is no host of any ServiceEntry";
+                return what + " is no host of any ServiceEntry exported to namespace " + routeName.namespace();
             }
         } else {
             what = "backendRef ServiceEntry " + ref.namespace() + "/" + ref.name();

@@ -122,18 +122,79 @@ class L4RouteCompilerTest {
         assertThat(render(zero.table().tcp(target(9000), BackendPicker.seeded(1)))).startsWith("reject 500 z.apps.0: every backendRef has weight 0");
     }
 
+    static L4RouteSpec consumer(L4RouteSpec.Kind kind, String ns, String name, List<String> hostnames, BackendRefSpec... refs) {
+        return new L4RouteSpec(kind, new NamespacedName(ns, name), null,
+                List.of(new ParentRefSpec("", "Service", "apps", "front", kind == L4RouteSpec.Kind.TCP ? 9000 : 443, null)),
+                hostnames, List.of(new L4RouteSpec.Rule(null, List.of(refs))), SourceRef.NONE);
+    }
+
+    /** GEP-1294 for TCPRoute and TLSRoute: a consumer route applies only to callers from its namespace, and replaces the producer's for them. */
+    @ParameterizedTest(name = "caller {0}: tcp {1}, tls {2}")
+    @CsvSource(nullValues = "null", delimiter = '|', value = {
+            // caller ns | TCP 9000                                           | TLS 443, SNI x.a.com
+            "apps        | prod.apps.0 -> Service apps/a:9000                 | prodtls.apps.0 -> Service apps/a:443",
+            "null        | prod.apps.0 -> Service apps/a:9000                 | prodtls.apps.0 -> Service apps/a:443",
+            "other       | c.other.0 -> Service apps/front:9000               | ctls.other.0 -> Service apps/front:443",
+            "third       | prod.apps.0 -> Service apps/a:9000                 | prodtls.apps.0 -> Service apps/a:443",
+            "grantless   | reject 500 g.grantless.0: backendRef apps/a is in another namespace and no ReferenceGrant allows it | prodtls.apps.0 -> Service apps/a:443",
+    })
+    void consumerRoutesApplyOnlyToCallersFromTheirNamespace(String caller, String tcp, String tls) {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "prod", null, 9000, List.of(), ref("a", 9000, 1)),
+                route(L4RouteSpec.Kind.TLS, "prodtls", null, 443, List.of("*.a.com"), ref("a", 443, 1)),
+                // to its parent Service: no ReferenceGrant needed
+                consumer(L4RouteSpec.Kind.TCP, "other", "c", List.of(), ref("front", 9000, 1)),
+                consumer(L4RouteSpec.Kind.TLS, "other", "ctls", List.of("*.a.com"), ref("front", 443, 1)),
+                consumer(L4RouteSpec.Kind.TCP, "grantless", "g", List.of(), ref("a", 9000, 1)));
+        assertThat(render(c.table().tcp(target(9000), caller, BackendPicker.seeded(1)))).isEqualTo(tcp);
+        assertThat(c.table().hasTls(target(443), caller)).isTrue();
+        assertThat(render(c.table().tls(target(443), caller, "x.a.com", BackendPicker.seeded(1)))).isEqualTo(tls);
+        assertThat(c.table().debug()).containsKeys("apps/front:9000", "apps/front:9000 (consumer other)",
+                "apps/front:443 (consumer other)", "apps/front:9000 (consumer grantless)");
+        assertThat(c.problems()).singleElement().asString().contains("TCPRoute grantless/g");
+    }
+
     @Test
-    void consumerRoutesAndMissingParentsAreIgnoredWithAWarning() {
-        L4RouteSpec consumer = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("other", "c"), null,
-                List.of(new ParentRefSpec("", "Service", "apps", "front", 9000, null)), List.of(),
+    void aConsumerRouteOnlyCountsAgainstOtherRoutesOfItsNamespace() {
+        Compiled c = compile(route(L4RouteSpec.Kind.TCP, "prod", "2024-01-01T00:00:00Z", 9000, List.of(), ref("a", 9000, 1)),
+                consumer(L4RouteSpec.Kind.TCP, "other", "c", List.of(), ref("front", 9000, 1)));
+        assertThat(c.problems()).as("a consumer route and a producer route on one port do not conflict").isEmpty();
+        // no consumer TLSRoute in "other": its TLS connections to 443 see the producer's (none here: default)
+        assertThat(c.table().hasTls(target(443), "other")).isFalse();
+    }
+
+    static final dev.waypoint.model.mesh.ServiceEntrySpec EXT = new dev.waypoint.model.mesh.ServiceEntrySpec(
+            new NamespacedName("apps", "front"), Map.of(), List.of("db.example.com"), List.of(HostPort.parseIp("240.240.0.9")),
+            List.of(new ServicePortSpec("tcp", 9000, 9000, null, "TCP"), new ServicePortSpec("http", 80, 80, null, "HTTP")),
+            dev.waypoint.model.mesh.ServiceEntrySpec.Location.MESH_EXTERNAL, dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.STATIC,
+            List.of(), null, SourceRef.NONE);
+
+    @Test
+    void aServiceEntryParentAttachesToItsTcpPortsNotToTheServiceOfTheSameName() {
+        L4RouteSpec r = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "se"), null,
+                List.of(new ParentRefSpec("networking.istio.io", "ServiceEntry", "apps", "front", 0, null)), List.of(),
                 List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,
+                List.of(new ParentRefSpec("networking.istio.io", "ServiceEntry", "apps", "nope", 0, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
+        Diagnostics d = new Diagnostics();
+        ResourceSet rs = ResourceSet.builder(SELF, "cluster.local").services(SERVICES).serviceEntries(List.of(EXT))
+                .l4Routes(List.of(r, missing)).build();
+        L4RouteTable t = new L4RouteCompiler().compile(rs, d);
+        assertThat(t.debug()).containsOnlyKeys("ServiceEntry apps/front:9000");
+        Target toEntry = new Target.ServiceEntryTarget(HostPort.parseAuthority("240.240.0.9:9000"), EXT, EXT.port(9000));
+        assertThat(render(t.tcp(toEntry, null, BackendPicker.seeded(1)))).isEqualTo("se.apps.0 -> Service apps/a:9000");
+        assertThat(render(t.tcp(target(9000), BackendPicker.seeded(1)))).as("Service apps/front").isEqualTo("default");
+        assertThat(d.problems()).singleElement().asString().contains("name: apps/nope (expected: an existing ServiceEntry");
+    }
+
+    @Test
+    void missingParentsAreIgnoredWithAWarning() {
         L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,
                 List.of(new ParentRefSpec("", "Service", "apps", "nope", 9000, null)), List.of(),
                 List.of(new L4RouteSpec.Rule(null, List.of(ref("a", 9000, 1)))), SourceRef.NONE);
-        Compiled c = compile(consumer, missing);
+        Compiled c = compile(missing);
         assertThat(c.table().debug()).isEmpty();
-        assertThat(c.problems()).anySatisfy(p -> assertThat(p).contains("consumer TCPRoutes are not supported"))
-                .anySatisfy(p -> assertThat(p).contains("name: apps/nope (expected: an existing Service"));
+        assertThat(c.problems()).anySatisfy(p -> assertThat(p).contains("name: apps/nope (expected: an existing Service"));
     }
 
     /** Which route a ClientHello's SNI takes on port 443 with the routes below. */

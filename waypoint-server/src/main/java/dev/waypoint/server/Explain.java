@@ -6,6 +6,7 @@ import dev.waypoint.listener.target.TargetResolver;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.FilterResult;
@@ -32,7 +33,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code waypoint explain}: what the waypoint would do with one request, from a config snapshot
- * and no network. It resolves the URL's host (a Service VIP or name) to the CONNECT target as a
+ * and no network. It resolves the URL's host (a Service VIP or name, a ServiceEntry host) to the CONNECT target as a
  * source ztunnel would address it, checks the binding, runs the same filter list as the data
  * path ({@link InboundRequestPipeline#filters}) over a request built from the arguments, and
  * shows each stage's decision and what it wrote, then the backend and the endpoints a pick would
@@ -81,6 +82,13 @@ final class Explain {
                     "CONNECT " + authority + " refused: " + r.reason().status() + " " + r.reason().code(), null, List.of());
         }
         Target target = (Target) resolved;
+        if (target instanceof Target.ServiceEntryTarget se && !se.entry().exportedTo(req.from() == null ? null
+                : req.from().namespace())) {
+            return new Report(line, from, authority, false, "ServiceEntry " + se.entry().name() + " is not exported to "
+                    + (req.from() == null ? "a caller without a mesh identity" : "namespace " + req.from().namespace())
+                    + " (exportTo " + se.entry().exportTo() + ")", List.of(), Map.of(),
+                    "CONNECT " + authority + " refused: 400 target_not_bound", null, List.of());
+        }
         InetSocketAddress source = req.sourceIp() == null ? null : new InetSocketAddress(req.sourceIp(), 0);
         TunnelContext tunnel = new TunnelContext(target, req.from(), source, source, null, null, null);
         MapHeaders headers = new MapHeaders(req.headers());
@@ -158,18 +166,36 @@ final class Explain {
             return new HostPort(HostPort.parseIp(h), port).authority();
         }
         String[] parts = h.toLowerCase(Locale.ROOT).split("\\.");
-        if (parts.length < 2) {
-            throw new IllegalArgumentException("host: " + host + " (expected: a Service VIP, or NAME.NAMESPACE[.svc[.DOMAIN]])");
-        }
-        for (ServiceSpec s : snapshot.resources().services()) {
-            if (s.name().name().equals(parts[0]) && s.name().namespace().equals(parts[1])) {
-                if (s.clusterIps().isEmpty()) {
-                    throw new IllegalArgumentException("service " + s.name() + " is headless: address a pod IP instead");
+        if (parts.length >= 2) {
+            for (ServiceSpec s : snapshot.resources().services()) {
+                if (s.name().name().equals(parts[0]) && s.name().namespace().equals(parts[1])) {
+                    if (s.clusterIps().isEmpty()) {
+                        throw new IllegalArgumentException("service " + s.name() + " is headless: address a pod IP instead");
+                    }
+                    return new HostPort(s.clusterIps().get(0), port).authority();
                 }
-                return new HostPort(s.clusterIps().get(0), port).authority();
             }
         }
-        throw new IllegalArgumentException("host: " + host + ": no Service " + parts[1] + "/" + parts[0] + " in the config");
+        // a ServiceEntry host (exact, or under a *. wildcard host), addressed at its first VIP
+        for (ServiceEntrySpec se : snapshot.resources().serviceEntries()) {
+            for (String sh : se.hosts()) {
+                String lower = sh.toLowerCase(Locale.ROOT);
+                String name = h.toLowerCase(Locale.ROOT);
+                if (lower.equals(name) || lower.startsWith("*.") && name.endsWith(lower.substring(1))) {
+                    if (se.addresses().isEmpty()) {
+                        throw new IllegalArgumentException("ServiceEntry " + se.name() + " (host " + sh
+                                + ") has no addresses: a client cannot address it through a waypoint");
+                    }
+                    return new HostPort(se.addresses().get(0), port).authority();
+                }
+            }
+        }
+        if (parts.length < 2) {
+            throw new IllegalArgumentException("host: " + host
+                    + " (expected: a Service VIP, NAME.NAMESPACE[.svc[.DOMAIN]], or a ServiceEntry host)");
+        }
+        throw new IllegalArgumentException("host: " + host + ": no Service " + parts[1] + "/" + parts[0]
+                + " in the config (nor a ServiceEntry with this host)");
     }
 
     private static String describe(Target t) {

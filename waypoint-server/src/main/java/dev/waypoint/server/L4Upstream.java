@@ -34,17 +34,24 @@ final class L4Upstream implements UpstreamTcp {
 
     @Override
     public Future<Channel> connect(ConfigSnapshot snapshot, TunnelContext tunnel, EventLoop loop, TcpOutcome outcome) {
-        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tcp(tunnel.target(), picker), loop, outcome);
+        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tcp(tunnel.target(), caller(tunnel), picker), loop,
+                outcome);
     }
 
     @Override
     public boolean routesBySni(ConfigSnapshot snapshot, TunnelContext tunnel) {
-        return snapshot.part(L4RouteTable.PART).hasTls(tunnel.target());
+        return snapshot.part(L4RouteTable.PART).hasTls(tunnel.target(), caller(tunnel));
     }
 
     @Override
     public Future<Channel> connectBySni(ConfigSnapshot snapshot, TunnelContext tunnel, String sni, EventLoop loop) {
-        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tls(tunnel.target(), sni, picker), loop, null);
+        return connect(snapshot, tunnel, snapshot.part(L4RouteTable.PART).tls(tunnel.target(), caller(tunnel), sni, picker),
+                loop, null);
+    }
+
+    /** The caller's namespace, from its SPIFFE identity (consumer routes apply to it); null for a plaintext peer. */
+    private static String caller(TunnelContext tunnel) {
+        return tunnel.peer() == null ? null : tunnel.peer().namespace();
     }
 
     /** Carries out an L4 decision: the default backend, the route's backend, or a refusal. */

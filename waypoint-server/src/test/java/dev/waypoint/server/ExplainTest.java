@@ -153,6 +153,45 @@ class ExplainTest {
     }
 
     @Test
+    void aPolicyOnAServiceEntryDecidesForItsHostAndNothingElse(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
+            java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));
+        }
+        java.nio.file.Files.writeString(tmp.resolve("egress.yaml"), """
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: httpbin-ext, namespace: demo}
+                spec:
+                  hosts: [httpbin.example.test]
+                  addresses: [127.10.0.200]
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  location: MESH_EXTERNAL
+                  resolution: STATIC
+                  endpoints: [{address: 127.10.9.1}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: egress-get-only, namespace: demo}
+                spec:
+                  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin-ext}]
+                  rules:
+                  - to: [{operation: {methods: [GET]}}]
+                """);
+        Run get = explainIn(tmp.toString(), "--from", "spiffe://cluster.local/ns/demo/sa/curl", "GET",
+                "http://httpbin.example.test/get");
+        assertThat(get.exit()).isZero();
+        assertThat(get.out()).contains("target  ServiceEntry demo/httpbin-ext (httpbin.example.test) port 80 (127.10.0.200:80, http)",
+                "authz.decision  Allow[policy=demo/egress-get-only, rule=0]");
+        Run post = explainIn(tmp.toString(), "POST", "http://127.10.0.200/post");
+        assertThat(post.out()).contains("authz       answers 403",
+                "rbac_access_denied_matched_policy[none]", "result  answered by authz: 403");
+        // the Services of the namespace are not reached by it
+        assertThat(explainIn(tmp.toString(), "POST", "http://reviews.demo:9080/reviews/1").out())
+                .contains("result  forwarded to Service demo/reviews:9080");
+    }
+
+    @Test
     void aCustomPolicyShowsItsProviderAndSendsNothing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
         for (String f : new String[] {"mesh.yaml", "services.yaml", "pods.yaml"}) {
             java.nio.file.Files.copy(java.nio.file.Path.of("../examples/demo", f), tmp.resolve(f));

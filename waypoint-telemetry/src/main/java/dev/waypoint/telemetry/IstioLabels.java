@@ -1,6 +1,7 @@
 package dev.waypoint.telemetry;
 
 import dev.waypoint.model.mesh.PodSpec;
+import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.RequestContext;
@@ -52,7 +53,7 @@ final class IstioLabels {
         RequestOutcome o = request.outcome();
         String[] v = new String[NAMES.length];
         source(v, request.tunnel());
-        destination(v, o.endpointPod(), o.endpoint() != null, service(request), trustDomain, clusterDomain, clusterId);
+        destination(v, o.endpointPod(), o.endpoint() != null, destination(request), trustDomain, clusterDomain, clusterId);
         v[20] = request.attributes().grpc() ? "grpc" : "http";
         v[21] = Integer.toString(o.status());
         v[22] = o.grpcStatus() >= 0 ? Integer.toString(o.grpcStatus()) : "";
@@ -69,7 +70,8 @@ final class IstioLabels {
                               String clusterId) {
         String[] v = new String[TCP_NAMES.length];
         source(v, tunnel);
-        ServiceSpec service = tunnel.target() instanceof Target.ServiceTarget t ? t.service() : null;
+        Object service = tunnel.target() instanceof Target.ServiceTarget t ? t.service()
+                : tunnel.target() instanceof Target.ServiceEntryTarget se ? se.entry() : null;
         destination(v, o.endpointPod(), o.endpoint() != null, service, trustDomain, clusterDomain, clusterId);
         v[20] = "tcp";
         v[21] = o.flags();
@@ -86,6 +88,23 @@ final class IstioLabels {
         return request.target() instanceof Target.ServiceTarget t ? t.service() : null;
     }
 
+    /**
+     * The destination service of a request as {@link #service} sees it, or the ServiceEntry in its
+     * place (the route's ServiceEntry backend, else the ServiceEntry it addressed): a
+     * {@link ServiceSpec}, a {@link ServiceEntrySpec} or null. Allocates nothing.
+     */
+    static Object destination(RequestContext request) {
+        RouteSelection route = request.get(RouteSelection.KEY);
+        if (route != null && route.backend() instanceof RouteSelection.ServiceEntryBackend se) {
+            return se.entry();
+        }
+        ServiceSpec service = service(request);
+        if (service == null && request.target() instanceof Target.ServiceEntryTarget t) {
+            return t.entry();
+        }
+        return service;
+    }
+
     /** Number of source labels (indices 0..8 of {@link #NAMES}). */
     static final int SOURCE_COUNT = 9;
     /** Number of destination labels (indices 9..19). */
@@ -99,7 +118,7 @@ final class IstioLabels {
     }
 
     /** Indices 9..19 alone (destination_*), for the recording cache, at offset 0. */
-    static String[] destinationValues(PodSpec pod, boolean endpointKnown, ServiceSpec service, String trustDomain,
+    static String[] destinationValues(PodSpec pod, boolean endpointKnown, Object service, String trustDomain,
                                       String clusterDomain, String clusterId) {
         String[] v = new String[SOURCE_COUNT + DESTINATION_COUNT];
         destination(v, pod, endpointKnown, service, trustDomain, clusterDomain, clusterId);
@@ -125,8 +144,13 @@ final class IstioLabels {
         v[8] = baggage.getOrDefault("k8s.cluster.name", UNKNOWN);
     }
 
-    /** Indices 9..19: destination_*, from the endpoint's pod and the Service. */
-    private static void destination(String[] v, PodSpec pod, boolean endpointKnown, ServiceSpec service,
+    /**
+     * Indices 9..19: destination_*, from the endpoint's pod and the Service ({@code service} a
+     * {@link ServiceSpec}, a {@link ServiceEntrySpec} or null). A ServiceEntry is labelled as Istio's
+     * registry names it (pilot serviceentry/conversion.go: the service's name is the host, its
+     * namespace the entry's): destination_service and destination_service_name are its host.
+     */
+    private static void destination(String[] v, PodSpec pod, boolean endpointKnown, Object service,
                                     String trustDomain, String clusterDomain, String clusterId) {
         String dstWorkload = pod != null ? workloadName(pod) : UNKNOWN;
         v[9] = dstWorkload;
@@ -134,9 +158,11 @@ final class IstioLabels {
         v[11] = pod != null && endpointKnown ? pod.identity(trustDomain).uri() : UNKNOWN;
         v[12] = pod != null ? pod.labels().getOrDefault("app", UNKNOWN) : UNKNOWN;
         v[13] = pod != null ? pod.labels().getOrDefault("version", UNKNOWN) : UNKNOWN;
-        String svcName = service != null ? service.name().name() : null;
-        String svcNs = service != null ? service.name().namespace() : null;
-        v[14] = svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
+        ServiceSpec svc = service instanceof ServiceSpec s ? s : null;
+        ServiceEntrySpec entry = service instanceof ServiceEntrySpec e ? e : null;
+        String svcName = svc != null ? svc.name().name() : entry != null ? entry.host() : null;
+        String svcNs = svc != null ? svc.name().namespace() : entry != null ? entry.name().namespace() : null;
+        v[14] = svc != null ? svcName + "." + svcNs + ".svc." + clusterDomain : svcName != null ? svcName : UNKNOWN;
         v[15] = svcName != null ? svcName : UNKNOWN;
         v[16] = svcNs != null ? svcNs : UNKNOWN;
         v[17] = pod != null ? canonicalService(pod, dstWorkload) : UNKNOWN;

@@ -108,7 +108,7 @@ public final class IstioMetrics {
             t.sourceHash = Arrays.hashCode(t.source);
         }
         dev.waypoint.model.mesh.PodSpec pod = o.endpointPod();
-        dev.waypoint.model.mesh.ServiceSpec service = IstioLabels.service(request);
+        Object service = IstioLabels.destination(request); // a ServiceSpec, a ServiceEntrySpec or null
         boolean known = o.endpoint() != null;
         if (!t.destinationSet || t.pod != pod || t.service != service || t.known != known) {
             t.destinationSet = true;
@@ -212,7 +212,7 @@ public final class IstioMetrics {
         int sourceHash;
         boolean destinationSet;
         dev.waypoint.model.mesh.PodSpec pod;
-        dev.waypoint.model.mesh.ServiceSpec service;
+        Object service;
         boolean known;
         String[] destination;
         int destinationHash;

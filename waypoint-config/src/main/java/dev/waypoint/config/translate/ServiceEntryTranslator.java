@@ -131,8 +131,20 @@ final class ServiceEntryTranslator {
                 }
             }
         }
+        List<String> exportTo = ctx.stringList(spec, "spec", "exportTo");
+        for (int i = 0; i < exportTo.size(); i++) {
+            String e = exportTo.get(i);
+            if (!e.equals(".") && !e.equals("*") && !e.equals("~") && !ObjectContext.isLabel(e)) {
+                ctx.error(index("spec.exportTo", i), message("exportTo[" + i + "]", e,
+                        "'.', '*', '~' or a namespace name (" + ObjectContext.DNS1123_LABEL + ")"));
+            }
+        }
+        if (exportTo.size() > 1 && (exportTo.contains("~") || exportTo.contains("*"))) {
+            ctx.warning("spec.exportTo", message("exportTo", exportTo.toString(),
+                    "'*' or '~' alone (Istio refuses them mixed with other values); read as written"));
+        }
         return new ServiceEntrySpec(name, labels, hosts, addresses, ports, location, resolution, endpoints, selector,
-                ctx.source());
+                ctx.source(), exportTo);
     }
 
     static WorkloadEntrySpec translateWorkloadEntry(ObjectContext ctx, JsonNode tree, NamespacedName name,

@@ -80,6 +80,42 @@ class ServiceEntryTranslatorTest {
                 new WorkloadEndpointSpec("backend.example.com", null, Map.of(), Map.of(), null, 0));
         assertThat(se.workloadSelector()).isNull();
         assertThat(se.labels()).containsEntry("istio.io/use-waypoint", "waypoint");
+        assertThat(se.exportTo()).containsExactly(".");
+        assertThat(se.exportedTo("egress")).isTrue();
+        assertThat(se.exportedTo("apps")).isFalse();
+        assertThat(se.exportedTo(null)).as("a caller without identity").isFalse();
+    }
+
+    @Test
+    void exportToValuesAreCheckedAndReadAsWritten() throws IOException {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: db, namespace: egress}
+                spec:
+                  hosts: [db.internal]
+                  addresses: [240.240.0.3]
+                  ports: [{number: 5432, name: tcp-pg}]
+                  exportTo: [apps, "*", Bad_NS]
+                """);
+        assertThat(r.problems()).anySatisfy(p -> assertThat(p).contains("spec.exportTo[2]").contains("Bad_NS")
+                        .contains("'.', '*', '~' or a namespace name"))
+                .anySatisfy(p -> assertThat(p).contains("spec.exportTo").contains("'*' or '~' alone"));
+        Result ok = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: db, namespace: egress}
+                spec:
+                  hosts: [db.internal]
+                  addresses: [240.240.0.3]
+                  ports: [{number: 5432, name: tcp-pg}]
+                  exportTo: [apps, web]
+                """);
+        assertThat(ok.problems()).isEmpty();
+        ServiceEntrySpec se = ok.resources().serviceEntries().get(0);
+        assertThat(se.exportedTo("apps")).isTrue();
+        assertThat(se.exportedTo("web")).isTrue();
+        assertThat(se.exportedTo("egress")).as("'.' is not implied").isFalse();
     }
 
     @Test

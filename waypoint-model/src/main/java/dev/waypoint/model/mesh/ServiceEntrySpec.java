@@ -16,12 +16,24 @@ import java.util.Map;
  *        (defaults to the number) and {@code protocol} in place of {@code appProtocol}
  * @param endpoints {@code endpoints} (static workloads), or empty
  * @param workloadSelector {@code workloadSelector.labels}, or null when it has none
+ * @param exportTo {@code exportTo} as written: {@code .} (its own namespace), {@code *} (every
+ *        namespace), {@code ~} (none) or namespace names; empty: every namespace (meshConfig's
+ *        {@code defaultServiceExportTo} default)
  */
 public record ServiceEntrySpec(NamespacedName name, Map<String, String> labels, List<String> hosts,
                                List<InetAddress> addresses, List<ServicePortSpec> ports, Location location,
                                Resolution resolution, List<WorkloadEndpointSpec> endpoints,
-                               Map<String, String> workloadSelector, SourceRef source) {
+                               Map<String, String> workloadSelector, SourceRef source, List<String> exportTo) {
+    /** Exported everywhere (no {@code exportTo}). */
+    public ServiceEntrySpec(NamespacedName name, Map<String, String> labels, List<String> hosts,
+                            List<InetAddress> addresses, List<ServicePortSpec> ports, Location location,
+                            Resolution resolution, List<WorkloadEndpointSpec> endpoints,
+                            Map<String, String> workloadSelector, SourceRef source) {
+        this(name, labels, hosts, addresses, ports, location, resolution, endpoints, workloadSelector, source, List.of());
+    }
+
     public ServiceEntrySpec {
+        exportTo = exportTo == null ? List.of() : List.copyOf(exportTo);
         labels = Map.copyOf(labels);
         hosts = List.copyOf(hosts);
         addresses = List.copyOf(addresses);
@@ -42,6 +54,22 @@ public record ServiceEntrySpec(NamespacedName name, Map<String, String> labels, 
     /** The first host: the name used in logs, metrics and the config dump. */
     public String host() {
         return hosts.isEmpty() ? name.toString() : hosts.get(0);
+    }
+
+    /**
+     * Whether callers from {@code namespace} see this entry ({@code exportTo}); null (a caller
+     * without a mesh identity) sees only entries exported everywhere.
+     */
+    public boolean exportedTo(String namespace) {
+        if (exportTo.isEmpty()) {
+            return true;
+        }
+        for (String e : exportTo) {
+            if (e.equals("*") || namespace != null && (e.equals(namespace) || e.equals(".") && namespace.equals(name.namespace()))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The port entry for port {@code number}, or null. */

@@ -14,6 +14,8 @@ import java.util.Objects;
  * <ul>
  *   <li>{@code kind: Service} (group {@code ""} or {@code core}) named as the Service called, the
  *       policy in that Service's namespace;</li>
+ *   <li>{@code kind: ServiceEntry} (group {@code networking.istio.io}) named as the ServiceEntry
+ *       called, the policy in that ServiceEntry's namespace ({@link #attachesToServiceEntry});</li>
  *   <li>{@code kind: Gateway} (group {@code gateway.networking.k8s.io}) named as this waypoint,
  *       the policy in the waypoint's namespace: every Service and Pod the waypoint serves;</li>
  *   <li>{@code kind: GatewayClass} named {@code istio-waypoint}, the policy in the root namespace:
@@ -36,6 +38,8 @@ public record PolicyTargetRef(String group, String kind, String name, String nam
     public enum Scope {
         /** One Service (name and namespace). */
         SERVICE,
+        /** One ServiceEntry (name and namespace). */
+        SERVICE_ENTRY,
         /** This waypoint's Gateway: everything it serves. */
         GATEWAY,
         /** The istio-waypoint GatewayClass from the root namespace: every waypoint. */
@@ -55,6 +59,9 @@ public record PolicyTargetRef(String group, String kind, String name, String nam
         boolean core = group.isEmpty() || group.equals("core");
         if (core && kind.equals("Service")) {
             return Scope.SERVICE;
+        }
+        if (group.equals("networking.istio.io") && kind.equals("ServiceEntry")) {
+            return Scope.SERVICE_ENTRY;
         }
         boolean gatewayApi = group.equals("gateway.networking.k8s.io");
         if (gatewayApi && kind.equals("Gateway") && name.equals(waypointName) && policyNamespace.equals(waypointNamespace)) {
@@ -83,7 +90,31 @@ public record PolicyTargetRef(String group, String kind, String name, String nam
                 case GATEWAY, GATEWAY_CLASS -> {
                     return true;
                 }
-                case NONE -> { }
+                case SERVICE_ENTRY, NONE -> { }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether any of {@code refs} attaches a policy in {@code policyNamespace} to calls of the
+     * ServiceEntry {@code entryNamespace/entryName} through this waypoint: a {@code ServiceEntry}
+     * reference naming it from its own namespace, or this waypoint's Gateway / the GatewayClass.
+     */
+    public static boolean attachesToServiceEntry(List<PolicyTargetRef> refs, String policyNamespace, String entryNamespace,
+                                                 String entryName, String waypointNamespace, String waypointName,
+                                                 String rootNamespace) {
+        for (PolicyTargetRef ref : refs) {
+            switch (ref.scope(policyNamespace, waypointNamespace, waypointName, rootNamespace)) {
+                case SERVICE_ENTRY -> {
+                    if (ref.name().equals(entryName) && policyNamespace.equals(entryNamespace)) {
+                        return true;
+                    }
+                }
+                case GATEWAY, GATEWAY_CLASS -> {
+                    return true;
+                }
+                case SERVICE, NONE -> { }
             }
         }
         return false;

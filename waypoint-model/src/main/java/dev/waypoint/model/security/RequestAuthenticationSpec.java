@@ -37,4 +37,11 @@ public record RequestAuthenticationSpec(NamespacedName name, List<PolicyTargetRe
         return PolicyTargetRef.attaches(targetRefs, name.namespace(), serviceNamespace, serviceName, waypointNamespace,
                 waypointName, rootNamespace);
     }
+
+    /** Whether this object applies to calls of ServiceEntry {@code entryNamespace/entryName}, per {@link PolicyTargetRef#attachesToServiceEntry}. */
+    public boolean attachesToServiceEntry(String entryNamespace, String entryName, String waypointNamespace,
+                                          String waypointName, String rootNamespace) {
+        return PolicyTargetRef.attachesToServiceEntry(targetRefs, name.namespace(), entryNamespace, entryName,
+                waypointNamespace, waypointName, rootNamespace);
+    }
 }
