@@ -40,6 +40,8 @@ public final class ManifestGen implements Callable<Integer> {
     @Option(names = "--namespaces", defaultValue = "100") int namespaces;
     @Option(names = "--policies", defaultValue = "0", description = "AuthorizationPolicies for --kind scale") int policies;
     @Option(names = "--routes", defaultValue = "0", description = "HTTPRoutes for --kind scale") int routes;
+    @Option(names = "--waypoint-for", defaultValue = "service",
+            description = "the Gateway's istio.io/waypoint-for for --kind scale (all: the pods are bound too)") String waypointFor;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new ManifestGen()).execute(args));
@@ -52,6 +54,11 @@ public final class ManifestGen implements Callable<Integer> {
             writeBench(out, vip, podIp, httpPort, bulkPort);
         } else if (kind.equals("scale")) {
             writeScale(out, services, namespaces);
+            if (!waypointFor.equals("service")) {
+                Files.writeString(out.resolve("gateway.yaml"),
+                        GATEWAY.replace("istio.io/waypoint-for: service", "istio.io/waypoint-for: " + waypointFor),
+                        StandardCharsets.UTF_8);
+            }
             writePolicies(out, services, namespaces, policies, routes);
         } else {
             throw new CommandLine.ParameterException(new CommandLine(this), "--kind: " + kind + " (expected: bench, scale)");
