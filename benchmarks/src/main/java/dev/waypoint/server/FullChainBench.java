@@ -56,7 +56,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * the wasm phases, authn, authz, route; in package {@code dev.waypoint.server} to reach it) over a
  * snapshot compiled by the server's compilers from real manifests (ManifestGen's scale set: 10
  * Services, 10 AuthorizationPolicies plus a Gateway-wide DENY, 10 HTTPRoutes), and an in-memory
- * upstream that answers 200 at once. The request is allowed by its policy and matched by its
+ * upstream that answers 200 at once (so no endpoint is picked: telemetry's destination-pod labels
+ * are "unknown"); the tunnel carries a source peer identity and baggage. The request is allowed by its policy and matched by its
  * route, so every stage runs and continues. {@code stages} keeps the first N filters of the list,
  * so {@code -prof gc}'s {@code gc.alloc.rate.norm} differences are what each stage allocates:
  * 0 = the exchange alone, 1 = + telemetry, 2 = + normalization, 4 = + wasm-authn and authn,
@@ -76,6 +77,10 @@ public class FullChainBench {
 
     private EmbeddedChannel channel;
     private Path dir;
+
+    /** The source ztunnel's baggage on the CONNECT (what telemetry reads the source labels from). */
+    static final String BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=ns-0,k8s.deployment.name=client-0,"
+            + "service.name=client,service.version=v1";
 
     /** Answers 200 with an empty body as soon as the request starts. */
     static final UpstreamStage ANSWER = (request, head, h2, loop, sink) -> {
@@ -126,7 +131,7 @@ public class FullChainBench {
                 new AuthnFilter(Clock.systemUTC(), JwksCache.offline()), AuthzSettings.defaults());
         RequestChain chain = new RequestChain(all.subList(0, Math.min(stages, all.size())), ANSWER);
         TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "ns-0", "client-0"),
-                new InetSocketAddress("10.1.0.100", 40000), null, null, null, null);
+                new InetSocketAddress("10.1.0.100", 40000), null, null, BAGGAGE, null);
         channel = new EmbeddedChannel(chain.exchangeHandler(tunnel, SnapshotSource.of(snapshot), false));
         Object check = exchange();
         if (!(check instanceof FullHttpResponse r) || r.status().code() != 200) {
@@ -151,7 +156,6 @@ public class FullChainBench {
         req.headers().set(HttpHeaderNames.HOST, "svc-0.ns-0");
         req.headers().set(HttpHeaderNames.USER_AGENT, "bench/1.0");
         req.headers().set("x-request-id", "6f1c2f5e-2a4e-4d36-9b5e-0a8e7f1c3b21");
-        req.headers().set("baggage", "k8s.namespace.name=ns-1,k8s.deployment.name=client,service.name=client,service.version=v1");
         req.headers().set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         channel.writeInbound(req);
         Object res = channel.readOutbound();
