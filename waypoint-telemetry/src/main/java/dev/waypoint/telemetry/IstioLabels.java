@@ -39,8 +39,13 @@ final class IstioLabels {
      * @param clusterId this cluster's id ({@code Kubernetes}, Istio's default)
      */
     static String[] values(RequestContext request, String trustDomain, String clusterDomain, String clusterId) {
+        return values(request, Baggage.parse(request.tunnel().baggage()), trustDomain, clusterDomain, clusterId);
+    }
+
+    /** As {@link #values(RequestContext, String, String, String)}, with the tunnel's baggage already parsed. */
+    static String[] values(RequestContext request, Map<String, String> baggage, String trustDomain, String clusterDomain,
+                           String clusterId) {
         RequestOutcome o = request.outcome();
-        Map<String, String> baggage = Baggage.parse(request.tunnel().baggage());
         SpiffeId peer = request.tunnel().peer();
         String[] v = new String[NAMES.length];
         v[0] = "waypoint";

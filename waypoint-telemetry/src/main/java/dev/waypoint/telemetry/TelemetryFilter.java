@@ -18,6 +18,7 @@ public final class TelemetryFilter implements HttpFilter {
     private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
+    private final BaggageCache baggage = new BaggageCache();
 
     /**
      * @param accessLog where lines go, or null for no access log
@@ -44,7 +45,8 @@ public final class TelemetryFilter implements HttpFilter {
 
     @Override
     public void onComplete(RequestContext request) {
-        String[] labels = IstioLabels.values(request, trustDomain, clusterDomain, clusterId);
+        String[] labels = IstioLabels.values(request, baggage.parse(request.tunnel().baggage()), trustDomain,
+                clusterDomain, clusterId);
         metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
                 request.outcome().responseBytes());
         if (accessLog != null) {
