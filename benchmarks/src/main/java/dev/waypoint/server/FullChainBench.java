@@ -11,6 +11,7 @@ import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.HttpFilter;
 import dev.waypoint.model.request.Target;
@@ -56,8 +57,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * the wasm phases, authn, authz, route; in package {@code dev.waypoint.server} to reach it) over a
  * snapshot compiled by the server's compilers from real manifests (ManifestGen's scale set: 10
  * Services, 10 AuthorizationPolicies plus a Gateway-wide DENY, 10 HTTPRoutes), and an in-memory
- * upstream that answers 200 at once (so no endpoint is picked: telemetry's destination-pod labels
- * are "unknown"); the tunnel carries a source peer identity and baggage. The request is allowed by its policy and matched by its
+ * upstream that answers 200 at once after recording the attempt on svc-0's pod ({@code pod=false}:
+ * no endpoint, telemetry's destination-pod labels are "unknown"); the tunnel carries a source peer identity and baggage. The request is allowed by its policy and matched by its
  * route, so every stage runs and continues. {@code stages} keeps the first N filters of the list,
  * so {@code -prof gc}'s {@code gc.alloc.rate.norm} differences are what each stage allocates:
  * 0 = the exchange alone, 1 = + telemetry, 2 = + normalization, 4 = + wasm-authn and authn,
@@ -75,6 +76,10 @@ public class FullChainBench {
     @Param({"0", "1", "2", "4", "6", "9"})
     public int stages;
 
+    /** Whether the upstream reports an endpoint pod (then telemetry fills the destination workload labels). */
+    @Param({"true"})
+    public boolean pod;
+
     private EmbeddedChannel channel;
     private Path dir;
 
@@ -82,8 +87,17 @@ public class FullChainBench {
     static final String BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=ns-0,k8s.deployment.name=client-0,"
             + "service.name=client,service.version=v1";
 
-    /** Answers 200 with an empty body as soon as the request starts. */
-    static final UpstreamStage ANSWER = (request, head, h2, loop, sink) -> {
+    /** The endpoint pod the in-memory upstream reports as picked (svc-0's pod), or null for none. */
+    private PodSpec endpointPod;
+
+    /**
+     * Answers 200 with an empty body as soon as the request starts, after recording the attempt
+     * on the endpoint pod as the real upstream stage does (telemetry's destination labels read it).
+     */
+    private final UpstreamStage answer = (request, head, h2, loop, sink) -> {
+        if (endpointPod != null) {
+            request.outcome().attempt("10.1.0.0:8080", endpointPod);
+        }
         ReferenceCountUtil.release(head);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
         res.headers().set(HttpHeaderNames.CONTENT_LENGTH, 0);
@@ -129,7 +143,9 @@ public class FullChainBench {
         List<HttpFilter> all = InboundRequestPipeline.filters(
                 new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "cluster.local", "Kubernetes"),
                 new AuthnFilter(Clock.systemUTC(), JwksCache.offline()), AuthzSettings.defaults());
-        RequestChain chain = new RequestChain(all.subList(0, Math.min(stages, all.size())), ANSWER);
+        endpointPod = pod ? snapshot.resources().pods().stream()
+                .filter(p -> p.name().name().equals("svc-0-0")).findFirst().orElseThrow() : null;
+        RequestChain chain = new RequestChain(all.subList(0, Math.min(stages, all.size())), answer);
         TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "ns-0", "client-0"),
                 new InetSocketAddress("10.1.0.100", 40000), null, null, BAGGAGE, null);
         channel = new EmbeddedChannel(chain.exchangeHandler(tunnel, SnapshotSource.of(snapshot), false));
