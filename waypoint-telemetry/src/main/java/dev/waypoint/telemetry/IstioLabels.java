@@ -45,6 +45,13 @@ final class IstioLabels {
     /** As {@link #values(RequestContext, String, String, String)}, with the tunnel's baggage already parsed. */
     static String[] values(RequestContext request, Map<String, String> baggage, String trustDomain, String clusterDomain,
                            String clusterId) {
+        PodSpec pod = request.outcome().endpointPod();
+        return values(request, baggage, pod != null ? PodLabels.of(pod, trustDomain) : null, clusterDomain, clusterId);
+    }
+
+    /** As {@link #values(RequestContext, Map, String, String, String)}, with the endpoint pod's labels already derived. */
+    static String[] values(RequestContext request, Map<String, String> baggage, PodLabels podLabels, String clusterDomain,
+                           String clusterId) {
         RequestOutcome o = request.outcome();
         SpiffeId peer = request.tunnel().peer();
         String[] v = new String[NAMES.length];
@@ -62,13 +69,12 @@ final class IstioLabels {
         v[7] = baggage.getOrDefault("service.version", "latest");
         v[8] = baggage.getOrDefault("k8s.cluster.name", UNKNOWN);
 
-        PodSpec pod = o.endpointPod();
-        String dstWorkload = pod != null ? workloadName(pod) : UNKNOWN;
-        v[9] = dstWorkload;
-        v[10] = pod != null ? pod.name().namespace() : UNKNOWN;
-        v[11] = pod != null && o.endpoint() != null ? pod.identity(trustDomain).uri() : UNKNOWN;
-        v[12] = pod != null ? pod.labels().getOrDefault("app", UNKNOWN) : UNKNOWN;
-        v[13] = pod != null ? pod.labels().getOrDefault("version", UNKNOWN) : UNKNOWN;
+        PodLabels pod = podLabels;
+        v[9] = pod != null ? pod.workload() : UNKNOWN;
+        v[10] = pod != null ? pod.namespace() : UNKNOWN;
+        v[11] = pod != null && o.endpoint() != null ? pod.principal() : UNKNOWN;
+        v[12] = pod != null ? pod.app() : UNKNOWN;
+        v[13] = pod != null ? pod.version() : UNKNOWN;
         String svcName = null;
         String svcNs = null;
         RouteSelection route = request.get(RouteSelection.KEY);
@@ -94,8 +100,8 @@ final class IstioLabels {
         v[14] = entryHost != null ? entryHost : svcName != null ? svcName + "." + svcNs + ".svc." + clusterDomain : UNKNOWN;
         v[15] = svcName != null ? svcName : UNKNOWN;
         v[16] = svcNs != null ? svcNs : UNKNOWN;
-        v[17] = pod != null ? canonicalService(pod, dstWorkload) : UNKNOWN;
-        v[18] = pod != null ? canonicalRevision(pod) : UNKNOWN;
+        v[17] = pod != null ? pod.canonicalService() : UNKNOWN;
+        v[18] = pod != null ? pod.canonicalRevision() : UNKNOWN;
         v[19] = clusterId;
         v[20] = request.attributes().grpc() ? "grpc" : "http";
         v[21] = Integer.toString(o.status());

@@ -19,6 +19,7 @@ public final class TelemetryFilter implements HttpFilter {
     private final String clusterDomain;
     private final String clusterId;
     private final BaggageCache baggage = new BaggageCache();
+    private final PodLabels.Cache pods;
 
     /**
      * @param accessLog where lines go, or null for no access log
@@ -31,6 +32,7 @@ public final class TelemetryFilter implements HttpFilter {
         this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
+        this.pods = new PodLabels.Cache(trustDomain);
     }
 
     @Override
@@ -45,8 +47,10 @@ public final class TelemetryFilter implements HttpFilter {
 
     @Override
     public void onComplete(RequestContext request) {
-        String[] labels = IstioLabels.values(request, baggage.parse(request.tunnel().baggage()), trustDomain,
-                clusterDomain, clusterId);
+        dev.waypoint.model.mesh.PodSpec pod = request.outcome().endpointPod();
+        String[] labels = IstioLabels.values(request, baggage.parse(request.tunnel().baggage()),
+                pod == null ? null : request.snapshot() == null ? PodLabels.of(pod, trustDomain)
+                        : pods.of(pod, request.snapshot().resources()), clusterDomain, clusterId);
         metrics.record(labels, Math.max(0, request.outcome().durationNanos()) / 1e6, request.outcome().requestBytes(),
                 request.outcome().responseBytes());
         if (accessLog != null) {
