@@ -98,12 +98,16 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         // each policy is compiled once (and reported once), then shared by every target it attaches to
         List<AuthorizationPolicySpec> specs = new ArrayList<>();
         List<CompiledPolicy> compiled = new ArrayList<>();
+        Set<NamespacedName> serviceNames = new java.util.HashSet<>();
+        for (ServiceSpec svc : resources.services()) {
+            serviceNames.add(svc.name());
+        }
         for (AuthorizationPolicySpec spec : resources.authorizationPolicies()) {
             if (!spec.forWaypoints()) {
                 continue;
             }
             if (!PolicyTargetRef.attaches(spec.targetRefs(), spec.name().namespace(), "", null, waypoint.namespace(),
-                    waypoint.name(), rootNamespace) && !attachesToAnyService(spec, resources, waypoint)
+                    waypoint.name(), rootNamespace) && serviceTargets(spec, waypoint).stream().noneMatch(serviceNames::contains)
                     && !attachesToAnyServiceEntry(spec, resources, waypoint)) {
                 continue;
             }
@@ -112,22 +116,41 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         }
 
         List<CompiledPolicy> gatewayWide = new ArrayList<>();
+        List<Integer> wideIndexes = new ArrayList<>();
+        // policy indexes (ascending) per Service their targetRefs name: a Service's policies are the
+        // gateway-wide ones and these, in policy order, without a scan of every policy per Service
+        Map<NamespacedName, List<Integer>> byService = new HashMap<>();
         for (int i = 0; i < specs.size(); i++) {
             AuthorizationPolicySpec s = specs.get(i);
             if (PolicyTargetRef.attaches(s.targetRefs(), s.name().namespace(), "", null, waypoint.namespace(),
                     waypoint.name(), rootNamespace)) {
                 gatewayWide.add(compiled.get(i));
+                wideIndexes.add(i);
+            }
+            for (NamespacedName target : serviceTargets(s, waypoint)) {
+                List<Integer> list = byService.computeIfAbsent(target, k -> new ArrayList<>());
+                if (list.isEmpty() || list.get(list.size() - 1) != i) {
+                    list.add(i);
+                }
             }
         }
         AuthzEngine wide = engine(gatewayWide, diagnostics, reported);
         Map<NamespacedName, AuthzEngine> services = new HashMap<>();
         for (ServiceSpec svc : resources.services()) {
+            List<Integer> own = byService.get(svc.name());
+            if (own == null) {
+                continue; // the gateway-wide engine
+            }
             List<CompiledPolicy> mine = new ArrayList<>();
-            for (int i = 0; i < specs.size(); i++) {
-                AuthorizationPolicySpec s = specs.get(i);
-                if (PolicyTargetRef.attaches(s.targetRefs(), s.name().namespace(), svc.name().namespace(),
-                        svc.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
-                    mine.add(compiled.get(i));
+            for (int a = 0, b = 0; a < wideIndexes.size() || b < own.size(); ) {
+                int next = b >= own.size() || (a < wideIndexes.size() && wideIndexes.get(a) <= own.get(b))
+                        ? wideIndexes.get(a) : own.get(b);
+                mine.add(compiled.get(next));
+                while (a < wideIndexes.size() && wideIndexes.get(a) == next) {
+                    a++;
+                }
+                while (b < own.size() && own.get(b) == next) {
+                    b++;
                 }
             }
             if (mine.size() != gatewayWide.size()) {
@@ -161,14 +184,19 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
         return false;
     }
 
-    private boolean attachesToAnyService(AuthorizationPolicySpec spec, ResourceSet resources, NamespacedName waypoint) {
-        for (ServiceSpec svc : resources.services()) {
-            if (PolicyTargetRef.attaches(spec.targetRefs(), spec.name().namespace(), svc.name().namespace(),
-                    svc.name().name(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
-                return true;
+    /**
+     * The Services {@code spec}'s {@code targetRefs} name ({@link PolicyTargetRef.Scope#SERVICE}
+     * references: a Service of the policy's own namespace), whether or not they exist.
+     */
+    private List<NamespacedName> serviceTargets(AuthorizationPolicySpec spec, NamespacedName waypoint) {
+        List<NamespacedName> out = new ArrayList<>(1);
+        String ns = spec.name().namespace();
+        for (PolicyTargetRef ref : spec.targetRefs()) {
+            if (ref.scope(ns, waypoint.namespace(), waypoint.name(), rootNamespace) == PolicyTargetRef.Scope.SERVICE) {
+                out.add(new NamespacedName(ns, ref.name()));
             }
         }
-        return false;
+        return out;
     }
 
     /** A CUSTOM policy with its provider, when the mesh config has it; reported when it does not. */

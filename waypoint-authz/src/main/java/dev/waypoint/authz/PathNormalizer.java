@@ -38,6 +38,9 @@ public final class PathNormalizer {
                 break;
             }
         }
+        if (alreadyNormal(target, q, mode != Mode.BASE)) {
+            return target; // the common case: nothing to change, nothing allocated
+        }
         String path = target.substring(0, q);
         if (mode == Mode.DECODE_AND_MERGE_SLASHES) {
             path = decodeSlashes(path);
@@ -51,6 +54,37 @@ public final class PathNormalizer {
     }
 
     /** {@code %2F} → {@code /}, {@code %5C} → {@code \}, any case. */
+    /**
+     * True when the path {@code target[0, end)} is left as it is by every step {@code normalize}
+     * would run: no {@code %} (nothing to decode), no backslash, no {@code .} or {@code ..}
+     * segment, and, when slashes are merged, no {@code //}. One pass, no allocation.
+     */
+    static boolean alreadyNormal(String target, int end, boolean mergeSlashes) {
+        for (int i = 0; i < end; i++) {
+            char c = target.charAt(i);
+            if (c == '%' || c == '\\') {
+                return false;
+            }
+            if (c == '/' && i + 1 < end) {
+                char n = target.charAt(i + 1);
+                if (n == '/' && mergeSlashes) {
+                    return false;
+                }
+                if (n == '.') {
+                    // "/." or "/.." followed by '/' or the end of the path is a dot segment
+                    int j = i + 2;
+                    if (j < end && target.charAt(j) == '.') {
+                        j++;
+                    }
+                    if (j == end || target.charAt(j) == '/') {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
     static String decodeSlashes(String p) {
         if (p.indexOf('%') < 0) {
             return p;

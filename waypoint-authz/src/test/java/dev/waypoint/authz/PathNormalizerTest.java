@@ -47,4 +47,46 @@ class PathNormalizerTest {
         String p = "/a/b?c=d";
         assertThat(PathNormalizer.normalize(p, Mode.BASE)).isSameAs(p);
     }
+
+    /**
+     * The no-allocation fast path: a path it calls already normal is returned as the same instance,
+     * and the full steps (decode, base, merge) would indeed leave it unchanged; the others go the
+     * full way.
+     */
+    @ParameterizedTest(name = "{0} {1} -> already normal: {2}")
+    @CsvSource(delimiter = '|', value = {
+            "BASE | /api/v1/items?id=42 | true",
+            "BASE | / | true",
+            "BASE | /a.b/c..d/...e/.f/g. | true",
+            "BASE | /a/.../b | true",
+            "BASE | /a//b | true",
+            "MERGE_SLASHES | /a//b | false",
+            "DECODE_AND_MERGE_SLASHES | /a/b/ | true",
+            "BASE | /a/./b | false",
+            "BASE | /a/. | false",
+            "BASE | /a/.. | false",
+            "BASE | /../a | false",
+            "BASE | /. | false",
+            "BASE | /a%41 | false",
+            "BASE | /a\\b | false",
+            "BASE | /a/..?x | false",
+            "BASE | /a?x=/../y | true",
+            "BASE | /a#/../y | true",
+    })
+    void alreadyNormalPathsComeBackAsTheSameInstance(Mode mode, String target, boolean normal) {
+        int q = target.length();
+        for (int i = 0; i < target.length(); i++) {
+            if (target.charAt(i) == '?' || target.charAt(i) == '#') {
+                q = i;
+                break;
+            }
+        }
+        assertThat(PathNormalizer.alreadyNormal(target, q, mode != Mode.BASE)).isEqualTo(normal);
+        if (normal) {
+            assertThat(PathNormalizer.normalize(target, mode)).isSameAs(target);
+            String path = target.substring(0, q);
+            String full = PathNormalizer.base(mode == Mode.DECODE_AND_MERGE_SLASHES ? PathNormalizer.decodeSlashes(path) : path);
+            assertThat(mode == Mode.BASE ? full : PathNormalizer.mergeSlashes(full)).isEqualTo(path);
+        }
+    }
 }

@@ -6,6 +6,7 @@ import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelIndex;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
@@ -51,12 +52,12 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
         }
         Map<NamespacedName, PodSpec> podsByName = new HashMap<>();
         Map<NamespacedName, Boolean> meshPods = new HashMap<>();
-        Map<String, List<PodSpec>> podsByNamespace = new HashMap<>();
         for (PodSpec pod : resources.pods()) {
             podsByName.put(pod.name(), pod);
             meshPods.put(pod.name(), inMesh(pod, namespaces.get(pod.name().namespace())));
-            podsByNamespace.computeIfAbsent(pod.name().namespace(), k -> new ArrayList<>()).add(pod);
         }
+        // selected once per Service from a label index, not by scanning the namespace's pods per port
+        LabelIndex<PodSpec> podIndex = LabelIndex.pods(resources.pods());
         Map<NamespacedName, List<EndpointSliceSpec>> slices = new HashMap<>();
         for (EndpointSliceSpec slice : resources.endpointSlices()) {
             slices.computeIfAbsent(slice.service(), k -> new ArrayList<>()).add(slice);
@@ -67,11 +68,13 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
         TrafficPolicyCompiler trafficPolicies = new TrafficPolicyCompiler(resources, diagnostics);
         String td = resources.trustDomain();
         for (ServiceSpec svc : resources.services()) {
+            List<PodSpec> selected = svc.selector() == null ? List.of()
+                    : podIndex.select(svc.name().namespace(), svc.selector());
             for (ServicePortSpec port : svc.ports()) {
                 List<Endpoint> eps = new ArrayList<>();
                 if (svc.selector() != null) {
-                    for (PodSpec pod : podsByNamespace.getOrDefault(svc.name().namespace(), List.of())) {
-                        if (pod.ip() == null || !pod.ready() || !matches(svc.selector(), pod.labels())) {
+                    for (PodSpec pod : selected) {
+                        if (pod.ip() == null || !pod.ready()) {
                             continue;
                         }
                         int target = port.targetPortName() != null
@@ -135,11 +138,6 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
     }
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {
-        for (Map.Entry<String, String> e : selector.entrySet()) {
-            if (!e.getValue().equals(labels.get(e.getKey()))) {
-                return false;
-            }
-        }
-        return true;
+        return LabelIndex.matches(selector, labels);
     }
 }

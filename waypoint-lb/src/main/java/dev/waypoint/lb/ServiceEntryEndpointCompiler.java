@@ -5,6 +5,7 @@ import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelIndex;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServiceEntrySpec;
@@ -47,10 +48,7 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
     @Override
     public ServiceEntryEndpoints compile(ResourceSet resources, Diagnostics diagnostics) {
         String td = resources.trustDomain();
-        Map<String, List<PodSpec>> podsByNamespace = new HashMap<>();
-        for (PodSpec pod : resources.pods()) {
-            podsByNamespace.computeIfAbsent(pod.name().namespace(), k -> new ArrayList<>()).add(pod);
-        }
+        LabelIndex<PodSpec> podIndex = LabelIndex.pods(resources.pods());
         Map<String, List<WorkloadEntrySpec>> wesByNamespace = new HashMap<>();
         for (WorkloadEntrySpec we : resources.workloadEntries()) {
             wesByNamespace.computeIfAbsent(we.name().namespace(), k -> new ArrayList<>()).add(we);
@@ -77,8 +75,8 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                     continue;
                 }
                 if (se.workloadSelector() != null) {
-                    for (PodSpec pod : podsByNamespace.getOrDefault(ns, List.of())) {
-                        if (pod.ip() == null || !pod.ready() || !EndpointCompiler.matches(se.workloadSelector(), pod.labels())) {
+                    for (PodSpec pod : podIndex.select(ns, se.workloadSelector())) {
+                        if (pod.ip() == null || !pod.ready()) {
                             continue;
                         }
                         SpiffeId id = internal || EndpointCompiler.inMesh(pod, namespaces.get(ns)) ? pod.identity(td) : null;

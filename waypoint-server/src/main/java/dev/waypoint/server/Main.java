@@ -33,6 +33,7 @@ public final class Main implements Runnable {
 
     /** Runs one command and exits with its status. */
     public static void main(String[] args) {
+        JvmDefaults.apply(); // before any Netty class loads
         System.exit(new CommandLine(new Main()).execute(args));
     }
 

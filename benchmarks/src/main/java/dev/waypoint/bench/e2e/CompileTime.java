@@ -45,9 +45,17 @@ public final class CompileTime implements Callable<Integer> {
         System.exit(new CommandLine(new CompileTime()).execute(args));
     }
 
-    /** The waypoint's compilers, in its order ({@code WaypointServer.compilers(AuthzSettings)} is package-private). */
+    /**
+     * The waypoint's compilers, in its order ({@code WaypointServer.compilers(...)} is
+     * package-private): target table, endpoints, HTTPRoutes, JWT rules (offline JWKS),
+     * AuthorizationPolicies, ServiceEntry endpoints, TCP/TLS routes, WasmPlugins (validation).
+     */
     static List<PartCompiler<?>> compilers() {
-        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new dev.waypoint.authz.AuthzPolicyCompiler());
+        return List.of(new TargetTableCompiler(), new EndpointCompiler(), new dev.waypoint.routing.HttpRouteCompiler(),
+                new dev.waypoint.authn.JwtRuleCompiler(dev.waypoint.authn.JwksCache.offline(), "istio-system"),
+                new dev.waypoint.authz.AuthzPolicyCompiler(),
+                new dev.waypoint.lb.ServiceEntryEndpointCompiler(), new dev.waypoint.routing.L4RouteCompiler(),
+                dev.waypoint.wasm.WasmPluginCompiler.forValidation("istio-system"));
     }
 
     @Override
@@ -84,6 +92,9 @@ public final class CompileTime implements Callable<Integer> {
             out.put("dir", dir.toString());
             out.put("services", resources.services().size());
             out.put("pods", resources.pods().size());
+            out.put("authorizationPolicies", resources.authorizationPolicies().size());
+            out.put("httpRoutes", resources.httpRoutes().size());
+            out.put("maxHeapMiB", Runtime.getRuntime().maxMemory() >> 20);
             out.put("namespaces", resources.namespaces().size());
             out.put("boundServicePorts", snap.part(TargetTable.PART).counts().get(0));
             out.put("boundPods", snap.part(TargetTable.PART).counts().get(1));

@@ -20,8 +20,12 @@ import picocli.CommandLine.Option;
  *       9000 ({@code tcp-bulk}: declared TCP, relayed without sniffing).</li>
  *   <li>{@code scale}: the config-compile test: {@code --services} Services spread over
  *       {@code --namespaces} ambient namespaces, each selecting its own pod (one pod per
- *       Service), with two ports (http 80, grpc 9090), plus the Gateway. AuthorizationPolicies do
- *       not exist in the product yet, so none are written.</li>
+ *       Service), with two ports (http 80, grpc 9090), plus the Gateway; {@code --policies}
+ *       AuthorizationPolicies (ALLOW, one principal, {@code GET} under a path prefix, each
+ *       attached by {@code targetRefs} to one Service, round robin) and {@code --routes} HTTPRoutes
+ *       (each with a Service parentRef on port 80, a path-prefix rule with a header match and a
+ *       header-setting filter, and the default rule, both to the Service itself), plus one
+ *       Gateway-wide DENY policy when {@code --policies} is not 0.</li>
  * </ul>
  */
 @Command(name = "manifest-gen", mixinStandardHelpOptions = true, description = "Benchmark manifest directories.")
@@ -34,6 +38,10 @@ public final class ManifestGen implements Callable<Integer> {
     @Option(names = "--bulk-port", defaultValue = "9000") int bulkPort;
     @Option(names = "--services", defaultValue = "10000") int services;
     @Option(names = "--namespaces", defaultValue = "100") int namespaces;
+    @Option(names = "--policies", defaultValue = "0", description = "AuthorizationPolicies for --kind scale") int policies;
+    @Option(names = "--routes", defaultValue = "0", description = "HTTPRoutes for --kind scale") int routes;
+    @Option(names = "--waypoint-for", defaultValue = "service",
+            description = "the Gateway's istio.io/waypoint-for for --kind scale (all: the pods are bound too)") String waypointFor;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new ManifestGen()).execute(args));
@@ -46,6 +54,12 @@ public final class ManifestGen implements Callable<Integer> {
             writeBench(out, vip, podIp, httpPort, bulkPort);
         } else if (kind.equals("scale")) {
             writeScale(out, services, namespaces);
+            if (!waypointFor.equals("service")) {
+                Files.writeString(out.resolve("gateway.yaml"),
+                        GATEWAY.replace("istio.io/waypoint-for: service", "istio.io/waypoint-for: " + waypointFor),
+                        StandardCharsets.UTF_8);
+            }
+            writePolicies(out, services, namespaces, policies, routes);
         } else {
             throw new CommandLine.ParameterException(new CommandLine(this), "--kind: " + kind + " (expected: bench, scale)");
         }
@@ -195,6 +209,102 @@ public final class ManifestGen implements Callable<Integer> {
                                 status: "True"
                             """.formatted(name, ns, vip, podIp));
                 }
+            }
+        }
+    }
+
+    /** The namespace and name of Service {@code s} in the scale set (as {@link #writeScale} spreads them). */
+    private static String[] scaleService(int s, int services, int namespaces) {
+        int perNs = (services + namespaces - 1) / namespaces;
+        return new String[] {"ns-" + (s / perNs), "svc-" + s};
+    }
+
+    /** AuthorizationPolicies and HTTPRoutes over the scale set's Services (see the class comment). */
+    public static void writePolicies(Path dir, int services, int namespaces, int policies, int routes) throws IOException {
+        if (policies <= 0 && routes <= 0) {
+            return;
+        }
+        try (BufferedWriter w = Files.newBufferedWriter(dir.resolve("policies.yaml"), StandardCharsets.UTF_8)) {
+            if (policies > 0) {
+                w.write("""
+                        apiVersion: security.istio.io/v1
+                        kind: AuthorizationPolicy
+                        metadata:
+                          name: deny-admin
+                          namespace: istio-system
+                        spec:
+                          targetRefs:
+                          - group: gateway.networking.k8s.io
+                            kind: Gateway
+                            name: waypoint
+                          action: DENY
+                          rules:
+                          - to:
+                            - operation:
+                                paths: ["/admin*"]
+                        """);
+            }
+            for (int i = 0; i < policies; i++) {
+                String[] svc = scaleService(i % services, services, namespaces);
+                w.write("""
+                        ---
+                        apiVersion: security.istio.io/v1
+                        kind: AuthorizationPolicy
+                        metadata:
+                          name: allow-%3$d
+                          namespace: %1$s
+                        spec:
+                          targetRefs:
+                          - kind: Service
+                            group: ""
+                            name: %2$s
+                          action: ALLOW
+                          rules:
+                          - from:
+                            - source:
+                                principals: ["cluster.local/ns/%1$s/sa/client-%3$d"]
+                            to:
+                            - operation:
+                                methods: ["GET"]
+                                paths: ["/api/%3$d/*"]
+                        """.formatted(svc[0], svc[1], i));
+            }
+            for (int i = 0; i < routes; i++) {
+                String[] svc = scaleService(i % services, services, namespaces);
+                w.write("""
+                        ---
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: HTTPRoute
+                        metadata:
+                          name: route-%3$d
+                          namespace: %1$s
+                        spec:
+                          parentRefs:
+                          - group: ""
+                            kind: Service
+                            name: %2$s
+                            port: 80
+                          rules:
+                          - matches:
+                            - path:
+                                type: PathPrefix
+                                value: /v2/%3$d
+                              headers:
+                              - name: x-canary
+                                value: "true"
+                            filters:
+                            - type: RequestHeaderModifier
+                              requestHeaderModifier:
+                                set:
+                                - name: x-route
+                                  value: route-%3$d
+                            backendRefs:
+                            - name: %2$s
+                              port: 80
+                          - backendRefs:
+                            - name: %2$s
+                              port: 80
+                        """.formatted(svc[0], svc[1], i));
             }
         }
     }

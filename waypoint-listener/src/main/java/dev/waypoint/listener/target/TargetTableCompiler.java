@@ -7,6 +7,7 @@ import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelIndex;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
@@ -15,8 +16,10 @@ import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.request.Target;
 import java.net.InetAddress;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -113,6 +116,7 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
             }
         }
 
+        Map<NamespacedName, List<ServiceSpec>> selecting = null; // built for the first bound pod
         for (PodSpec pod : resources.pods()) {
             if (pod.ip() == null) {
                 continue;
@@ -124,7 +128,10 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
                 continue;
             }
             pods.put(pod.ip(), pod);
-            podProtocols.put(pod.ip(), declaredPorts(pod, resources));
+            if (selecting == null) {
+                selecting = selectingServices(resources);
+            }
+            podProtocols.put(pod.ip(), declaredPorts(pod, selecting.getOrDefault(pod.name(), List.of())));
         }
         for (InetAddress ip : services.keySet()) {
             notBound.remove(ip);
@@ -160,14 +167,28 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
         return null;
     }
 
-    /** Protocols declared for a pod's ports by the Services that select it (first wins). */
-    private static Map<Integer, AppProtocol> declaredPorts(PodSpec pod, ResourceSet resources) {
-        Map<Integer, AppProtocol> out = new HashMap<>();
+    /**
+     * The Services that select each pod, in Service order: from a label index of the pods, so the
+     * pods' protocols do not cost a scan of every Service per bound pod (Services x Pods).
+     */
+    private static Map<NamespacedName, List<ServiceSpec>> selectingServices(ResourceSet resources) {
+        LabelIndex<PodSpec> index = LabelIndex.pods(resources.pods());
+        Map<NamespacedName, List<ServiceSpec>> out = new HashMap<>();
         for (ServiceSpec svc : resources.services()) {
-            if (svc.selector() == null || !svc.name().namespace().equals(pod.name().namespace())
-                    || !matches(svc.selector(), pod.labels())) {
+            if (svc.selector() == null) {
                 continue;
             }
+            for (PodSpec pod : index.select(svc.name().namespace(), svc.selector())) {
+                out.computeIfAbsent(pod.name(), k -> new ArrayList<>(1)).add(svc);
+            }
+        }
+        return out;
+    }
+
+    /** Protocols declared for a pod's ports by the Services that select it (first wins). */
+    private static Map<Integer, AppProtocol> declaredPorts(PodSpec pod, List<ServiceSpec> selecting) {
+        Map<Integer, AppProtocol> out = new HashMap<>();
+        for (ServiceSpec svc : selecting) {
             for (ServicePortSpec p : svc.ports()) {
                 int target = p.targetPortName() != null ? pod.namedPorts().getOrDefault(p.targetPortName(), 0)
                         : p.targetPortNumber();
@@ -180,12 +201,7 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
     }
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {
-        for (Map.Entry<String, String> e : selector.entrySet()) {
-            if (!e.getValue().equals(labels.get(e.getKey()))) {
-                return false;
-            }
-        }
-        return true;
+        return LabelIndex.matches(selector, labels);
     }
 
     private static <T> Map<InetAddress, Map<Integer, T>> freeze(Map<InetAddress, Map<Integer, T>> in) {
