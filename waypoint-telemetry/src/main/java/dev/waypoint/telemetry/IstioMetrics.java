@@ -8,6 +8,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import dev.waypoint.model.telemetry.TelemetrySpec.Metric;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -48,9 +50,90 @@ public final class IstioMetrics {
     private final Counter dropped;
     private final AtomicBoolean droppedLogged = new AtomicBoolean();
 
-    /** One HTTP label set; the message counters are null unless {@code request_protocol="grpc"}. */
-    private record Series(Counter requests, DistributionSummary duration, DistributionSummary requestBytes,
-                          DistributionSummary responseBytes, Counter requestMessages, Counter responseMessages) {}
+    /**
+     * One HTTP label set. Its meters are registered on first use, so a metric a Telemetry disables
+     * for this destination never shows up in the scrape; the message counters only for gRPC.
+     */
+    private final class Series {
+        private final Tags tags;
+        private final boolean grpc;
+        private volatile Counter requests;
+        private volatile DistributionSummary duration;
+        private volatile DistributionSummary requestBytes;
+        private volatile DistributionSummary responseBytes;
+        private volatile Counter requestMessages;
+        private volatile Counter responseMessages;
+
+        Series(Tags tags, boolean grpc) {
+            this.tags = tags;
+            this.grpc = grpc;
+        }
+
+        Counter requests() {
+            Counter c = requests;
+            return c != null ? c : (requests = Counter.builder("istio_requests")
+                    .description("Requests handled, by Istio's standard labels.").tags(tags).register(registry));
+        }
+
+        DistributionSummary duration() {
+            DistributionSummary d = duration;
+            return d != null ? d : (duration = DistributionSummary.builder("istio_request_duration_milliseconds")
+                    .description("Request duration, ms.").serviceLevelObjectives(DURATION_BUCKETS_MS).tags(tags)
+                    .register(registry));
+        }
+
+        DistributionSummary requestBytes() {
+            DistributionSummary d = requestBytes;
+            return d != null ? d : (requestBytes = DistributionSummary.builder("istio_request_bytes")
+                    .description("Request body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
+                    .register(registry));
+        }
+
+        DistributionSummary responseBytes() {
+            DistributionSummary d = responseBytes;
+            return d != null ? d : (responseBytes = DistributionSummary.builder("istio_response_bytes")
+                    .description("Response body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
+                    .register(registry));
+        }
+
+        /** Null unless {@code request_protocol="grpc"}. */
+        Counter requestMessages() {
+            Counter c = requestMessages;
+            return c != null || !grpc ? c : (requestMessages = Counter.builder("istio_request_messages")
+                    .description("gRPC messages received from the client.").tags(tags).register(registry));
+        }
+
+        Counter responseMessages() {
+            Counter c = responseMessages;
+            return c != null || !grpc ? c : (responseMessages = Counter.builder("istio_response_messages")
+                    .description("gRPC messages sent to the client.").tags(tags).register(registry));
+        }
+
+        /** Records one request, skipping the metrics in {@code off}. */
+        void record(Set<Metric> off, double durationMs, long reqBytes, long respBytes, long reqMessages,
+                    long respMessages) {
+            if (!off.contains(Metric.REQUEST_COUNT)) {
+                requests().increment();
+            }
+            if (!off.contains(Metric.REQUEST_DURATION)) {
+                duration().record(durationMs);
+            }
+            if (!off.contains(Metric.REQUEST_SIZE)) {
+                requestBytes().record(reqBytes);
+            }
+            if (!off.contains(Metric.RESPONSE_SIZE)) {
+                responseBytes().record(respBytes);
+            }
+            if (grpc) {
+                if (!off.contains(Metric.GRPC_REQUEST_MESSAGES)) {
+                    requestMessages().increment(reqMessages);
+                }
+                if (!off.contains(Metric.GRPC_RESPONSE_MESSAGES)) {
+                    responseMessages().increment(respMessages);
+                }
+            }
+        }
+    }
 
     /** One TCP label set. */
     private record TcpSeries(Counter opened, Counter closed, Counter sent, Counter received) {}
@@ -81,14 +164,7 @@ public final class IstioMetrics {
             }
             s = series.computeIfAbsent(key, k -> create(labels));
         }
-        s.requests().increment();
-        s.duration().record(durationMs);
-        s.requestBytes().record(requestBytes);
-        s.responseBytes().record(responseBytes);
-        if (s.requestMessages() != null) {
-            s.requestMessages().increment(requestMessages);
-            s.responseMessages().increment(responseMessages);
-        }
+        s.record(Set.of(), durationMs, requestBytes, responseBytes, requestMessages, responseMessages);
     }
 
     /**
@@ -99,6 +175,12 @@ public final class IstioMetrics {
      */
     void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
                 String clusterId) {
+        record(request, trustDomain, clusterDomain, clusterId, Set.of());
+    }
+
+    /** As {@link #record(dev.waypoint.model.request.RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId, Set<Metric> off) {
         dev.waypoint.model.request.RequestOutcome o = request.outcome();
         PerThread t = perThread.get();
         dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
@@ -133,14 +215,8 @@ public final class IstioMetrics {
             }
             byKey.putIfAbsent(probe.copy(), s);
         }
-        s.requests().increment();
-        s.duration().record(Math.max(0, o.durationNanos()) / 1e6);
-        s.requestBytes().record(o.requestBytes());
-        s.responseBytes().record(o.responseBytes());
-        if (s.requestMessages() != null) {
-            s.requestMessages().increment(o.requestMessages());
-            s.responseMessages().increment(o.responseMessages());
-        }
+        s.record(off, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                o.responseMessages());
     }
 
     /** The parts of a label set, compared by content; one mutable instance per thread probes the map. */
@@ -284,22 +360,7 @@ public final class IstioMetrics {
     }
 
     private Series create(String[] labels) {
-        Tags tags = tags(IstioLabels.NAMES, labels);
-        boolean grpc = "grpc".equals(labels[20]);
-        return new Series(
-                Counter.builder("istio_requests").description("Requests handled, by Istio's standard labels.")
-                        .tags(tags).register(registry),
-                DistributionSummary.builder("istio_request_duration_milliseconds")
-                        .description("Request duration, ms.").serviceLevelObjectives(DURATION_BUCKETS_MS).tags(tags)
-                        .register(registry),
-                DistributionSummary.builder("istio_request_bytes").description("Request body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
-                DistributionSummary.builder("istio_response_bytes").description("Response body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
-                grpc ? Counter.builder("istio_request_messages").description("gRPC messages received from the client.")
-                        .tags(tags).register(registry) : null,
-                grpc ? Counter.builder("istio_response_messages").description("gRPC messages sent to the client.")
-                        .tags(tags).register(registry) : null);
+        return new Series(tags(IstioLabels.NAMES, labels), "grpc".equals(labels[20]));
     }
 
     /**

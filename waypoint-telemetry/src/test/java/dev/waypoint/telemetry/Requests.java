@@ -43,6 +43,7 @@ final class Requests {
         public void set(CharSequence n, String v) { map.put(n.toString().toLowerCase(Locale.ROOT), v); }
         public void add(CharSequence n, String v) { set(n, v); }
         public void remove(CharSequence n) { map.remove(n.toString().toLowerCase(Locale.ROOT)); }
+        @Override public void forEach(java.util.function.BiConsumer<String, String> action) { map.forEach(action); }
     }
 
     record Attrs(String method, String path, boolean grpc, HeadersView headers, TunnelContext tunnel) implements RequestAttributes {
