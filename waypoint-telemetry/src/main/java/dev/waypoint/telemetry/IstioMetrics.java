@@ -181,6 +181,16 @@ public final class IstioMetrics {
     /** As {@link #record(dev.waypoint.model.request.RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
     void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
                 String clusterId, Set<Metric> off) {
+        record(request, trustDomain, clusterDomain, clusterId, off, Map.of());
+    }
+
+    /**
+     * As above, with a Telemetry's {@code tagOverrides} (label index → CEL value or
+     * {@link TelemetryPolicies.Effective#REMOVE}) per metric; non-empty {@code tags} take a slower
+     * path that evaluates them (once per request and metric) and finds each metric's series.
+     */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId, Set<Metric> off, Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
         dev.waypoint.model.request.RequestOutcome o = request.outcome();
         PerThread t = perThread.get();
         dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
@@ -203,6 +213,10 @@ public final class IstioMetrics {
         Key probe = t.probe;
         probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, request.attributes().grpc(), o.status(),
                 o.grpcStatus(), o.flags());
+        if (!tags.isEmpty()) {
+            recordTagged(request, probe.labels(), off, tags);
+            return;
+        }
         Series s = byKey.get(probe);
         if (s == null) {
             String[] labels = probe.labels();
@@ -217,6 +231,59 @@ public final class IstioMetrics {
         }
         s.record(off, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
                 o.responseMessages());
+    }
+
+    private static final Metric[] HTTP_METRICS = {Metric.REQUEST_COUNT, Metric.REQUEST_DURATION, Metric.REQUEST_SIZE,
+            Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES};
+
+    private void recordTagged(dev.waypoint.model.request.RequestContext request, String[] base, Set<Metric> off,
+                              Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
+        dev.waypoint.model.request.RequestOutcome o = request.outcome();
+        Map<String, Object> attributes = null;
+        Set<Metric> only = java.util.EnumSet.noneOf(Metric.class);
+        for (Metric m : HTTP_METRICS) {
+            if (off.contains(m)) {
+                continue;
+            }
+            Map<Integer, TelemetryCel.Expression> rewrite = tags.getOrDefault(m, Map.of());
+            String[] labels = base;
+            if (!rewrite.isEmpty()) {
+                labels = base.clone();
+                for (Map.Entry<Integer, TelemetryCel.Expression> e : rewrite.entrySet()) {
+                    if (e.getValue() == TelemetryPolicies.Effective.REMOVE) {
+                        labels[e.getKey()] = "";
+                        continue;
+                    }
+                    if (attributes == null) {
+                        attributes = TelemetryCel.activation(request);
+                    }
+                    try {
+                        Object v = e.getValue().eval(attributes);
+                        labels[e.getKey()] = v == null ? IstioLabels.UNKNOWN : String.valueOf(v);
+                    } catch (dev.cel.runtime.CelEvaluationException ex) {
+                        labels[e.getKey()] = IstioLabels.UNKNOWN; // a missing header, say
+                    }
+                }
+            }
+            List<String> key = Arrays.asList(labels);
+            Series s = series.get(key);
+            if (s == null) {
+                if (full()) {
+                    continue;
+                }
+                String[] l = labels;
+                s = series.computeIfAbsent(key, k -> create(l));
+            }
+            // every other metric off: this series records m only
+            only.clear();
+            for (Metric x : Metric.values()) {
+                if (x != m) {
+                    only.add(x);
+                }
+            }
+            s.record(only, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                    o.responseMessages());
+        }
     }
 
     /** The parts of a label set, compared by content; one mutable instance per thread probes the map. */

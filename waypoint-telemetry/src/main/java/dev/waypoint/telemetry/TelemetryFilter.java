@@ -95,7 +95,7 @@ public final class TelemetryFilter implements HttpFilter {
         if (t == null) {
             metrics.record(request, trustDomain, clusterDomain, clusterId);
         } else if (!t.metricsOff()) {
-            metrics.record(request, trustDomain, clusterDomain, clusterId, t.disabledMetrics());
+            metrics.record(request, trustDomain, clusterDomain, clusterId, t.disabledMetrics(), t.tags());
         }
         // the access log of the snapshot the request pinned
         AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)

@@ -30,11 +30,18 @@ public final class TelemetryPolicies {
      * @param logging true when the Telemetry API decides the access log (else the mesh config does)
      * @param logDisabled the access log is off for this destination
      * @param logFilter only requests it is true for are logged (null: all)
+     * @param tags {@code tagOverrides} by metric: label index in {@link IstioLabels#NAMES} → its CEL
+     *        value, or {@link #REMOVE}; empty when none (then recording takes the allocation-free path)
      */
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
-                     boolean logDisabled, TelemetryCel.Expression logFilter, String debug) {
+                     boolean logDisabled, TelemetryCel.Expression logFilter, String debug,
+                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
+        /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
+        static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
+
         Effective {
+            tags = Map.copyOf(tags);
             disabledMetrics = disabledMetrics.isEmpty() ? Set.of() : EnumSet.copyOf(disabledMetrics);
             customTags = customTags == null || customTags.isEmpty() ? null : Map.copyOf(customTags);
         }

@@ -125,14 +125,19 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
             List<MetricsOverride> os = t.metrics().get(i).overrides();
             for (int j = 0; j < os.size(); j++) {
                 for (var e : os.get(j).tagOverrides().entrySet()) {
+                    if (labelIndex(e.getKey()) < 0) {
+                        // Micrometer keeps one label set per metric name: a label Istio's set does not have cannot be added
+                        diagnostics.warning(t.source(), "Telemetry", t.name(), "spec.metrics[" + i + "].overrides[" + j
+                                + "].tagOverrides." + e.getKey(), "not one of Istio's standard labels; only those can be "
+                                + "overridden or removed here, this one is ignored");
+                        continue;
+                    }
                     if (e.getValue().remove()) {
                         continue;
                     }
                     String field = "spec.metrics[" + i + "].overrides[" + j + "].tagOverrides." + e.getKey() + ".value";
                     try {
-                        TelemetryCel.compile(e.getValue().value());
-                        diagnostics.note(t.source(), "Telemetry", t.name(), field,
-                                "tagOverrides are checked but not applied yet: Istio's label set is kept");
+                        filters.put(e.getValue().value(), TelemetryCel.compile(e.getValue().value()));
                     } catch (IllegalArgumentException ex) {
                         bad = true;
                         diagnostics.error(t.source(), "Telemetry", t.name(), field, "not a valid CEL expression: "
@@ -192,7 +197,11 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
 
     /** Istio's merge of {@code applicable}, for a waypoint ({@code SERVER}). */
     static TelemetryPolicies.Effective merge(List<Compiled> applicable, MeshConfigSpec mesh) {
-        Set<Metric> disabled = metrics(applicable, mesh);
+        Map<Metric, Map<Integer, TelemetryCel.Expression>> tags = new EnumMap<>(Metric.class);
+        Set<Metric> disabled = metrics(applicable, mesh, tags);
+        if (disabled.size() == Metric.values().length) {
+            tags.clear();
+        }
         Double sampling = null;
         boolean disableSpans = false;
         Map<String, CustomTag> customTags = null;
@@ -261,12 +270,38 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 + (customTags == null ? "" : ", custom tags " + new java.util.TreeSet<>(customTags.keySet()))
                 + (!logging ? "" : logDisabled ? ", access log off" : filter == null ? ", access log on"
                 : ", access log where " + filter.source());
+        if (!tags.isEmpty()) {
+            java.util.TreeSet<String> names = new java.util.TreeSet<>();
+            tags.values().forEach(m -> m.keySet().forEach(i -> names.add(IstioLabels.NAMES[i])));
+            debug += ", tags " + names;
+        }
+        Map<Metric, Map<Integer, TelemetryCel.Expression>> frozen = new EnumMap<>(Metric.class);
+        tags.forEach((k, v) -> frozen.put(k, Map.copyOf(v)));
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filter, debug);
+                logging && logDisabled, filter, debug, frozen);
+    }
+
+    /** The index of {@code label} in Istio's HTTP label set, or -1. */
+    static int labelIndex(String label) {
+        for (int i = 0; i < IstioLabels.NAMES.length; i++) {
+            if (IstioLabels.NAMES[i].equals(label)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** {@code mergeMetrics} for the prometheus provider(s), SERVER mode: the metrics switched off. */
     private static Set<Metric> metrics(List<Compiled> applicable, MeshConfigSpec mesh) {
+        return metrics(applicable, mesh, new EnumMap<>(Metric.class));
+    }
+
+    /**
+     * As {@link #metrics(List, MeshConfigSpec)}, also filling {@code tags} with the merged
+     * {@code tagOverrides} per metric (later ones win per label, as {@code mergeMetrics} does).
+     */
+    private static Set<Metric> metrics(List<Compiled> applicable, MeshConfigSpec mesh,
+                                       Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
         Set<String> prometheus = new LinkedHashSet<>(Set.of("prometheus"));
         for (ExtensionProviderSpec p : mesh.extensionProviders()) {
             if (p instanceof ExtensionProviderSpec.Prometheus) {
@@ -309,6 +344,14 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                     for (Metric x : o.metric() == null ? EnumSet.allOf(Metric.class) : EnumSet.of(o.metric())) {
                         if (o.disabled() != null) {
                             perMetric.put(x, o.disabled());
+                        }
+                        for (var e : o.tagOverrides().entrySet()) {
+                            int index = labelIndex(e.getKey());
+                            if (index < 0) {
+                                continue;
+                            }
+                            tags.computeIfAbsent(x, k -> new java.util.TreeMap<>()).put(index, e.getValue().remove()
+                                    ? TelemetryPolicies.Effective.REMOVE : c.filters().get(e.getValue().value()));
                         }
                     }
                 }

@@ -239,10 +239,10 @@ class TelemetryPolicyCompilerTest {
     void aBadTagOverrideValueIsAnErrorOnItsField() {
         Diagnostics d = new Diagnostics();
         new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(metrics("apps", "svc", TO_REVIEWS,
-                new MetricsOverride(null, Mode.CLIENT_AND_SERVER, null, Map.of("request_host",
+                new MetricsOverride(null, Mode.CLIENT_AND_SERVER, null, Map.of("source_workload",
                         new TagOverride(false, "request.headers[")))))), d);
 
         assertThat(d.problems()).singleElement().satisfies(pr -> assertThat(pr.field())
-                .isEqualTo("spec.metrics[0].overrides[0].tagOverrides.request_host.value"));
+                .isEqualTo("spec.metrics[0].overrides[0].tagOverrides.source_workload.value"));
     }
 }
