@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The Telemetry API end to end, through the real server: Telemetry objects at the root namespace
  * (sampling 100%, REQUEST_SIZE off), at the Services' namespace (access log only where
  * {@code response.code >= 400}, a CEL filter) and at one Service ({@code api}: sampling 0%,
- * REQUEST_COUNT off) change what the scrape, the access-log file, the upstream's
+ * REQUEST_COUNT off, {@code source_workload} from a header on REQUEST_DURATION) change what the scrape, the access-log file, the upstream's
  * {@code traceparent} and a Zipkin v2 collector see; a Telemetry edited to a bad CEL expression is
  * reported and its last good version keeps serving. Loopback range 127.190.x.
  */
@@ -126,6 +126,9 @@ class TelemetryApiEndToEndTest {
               - overrides:
                 - match: {metric: REQUEST_COUNT, mode: SERVER}
                   disabled: true
+                - match: {metric: REQUEST_DURATION}
+                  tagOverrides:
+                    source_workload: {value: "request.headers['x-client']"}
             """;
     static final String ERRORS_ONLY = """
             apiVersion: telemetry.istio.io/v1
@@ -188,6 +191,10 @@ class TelemetryApiEndToEndTest {
     record Answer(int status, String body) {}
 
     static Answer get(String vip, String host, String path) throws Exception {
+        return get(vip, host, path, Map.of());
+    }
+
+    static Answer get(String vip, String host, String path, Map<String, String> headers) throws Exception {
         try (HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
                 mesh.workload("apps", "client"))) {
             HboneTestClient.Answer a = client.connect(vip + ":80", Map.of()).get(10, TimeUnit.SECONDS);
@@ -196,6 +203,7 @@ class TelemetryApiEndToEndTest {
             BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
             FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path, Unpooled.EMPTY_BUFFER);
             req.headers().set(HttpHeaderNames.HOST, host);
+            headers.forEach(req.headers()::set);
             t.writeAndFlush(req);
             FullHttpResponse r = Tunnels.take(q);
             Answer answer = new Answer(r.status().code(), r.content().toString(StandardCharsets.UTF_8));
@@ -224,7 +232,7 @@ class TelemetryApiEndToEndTest {
     @Order(1)
     void rootNamespaceAndServiceTelemetryShapeMetricsLogsAndTraces() throws Exception {
         Answer web = get("127.190.0.1", "web.apps", "/ok");
-        Answer api = get("127.190.0.2", "api.apps", "/ok");
+        Answer api = get("127.190.0.2", "api.apps", "/ok", Map.of("x-client", "nightly-batch"));
         assertThat(get("127.190.0.1", "web.apps", "/denied").status()).isEqualTo(403);
         assertThat(web.status()).isEqualTo(200);
         assertThat(api.status()).isEqualTo(200);
@@ -239,7 +247,11 @@ class TelemetryApiEndToEndTest {
         String text = scrape();
         assertThat(series(text, "istio_requests_total", "web")).hasSize(2);
         assertThat(series(text, "istio_requests_total", "api")).isEmpty();
-        assertThat(series(text, "istio_request_duration_milliseconds_count", "api")).hasSize(1);
+        // a tag from a header (tagOverrides UPSERT with a CEL value) on api's REQUEST_DURATION only
+        assertThat(series(text, "istio_request_duration_milliseconds_count", "api")).singleElement()
+                .satisfies(l -> assertThat(l).contains("source_workload=\"nightly-batch\""));
+        assertThat(series(text, "istio_response_bytes_count", "api")).singleElement()
+                .satisfies(l -> assertThat(l).contains("source_workload=\"unknown\"")); // no baggage: Istio's unknown
         assertThat(series(text, "istio_request_bytes_count", "web")).isEmpty();
         assertThat(series(text, "istio_request_bytes_count", "api")).isEmpty();
         assertThat(series(text, "istio_response_bytes_count", "web")).hasSize(2);
