@@ -135,8 +135,42 @@ public final class IstioMetrics {
         }
     }
 
-    /** One TCP label set. */
-    private record TcpSeries(Counter opened, Counter closed, Counter sent, Counter received) {}
+    /** One TCP label set; its counters registered on first use (a Telemetry may disable some). */
+    private final class TcpSeries {
+        private final Tags tags;
+        private volatile Counter opened;
+        private volatile Counter closed;
+        private volatile Counter sent;
+        private volatile Counter received;
+
+        TcpSeries(Tags tags) {
+            this.tags = tags;
+        }
+
+        Counter opened() {
+            Counter c = opened;
+            return c != null ? c : (opened = Counter.builder("istio_tcp_connections_opened")
+                    .description("TCP connections opened.").tags(tags).register(registry));
+        }
+
+        Counter closed() {
+            Counter c = closed;
+            return c != null ? c : (closed = Counter.builder("istio_tcp_connections_closed")
+                    .description("TCP connections closed.").tags(tags).register(registry));
+        }
+
+        Counter sent() {
+            Counter c = sent;
+            return c != null ? c : (sent = Counter.builder("istio_tcp_sent_bytes")
+                    .description("Bytes sent to the client on TCP connections.").tags(tags).register(registry));
+        }
+
+        Counter received() {
+            Counter c = received;
+            return c != null ? c : (received = Counter.builder("istio_tcp_received_bytes")
+                    .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
+        }
+    }
 
     /** A registry holding at most {@code maxSeries} label sets. */
     public IstioMetrics(int maxSeries) {
@@ -363,6 +397,14 @@ public final class IstioMetrics {
 
     /** A TCP tunnel opened (its upstream attempt is over), label values in {@link IstioLabels#TCP_NAMES} order. */
     void tcpOpened(String[] labels) {
+        tcpOpened(labels, Set.of());
+    }
+
+    /** As {@link #tcpOpened(String[])}, unless a Telemetry turned {@code TCP_OPENED_CONNECTIONS} off. */
+    void tcpOpened(String[] labels, Set<Metric> off) {
+        if (off.contains(Metric.TCP_OPENED_CONNECTIONS)) {
+            return;
+        }
         TcpSeries s = tcp(labels);
         if (s != null) {
             s.opened().increment();
@@ -371,11 +413,26 @@ public final class IstioMetrics {
 
     /** A TCP tunnel closed, with the bytes it relayed each way. */
     void tcpClosed(String[] labels, long receivedBytes, long sentBytes) {
+        tcpClosed(labels, receivedBytes, sentBytes, Set.of());
+    }
+
+    /** As {@link #tcpClosed(String[], long, long)}, without the {@code TCP_*} metrics in {@code off}. */
+    void tcpClosed(String[] labels, long receivedBytes, long sentBytes, Set<Metric> off) {
+        if (off.contains(Metric.TCP_CLOSED_CONNECTIONS) && off.contains(Metric.TCP_RECEIVED_BYTES)
+                && off.contains(Metric.TCP_SENT_BYTES)) {
+            return;
+        }
         TcpSeries s = tcp(labels);
         if (s != null) {
-            s.closed().increment();
-            s.received().increment(receivedBytes);
-            s.sent().increment(sentBytes);
+            if (!off.contains(Metric.TCP_CLOSED_CONNECTIONS)) {
+                s.closed().increment();
+            }
+            if (!off.contains(Metric.TCP_RECEIVED_BYTES)) {
+                s.received().increment(receivedBytes);
+            }
+            if (!off.contains(Metric.TCP_SENT_BYTES)) {
+                s.sent().increment(sentBytes);
+            }
         }
     }
 
@@ -414,16 +471,7 @@ public final class IstioMetrics {
     }
 
     private TcpSeries createTcp(String[] labels) {
-        Tags tags = tags(IstioLabels.TCP_NAMES, labels);
-        return new TcpSeries(
-                Counter.builder("istio_tcp_connections_opened").description("TCP connections opened.").tags(tags)
-                        .register(registry),
-                Counter.builder("istio_tcp_connections_closed").description("TCP connections closed.").tags(tags)
-                        .register(registry),
-                Counter.builder("istio_tcp_sent_bytes").description("Bytes sent to the client on TCP connections.")
-                        .tags(tags).register(registry),
-                Counter.builder("istio_tcp_received_bytes")
-                        .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
+        return new TcpSeries(tags(IstioLabels.TCP_NAMES, labels));
     }
 
     private Series create(String[] labels) {

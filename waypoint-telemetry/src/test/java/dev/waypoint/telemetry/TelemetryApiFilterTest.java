@@ -108,4 +108,27 @@ class TelemetryApiFilterTest {
             assertThat(p.field()).isEqualTo("spec.metrics[0].overrides[0].tagOverrides.request_host");
         });
     }
+
+    @Test
+    void tcpMetricsFollowTheirOverrides() {
+        ConfigSnapshot snapshot = snapshot(reviews(
+                new MetricsOverride(Metric.TCP_SENT_BYTES, Mode.CLIENT_AND_SERVER, true, Map.of()),
+                new MetricsOverride(Metric.TCP_OPENED_CONNECTIONS, Mode.SERVER, true, Map.of())));
+        IstioMetrics metrics = new IstioMetrics(100);
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot),
+                "cluster.local", "cluster.local", "Kubernetes", WAYPOINT);
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        tcp.tcpOpened(t.tunnel(), t.outcome());
+        t.outcome().addReceived(100);
+        t.outcome().addSent(2000);
+        t.outcome().close(2_000_000_000L);
+        tcp.tcpClosed(t.tunnel(), t.outcome());
+
+        String text = metrics.scrape();
+        assertThat(lines(text, "istio_tcp_connections_closed_total")).hasSize(1);
+        assertThat(lines(text, "istio_tcp_received_bytes_total")).singleElement().satisfies(l -> assertThat(l).endsWith(" 100.0"));
+        assertThat(lines(text, "istio_tcp_sent_bytes_total")).isEmpty();
+        assertThat(lines(text, "istio_tcp_connections_opened_total")).isEmpty();
+    }
 }
