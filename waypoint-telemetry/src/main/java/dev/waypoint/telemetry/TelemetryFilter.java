@@ -100,6 +100,9 @@ public final class TelemetryFilter implements HttpFilter {
         // the access log of the snapshot the request pinned
         AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)
                 ? request.snapshot().part(AccessLogSettings.PART) : fallbackLog;
+        if (logs.telemetryOnly() && (t == null || !t.logging())) {
+            return; // the log is the Telemetry API's (no mesh config file): not asked for here
+        }
         if (t != null && t.logging() && (t.logDisabled()
                 || t.logFilter() != null && !t.logFilter().test(TelemetryCel.activation(request)))) {
             return; // a Telemetry turns the log off here, or its filter is not true for this request

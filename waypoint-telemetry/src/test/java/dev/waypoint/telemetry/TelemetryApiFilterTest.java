@@ -131,4 +131,50 @@ class TelemetryApiFilterTest {
         assertThat(lines(text, "istio_tcp_sent_bytes_total")).isEmpty();
         assertThat(lines(text, "istio_tcp_connections_opened_total")).isEmpty();
     }
+
+    @Test
+    void withNoMeshConfigFileATelemetryAsksForStandardOutput() {
+        try (AccessLogFiles files = new AccessLogFiles()) {
+            TelemetrySpec logging = new TelemetrySpec(new NamespacedName("demo", "logs"), List.of(), false, List.of(),
+                    List.of(), List.of(new TelemetrySpec.AccessLogging(List.of(), Mode.CLIENT_AND_SERVER, null, null)),
+                    SourceRef.NONE);
+            Diagnostics d = new Diagnostics();
+            AccessLogSettings s = new AccessLogCompiler(files, null).compile(ResourceSet.builder(WAYPOINT, "cluster.local")
+                    .telemetries(List.of(logging)).build(), d);
+            assertThat(s.debug()).isEqualTo("/dev/stdout (TEXT), for the Telemetry API's accessLogging only");
+            assertThat(new AccessLogCompiler(files, null).compile(ResourceSet.builder(WAYPOINT, "cluster.local").build(), d)
+                    .debug()).isEqualTo("off");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aTelemetryOnlyLogSkipsRequestsNoTelemetryLoggingAppliesTo() throws Exception {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        AccessLog log = new AccessLog(out);
+        dev.waypoint.model.PartCompiler<AccessLogSettings> logPart = new dev.waypoint.model.PartCompiler<>() {
+            public dev.waypoint.model.SnapshotPart<AccessLogSettings> part() {
+                return AccessLogSettings.PART;
+            }
+
+            public AccessLogSettings compile(ResourceSet r, Diagnostics d) {
+                return new AccessLogSettings(log, "test", AccessLogFormat.text("%REQ(:PATH)% %RESPONSE_CODE%\n"), true);
+            }
+        };
+        ResourceSet base = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(Requests.REVIEWS)).build();
+        ConfigSnapshot none = ConfigSnapshot.compile(1, base, List.of(logPart, new TelemetryPolicyCompiler("istio-system")),
+                new Diagnostics());
+        ConfigSnapshot on = ConfigSnapshot.compile(2, base.toBuilder().telemetries(List.of(new TelemetrySpec(
+                new NamespacedName("demo", "logs"), List.of(), false, List.of(), List.of(), List.of(
+                        new TelemetrySpec.AccessLogging(List.of(), Mode.CLIENT_AND_SERVER, null, null)), SourceRef.NONE)))
+                .build(), List.of(logPart, new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
+        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(100), null, "cluster.local", "cluster.local", "Kubernetes");
+
+        filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), none));
+        filter.onComplete(Requests.finished(false, 201, "-", 5, true, Map.of(), on));
+        log.close();
+
+        assertThat(out.toString(java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("/reviews/1 201\n");
+    }
 }
