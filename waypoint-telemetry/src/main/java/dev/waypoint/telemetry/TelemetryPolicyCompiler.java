@@ -88,6 +88,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 : rootNamespace;
         List<Compiled> compiled = new ArrayList<>();
         for (TelemetrySpec t : resources.telemetries()) {
+            checkProviders(t, resources.meshConfig(), diagnostics);
             Compiled c = compileOne(t, diagnostics);
             if (c != null) {
                 compiled.add(c);
@@ -152,6 +153,42 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         Compiled c = new Compiled(t, Map.copyOf(filters));
         lastGood.put(t.name(), c);
         return c;
+    }
+
+    /**
+     * Warns about provider names this waypoint cannot honour: a tracing provider other than the
+     * mesh config's default one (one tracer per snapshot), an access-log provider that is neither
+     * {@code envoy} nor an {@code envoyFileAccessLog} entry, a name the mesh config does not define.
+     */
+    private static void checkProviders(TelemetrySpec t, MeshConfigSpec mesh, Diagnostics diagnostics) {
+        Map<String, ExtensionProviderSpec> byName = new HashMap<>();
+        mesh.extensionProviders().forEach(p -> byName.put(p.name(), p));
+        List<String> defaultTracing = mesh.defaultProviders().tracing();
+        for (int i = 0; i < t.tracing().size(); i++) {
+            List<String> names = t.tracing().get(i).providers();
+            if (!names.isEmpty() && (defaultTracing.isEmpty() || !names.get(0).equals(defaultTracing.get(0)))) {
+                diagnostics.warning(t.source(), "Telemetry", t.name(), "spec.tracing[" + i + "].providers",
+                        names.get(0) + ": only the mesh config's default tracing provider ("
+                                + (defaultTracing.isEmpty() ? "none" : defaultTracing.get(0))
+                                + ") is used; the other settings of this entry apply to it");
+            }
+        }
+        for (int i = 0; i < t.accessLogging().size(); i++) {
+            for (String n : t.accessLogging().get(i).providers()) {
+                if (!n.equals("envoy") && !(byName.get(n) instanceof ExtensionProviderSpec.EnvoyFileAccessLog)) {
+                    diagnostics.warning(t.source(), "Telemetry", t.name(), "spec.accessLogging[" + i + "].providers", n
+                            + ": not envoy or an envoyFileAccessLog extensionProvider; it names no access log here");
+                }
+            }
+        }
+        for (int i = 0; i < t.metrics().size(); i++) {
+            for (String n : t.metrics().get(i).providers()) {
+                if (!n.equals("prometheus") && !byName.containsKey(n)) {
+                    diagnostics.warning(t.source(), "Telemetry", t.name(), "spec.metrics[" + i + "].providers", n
+                            + ": no such extensionProvider in the mesh config");
+                }
+            }
+        }
     }
 
     private String lastGoodNote(NamespacedName name) {

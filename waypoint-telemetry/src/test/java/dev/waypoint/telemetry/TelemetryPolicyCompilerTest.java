@@ -166,7 +166,7 @@ class TelemetryPolicyCompilerTest {
         Diagnostics d = new Diagnostics();
         TelemetryPolicies p = new TelemetryPolicyCompiler(ROOT).compile(resources(c.objects()), d);
 
-        assertThat(d.problems()).isEmpty();
+        assertThat(d.problems()).noneMatch(pr -> pr.severity() == Diagnostics.Severity.ERROR);
         check(p.of(REVIEWS), c.reviews());
         check(p.of(RATINGS), c.ratings());
     }
@@ -244,5 +244,18 @@ class TelemetryPolicyCompilerTest {
 
         assertThat(d.problems()).singleElement().satisfies(pr -> assertThat(pr.field())
                 .isEqualTo("spec.metrics[0].overrides[0].tagOverrides.source_workload.value"));
+    }
+
+    @Test
+    void providersThisWaypointCannotHonourAreWarnedAbout() {
+        Diagnostics d = new Diagnostics();
+        new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(tel("apps", "p", NS_WIDE,
+                List.of(new Metrics(List.of("stackdriver"), List.of())),
+                List.of(new Tracing(List.of("jaeger"), Mode.CLIENT_AND_SERVER, 5.0, null, null)),
+                List.of(new AccessLogging(List.of("otel-als"), Mode.CLIENT_AND_SERVER, null, null))))), d);
+
+        assertThat(d.problems()).extracting(Diagnostics.Problem::field).containsExactly("spec.tracing[0].providers",
+                "spec.accessLogging[0].providers", "spec.metrics[0].providers");
+        assertThat(d.problems()).allSatisfy(p -> assertThat(p.severity()).isEqualTo(Diagnostics.Severity.WARNING));
     }
 }
