@@ -82,6 +82,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
     @Override
     public TelemetryPolicies compile(ResourceSet resources, Diagnostics diagnostics) {
         if (resources.telemetries().isEmpty()) {
+            lastGood.clear();
             return TelemetryPolicies.NONE;
         }
         String root = resources.meshConfig().rootNamespace() != null ? resources.meshConfig().rootNamespace()
@@ -94,6 +95,10 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 compiled.add(c);
             }
         }
+        // a deleted Telemetry has no last good version to fall back to
+        Set<NamespacedName> present = new java.util.HashSet<>();
+        resources.telemetries().forEach(t -> present.add(t.name()));
+        lastGood.keySet().retainAll(present);
         NamespacedName waypoint = resources.waypoint();
         Map<NamespacedName, TelemetryPolicies.Effective> byService = new HashMap<>();
         for (ServiceSpec s : resources.services()) {
