@@ -16,6 +16,7 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.telemetry.TelemetrySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
 import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.List;
@@ -39,6 +40,7 @@ import java.util.Objects;
  * @param wasmPlugins every valid WasmPlugin and wasm TrafficExtension, attached or not (the wasm compiler decides)
  * @param destinationRules every valid DestinationRule, in input order (the lb compiler resolves hosts)
  * @param localRateLimits the local rate limits of valid EnvoyFilters, attached or not (the compiler decides)
+ * @param telemetries every valid Telemetry, attached or not (the telemetry compiler decides), in input order
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -48,7 +50,8 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<OtherResource> others, MeshConfigSpec meshConfig,
                           List<ServiceEntrySpec> serviceEntries, List<WorkloadEntrySpec> workloadEntries,
                           List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins,
-                          List<DestinationRuleSpec> destinationRules, List<LocalRateLimitSpec> localRateLimits) {
+                          List<DestinationRuleSpec> destinationRules, List<LocalRateLimitSpec> localRateLimits,
+                          List<TelemetrySpec> telemetries) {
     public ResourceSet {
         Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
@@ -69,6 +72,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         wasmPlugins = List.copyOf(wasmPlugins);
         destinationRules = List.copyOf(destinationRules);
         localRateLimits = List.copyOf(localRateLimits);
+        telemetries = List.copyOf(telemetries);
     }
 
     /** A set of the first twelve kinds only: no mesh config ({@link MeshConfigSpec#DEFAULT}), every later kind empty. */
@@ -79,7 +83,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
                 requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of());
+                List.of(), List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -123,6 +127,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<WasmPluginSpec> wasmPlugins;
         private List<DestinationRuleSpec> destinationRules;
         private List<LocalRateLimitSpec> localRateLimits;
+        private List<TelemetrySpec> telemetries;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -144,6 +149,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             wasmPlugins = from.wasmPlugins;
             destinationRules = from.destinationRules;
             localRateLimits = from.localRateLimits;
+            telemetries = from.telemetries;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -231,10 +237,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder telemetries(List<TelemetrySpec> v) {
+            telemetries = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
                     referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig, serviceEntries,
-                    workloadEntries, l4Routes, wasmPlugins, destinationRules, localRateLimits);
+                    workloadEntries, l4Routes, wasmPlugins, destinationRules, localRateLimits, telemetries);
         }
     }
 }

@@ -92,7 +92,8 @@ public final class WaypointServer implements AutoCloseable {
                 new JwtRuleCompiler(jwks, authz.rootNamespace()),
                 new AuthzPolicyCompiler(authz.rootNamespace(), authz.trustDomainAliases()),
                 new ServiceEntryEndpointCompiler(), new L4RouteCompiler(),
-                new RateLimitCompiler(authz.rootNamespace()), wasm);
+                new RateLimitCompiler(authz.rootNamespace()), wasm,
+                new dev.waypoint.telemetry.TelemetryPolicyCompiler(authz.rootNamespace()));
     }
 
     private final WaypointSettings settings;
@@ -309,6 +310,8 @@ public final class WaypointServer implements AutoCloseable {
         extra.put("wasmPlugins", snap.part(dev.waypoint.wasm.WasmPlugins.PART).debug());
         extra.put("accessLog", snap.has(AccessLogSettings.PART) ? snap.part(AccessLogSettings.PART).debug() : "off");
         extra.put("tracing", snap.has(TracingSettings.PART) ? snap.part(TracingSettings.PART).debug() : "off");
+        extra.put("telemetryApi", snap.has(dev.waypoint.telemetry.TelemetryPolicies.PART)
+                ? snap.part(dev.waypoint.telemetry.TelemetryPolicies.PART).debug() : "none");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
         extra.put("serviceEntryTrafficPolicies", snap.part(ServiceEntryEndpoints.PART).policiesDebug());

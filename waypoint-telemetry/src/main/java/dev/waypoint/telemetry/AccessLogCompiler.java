@@ -17,7 +17,9 @@ import java.io.IOException;
  *       {@code key: "%OPERATOR%"} (JSON); unset: Istio's default of that encoding.</li>
  * </ul>
  * A format that does not compile is an error on the mesh config's {@code accessLogFormat}, and
- * Istio's default format is used instead (the log keeps working); a file that cannot be opened
+ * Istio's default format is used instead (the log keeps working). With neither, a Telemetry whose
+ * {@code accessLogging} is not all {@code disabled} opens standard output (Istio's {@code envoy}
+ * provider) for the requests that Telemetry applies to. A file that cannot be opened
  * is an error and there is no access log for that generation.
  */
 public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> {
@@ -42,6 +44,14 @@ public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> 
     public AccessLogSettings compile(ResourceSet resources, Diagnostics diagnostics) {
         MeshConfigSpec mesh = resources.meshConfig();
         String path = mesh.accessLogFile() != null ? mesh.accessLogFile() : flagPath;
+        // Istio's built-in `envoy` provider writes to standard output: a Telemetry that asks for
+        // access logs gets them there even when the mesh config names no file
+        boolean telemetryOnly = false;
+        if (path == null && resources.telemetries().stream().anyMatch(t -> t.accessLogging().stream()
+                .anyMatch(l -> !Boolean.TRUE.equals(l.disabled())))) {
+            path = "/dev/stdout";
+            telemetryOnly = true;
+        }
         if (path == null) {
             return AccessLogSettings.OFF;
         }
@@ -57,7 +67,7 @@ public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> 
             }
         }
         try {
-            return new AccessLogSettings(files.open(path), path, format);
+            return new AccessLogSettings(files.open(path), path, format, telemetryOnly);
         } catch (IOException e) {
             diagnostics.error(mesh.source(), "MeshConfig", null, "accessLogFile",
                     "cannot open " + path + ": " + e.getMessage() + "; no access log");

@@ -16,11 +16,27 @@ public final class AccessLogSettings {
     private final AccessLog sink;
     private final String path;
     private final AccessLogFormat format;
+    private final boolean telemetryOnly;
 
     AccessLogSettings(AccessLog sink, String path, AccessLogFormat format) {
+        this(sink, path, format, false);
+    }
+
+    /**
+     * @param telemetryOnly the log exists only because a Telemetry's {@code accessLogging} asks
+     *        for one (Istio's {@code envoy} provider: standard output): requests no Telemetry
+     *        logging applies to are not logged
+     */
+    AccessLogSettings(AccessLog sink, String path, AccessLogFormat format, boolean telemetryOnly) {
         this.sink = sink;
         this.path = path;
         this.format = format;
+        this.telemetryOnly = telemetryOnly;
+    }
+
+    /** Whether only requests a Telemetry's {@code accessLogging} applies to are logged. */
+    boolean telemetryOnly() {
+        return telemetryOnly;
     }
 
     /** The writer, or null when there is no access log. */
@@ -34,6 +50,7 @@ public final class AccessLogSettings {
 
     /** For the config dump: the file and the encoding, or {@code off}. */
     public String debug() {
-        return sink == null ? "off" : path + " (" + (format.isJson() ? "JSON" : "TEXT") + ")";
+        return sink == null ? "off" : path + " (" + (format.isJson() ? "JSON" : "TEXT") + ")"
+                + (telemetryOnly ? ", for the Telemetry API's accessLogging only" : "");
     }
 }

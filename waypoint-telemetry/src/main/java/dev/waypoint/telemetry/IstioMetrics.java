@@ -8,6 +8,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import dev.waypoint.model.telemetry.TelemetrySpec.Metric;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -48,12 +50,127 @@ public final class IstioMetrics {
     private final Counter dropped;
     private final AtomicBoolean droppedLogged = new AtomicBoolean();
 
-    /** One HTTP label set; the message counters are null unless {@code request_protocol="grpc"}. */
-    private record Series(Counter requests, DistributionSummary duration, DistributionSummary requestBytes,
-                          DistributionSummary responseBytes, Counter requestMessages, Counter responseMessages) {}
+    /**
+     * One HTTP label set. Its meters are registered on first use, so a metric a Telemetry disables
+     * for this destination never shows up in the scrape; the message counters only for gRPC.
+     */
+    private final class Series {
+        private final Tags tags;
+        private final boolean grpc;
+        private volatile Counter requests;
+        private volatile DistributionSummary duration;
+        private volatile DistributionSummary requestBytes;
+        private volatile DistributionSummary responseBytes;
+        private volatile Counter requestMessages;
+        private volatile Counter responseMessages;
 
-    /** One TCP label set. */
-    private record TcpSeries(Counter opened, Counter closed, Counter sent, Counter received) {}
+        Series(Tags tags, boolean grpc) {
+            this.tags = tags;
+            this.grpc = grpc;
+        }
+
+        Counter requests() {
+            Counter c = requests;
+            return c != null ? c : (requests = Counter.builder("istio_requests")
+                    .description("Requests handled, by Istio's standard labels.").tags(tags).register(registry));
+        }
+
+        DistributionSummary duration() {
+            DistributionSummary d = duration;
+            return d != null ? d : (duration = DistributionSummary.builder("istio_request_duration_milliseconds")
+                    .description("Request duration, ms.").serviceLevelObjectives(DURATION_BUCKETS_MS).tags(tags)
+                    .register(registry));
+        }
+
+        DistributionSummary requestBytes() {
+            DistributionSummary d = requestBytes;
+            return d != null ? d : (requestBytes = DistributionSummary.builder("istio_request_bytes")
+                    .description("Request body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
+                    .register(registry));
+        }
+
+        DistributionSummary responseBytes() {
+            DistributionSummary d = responseBytes;
+            return d != null ? d : (responseBytes = DistributionSummary.builder("istio_response_bytes")
+                    .description("Response body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
+                    .register(registry));
+        }
+
+        /** Null unless {@code request_protocol="grpc"}. */
+        Counter requestMessages() {
+            Counter c = requestMessages;
+            return c != null || !grpc ? c : (requestMessages = Counter.builder("istio_request_messages")
+                    .description("gRPC messages received from the client.").tags(tags).register(registry));
+        }
+
+        Counter responseMessages() {
+            Counter c = responseMessages;
+            return c != null || !grpc ? c : (responseMessages = Counter.builder("istio_response_messages")
+                    .description("gRPC messages sent to the client.").tags(tags).register(registry));
+        }
+
+        /** Records one request, skipping the metrics in {@code off}. */
+        void record(Set<Metric> off, double durationMs, long reqBytes, long respBytes, long reqMessages,
+                    long respMessages) {
+            if (!off.contains(Metric.REQUEST_COUNT)) {
+                requests().increment();
+            }
+            if (!off.contains(Metric.REQUEST_DURATION)) {
+                duration().record(durationMs);
+            }
+            if (!off.contains(Metric.REQUEST_SIZE)) {
+                requestBytes().record(reqBytes);
+            }
+            if (!off.contains(Metric.RESPONSE_SIZE)) {
+                responseBytes().record(respBytes);
+            }
+            if (grpc) {
+                if (!off.contains(Metric.GRPC_REQUEST_MESSAGES)) {
+                    requestMessages().increment(reqMessages);
+                }
+                if (!off.contains(Metric.GRPC_RESPONSE_MESSAGES)) {
+                    responseMessages().increment(respMessages);
+                }
+            }
+        }
+    }
+
+    /** One TCP label set; its counters registered on first use (a Telemetry may disable some). */
+    private final class TcpSeries {
+        private final Tags tags;
+        private volatile Counter opened;
+        private volatile Counter closed;
+        private volatile Counter sent;
+        private volatile Counter received;
+
+        TcpSeries(Tags tags) {
+            this.tags = tags;
+        }
+
+        Counter opened() {
+            Counter c = opened;
+            return c != null ? c : (opened = Counter.builder("istio_tcp_connections_opened")
+                    .description("TCP connections opened.").tags(tags).register(registry));
+        }
+
+        Counter closed() {
+            Counter c = closed;
+            return c != null ? c : (closed = Counter.builder("istio_tcp_connections_closed")
+                    .description("TCP connections closed.").tags(tags).register(registry));
+        }
+
+        Counter sent() {
+            Counter c = sent;
+            return c != null ? c : (sent = Counter.builder("istio_tcp_sent_bytes")
+                    .description("Bytes sent to the client on TCP connections.").tags(tags).register(registry));
+        }
+
+        Counter received() {
+            Counter c = received;
+            return c != null ? c : (received = Counter.builder("istio_tcp_received_bytes")
+                    .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
+        }
+    }
 
     /** A registry holding at most {@code maxSeries} label sets. */
     public IstioMetrics(int maxSeries) {
@@ -81,14 +198,7 @@ public final class IstioMetrics {
             }
             s = series.computeIfAbsent(key, k -> create(labels));
         }
-        s.requests().increment();
-        s.duration().record(durationMs);
-        s.requestBytes().record(requestBytes);
-        s.responseBytes().record(responseBytes);
-        if (s.requestMessages() != null) {
-            s.requestMessages().increment(requestMessages);
-            s.responseMessages().increment(responseMessages);
-        }
+        s.record(Set.of(), durationMs, requestBytes, responseBytes, requestMessages, responseMessages);
     }
 
     /**
@@ -99,6 +209,22 @@ public final class IstioMetrics {
      */
     void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
                 String clusterId) {
+        record(request, trustDomain, clusterDomain, clusterId, Set.of());
+    }
+
+    /** As {@link #record(dev.waypoint.model.request.RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId, Set<Metric> off) {
+        record(request, trustDomain, clusterDomain, clusterId, off, Map.of());
+    }
+
+    /**
+     * As above, with a Telemetry's {@code tagOverrides} (label index → CEL value or
+     * {@link TelemetryPolicies.Effective#REMOVE}) per metric; non-empty {@code tags} take a slower
+     * path that evaluates them (once per request and metric) and finds each metric's series.
+     */
+    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
+                String clusterId, Set<Metric> off, Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
         dev.waypoint.model.request.RequestOutcome o = request.outcome();
         PerThread t = perThread.get();
         dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
@@ -121,6 +247,10 @@ public final class IstioMetrics {
         Key probe = t.probe;
         probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, request.attributes().grpc(), o.status(),
                 o.grpcStatus(), o.flags());
+        if (!tags.isEmpty()) {
+            recordTagged(request, probe.labels(), off, tags);
+            return;
+        }
         Series s = byKey.get(probe);
         if (s == null) {
             String[] labels = probe.labels();
@@ -133,13 +263,60 @@ public final class IstioMetrics {
             }
             byKey.putIfAbsent(probe.copy(), s);
         }
-        s.requests().increment();
-        s.duration().record(Math.max(0, o.durationNanos()) / 1e6);
-        s.requestBytes().record(o.requestBytes());
-        s.responseBytes().record(o.responseBytes());
-        if (s.requestMessages() != null) {
-            s.requestMessages().increment(o.requestMessages());
-            s.responseMessages().increment(o.responseMessages());
+        s.record(off, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                o.responseMessages());
+    }
+
+    private static final Metric[] HTTP_METRICS = {Metric.REQUEST_COUNT, Metric.REQUEST_DURATION, Metric.REQUEST_SIZE,
+            Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES};
+
+    private void recordTagged(dev.waypoint.model.request.RequestContext request, String[] base, Set<Metric> off,
+                              Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
+        dev.waypoint.model.request.RequestOutcome o = request.outcome();
+        Map<String, Object> attributes = null;
+        Set<Metric> only = java.util.EnumSet.noneOf(Metric.class);
+        for (Metric m : HTTP_METRICS) {
+            if (off.contains(m)) {
+                continue;
+            }
+            Map<Integer, TelemetryCel.Expression> rewrite = tags.getOrDefault(m, Map.of());
+            String[] labels = base;
+            if (!rewrite.isEmpty()) {
+                labels = base.clone();
+                for (Map.Entry<Integer, TelemetryCel.Expression> e : rewrite.entrySet()) {
+                    if (e.getValue() == TelemetryPolicies.Effective.REMOVE) {
+                        labels[e.getKey()] = "";
+                        continue;
+                    }
+                    if (attributes == null) {
+                        attributes = TelemetryCel.activation(request);
+                    }
+                    try {
+                        Object v = e.getValue().eval(attributes);
+                        labels[e.getKey()] = v == null ? IstioLabels.UNKNOWN : String.valueOf(v);
+                    } catch (dev.cel.runtime.CelEvaluationException ex) {
+                        labels[e.getKey()] = IstioLabels.UNKNOWN; // a missing header, say
+                    }
+                }
+            }
+            List<String> key = Arrays.asList(labels);
+            Series s = series.get(key);
+            if (s == null) {
+                if (full()) {
+                    continue;
+                }
+                String[] l = labels;
+                s = series.computeIfAbsent(key, k -> create(l));
+            }
+            // every other metric off: this series records m only
+            only.clear();
+            for (Metric x : Metric.values()) {
+                if (x != m) {
+                    only.add(x);
+                }
+            }
+            s.record(only, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                    o.responseMessages());
         }
     }
 
@@ -220,6 +397,14 @@ public final class IstioMetrics {
 
     /** A TCP tunnel opened (its upstream attempt is over), label values in {@link IstioLabels#TCP_NAMES} order. */
     void tcpOpened(String[] labels) {
+        tcpOpened(labels, Set.of());
+    }
+
+    /** As {@link #tcpOpened(String[])}, unless a Telemetry turned {@code TCP_OPENED_CONNECTIONS} off. */
+    void tcpOpened(String[] labels, Set<Metric> off) {
+        if (off.contains(Metric.TCP_OPENED_CONNECTIONS)) {
+            return;
+        }
         TcpSeries s = tcp(labels);
         if (s != null) {
             s.opened().increment();
@@ -228,11 +413,26 @@ public final class IstioMetrics {
 
     /** A TCP tunnel closed, with the bytes it relayed each way. */
     void tcpClosed(String[] labels, long receivedBytes, long sentBytes) {
+        tcpClosed(labels, receivedBytes, sentBytes, Set.of());
+    }
+
+    /** As {@link #tcpClosed(String[], long, long)}, without the {@code TCP_*} metrics in {@code off}. */
+    void tcpClosed(String[] labels, long receivedBytes, long sentBytes, Set<Metric> off) {
+        if (off.contains(Metric.TCP_CLOSED_CONNECTIONS) && off.contains(Metric.TCP_RECEIVED_BYTES)
+                && off.contains(Metric.TCP_SENT_BYTES)) {
+            return;
+        }
         TcpSeries s = tcp(labels);
         if (s != null) {
-            s.closed().increment();
-            s.received().increment(receivedBytes);
-            s.sent().increment(sentBytes);
+            if (!off.contains(Metric.TCP_CLOSED_CONNECTIONS)) {
+                s.closed().increment();
+            }
+            if (!off.contains(Metric.TCP_RECEIVED_BYTES)) {
+                s.received().increment(receivedBytes);
+            }
+            if (!off.contains(Metric.TCP_SENT_BYTES)) {
+                s.sent().increment(sentBytes);
+            }
         }
     }
 
@@ -271,35 +471,11 @@ public final class IstioMetrics {
     }
 
     private TcpSeries createTcp(String[] labels) {
-        Tags tags = tags(IstioLabels.TCP_NAMES, labels);
-        return new TcpSeries(
-                Counter.builder("istio_tcp_connections_opened").description("TCP connections opened.").tags(tags)
-                        .register(registry),
-                Counter.builder("istio_tcp_connections_closed").description("TCP connections closed.").tags(tags)
-                        .register(registry),
-                Counter.builder("istio_tcp_sent_bytes").description("Bytes sent to the client on TCP connections.")
-                        .tags(tags).register(registry),
-                Counter.builder("istio_tcp_received_bytes")
-                        .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
+        return new TcpSeries(tags(IstioLabels.TCP_NAMES, labels));
     }
 
     private Series create(String[] labels) {
-        Tags tags = tags(IstioLabels.NAMES, labels);
-        boolean grpc = "grpc".equals(labels[20]);
-        return new Series(
-                Counter.builder("istio_requests").description("Requests handled, by Istio's standard labels.")
-                        .tags(tags).register(registry),
-                DistributionSummary.builder("istio_request_duration_milliseconds")
-                        .description("Request duration, ms.").serviceLevelObjectives(DURATION_BUCKETS_MS).tags(tags)
-                        .register(registry),
-                DistributionSummary.builder("istio_request_bytes").description("Request body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
-                DistributionSummary.builder("istio_response_bytes").description("Response body sizes, bytes.")
-                        .serviceLevelObjectives(SIZE_BUCKETS).tags(tags).register(registry),
-                grpc ? Counter.builder("istio_request_messages").description("gRPC messages received from the client.")
-                        .tags(tags).register(registry) : null,
-                grpc ? Counter.builder("istio_response_messages").description("gRPC messages sent to the client.")
-                        .tags(tags).register(registry) : null);
+        return new Series(tags(IstioLabels.NAMES, labels), "grpc".equals(labels[20]));
     }
 
     /**

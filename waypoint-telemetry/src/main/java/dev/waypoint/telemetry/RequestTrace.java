@@ -104,8 +104,18 @@ final class RequestTrace implements AttemptObserver {
 
     /** Starts the trace of {@code request}, or returns null when it is not sampled. */
     static RequestTrace start(RequestContext request, TracingSettings settings, String clusterDomain) {
+        return start(request, settings, clusterDomain, settings.samplingPercent(), null);
+    }
+
+    /**
+     * As {@link #start(RequestContext, TracingSettings, String)} with a Telemetry's sampling
+     * percentage and {@code customTags} (literal, request header, environment variable; set on the
+     * server span, absent values with no default left out).
+     */
+    static RequestTrace start(RequestContext request, TracingSettings settings, String clusterDomain,
+                              double samplingPercent, java.util.Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags) {
         Context parent = parent(request);
-        if (!sampled(Span.fromContext(parent).getSpanContext(), settings.samplingPercent())) {
+        if (!sampled(Span.fromContext(parent).getSpanContext(), samplingPercent)) {
             return null;
         }
         HeadersView h = request.requestHeaders();
@@ -114,6 +124,19 @@ final class RequestTrace implements AttemptObserver {
                 + s.port().port() : request.target().authority().toString();
         // Envoy's default operation name: the host and a wildcard path
         Span server = settings.tracer().spanBuilder(host + "/*").setParent(parent).setSpanKind(SpanKind.SERVER).startSpan();
+        if (customTags != null) {
+            customTags.forEach((name, tag) -> {
+                String v = switch (tag.kind()) {
+                    case LITERAL -> tag.value();
+                    case HEADER -> h.get(tag.value());
+                    case ENVIRONMENT -> System.getenv(tag.value());
+                };
+                v = v == null ? tag.defaultValue() : v;
+                if (v != null) {
+                    server.setAttribute(name, v);
+                }
+            });
+        }
         String cluster = request.target() instanceof Target.ServiceTarget s
                 ? LogEntries.cluster(s, "http", clusterDomain) : "connect_originate";
         return new RequestTrace(settings.tracer(), server, h.get("b3") != null || h.get("x-b3-traceid") != null, cluster);

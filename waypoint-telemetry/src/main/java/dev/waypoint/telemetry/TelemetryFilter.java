@@ -53,7 +53,13 @@ public final class TelemetryFilter implements HttpFilter {
         TracingSettings tracing = request.snapshot().has(TracingSettings.PART)
                 ? request.snapshot().part(TracingSettings.PART) : TracingSettings.OFF;
         if (tracing.tracer() != null) {
-            RequestTrace trace = RequestTrace.start(request, tracing, clusterDomain);
+            TelemetryPolicies.Effective t = telemetry(request);
+            if (t != null && t.disableSpanReporting()) {
+                return FilterResult.CONTINUE;
+            }
+            RequestTrace trace = t == null ? RequestTrace.start(request, tracing, clusterDomain)
+                    : RequestTrace.start(request, tracing, clusterDomain,
+                    t.samplingPercent() != null ? t.samplingPercent() : tracing.samplingPercent(), t.customTags());
             if (trace != null) {
                 request.set(RequestTrace.KEY, trace);
                 request.set(dev.waypoint.model.request.AttemptObserver.KEY, trace);
@@ -62,17 +68,45 @@ public final class TelemetryFilter implements HttpFilter {
         return FilterResult.CONTINUE;
     }
 
+    /**
+     * The Telemetry API's merged settings for the Service this request called (Istio attaches
+     * Telemetry to the called Service, not to the route's backend), or null when no Telemetry
+     * applies: then nothing differs from a mesh without the API and nothing is allocated.
+     */
+    static TelemetryPolicies.Effective telemetry(RequestContext request) {
+        if (!request.snapshot().has(TelemetryPolicies.PART)) {
+            return null;
+        }
+        TelemetryPolicies p = request.snapshot().part(TelemetryPolicies.PART);
+        if (p.none()) {
+            return null;
+        }
+        return p.of(request.target() instanceof dev.waypoint.model.request.Target.ServiceTarget s ? s.service() : null);
+    }
+
     @Override
     public void onComplete(RequestContext request) {
         RequestTrace trace = request.get(RequestTrace.KEY);
         if (trace != null) {
             trace.end(request, IstioLabels.values(request, trustDomain, clusterDomain, clusterId));
         }
+        TelemetryPolicies.Effective t = telemetry(request);
         // the steady state allocates nothing (IstioMetrics caches labels per tunnel and destination)
-        metrics.record(request, trustDomain, clusterDomain, clusterId);
+        if (t == null) {
+            metrics.record(request, trustDomain, clusterDomain, clusterId);
+        } else if (!t.metricsOff()) {
+            metrics.record(request, trustDomain, clusterDomain, clusterId, t.disabledMetrics(), t.tags());
+        }
         // the access log of the snapshot the request pinned
         AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)
                 ? request.snapshot().part(AccessLogSettings.PART) : fallbackLog;
+        if (logs.telemetryOnly() && (t == null || !t.logging())) {
+            return; // the log is the Telemetry API's (no mesh config file): not asked for here
+        }
+        if (t != null && t.logging() && (t.logDisabled()
+                || t.logFilter() != null && !t.logFilter().test(TelemetryCel.activation(request)))) {
+            return; // a Telemetry turns the log off here, or its filter is not true for this request
+        }
         if (logs.sink() != null) {
             logs.sink().offer(logs.format().render(new LogEntries.Http(request, clusterDomain, java.time.Instant.now())));
         }

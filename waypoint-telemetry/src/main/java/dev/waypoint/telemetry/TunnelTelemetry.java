@@ -61,17 +61,39 @@ public final class TunnelTelemetry implements TunnelObserver {
 
     @Override
     public void tcpOpened(TunnelContext tunnel, TcpOutcome outcome) {
-        metrics.tcpOpened(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId));
+        TelemetryPolicies.Effective t = telemetry(tunnel);
+        metrics.tcpOpened(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
+                t == null ? java.util.Set.of() : t.disabledMetrics());
+    }
+
+    /**
+     * The Telemetry API's settings for the tunnel's Service in the current snapshot, or null.
+     * Its {@code TCP_*} metric overrides and {@code accessLogging.disabled} apply; a CEL
+     * {@code filter} is for HTTP requests (its attributes are a request's) and is not applied to
+     * TCP lines.
+     */
+    private TelemetryPolicies.Effective telemetry(TunnelContext tunnel) {
+        dev.waypoint.model.ConfigSnapshot snapshot = snapshots == null ? null : snapshots.current();
+        if (snapshot == null || !snapshot.has(TelemetryPolicies.PART)) {
+            return null;
+        }
+        TelemetryPolicies p = snapshot.part(TelemetryPolicies.PART);
+        return p.none() ? null : p.of(tunnel.target() instanceof dev.waypoint.model.request.Target.ServiceTarget s
+                ? s.service() : null);
     }
 
     @Override
     public void tcpClosed(TunnelContext tunnel, TcpOutcome outcome) {
+        TelemetryPolicies.Effective t = telemetry(tunnel);
         metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
-                outcome.receivedBytes(), outcome.sentBytes());
+                outcome.receivedBytes(), outcome.sentBytes(), t == null ? java.util.Set.of() : t.disabledMetrics());
+        if (t != null && t.logDisabled()) {
+            return;
+        }
         dev.waypoint.model.ConfigSnapshot snapshot = snapshots == null ? null : snapshots.current();
         AccessLogSettings logs = snapshot != null && snapshot.has(AccessLogSettings.PART)
                 ? snapshot.part(AccessLogSettings.PART) : fallbackLog;
-        if (logs.sink() != null) {
+        if (logs.sink() != null && !(logs.telemetryOnly() && (t == null || !t.logging()))) {
             logs.sink().offer(logs.format().render(new LogEntries.Tcp(tunnel, outcome, clusterDomain,
                     java.time.Instant.now())));
         }

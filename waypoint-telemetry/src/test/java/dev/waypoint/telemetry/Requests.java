@@ -43,6 +43,7 @@ final class Requests {
         public void set(CharSequence n, String v) { map.put(n.toString().toLowerCase(Locale.ROOT), v); }
         public void add(CharSequence n, String v) { set(n, v); }
         public void remove(CharSequence n) { map.remove(n.toString().toLowerCase(Locale.ROOT)); }
+        @Override public void forEach(java.util.function.BiConsumer<String, String> action) { map.forEach(action); }
     }
 
     record Attrs(String method, String path, boolean grpc, HeadersView headers, TunnelContext tunnel) implements RequestAttributes {
@@ -56,6 +57,14 @@ final class Requests {
 
     /** A request that went to reviews-v2 and got {@code status} after {@code ms} milliseconds. */
     static RequestContext finished(boolean grpc, int status, String flags, long ms, boolean withEndpoint) {
+        return finished(grpc, status, flags, ms, withEndpoint, Map.of(), ConfigSnapshot.compile(0,
+                ResourceSet.empty(new NamespacedName("istio-system", "waypoint"), "cluster.local"), List.of(),
+                new Diagnostics()));
+    }
+
+    /** As above, with more request headers, in {@code snapshot}. */
+    static RequestContext finished(boolean grpc, int status, String flags, long ms, boolean withEndpoint,
+                                   Map<String, String> extraHeaders, ConfigSnapshot snapshot) {
         Target.ServiceTarget target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), REVIEWS,
                 REVIEWS.ports().get(0));
         TunnelContext tunnel = new TunnelContext(target, new SpiffeId("cluster.local", "demo", "curl"), null,
@@ -64,10 +73,10 @@ final class Requests {
         h.put("host", "reviews.demo:9080");
         h.put("user-agent", "curl/8.5.0");
         h.put("x-request-id", "6f1c0f6c");
+        h.putAll(extraHeaders);
         Headers headers = new Headers(h);
-        ResourceSet rs = ResourceSet.empty(new NamespacedName("istio-system", "waypoint"), "cluster.local");
         RequestOutcome o = new RequestOutcome(1_000_000_000L);
-        RequestContext rc = new RequestContext(tunnel, ConfigSnapshot.compile(0, rs, List.of(), new Diagnostics()), target,
+        RequestContext rc = new RequestContext(tunnel, snapshot, target,
                 new Attrs("GET", "/reviews/1", grpc, headers, tunnel), headers, o);
         rc.set(RouteSelection.KEY, new RouteSelection("default", new RouteSelection.ServiceBackend(REVIEWS, REVIEWS.ports().get(0))));
         o.route("default");

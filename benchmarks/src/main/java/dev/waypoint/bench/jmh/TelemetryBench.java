@@ -19,7 +19,10 @@ import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
 import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.telemetry.IstioMetrics;
+import dev.waypoint.model.security.PolicyTargetRef;
+import dev.waypoint.model.telemetry.TelemetrySpec;
 import dev.waypoint.telemetry.TelemetryFilter;
+import dev.waypoint.telemetry.TelemetryPolicyCompiler;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +55,7 @@ public class TelemetryBench {
     private TelemetryFilter filter;
     private RequestContext http;
     private RequestContext grpc;
+    private RequestContext httpWithTelemetry;
 
     record Attrs(boolean grpc, HeadersView headers, TunnelContext tunnel) implements RequestAttributes {
         public String method() { return grpc ? "POST" : "GET"; }
@@ -87,13 +91,26 @@ public class TelemetryBench {
                 new InetSocketAddress("10.244.0.5", 41000), null,
                 "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,k8s.deployment.name=curl,service.name=curl,service.version=v1",
                 null);
-        ConfigSnapshot snapshot = ConfigSnapshot.compile(0, ResourceSet.empty(new NamespacedName("istio-system", "waypoint"),
-                "cluster.local"), List.of(), new Diagnostics());
+        // as the server compiles it: the Telemetry API's part is there, with no Telemetry object (NONE)
+        ResourceSet resources = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .services(List.of(reviews)).build();
+        ConfigSnapshot snapshot = ConfigSnapshot.compile(0, resources,
+                List.of(new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
+        // a Telemetry on the Service that turns REQUEST_SIZE off (no tagOverrides: the fast path)
+        ConfigSnapshot withTelemetry = ConfigSnapshot.compile(1, resources.toBuilder().telemetries(List.of(
+                new TelemetrySpec(new NamespacedName("demo", "no-request-size"),
+                        List.of(new PolicyTargetRef("", "Service", "reviews", null)), false,
+                        List.of(new TelemetrySpec.Metrics(List.of(), List.of(new TelemetrySpec.MetricsOverride(
+                                TelemetrySpec.Metric.REQUEST_SIZE, TelemetrySpec.Mode.CLIENT_AND_SERVER, true, Map.of())))),
+                        List.of(), List.of(), SourceRef.NONE))).build(),
+                List.of(new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
         filter = new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "cluster.local", "Kubernetes");
         http = finished(tunnel, snapshot, target, reviews, pod, false);
         grpc = finished(tunnel, snapshot, target, reviews, pod, true);
+        httpWithTelemetry = finished(tunnel, withTelemetry, target, reviews, pod, false);
         filter.onComplete(http); // the label sets exist: the steady state is measured
         filter.onComplete(grpc);
+        filter.onComplete(httpWithTelemetry);
     }
 
     static RequestContext finished(TunnelContext tunnel, ConfigSnapshot snapshot, Target target, ServiceSpec svc, PodSpec pod,
@@ -118,6 +135,12 @@ public class TelemetryBench {
     @Benchmark
     public void recordHttp() {
         filter.onComplete(http);
+    }
+
+    /** A Telemetry applies (one metric off): the merged settings are a map lookup, no more. */
+    @Benchmark
+    public void recordHttpWithTelemetry() {
+        filter.onComplete(httpWithTelemetry);
     }
 
     @Benchmark

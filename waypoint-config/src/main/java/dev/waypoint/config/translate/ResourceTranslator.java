@@ -25,6 +25,7 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
 import dev.waypoint.model.security.AuthorizationPolicySpec;
+import dev.waypoint.model.telemetry.TelemetrySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
 import dev.waypoint.model.traffic.LocalRateLimitSpec;
 import java.util.ArrayList;
@@ -47,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
  * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension.
  * {@code networking.istio.io/v1} and {@code v1beta1} DestinationRule; {@code networking.istio.io/v1alpha3}
- * EnvoyFilter (its local rate limit only). Anything else is kept as an
+ * EnvoyFilter (its local rate limit only); {@code telemetry.istio.io/v1} and {@code v1alpha1} Telemetry. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
  *
@@ -66,6 +67,7 @@ public final class ResourceTranslator {
     private static final String SECURITY = "security.istio.io";
     private static final String NETWORKING = "networking.istio.io";
     private static final String EXTENSIONS = "extensions.istio.io";
+    private static final String TELEMETRY = "telemetry.istio.io";
 
     /** Kinds with no namespace; only these are told apart from the namespaced default. */
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace", "Node", "PersistentVolume", "ClusterRole",
@@ -109,6 +111,7 @@ public final class ResourceTranslator {
         List<WasmPluginSpec> wasmPlugins = new ArrayList<>();
         List<DestinationRuleSpec> destinationRules = new ArrayList<>();
         List<LocalRateLimitSpec> localRateLimits = new ArrayList<>();
+        List<TelemetrySpec> telemetries = new ArrayList<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -143,6 +146,8 @@ public final class ResourceTranslator {
                 others.add(s);
             } else if (spec instanceof WasmPluginSpec s) {
                 wasmPlugins.add(s);
+            } else if (spec instanceof TelemetrySpec s) {
+                telemetries.add(s);
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
@@ -153,6 +158,7 @@ public final class ResourceTranslator {
                 .authorizationPolicies(policies).others(others)
                 .serviceEntries(serviceEntries).workloadEntries(workloadEntries).l4Routes(l4Routes)
                 .wasmPlugins(wasmPlugins).destinationRules(destinationRules).localRateLimits(localRateLimits)
+                .telemetries(telemetries)
                 .build();
     }
 
@@ -248,6 +254,8 @@ public final class ResourceTranslator {
                     ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case NETWORKING + "/EnvoyFilter" -> supported(ctx, apiVersion, version, "v1alpha3")
                     ? envoyFilter(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+            case TELEMETRY + "/Telemetry" -> supported(ctx, apiVersion, version, "v1", "v1alpha1")
+                    ? TelemetryTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             default -> other(apiVersion, kind, nn, src);
         };
         if (ctx.failed()) {
