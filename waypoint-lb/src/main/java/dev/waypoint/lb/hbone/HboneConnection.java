@@ -165,10 +165,6 @@ final class HboneConnection {
         return streams == 0;
     }
 
-    boolean isUsable() {
-        return channel.isActive() && !goingAway && (codec == null || !codec.connection().goAwayReceived());
-    }
-
     /**
      * Opens a stream and sends {@code CONNECT authority} with {@code headers}; the future
      * completes with the stream, {@code AUTO_READ} off and a {@link TunnelFrameAdapter} in place,
