@@ -36,6 +36,23 @@ public record Locality(String region, String zone, String subzone) {
         return new Locality(p[0], p.length > 1 ? p[1] : "", p.length > 2 ? p[2] : "");
     }
 
+    /**
+     * A proxy's locality from its pod labels, as Istio finds it: {@code topology.istio.io/locality}
+     * or the legacy {@code istio-locality} ({@code region.zone.subzone}, dots for slashes;
+     * {@code GetLocalityLabel} / {@code SanitizeLocalityLabel}), else the topology labels
+     * ({@code localityFromProxyLabels}).
+     */
+    public static Locality fromLabels(java.util.Map<String, String> labels) {
+        String l = labels.get("topology.istio.io/locality");
+        if (l == null) {
+            l = labels.get("istio-locality");
+        }
+        if (l != null && !l.isEmpty()) {
+            return parse(l.contains("/") ? l : l.replace('.', '/'));
+        }
+        return new Locality(labels.get(REGION_LABEL), labels.get(ZONE_LABEL), labels.get(SUBZONE_LABEL));
+    }
+
     /** The locality of an endpoint's pod ({@link #NONE} without a pod). */
     static Locality of(PodSpec pod) {
         if (pod == null) {
