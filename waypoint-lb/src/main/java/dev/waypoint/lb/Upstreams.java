@@ -203,7 +203,8 @@ public final class Upstreams {
     /**
      * {@code usable} narrowed to the priority or locality {@link LocalityPlan} draws: the plan's own
      * list when nothing was taken out of {@code eps} (no copy), else its endpoints that are usable;
-     * {@code usable} itself when none of them is.
+     * when none is (a retry avoiding them), the first group in priority order that has one; else
+     * {@code usable} itself.
      */
     private List<Endpoint> localities(LocalityLb locality, List<Endpoint> eps, List<Endpoint> usable) {
         LocalityPlan plan = locality.plan(settings.locality());
@@ -214,13 +215,23 @@ public final class Upstreams {
         if (usable == eps) {
             return group;
         }
+        List<Endpoint> out = usableOf(group, usable);
+        // a retry that has tried the drawn group's endpoints goes to the next group that has one
+        // (Istio sets Envoy's previous_priorities retry priority with locality load balancing)
+        for (int i = 0; out.isEmpty() && i < plan.groups().size(); i++) {
+            out = usableOf(plan.groups().get(i), usable);
+        }
+        return out.isEmpty() ? usable : out;
+    }
+
+    private static List<Endpoint> usableOf(List<Endpoint> group, List<Endpoint> usable) {
         List<Endpoint> out = new ArrayList<>(group.size());
         for (Endpoint e : group) {
             if (usable.contains(e)) {
                 out.add(e);
             }
         }
-        return out.isEmpty() ? usable : out;
+        return out;
     }
 
     /** The DestinationRule policy of a Service or ServiceEntry backend's port, or null. */
