@@ -32,7 +32,7 @@ import java.util.regex.Pattern;
  * waypoint reads a field: {@code host} required, {@code simple} and {@code consistentHash} not
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
  *
- * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
+ * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup, localityLbSetting),
  * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections}, {@code connectTimeout},
  * {@code tcpKeepalive}; {@code http.http1MaxPendingRequests}, {@code http2MaxRequests},
  * {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout}) and their
