@@ -193,7 +193,7 @@ final class TrafficPolicyCompiler {
             lb = null;
         }
         return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool, tls == null ? null : tls(dr, tls, tlsField),
-                locality(dr, lb, od, endpoints));
+                locality(dr, lb, od, endpoints, dns));
     }
 
     /**
@@ -201,8 +201,17 @@ final class TrafficPolicyCompiler {
      * always; failover (the priorities) only with outlier detection, since without it Envoy never
      * sees a priority's endpoints unhealthy (a warning, once per rule); {@code enabled: false} disables it.
      */
-    private LocalityLb locality(DestinationRuleSpec dr, LoadBalancerSpec lb, OutlierDetectionSpec od, List<Endpoint> endpoints) {
+    private LocalityLb locality(DestinationRuleSpec dr, LoadBalancerSpec lb, OutlierDetectionSpec od, List<Endpoint> endpoints,
+                                boolean dns) {
         if (lb == null || lb.locality() == null || !lb.locality().enabled()) {
+            return null;
+        }
+        if (dns) {
+            // DNS answers carry no pod labels, and the plan is built over a fixed endpoint list
+            if (localityWarned.add(dr)) {
+                diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.trafficPolicy.loadBalancer.localityLbSetting",
+                        "not applied to a ServiceEntry with resolution DNS (its endpoints have no locality)");
+            }
             return null;
         }
         if (lb.locality().distribute().isEmpty() && od == null) {
