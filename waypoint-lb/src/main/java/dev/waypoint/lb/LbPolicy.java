@@ -15,9 +15,17 @@ import java.util.Map;
  * @param outlier outlier detection, or null (none: Istio's default)
  * @param pool the connectionPool limits, or null (none: Istio's default, effectively unlimited)
  * @param tls TLS origination to endpoints outside the mesh, or null (plaintext)
+ * @param locality {@code localityLbSetting} as applied, or null (none, disabled, or failover
+ *        without outlier detection)
  */
 record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec outlier,
-                TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
+                TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls, LocalityLb locality) {
+    /** Without locality load balancing. */
+    LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec outlier,
+             TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
+        this(rule, balancer, outlier, pool, tls, null);
+    }
+
     /**
      * Requests in flight to the Service port at most, or 0 (no limit). HTTP/2 upstreams:
      * {@code http2MaxRequests}. HTTP/1.1: {@code maxConnections + http1MaxPendingRequests} when both
@@ -66,6 +74,9 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
         }
         if (tls != null) {
             m.put("tls", tls.toString());
+        }
+        if (locality != null) {
+            m.put("localityLbSetting", locality.describe());
         }
         return m;
     }

@@ -192,8 +192,39 @@ final class TrafficPolicyCompiler {
             }
             lb = null;
         }
-        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool, tls == null ? null : tls(dr, tls, tlsField));
+        return new LbPolicy(dr.name(), balancer(dr, lb, endpoints), od, pool, tls == null ? null : tls(dr, tls, tlsField),
+                locality(dr, lb, od, endpoints, dns));
     }
+
+    /**
+     * {@code localityLbSetting} as Istio's {@code applyLocalityLoadBalancer} applies it: {@code distribute}
+     * always; failover (the priorities) only with outlier detection, since without it Envoy never
+     * sees a priority's endpoints unhealthy (a warning, once per rule); {@code enabled: false} disables it.
+     */
+    private LocalityLb locality(DestinationRuleSpec dr, LoadBalancerSpec lb, OutlierDetectionSpec od, List<Endpoint> endpoints,
+                                boolean dns) {
+        if (lb == null || lb.locality() == null || !lb.locality().enabled()) {
+            return null;
+        }
+        if (dns) {
+            // DNS answers carry no pod labels, and the plan is built over a fixed endpoint list
+            if (localityWarned.add(dr)) {
+                diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.trafficPolicy.loadBalancer.localityLbSetting",
+                        "not applied to a ServiceEntry with resolution DNS (its endpoints have no locality)");
+            }
+            return null;
+        }
+        if (lb.locality().distribute().isEmpty() && od == null) {
+            if (localityWarned.add(dr)) {
+                diagnostics.warning(dr.source(), "DestinationRule", dr.name(), "spec.trafficPolicy.loadBalancer.localityLbSetting",
+                        "locality failover needs outlierDetection (as Istio requires); not applied");
+            }
+            return null;
+        }
+        return new LocalityLb(lb.locality(), endpoints);
+    }
+
+    private final Set<DestinationRuleSpec> localityWarned = new HashSet<>();
 
     /** One compiled TLS per rule and spec (files read once per generation); a broken one is an error. */
     private UpstreamTls tls(DestinationRuleSpec dr, TrafficPolicySpec.TlsSpec spec, String field) {

@@ -17,11 +17,22 @@ import java.time.Duration;
  *        shorter because every one holds an HBONE stream at the destination ztunnel)
  * @param keepaliveInterval an HTTP/2 PING on each outbound HBONE connection this often (ztunnel: 10 s)
  * @param keepaliveTimeout a connection whose PING is unanswered this long is closed (ztunnel: 20 s)
+ * @param locality the waypoint's own locality, for DestinationRule {@code localityLbSetting}
+ *        ({@link Locality#NONE}: unknown)
  */
 public record UpstreamSettings(int hbonePort, Duration connectTimeout, int streamWindow, int connectionWindow,
                                int maxStreamsPerConnection, Duration poolIdleTimeout, Duration httpIdleTimeout,
-                               Duration keepaliveInterval, Duration keepaliveTimeout) {
+                               Duration keepaliveInterval, Duration keepaliveTimeout, Locality locality) {
+    /** Without a locality of its own ({@link Locality#NONE}). */
+    public UpstreamSettings(int hbonePort, Duration connectTimeout, int streamWindow, int connectionWindow,
+                            int maxStreamsPerConnection, Duration poolIdleTimeout, Duration httpIdleTimeout,
+                            Duration keepaliveInterval, Duration keepaliveTimeout) {
+        this(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout,
+                httpIdleTimeout, keepaliveInterval, keepaliveTimeout, Locality.NONE);
+    }
+
     public UpstreamSettings {
+        locality = locality == null ? Locality.NONE : locality;
         if (hbonePort < 1 || hbonePort > 65535) {
             throw new IllegalArgumentException("hbonePort: " + hbonePort + " (expected: 1-65535)");
         }
@@ -48,24 +59,30 @@ public record UpstreamSettings(int hbonePort, Duration connectTimeout, int strea
     /** A copy with another connect timeout. */
     public UpstreamSettings withConnectTimeout(Duration timeout) {
         return new UpstreamSettings(hbonePort, timeout, streamWindow, connectionWindow, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout,
-                keepaliveInterval, keepaliveTimeout);
+                keepaliveInterval, keepaliveTimeout, locality);
     }
 
     /** A copy with another idle timeout for pooled upstream HTTP connections. */
     public UpstreamSettings withHttpIdleTimeout(Duration timeout) {
         return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
-                poolIdleTimeout, timeout, keepaliveInterval, keepaliveTimeout);
+                poolIdleTimeout, timeout, keepaliveInterval, keepaliveTimeout, locality);
     }
 
     /** A copy with other windows. */
     public UpstreamSettings withWindows(int stream, int connection) {
         return new UpstreamSettings(hbonePort, connectTimeout, stream, connection, maxStreamsPerConnection, poolIdleTimeout, httpIdleTimeout,
-                keepaliveInterval, keepaliveTimeout);
+                keepaliveInterval, keepaliveTimeout, locality);
     }
 
     /** A copy with another HBONE keepalive (PING interval, and how long an unanswered PING is waited for). */
     public UpstreamSettings withKeepalive(Duration interval, Duration timeout) {
         return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
-                poolIdleTimeout, httpIdleTimeout, interval, timeout);
+                poolIdleTimeout, httpIdleTimeout, interval, timeout, locality);
+    }
+
+    /** A copy with this locality of the waypoint's own ({@code --locality}). */
+    public UpstreamSettings withLocality(Locality locality) {
+        return new UpstreamSettings(hbonePort, connectTimeout, streamWindow, connectionWindow, maxStreamsPerConnection,
+                poolIdleTimeout, httpIdleTimeout, keepaliveInterval, keepaliveTimeout, locality);
     }
 }

@@ -191,10 +191,47 @@ public final class Upstreams {
                 usable = fresh;
             }
         }
+        if (policy != null && policy.locality() != null) {
+            usable = localities(policy.locality(), eps, usable);
+        }
         Balancer b = policy != null && policy.balancer() != null ? policy.balancer() : defaultBalancer;
         Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
         states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
         return e;
+    }
+
+    /**
+     * {@code usable} narrowed to the priority or locality {@link LocalityPlan} draws: the plan's own
+     * list when nothing was taken out of {@code eps} (no copy), else its endpoints that are usable;
+     * when none is (a retry avoiding them), the first group in priority order that has one; else
+     * {@code usable} itself.
+     */
+    private List<Endpoint> localities(LocalityLb locality, List<Endpoint> eps, List<Endpoint> usable) {
+        LocalityPlan plan = locality.plan(settings.locality());
+        List<Endpoint> group = plan == null ? null : plan.choose(states, ThreadLocalRandom.current());
+        if (group == null) {
+            return usable;
+        }
+        if (usable == eps) {
+            return group;
+        }
+        List<Endpoint> out = usableOf(group, usable);
+        // a retry that has tried the drawn group's endpoints goes to the next group that has one
+        // (Istio sets Envoy's previous_priorities retry priority with locality load balancing)
+        for (int i = 0; out.isEmpty() && i < plan.groups().size(); i++) {
+            out = usableOf(plan.groups().get(i), usable);
+        }
+        return out.isEmpty() ? usable : out;
+    }
+
+    private static List<Endpoint> usableOf(List<Endpoint> group, List<Endpoint> usable) {
+        List<Endpoint> out = new ArrayList<>(group.size());
+        for (Endpoint e : group) {
+            if (usable.contains(e)) {
+                out.add(e);
+            }
+        }
+        return out;
     }
 
     /** The DestinationRule policy of a Service or ServiceEntry backend's port, or null. */

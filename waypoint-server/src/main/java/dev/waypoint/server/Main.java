@@ -219,6 +219,13 @@ public final class Main implements Runnable {
                         + "default: the servers of /etc/resolv.conf.")
         List<String> dnsServers = new java.util.ArrayList<>();
 
+        @Option(names = "--locality", paramLabel = "REGION[/ZONE[/SUBZONE]]",
+                description = "This waypoint's locality, for DestinationRule localityLbSetting; default: the "
+                        + "topology.istio.io/locality or istio-locality label (dots for slashes), else the "
+                        + "topology.kubernetes.io/region|zone and topology.istio.io/subzone labels, of "
+                        + "$ISTIO_METAJSON_LABELS (the pod labels Istio's injector gives its proxies); else none.")
+        String locality;
+
         @Override
         public Integer call() throws Exception {
             WaypointSettings settings = settings();
@@ -258,7 +265,8 @@ public final class Main implements Runnable {
             }
             ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
             UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
-                    .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout));
+                    .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout))
+                    .withLocality(locality(locality, System.getenv("ISTIO_METAJSON_LABELS")));
             return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
                     address(health), address(stats), address(admin), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
@@ -294,6 +302,24 @@ public final class Main implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--ca-address: " + e.getMessage());
             }
+        }
+    }
+
+    /** {@code --locality}, or the locality of Istio's proxy labels JSON ({@code ISTIO_METAJSON_LABELS}) when not given. */
+    static dev.waypoint.lb.Locality locality(String flag, String labelsJson) {
+        try {
+            if (flag != null && !flag.isBlank()) {
+                return dev.waypoint.lb.Locality.parse(flag.trim());
+            }
+            if (labelsJson == null || labelsJson.isBlank()) {
+                return dev.waypoint.lb.Locality.NONE;
+            }
+            java.util.Map<String, String> labels = new java.util.HashMap<>();
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree(labelsJson).fields()
+                    .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+            return dev.waypoint.lb.Locality.fromLabels(labels);
+        } catch (IllegalArgumentException | java.io.IOException e) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()), "--locality: " + e.getMessage());
         }
     }
 

@@ -232,6 +232,24 @@ class MainTest {
     }
 
     @Test
+    void theLocalityComesFromTheFlagOrIstiosProxyLabels() {
+        Main.Run cmd = new Main.Run();
+        new CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w",
+                "--locality", "us-west/zone1");
+        assertThat(cmd.settings().upstream().locality()).isEqualTo(new dev.waypoint.lb.Locality("us-west", "zone1", ""));
+        assertThat(Main.locality(null, "{\"app\": \"w\", \"istio-locality\": \"r1.z1.s1\"}"))
+                .isEqualTo(new dev.waypoint.lb.Locality("r1", "z1", "s1"));
+        assertThat(Main.locality(null, "{\"topology.istio.io/locality\": \"r2.z2\", \"istio-locality\": \"r1.z1\"}"))
+                .isEqualTo(new dev.waypoint.lb.Locality("r2", "z2", ""));
+        assertThat(Main.locality(null, "{\"topology.kubernetes.io/region\": \"r3\", \"topology.kubernetes.io/zone\": \"z3\"}"))
+                .isEqualTo(new dev.waypoint.lb.Locality("r3", "z3", ""));
+        assertThat(Main.locality("", null)).isEqualTo(dev.waypoint.lb.Locality.NONE);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Main.locality("a/b/c/d", null))
+                .hasMessageContaining("--locality: locality: a/b/c/d (expected: REGION[/ZONE[/SUBZONE]])");
+        assertThat(run("run", "--help").out()).contains("--locality");
+    }
+
+    @Test
     void runHelpNamesTheDnsServerFlag() {
         assertThat(run("run", "--help").out()).contains("--dns-server").contains("resolution: DNS");
     }

@@ -42,6 +42,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * hash (1024 points) and Maglev (65537 slots) on a request header. The hash pickers include
  * reading the header and hashing it. {@code pickTwoThreads}: two threads sharing the picker (the
  * round-robin counter and the least-request states are shared by every event loop).
+ *
+ * <p>{@code UPSTREAMS_LEAST_REQUEST} and {@code UPSTREAMS_LOCALITY} pick through
+ * {@code Upstreams.pick} over a compiled snapshot (endpoint table lookup, outlier bookkeeping),
+ * the second with a DestinationRule {@code localityLbSetting} (failover, outlier detection on):
+ * pods spread over three zones of two regions, the waypoint in the first zone.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -53,15 +58,23 @@ public class EndpointPickBench {
     @Param({"10", "1000"})
     public int endpoints;
 
-    @Param({"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV"})
+    @Param({"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV", "UPSTREAMS_LEAST_REQUEST", "UPSTREAMS_LOCALITY"})
     public String algorithm;
 
     private EndpointPicker picker;
     private List<Endpoint> list;
     private RequestContext request;
+    private dev.waypoint.lb.Upstreams upstreams;
+    private ConfigSnapshot snapshot;
+    private dev.waypoint.model.request.RouteSelection.ServiceBackend backend;
 
     @Setup
     public void setUp() {
+        request = request();
+        if (algorithm.startsWith("UPSTREAMS_")) {
+            setUpUpstreams(algorithm.equals("UPSTREAMS_LOCALITY"));
+            return;
+        }
         List<Endpoint> l = new ArrayList<>();
         for (int i = 0; i < endpoints; i++) {
             l.add(new Endpoint(HostPort.parseAuthority("10.1." + (i / 250) + "." + (i % 250 + 1) + ":8080"),
@@ -80,7 +93,36 @@ public class EndpointPickBench {
         for (int i = 0; i < list.size(); i += 3) {
             states.of(list.get(i)); // some endpoints with state, as after traffic
         }
-        request = request();
+    }
+
+    private void setUpUpstreams(boolean locality) {
+        ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), Map.of(), List.of(HostPort.parseIp("10.96.0.1")),
+                List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), dev.waypoint.model.SourceRef.NONE);
+        String[][] zones = {{"r1", "z1"}, {"r1", "z2"}, {"r2", "z1"}};
+        List<dev.waypoint.model.mesh.PodSpec> pods = new ArrayList<>();
+        for (int i = 0; i < endpoints; i++) {
+            String[] z = zones[i % 3];
+            pods.add(new dev.waypoint.model.mesh.PodSpec(new NamespacedName("apps", "web-" + i),
+                    Map.of("app", "web", "topology.kubernetes.io/region", z[0], "topology.kubernetes.io/zone", z[1]), "web",
+                    HostPort.parseIp("10.1." + (i / 250) + "." + (i % 250 + 1)), true, Map.of(), dev.waypoint.model.SourceRef.NONE));
+        }
+        var lb = new dev.waypoint.model.traffic.TrafficPolicySpec.LoadBalancerSpec(
+                dev.waypoint.model.traffic.TrafficPolicySpec.Simple.LEAST_REQUEST, null, null, locality
+                        ? new dev.waypoint.model.traffic.TrafficPolicySpec.LocalityLbSpec(true, List.of(), List.of(), List.of())
+                        : null);
+        var od = new dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec(5, 0, 5, false,
+                java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(30), 10, 0);
+        var dr = new dev.waypoint.model.traffic.DestinationRuleSpec(new NamespacedName("apps", "web"), "web", List.of(),
+                new dev.waypoint.model.traffic.TrafficPolicySpec(lb, od, List.of()), List.of(), dev.waypoint.model.SourceRef.NONE);
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .namespaces(List.of(new dev.waypoint.model.mesh.NamespaceSpec("apps", Map.of(), dev.waypoint.model.SourceRef.NONE)))
+                .services(List.of(svc)).pods(pods).destinationRules(List.of(dr)).build();
+        snapshot = ConfigSnapshot.compile(1, rs, List.of(new dev.waypoint.lb.EndpointCompiler()), new Diagnostics());
+        dev.waypoint.lb.UpstreamSettings settings = dev.waypoint.lb.UpstreamSettings.defaults(15008)
+                .withLocality(dev.waypoint.lb.Locality.parse("r1/z1"));
+        upstreams = new dev.waypoint.lb.Upstreams(settings, new dev.waypoint.lb.hbone.HbonePool(settings, () -> null), null,
+                new EndpointStates());
+        backend = new dev.waypoint.model.request.RouteSelection.ServiceBackend(svc, svc.ports().get(0));
     }
 
     private static RequestContext request() {
@@ -115,13 +157,13 @@ public class EndpointPickBench {
 
     @Benchmark
     @Threads(1)
-    public Endpoint pick() {
-        return picker.pick(list, request);
+    public Object pick() {
+        return upstreams != null ? upstreams.pick(snapshot, backend, request, null) : picker.pick(list, request);
     }
 
     @Benchmark
     @Threads(2)
-    public Endpoint pickTwoThreads() {
-        return picker.pick(list, request);
+    public Object pickTwoThreads() {
+        return upstreams != null ? upstreams.pick(snapshot, backend, request, null) : picker.pick(list, request);
     }
 }

@@ -32,12 +32,12 @@ import java.util.regex.Pattern;
  * waypoint reads a field: {@code host} required, {@code simple} and {@code consistentHash} not
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
  *
- * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup),
+ * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup, localityLbSetting),
  * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections}, {@code connectTimeout},
  * {@code tcpKeepalive}; {@code http.http1MaxPendingRequests}, {@code http2MaxRequests},
  * {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout}) and their
  * {@code portLevelSettings}, {@code tls} SIMPLE/MUTUAL. Fields of the DestinationRule API it does not apply yet (the other
- * {@code connectionPool} fields, {@code localityLbSetting},
+ * {@code connectionPool} fields,
  * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
  * {@code retryBudget}) are warnings naming the field, and the rest of the object applies: an
  * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
@@ -295,10 +295,8 @@ final class DestinationRuleTranslator {
             ctx.error(path(p, "simple"), message("simple", s, "only one of simple or consistentHash"));
             simple = null;
         }
-        if (child(lb, "localityLbSetting") != null) {
-            ctx.warning(path(p, "localityLbSetting"), "locality load balancing is not applied by this waypoint yet "
-                    + "(endpoints are balanced regardless of region and zone)");
-        }
+        TrafficPolicySpec.LocalityLbSpec locality = locality(ctx, ctx.object(lb, p, "localityLbSetting"),
+                path(p, "localityLbSetting"));
         Duration warmup = null;
         if (child(lb, "warmupDurationSecs") != null) {
             warmup = duration(ctx, lb, p, "warmupDurationSecs");
@@ -315,7 +313,76 @@ final class DestinationRuleTranslator {
                     + "(as Envoy's slow start); ignored with consistentHash");
             warmup = null;
         }
-        return new LoadBalancerSpec(simple, hash, warmup);
+        return new LoadBalancerSpec(simple, hash, warmup, locality);
+    }
+
+    /**
+     * {@code localityLbSetting}, checked as Istio's {@code validateLocalityLbSetting}: not both
+     * {@code failover} and {@code distribute}; a failover's {@code from} differs from its {@code to};
+     * the weights of one {@code distribute.to} sum to 100; localities with at most three parts.
+     */
+    private static TrafficPolicySpec.LocalityLbSpec locality(ObjectContext ctx, JsonNode l, String p) {
+        if (l == null) {
+            return null;
+        }
+        ctx.unknownKeys(l, p, Set.of("enabled", "failover", "failoverPriority", "distribute"));
+        boolean enabled = ctx.bool(l, p, "enabled", true);
+        List<TrafficPolicySpec.LocalityLbSpec.Failover> failover = new ArrayList<>();
+        List<JsonNode> fs = ctx.list(l, p, "failover");
+        for (int i = 0; i < fs.size(); i++) {
+            String fp = index(path(p, "failover"), i);
+            JsonNode f = ctx.element(fs.get(i), fp, "failover[" + i + "]");
+            if (f == null) {
+                continue;
+            }
+            ctx.unknownKeys(f, fp, Set.of("from", "to"));
+            String from = ctx.requiredString(f, fp, "from", "a region");
+            String to = ctx.requiredString(f, fp, "to", "a region");
+            if (from != null && to != null) {
+                if (from.equals(to)) {
+                    ctx.error(path(fp, "to"), message("to", to, "a region other than from"));
+                } else if (from.contains("/") || to.contains("/")) {
+                    ctx.error(fp, message("failover", from + " -> " + to, "regions, not region/zone"));
+                } else {
+                    failover.add(new TrafficPolicySpec.LocalityLbSpec.Failover(from, to));
+                }
+            }
+        }
+        List<String> priority = ctx.stringList(l, p, "failoverPriority");
+        List<TrafficPolicySpec.LocalityLbSpec.Distribute> distribute = new ArrayList<>();
+        List<JsonNode> ds = ctx.list(l, p, "distribute");
+        for (int i = 0; i < ds.size(); i++) {
+            String dp = index(path(p, "distribute"), i);
+            JsonNode d = ctx.element(ds.get(i), dp, "distribute[" + i + "]");
+            if (d == null) {
+                continue;
+            }
+            ctx.unknownKeys(d, dp, Set.of("from", "to"));
+            String from = ctx.requiredString(d, dp, "from", "a locality region/zone/subzone (* allowed)");
+            Map<String, Integer> to = new java.util.LinkedHashMap<>();
+            JsonNode t = ctx.object(d, dp, "to");
+            int sum = 0;
+            if (t != null) {
+                for (var it = t.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    int w = ctx.integer(t, path(dp, "to"), e.getKey(), 0, 100, 0);
+                    to.put(e.getKey(), w);
+                    sum += w;
+                }
+            }
+            if (from != null && from.split("/", -1).length > 3) {
+                ctx.error(path(dp, "from"), message("from", from, "at most region/zone/subzone"));
+            } else if (sum != 100) {
+                ctx.error(path(dp, "to"), message("to", Integer.toString(sum), "weights summing to 100"));
+            } else if (from != null) {
+                distribute.add(new TrafficPolicySpec.LocalityLbSpec.Distribute(from, to));
+            }
+        }
+        if (!failover.isEmpty() && !distribute.isEmpty()) {
+            ctx.error(p, "localityLbSetting: failover and distribute (expected: only one of them, as Istio requires)");
+            return null;
+        }
+        return new TrafficPolicySpec.LocalityLbSpec(enabled, failover, priority, distribute);
     }
 
     private static ConsistentHashSpec consistentHash(ObjectContext ctx, JsonNode h, String p) {

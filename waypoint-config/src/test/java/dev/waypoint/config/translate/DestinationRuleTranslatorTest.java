@@ -95,8 +95,16 @@ class DestinationRuleTranslatorTest {
                         List.of(E + "spec.trafficPolicy.connectionPool.http.maxRequests: maxRequests: unknown field (expected: one of h2UpgradePolicy, http1MaxPendingRequests, http2MaxRequests, idleTimeout, maxConcurrentStreams, maxRequestsPerConnection, maxRetries, useClientProtocol)")),
                 new Case("connectionPool negative", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}\n", false,
                         List.of(E + "spec.trafficPolicy.connectionPool.tcp.maxConnections: maxConnections: -1 (expected: 0-2147483647)")),
-                new Case("locality warned", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {enabled: true}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.loadBalancer.localityLbSetting: locality load balancing is not applied by this waypoint yet (endpoints are balanced regardless of region and zone)")),
+                new Case("locality applied", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {enabled: true, failover: [{from: us-west, to: us-east}]}}}\n", true,
+                        List.of()),
+                new Case("locality failover to itself", "  host: b\n  trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: us-west, to: us-west}]}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].to: to: us-west (expected: a region other than from)")),
+                new Case("locality distribute not 100", "  host: b\n  trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: us-west/*, to: {us-west/*: 70, us-east/*: 20}}]}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to: to: 90 (expected: weights summing to 100)")),
+                new Case("locality failover and distribute", "  host: b\n  trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a, to: b}], distribute: [{from: a/*, to: {a/*: 100}}]}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.localityLbSetting: localityLbSetting: failover and distribute (expected: only one of them, as Istio requires)")),
+                new Case("locality unknown field", "  host: b\n  trafficPolicy: {loadBalancer: {localityLbSetting: {failovers: []}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.loadBalancer.localityLbSetting.failovers: failovers: unknown field (expected: one of distribute, enabled, failover, failoverPriority)")),
                 new Case("tls SIMPLE applied", "  host: b\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, sni: api.example.com, subjectAltNames: [api.example.com]}}\n", true,
                         List.of()),
                 new Case("tls MUTUAL without a key", "  host: b\n  trafficPolicy: {tls: {mode: MUTUAL, clientCertificate: /c.pem}}\n", false,
@@ -163,6 +171,24 @@ class DestinationRuleTranslatorTest {
         assertThat(port.policy().loadBalancer().simple()).isEqualTo(Simple.LEAST_REQUEST);
         assertThat(port.policy().loadBalancer().warmup()).isEqualTo(Duration.ofSeconds(30));
         assertThat(dr.trafficPolicy().connectionPool()).isNull();
+    }
+
+    @Test
+    void localityRecord() {
+        Result r = translate(HEAD + "  host: b\n  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n"
+                + "        failoverPriority: [topology.kubernetes.io/region, topology.kubernetes.io/zone]\n"
+                + "        failover: [{from: us-west, to: us-east}]\n");
+        assertThat(r.problems()).isEmpty();
+        TrafficPolicySpec.LocalityLbSpec l = r.resources().destinationRules().get(0).trafficPolicy().loadBalancer().locality();
+        assertThat(l).isEqualTo(new TrafficPolicySpec.LocalityLbSpec(true,
+                List.of(new TrafficPolicySpec.LocalityLbSpec.Failover("us-west", "us-east")),
+                List.of("topology.kubernetes.io/region", "topology.kubernetes.io/zone"), List.of()));
+        Result d = translate(HEAD + "  host: b\n  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n"
+                + "        enabled: false\n        distribute: [{from: us-west/zone1/*, to: {us-west/zone1/*: 80, us-west/zone2/*: 20}}]\n");
+        TrafficPolicySpec.LocalityLbSpec dl = d.resources().destinationRules().get(0).trafficPolicy().loadBalancer().locality();
+        assertThat(dl.enabled()).isFalse();
+        assertThat(dl.distribute()).containsExactly(new TrafficPolicySpec.LocalityLbSpec.Distribute("us-west/zone1/*",
+                java.util.Map.of("us-west/zone1/*", 80, "us-west/zone2/*", 20)));
     }
 
     @Test

@@ -98,11 +98,49 @@ public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionS
         }
     }
 
-    /** {@code loadBalancer}: a simple algorithm or a consistent hash, plus slow start. */
-    public record LoadBalancerSpec(Simple simple, ConsistentHashSpec consistentHash, Duration warmup) {
+    /**
+     * {@code loadBalancer}: a simple algorithm or a consistent hash, plus slow start and locality.
+     *
+     * @param locality {@code localityLbSetting}, or null when not written
+     */
+    public record LoadBalancerSpec(Simple simple, ConsistentHashSpec consistentHash, Duration warmup,
+                                   LocalityLbSpec locality) {
         public LoadBalancerSpec {
             if (simple != null && consistentHash != null) {
                 throw new IllegalArgumentException("simple and consistentHash: both set (expected: one)");
+            }
+        }
+
+        /** Without {@code localityLbSetting}. */
+        public LoadBalancerSpec(Simple simple, ConsistentHashSpec consistentHash, Duration warmup) {
+            this(simple, consistentHash, warmup, null);
+        }
+    }
+
+    /**
+     * {@code loadBalancer.localityLbSetting} (Istio's {@code LocalityLoadBalancerSetting}).
+     *
+     * @param enabled {@code enabled} (absent: true, as Istio reads a written setting)
+     * @param failover {@code failover}: from region → to region
+     * @param failoverPriority {@code failoverPriority}: ordered label names
+     * @param distribute {@code distribute}: from locality → (to locality → weight); localities are
+     *        {@code region/zone/subzone}, each part possibly {@code *}
+     */
+    public record LocalityLbSpec(boolean enabled, List<Failover> failover, List<String> failoverPriority,
+                                 List<Distribute> distribute) {
+        public LocalityLbSpec {
+            failover = List.copyOf(failover);
+            failoverPriority = List.copyOf(failoverPriority);
+            distribute = List.copyOf(distribute);
+        }
+
+        /** One {@code failover} entry. */
+        public record Failover(String from, String to) {}
+
+        /** One {@code distribute} entry; {@code to} keeps its written order. */
+        public record Distribute(String from, java.util.Map<String, Integer> to) {
+            public Distribute {
+                to = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(to));
             }
         }
     }
