@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.extension.RegistryCredentials;
 import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.gateway.HttpRouteSpec;
 import dev.waypoint.model.gateway.L4RouteSpec;
@@ -112,6 +113,7 @@ public final class ResourceTranslator {
         List<DestinationRuleSpec> destinationRules = new ArrayList<>();
         List<LocalRateLimitSpec> localRateLimits = new ArrayList<>();
         List<TelemetrySpec> telemetries = new ArrayList<>();
+        Map<NamespacedName, RegistryCredentials> pullSecrets = new HashMap<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
             if (spec instanceof NamespaceSpec s) {
@@ -148,10 +150,13 @@ public final class ResourceTranslator {
                 wasmPlugins.add(s);
             } else if (spec instanceof TelemetrySpec s) {
                 telemetries.add(s);
+            } else if (spec instanceof PullSecretTranslator.PullSecret s) {
+                pullSecrets.put(s.name(), s.credentials()); // only for imagePullSecret below: not in the set
             } else if (spec != null) {
                 throw new IllegalArgumentException("not a domain record: " + spec.getClass().getName());
             }
         }
+        wasmPlugins = withPullSecrets(wasmPlugins, pullSecrets);
         return ResourceSet.builder(waypoint, trustDomain)
                 .namespaces(namespaces).services(services).pods(pods).endpointSlices(slices).gateways(gateways)
                 .httpRoutes(httpRoutes).referenceGrants(grants).requestAuthentications(requestAuthentications)
@@ -221,6 +226,8 @@ public final class ResourceTranslator {
                     ? new NamespaceSpec(name, labels, src) : other(apiVersion, kind, nn, src);
             case "/Service" -> supported(ctx, apiVersion, version, "v1")
                     ? ServiceTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+            case "/Secret" -> PullSecretTranslator.isRegistrySecret(tree) && supported(ctx, apiVersion, version, "v1")
+                    ? PullSecretTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case "/Pod" -> supported(ctx, apiVersion, version, "v1")
                     ? PodTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case DISCOVERY + "/EndpointSlice" -> supported(ctx, apiVersion, version, "v1")
@@ -262,6 +269,20 @@ public final class ResourceTranslator {
             return new TranslatedObject(key, null, src, true);
         }
         return new TranslatedObject(key, spec, src, false);
+    }
+
+    /**
+     * Each plugin with an {@code imagePullSecret} given the logins of that Secret in its own
+     * namespace (null when there is no such registry Secret: the wasm compiler reports it).
+     */
+    private static List<WasmPluginSpec> withPullSecrets(List<WasmPluginSpec> plugins,
+                                                        Map<NamespacedName, RegistryCredentials> secrets) {
+        List<WasmPluginSpec> out = new ArrayList<>(plugins.size());
+        for (WasmPluginSpec p : plugins) {
+            out.add(p.imagePullSecret() == null ? p : p.withPullCredentials(
+                    secrets.get(new NamespacedName(p.name().namespace(), p.imagePullSecret()))));
+        }
+        return out;
     }
 
     /** The local rate limits of one EnvoyFilter (the only EnvoyFilter shape applied), kept together. */

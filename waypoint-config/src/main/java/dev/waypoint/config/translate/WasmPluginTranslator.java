@@ -148,9 +148,15 @@ final class WasmPluginTranslator {
         if (pullPolicy != null && !Set.of("UNSPECIFIED_POLICY", "IfNotPresent", "Always").contains(pullPolicy)) {
             ctx.error(path(mp, "imagePullPolicy"), message("imagePullPolicy", pullPolicy, "IfNotPresent or Always"));
         }
-        if (child(module, "imagePullSecret") != null) {
-            ctx.warning(path(mp, "imagePullSecret"), "ignored: oci:// modules are pulled anonymously "
-                    + "(a registry's own Bearer token); the waypoint reads no Secrets");
+        String pullSecret = ctx.string(module, mp, "imagePullSecret");
+        if (pullSecret != null && pullSecret.isEmpty()) {
+            pullSecret = null;
+        } else if (pullSecret != null && !ObjectContext.isSubdomain(pullSecret)) {
+            ctx.error(path(mp, "imagePullSecret"), message("imagePullSecret", pullSecret,
+                    "the name of a Secret in the plugin's namespace"));
+            pullSecret = null;
+        } else if (pullSecret != null && url != null && !url.startsWith("oci://")) {
+            ctx.warning(path(mp, "imagePullSecret"), "ignored: only oci:// modules are pulled with registry logins");
         }
         if (child(module, "verificationKey") != null) {
             ctx.warning(path(mp, "verificationKey"), "ignored (unimplemented in Istio too)");
@@ -160,7 +166,7 @@ final class WasmPluginTranslator {
             return null;
         }
         return new WasmPluginSpec(kind, name, targets.refs(), selector != null, phase, priority, url, sha256,
-                pluginName, pluginConfig, fail, env, match, ctx.source());
+                pluginName, pluginConfig, fail, env, match, ctx.source(), pullSecret, null);
     }
 
     private static PluginPhase phase(ObjectContext ctx, JsonNode spec) {

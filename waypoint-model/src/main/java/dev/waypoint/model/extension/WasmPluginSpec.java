@@ -27,11 +27,16 @@ import java.util.Objects;
  * @param failStrategy {@code failStrategy}, {@link FailStrategy#FAIL_CLOSE} by default
  * @param env {@code vmConfig.env} INLINE values by name (HOST values resolved at translation)
  * @param match {@code match}; empty = every request
+ * @param imagePullSecret {@code imagePullSecret}: a Secret's name in the plugin's namespace, or null
+ * @param pullCredentials that Secret's registry logins when it was found (of type
+ *        {@code kubernetes.io/dockerconfigjson} or {@code kubernetes.io/dockercfg}), else null;
+ *        shown by no {@code toString} (see {@link RegistryCredentials})
  */
 public record WasmPluginSpec(String kind, NamespacedName name, List<PolicyTargetRef> targetRefs, boolean hasSelector,
                              PluginPhase phase, int priority, String url, String sha256, String pluginName,
                              String pluginConfig, FailStrategy failStrategy, Map<String, String> env,
-                             List<TrafficSelector> match, SourceRef source) {
+                             List<TrafficSelector> match, SourceRef source, String imagePullSecret,
+                             RegistryCredentials pullCredentials) {
     public WasmPluginSpec {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(name, "name");
@@ -43,6 +48,24 @@ public record WasmPluginSpec(String kind, NamespacedName name, List<PolicyTarget
         env = Map.copyOf(env);
         match = List.copyOf(match);
         Objects.requireNonNull(source, "source");
+        if (imagePullSecret == null && pullCredentials != null) {
+            throw new IllegalArgumentException("pullCredentials without an imagePullSecret");
+        }
+    }
+
+    /** A plugin without {@code imagePullSecret}. */
+    public WasmPluginSpec(String kind, NamespacedName name, List<PolicyTargetRef> targetRefs, boolean hasSelector,
+                          PluginPhase phase, int priority, String url, String sha256, String pluginName,
+                          String pluginConfig, FailStrategy failStrategy, Map<String, String> env,
+                          List<TrafficSelector> match, SourceRef source) {
+        this(kind, name, targetRefs, hasSelector, phase, priority, url, sha256, pluginName, pluginConfig, failStrategy,
+                env, match, source, null, null);
+    }
+
+    /** This plugin with its {@code imagePullSecret}'s logins resolved ({@code credentials} null: no such Secret). */
+    public WasmPluginSpec withPullCredentials(RegistryCredentials credentials) {
+        return new WasmPluginSpec(kind, name, targetRefs, hasSelector, phase, priority, url, sha256, pluginName,
+                pluginConfig, failStrategy, env, match, source, imagePullSecret, credentials);
     }
 
     /** {@code failStrategy}. */
