@@ -1,5 +1,6 @@
 package dev.waypoint.wasm;
 
+import dev.waypoint.model.extension.RegistryCredentials;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -36,6 +37,14 @@ final class ModuleSource {
 
     /** The bytes of {@code url}, checked against {@code sha256} (may be null). */
     byte[] fetch(String url, String sha256) throws IOException {
+        return fetch(url, sha256, null);
+    }
+
+    /**
+     * The bytes of {@code url}, checked against {@code sha256} (may be null); an {@code oci://}
+     * pull logs in with {@code credentials} (null: anonymous).
+     */
+    byte[] fetch(String url, String sha256, RegistryCredentials credentials) throws IOException {
         URI uri = URI.create(url);
         String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
         byte[] bytes;
@@ -54,7 +63,7 @@ final class ModuleSource {
                 if (cachedBytes != null) {
                     return cachedBytes;
                 }
-                bytes = new OciPull(client(), timeout).pull(url);
+                bytes = new OciPull(client(), timeout, credentials).pull(url);
                 cache(bytes);
             }
             default -> throw new IOException("unsupported url scheme " + scheme);

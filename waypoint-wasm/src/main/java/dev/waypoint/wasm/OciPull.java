@@ -2,6 +2,7 @@ package dev.waypoint.wasm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.waypoint.model.extension.RegistryCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,8 +32,10 @@ import java.util.zip.GZIPInputStream;
  *       (the Wasm OCI artifact), or, in Istio's "compat" image format, the {@code plugin.wasm}
  *       file of the image's one (gzipped) tar layer;</li>
  *   <li>a {@code 401} with {@code WWW-Authenticate: Bearer realm=..,service=..,scope=..} is answered
- *       with a token from that realm (anonymous; credentials from {@code imagePullSecret} are not
- *       read: the waypoint sees no Secrets), then the request is made again with it;</li>
+ *       with a token from that realm (with {@code Authorization: Basic} when the plugin's
+ *       {@code imagePullSecret} has a login for this registry, else anonymous), then the request
+ *       is made again with it; a {@code Basic} challenge is answered with that login (an error
+ *       without one); a second {@code 401} is an error. Logins never reach a log or a message;</li>
  *   <li>https, except for loopback registries (Docker's default insecure range).</li>
  * </ul>
  *
@@ -48,11 +51,15 @@ final class OciPull {
 
     private final HttpClient http;
     private final Duration timeout;
-    private String token;
+    private final RegistryCredentials credentials;
+    private RegistryCredentials.Login login;
+    private String authorization;
 
-    OciPull(HttpClient http, Duration timeout) {
+    /** @param credentials the plugin's {@code imagePullSecret} logins; null: anonymous */
+    OciPull(HttpClient http, Duration timeout, RegistryCredentials credentials) {
         this.http = http;
         this.timeout = timeout;
+        this.credentials = credentials;
     }
 
     /** The module bytes of {@code url} ({@code oci://host[:port]/name[:tag|@sha256:hex]}). */
@@ -64,6 +71,7 @@ final class OciPull {
         }
         String host = rest.substring(0, slash);
         String name = rest.substring(slash + 1);
+        login = credentials == null ? null : credentials.forRegistry(host);
         String reference = "latest";
         int at = name.indexOf('@');
         if (at >= 0) {
@@ -114,17 +122,26 @@ final class OciPull {
         return b;
     }
 
-    /** GET, answering one Bearer challenge with an anonymous token. */
+    /** GET, answering one Bearer challenge with a token, or one Basic challenge with the login. */
     private byte[] get(String uri, String accept) throws IOException {
         HttpResponse<byte[]> res = send(uri, accept);
         if (res.statusCode() == 401) {
             String challenge = res.headers().firstValue("www-authenticate").orElse("");
-            if (!challenge.regionMatches(true, 0, "Bearer ", 0, 7)) {
-                throw new IOException("GET " + uri + " answered 401 (" + challenge + "); registry credentials "
-                        + "(imagePullSecret) are not supported");
+            if (challenge.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                authorization = "Bearer " + token(challenge);
+            } else if (challenge.regionMatches(true, 0, "Basic", 0, 5) && login != null) {
+                authorization = basic();
+            } else if (challenge.regionMatches(true, 0, "Basic", 0, 5)) {
+                throw new IOException("GET " + uri + " answered 401 (" + challenge + "): the registry asks for a login "
+                        + "(imagePullSecret has none for this registry)");
+            } else {
+                throw new IOException("GET " + uri + " answered 401 (" + challenge + ")");
             }
-            token = token(challenge);
             res = send(uri, accept);
+            if (res.statusCode() == 401) {
+                throw new IOException("GET " + uri + " answered 401 with " + (login == null ? "an anonymous token"
+                        : "the imagePullSecret's login") + " (expected: 200)");
+            }
         }
         if (res.statusCode() != 200) {
             throw new IOException("GET " + uri + " answered " + res.statusCode() + " (expected: 200)");
@@ -148,10 +165,13 @@ final class OciPull {
             q.append(sep).append(e.getKey()).append('=').append(URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8));
             sep = '&';
         }
-        token = null;
+        authorization = login == null ? null : basic();
         HttpResponse<byte[]> res = send(q.toString(), "application/json");
+        authorization = null;
         if (res.statusCode() != 200) {
-            throw new IOException("token " + realm + " answered " + res.statusCode() + " (expected: 200)");
+            throw new IOException("token " + realm + " answered " + res.statusCode() + " (expected: 200" + (login == null
+                    ? "; anonymous: imagePullSecret has no login for this registry" : "; with the imagePullSecret's login")
+                    + ")");
         }
         JsonNode t = JSON.readTree(res.body());
         String v = t.hasNonNull("token") ? t.get("token").asText() : t.path("access_token").asText(null);
@@ -163,8 +183,8 @@ final class OciPull {
 
     private HttpResponse<byte[]> send(String uri, String accept) throws IOException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).timeout(timeout).header("Accept", accept).GET();
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
+        if (authorization != null) {
+            b.header("Authorization", authorization);
         }
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
@@ -172,6 +192,11 @@ final class OciPull {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while fetching " + uri, e);
         }
+    }
+
+    private String basic() {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString(
+                (login.username() + ":" + login.password()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** {@code plugin.wasm} from a tar stream (ustar headers), or null. */

@@ -112,7 +112,13 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
         String error = null;
         LoadedModule module = null;
         try {
-            byte[] bytes = source.fetch(spec.url(), spec.sha256());
+            if (spec.imagePullSecret() != null && spec.pullCredentials() == null && spec.url().startsWith("oci://")) {
+                throw new IOException("imagePullSecret " + spec.imagePullSecret() + ": no Secret of type "
+                        + "kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg of that name in namespace "
+                        + spec.name().namespace());
+            }
+            byte[] bytes = source.fetch(spec.url(), spec.sha256(),
+                    spec.url().startsWith("oci://") ? spec.pullCredentials() : null);
             String digest = ModuleSource.sha256(bytes);
             module = modules.get(digest);
             if (module == null) {

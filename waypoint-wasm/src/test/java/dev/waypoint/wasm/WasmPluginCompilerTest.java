@@ -7,6 +7,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.extension.PluginPhase;
+import dev.waypoint.model.extension.RegistryCredentials;
 import dev.waypoint.model.extension.WasmPluginSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.security.PolicyTargetRef;
@@ -113,6 +114,10 @@ class WasmPluginCompilerTest {
 
     // --- a registry stand-in, from the OCI distribution spec: manifests and blobs behind a Bearer token ---
 
+    /** The one login the stand-in's private repositories take: alice / s3cret. */
+    private static final String BASIC = "Basic " + java.util.Base64.getEncoder()
+            .encodeToString("alice:s3cret".getBytes(StandardCharsets.UTF_8));
+
     private final AtomicInteger pulls = new AtomicInteger();
     private byte[] manifest;
     private byte[] compatManifest;
@@ -145,9 +150,44 @@ class WasmPluginCompilerTest {
             }
             ex.close();
         });
+        // a registry's token service that hands tokens to a login only (Basic), and the repositories behind it
+        http.createContext("/private-token", ex -> {
+            boolean ok = BASIC.equals(ex.getRequestHeaders().getFirst("Authorization"));
+            byte[] b = "{\"access_token\":\"priv\"}".getBytes(StandardCharsets.UTF_8);
+            if (!ok) {
+                ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"registry.test\"");
+            }
+            ex.sendResponseHeaders(ok ? 200 : 401, ok ? b.length : -1);
+            if (ok) {
+                ex.getResponseBody().write(b);
+            }
+            ex.close();
+        });
         http.createContext("/v2/", ex -> {
             String path = ex.getRequestURI().getPath();
-            if (!"Bearer t0k".equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+            String auth = ex.getRequestHeaders().getFirst("Authorization");
+            if (path.startsWith("/v2/private/")) { // Bearer, with the token only a login gets
+                if (!"Bearer priv".equals(auth)) {
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"http://127.0.0.1:"
+                            + http.getAddress().getPort() + "/private-token\",service=\"registry.test\","
+                            + "scope=\"repository:private/plugin:pull\"");
+                    ex.sendResponseHeaders(401, -1);
+                    ex.close();
+                    return;
+                }
+                auth = "Bearer t0k";
+                path = "/v2/wasm/" + path.substring("/v2/private/".length());
+            } else if (path.startsWith("/v2/basic/")) { // a registry that asks for Basic itself
+                if (!BASIC.equals(auth)) {
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"registry.test\"");
+                    ex.sendResponseHeaders(401, -1);
+                    ex.close();
+                    return;
+                }
+                auth = "Bearer t0k";
+                path = "/v2/wasm/" + path.substring("/v2/basic/".length());
+            }
+            if (!"Bearer t0k".equals(auth)) {
                 ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"http://127.0.0.1:"
                         + http.getAddress().getPort() + "/token\",service=\"registry.test\",scope=\"repository:wasm/plugin:pull\"");
                 ex.sendResponseHeaders(401, -1);
@@ -198,6 +238,59 @@ class WasmPluginCompilerTest {
         assertThat(compiler().compile(resources(spec(oci("wasm/plugin:v1"), digest)), d).debug()).singleElement()
                 .satisfies(m -> assertThat(m).containsEntry("state", "loaded"));
         assertThat(d.problems()).isEmpty();
+    }
+
+    private WasmPluginSpec withSecret(String ref, RegistryCredentials credentials) {
+        WasmPluginSpec s = spec(oci(ref), null);
+        return new WasmPluginSpec(s.kind(), s.name(), s.targetRefs(), false, s.phase(), 0, s.url(), null, "", null,
+                s.failStrategy(), Map.of(), List.of(), s.source(), "regcred", credentials);
+    }
+
+    private RegistryCredentials login(String registry, String user, String password) {
+        return new RegistryCredentials(Map.of(RegistryCredentials.registryKey(registry),
+                new RegistryCredentials.Login(user, password)));
+    }
+
+    static Stream<Arguments> pullsWithALogin() {
+        // repository, the secret's registry key ("" = this registry as host:port), user, password, error (null: pulled)
+        return Stream.of(
+                Arguments.of("private/plugin:v1", "", "alice", "s3cret", null),
+                Arguments.of("private/plugin:v1", "http://", "alice", "s3cret", null), // a key with scheme and path
+                Arguments.of("basic/plugin:v1", "", "alice", "s3cret", null),
+                Arguments.of("private/plugin:v1", "", "alice", "wrong", "/private-token answered 401 (expected: 200; "
+                        + "with the imagePullSecret's login)"),
+                Arguments.of("basic/plugin:v1", "", "alice", "wrong", "/v2/basic/plugin/manifests/v1 answered 401 with "
+                        + "the imagePullSecret's login (expected: 200)"),
+                Arguments.of("private/plugin:v1", "other.registry:5000", "alice", "s3cret", "/private-token answered 401 "
+                        + "(expected: 200; anonymous: imagePullSecret has no login for this registry)"),
+                Arguments.of("basic/plugin:v1", "other.registry:5000", "alice", "s3cret", "the registry asks for a login "
+                        + "(imagePullSecret has none for this registry)"),
+                Arguments.of("private/plugin:v1", null, null, null, "imagePullSecret regcred: no Secret of type "
+                        + "kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg of that name in namespace apps"));
+    }
+
+    @ParameterizedTest(name = "{0} {1} {3} -> {4}")
+    @MethodSource
+    void pullsWithALogin(String ref, String registry, String user, String password, String error) {
+        String self = "127.0.0.1:" + http.getAddress().getPort();
+        RegistryCredentials c = registry == null ? null : login(registry.isEmpty() ? self
+                : registry.equals("http://") ? "http://" + self + "/v1/" : registry, user, password);
+        Diagnostics d = new Diagnostics();
+        WasmPlugins part = compiler().compile(resources(withSecret(ref, c)), d);
+        if (error == null) {
+            assertThat(d.problems()).isEmpty();
+            assertThat(part.debug()).singleElement().satisfies(m ->
+                    assertThat(m).containsEntry("state", "loaded").containsEntry("sha256", digest));
+            return;
+        }
+        assertThat(d.problems()).singleElement().satisfies(p -> {
+            assertThat(p.severity()).isEqualTo(Diagnostics.Severity.ERROR);
+            assertThat(p.field()).isEqualTo("spec.url");
+            assertThat(p.message()).contains(error).contains("failStrategy FAIL_CLOSE: requests are denied with 403")
+                    .doesNotContain("s3cret").doesNotContain("wrong");
+        });
+        assertThat(part.debug()).singleElement().satisfies(m -> assertThat(m).containsEntry("state", "failed")
+                .extracting(Object::toString).asString().doesNotContain("s3cret").doesNotContain("wrong"));
     }
 
     @Test
