@@ -27,6 +27,11 @@ import java.util.function.LongSupplier;
  * the filter looks at at all. Limits attached to the Gateway and to the Service both apply, each
  * with its own bucket.
  *
+ * <p>A per-vhost limit (the page's {@code HTTP_ROUTE} patch, {@link LocalRateLimitSpec#routePort()})
+ * applies to calls on that Service port and replaces its EnvoyFilter's filter-wide limit there; its
+ * {@code rate_limits} actions make the request's descriptors ({@link RateLimitDescriptors}), and a
+ * token is taken from every matched descriptor's bucket, or from the limit's own when none matched.
+ *
  * <p>Buckets outlive snapshots: one per EnvoyFilter and bucket configuration, so a config reload
  * that keeps the limit keeps its tokens (a changed limit starts a full bucket).
  *

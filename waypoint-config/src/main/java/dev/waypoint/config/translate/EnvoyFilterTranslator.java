@@ -23,11 +23,14 @@ import java.util.Set;
  * HTTP_FILTER}, an insert operation, {@code value.name: envoy.filters.http.local_ratelimit} with
  * its {@code typed_config} (a {@code udpa.type.v1.TypedStruct} or the {@code LocalRateLimit} type
  * itself): {@code stat_prefix}, {@code token_bucket}, {@code filter_enabled}, {@code filter_enforced},
- * {@code response_headers_to_add}.
+ * {@code response_headers_to_add}; and the page's per-route example: an {@code HTTP_ROUTE}
+ * {@code MERGE} of {@code typed_per_filter_config} for vhost {@code inbound|http|PORT} (port PORT
+ * of the targeted Service) with {@code route.action: ANY}, whose LocalRateLimit may also have
+ * {@code descriptors} and {@code rate_limits} actions ({@link RateLimitActions}).
  *
  * <p>An EnvoyFilter with {@code targetRefs} is this waypoint's to apply: any other patch, or a
- * field of {@code LocalRateLimit} it does not implement ({@code descriptors}, per-route
- * {@code HTTP_ROUTE} patches, ...), is an error, so the object is rejected whole rather than
+ * field of {@code LocalRateLimit} it does not implement ({@code descriptors} outside a route
+ * patch, other route matches, ...), is an error, so the object is rejected whole rather than
  * half-applied (its last good version stays). An EnvoyFilter without {@code targetRefs} (a
  * {@code workloadSelector} one, for sidecars or gateways) is a warning and is ignored.
  */
