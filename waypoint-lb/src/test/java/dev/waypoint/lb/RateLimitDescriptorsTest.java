@@ -144,4 +144,15 @@ class RateLimitDescriptorsTest {
         }
         assertThat(out).containsExactly("ok", "429");
     }
+
+    @Test
+    void aVhostPortTheTargetedServiceDoesNotHaveIsAWarning() {
+        Diagnostics d = new Diagnostics();
+        ConfigSnapshot.compile(1, LbFixtures.resources(List.of(), List.of()).toBuilder()
+                .localRateLimits(List.of(perRoute(9080), perRoute(80))).build(),
+                List.of(new EndpointCompiler(), new RateLimitCompiler()), d);
+        assertThat(d.problems()).extracting(Object::toString).containsExactly("-: warning: EnvoyFilter apps/rl: "
+                + "spec.configPatches: HTTP_ROUTE vhost inbound|http|9080: no Service it attaches to has port 9080, so this "
+                + "per-route limit applies to no call");
+    }
 }
