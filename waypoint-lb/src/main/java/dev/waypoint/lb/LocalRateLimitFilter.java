@@ -27,6 +27,11 @@ import java.util.function.LongSupplier;
  * the filter looks at at all. Limits attached to the Gateway and to the Service both apply, each
  * with its own bucket.
  *
+ * <p>A per-vhost limit (the page's {@code HTTP_ROUTE} patch, {@link LocalRateLimitSpec#routePort()})
+ * applies to calls on that Service port and replaces its EnvoyFilter's filter-wide limit there; its
+ * {@code rate_limits} actions make the request's descriptors ({@link RateLimitDescriptors}), and a
+ * token is taken from every matched descriptor's bucket, or from the limit's own when none matched.
+ *
  * <p>Buckets outlive snapshots: one per EnvoyFilter and bucket configuration, so a config reload
  * that keeps the limit keeps its tokens (a changed limit starts a full bucket).
  *
@@ -34,7 +39,8 @@ import java.util.function.LongSupplier;
  * Every event loop; a bucket is two atomics, a take is a compare-and-set. No locks.
  */
 public final class LocalRateLimitFilter implements HttpFilter {
-    private record BucketKey(NamespacedName filter, String statPrefix, long max, long perFill, Duration interval) {}
+    private record BucketKey(NamespacedName filter, String statPrefix, int routePort, List<LocalRateLimitSpec.Entry> entries,
+                             long max, long perFill, Duration interval) {}
 
     /** Counters of one {@code stat_prefix}, as Envoy's {@code <stat_prefix>.http_local_rate_limit.*}. */
     static final class Counters {
@@ -67,16 +73,15 @@ public final class LocalRateLimitFilter implements HttpFilter {
     public FilterResult onRequest(RequestContext request) {
         NamespacedName svc = request.target() instanceof Target.ServiceTarget s ? s.service().name() : null;
         List<LocalRateLimitSpec> limits = request.snapshot().part(RateLimits.PART).limits(svc);
+        int port = request.target() instanceof Target.ServiceTarget s ? s.port().port() : 0;
         for (int i = 0; i < limits.size(); i++) {
             LocalRateLimitSpec l = limits.get(i);
-            if (!sampled(l.enabledFraction())) {
+            if (!applies(limits, l, port) || !sampled(l.enabledFraction())) {
                 continue;
             }
             Counters c = counters.computeIfAbsent(l.statPrefix(), k -> new Counters());
             c.enabled.incrementAndGet();
-            Bucket b = buckets.computeIfAbsent(new BucketKey(l.name(), l.statPrefix(), l.maxTokens(), l.tokensPerFill(),
-                    l.fillInterval()), k -> new Bucket(k.max(), k.perFill(), k.interval().toNanos(), clock.getAsLong()));
-            if (b.tryTake(clock.getAsLong())) {
+            if (take(l, request)) {
                 c.ok.incrementAndGet();
                 continue;
             }
@@ -88,6 +93,54 @@ public final class LocalRateLimitFilter implements HttpFilter {
             }
         }
         return FilterResult.CONTINUE;
+    }
+
+    /**
+     * A per-vhost limit applies to calls on its port; a filter-wide one, unless a per-vhost limit
+     * of the same EnvoyFilter applies (Envoy's per-route config replaces the filter's).
+     */
+    private static boolean applies(List<LocalRateLimitSpec> limits, LocalRateLimitSpec l, int port) {
+        if (l.routePort() != 0) {
+            return l.routePort() == port;
+        }
+        for (int i = 0; i < limits.size(); i++) {
+            LocalRateLimitSpec o = limits.get(i);
+            if (o.routePort() != 0 && o.routePort() == port && o.name().equals(l.name())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A token from the matched descriptors' buckets (all of them), or from the limit's own when none matched. */
+    private boolean take(LocalRateLimitSpec l, RequestContext request) {
+        if (!l.descriptors().isEmpty() && !l.rateLimits().isEmpty()) {
+            var attrs = request.attributes();
+            java.net.InetSocketAddress src = attrs.sourceAddress();
+            String ip = src == null || src.getAddress() == null ? null : src.getAddress().getHostAddress();
+            List<LocalRateLimitSpec.Descriptor> matched = RateLimitDescriptors.matched(l.descriptors(),
+                    RateLimitDescriptors.evaluate(l.rateLimits(), name -> switch (name) {
+                        case ":path" -> attrs.path();
+                        case ":method" -> attrs.method();
+                        case ":authority", "host" -> attrs.host();
+                        default -> request.requestHeaders().get(name);
+                    }, ip));
+            if (!matched.isEmpty()) {
+                for (int i = 0; i < matched.size(); i++) {
+                    LocalRateLimitSpec.Descriptor d = matched.get(i);
+                    if (!bucket(l, d.entries(), d.maxTokens(), d.tokensPerFill(), d.fillInterval()).tryTake(clock.getAsLong())) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+        }
+        return bucket(l, List.of(), l.maxTokens(), l.tokensPerFill(), l.fillInterval()).tryTake(clock.getAsLong());
+    }
+
+    private Bucket bucket(LocalRateLimitSpec l, List<LocalRateLimitSpec.Entry> entries, long max, long perFill, Duration every) {
+        return buckets.computeIfAbsent(new BucketKey(l.name(), l.statPrefix(), l.routePort(), entries, max, perFill, every),
+                k -> new Bucket(k.max(), k.perFill(), k.interval().toNanos(), clock.getAsLong()));
     }
 
     private static boolean sampled(double fraction) {

@@ -71,6 +71,27 @@ public final class RateLimitCompiler implements PartCompiler<RateLimits> {
                                 + "in the EnvoyFilter's namespace)");
             }
         }
+        for (LocalRateLimitSpec s : attached) {
+            if (s.routePort() != 0 && !servesPort(resources, wide.contains(s) ? null : s, byService, s.routePort())) {
+                diagnostics.warning(s.source(), "EnvoyFilter", s.name(), "spec.configPatches",
+                        "HTTP_ROUTE vhost inbound|http|" + s.routePort() + ": no Service it attaches to has port "
+                                + s.routePort() + ", so this per-route limit applies to no call");
+            }
+        }
         return new RateLimits(wide, byService);
+    }
+
+    /** Whether a Service that {@code s} attaches to (null: waypoint-wide, any Service) has port {@code port}. */
+    private static boolean servesPort(ResourceSet resources, LocalRateLimitSpec s,
+                                      Map<NamespacedName, List<LocalRateLimitSpec>> byService, int port) {
+        for (ServiceSpec svc : resources.services()) {
+            if (s != null && !byService.getOrDefault(svc.name(), List.of()).contains(s)) {
+                continue;
+            }
+            if (svc.ports().stream().anyMatch(p -> p.port() == port)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

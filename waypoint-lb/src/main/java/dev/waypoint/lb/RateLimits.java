@@ -43,6 +43,7 @@ public final class RateLimits {
 
     private static String describe(LocalRateLimitSpec s) {
         return s.name() + " (" + s.statPrefix() + ": " + s.maxTokens() + " tokens, " + s.tokensPerFill() + " per "
-                + s.fillInterval().toMillis() + " ms)";
+                + s.fillInterval().toMillis() + " ms" + (s.routePort() == 0 ? "" : ", vhost inbound|http|" + s.routePort()
+                + ", " + s.descriptors().size() + " descriptors") + ")";
     }
 }
