@@ -82,6 +82,11 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
 
     @Override
     public GenericKubernetesResource put(String key, GenericKubernetesResource obj) {
+        if (!selected(obj)) {
+            // the API server should not have sent it (field selector); never keep, never look at its data
+            remove(key);
+            return stubs.put(key, stub(obj));
+        }
         WireObject wire = wire(obj, key);
         WireObject old = objects.put(key, wire);
         if (live && (old == null || !old.tree().equals(wire.tree()))) {
@@ -122,6 +127,14 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
     @Override
     public boolean isFullState() {
         return false;
+    }
+
+    /** The field selector checked again here (an API server or mock that ignores it): only {@code type}. */
+    private boolean selected(GenericKubernetesResource obj) {
+        if (!"type".equals(kind.selectorField())) {
+            return true;
+        }
+        return kind.selectorValue().equals(obj.getAdditionalProperties().get("type"));
     }
 
     private WireObject wire(GenericKubernetesResource obj, String key) {

@@ -62,6 +62,9 @@ final class KindWatch {
     /** Started without knowing whether the CRD exists (CRDs cannot be listed): a 404 means "not installed". */
     private volatile boolean probing;
     private volatile boolean warnedNotFound;
+    private volatile boolean warnedForbidden;
+    /** The last answer was 401/403 on a kind that may be forbidden ({@link WatchedKind#mayBeForbidden}). */
+    private volatile boolean forbidden;
     /** How long a probed kind whose API answered 404 waits before it is tried again. */
     static final long PROBE_RETRY_SECONDS = 30;
     // the watchdog's, on the source's executor
@@ -91,7 +94,10 @@ final class KindWatch {
         var op = client.genericKubernetesResources(ctx);
         Informable<GenericKubernetesResource> target;
         if (kind.namespace() == null) {
-            target = op.inAnyNamespace();
+            target = kind.fieldSelector() == null ? op.inAnyNamespace()
+                    : op.inAnyNamespace().withField(kind.selectorField(), kind.selectorValue());
+        } else if (kind.fieldSelector() != null) {
+            throw new IllegalStateException(kind + ": a field selector is supported in every namespace only");
         } else if (kind.name() == null) {
             target = op.inNamespace(kind.namespace());
         } else {
@@ -138,6 +144,7 @@ final class KindWatch {
             old.live(false);
         }
         syncedOnce = true;
+        forbidden = false;
         lastError = null;
         errorSince = null;
         version.incrementAndGet();
@@ -172,6 +179,25 @@ final class KindWatch {
             });
             return false;
         }
+        int code = code(t);
+        if ((code == 403 || code == 401) && kind.mayBeForbidden()) {
+            // not readable (no RBAC for it): ready without it, one warning, tried again later
+            if (!warnedForbidden) {
+                warnedForbidden = true;
+                log.warn("{}: not readable ({}); skipped, tried again every {} s", kind, code, PROBE_RETRY_SECONDS);
+            }
+            executor.execute(() -> {
+                synchronized (this) {
+                    if (myEpoch == epoch) {
+                        String v = watchedVersion;
+                        stop(true);
+                        forbidden = true;
+                        executor.schedule(() -> retryForbidden(v), PROBE_RETRY_SECONDS, TimeUnit.SECONDS);
+                    }
+                }
+            });
+            return false;
+        }
         if (isGone(t)) {
             log.warn("{}: 410 Gone ({}); listing again from scratch", kind, lastError);
             executor.execute(() -> relist(myEpoch));
@@ -182,6 +208,12 @@ final class KindWatch {
             log.warn("{}: {}; retrying, the last good config keeps serving", kind, lastError);
         }
         return true;
+    }
+
+    private synchronized void retryForbidden(String v) {
+        if (informer == null && forbidden && v != null) {
+            start(v);
+        }
     }
 
     /** A 410 at the watch handshake (seen by the client's interceptor): list again now. */
@@ -324,6 +356,9 @@ final class KindWatch {
         d.put("state", state().name());
         d.put("objects", objects().size());
         d.put("relists", relists);
+        if (forbidden) {
+            d.put("forbidden", true);
+        }
         if (lastError != null) {
             d.put("lastError", lastError);
             d.put("since", String.valueOf(errorSince));

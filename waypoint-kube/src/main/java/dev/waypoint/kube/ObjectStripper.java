@@ -21,7 +21,10 @@ import java.util.Set;
  *       the type and status of its conditions (readiness);</li>
  *   <li>a Pod's {@code spec}: the service account, the node, and each container's name and ports
  *       (named ports); nothing else of the pod template survives;</li>
- *   <li>a ConfigMap (the mesh config): its {@code mesh} key only.</li>
+ *   <li>a ConfigMap (the mesh config): its {@code mesh} key only;</li>
+ *   <li>a Secret (registry types only are watched): metadata name and namespace only, its
+ *       {@code type}, and the one data key its type uses ({@code .dockerconfigjson} or
+ *       {@code .dockercfg}); labels, annotations and every other key are dropped.</li>
  * </ul>
  * Everything else (the spec of a route or policy) is kept as it came: it is config.
  *
@@ -55,9 +58,30 @@ final class ObjectStripper {
                     d.retain("mesh");
                 }
             }
+            case "Secret" -> stripSecret(tree);
             default -> tree.remove("status");
         }
         return tree;
+    }
+
+    private static void stripSecret(ObjectNode tree) {
+        if (tree.get("metadata") instanceof ObjectNode m) {
+            m.retain("name", "namespace");
+        }
+        String type = tree.path("type").asText("");
+        String key = switch (type) {
+            case "kubernetes.io/dockerconfigjson" -> ".dockerconfigjson";
+            case "kubernetes.io/dockercfg" -> ".dockercfg";
+            default -> null;
+        };
+        tree.retain("apiVersion", "kind", "metadata", "type", "data");
+        if (tree.get("data") instanceof ObjectNode d) {
+            if (key == null) {
+                tree.remove("data");
+            } else {
+                d.retain(key);
+            }
+        }
     }
 
     private static void stripPod(ObjectNode tree) {

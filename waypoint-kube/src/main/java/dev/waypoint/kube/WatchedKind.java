@@ -17,9 +17,12 @@ import java.util.List;
  *        exists) rather than being built into every API server
  * @param namespace watch only this namespace (null: all namespaces)
  * @param name watch only the object of this name (null: every object)
+ * @param fieldSelector watch only the objects this one {@code field=value} selector matches, sent to
+ *        the API server as {@code fieldSelector} and checked again on each object received (null:
+ *        every object); only {@code type} is checked locally
  */
 public record WatchedKind(String group, List<String> versions, String kind, String plural, boolean namespaced,
-                          boolean custom, String namespace, String name) {
+                          boolean custom, String namespace, String name, String fieldSelector) {
     public WatchedKind {
         requireNonNull(group, "group");
         versions = List.copyOf(versions);
@@ -28,6 +31,38 @@ public record WatchedKind(String group, List<String> versions, String kind, Stri
         }
         requireNonNull(kind, "kind");
         requireNonNull(plural, "plural");
+        if (fieldSelector != null && fieldSelector.indexOf('=') <= 0) {
+            throw new IllegalArgumentException("fieldSelector: " + fieldSelector + " (expected: field=value)");
+        }
+    }
+
+    /** Without a field selector. */
+    public WatchedKind(String group, List<String> versions, String kind, String plural, boolean namespaced,
+                       boolean custom, String namespace, String name) {
+        this(group, versions, kind, plural, namespaced, custom, namespace, name, null);
+    }
+
+    /** Core {@code v1} Secrets of one {@code type} only, in every namespace (registry credentials). */
+    static WatchedKind secretsOfType(String type) {
+        return new WatchedKind("", List.of("v1"), "Secret", "secrets", true, false, null, null, "type=" + type);
+    }
+
+    /** The selector's field ({@code type}), or null. */
+    String selectorField() {
+        return fieldSelector == null ? null : fieldSelector.substring(0, fieldSelector.indexOf('='));
+    }
+
+    /** The selector's value ({@code kubernetes.io/dockerconfigjson}), or null. */
+    String selectorValue() {
+        return fieldSelector == null ? null : fieldSelector.substring(fieldSelector.indexOf('=') + 1);
+    }
+
+    /**
+     * Whether a 401/403 on this kind means "not readable" (one warning, ready without it, tried
+     * again later) rather than an outage: Secrets, which the chart grants only when asked to.
+     */
+    boolean mayBeForbidden() {
+        return group.isEmpty() && kind.equals("Secret");
     }
 
     /** A built-in kind watched in every namespace. */
@@ -52,6 +87,7 @@ public record WatchedKind(String group, List<String> versions, String kind, Stri
 
     @Override
     public String toString() {
-        return group.isEmpty() ? kind : kind + "." + group;
+        String k = group.isEmpty() ? kind : kind + "." + group;
+        return fieldSelector == null ? k : k + "(" + fieldSelector + ")";
     }
 }

@@ -10,10 +10,16 @@ public final class WatchedKinds {
 
     private WatchedKinds() {}
 
+    /** The Secret types that hold registry credentials (read for WasmPlugin {@code imagePullSecret}). */
+    static final String DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson";
+    static final String DOCKERCFG = "kubernetes.io/dockercfg";
+
     /**
      * Every kind a translator in {@code waypoint-config} reads, plus the ones the issue lists that
      * have no translator yet (they arrive as the translator's generic "other" resource until one
-     * exists), plus the mesh config: the {@code istio} ConfigMap of {@code rootNamespace}.
+     * exists), plus the mesh config: the {@code istio} ConfigMap of {@code rootNamespace}, plus the
+     * registry Secrets (two watches, each with a {@code type} field selector; no other Secret is
+     * ever listed).
      * Custom resources are watched only while their CRD exists.
      */
     public static List<WatchedKind> forWaypoint(String rootNamespace) {
@@ -24,6 +30,8 @@ public final class WatchedKinds {
                 WatchedKind.builtIn("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
                 // Istio's mesh config: the "mesh" key of the istio ConfigMap in the root namespace
                 new WatchedKind("", List.of("v1"), "ConfigMap", "configmaps", true, false, rootNamespace, "istio"),
+                WatchedKind.secretsOfType(DOCKERCONFIGJSON),
+                WatchedKind.secretsOfType(DOCKERCFG),
                 WatchedKind.custom(GATEWAY, "Gateway", "gateways", "v1", "v1beta1"),
                 WatchedKind.custom(GATEWAY, "HTTPRoute", "httproutes", "v1", "v1beta1"),
                 WatchedKind.custom(GATEWAY, "GRPCRoute", "grpcroutes", "v1", "v1alpha2"),

@@ -93,6 +93,77 @@ class KubernetesSourceTest {
     }
 
     @Test
+    void aRegistrySecretReachesTheWasmPluginNamingItAndAnOpaqueSecretNeverArrives() throws Exception {
+        String login = java.util.Base64.getEncoder().encodeToString(
+                "{\"auths\":{\"registry.test:5000\":{\"username\":\"alice\",\"password\":\"s3cret\"}}}"
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        api.installCrd(kind("WasmPlugin"));
+        api.apply("""
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: wp, namespace: apps}
+                spec:
+                  targetRefs: [{kind: Service, group: '', name: echo}]
+                  url: oci://registry.test:5000/wasm/plugin:v1
+                  imagePullSecret: regcred
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: regcred, namespace: apps, labels: {a: b}, annotations: {note: x}}
+                type: kubernetes.io/dockerconfigjson
+                data: {.dockerconfigjson: %s, extra: eA==}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: opaque, namespace: apps}
+                type: Opaque
+                data: {password: czNjcmV0}
+                """.formatted(login));
+        startSource();
+        JsonNode secret = object("api:Secret/apps/regcred").orElseThrow();
+        assertThat(secret).isEqualTo(json("{'apiVersion':'v1','kind':'Secret','metadata':{'name':'regcred','namespace':"
+                + "'apps'},'type':'kubernetes.io/dockerconfigjson','data':{'.dockerconfigjson':'" + login + "'}}"));
+        assertThat(object("api:Secret/apps/opaque")).isEmpty();
+        assertThat(source.debug().toString()).doesNotContain(login).doesNotContain("czNjcmV0").doesNotContain("regcred");
+
+        dev.waypoint.model.Diagnostics d = new dev.waypoint.model.Diagnostics();
+        List<dev.waypoint.config.translate.WireObject> wire = source.read().stream().flatMap(f -> f.objects().stream())
+                .toList();
+        dev.waypoint.model.ResourceSet rs = dev.waypoint.config.translate.ResourceTranslator.resourceSet(
+                new dev.waypoint.model.mesh.NamespacedName("apps", "waypoint"), "cluster.local",
+                dev.waypoint.config.translate.ResourceTranslator.translate(wire, d));
+        assertThat(rs.wasmPlugins()).singleElement().satisfies(p -> assertThat(p.pullCredentials()).isEqualTo(
+                new dev.waypoint.model.extension.RegistryCredentials(Map.of("registry.test:5000",
+                        new dev.waypoint.model.extension.RegistryCredentials.Login("alice", "s3cret")))));
+
+        // a registry Secret created later arrives through the watch; the Opaque one still never does
+        api.apply("""
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: regcred, namespace: apps}
+                type: kubernetes.io/dockerconfigjson
+                data: {.dockerconfigjson: %s}
+                """.formatted(login).replace("regcred", "regcred2"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> object("api:Secret/apps/regcred2").isPresent());
+        assertThat(object("api:Secret/apps/opaque")).isEmpty();
+        // every request for Secrets carries one of the two type selectors (none lists every Secret)
+        assertThat(api.secretRequests()).isNotEmpty().allSatisfy(p -> assertThat(java.net.URLDecoder.decode(p,
+                java.nio.charset.StandardCharsets.UTF_8)).containsAnyOf("fieldSelector=type=kubernetes.io/dockerconfigjson",
+                "fieldSelector=type=kubernetes.io/dockercfg"));
+    }
+
+    @Test
+    void forbiddenSecretsAreNotReadableAndTheRestIsReady() throws Exception {
+        api.forbidSecrets(true);
+        startSource(); // ready without them
+        for (String type : List.of("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")) {
+            Map<String, Object> d = kindDebug("Secret(type=" + type + ")");
+            assertThat(d).containsEntry("state", "NOT_INSTALLED").containsEntry("forbidden", true);
+        }
+        assertThat(object("api:Namespace/apps")).isPresent();
+    }
+
+    @Test
     void objectsAreStrippedToWhatTheTranslatorsRead() throws Exception {
         startSource();
         JsonNode pod = object("api:Pod/apps/web-1").orElseThrow();

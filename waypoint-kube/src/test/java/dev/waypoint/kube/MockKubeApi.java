@@ -58,6 +58,9 @@ public final class MockKubeApi implements AutoCloseable {
     private int port;
     private final KubernetesClient client;
 
+    private volatile boolean forbidSecrets;
+    private final java.util.Queue<String> secretRequests = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
     private MockKubeApi(InetAddress host) {
         this.host = host;
         startServer(0);
@@ -79,6 +82,14 @@ public final class MockKubeApi implements AutoCloseable {
                         return new MockResponse().setResponseCode(404).setBody("{\"kind\":\"Status\",\"apiVersion\":\"v1\","
                                 + "\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,\"message\":\"the server "
                                 + "could not find the requested resource\"}");
+                    }
+                }
+                if (request.getMethod().equals("GET") && path.split("\\?")[0].endsWith("/secrets")) {
+                    secretRequests.add(path);
+                    if (forbidSecrets) {
+                        return new MockResponse().setResponseCode(403).setBody("{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                                + "\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403,\"message\":"
+                                + "\"secrets is forbidden\"}");
                     }
                 }
                 if (forbidCrdReads && request.getMethod().equals("GET") && path.contains("/customresourcedefinitions")) {
@@ -236,6 +247,16 @@ public final class MockKubeApi implements AutoCloseable {
     /** Watch requests received so far. */
     public int watchRequests() {
         return watchRequests.get();
+    }
+
+    /** Lists and watches of Secrets are answered 403 (the chart's {@code rbac.readRegistrySecrets} off). */
+    public void forbidSecrets(boolean forbid) {
+        forbidSecrets = forbid;
+    }
+
+    /** The paths (with query) of every GET (list or watch) of Secrets so far. */
+    public List<String> secretRequests() {
+        return List.copyOf(secretRequests);
     }
 
     /** Lists and watches of CustomResourceDefinitions are answered 403 (no RBAC for them). */
