@@ -4,6 +4,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
+import dev.waypoint.model.mesh.ExtensionProviderSpec;
 import dev.waypoint.model.mesh.MeshConfigSpec;
 import java.io.IOException;
 
@@ -20,11 +21,15 @@ import java.io.IOException;
  * Istio's default format is used instead (the log keeps working). With neither, a Telemetry whose
  * {@code accessLogging} is not all {@code disabled} opens standard output (Istio's {@code envoy}
  * provider) for the requests that Telemetry applies to. A file that cannot be opened
- * is an error and there is no access log for that generation.
+ * is an error and there is no access log for that generation. Each {@code envoyFileAccessLog}
+ * extension provider gets its own file and format ({@link FileLogProviders}), written where a
+ * Telemetry names it.
  */
 public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> {
     private final AccessLogFiles files;
     private final String flagPath;
+    /** Per {@code envoyFileAccessLog} provider, its last version that compiled (config thread only). */
+    private final java.util.Map<String, AccessLogSettings.Provider> lastGood = new java.util.HashMap<>();
 
     /**
      * @param flagPath the {@code --access-log} file ({@code -} for standard output), or null:
@@ -66,12 +71,50 @@ public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> 
                         e.getMessage() + "; Istio's default " + (json ? "JSON" : "TEXT") + " format is used");
             }
         }
+        java.util.Map<String, AccessLogSettings.Provider> providers = providers(mesh, diagnostics);
         try {
-            return new AccessLogSettings(files.open(path), path, format, telemetryOnly);
+            return new AccessLogSettings(files.open(path), path, format, telemetryOnly, providers);
         } catch (IOException e) {
             diagnostics.error(mesh.source(), "MeshConfig", null, "accessLogFile",
                     "cannot open " + path + ": " + e.getMessage() + "; no access log");
             return AccessLogSettings.OFF;
         }
+    }
+
+    /**
+     * The mesh config's {@code envoyFileAccessLog} providers (not one named {@code envoy}: that is
+     * Istio's built-in one), each with its own file opened. A format that does not compile or a
+     * file that cannot be opened is an error naming the provider and the field; that provider's
+     * last good version keeps serving (none: it writes nothing).
+     */
+    private java.util.Map<String, AccessLogSettings.Provider> providers(MeshConfigSpec mesh, Diagnostics diagnostics) {
+        java.util.Map<String, AccessLogSettings.Provider> out = new java.util.HashMap<>();
+        for (var spec : mesh.extensionProviders()) {
+            if (!(spec instanceof ExtensionProviderSpec.EnvoyFileAccessLog p) || p.name().equals("envoy")) {
+                continue;
+            }
+            AccessLogSettings.Provider last = lastGood.get(p.name());
+            String note = last == null ? "; this provider writes no access log"
+                    : "; its last good version (" + last.path() + ") keeps serving";
+            try {
+                FileLogProviders.Resolved r = FileLogProviders.resolve(p);
+                AccessLogSettings.Provider ok = new AccessLogSettings.Provider(files.open(r.path()), r.path(), r.format());
+                lastGood.put(p.name(), ok);
+                out.put(p.name(), ok);
+            } catch (FileLogProviders.BadFormat e) {
+                diagnostics.error(mesh.source(), "MeshConfig", null, e.field(), e.reason() + note);
+                if (last != null) {
+                    out.put(p.name(), last);
+                }
+            } catch (IOException e) {
+                diagnostics.error(mesh.source(), "MeshConfig", null,
+                        "extensionProviders[" + p.name() + "].envoyFileAccessLog.path",
+                        "cannot open " + p.path() + ": " + e.getMessage() + note);
+                if (last != null) {
+                    out.put(p.name(), last);
+                }
+            }
+        }
+        return out;
     }
 }

@@ -17,6 +17,7 @@ public final class AccessLogSettings {
     private final String path;
     private final AccessLogFormat format;
     private final boolean telemetryOnly;
+    private final java.util.Map<String, Provider> providers;
 
     AccessLogSettings(AccessLog sink, String path, AccessLogFormat format) {
         this(sink, path, format, false);
@@ -28,10 +29,52 @@ public final class AccessLogSettings {
      *        logging applies to are not logged
      */
     AccessLogSettings(AccessLog sink, String path, AccessLogFormat format, boolean telemetryOnly) {
+        this(sink, path, format, telemetryOnly, java.util.Map.of());
+    }
+
+    /**
+     * @param providers the mesh config's {@code envoyFileAccessLog} providers by name: the writer
+     *        of each one's own file and its format
+     */
+    AccessLogSettings(AccessLog sink, String path, AccessLogFormat format, boolean telemetryOnly,
+                      java.util.Map<String, Provider> providers) {
         this.sink = sink;
         this.path = path;
         this.format = format;
         this.telemetryOnly = telemetryOnly;
+        this.providers = java.util.Map.copyOf(providers);
+    }
+
+    /** An {@code envoyFileAccessLog} provider: its writer, its file and its format. */
+    record Provider(AccessLog sink, String path, AccessLogFormat format) {
+    }
+
+    /**
+     * Writes {@code entry}'s line where it goes (the caller has applied {@code disabled} and the
+     * filter): without the Telemetry API deciding ({@code t} null or not {@code logging}), to the
+     * mesh config's log unless that log is the Telemetry API's only; else one line to each
+     * provider of {@code t.logProviders()}: {@code envoy} the mesh config's log, an
+     * {@code envoyFileAccessLog} provider its own file in its own format.
+     */
+    void write(TelemetryPolicies.Effective t, AccessLogFormat.Entry entry) {
+        if (t == null || !t.logging()) {
+            if (sink != null && !telemetryOnly) {
+                sink.offer(format.render(entry));
+            }
+            return;
+        }
+        for (String name : t.logProviders()) {
+            if (name.equals("envoy")) {
+                if (sink != null) {
+                    sink.offer(format.render(entry));
+                }
+                continue;
+            }
+            Provider p = providers.get(name);
+            if (p != null) {
+                p.sink().offer(p.format().render(entry));
+            }
+        }
     }
 
     /** Whether only requests a Telemetry's {@code accessLogging} applies to are logged. */
@@ -50,7 +93,10 @@ public final class AccessLogSettings {
 
     /** For the config dump: the file and the encoding, or {@code off}. */
     public String debug() {
-        return sink == null ? "off" : path + " (" + (format.isJson() ? "JSON" : "TEXT") + ")"
-                + (telemetryOnly ? ", for the Telemetry API's accessLogging only" : "");
+        StringBuilder b = new StringBuilder(sink == null ? "off" : path + " (" + (format.isJson() ? "JSON" : "TEXT") + ")"
+                + (telemetryOnly ? ", for the Telemetry API's accessLogging only" : ""));
+        new java.util.TreeMap<>(providers).forEach((n, p) -> b.append("; provider ").append(n).append(": ")
+                .append(p.path()).append(" (").append(p.format().isJson() ? "JSON" : "TEXT").append(')'));
+        return b.toString();
     }
 }

@@ -107,8 +107,6 @@ public final class TelemetryFilter implements HttpFilter {
                 || t.logFilter() != null && !t.logFilter().test(TelemetryCel.activation(request)))) {
             return; // a Telemetry turns the log off here, or its filter is not true for this request
         }
-        if (logs.sink() != null) {
-            logs.sink().offer(logs.format().render(new LogEntries.Http(request, clusterDomain, java.time.Instant.now())));
-        }
+        logs.write(t, new LogEntries.Http(request, clusterDomain, java.time.Instant.now()));
     }
 }

@@ -32,16 +32,20 @@ public final class TelemetryPolicies {
      * @param logFilter only requests it is true for are logged (null: all)
      * @param tags {@code tagOverrides} by metric: label index in {@link IstioLabels#NAMES} → its CEL
      *        value, or {@link #REMOVE}; empty when none (then recording takes the allocation-free path)
+     * @param logProviders when {@code logging}: the access-log providers in scope that are not
+     *        disabled, in merge order ({@code envoy}: the mesh config's log; others: an
+     *        {@code envoyFileAccessLog} provider's own file)
      */
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
                      boolean logDisabled, TelemetryCel.Expression logFilter, String debug,
-                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
+                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders) {
         /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 
         Effective {
             tags = Map.copyOf(tags);
+            logProviders = java.util.List.copyOf(logProviders);
             disabledMetrics = disabledMetrics.isEmpty() ? Set.of() : EnumSet.copyOf(disabledMetrics);
             customTags = customTags == null || customTags.isEmpty() ? null : Map.copyOf(customTags);
         }

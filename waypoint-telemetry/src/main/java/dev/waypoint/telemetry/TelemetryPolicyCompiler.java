@@ -300,6 +300,12 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         }
         boolean logDisabled = true;
         TelemetryCel.Expression filter = null;
+        List<String> enabled = new ArrayList<>();
+        providers.forEach((name, v) -> {
+            if (!(Boolean) v[0]) {
+                enabled.add(name);
+            }
+        });
         for (Object[] v : providers.values()) {
             if (!(Boolean) v[0]) {
                 logDisabled = false;
@@ -320,7 +326,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         Map<Metric, Map<Integer, TelemetryCel.Expression>> frozen = new EnumMap<>(Metric.class);
         tags.forEach((k, v) -> frozen.put(k, Map.copyOf(v)));
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filter, debug, frozen);
+                logging && logDisabled, filter, debug, frozen, enabled);
     }
 
     /** The index of {@code label} in Istio's HTTP label set, or -1. */

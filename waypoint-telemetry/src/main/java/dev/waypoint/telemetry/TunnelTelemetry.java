@@ -93,9 +93,6 @@ public final class TunnelTelemetry implements TunnelObserver {
         dev.waypoint.model.ConfigSnapshot snapshot = snapshots == null ? null : snapshots.current();
         AccessLogSettings logs = snapshot != null && snapshot.has(AccessLogSettings.PART)
                 ? snapshot.part(AccessLogSettings.PART) : fallbackLog;
-        if (logs.sink() != null && !(logs.telemetryOnly() && (t == null || !t.logging()))) {
-            logs.sink().offer(logs.format().render(new LogEntries.Tcp(tunnel, outcome, clusterDomain,
-                    java.time.Instant.now())));
-        }
+        logs.write(t, new LogEntries.Tcp(tunnel, outcome, clusterDomain, java.time.Instant.now()));
     }
 }
