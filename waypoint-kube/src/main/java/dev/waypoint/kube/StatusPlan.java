@@ -36,7 +36,7 @@ import java.util.Set;
  * (Istio's own extra types are domain-prefixed the same way: {@code istio.io/WaypointBound}),
  * with Istio's reasons (pilot/pkg/model/service.go {@code WaypointPolicyReason*}), and only on a
  * policy with a {@code targetRefs} entry that reaches this waypoint: its Gateway, the
- * {@code istio-waypoint} GatewayClass from the root namespace, or a Service bound here.
+ * {@code istio-waypoint} GatewayClass from the root namespace, or a Service or ServiceEntry bound here.
  * {@code True}/{@code Accepted} "bound to NS/NAME" when the policy is enforced, {@code False}/
  * {@code Invalid} with the first error when it was rejected.
  */
@@ -107,7 +107,7 @@ final class StatusPlan {
     }
 
     static List<Desired> policies(String kind, Collection<WireObject> policies, Set<NamespacedName> bound,
-                                  NamespacedName waypoint, String rootNamespace, List<Diagnostics.Problem> problems,
+                                  Set<NamespacedName> boundEntries, NamespacedName waypoint, String rootNamespace, List<Diagnostics.Problem> problems,
                                   String controllerName) {
         List<Desired> out = new ArrayList<>();
         for (WireObject o : policies) {
@@ -124,6 +124,7 @@ final class StatusPlan {
                 switch (ref.scope(nn.namespace(), waypoint.namespace(), waypoint.name(), rootNamespace)) {
                     case GATEWAY, GATEWAY_CLASS -> ours = true;
                     case SERVICE -> ours |= bound.contains(new NamespacedName(nn.namespace(), ref.name()));
+                    case SERVICE_ENTRY -> ours |= boundEntries.contains(new NamespacedName(nn.namespace(), ref.name()));
                     case NONE -> { }
                 }
             }

@@ -72,7 +72,7 @@ public final class StatusWriter implements AutoCloseable {
     private volatile long conflicts;
     private volatile String lastError;
 
-    private record Pending(ConfigSnapshot snapshot, Set<NamespacedName> bound) {}
+    private record Pending(ConfigSnapshot snapshot, Set<NamespacedName> bound, Set<NamespacedName> boundEntries) {}
 
     /**
      * A writer for the objects {@code source} watches.
@@ -103,9 +103,10 @@ public final class StatusWriter implements AutoCloseable {
      * A new generation is in force; writes the status it implies.
      *
      * @param bound the Services bound to this waypoint in that generation
+     * @param boundEntries the ServiceEntries bound to this waypoint in that generation
      */
-    public void onSnapshot(ConfigSnapshot snapshot, Set<NamespacedName> bound) {
-        Pending p = new Pending(snapshot, Set.copyOf(bound));
+    public void onSnapshot(ConfigSnapshot snapshot, Set<NamespacedName> bound, Set<NamespacedName> boundEntries) {
+        Pending p = new Pending(snapshot, Set.copyOf(bound), Set.copyOf(boundEntries));
         latest = p;
         if (pending.getAndSet(p) == null) {
             executor.execute(this::drain);
@@ -154,9 +155,9 @@ public final class StatusWriter implements AutoCloseable {
         desired.addAll(StatusPlan.routes(source.objectsOf("HTTPRoute").values(), p.bound(), p.snapshot().problems(),
                 controllerName));
         desired.addAll(StatusPlan.policies("AuthorizationPolicy", source.objectsOf("AuthorizationPolicy").values(),
-                p.bound(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
+                p.bound(), p.boundEntries(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
         desired.addAll(StatusPlan.policies("RequestAuthentication", source.objectsOf("RequestAuthentication").values(),
-                p.bound(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
+                p.bound(), p.boundEntries(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
         Map<String, StatusPlan.Desired> byKey = new LinkedHashMap<>();
         for (StatusPlan.Desired d : desired) {
             byKey.put(d.key(), d);

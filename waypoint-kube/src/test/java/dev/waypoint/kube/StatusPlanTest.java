@@ -21,6 +21,7 @@ class StatusPlanTest {
     static final String CONTROLLER = "waypoint.dev/waypoint-controller";
     static final NamespacedName WAYPOINT = new NamespacedName("istio-system", "waypoint");
     static final Set<NamespacedName> BOUND = Set.of(new NamespacedName("apps", "web"));
+    static final Set<NamespacedName> BOUND_ENTRIES = Set.of(new NamespacedName("apps", "api"));
 
     static WireObject wire(String singleQuotedJson) throws Exception {
         return new WireObject(JSON.readTree(singleQuotedJson.replace('\'', '"')), SourceRef.NONE);
@@ -88,6 +89,12 @@ class StatusPlanTest {
                 Arguments.of("apps", "'targetRef':{'kind':'Service','group':'','name':'web'}", List.of(),
                         "True:Accepted:bound to istio-system/waypoint"),
                 Arguments.of("apps", "'targetRefs':[{'kind':'Service','group':'','name':'db'}]", List.of(), "-"),
+                // a ServiceEntry bound here; one that is not; a Service named like the bound entry
+                Arguments.of("apps", "'targetRefs':[{'kind':'ServiceEntry','group':'networking.istio.io','name':'api'}]",
+                        List.of(), "True:Accepted:bound to istio-system/waypoint"),
+                Arguments.of("apps", "'targetRefs':[{'kind':'ServiceEntry','group':'networking.istio.io','name':'web'}]",
+                        List.of(), "-"),
+                Arguments.of("apps", "'targetRefs':[{'kind':'Service','group':'','name':'api'}]", List.of(), "-"),
                 Arguments.of("apps", "'selector':{'matchLabels':{'app':'web'}}", List.of(), "-"),
                 Arguments.of("istio-system", "'targetRefs':[{'kind':'Gateway','group':'gateway.networking.k8s.io','name':'waypoint'}]",
                         List.of(), "True:Accepted:bound to istio-system/waypoint"),
@@ -106,7 +113,7 @@ class StatusPlanTest {
     @MethodSource("policies")
     void policyStatus(String namespace, String spec, List<Diagnostics.Problem> problems, String expected) throws Exception {
         List<StatusPlan.Desired> out = StatusPlan.policies("AuthorizationPolicy", List.of(wire(POLICY.formatted(namespace, spec))),
-                BOUND, WAYPOINT, "istio-system", problems, CONTROLLER);
+                BOUND, BOUND_ENTRIES, WAYPOINT, "istio-system", problems, CONTROLLER);
         String got = out.isEmpty() ? "-" : out.get(0).ours().path("status").asText() + ":"
                 + out.get(0).ours().path("reason").asText() + ":" + out.get(0).ours().path("message").asText();
         assertThat(got).isEqualTo(expected);

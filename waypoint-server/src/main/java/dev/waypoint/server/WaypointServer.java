@@ -178,8 +178,10 @@ public final class WaypointServer implements AutoCloseable {
                     settings.authz().rootNamespace(), Clock.systemUTC());
             statusWriter = writer;
             closeables.add(0, writer); // closed first: no status write races the shutdown
-            publisher.subscribe(s -> writer.onSnapshot(s, s.part(TargetTable.PART).boundServices()));
-            writer.onSnapshot(publisher.current(), publisher.current().part(TargetTable.PART).boundServices());
+            publisher.subscribe(s -> writer.onSnapshot(s, s.part(TargetTable.PART).boundServices(),
+                    s.part(TargetTable.PART).boundServiceEntries()));
+            writer.onSnapshot(publisher.current(), publisher.current().part(TargetTable.PART).boundServices(),
+                    publisher.current().part(TargetTable.PART).boundServiceEntries());
         }
         pool = new HbonePool(settings.upstream(), () -> certs.current().clientContext());
         closeables.add(pool);

@@ -87,6 +87,13 @@ public final class TargetTable {
         return out;
     }
 
+    /** The ServiceEntries bound to this waypoint (each with at least one address:port served here). */
+    public java.util.Set<dev.waypoint.model.mesh.NamespacedName> boundServiceEntries() {
+        java.util.Set<dev.waypoint.model.mesh.NamespacedName> out = new java.util.LinkedHashSet<>();
+        serviceEntries.values().forEach(ports -> ports.values().forEach(t -> out.add(t.entry().name())));
+        return out;
+    }
+
     /** Known addresses that are not bound here, with the reason. */
     public Map<String, String> debugNotBound() {
         Map<String, String> out = new LinkedHashMap<>();
