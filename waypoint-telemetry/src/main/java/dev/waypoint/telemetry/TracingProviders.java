@@ -34,7 +34,7 @@ public final class TracingProviders implements AutoCloseable {
     /** The tracer exporting to {@code provider} at {@code endpoint} ({@code host:port}). */
     Tracer tracer(ExtensionProviderSpec provider, String endpoint) {
         String key = provider.kind() + " " + endpoint + " " + (provider instanceof ExtensionProviderSpec.OpenTelemetry o
-                ? o.httpPath() + " " + o.httpHeaders() : "");
+                ? (o.httpPath() == null ? "grpc " + authority(o) : o.httpPath() + " " + o.httpHeaders()) : "");
         return providers.computeIfAbsent(key, k -> build(exporter(provider, endpoint))).get("waypoint");
     }
 
@@ -43,6 +43,10 @@ public final class TracingProviders implements AutoCloseable {
             return new ZipkinJsonExporter(endpoint, serviceName, z.maxTagLength());
         }
         ExtensionProviderSpec.OpenTelemetry o = (ExtensionProviderSpec.OpenTelemetry) provider;
+        if (o.httpPath() == null) {
+            // no http block: OTLP over gRPC (Istio's tracing.go gives Envoy a grpc_service then)
+            return new OtlpGrpcSpanExporter(endpoint, authority(o), OtlpGrpcSpanExporter.DEFAULT_TIMEOUT);
+        }
         OtlpHttpSpanExporterBuilder b = OtlpHttpSpanExporter.builder()
                 .setEndpoint("http://" + endpoint + (o.httpPath() == null ? "/v1/traces" : o.httpPath()));
         if (o.httpTimeout() != null) {
@@ -50,6 +54,11 @@ public final class TracingProviders implements AutoCloseable {
         }
         o.httpHeaders().forEach(b::addHeader);
         return b.build();
+    }
+
+    /** The {@code :authority} of OTLP/gRPC calls: the provider's service host and port, as written. */
+    private static String authority(ExtensionProviderSpec.OpenTelemetry o) {
+        return o.service() + ":" + o.port();
     }
 
     private SdkTracerProvider build(SpanExporter exporter) {
