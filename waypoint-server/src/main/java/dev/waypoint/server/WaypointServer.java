@@ -203,7 +203,7 @@ public final class WaypointServer implements AutoCloseable {
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
                 new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local", "Kubernetes",
-                        settings.gateway()));
+                        settings.gateway()).reportOn(dataPlane)); // open tunnels' bytes every tcp_reporting_duration
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }

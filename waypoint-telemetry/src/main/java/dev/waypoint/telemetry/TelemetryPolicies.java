@@ -37,11 +37,14 @@ public final class TelemetryPolicies {
      * @param logProviders when {@code logging}: the access-log providers in scope that are not
      *        disabled, in merge order ({@code envoy}: the mesh config's log; others: an
      *        {@code envoyFileAccessLog} provider's own file)
+     * @param tcpReportingInterval {@code metrics[].reportingInterval} (Istio's {@code tcp_reporting_duration}:
+     *        how often an open TCP tunnel reports its bytes), or null for the default
      */
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
                      boolean logDisabled, Map<String, TelemetryCel.Expression> logFilters, String debug,
-                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders) {
+                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders,
+                     java.time.Duration tcpReportingInterval) {
         /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 

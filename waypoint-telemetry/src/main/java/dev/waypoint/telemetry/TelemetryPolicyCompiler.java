@@ -329,8 +329,50 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         }
         Map<Metric, Map<Integer, TelemetryCel.Expression>> frozen = new EnumMap<>(Metric.class);
         tags.forEach((k, v) -> frozen.put(k, Map.copyOf(v)));
+        java.time.Duration interval = reportingInterval(applicable, mesh);
+        if (interval != null) {
+            debug += ", TCP reports every " + interval.toMillis() + " ms";
+        }
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filters, debug, frozen, enabled);
+                logging && logDisabled, filters, debug, frozen, enabled, interval);
+    }
+
+    /**
+     * {@code mergeMetrics}' {@code reportingIntervals}: the last entry that sets one and names (or
+     * inherits) a prometheus provider in scope decides; null when none does. Istio hands it to the
+     * stats filter as {@code tcp_reporting_duration}.
+     */
+    private static java.time.Duration reportingInterval(List<Compiled> applicable, MeshConfigSpec mesh) {
+        Set<String> prometheus = new LinkedHashSet<>(Set.of("prometheus"));
+        for (ExtensionProviderSpec p : mesh.extensionProviders()) {
+            if (p instanceof ExtensionProviderSpec.Prometheus) {
+                prometheus.add(p.name());
+            }
+        }
+        List<String> defaults = mesh.defaultProviders().metrics().isEmpty() ? List.of("prometheus")
+                : mesh.defaultProviders().metrics();
+        List<String> scope = defaults;
+        for (Compiled c : applicable) {
+            for (TelemetrySpec.Metrics m : c.spec().metrics()) {
+                if (!m.providers().isEmpty()) {
+                    scope = m.providers();
+                }
+            }
+        }
+        List<String> inScope = scope;
+        java.time.Duration interval = null;
+        List<String> parent = defaults;
+        for (Compiled c : applicable) {
+            for (TelemetrySpec.Metrics m : c.spec().metrics()) {
+                List<String> names = m.providers().isEmpty() ? parent : m.providers();
+                parent = names;
+                if (m.reportingInterval() != null
+                        && names.stream().anyMatch(n -> prometheus.contains(n) && inScope.contains(n))) {
+                    interval = m.reportingInterval();
+                }
+            }
+        }
+        return interval;
     }
 
     /** The index of {@code label} in Istio's HTTP label set, or -1. */

@@ -241,6 +241,24 @@ class TelemetryPolicyCompilerTest {
     }
 
     @Test
+    void reportingIntervalIsTheLastOneSetForAPrometheusProviderInScope() {
+        java.time.Duration ten = java.time.Duration.ofSeconds(10);
+        java.time.Duration fast = java.time.Duration.ofMillis(200);
+        TelemetryPolicies p = new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(
+                tel(ROOT, "mesh", NS_WIDE, List.of(new Metrics(List.of(), List.of(), ten)), List.of(), List.of()),
+                tel("apps", "svc", TO_REVIEWS, List.of(new Metrics(List.of("prometheus"), List.of(), fast),
+                        new Metrics(List.of(), List.of(off(Metric.REQUEST_COUNT)))), List.of(), List.of()))),
+                new Diagnostics());
+
+        assertThat(p.of(REVIEWS).tcpReportingInterval()).as("the Service's; a later entry without one keeps it")
+                .isEqualTo(fast);
+        assertThat(p.of(RATINGS).tcpReportingInterval()).as("the root's").isEqualTo(ten);
+        assertThat(new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(metrics(ROOT, "m", NS_WIDE,
+                off(Metric.REQUEST_SIZE)))), new Diagnostics()).of(REVIEWS).tcpReportingInterval())
+                .as("none set: the default").isNull();
+    }
+
+    @Test
     void aBadFilterIsAnErrorOnItsFieldAndTheLastGoodVersionKeepsServing() {
         TelemetryPolicyCompiler compiler = new TelemetryPolicyCompiler(ROOT);
         Diagnostics first = new Diagnostics();
