@@ -356,6 +356,11 @@ public final class WaypointServer implements AutoCloseable {
         }
         gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                 accessLogs.dropped());
+        if (tracing != null) {
+            gauge(b, "waypoint_trace_export_failures", "Span export calls to the tracing provider that failed.",
+                    tracing.exportFailures());
+            gauge(b, "waypoint_trace_spans_dropped", "Spans in failed export calls.", tracing.droppedSpans());
+        }
         ProxyHealth.append(b, snap, publisher, listener, certs == null ? null : certs.current().notAfter(),
                 metrics.seriesCount());
         if (upstreams != null) {

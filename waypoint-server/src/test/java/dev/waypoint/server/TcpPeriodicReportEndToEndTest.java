@@ -160,5 +160,7 @@ class TcpPeriodicReportEndToEndTest {
         assertThat(value("istio_tcp_received_bytes_total")).isEqualTo(12);
         assertThat(value("istio_tcp_sent_bytes_total")).isEqualTo(12);
         assertThat(value("istio_tcp_connections_opened_total")).isEqualTo(1);
+        // no tracing provider here: the export counters are on the scrape, at zero
+        assertThat(scrape()).contains("\nwaypoint_trace_export_failures 0\n", "\nwaypoint_trace_spans_dropped 0\n");
     }
 }

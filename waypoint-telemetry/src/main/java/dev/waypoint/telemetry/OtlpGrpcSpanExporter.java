@@ -67,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * Response DATA frames are released as they arrive (the body, an empty
  * {@code ExportTraceServiceResponse} or a partial-success note, is not read).
  */
-final class OtlpGrpcSpanExporter implements SpanExporter {
+final class OtlpGrpcSpanExporter implements SpanExporter, TracingProviders.ExportCounts {
     private static final Logger log = LoggerFactory.getLogger(OtlpGrpcSpanExporter.class);
 
     /** The unary method's path. */
@@ -108,12 +108,14 @@ final class OtlpGrpcSpanExporter implements SpanExporter {
     }
 
     /** Export calls that failed (a non-OK {@code grpc-status}, an HTTP error, a reset, no connection, the timeout). */
-    long failedExports() {
+    @Override
+    public long failedExports() {
         return failedExports.get();
     }
 
     /** Spans in the failed calls. */
-    long droppedSpans() {
+    @Override
+    public long droppedSpans() {
         return droppedSpans.get();
     }
 

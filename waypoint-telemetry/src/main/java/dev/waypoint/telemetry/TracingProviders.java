@@ -24,6 +24,15 @@ import java.util.concurrent.TimeUnit;
  */
 public final class TracingProviders implements AutoCloseable {
     private final Map<String, SdkTracerProvider> providers = new ConcurrentHashMap<>();
+    /** The exporters that count their failures (OTLP/gRPC, Zipkin); the SDK's OTLP/HTTP one does not. */
+    private final java.util.List<ExportCounts> counted = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** An exporter's failed calls and the spans in them. */
+    interface ExportCounts {
+        long failedExports();
+
+        long droppedSpans();
+    }
     private final String serviceName;
 
     /** @param serviceName the proxy's service name in spans ({@code waypoint.istio-system}, as Istio's {@code <canonical name>.<namespace>}) */
@@ -40,12 +49,16 @@ public final class TracingProviders implements AutoCloseable {
 
     private SpanExporter exporter(ExtensionProviderSpec provider, String endpoint) {
         if (provider instanceof ExtensionProviderSpec.Zipkin z) {
-            return new ZipkinJsonExporter(endpoint, serviceName, z.maxTagLength());
+            ZipkinJsonExporter e = new ZipkinJsonExporter(endpoint, serviceName, z.maxTagLength());
+            counted.add(e);
+            return e;
         }
         ExtensionProviderSpec.OpenTelemetry o = (ExtensionProviderSpec.OpenTelemetry) provider;
         if (o.httpPath() == null) {
             // no http block: OTLP over gRPC (Istio's tracing.go gives Envoy a grpc_service then)
-            return new OtlpGrpcSpanExporter(endpoint, authority(o), OtlpGrpcSpanExporter.DEFAULT_TIMEOUT);
+            OtlpGrpcSpanExporter e = new OtlpGrpcSpanExporter(endpoint, authority(o), OtlpGrpcSpanExporter.DEFAULT_TIMEOUT);
+            counted.add(e);
+            return e;
         }
         OtlpHttpSpanExporterBuilder b = OtlpHttpSpanExporter.builder()
                 .setEndpoint("http://" + endpoint + (o.httpPath() == null ? "/v1/traces" : o.httpPath()));
@@ -67,6 +80,16 @@ public final class TracingProviders implements AutoCloseable {
                 .setSampler(Sampler.alwaysOn())
                 .addSpanProcessor(BatchSpanProcessor.builder(exporter).setScheduleDelay(Duration.ofMillis(500)).build())
                 .build();
+    }
+
+    /** Span export calls that failed, over the exporters that count them (OTLP/gRPC, Zipkin). */
+    public long exportFailures() {
+        return counted.stream().mapToLong(ExportCounts::failedExports).sum();
+    }
+
+    /** Spans in failed export calls, over the same exporters (the batch queue's own drops are the SDK's). */
+    public long droppedSpans() {
+        return counted.stream().mapToLong(ExportCounts::droppedSpans).sum();
     }
 
     /** Exports what is queued (tests), waiting up to {@code timeout}. */

@@ -44,7 +44,8 @@ import org.junit.jupiter.api.Test;
  * server (grpc-java, its {@code TraceService} generated from the OTLP protos); our exporter speaks
  * to it over our own HTTP/2 client. Spans arrive with their parent link and Istio's tags, the
  * call carries gRPC's headers, one connection serves consecutive exports, and a non-OK
- * {@code grpc-status} (or no collector at all) is a failed, counted export. Loopback 127.232.30.x.
+ * {@code grpc-status} (or no collector at all) is a failed, counted export, summed over the
+ * providers for the proxy's health metrics. Loopback 127.232.30.x.
  */
 class OtlpGrpcExportTest {
     private static final String HOST = "127.232.30.1";
@@ -204,6 +205,28 @@ class OtlpGrpcExportTest {
         assertThat(exporter.exports()).isEqualTo(1);
         assertThat(exporter.failedExports()).isEqualTo(1);
         assertThat(connections.get()).isEqualTo(1);
+    }
+
+    @Test
+    void theProvidersSumTheirExportersFailures() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.232.30.3"))) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        TracingProviders providers = new TracingProviders("waypoint.istio-system");
+        closing.add(providers);
+        ExtensionProviderSpec otel = new ExtensionProviderSpec.OpenTelemetry("otel", "otel.example", 4317, 0, null, null,
+                Map.of());
+        TracingSettings settings = new TracingSettings(providers.tracer(otel, "127.232.30.3:" + port), 100, "test");
+        RequestContext r = Requests.finishedWithTrace(Map.of(), null);
+        RequestTrace trace = RequestTrace.start(r, settings, "cluster.local");
+        trace.started(1, "10.244.0.12:9080", (k, v) -> { });
+        trace.ended(1, 200);
+        trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+        providers.flush(Duration.ofSeconds(10));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> providers.exportFailures() == 1);
+        assertThat(providers.droppedSpans()).isEqualTo(2); // the server and the client span
     }
 
     @Test
