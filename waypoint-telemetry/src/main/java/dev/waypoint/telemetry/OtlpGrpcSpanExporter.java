@@ -12,7 +12,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
@@ -57,9 +56,10 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threading</h2>
  * {@link #export} is called on the batch processor's thread: the spans are marshalled and the
- * collector's host name resolved there (never on an event loop); the call itself runs on this
- * exporter's own one-thread event loop (made here, shut down by {@link #shutdown}), which owns
- * the connection. Nothing touches the data plane's event loops.
+ * collector's host name resolved there (never on an event loop); the call itself runs on the
+ * event loop it is given ({@link TracingProviders}' one-thread group for all OTLP/gRPC exporters,
+ * never a data-plane loop), which owns the connection. {@link #shutdown} closes the connection;
+ * the loop belongs to whoever made it.
  *
  * <h2>Reference counting</h2>
  * The request buffer is made in {@link #export} and handed to the stream's DATA frame (Netty
@@ -80,8 +80,7 @@ final class OtlpGrpcSpanExporter implements SpanExporter, TracingProviders.Expor
     private final int port;
     private final String authority;
     private final Duration timeout;
-    private final EventLoopGroup group = EventLoops.newGroup(1, "otlp-grpc");
-    private final EventLoop loop = group.next();
+    private final EventLoop loop;
     private final AtomicLong failedExports = new AtomicLong();
     private final AtomicLong droppedSpans = new AtomicLong();
     private final AtomicLong exports = new AtomicLong();
@@ -97,8 +96,10 @@ final class OtlpGrpcSpanExporter implements SpanExporter, TracingProviders.Expor
      *        host name resolved per connection)
      * @param authority the {@code :authority} sent (the provider's {@code service:port}, as Envoy's
      *        gRPC service names its host)
+     * @param loop where the calls run (not a data-plane loop)
      */
-    OtlpGrpcSpanExporter(String endpoint, String authority, Duration timeout) {
+    OtlpGrpcSpanExporter(String endpoint, String authority, Duration timeout, EventLoop loop) {
+        this.loop = loop;
         int colon = endpoint.lastIndexOf(':');
         String h = endpoint.substring(0, colon);
         this.host = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
@@ -351,7 +352,17 @@ final class OtlpGrpcSpanExporter implements SpanExporter, TracingProviders.Expor
     public CompletableResultCode shutdown() {
         shutdown = true;
         CompletableResultCode done = new CompletableResultCode();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> done.succeed());
+        try {
+            loop.execute(() -> {
+                if (connection != null) {
+                    connection.close();
+                    connection = null;
+                }
+                done.succeed();
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) { // the loop is gone, and its channels
+            done.succeed();
+        }
         return done;
     }
 }

@@ -34,6 +34,8 @@ public final class TracingProviders implements AutoCloseable {
         long droppedSpans();
     }
     private final String serviceName;
+    /** OTLP/gRPC exporters' event loop; null until one is made. */
+    private io.netty.channel.EventLoopGroup grpcGroup;
 
     /** @param serviceName the proxy's service name in spans ({@code waypoint.istio-system}, as Istio's {@code <canonical name>.<namespace>}) */
     public TracingProviders(String serviceName) {
@@ -56,7 +58,8 @@ public final class TracingProviders implements AutoCloseable {
         ExtensionProviderSpec.OpenTelemetry o = (ExtensionProviderSpec.OpenTelemetry) provider;
         if (o.httpPath() == null) {
             // no http block: OTLP over gRPC (Istio's tracing.go gives Envoy a grpc_service then)
-            OtlpGrpcSpanExporter e = new OtlpGrpcSpanExporter(endpoint, authority(o), OtlpGrpcSpanExporter.DEFAULT_TIMEOUT);
+            OtlpGrpcSpanExporter e = new OtlpGrpcSpanExporter(endpoint, authority(o), OtlpGrpcSpanExporter.DEFAULT_TIMEOUT,
+                    grpcLoop());
             counted.add(e);
             return e;
         }
@@ -67,6 +70,14 @@ public final class TracingProviders implements AutoCloseable {
         }
         o.httpHeaders().forEach(b::addHeader);
         return b.build();
+    }
+
+    /** The one event loop all OTLP/gRPC exporters call on, made when the first one is (not a data-plane loop). */
+    private synchronized io.netty.channel.EventLoop grpcLoop() {
+        if (grpcGroup == null) {
+            grpcGroup = dev.waypoint.transport.EventLoops.newGroup(1, "otlp-grpc");
+        }
+        return grpcGroup.next();
     }
 
     /** The {@code :authority} of OTLP/gRPC calls: the provider's service host and port, as written. */
@@ -103,6 +114,11 @@ public final class TracingProviders implements AutoCloseable {
     public void close() {
         for (SdkTracerProvider p : providers.values()) {
             p.shutdown().join(5, TimeUnit.SECONDS);
+        }
+        synchronized (this) {
+            if (grpcGroup != null) {
+                grpcGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+            }
         }
     }
 }

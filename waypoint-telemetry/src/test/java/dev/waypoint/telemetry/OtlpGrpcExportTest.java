@@ -56,6 +56,7 @@ class OtlpGrpcExportTest {
     private final AtomicReference<Status> answer = new AtomicReference<>(Status.OK);
     private Server server;
     private final List<AutoCloseable> closing = new ArrayList<>();
+    private final io.netty.channel.EventLoopGroup loops = dev.waypoint.transport.EventLoops.newGroup(1, "otlp-test");
 
     @AfterEach
     void stop() throws Exception {
@@ -65,6 +66,7 @@ class OtlpGrpcExportTest {
         if (server != null) {
             server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
+        loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
     /** A real OTLP/gRPC receiver: records each request and its headers, answers {@link #answer}. */
@@ -188,7 +190,8 @@ class OtlpGrpcExportTest {
     void aNonOkGrpcStatusIsAFailedExportAndCounted() throws Exception {
         String endpoint = startReceiver();
         answer.set(Status.RESOURCE_EXHAUSTED.withDescription("collector full"));
-        OtlpGrpcSpanExporter exporter = new OtlpGrpcSpanExporter(endpoint, "otel:4317", Duration.ofSeconds(10));
+        OtlpGrpcSpanExporter exporter = new OtlpGrpcSpanExporter(endpoint, "otel:4317", Duration.ofSeconds(10),
+                loops.next());
         closing.add(() -> exporter.shutdown().join(5, TimeUnit.SECONDS));
 
         CompletableResultCode r = exportOne(exporter).join(10, TimeUnit.SECONDS);
@@ -235,7 +238,8 @@ class OtlpGrpcExportTest {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.232.30.2"))) {
             port = s.getLocalPort(); // closed again: nothing listens there
         }
-        OtlpGrpcSpanExporter exporter = new OtlpGrpcSpanExporter("127.232.30.2:" + port, "otel:4317", Duration.ofSeconds(10));
+        OtlpGrpcSpanExporter exporter = new OtlpGrpcSpanExporter("127.232.30.2:" + port, "otel:4317", Duration.ofSeconds(10),
+                loops.next());
         closing.add(() -> exporter.shutdown().join(5, TimeUnit.SECONDS));
 
         CompletableResultCode r = exportOne(exporter).join(10, TimeUnit.SECONDS);
