@@ -35,6 +35,9 @@ final class TcpReports {
     /** Istio's default {@code tcp_reporting_duration}. */
     static final long DEFAULT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(5);
 
+    /** The shortest interval used: a tiny {@code reportingInterval} must not spin an event loop. */
+    static final long MIN_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
     /** Records one report: the bytes since the last one, with the labels the tunnel opened with. */
     interface Sink {
         void report(TunnelContext tunnel, String[] labels, long receivedBytes, long sentBytes);
@@ -71,15 +74,15 @@ final class TcpReports {
 
     /**
      * Starts periodic reports for a tunnel that is relaying, on the current event loop, every
-     * {@code intervalNanos}; does nothing off an event loop.
+     * {@code intervalNanos} (at least {@link #MIN_INTERVAL_NANOS}); does nothing off the loops.
      */
     void open(TunnelContext tunnel, TcpOutcome outcome, String[] labels, long intervalNanos) {
         EventExecutor loop = currentLoop();
         if (loop == null || outcome.closed()) {
             return;
         }
-        Bucket b = loops.computeIfAbsent(loop, l -> new HashMap<>())
-                .computeIfAbsent(intervalNanos, i -> new Bucket(loop, i));
+        long every = Math.max(MIN_INTERVAL_NANOS, intervalNanos);
+        Bucket b = loops.computeIfAbsent(loop, l -> new HashMap<>()).computeIfAbsent(every, i -> new Bucket(loop, i));
         Open o = new Open(tunnel, outcome, labels, b);
         open.put(outcome, o);
         b.add(o);
