@@ -67,7 +67,8 @@ public final class AccessLogSettings {
      * attributes are built once, for the first provider with a filter. {@code request} null (a TCP
      * tunnel): filters are not applied (their attributes are a request's).
      */
-    void write(TelemetryPolicies.Effective t, AccessLogFormat.Entry entry, dev.waypoint.model.request.RequestContext request) {
+    void write(TelemetryPolicies.Effective t, AccessLogFormat.Entry entry,
+               dev.waypoint.model.request.RequestContext request) {
         if (t == null || !t.logging()) {
             if (sink != null && !telemetryOnly) {
                 sink.offer(format.render(entry));

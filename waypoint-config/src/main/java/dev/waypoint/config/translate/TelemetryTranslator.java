@@ -31,7 +31,8 @@ import java.util.Set;
  * telemetry compiler (which reports a bad one on its field).
  *
  * <p>Selector-based objects are kept with a note: a waypoint does not apply them (sidecars do).
- * Fields Istio has that this waypoint does not act on ({@code useRequestIdForTraceSampling}, {@code enableIstioTags}, {@code disableContextPropagation},
+ * Fields Istio has that this waypoint does not act on ({@code useRequestIdForTraceSampling},
+ * {@code enableIstioTags}, {@code disableContextPropagation},
  * {@code customMetric}) are accepted with a note.
  */
 final class TelemetryTranslator {

@@ -66,7 +66,8 @@ public record TelemetrySpec(NamespacedName name, List<PolicyTargetRef> targetRef
      *        {@code tcp_reporting_duration}, how often open TCP connections report their bytes), or
      *        null when not set
      */
-    public record Metrics(List<String> providers, List<MetricsOverride> overrides, java.time.Duration reportingInterval) {
+    public record Metrics(List<String> providers, List<MetricsOverride> overrides,
+                          java.time.Duration reportingInterval) {
         public Metrics {
             providers = List.copyOf(providers);
             overrides = List.copyOf(overrides);
