@@ -205,7 +205,7 @@ public final class WaypointServer implements AutoCloseable {
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
                 new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local", "Kubernetes",
-                        settings.gateway()));
+                        settings.gateway()).reportOn(dataPlane)); // open tunnels' bytes every tcp_reporting_duration
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -358,6 +358,11 @@ public final class WaypointServer implements AutoCloseable {
         }
         gauge(b, "waypoint_access_log_dropped", "Access-log lines dropped because the writer fell behind.",
                 accessLogs.dropped());
+        if (tracing != null) {
+            gauge(b, "waypoint_trace_export_failures", "Span export calls to the tracing provider that failed.",
+                    tracing.exportFailures());
+            gauge(b, "waypoint_trace_spans_dropped", "Spans in failed export calls.", tracing.droppedSpans());
+        }
         ProxyHealth.append(b, snap, publisher, listener, certs == null ? null : certs.current().notAfter(),
                 metrics.seriesCount());
         if (upstreams != null) {

@@ -57,13 +57,35 @@ public final class AccessLogSettings {
      * {@code envoyFileAccessLog} provider its own file in its own format.
      */
     void write(TelemetryPolicies.Effective t, AccessLogFormat.Entry entry) {
+        write(t, entry, null);
+    }
+
+    /**
+     * As {@link #write(TelemetryPolicies.Effective, AccessLogFormat.Entry)}, each provider's line
+     * written only when its own {@code filter} ({@link TelemetryPolicies.Effective#logFilter}) is
+     * true for {@code request} (Istio's {@code mergeLogs} keeps a filter per provider). The CEL
+     * attributes are built once, for the first provider with a filter. {@code request} null (a TCP
+     * tunnel): filters are not applied (their attributes are a request's).
+     */
+    void write(TelemetryPolicies.Effective t, AccessLogFormat.Entry entry,
+               dev.waypoint.model.request.RequestContext request) {
         if (t == null || !t.logging()) {
             if (sink != null && !telemetryOnly) {
                 sink.offer(format.render(entry));
             }
             return;
         }
+        java.util.Map<String, Object> attributes = null;
         for (String name : t.logProviders()) {
+            TelemetryCel.Expression filter = request == null ? null : t.logFilter(name);
+            if (filter != null) {
+                if (attributes == null) {
+                    attributes = TelemetryCel.activation(request);
+                }
+                if (!filter.test(attributes)) {
+                    continue; // this provider's filter is not true for this request
+                }
+            }
             if (name.equals("envoy")) {
                 if (sink != null) {
                     sink.offer(format.render(entry));

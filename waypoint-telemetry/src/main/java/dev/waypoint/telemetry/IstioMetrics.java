@@ -436,6 +436,25 @@ public final class IstioMetrics {
         }
     }
 
+    /**
+     * A periodic report of an open TCP tunnel: the bytes relayed since its last report, without
+     * the {@code TCP_*} byte metrics in {@code off} (the opened/closed counters are untouched).
+     */
+    void tcpBytes(String[] labels, long receivedBytes, long sentBytes, Set<Metric> off) {
+        if (off.contains(Metric.TCP_RECEIVED_BYTES) && off.contains(Metric.TCP_SENT_BYTES)) {
+            return;
+        }
+        TcpSeries s = tcp(labels);
+        if (s != null) {
+            if (!off.contains(Metric.TCP_RECEIVED_BYTES) && receivedBytes > 0) {
+                s.received().increment(receivedBytes);
+            }
+            if (!off.contains(Metric.TCP_SENT_BYTES) && sentBytes > 0) {
+                s.sent().increment(sentBytes);
+            }
+        }
+    }
+
     private TcpSeries tcp(String[] labels) {
         List<String> key = Arrays.asList(labels);
         TcpSeries s = tcpSeries.get(key);

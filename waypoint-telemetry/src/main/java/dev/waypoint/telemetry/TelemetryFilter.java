@@ -103,10 +103,10 @@ public final class TelemetryFilter implements HttpFilter {
         if (logs.telemetryOnly() && (t == null || !t.logging())) {
             return; // the log is the Telemetry API's (no mesh config file): not asked for here
         }
-        if (t != null && t.logging() && (t.logDisabled()
-                || t.logFilter() != null && !t.logFilter().test(TelemetryCel.activation(request)))) {
-            return; // a Telemetry turns the log off here, or its filter is not true for this request
+        if (t != null && t.logging() && t.logDisabled()) {
+            return; // a Telemetry turns the log off here
         }
-        logs.write(t, new LogEntries.Http(request, clusterDomain, java.time.Instant.now()));
+        // each provider's own filter decides its line (AccessLogSettings.write)
+        logs.write(t, new LogEntries.Http(request, clusterDomain, java.time.Instant.now()), request);
     }
 }

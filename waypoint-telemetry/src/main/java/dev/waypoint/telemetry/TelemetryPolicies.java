@@ -29,25 +29,36 @@ public final class TelemetryPolicies {
      * @param customTags span tags, by name (null: none)
      * @param logging true when the Telemetry API decides the access log (else the mesh config does)
      * @param logDisabled the access log is off for this destination
-     * @param logFilter only requests it is true for are logged (null: all)
+     * @param logFilters each provider's own {@code filter} (Istio's {@code mergeLogs} keeps one per
+     *        provider): a provider's line is written only for requests its filter is true for;
+     *        providers without a filter are not in the map
      * @param tags {@code tagOverrides} by metric: label index in {@link IstioLabels#NAMES} → its CEL
      *        value, or {@link #REMOVE}; empty when none (then recording takes the allocation-free path)
      * @param logProviders when {@code logging}: the access-log providers in scope that are not
      *        disabled, in merge order ({@code envoy}: the mesh config's log; others: an
      *        {@code envoyFileAccessLog} provider's own file)
+     * @param tcpReportingInterval {@code metrics[].reportingInterval} (Istio's {@code tcp_reporting_duration}:
+     *        how often an open TCP tunnel reports its bytes), or null for the default
      */
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
-                     boolean logDisabled, TelemetryCel.Expression logFilter, String debug,
-                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders) {
+                     boolean logDisabled, Map<String, TelemetryCel.Expression> logFilters, String debug,
+                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders,
+                     java.time.Duration tcpReportingInterval) {
         /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 
         Effective {
             tags = Map.copyOf(tags);
+            logFilters = Map.copyOf(logFilters);
             logProviders = java.util.List.copyOf(logProviders);
             disabledMetrics = disabledMetrics.isEmpty() ? Set.of() : EnumSet.copyOf(disabledMetrics);
             customTags = customTags == null || customTags.isEmpty() ? null : Map.copyOf(customTags);
+        }
+
+        /** Provider {@code name}'s filter, or null when it logs every request. */
+        TelemetryCel.Expression logFilter(String name) {
+            return logFilters.isEmpty() ? null : logFilters.get(name);
         }
 
         boolean metricsOff() {

@@ -298,26 +298,30 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 }
             }
         }
-        boolean logDisabled = true;
-        TelemetryCel.Expression filter = null;
+        // mergeLogs keeps a loggingSpec (disabled, filter) per provider: each enabled provider's line
+        // is decided by its own filter, not by the first provider's
         List<String> enabled = new ArrayList<>();
+        Map<String, TelemetryCel.Expression> filters = new LinkedHashMap<>();
         providers.forEach((name, v) -> {
             if (!(Boolean) v[0]) {
                 enabled.add(name);
+                if (v[1] != null) {
+                    filters.put(name, (TelemetryCel.Expression) v[1]);
+                }
             }
         });
-        for (Object[] v : providers.values()) {
-            if (!(Boolean) v[0]) {
-                logDisabled = false;
-                filter = (TelemetryCel.Expression) v[1];
-                break;
+        boolean logDisabled = enabled.isEmpty();
+        StringBuilder logDebug = new StringBuilder();
+        for (String name : enabled) {
+            logDebug.append(logDebug.length() == 0 ? "" : "; ").append(name);
+            if (filters.containsKey(name)) {
+                logDebug.append(" where ").append(filters.get(name).source());
             }
         }
         String debug = "metrics off " + new java.util.TreeSet<>(disabled) + ", sampling "
                 + (sampling == null ? "mesh default" : sampling + "%") + (disableSpans ? ", spans not reported" : "")
                 + (customTags == null ? "" : ", custom tags " + new java.util.TreeSet<>(customTags.keySet()))
-                + (!logging ? "" : logDisabled ? ", access log off" : filter == null ? ", access log on"
-                : ", access log where " + filter.source());
+                + (!logging ? "" : logDisabled ? ", access log off" : ", access log " + logDebug);
         if (!tags.isEmpty()) {
             java.util.TreeSet<String> names = new java.util.TreeSet<>();
             tags.values().forEach(m -> m.keySet().forEach(i -> names.add(IstioLabels.NAMES[i])));
@@ -325,8 +329,50 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         }
         Map<Metric, Map<Integer, TelemetryCel.Expression>> frozen = new EnumMap<>(Metric.class);
         tags.forEach((k, v) -> frozen.put(k, Map.copyOf(v)));
+        java.time.Duration interval = reportingInterval(applicable, mesh);
+        if (interval != null) {
+            debug += ", TCP reports every " + interval.toMillis() + " ms";
+        }
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filter, debug, frozen, enabled);
+                logging && logDisabled, filters, debug, frozen, enabled, interval);
+    }
+
+    /**
+     * {@code mergeMetrics}' {@code reportingIntervals}: the last entry that sets one and names (or
+     * inherits) a prometheus provider in scope decides; null when none does. Istio hands it to the
+     * stats filter as {@code tcp_reporting_duration}.
+     */
+    private static java.time.Duration reportingInterval(List<Compiled> applicable, MeshConfigSpec mesh) {
+        Set<String> prometheus = new LinkedHashSet<>(Set.of("prometheus"));
+        for (ExtensionProviderSpec p : mesh.extensionProviders()) {
+            if (p instanceof ExtensionProviderSpec.Prometheus) {
+                prometheus.add(p.name());
+            }
+        }
+        List<String> defaults = mesh.defaultProviders().metrics().isEmpty() ? List.of("prometheus")
+                : mesh.defaultProviders().metrics();
+        List<String> scope = defaults;
+        for (Compiled c : applicable) {
+            for (TelemetrySpec.Metrics m : c.spec().metrics()) {
+                if (!m.providers().isEmpty()) {
+                    scope = m.providers();
+                }
+            }
+        }
+        List<String> inScope = scope;
+        java.time.Duration interval = null;
+        List<String> parent = defaults;
+        for (Compiled c : applicable) {
+            for (TelemetrySpec.Metrics m : c.spec().metrics()) {
+                List<String> names = m.providers().isEmpty() ? parent : m.providers();
+                parent = names;
+                if (m.reportingInterval() != null
+                        && names.stream().anyMatch(n -> prometheus.contains(n) && inScope.contains(n))) {
+                    interval = m.reportingInterval();
+                }
+            }
+        }
+        return interval;
     }
 
     /** The index of {@code label} in Istio's HTTP label set, or -1. */

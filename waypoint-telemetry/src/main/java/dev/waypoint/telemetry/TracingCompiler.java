@@ -14,12 +14,13 @@ import dev.waypoint.model.mesh.ServiceSpec;
  * Compiles tracing for a snapshot from the mesh config, as Istio without a Telemetry resource:
  * the first of {@code defaultProviders.tracing} names an {@code extensionProviders} entry of
  * kind {@code zipkin} (Zipkin v2 JSON to {@code /api/v2/spans}) or {@code opentelemetry}
- * (OTLP/HTTP protobuf to {@code http.path}, default {@code /v1/traces}); sampling is
+ * (OTLP/HTTP protobuf to {@code http.path}, default {@code /v1/traces}, when {@code http} is set;
+ * else OTLP/gRPC, {@link OtlpGrpcSpanExporter}); sampling is
  * {@code defaultConfig.tracing.sampling} percent (Istio's default 1); {@code enableTracing:
  * false} turns it off. The provider's {@code service} ({@code name.ns.svc.<domain>} or
  * {@code ns/name}) is resolved from the config like any upstream: a ready pod the Service
  * selects, at the port's target; a host that is no Service here is used as written (DNS).
- * Problems (an unknown provider, an OTLP/gRPC provider, no endpoint) are warnings: tracing is
+ * Problems (an unknown provider, a kind that is no tracer) are warnings: tracing is
  * off for the generation and traffic is untouched.
  */
 public final class TracingCompiler implements PartCompiler<TracingSettings> {
@@ -52,21 +53,21 @@ public final class TracingCompiler implements PartCompiler<TracingSettings> {
         if (p instanceof ExtensionProviderSpec.Zipkin z) {
             service = z.service();
             port = z.port();
-        } else if (p instanceof ExtensionProviderSpec.OpenTelemetry o && o.httpPath() != null) {
+        } else if (p instanceof ExtensionProviderSpec.OpenTelemetry o) { // OTLP/HTTP with http, else OTLP/gRPC
             service = o.service();
             port = o.port();
         } else {
             diagnostics.warning(mesh.source(), "MeshConfig", null, "defaultProviders.tracing",
                     p == null ? "no extensionProvider named " + name + "; no tracing"
-                            : p instanceof ExtensionProviderSpec.OpenTelemetry
-                            ? "provider " + name + ": OTLP over gRPC is not supported (set http); no tracing"
                             : "provider " + name + " (" + p.kind() + ") is not a tracer this waypoint supports; no tracing");
             return TracingSettings.OFF;
         }
         String endpoint = resolve(resources, service, port);
         double sampling = mesh.tracingSampling() != null ? mesh.tracingSampling() : DEFAULT_SAMPLING;
+        String kind = p instanceof ExtensionProviderSpec.OpenTelemetry o
+                ? (o.httpPath() == null ? "opentelemetry, OTLP/gRPC" : "opentelemetry, OTLP/HTTP") : p.kind();
         return new TracingSettings(providers.tracer(p, endpoint), sampling,
-                name + " (" + p.kind() + ") -> " + endpoint + ", sampling " + sampling + "%");
+                name + " (" + kind + ") -> " + endpoint + ", sampling " + sampling + "%");
     }
 
     /** {@code service:port} to {@code ip:port} of a ready pod of that Service, else as written. */

@@ -9,9 +9,11 @@ import dev.waypoint.model.request.TunnelObserver;
  * ({@link #connectBaggage}), as a destination ztunnel answers, so the source ztunnel's telemetry
  * sees the waypoint as its peer. TCP tunnels run no filter list: the listener reports each one when its
  * upstream attempt is over ({@code istio_tcp_connections_opened_total}) and once when it ends
- * ({@code istio_tcp_connections_closed_total}, {@code istio_tcp_received_bytes_total},
- * {@code istio_tcp_sent_bytes_total}, and one access-log line). Bytes are counted when the tunnel
- * ends, not periodically as Envoy's stats filter also does for long connections.
+ * ({@code istio_tcp_connections_closed_total} and one access-log line). Bytes
+ * ({@code istio_tcp_received_bytes_total}, {@code istio_tcp_sent_bytes_total}) are reported while
+ * a tunnel relays, every {@code tcp_reporting_duration} as Istio's stats filter does (5 s, or the
+ * Telemetry API's {@code metrics[].reportingInterval} for the tunnel's Service: {@link TcpReports}),
+ * and the remainder when it ends.
  *
  * <h2>Threading</h2>
  * Called on tunnels' event loops; never blocks (the access log is an async writer).
@@ -24,6 +26,9 @@ public final class TunnelTelemetry implements TunnelObserver {
     private final String clusterDomain;
     private final String clusterId;
     private final String baggage;
+    private final TcpReports reports = new TcpReports(this::report);
+    /** The interval when no Telemetry sets {@code reportingInterval} (Istio's 5 s; tests shorten it). */
+    private long defaultIntervalNanos = TcpReports.DEFAULT_INTERVAL_NANOS;
 
     /**
      * @param accessLog where lines go, or null for no access log
@@ -59,11 +64,44 @@ public final class TunnelTelemetry implements TunnelObserver {
         return baggage;
     }
 
+    /**
+     * Reports open TCP tunnels' bytes periodically ({@link TcpReports}) for tunnels on
+     * {@code dataPlane}, the event loops the listener runs tunnels on; without it bytes are
+     * recorded when a tunnel ends.
+     *
+     * @return this
+     */
+    public TunnelTelemetry reportOn(io.netty.channel.EventLoopGroup dataPlane) {
+        reports.reportOn(java.util.Objects.requireNonNull(dataPlane, "dataPlane"));
+        return this;
+    }
+
+    /** Sets the reporting interval used when no Telemetry sets one (package-private: tests). */
+    TunnelTelemetry defaultReportingInterval(java.time.Duration interval) {
+        this.defaultIntervalNanos = interval.toNanos();
+        return this;
+    }
+
     @Override
     public void tcpOpened(TunnelContext tunnel, TcpOutcome outcome) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
-        metrics.tcpOpened(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
-                t == null ? java.util.Set.of() : t.disabledMetrics());
+        String[] labels = IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId);
+        metrics.tcpOpened(labels, t == null ? java.util.Set.of() : t.disabledMetrics());
+        if (!outcome.closed() && "-".equals(outcome.flags())) { // relaying (a refused tunnel is closed at once)
+            reports.open(tunnel, outcome, labels, t != null && t.tcpReportingInterval() != null
+                    ? t.tcpReportingInterval().toNanos() : defaultIntervalNanos);
+        }
+    }
+
+    /** A periodic report of an open tunnel ({@link TcpReports}), with the current snapshot's TCP_* overrides. */
+    private void report(TunnelContext tunnel, String[] labels, long receivedBytes, long sentBytes) {
+        TelemetryPolicies.Effective t = telemetry(tunnel);
+        metrics.tcpBytes(labels, receivedBytes, sentBytes, t == null ? java.util.Set.of() : t.disabledMetrics());
+    }
+
+    /** Open tunnels with periodic reports (tests). */
+    int reportedTunnels() {
+        return reports.openTunnels();
     }
 
     /**
@@ -85,8 +123,10 @@ public final class TunnelTelemetry implements TunnelObserver {
     @Override
     public void tcpClosed(TunnelContext tunnel, TcpOutcome outcome) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
+        long[] reported = reports.close(outcome); // what the periodic reports already counted
         metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
-                outcome.receivedBytes(), outcome.sentBytes(), t == null ? java.util.Set.of() : t.disabledMetrics());
+                outcome.receivedBytes() - reported[0], outcome.sentBytes() - reported[1],
+                t == null ? java.util.Set.of() : t.disabledMetrics());
         if (t != null && t.logDisabled()) {
             return;
         }

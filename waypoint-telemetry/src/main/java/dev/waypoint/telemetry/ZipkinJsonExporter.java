@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * batch processor's thread, never an event loop. Written here instead of pulling zipkin-reporter
  * and its senders: the v2 JSON is a few fields.
  */
-final class ZipkinJsonExporter implements SpanExporter {
+final class ZipkinJsonExporter implements SpanExporter, TracingProviders.ExportCounts {
     private static final Logger log = LoggerFactory.getLogger(ZipkinJsonExporter.class);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -32,6 +32,7 @@ final class ZipkinJsonExporter implements SpanExporter {
     private final String serviceName;
     private final int maxTagLength;
     private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong droppedSpans = new AtomicLong();
 
     /**
      * @param endpoint {@code host:port} of the collector
@@ -46,6 +47,7 @@ final class ZipkinJsonExporter implements SpanExporter {
     @Override
     public CompletableResultCode export(Collection<SpanData> spans) {
         String body = json(spans, serviceName, maxTagLength);
+        int count = spans.size(); // the batch processor reuses its list once the call returns
         CompletableResultCode result = new CompletableResultCode();
         http.sendAsync(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
                         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
@@ -53,6 +55,7 @@ final class ZipkinJsonExporter implements SpanExporter {
                     if (e == null && r.statusCode() / 100 == 2) {
                         result.succeed();
                     } else {
+                        droppedSpans.addAndGet(count);
                         if (failures.getAndIncrement() == 0) {
                             log.warn("zipkin export to {} failed: {}", uri, e != null ? e.toString() : "HTTP " + r.statusCode());
                         }
@@ -101,6 +104,16 @@ final class ZipkinJsonExporter implements SpanExporter {
             b.append("}}");
         }
         return b.append(']').toString();
+    }
+
+    @Override
+    public long failedExports() {
+        return failures.get();
+    }
+
+    @Override
+    public long droppedSpans() {
+        return droppedSpans.get();
     }
 
     @Override

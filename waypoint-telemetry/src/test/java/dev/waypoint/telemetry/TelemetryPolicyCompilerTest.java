@@ -73,6 +73,14 @@ class TelemetryPolicyCompilerTest {
                 disabled, filter)));
     }
 
+    private static AccessLogging log(List<String> providers, Boolean disabled, String filter) {
+        return new AccessLogging(providers, Mode.CLIENT_AND_SERVER, disabled, filter);
+    }
+
+    private static TelemetrySpec logs(String ns, String name, List<PolicyTargetRef> refs, AccessLogging... entries) {
+        return tel(ns, name, refs, List.of(), List.of(), List.of(entries));
+    }
+
     private static final List<PolicyTargetRef> NS_WIDE = List.of();
     private static final List<PolicyTargetRef> TO_REVIEWS = List.of(new PolicyTargetRef("", "Service", "reviews", null));
     private static final List<PolicyTargetRef> TO_WAYPOINT = List.of(
@@ -153,11 +161,37 @@ class TelemetryPolicyCompilerTest {
                 new Case("access log off at root, on with a filter for one Service",
                         List.of(logging(ROOT, "mesh", NS_WIDE, true, null),
                                 logging("apps", "svc", TO_REVIEWS, false, "response.code >= 400")),
-                        new Expect(Set.of(), null, false, "where response.code >= 400"),
+                        new Expect(Set.of(), null, false, "envoy where response.code >= 400"),
                         new Expect(Set.of(), null, false, "off")),
                 new Case("access log on at root: on",
                         List.of(logging(ROOT, "mesh", NS_WIDE, null, null)),
-                        new Expect(Set.of(), null, false, "on"), new Expect(Set.of(), null, false, "on")));
+                        new Expect(Set.of(), null, false, "envoy"), new Expect(Set.of(), null, false, "envoy")),
+                new Case("two providers, two filters: each keeps its own (mergeLogs: a loggingSpec per provider)",
+                        List.of(logs(ROOT, "mesh", NS_WIDE, log(List.of("a"), null, "response.code >= 500"),
+                                log(List.of("b"), null, "request.method == 'POST'"))),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where request.method == 'POST'"),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where request.method == 'POST'")),
+                new Case("one entry for both providers: the same filter on each",
+                        List.of(logs(ROOT, "mesh", NS_WIDE, log(List.of("a", "b"), null, "response.code >= 500"))),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where response.code >= 500"),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where response.code >= 500")),
+                new Case("the first provider disabled: the second's filter is still its own",
+                        List.of(logs(ROOT, "mesh", NS_WIDE, log(List.of("a", "b"), null, "response.code >= 500")),
+                                logs("apps", "svc", TO_REVIEWS, log(List.of("a"), true, null),
+                                        log(List.of("b"), null, "response.code == 404"))),
+                        new Expect(Set.of(), null, false, "b where response.code == 404"),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where response.code >= 500")),
+                new Case("a Service overrides one provider's filter: the other keeps the root's",
+                        List.of(logs(ROOT, "mesh", NS_WIDE, log(List.of("a", "b"), null, "response.code >= 500")),
+                                logs("apps", "svc", TO_REVIEWS, log(List.of("a"), null, "response.code >= 400"),
+                                        log(List.of("b"), null, null))),
+                        new Expect(Set.of(), null, false, "a where response.code >= 400; b"),
+                        new Expect(Set.of(), null, false, "a where response.code >= 500; b where response.code >= 500")),
+                new Case("inherited providers: a filter with no providers applies to the parent's",
+                        List.of(logs(ROOT, "mesh", NS_WIDE, log(List.of("a", "b"), null, null)),
+                                logs("apps", "svc", TO_REVIEWS, log(List.of(), null, "response.code >= 400"))),
+                        new Expect(Set.of(), null, false, "a where response.code >= 400; b where response.code >= 400"),
+                        new Expect(Set.of(), null, false, "a; b")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -180,8 +214,10 @@ class TelemetryPolicyCompilerTest {
         assertThat(e.disabledMetrics()).as("metrics off").containsExactlyInAnyOrderElementsOf(x.off());
         assertThat(e.samplingPercent()).as("sampling").isEqualTo(x.sampling());
         assertThat(e.disableSpanReporting()).as("disableSpanReporting").isEqualTo(x.noSpans());
-        String log = !e.logging() ? "mesh" : e.logDisabled() ? "off" : e.logFilter() == null ? "on"
-                : "where " + e.logFilter().source();
+        // "mesh": the mesh config decides; "off"; else each enabled provider with its own filter
+        String log = !e.logging() ? "mesh" : e.logDisabled() ? "off" : e.logProviders().stream()
+                .map(n -> e.logFilter(n) == null ? n : n + " where " + e.logFilter(n).source())
+                .collect(java.util.stream.Collectors.joining("; "));
         assertThat(log).as("access log").isEqualTo(x.log());
     }
 
@@ -205,6 +241,24 @@ class TelemetryPolicyCompilerTest {
     }
 
     @Test
+    void reportingIntervalIsTheLastOneSetForAPrometheusProviderInScope() {
+        java.time.Duration ten = java.time.Duration.ofSeconds(10);
+        java.time.Duration fast = java.time.Duration.ofMillis(200);
+        TelemetryPolicies p = new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(
+                tel(ROOT, "mesh", NS_WIDE, List.of(new Metrics(List.of(), List.of(), ten)), List.of(), List.of()),
+                tel("apps", "svc", TO_REVIEWS, List.of(new Metrics(List.of("prometheus"), List.of(), fast),
+                        new Metrics(List.of(), List.of(off(Metric.REQUEST_COUNT)))), List.of(), List.of()))),
+                new Diagnostics());
+
+        assertThat(p.of(REVIEWS).tcpReportingInterval()).as("the Service's; a later entry without one keeps it")
+                .isEqualTo(fast);
+        assertThat(p.of(RATINGS).tcpReportingInterval()).as("the root's").isEqualTo(ten);
+        assertThat(new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(metrics(ROOT, "m", NS_WIDE,
+                off(Metric.REQUEST_SIZE)))), new Diagnostics()).of(REVIEWS).tcpReportingInterval())
+                .as("none set: the default").isNull();
+    }
+
+    @Test
     void aBadFilterIsAnErrorOnItsFieldAndTheLastGoodVersionKeepsServing() {
         TelemetryPolicyCompiler compiler = new TelemetryPolicyCompiler(ROOT);
         Diagnostics first = new Diagnostics();
@@ -221,7 +275,7 @@ class TelemetryPolicyCompilerTest {
             assertThat(pr.name()).isEqualTo(new NamespacedName("apps", "svc"));
             assertThat(pr.message()).startsWith("not a valid CEL expression: ").endsWith("; its last good version keeps serving");
         });
-        assertThat(p.of(REVIEWS).logFilter().source()).isEqualTo("response.code >= 500");
+        assertThat(p.of(REVIEWS).logFilter("envoy").source()).isEqualTo("response.code >= 500");
     }
 
     @Test

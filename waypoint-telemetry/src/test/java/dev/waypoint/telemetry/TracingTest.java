@@ -219,9 +219,12 @@ class TracingTest {
         assertThat(c.compile(mesh(List.of("nope"), null, null, z), d).tracer()).isNull();
         assertThat(d.problems()).singleElement().satisfies(p -> assertThat(p.message()).isEqualTo("no extensionProvider named nope; no tracing"));
         Diagnostics g = new Diagnostics();
-        assertThat(c.compile(mesh(List.of("otel"), null, 50.0, new ExtensionProviderSpec.OpenTelemetry("otel",
-                "otel.istio-system.svc.cluster.local", 4317, 0, null, null, Map.of())), g).tracer()).isNull();
-        assertThat(g.problems()).singleElement().satisfies(p -> assertThat(p.message()).contains("OTLP over gRPC is not supported"));
+        TracingSettings grpc = c.compile(mesh(List.of("otel"), null, 50.0, new ExtensionProviderSpec.OpenTelemetry("otel",
+                "otel.istio-system.svc.cluster.local", 4317, 0, null, null, Map.of())), g);
+        assertThat(grpc.tracer()).as("no http block: OTLP/gRPC").isNotNull();
+        assertThat(grpc.debug()).isEqualTo("otel (opentelemetry, OTLP/gRPC) -> otel.istio-system.svc.cluster.local:4317, "
+                + "sampling 50.0%");
+        assertThat(g.problems()).isEmpty();
         TracingSettings otlp = c.compile(mesh(List.of("otel"), null, 50.0, new ExtensionProviderSpec.OpenTelemetry("otel",
                 "otel.istio-system.svc.cluster.local", 4318, 0, "/v1/traces", null, Map.of())), new Diagnostics());
         assertThat(otlp.tracer()).isNotNull();

@@ -31,8 +31,8 @@ import java.util.Set;
  * telemetry compiler (which reports a bad one on its field).
  *
  * <p>Selector-based objects are kept with a note: a waypoint does not apply them (sidecars do).
- * Fields Istio has that this waypoint does not act on ({@code reportingInterval},
- * {@code useRequestIdForTraceSampling}, {@code enableIstioTags}, {@code disableContextPropagation},
+ * Fields Istio has that this waypoint does not act on ({@code useRequestIdForTraceSampling},
+ * {@code enableIstioTags}, {@code disableContextPropagation},
  * {@code customMetric}) are accepted with a note.
  */
 final class TelemetryTranslator {
@@ -101,8 +101,13 @@ final class TelemetryTranslator {
 
     private static Metrics metrics(ObjectContext ctx, JsonNode n, String p) {
         ctx.unknownKeys(n, p, METRICS_FIELDS);
-        if (child(n, "reportingInterval") != null) {
-            ctx.note(path(p, "reportingInterval"), "not used: metrics are scraped, TCP bytes recorded when a tunnel ends");
+        // Istio hands it to the stats filter as tcp_reporting_duration: how often open TCP connections
+        // report their bytes (metrics themselves are scraped)
+        java.time.Duration interval = MeshConfigTranslator.duration(ctx, n, p, "reportingInterval", null);
+        if (interval != null && (interval.isNegative() || interval.isZero())) {
+            ctx.error(path(p, "reportingInterval"), "reportingInterval: " + child(n, "reportingInterval").asText()
+                    + " (expected: a positive duration)");
+            interval = null;
         }
         List<MetricsOverride> overrides = new ArrayList<>();
         List<JsonNode> os = ctx.list(n, p, "overrides");
@@ -169,7 +174,7 @@ final class TelemetryTranslator {
                 overrides.add(new MetricsOverride(metric, mode, disabled, tags));
             }
         }
-        return new Metrics(providers(ctx, n, p), overrides);
+        return new Metrics(providers(ctx, n, p), overrides, interval);
     }
 
     private static Tracing tracing(ObjectContext ctx, JsonNode n, String p) {

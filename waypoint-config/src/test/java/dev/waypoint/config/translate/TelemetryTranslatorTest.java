@@ -105,6 +105,15 @@ class TelemetryTranslatorTest {
                 new Case("customMetric: noted, dropped", """
                           metrics: [{overrides: [{match: {customMetric: my_metric}, disabled: true}]}]
                         """, true, List.of(N + "spec.metrics[0].overrides[0].match.customMetric: custom metrics are not defined here; this override does nothing")),
+                new Case("reportingInterval: a duration", """
+                          metrics: [{reportingInterval: 200ms}]
+                        """, true, List.of()),
+                new Case("reportingInterval not a duration", """
+                          metrics: [{reportingInterval: often}]
+                        """, false, List.of(P + "spec.metrics[0].reportingInterval: reportingInterval: \"often\" (expected: a duration such as 5s, 500ms or 1m30s)")),
+                new Case("reportingInterval zero", """
+                          metrics: [{reportingInterval: 0s}]
+                        """, false, List.of(P + "spec.metrics[0].reportingInterval: reportingInterval: 0s (expected: a positive duration)")),
                 new Case("cross-namespace targetRef", """
                           targetRefs: [{kind: Service, name: b, namespace: ns2}]
                         """, true, List.of(W + "spec.targetRefs[0].namespace: namespace: ns2 (expected: the policy's own namespace ns1; this reference attaches to nothing)")));
@@ -127,6 +136,7 @@ class TelemetryTranslatorTest {
                   targetRefs: [{kind: Service, group: "", name: reviews}]
                   metrics:
                   - providers: [{name: prometheus}]
+                    reportingInterval: 1.5s
                     overrides:
                     - match: {metric: REQUEST_COUNT, mode: SERVER}
                       disabled: true
@@ -155,7 +165,7 @@ class TelemetryTranslatorTest {
                         new MetricsOverride(Metric.REQUEST_COUNT, Mode.SERVER, true, Map.of()),
                         new MetricsOverride(null, Mode.CLIENT_AND_SERVER, null, Map.of(
                                 "request_host", new TagOverride(false, "request.headers['host']"),
-                                "destination_port", new TagOverride(true, null)))))),
+                                "destination_port", new TagOverride(true, null)))), java.time.Duration.ofMillis(1500))),
                 List.of(new Tracing(List.of("zipkin"), Mode.CLIENT_AND_SERVER, 12.5, false, Map.of(
                         "lit", new CustomTag(CustomTag.Kind.LITERAL, "v", null),
                         "hdr", new CustomTag(CustomTag.Kind.HEADER, "x-user", "none"),

@@ -59,11 +59,23 @@ public record TelemetrySpec(NamespacedName name, List<PolicyTargetRef> targetRef
         TCP_SENT_BYTES, TCP_RECEIVED_BYTES, GRPC_REQUEST_MESSAGES, GRPC_RESPONSE_MESSAGES
     }
 
-    /** One {@code metrics[]} entry. */
-    public record Metrics(List<String> providers, List<MetricsOverride> overrides) {
+    /**
+     * One {@code metrics[]} entry.
+     *
+     * @param reportingInterval {@code reportingInterval} (Istio: the stats filter's
+     *        {@code tcp_reporting_duration}, how often open TCP connections report their bytes), or
+     *        null when not set
+     */
+    public record Metrics(List<String> providers, List<MetricsOverride> overrides,
+                          java.time.Duration reportingInterval) {
         public Metrics {
             providers = List.copyOf(providers);
             overrides = List.copyOf(overrides);
+        }
+
+        /** An entry without {@code reportingInterval}. */
+        public Metrics(List<String> providers, List<MetricsOverride> overrides) {
+            this(providers, overrides, null);
         }
     }
 
