@@ -107,6 +107,9 @@ public final class TelemetryFilter implements HttpFilter {
                 || t.logFilter() != null && !t.logFilter().test(TelemetryCel.activation(request)))) {
             return; // a Telemetry turns the log off here, or its filter is not true for this request
         }
+        if ((t == null || !t.logging()) && logs.sink() == null) {
+            return; // no log to write to: build no entry (the common path allocates nothing)
+        }
         logs.write(t, new LogEntries.Http(request, clusterDomain, java.time.Instant.now()));
     }
 }

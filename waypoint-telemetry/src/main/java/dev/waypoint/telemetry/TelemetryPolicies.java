@@ -30,8 +30,9 @@ public final class TelemetryPolicies {
      * @param logging true when the Telemetry API decides the access log (else the mesh config does)
      * @param logDisabled the access log is off for this destination
      * @param logFilter only requests it is true for are logged (null: all)
-     * @param tags {@code tagOverrides} by metric: label index in {@link IstioLabels#NAMES} → its CEL
-     *        value, or {@link #REMOVE}; empty when none (then recording takes the allocation-free path)
+     * @param tags {@code tagOverrides} by HTTP metric, compiled into that metric's label set
+     *        ({@link LabelPlan}: Istio's labels minus the removed ones, plus the added ones); empty
+     *        when none (then recording takes the allocation-free path)
      * @param logProviders when {@code logging}: the access-log providers in scope that are not
      *        disabled, in merge order ({@code envoy}: the mesh config's log; others: an
      *        {@code envoyFileAccessLog} provider's own file)
@@ -39,8 +40,8 @@ public final class TelemetryPolicies {
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
                      boolean logDisabled, TelemetryCel.Expression logFilter, String debug,
-                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders) {
-        /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
+                     Map<Metric, LabelPlan> tags, java.util.List<String> logProviders) {
+        /** A {@code REMOVE} tag override, while merging: the label is dropped from the metric's series. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 
         Effective {
