@@ -76,7 +76,7 @@ final class LabelPlan {
                 v[i] = IstioLabels.UNKNOWN; // a missing header, say
             }
         }
-        return PrometheusText.labels(names, v);
+        return PrometheusText.sortedLabels(names, v);
     }
 
     /** A request's CEL attributes, built once when an expression first needs them. */

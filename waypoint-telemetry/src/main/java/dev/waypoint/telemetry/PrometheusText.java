@@ -72,10 +72,24 @@ final class PrometheusText {
             order[i] = i;
         }
         Arrays.sort(order, (x, y) -> names[x].compareTo(names[y]));
-        StringBuilder b = new StringBuilder(names.length * 40);
+        String[] n = new String[names.length];
+        String[] v = new String[names.length];
         for (int k = 0; k < order.length; k++) {
-            int i = order[k];
-            if (k > 0) {
+            n[k] = names[order[k]];
+            v[k] = values[order[k]];
+        }
+        return sortedLabels(n, v);
+    }
+
+    /** As {@link #labels}, for names already sorted (a {@link LabelPlan}'s): no sort, one right-sized buffer. */
+    static String sortedLabels(String[] names, String[] values) {
+        int length = 0;
+        for (int i = 0; i < names.length; i++) {
+            length += names[i].length() + values[i].length() + 4;
+        }
+        StringBuilder b = new StringBuilder(length + 8);
+        for (int i = 0; i < names.length; i++) {
+            if (i > 0) {
                 b.append(',');
             }
             b.append(names[i]).append("=\"");
