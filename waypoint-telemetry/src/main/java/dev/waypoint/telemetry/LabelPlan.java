@@ -50,6 +50,19 @@ final class LabelPlan {
         return new LabelPlan(names, standard, values);
     }
 
+    /** Whether this is Istio's standard label set with its standard values (overrides that change nothing). */
+    boolean isStandard() {
+        if (names.length != IstioLabels.NAMES.length) {
+            return false;
+        }
+        for (int index : standard) {
+            if (index < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The label names, sorted. */
     String[] names() {
         return names.clone();

@@ -328,8 +328,9 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         Map<Metric, LabelPlan> plans = new EnumMap<>(Metric.class);
         Map<Map<String, TelemetryCel.Expression>, LabelPlan> distinct = new HashMap<>();
         tags.forEach((k, v) -> {
-            if (HTTP_METRICS.contains(k)) {
-                plans.put(k, distinct.computeIfAbsent(Map.copyOf(v), LabelPlan::of));
+            LabelPlan plan = HTTP_METRICS.contains(k) ? distinct.computeIfAbsent(Map.copyOf(v), LabelPlan::of) : null;
+            if (plan != null && !plan.isStandard()) {
+                plans.put(k, plan); // REMOVE of labels the set has not changes nothing: the fast path stays
             }
         });
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,

@@ -127,6 +127,17 @@ class TelemetryApiFilterTest {
     }
 
     @Test
+    void removingALabelTheSetHasNotChangesNothing() {
+        ConfigSnapshot s = snapshot(reviews(new MetricsOverride(null, Mode.CLIENT_AND_SERVER, null,
+                Map.of("request_host", new TagOverride(true, null)))));
+        TelemetryPolicies.Effective e = s.part(TelemetryPolicies.PART).of(Requests.REVIEWS);
+
+        assertThat(e.tags()).isEmpty(); // the allocation-free path
+        assertThat(lines(run(s, Map.of()), "istio_requests_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("request_protocol=\"http\"").doesNotContain("request_host"));
+    }
+
+    @Test
     void aLabelNamePrometheusRefusesIsAnErrorOnItsField() {
         for (String bad : List.of("request-host", "9lives", "__name", "")) {
             Diagnostics d = new Diagnostics();
