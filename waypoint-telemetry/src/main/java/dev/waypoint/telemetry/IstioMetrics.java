@@ -1,34 +1,43 @@
 package dev.waypoint.telemetry;
 
+import dev.waypoint.model.request.RequestContext;
+import dev.waypoint.model.request.RequestOutcome;
+import dev.waypoint.model.telemetry.TelemetrySpec.Metric;
+import dev.waypoint.telemetry.SeriesRegistry.Family;
+import dev.waypoint.telemetry.SeriesRegistry.Series;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
-import io.micrometer.core.instrument.Tags;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import dev.waypoint.model.telemetry.TelemetrySpec.Metric;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Istio's standard HTTP/gRPC metrics with Istio's names, labels and buckets, in a Micrometer
- * Prometheus registry: {@code istio_requests_total}, {@code istio_request_duration_milliseconds},
+ * Istio's standard HTTP/gRPC metrics with Istio's names, labels and buckets:
+ * {@code istio_requests_total}, {@code istio_request_duration_milliseconds},
  * {@code istio_request_bytes}, {@code istio_response_bytes}; for gRPC {@code istio_request_messages_total}
  * and {@code istio_response_messages_total}; for TCP tunnels {@code istio_tcp_connections_opened_total},
  * {@code istio_tcp_connections_closed_total}, {@code istio_tcp_sent_bytes_total},
  * {@code istio_tcp_received_bytes_total}.
+ *
+ * <p>They live in a {@link SeriesRegistry} of our own (LongAdder counters, fixed-bucket
+ * histograms, no {@code _max}), where one metric's series may carry different label names, as a
+ * Telemetry's {@code tagOverrides} ask ({@link LabelPlan}). The proxy's own meters (the dropped
+ * series counter below, wasm plugins' metrics) stay in a Micrometer Prometheus registry
+ * ({@link #registry()}); {@link #scrape()} writes both, no name in both.
  *
  * <p><b>Cardinality</b> is bounded: at most {@link #maxSeries} distinct label sets; requests with
  * a new label set past that are counted in {@code waypoint_telemetry_dropped_series_total} (and
  * logged once) instead.
  *
  * <h2>Threading</h2>
- * Thread-safe: every event loop records; meters are created once per label set.
+ * Thread-safe: every event loop records and the scrape runs concurrently; a series and its cells
+ * are created once per label set, recording into them takes no lock.
  */
 public final class IstioMetrics {
     private static final Logger log = LoggerFactory.getLogger(IstioMetrics.class);
@@ -39,138 +48,41 @@ public final class IstioMetrics {
     /** Size buckets, bytes: decades from 1 B to 100 MB, as the stats plugin's byte histograms. */
     static final double[] SIZE_BUCKETS = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
+    static final Family REQUESTS = new Family(0, "istio_requests_total",
+            "Requests handled, by Istio's standard labels.", null);
+    static final Family DURATION = new Family(1, "istio_request_duration_milliseconds", "Request duration, ms.",
+            DURATION_BUCKETS_MS);
+    static final Family REQUEST_BYTES = new Family(2, "istio_request_bytes", "Request body sizes, bytes.", SIZE_BUCKETS);
+    static final Family RESPONSE_BYTES = new Family(3, "istio_response_bytes", "Response body sizes, bytes.",
+            SIZE_BUCKETS);
+    static final Family REQUEST_MESSAGES = new Family(4, "istio_request_messages_total",
+            "gRPC messages received from the client.", null);
+    static final Family RESPONSE_MESSAGES = new Family(5, "istio_response_messages_total",
+            "gRPC messages sent to the client.", null);
+    static final Family TCP_OPENED = new Family(6, "istio_tcp_connections_opened_total", "TCP connections opened.", null);
+    static final Family TCP_CLOSED = new Family(7, "istio_tcp_connections_closed_total", "TCP connections closed.", null);
+    static final Family TCP_SENT = new Family(8, "istio_tcp_sent_bytes_total",
+            "Bytes sent to the client on TCP connections.", null);
+    static final Family TCP_RECEIVED = new Family(9, "istio_tcp_received_bytes_total",
+            "Bytes received from the client on TCP connections.", null);
+
+    /** The HTTP metrics in recording order, and their families. */
+    private static final Metric[] HTTP_METRICS = {Metric.REQUEST_COUNT, Metric.REQUEST_DURATION, Metric.REQUEST_SIZE,
+            Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES};
+
+    private final SeriesRegistry istio = new SeriesRegistry(List.of(REQUESTS, DURATION, REQUEST_BYTES, RESPONSE_BYTES,
+            REQUEST_MESSAGES, RESPONSE_MESSAGES, TCP_OPENED, TCP_CLOSED, TCP_SENT, TCP_RECEIVED));
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final Map<List<String>, Series> series = new ConcurrentHashMap<>();
-    /** The request path's index of the same series: a key of parts, probed without allocating. */
+    /** The request path's index of the standard-label series: a key of parts, probed without allocating. */
     private final Map<Key, Series> byKey = new ConcurrentHashMap<>();
+    /** Label values (in {@link IstioLabels#NAMES} or {@link IstioLabels#TCP_NAMES} order) → series, per name list. */
+    private final Map<List<String>, Series> byValues = new ConcurrentHashMap<>();
+    private final Map<List<String>, Series> tcpByValues = new ConcurrentHashMap<>();
     /** Per event loop: the last tunnel's source labels, the last destination's labels, the probe. */
     private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
-    private final Map<List<String>, TcpSeries> tcpSeries = new ConcurrentHashMap<>();
     private final int maxSeries;
     private final Counter dropped;
     private final AtomicBoolean droppedLogged = new AtomicBoolean();
-
-    /**
-     * One HTTP label set. Its meters are registered on first use, so a metric a Telemetry disables
-     * for this destination never shows up in the scrape; the message counters only for gRPC.
-     */
-    private final class Series {
-        private final Tags tags;
-        private final boolean grpc;
-        private volatile Counter requests;
-        private volatile DistributionSummary duration;
-        private volatile DistributionSummary requestBytes;
-        private volatile DistributionSummary responseBytes;
-        private volatile Counter requestMessages;
-        private volatile Counter responseMessages;
-
-        Series(Tags tags, boolean grpc) {
-            this.tags = tags;
-            this.grpc = grpc;
-        }
-
-        Counter requests() {
-            Counter c = requests;
-            return c != null ? c : (requests = Counter.builder("istio_requests")
-                    .description("Requests handled, by Istio's standard labels.").tags(tags).register(registry));
-        }
-
-        DistributionSummary duration() {
-            DistributionSummary d = duration;
-            return d != null ? d : (duration = DistributionSummary.builder("istio_request_duration_milliseconds")
-                    .description("Request duration, ms.").serviceLevelObjectives(DURATION_BUCKETS_MS).tags(tags)
-                    .register(registry));
-        }
-
-        DistributionSummary requestBytes() {
-            DistributionSummary d = requestBytes;
-            return d != null ? d : (requestBytes = DistributionSummary.builder("istio_request_bytes")
-                    .description("Request body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
-                    .register(registry));
-        }
-
-        DistributionSummary responseBytes() {
-            DistributionSummary d = responseBytes;
-            return d != null ? d : (responseBytes = DistributionSummary.builder("istio_response_bytes")
-                    .description("Response body sizes, bytes.").serviceLevelObjectives(SIZE_BUCKETS).tags(tags)
-                    .register(registry));
-        }
-
-        /** Null unless {@code request_protocol="grpc"}. */
-        Counter requestMessages() {
-            Counter c = requestMessages;
-            return c != null || !grpc ? c : (requestMessages = Counter.builder("istio_request_messages")
-                    .description("gRPC messages received from the client.").tags(tags).register(registry));
-        }
-
-        Counter responseMessages() {
-            Counter c = responseMessages;
-            return c != null || !grpc ? c : (responseMessages = Counter.builder("istio_response_messages")
-                    .description("gRPC messages sent to the client.").tags(tags).register(registry));
-        }
-
-        /** Records one request, skipping the metrics in {@code off}. */
-        void record(Set<Metric> off, double durationMs, long reqBytes, long respBytes, long reqMessages,
-                    long respMessages) {
-            if (!off.contains(Metric.REQUEST_COUNT)) {
-                requests().increment();
-            }
-            if (!off.contains(Metric.REQUEST_DURATION)) {
-                duration().record(durationMs);
-            }
-            if (!off.contains(Metric.REQUEST_SIZE)) {
-                requestBytes().record(reqBytes);
-            }
-            if (!off.contains(Metric.RESPONSE_SIZE)) {
-                responseBytes().record(respBytes);
-            }
-            if (grpc) {
-                if (!off.contains(Metric.GRPC_REQUEST_MESSAGES)) {
-                    requestMessages().increment(reqMessages);
-                }
-                if (!off.contains(Metric.GRPC_RESPONSE_MESSAGES)) {
-                    responseMessages().increment(respMessages);
-                }
-            }
-        }
-    }
-
-    /** One TCP label set; its counters registered on first use (a Telemetry may disable some). */
-    private final class TcpSeries {
-        private final Tags tags;
-        private volatile Counter opened;
-        private volatile Counter closed;
-        private volatile Counter sent;
-        private volatile Counter received;
-
-        TcpSeries(Tags tags) {
-            this.tags = tags;
-        }
-
-        Counter opened() {
-            Counter c = opened;
-            return c != null ? c : (opened = Counter.builder("istio_tcp_connections_opened")
-                    .description("TCP connections opened.").tags(tags).register(registry));
-        }
-
-        Counter closed() {
-            Counter c = closed;
-            return c != null ? c : (closed = Counter.builder("istio_tcp_connections_closed")
-                    .description("TCP connections closed.").tags(tags).register(registry));
-        }
-
-        Counter sent() {
-            Counter c = sent;
-            return c != null ? c : (sent = Counter.builder("istio_tcp_sent_bytes")
-                    .description("Bytes sent to the client on TCP connections.").tags(tags).register(registry));
-        }
-
-        Counter received() {
-            Counter c = received;
-            return c != null ? c : (received = Counter.builder("istio_tcp_received_bytes")
-                    .description("Bytes received from the client on TCP connections.").tags(tags).register(registry));
-        }
-    }
 
     /** A registry holding at most {@code maxSeries} label sets. */
     public IstioMetrics(int maxSeries) {
@@ -185,20 +97,19 @@ public final class IstioMetrics {
     }
 
     /**
-     * Records one finished request; for gRPC also its message counts
-     * ({@code istio_request_messages_total}, {@code istio_response_messages_total}).
+     * Records one finished request; for gRPC ({@code request_protocol="grpc"}) also its message
+     * counts ({@code istio_request_messages_total}, {@code istio_response_messages_total}).
      */
     void record(String[] labels, double durationMs, long requestBytes, long responseBytes, long requestMessages,
                 long responseMessages) {
-        List<String> key = Arrays.asList(labels);
-        Series s = series.get(key);
+        Series s = standard(labels.clone());
         if (s == null) {
-            if (full()) {
-                return;
-            }
-            s = series.computeIfAbsent(key, k -> create(labels));
+            return;
         }
-        s.record(Set.of(), durationMs, requestBytes, responseBytes, requestMessages, responseMessages);
+        boolean grpc = "grpc".equals(labels[20]);
+        for (Metric m : HTTP_METRICS) {
+            record(s, m, grpc, durationMs, requestBytes, responseBytes, requestMessages, responseMessages);
+        }
     }
 
     /**
@@ -207,25 +118,23 @@ public final class IstioMetrics {
      * thread (a one-entry cache per event loop: consecutive requests of a tunnel hit it), and
      * its series is found with a reused probe key. Only a new label set allocates.
      */
-    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
-                String clusterId) {
+    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId) {
         record(request, trustDomain, clusterDomain, clusterId, Set.of());
     }
 
-    /** As {@link #record(dev.waypoint.model.request.RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
-    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
-                String clusterId, Set<Metric> off) {
+    /** As {@link #record(RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
+    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId, Set<Metric> off) {
         record(request, trustDomain, clusterDomain, clusterId, off, Map.of());
     }
 
     /**
-     * As above, with a Telemetry's {@code tagOverrides} (label index → CEL value or
-     * {@link TelemetryPolicies.Effective#REMOVE}) per metric; non-empty {@code tags} take a slower
-     * path that evaluates them (once per request and metric) and finds each metric's series.
+     * As above, with a Telemetry's {@code tagOverrides} compiled per metric ({@link LabelPlan});
+     * a metric with a plan takes a slower path that evaluates its CEL values and renders its
+     * label set (once per request and distinct plan); the others record into the standard series.
      */
-    void record(dev.waypoint.model.request.RequestContext request, String trustDomain, String clusterDomain,
-                String clusterId, Set<Metric> off, Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
-        dev.waypoint.model.request.RequestOutcome o = request.outcome();
+    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId, Set<Metric> off,
+                Map<Metric, LabelPlan> tags) {
+        RequestOutcome o = request.outcome();
         PerThread t = perThread.get();
         dev.waypoint.model.request.TunnelContext tunnel = request.tunnel();
         if (t.tunnel != tunnel) {
@@ -244,79 +153,140 @@ public final class IstioMetrics {
             t.destination = IstioLabels.destinationValues(pod, known, service, trustDomain, clusterDomain, clusterId);
             t.destinationHash = Arrays.hashCode(t.destination);
         }
+        boolean grpc = request.attributes().grpc();
         Key probe = t.probe;
-        probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, request.attributes().grpc(), o.status(),
-                o.grpcStatus(), o.flags());
+        probe.set(t.source, t.sourceHash, t.destination, t.destinationHash, grpc, o.status(), o.grpcStatus(), o.flags());
+        double durationMs = Math.max(0, o.durationNanos()) / 1e6;
         if (!tags.isEmpty()) {
-            recordTagged(request, probe.labels(), off, tags);
+            recordTagged(request, probe, off, tags, grpc, durationMs);
             return;
         }
-        Series s = byKey.get(probe);
+        Series s = standard(probe);
         if (s == null) {
-            String[] labels = probe.labels();
-            s = series.get(Arrays.asList(labels));
-            if (s == null) {
-                if (full()) {
-                    return;
-                }
-                s = series.computeIfAbsent(Arrays.asList(labels), k -> create(labels));
-            }
-            byKey.putIfAbsent(probe.copy(), s);
+            return;
         }
-        s.record(off, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
-                o.responseMessages());
+        for (Metric m : HTTP_METRICS) {
+            if (!off.contains(m)) {
+                record(s, m, grpc, durationMs, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                        o.responseMessages());
+            }
+        }
     }
 
-    private static final Metric[] HTTP_METRICS = {Metric.REQUEST_COUNT, Metric.REQUEST_DURATION, Metric.REQUEST_SIZE,
-            Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES};
+    /** The standard-label series of {@code probe}, created when new; null when the cap is reached. */
+    private Series standard(Key probe) {
+        Series s = byKey.get(probe);
+        if (s == null) {
+            s = standard(probe.labels());
+            if (s != null) {
+                byKey.putIfAbsent(probe.copy(), s);
+            }
+        }
+        return s;
+    }
 
-    private void recordTagged(dev.waypoint.model.request.RequestContext request, String[] base, Set<Metric> off,
-                              Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
-        dev.waypoint.model.request.RequestOutcome o = request.outcome();
-        Map<String, Object> attributes = null;
-        Set<Metric> only = java.util.EnumSet.noneOf(Metric.class);
-        for (Metric m : HTTP_METRICS) {
-            if (off.contains(m)) {
+    /** The series of label values in {@link IstioLabels#NAMES} order (the array is kept), or null when the cap is reached. */
+    private Series standard(String[] labels) {
+        List<String> key = Arrays.asList(labels);
+        Series s = byValues.get(key);
+        if (s == null) {
+            s = series(PrometheusText.labels(IstioLabels.NAMES, labels));
+            if (s != null) {
+                byValues.putIfAbsent(key, s);
+            }
+        }
+        return s;
+    }
+
+    /** The series of a rendered label block, created when new; null (a drop counted) when the cap is reached. */
+    private Series series(String labels) {
+        Series s = istio.get(labels);
+        if (s == null) {
+            if (full()) {
+                return null;
+            }
+            s = istio.getOrCreate(labels);
+        }
+        return s;
+    }
+
+    /** Records metric {@code m} of one request into {@code s}; the message counters only for gRPC. */
+    private static void record(Series s, Metric m, boolean grpc, double durationMs, long requestBytes,
+                               long responseBytes, long requestMessages, long responseMessages) {
+        switch (m) {
+            case REQUEST_COUNT -> s.counter(REQUESTS).increment();
+            case REQUEST_DURATION -> s.histogram(DURATION).observe(durationMs);
+            case REQUEST_SIZE -> s.histogram(REQUEST_BYTES).observe(requestBytes);
+            case RESPONSE_SIZE -> s.histogram(RESPONSE_BYTES).observe(responseBytes);
+            case GRPC_REQUEST_MESSAGES -> {
+                if (grpc) {
+                    s.counter(REQUEST_MESSAGES).add(requestMessages);
+                }
+            }
+            case GRPC_RESPONSE_MESSAGES -> {
+                if (grpc) {
+                    s.counter(RESPONSE_MESSAGES).add(responseMessages);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    /**
+     * The tagged path: each metric with a {@link LabelPlan} records into the series its plan
+     * renders (CEL attributes built once per request, each distinct plan rendered once); the
+     * others into the standard series.
+     */
+    private void recordTagged(RequestContext request, Key probe, Set<Metric> off, Map<Metric, LabelPlan> tags,
+                              boolean grpc, double durationMs) {
+        RequestOutcome o = request.outcome();
+        String[] base = probe.labels();
+        LabelPlan.Attributes lazy = new LabelPlan.Attributes() {
+            private Map<String, Object> attributes;
+
+            @Override
+            public Map<String, Object> get() {
+                return attributes != null ? attributes : (attributes = TelemetryCel.activation(request));
+            }
+        };
+        LabelPlan[] plans = new LabelPlan[HTTP_METRICS.length];
+        Series[] rendered = new Series[HTTP_METRICS.length];
+        Series standard = null;
+        boolean standardTried = false;
+        for (int i = 0; i < HTTP_METRICS.length; i++) {
+            Metric m = HTTP_METRICS[i];
+            if (off.contains(m) || !grpc && (m == Metric.GRPC_REQUEST_MESSAGES || m == Metric.GRPC_RESPONSE_MESSAGES)) {
                 continue;
             }
-            Map<Integer, TelemetryCel.Expression> rewrite = tags.getOrDefault(m, Map.of());
-            String[] labels = base;
-            if (!rewrite.isEmpty()) {
-                labels = base.clone();
-                for (Map.Entry<Integer, TelemetryCel.Expression> e : rewrite.entrySet()) {
-                    if (e.getValue() == TelemetryPolicies.Effective.REMOVE) {
-                        labels[e.getKey()] = "";
-                        continue;
-                    }
-                    if (attributes == null) {
-                        attributes = TelemetryCel.activation(request);
-                    }
-                    try {
-                        Object v = e.getValue().eval(attributes);
-                        labels[e.getKey()] = v == null ? IstioLabels.UNKNOWN : String.valueOf(v);
-                    } catch (dev.cel.runtime.CelEvaluationException ex) {
-                        labels[e.getKey()] = IstioLabels.UNKNOWN; // a missing header, say
+            LabelPlan plan = tags.get(m);
+            Series s;
+            if (plan == null) {
+                if (!standardTried) {
+                    standardTried = true;
+                    standard = standard(probe);
+                }
+                s = standard;
+            } else {
+                s = null;
+                boolean seen = false;
+                for (int j = 0; j < i; j++) {
+                    if (plans[j] == plan) {
+                        s = rendered[j];
+                        seen = true;
+                        break;
                     }
                 }
-            }
-            List<String> key = Arrays.asList(labels);
-            Series s = series.get(key);
-            if (s == null) {
-                if (full()) {
-                    continue;
+                if (!seen) {
+                    s = series(plan.render(base, lazy));
                 }
-                String[] l = labels;
-                s = series.computeIfAbsent(key, k -> create(l));
+                plans[i] = plan;
+                rendered[i] = s;
             }
-            // every other metric off: this series records m only
-            only.clear();
-            for (Metric x : Metric.values()) {
-                if (x != m) {
-                    only.add(x);
-                }
+            if (s != null) {
+                record(s, m, grpc, durationMs, o.requestBytes(), o.responseBytes(), o.requestMessages(),
+                        o.responseMessages());
             }
-            s.record(only, Math.max(0, o.durationNanos()) / 1e6, o.requestBytes(), o.responseBytes(), o.requestMessages(),
-                    o.responseMessages());
         }
     }
 
@@ -405,13 +375,13 @@ public final class IstioMetrics {
         if (off.contains(Metric.TCP_OPENED_CONNECTIONS)) {
             return;
         }
-        TcpSeries s = tcp(labels);
+        Series s = tcp(labels);
         if (s != null) {
-            s.opened().increment();
+            s.counter(TCP_OPENED).increment();
         }
     }
 
-    /** A TCP tunnel closed, with the bytes it relayed each way. */
+    /** A TCP tunnel closed, with the bytes it relayed each way (since the last {@link #tcpBytes} report, if any). */
     void tcpClosed(String[] labels, long receivedBytes, long sentBytes) {
         tcpClosed(labels, receivedBytes, sentBytes, Set.of());
     }
@@ -422,54 +392,54 @@ public final class IstioMetrics {
                 && off.contains(Metric.TCP_SENT_BYTES)) {
             return;
         }
-        TcpSeries s = tcp(labels);
+        Series s = tcp(labels);
         if (s != null) {
             if (!off.contains(Metric.TCP_CLOSED_CONNECTIONS)) {
-                s.closed().increment();
+                s.counter(TCP_CLOSED).increment();
             }
-            if (!off.contains(Metric.TCP_RECEIVED_BYTES)) {
-                s.received().increment(receivedBytes);
-            }
-            if (!off.contains(Metric.TCP_SENT_BYTES)) {
-                s.sent().increment(sentBytes);
-            }
+            addBytes(s, receivedBytes, sentBytes, off);
         }
     }
 
     /**
-     * A periodic report of an open TCP tunnel: the bytes relayed since its last report, without
-     * the {@code TCP_*} byte metrics in {@code off} (the opened/closed counters are untouched).
+     * Bytes a live tunnel relayed since its last report (Envoy's periodic TCP stats): adds the
+     * deltas to {@code istio_tcp_received_bytes_total} / {@code istio_tcp_sent_bytes_total} of
+     * its label set ({@link IstioLabels#TCP_NAMES} order) without counting a close.
      */
-    void tcpBytes(String[] labels, long receivedBytes, long sentBytes, Set<Metric> off) {
+    void tcpBytes(String[] labels, long receivedDelta, long sentDelta, Set<Metric> off) {
         if (off.contains(Metric.TCP_RECEIVED_BYTES) && off.contains(Metric.TCP_SENT_BYTES)) {
             return;
         }
-        TcpSeries s = tcp(labels);
+        Series s = tcp(labels);
         if (s != null) {
-            if (!off.contains(Metric.TCP_RECEIVED_BYTES) && receivedBytes > 0) {
-                s.received().increment(receivedBytes);
-            }
-            if (!off.contains(Metric.TCP_SENT_BYTES) && sentBytes > 0) {
-                s.sent().increment(sentBytes);
-            }
+            addBytes(s, receivedDelta, sentDelta, off);
         }
     }
 
-    private TcpSeries tcp(String[] labels) {
+    private static void addBytes(Series s, long received, long sent, Set<Metric> off) {
+        if (!off.contains(Metric.TCP_RECEIVED_BYTES)) {
+            s.counter(TCP_RECEIVED).add(received);
+        }
+        if (!off.contains(Metric.TCP_SENT_BYTES)) {
+            s.counter(TCP_SENT).add(sent);
+        }
+    }
+
+    private Series tcp(String[] labels) {
         List<String> key = Arrays.asList(labels);
-        TcpSeries s = tcpSeries.get(key);
+        Series s = tcpByValues.get(key);
         if (s == null) {
-            if (full()) {
-                return null;
+            s = series(PrometheusText.labels(IstioLabels.TCP_NAMES, labels));
+            if (s != null) {
+                tcpByValues.putIfAbsent(List.copyOf(key), s);
             }
-            s = tcpSeries.computeIfAbsent(key, k -> createTcp(labels));
         }
         return s;
     }
 
     /** The cap is reached: counts the drop (and logs the first one). */
     private boolean full() {
-        if (series.size() + tcpSeries.size() < maxSeries) {
+        if (istio.size() < maxSeries) {
             return false;
         }
         dropped.increment();
@@ -480,38 +450,25 @@ public final class IstioMetrics {
         return true;
     }
 
-    private static Tags tags(String[] names, String[] labels) {
-        String[] kv = new String[labels.length * 2];
-        for (int i = 0; i < labels.length; i++) {
-            kv[2 * i] = names[i];
-            kv[2 * i + 1] = labels[i];
-        }
-        return Tags.of(kv);
-    }
-
-    private TcpSeries createTcp(String[] labels) {
-        return new TcpSeries(tags(IstioLabels.TCP_NAMES, labels));
-    }
-
-    private Series create(String[] labels) {
-        return new Series(tags(IstioLabels.NAMES, labels), "grpc".equals(labels[20]));
-    }
-
     /**
-     * The registry behind {@code /stats/prometheus}, for other stages' meters (proxy-wasm plugin
-     * metrics): whatever is registered here is in {@link #scrape()}.
+     * The Micrometer registry behind {@code /stats/prometheus}, for other stages' meters (proxy-wasm
+     * plugin metrics): whatever is registered here is in {@link #scrape()}. Not for {@code istio_*}
+     * names (those are written from this class's own registry).
      */
     public io.micrometer.core.instrument.MeterRegistry registry() {
         return registry;
     }
 
-    /** The Prometheus text exposition of everything recorded. */
+    /** The Prometheus text exposition (0.0.4) of Istio's metrics, then of the Micrometer registry's meters. */
     public String scrape() {
-        return registry.scrape();
+        StringBuilder b = new StringBuilder(4096);
+        istio.writeTo(b);
+        b.append(registry.scrape());
+        return b.toString();
     }
 
     /** Label sets recorded so far (HTTP and TCP). */
     public int seriesCount() {
-        return series.size() + tcpSeries.size();
+        return istio.size();
     }
 }

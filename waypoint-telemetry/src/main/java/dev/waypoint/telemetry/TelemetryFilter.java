@@ -106,6 +106,9 @@ public final class TelemetryFilter implements HttpFilter {
         if (t != null && t.logging() && t.logDisabled()) {
             return; // a Telemetry turns the log off here
         }
+        if ((t == null || !t.logging()) && logs.sink() == null) {
+            return; // no log to write to: build no entry (the common path allocates nothing)
+        }
         // each provider's own filter decides its line (AccessLogSettings.write)
         logs.write(t, new LogEntries.Http(request, clusterDomain, java.time.Instant.now()), request);
     }

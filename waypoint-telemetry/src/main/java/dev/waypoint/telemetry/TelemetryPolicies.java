@@ -32,8 +32,9 @@ public final class TelemetryPolicies {
      * @param logFilters each provider's own {@code filter} (Istio's {@code mergeLogs} keeps one per
      *        provider): a provider's line is written only for requests its filter is true for;
      *        providers without a filter are not in the map
-     * @param tags {@code tagOverrides} by metric: label index in {@link IstioLabels#NAMES} → its CEL
-     *        value, or {@link #REMOVE}; empty when none (then recording takes the allocation-free path)
+     * @param tags {@code tagOverrides} by HTTP metric, compiled into that metric's label set
+     *        ({@link LabelPlan}: Istio's labels minus the removed ones, plus the added ones); empty
+     *        when none (then recording takes the allocation-free path)
      * @param logProviders when {@code logging}: the access-log providers in scope that are not
      *        disabled, in merge order ({@code envoy}: the mesh config's log; others: an
      *        {@code envoyFileAccessLog} provider's own file)
@@ -43,9 +44,9 @@ public final class TelemetryPolicies {
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
                      boolean logDisabled, Map<String, TelemetryCel.Expression> logFilters, String debug,
-                     Map<Metric, Map<Integer, TelemetryCel.Expression>> tags, java.util.List<String> logProviders,
+                     Map<Metric, LabelPlan> tags, java.util.List<String> logProviders,
                      java.time.Duration tcpReportingInterval) {
-        /** A {@code REMOVE} tag override: the label is written empty, which Prometheus reads as absent. */
+        /** A {@code REMOVE} tag override, while merging: the label is dropped from the metric's series. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 
         Effective {

@@ -131,11 +131,11 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
             List<MetricsOverride> os = t.metrics().get(i).overrides();
             for (int j = 0; j < os.size(); j++) {
                 for (var e : os.get(j).tagOverrides().entrySet()) {
-                    if (labelIndex(e.getKey()) < 0) {
-                        // Micrometer keeps one label set per metric name: a label Istio's set does not have cannot be added
-                        diagnostics.warning(t.source(), "Telemetry", t.name(), "spec.metrics[" + i + "].overrides[" + j
-                                + "].tagOverrides." + e.getKey(), "not one of Istio's standard labels; only those can be "
-                                + "overridden or removed here, this one is ignored");
+                    String problem = labelNameProblem(e.getKey(), os.get(j).metric());
+                    if (problem != null) {
+                        bad = true;
+                        diagnostics.error(t.source(), "Telemetry", t.name(), "spec.metrics[" + i + "].overrides[" + j
+                                + "].tagOverrides." + e.getKey(), problem + lastGoodNote(t.name()));
                         continue;
                     }
                     if (e.getValue().remove()) {
@@ -239,7 +239,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
 
     /** Istio's merge of {@code applicable}, for a waypoint ({@code SERVER}). */
     static TelemetryPolicies.Effective merge(List<Compiled> applicable, MeshConfigSpec mesh) {
-        Map<Metric, Map<Integer, TelemetryCel.Expression>> tags = new EnumMap<>(Metric.class);
+        Map<Metric, Map<String, TelemetryCel.Expression>> tags = new EnumMap<>(Metric.class);
         Set<Metric> disabled = metrics(applicable, mesh, tags);
         if (disabled.size() == Metric.values().length) {
             tags.clear();
@@ -324,17 +324,25 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 + (!logging ? "" : logDisabled ? ", access log off" : ", access log " + logDebug);
         if (!tags.isEmpty()) {
             java.util.TreeSet<String> names = new java.util.TreeSet<>();
-            tags.values().forEach(m -> m.keySet().forEach(i -> names.add(IstioLabels.NAMES[i])));
+            tags.values().forEach(m -> m.forEach((name, e) -> names.add(
+                    (e == TelemetryPolicies.Effective.REMOVE ? "-" : labelIndex(name) < 0 ? "+" : "") + name)));
             debug += ", tags " + names;
         }
-        Map<Metric, Map<Integer, TelemetryCel.Expression>> frozen = new EnumMap<>(Metric.class);
-        tags.forEach((k, v) -> frozen.put(k, Map.copyOf(v)));
+        // one plan per distinct override set (an ALL_METRICS override gives every metric the same one)
+        Map<Metric, LabelPlan> plans = new EnumMap<>(Metric.class);
+        Map<Map<String, TelemetryCel.Expression>, LabelPlan> distinct = new HashMap<>();
+        tags.forEach((k, v) -> {
+            LabelPlan plan = HTTP_METRICS.contains(k) ? distinct.computeIfAbsent(Map.copyOf(v), LabelPlan::of) : null;
+            if (plan != null && !plan.isStandard()) {
+                plans.put(k, plan); // REMOVE of labels the set has not changes nothing: the fast path stays
+            }
+        });
         java.time.Duration interval = reportingInterval(applicable, mesh);
         if (interval != null) {
             debug += ", TCP reports every " + interval.toMillis() + " ms";
         }
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filters, debug, frozen, enabled, interval);
+                logging && logDisabled, filters, debug, plans, enabled, interval);
     }
 
     /**
@@ -375,6 +383,22 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         return interval;
     }
 
+    /**
+     * Why {@code label} cannot be a metric label, or null: it must be a Prometheus label name
+     * ({@code [a-zA-Z_][a-zA-Z0-9_]*}, {@code __} reserved), and not {@code le} on an override that
+     * reaches a histogram ({@code le} is the bucket label there).
+     */
+    static String labelNameProblem(String label, Metric metric) {
+        if (!PrometheusText.validLabelName(label)) {
+            return "not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)";
+        }
+        if (label.equals("le") && (metric == null || metric == Metric.REQUEST_DURATION || metric == Metric.REQUEST_SIZE
+                || metric == Metric.RESPONSE_SIZE)) {
+            return "le is the bucket label of the histograms this override reaches";
+        }
+        return null;
+    }
+
     /** The index of {@code label} in Istio's HTTP label set, or -1. */
     static int labelIndex(String label) {
         for (int i = 0; i < IstioLabels.NAMES.length; i++) {
@@ -385,17 +409,17 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         return -1;
     }
 
-    /** {@code mergeMetrics} for the prometheus provider(s), SERVER mode: the metrics switched off. */
-    private static Set<Metric> metrics(List<Compiled> applicable, MeshConfigSpec mesh) {
-        return metrics(applicable, mesh, new EnumMap<>(Metric.class));
-    }
+    /** The metrics recorded per request (tagOverrides apply to these; TCP tunnels take none). */
+    private static final Set<Metric> HTTP_METRICS = EnumSet.of(Metric.REQUEST_COUNT, Metric.REQUEST_DURATION,
+            Metric.REQUEST_SIZE, Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES);
 
     /**
-     * As {@link #metrics(List, MeshConfigSpec)}, also filling {@code tags} with the merged
-     * {@code tagOverrides} per metric (later ones win per label, as {@code mergeMetrics} does).
+     * {@code mergeMetrics} for the prometheus provider(s), SERVER mode: the metrics switched off;
+     * also fills {@code tags} with the merged {@code tagOverrides} per metric, label name → CEL
+     * value or {@code REMOVE} (later ones win per label, as {@code mergeMetrics} does).
      */
     private static Set<Metric> metrics(List<Compiled> applicable, MeshConfigSpec mesh,
-                                       Map<Metric, Map<Integer, TelemetryCel.Expression>> tags) {
+                                       Map<Metric, Map<String, TelemetryCel.Expression>> tags) {
         Set<String> prometheus = new LinkedHashSet<>(Set.of("prometheus"));
         for (ExtensionProviderSpec p : mesh.extensionProviders()) {
             if (p instanceof ExtensionProviderSpec.Prometheus) {
@@ -440,11 +464,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                             perMetric.put(x, o.disabled());
                         }
                         for (var e : o.tagOverrides().entrySet()) {
-                            int index = labelIndex(e.getKey());
-                            if (index < 0) {
-                                continue;
-                            }
-                            tags.computeIfAbsent(x, k -> new java.util.TreeMap<>()).put(index, e.getValue().remove()
+                            tags.computeIfAbsent(x, k -> new java.util.TreeMap<>()).put(e.getKey(), e.getValue().remove()
                                     ? TelemetryPolicies.Effective.REMOVE : c.filters().get(e.getValue().value()));
                         }
                     }

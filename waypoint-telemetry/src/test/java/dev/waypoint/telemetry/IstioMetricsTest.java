@@ -97,4 +97,87 @@ class IstioMetricsTest {
         assertThat(text).doesNotContainPattern("istio_tcp_[a-z_]+\\{[^}]*response_code");
         assertThat(metrics.seriesCount()).isEqualTo(2);
     }
+
+    @Test
+    void everyThreadRecordsWhileTheScrapeRuns() throws Exception {
+        IstioMetrics metrics = new IstioMetrics(100);
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        int threads = 4;
+        int each = 5_000;
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        java.util.List<Thread> workers = new java.util.ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            dev.waypoint.model.request.RequestContext r = Requests.finished(false, 200, "-", 12, true);
+            Thread w = new Thread(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int n = 0; n < each; n++) {
+                    filter.onComplete(r);
+                }
+            });
+            w.start();
+            workers.add(w);
+        }
+        go.countDown();
+        for (Thread w : workers) {
+            while (w.isAlive()) {
+                // a scrape during the recording: every histogram's +Inf bucket equals its _count
+                String text = metrics.scrape();
+                assertThat(plusInfEqualsCount(text, "istio_request_duration_milliseconds")).isTrue();
+                w.join(10);
+            }
+        }
+        String text = metrics.scrape();
+        assertThat(text).containsPattern("istio_requests_total\\{[^}]*response_code=\"200\"[^}]*\\} 20000.0\n")
+                .containsPattern("istio_request_duration_milliseconds_count\\{[^}]*\\} 20000\n")
+                .containsPattern("istio_request_duration_milliseconds_bucket\\{[^}]*le=\"25.0\"\\} 20000\n")
+                .containsPattern("istio_request_duration_milliseconds_sum\\{[^}]*\\} 240000.0\n");
+        assertThat(metrics.seriesCount()).isEqualTo(1);
+    }
+
+    private static boolean plusInfEqualsCount(String text, String family) {
+        String inf = text.lines().filter(l -> l.startsWith(family + "_bucket{") && l.contains("le=\"+Inf\""))
+                .map(l -> l.substring(l.lastIndexOf(' ') + 1)).findFirst().orElse("0");
+        String count = text.lines().filter(l -> l.startsWith(family + "_count{"))
+                .map(l -> l.substring(l.lastIndexOf(' ') + 1)).findFirst().orElse("0");
+        return inf.equals(count);
+    }
+
+    @Test
+    void histogramsHaveNoMaxAndEachFamilyOneType() {
+        IstioMetrics metrics = new IstioMetrics(100);
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        filter.onComplete(Requests.finished(false, 200, "-", 12, true));
+        filter.onComplete(Requests.finished(false, 503, "UH", 1, false));
+        metrics.registry().counter("waypoint_test_plugin_calls").increment(); // a Micrometer meter beside them
+        String text = metrics.scrape();
+
+        assertThat(text).doesNotContain("_max").contains("waypoint_test_plugin_calls_total 1.0");
+        java.util.List<String> types = text.lines().filter(l -> l.startsWith("# TYPE ")).toList();
+        assertThat(types).doesNotHaveDuplicates().contains("# TYPE istio_requests_total counter");
+        assertThat(text.lines().filter(l -> !l.startsWith("#")).map(l -> l.substring(0, l.lastIndexOf(' '))))
+                .doesNotHaveDuplicates();
+    }
+
+    @Test
+    void tcpByteReportsAddToTheTunnelsSeriesWithoutAClose() {
+        IstioMetrics metrics = new IstioMetrics(100);
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        String[] labels = IstioLabels.tcpValues(t.tunnel(), t.outcome(), "cluster.local", "cluster.local", "Kubernetes");
+        metrics.tcpOpened(labels);
+        metrics.tcpBytes(labels, 100, 2000, java.util.Set.of());
+        String live = metrics.scrape();
+        assertThat(live).containsPattern("istio_tcp_received_bytes_total\\{.*\\} 100.0\n")
+                .containsPattern("istio_tcp_sent_bytes_total\\{.*\\} 2000.0\n")
+                .doesNotContain("istio_tcp_connections_closed_total");
+        metrics.tcpClosed(labels.clone(), 5, 50);
+        assertThat(metrics.scrape()).containsPattern("istio_tcp_received_bytes_total\\{.*\\} 105.0\n")
+                .containsPattern("istio_tcp_sent_bytes_total\\{.*\\} 2050.0\n")
+                .containsPattern("istio_tcp_connections_closed_total\\{.*\\} 1.0\n");
+        assertThat(metrics.seriesCount()).isEqualTo(1);
+    }
 }

@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The telemetry stage under a snapshot with Telemetry objects: disabled metrics are not in the
- * scrape, {@code tagOverrides} UPSERT a label from a CEL expression (a request header) and REMOVE
- * one (empty, which Prometheus reads as absent), per metric.
+ * scrape, {@code tagOverrides} UPSERT a label from a CEL expression (a request header), add a label
+ * Istio's set does not have, and REMOVE one (dropped from the series), per metric; a label name
+ * Prometheus does not accept is an error on its field.
  */
 class TelemetryApiFilterTest {
     private static final NamespacedName WAYPOINT = new NamespacedName("istio-system", "waypoint");
@@ -80,8 +81,10 @@ class TelemetryApiFilterTest {
                         "destination_version", new TagOverride(false, "'v-' + string(response.code)"))))),
                 Map.of("x-client", "batch-job"));
 
+        // REMOVE drops the label from that metric's series, as Envoy's stats plugin does
         assertThat(lines(text, "istio_requests_total")).singleElement().satisfies(l -> assertThat(l)
-                .contains("source_workload=\"batch-job\"", "request_protocol=\"\"", "destination_version=\"v-200\""));
+                .contains("source_workload=\"batch-job\"", "destination_version=\"v-200\"")
+                .doesNotContain("request_protocol="));
         assertThat(lines(text, "istio_request_duration_milliseconds_count")).singleElement().satisfies(l -> assertThat(l)
                 .contains("source_workload=\"curl\"", "request_protocol=\"http\"", "destination_version=\"v-200\""));
     }
@@ -96,17 +99,94 @@ class TelemetryApiFilterTest {
     }
 
     @Test
-    void aLabelIstioDoesNotHaveIsAWarningAndIgnored() {
+    void aLabelIstioDoesNotHaveIsAddedToThatMetricsSeriesOnly() {
+        String text = run(snapshot(reviews(new MetricsOverride(Metric.REQUEST_COUNT, Mode.CLIENT_AND_SERVER, null,
+                Map.of("request_host", new TagOverride(false, "request.host"))))), Map.of());
+
+        assertThat(lines(text, "istio_requests_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("request_host=\"reviews.demo:9080\"", "source_workload=\"curl\"", "request_protocol=\"http\""));
+        assertThat(lines(text, "istio_request_duration_milliseconds_count")).singleElement().satisfies(l -> assertThat(l)
+                .doesNotContain("request_host"));
+        assertThat(text.lines().filter(l -> l.equals("# TYPE istio_requests_total counter"))).hasSize(1);
+    }
+
+    @Test
+    void oneFamilyHoldsSeriesWithAndWithoutTheAddedLabel() {
+        ConfigSnapshot tagged = snapshot(reviews(new MetricsOverride(Metric.REQUEST_COUNT, Mode.CLIENT_AND_SERVER, null,
+                Map.of("request_host", new TagOverride(false, "request.host")))));
+        ConfigSnapshot plain = snapshot();
+        IstioMetrics metrics = new IstioMetrics(100);
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), tagged));
+        filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), plain));
+        filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), tagged));
+
+        assertThat(lines(metrics.scrape(), "istio_requests_total")).satisfiesExactlyInAnyOrder(
+                l -> assertThat(l).contains("request_host=\"reviews.demo:9080\"").endsWith(" 2.0"),
+                l -> assertThat(l).doesNotContain("request_host").endsWith(" 1.0"));
+    }
+
+    @Test
+    void removingALabelTheSetHasNotChangesNothing() {
+        ConfigSnapshot s = snapshot(reviews(new MetricsOverride(null, Mode.CLIENT_AND_SERVER, null,
+                Map.of("request_host", new TagOverride(true, null)))));
+        TelemetryPolicies.Effective e = s.part(TelemetryPolicies.PART).of(Requests.REVIEWS);
+
+        assertThat(e.tags()).isEmpty(); // the allocation-free path
+        assertThat(lines(run(s, Map.of()), "istio_requests_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("request_protocol=\"http\"").doesNotContain("request_host"));
+    }
+
+    @Test
+    void aLabelNamePrometheusRefusesIsAnErrorOnItsField() {
+        for (String bad : List.of("request-host", "9lives", "__name", "")) {
+            Diagnostics d = new Diagnostics();
+            TelemetryPolicies p = new TelemetryPolicyCompiler("istio-system").compile(ResourceSet.builder(WAYPOINT, "cluster.local")
+                    .services(List.of(Requests.REVIEWS)).telemetries(List.of(reviews(new MetricsOverride(null,
+                            Mode.CLIENT_AND_SERVER, null, Map.of(bad, new TagOverride(false, "request.host"))))))
+                    .build(), d);
+
+            assertThat(d.problems()).as(bad).singleElement().satisfies(pr -> {
+                assertThat(pr.severity()).isEqualTo(Diagnostics.Severity.ERROR);
+                assertThat(pr.field()).isEqualTo("spec.metrics[0].overrides[0].tagOverrides." + bad);
+                assertThat(pr.message()).startsWith("not a valid Prometheus label name").endsWith("the Telemetry is not applied");
+            });
+            assertThat(p.of(Requests.REVIEWS)).as(bad).isNull();
+        }
+    }
+
+    @Test
+    void leIsRefusedWhereAHistogramWouldGetIt() {
         Diagnostics d = new Diagnostics();
         new TelemetryPolicyCompiler("istio-system").compile(ResourceSet.builder(WAYPOINT, "cluster.local")
-                .services(List.of(Requests.REVIEWS)).telemetries(List.of(reviews(new MetricsOverride(null,
-                        Mode.CLIENT_AND_SERVER, null, Map.of("request_host", new TagOverride(false, "request.host"))))))
+                .services(List.of(Requests.REVIEWS)).telemetries(List.of(reviews(
+                        new MetricsOverride(Metric.REQUEST_COUNT, Mode.CLIENT_AND_SERVER, null,
+                                Map.of("le", new TagOverride(false, "'x'"))),
+                        new MetricsOverride(Metric.REQUEST_DURATION, Mode.CLIENT_AND_SERVER, null,
+                                Map.of("le", new TagOverride(false, "'x'"))))))
                 .build(), d);
 
-        assertThat(d.problems()).singleElement().satisfies(p -> {
-            assertThat(p.severity()).isEqualTo(Diagnostics.Severity.WARNING);
-            assertThat(p.field()).isEqualTo("spec.metrics[0].overrides[0].tagOverrides.request_host");
-        });
+        assertThat(d.problems()).singleElement().satisfies(pr ->
+                assertThat(pr.field()).isEqualTo("spec.metrics[0].overrides[1].tagOverrides.le"));
+    }
+
+    @Test
+    void aBadLabelNameKeepsTheLastGoodVersion() {
+        TelemetryPolicyCompiler compiler = new TelemetryPolicyCompiler("istio-system");
+        ResourceSet good = ResourceSet.builder(WAYPOINT, "cluster.local").services(List.of(Requests.REVIEWS))
+                .telemetries(List.of(reviews(new MetricsOverride(Metric.REQUEST_COUNT, Mode.CLIENT_AND_SERVER, null,
+                        Map.of("request_host", new TagOverride(false, "request.host")))))).build();
+        Diagnostics d = new Diagnostics();
+        compiler.compile(good, d);
+        assertThat(d.problems()).isEmpty();
+
+        TelemetryPolicies p = compiler.compile(good.toBuilder().telemetries(List.of(reviews(new MetricsOverride(
+                Metric.REQUEST_COUNT, Mode.CLIENT_AND_SERVER, null, Map.of("request.host", new TagOverride(false,
+                        "request.host")))))).build(), d);
+
+        assertThat(d.problems()).singleElement().satisfies(pr -> assertThat(pr.message())
+                .endsWith("its last good version keeps serving"));
+        assertThat(p.of(Requests.REVIEWS).debug()).contains("tags [+request_host]");
     }
 
     @Test

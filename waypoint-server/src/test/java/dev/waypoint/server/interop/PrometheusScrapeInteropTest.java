@@ -40,7 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Prometheus itself (Debian's {@code prometheus}) scrapes the waypoint's {@code /stats/prometheus}
  * and the series come back through its query API with Istio's names and labels: the exposition
- * parses in the real consumer, not just in our own assertions; HTTP and TCP series. Loopback range 127.45.x.x.
+ * parses in the real consumer, not just in our own assertions; HTTP and TCP series, and one family
+ * whose series carry different label names (a Telemetry adds {@code request_host} to {@code web}'s
+ * {@code istio_requests_total}, {@code api}'s has Istio's labels only). Loopback range 127.45.x.x.
  */
 class PrometheusScrapeInteropTest {
     static final String MANIFESTS = """
@@ -91,6 +93,32 @@ class PrometheusScrapeInteropTest {
             metadata: {name: db-v1, namespace: apps, labels: {app: db}}
             spec: {serviceAccountName: db}
             status: {podIP: 127.45.1.2}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: api, namespace: apps}
+            spec:
+              clusterIP: 127.45.0.3
+              selector: {app: api}
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: api-v1, namespace: apps, labels: {app: api}}
+            spec: {serviceAccountName: api}
+            status: {podIP: 127.45.1.3}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: web-host, namespace: apps}
+            spec:
+              targetRefs: [{kind: Service, group: "", name: web}]
+              metrics:
+              - overrides:
+                - match: {metric: REQUEST_COUNT}
+                  tagOverrides:
+                    request_host: {value: "request.host"}
             """;
 
     @TempDir
@@ -175,10 +203,28 @@ class PrometheusScrapeInteropTest {
                 got += n;
             }
             tcp.tunnel().close().sync();
+            // one request to api: its istio_requests_total series has no request_host
+            HboneTestClient.Answer api = client.connect("127.45.0.3:80", Map.of()).get(10, TimeUnit.SECONDS);
+            assertThat(api.status()).isEqualTo(200);
+            BlockingQueue<FullHttpResponse> apiAnswers = new LinkedBlockingQueue<>();
+            api.tunnel().pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20),
+                    new SimpleChannelInboundHandler<FullHttpResponse>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse msg) {
+                            apiAnswers.add(msg.retain());
+                        }
+                    });
+            FullHttpRequest apiReq = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/q", Unpooled.EMPTY_BUFFER);
+            apiReq.headers().set(HttpHeaderNames.HOST, "api.apps");
+            api.tunnel().writeAndFlush(apiReq);
+            FullHttpResponse apiAnswer = apiAnswers.poll(10, TimeUnit.SECONDS);
+            assertThat(apiAnswer).isNotNull();
+            apiAnswer.release();
+            api.tunnel().close();
         }
         HttpClient http = HttpClient.newHttpClient();
         String query = "sum by (source_workload, source_canonical_revision, destination_workload, destination_service, "
-                + "response_code, reporter) (istio_requests_total{reporter=\"waypoint\"})";
+                + "response_code, reporter) (istio_requests_total{reporter=\"waypoint\",destination_service_name=\"web\"})";
         URI uri = URI.create("http://127.0.0.1:" + promPort + "/api/v1/query?query=" + URLEncoder.encode(query, StandardCharsets.UTF_8));
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
             JsonNode body = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(uri).build(),
@@ -193,6 +239,25 @@ class PrometheusScrapeInteropTest {
             assertThat(metric.path("destination_service").asText()).isEqualTo("web.apps.svc.cluster.local");
             assertThat(metric.path("response_code").asText()).isEqualTo("200");
             assertThat(result.get(0).path("value").get(1).asDouble()).isEqualTo(3.0);
+        });
+        // the label a Telemetry added, queried back: web's series have it, api's (same family) have not
+        String hostQuery = "sum by (request_host, destination_service_name) (istio_requests_total{reporter=\"waypoint\"})";
+        URI qh = URI.create("http://127.0.0.1:" + promPort + "/api/v1/query?query=" + URLEncoder.encode(hostQuery, StandardCharsets.UTF_8));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+            JsonNode result = Interop.JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(qh).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).path("data").path("result");
+            assertThat(result.size()).isEqualTo(2);
+            for (JsonNode r : result) {
+                String service = r.path("metric").path("destination_service_name").asText();
+                if (service.equals("web")) {
+                    assertThat(r.path("metric").path("request_host").asText()).isEqualTo("web.apps");
+                    assertThat(r.path("value").get(1).asDouble()).isEqualTo(3.0);
+                } else {
+                    assertThat(service).isEqualTo("api");
+                    assertThat(r.path("metric").has("request_host")).isFalse();
+                    assertThat(r.path("value").get(1).asDouble()).isEqualTo(1.0);
+                }
+            }
         });
         // the duration histogram is usable as dashboards use it
         String p50 = "histogram_quantile(0.5, sum by (le) (istio_request_duration_milliseconds_bucket{reporter=\"waypoint\"}))";
