@@ -47,10 +47,11 @@ import picocli.CommandLine.Option;
  * <p>Reports, as JSON: the cold whole load (the first in this JVM: what a restart pays), then the
  * median of {@code --repeat} warm loads, each as wall and CPU time of the loading thread (the
  * machine is shared, so CPU time is the steadier figure), the JVM's whole CPU (GC and JIT
- * threads too), and the heap: the sum of the heap pools' peaks during the warm loads (an upper
+ * threads too), the bytes the loading thread allocated (independent of the load on the machine),
+ * the time the collectors and the JIT compilers report for the same window, and the heap: the sum of the heap pools' peaks during the warm loads (an upper
  * bound of the peak) and what stays live after a full GC with one snapshot held. Whether it fits a
  * heap is best asked by running it with {@code -Xmx128m}: an {@link OutOfMemoryError} ends it with
- * status 3.
+ * status 3. Last, {@code --reloads} reloads of a running publisher (see {@link #reload}).
  */
 @Command(name = "config-load-time", mixinStandardHelpOptions = true,
         description = "Time a manifest directory's read, translate and compile, and the whole load.")
@@ -63,6 +64,8 @@ public final class ConfigLoadTime implements Callable<Integer> {
     @Option(names = "--waypoint-for", defaultValue = "all") String waypointFor;
     @Option(names = "--gateway", defaultValue = "istio-system/waypoint") String gateway;
     @Option(names = "--repeat", defaultValue = "5", description = "warm loads (and warm phase runs)") int repeat;
+    @Option(names = "--reloads", defaultValue = "3",
+            description = "reloads of a running publisher, each after appending a comment to a file") int reloads;
     @Option(names = "--skip-phases",
             description = "time only the whole load, not read, translate and compile on their own") boolean skipPhases;
 
@@ -181,6 +184,10 @@ public final class ConfigLoadTime implements Callable<Integer> {
                 out.put("phasesWarm", ph);
             }
 
+            if (reloads > 0) {
+                out.put("reload", reload(gw, exec));
+            }
+
             System.gc();
             System.gc();
             out.put("liveHeapMiBAfterGcWithOneSnapshot", round(usedHeap() / 1048576.0));
@@ -190,6 +197,41 @@ public final class ConfigLoadTime implements Callable<Integer> {
         } finally {
             exec.shutdownNow();
         }
+    }
+
+    /**
+     * Reloads as a running server does: a publisher polling every 50 ms, a file changed (a comment
+     * appended), the next generation built while the current one and the last good state are
+     * held. The time is from the change to the publication, so it includes the debounce (the
+     * listing must hold still for one poll). The file is restored at the end.
+     */
+    private Map<String, Object> reload(NamespacedName gw, ScheduledExecutorService exec) throws Exception {
+        Path file = dir.resolve("gateway.yaml");
+        String original = Files.readString(file);
+        List<Double> wall = new ArrayList<>();
+        try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(dir), gw, "cluster.local",
+                CompileTime.compilers(), exec, java.time.Duration.ofMillis(50))) {
+            p.start();
+            for (int i = 1; i <= reloads; i++) {
+                long generation = p.current().generation();
+                long t0 = System.nanoTime();
+                Files.writeString(file, original + "# reload " + i + "\n");
+                while (p.current().generation() == generation) {
+                    if (System.nanoTime() - t0 > 120_000_000_000L) {
+                        throw new IllegalStateException("reload " + i + " not published within 120 s");
+                    }
+                    Thread.sleep(5);
+                }
+                wall.add((System.nanoTime() - t0) / 1e6);
+            }
+        } finally {
+            Files.writeString(file, original);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("published", wall.size());
+        m.put("wallMsMedian", round(median(wall)));
+        m.put("wallMs", wall.stream().map(ConfigLoadTime::round).toList());
+        return m;
     }
 
     private ConfigSnapshot load(NamespacedName gw, ScheduledExecutorService exec) {
@@ -205,17 +247,26 @@ public final class ConfigLoadTime implements Callable<Integer> {
         double wallMs;
         double cpuMs;
         double processCpuMs;
+        double allocatedMiB;
+        double gcMs;
+        double jitMs;
         Object result;
 
         static Sample of(Supplier<?> run) {
             Sample s = new Sample();
             long cpu0 = THREADS.getCurrentThreadCpuTime();
             long proc0 = processCpu();
+            long alloc0 = allocated();
+            long gc0 = gcMillis();
+            long jit0 = jitMillis();
             long t0 = System.nanoTime();
             s.result = run.get();
             s.wallMs = (System.nanoTime() - t0) / 1e6;
             s.cpuMs = (THREADS.getCurrentThreadCpuTime() - cpu0) / 1e6;
             s.processCpuMs = (processCpu() - proc0) / 1e6;
+            s.allocatedMiB = (allocated() - alloc0) / 1048576.0;
+            s.gcMs = gcMillis() - gc0;
+            s.jitMs = jitMillis() - jit0;
             return s;
         }
 
@@ -224,6 +275,9 @@ public final class ConfigLoadTime implements Callable<Integer> {
             wallMs += other.wallMs;
             cpuMs += other.cpuMs;
             processCpuMs += other.processCpuMs;
+            allocatedMiB += other.allocatedMiB;
+            gcMs += other.gcMs;
+            jitMs += other.jitMs;
         }
 
         Map<String, Object> json() {
@@ -231,6 +285,9 @@ public final class ConfigLoadTime implements Callable<Integer> {
             m.put("wallMs", round(wallMs));
             m.put("threadCpuMs", round(cpuMs));
             m.put("processCpuMs", round(processCpuMs));
+            m.put("allocatedMiB", round(allocatedMiB));
+            m.put("gcMs", round(gcMs));
+            m.put("jitMs", round(jitMs));
             return m;
         }
     }
@@ -240,12 +297,34 @@ public final class ConfigLoadTime implements Callable<Integer> {
         m.put("wallMsMedian", round(median(samples.stream().map(s -> s.wallMs).toList())));
         m.put("threadCpuMsMedian", round(median(samples.stream().map(s -> s.cpuMs).toList())));
         m.put("processCpuMsMedian", round(median(samples.stream().map(s -> s.processCpuMs).toList())));
+        m.put("allocatedMiBMedian", round(median(samples.stream().map(s -> s.allocatedMiB).toList())));
+        m.put("gcMsMedian", round(median(samples.stream().map(s -> s.gcMs).toList())));
+        m.put("jitMsMedian", round(median(samples.stream().map(s -> s.jitMs).toList())));
         return m;
     }
 
     private static long processCpu() {
         var os = ManagementFactory.getOperatingSystemMXBean();
         return os instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getProcessCpuTime() : 0;
+    }
+
+    /** Bytes this thread allocated so far (HotSpot's per-thread counter: the loads allocate on it). */
+    private static long allocated() {
+        return THREADS instanceof com.sun.management.ThreadMXBean sun
+                ? sun.getThreadAllocatedBytes(Thread.currentThread().getId()) : 0;
+    }
+
+    private static long gcMillis() {
+        long sum = 0;
+        for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            sum += Math.max(0, gc.getCollectionTime());
+        }
+        return sum;
+    }
+
+    private static long jitMillis() {
+        var jit = ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
     }
 
     private static void resetPeaks() {
