@@ -31,6 +31,9 @@ import java.util.Set;
  * {@code waypoint validate} reports exactly what {@code waypoint run} would (minus the fallback,
  * which needs a previous generation).
  *
+ * <p>Files are parsed and translated one at a time, so that only one file's Jackson trees are in
+ * the heap at once (issue 17: the trees of 10,000 Services and Pods did not fit 128 MiB).
+ *
  * <p>Last good config keeps serving:
  * <ol>
  *   <li>a file that no longer parses contributes the objects it had in the last generation in
@@ -180,12 +183,6 @@ final class GenerationBuilder {
         }
     }
 
-    /**
-     * The mesh config of this generation: the {@code --mesh-config} file when given (it wins),
-     * else the {@code mesh} key of the ConfigMap {@code istio} in the root namespace, else none
-     * ({@link MeshConfigSpec#DEFAULT}). A mesh config with an error is reported and the previous
-     * generation's is kept, as for any other object.
-     */
     /** Whether {@code o} is the ConfigMap {@code istio} of the root namespace, which may hold the mesh config. */
     private boolean isMeshConfigMap(WireObject o) {
         JsonNode t = o.tree();
@@ -195,6 +192,11 @@ final class GenerationBuilder {
     }
 
     /**
+     * The mesh config of this generation: the {@code --mesh-config} file when given (it wins),
+     * else the {@code mesh} key of the ConfigMap {@code istio} in the root namespace, else none
+     * ({@link MeshConfigSpec#DEFAULT}). A mesh config with an error is reported and the previous
+     * generation's is kept, as for any other object.
+     *
      * @param configMap the first {@link #isMeshConfigMap} object of the generation, or null
      */
     private MeshConfigSpec meshConfig(DirectoryContent.MeshConfigFile file, WireObject configMap, LastGood previous,
