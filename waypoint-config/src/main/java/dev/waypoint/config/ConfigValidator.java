@@ -51,7 +51,7 @@ public final class ConfigValidator {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
         }
-        return builder.build(0, content.files(), content.meshConfig(), LastGood.NONE);
+        return builder.build(0, content.manifests(), content.meshConfig(), LastGood.NONE);
     }
 
     /**

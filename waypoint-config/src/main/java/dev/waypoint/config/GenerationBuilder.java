@@ -7,6 +7,7 @@ import dev.waypoint.config.translate.ResourceTranslator;
 import dev.waypoint.config.translate.TranslatedObject;
 import dev.waypoint.config.translate.WireObject;
 import dev.waypoint.config.yaml.DirectoryContent;
+import dev.waypoint.config.yaml.Manifest;
 import dev.waypoint.config.yaml.ManifestFile;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.Diagnostics;
@@ -29,6 +30,9 @@ import java.util.Set;
  * {@link ConfigSnapshot}. Shared by {@link SnapshotPublisher} and {@link ConfigValidator}, so that
  * {@code waypoint validate} reports exactly what {@code waypoint run} would (minus the fallback,
  * which needs a previous generation).
+ *
+ * <p>Files are parsed and translated one at a time, so that only one file's Jackson trees are in
+ * the heap at once (issue 17: the trees of 10,000 Services and Pods did not fit 128 MiB).
  *
  * <p>Last good config keeps serving:
  * <ol>
@@ -91,38 +95,52 @@ final class GenerationBuilder {
         }
     }
 
-    Attempt build(long generation, List<ManifestFile> files, LastGood previous) {
+    Attempt build(long generation, List<? extends Manifest> files, LastGood previous) {
         return build(generation, files, null, previous);
     }
 
     /**
+     * @param files the generation's files in order; each is parsed and translated before the next
+     *        is parsed, so only one file's trees are in the heap at a time
      * @param meshFile the {@code --mesh-config} file as read, or null when the flag is not given
      */
-    Attempt build(long generation, List<ManifestFile> files, DirectoryContent.MeshConfigFile meshFile,
+    Attempt build(long generation, List<? extends Manifest> files, DirectoryContent.MeshConfigFile meshFile,
                   LastGood previous) {
         Diagnostics diagnostics = new Diagnostics();
+        // the file-level problems come first, then the objects' (kept apart while both are found)
+        Diagnostics objectProblems = new Diagnostics();
+        ResourceTranslator.Batch translator = ResourceTranslator.batch(objectProblems);
 
         // (a) file level: a file that does not parse now serves its objects from the last time it did
-        List<WireObject> wire = new ArrayList<>();
-        Map<String, List<WireObject>> parsedFiles = new LinkedHashMap<>();
-        for (ManifestFile file : files) {
+        List<TranslatedObject> translated = new ArrayList<>();
+        Map<String, Manifest> parsedFiles = new LinkedHashMap<>();
+        WireObject configMap = null;
+        for (Manifest manifest : files) {
+            ManifestFile file = manifest.parse();
+            List<WireObject> objects;
             if (file.isParsed()) {
-                wire.addAll(file.objects());
-                parsedFiles.put(file.path(), file.objects());
-                continue;
-            }
-            Diagnostics.Problem e = file.error();
-            diagnostics.error(e.where(), e.kind(), e.name(), e.field(), e.message());
-            List<WireObject> old = previous.files().get(file.path());
-            if (old != null) {
+                objects = file.objects();
+                parsedFiles.put(file.path(), manifest);
+            } else {
+                Diagnostics.Problem e = file.error();
+                diagnostics.error(e.where(), e.kind(), e.name(), e.field(), e.message());
+                Manifest old = previous.files().get(file.path());
+                if (old == null) {
+                    continue;
+                }
+                objects = old.parse().objects(); // it parsed then, and the same bytes parse the same
                 diagnostics.warning(new SourceRef(file.path(), 0), "-", null, "-",
-                        "keeping the " + old.size() + " object(s) this file had when it last parsed");
-                wire.addAll(old);
+                        "keeping the " + objects.size() + " object(s) this file had when it last parsed");
                 parsedFiles.put(file.path(), old);
             }
+            for (WireObject o : objects) {
+                translated.add(translator.translate(o));
+                if (configMap == null && isMeshConfigMap(o)) {
+                    configMap = o; // the only tree kept past its file
+                }
+            }
         }
-
-        List<TranslatedObject> translated = ResourceTranslator.translate(wire, diagnostics);
+        diagnostics.addAll(objectProblems);
 
         // (b) object level: a rejected object keeps its previous good version, in its current place
         Set<ResourceKey> keptNow = new HashSet<>();
@@ -152,7 +170,7 @@ final class GenerationBuilder {
             }
         }
 
-        MeshConfigSpec mesh = meshConfig(meshFile, wire, previous, diagnostics);
+        MeshConfigSpec mesh = meshConfig(meshFile, configMap, previous, diagnostics);
         ResourceSet resources = ResourceTranslator.resourceSet(waypoint, trustDomain, kept).toBuilder()
                 .meshConfig(mesh).build();
         LastGood next = new LastGood(parsedFiles, keptByKey, mesh);
@@ -165,24 +183,24 @@ final class GenerationBuilder {
         }
     }
 
+    /** Whether {@code o} is the ConfigMap {@code istio} of the root namespace, which may hold the mesh config. */
+    private boolean isMeshConfigMap(WireObject o) {
+        JsonNode t = o.tree();
+        return t.path("kind").asText().equals("ConfigMap") && t.path("apiVersion").asText().equals("v1")
+                && t.path("metadata").path("name").asText().equals("istio")
+                && t.path("metadata").path("namespace").asText("default").equals(rootNamespace);
+    }
+
     /**
      * The mesh config of this generation: the {@code --mesh-config} file when given (it wins),
      * else the {@code mesh} key of the ConfigMap {@code istio} in the root namespace, else none
      * ({@link MeshConfigSpec#DEFAULT}). A mesh config with an error is reported and the previous
      * generation's is kept, as for any other object.
+     *
+     * @param configMap the first {@link #isMeshConfigMap} object of the generation, or null
      */
-    private MeshConfigSpec meshConfig(DirectoryContent.MeshConfigFile file, List<WireObject> wire, LastGood previous,
+    private MeshConfigSpec meshConfig(DirectoryContent.MeshConfigFile file, WireObject configMap, LastGood previous,
                                       Diagnostics diagnostics) {
-        WireObject configMap = null;
-        for (WireObject o : wire) {
-            JsonNode t = o.tree();
-            if (t.path("kind").asText().equals("ConfigMap") && t.path("apiVersion").asText().equals("v1")
-                    && t.path("metadata").path("name").asText().equals("istio")
-                    && t.path("metadata").path("namespace").asText("default").equals(rootNamespace)) {
-                configMap = o;
-                break;
-            }
-        }
         NamespacedName cmName = new NamespacedName(rootNamespace, "istio");
         MeshConfigSpec parsed;
         SourceRef where;

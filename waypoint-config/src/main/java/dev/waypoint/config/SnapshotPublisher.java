@@ -6,6 +6,7 @@ import dev.waypoint.config.GenerationBuilder.Attempt;
 import dev.waypoint.config.GenerationBuilder.CompilerFailure;
 import dev.waypoint.config.yaml.DirectoryContent;
 import dev.waypoint.config.yaml.DirectoryScan;
+import dev.waypoint.config.yaml.Manifest;
 import dev.waypoint.config.yaml.ManifestFile;
 import dev.waypoint.config.yaml.YamlDirectorySource;
 import dev.waypoint.model.ConfigSnapshot;
@@ -161,7 +162,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         if (closed || !started.compareAndSet(false, true)) {
             throw new IllegalStateException("already started or closed");
         }
-        List<ManifestFile> files;
+        List<? extends Manifest> files;
         DirectoryContent.MeshConfigFile meshFile = null;
         if (feed != null) {
             loadedVersion = feed.version();
@@ -175,7 +176,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             }
             loadedScan = content.scan();
             loadedHash = content.contentHash();
-            files = content.files();
+            files = content.manifests();
             meshFile = content.meshConfig();
         }
         Attempt attempt = builder.build(0, files, meshFile, LastGood.NONE);
@@ -301,7 +302,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             return false;
         }
         loadedHash = content.contentHash();
-        return rebuild(content.files(), content.meshConfig());
+        return rebuild(content.manifests(), content.meshConfig());
     }
 
     /**
@@ -309,7 +310,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
      *
      * @param meshFile the {@code --mesh-config} file as read, or null (a feed has none)
      */
-    private boolean rebuild(List<ManifestFile> files, DirectoryContent.MeshConfigFile meshFile) {
+    private boolean rebuild(List<? extends Manifest> files, DirectoryContent.MeshConfigFile meshFile) {
         long previous = current.get().generation();
         Attempt attempt = builder.build(previous + 1, files, meshFile, lastGood);
         lastReloadMillis = System.currentTimeMillis();

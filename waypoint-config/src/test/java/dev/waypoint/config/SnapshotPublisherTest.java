@@ -90,7 +90,8 @@ class SnapshotPublisherTest {
 
         write("b.yaml", service("b", 80));
 
-        await().atMost(Duration.ofSeconds(2)).until(() -> p.current().generation() == 1);
+        // subscribers are told right after the swap, on the config thread: wait for both
+        await().atMost(Duration.ofSeconds(2)).until(() -> p.current().generation() == 1 && !seen.isEmpty());
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
         assertThat(seen).containsExactly(1L);
     }

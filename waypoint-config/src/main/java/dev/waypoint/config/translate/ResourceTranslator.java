@@ -85,11 +85,42 @@ public final class ResourceTranslator {
      */
     public static List<TranslatedObject> translate(List<WireObject> objects, Diagnostics diagnostics) {
         List<TranslatedObject> out = new ArrayList<>(objects.size());
-        Map<ResourceKey, SourceRef> seen = new HashMap<>();
+        Batch batch = batch(diagnostics);
         for (WireObject o : objects) {
-            out.add(translate(o, diagnostics, seen));
+            out.add(batch.translate(o));
         }
         return out;
+    }
+
+    /**
+     * A translation fed one object at a time, so that each file's trees can go as soon as its
+     * objects are translated; the same as {@link #translate(List, Diagnostics)} over all the
+     * objects in the order they are fed (a second object of the same identity is the error).
+     *
+     * @param diagnostics receives every problem, in the order the objects are fed
+     */
+    public static Batch batch(Diagnostics diagnostics) {
+        return new Batch(diagnostics);
+    }
+
+    /**
+     * One generation's translation, fed in order (see {@link #batch(Diagnostics)}).
+     *
+     * <h2>Threading</h2>
+     * Confined to the thread that builds the generation.
+     */
+    public static final class Batch {
+        private final Diagnostics diagnostics;
+        private final Map<ResourceKey, SourceRef> seen = new HashMap<>();
+
+        private Batch(Diagnostics diagnostics) {
+            this.diagnostics = java.util.Objects.requireNonNull(diagnostics, "diagnostics");
+        }
+
+        /** Translates the next object. */
+        public TranslatedObject translate(WireObject o) {
+            return ResourceTranslator.translate(o, diagnostics, seen);
+        }
     }
 
     /**

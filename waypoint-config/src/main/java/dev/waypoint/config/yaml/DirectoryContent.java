@@ -10,11 +10,12 @@ import java.util.Objects;
  *
  * @param scan the fingerprint taken just before the files were read (so a change made while
  *        reading shows up as a difference at the next poll)
- * @param files one entry per manifest file, sorted by path
+ * @param manifests one entry per manifest file, sorted by path: its bytes ({@link ManifestText}), or a
+ *        {@link ManifestFile} with the error when it could not be read; parsed by whoever reads them
  * @param contentHash SHA-256 over every path and its bytes: equal hashes mean equal config
  * @param meshConfig the {@code --mesh-config} file, or null when there is none
  */
-public record DirectoryContent(DirectoryScan scan, List<ManifestFile> files, String contentHash,
+public record DirectoryContent(DirectoryScan scan, List<Manifest> manifests, String contentHash,
                                MeshConfigFile meshConfig) {
     /**
      * The {@code --mesh-config} file as read.
@@ -30,13 +31,21 @@ public record DirectoryContent(DirectoryScan scan, List<ManifestFile> files, Str
     }
 
     /** Content with no mesh config file. */
-    public DirectoryContent(DirectoryScan scan, List<ManifestFile> files, String contentHash) {
-        this(scan, files, contentHash, null);
+    public DirectoryContent(DirectoryScan scan, List<Manifest> manifests, String contentHash) {
+        this(scan, manifests, contentHash, null);
     }
 
     public DirectoryContent {
         Objects.requireNonNull(scan, "scan");
-        files = List.copyOf(files);
+        manifests = List.copyOf(manifests);
         Objects.requireNonNull(contentHash, "contentHash");
+    }
+
+    /**
+     * Every file parsed, at once (for tools and tests; the publisher parses one file at a time
+     * through {@link #manifests()}, which keeps far less in the heap).
+     */
+    public List<ManifestFile> files() {
+        return manifests.stream().map(Manifest::parse).toList();
     }
 }

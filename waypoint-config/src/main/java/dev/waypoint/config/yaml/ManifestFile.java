@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param objects the objects, in document order; empty when broken
  * @param error the file-level problem ({@code file:line: - -: -: message}), or null when it parsed
  */
-public record ManifestFile(String path, List<WireObject> objects, Diagnostics.Problem error) {
+public record ManifestFile(String path, List<WireObject> objects, Diagnostics.Problem error) implements Manifest {
     public ManifestFile {
         Objects.requireNonNull(path, "path");
         objects = List.copyOf(objects);
@@ -33,6 +33,12 @@ public record ManifestFile(String path, List<WireObject> objects, Diagnostics.Pr
     static ManifestFile broken(String path, int line, String message) {
         return new ManifestFile(path, List.of(), new Diagnostics.Problem(Diagnostics.Severity.ERROR,
                 new SourceRef(path, Math.max(line, 0)), "-", null, "-", message));
+    }
+
+    /** Already parsed: itself. */
+    @Override
+    public ManifestFile parse() {
+        return this;
     }
 
     /** Whether the file was read and parsed. */

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * shows up as new modification times and file keys. A link that points nowhere is treated as
  * absent (kubelet removes such links right after a swap).
  *
- * <p>A file that cannot be read or parsed becomes a {@link ManifestFile} with a file-level error;
+ * <p>A file that cannot be read becomes a {@link ManifestFile} with a file-level error, one that
+ * does not parse becomes one when its {@link ManifestText} is parsed;
  * a directory that cannot be listed is an {@link IOException}, so that no file silently vanishes.
  *
  * <h2>Threading</h2>
@@ -144,7 +145,7 @@ public final class YamlDirectorySource {
     }
 
     /**
-     * Reads and parses every manifest file. The scan is taken before reading, so that a change
+     * Reads every manifest file (parsing is left to {@link Manifest#parse()}). The scan is taken before reading, so that a change
      * made while reading is seen as a difference by the next {@link #scan()}.
      *
      * @throws IOException when the directory (or a directory below it) cannot be listed
@@ -152,7 +153,7 @@ public final class YamlDirectorySource {
     public DirectoryContent read() throws IOException {
         DirectoryScan scan = scan();
         MessageDigest digest = sha256();
-        List<ManifestFile> files = new ArrayList<>(scan.files().size());
+        List<Manifest> files = new ArrayList<>(scan.files().size());
         DirectoryContent.MeshConfigFile mesh = null;
         for (DirectoryScan.Entry entry : scan.files()) {
             if (entry.path().equals(MESH_ENTRY)) {
@@ -174,7 +175,7 @@ public final class YamlDirectorySource {
             digest.update(Long.toString(bytes.length).getBytes(StandardCharsets.UTF_8));
             digest.update((byte) 0);
             digest.update(bytes);
-            files.add(YamlManifestReader.parse(entry.path(), bytes));
+            files.add(new ManifestText(entry.path(), bytes)); // parsed by the generation builder, one file at a time
         }
         return new DirectoryContent(scan, files, HexFormat.of().formatHex(digest.digest()), mesh);
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
@@ -32,11 +33,11 @@ import java.util.regex.Pattern;
  * Stateless; the shared mapper is thread-safe.
  */
 final class YamlManifestReader {
-    private static final ObjectMapper MAPPER = new ObjectMapper(YAMLFactory.builder()
+    private static final ObjectMapper MAPPER = new ObjectMapper(new ManifestYamlFactory(YAMLFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             // "key:" and an empty document are null, as in the API server's YAML; "" stays a string
-            .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)
-            .build());
+            .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)));
+    private static final JsonNodeFactory NODES = MAPPER.getNodeFactory();
 
     /** SnakeYAML's mark line ({@code in 'reader', line 3, column 1:}), followed by a snippet and a caret. */
     private static final Pattern MARK = Pattern.compile("in '[^']*', line \\d+, column \\d+:?");
@@ -45,6 +46,7 @@ final class YamlManifestReader {
 
     static ManifestFile parse(String path, byte[] content) {
         List<WireObject> out = new ArrayList<>();
+        StringCache strings = new StringCache();
         try (JsonParser p = MAPPER.createParser(content)) {
             JsonToken t;
             while ((t = p.nextToken()) != null) {
@@ -53,10 +55,10 @@ final class YamlManifestReader {
                     continue; // an empty document ("---" followed by nothing, or only comments)
                 }
                 if (t == JsonToken.START_OBJECT) {
-                    readDocument(p, path, line, out);
+                    readDocument(p, path, line, out, strings);
                 } else {
                     // not an object: the translator reports it, pointing at this line
-                    out.add(new WireObject(MAPPER.readTree(p), new SourceRef(path, line)));
+                    out.add(new WireObject(readValue(p, strings), new SourceRef(path, line)));
                 }
             }
         } catch (JsonProcessingException e) {
@@ -69,21 +71,22 @@ final class YamlManifestReader {
     }
 
     /** Reads one root object, remembering where each element of a root {@code items} list starts. */
-    private static void readDocument(JsonParser p, String path, int line, List<WireObject> out) throws IOException {
-        ObjectNode root = MAPPER.createObjectNode();
+    private static void readDocument(JsonParser p, String path, int line, List<WireObject> out, StringCache strings)
+            throws IOException {
+        ObjectNode root = NODES.objectNode();
         List<Integer> itemLines = List.of();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String field = p.currentName();
+            String field = strings.canonical(p.currentName());
             JsonToken value = p.nextToken();
             if (field.equals("items") && value == JsonToken.START_ARRAY) {
                 ArrayNode items = root.putArray("items");
                 itemLines = new ArrayList<>();
                 while (p.nextToken() != JsonToken.END_ARRAY) {
                     itemLines.add(p.currentTokenLocation().getLineNr());
-                    items.add(MAPPER.<JsonNode>readTree(p));
+                    items.add(readValue(p, strings));
                 }
             } else {
-                root.set(field, MAPPER.readTree(p));
+                root.set(field, readValue(p, strings));
             }
         }
 
@@ -99,6 +102,52 @@ final class YamlManifestReader {
             }
         } else if (!(isList && items.isNull())) {
             out.add(new WireObject(root, new SourceRef(path, line)));
+        }
+    }
+
+    /**
+     * The value at the parser's current token, as {@code MAPPER.readTree(p)} would build it, minus
+     * the deserialization context databind makes for each call (five or more per object: one per
+     * root field, issue 17). Objects, lists, strings, booleans, nulls and whole numbers are built
+     * here; anything rarer (floats, {@code !!binary}) is left to databind. Keys and short strings
+     * are shared through {@code strings}, so the records built from the trees share them too. Duplicate keys are the
+     * parser's business ({@code STRICT_DUPLICATE_DETECTION}), as before.
+     */
+    private static JsonNode readValue(JsonParser p, StringCache strings) throws IOException {
+        switch (p.currentToken()) {
+            case START_OBJECT: {
+                ObjectNode o = NODES.objectNode();
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = strings.canonical(p.currentName());
+                    p.nextToken();
+                    o.set(field, readValue(p, strings));
+                }
+                return o;
+            }
+            case START_ARRAY: {
+                ArrayNode a = NODES.arrayNode();
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    a.add(readValue(p, strings));
+                }
+                return a;
+            }
+            case VALUE_STRING:
+                return NODES.textNode(strings.canonical(p.getText()));
+            case VALUE_TRUE:
+                return NODES.booleanNode(true);
+            case VALUE_FALSE:
+                return NODES.booleanNode(false);
+            case VALUE_NULL:
+                return NODES.nullNode();
+            case VALUE_NUMBER_INT:
+                // JsonNodeDeserializer._fromInt with no coercion feature enabled
+                return switch (p.getNumberType()) {
+                    case INT -> NODES.numberNode(p.getIntValue());
+                    case LONG -> NODES.numberNode(p.getLongValue());
+                    default -> NODES.numberNode(p.getBigIntegerValue());
+                };
+            default:
+                return MAPPER.readTree(p);
         }
     }
 
