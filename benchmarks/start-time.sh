@@ -13,7 +13,8 @@
 # (benchmarks/target/waypoint-bench.jar: makes the certificates and picks free ports), RUNS (5),
 # CONFIG (examples/demo), VARIANTS ('|'-separated JVM flag sets; "none" = no flags; the word
 # APPCDS stands for -XX:SharedArchiveFile=<an archive made by one training launch with
-# -XX:ArchiveClassesAtExit>). Binds 127.0.0.1 only; kills what it starts.
+# -XX:ArchiveClassesAtExit>; words of the form NAME=VALUE, e.g. MALLOC_ARENA_MAX=2, are set in the
+# JVM's environment instead of passed as flags). Binds 127.0.0.1 only; kills what it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WAYPOINT_JAR=${WAYPOINT_JAR:-waypoint-server/target/waypoint.jar}
@@ -30,11 +31,11 @@ java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.MakeCerts "$WORK/certs" >/dev/null
 
 # launch FLAGS -> prints "READY_MS CPU_MS RSS_KIB"
 launch() {
-  local flags=$1 wp health stats admin t0 t1 rss cpu
+  local flags=$1 wp health stats admin t0 t1 rss cpu w envs=() jvm=()
+  for w in $flags; do if [[ $w == [A-Z_]*=* ]]; then envs+=("$w"); else jvm+=("$w"); fi; done
   read -r wp health stats admin <<<"$(java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
   t0=$(date +%s%N)
-  # shellcheck disable=SC2086
-  java $flags -jar "$WORK/waypoint.jar" run --config-dir "$CONFIG" --cert-dir "$WORK/certs/waypoint" \
+  env "${envs[@]}" java "${jvm[@]}" -jar "$WORK/waypoint.jar" run --config-dir "$CONFIG" --cert-dir "$WORK/certs/waypoint" \
     --gateway istio-system/waypoint --listen "127.0.0.1:$wp" --health "127.0.0.1:$health" \
     --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" >"$WORK/launch.log" 2>&1 &
   PID=$!
