@@ -27,6 +27,7 @@
 #   SCALE_JAVA_OPTS=...               JVM flags for the start with the 10,000-Service config
 #   WAYPOINT2_JAR=... WAYPOINT2_LABEL=waypoint-2 WAYPOINT2_JAVA_OPTS=...
 #                                     a second waypoint (another build, or other JVM flags) measured alike
+#   KINDS="fixed sat bulk"            which measurements to take (e.g. KINDS=fixed for CPU and RSS at the fixed rate)
 #   JVM_DEFAULTS_RUN=1                also measure the fixed-rate run of the waypoint with JVM default flags
 #   BUILD=auto|1|0                    build when the jars are missing (auto), always (1), never (0)
 #   OUT=dir                           output directory
@@ -265,6 +266,7 @@ runs_of() { # path -> the measurements it takes part in
 run_load() { # path kind extra-args...
   local path=$1 kind=$2; shift 2
   [[ " $(runs_of "$path") " == *" $kind "* ]] || return 0
+  [[ " ${KINDS:-fixed sat bulk} " == *" $kind "* ]] || return 0
   local authority=${AUTH[$path]}
   if [[ $kind == bulk ]]; then authority=${BULK_AUTH[$path]}; fi
   log "$path $kind"
