@@ -13,7 +13,9 @@
 # Settings (environment): WAYPOINT_JAR, BENCH_JAR, CONNS (40), TUNNELS (4000; a multiple of CONNS,
 # at most 100 per connection: the listener's SETTINGS_MAX_CONCURRENT_STREAMS), RATE (200),
 # JAVA_OPTS (the waypoint's JVM flags; default the Helm chart's in a 256 MiB pod), KEEP (a
-# directory to keep the histograms in). Binds loopback only (127.234.x.x and 127.0.0.1); kills
+# directory to keep the histograms in), UPSTREAM_IDLE (5s: the waypoint's --upstream-idle-timeout, so
+# that the pooled upstream connections opened while the tunnels' first requests came in a burst are
+# closed again before the reading, and what is left is the tunnels' own cost). Binds loopback only (127.234.x.x and 127.0.0.1); kills
 # what it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ BENCH_JAR=${BENCH_JAR:-benchmarks/target/waypoint-bench.jar}
 CONNS=${CONNS:-40}
 TUNNELS=${TUNNELS:-4000}
 RATE=${RATE:-200}
+UPSTREAM_IDLE=${UPSTREAM_IDLE:-5s}
 JAVA_OPTS=${JAVA_OPTS:--XX:MaxRAM=256m -XX:+UseSerialGC -XX:MaxRAMPercentage=40 -Xss512k -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m}
 POD_IP=${POD_IP:-127.234.1.1}
 VIP=${VIP:-127.234.0.10}
@@ -48,13 +51,13 @@ java -XX:+UseParallelGC -Xmx256m -cp "$WORK/bench.jar" dev.waypoint.bench.e2e.De
   --http-port "$HTTP_PORT" --bulk-port "$BULK_PORT" --hbone-port "$HBONE_PORT" --cert-dir "$WORK/certs/pod" \
   --threads 2 >"$WORK/dest.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 600); do grep -q '^ready' "$WORK/dest.log" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q '^ready' "$WORK/dest.log" 2>/dev/null && break; sleep 0.05; done
 
 # shellcheck disable=SC2086
 java $JAVA_OPTS -jar "$WORK/waypoint.jar" run --config-dir "$WORK/manifests" --cert-dir "$WORK/certs/waypoint" \
   --gateway istio-system/waypoint --listen "127.0.0.1:$WP_PORT" --hbone-port "$HBONE_PORT" \
   --health "127.0.0.1:$HEALTH_PORT" --stats "127.0.0.1:$STATS_PORT" --admin "127.0.0.1:$ADMIN_PORT" \
-  --workers 2 >"$WORK/waypoint.log" 2>&1 &
+  --workers 2 --upstream-idle-timeout "$UPSTREAM_IDLE" >"$WORK/waypoint.log" 2>&1 &
 WP=$!
 PIDS+=("$WP")
 for _ in $(seq 6000); do
@@ -76,6 +79,8 @@ measure() {
   sleep $(( warm + 5 ))
   hist=$WORK/histogram-$label.txt
   jcmd "$WP" GC.class_histogram >"$hist"
+  curl -fs "http://127.0.0.1:$STATS_PORT/stats/prometheus" | awk '/^waypoint_hbone_outbound_streams / {print $2}' \
+    >"$WORK/streams-$label" || true
   sleep 1
   local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$WP/status")
   jcmd "$WP" VM.native_memory summary >"$WORK/nmt-$label.txt" 2>/dev/null || true
@@ -93,6 +98,7 @@ read -r h1 r1 o1 <<<"$(measure many "$TUNNELS")"
 echo "$CONNS connections x $(( TUNNELS / CONNS )) tunnels ($TUNNELS): live heap $(( h1 / 1024 )) KiB ($o1 objects), RSS $(( r1 / 1024 )) MiB"
 n=$(( TUNNELS - BASE ))
 echo "per idle tunnel: live heap $(( (h1 - h0) / n )) B ($(( (o1 - o0) / n )) objects), RSS $(( (r1 - r0) * 1024 / n )) B"
+echo "outbound HBONE streams (pooled upstream connections) at the readings: $(cat "$WORK/streams-base") and $(cat "$WORK/streams-many")"
 echo "top of the histogram difference (bytes per extra tunnel, class):"
 join -1 2 -2 2 -o 0,1.1,2.1 \
   <(awk '/^ *[0-9]+:/ {print $3, $4}' "$WORK/histogram-base.txt" | sort -k2,2) \
