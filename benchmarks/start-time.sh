@@ -63,7 +63,7 @@ fi
 # the static archive: what the Dockerfile builds (java -Xshare:dump over the committed class list)
 SCDS="-XX:SharedArchiveFile=$WORK/static.jsa"
 if [[ "$VARIANTS" == *STATICCDS* ]]; then
-  java -Xshare:dump -XX:SharedClassListFile=waypoint-server/src/main/cds/waypoint.classlist \
+  java -Xmx256m -Xshare:dump -XX:SharedClassListFile=waypoint-server/src/main/cds/waypoint.classlist \
     -XX:SharedArchiveFile="$WORK/static.jsa" -cp "$WORK/waypoint.jar" >"$WORK/dump.log" 2>&1 \
     || { cat "$WORK/dump.log" >&2; exit 1; }
   echo "static CDS archive: $(du -k "$WORK/static.jsa" | cut -f1) KiB"
