@@ -166,7 +166,7 @@ wait_for_line "$LOGS/dest.log" '^ready' 30
 cds_opts() { # OPTS JAR -> OPTS with STATICCDS replaced by a static archive of JAR (dumped once)
   local opts=$1 jsa=${2%.jar}.jsa
   if [[ " $opts " == *" STATICCDS "* ]]; then
-    [[ -f $jsa ]] || java -Xshare:dump -XX:SharedClassListFile="$ROOT/waypoint-server/src/main/cds/waypoint.classlist" \
+    [[ -f $jsa ]] || java -Xmx256m -Xshare:dump -XX:SharedClassListFile="$ROOT/waypoint-server/src/main/cds/waypoint.classlist" \
       -XX:SharedArchiveFile="$jsa" -cp "$2" >/dev/null 2>&1
     opts=${opts//STATICCDS/-XX:SharedArchiveFile=$jsa}
   fi
