@@ -23,10 +23,13 @@
 #   SCALE_SERVICES=10000              services (and pods) in the config-compile set
 #   PATHS="direct waypoint nghttpx"   which paths to run
 #   WAYPOINT_JAR=...                  the waypoint to measure (default: waypoint-server/target/waypoint.jar)
-#   WAYPOINT_JAVA_OPTS=...            JVM flags of the waypoint (default below)
+#   WAYPOINT_JAVA_OPTS=...            JVM flags of the waypoint (default below); the word STATICCDS stands for
+#                                     -XX:SharedArchiveFile=<a static CDS archive of that jar, dumped from the
+#                                     committed class list as the Dockerfile does>
 #   SCALE_JAVA_OPTS=...               JVM flags for the start with the 10,000-Service config
 #   WAYPOINT2_JAR=... WAYPOINT2_LABEL=waypoint-2 WAYPOINT2_JAVA_OPTS=...
 #                                     a second waypoint (another build, or other JVM flags) measured alike
+#   KINDS="fixed sat bulk"            which measurements to take (e.g. KINDS=fixed for CPU and RSS at the fixed rate)
 #   JVM_DEFAULTS_RUN=1                also measure the fixed-rate run of the waypoint with JVM default flags
 #   BUILD=auto|1|0                    build when the jars are missing (auto), always (1), never (0)
 #   OUT=dir                           output directory
@@ -147,7 +150,7 @@ bench dev.waypoint.bench.e2e.ManifestGen --kind bench --out "$WORK/manifests" --
 log "config compile: $SCALE_SERVICES Services + pods"
 bench dev.waypoint.bench.e2e.ManifestGen --kind scale --services "$SCALE_SERVICES" --namespaces 100 \
   --out "$WORK/scale" >/dev/null
-java $WAYPOINT_JAVA_OPTS -Xmx512m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.CompileTime "$WORK/scale" --repeat 3 >"$OUT/compile.json"
+java ${WAYPOINT_JAVA_OPTS//STATICCDS/} -Xmx512m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.CompileTime "$WORK/scale" --repeat 3 >"$OUT/compile.json"
 
 # ---------------------------------------------------------------- destination side
 log "starting the destination side (terminator + backend) on $POD_IP"
@@ -160,8 +163,18 @@ wait_for_line "$LOGS/dest.log" '^ready' 30
 # ---------------------------------------------------------------- waypoints
 # launch_waypoint NAME JAR "JVM OPTS" CONFIG-DIR LOG: starts a waypoint on fresh loopback ports and
 # waits until GET /healthz/ready answers 200; sets WP_PID, WP_PORT, READY_MS (process start to ready).
+cds_opts() { # OPTS JAR -> OPTS with STATICCDS replaced by a static archive of JAR (dumped once)
+  local opts=$1 jsa=${2%.jar}.jsa
+  if [[ " $opts " == *" STATICCDS "* ]]; then
+    [[ -f $jsa ]] || java -Xmx256m -Xshare:dump -XX:SharedClassListFile="$ROOT/waypoint-server/src/main/cds/waypoint.classlist" \
+      -XX:SharedArchiveFile="$jsa" -cp "$2" >/dev/null 2>&1
+    opts=${opts//STATICCDS/-XX:SharedArchiveFile=$jsa}
+  fi
+  echo "$opts"
+}
 launch_waypoint() {
   local name=$1 jar=$2 opts=$3 cfg=$4 logf=$5 t0 t1 health stats admin
+  opts=$(cds_opts "$opts" "$jar")
   read -r WP_PORT health stats admin <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
@@ -265,6 +278,7 @@ runs_of() { # path -> the measurements it takes part in
 run_load() { # path kind extra-args...
   local path=$1 kind=$2; shift 2
   [[ " $(runs_of "$path") " == *" $kind "* ]] || return 0
+  [[ " ${KINDS:-fixed sat bulk} " == *" $kind "* ]] || return 0
   local authority=${AUTH[$path]}
   if [[ $kind == bulk ]]; then authority=${BULK_AUTH[$path]}; fi
   log "$path $kind"

@@ -13,7 +13,9 @@
 # (benchmarks/target/waypoint-bench.jar: makes the certificates and picks free ports), RUNS (5),
 # CONFIG (examples/demo), VARIANTS ('|'-separated JVM flag sets; "none" = no flags; the word
 # APPCDS stands for -XX:SharedArchiveFile=<an archive made by one training launch with
-# -XX:ArchiveClassesAtExit>). Binds 127.0.0.1 only; kills what it starts.
+# -XX:ArchiveClassesAtExit>; STATICCDS for -XX:SharedArchiveFile=<a static archive dumped from the
+# committed class list waypoint-server/src/main/cds/waypoint.classlist, as the Dockerfile does>; words of the form NAME=VALUE, e.g. MALLOC_ARENA_MAX=2, are set in the
+# JVM's environment instead of passed as flags). Binds 127.0.0.1 only; kills what it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WAYPOINT_JAR=${WAYPOINT_JAR:-waypoint-server/target/waypoint.jar}
@@ -30,11 +32,11 @@ java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.MakeCerts "$WORK/certs" >/dev/null
 
 # launch FLAGS -> prints "READY_MS CPU_MS RSS_KIB"
 launch() {
-  local flags=$1 wp health stats admin t0 t1 rss cpu
+  local flags=$1 wp health stats admin t0 t1 rss cpu w envs=() jvm=()
+  for w in $flags; do if [[ $w == [A-Z_]*=* ]]; then envs+=("$w"); else jvm+=("$w"); fi; done
   read -r wp health stats admin <<<"$(java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
   t0=$(date +%s%N)
-  # shellcheck disable=SC2086
-  java $flags -jar "$WORK/waypoint.jar" run --config-dir "$CONFIG" --cert-dir "$WORK/certs/waypoint" \
+  env "${envs[@]}" java "${jvm[@]}" -jar "$WORK/waypoint.jar" run --config-dir "$CONFIG" --cert-dir "$WORK/certs/waypoint" \
     --gateway istio-system/waypoint --listen "127.0.0.1:$wp" --health "127.0.0.1:$health" \
     --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" >"$WORK/launch.log" 2>&1 &
   PID=$!
@@ -58,12 +60,20 @@ if [[ "$VARIANTS" == *APPCDS* ]]; then
   launch "-XX:ArchiveClassesAtExit=$WORK/waypoint.jsa" >/dev/null
   echo "AppCDS archive: $(du -k "$WORK/waypoint.jsa" | cut -f1) KiB"
 fi
+# the static archive: what the Dockerfile builds (java -Xshare:dump over the committed class list)
+SCDS="-XX:SharedArchiveFile=$WORK/static.jsa"
+if [[ "$VARIANTS" == *STATICCDS* ]]; then
+  java -Xmx256m -Xshare:dump -XX:SharedClassListFile=waypoint-server/src/main/cds/waypoint.classlist \
+    -XX:SharedArchiveFile="$WORK/static.jsa" -cp "$WORK/waypoint.jar" >"$WORK/dump.log" 2>&1 \
+    || { cat "$WORK/dump.log" >&2; exit 1; }
+  echo "static CDS archive: $(du -k "$WORK/static.jsa" | cut -f1) KiB"
+fi
 echo "load (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg); java: $(java -version 2>&1 | head -1)"
 IFS='|' read -r -a V <<<"$VARIANTS"
 declare -A MS CPU RSS
 for r in $(seq "$RUNS"); do
   for v in "${V[@]}"; do
-    flags=${v//APPCDS/$CDS}; [[ "$flags" == none ]] && flags=
+    flags=${v//STATICCDS/$SCDS}; flags=${flags//APPCDS/$CDS}; [[ "$flags" == none ]] && flags=
     read -r ms cpu rss <<<"$(launch "$flags")"
     MS[$v]+="$ms "; CPU[$v]+="$cpu "; RSS[$v]+="$rss "
     echo "run $r [$v]: ready ${ms} ms, CPU to ready ${cpu} ms, idle RSS $(( rss / 1024 )) MiB"

@@ -84,7 +84,8 @@ public final class JwksCache implements AutoCloseable {
 
     private final Settings settings;
     private final ScheduledExecutorService executor;
-    private final HttpClient http;
+    /** Built on the first fetch: most configs have no jwksUri, and the client costs a thread and its TLS setup at start. */
+    private HttpClient http;
     private final Ticker ticker;
     private final AsyncLoadingCache<URI, JWKSet> cache;
     /** When each URI's keys were last fetched successfully ({@link #ticker} time). */
@@ -102,8 +103,6 @@ public final class JwksCache implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(settings.fetchTimeout())
-                .followRedirects(HttpClient.Redirect.NORMAL).build();
         // no refreshAfterWrite: Caffeine's read-triggered refresh did not always start after the
         // interval (seen with a test ticker, 1 run in 3); reads below start it themselves
         this.cache = Caffeine.newBuilder()
@@ -222,11 +221,20 @@ public final class JwksCache implements AutoCloseable {
         });
     }
 
+    /** The HTTP client, built on first use (the default SSLContext and its trust store load then). */
+    private synchronized HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder().executor(executor).connectTimeout(settings.fetchTimeout())
+                    .followRedirects(HttpClient.Redirect.NORMAL).build();
+        }
+        return http;
+    }
+
     /** One HTTP GET of a JWKS document, parsed. Runs entirely on the jwks thread. */
     private CompletableFuture<JWKSet> fetch(URI uri) {
         return CompletableFuture.supplyAsync(() -> HttpRequest.newBuilder(uri).timeout(settings.fetchTimeout())
                         .header("accept", "application/json").GET().build(), executor)
-                .thenCompose(req -> http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()))
+                .thenCompose(req -> http().sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()))
                 .thenApply(res -> {
                     if (res.statusCode() != 200) {
                         throw new IllegalStateException("status " + res.statusCode() + " (expected: 200)");

@@ -99,6 +99,12 @@ final class TlsContexts {
 
     private static SslContextBuilder common(SslContextBuilder b) {
         return b.sslProvider(PROVIDER)
+                // Netty hands the key and chain to the key manager through an in-memory KeyStore
+                // that never leaves the process. The default type, PKCS12, encrypts the key on the
+                // way in and decrypts it on the way out with 10,000 PBKDF2 rounds each: ~200 ms of
+                // CPU per start (and per certificate renewal) in a cold JVM. JKS's key protection
+                // is one cheap pass (benchmarks/RESULTS.md, "Issue 17: start, RSS and idle tunnels").
+                .keyStoreType("JKS")
                 .protocols(PROTOCOLS)
                 .ciphers(CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
                 .applicationProtocolConfig(ALPN_H2);

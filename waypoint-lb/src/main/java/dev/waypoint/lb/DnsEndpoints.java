@@ -59,9 +59,10 @@ final class DnsEndpoints implements AutoCloseable {
     static final int MIN_TTL_SECONDS = 1;
     static final int RETRY_SECONDS = 5;
 
-    private final EventLoopGroup group;
-    private final EventLoop loop;
-    private final DnsNameResolver resolver;
+    private final List<InetSocketAddress> servers;
+    /** The resolver's loop, made on the first name: most configs have no DNS ServiceEntry (a thread and ~80 classes at start). */
+    private Resolver dns;
+    private boolean closed;
     private final LongSupplier nanoTime;
     private final Map<String, Name> names = new ConcurrentHashMap<>();
 
@@ -71,15 +72,34 @@ final class DnsEndpoints implements AutoCloseable {
      */
     DnsEndpoints(List<InetSocketAddress> servers, LongSupplier nanoTime) {
         this.nanoTime = nanoTime;
-        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dns", true), NioIoHandler.newFactory());
-        this.loop = group.next();
-        this.resolver = new DnsNameResolverBuilder(loop)
-                .datagramChannelType(NioDatagramChannel.class)
-                .nameServerProvider(servers.isEmpty() ? DnsServerAddressStreamProviders.platformDefault()
-                        : new SequentialDnsServerAddressStreamProvider(servers))
-                .queryTimeoutMillis(5_000)
-                .recursionDesired(true)
-                .build();
+        this.servers = List.copyOf(servers);
+    }
+
+    /** The DNS event loop and its resolver. */
+    private record Resolver(EventLoopGroup group, EventLoop loop, DnsNameResolver resolver) {}
+
+    /** The resolver, started on first use; after {@link #close()} a rejected execution, as a closed loop gives. */
+    private synchronized Resolver dns() {
+        if (dns == null) {
+            if (closed) {
+                throw new java.util.concurrent.RejectedExecutionException("DNS resolver closed");
+            }
+            EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("dns", true),
+                    NioIoHandler.newFactory());
+            EventLoop loop = group.next();
+            dns = new Resolver(group, loop, new DnsNameResolverBuilder(loop)
+                    .datagramChannelType(NioDatagramChannel.class)
+                    .nameServerProvider(servers.isEmpty() ? DnsServerAddressStreamProviders.platformDefault()
+                            : new SequentialDnsServerAddressStreamProvider(servers))
+                    .queryTimeoutMillis(5_000)
+                    .recursionDesired(true)
+                    .build());
+        }
+        return dns;
+    }
+
+    private EventLoop loop() {
+        return dns().loop();
     }
 
     /** What is known of one name. */
@@ -112,7 +132,7 @@ final class DnsEndpoints implements AutoCloseable {
     Future<Answer> firstAnswer(String host) {
         Name n = names.computeIfAbsent(key(host), k -> newName(k));
         Answer a = n.answer;
-        return a != null ? loop.newSucceededFuture(a) : n.first;
+        return a != null ? loop().newSucceededFuture(a) : n.first;
     }
 
     /** Starts resolving the names of a new snapshot and forgets the others. Any thread. */
@@ -143,13 +163,13 @@ final class DnsEndpoints implements AutoCloseable {
 
     private Name newName(String key) {
         Name n = new Name();
-        n.first = loop.newPromise();
+        n.first = loop().newPromise();
         refresh(key, n);
         return n;
     }
 
     private void refresh(String key, Name n) {
-        loop.execute(() -> {
+        loop().execute(() -> {
             if (n.inFlight != null) {
                 return;
             }
@@ -157,7 +177,7 @@ final class DnsEndpoints implements AutoCloseable {
             if (a != null && nanoTime.getAsLong() - a.expiresAt() < 0) {
                 return; // another lookup refreshed it already
             }
-            Promise<Answer> p = loop.newPromise();
+            Promise<Answer> p = loop().newPromise();
             n.inFlight = p;
             query(key, DnsRecordType.A).addListener(f -> {
                 if (f.isSuccess() && !((Answer) f.getNow()).addresses().isEmpty()) {
@@ -192,8 +212,9 @@ final class DnsEndpoints implements AutoCloseable {
 
     /** One question; completes with its addresses (possibly none) and their TTL. On the DNS loop. */
     private Future<Answer> query(String key, DnsRecordType type) {
-        Promise<Answer> out = loop.newPromise();
-        resolver.resolveAll(new DefaultDnsQuestion(key, type)).addListener(f -> {
+        Resolver dns = dns();
+        Promise<Answer> out = dns.loop().newPromise();
+        dns.resolver().resolveAll(new DefaultDnsQuestion(key, type)).addListener(f -> {
             if (!f.isSuccess()) {
                 out.setFailure(f.cause());
                 return;
@@ -224,8 +245,11 @@ final class DnsEndpoints implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        resolver.close();
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    public synchronized void close() {
+        closed = true;
+        if (dns != null) {
+            dns.resolver().close();
+            dns.group().shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.waypoint.lb;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.testing.TestDnsServer;
@@ -106,5 +107,25 @@ class DnsEndpointsTest {
         assertThat(first("a.example.test")).containsExactly(ip("127.110.1.8"));
         dns.retain(List.of());
         assertThat(dns.debug()).isEmpty();
+    }
+
+    private static long dnsThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("dns-")).count();
+    }
+
+    @Test
+    void noResolverThreadUntilTheFirstNameAndNoneAfterClose() throws Exception {
+        long before = dnsThreads();
+        DnsEndpoints idle = new DnsEndpoints(List.of(server.address()), now::get);
+        idle.retain(List.of()); // a snapshot without DNS names
+        assertThat(idle.debug()).isEmpty();
+        assertThat(dnsThreads()).isLessThanOrEqualTo(before);
+        idle.close(); // never started: nothing to stop
+        assertThatThrownBy(() -> idle.retain(List.of("a.example.test")))
+                .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+
+        server.answer("a.example.test", new TestDnsServer.Records(List.of(ip("127.110.1.9")), 30));
+        assertThat(first("a.example.test")).containsExactly(ip("127.110.1.9")); // the fixture's starts on demand
+        assertThat(dnsThreads()).isGreaterThanOrEqualTo(1);
     }
 }

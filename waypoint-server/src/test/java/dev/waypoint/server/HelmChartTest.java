@@ -180,7 +180,8 @@ class HelmChartTest {
         List<String> command = texts(c.at("/command"));
         assertThat(command.get(0)).isEqualTo("java");
         List<String> flags = new ArrayList<>(command.subList(1, command.indexOf("-jar")));
-        assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxRAMPercentage=35", "-Xlog:gc:stderr");
+        assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxRAMPercentage=35", "-Xlog:gc:stderr",
+                "-XX:SharedArchiveFile=/opt/waypoint/custom.jsa", "-XX:TrimNativeHeapInterval=5000");
         flags.remove("-XX:+PrintFlagsFinal");
         List<String> argv = new ArrayList<>();
         argv.add(ProcessHandle.current().info().command().orElse("java"));
