@@ -34,7 +34,9 @@ final class TelemetryCel {
     private static final CelRuntime RUNTIME = CelRuntimeFactory.standardCelRuntimeBuilder().build();
 
     static {
-        var b = CelCompilerFactory.standardCelCompilerBuilder();
+        // the standard macros (has, all, exists, exists_one, map, filter), as Envoy's CEL has them
+        var b = CelCompilerFactory.standardCelCompilerBuilder()
+                .setStandardMacros(dev.cel.parser.CelStandardMacro.STANDARD_MACROS);
         for (String v : new String[] {"request", "response", "source", "destination", "connection", "upstream"}) {
             b.addVar(v, MapType.create(SimpleType.STRING, SimpleType.DYN));
         }
