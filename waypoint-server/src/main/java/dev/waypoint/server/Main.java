@@ -325,7 +325,7 @@ public final class Main implements Runnable {
         }
     }
 
-    /** {@code --cluster-id}: a name, not blank (an empty $ISTIO_META_CLUSTER_ID is refused, not taken as the default). */
+    /** {@code --cluster-id}: a name, not blank (an empty $ISTIO_META_CLUSTER_ID is refused, not defaulted). */
     static String clusterId(String flag) {
         if (flag == null || flag.isBlank()) {
             throw new CommandLine.ParameterException(new CommandLine(new Main()), "--cluster-id: \"" + flag

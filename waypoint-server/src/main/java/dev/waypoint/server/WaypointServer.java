@@ -204,8 +204,9 @@ public final class WaypointServer implements AutoCloseable {
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
+                // (open tunnels' bytes every tcp_reporting_duration)
                 new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local",
-                        settings.clusterId(), settings.gateway()).reportOn(dataPlane)); // open tunnels' bytes every tcp_reporting_duration
+                        settings.clusterId(), settings.gateway()).reportOn(dataPlane));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }

@@ -82,8 +82,9 @@ final class LabelPlan {
 
     /**
      * The label values of one request: standard ones from {@code base} (in the order of the plan's
-     * standard names, {@link IstioLabels#NAMES} for the HTTP metrics), the others evaluated against {@code attributes} (a value that fails to evaluate, or
-     * null, is {@code unknown}, as Envoy writes it).
+     * standard names, {@link IstioLabels#NAMES} for the HTTP metrics), the others evaluated against
+     * {@code attributes} (a value that fails to evaluate, or null, is {@code unknown}, as Envoy
+     * writes it).
      *
      * @param attributes the request's CEL attributes; built on first need when null
      */
@@ -118,7 +119,8 @@ final class LabelPlan {
             }
             try {
                 Object x = values[i].eval(attributes);
-                v[i] = x == null || x instanceof dev.cel.runtime.CelUnknownSet ? IstioLabels.UNKNOWN : String.valueOf(x);
+                boolean none = x == null || x instanceof dev.cel.runtime.CelUnknownSet; // an unbound attribute
+                v[i] = none ? IstioLabels.UNKNOWN : String.valueOf(x);
             } catch (dev.cel.runtime.CelEvaluationException e) {
                 v[i] = IstioLabels.UNKNOWN; // request.* on a TCP tunnel, say
             }
