@@ -126,7 +126,9 @@ public final class Main implements Runnable {
         String serviceAccount;
 
         @Option(names = "--cluster-id", defaultValue = "${env:ISTIO_META_CLUSTER_ID:-Kubernetes}", paramLabel = "ID",
-                description = "Sent to the CA as the ClusterID header (default: $ISTIO_META_CLUSTER_ID, else Kubernetes).")
+                description = "This cluster's name: source_cluster/destination_cluster in the telemetry labels, the "
+                        + "CONNECT answer's baggage, the wasm node metadata's CLUSTER_ID, and the ClusterID header "
+                        + "sent to the CA (default: $ISTIO_META_CLUSTER_ID, else Kubernetes).")
         String clusterId;
 
         @Option(names = "--ca-cert-lifetime", defaultValue = "24h", paramLabel = "DURATION",
@@ -272,7 +274,7 @@ public final class Main implements Runnable {
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
                     dnsServers.stream().map(Main::address).toList(), ca(),
-                    kubeSettings);
+                    kubeSettings).withClusterId(clusterId(clusterId));
         }
 
         /**
@@ -321,6 +323,15 @@ public final class Main implements Runnable {
         } catch (IllegalArgumentException | java.io.IOException e) {
             throw new CommandLine.ParameterException(new CommandLine(new Main()), "--locality: " + e.getMessage());
         }
+    }
+
+    /** {@code --cluster-id}: a name, not blank (an empty $ISTIO_META_CLUSTER_ID is refused, not defaulted). */
+    static String clusterId(String flag) {
+        if (flag == null || flag.isBlank()) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()), "--cluster-id: \"" + flag
+                    + "\" (expected: a cluster name, e.g. " + WaypointSettings.DEFAULT_CLUSTER_ID + ")");
+        }
+        return flag.trim();
     }
 
     /** {@code 500ms}, {@code 60s}, {@code 5m}, {@code 1h}, as Istio's duration fields are written. */
@@ -428,6 +439,11 @@ public final class Main implements Runnable {
                 description = "Output format (default: ${DEFAULT-VALUE}).")
         String output;
 
+        @Option(names = "--cluster-id", defaultValue = "${env:ISTIO_META_CLUSTER_ID:-Kubernetes}", paramLabel = "ID",
+                description = "This cluster's name, as the run command's flag (default: $ISTIO_META_CLUSTER_ID, "
+                        + "else Kubernetes).")
+        String clusterId;
+
         @Parameters(index = "0", paramLabel = "METHOD", description = "GET, POST, ...")
         String method;
 
@@ -493,7 +509,7 @@ public final class Main implements Runnable {
             Explain.Report report = Explain.explain(loaded.snapshot(),
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
-                            null, trustDomain, "cluster.local", "Kubernetes"),
+                            null, trustDomain, "cluster.local", clusterId(clusterId)),
                             new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
                             AuthzSettings.defaults()));
             if (output.equals("json")) {

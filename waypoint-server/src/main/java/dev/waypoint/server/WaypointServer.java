@@ -195,7 +195,7 @@ public final class WaypointServer implements AutoCloseable {
         closeables.add(accessLogs);
         // the access log of each snapshot comes from its AccessLogSettings part (mesh config, else --access-log)
         TelemetryFilter telemetry = new TelemetryFilter(metrics, null, settings.trustDomain(), "cluster.local",
-                "Kubernetes");
+                settings.clusterId());
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
                 publisher, new L4Upstream(upstreams, BackendPicker.random()), InboundRequestPipeline.http(telemetry,
@@ -204,8 +204,9 @@ public final class WaypointServer implements AutoCloseable {
                 // TCP tunnels: AuthorizationPolicy's L4 subset, before the CONNECT is answered
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
-                new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local", "Kubernetes",
-                        settings.gateway()).reportOn(dataPlane)); // open tunnels' bytes every tcp_reporting_duration
+                // (open tunnels' bytes every tcp_reporting_duration)
+                new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local",
+                        settings.clusterId(), settings.gateway()).reportOn(dataPlane));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     }
@@ -242,7 +243,7 @@ public final class WaypointServer implements AutoCloseable {
         dev.waypoint.model.mesh.NamespacedName gw = settings.gateway();
         dev.waypoint.wasm.WasmSettings ws = dev.waypoint.wasm.WasmSettings.defaults(cache,
                 "waypoint~" + gw.name() + "." + gw.namespace(),
-                Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", "Kubernetes"));
+                Map.of("NAMESPACE", gw.namespace(), "NAME", gw.name(), "CLUSTER_ID", settings.clusterId()));
         // proxy_http_call goes through the upstream stage, which exists once the publisher started
         return new dev.waypoint.wasm.WasmPluginCompiler(ws, settings.authz().rootNamespace(), metrics.registry(),
                 new WasmHttpCallout(() -> upstreams));

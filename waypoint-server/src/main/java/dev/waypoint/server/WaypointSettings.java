@@ -29,12 +29,30 @@ import java.util.Objects;
  *        for the system's ({@code /etc/resolv.conf})
  * @param ca where to get certificates from Istio's CA; null when they are mounted in {@code certDir}
  * @param kube read config from the Kubernetes API instead of {@code configDir} (null: the directory)
+ * @param clusterId this cluster's name ({@code --cluster-id}, Istio's {@code ISTIO_META_CLUSTER_ID}):
+ *        {@code source_cluster}/{@code destination_cluster} of the telemetry, the CONNECT answer's
+ *        {@code baggage}, the wasm node metadata's {@code CLUSTER_ID}; {@value #DEFAULT_CLUSTER_ID}
+ *        (Istio's default) in the shorter constructors
  */
 public record WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                                ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
                                InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
                                JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
-                               List<InetSocketAddress> dnsServers, CaSettings ca, KubeSettings kube) {
+                               List<InetSocketAddress> dnsServers, CaSettings ca, KubeSettings kube,
+                               String clusterId) {
+    /** Istio's cluster id when none is configured. */
+    public static final String DEFAULT_CLUSTER_ID = "Kubernetes";
+
+    /** As the canonical constructor, in cluster {@value #DEFAULT_CLUSTER_ID}. */
+    public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
+                            ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
+                            InetSocketAddress stats, InetSocketAddress admin, int workerThreads, String accessLog,
+                            JwksCache.Settings jwks, AuthzSettings authz, Path meshConfig,
+                            List<InetSocketAddress> dnsServers, CaSettings ca, KubeSettings kube) {
+        this(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin, workerThreads, accessLog,
+                jwks, authz, meshConfig, dnsServers, ca, kube, DEFAULT_CLUSTER_ID);
+    }
+
     /** As the canonical constructor, config from the manifest directory ({@code kube} null). */
     public WaypointSettings(Path configDir, Path certDir, NamespacedName gateway, String trustDomain,
                             ListenerSettings listener, UpstreamSettings upstream, InetSocketAddress health,
@@ -60,7 +78,13 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
     /** These settings with {@code meshConfig} as the {@code --mesh-config} file. */
     public WaypointSettings withMeshConfig(Path meshConfig) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube, clusterId);
+    }
+
+    /** These settings in cluster {@code clusterId} ({@code --cluster-id}). */
+    public WaypointSettings withClusterId(String clusterId) {
+        return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube, clusterId);
     }
 
     /** No access log, the default JWKS and authorization settings. */
@@ -93,18 +117,23 @@ public record WaypointSettings(Path configDir, Path certDir, NamespacedName gate
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(upstream, "upstream");
+        Objects.requireNonNull(clusterId, "clusterId");
+        if (clusterId.isBlank()) {
+            throw new IllegalArgumentException("clusterId: \"" + clusterId + "\" (expected: a cluster name, e.g. "
+                    + DEFAULT_CLUSTER_ID + ")");
+        }
         dnsServers = List.copyOf(dnsServers);
     }
 
     /** A copy with these DNS servers for ServiceEntries. */
     public WaypointSettings withDnsServers(List<InetSocketAddress> servers) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca, kube);
+                workerThreads, accessLog, jwks, authz, meshConfig, servers, ca, kube, clusterId);
     }
 
     /** A copy whose certificates come from Istio's CA ({@code ca}), or from {@code certDir} when null. */
     public WaypointSettings withCa(Path certDir, CaSettings ca) {
         return new WaypointSettings(configDir, certDir, gateway, trustDomain, listener, upstream, health, stats, admin,
-                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube);
+                workerThreads, accessLog, jwks, authz, meshConfig, dnsServers, ca, kube, clusterId);
     }
 }

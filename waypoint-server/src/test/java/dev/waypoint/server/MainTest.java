@@ -253,4 +253,24 @@ class MainTest {
     void runHelpNamesTheDnsServerFlag() {
         assertThat(run("run", "--help").out()).contains("--dns-server").contains("resolution: DNS");
     }
+
+    @Test
+    void theClusterIdNamesTheClusterInTheTelemetryAndWasmMetadataToo() {
+        Main.Run cmd = new Main.Run();
+        new CommandLine(cmd).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w",
+                "--cluster-id", "east-1");
+        assertThat(cmd.settings().clusterId()).isEqualTo("east-1");
+        Main.Run dflt = new Main.Run();
+        new CommandLine(dflt).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w");
+        String env = System.getenv("ISTIO_META_CLUSTER_ID");
+        assertThat(dflt.settings().clusterId()).isEqualTo(env == null || env.isEmpty() ? "Kubernetes" : env);
+        Main.Run blank = new Main.Run();
+        new CommandLine(blank).parseArgs("--config-dir", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w",
+                "--cluster-id", " ");
+        org.assertj.core.api.Assertions.assertThatThrownBy(blank::settings)
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageStartingWith("--cluster-id: ");
+        assertThat(run("run", "--help").out()).contains("--cluster-id").contains("destination_cluster")
+                .contains("CLUSTER_ID");
+        assertThat(run("explain", "--help").out()).contains("--cluster-id");
+    }
 }

@@ -199,7 +199,7 @@ public final class IstioMetrics {
     }
 
     /** The series of a rendered label block, created when new; null (a drop counted) when the cap is reached. */
-    private Series series(String labels) {
+    Series series(String labels) {
         Series s = istio.get(labels);
         if (s == null) {
             if (full()) {
@@ -414,6 +414,67 @@ public final class IstioMetrics {
         if (s != null) {
             addBytes(s, receivedDelta, sentDelta, off);
         }
+    }
+
+    /**
+     * As {@link #tcpOpened(String[], Set)}, with the tunnel's {@code tagOverrides} ({@link TcpTags},
+     * evaluated at its open; null: none, the standard series).
+     */
+    void tcpOpened(String[] labels, Set<Metric> off, TcpTags tags) {
+        if (tags == null) {
+            tcpOpened(labels, off);
+            return;
+        }
+        if (!off.contains(Metric.TCP_OPENED_CONNECTIONS)) {
+            Series s = tcp(labels, tags, TcpTags.OPENED);
+            if (s != null) {
+                s.counter(TCP_OPENED).increment();
+            }
+        }
+    }
+
+    /** As {@link #tcpClosed(String[], long, long, Set)}, with the tunnel's {@code tagOverrides} (null: none). */
+    void tcpClosed(String[] labels, long receivedBytes, long sentBytes, Set<Metric> off, TcpTags tags) {
+        if (tags == null) {
+            tcpClosed(labels, receivedBytes, sentBytes, off);
+            return;
+        }
+        if (!off.contains(Metric.TCP_CLOSED_CONNECTIONS)) {
+            Series s = tcp(labels, tags, TcpTags.CLOSED);
+            if (s != null) {
+                s.counter(TCP_CLOSED).increment();
+            }
+        }
+        addBytes(labels, receivedBytes, sentBytes, off, tags);
+    }
+
+    /** As {@link #tcpBytes(String[], long, long, Set)}, with the tunnel's {@code tagOverrides} (null: none). */
+    void tcpBytes(String[] labels, long receivedDelta, long sentDelta, Set<Metric> off, TcpTags tags) {
+        if (tags == null) {
+            tcpBytes(labels, receivedDelta, sentDelta, off);
+            return;
+        }
+        addBytes(labels, receivedDelta, sentDelta, off, tags);
+    }
+
+    private void addBytes(String[] labels, long received, long sent, Set<Metric> off, TcpTags tags) {
+        if (!off.contains(Metric.TCP_RECEIVED_BYTES)) {
+            Series s = tcp(labels, tags, TcpTags.RECEIVED);
+            if (s != null) {
+                s.counter(TCP_RECEIVED).add(received);
+            }
+        }
+        if (!off.contains(Metric.TCP_SENT_BYTES)) {
+            Series s = tcp(labels, tags, TcpTags.SENT);
+            if (s != null) {
+                s.counter(TCP_SENT).add(sent);
+            }
+        }
+    }
+
+    /** The series of TCP metric {@code index}: its tagged one, or the standard one when it has no plan. */
+    private Series tcp(String[] labels, TcpTags tags, int index) {
+        return tags.tagged(index) ? tags.series(index, labels, this) : tcp(labels);
     }
 
     private static void addBytes(Series s, long received, long sent, Set<Metric> off) {

@@ -4,20 +4,24 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * One HTTP metric's label set under a Telemetry's merged {@code tagOverrides}, compiled once per
- * snapshot: Istio's standard labels ({@link IstioLabels#NAMES}) without the removed ones, with the
- * upserted ones (standard or new) taking a CEL value. As Envoy's stats plugin (istio/proxy
- * {@code istio_stats}) builds a metric's tags: {@code REMOVE} drops the label from that metric's
- * series, {@code UPSERT} of a new name adds it to them. Immutable.
+ * One metric's label set under a Telemetry's merged {@code tagOverrides}, compiled once per
+ * snapshot: Istio's standard labels of the metric ({@link IstioLabels#NAMES} for the HTTP metrics,
+ * {@link IstioLabels#TCP_NAMES} for the TCP ones) without the removed ones, with the upserted ones
+ * (standard or new) taking a CEL value. As Envoy's stats plugin (istio/proxy {@code istio_stats})
+ * builds a metric's tags: {@code REMOVE} drops the label from that metric's series, {@code UPSERT}
+ * of a new name adds it to them. Immutable.
  */
 final class LabelPlan {
+    /** The standard label names the plan starts from (the order of {@code base} in {@link #render}). */
+    private final String[] baseNames;
     private final String[] names;
-    /** Per label: its index in {@link IstioLabels#NAMES} (value from the standard set), or -1. */
+    /** Per label: its index in {@link #baseNames} (value from the standard set), or -1. */
     private final int[] standard;
     /** Per label where {@code standard} is -1: its CEL value. */
     private final TelemetryCel.Expression[] values;
 
-    private LabelPlan(String[] names, int[] standard, TelemetryCel.Expression[] values) {
+    private LabelPlan(String[] baseNames, String[] names, int[] standard, TelemetryCel.Expression[] values) {
+        this.baseNames = baseNames;
         this.names = names;
         this.standard = standard;
         this.values = values;
@@ -28,9 +32,17 @@ final class LabelPlan {
      *        a removed name Istio's set does not have changes nothing
      */
     static LabelPlan of(Map<String, TelemetryCel.Expression> overrides) {
+        return of(overrides, IstioLabels.NAMES);
+    }
+
+    /**
+     * As {@link #of(Map)}, over the standard label set {@code baseNames} ({@link IstioLabels#TCP_NAMES}
+     * for the TCP metrics).
+     */
+    static LabelPlan of(Map<String, TelemetryCel.Expression> overrides, String[] baseNames) {
         TreeMap<String, Object> out = new TreeMap<>(); // name -> Integer (standard index) or Expression
-        for (int i = 0; i < IstioLabels.NAMES.length; i++) {
-            out.put(IstioLabels.NAMES[i], i);
+        for (int i = 0; i < baseNames.length; i++) {
+            out.put(baseNames[i], i);
         }
         overrides.forEach((name, e) -> {
             if (e == TelemetryPolicies.Effective.REMOVE) {
@@ -47,12 +59,12 @@ final class LabelPlan {
             standard[i] = v instanceof Integer index ? index : -1;
             values[i] = v instanceof TelemetryCel.Expression e ? e : null;
         }
-        return new LabelPlan(names, standard, values);
+        return new LabelPlan(baseNames, names, standard, values);
     }
 
     /** Whether this is Istio's standard label set with its standard values (overrides that change nothing). */
     boolean isStandard() {
-        if (names.length != IstioLabels.NAMES.length) {
+        if (names.length != baseNames.length) {
             return false;
         }
         for (int index : standard) {
@@ -69,9 +81,10 @@ final class LabelPlan {
     }
 
     /**
-     * The label values of one request: standard ones from {@code base} (in {@link IstioLabels#NAMES}
-     * order), the others evaluated against {@code attributes} (a value that fails to evaluate, or
-     * null, is {@code unknown}, as Envoy writes it).
+     * The label values of one request: standard ones from {@code base} (in the order of the plan's
+     * standard names, {@link IstioLabels#NAMES} for the HTTP metrics), the others evaluated against
+     * {@code attributes} (a value that fails to evaluate, or null, is {@code unknown}, as Envoy
+     * writes it).
      *
      * @param attributes the request's CEL attributes; built on first need when null
      */
@@ -88,6 +101,41 @@ final class LabelPlan {
             } catch (dev.cel.runtime.CelEvaluationException e) {
                 v[i] = IstioLabels.UNKNOWN; // a missing header, say
             }
+        }
+        return PrometheusText.sortedLabels(names, v);
+    }
+
+    /**
+     * The CEL values of this plan's non-standard labels for one connection, evaluated once (a TCP
+     * tunnel's at its open): per label, its value where {@code standard} is -1 (a value that fails
+     * to evaluate, or null, is {@code unknown}), null for the standard ones. Handed to
+     * {@link #render(String[], String[])} for every report of that tunnel.
+     */
+    String[] evaluate(Map<String, Object> attributes) {
+        String[] v = new String[names.length];
+        for (int i = 0; i < names.length; i++) {
+            if (standard[i] >= 0) {
+                continue;
+            }
+            try {
+                Object x = values[i].eval(attributes);
+                boolean none = x == null || x instanceof dev.cel.runtime.CelUnknownSet; // an unbound attribute
+                v[i] = none ? IstioLabels.UNKNOWN : String.valueOf(x);
+            } catch (dev.cel.runtime.CelEvaluationException e) {
+                v[i] = IstioLabels.UNKNOWN; // request.* on a TCP tunnel, say
+            }
+        }
+        return v;
+    }
+
+    /**
+     * The label block of values evaluated by {@link #evaluate} with the standard ones from
+     * {@code base} (in the order of the plan's standard names).
+     */
+    String render(String[] base, String[] evaluated) {
+        String[] v = new String[names.length];
+        for (int i = 0; i < names.length; i++) {
+            v[i] = standard[i] >= 0 ? base[standard[i]] : evaluated[i];
         }
         return PrometheusText.sortedLabels(names, v);
     }

@@ -38,9 +38,12 @@ final class TcpReports {
     /** The shortest interval used: a tiny {@code reportingInterval} must not spin an event loop. */
     static final long MIN_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
-    /** Records one report: the bytes since the last one, with the labels the tunnel opened with. */
+    /**
+     * Records one report: the bytes since the last one, with the labels the tunnel opened with
+     * and its {@code tagOverrides} evaluated then (null: none).
+     */
     interface Sink {
-        void report(TunnelContext tunnel, String[] labels, long receivedBytes, long sentBytes);
+        void report(TunnelContext tunnel, String[] labels, TcpTags tags, long receivedBytes, long sentBytes);
     }
 
     private final Sink sink;
@@ -76,14 +79,14 @@ final class TcpReports {
      * Starts periodic reports for a tunnel that is relaying, on the current event loop, every
      * {@code intervalNanos} (at least {@link #MIN_INTERVAL_NANOS}); does nothing off the loops.
      */
-    void open(TunnelContext tunnel, TcpOutcome outcome, String[] labels, long intervalNanos) {
+    void open(TunnelContext tunnel, TcpOutcome outcome, String[] labels, TcpTags tags, long intervalNanos) {
         EventExecutor loop = currentLoop();
         if (loop == null || outcome.closed()) {
             return;
         }
         long every = Math.max(MIN_INTERVAL_NANOS, intervalNanos);
         Bucket b = loops.computeIfAbsent(loop, l -> new HashMap<>()).computeIfAbsent(every, i -> new Bucket(loop, i));
-        Open o = new Open(tunnel, outcome, labels, b);
+        Open o = new Open(tunnel, outcome, labels, tags, b);
         open.put(outcome, o);
         b.add(o);
     }
@@ -119,15 +122,17 @@ final class TcpReports {
         final TunnelContext tunnel;
         final TcpOutcome outcome;
         final String[] labels;
+        final TcpTags tags;
         final Bucket bucket;
         long reportedReceived;
         long reportedSent;
         int index = -1;
 
-        Open(TunnelContext tunnel, TcpOutcome outcome, String[] labels, Bucket bucket) {
+        Open(TunnelContext tunnel, TcpOutcome outcome, String[] labels, TcpTags tags, Bucket bucket) {
             this.tunnel = tunnel;
             this.outcome = outcome;
             this.labels = labels;
+            this.tags = tags;
             this.bucket = bucket;
         }
     }
@@ -181,7 +186,7 @@ final class TcpReports {
                 }
                 o.reportedReceived += received;
                 o.reportedSent += sent;
-                sink.report(o.tunnel, o.labels, received, sent);
+                sink.report(o.tunnel, o.labels, o.tags, received, sent);
             }
         }
     }

@@ -25,14 +25,18 @@ import java.util.Map;
  * {@code upstream} ({@code address}); each a {@code map(string, dyn)}.
  *
  * <p>Expressions are compiled once per snapshot ({@link #compile}); {@link #activation} builds the
- * attribute maps of one request, only when a Telemetry with an expression applies to it.
+ * attribute maps of one request, only when a Telemetry with an expression applies to it;
+ * {@link #tcpActivation} those of a TCP tunnel, which has no {@code request} or {@code response}
+ * (an expression reading them fails to evaluate, as in Envoy's TCP stats).
  */
 final class TelemetryCel {
     private static final CelCompiler COMPILER;
     private static final CelRuntime RUNTIME = CelRuntimeFactory.standardCelRuntimeBuilder().build();
 
     static {
-        var b = CelCompilerFactory.standardCelCompilerBuilder();
+        // the standard macros (has, all, exists, exists_one, map, filter), as Envoy's CEL has them
+        var b = CelCompilerFactory.standardCelCompilerBuilder()
+                .setStandardMacros(dev.cel.parser.CelStandardMacro.STANDARD_MACROS);
         for (String v : new String[] {"request", "response", "source", "destination", "connection", "upstream"}) {
             b.addVar(v, MapType.create(SimpleType.STRING, SimpleType.DYN));
         }
@@ -128,6 +132,39 @@ final class TelemetryCel {
         up.put("address", o.endpoint() == null ? "" : o.endpoint());
         return Map.of("request", req, "response", resp, "source", src, "destination", dst, "connection", conn,
                 "upstream", up);
+    }
+
+    /**
+     * The attributes of a TCP tunnel, as Envoy's CEL sees a TCP connection: {@code source}
+     * ({@code address}, {@code port}: the original client; {@code principal}), {@code destination}
+     * ({@code address}, {@code port}: the CONNECT target), {@code connection} ({@code mtls},
+     * {@code requested_server_name}), {@code upstream} ({@code address}: the endpoint, once picked).
+     * {@code request} and {@code response} are empty: an expression reading them is an evaluation
+     * error ({@code unknown} in a label).
+     */
+    static Map<String, Object> tcpActivation(dev.waypoint.model.request.TunnelContext tunnel,
+                                             dev.waypoint.model.request.TcpOutcome outcome) {
+        Map<String, Object> src = new HashMap<>();
+        if (tunnel.source() != null) {
+            src.put("address", tunnel.source().getAddress().getHostAddress());
+            src.put("port", (long) tunnel.source().getPort());
+        }
+        src.put("principal", tunnel.peer() == null ? "" : tunnel.peer().toString());
+        Map<String, Object> dst = new HashMap<>();
+        dev.waypoint.model.mesh.HostPort target = tunnel.target().authority();
+        if (target != null && target.address() != null) {
+            dst.put("address", target.address().getHostAddress());
+            dst.put("port", (long) target.port());
+        }
+        Map<String, Object> conn = new HashMap<>();
+        conn.put("mtls", true);
+        conn.put("requested_server_name", "");
+        Map<String, Object> up = new HashMap<>();
+        up.put("address", outcome.endpoint() == null ? "" : outcome.endpoint());
+        // request and response bound but empty: reading a key of them is an evaluation error (an
+        // unbound variable would evaluate to an "unknown set" instead)
+        return Map.of("request", Map.of(), "response", Map.of(), "source", src, "destination", dst,
+                "connection", conn, "upstream", up);
     }
 
     private static void putHeader(Map<String, Object> m, String key, RequestContext request, String header) {

@@ -40,17 +40,21 @@ public final class TelemetryPolicies {
      *        {@code envoyFileAccessLog} provider's own file)
      * @param tcpReportingInterval {@code metrics[].reportingInterval} (Istio's {@code tcp_reporting_duration}:
      *        how often an open TCP tunnel reports its bytes), or null for the default
+     * @param tcpTags {@code tagOverrides} by TCP metric ({@code TCP_*}), each compiled over Istio's TCP
+     *        label set ({@link IstioLabels#TCP_NAMES}); their CEL values are evaluated once per
+     *        tunnel, at its open; empty when none (then a tunnel is recorded as without the API)
      */
     record Effective(Set<Metric> disabledMetrics, Double samplingPercent, boolean disableSpanReporting,
                      Map<String, dev.waypoint.model.telemetry.TelemetrySpec.CustomTag> customTags, boolean logging,
                      boolean logDisabled, Map<String, TelemetryCel.Expression> logFilters, String debug,
                      Map<Metric, LabelPlan> tags, java.util.List<String> logProviders,
-                     java.time.Duration tcpReportingInterval) {
+                     java.time.Duration tcpReportingInterval, Map<Metric, LabelPlan> tcpTags) {
         /** A {@code REMOVE} tag override, while merging: the label is dropped from the metric's series. */
         static final TelemetryCel.Expression REMOVE = new TelemetryCel.Expression("REMOVE", null);
 
         Effective {
             tags = Map.copyOf(tags);
+            tcpTags = Map.copyOf(tcpTags);
             logFilters = Map.copyOf(logFilters);
             logProviders = java.util.List.copyOf(logProviders);
             disabledMetrics = disabledMetrics.isEmpty() ? Set.of() : EnumSet.copyOf(disabledMetrics);

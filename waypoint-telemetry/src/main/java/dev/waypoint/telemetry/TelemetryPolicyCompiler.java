@@ -330,11 +330,17 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         }
         // one plan per distinct override set (an ALL_METRICS override gives every metric the same one)
         Map<Metric, LabelPlan> plans = new EnumMap<>(Metric.class);
+        Map<Metric, LabelPlan> tcpPlans = new EnumMap<>(Metric.class);
         Map<Map<String, TelemetryCel.Expression>, LabelPlan> distinct = new HashMap<>();
+        Map<Map<String, TelemetryCel.Expression>, LabelPlan> distinctTcp = new HashMap<>();
         tags.forEach((k, v) -> {
-            LabelPlan plan = HTTP_METRICS.contains(k) ? distinct.computeIfAbsent(Map.copyOf(v), LabelPlan::of) : null;
+            // Istio applies tagOverrides to the TCP metrics too, over their own label set
+            LabelPlan plan = HTTP_METRICS.contains(k) ? distinct.computeIfAbsent(Map.copyOf(v), LabelPlan::of)
+                    : TCP_METRICS.contains(k) ? distinctTcp.computeIfAbsent(Map.copyOf(v),
+                            o -> LabelPlan.of(o, IstioLabels.TCP_NAMES)) : null;
             if (plan != null && !plan.isStandard()) {
-                plans.put(k, plan); // REMOVE of labels the set has not changes nothing: the fast path stays
+                // REMOVE of labels the set has not changes nothing: the fast path stays
+                (HTTP_METRICS.contains(k) ? plans : tcpPlans).put(k, plan);
             }
         });
         java.time.Duration interval = reportingInterval(applicable, mesh);
@@ -342,7 +348,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
             debug += ", TCP reports every " + interval.toMillis() + " ms";
         }
         return new TelemetryPolicies.Effective(disabled, sampling, disableSpans, customTags, logging,
-                logging && logDisabled, filters, debug, plans, enabled, interval);
+                logging && logDisabled, filters, debug, plans, enabled, interval, tcpPlans);
     }
 
     /**
@@ -409,9 +415,13 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
         return -1;
     }
 
-    /** The metrics recorded per request (tagOverrides apply to these; TCP tunnels take none). */
+    /** The metrics recorded per request. */
     private static final Set<Metric> HTTP_METRICS = EnumSet.of(Metric.REQUEST_COUNT, Metric.REQUEST_DURATION,
             Metric.REQUEST_SIZE, Metric.RESPONSE_SIZE, Metric.GRPC_REQUEST_MESSAGES, Metric.GRPC_RESPONSE_MESSAGES);
+
+    /** The metrics recorded per TCP tunnel (their tagOverrides are evaluated once per tunnel). */
+    private static final Set<Metric> TCP_METRICS = EnumSet.of(Metric.TCP_OPENED_CONNECTIONS,
+            Metric.TCP_CLOSED_CONNECTIONS, Metric.TCP_SENT_BYTES, Metric.TCP_RECEIVED_BYTES);
 
     /**
      * {@code mergeMetrics} for the prometheus provider(s), SERVER mode: the metrics switched off;

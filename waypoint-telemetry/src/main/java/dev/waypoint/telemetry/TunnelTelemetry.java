@@ -13,7 +13,9 @@ import dev.waypoint.model.request.TunnelObserver;
  * ({@code istio_tcp_received_bytes_total}, {@code istio_tcp_sent_bytes_total}) are reported while
  * a tunnel relays, every {@code tcp_reporting_duration} as Istio's stats filter does (5 s, or the
  * Telemetry API's {@code metrics[].reportingInterval} for the tunnel's Service: {@link TcpReports}),
- * and the remainder when it ends.
+ * and the remainder when it ends. A Telemetry's {@code tagOverrides} on the {@code TCP_*} metrics
+ * are evaluated once per tunnel, when it opens ({@link TcpTags}); its reports and its close are
+ * labelled from that result.
  *
  * <h2>Threading</h2>
  * Called on tunnels' event loops; never blocks (the access log is an async writer).
@@ -27,6 +29,12 @@ public final class TunnelTelemetry implements TunnelObserver {
     private final String clusterId;
     private final String baggage;
     private final TcpReports reports = new TcpReports(this::report);
+    /**
+     * Open tunnels with {@code tagOverrides} on a TCP metric ({@link TcpTags}, evaluated at their
+     * open), until their close; empty (and never read past an {@code isEmpty}) when no Telemetry
+     * has any.
+     */
+    private final java.util.Map<TcpOutcome, TcpTags> tagged = new java.util.concurrent.ConcurrentHashMap<>();
     /** The interval when no Telemetry sets {@code reportingInterval} (Istio's 5 s; tests shorten it). */
     private long defaultIntervalNanos = TcpReports.DEFAULT_INTERVAL_NANOS;
 
@@ -86,17 +94,25 @@ public final class TunnelTelemetry implements TunnelObserver {
     public void tcpOpened(TunnelContext tunnel, TcpOutcome outcome) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
         String[] labels = IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId);
-        metrics.tcpOpened(labels, t == null ? java.util.Set.of() : t.disabledMetrics());
+        // tagOverrides on TCP_* metrics: their CEL runs once, now; the reports and the close reuse it
+        TcpTags tags = t == null ? null : TcpTags.of(t.tcpTags(), tunnel, outcome);
+        if (tags != null) {
+            tagged.put(outcome, tags);
+        }
+        metrics.tcpOpened(labels, t == null ? java.util.Set.of() : t.disabledMetrics(), tags);
         if (!outcome.closed() && "-".equals(outcome.flags())) { // relaying (a refused tunnel is closed at once)
-            reports.open(tunnel, outcome, labels, t != null && t.tcpReportingInterval() != null
+            reports.open(tunnel, outcome, labels, tags, t != null && t.tcpReportingInterval() != null
                     ? t.tcpReportingInterval().toNanos() : defaultIntervalNanos);
         }
     }
 
-    /** A periodic report of an open tunnel ({@link TcpReports}), with the current snapshot's TCP_* overrides. */
-    private void report(TunnelContext tunnel, String[] labels, long receivedBytes, long sentBytes) {
+    /**
+     * A periodic report of an open tunnel ({@link TcpReports}), with the current snapshot's TCP_*
+     * overrides and the tags evaluated at its open.
+     */
+    private void report(TunnelContext tunnel, String[] labels, TcpTags tags, long receivedBytes, long sentBytes) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
-        metrics.tcpBytes(labels, receivedBytes, sentBytes, t == null ? java.util.Set.of() : t.disabledMetrics());
+        metrics.tcpBytes(labels, receivedBytes, sentBytes, t == null ? java.util.Set.of() : t.disabledMetrics(), tags);
     }
 
     /** Open tunnels with periodic reports (tests). */
@@ -106,7 +122,8 @@ public final class TunnelTelemetry implements TunnelObserver {
 
     /**
      * The Telemetry API's settings for the tunnel's Service in the current snapshot, or null.
-     * Its {@code TCP_*} metric overrides and {@code accessLogging.disabled} apply; a CEL
+     * Its {@code TCP_*} metric overrides (disabled metrics, {@code tagOverrides}) and
+     * {@code accessLogging.disabled} apply; a CEL
      * {@code filter} is for HTTP requests (its attributes are a request's) and is not applied to
      * TCP lines.
      */
@@ -124,9 +141,10 @@ public final class TunnelTelemetry implements TunnelObserver {
     public void tcpClosed(TunnelContext tunnel, TcpOutcome outcome) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
         long[] reported = reports.close(outcome); // what the periodic reports already counted
+        TcpTags tags = tagged.isEmpty() ? null : tagged.remove(outcome); // as evaluated at the open
         metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
                 outcome.receivedBytes() - reported[0], outcome.sentBytes() - reported[1],
-                t == null ? java.util.Set.of() : t.disabledMetrics());
+                t == null ? java.util.Set.of() : t.disabledMetrics(), tags);
         if (t != null && t.logDisabled()) {
             return;
         }

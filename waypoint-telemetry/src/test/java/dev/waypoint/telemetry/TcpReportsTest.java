@@ -123,4 +123,116 @@ class TcpReportsTest {
         tcp.tcpClosed(t.tunnel(), t.outcome());
         assertThat(value(metrics, "istio_tcp_received_bytes_total")).isEqualTo(9);
     }
+
+    /** A snapshot where a Telemetry targeting the reviews Service carries {@code overrides}. */
+    private static dev.waypoint.model.ConfigSnapshot withTelemetry(
+            dev.waypoint.model.telemetry.TelemetrySpec.MetricsOverride... overrides) {
+        dev.waypoint.model.Diagnostics d = new dev.waypoint.model.Diagnostics();
+        dev.waypoint.model.ConfigSnapshot s = dev.waypoint.model.ConfigSnapshot.compile(1,
+                dev.waypoint.model.ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                        .services(java.util.List.of(Requests.REVIEWS)).telemetries(java.util.List.of(
+                                new dev.waypoint.model.telemetry.TelemetrySpec(new NamespacedName("demo", "t"),
+                                        java.util.List.of(new dev.waypoint.model.security.PolicyTargetRef("", "Service",
+                                                "reviews", null)), false, java.util.List.of(
+                                                new dev.waypoint.model.telemetry.TelemetrySpec.Metrics(java.util.List.of(),
+                                                        java.util.List.of(overrides))), java.util.List.of(),
+                                        java.util.List.of(), dev.waypoint.model.SourceRef.NONE))).build(),
+                java.util.List.of(new TelemetryPolicyCompiler("istio-system")), d);
+        assertThat(d.problems()).isEmpty();
+        return s;
+    }
+
+    private static java.util.List<String> lines(IstioMetrics metrics, String metric) {
+        return metrics.scrape().lines().filter(l -> l.startsWith(metric + "{")).toList();
+    }
+
+    @Test
+    void tagOverridesOnTcpMetricsAreEvaluatedOnceAtTheOpenAndLabelEveryReport() throws Exception {
+        var upsert = dev.waypoint.model.telemetry.TelemetrySpec.Metric.TCP_OPENED_CONNECTIONS;
+        var mode = dev.waypoint.model.telemetry.TelemetrySpec.Mode.CLIENT_AND_SERVER;
+        dev.waypoint.model.ConfigSnapshot snapshot = withTelemetry(
+                new dev.waypoint.model.telemetry.TelemetrySpec.MetricsOverride(upsert, mode, null, java.util.Map.of(
+                        "upstream_peer", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(false,
+                                "upstream.address"),
+                        "client", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(false,
+                                "source.address + ':' + string(source.port)"),
+                        "request_host", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(false,
+                                "request.host"))),
+                new dev.waypoint.model.telemetry.TelemetrySpec.MetricsOverride(
+                        dev.waypoint.model.telemetry.TelemetrySpec.Metric.TCP_RECEIVED_BYTES, mode, null, java.util.Map.of(
+                        "source_principal", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(true, null))));
+        java.util.concurrent.atomic.AtomicReference<dev.waypoint.model.ConfigSnapshot> current =
+                new java.util.concurrent.atomic.AtomicReference<>(snapshot);
+        IstioMetrics metrics = new IstioMetrics(100);
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(current::get),
+                "cluster.local", "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"))
+                .reportOn(loops).defaultReportingInterval(Duration.ofMillis(50));
+        EventLoop loop = loops.next();
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        on(loop, () -> {
+            tcp.tcpOpened(t.tunnel(), t.outcome());
+            t.outcome().addReceived(100);
+            t.outcome().addSent(2000);
+            return null;
+        });
+        assertThat(tcp.reportedTunnels()).isEqualTo(1);
+        assertThat(lines(metrics, "istio_tcp_connections_opened_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("upstream_peer=\"10.244.0.12:9080\"", "client=\"10.244.0.5:41000\"",
+                        "request_host=\"unknown\"", // request.* is absent on a TCP tunnel: an evaluation error
+                        "source_principal=\"spiffe://cluster.local/ns/demo/sa/curl\"", "request_protocol=\"tcp\"")
+                .doesNotContain("response_code"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> value(metrics, "istio_tcp_received_bytes_total") == 100
+                && value(metrics, "istio_tcp_sent_bytes_total") == 2000);
+        // the periodic report carries the tunnel's labels: received without source_principal, sent standard
+        assertThat(lines(metrics, "istio_tcp_received_bytes_total")).singleElement().satisfies(l -> assertThat(l)
+                .doesNotContain("source_principal", "upstream_peer").contains("source_workload=\"curl\""));
+        assertThat(lines(metrics, "istio_tcp_sent_bytes_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("source_principal=").doesNotContain("upstream_peer"));
+
+        // evaluated once: a later snapshot without the Telemetry and a changed endpoint do not relabel the tunnel
+        current.set(withTelemetry());
+        on(loop, () -> {
+            t.outcome().endpoint("10.244.0.99:9080", Requests.REVIEWS_V2);
+            t.outcome().addReceived(23);
+            return null;
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> value(metrics, "istio_tcp_received_bytes_total") == 123);
+        on(loop, () -> {
+            t.outcome().addReceived(7);
+            t.outcome().close(5_000_000_000L);
+            tcp.tcpClosed(t.tunnel(), t.outcome());
+            return null;
+        });
+        assertThat(lines(metrics, "istio_tcp_received_bytes_total")).singleElement().satisfies(l -> assertThat(l)
+                .doesNotContain("source_principal").endsWith(" 130.0"));
+        assertThat(lines(metrics, "istio_tcp_connections_closed_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("source_principal=").doesNotContain("upstream_peer").endsWith(" 1.0"));
+        assertThat(lines(metrics, "istio_tcp_connections_opened_total")).singleElement().satisfies(l -> assertThat(l)
+                .contains("upstream_peer=\"10.244.0.12:9080\"").endsWith(" 1.0"));
+        assertThat(tcp.reportedTunnels()).isZero();
+    }
+
+    @Test
+    void aRefusedTunnelOffTheLoopsIsLabelledAtOpenAndClose() {
+        var mode = dev.waypoint.model.telemetry.TelemetrySpec.Mode.CLIENT_AND_SERVER;
+        dev.waypoint.model.ConfigSnapshot snapshot = withTelemetry(
+                new dev.waypoint.model.telemetry.TelemetrySpec.MetricsOverride(null, mode, null, java.util.Map.of(
+                        "upstream_peer", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(false,
+                                "upstream.address == '' ? 'none' : upstream.address"))));
+        IstioMetrics metrics = new IstioMetrics(100);
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot),
+                "cluster.local", "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"));
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().flags("UH", "no_healthy_upstream");
+        t.outcome().close(1_500_000_000L);
+        tcp.tcpOpened(t.tunnel(), t.outcome());
+        tcp.tcpClosed(t.tunnel(), t.outcome());
+
+        for (String metric : new String[] {"istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
+                "istio_tcp_received_bytes_total", "istio_tcp_sent_bytes_total"}) {
+            assertThat(lines(metrics, metric)).as(metric).singleElement().satisfies(l -> assertThat(l)
+                    .contains("upstream_peer=\"none\"", "response_flags=\"UH\""));
+        }
+    }
 }

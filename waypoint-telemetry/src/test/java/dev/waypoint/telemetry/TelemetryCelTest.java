@@ -40,6 +40,8 @@ class TelemetryCelTest {
                 new Case("connection.mtls", 200, true),
                 new Case("request.duration > duration('1ms')", 200, true),
                 new Case("'x-debug' in request.headers", 200, false),
+                new Case("has(request.host) && !has(request.headers.x_debug)", 200, true),
+                new Case("request.headers.exists(h, h == 'x-user')", 200, true),
                 // evaluation errors (a missing key) are false, as Envoy's filter does not log then
                 new Case("request.headers['x-missing'] == 'a'", 200, false),
                 // not a boolean: false
@@ -83,5 +85,41 @@ class TelemetryCelTest {
         assertThat(TelemetryCel.compile("request.method + ' ' + request.url_path").eval(TelemetryCel.activation(r)))
                 .isEqualTo("GET /reviews/1");
         assertThat(Map.of()).isEmpty();
+    }
+
+    record TcpCase(String expression, String label) {
+        @Override
+        public String toString() {
+            return expression + " → " + label;
+        }
+    }
+
+    /** A TCP tunnel's attributes (curl at 10.244.0.5:41000 → reviews 10.96.0.10:9080, relayed to 10.244.0.12:9080). */
+    static Stream<TcpCase> tcpAttributes() {
+        return Stream.of(
+                new TcpCase("source.address", "10.244.0.5"),
+                new TcpCase("source.port", "41000"),
+                new TcpCase("source.principal", "spiffe://cluster.local/ns/demo/sa/curl"),
+                new TcpCase("destination.address + ':' + string(destination.port)", "10.96.0.10:9080"),
+                new TcpCase("upstream.address", "10.244.0.12:9080"),
+                new TcpCase("connection.mtls", "true"),
+                new TcpCase("connection.requested_server_name", ""),
+                // a TCP connection has no request or response: an evaluation error, unknown in a label
+                new TcpCase("request.host", "unknown"),
+                new TcpCase("request.headers['x-user']", "unknown"),
+                new TcpCase("string(response.code)", "unknown"),
+                new TcpCase("has(request.host) ? 'http' : 'tcp'", "tcp"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tcpAttributes")
+    void tcpTunnelAttributesAsALabelValue(TcpCase c) {
+        Requests.Tcp t = Requests.tcpTunnel();
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        LabelPlan plan = LabelPlan.of(Map.of("x", TelemetryCel.compile(c.expression())), IstioLabels.TCP_NAMES);
+        String[] values = plan.evaluate(TelemetryCel.tcpActivation(t.tunnel(), t.outcome()));
+        java.util.List<String> names = java.util.List.of(plan.names());
+
+        assertThat(values[names.indexOf("x")]).isEqualTo(c.label());
     }
 }

@@ -312,4 +312,88 @@ class TelemetryPolicyCompilerTest {
                 "spec.accessLogging[0].providers", "spec.metrics[0].providers");
         assertThat(d.problems()).allSatisfy(p -> assertThat(p.severity()).isEqualTo(Diagnostics.Severity.WARNING));
     }
+
+    /** One override on the reviews Service and the label sets it compiles to, per TCP metric. */
+    record TcpTagCase(String name, Metric metric, Map<String, TagOverride> tags, Map<Metric, String> tcpPlans,
+                      boolean httpTagged) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    private static final String TCP_STANDARD = String.join(",", new java.util.TreeSet<>(List.of(IstioLabels.TCP_NAMES)));
+
+    private static String tcpWith(String added) {
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(List.of(IstioLabels.TCP_NAMES));
+        names.add(added);
+        return String.join(",", names);
+    }
+
+    private static String tcpWithout(String removed) {
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(List.of(IstioLabels.TCP_NAMES));
+        names.remove(removed);
+        return String.join(",", names);
+    }
+
+    static Stream<TcpTagCase> tcpTagCases() {
+        return Stream.of(
+                new TcpTagCase("UPSERT of a new label on TCP_OPENED_CONNECTIONS: that metric only, HTTP untouched",
+                        Metric.TCP_OPENED_CONNECTIONS, Map.of("upstream_peer", new TagOverride(false, "upstream.address")),
+                        Map.of(Metric.TCP_OPENED_CONNECTIONS, tcpWith("upstream_peer")), false),
+                new TcpTagCase("REMOVE on TCP_SENT_BYTES drops the label from its TCP set",
+                        Metric.TCP_SENT_BYTES, Map.of("source_principal", new TagOverride(true, null)),
+                        Map.of(Metric.TCP_SENT_BYTES, tcpWithout("source_principal")), false),
+                new TcpTagCase("REMOVE of an HTTP-only label on a TCP metric changes nothing (the TCP set has none)",
+                        Metric.TCP_RECEIVED_BYTES, Map.of("response_code", new TagOverride(true, null)), Map.of(), false),
+                new TcpTagCase("UPSERT of a standard TCP label keeps the set, with a CEL value",
+                        Metric.TCP_CLOSED_CONNECTIONS, Map.of("source_workload", new TagOverride(false, "source.address")),
+                        Map.of(Metric.TCP_CLOSED_CONNECTIONS, TCP_STANDARD), false),
+                new TcpTagCase("le on a TCP counter is a label like any other",
+                        Metric.TCP_SENT_BYTES, Map.of("le", new TagOverride(false, "'x'")),
+                        Map.of(Metric.TCP_SENT_BYTES, tcpWith("le")), false),
+                new TcpTagCase("ALL_METRICS reaches the four TCP metrics (one plan) and the HTTP ones",
+                        null, Map.of("client_ip", new TagOverride(false, "source.address")),
+                        Map.of(Metric.TCP_OPENED_CONNECTIONS, tcpWith("client_ip"), Metric.TCP_CLOSED_CONNECTIONS,
+                                tcpWith("client_ip"), Metric.TCP_SENT_BYTES, tcpWith("client_ip"),
+                                Metric.TCP_RECEIVED_BYTES, tcpWith("client_ip")), true),
+                new TcpTagCase("an HTTP metric's override gives the TCP metrics none",
+                        Metric.REQUEST_COUNT, Map.of("request_host", new TagOverride(false, "request.host")), Map.of(),
+                        true));
+    }
+
+    @ParameterizedTest
+    @MethodSource("tcpTagCases")
+    void tagOverridesOnTcpMetricsCompileOverTheTcpLabelSet(TcpTagCase c) {
+        Diagnostics d = new Diagnostics();
+        TelemetryPolicies p = new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(metrics("apps", "svc",
+                TO_REVIEWS, new MetricsOverride(c.metric(), Mode.CLIENT_AND_SERVER, null, c.tags())))), d);
+
+        assertThat(d.problems()).isEmpty();
+        TelemetryPolicies.Effective e = p.of(REVIEWS);
+        Map<Metric, String> plans = new java.util.EnumMap<>(Metric.class);
+        e.tcpTags().forEach((m, plan) -> plans.put(m, plan.toString()));
+        assertThat(plans).isEqualTo(c.tcpPlans());
+        assertThat(e.tags().isEmpty()).as("HTTP plans").isEqualTo(!c.httpTagged());
+        assertThat(p.of(RATINGS)).as("another Service").isNull();
+        if (c.tcpPlans().size() == 4) {
+            assertThat(new java.util.HashSet<>(e.tcpTags().values())).as("one plan for the four").hasSize(1);
+        }
+    }
+
+    @Test
+    void aBadLabelNameOnATcpMetricIsAnErrorOnItsField() {
+        Diagnostics d = new Diagnostics();
+        TelemetryPolicies p = new TelemetryPolicyCompiler(ROOT).compile(resources(List.of(metrics("apps", "svc",
+                TO_REVIEWS, new MetricsOverride(Metric.TCP_OPENED_CONNECTIONS, Mode.CLIENT_AND_SERVER, null,
+                        Map.of("upstream-peer", new TagOverride(false, "upstream.address")))))), d);
+
+        assertThat(d.problems()).singleElement().satisfies(pr -> {
+            assertThat(pr.severity()).isEqualTo(Diagnostics.Severity.ERROR);
+            assertThat(pr.field()).isEqualTo("spec.metrics[0].overrides[0].tagOverrides.upstream-peer");
+            assertThat(pr.message()).startsWith("not a valid Prometheus label name")
+                    .endsWith("; the Telemetry is not applied");
+        });
+        assertThat(p.of(REVIEWS)).isNull();
+    }
 }

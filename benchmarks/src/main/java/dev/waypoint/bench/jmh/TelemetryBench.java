@@ -57,6 +57,10 @@ public class TelemetryBench {
     private RequestContext grpc;
     private RequestContext httpWithTelemetry;
     private RequestContext httpWithAddedLabel;
+    private dev.waypoint.telemetry.TunnelTelemetry tcp;
+    private dev.waypoint.telemetry.TunnelTelemetry tcpWithAddedLabel;
+    private TunnelContext tunnel;
+    private PodSpec pod;
 
     record Attrs(boolean grpc, HeadersView headers, TunnelContext tunnel) implements RequestAttributes {
         public String method() { return grpc ? "POST" : "GET"; }
@@ -123,6 +127,26 @@ public class TelemetryBench {
         filter.onComplete(grpc);
         filter.onComplete(httpWithTelemetry);
         filter.onComplete(httpWithAddedLabel);
+        // TCP tunnels, reported at close (no event loop here: no periodic reports); no access log
+        this.tunnel = tunnel;
+        this.pod = pod;
+        tcp = new dev.waypoint.telemetry.TunnelTelemetry(new IstioMetrics(10_000), null,
+                dev.waypoint.model.SnapshotSource.from(() -> snapshot), "cluster.local", "cluster.local", "Kubernetes",
+                new NamespacedName("istio-system", "waypoint"));
+        // a Telemetry on the Service whose tagOverrides add upstream_peer to the TCP metrics (ALL_METRICS)
+        ConfigSnapshot withTcpLabel = ConfigSnapshot.compile(3, resources.toBuilder().telemetries(List.of(
+                new TelemetrySpec(new NamespacedName("demo", "upstream-peer"),
+                        List.of(new PolicyTargetRef("", "Service", "reviews", null)), false,
+                        List.of(new TelemetrySpec.Metrics(List.of(), List.of(new TelemetrySpec.MetricsOverride(
+                                TelemetrySpec.Metric.TCP_OPENED_CONNECTIONS, TelemetrySpec.Mode.CLIENT_AND_SERVER, null,
+                                Map.of("upstream_peer", new TelemetrySpec.TagOverride(false, "upstream.address")))))),
+                        List.of(), List.of(), SourceRef.NONE))).build(),
+                List.of(new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
+        tcpWithAddedLabel = new dev.waypoint.telemetry.TunnelTelemetry(new IstioMetrics(10_000), null,
+                dev.waypoint.model.SnapshotSource.from(() -> withTcpLabel), "cluster.local", "cluster.local",
+                "Kubernetes", new NamespacedName("istio-system", "waypoint"));
+        recordTcpTunnel(); // the label sets exist
+        recordTcpTunnelWithAddedLabel();
     }
 
     static RequestContext finished(TunnelContext tunnel, ConfigSnapshot snapshot, Target target, ServiceSpec svc, PodSpec pod,
@@ -167,5 +191,30 @@ public class TelemetryBench {
     @Benchmark
     public void recordGrpc() {
         filter.onComplete(grpc);
+    }
+
+    /**
+     * One TCP tunnel opened and closed with no Telemetry applying: its label arrays and the
+     * outcome are built per tunnel (as before tagOverrides reached the TCP metrics), nothing more.
+     */
+    @Benchmark
+    public void recordTcpTunnel() {
+        tunnel(tcp);
+    }
+
+    /** As {@link #recordTcpTunnel}, with a TCP tagOverride: the CEL runs once per tunnel, at its open. */
+    @Benchmark
+    public void recordTcpTunnelWithAddedLabel() {
+        tunnel(tcpWithAddedLabel);
+    }
+
+    private void tunnel(dev.waypoint.telemetry.TunnelTelemetry observer) {
+        dev.waypoint.model.request.TcpOutcome o = new dev.waypoint.model.request.TcpOutcome(1_000_000_000L);
+        o.endpoint("10.244.0.12:9080", pod);
+        observer.tcpOpened(tunnel, o);
+        o.addReceived(100);
+        o.addSent(2000);
+        o.close(2_000_000_000L);
+        observer.tcpClosed(tunnel, o);
     }
 }
