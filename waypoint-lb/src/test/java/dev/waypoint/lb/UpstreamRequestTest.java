@@ -66,8 +66,15 @@ class UpstreamRequestTest {
             List.of(HostPort.parseIp("10.96.0.1")), List.of(new ServicePortSpec("http", 80, 8080, null, null)),
             Map.of("app", "web"), SourceRef.NONE);
 
-    /** The loop the request runs on (timers included). */
+    /**
+     * The loop the request runs on (timers included). Its clock is frozen, so only
+     * {@code advanceTimeBy} moves it: a slow machine must not fire a backoff or a timeout early.
+     */
     final EmbeddedChannel loopChannel = new EmbeddedChannel();
+
+    {
+        loopChannel.freezeTime();
+    }
     final EventLoop loop = loopChannel.eventLoop();
     final Upstreams upstreams = new Upstreams(UpstreamSettings.defaults(15008),
             new dev.waypoint.lb.hbone.HbonePool(UpstreamSettings.defaults(15008), () -> null), EndpointPickers.roundRobin());
@@ -602,7 +609,6 @@ class UpstreamRequestTest {
 
     @Test
     void theRequestTimeoutGives504BeforeAResponse() {
-        loopChannel.freezeTime();
         start(context(RetryPolicy.NONE, Duration.ofSeconds(2)), new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                 HttpMethod.GET, "/g"));
         loopChannel.advanceTimeBy(1, TimeUnit.SECONDS);

@@ -14,6 +14,10 @@ import org.junit.jupiter.api.Test;
 class Http2KeepaliveTest {
     final EmbeddedChannel ch = new EmbeddedChannel(new Http2Keepalive(Duration.ofSeconds(10), Duration.ofSeconds(20)));
 
+    {
+        ch.freezeTime(); // only advance() moves the clock: a slow machine must not fire a PING early
+    }
+
     private Http2PingFrame sent() {
         Object o = ch.readOutbound();
         assertThat(o).isInstanceOf(Http2PingFrame.class);
