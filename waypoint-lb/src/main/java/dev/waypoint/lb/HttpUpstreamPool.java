@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.transport.IdleTimeout;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -18,7 +19,6 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -221,7 +221,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 }
                 Channel ch = (Channel) f.getNow();
                 ch.pipeline().addLast(H1, new HttpClientCodec());
-                ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, options.idleMillis(), TimeUnit.MILLISECONDS));
+                ch.pipeline().addLast(IDLE, new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS));
                 UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
                 ex.options = options;
@@ -332,7 +332,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 }
             }));
             ch.attr(H2_USES).set(new H2Uses());
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, options.idleMillis(), TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast("idle", new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext c, Object msg) {

@@ -145,7 +145,7 @@ public final class Upstreams {
                         + s.service().name() + " port " + s.port().port() + " has no ready endpoints"));
             }
             LbPolicy policy = table.policy(s.service().name(), s.port().port());
-            return balanced(eps, policy, request, avoid, "service " + s.service().name() + " port " + s.port().port());
+            return balanced(eps, policy, request, avoid, backend);
         }
         if (backend instanceof RouteSelection.ServiceEntryBackend se) {
             LbPolicy policy = ServiceEntryEndpoints.of(snapshot).policy(se.entry().name(), se.port().port());
@@ -153,7 +153,7 @@ public final class Upstreams {
                 // a DestinationRule for the entry's host: the Service path's balancing and outlier detection
                 List<Endpoint> eps = entries.endpoints(snapshot, se);
                 if (eps != null && !eps.isEmpty()) {
-                    return balanced(eps, policy, request, avoid, "ServiceEntry " + se.entry().name() + " port " + se.port().port());
+                    return balanced(eps, policy, request, avoid, backend);
                 }
             }
             return entries.pick(snapshot, se, entryPicker, request, avoid);
@@ -168,15 +168,19 @@ public final class Upstreams {
                 mesh ? p.pod().identity(snapshot.resources().trustDomain()) : null, p.pod());
     }
 
-    /** One pick among {@code eps} under {@code policy} (may be null): ejections, {@code avoid}, the balancer. */
+    /**
+     * One pick among {@code eps} under {@code policy} (may be null): ejections, {@code avoid}, the
+     * balancer. {@code backend} names the port in a refusal; the text is built only then (it was
+     * built for every pick: ~100 B per request).
+     */
     private UpstreamPick balanced(List<Endpoint> eps, LbPolicy policy, RequestContext request, List<Endpoint> avoid,
-                                  String what) {
+                                  RouteSelection.Backend backend) {
         List<Endpoint> usable = eps;
         if (policy != null && policy.outlier() != null && states.anyEjected()) {
             usable = healthy(eps, policy.outlier().minHealthPercent());
             if (usable.isEmpty()) {
                 return new UpstreamPick.Unavailable(new Rejection(Rejection.Reason.NO_HEALTHY_UPSTREAM,
-                        what + ": every endpoint is ejected by outlier detection"));
+                        describe(backend) + ": every endpoint is ejected by outlier detection"));
             }
         }
         if (avoid != null && !avoid.isEmpty() && usable.size() > 1) {
@@ -198,6 +202,15 @@ public final class Upstreams {
         Endpoint e = b.pick(eps, usable, request, states, ThreadLocalRandom.current());
         states.watch(states.of(e), policy == null ? null : policy.outlier(), eps);
         return e;
+    }
+
+    /** A Service or ServiceEntry backend port as refusals name it. */
+    private static String describe(RouteSelection.Backend backend) {
+        if (backend instanceof RouteSelection.ServiceEntryBackend se) {
+            return "ServiceEntry " + se.entry().name() + " port " + se.port().port();
+        }
+        RouteSelection.ServiceBackend s = (RouteSelection.ServiceBackend) backend;
+        return "service " + s.service().name() + " port " + s.port().port();
     }
 
     /**

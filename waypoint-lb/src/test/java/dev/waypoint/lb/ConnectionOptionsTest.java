@@ -18,7 +18,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.timeout.IdleStateHandler;
+import dev.waypoint.transport.IdleTimeout;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -202,7 +202,7 @@ class ConnectionOptionsTest {
             assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPINTVL)).isEqualTo(3);
             assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPCNT)).isEqualTo(4);
         }
-        assertThat(((IdleStateHandler) c.pipeline().get("idle")).getAllIdleTimeInMillis()).isEqualTo(300);
+        assertThat(((IdleTimeout) c.pipeline().get("idle")).timeoutMillis()).isEqualTo(300);
         // pooled and idle: closed by the idle timeout, and out of the pool
         assertThat(c.closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> pool.pooled() == 0);
@@ -212,7 +212,7 @@ class ConnectionOptionsTest {
         assertThat(d).isNotSameAs(c);
         assertThat(d.config().getOption(ChannelOption.SO_KEEPALIVE)).isFalse();
         assertThat(d.config().getConnectTimeoutMillis()).isEqualTo(10_000);
-        assertThat(((IdleStateHandler) d.pipeline().get("idle")).getAllIdleTimeInMillis()).isEqualTo(60_000);
+        assertThat(((IdleTimeout) d.pipeline().get("idle")).timeoutMillis()).isEqualTo(60_000);
         d.close().sync();
     }
 

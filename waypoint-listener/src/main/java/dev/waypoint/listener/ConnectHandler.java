@@ -14,6 +14,7 @@ import dev.waypoint.model.request.TunnelContext;
 import dev.waypoint.model.request.TunnelObserver;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.transport.HandlerNames;
+import dev.waypoint.transport.IdleTimeout;
 import dev.waypoint.transport.Relay;
 import dev.waypoint.transport.TunnelFrameAdapter;
 import io.netty.channel.Channel;
@@ -26,7 +27,6 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -247,7 +247,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         long idle = deps.settings().tunnelIdleTimeout().toMillis();
         TunnelLifecycle lifecycle = new TunnelLifecycle(tunnel, deps.authorizer());
         ctx.pipeline().addBefore(ctx.name(), HandlerNames.TUNNEL, new TunnelFrameAdapter());
-        ctx.pipeline().addBefore(ctx.name(), HandlerNames.IDLE, new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
+        ctx.pipeline().addBefore(ctx.name(), HandlerNames.IDLE, new IdleTimeout(idle, TimeUnit.MILLISECONDS));
         ctx.pipeline().addBefore(ctx.name(), HandlerNames.LIFECYCLE, lifecycle);
         deps.tunnels().add(ctx.channel()); // removed again when it closes; re-checked on every new generation
         return lifecycle;

@@ -125,6 +125,14 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private boolean ending;
     /** No more input is taken: the tunnel is ending or gone. */
     private boolean closed;
+    /**
+     * The target table of the last request's snapshot and what the tunnel's authority resolved to
+     * in it: the authority is the tunnel's and the table immutable, so requests of one config
+     * generation reuse the answer instead of parsing the authority again (~150 ns and an address
+     * object per request); a new generation's table resolves afresh.
+     */
+    private TargetTable resolvedIn;
+    private TargetResolution resolved;
 
     ExchangeHandler(TunnelContext tunnel, SnapshotSource snapshots, RequestChain chain, boolean h2) {
         this(tunnel, snapshots, chain, h2, System::nanoTime);
@@ -334,6 +342,15 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
      * the response's last piece to {@link #responseContent}, so the next pipelined request, which
      * starts from inside that call, can reuse it.
      */
+    /** The tunnel's authority resolved in {@code table} (cached per table: see {@link #resolvedIn}). */
+    private TargetResolution resolveTarget(TargetTable table) {
+        if (table != resolvedIn) {
+            resolved = TargetResolver.resolve(tunnel.target().authority(), table);
+            resolvedIn = table;
+        }
+        return resolved;
+    }
+
     private final class InboundRequest implements ExchangeSink {
         private HttpRequest head;
         private RequestContext rc;
@@ -382,7 +399,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 requestDone = true; // a full request: head and body in one
             }
             ConfigSnapshot snapshot = snapshots.current();
-            TargetResolution resolved = TargetResolver.resolve(tunnel.target().authority(), snapshot.part(TargetTable.PART));
+            TargetResolution resolved = resolveTarget(snapshot.part(TargetTable.PART));
             Target target = resolved instanceof Target t ? t : tunnel.target();
             NettyHeaders headers = new NettyHeaders(head.headers());
             RequestView view = new RequestView(head, tunnel, headers, h2);

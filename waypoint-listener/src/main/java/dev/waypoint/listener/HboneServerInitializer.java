@@ -1,6 +1,7 @@
 package dev.waypoint.listener;
 
 import dev.waypoint.transport.HandlerNames;
+import dev.waypoint.transport.IdleTimeout;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -17,7 +18,6 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -85,7 +85,7 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                     .frameLogger(FRAME_LOGGER)
                     .build();
             // idle first so it sees every frame; the connection idle check needs the codec
-            p.addLast(HandlerNames.IDLE, new IdleStateHandler(0, 0, settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            p.addLast(HandlerNames.IDLE, new IdleTimeout(settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
             p.addLast(HandlerNames.H2, codec);
             p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {

@@ -310,6 +310,21 @@ class ExchangeHandlerTest {
     }
 
     @Test
+    void theTunnelsTargetIsResolvedAgainInEachNewGenerationNotReusedFromTheLast() {
+        channel(false);
+        ch.writeInbound(get("/a"));
+        calls.get(0).respond(200, "a");
+        ch.writeInbound(get("/b")); // same generation: the tunnel's resolution is reused
+        calls.get(1).respond(200, "b");
+        assertThat(written()).containsExactly("200 a", "200 b");
+        current.set(snapshot(1, false));
+        ch.writeInbound(get("/c"));
+        assertThat(calls).hasSize(2);
+        assertThat(written()).singleElement().asString().startsWith("503 [close] target_no_longer_bound:");
+        assertThat(ch.isOpen()).isFalse();
+    }
+
+    @Test
     void aPausedFilterHoldsTheBodyAndResumesOnTheLoop() {
         channel(false);
         HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/pause");

@@ -2,6 +2,7 @@ package dev.waypoint.transport;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -11,6 +12,7 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.PromiseNotifier;
 
 /**
  * Makes an HTTP/2 {@code CONNECT} stream look like a TCP socket to the handlers after it:
@@ -20,17 +22,43 @@ import io.netty.util.ReferenceCountUtil;
  * to send {@code RST_STREAM}. A {@code RST_STREAM} from the peer arrives, as Netty delivers it, as
  * an {@link Http2ResetFrame} user event, passed on.
  *
+ * <h2>One DATA frame per flush</h2>
+ * Outbound bytes are framed when the channel is flushed, not when they are written: the pieces an
+ * HTTP/1.1 encoder writes for one message (head, body, an empty last piece) become one DATA frame
+ * instead of three, when together they are no larger than {@link #COALESCE_LIMIT}. A single piece
+ * is framed as it is (wrapped, not copied); a second small one is copied into a buffer of the
+ * adapter's own, so the HTTP/2 encoder, the flow controller and {@code SslHandler} see one buffer
+ * and one promise per flush instead of a composite of several (on the product's path each piece
+ * cost a DATA frame, a parent promise and listener, a composite component, and a heap copy when
+ * {@code SslHandler} gathered the composite). Bigger pieces are framed at once, uncopied. Anything
+ * that is not bytes (END_STREAM, RST_STREAM), a close and the handler's removal write what is held
+ * first, so order is kept. The held bytes are at most {@link #COALESCE_LIMIT}: writability is
+ * unaffected.
+ *
  * <h2>Reference counting</h2>
  * The content of an inbound DATA frame is passed on (ownership moves to the next handler); empty
  * frames are released here. Trailing HEADERS on a tunnel carry nothing and are dropped (they hold no buffer). An
- * outbound {@link ByteBuf} is wrapped, not copied: the frame owns it.
+ * outbound {@link ByteBuf} is wrapped, not copied (the frame owns it), unless it is merged with
+ * other small pieces of the same flush: then it is copied and released here.
  *
  * <h2>Threading</h2>
  * Runs on the stream channel's event loop, like every handler of that channel.
  */
 public final class TunnelFrameAdapter extends ChannelDuplexHandler {
+    /**
+     * The most bytes merged into one DATA frame per flush: a 1 KiB request or response with its
+     * head fits; bulk reads (the relay's 2-64 KiB) are framed as they come, uncopied.
+     */
+    static final int COALESCE_LIMIT = 4096;
+
     private boolean inputShutdown;
     private boolean outputShutdown;
+    /** Bytes written since the last flush and not framed yet; null when nothing is held. */
+    private ByteBuf pending;
+    /** The promise of the held bytes (void when every piece's was). */
+    private ChannelPromise pendingPromise;
+    /** Whether {@link #pending} is the adapter's own buffer (more pieces are appended to it). */
+    private boolean pendingOwned;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -67,12 +95,83 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof ByteBuf buf) {
-            ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
+            int size = buf.readableBytes();
+            if (pending != null) {
+                if (pending.readableBytes() + size <= COALESCE_LIMIT) {
+                    append(ctx, buf, promise);
+                    return;
+                }
+                writePending(ctx);
+            }
+            if (size >= COALESCE_LIMIT) {
+                ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
+                return;
+            }
+            pending = buf; // framed at the flush, or merged with what follows it
+            pendingPromise = promise;
+            pendingOwned = false;
         } else {
+            writePending(ctx);
             if (msg instanceof Http2DataFrame d && d.isEndStream() || msg instanceof Http2ResetFrame) {
                 outputShutdown = true; // nothing may follow END_STREAM or RST_STREAM
             }
             ctx.write(msg, promise);
+        }
+    }
+
+    /** Copies {@code buf} after the held bytes (into the adapter's own buffer) and releases it. */
+    private void append(ChannelHandlerContext ctx, ByteBuf buf, ChannelPromise promise) {
+        if (!pendingOwned) {
+            ByteBuf own = ctx.alloc().buffer(pending.readableBytes() + buf.readableBytes(), COALESCE_LIMIT);
+            own.writeBytes(pending);
+            pending.release();
+            pending = own;
+            pendingOwned = true;
+        }
+        pending.writeBytes(buf);
+        buf.release();
+        if (!promise.isVoid()) {
+            if (pendingPromise.isVoid()) {
+                pendingPromise = promise;
+            } else {
+                // both pieces' writers wait for the one frame's write
+                ChannelPromise both = ctx.newPromise();
+                both.addListener(new PromiseNotifier<Void, ChannelFuture>(pendingPromise, promise));
+                pendingPromise = both;
+            }
+        }
+    }
+
+    /** Frames and writes the held bytes, if any (not flushed). */
+    private void writePending(ChannelHandlerContext ctx) {
+        ByteBuf held = pending;
+        if (held == null) {
+            return;
+        }
+        ChannelPromise promise = pendingPromise;
+        pending = null;
+        pendingPromise = null;
+        pendingOwned = false;
+        ctx.write(new DefaultHttp2DataFrame(held, false), promise);
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        writePending(ctx);
+        ctx.flush();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        writePending(ctx); // fails and releases through the closed channel, as an unflushed write does
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (pending != null) {
+            writePending(ctx); // a pipeline change: what was written still leaves, in order
+            ctx.flush();
         }
     }
 
@@ -82,6 +181,7 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
      */
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        writePending(ctx);
         if (inputShutdown && !outputShutdown && ctx.channel().isActive()) {
             outputShutdown = true;
             ctx.writeAndFlush(new DefaultHttp2DataFrame(io.netty.buffer.Unpooled.EMPTY_BUFFER, true))

@@ -170,4 +170,108 @@ class TunnelFrameAdapterTest {
         ch.close();
         assertThat((Object) ch.readOutbound()).isNull();
     }
+
+    // --- one DATA frame per flush ---
+
+    @Test
+    void smallPiecesOfOneFlushBecomeOneDataFrame() {
+        ByteBuf head = bytes("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+        ByteBuf body = bytes("hello");
+        ByteBuf last = Unpooled.buffer(0);
+        ch.write(head);
+        ch.write(body);
+        ch.write(last);
+        assertThat((Object) ch.readOutbound()).as("nothing is framed before the flush").isNull();
+        ch.flush();
+        Http2DataFrame frame = ch.readOutbound();
+        assertThat(frame.content().toString(StandardCharsets.UTF_8))
+                .isEqualTo("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+        assertThat(frame.isEndStream()).isFalse();
+        assertThat((Object) ch.readOutbound()).isNull();
+        assertThat(head.refCnt()).as("copied pieces are released here").isZero();
+        assertThat(body.refCnt()).isZero();
+        assertThat(last.refCnt()).isZero();
+        frame.release();
+    }
+
+    @Test
+    void everyMergedPiecesPromiseCompletesWithTheFramesWrite() {
+        var first = ch.newPromise();
+        var second = ch.newPromise();
+        ch.write(bytes("a"), first);
+        ch.write(bytes("b"), ch.voidPromise());
+        ch.write(bytes("c"), second);
+        assertThat(first.isDone()).isFalse();
+        ch.flush();
+        assertThat(first.isSuccess()).isTrue();
+        assertThat(second.isSuccess()).isTrue();
+        Http2DataFrame frame = ch.readOutbound();
+        assertThat(frame.content().toString(StandardCharsets.UTF_8)).isEqualTo("abc");
+        frame.release();
+    }
+
+    @Test
+    void piecesBeyondTheLimitAreFramedApartAndBigOnesUncopied() {
+        ByteBuf small = Unpooled.buffer().writeZero(3000);
+        ByteBuf next = Unpooled.buffer().writeZero(2000);
+        ByteBuf big = Unpooled.buffer().writeZero(TunnelFrameAdapter.COALESCE_LIMIT);
+        ch.write(small);
+        ch.write(next);
+        ch.write(big);
+        ch.flush();
+        Http2DataFrame a = ch.readOutbound();
+        Http2DataFrame b = ch.readOutbound();
+        Http2DataFrame c = ch.readOutbound();
+        assertThat(a.content()).as("3000 + 2000 exceed the limit: framed apart, as written").isSameAs(small);
+        assertThat(b.content()).isSameAs(next);
+        assertThat(c.content()).isSameAs(big);
+        assertThat((Object) ch.readOutbound()).isNull();
+        a.release();
+        b.release();
+        c.release();
+    }
+
+    @Test
+    void heldBytesLeaveBeforeEndStreamAndReset() {
+        ch.write(bytes("tail"));
+        ch.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true));
+        Http2DataFrame data = ch.readOutbound();
+        Http2DataFrame end = ch.readOutbound();
+        assertThat(data.content().toString(StandardCharsets.UTF_8)).isEqualTo("tail");
+        assertThat(data.isEndStream()).isFalse();
+        assertThat(end.isEndStream()).isTrue();
+        data.release();
+        end.release();
+
+        EmbeddedChannel other = new EmbeddedChannel(new TunnelFrameAdapter());
+        other.write(bytes("x"));
+        other.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        Http2DataFrame x = other.readOutbound();
+        assertThat(x.content().toString(StandardCharsets.UTF_8)).isEqualTo("x");
+        x.release();
+        assertThat((Object) other.readOutbound()).isInstanceOf(Http2ResetFrame.class);
+        other.finishAndReleaseAll();
+    }
+
+    @Test
+    void closeAfterThePeersEndStreamSendsTheHeldBytesFirst() {
+        ch.writeInbound(new DefaultHttp2DataFrame(Unpooled.buffer(0), true));
+        ch.write(bytes("bye"));
+        ch.close();
+        Http2DataFrame data = ch.readOutbound();
+        Http2DataFrame end = ch.readOutbound();
+        assertThat(data.content().toString(StandardCharsets.UTF_8)).isEqualTo("bye");
+        assertThat(end.isEndStream()).isTrue();
+        data.release();
+        end.release();
+    }
+
+    @Test
+    void removingTheAdapterWritesAndFlushesWhatItHeld() {
+        ch.write(bytes("held"));
+        ch.pipeline().remove(TunnelFrameAdapter.class);
+        Http2DataFrame data = ch.readOutbound();
+        assertThat(data.content().toString(StandardCharsets.UTF_8)).isEqualTo("held");
+        data.release();
+    }
 }

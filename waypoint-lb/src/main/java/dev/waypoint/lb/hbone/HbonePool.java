@@ -4,6 +4,7 @@ import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.transport.EventLoops;
+import dev.waypoint.transport.IdleTimeout;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -15,7 +16,6 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.ConnectException;
@@ -167,8 +167,7 @@ public final class HbonePool implements AutoCloseable {
             // no SNI (ztunnel does not send one); the identity is checked after the handshake
             SslHandler ssl = tls.get().newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(timeout);
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.poolIdleTimeout().toMillis(),
-                    TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast("idle", new IdleTimeout(settings.poolIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {

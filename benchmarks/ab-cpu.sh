@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# A/B of waypoint builds by CPU and allocation per request: several waypoint jars (and nghttpx) run
+# side by side behind one destination side, driven by the load tool in interleaved rounds, so every
+# build sees the same machine (on a shared 2-vCPU box wall-clock figures are noise; CPU seconds of
+# the process per request and bytes allocated per request survive the load far better).
+# Same processes as run-e2e.sh (DestinationSide, `java -jar waypoint.jar run`, nghttpx, the load
+# tool); the manifests add every stage's config: an HTTPRoute (a header-match rule that does not
+# match and a default rule with a RequestHeaderModifier) and three AuthorizationPolicies on the
+# Service (DENY /admin*, ALLOW another principal, ALLOW the load tool's GET/POST).
+#
+#   JARS="base=/tmp/a.jar new=/tmp/b.jar" benchmarks/ab-cpu.sh
+#   JARS=... ROUNDS=5 MODES="fixed sat" PREWARM=25s WARMUP=5s DURATION=15s NG=0 benchmarks/ab-cpu.sh
+#
+# Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar),
+# EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS,
+# ROUNDS=3, MODES=fixed ("fixed sat"), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
+# PREWARM (a first unmeasured fixed-rate run per path, e.g. 25s: the JIT), WARMUP=20s DURATION=15s,
+# NG=1 (nghttpx as the yardstick), STAGES=1, WORKERS=2, PROFILE=strace|perf (round 1, fixed run:
+# strace -c -f or perf record -g with a perf map, STRACE_SECS / PERF_SECS), BENCH_JAR, OUT.
+# Allocation per request: run with
+#   EXTRA_OPTS="-XX:StartFlightRecording=settings=$PWD/benchmarks/alloc.jfc,filename=$OUT/@LABEL@.jfr,dumponexit=true"
+# and MODES=fixed; the summary reads jdk.ThreadAllocationStatistics of the hbone-* event loops.
+set -euo pipefail
+EXTRA_OPTS=${EXTRA_OPTS:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_JAR=${BENCH_JAR:-$HERE/target/waypoint-bench.jar}
+ROUNDS=${ROUNDS:-3}; RATE=${RATE:-1000}; CONNS=${CONNS:-4}; BODY=${BODY:-1024}
+WARMUP=${WARMUP:-20s}; DURATION=${DURATION:-15s}; MODES=${MODES:-fixed}; NG=${NG:-1}; STAGES=${STAGES:-1}
+SAT_CONNS=${SAT_CONNS:-4}; SAT_TUNNELS=${SAT_TUNNELS:-16}; WORKERS=${WORKERS:-2}
+WAYPOINT_JAVA_OPTS=${WAYPOINT_JAVA_OPTS:--XX:+UseSerialGC -Xms16m -Xmx64m -XX:MaxDirectMemorySize=64m -Xss512k}
+POD_IP=${POD_IP:-127.40.2.1}; VIP=${VIP:-127.40.2.10}
+OUT=${OUT:-$HERE/out/ab-$(date +%Y%m%d-%H%M%S)}
+PROFILE=${PROFILE:-}   # "strace" or "perf": attach to each waypoint during its fixed run of round 1
+mkdir -p "$OUT/logs"; LOGS=$OUT/logs
+WORK=$(mktemp -d /tmp/waypoint-ab.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+bench() { java -cp "$BENCH_JAR" "$@"; }
+wait_for_line() { for i in $(seq $(( $3 * 20 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; cat "$1" >&2; return 1; }
+bench dev.waypoint.bench.e2e.MakeCerts "$WORK/certs" >/dev/null
+read -r HTTP_PORT BULK_PORT HBONE_PORT NG_PORT <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
+bench dev.waypoint.bench.e2e.ManifestGen --kind bench --out "$WORK/manifests" --service-vip "$VIP" --pod-ip "$POD_IP" \
+  --http-port "$HTTP_PORT" --bulk-port "$BULK_PORT" >/dev/null
+if [[ $STAGES == 1 ]]; then cat >"$WORK/manifests/stages.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bench-canary, namespace: bench}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bench-http, port: 80}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /canary}, headers: [{name: x-canary, value: "1"}]}]
+    backendRefs: [{name: bench-http, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-route, value: bench}]}}]
+    backendRefs: [{name: bench-http, port: 80}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: bench}
+spec:
+  targetRefs: [{kind: Service, group: "", name: bench-http}]
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-other, namespace: bench}
+spec:
+  targetRefs: [{kind: Service, group: "", name: bench-http}]
+  action: ALLOW
+  rules: [{from: [{source: {principals: ["cluster.local/ns/other/sa/other"]}}], to: [{operation: {methods: ["GET"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-client, namespace: bench}
+spec:
+  targetRefs: [{kind: Service, group: "", name: bench-http}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/bench/sa/bench-client"]}}]
+    to: [{operation: {methods: ["GET", "POST"], paths: ["/*"]}}]
+  - to: [{operation: {ports: ["9000"]}}]
+YAML
+fi
+java -XX:+UseParallelGC -Xmx256m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.DestinationSide --pod-ip "$POD_IP" --http-port "$HTTP_PORT" \
+  --bulk-port "$BULK_PORT" --hbone-port "$HBONE_PORT" --cert-dir "$WORK/certs/pod" --threads 2 >"$LOGS/dest.log" 2>&1 &
+DEST_PID=$!; PIDS+=("$DEST_PID"); wait_for_line "$LOGS/dest.log" '^ready' 30
+declare -A TARGET AUTH MEASURED
+LABELS=()
+for spec in $JARS; do
+  label=${spec%%=*}; jar=${spec#*=}
+  read -r port health stats admin <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
+  cp "$jar" "$WORK/$label.jar"
+  eval "lopts=\${OPTS_$label:-}"
+  java $WAYPOINT_JAVA_OPTS ${EXTRA_OPTS//@LABEL@/$label} $lopts -jar "$WORK/$label.jar" run --config-dir "$WORK/manifests" --cert-dir "$WORK/certs/waypoint" \
+    --gateway istio-system/waypoint --listen "127.0.0.1:$port" --hbone-port "$HBONE_PORT" \
+    --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" --workers "$WORKERS" >"$LOGS/$label.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 3000); do curl -fs -o /dev/null "http://127.0.0.1:$health/healthz/ready" && break; sleep 0.02; done
+  TARGET[$label]=127.0.0.1:$port; AUTH[$label]=$VIP:80; MEASURED[$label]=$pid; LABELS+=("$label")
+  echo "$label pid $pid stats 127.0.0.1:$stats" >>"$OUT/pids.txt"
+done
+if [[ $NG == 1 ]]; then
+  C=$WORK/certs/nghttpx
+  nghttpx --conf=/dev/null --frontend="127.0.0.1,$NG_PORT" --backend="$POD_IP,$HBONE_PORT;;proto=h2;tls" \
+    --verify-client --verify-client-cacert="$C/root-cert.pem" \
+    --client-private-key-file="$C/key.pem" --client-cert-file="$C/cert-chain.pem" --insecure \
+    --workers="$WORKERS" --no-via --no-ocsp --no-server-push \
+    --frontend-http2-window-size=4194304 --frontend-http2-connection-window-size=16777216 \
+    --backend-http2-window-size=4194304 --backend-http2-connection-window-size=16777216 \
+    --errorlog-file="$LOGS/nghttpx.log" --accesslog-file=/dev/null "$C/key.pem" "$C/cert-chain.pem" >"$LOGS/nghttpx.out" 2>&1 &
+  NPID=$!; PIDS+=("$NPID"); sleep 1
+  TARGET[nghttpx]=127.0.0.1:$NG_PORT; AUTH[nghttpx]=$POD_IP:$HTTP_PORT; MEASURED[nghttpx]=$NPID; LABELS+=(nghttpx)
+fi
+if [[ -n ${PREWARM:-} ]]; then for label in "${LABELS[@]}"; do log "prewarm $label"; java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "${AUTH[$label]}" --cert-dir "$WORK/certs/client" --body "$BODY" --warmup 0s --duration "$PREWARM" --rate "$RATE" --connections "$CONNS" --tunnels 1 >/dev/null 2>&1 || true; done; fi
+for r in $(seq "$ROUNDS"); do
+  for mode in $MODES; do
+    for label in "${LABELS[@]}"; do
+      if [[ $mode == fixed ]]; then args=(--rate "$RATE" --connections "$CONNS" --tunnels 1); else args=(--rate 0 --connections "$SAT_CONNS" --tunnels "$SAT_TUNNELS"); fi
+      log "round $r $mode $label (load $(cut -d' ' -f1 /proc/loadavg))"
+      prof=""
+      if [[ -n $PROFILE && $r == 1 && ( $label != nghttpx || $PROFILE == strace ) ]]; then
+        w=${WARMUP%s}
+        ( sleep "$w"; if [[ $PROFILE == strace ]]; then timeout -s INT "${STRACE_SECS:-5}" strace -c -f -p "${MEASURED[$label]}" -o "$OUT/strace-$label-$mode.txt" 2>/dev/null;
+          else jcmd "${MEASURED[$label]}" Compiler.perfmap >/dev/null 2>&1; perf record -F 999 -g -p "${MEASURED[$label]}" -o "$OUT/perf-$label-$mode.data" -- sleep "${PERF_SECS:-10}" 2>/dev/null; fi ) &
+        prof=$!
+      fi
+      java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "${AUTH[$label]}" \
+        --cert-dir "$WORK/certs/client" --pid "measured=${MEASURED[$label]}" --pid "dest=$DEST_PID" --pid loadtool=self \
+        --out "$OUT/$label-$mode-$r.json" --body "$BODY" --warmup "$WARMUP" --duration "$DURATION" "${args[@]}" >"$LOGS/$label-$mode-$r.txt" 2>&1 || cat "$LOGS/$label-$mode-$r.txt" >&2
+      [[ -n $prof ]] && wait "$prof" || true
+      grep -E 'req/s|measured|p50|error' "$LOGS/$label-$mode-$r.txt" | head -5 | sed 's/^/    /' >&2
+    done
+  done
+done
+log "done: $OUT"
+cleanup; trap - EXIT   # the waypoints write their JFR recordings when they exit
+python3 - "$OUT" "$RATE" <<'PY' | tee "$OUT/summary.txt"
+import json,glob,sys,statistics,os,re,subprocess,collections
+out=sys.argv[1]
+rows=collections.defaultdict(list)
+for f in sorted(glob.glob(out+'/*-*-*.json')):
+    m=re.match(r'(.+)-(fixed|sat)-(\d+)\.json',os.path.basename(f))
+    if not m: continue
+    d=json.load(open(f)); lab,mode,r=m.groups()
+    p={x['label']:x for x in d['processes']}
+    rows[(lab,mode)].append(dict(r=int(r),rps=d['rps'],us=1e6*p['measured']['cpuSeconds']/max(d['requests'],1),
+        vk=p['measured']['vcpuPerKrps'],p50=d['latencyMs']['p50'],p99=d['latencyMs']['p99'],other=d['otherVcpu'],err=sum(d['errors'].values()) if d['errors'] else 0,
+        rss=p['measured']['rssKib']/1024, vcpu=p['measured']['vcpu']))
+for (lab,mode),rs in sorted(rows.items(),key=lambda x:(x[0][1],x[0][0])):
+    med=lambda k: statistics.median([x[k] for x in rs])
+    print(f"{mode:5} {lab:12} n={len(rs)} rps={med('rps'):8.0f} cpu_us/req={med('us'):6.1f} [{' '.join('%.1f'%x['us'] for x in rs)}] vcpu={med('vcpu'):.3f} p50={med('p50'):.3f} p99={med('p99'):.2f} rss={med('rss'):.0f} other={' '.join('%.2f'%x['other'] for x in rs)} err={sum(x['err'] for x in rs)}")
+# allocation per request from jfr files
+for j in sorted(glob.glob(out+'/*.jfr')):
+    lab=os.path.basename(j)[:-4]
+    txt=subprocess.run(['jfr','print','--json','--events','jdk.ThreadAllocationStatistics',j],capture_output=True,text=True).stdout
+    ev=json.loads(txt)['recording']['events']
+    bytime=collections.defaultdict(int)
+    for e in ev:
+        v=e['values']; t=v['thread']['javaName'] if v.get('thread') else ''
+        if t and t.startswith('hbone'): bytime[v['startTime'][:19]]+=v['allocated']
+    ts=sorted(bytime); deltas=[bytime[b]-bytime[a] for a,b in zip(ts,ts[1:])]
+    busy=[d for d in deltas if d>3e6]
+    rate=float(sys.argv[2]) if len(sys.argv)>2 else 1000.0
+    if busy: print(f"alloc {lab}: {statistics.median(busy)/rate/1000:.2f} KB per request on the event loops (median of {len(busy)} seconds under load; valid with MODES=fixed)")
+PY
