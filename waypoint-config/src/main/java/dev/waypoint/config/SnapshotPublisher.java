@@ -14,6 +14,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -184,11 +185,17 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         if (first == null) {
             log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
                     attempt.failure().getCause());
+            // the empty snapshot carries only the failure: the attempt's other problems are about
+            // resources it does not serve; and the reload counts as failed (nothing is served)
+            Diagnostics onlyFailure = new Diagnostics();
+            onlyFailure.error(SourceRef.NONE, "-", null, "-", attempt.failure().getMessage());
             try {
-                first = builder.compileEmpty(0, attempt.diagnostics());
+                first = builder.compileEmpty(0, onlyFailure);
             } catch (CompilerFailure f) {
                 throw new IllegalStateException("cannot compile even an empty config: " + f.getMessage(), f);
             }
+            lastReloadOk = false;
+            lastReloadMillis = System.currentTimeMillis();
         } else {
             lastGood = attempt.lastGood();
         }

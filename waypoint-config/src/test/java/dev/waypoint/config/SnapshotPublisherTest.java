@@ -161,6 +161,21 @@ class SnapshotPublisherTest {
     }
 
     @Test
+    void aFirstLoadThatFallsBackToEmptyReportsOnlyTheFailureAndAFailedReload() throws IOException {
+        // the failed attempt's own problems are about resources the empty snapshot does not serve
+        write("a.yaml", service("boom", 80) + "---\n" + service("bad", 0));
+        write("b.yaml", "not: [valid");
+
+        SnapshotPublisher p = start();
+
+        assertThat(p.current().resources().services()).isEmpty();
+        assertThat(problems(p.current())).containsExactly(
+                "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
+        assertThat(p.lastReloadSucceeded()).isFalse();
+        assertThat(p.lastReloadMillis()).isPositive();
+    }
+
+    @Test
     void aFailingSubscriberDoesNotStopTheOthers() throws Exception {
         write("a.yaml", service("a", 80));
         SnapshotPublisher p = start();
