@@ -10,6 +10,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import java.io.IOException;
@@ -23,6 +26,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -173,6 +177,79 @@ class SnapshotPublisherTest {
                 "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
         assertThat(p.lastReloadSucceeded()).isFalse();
         assertThat(p.lastReloadMillis()).isPositive();
+    }
+
+    /** Throws on its first {@code failures} calls, then lists service names: a transient bug or resource shortage. */
+    private static PartCompiler<String> failingFirst(int failures) {
+        AtomicInteger calls = new AtomicInteger();
+        return new PartCompiler<>() {
+            @Override
+            public SnapshotPart<String> part() {
+                return SERVICE_NAMES;
+            }
+
+            @Override
+            public String compile(ResourceSet resources, Diagnostics diagnostics) {
+                if (calls.incrementAndGet() <= failures) {
+                    throw new IllegalStateException("transient failure " + calls.get());
+                }
+                return TestCompilers.SERVICE_NAMES_COMPILER.compile(resources, diagnostics);
+            }
+        };
+    }
+
+    @Test
+    void aCompilerThatFailsOnceIsRetriedWithoutAChange() throws Exception {
+        write("a.yaml", service("a", 80));
+        AtomicInteger calls = new AtomicInteger();
+        PartCompiler<String> flaky = new PartCompiler<>() {
+            @Override
+            public SnapshotPart<String> part() {
+                return SERVICE_NAMES;
+            }
+
+            @Override
+            public String compile(ResourceSet resources, Diagnostics diagnostics) {
+                if (calls.incrementAndGet() == 2) { // generation 0 compiles; the first reload fails
+                    throw new IllegalStateException("transient failure");
+                }
+                return TestCompilers.SERVICE_NAMES_COMPILER.compile(resources, diagnostics);
+            }
+        };
+        SnapshotPublisher r = start(MANUAL, List.of(flaky));
+        write("b.yaml", service("b", 80));
+        assertThat(onConfigThread(r::reload)).isFalse();
+        assertThat(r.lastReloadSucceeded()).isFalse();
+        assertThat(r.current().generation()).isZero();
+
+        // nothing changes on disk: the polls retry, and the build now succeeds
+        for (int i = 0; i < 4 && r.current().generation() == 0; i++) {
+            onConfigThread(() -> {
+                r.poll();
+                return null;
+            });
+        }
+        assertThat(r.current().generation()).isEqualTo(1);
+        assertThat(r.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
+        assertThat(r.lastReloadSucceeded()).isTrue();
+        assertThat(calls).hasValue(3);
+    }
+
+    @Test
+    void aFirstGenerationThatFailsToCompileIsRetriedWithoutAChange() throws Exception {
+        write("a.yaml", service("a", 80));
+
+        SnapshotPublisher p = start(MANUAL, List.of(failingFirst(1)));
+        assertThat(p.current().resources().services()).isEmpty();
+
+        for (int i = 0; i < 4 && p.current().resources().services().isEmpty(); i++) {
+            onConfigThread(() -> {
+                p.poll();
+                return null;
+            });
+        }
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a");
+        assertThat(p.lastReloadSucceeded()).isTrue();
     }
 
     @Test
