@@ -15,6 +15,7 @@ import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -306,7 +307,8 @@ class SnapshotPublisherTest {
         write("a.yaml", service("a", 80) + "  oops: [\n");
         assertThat(onConfigThread(p::reload)).isTrue();
 
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        // the fallback objects come after every file that parses now
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
         assertThat(problems(p.current())).containsExactly(
                 "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
                 "a.yaml: warning: - -: -: keeping the 2 object(s) this file had when it last parsed");
@@ -315,12 +317,12 @@ class SnapshotPublisherTest {
         write("b.yaml", service("b", 81));
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().generation()).isEqualTo(2);
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
 
         // a brand-new file that does not parse has nothing to fall back to
         write("c.yaml", "kind: [\n");
         assertThat(onConfigThread(p::reload)).isTrue();
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
         assertThat(problems(p.current())).contains("c.yaml:1: - -: -: while parsing a flow node: expected the node content, but found '<stream end>'")
                 .noneMatch(s -> s.startsWith("c.yaml: warning"));
 
@@ -330,6 +332,53 @@ class SnapshotPublisherTest {
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
         assertThat(p.current().problems()).isEmpty();
+    }
+
+    private static ServiceSpec serviceNamed(ConfigSnapshot s, String name) {
+        return s.resources().services().stream().filter(x -> x.name().name().equals(name)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void anObjectMovedOutOfAFileThatBreaksServesItsNewVersion() throws Exception {
+        write("a.yaml", service("a", 80) + "---\n" + service("moved", 80));
+        write("b.yaml", service("b", 80));
+        SnapshotPublisher p = start();
+
+        // one change: "moved" goes to b.yaml with a new port, and a.yaml breaks while it is edited
+        write("a.yaml", service("a", 80) + "  oops: [\n");
+        write("b.yaml", service("b", 80) + "---\n" + service("moved", 81));
+        assertThat(onConfigThread(p::reload)).isTrue();
+
+        // the edit wins over the stale copy a.yaml had, and is not a duplicate
+        assertThat(serviceNamed(p.current(), "moved").port(81)).isNotNull();
+        assertThat(serviceNamed(p.current(), "moved").port(80)).isNull();
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/moved,default/a");
+        assertThat(problems(p.current())).containsExactly(
+                "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
+                "a.yaml: warning: - -: -: keeping 1 of the 2 object(s) this file had when it last parsed "
+                        + "(1 now defined in a file that parses: Service default/moved)");
+
+        // a.yaml fixed without "moved": nothing falls back, b.yaml's version stays
+        write("a.yaml", service("a", 80));
+        assertThat(onConfigThread(p::reload)).isTrue();
+        assertThat(serviceNamed(p.current(), "moved").port(81)).isNotNull();
+        assertThat(p.current().problems()).isEmpty();
+    }
+
+    @Test
+    void aFileRenamedAndBrokenInOneChangeLosesItsObjects() throws Exception {
+        // documented: the last good version is kept per path, and a rename is a delete plus a new file
+        write("a.yaml", service("a", 80));
+        write("b.yaml", service("b", 80));
+        SnapshotPublisher p = start();
+
+        Files.delete(dir.resolve("a.yaml"));
+        write("c.yaml", service("a", 80) + "  oops: [\n");
+        assertThat(onConfigThread(p::reload)).isTrue();
+
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b");
+        assertThat(problems(p.current())).containsExactly(
+                "c.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'");
     }
 
     @Test
