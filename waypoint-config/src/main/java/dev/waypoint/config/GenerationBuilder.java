@@ -79,9 +79,10 @@ final class GenerationBuilder {
      * @param snapshot the compiled generation, or null when a compiler failed
      * @param lastGood what the next generation may fall back to if this one is published
      * @param failure the compiler failure, or null
+     * @param filesOnLastGood how many files do not parse now and serve their last good objects
      */
     record Attempt(ConfigSnapshot snapshot, ResourceSet resources, Diagnostics diagnostics, LastGood lastGood,
-                   CompilerFailure failure) {}
+                   CompilerFailure failure, int filesOnLastGood) {}
 
     /** A compiler threw (or returned null): a bug in that stage, reported as a problem. */
     static final class CompilerFailure extends RuntimeException {
@@ -198,10 +199,10 @@ final class GenerationBuilder {
         LastGood next = new LastGood(parsedFiles, keptByKey, mesh);
         try {
             return new Attempt(ConfigSnapshot.compile(generation, resources, compilers, diagnostics), resources,
-                    diagnostics, next, null);
+                    diagnostics, next, null, fallbacks.size());
         } catch (CompilerFailure f) {
             diagnostics.error(SourceRef.NONE, "-", null, "-", f.getMessage());
-            return new Attempt(null, resources, diagnostics, next, f);
+            return new Attempt(null, resources, diagnostics, next, f, fallbacks.size());
         }
     }
 

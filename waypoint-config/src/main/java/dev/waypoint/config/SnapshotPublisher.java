@@ -66,6 +66,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** The latest reload's result and time, for the waypoint_config_* health metrics. */
     private volatile boolean lastReloadOk = true;
     private volatile long lastReloadMillis;
+    private volatile int filesOnLastGood;
 
     /** Upper bound on debounce: a directory that never holds still is still read this often. */
     static final int MAX_DEFERRALS = 10;
@@ -208,6 +209,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             lastReloadMillis = System.currentTimeMillis();
         } else {
             lastGood = attempt.lastGood();
+            filesOnLastGood = attempt.filesOnLastGood();
         }
         publish(first);
         long nanos = pollInterval.toNanos();
@@ -217,6 +219,15 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** Whether the latest reload attempt produced a new generation (true before any reload: generation 0 loaded). */
     public boolean lastReloadSucceeded() {
         return lastReloadOk;
+    }
+
+    /**
+     * How many files of the published generation do not parse and serve their objects from the
+     * last generation in which they did (0 for a feed, which has no files). A reload that keeps a
+     * broken file this way still counts as succeeded.
+     */
+    public int filesOnLastGood() {
+        return filesOnLastGood;
     }
 
     /** When the latest reload attempt ended (epoch milliseconds), 0 before any. */
@@ -361,6 +372,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         retryPending = false;
         retryDelayPolls = 0;
         lastGood = attempt.lastGood();
+        filesOnLastGood = attempt.filesOnLastGood();
         publish(attempt.snapshot());
         return true;
     }

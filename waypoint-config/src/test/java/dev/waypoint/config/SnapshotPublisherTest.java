@@ -312,6 +312,8 @@ class SnapshotPublisherTest {
         assertThat(problems(p.current())).containsExactly(
                 "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
                 "a.yaml: warning: - -: -: keeping the 2 object(s) this file had when it last parsed");
+        assertThat(p.filesOnLastGood()).isEqualTo(1);
+        assertThat(p.lastReloadSucceeded()).isTrue();
 
         // still broken while another file changes: the objects from generation 0 keep serving
         write("b.yaml", service("b", 81));
@@ -332,6 +334,7 @@ class SnapshotPublisherTest {
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
         assertThat(p.current().problems()).isEmpty();
+        assertThat(p.filesOnLastGood()).isZero();
     }
 
     private static ServiceSpec serviceNamed(ConfigSnapshot s, String name) {
