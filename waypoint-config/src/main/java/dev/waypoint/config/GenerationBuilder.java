@@ -37,7 +37,10 @@ import java.util.Set;
  * <p>Last good config keeps serving:
  * <ol>
  *   <li>a file that no longer parses contributes the objects it had in the last generation in
- *       which it parsed; the parse error is still reported;</li>
+ *       which it parsed; the parse error is still reported. These objects are translated after
+ *       every file that parses now, and one whose identity (group, kind, namespace, name) a file
+ *       that parses now defines is dropped: the fresh edit wins over the stale copy. The last good
+ *       version is kept per path: a file renamed and broken in one change has none;</li>
  *   <li>an object rejected now whose identity was kept in the previous generation keeps that
  *       previous version, with a warning saying so; a brand-new broken object is just dropped.</li>
  * </ol>
@@ -76,9 +79,10 @@ final class GenerationBuilder {
      * @param snapshot the compiled generation, or null when a compiler failed
      * @param lastGood what the next generation may fall back to if this one is published
      * @param failure the compiler failure, or null
+     * @param filesOnLastGood how many files do not parse now and serve their last good objects
      */
     record Attempt(ConfigSnapshot snapshot, ResourceSet resources, Diagnostics diagnostics, LastGood lastGood,
-                   CompilerFailure failure) {}
+                   CompilerFailure failure, int filesOnLastGood) {}
 
     /** A compiler threw (or returned null): a bug in that stage, reported as a problem. */
     static final class CompilerFailure extends RuntimeException {
@@ -114,6 +118,7 @@ final class GenerationBuilder {
         // (a) file level: a file that does not parse now serves its objects from the last time it did
         List<TranslatedObject> translated = new ArrayList<>();
         Map<String, Manifest> parsedFiles = new LinkedHashMap<>();
+        List<Manifest> fallbacks = new ArrayList<>();
         WireObject configMap = null;
         for (Manifest manifest : files) {
             ManifestFile file = manifest.parse();
@@ -125,13 +130,11 @@ final class GenerationBuilder {
                 Diagnostics.Problem e = file.error();
                 diagnostics.error(e.where(), e.kind(), e.name(), e.field(), e.message());
                 Manifest old = previous.files().get(file.path());
-                if (old == null) {
-                    continue;
+                if (old != null) {
+                    fallbacks.add(old); // fed after every file that parses now, below
+                    parsedFiles.put(file.path(), old);
                 }
-                objects = old.parse().objects(); // it parsed then, and the same bytes parse the same
-                diagnostics.warning(new SourceRef(file.path(), 0), "-", null, "-",
-                        "keeping the " + objects.size() + " object(s) this file had when it last parsed");
-                parsedFiles.put(file.path(), old);
+                continue;
             }
             for (WireObject o : objects) {
                 translated.add(translator.translate(o));
@@ -139,6 +142,26 @@ final class GenerationBuilder {
                     configMap = o; // the only tree kept past its file
                 }
             }
+        }
+        // the broken files' last good objects come after every file that parses now, and one whose
+        // identity a parsed file defines is dropped: an object moved out of a file that broke in the
+        // same change serves its new version, not the stale copy (and is no duplicate)
+        Set<ResourceKey> definedNow = fallbacks.isEmpty() ? Set.of() : translator.keys();
+        for (Manifest old : fallbacks) {
+            List<WireObject> objects = old.parse().objects(); // it parsed then, and the same bytes parse the same
+            List<ResourceKey> superseded = new ArrayList<>();
+            for (WireObject o : objects) {
+                ResourceKey key = ResourceTranslator.identity(o.tree());
+                if (key != null && definedNow.contains(key)) {
+                    superseded.add(key);
+                    continue;
+                }
+                translated.add(translator.translate(o));
+                if (configMap == null && isMeshConfigMap(o)) {
+                    configMap = o;
+                }
+            }
+            diagnostics.warning(new SourceRef(old.path(), 0), "-", null, "-", keeping(objects.size(), superseded));
         }
         diagnostics.addAll(objectProblems);
 
@@ -176,11 +199,30 @@ final class GenerationBuilder {
         LastGood next = new LastGood(parsedFiles, keptByKey, mesh);
         try {
             return new Attempt(ConfigSnapshot.compile(generation, resources, compilers, diagnostics), resources,
-                    diagnostics, next, null);
+                    diagnostics, next, null, fallbacks.size());
         } catch (CompilerFailure f) {
             diagnostics.error(SourceRef.NONE, "-", null, "-", f.getMessage());
-            return new Attempt(null, resources, diagnostics, next, f);
+            return new Attempt(null, resources, diagnostics, next, f, fallbacks.size());
         }
+    }
+
+    /** The warning on a broken file that serves its last good objects. */
+    static String keeping(int objects, List<ResourceKey> superseded) {
+        if (superseded.isEmpty()) {
+            return "keeping the " + objects + " object(s) this file had when it last parsed";
+        }
+        StringBuilder names = new StringBuilder();
+        for (int i = 0; i < superseded.size() && i < 3; i++) {
+            ResourceKey k = superseded.get(i);
+            names.append(i == 0 ? "" : ", ").append(k.kind()).append(' ').append(k.namespace().isEmpty()
+                    ? k.name() : k.namespace() + "/" + k.name());
+        }
+        if (superseded.size() > 3) {
+            names.append(", ...");
+        }
+        return "keeping " + (objects - superseded.size()) + " of the " + objects
+                + " object(s) this file had when it last parsed (" + superseded.size()
+                + " now defined in a file that parses: " + names + ")";
     }
 
     /** Whether {@code o} is the ConfigMap {@code istio} of the root namespace, which may hold the mesh config. */

@@ -14,6 +14,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.SnapshotSource;
+import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -48,8 +49,9 @@ import org.slf4j.LoggerFactory;
  * <h2>Last good config keeps serving</h2>
  * A file that stops parsing keeps its objects from the last generation in which it parsed; an
  * object that becomes invalid keeps its previous version; both are still reported. A compiler
- * that throws is reported, and the previous snapshot stays published. A brand-new broken object
- * is dropped.
+ * that throws is reported, and the previous snapshot stays published; the same content is built
+ * again after 1, 2, 4, ... polls (at most {@value #MAX_RETRY_POLLS} apart) until it compiles or
+ * changes, since a compiler failure may be transient. A brand-new broken object is dropped.
  *
  * <h2>Threading</h2>
  * Reading, translation and compilation run on the given executor (never an event loop), one poll
@@ -64,9 +66,13 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** The latest reload's result and time, for the waypoint_config_* health metrics. */
     private volatile boolean lastReloadOk = true;
     private volatile long lastReloadMillis;
+    private volatile int filesOnLastGood;
 
     /** Upper bound on debounce: a directory that never holds still is still read this often. */
     static final int MAX_DEFERRALS = 10;
+
+    /** After a compiler failure the build is retried after 1, 2, 4, ... polls, at most this many apart. */
+    static final int MAX_RETRY_POLLS = 64;
 
     private static final Logger log = LoggerFactory.getLogger(SnapshotPublisher.class);
 
@@ -91,6 +97,10 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private String lastPollError;
     private long loadedVersion;
     private Long pendingVersion;
+    // after a compiler failure: retry the same content (a failure may be transient), backing off
+    private boolean retryPending;
+    private int retryDelayPolls;
+    private int pollsUntilRetry;
 
     /**
      * A publisher polling every {@link #DEFAULT_POLL_INTERVAL}.
@@ -182,15 +192,24 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         Attempt attempt = builder.build(0, files, meshFile, LastGood.NONE);
         ConfigSnapshot first = attempt.snapshot();
         if (first == null) {
+            loadedHash = null; // not loaded: the next reload builds it again
+            scheduleRetry();
             log.error("config generation 0: {}; starting with no resources", attempt.failure().getMessage(),
                     attempt.failure().getCause());
+            // the empty snapshot carries only the failure: the attempt's other problems are about
+            // resources it does not serve; and the reload counts as failed (nothing is served)
+            Diagnostics onlyFailure = new Diagnostics();
+            onlyFailure.error(SourceRef.NONE, "-", null, "-", attempt.failure().getMessage());
             try {
-                first = builder.compileEmpty(0, attempt.diagnostics());
+                first = builder.compileEmpty(0, onlyFailure);
             } catch (CompilerFailure f) {
                 throw new IllegalStateException("cannot compile even an empty config: " + f.getMessage(), f);
             }
+            lastReloadOk = false;
+            lastReloadMillis = System.currentTimeMillis();
         } else {
             lastGood = attempt.lastGood();
+            filesOnLastGood = attempt.filesOnLastGood();
         }
         publish(first);
         long nanos = pollInterval.toNanos();
@@ -200,6 +219,15 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** Whether the latest reload attempt produced a new generation (true before any reload: generation 0 loaded). */
     public boolean lastReloadSucceeded() {
         return lastReloadOk;
+    }
+
+    /**
+     * How many files of the published generation do not parse and serve their objects from the
+     * last generation in which they did (0 for a feed, which has no files). A reload that keeps a
+     * broken file this way still counts as succeeded.
+     */
+    public int filesOnLastGood() {
+        return filesOnLastGood;
     }
 
     /** When the latest reload attempt ended (epoch milliseconds), 0 before any. */
@@ -254,7 +282,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         }
         DirectoryScan scan = source.scan();
         boolean changed = !scan.sameFiles(loadedScan);
-        if (!changed && !loadedScan.racy()) {
+        if (!changed && !loadedScan.racy() && !retryDue()) {
             pendingScan = null;
             deferrals = 0;
             return;
@@ -273,7 +301,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** One poll of the feed: debounce on its version, then rebuild. Runs on the config thread. */
     private void pollFeed() {
         long version = feed.version();
-        if (version == loadedVersion) {
+        if (version == loadedVersion && !retryDue()) {
             pendingVersion = null;
             deferrals = 0;
             return;
@@ -289,6 +317,18 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         rebuild(feed.read(), null);
     }
 
+    /** Whether a build that failed is due to be tried again at this poll. */
+    private boolean retryDue() {
+        return retryPending && --pollsUntilRetry <= 0;
+    }
+
+    /** A build failed: try the same content again after the next backoff step. */
+    private void scheduleRetry() {
+        retryPending = true;
+        retryDelayPolls = Math.min(Math.max(1, retryDelayPolls * 2), MAX_RETRY_POLLS);
+        pollsUntilRetry = retryDelayPolls;
+    }
+
     /**
      * Reads the directory and, if its content differs from the last read, builds and publishes a
      * new generation. Runs on the config thread.
@@ -299,10 +339,15 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         DirectoryContent content = source.read();
         loadedScan = content.scan();
         if (content.contentHash().equals(loadedHash)) {
+            retryPending = false; // back to what is published (a retry of a failed change that was undone)
+            retryDelayPolls = 0;
             return false;
         }
-        loadedHash = content.contentHash();
-        return rebuild(content.manifests(), content.meshConfig());
+        boolean published = rebuild(content.manifests(), content.meshConfig());
+        if (published) {
+            loadedHash = content.contentHash(); // only now: a failed build is retried, not taken as loaded
+        }
+        return published;
     }
 
     /**
@@ -321,9 +366,13 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             for (Diagnostics.Problem p : attempt.diagnostics().problems()) {
                 log.warn("config rejected: {}", p);
             }
+            scheduleRetry();
             return false;
         }
+        retryPending = false;
+        retryDelayPolls = 0;
         lastGood = attempt.lastGood();
+        filesOnLastGood = attempt.filesOnLastGood();
         publish(attempt.snapshot());
         return true;
     }

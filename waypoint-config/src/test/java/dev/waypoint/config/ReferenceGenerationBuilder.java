@@ -113,6 +113,7 @@ final class ReferenceGenerationBuilder {
         // (a) file level: a file that does not parse now serves its objects from the last time it did
         List<WireObject> wire = new ArrayList<>();
         Map<String, List<WireObject>> parsedFiles = new LinkedHashMap<>();
+        Map<String, List<WireObject>> fallbacks = new LinkedHashMap<>();
         for (ManifestFile file : files) {
             if (file.isParsed()) {
                 wire.addAll(file.objects());
@@ -123,11 +124,30 @@ final class ReferenceGenerationBuilder {
             diagnostics.error(e.where(), e.kind(), e.name(), e.field(), e.message());
             List<WireObject> old = previous.files().get(file.path());
             if (old != null) {
-                diagnostics.warning(new SourceRef(file.path(), 0), "-", null, "-",
-                        "keeping the " + old.size() + " object(s) this file had when it last parsed");
-                wire.addAll(old);
+                fallbacks.put(file.path(), old);
                 parsedFiles.put(file.path(), old);
             }
+        }
+        // the fallback objects after every parsed file, minus those a parsed file defines now
+        Set<ResourceKey> definedNow = new HashSet<>();
+        for (WireObject o : wire) {
+            ResourceKey k = ResourceTranslator.identity(o.tree());
+            if (k != null) {
+                definedNow.add(k);
+            }
+        }
+        for (Map.Entry<String, List<WireObject>> f : fallbacks.entrySet()) {
+            List<ResourceKey> superseded = new ArrayList<>();
+            for (WireObject o : f.getValue()) {
+                ResourceKey k = ResourceTranslator.identity(o.tree());
+                if (k != null && definedNow.contains(k)) {
+                    superseded.add(k);
+                } else {
+                    wire.add(o);
+                }
+            }
+            diagnostics.warning(new SourceRef(f.getKey(), 0), "-", null, "-",
+                    GenerationBuilder.keeping(f.getValue().size(), superseded));
         }
 
         List<TranslatedObject> translated = ResourceTranslator.translate(wire, diagnostics);

@@ -10,8 +10,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.Diagnostics;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.PartCompiler;
 import dev.waypoint.model.mesh.ServicePortSpec;
+import dev.waypoint.model.mesh.ServiceSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -23,6 +27,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -161,6 +166,94 @@ class SnapshotPublisherTest {
     }
 
     @Test
+    void aFirstLoadThatFallsBackToEmptyReportsOnlyTheFailureAndAFailedReload() throws IOException {
+        // the failed attempt's own problems are about resources the empty snapshot does not serve
+        write("a.yaml", service("boom", 80) + "---\n" + service("bad", 0));
+        write("b.yaml", "not: [valid");
+
+        SnapshotPublisher p = start();
+
+        assertThat(p.current().resources().services()).isEmpty();
+        assertThat(problems(p.current())).containsExactly(
+                "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
+        assertThat(p.lastReloadSucceeded()).isFalse();
+        assertThat(p.lastReloadMillis()).isPositive();
+    }
+
+    /** Throws on its first {@code failures} calls, then lists service names: a transient bug or resource shortage. */
+    private static PartCompiler<String> failingFirst(int failures) {
+        AtomicInteger calls = new AtomicInteger();
+        return new PartCompiler<>() {
+            @Override
+            public SnapshotPart<String> part() {
+                return SERVICE_NAMES;
+            }
+
+            @Override
+            public String compile(ResourceSet resources, Diagnostics diagnostics) {
+                if (calls.incrementAndGet() <= failures) {
+                    throw new IllegalStateException("transient failure " + calls.get());
+                }
+                return TestCompilers.SERVICE_NAMES_COMPILER.compile(resources, diagnostics);
+            }
+        };
+    }
+
+    @Test
+    void aCompilerThatFailsOnceIsRetriedWithoutAChange() throws Exception {
+        write("a.yaml", service("a", 80));
+        AtomicInteger calls = new AtomicInteger();
+        PartCompiler<String> flaky = new PartCompiler<>() {
+            @Override
+            public SnapshotPart<String> part() {
+                return SERVICE_NAMES;
+            }
+
+            @Override
+            public String compile(ResourceSet resources, Diagnostics diagnostics) {
+                if (calls.incrementAndGet() == 2) { // generation 0 compiles; the first reload fails
+                    throw new IllegalStateException("transient failure");
+                }
+                return TestCompilers.SERVICE_NAMES_COMPILER.compile(resources, diagnostics);
+            }
+        };
+        SnapshotPublisher r = start(MANUAL, List.of(flaky));
+        write("b.yaml", service("b", 80));
+        assertThat(onConfigThread(r::reload)).isFalse();
+        assertThat(r.lastReloadSucceeded()).isFalse();
+        assertThat(r.current().generation()).isZero();
+
+        // nothing changes on disk: the polls retry, and the build now succeeds
+        for (int i = 0; i < 4 && r.current().generation() == 0; i++) {
+            onConfigThread(() -> {
+                r.poll();
+                return null;
+            });
+        }
+        assertThat(r.current().generation()).isEqualTo(1);
+        assertThat(r.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
+        assertThat(r.lastReloadSucceeded()).isTrue();
+        assertThat(calls).hasValue(3);
+    }
+
+    @Test
+    void aFirstGenerationThatFailsToCompileIsRetriedWithoutAChange() throws Exception {
+        write("a.yaml", service("a", 80));
+
+        SnapshotPublisher p = start(MANUAL, List.of(failingFirst(1)));
+        assertThat(p.current().resources().services()).isEmpty();
+
+        for (int i = 0; i < 4 && p.current().resources().services().isEmpty(); i++) {
+            onConfigThread(() -> {
+                p.poll();
+                return null;
+            });
+        }
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a");
+        assertThat(p.lastReloadSucceeded()).isTrue();
+    }
+
+    @Test
     void aFailingSubscriberDoesNotStopTheOthers() throws Exception {
         write("a.yaml", service("a", 80));
         SnapshotPublisher p = start();
@@ -214,21 +307,24 @@ class SnapshotPublisherTest {
         write("a.yaml", service("a", 80) + "  oops: [\n");
         assertThat(onConfigThread(p::reload)).isTrue();
 
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        // the fallback objects come after every file that parses now
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
         assertThat(problems(p.current())).containsExactly(
                 "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
                 "a.yaml: warning: - -: -: keeping the 2 object(s) this file had when it last parsed");
+        assertThat(p.filesOnLastGood()).isEqualTo(1);
+        assertThat(p.lastReloadSucceeded()).isTrue();
 
         // still broken while another file changes: the objects from generation 0 keep serving
         write("b.yaml", service("b", 81));
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().generation()).isEqualTo(2);
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
 
         // a brand-new file that does not parse has nothing to fall back to
         write("c.yaml", "kind: [\n");
         assertThat(onConfigThread(p::reload)).isTrue();
-        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/a2,default/b");
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
         assertThat(problems(p.current())).contains("c.yaml:1: - -: -: while parsing a flow node: expected the node content, but found '<stream end>'")
                 .noneMatch(s -> s.startsWith("c.yaml: warning"));
 
@@ -238,6 +334,54 @@ class SnapshotPublisherTest {
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
         assertThat(p.current().problems()).isEmpty();
+        assertThat(p.filesOnLastGood()).isZero();
+    }
+
+    private static ServiceSpec serviceNamed(ConfigSnapshot s, String name) {
+        return s.resources().services().stream().filter(x -> x.name().name().equals(name)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void anObjectMovedOutOfAFileThatBreaksServesItsNewVersion() throws Exception {
+        write("a.yaml", service("a", 80) + "---\n" + service("moved", 80));
+        write("b.yaml", service("b", 80));
+        SnapshotPublisher p = start();
+
+        // one change: "moved" goes to b.yaml with a new port, and a.yaml breaks while it is edited
+        write("a.yaml", service("a", 80) + "  oops: [\n");
+        write("b.yaml", service("b", 80) + "---\n" + service("moved", 81));
+        assertThat(onConfigThread(p::reload)).isTrue();
+
+        // the edit wins over the stale copy a.yaml had, and is not a duplicate
+        assertThat(serviceNamed(p.current(), "moved").port(81)).isNotNull();
+        assertThat(serviceNamed(p.current(), "moved").port(80)).isNull();
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/moved,default/a");
+        assertThat(problems(p.current())).containsExactly(
+                "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
+                "a.yaml: warning: - -: -: keeping 1 of the 2 object(s) this file had when it last parsed "
+                        + "(1 now defined in a file that parses: Service default/moved)");
+
+        // a.yaml fixed without "moved": nothing falls back, b.yaml's version stays
+        write("a.yaml", service("a", 80));
+        assertThat(onConfigThread(p::reload)).isTrue();
+        assertThat(serviceNamed(p.current(), "moved").port(81)).isNotNull();
+        assertThat(p.current().problems()).isEmpty();
+    }
+
+    @Test
+    void aFileRenamedAndBrokenInOneChangeLosesItsObjects() throws Exception {
+        // documented: the last good version is kept per path, and a rename is a delete plus a new file
+        write("a.yaml", service("a", 80));
+        write("b.yaml", service("b", 80));
+        SnapshotPublisher p = start();
+
+        Files.delete(dir.resolve("a.yaml"));
+        write("c.yaml", service("a", 80) + "  oops: [\n");
+        assertThat(onConfigThread(p::reload)).isTrue();
+
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b");
+        assertThat(problems(p.current())).containsExactly(
+                "c.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'");
     }
 
     @Test

@@ -28,6 +28,9 @@ final class ProxyHealth {
                     + "rejected (the previous generation keeps serving).", publisher.lastReloadSucceeded() ? 1 : 0);
             gauge(b, "waypoint_config_last_reload_timestamp_seconds", "When the latest config reload ended (0: none yet).",
                     publisher.lastReloadMillis() / 1000);
+            gauge(b, "waypoint_config_files_on_last_good", "Manifest files that do not parse now and serve their objects "
+                    + "from the last generation in which they did (reloads still count as succeeded).",
+                    publisher.filesOnLastGood());
         }
         if (snap != null) {
             ResourceSet r = snap.resources();

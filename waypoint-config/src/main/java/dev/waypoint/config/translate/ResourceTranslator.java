@@ -54,7 +54,8 @@ import org.slf4j.LoggerFactory;
  * twice, the second is an error and the first wins.
  *
  * <p>Not API: plumbing between the packages of {@code waypoint-config}. Stateless; the state
- * that lets a broken object fall back to its last good version lives in the publisher.
+ * that lets a broken file or object fall back to its last good version lives in {@code GenerationBuilder}
+ * (which feeds the fallback objects after every file that parses now) and {@code LastGood}.
  *
  * <h2>Threading</h2>
  * Pure; runs on the config executor (or the {@code validate} command's thread).
@@ -121,6 +122,36 @@ public final class ResourceTranslator {
         public TranslatedObject translate(WireObject o) {
             return ResourceTranslator.translate(o, diagnostics, seen);
         }
+
+        /** The identities of every object translated so far (a copy). */
+        public Set<ResourceKey> keys() {
+            return Set.copyOf(seen.keySet());
+        }
+    }
+
+    /**
+     * The identity {@link #translate} gives {@code tree} (group, kind, namespace with its
+     * {@code default}, name), or null when the tree has none; nothing is judged or reported.
+     */
+    public static ResourceKey identity(JsonNode tree) {
+        if (!tree.isObject()) {
+            return null;
+        }
+        String kind = text(child(tree, "kind"));
+        String apiVersion = text(child(tree, "apiVersion"));
+        JsonNode metadataNode = child(tree, "metadata");
+        String name = text(child(metadataNode, "name"));
+        if (kind == null || apiVersion == null || name == null
+                || (kind.endsWith("List") && child(tree, "items") != null)) {
+            return null; // as translate: no identity, or a List the reader could not expand
+        }
+        boolean clusterScoped = CLUSTER_SCOPED.contains(kind);
+        String namespace = clusterScoped ? "" : text(child(metadataNode, "namespace"));
+        if (namespace == null || (namespace.isEmpty() && !clusterScoped)) {
+            namespace = "default";
+        }
+        int slash = apiVersion.indexOf('/');
+        return new ResourceKey(slash < 0 ? CORE : apiVersion.substring(0, slash), kind, namespace, name);
     }
 
     /**

@@ -19,6 +19,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
 
 /**
  * Parses one manifest file: a stream of YAML documents, each a Kubernetes object or a
@@ -33,7 +34,15 @@ import java.util.regex.Pattern;
  * Stateless; the shared mapper is thread-safe.
  */
 final class YamlManifestReader {
+    /**
+     * The largest manifest file read (64 MiB). SnakeYAML's own default allows 3 MB of code points
+     * per document, less than one {@code kubectl get -o yaml} dump of a large namespace; the
+     * parser's limit is raised to this, and a larger file is a file-level error before parsing.
+     */
+    static final int MAX_FILE_BYTES = 64 * 1024 * 1024;
+
     private static final ObjectMapper MAPPER = new ObjectMapper(new ManifestYamlFactory(YAMLFactory.builder()
+            .loaderOptions(loaderOptions())
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             // "key:" and an empty document are null, as in the API server's YAML; "" stays a string
             .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)));
@@ -44,7 +53,18 @@ final class YamlManifestReader {
 
     private YamlManifestReader() {}
 
+    /** SnakeYAML's defaults, but a document may be as large as the largest file read. */
+    private static LoaderOptions loaderOptions() {
+        LoaderOptions options = new LoaderOptions();
+        options.setCodePointLimit(MAX_FILE_BYTES); // a code point is at least one byte
+        return options;
+    }
+
     static ManifestFile parse(String path, byte[] content) {
+        if (content.length > MAX_FILE_BYTES) {
+            return ManifestFile.broken(path, 0, "file is " + content.length + " bytes, over the limit of "
+                    + (MAX_FILE_BYTES >> 20) + " MiB per manifest file; split it into several files");
+        }
         List<WireObject> out = new ArrayList<>();
         StringCache strings = new StringCache();
         try (JsonParser p = MAPPER.createParser(content)) {
