@@ -184,7 +184,16 @@ public final class JwksCache implements AutoCloseable {
         if (at == null || ticker.read() - at < settings.refresh().toNanos() || !refreshing.add(uri)) {
             return;
         }
-        cache.synchronous().refresh(uri).whenComplete((keys, err) -> refreshing.remove(uri));
+        // our own fetch and put, not Caffeine's refresh(): that one drops a reload's result when it
+        // judges the entry changed meanwhile, and then the new keys never served (CI, 1 run in ~10:
+        // no fetch error, the old keys kept, fetchedAt moved on so no refresh was due again)
+        fetchWithRetries(uri).whenComplete((keys, err) -> {
+            if (err == null) {
+                cache.put(uri, CompletableFuture.completedFuture(keys));
+                fetchedAt.put(uri, ticker.read());
+            }
+            refreshing.remove(uri);
+        });
     }
 
     private CompletableFuture<JWKSet> fetchWithRetries(URI uri) {
