@@ -7,21 +7,47 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The launcher's defaults: leak detection off unless the command line chose a level (either spelling). */
+/**
+ * The launcher's defaults: leak detection off unless the command line chose a level (either
+ * spelling); the pooled allocator with an arena per core unless the command line chose an allocator.
+ */
 class JvmDefaultsTest {
-    private String saved;
-    private String savedOld;
+    private static final String[] KEYS = {JvmDefaults.LEAK_DETECTION, JvmDefaults.LEAK_DETECTION_OLD,
+            JvmDefaults.ALLOCATOR, JvmDefaults.DIRECT_ARENAS, JvmDefaults.HEAP_ARENAS};
+    private final String[] saved = new String[KEYS.length];
 
     @BeforeEach
     void save() {
-        saved = System.getProperty(JvmDefaults.LEAK_DETECTION);
-        savedOld = System.getProperty(JvmDefaults.LEAK_DETECTION_OLD);
+        for (int i = 0; i < KEYS.length; i++) {
+            saved[i] = System.getProperty(KEYS[i]);
+        }
     }
 
     @AfterEach
     void restore() {
-        set(JvmDefaults.LEAK_DETECTION, saved);
-        set(JvmDefaults.LEAK_DETECTION_OLD, savedOld);
+        for (int i = 0; i < KEYS.length; i++) {
+            set(KEYS[i], saved[i]);
+        }
+    }
+
+    @ParameterizedTest(name = "type={0} direct={1} heap={2} -> type={3} direct={4} heap={5}")
+    @CsvSource(nullValues = "-", value = {
+            "-,        -, -, pooled,   CORES, CORES",
+            "-,        8, -, pooled,   8,     CORES",
+            "adaptive, -, -, adaptive, -,     -",
+            "pooled,   -, -, pooled,   -,     -",
+            "unpooled, 2, 2, unpooled, 2,     2",
+    })
+    void pooledAllocatorWithAnArenaPerCoreUnlessChosen(String type, String direct, String heap, String expType,
+                                                       String expDirect, String expHeap) {
+        set(JvmDefaults.ALLOCATOR, type);
+        set(JvmDefaults.DIRECT_ARENAS, direct);
+        set(JvmDefaults.HEAP_ARENAS, heap);
+        JvmDefaults.apply();
+        String cores = Integer.toString(Runtime.getRuntime().availableProcessors());
+        assertThat(System.getProperty(JvmDefaults.ALLOCATOR)).isEqualTo(expType);
+        assertThat(System.getProperty(JvmDefaults.DIRECT_ARENAS)).isEqualTo("CORES".equals(expDirect) ? cores : expDirect);
+        assertThat(System.getProperty(JvmDefaults.HEAP_ARENAS)).isEqualTo("CORES".equals(expHeap) ? cores : expHeap);
     }
 
     @ParameterizedTest(name = "level={0} old={1} -> level={2}")
