@@ -1,5 +1,6 @@
 package dev.waypoint.listener;
 
+import dev.waypoint.transport.FlushBatching;
 import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.IdleTimeout;
 import io.netty.channel.ChannelHandlerContext;
@@ -56,6 +57,7 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
         // "sockets that never handshake": closed after the handshake timeout
         ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
         ch.pipeline().addLast(HandlerNames.TLS, ssl);
+        ch.pipeline().addLast(HandlerNames.FLUSH, FlushBatching.newHandler());
         ch.pipeline().addLast(HandlerNames.ALPN, new Alpn());
     }
 

@@ -4,7 +4,7 @@ package dev.waypoint.transport;
  * Names of the handlers in every pipeline of the data path, in one place, so that a handler
  * inserted relative to another ({@code addBefore(HandlerNames.TUNNEL, ...)}) and a test that
  * inspects a pipeline agree. Inbound HBONE connection: {@code tls → alpn} then
- * {@code idle → idle-close → h2 → mux}; each CONNECT stream: {@code connect}, replaced on
+ * {@code tls → flush → idle → idle-close → h2 → mux}; each CONNECT stream: {@code connect}, replaced on
  * acceptance by {@code tunnel → idle → lifecycle →} ({@code relay} | {@code sniff} →
  * {@code h1 → exchange} | {@code h2c → [inner stream] h2-http → exchange}); after a WebSocket
  * upgrade an HTTP/1.1 tunnel ends in {@code held → relay} ({@code held} gone once the relay reads).
@@ -14,6 +14,11 @@ public final class HandlerNames {
 
     public static final String TLS = "tls";
     public static final String ALPN = "alpn";
+    /**
+     * Netty's {@code FlushConsolidationHandler} between TLS and HTTP/2 on every HBONE connection: the
+     * flushes of all streams in one event-loop turn become one TLS wrap and one {@code sendto}.
+     */
+    public static final String FLUSH = "flush";
     public static final String IDLE = "idle";
     public static final String IDLE_CLOSE = "idle-close";
     public static final String H2 = "h2";

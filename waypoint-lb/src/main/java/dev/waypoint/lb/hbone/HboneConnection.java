@@ -5,6 +5,8 @@ import dev.waypoint.lb.UpstreamSettings;
 import dev.waypoint.model.mesh.SpiffeId;
 import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
+import dev.waypoint.transport.FlushBatching;
+import dev.waypoint.transport.HandlerNames;
 import dev.waypoint.transport.TunnelFrameAdapter;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -69,6 +71,7 @@ final class HboneConnection {
     /** Installs the pipeline; {@code ready} completes once TLS is verified and the peer's SETTINGS arrived. */
     void init(SslHandler ssl, Promise<HboneConnection> ready) {
         channel.pipeline().addLast("tls", ssl);
+        channel.pipeline().addLast(HandlerNames.FLUSH, FlushBatching.newHandler());
         channel.pipeline().addLast("verify", new ChannelInboundHandlerAdapter() {
             @Override
             public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
