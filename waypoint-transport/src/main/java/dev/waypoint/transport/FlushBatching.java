@@ -5,7 +5,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.util.concurrent.FastThreadLocal;
 
-import java.net.SocketAddress;
 import java.util.ArrayList;
 
 /**
@@ -27,7 +26,8 @@ import java.util.ArrayList;
  *
  * <p>Nothing waits beyond the read that wrote it: a connection that closes, is removed or fails inside
  * a read ends its part of the batch; {@code close} and {@code disconnect} flush what this connection has
- * pending first, and so does losing writability (as Netty's handler does).
+ * pending first, and a connection over its write-buffer high water mark flushes at once (as Netty's
+ * handler does).
  */
 public final class FlushBatching extends ChannelDuplexHandler {
     /** The event loop's batch: its thread's, since a connection is only ever touched on its loop. */
@@ -74,8 +74,8 @@ public final class FlushBatching extends ChannelDuplexHandler {
     @Override
     public void flush(ChannelHandlerContext ctx) {
         Batch batch = BATCH.get();
-        if (batch.reads == 0) {
-            ctx.flush();
+        if (batch.reads == 0 || !ctx.channel().isWritable()) {
+            ctx.flush(); // over the high water mark: what is pending goes now
         } else if (!queued) {
             queued = true;
             batch.pending.add(this);
@@ -92,11 +92,6 @@ public final class FlushBatching extends ChannelDuplexHandler {
     public void disconnect(ChannelHandlerContext ctx, ChannelPromise promise) {
         flushPending();
         ctx.disconnect(promise);
-    }
-
-    @Override
-    public void connect(ChannelHandlerContext ctx, SocketAddress remote, SocketAddress local, ChannelPromise promise) {
-        ctx.connect(remote, local, promise);
     }
 
     @Override
@@ -117,11 +112,6 @@ public final class FlushBatching extends ChannelDuplexHandler {
     public void handlerRemoved(ChannelHandlerContext ctx) {
         flushPending();
         endRead();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.fireExceptionCaught(cause);
     }
 
     private void flushPending() {
@@ -149,10 +139,13 @@ public final class FlushBatching extends ChannelDuplexHandler {
         void drain() {
             // reads == 0 now: a flush caused by these (a listener writing more) goes straight through
             ArrayList<FlushBatching> p = pending;
-            for (int i = 0; i < p.size(); i++) {
-                p.get(i).flushPending();
+            try {
+                for (int i = 0; i < p.size(); i++) {
+                    p.get(i).flushPending();
+                }
+            } finally {
+                p.clear();
             }
-            p.clear();
         }
     }
 }
