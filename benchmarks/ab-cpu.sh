@@ -121,7 +121,7 @@ for r in $(seq "$ROUNDS"); do
       if [[ $mode == fixed ]]; then args=(--rate "$RATE" --connections "$CONNS" --tunnels 1); else args=(--rate 0 --connections "$SAT_CONNS" --tunnels "$SAT_TUNNELS"); fi
       log "round $r $mode $label (load $(cut -d' ' -f1 /proc/loadavg))"
       prof=""
-      if [[ -n $PROFILE && $r == 1 && ( $label != nghttpx || $PROFILE == strace ) ]]; then
+      if [[ -n $PROFILE && $r == 1 ]]; then   # perf on nghttpx too (its symbols need no map)
         w=${WARMUP%s}
         ( sleep "$w"; if [[ $PROFILE == strace ]]; then timeout -s INT "${STRACE_SECS:-5}" strace -c -f -p "${MEASURED[$label]}" -o "$OUT/strace-$label-$mode.txt" 2>/dev/null;
           else jcmd "${MEASURED[$label]}" Compiler.perfmap >/dev/null 2>&1; perf record -F 999 -g -p "${MEASURED[$label]}" -o "$OUT/perf-$label-$mode.data" -- sleep "${PERF_SECS:-10}" 2>/dev/null; fi ) &
