@@ -11,9 +11,10 @@
 #   JARS="base=/tmp/a.jar new=/tmp/b.jar" benchmarks/ab-cpu.sh
 #   JARS=... ROUNDS=5 MODES="fixed sat" PREWARM=25s WARMUP=5s DURATION=15s NG=0 benchmarks/ab-cpu.sh
 #
-# Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar),
+# Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar), WORKERS_<label>,
 # EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS,
-# ROUNDS=3, MODES=fixed ("fixed sat"), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
+# ROUNDS=3, MODES=fixed ("fixed sat"; "warm": from a cold JIT, CPU per request each second and the time to
+# steady state — put it first and leave PREWARM unset; WARM_SECS=120), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
 # PREWARM (a first unmeasured fixed-rate run per path, e.g. 25s: the JIT), WARMUP=20s DURATION=15s,
 # NG=1 (nghttpx as the yardstick), STAGES=1, WORKERS=2, PROFILE=strace|perf (round 1, fixed run:
 # strace -c -f or perf record -g with a perf map, STRACE_SECS / PERF_SECS), BENCH_JAR, OUT.
@@ -93,10 +94,10 @@ for spec in $JARS; do
   label=${spec%%=*}; jar=${spec#*=}
   read -r port health stats admin <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
   cp "$jar" "$WORK/$label.jar"
-  eval "lopts=\${OPTS_$label:-}"
+  eval "lopts=\${OPTS_$label:-}"; eval "lworkers=\${WORKERS_$label:-$WORKERS}"
   java $WAYPOINT_JAVA_OPTS ${EXTRA_OPTS//@LABEL@/$label} $lopts -jar "$WORK/$label.jar" run --config-dir "$WORK/manifests" --cert-dir "$WORK/certs/waypoint" \
     --gateway istio-system/waypoint --listen "127.0.0.1:$port" --hbone-port "$HBONE_PORT" \
-    --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" --workers "$WORKERS" >"$LOGS/$label.log" 2>&1 &
+    --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" --workers "$lworkers" >"$LOGS/$label.log" 2>&1 &
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 3000); do curl -fs -o /dev/null "http://127.0.0.1:$health/healthz/ready" && break; sleep 0.02; done
   TARGET[$label]=127.0.0.1:$port; AUTH[$label]=$VIP:80; MEASURED[$label]=$pid; LABELS+=("$label")
@@ -118,19 +119,32 @@ if [[ -n ${PREWARM:-} ]]; then for label in "${LABELS[@]}"; do log "prewarm $lab
 for r in $(seq "$ROUNDS"); do
   for mode in $MODES; do
     for label in "${LABELS[@]}"; do
-      if [[ $mode == fixed ]]; then args=(--rate "$RATE" --connections "$CONNS" --tunnels 1); else args=(--rate 0 --connections "$SAT_CONNS" --tunnels "$SAT_TUNNELS"); fi
+      win=(--warmup "$WARMUP" --duration "$DURATION"); sampler=""
+      if [[ $mode == fixed ]]; then args=(--rate "$RATE" --connections "$CONNS" --tunnels 1)
+      elif [[ $mode == warm ]]; then
+        # from a cold JIT: the fixed rate with no warm-up, the process's CPU (every thread's schedstat, ns) each second
+        args=(--rate "$RATE" --connections "$CONNS" --tunnels 1); win=(--warmup 0s --duration "${WARM_SECS:-120}s")
+        ( for _ in $(seq $(( ${WARM_SECS:-120} + 5 ))); do t=0
+            for f in /proc/"${MEASURED[$label]}"/task/*/schedstat; do read -r a _ <"$f" 2>/dev/null && t=$((t + a)); done
+            echo "$(date +%s.%N) $t"; sleep 1; done >"$OUT/$label-warm-$r.cpu" ) &
+        sampler=$!
+      else args=(--rate 0 --connections "$SAT_CONNS" --tunnels "$SAT_TUNNELS"); fi
       log "round $r $mode $label (load $(cut -d' ' -f1 /proc/loadavg))"
       prof=""
-      if [[ -n $PROFILE && $r == 1 ]]; then   # perf on nghttpx too (its symbols need no map)
+      if [[ -n $PROFILE && $r == 1 ]]; then
         w=${WARMUP%s}
         ( sleep "$w"; if [[ $PROFILE == strace ]]; then timeout -s INT "${STRACE_SECS:-5}" strace -c -f -p "${MEASURED[$label]}" -o "$OUT/strace-$label-$mode.txt" 2>/dev/null;
-          else jcmd "${MEASURED[$label]}" Compiler.perfmap >/dev/null 2>&1; perf record -F 999 -g -p "${MEASURED[$label]}" -o "$OUT/perf-$label-$mode.data" -- sleep "${PERF_SECS:-10}" 2>/dev/null; fi ) &
+          else p=${MEASURED[$label]}
+            # nghttpx: its workers are child processes, and jcmd's attach signal (SIGQUIT) would stop it
+            if [[ $label == nghttpx ]]; then p=$p,$(pgrep -d, -P "$p"); else jcmd "$p" Compiler.perfmap >/dev/null 2>&1; fi
+            perf record -F 999 -g -p "$p" -o "$OUT/perf-$label-$mode.data" -- sleep "${PERF_SECS:-10}" 2>/dev/null; fi ) &
         prof=$!
       fi
       java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "${AUTH[$label]}" \
         --cert-dir "$WORK/certs/client" --pid "measured=${MEASURED[$label]}" --pid "dest=$DEST_PID" --pid loadtool=self \
-        --out "$OUT/$label-$mode-$r.json" --body "$BODY" --warmup "$WARMUP" --duration "$DURATION" "${args[@]}" >"$LOGS/$label-$mode-$r.txt" 2>&1 || cat "$LOGS/$label-$mode-$r.txt" >&2
+        --out "$OUT/$label-$mode-$r.json" --body "$BODY" "${win[@]}" "${args[@]}" >"$LOGS/$label-$mode-$r.txt" 2>&1 || cat "$LOGS/$label-$mode-$r.txt" >&2
       [[ -n $prof ]] && wait "$prof" || true
+      [[ -n $sampler ]] && kill "$sampler" 2>/dev/null || true
       grep -E 'req/s|measured|p50|error' "$LOGS/$label-$mode-$r.txt" | head -5 | sed 's/^/    /' >&2
     done
   done
@@ -152,6 +166,20 @@ for f in sorted(glob.glob(out+'/*-*-*.json')):
 for (lab,mode),rs in sorted(rows.items(),key=lambda x:(x[0][1],x[0][0])):
     med=lambda k: statistics.median([x[k] for x in rs])
     print(f"{mode:5} {lab:12} n={len(rs)} rps={med('rps'):8.0f} cpu_us/req={med('us'):6.1f} [{' '.join('%.1f'%x['us'] for x in rs)}] vcpu={med('vcpu'):.3f} p50={med('p50'):.3f} p99={med('p99'):.2f} rss={med('rss'):.0f} other={' '.join('%.2f'%x['other'] for x in rs)} err={sum(x['err'] for x in rs)}")
+# time to steady state from a cold start (MODES=warm, first in MODES and no PREWARM): CPU per request each second
+for f in sorted(glob.glob(out+'/*-warm-*.cpu')):
+    lab=os.path.basename(f)[:-4]
+    pts=[tuple(map(float,l.split())) for l in open(f) if len(l.split())==2]
+    us=[(b[1]-a[1])/1e3/((b[0]-a[0])*float(sys.argv[2])) for a,b in zip(pts,pts[1:]) if b[0]>a[0]]
+    if len(us)<40: continue
+    steady=statistics.median(us[-30:])
+    med5=[statistics.median(us[i:i+5]) for i in range(len(us)-4)]
+    t=next((i for i in range(len(med5)) if all(m<=1.10*steady for m in med5[i:])),len(med5))
+    tl=json.load(open(f[:-4]+'.json')).get('timeline',[])
+    stalls=[x['second'] for x in tl if x['second']>=t and x['maxLatencyMs']>5]
+    per10=' '.join('%.0f'%statistics.median(us[i:i+10]) for i in range(0,len(us)-9,10))
+    print(f"warm  {lab}: steady {steady:.1f} us/req (median of the last 30 s); within 10 % from second {t} on; "
+          f"per 10 s: [{per10}]; seconds with a request over 5 ms after that: {len(stalls)} {stalls[:12]}")
 # allocation per request from jfr files
 for j in sorted(glob.glob(out+'/*.jfr')):
     lab=os.path.basename(j)[:-4]
