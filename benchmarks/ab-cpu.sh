@@ -14,7 +14,8 @@
 # Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar), WORKERS_<label>,
 # EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS,
 # ROUNDS=3, MODES=fixed ("fixed sat"; "warm": from a cold JIT, CPU per request each second and the time to
-# steady state — put it first and leave PREWARM unset; WARM_SECS=120), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
+# steady state — put it first and leave PREWARM unset; WARM_SECS=120; "idle": no load, the process's
+# own CPU over DURATION), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
 # PREWARM (a first unmeasured fixed-rate run per path, e.g. 25s: the JIT), WARMUP=20s DURATION=15s,
 # NG=1 (nghttpx as the yardstick), STAGES=1, WORKERS=2, PROFILE=strace|perf (round 1, fixed run:
 # strace -c -f or perf record -g with a perf map, STRACE_SECS / PERF_SECS), BENCH_JAR, OUT.
@@ -130,6 +131,13 @@ for r in $(seq "$ROUNDS"); do
         sampler=$!
       else args=(--rate 0 --connections "$SAT_CONNS" --tunnels "$SAT_TUNNELS"); fi
       log "round $r $mode $label (load $(cut -d' ' -f1 /proc/loadavg))"
+      if [[ $mode == idle ]]; then
+        # no load at all: the process's own CPU (timers, config polling, JIT, GC) over the window
+        cpu() { local t=0 a p; for p in "$1" $(pgrep -P "$1"); do for f in /proc/"$p"/task/*/schedstat; do read -r a _ <"$f" 2>/dev/null && t=$((t + a)); done; done; echo "$t"; }
+        d=${DURATION%s}; a=$(cpu "${MEASURED[$label]}"); sleep "$d"; b=$(cpu "${MEASURED[$label]}")
+        echo "$(( (b - a) / d / 1000 ))" >"$OUT/$label-idle-$r.us"; log "    idle: $(( (b - a) / d / 1000 )) us of CPU per second"
+        continue
+      fi
       prof=""
       if [[ -n $PROFILE && $r == 1 ]]; then
         w=${WARMUP%s}
@@ -180,6 +188,9 @@ for f in sorted(glob.glob(out+'/*-warm-*.cpu')):
     per10=' '.join('%.0f'%statistics.median(us[i:i+10]) for i in range(0,len(us)-9,10))
     print(f"warm  {lab}: steady {steady:.1f} us/req (median of the last 30 s); within 10 % from second {t} on; "
           f"per 10 s: [{per10}]; seconds with a request over 5 ms after that: {len(stalls)} {stalls[:12]}")
+for lab in sorted({os.path.basename(f).rsplit('-idle-',1)[0] for f in glob.glob(out+'/*-idle-*.us')}):
+    v=[int(open(f).read()) for f in sorted(glob.glob(out+'/'+lab+'-idle-*.us'))]
+    print(f"idle  {lab:12} CPU {statistics.median(v)/1000:.2f} ms per second [{' '.join('%.2f'%(x/1000) for x in v)}]")
 # allocation per request from jfr files
 for j in sorted(glob.glob(out+'/*.jfr')):
     lab=os.path.basename(j)[:-4]
