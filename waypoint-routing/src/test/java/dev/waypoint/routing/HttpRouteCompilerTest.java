@@ -409,6 +409,19 @@ class HttpRouteCompilerTest {
         assertThat(rendered).isEqualTo(expected);
     }
 
+    @Test
+    void aGrpcRouteAttachesToAServiceEntryAsAnHttpRouteDoes() {
+        HttpRouteSpec grpc = new HttpRouteSpec(new NamespacedName("egress", "g"), null, List.of(entryParent("api", 8080),
+                entryParent("api", 9999)), List.of(rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(entryBackend("api-v2", 80)))),
+                SourceRef.NONE, "GRPCRoute");
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compileWithEntries(List.of(grpc), d);
+
+        assertThat(table.debug().keySet()).containsExactly("ServiceEntry egress/api:8080");
+        assertThat(d.problems()).extracting(Object::toString).containsExactly("-: warning: GRPCRoute egress/g: spec.parentRefs[1]: "
+                + "port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)");
+    }
+
     private static ParentRefSpec entryParent(String name, int port) {
         return new ParentRefSpec("networking.istio.io", "ServiceEntry", "egress", name, port, null);
     }
