@@ -34,16 +34,13 @@ sealed interface RouteDecision {
     /** Decides the route of {@code request} to {@code target} against {@code table}. */
     static RouteDecision decide(RouteTable table, Target target, RequestAttributes request, BackendPicker picker) {
         RouteTable.PortRoutes routes;
-        String parent;
         int port;
         if (target instanceof Target.ServiceTarget st) {
             routes = table.routes(st.service().name(), st.port().port());
-            parent = "Service " + st.service().name();
             port = st.port().port();
         } else if (target instanceof Target.ServiceEntryTarget se) {
             // an HTTPRoute whose parent is the ServiceEntry (Istio: a VirtualService for its hosts and port)
             routes = table.entryRoutes(se.entry().name(), se.port().port());
-            parent = "ServiceEntry " + se.entry().name();
             port = se.port().port();
         } else {
             return DEFAULT; // routes bind to the Service frontend; a pod-addressed request is not routed
@@ -57,7 +54,8 @@ sealed interface RouteDecision {
         if (entry == null) {
             // "When no rule of the routes attached to the parent matches, return 404"
             return new Answer(null, new Rejection(Rejection.Reason.ROUTE_NOT_FOUND,
-                    "no HTTPRoute rule of " + parent + ":" + port + " matches"), Map.of());
+                    "no HTTPRoute rule of " + (target instanceof Target.ServiceTarget st ? "Service " + st.service().name()
+                            : "ServiceEntry " + ((Target.ServiceEntryTarget) target).entry().name()) + ":" + port + " matches"), Map.of());
         }
         CompiledRule rule = entry.rule();
         if (rule.invalid() != null) {

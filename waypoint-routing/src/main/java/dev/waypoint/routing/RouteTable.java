@@ -17,13 +17,17 @@ import java.util.TreeMap;
 public final class RouteTable {
     /** The snapshot part the {@code route} stage reads. */
     public static final SnapshotPart<RouteTable> PART = SnapshotPart.of("routes", RouteTable.class);
+    private static final String ENTRY_PREFIX = "ServiceEntry ";
 
     private final Map<String, PortRoutes> byPort;
     private final RetryPolicy defaultRetry;
+    /** Whether any ServiceEntry port has routes: without, a ServiceEntry request builds no key. */
+    private final boolean entryRoutes;
 
     RouteTable(Map<String, PortRoutes> byPort, RetryPolicy defaultRetry) {
         this.byPort = Map.copyOf(byPort);
         this.defaultRetry = defaultRetry;
+        this.entryRoutes = byPort.keySet().stream().anyMatch(k -> k.startsWith(ENTRY_PREFIX));
     }
 
     /**
@@ -43,7 +47,7 @@ public final class RouteTable {
      * {@link L4RouteTable.Key} does), and shown this way in {@code config_dump}.
      */
     static String entryKey(NamespacedName entry, int port) {
-        return "ServiceEntry " + entry + ":" + port;
+        return ENTRY_PREFIX + entry + ":" + port;
     }
 
     /** The routes attached to {@code service}'s port {@code port}, or null when none is (default routing). */
@@ -53,7 +57,7 @@ public final class RouteTable {
 
     /** The routes attached to ServiceEntry {@code entry}'s port {@code port}, or null when none is (default routing). */
     PortRoutes entryRoutes(NamespacedName entry, int port) {
-        return byPort.get(entryKey(entry, port));
+        return entryRoutes ? byPort.get(entryKey(entry, port)) : null;
     }
 
     /** One line per Service port and match, in precedence order: the golden form for tests and {@code config_dump}. */
