@@ -20,11 +20,14 @@ import java.util.Set;
  *
  * <h2>HTTPRoute</h2>
  * One {@code status.parents[]} entry with our {@code controllerName} per {@code parentRefs}
- * entry that names a Service this waypoint serves (GAMMA: the Service is the parent), echoing
- * the parentRef as written. Conditions (Gateway API {@code RouteConditionType}):
+ * entry that names a Service or a ServiceEntry ({@code networking.istio.io}) this waypoint serves
+ * (GAMMA: the Service is the parent), echoing the parentRef as written. Conditions (Gateway API
+ * {@code RouteConditionType}):
  * <ul>
  *   <li>{@code Accepted}: {@code True}/{@code Accepted}, or {@code False}/{@code UnsupportedValue}
- *       with the first error when the translator rejected the route;</li>
+ *       with the first error when the translator rejected the route, or {@code False}/
+ *       {@code NoMatchingParent} with the compiler's warning when that parentRef attaches nowhere
+ *       (no such port or sectionName; a ServiceEntry of another namespace);</li>
  *   <li>{@code ResolvedRefs}: {@code True}/{@code ResolvedRefs}, or {@code False} with
  *       {@code RefNotPermitted} (a cross-namespace backend no ReferenceGrant allows),
  *       {@code InvalidKind} (not a Service) or {@code BackendNotFound}, with the compiler's words.</li>
@@ -42,6 +45,7 @@ import java.util.Set;
  */
 final class StatusPlan {
     static final String GATEWAY = "gateway.networking.k8s.io";
+    static final String NETWORKING = "networking.istio.io";
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     /**
@@ -64,6 +68,15 @@ final class StatusPlan {
 
     static List<Desired> routes(Collection<WireObject> routes, Set<NamespacedName> bound, List<Diagnostics.Problem> problems,
                                 String controllerName) {
+        return routes(routes, bound, Set.of(), problems, controllerName);
+    }
+
+    /**
+     * As {@link #routes(Collection, Set, List, String)}, with the ServiceEntries bound here: a
+     * {@code networking.istio.io/ServiceEntry} parentRef naming one of them gets an entry too.
+     */
+    static List<Desired> routes(Collection<WireObject> routes, Set<NamespacedName> bound, Set<NamespacedName> boundEntries,
+                                List<Diagnostics.Problem> problems, String controllerName) {
         List<Desired> out = new ArrayList<>();
         for (WireObject o : routes) {
             NamespacedName nn = name(o.tree());
@@ -74,19 +87,25 @@ final class StatusPlan {
                 JsonNode ref = refs.get(p);
                 String group = ref.path("group").asText(GATEWAY);
                 String kind = ref.path("kind").asText("Gateway");
-                if (!(group.isEmpty() || group.equals("core")) || !kind.equals("Service")) {
+                boolean service = (group.isEmpty() || group.equals("core")) && kind.equals("Service");
+                boolean serviceEntry = group.equals(NETWORKING) && kind.equals("ServiceEntry");
+                if (!service && !serviceEntry) {
                     continue;
                 }
                 NamespacedName svc = new NamespacedName(ref.path("namespace").asText(nn.namespace()), ref.path("name").asText(""));
-                if (!bound.contains(svc)) {
+                if (!(service ? bound : boundEntries).contains(svc)) {
                     continue;
                 }
+                // the compiler's reason this parentRef attaches nowhere (no such port, another namespace's entry)
+                String parentProblem = exact(problems, "HTTPRoute", nn, "spec.parentRefs[" + p + "]");
                 ObjectNode entry = parents.addObject();
                 entry.set("parentRef", ref.deepCopy());
                 entry.put("controllerName", controllerName);
                 ArrayNode conditions = entry.putArray("conditions");
                 if (error != null) {
                     conditions.add(condition("Accepted", false, "UnsupportedValue", error));
+                } else if (parentProblem != null) {
+                    conditions.add(condition("Accepted", false, "NoMatchingParent", parentProblem));
                 } else {
                     conditions.add(condition("Accepted", true, "Accepted", "Route was valid"));
                 }
@@ -154,6 +173,16 @@ final class StatusPlan {
             if (p.severity() == severity && kind.equals(p.kind()) && name.equals(p.name())
                     && (fieldContains == null || (p.field() != null && p.field().contains(fieldContains)))) {
                 return p.field() == null || p.field().equals("-") ? p.message() : p.field() + ": " + p.message();
+            }
+        }
+        return null;
+    }
+
+    /** The first warning of {@code name} on exactly {@code field}, rendered as {@link #first} does, or null. */
+    private static String exact(List<Diagnostics.Problem> problems, String kind, NamespacedName name, String field) {
+        for (Diagnostics.Problem p : problems) {
+            if (p.severity() == Diagnostics.Severity.WARNING && kind.equals(p.kind()) && name.equals(p.name()) && field.equals(p.field())) {
+                return p.field() + ": " + p.message();
             }
         }
         return null;

@@ -152,7 +152,7 @@ public final class StatusWriter implements AutoCloseable {
         ResourceSet r = p.snapshot().resources();
         NamespacedName waypoint = r.waypoint();
         List<StatusPlan.Desired> desired = new ArrayList<>();
-        desired.addAll(StatusPlan.routes(source.objectsOf("HTTPRoute").values(), p.bound(), p.snapshot().problems(),
+        desired.addAll(StatusPlan.routes(source.objectsOf("HTTPRoute").values(), p.bound(), p.boundEntries(), p.snapshot().problems(),
                 controllerName));
         desired.addAll(StatusPlan.policies("AuthorizationPolicy", source.objectsOf("AuthorizationPolicy").values(),
                 p.bound(), p.boundEntries(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));

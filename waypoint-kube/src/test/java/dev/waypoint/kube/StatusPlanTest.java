@@ -61,13 +61,32 @@ class StatusPlanTest {
                 // another route's problems do not count
                 Arguments.of("{'group':'','kind':'Service','name':'web'}",
                         List.of(problem(Diagnostics.Severity.ERROR, "HTTPRoute", "other", "spec", "broken")),
-                        List.of("web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")));
+                        List.of("web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")),
+                // a ServiceEntry parent bound here (Istio's egress waypoint case)
+                Arguments.of("{'group':'networking.istio.io','kind':'ServiceEntry','name':'api','port':80}", List.of(),
+                        List.of("api:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")),
+                // a ServiceEntry named like a bound Service, and a Service named like a bound entry: not bound
+                Arguments.of("{'group':'networking.istio.io','kind':'ServiceEntry','name':'web'}", List.of(), List.of()),
+                Arguments.of("{'group':'','kind':'Service','name':'api'}", List.of(), List.of()),
+                // no such entry: not bound here, no entry (as for a Service)
+                Arguments.of("{'group':'networking.istio.io','kind':'ServiceEntry','name':'nothere'}", List.of(), List.of()),
+                // the compiler's reason a parentRef attaches nowhere: that parent, not the others
+                Arguments.of("{'group':'networking.istio.io','kind':'ServiceEntry','name':'api','port':9999},"
+                                + "{'group':'','kind':'Service','name':'web'}",
+                        List.of(problem(Diagnostics.Severity.WARNING, "HTTPRoute", "r", "spec.parentRefs[0]",
+                                "port: 9999 (expected: a port of ServiceEntry apps/api; the parentRef is ignored)")),
+                        List.of("api:Accepted:False:NoMatchingParent,ResolvedRefs:True:ResolvedRefs",
+                                "web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")),
+                Arguments.of("{'group':'','kind':'Service','name':'web','port':81}",
+                        List.of(problem(Diagnostics.Severity.WARNING, "HTTPRoute", "r", "spec.parentRefs[0]",
+                                "port: 81 (expected: a port of Service apps/web; the parentRef is ignored)")),
+                        List.of("web:Accepted:False:NoMatchingParent,ResolvedRefs:True:ResolvedRefs")));
     }
 
     @ParameterizedTest
     @MethodSource("routes")
     void routeStatus(String parentRefs, List<Diagnostics.Problem> problems, List<String> expected) throws Exception {
-        List<StatusPlan.Desired> out = StatusPlan.routes(List.of(wire(ROUTE.formatted(parentRefs))), BOUND, problems,
+        List<StatusPlan.Desired> out = StatusPlan.routes(List.of(wire(ROUTE.formatted(parentRefs))), BOUND, BOUND_ENTRIES, problems,
                 CONTROLLER);
         List<String> got = out.stream().flatMap(d -> stream(d.ours())).map(e -> {
             assertThat(e.path("controllerName").asText()).isEqualTo(CONTROLLER);

@@ -25,9 +25,14 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * HTTPRoutes whose parent is a Service (the GAMMA mesh profile) → one {@link RouteTable}.
+ * HTTPRoutes whose parent is a Service (the GAMMA mesh profile) or a ServiceEntry → one {@link RouteTable}.
  *
  * <ul>
+ *   <li>A ServiceEntry parent ({@code {group: networking.istio.io, kind: ServiceEntry, name}}, as
+ *       Istio allows for waypoints) attaches like a Service of the entry's {@code ports[]} (by
+ *       {@code number}, {@code sectionName} = the port's name), keyed apart from a Service of the
+ *       same name ({@link RouteTable#entryKey}); the entry must be in the route's namespace
+ *       (so such routes are always producer routes).</li>
  *   <li>A route attaches to a Service by {@code parentRefs: [{group: "", kind: Service, name}]};
  *       "without {@code port} it covers every Service port, with {@code port} only that one"
  *       ({@code sectionName} = the port's name). Other parents (Gateways) are not this waypoint's
@@ -89,20 +94,29 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             List<CompiledRule> rules = null; // compiled on first attachment, shared by every port
             for (int p = 0; p < route.parentRefs().size(); p++) {
                 ParentRefSpec parent = route.parentRefs().get(p);
-                if (!parent.isService()) {
+                boolean entryParent = parent.group().equals(ServiceEntryBackends.NETWORKING) && parent.kind().equals("ServiceEntry");
+                if (!parent.isService() && !entryParent) {
+                    if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
+                        diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]", "kind: "
+                                + parent.kind() + " (expected: Service or ServiceEntry; the parentRef is ignored)");
+                    }
                     continue;
                 }
-                ServiceSpec svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
+                ServiceSpec svc = entryParent ? entryParent(route, parent, p, resources.serviceEntries(), diagnostics)
+                        : services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
-                    diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
-                            "name: " + parent.namespace() + "/" + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
+                    if (!entryParent) {
+                        diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
+                                "name: " + parent.namespace() + "/" + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
+                    }
                     continue;
                 }
                 List<ServicePortSpec> ports = attachedPorts(svc, parent);
                 if (ports.isEmpty()) {
                     diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]",
                             "port: " + (parent.port() != 0 ? parent.port() : parent.sectionName())
-                                    + " (expected: a port of Service " + svc.name() + "; the parentRef is ignored)");
+                                    + " (expected: a port of " + (entryParent ? "ServiceEntry " : "Service ") + svc.name()
+                                    + "; the parentRef is ignored)");
                     continue;
                 }
                 if (rules == null) {
@@ -110,7 +124,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
-                    String key = RouteTable.key(svc.name(), port.port());
+                    String key = entryParent ? RouteTable.entryKey(svc.name(), port.port()) : RouteTable.key(svc.name(), port.port());
                     List<RouteTable.Entry> list = consumer
                             ? consumers.computeIfAbsent(key, k -> new HashMap<>())
                                     .computeIfAbsent(route.name().namespace(), k -> new ArrayList<>())
@@ -129,6 +143,30 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             byPort.put(key, new RouteTable.PortRoutes(prod, cons));
         }
         return new RouteTable(byPort, meshDefault);
+    }
+
+    /**
+     * The ServiceEntry a {@code networking.istio.io/ServiceEntry} parentRef names, seen as a Service
+     * of its name and ports (for attachment and the rules' parent only), or null (reported) when it
+     * is in another namespace than the route or does not exist. Istio turns such a route into a
+     * VirtualService of the entry's {@code hosts} in the route's namespace, which a waypoint uses
+     * only from the entry's own namespace: a route of another namespace would attach to nothing.
+     */
+    private static ServiceSpec entryParent(HttpRouteSpec route, ParentRefSpec parent, int p,
+                                           List<dev.waypoint.model.mesh.ServiceEntrySpec> entries, Diagnostics diagnostics) {
+        String field = "spec.parentRefs[" + p + "]";
+        if (!parent.namespace().equals(route.name().namespace())) {
+            diagnostics.warning(route.source(), route.kind(), route.name(), field, "namespace: " + parent.namespace()
+                    + " (expected: " + route.name().namespace() + ", the route's own: a ServiceEntry parent must be in the"
+                    + " route's namespace; the parentRef is ignored)");
+            return null;
+        }
+        ServiceSpec svc = L4RouteCompiler.entryAsService(entries, parent);
+        if (svc == null) {
+            diagnostics.warning(route.source(), route.kind(), route.name(), field, "name: " + parent.namespace() + "/"
+                    + parent.name() + " (expected: an existing ServiceEntry; the parentRef is ignored)");
+        }
+        return svc;
     }
 
     /** Sorted by precedence; one route listing the same parent twice attaches once. */

@@ -169,7 +169,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
     }
 
     /** The ServiceEntry {@code parent} names, seen as a Service with its name and ports (for attachment only), or null. */
-    private static ServiceSpec entryAsService(List<ServiceEntrySpec> entries, ParentRefSpec parent) {
+    static ServiceSpec entryAsService(List<ServiceEntrySpec> entries, ParentRefSpec parent) {
         for (ServiceEntrySpec se : entries) {
             if (se.name().namespace().equals(parent.namespace()) && se.name().name().equals(parent.name())) {
                 return new ServiceSpec(se.name(), se.labels(), se.addresses(), se.ports(), Map.of(), se.source());

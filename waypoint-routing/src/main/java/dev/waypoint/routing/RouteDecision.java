@@ -33,10 +33,18 @@ sealed interface RouteDecision {
 
     /** Decides the route of {@code request} to {@code target} against {@code table}. */
     static RouteDecision decide(RouteTable table, Target target, RequestAttributes request, BackendPicker picker) {
-        if (!(target instanceof Target.ServiceTarget st)) {
+        RouteTable.PortRoutes routes;
+        int port;
+        if (target instanceof Target.ServiceTarget st) {
+            routes = table.routes(st.service().name(), st.port().port());
+            port = st.port().port();
+        } else if (target instanceof Target.ServiceEntryTarget se) {
+            // an HTTPRoute whose parent is the ServiceEntry (Istio: a VirtualService for its hosts and port)
+            routes = table.entryRoutes(se.entry().name(), se.port().port());
+            port = se.port().port();
+        } else {
             return DEFAULT; // routes bind to the Service frontend; a pod-addressed request is not routed
         }
-        RouteTable.PortRoutes routes = table.routes(st.service().name(), st.port().port());
         SpiffeId peer = request.sourcePrincipal();
         String caller = peer == null ? null : peer.namespace();
         if (routes == null || !routes.appliesTo(caller)) {
@@ -46,7 +54,8 @@ sealed interface RouteDecision {
         if (entry == null) {
             // "When no rule of the routes attached to the parent matches, return 404"
             return new Answer(null, new Rejection(Rejection.Reason.ROUTE_NOT_FOUND,
-                    "no HTTPRoute rule of Service " + st.service().name() + ":" + st.port().port() + " matches"), Map.of());
+                    "no HTTPRoute rule of " + (target instanceof Target.ServiceTarget st ? "Service " + st.service().name()
+                            : "ServiceEntry " + ((Target.ServiceEntryTarget) target).entry().name()) + ":" + port + " matches"), Map.of());
         }
         CompiledRule rule = entry.rule();
         if (rule.invalid() != null) {
@@ -69,7 +78,7 @@ sealed interface RouteDecision {
             if (f instanceof HttpFilterSpec.RequestRedirect r) {
                 // a redirect answers; request filters before it would change nothing the client sees
                 return new Answer(rule.routeName(), new Rejection(redirectReason(r.statusCode()), "redirected by " + rule.routeName()),
-                        Map.of("location", RouteActions.location(r, prefix, request, st.port().port())));
+                        Map.of("location", RouteActions.location(r, prefix, request, port)));
             }
         }
         return new Forward(rule, backend, prefix, filters);

@@ -9,20 +9,25 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The compiled HTTPRoutes of one snapshot, per Service port (the GAMMA parent). Immutable;
+ * The compiled HTTPRoutes of one snapshot, per Service port (the GAMMA parent) or ServiceEntry
+ * port ({@link #entryKey}). Immutable;
  * matchers were built and ranked once by {@link HttpRouteCompiler}, {@link #find} only walks a
  * sorted list ("first match wins", in {@link MatchSummary} order).
  */
 public final class RouteTable {
     /** The snapshot part the {@code route} stage reads. */
     public static final SnapshotPart<RouteTable> PART = SnapshotPart.of("routes", RouteTable.class);
+    private static final String ENTRY_PREFIX = "ServiceEntry ";
 
     private final Map<String, PortRoutes> byPort;
     private final RetryPolicy defaultRetry;
+    /** Whether any ServiceEntry port has routes: without, a ServiceEntry request builds no key. */
+    private final boolean entryRoutes;
 
     RouteTable(Map<String, PortRoutes> byPort, RetryPolicy defaultRetry) {
         this.byPort = Map.copyOf(byPort);
         this.defaultRetry = defaultRetry;
+        this.entryRoutes = byPort.keySet().stream().anyMatch(k -> k.startsWith(ENTRY_PREFIX));
     }
 
     /**
@@ -37,9 +42,22 @@ public final class RouteTable {
         return service + ":" + port;
     }
 
+    /**
+     * The key of a ServiceEntry's port: kept apart from a Service of the same name (as
+     * {@link L4RouteTable.Key} does), and shown this way in {@code config_dump}.
+     */
+    static String entryKey(NamespacedName entry, int port) {
+        return ENTRY_PREFIX + entry + ":" + port;
+    }
+
     /** The routes attached to {@code service}'s port {@code port}, or null when none is (default routing). */
     PortRoutes routes(NamespacedName service, int port) {
         return byPort.get(key(service, port));
+    }
+
+    /** The routes attached to ServiceEntry {@code entry}'s port {@code port}, or null when none is (default routing). */
+    PortRoutes entryRoutes(NamespacedName entry, int port) {
+        return entryRoutes ? byPort.get(entryKey(entry, port)) : null;
     }
 
     /** One line per Service port and match, in precedence order: the golden form for tests and {@code config_dump}. */
@@ -52,7 +70,10 @@ public final class RouteTable {
         return sb.toString();
     }
 
-    /** {@code namespace/service:port -> ranked entries}, one line each, for {@code config_dump}. */
+    /**
+     * {@code namespace/service:port -> ranked entries} (a ServiceEntry's port:
+     * {@code ServiceEntry namespace/name:port}), one line each, for {@code config_dump}.
+     */
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new java.util.LinkedHashMap<>();
         new TreeMap<>(byPort).forEach((k, v) -> {

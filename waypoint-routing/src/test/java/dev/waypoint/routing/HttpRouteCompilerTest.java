@@ -29,6 +29,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class HttpRouteCompilerTest {
     private static ServiceSpec service(String ns, String name, int... ports) {
@@ -305,5 +307,122 @@ class HttpRouteCompilerTest {
                         List.of(backend("apps", "reviews", 80, 1))))), List.of(), d);
         assertThat(table.toDebugString()).isEqualTo("apps/reviews:80 from *: EXACT 3 h0 q0 -> a.apps.0\n");
         assertThat(d.problems()).singleElement().asString().contains("spec.rules[0].matches[0]", "RE2", "the match is ignored");
+    }
+
+    // ---- ServiceEntry parents (Istio: a ServiceEntry bound to a waypoint, e.g. an egress waypoint) ----
+
+    private static dev.waypoint.model.mesh.ServiceEntrySpec entry(String ns, String name, String host, String address) {
+        return new dev.waypoint.model.mesh.ServiceEntrySpec(new NamespacedName(ns, name), Map.of(), List.of(host),
+                List.of(HostPort.parseIp(address)), List.of(new ServicePortSpec("http", 80, 80, null, null),
+                new ServicePortSpec("http-alt", 8080, 8080, null, null)),
+                dev.waypoint.model.mesh.ServiceEntrySpec.Location.MESH_EXTERNAL, dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.STATIC,
+                List.of(), null, SourceRef.NONE);
+    }
+
+    private static final dev.waypoint.model.mesh.ServiceEntrySpec API = entry("egress", "api", "api.example.com", "240.240.0.1");
+    private static final dev.waypoint.model.mesh.ServiceEntrySpec API_V2 = entry("egress", "api-v2", "v2.api.example.com", "240.240.0.2");
+    /** A Service with the ServiceEntry's namespace and name: its routes are keyed apart. */
+    private static final ServiceSpec API_SERVICE = service("egress", "api", 80);
+
+    private static RouteTable compileWithEntries(List<HttpRouteSpec> routes, Diagnostics d) {
+        ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-egress", "waypoint"), "cluster.local")
+                .services(List.of(REVIEWS, API_SERVICE)).serviceEntries(List.of(API, API_V2)).httpRoutes(routes).build();
+        return new HttpRouteCompiler().compile(rs, d);
+    }
+
+    private static BackendRefSpec entryBackend(String name, int port) {
+        return new BackendRefSpec("networking.istio.io", "ServiceEntry", "egress", name, port, 1, List.of());
+    }
+
+    @ParameterizedTest(name = "route in {0}, parentRef {1}/{2} {3}/{4} port {5} section {6} -> {7}")
+    @CsvSource(delimiter = '|', nullValues = "~", value = {
+            // route ns | group               | kind         | ns     | name    | port | section  | attached ports ; the warning
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | ServiceEntry egress/api:80,ServiceEntry egress/api:8080 ; -",
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 8080 | ~        | ServiceEntry egress/api:8080 ; -",
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 0    | http     | ServiceEntry egress/api:80 ; -",
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 80   | http-alt | - ; spec.parentRefs[0]: port: 80 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 9999 | ~        | - ; spec.parentRefs[0]: port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
+            "egress     | networking.istio.io | ServiceEntry | egress | api     | 0    | grpc     | - ; spec.parentRefs[0]: port: grpc (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
+            "egress     | networking.istio.io | ServiceEntry | egress | nothere | 0    | ~        | - ; spec.parentRefs[0]: name: egress/nothere (expected: an existing ServiceEntry; the parentRef is ignored)",
+            "apps       | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own: a ServiceEntry parent must be in the route's namespace; the parentRef is ignored)",
+            "egress     | networking.istio.io | WorkloadEntry| egress | api     | 0    | ~        | - ; spec.parentRefs[0]: kind: WorkloadEntry (expected: Service or ServiceEntry; the parentRef is ignored)",
+            // the Service of the same name: its own key, not the entry's
+            "egress     | ''                  | Service      | egress | api     | 80   | ~        | egress/api:80 ; -",
+            // a Gateway parent is not this waypoint's business: silently skipped
+            "egress     | gateway.networking.k8s.io | Gateway | egress | api   | 0    | ~        | - ; -",
+    })
+    void serviceEntryParents(String routeNs, String group, String kind, String ns, String name, int port, String section,
+                             String expected) {
+        Diagnostics d = new Diagnostics();
+        HttpRouteSpec r = route(routeNs, "r", null, new ParentRefSpec(group, kind, ns, name, port, section),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(entryBackend("api-v2", 80))));
+        RouteTable table = compileWithEntries(List.of(r), d);
+
+        String keys = table.debug().isEmpty() ? "-" : String.join(",", table.debug().keySet());
+        List<String> warnings = d.problems().stream().map(x -> x.field() + ": " + x.message()).toList();
+        assertThat(keys + " ; " + (warnings.isEmpty() ? "-" : String.join(" | ", warnings))).isEqualTo(expected);
+    }
+
+    @Test
+    void routesOnOneServiceEntryPortRankAsForAService() {
+        // Gateway API precedence: Exact before PathPrefix, longer prefix first, then the older route, then name
+        HttpRouteSpec older = route("egress", "older", Instant.parse("2024-01-01T00:00:00Z"), entryParent("api", 80),
+                rule(null, List.of(path(PathType.PATH_PREFIX, "/v2")), List.of(), List.of(entryBackend("api-v2", 80))),
+                rule(null, List.of(path(PathType.PATH_PREFIX, "/")), List.of(), List.of(entryBackend("api", 80))));
+        HttpRouteSpec newer = route("egress", "newer", Instant.parse("2025-01-01T00:00:00Z"), entryParent("api", 0),
+                rule(null, List.of(path(PathType.PATH_PREFIX, "/v2")), List.of(), List.of(entryBackend("api", 80))),
+                rule(null, List.of(path(PathType.EXACT, "/v2")), List.of(), List.of(entryBackend("api", 80))));
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compileWithEntries(List.of(newer, older), d);
+
+        assertThat(d.problems()).isEmpty();
+        assertThat(table.toDebugString()).isEqualTo("""
+                ServiceEntry egress/api:80 from *: EXACT 3 h0 q0 -> newer.egress.1
+                ServiceEntry egress/api:80 from *: PATH_PREFIX 3 h0 q0 -> older.egress.0
+                ServiceEntry egress/api:80 from *: PATH_PREFIX 3 h0 q0 -> newer.egress.0
+                ServiceEntry egress/api:80 from *: PATH_PREFIX 0 h0 q0 -> older.egress.1
+                ServiceEntry egress/api:8080 from *: EXACT 3 h0 q0 -> newer.egress.1
+                ServiceEntry egress/api:8080 from *: PATH_PREFIX 3 h0 q0 -> newer.egress.0
+                """);
+        assertThat(table.entryRoutes(API.name(), 80).find(TestRequests.get("/v2/x"), "apps").rule().routeName())
+                .isEqualTo("older.egress.0");
+        assertThat(table.routes(API.name(), 80)).isNull(); // the Service egress/api has no routes
+    }
+
+    @ParameterizedTest(name = "{0} port {1} -> {2}")
+    @CsvSource(delimiter = '|', value = {
+            "/v2/x | 80   | forward r.egress.0 -> ServiceEntry egress/api-v2 (v2.api.example.com):80",
+            "/x    | 80   | answer 404 no HTTPRoute rule of ServiceEntry egress/api:80 matches",
+            "/v2/x | 8080 | default", // the parentRef names port 80 only
+    })
+    void aRequestToTheEntrySeesItsRoutes(String path, int port, String expected) {
+        RouteTable table = compileWithEntries(List.of(route("egress", "r", null, entryParent("api", 80),
+                rule(null, List.of(path(PathType.PATH_PREFIX, "/v2")), List.of(), List.of(entryBackend("api-v2", 80))))),
+                new Diagnostics());
+        dev.waypoint.model.request.Target target = new dev.waypoint.model.request.Target.ServiceEntryTarget(
+                HostPort.parseAuthority("240.240.0.1:" + port), API, API.ports().stream().filter(p -> p.port() == port).findFirst().orElseThrow());
+        RouteDecision d = RouteDecision.decide(table, target, new TestRequests.Request("GET", path, "api.example.com",
+                TestRequests.Headers.of(), new SpiffeId("cluster.local", "apps", "client")), BackendPicker.seeded(1));
+        String rendered = d instanceof RouteDecision.Forward f ? "forward " + f.rule().routeName() + " -> " + f.backend().target()
+                : d instanceof RouteDecision.Answer a ? "answer " + a.rejection().reason().status() + " " + a.rejection().message()
+                : "default";
+        assertThat(rendered).isEqualTo(expected);
+    }
+
+    @Test
+    void aGrpcRouteAttachesToAServiceEntryAsAnHttpRouteDoes() {
+        HttpRouteSpec grpc = new HttpRouteSpec(new NamespacedName("egress", "g"), null, List.of(entryParent("api", 8080),
+                entryParent("api", 9999)), List.of(rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(entryBackend("api-v2", 80)))),
+                SourceRef.NONE, "GRPCRoute");
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compileWithEntries(List.of(grpc), d);
+
+        assertThat(table.debug().keySet()).containsExactly("ServiceEntry egress/api:8080");
+        assertThat(d.problems()).extracting(Object::toString).containsExactly("-: warning: GRPCRoute egress/g: spec.parentRefs[1]: "
+                + "port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)");
+    }
+
+    private static ParentRefSpec entryParent(String name, int port) {
+        return new ParentRefSpec("networking.istio.io", "ServiceEntry", "egress", name, port, null);
     }
 }
