@@ -24,7 +24,7 @@ public final class DefaultRoutes {
      * The default route for {@code target} with {@code retry}: Istio's waypoint default route is
      * "more like the outbound route", with the mesh's default retry policy
      * ({@code httproute.go buildSidecarInboundHTTPRouteConfig}, {@code BuildDefaultHTTPOutboundRoute}),
-     * for Service and workload targets alike; no timeout.
+     * for Service, ServiceEntry and workload targets alike; no timeout.
      */
     public static RouteSelection route(Target target, RetryPolicy retry) {
         if (target instanceof Target.ServiceTarget s) {
@@ -32,7 +32,8 @@ public final class DefaultRoutes {
         }
         if (target instanceof Target.ServiceEntryTarget se) {
             // a ServiceEntry routes to its own endpoints (or, resolution NONE, to where the client was going)
-            return new RouteSelection(DEFAULT, new RouteSelection.ServiceEntryBackend(se.entry(), se.port(), se.authority()));
+            return new RouteSelection(DEFAULT, new RouteSelection.ServiceEntryBackend(se.entry(), se.port(), se.authority()), null,
+                    retry);
         }
         Target.WorkloadTarget w = (Target.WorkloadTarget) target;
         return new RouteSelection(DEFAULT, new RouteSelection.PodBackend(w.pod(), w.authority().port()), null, retry);
