@@ -422,6 +422,19 @@ class HttpRouteCompilerTest {
                 + "port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)");
     }
 
+    @Test
+    void theDefaultRouteOfAServiceAndOfAServiceEntryCarriesTheMeshsDefaultRetries() {
+        // Istio's waypoint default route is its default outbound route, whatever the target is
+        dev.waypoint.model.request.Target toService = new dev.waypoint.model.request.Target.ServiceTarget(
+                HostPort.parseAuthority("240.240.0.5:80"), API_SERVICE, API_SERVICE.ports().get(0));
+        dev.waypoint.model.request.Target toEntry = new dev.waypoint.model.request.Target.ServiceEntryTarget(
+                HostPort.parseAuthority("240.240.0.1:80"), API, API.ports().get(0));
+        for (dev.waypoint.model.request.Target t : List.of(toService, toEntry)) {
+            assertThat(DefaultRoutes.route(t, dev.waypoint.model.request.RetryPolicy.ISTIO_DEFAULT).retry())
+                    .as("%s", t).isEqualTo(dev.waypoint.model.request.RetryPolicy.ISTIO_DEFAULT);
+        }
+    }
+
     private static ParentRefSpec entryParent(String name, int port) {
         return new ParentRefSpec("networking.istio.io", "ServiceEntry", "egress", name, port, null);
     }
