@@ -19,6 +19,9 @@
 # PREWARM (a first unmeasured fixed-rate run per path, e.g. 25s: the JIT), WARMUP=20s DURATION=15s,
 # NG=1 (nghttpx as the yardstick), STAGES=1, WORKERS=2, PROFILE=strace|perf (round 1, fixed run:
 # strace -c -f or perf record -g with a perf map, STRACE_SECS / PERF_SECS), BENCH_JAR, OUT.
+# MODES=bulk: the single-tunnel download of run-e2e.sh (Service port 9000, TCP relayed; nghttpx to the
+# bulk port) in the same interleaved rounds, WARMUP/DURATION as given; the summary gives MiB/s and the
+# CPU seconds of each process per GiB relayed (the robust figure on a shared machine).
 # Allocation per request: run with
 #   EXTRA_OPTS="-XX:StartFlightRecording=settings=$PWD/benchmarks/alloc.jfc,filename=$OUT/@LABEL@.jfr,dumponexit=true"
 # and MODES=fixed; the summary reads jdk.ThreadAllocationStatistics of the hbone-* event loops.
@@ -89,7 +92,7 @@ fi
 java -XX:+UseParallelGC -Xmx256m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.DestinationSide --pod-ip "$POD_IP" --http-port "$HTTP_PORT" \
   --bulk-port "$BULK_PORT" --hbone-port "$HBONE_PORT" --cert-dir "$WORK/certs/pod" --threads 2 >"$LOGS/dest.log" 2>&1 &
 DEST_PID=$!; PIDS+=("$DEST_PID"); wait_for_line "$LOGS/dest.log" '^ready' 30
-declare -A TARGET AUTH MEASURED
+declare -A TARGET AUTH BULK_AUTH MEASURED
 LABELS=()
 for spec in $JARS; do
   label=${spec%%=*}; jar=${spec#*=}
@@ -101,7 +104,7 @@ for spec in $JARS; do
     --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" --workers "$lworkers" >"$LOGS/$label.log" 2>&1 &
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 3000); do curl -fs -o /dev/null "http://127.0.0.1:$health/healthz/ready" && break; sleep 0.02; done
-  TARGET[$label]=127.0.0.1:$port; AUTH[$label]=$VIP:80; MEASURED[$label]=$pid; LABELS+=("$label")
+  TARGET[$label]=127.0.0.1:$port; AUTH[$label]=$VIP:80; BULK_AUTH[$label]=$VIP:9000; MEASURED[$label]=$pid; LABELS+=("$label")
   echo "$label pid $pid stats 127.0.0.1:$stats" >>"$OUT/pids.txt"
 done
 if [[ $NG == 1 ]]; then
@@ -114,14 +117,15 @@ if [[ $NG == 1 ]]; then
     --backend-http2-window-size=4194304 --backend-http2-connection-window-size=16777216 \
     --errorlog-file="$LOGS/nghttpx.log" --accesslog-file=/dev/null "$C/key.pem" "$C/cert-chain.pem" >"$LOGS/nghttpx.out" 2>&1 &
   NPID=$!; PIDS+=("$NPID"); sleep 1
-  TARGET[nghttpx]=127.0.0.1:$NG_PORT; AUTH[nghttpx]=$POD_IP:$HTTP_PORT; MEASURED[nghttpx]=$NPID; LABELS+=(nghttpx)
+  TARGET[nghttpx]=127.0.0.1:$NG_PORT; AUTH[nghttpx]=$POD_IP:$HTTP_PORT; BULK_AUTH[nghttpx]=$POD_IP:$BULK_PORT; MEASURED[nghttpx]=$NPID; LABELS+=(nghttpx)
 fi
 if [[ -n ${PREWARM:-} ]]; then for label in "${LABELS[@]}"; do log "prewarm $label"; java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "${AUTH[$label]}" --cert-dir "$WORK/certs/client" --body "$BODY" --warmup 0s --duration "$PREWARM" --rate "$RATE" --connections "$CONNS" --tunnels 1 >/dev/null 2>&1 || true; done; fi
 for r in $(seq "$ROUNDS"); do
   for mode in $MODES; do
     for label in "${LABELS[@]}"; do
-      win=(--warmup "$WARMUP" --duration "$DURATION"); sampler=""
+      win=(--warmup "$WARMUP" --duration "$DURATION"); sampler=""; auth=${AUTH[$label]}
       if [[ $mode == fixed ]]; then args=(--rate "$RATE" --connections "$CONNS" --tunnels 1)
+      elif [[ $mode == bulk ]]; then args=(--bulk download); auth=${BULK_AUTH[$label]}
       elif [[ $mode == warm ]]; then
         # from a cold JIT: the fixed rate with no warm-up, the process's CPU (every thread's schedstat, ns) each second
         args=(--rate "$RATE" --connections "$CONNS" --tunnels 1); win=(--warmup 0s --duration "${WARM_SECS:-120}s")
@@ -148,12 +152,12 @@ for r in $(seq "$ROUNDS"); do
             perf record -F 999 -g -p "$p" -o "$OUT/perf-$label-$mode.data" -- sleep "${PERF_SECS:-10}" 2>/dev/null; fi ) &
         prof=$!
       fi
-      java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "${AUTH[$label]}" \
+      java -XX:+UseParallelGC -Xmx512m -jar "$BENCH_JAR" --label "$label" --target "${TARGET[$label]}" --authority "$auth" \
         --cert-dir "$WORK/certs/client" --pid "measured=${MEASURED[$label]}" --pid "dest=$DEST_PID" --pid loadtool=self \
         --out "$OUT/$label-$mode-$r.json" --body "$BODY" "${win[@]}" "${args[@]}" >"$LOGS/$label-$mode-$r.txt" 2>&1 || cat "$LOGS/$label-$mode-$r.txt" >&2
       [[ -n $prof ]] && wait "$prof" || true
       [[ -n $sampler ]] && kill "$sampler" 2>/dev/null || true
-      grep -E 'req/s|measured|p50|error' "$LOGS/$label-$mode-$r.txt" | head -5 | sed 's/^/    /' >&2
+      grep -E 'req/s|MiB/s|measured|p50|error' "$LOGS/$label-$mode-$r.txt" | head -5 | sed 's/^/    /' >&2
     done
   done
 done
@@ -164,15 +168,24 @@ import json,glob,sys,statistics,os,re,subprocess,collections
 out=sys.argv[1]
 rows=collections.defaultdict(list)
 for f in sorted(glob.glob(out+'/*-*-*.json')):
-    m=re.match(r'(.+)-(fixed|sat)-(\d+)\.json',os.path.basename(f))
+    m=re.match(r'(.+)-(fixed|sat|bulk)-(\d+)\.json',os.path.basename(f))
     if not m: continue
     d=json.load(open(f)); lab,mode,r=m.groups()
     p={x['label']:x for x in d['processes']}
+    if mode=='bulk':
+        gib=max(d['bulk']['bytes'],1)/2**30
+        rows[(lab,mode)].append(dict(r=int(r),mibs=d['bulk']['mibPerSecond'],spg=p['measured']['cpuSeconds']/gib,
+            dspg=p['dest']['cpuSeconds']/gib,lspg=p['loadtool']['cpuSeconds']/gib,other=d['otherVcpu'],
+            err=sum(d['errors'].values()) if d['errors'] else 0,rss=p['measured']['rssKib']/1024,vcpu=p['measured']['vcpu']))
+        continue
     rows[(lab,mode)].append(dict(r=int(r),rps=d['rps'],us=1e6*p['measured']['cpuSeconds']/max(d['requests'],1),
         vk=p['measured']['vcpuPerKrps'],p50=d['latencyMs']['p50'],p99=d['latencyMs']['p99'],other=d['otherVcpu'],err=sum(d['errors'].values()) if d['errors'] else 0,
         rss=p['measured']['rssKib']/1024, vcpu=p['measured']['vcpu']))
 for (lab,mode),rs in sorted(rows.items(),key=lambda x:(x[0][1],x[0][0])):
     med=lambda k: statistics.median([x[k] for x in rs])
+    if mode=='bulk':
+        print(f"bulk  {lab:12} n={len(rs)} MiB/s={med('mibs'):6.0f} [{' '.join('%.0f'%x['mibs'] for x in rs)}] cpu_s/GiB={med('spg'):5.2f} [{' '.join('%.2f'%x['spg'] for x in rs)}] dest_s/GiB={med('dspg'):.2f} loadtool_s/GiB={med('lspg'):.2f} vcpu={med('vcpu'):.3f} rss={med('rss'):.0f} other={' '.join('%.2f'%x['other'] for x in rs)} err={sum(x['err'] for x in rs)}")
+        continue
     print(f"{mode:5} {lab:12} n={len(rs)} rps={med('rps'):8.0f} cpu_us/req={med('us'):6.1f} [{' '.join('%.1f'%x['us'] for x in rs)}] vcpu={med('vcpu'):.3f} p50={med('p50'):.3f} p99={med('p99'):.2f} rss={med('rss'):.0f} other={' '.join('%.2f'%x['other'] for x in rs)} err={sum(x['err'] for x in rs)}")
 # time to steady state from a cold start (MODES=warm, first in MODES and no PREWARM): CPU per request each second
 for f in sorted(glob.glob(out+'/*-warm-*.cpu')):

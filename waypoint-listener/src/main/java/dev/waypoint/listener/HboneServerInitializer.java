@@ -56,6 +56,7 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
         SslHandler ssl = tls.get().newHandler(ch.alloc());
         // "sockets that never handshake": closed after the handshake timeout
         ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+        dev.waypoint.transport.HboneTls.batchRecords(ssl);
         ch.pipeline().addLast(HandlerNames.TLS, ssl);
         ch.pipeline().addLast(HandlerNames.FLUSH, FlushBatching.newHandler());
         ch.pipeline().addLast(HandlerNames.ALPN, new Alpn());

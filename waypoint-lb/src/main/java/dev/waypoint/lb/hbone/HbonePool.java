@@ -167,6 +167,7 @@ public final class HbonePool implements AutoCloseable {
             // no SNI (ztunnel does not send one); the identity is checked after the handshake
             SslHandler ssl = tls.get().newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(timeout);
+            dev.waypoint.transport.HboneTls.batchRecords(ssl);
             ch.pipeline().addLast("idle", new IdleTimeout(settings.poolIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
