@@ -88,6 +88,8 @@ spec:
     to: [{operation: {methods: ["GET", "POST"], paths: ["/*"]}}]
   - to: [{operation: {ports: ["9000"]}}]
 YAML
+# Istio matches an operation's ports against the workload (target) port, not the Service port
+sed -i "s/ports: \[\"9000\"\]/ports: [\"$BULK_PORT\"]/" "$WORK/manifests/stages.yaml"
 fi
 java -XX:+UseParallelGC -Xmx256m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.DestinationSide --pod-ip "$POD_IP" --http-port "$HTTP_PORT" \
   --bulk-port "$BULK_PORT" --hbone-port "$HBONE_PORT" --cert-dir "$WORK/certs/pod" --threads 2 >"$LOGS/dest.log" 2>&1 &
