@@ -17,6 +17,16 @@ package dev.waypoint.server;
  *       allocator"): at saturation 30.2 vs 34.5 µs of CPU per request and 27.0k vs 24.7k req/s, at
  *       1000 req/s 118 vs 121 µs, RSS +4 MiB (the default arena count, twice the cores, cost +12 MiB).
  *       Each property is left alone when set.</li>
+ *   <li>{@code io.netty.allocator.maxOrder=7} with that pooled default: 1 MiB chunks instead of 4 MiB. Each
+ *       arena holds at least one chunk, and the JDK zeroes a direct buffer when it is made, so every
+ *       chunk is resident whole: with two arenas 8.4 MiB of direct memory at idle, 2.3 MiB with 1 MiB
+ *       chunks (NMT "Other"; −6.6 MiB idle RSS, −10 MiB at 1000 req/s, no change in CPU per request,
+ *       benchmarks/RESULTS.md "Issue 17: memory"). Buffers over 1 MiB are not pooled; the data path's
+ *       largest are 16 KiB TLS records and HTTP/2 frames.</li>
+ *   <li>{@code io.netty.jfr.enabled=false}: Netty 4.2 otherwise registers its allocator events with
+ *       the Flight Recorder when the first chunk is allocated, which loads ~90 {@code jdk.jfr} classes
+ *       (~1.8 MiB RSS) that only a JFR recording would use. Set it to {@code true} to see Netty's
+ *       allocator events in a recording.</li>
  * </ul>
  */
 final class JvmDefaults {
@@ -26,6 +36,8 @@ final class JvmDefaults {
     static final String ALLOCATOR = "io.netty.allocator.type";
     static final String DIRECT_ARENAS = "io.netty.allocator.numDirectArenas";
     static final String HEAP_ARENAS = "io.netty.allocator.numHeapArenas";
+    static final String MAX_ORDER = "io.netty.allocator.maxOrder";
+    static final String JFR = "io.netty.jfr.enabled";
 
     private JvmDefaults() {
     }
@@ -44,6 +56,12 @@ final class JvmDefaults {
             if (System.getProperty(HEAP_ARENAS) == null) {
                 System.setProperty(HEAP_ARENAS, perCore);
             }
+            if (System.getProperty(MAX_ORDER) == null) {
+                System.setProperty(MAX_ORDER, "7");
+            }
+        }
+        if (System.getProperty(JFR) == null) {
+            System.setProperty(JFR, "false");
         }
     }
 }
