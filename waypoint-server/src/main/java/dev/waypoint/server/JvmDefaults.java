@@ -17,16 +17,17 @@ package dev.waypoint.server;
  *       allocator"): at saturation 30.2 vs 34.5 µs of CPU per request and 27.0k vs 24.7k req/s, at
  *       1000 req/s 118 vs 121 µs, RSS +4 MiB (the default arena count, twice the cores, cost +12 MiB).
  *       Each property is left alone when set.</li>
- *   <li>{@code io.netty.allocator.maxOrder=7} with that pooled default: 1 MiB chunks instead of 4 MiB. Each
- *       arena holds at least one chunk, and the JDK zeroes a direct buffer when it is made, so every
- *       chunk is resident whole: with two arenas 8.4 MiB of direct memory at idle, 2.3 MiB with 1 MiB
- *       chunks (NMT "Other"; −6.6 MiB idle RSS, −10 MiB at 1000 req/s, no change in CPU per request,
- *       benchmarks/RESULTS.md "Issue 17: memory"). Buffers over 1 MiB are not pooled; the data path's
- *       largest are 16 KiB TLS records and HTTP/2 frames.</li>
+ *   <li>{@code io.netty.allocator.maxOrder=8} with that pooled default: 2 MiB chunks instead of 4 MiB.
+ *       Each arena holds at least one chunk, and the JDK zeroes a direct buffer when it is made, so
+ *       every chunk is resident whole: 8.2 MiB of direct memory with two arenas of 4 MiB chunks.
+ *       Measured in three pairs at 1000 req/s (benchmarks/RESULTS.md, "Issue 17: memory"): RSS −4 to
+ *       −8 MiB, CPU per request unchanged. 1 MiB chunks ({@code maxOrder=7}) saved more and cost
+ *       +7–10 % CPU per request. Buffers over a chunk are not pooled; the data path's largest are
+ *       16 KiB TLS records and HTTP/2 frames. Left alone when set.</li>
  *   <li>{@code io.netty.jfr.enabled=false}: Netty 4.2 otherwise registers its allocator events with
  *       the Flight Recorder when the first chunk is allocated, which loads ~90 {@code jdk.jfr} classes
- *       (~1.8 MiB RSS) that only a JFR recording would use. Set it to {@code true} to see Netty's
- *       allocator events in a recording.</li>
+ *       (~1.8 MiB RSS at idle) that only a JFR recording would use (benchmarks/RESULTS.md, "Issue 17:
+ *       memory"). Set it to {@code true} to see Netty's allocator events in a recording.</li>
  * </ul>
  */
 final class JvmDefaults {
@@ -57,7 +58,7 @@ final class JvmDefaults {
                 System.setProperty(HEAP_ARENAS, perCore);
             }
             if (System.getProperty(MAX_ORDER) == null) {
-                System.setProperty(MAX_ORDER, "7");
+                System.setProperty(MAX_ORDER, "8");
             }
         }
         if (System.getProperty(JFR) == null) {

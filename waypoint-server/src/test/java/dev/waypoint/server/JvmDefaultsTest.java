@@ -9,7 +9,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The launcher's defaults: leak detection off unless the command line chose a level (either
- * spelling); the pooled allocator with an arena per core and 1 MiB chunks unless the command line
+ * spelling); the pooled allocator with an arena per core and 2 MiB chunks unless the command line
  * chose an allocator; Netty's Flight Recorder events off unless asked for.
  */
 class JvmDefaultsTest {
@@ -54,13 +54,13 @@ class JvmDefaultsTest {
 
     @ParameterizedTest(name = "type={0} maxOrder={1} -> maxOrder={2}")
     @CsvSource(nullValues = "-", value = {
-            "-,        -,  7",
+            "-,        -,  8",
             "-,        11, 11",
             "-,        9,  9",
             "pooled,   -,  -",
             "adaptive, -,  -",
     })
-    void oneMebibyteChunksWithThePooledDefault(String type, String maxOrder, String expected) {
+    void twoMebibyteChunksWithThePooledDefault(String type, String maxOrder, String expected) {
         set(JvmDefaults.ALLOCATOR, type);
         set(JvmDefaults.MAX_ORDER, maxOrder);
         JvmDefaults.apply();
