@@ -21,9 +21,10 @@ package dev.waypoint.server;
  *       Each arena holds at least one chunk, and the JDK zeroes a direct buffer when it is made, so
  *       every chunk is resident whole: 8.2 MiB of direct memory with two arenas of 4 MiB chunks.
  *       Measured in three pairs at 1000 req/s (benchmarks/RESULTS.md, "Issue 17: memory"): RSS −4 to
- *       −8 MiB, CPU per request unchanged. 1 MiB chunks ({@code maxOrder=7}) saved more and cost
- *       +7–10 % CPU per request. Buffers over a chunk are not pooled; the data path's largest are
- *       16 KiB TLS records and HTTP/2 frames. Left alone when set.</li>
+ *       −8 MiB, CPU per request within the pairs' noise. 1 MiB chunks ({@code maxOrder=7}) saved more
+ *       and cost more CPU per request in each of six pairs (+11 % in the medians). Buffers over a
+ *       chunk are not pooled; the data path's largest are 16 KiB TLS records and HTTP/2 frames.
+ *       Left alone when set.</li>
  *   <li>{@code io.netty.jfr.enabled=false}: Netty 4.2 otherwise registers its allocator events with
  *       the Flight Recorder when the first chunk is allocated, which loads ~90 {@code jdk.jfr} classes
  *       (~1.8 MiB RSS at idle) that only a JFR recording would use (benchmarks/RESULTS.md, "Issue 17:
