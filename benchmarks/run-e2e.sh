@@ -25,7 +25,8 @@
 #   WAYPOINT_JAR=...                  the waypoint to measure (default: waypoint-server/target/waypoint.jar)
 #   WAYPOINT_JAVA_OPTS=...            JVM flags of the waypoint (default below); the word STATICCDS stands for
 #                                     -XX:SharedArchiveFile=<a static CDS archive of that jar, dumped from the
-#                                     committed class list as the Dockerfile does>
+#                                     committed class list as the Dockerfile does>; words NAME=VALUE (e.g.
+#                                     MALLOC_ARENA_MAX=2) are set in the JVM's environment instead
 #   SCALE_JAVA_OPTS=...               JVM flags for the start with the 10,000-Service config
 #   WAYPOINT2_JAR=... WAYPOINT2_LABEL=waypoint-2 WAYPOINT2_JAVA_OPTS=...
 #                                     a second waypoint (another build, or other JVM flags) measured alike
@@ -150,7 +151,7 @@ bench dev.waypoint.bench.e2e.ManifestGen --kind bench --out "$WORK/manifests" --
 log "config compile: $SCALE_SERVICES Services + pods"
 bench dev.waypoint.bench.e2e.ManifestGen --kind scale --services "$SCALE_SERVICES" --namespaces 100 \
   --out "$WORK/scale" >/dev/null
-java ${WAYPOINT_JAVA_OPTS//STATICCDS/} -Xmx512m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.CompileTime "$WORK/scale" --repeat 3 >"$OUT/compile.json"
+java $(for w in ${WAYPOINT_JAVA_OPTS//STATICCDS/}; do [[ $w == [A-Z_]*=* ]] || echo "$w"; done) -Xmx512m -cp "$BENCH_JAR" dev.waypoint.bench.e2e.CompileTime "$WORK/scale" --repeat 3 >"$OUT/compile.json"
 
 # ---------------------------------------------------------------- destination side
 log "starting the destination side (terminator + backend) on $POD_IP"
@@ -173,12 +174,14 @@ cds_opts() { # OPTS JAR -> OPTS with STATICCDS replaced by a static archive of J
   echo "$opts"
 }
 launch_waypoint() {
-  local name=$1 jar=$2 opts=$3 cfg=$4 logf=$5 t0 t1 health stats admin
+  local name=$1 jar=$2 opts=$3 cfg=$4 logf=$5 t0 t1 health stats admin w envs=() jvm=()
   opts=$(cds_opts "$opts" "$jar")
+  # words of the form NAME=VALUE (e.g. MALLOC_ARENA_MAX=2) go to the JVM's environment, the rest are flags
+  for w in $opts; do if [[ $w == [A-Z_]*=* ]]; then envs+=("$w"); else jvm+=("$w"); fi; done
   read -r WP_PORT health stats admin <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
-  java $opts "-Xlog:gc,safepoint:file=$LOGS/$name-jvm.log:uptime,level,tags" -jar "$jar" run --config-dir "$cfg" \
+  env "${envs[@]}" java "${jvm[@]}" "-Xlog:gc,safepoint:file=$LOGS/$name-jvm.log:uptime,level,tags" -jar "$jar" run --config-dir "$cfg" \
     --cert-dir "$WORK/certs/waypoint" \
     --gateway istio-system/waypoint --listen "127.0.0.1:$WP_PORT" --hbone-port "$HBONE_PORT" \
     --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" \

@@ -9,11 +9,13 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The launcher's defaults: leak detection off unless the command line chose a level (either
- * spelling); the pooled allocator with an arena per core unless the command line chose an allocator.
+ * spelling); the pooled allocator with an arena per core and 2 MiB chunks unless the command line
+ * chose an allocator; Netty's Flight Recorder events off unless asked for.
  */
 class JvmDefaultsTest {
     private static final String[] KEYS = {JvmDefaults.LEAK_DETECTION, JvmDefaults.LEAK_DETECTION_OLD,
-            JvmDefaults.ALLOCATOR, JvmDefaults.DIRECT_ARENAS, JvmDefaults.HEAP_ARENAS};
+            JvmDefaults.ALLOCATOR, JvmDefaults.DIRECT_ARENAS, JvmDefaults.HEAP_ARENAS, JvmDefaults.MAX_ORDER,
+            JvmDefaults.JFR};
     private final String[] saved = new String[KEYS.length];
 
     @BeforeEach
@@ -48,6 +50,33 @@ class JvmDefaultsTest {
         assertThat(System.getProperty(JvmDefaults.ALLOCATOR)).isEqualTo(expType);
         assertThat(System.getProperty(JvmDefaults.DIRECT_ARENAS)).isEqualTo("CORES".equals(expDirect) ? cores : expDirect);
         assertThat(System.getProperty(JvmDefaults.HEAP_ARENAS)).isEqualTo("CORES".equals(expHeap) ? cores : expHeap);
+    }
+
+    @ParameterizedTest(name = "type={0} maxOrder={1} -> maxOrder={2}")
+    @CsvSource(nullValues = "-", value = {
+            "-,        -,  8",
+            "-,        11, 11",
+            "-,        9,  9",
+            "pooled,   -,  -",
+            "adaptive, -,  -",
+    })
+    void twoMebibyteChunksWithThePooledDefault(String type, String maxOrder, String expected) {
+        set(JvmDefaults.ALLOCATOR, type);
+        set(JvmDefaults.MAX_ORDER, maxOrder);
+        JvmDefaults.apply();
+        assertThat(System.getProperty(JvmDefaults.MAX_ORDER)).isEqualTo(expected);
+    }
+
+    @ParameterizedTest(name = "jfr={0} -> jfr={1}")
+    @CsvSource(nullValues = "-", value = {
+            "-,     false",
+            "true,  true",
+            "false, false",
+    })
+    void nettyFlightRecorderEventsOffUnlessChosen(String jfr, String expected) {
+        set(JvmDefaults.JFR, jfr);
+        JvmDefaults.apply();
+        assertThat(System.getProperty(JvmDefaults.JFR)).isEqualTo(expected);
     }
 
     @ParameterizedTest(name = "level={0} old={1} -> level={2}")
