@@ -36,8 +36,8 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
     private final Map<String, GenericKubernetesResource> stubs = new ConcurrentHashMap<>();
     private final Map<String, WireObject> objects = new ConcurrentHashMap<>();
     /** Kinds whose status this waypoint writes: their status as the API server has it is kept too. */
-    static final java.util.Set<String> STATUS_KINDS = java.util.Set.of("HTTPRoute", "AuthorizationPolicy",
-            "RequestAuthentication");
+    static final java.util.Set<String> STATUS_KINDS = java.util.Set.of("HTTPRoute", "GRPCRoute",
+            "AuthorizationPolicy", "RequestAuthentication");
 
     /**
      * An object's status as last seen, for the status writer (which then needs no GET: the

@@ -18,7 +18,7 @@ import java.util.Set;
  * them and the problems of the generation built from them. Pure: no client, no clock (times and
  * {@code observedGeneration} are added when written).
  *
- * <h2>HTTPRoute</h2>
+ * <h2>HTTPRoute, GRPCRoute</h2>
  * One {@code status.parents[]} entry with our {@code controllerName} per {@code parentRefs}
  * entry that names a Service or a ServiceEntry ({@code networking.istio.io}) this waypoint serves
  * (GAMMA: the Service is the parent), echoing the parentRef as written. Conditions (Gateway API
@@ -51,7 +51,7 @@ final class StatusPlan {
     /**
      * Our part of one object's status.
      *
-     * @param ours for an HTTPRoute the array of our {@code status.parents} entries (empty: none);
+     * @param ours for a route the array of our {@code status.parents} entries (empty: none);
      *        for a policy our condition, or null for none
      */
     record Desired(String kind, String namespace, String name, JsonNode ours) {
@@ -61,6 +61,11 @@ final class StatusPlan {
     }
 
     private StatusPlan() {}
+
+    /** The kinds whose status is {@code parents[]} (Gateway API routes), not a condition. */
+    static boolean isRoute(String kind) {
+        return kind.equals("HTTPRoute") || kind.equals("GRPCRoute");
+    }
 
     static String conditionType(String controllerName) {
         return controllerName.substring(0, controllerName.indexOf('/')) + "/WaypointAccepted";
@@ -77,18 +82,24 @@ final class StatusPlan {
      */
     static List<Desired> routes(Collection<WireObject> routes, Set<NamespacedName> bound, Set<NamespacedName> boundEntries,
                                 List<Diagnostics.Problem> problems, String controllerName) {
+        return routes("HTTPRoute", routes, bound, boundEntries, problems, controllerName);
+    }
+
+    /** As above for routes of {@code kind}: {@code HTTPRoute} or {@code GRPCRoute}, whose status has the same shape. */
+    static List<Desired> routes(String kind, Collection<WireObject> routes, Set<NamespacedName> bound,
+                                Set<NamespacedName> boundEntries, List<Diagnostics.Problem> problems, String controllerName) {
         List<Desired> out = new ArrayList<>();
         for (WireObject o : routes) {
             NamespacedName nn = name(o.tree());
             ArrayNode parents = NODES.arrayNode();
             JsonNode refs = o.tree().path("spec").path("parentRefs");
-            String error = first(problems, "HTTPRoute", nn, Diagnostics.Severity.ERROR, null);
+            String error = first(problems, kind, nn, Diagnostics.Severity.ERROR, null);
             for (int p = 0; p < refs.size(); p++) {
                 JsonNode ref = refs.get(p);
                 String group = ref.path("group").asText(GATEWAY);
-                String kind = ref.path("kind").asText("Gateway");
-                boolean service = (group.isEmpty() || group.equals("core")) && kind.equals("Service");
-                boolean serviceEntry = group.equals(NETWORKING) && kind.equals("ServiceEntry");
+                String refKind = ref.path("kind").asText("Gateway");
+                boolean service = (group.isEmpty() || group.equals("core")) && refKind.equals("Service");
+                boolean serviceEntry = group.equals(NETWORKING) && refKind.equals("ServiceEntry");
                 if (!service && !serviceEntry) {
                     continue;
                 }
@@ -97,7 +108,7 @@ final class StatusPlan {
                     continue;
                 }
                 // the compiler's reason this parentRef attaches nowhere (no such port, another namespace's entry)
-                String parentProblem = exact(problems, "HTTPRoute", nn, "spec.parentRefs[" + p + "]");
+                String parentProblem = exact(problems, kind, nn, "spec.parentRefs[" + p + "]");
                 ObjectNode entry = parents.addObject();
                 entry.set("parentRef", ref.deepCopy());
                 entry.put("controllerName", controllerName);
@@ -109,7 +120,7 @@ final class StatusPlan {
                 } else {
                     conditions.add(condition("Accepted", true, "Accepted", "Route was valid"));
                 }
-                String refProblem = first(problems, "HTTPRoute", nn, Diagnostics.Severity.WARNING, ".backendRefs[");
+                String refProblem = first(problems, kind, nn, Diagnostics.Severity.WARNING, ".backendRefs[");
                 if (refProblem == null) {
                     conditions.add(condition("ResolvedRefs", true, "ResolvedRefs", "All references resolved"));
                 } else {
@@ -119,7 +130,7 @@ final class StatusPlan {
                 }
             }
             if (!parents.isEmpty()) {
-                out.add(new Desired("HTTPRoute", nn.namespace(), nn.name(), parents));
+                out.add(new Desired(kind, nn.namespace(), nn.name(), parents));
             }
         }
         return out;

@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes the status {@link StatusPlan} decides back to the API server, for each published
  * generation: take the object's status as the informer last saw it, replace only our own entries
- * (HTTPRoute {@code status.parents[]} of our {@code controllerName}; the policy condition of our
+ * (HTTPRoute and GRPCRoute {@code status.parents[]} of our {@code controllerName}; the policy condition of our
  * own type), and, only when that changes the status, send a JSON Patch of the {@code status}
  * subresource that tests the {@code resourceVersion} seen. A conflict (someone, say istiod, wrote
  * in between) is retried once the informer has the newer version. Never server-side apply or
@@ -152,8 +152,10 @@ public final class StatusWriter implements AutoCloseable {
         ResourceSet r = p.snapshot().resources();
         NamespacedName waypoint = r.waypoint();
         List<StatusPlan.Desired> desired = new ArrayList<>();
-        desired.addAll(StatusPlan.routes(source.objectsOf("HTTPRoute").values(), p.bound(), p.boundEntries(), p.snapshot().problems(),
-                controllerName));
+        for (String kind : List.of("HTTPRoute", "GRPCRoute")) {
+            desired.addAll(StatusPlan.routes(kind, source.objectsOf(kind).values(), p.bound(), p.boundEntries(),
+                    p.snapshot().problems(), controllerName));
+        }
         desired.addAll(StatusPlan.policies("AuthorizationPolicy", source.objectsOf("AuthorizationPolicy").values(),
                 p.bound(), p.boundEntries(), waypoint, rootNamespace, p.snapshot().problems(), controllerName));
         desired.addAll(StatusPlan.policies("RequestAuthentication", source.objectsOf("RequestAuthentication").values(),
@@ -166,7 +168,7 @@ public final class StatusWriter implements AutoCloseable {
         for (String key : List.copyOf(written.keySet())) {
             if (!byKey.containsKey(key)) {
                 String[] k = key.split("/", 3);
-                byKey.put(key, new StatusPlan.Desired(k[0], k[1], k[2], k[0].equals("HTTPRoute") ? JSON.createArrayNode() : null));
+                byKey.put(key, new StatusPlan.Desired(k[0], k[1], k[2], StatusPlan.isRoute(k[0]) ? JSON.createArrayNode() : null));
             }
         }
         boolean ok = true;
@@ -200,7 +202,7 @@ public final class StatusWriter implements AutoCloseable {
             ObjectNode status = seen.status() instanceof ObjectNode s ? s.deepCopy() : JSON.createObjectNode();
             JsonNode before = status.deepCopy();
             String field;
-            if (d.kind().equals("HTTPRoute")) {
+            if (StatusPlan.isRoute(d.kind())) {
                 mergeParents(status, (ArrayNode) d.ours(), seen.generation());
                 field = "parents";
             } else {

@@ -98,6 +98,22 @@ class StatusPlanTest {
         assertThat(got).isEqualTo(expected);
     }
 
+    @org.junit.jupiter.api.Test
+    void aGrpcRouteGetsTheSameEntriesUnderItsOwnKind_fromItsOwnProblems() throws Exception {
+        WireObject route = wire(ROUTE.formatted("{'group':'','kind':'Service','name':'web','port':80}"));
+        // an HTTPRoute of the same name with an error: not this GRPCRoute's problem
+        List<Diagnostics.Problem> httpRouteProblem = List.of(problem(Diagnostics.Severity.ERROR, "HTTPRoute", "r", "spec", "broken"));
+        List<Diagnostics.Problem> ownProblem = List.of(problem(Diagnostics.Severity.ERROR, "GRPCRoute", "r",
+                "spec.rules[0].matches[0].method.type", "type: Bogus (expected: Exact or RegularExpression)"));
+        List<StatusPlan.Desired> clean = StatusPlan.routes("GRPCRoute", List.of(route), BOUND, BOUND_ENTRIES, httpRouteProblem, CONTROLLER);
+        assertThat(clean).extracting(StatusPlan.Desired::key).containsExactly("GRPCRoute/apps/r");
+        assertThat(clean.get(0).ours().get(0).path("conditions").get(0).path("status").asText()).isEqualTo("True");
+        List<StatusPlan.Desired> broken = StatusPlan.routes("GRPCRoute", List.of(route), BOUND, BOUND_ENTRIES, ownProblem, CONTROLLER);
+        assertThat(broken.get(0).ours().get(0).path("conditions").get(0).path("reason").asText()).isEqualTo("UnsupportedValue");
+        assertThat(StatusPlan.isRoute("GRPCRoute")).isTrue();
+        assertThat(StatusPlan.isRoute("AuthorizationPolicy")).isFalse();
+    }
+
     static final String POLICY = "{'metadata':{'name':'p','namespace':'%s'},'spec':{%s}}";
 
     /** namespace, spec, problems → our condition as "status:reason:message", or "-" for none. */

@@ -312,8 +312,33 @@ class KubeEndToEndTest {
         return Tunnels.take(responses);
     }
 
+    @Test
+    void aGrpcRouteGetsItsStatusParentsEntryToo() throws Exception {
+        api.apply("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: GRPCRoute
+                metadata: {name: grpc, namespace: apps}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: web-v1, port: 80}]
+                  rules: [{backendRefs: [{name: web-v1, port: 80}]}]
+                """);
+        try {
+            JsonNode ours = await().atMost(Duration.ofSeconds(20)).until(() -> ourParent("GRPCRoute", "grpc"), e -> e != null);
+            assertThat(ours.path("parentRef").path("name").asText()).isEqualTo("web-v1");
+            assertThat(condition(ours.path("conditions"), "Accepted").path("status").asText()).isEqualTo("True");
+            assertThat(condition(ours.path("conditions"), "ResolvedRefs").path("status").asText()).isEqualTo("True");
+            assertThat(api.statusWrites()).anyMatch(w -> w.startsWith("PATCH ") && w.contains("/grpcroutes/grpc/status"));
+        } finally {
+            api.delete(ROUTE, "GRPCRoute", "apps", "grpc");
+        }
+    }
+
     private static JsonNode ourParent(String route) throws Exception {
-        JsonNode status = api.status(ROUTE, "HTTPRoute", "apps", route);
+        return ourParent("HTTPRoute", route);
+    }
+
+    private static JsonNode ourParent(String kind, String route) throws Exception {
+        JsonNode status = api.status(ROUTE, kind, "apps", route);
         if (status == null) {
             return null;
         }
