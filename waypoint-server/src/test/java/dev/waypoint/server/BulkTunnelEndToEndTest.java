@@ -4,19 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.waypoint.model.mesh.NamespacedName;
-import dev.waypoint.testing.EchoServer;
 import dev.waypoint.testing.HboneTestClient;
 import dev.waypoint.transport.EventLoops;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.util.ReferenceCountUtil;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -103,40 +98,7 @@ class BulkTunnelEndToEndTest {
         HboneTestClient.Answer a = client.connect(VIP, Map.of()).get(10, TimeUnit.SECONDS);
         assertThat(a.status()).isEqualTo(200);
         Channel t = a.tunnel();
-        AtomicLong received = new AtomicLong();
-        t.config().setOption(ChannelOption.AUTO_READ, false);
-        t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                received.addAndGet(((ByteBuf) msg).readableBytes());
-                ReferenceCountUtil.release(msg);
-            }
-        });
-        EchoServer backend = mesh.backend(POD, 7000);
-        long start = backend.generatedBytes();
-        long size = 1L << 30; // 1 GiB: without backpressure the backend would just keep producing
-        t.writeAndFlush(Unpooled.copiedBuffer("GET /bytes/" + size + " HTTP/1.1\r\nHost: bulk\r\n\r\n",
-                StandardCharsets.US_ASCII));
-        // production must stop once windows, write buffers and socket buffers are full; stopped
-        // means flat for 2 s (8 samples), since one flat pair is as likely a backend without CPU
-        long[] last = {-1};
-        int[] flat = {0};
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).until(() -> {
-            long now = backend.generatedBytes() - start;
-            flat[0] = now > 0 && now == last[0] ? flat[0] + 1 : 0;
-            last[0] = now;
-            return flat[0] >= 8;
-        });
-        long produced = backend.generatedBytes() - start;
-        assertThat(produced).as("bytes produced while the client reads nothing").isLessThan(64L << 20);
-        long direct = ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric().usedDirectMemory();
-        assertThat(direct).as("direct memory in use across client, waypoint, ztunnel and backend").isLessThan(64L << 20);
-        // reading again lets the backend go on, and everything held back reaches the client
-        t.config().setOption(ChannelOption.AUTO_READ, true);
-        t.read();
-        await().atMost(Duration.ofSeconds(30)).until(() ->
-                received.get() > produced && backend.generatedBytes() - start > produced + (8 << 20));
-        t.close();
+        SlowReader.holdsTheBackendBack(t, mesh.backend(POD, 7000), "bulk");
     }
 
     /** Reads the response head, then checks every body byte against the backend's pattern. */

@@ -11,13 +11,10 @@ import dev.waypoint.testing.HboneTestClient;
 import dev.waypoint.testing.TestCa;
 import dev.waypoint.transport.EventLoops;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -53,7 +50,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -424,41 +420,7 @@ class HboneEndToEndTest {
             HboneTestClient.Answer a = own.connect("127.20.1.1:8080", Map.of()).get(10, TimeUnit.SECONDS);
             assertThat(a.status()).isEqualTo(200);
             Channel t = a.tunnel();
-            AtomicLong received = new AtomicLong();
-            t.config().setOption(ChannelOption.AUTO_READ, false);
-            t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    received.addAndGet(((ByteBuf) msg).readableBytes());
-                    ReferenceCountUtil.release(msg);
-                }
-            });
-            dev.waypoint.testing.EchoServer backend = mesh.backend("127.20.1.1", 8080);
-            long start = backend.generatedBytes();
-            long size = 1L << 30; // 1 GiB: without backpressure the backend would just keep producing
-            t.writeAndFlush(Unpooled.copiedBuffer("GET /bytes/" + size + " HTTP/1.1\r\nHost: web\r\n\r\n",
-                    StandardCharsets.US_ASCII));
-            // the client reads nothing: production must stop once windows and socket buffers are
-            // full. Stopped means flat for 2 s (8 samples): one flat pair of samples is just as
-            // likely a backend that did not get the CPU on a busy machine.
-            long[] last = {-1};
-            int[] flat = {0};
-            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).until(() -> {
-                long now = backend.generatedBytes() - start;
-                flat[0] = now > 0 && now == last[0] ? flat[0] + 1 : 0;
-                last[0] = now;
-                return flat[0] >= 8;
-            });
-            long produced = backend.generatedBytes() - start;
-            assertThat(produced).as("bytes produced while the client reads nothing").isLessThan(64L << 20);
-            long direct = ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric().usedDirectMemory();
-            assertThat(direct).as("direct memory in use across client, waypoint, ztunnel and backend").isLessThan(64L << 20);
-            // reading again lets the backend go on, and everything held back reaches the client
-            t.config().setOption(ChannelOption.AUTO_READ, true);
-            t.read();
-            await().atMost(Duration.ofSeconds(30)).until(() ->
-                    received.get() > produced && backend.generatedBytes() - start > produced + (8 << 20));
-            t.close();
+            SlowReader.holdsTheBackendBack(t, mesh.backend("127.20.1.1", 8080), "web");
         } finally {
             clientLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
