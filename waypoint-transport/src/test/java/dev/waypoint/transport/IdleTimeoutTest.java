@@ -57,9 +57,12 @@ class IdleTimeoutTest {
         ch.finishAndReleaseAll();
     }
 
+    /** Time passes a millisecond at a time, as on an event loop (each step runs the timers then due). */
     private void advance(long ms) {
-        ch.advanceTimeBy(ms, TimeUnit.MILLISECONDS);
-        ch.runScheduledPendingTasks();
+        for (long i = 0; i < ms; i++) {
+            ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+            ch.runScheduledPendingTasks();
+        }
     }
 
     @Test
@@ -79,8 +82,21 @@ class IdleTimeoutTest {
         advance(60);
         assertThat(events).as("60 ms after the read").isEmpty();
         advance(39);
+        assertThat(events).as("never before the timeout after the read").isEmpty();
+        advance(13);
+        assertThat(events).as("at most a slice (12.5 ms) after it").containsExactly(IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT);
+    }
+
+    @Test
+    void readsInEverySliceKeepABusyChannelFromTheEvent() {
+        for (int i = 0; i < 40; i++) {
+            ch.writeInbound(Unpooled.copiedBuffer(new byte[] {1}));
+            advance(10);
+        }
+        assertThat(events).as("400 ms busy with a read every 10 ms").isEmpty();
+        advance(99);
         assertThat(events).isEmpty();
-        advance(1);
+        advance(14);
         assertThat(events).containsExactly(IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT);
     }
 
@@ -93,8 +109,8 @@ class IdleTimeoutTest {
         ch.flush();
         advance(99);
         assertThat(events).isEmpty();
-        advance(1);
-        assertThat(events).containsExactly(IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT);
+        advance(14);
+        assertThat(events).as("within a slice after the timeout from the flush").containsExactly(IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT);
         ((ByteBuf) ch.readOutbound()).release();
     }
 
@@ -102,7 +118,7 @@ class IdleTimeoutTest {
     void activityAfterAnEventMakesTheNextOneAFirstAgain() {
         advance(100);
         ch.writeInbound(Unpooled.copiedBuffer(new byte[] {1}));
-        advance(100);
+        advance(113);
         assertThat(events).containsExactly(IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT, IdleStateEvent.FIRST_ALL_IDLE_STATE_EVENT);
     }
 
