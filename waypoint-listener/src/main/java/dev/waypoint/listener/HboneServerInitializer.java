@@ -33,9 +33,14 @@ import org.slf4j.LoggerFactory;
 final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
     private static final Logger log = LoggerFactory.getLogger(HboneServerInitializer.class);
 
-    /** Every HBONE frame at DEBUG under logger {@code hbone.frames} (off unless that logger is enabled). */
+    /**
+     * Every HBONE frame at DEBUG under logger {@code hbone.frames}. Installed on a connection only
+     * when that logger is enabled as the connection starts: otherwise the logging reader and writer
+     * Netty wraps around the codec's would still be crossed, and asked, for every frame.
+     */
     private static final io.netty.handler.codec.http2.Http2FrameLogger FRAME_LOGGER =
             new io.netty.handler.codec.http2.Http2FrameLogger(io.netty.handler.logging.LogLevel.DEBUG, "hbone.frames");
+    private static final Logger FRAMES = LoggerFactory.getLogger("hbone.frames");
 
     private final ListenerSettings settings;
     private final Supplier<SslContext> tls;
@@ -76,7 +81,11 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                 return;
             }
             ChannelPipeline p = ctx.pipeline();
-            Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+            Http2FrameCodecBuilder builder = Http2FrameCodecBuilder.forServer();
+            if (FRAMES.isDebugEnabled()) {
+                builder.frameLogger(FRAME_LOGGER);
+            }
+            Http2FrameCodec codec = builder
                     .initialSettings(Http2Settings.defaultSettings()
                             .maxConcurrentStreams(settings.maxConcurrentStreams())
                             .initialWindowSize(settings.streamWindow())
@@ -85,7 +94,6 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                     // (a server must not send SETTINGS_ENABLE_PUSH: RFC 9113 §6.5.2)
                     .gracefulShutdownTimeoutMillis(settings.drainTimeout().toMillis())
                     .validateHeaders(true)
-                    .frameLogger(FRAME_LOGGER)
                     .build();
             // idle first so it sees every frame; the connection idle check needs the codec
             p.addLast(HandlerNames.IDLE, new IdleTimeout(settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
