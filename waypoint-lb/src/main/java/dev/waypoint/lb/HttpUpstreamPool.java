@@ -90,6 +90,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
         Owner owner;
         /** How the connection was opened (HTTP/1.1: its pool key), and the requests it carried so far. */
         ConnectionOptions options;
+        /** The HTTP/1.1 pool the connection goes back to (null for an HTTP/2 stream). */
+        Key key;
         int uses;
 
         @Override
@@ -154,11 +156,38 @@ final class HttpUpstreamPool implements ExchangeChannels {
         }
     }
 
-    /** Pool key: where and as whom, not the whole endpoint record (cheap to hash). */
-    private record Key(dev.waypoint.model.mesh.HostPort address, dev.waypoint.model.mesh.SpiffeId identity, boolean h2,
-                       ConnectionOptions options) {
+    /**
+     * Pool key: where and as whom, not the whole endpoint record. Made once per request and kept
+     * by the connection for its release; the hash (over the connection options too) is taken once.
+     */
+    private static final class Key {
+        private final dev.waypoint.model.mesh.HostPort address;
+        private final dev.waypoint.model.mesh.SpiffeId identity;
+        private final boolean h2;
+        private final ConnectionOptions options;
+        private final int hash;
+
         Key(Endpoint e, boolean h2, ConnectionOptions options) {
-            this(e.address(), e.identity(), h2, options);
+            this.address = e.address();
+            this.identity = e.identity();
+            this.h2 = h2;
+            this.options = options;
+            this.hash = java.util.Objects.hash(address, identity, h2, options);
+        }
+
+        dev.waypoint.model.mesh.HostPort address() {
+            return address;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o == this || o instanceof Key k && hash == k.hash && h2 == k.h2 && address.equals(k.address)
+                    && java.util.Objects.equals(identity, k.identity) && options.equals(k.options);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
         }
     }
 
@@ -201,12 +230,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
         Key key = new Key(endpoint, h2, options);
         Promise<Channel> result = loop.newPromise();
         if (!h2) {
+            // (an emptied queue stays for the connection's release: a close or prune removes it)
             ArrayDeque<Channel> idle = st.idleH1.get(key);
             while (idle != null && !idle.isEmpty()) {
                 Channel ch = idle.pollFirst();
-                if (idle.isEmpty()) {
-                    st.idleH1.remove(key);
-                }
                 if (ch.isActive()) {
                     UpstreamTail tail = ch.pipeline().get(UpstreamTail.class);
                     tail.owner = owner;
@@ -225,6 +252,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 UpstreamTail ex = new UpstreamTail();
                 ex.owner = owner;
                 ex.options = options;
+                ex.key = key;
                 ex.uses = 1;
                 ch.pipeline().addLast(UPSTREAM_TAIL, ex);
                 result.setSuccess(ch);
@@ -375,8 +403,12 @@ final class HttpUpstreamPool implements ExchangeChannels {
             return;
         }
         LoopState st = state(ch.eventLoop());
-        Key key = new Key(endpoint, false, options);
-        ArrayDeque<Channel> idle = st.idleH1.computeIfAbsent(key, k -> new ArrayDeque<>());
+        Key key = ex != null && ex.key != null ? ex.key : new Key(endpoint, false, options);
+        ArrayDeque<Channel> idle = st.idleH1.get(key);
+        if (idle == null) {
+            idle = new ArrayDeque<>();
+            st.idleH1.put(key, idle);
+        }
         idle.addFirst(ch); // most recently used first: keeps few connections warm
         if (st.watched.put(ch, Boolean.TRUE) == null) {
             // a pooled connection that closes leaves the pool at once (and an emptied entry with it)
