@@ -31,7 +31,7 @@ import java.util.Set;
  *   <li>A ServiceEntry parent ({@code {group: networking.istio.io, kind: ServiceEntry, name}}, as
  *       Istio allows for waypoints) attaches like a Service of the entry's {@code ports[]} (by
  *       {@code number}, {@code sectionName} = the port's name), keyed apart from a Service of the
- *       same name ({@link RouteTable#entryKey}); the entry must be in the route's namespace
+ *       same name ({@link RouteTable.PortKey}); the entry must be in the route's namespace
  *       (so such routes are always producer routes).</li>
  *   <li>A route attaches to a Service by {@code parentRefs: [{group: "", kind: Service, name}]};
  *       "without {@code port} it covers every Service port, with {@code port} only that one"
@@ -88,8 +88,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             services.put(s.name(), s);
         }
         // per Service port key: producer entries and consumer entries by namespace
-        Map<String, List<RouteTable.Entry>> producer = new HashMap<>();
-        Map<String, Map<String, List<RouteTable.Entry>>> consumers = new HashMap<>();
+        Map<RouteTable.PortKey, List<RouteTable.Entry>> producer = new HashMap<>();
+        Map<RouteTable.PortKey, Map<String, List<RouteTable.Entry>>> consumers = new HashMap<>();
         for (HttpRouteSpec route : resources.httpRoutes()) {
             List<CompiledRule> rules = null; // compiled on first attachment, shared by every port
             for (int p = 0; p < route.parentRefs().size(); p++) {
@@ -124,7 +124,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
                 boolean consumer = !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
-                    String key = entryParent ? RouteTable.entryKey(svc.name(), port.port()) : RouteTable.key(svc.name(), port.port());
+                    RouteTable.PortKey key = new RouteTable.PortKey(entryParent, svc.name(), port.port());
                     List<RouteTable.Entry> list = consumer
                             ? consumers.computeIfAbsent(key, k -> new HashMap<>())
                                     .computeIfAbsent(route.name().namespace(), k -> new ArrayList<>())
@@ -133,10 +133,10 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 }
             }
         }
-        Map<String, RouteTable.PortRoutes> byPort = new HashMap<>();
-        Set<String> keys = new java.util.HashSet<>(producer.keySet());
+        Map<RouteTable.PortKey, RouteTable.PortRoutes> byPort = new HashMap<>();
+        Set<RouteTable.PortKey> keys = new java.util.HashSet<>(producer.keySet());
         keys.addAll(consumers.keySet());
-        for (String key : keys) {
+        for (RouteTable.PortKey key : keys) {
             List<RouteTable.Entry> prod = dedupe(producer.getOrDefault(key, List.of()));
             Map<String, List<RouteTable.Entry>> cons = new HashMap<>();
             consumers.getOrDefault(key, Map.of()).forEach((ns, list) -> cons.put(ns, dedupe(list)));

@@ -10,7 +10,7 @@ import java.util.TreeMap;
 
 /**
  * The compiled HTTPRoutes of one snapshot, per Service port (the GAMMA parent) or ServiceEntry
- * port ({@link #entryKey}). Immutable;
+ * port ({@link PortKey}). Immutable;
  * matchers were built and ranked once by {@link HttpRouteCompiler}, {@link #find} only walks a
  * sorted list ("first match wins", in {@link MatchSummary} order).
  */
@@ -19,15 +19,28 @@ public final class RouteTable {
     public static final SnapshotPart<RouteTable> PART = SnapshotPart.of("routes", RouteTable.class);
     private static final String ENTRY_PREFIX = "ServiceEntry ";
 
-    private final Map<String, PortRoutes> byPort;
+    private final Map<PortKey, PortRoutes> byPort;
     private final RetryPolicy defaultRetry;
     /** Whether any ServiceEntry port has routes: without, a ServiceEntry request builds no key. */
     private final boolean entryRoutes;
 
-    RouteTable(Map<String, PortRoutes> byPort, RetryPolicy defaultRetry) {
+    RouteTable(Map<PortKey, PortRoutes> byPort, RetryPolicy defaultRetry) {
         this.byPort = Map.copyOf(byPort);
         this.defaultRetry = defaultRetry;
-        this.entryRoutes = byPort.keySet().stream().anyMatch(k -> k.startsWith(ENTRY_PREFIX));
+        this.entryRoutes = byPort.keySet().stream().anyMatch(PortKey::entry);
+    }
+
+    /**
+     * Where routes attach: a Service's port, or a ServiceEntry's ({@code entry}), kept apart from a
+     * Service of the same name (as {@link L4RouteTable.Key} does). A record, so a request's lookup
+     * hashes a name and a number instead of building a string; {@link #toString} is the form
+     * {@code config_dump} shows ({@code ns/name:port}, {@code ServiceEntry ns/name:port}).
+     */
+    record PortKey(boolean entry, NamespacedName name, int port) {
+        @Override
+        public String toString() {
+            return entry ? entryKey(name, port) : key(name, port);
+        }
     }
 
     /**
@@ -52,12 +65,12 @@ public final class RouteTable {
 
     /** The routes attached to {@code service}'s port {@code port}, or null when none is (default routing). */
     PortRoutes routes(NamespacedName service, int port) {
-        return byPort.get(key(service, port));
+        return byPort.get(new PortKey(false, service, port));
     }
 
     /** The routes attached to ServiceEntry {@code entry}'s port {@code port}, or null when none is (default routing). */
     PortRoutes entryRoutes(NamespacedName entry, int port) {
-        return entryRoutes ? byPort.get(entryKey(entry, port)) : null;
+        return entryRoutes ? byPort.get(new PortKey(true, entry, port)) : null;
     }
 
     /** One line per Service port and match, in precedence order: the golden form for tests and {@code config_dump}. */
@@ -66,7 +79,7 @@ public final class RouteTable {
         if (!defaultRetry.equals(RetryPolicy.ISTIO_DEFAULT)) {
             sb.append("default retry: ").append(defaultRetry).append('\n');
         }
-        new TreeMap<>(byPort).forEach((k, v) -> v.render(k, sb));
+        byName().forEach((k, v) -> v.render(k, sb));
         return sb.toString();
     }
 
@@ -76,12 +89,19 @@ public final class RouteTable {
      */
     public Map<String, List<String>> debug() {
         Map<String, List<String>> out = new java.util.LinkedHashMap<>();
-        new TreeMap<>(byPort).forEach((k, v) -> {
+        byName().forEach((k, v) -> {
             StringBuilder sb = new StringBuilder();
             v.render("", sb);
             out.put(k, sb.toString().lines().map(l -> l.substring(" from ".length())).map(l -> "from " + l).toList());
         });
         return out;
+    }
+
+    /** The routes by their keys' shown form, sorted (the order of the debug forms). */
+    private TreeMap<String, PortRoutes> byName() {
+        TreeMap<String, PortRoutes> sorted = new TreeMap<>();
+        byPort.forEach((k, v) -> sorted.put(k.toString(), v));
+        return sorted;
     }
 
     /** One ranked match and the rule it selects. */
