@@ -128,7 +128,9 @@ public final class AuthzFilter implements HttpFilter {
         if (engine.hasShadow()) {
             AuthzDecision shadow = engine.shadow(request.attributes(), jwt);
             request.set(AuthzDecision.SHADOW_KEY, shadow);
-            log.debug("authz dry-run {}: {}", request, shadow.detail());
+            if (log.isDebugEnabled()) { // (the detail is a string built per request)
+                log.debug("authz dry-run {}: {}", request, shadow.detail());
+            }
         }
         if (engine.hasAudit()) {
             String audited = engine.audited(request.attributes(), jwt);
@@ -136,7 +138,9 @@ public final class AuthzFilter implements HttpFilter {
                 request.set(AuthzDecision.AUDIT_KEY, audited);
             }
         }
-        log.debug("authz {}: {}", request, decision.detail());
+        if (log.isDebugEnabled()) {
+            log.debug("authz {}: {}", request, decision.detail());
+        }
         if (!decision.allowed()) {
             return FilterResult.reply(new Rejection(Rejection.Reason.RBAC_DENIED, decision.detail()));
         }

@@ -105,7 +105,7 @@ public final class RequestContext {
         Objects.requireNonNull(value, key.name());
         int id = key.id();
         if (slots == null) {
-            slots = new Object[Math.max(8, id + 1)];
+            slots = new Object[Math.max(RequestKey.count(), id + 1)];
         } else if (id >= slots.length) {
             slots = Arrays.copyOf(slots, id + 8);
         }

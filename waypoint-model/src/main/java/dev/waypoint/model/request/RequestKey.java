@@ -44,6 +44,11 @@ public final class RequestKey<T> {
         return id;
     }
 
+    /** How many keys exist so far: the slot array a request starts with (keys are constants, made at class load). */
+    static int count() {
+        return IDS.get();
+    }
+
     T cast(Object value) {
         return type.cast(value);
     }
