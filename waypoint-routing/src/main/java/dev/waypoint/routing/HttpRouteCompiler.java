@@ -31,8 +31,9 @@ import java.util.Set;
  *   <li>A ServiceEntry parent ({@code {group: networking.istio.io, kind: ServiceEntry, name}}, as
  *       Istio allows for waypoints) attaches like a Service of the entry's {@code ports[]} (by
  *       {@code number}, {@code sectionName} = the port's name), keyed apart from a Service of the
- *       same name ({@link RouteTable#entryKey}); the entry must be in the route's namespace
- *       (so such routes are always producer routes).</li>
+ *       same name ({@link RouteTable#entryKey}); the entry must be in the route's namespace, or the
+ *       route in the waypoint's, as Istio's waypoint uses them ({@link ServiceEntryParents}); such
+ *       routes apply to every caller.</li>
  *   <li>A route attaches to a Service by {@code parentRefs: [{group: "", kind: Service, name}]};
  *       "without {@code port} it covers every Service port, with {@code port} only that one"
  *       ({@code sectionName} = the port's name). Other parents (Gateways) are not this waypoint's
@@ -94,7 +95,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             List<CompiledRule> rules = null; // compiled on first attachment, shared by every port
             for (int p = 0; p < route.parentRefs().size(); p++) {
                 ParentRefSpec parent = route.parentRefs().get(p);
-                boolean entryParent = parent.group().equals(ServiceEntryBackends.NETWORKING) && parent.kind().equals("ServiceEntry");
+                boolean entryParent = ServiceEntryParents.isServiceEntry(parent);
                 if (!parent.isService() && !entryParent) {
                     if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
                         diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]", "kind: "
@@ -102,7 +103,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     }
                     continue;
                 }
-                ServiceSpec svc = entryParent ? entryParent(route, parent, p, resources.serviceEntries(), diagnostics)
+                ServiceSpec svc = entryParent ? entryParent(route, parent, p, resources, diagnostics)
                         : services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
                     if (!entryParent) {
@@ -122,7 +123,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 if (rules == null) {
                     rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics, resources.serviceEntries());
                 }
-                boolean consumer = !route.name().namespace().equals(svc.name().namespace());
+                // a route on a ServiceEntry applies to every caller (Istio's waypoint has no consumer routes for it)
+                boolean consumer = !entryParent && !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
                     String key = entryParent ? RouteTable.entryKey(svc.name(), port.port()) : RouteTable.key(svc.name(), port.port());
                     List<RouteTable.Entry> list = consumer
@@ -147,26 +149,18 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
 
     /**
      * The ServiceEntry a {@code networking.istio.io/ServiceEntry} parentRef names, seen as a Service
-     * of its name and ports (for attachment and the rules' parent only), or null (reported) when it
-     * is in another namespace than the route or does not exist. Istio turns such a route into a
-     * VirtualService of the entry's {@code hosts} in the route's namespace, which a waypoint uses
-     * only from the entry's own namespace: a route of another namespace would attach to nothing.
+     * of its name and ports (for attachment and the rules' parent only), or null (reported) when
+     * the route may not attach to it ({@link ServiceEntryParents}: the entry's namespace or the
+     * waypoint's only) or it does not exist.
      */
-    private static ServiceSpec entryParent(HttpRouteSpec route, ParentRefSpec parent, int p,
-                                           List<dev.waypoint.model.mesh.ServiceEntrySpec> entries, Diagnostics diagnostics) {
-        String field = "spec.parentRefs[" + p + "]";
-        if (!parent.namespace().equals(route.name().namespace())) {
-            diagnostics.warning(route.source(), route.kind(), route.name(), field, "namespace: " + parent.namespace()
-                    + " (expected: " + route.name().namespace() + ", the route's own: a ServiceEntry parent must be in the"
-                    + " route's namespace; the parentRef is ignored)");
+    private static ServiceSpec entryParent(HttpRouteSpec route, ParentRefSpec parent, int p, ResourceSet resources,
+                                           Diagnostics diagnostics) {
+        Object resolved = ServiceEntryParents.resolve(route.name(), parent, resources.waypoint(), resources.serviceEntries());
+        if (resolved instanceof String problem) {
+            diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]", problem);
             return null;
         }
-        ServiceSpec svc = L4RouteCompiler.entryAsService(entries, parent);
-        if (svc == null) {
-            diagnostics.warning(route.source(), route.kind(), route.name(), field, "name: " + parent.namespace() + "/"
-                    + parent.name() + " (expected: an existing ServiceEntry; the parentRef is ignored)");
-        }
-        return svc;
+        return (ServiceSpec) resolved;
     }
 
     /** Sorted by precedence; one route listing the same parent twice attaches once. */

@@ -344,7 +344,12 @@ class HttpRouteCompilerTest {
             "egress     | networking.istio.io | ServiceEntry | egress | api     | 9999 | ~        | - ; spec.parentRefs[0]: port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
             "egress     | networking.istio.io | ServiceEntry | egress | api     | 0    | grpc     | - ; spec.parentRefs[0]: port: grpc (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
             "egress     | networking.istio.io | ServiceEntry | egress | nothere | 0    | ~        | - ; spec.parentRefs[0]: name: egress/nothere (expected: an existing ServiceEntry; the parentRef is ignored)",
-            "apps       | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own: a ServiceEntry parent must be in the route's namespace; the parentRef is ignored)",
+            "apps       | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own, or istio-egress, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            "apps       | networking.istio.io | ServiceEntry | egress | nothere | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own, or istio-egress, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            // a route in the waypoint's namespace: Istio's waypoint uses it for an entry of any namespace
+            // (its backendRef, another namespace's entry, needs a ReferenceGrant as from any namespace)
+            "istio-egress | networking.istio.io | ServiceEntry | egress | api   | 80   | ~        | ServiceEntry egress/api:80 ; spec.rules[0].backendRefs[0]: backendRef ServiceEntry egress/api-v2 is in another namespace and no ReferenceGrant allows it (requests sent to it get 500)",
+            "istio-egress | networking.istio.io | ServiceEntry | egress | nothere | 0  | ~        | - ; spec.parentRefs[0]: name: egress/nothere (expected: an existing ServiceEntry; the parentRef is ignored)",
             "egress     | networking.istio.io | WorkloadEntry| egress | api     | 0    | ~        | - ; spec.parentRefs[0]: kind: WorkloadEntry (expected: Service or ServiceEntry; the parentRef is ignored)",
             // the Service of the same name: its own key, not the entry's
             "egress     | ''                  | Service      | egress | api     | 80   | ~        | egress/api:80 ; -",
@@ -361,6 +366,22 @@ class HttpRouteCompilerTest {
         String keys = table.debug().isEmpty() ? "-" : String.join(",", table.debug().keySet());
         List<String> warnings = d.problems().stream().map(x -> x.field() + ": " + x.message()).toList();
         assertThat(keys + " ; " + (warnings.isEmpty() ? "-" : String.join(" | ", warnings))).isEqualTo(expected);
+    }
+
+    @Test
+    void aRouteOfTheWaypointsNamespaceOnAServiceEntryAppliesToEveryCaller() {
+        HttpRouteSpec r = route("istio-egress", "r", null, entryParent("api", 80),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(entryBackend("api-v2", 80))));
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compileWithEntries(List.of(r), d);
+        assertThat(d.problems()).as("a backend of another namespace needs a ReferenceGrant, as from any namespace").hasSize(1)
+                .allMatch(p -> p.field().equals("spec.rules[0].backendRefs[0]") && p.message().contains("ReferenceGrant"));
+        RouteTable.PortRoutes routes = table.entryRoutes(API.name(), 80);
+        assertThat(table.toDebugString()).isEqualTo("ServiceEntry egress/api:80 from *: PATH_PREFIX 0 h0 q0 -> r.istio-egress.0"
+                + " (500: backendRef ServiceEntry egress/api-v2 is in another namespace and no ReferenceGrant allows it)\n");
+        for (String caller : new String[] {"apps", "egress", "istio-egress", null}) {
+            assertThat(routes.appliesTo(caller)).as("caller %s", caller).isTrue();
+        }
     }
 
     @Test
