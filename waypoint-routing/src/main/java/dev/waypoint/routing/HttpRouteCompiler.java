@@ -46,7 +46,8 @@ import java.util.Set;
  *   <li>A rule that cannot be served (unsupported filter, no usable backend, all weights 0)
  *       stays in the table marked invalid: requests matching it get 500, as the Gateway API
  *       asks, instead of falling through to a lower rule.</li>
- *   <li>Backends: {@code Service} references only. A cross-namespace reference needs a
+ *   <li>Backends (and {@code RequestMirror} targets): {@code Service} references, or ServiceEntries
+ *       ({@link ServiceEntryBackends}). A cross-namespace reference needs a
  *       ReferenceGrant in the backend's namespace, except a consumer route naming its parent
  *       Service (the MeshConsumerRoute conformance test has no grant).</li>
  * </ul>
@@ -256,7 +257,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                             problem + " (requests sent to it get 500)");
                 }
                 backends.add(new CompiledRule.Backend(target, problem, ref.weight(), ref.filters(),
-                        backendMirrors(ref, route, parent, services, grants, diagnostics, field + ".backendRefs[" + b + "]")));
+                        backendMirrors(ref, route, parent, services, grants, entries, diagnostics, field + ".backendRefs[" + b + "]")));
                 total += ref.weight();
             }
             boolean redirect = rule.filters().stream().anyMatch(f -> f instanceof HttpFilterSpec.RequestRedirect);
@@ -287,13 +288,13 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 if (f instanceof HttpFilterSpec.Cors c) {
                     cors = new CorsPolicy(c);
                 } else if (f instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
-                    Object resolved = resolve(m.backend(), route, parent, services, grants);
+                    Object resolved = mirrorTarget(m, route, parent, services, grants, entries);
                     if (resolved instanceof String problem) {
                         // a mirror never affects the response: the rule still serves, without this copy
                         diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
                                 problem + " (the mirror is dropped)");
                     } else {
-                        mirrors.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                        mirrors.add(new CompiledRule.Mirror((RouteSelection.Backend) resolved, m.fraction()));
                     }
                 }
             }
@@ -349,11 +350,12 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * modifiers; this goes further, as issue #13 asks for filters on backendRefs.)
      */
     private static List<CompiledRule.Mirror> backendMirrors(BackendRefSpec ref, HttpRouteSpec route, ServiceSpec parent,
-            Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants, Diagnostics diagnostics, String field) {
+            Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants,
+            List<dev.waypoint.model.mesh.ServiceEntrySpec> entries, Diagnostics diagnostics, String field) {
         List<CompiledRule.Mirror> out = List.of();
         for (int fi = 0; fi < ref.filters().size(); fi++) {
             if (ref.filters().get(fi) instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
-                Object resolved = resolve(m.backend(), route, parent, services, grants);
+                Object resolved = mirrorTarget(m, route, parent, services, grants, entries);
                 if (resolved instanceof String problem) {
                     diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
                             problem + " (the mirror is dropped)");
@@ -361,11 +363,27 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     if (out.isEmpty()) {
                         out = new ArrayList<>(2);
                     }
-                    out.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                    out.add(new CompiledRule.Mirror((RouteSelection.Backend) resolved, m.fraction()));
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * Where a {@code RequestMirror} sends its copies, resolved as a backendRef to the same object
+     * is: a Service port, or a ServiceEntry port ({@code networking.istio.io} {@code Hostname} /
+     * {@code ServiceEntry}, {@link ServiceEntryBackends}: required port, exportTo, ReferenceGrant;
+     * its STATIC or DNS endpoints are the upstream stage's, as for a backend). Istio converts a
+     * mirror's {@code backendRef} with the same {@code buildDestination} as a backendRef
+     * (gateway/conversion.go {@code createMirrorFilter}). A String says why it is unusable.
+     */
+    private static Object mirrorTarget(HttpFilterSpec.RequestMirror m, HttpRouteSpec route, ServiceSpec parent,
+                                       Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants,
+                                       List<dev.waypoint.model.mesh.ServiceEntrySpec> entries) {
+        return ServiceEntryBackends.isServiceEntry(m.backend())
+                ? ServiceEntryBackends.resolve(m.backend(), route, entries, grants)
+                : resolve(m.backend(), route, parent, services, grants);
     }
 
     /**
@@ -399,7 +417,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
             return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
-                    + " is not supported (expected: Service)";
+                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
