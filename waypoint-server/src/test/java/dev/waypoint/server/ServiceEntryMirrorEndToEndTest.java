@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.testing.EchoServer;
 import dev.waypoint.testing.HboneTestClient;
+import dev.waypoint.testing.TestDnsServer;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -19,6 +20,7 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,8 +44,9 @@ import picocli.CommandLine;
  * ({@code e2e/service-entry-mirror-mesh.yaml}): by kind ({@code networking.istio.io/ServiceEntry},
  * another namespace, with a ReferenceGrant) on the rule, and by host ({@code Hostname}) on a
  * backendRef. The copy (host {@code -shadow}) reaches one of the entry's STATIC endpoints on the entry's target port, plaintext (the entry is
- * MESH_EXTERNAL), while the client gets the primary pod's answer; a mirror to an entry without
- * endpoints changes nothing. Loopback range 127.37.x.x.
+ * MESH_EXTERNAL), while the client gets the primary pod's answer; a {@code resolution: DNS} entry
+ * gets it at the address its host resolves to; a mirror to an entry without endpoints changes
+ * nothing. Loopback range 127.37.x.x.
  */
 class ServiceEntryMirrorEndToEndTest {
     @TempDir
@@ -53,6 +56,9 @@ class ServiceEntryMirrorEndToEndTest {
     /** egress/audit's two endpoints (port 80 -> 8080), then apps/audit-local's (9000 -> 8081). */
     static final List<EchoServer> audit = new ArrayList<>();
     static EchoServer auditLocal;
+    /** egress/audit-dns's endpoint, the address the DNS server gives its host (port 80 -> 8082). */
+    static EchoServer auditDns;
+    static TestDnsServer dns;
     HboneTestClient client;
     Channel tunnel;
     BlockingQueue<FullHttpResponse> responses;
@@ -63,10 +69,14 @@ class ServiceEntryMirrorEndToEndTest {
         try (InputStream in = ServiceEntryMirrorEndToEndTest.class.getResourceAsStream("/e2e/service-entry-mirror-mesh.yaml")) {
             Files.writeString(configDir.resolve("mesh.yaml"), new String(in.readAllBytes(), StandardCharsets.UTF_8));
         }
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        dns = TestDnsServer.start(new InetSocketAddress("127.37.9.1", 0));
+        dns.answer("dns-audit.example.test", new TestDnsServer.Records(List.of(InetAddress.getByName("127.37.4.1")), 300));
+        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral(),
+                s -> s.withDnsServers(List.of(dns.address())));
         audit.add(EchoServer.start(mesh.group(), new InetSocketAddress("127.37.2.1", 8080), "audit-1"));
         audit.add(EchoServer.start(mesh.group(), new InetSocketAddress("127.37.2.2", 8080), "audit-2"));
         auditLocal = EchoServer.start(mesh.group(), new InetSocketAddress("127.37.3.1", 8081), "audit-local");
+        auditDns = EchoServer.start(mesh.group(), new InetSocketAddress("127.37.4.1", 8082), "audit-dns");
     }
 
     @AfterAll
@@ -75,8 +85,13 @@ class ServiceEntryMirrorEndToEndTest {
             mesh.close();
         }
         audit.forEach(EchoServer::close);
-        if (auditLocal != null) {
-            auditLocal.close();
+        for (EchoServer e : new EchoServer[] {auditLocal, auditDns}) {
+            if (e != null) {
+                e.close();
+            }
+        }
+        if (dns != null) {
+            dns.close();
         }
     }
 
@@ -143,6 +158,18 @@ class ServiceEntryMirrorEndToEndTest {
         assertAnsweredByThePrimary(send(HttpMethod.GET, "/host/x", null), null);
         await().atMost(Duration.ofSeconds(10)).until(() -> auditLocal.requests().size() > before);
         assertThat(auditLocal.requests().get(before)).startsWith("GET /host/x host=web.apps-shadow");
+    }
+
+    @Test
+    void aMirrorToADnsServiceEntryReachesTheAddressItsHostResolvesTo() throws Exception {
+        // the entry's name is resolved once the snapshot names it; a copy made before the first answer is
+        // dropped (as a request to it would get 503), so send until one arrives
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            assertAnsweredByThePrimary(send(HttpMethod.GET, "/dns/x", null), null);
+            return !auditDns.requests().isEmpty();
+        });
+        assertThat(auditDns.requests()).allMatch(s -> s.equals("GET /dns/x host=web.apps-shadow"));
+        assertThat(dns.questions("dns-audit.example.test")).as("one A question: the answer's TTL is 300 s").isEqualTo(1);
     }
 
     @Test
