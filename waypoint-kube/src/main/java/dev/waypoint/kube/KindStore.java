@@ -37,7 +37,7 @@ final class KindStore implements ItemStore<GenericKubernetesResource> {
     private final Map<String, WireObject> objects = new ConcurrentHashMap<>();
     /** Kinds whose status this waypoint writes: their status as the API server has it is kept too. */
     static final java.util.Set<String> STATUS_KINDS = java.util.Set.of("HTTPRoute", "GRPCRoute",
-            "AuthorizationPolicy", "RequestAuthentication");
+            "AuthorizationPolicy", "RequestAuthentication", "TCPRoute", "TLSRoute");
 
     /**
      * An object's status as last seen, for the status writer (which then needs no GET: the

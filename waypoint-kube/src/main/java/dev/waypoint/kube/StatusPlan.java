@@ -18,7 +18,7 @@ import java.util.Set;
  * them and the problems of the generation built from them. Pure: no client, no clock (times and
  * {@code observedGeneration} are added when written).
  *
- * <h2>HTTPRoute, GRPCRoute</h2>
+ * <h2>HTTPRoute, GRPCRoute, TCPRoute, TLSRoute</h2>
  * One {@code status.parents[]} entry with our {@code controllerName} per {@code parentRefs}
  * entry that names a Service or a ServiceEntry ({@code networking.istio.io}) this waypoint serves
  * (GAMMA: the Service is the parent), echoing the parentRef as written. Conditions (Gateway API
@@ -27,7 +27,8 @@ import java.util.Set;
  *   <li>{@code Accepted}: {@code True}/{@code Accepted}, or {@code False}/{@code UnsupportedValue}
  *       with the first error when the translator rejected the route, or {@code False}/
  *       {@code NoMatchingParent} with the compiler's warning when that parentRef attaches nowhere
- *       (no such port or sectionName; a ServiceEntry of another namespace);</li>
+ *       (no such port or sectionName; a ServiceEntry of a namespace that is neither the route's
+ *       nor the waypoint's; for a TCPRoute or TLSRoute, a port declared HTTP);</li>
  *   <li>{@code ResolvedRefs}: {@code True}/{@code ResolvedRefs}, or {@code False} with
  *       {@code RefNotPermitted} (a cross-namespace backend no ReferenceGrant allows),
  *       {@code InvalidKind} (not a Service) or {@code BackendNotFound}, with the compiler's words.</li>
@@ -64,7 +65,7 @@ final class StatusPlan {
 
     /** The kinds whose status is {@code parents[]} (Gateway API routes), not a condition. */
     static boolean isRoute(String kind) {
-        return kind.equals("HTTPRoute") || kind.equals("GRPCRoute");
+        return kind.equals("HTTPRoute") || kind.equals("GRPCRoute") || kind.equals("TCPRoute") || kind.equals("TLSRoute");
     }
 
     static String conditionType(String controllerName) {
@@ -85,7 +86,10 @@ final class StatusPlan {
         return routes("HTTPRoute", routes, bound, boundEntries, problems, controllerName);
     }
 
-    /** As above for routes of {@code kind}: {@code HTTPRoute} or {@code GRPCRoute}, whose status has the same shape. */
+    /**
+     * As above for routes of {@code kind}: {@code HTTPRoute}, {@code GRPCRoute}, {@code TCPRoute} or
+     * {@code TLSRoute}, whose status has the same shape ({@code RouteStatus.parents}).
+     */
     static List<Desired> routes(String kind, Collection<WireObject> routes, Set<NamespacedName> bound,
                                 Set<NamespacedName> boundEntries, List<Diagnostics.Problem> problems, String controllerName) {
         List<Desired> out = new ArrayList<>();
@@ -107,7 +111,8 @@ final class StatusPlan {
                 if (!(service ? bound : boundEntries).contains(svc)) {
                     continue;
                 }
-                // the compiler's reason this parentRef attaches nowhere (no such port, another namespace's entry)
+                // the compiler's reason this parentRef attaches nowhere (no such port, an entry of a namespace
+                // that is neither the route's nor the waypoint's, an HTTP port under a TCPRoute)
                 String parentProblem = exact(problems, kind, nn, "spec.parentRefs[" + p + "]");
                 ObjectNode entry = parents.addObject();
                 entry.set("parentRef", ref.deepCopy());
@@ -125,7 +130,9 @@ final class StatusPlan {
                     conditions.add(condition("ResolvedRefs", true, "ResolvedRefs", "All references resolved"));
                 } else {
                     String reason = refProblem.contains("ReferenceGrant") ? "RefNotPermitted"
-                            : refProblem.startsWith("kind") || refProblem.startsWith("group") ? "InvalidKind" : "BackendNotFound";
+                            // "<field>: backendRef kind K is not supported": the compilers' words for an unsupported kind
+                            : refProblem.contains("backendRef kind ") || refProblem.startsWith("kind")
+                            || refProblem.startsWith("group") ? "InvalidKind" : "BackendNotFound";
                     conditions.add(condition("ResolvedRefs", false, reason, refProblem));
                 }
             }

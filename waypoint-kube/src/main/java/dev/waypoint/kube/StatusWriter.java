@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes the status {@link StatusPlan} decides back to the API server, for each published
  * generation: take the object's status as the informer last saw it, replace only our own entries
- * (HTTPRoute and GRPCRoute {@code status.parents[]} of our {@code controllerName}; the policy condition of our
+ * (HTTPRoute, GRPCRoute, TCPRoute and TLSRoute {@code status.parents[]} of our {@code controllerName}; the policy condition of our
  * own type), and, only when that changes the status, send a JSON Patch of the {@code status}
  * subresource that tests the {@code resourceVersion} seen. A conflict (someone, say istiod, wrote
  * in between) is retried once the informer has the newer version. Never server-side apply or
@@ -152,7 +152,7 @@ public final class StatusWriter implements AutoCloseable {
         ResourceSet r = p.snapshot().resources();
         NamespacedName waypoint = r.waypoint();
         List<StatusPlan.Desired> desired = new ArrayList<>();
-        for (String kind : List.of("HTTPRoute", "GRPCRoute")) {
+        for (String kind : List.of("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")) {
             desired.addAll(StatusPlan.routes(kind, source.objectsOf(kind).values(), p.bound(), p.boundEntries(),
                     p.snapshot().problems(), controllerName));
         }

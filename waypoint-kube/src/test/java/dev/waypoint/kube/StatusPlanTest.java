@@ -98,6 +98,54 @@ class StatusPlanTest {
         assertThat(got).isEqualTo(expected);
     }
 
+    static final String REFUSED = "namespace: apps (expected: shop, the route's own, or istio-system, the waypoint's: a waypoint"
+            + " uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)";
+
+    /**
+     * TCPRoute and TLSRoute get the entries HTTPRoutes get, from their own problems: a ServiceEntry
+     * parent of another namespace than the route's and the waypoint's is {@code Accepted=False}
+     * with the compiler's reason, for every route kind alike.
+     */
+    static Stream<Arguments> routesOfEveryKind() {
+        String entry = "{'group':'networking.istio.io','kind':'ServiceEntry','namespace':'apps','name':'api','port':9000}";
+        String service = "{'group':'','kind':'Service','namespace':'apps','name':'web','port':9000}";
+        Stream.Builder<Arguments> out = Stream.builder();
+        for (String kind : List.of("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")) {
+            out.add(Arguments.of(kind, "apps", entry, List.of(), List.of("api:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")));
+            out.add(Arguments.of(kind, "istio-system", entry, List.of(),
+                    List.of("api:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")));
+            out.add(Arguments.of(kind, "shop", entry + "," + service, List.of(
+                    new Diagnostics.Problem(Diagnostics.Severity.WARNING, SourceRef.NONE, kind, new NamespacedName("shop", "r"),
+                            "spec.parentRefs[0]", REFUSED),
+                    // the same route name under another kind is not this route's problem
+                    new Diagnostics.Problem(Diagnostics.Severity.ERROR, SourceRef.NONE, kind.equals("TCPRoute") ? "TLSRoute" : "TCPRoute",
+                            new NamespacedName("shop", "r"), "spec", "broken")),
+                    List.of("api:Accepted:False:NoMatchingParent:spec.parentRefs[0]: " + REFUSED + ",ResolvedRefs:True:ResolvedRefs",
+                            "web:Accepted:True:Accepted,ResolvedRefs:True:ResolvedRefs")));
+        }
+        out.add(Arguments.of("TCPRoute", "apps", entry, List.of(new Diagnostics.Problem(Diagnostics.Severity.WARNING, SourceRef.NONE,
+                "TCPRoute", new NamespacedName("apps", "r"), "spec.rules[0].backendRefs[0]",
+                "backendRef kind example.com/Queue is not supported (expected: Service, networking.istio.io/ServiceEntry or"
+                        + " networking.istio.io/Hostname) (connections sent to it are closed)")),
+                List.of("api:Accepted:True:Accepted,ResolvedRefs:False:InvalidKind")));
+        return out.build();
+    }
+
+    @ParameterizedTest(name = "{0} in {1}: {2}")
+    @MethodSource("routesOfEveryKind")
+    void routeStatusOfEveryKind(String kind, String namespace, String parentRefs, List<Diagnostics.Problem> problems,
+                                List<String> expected) throws Exception {
+        WireObject route = wire("{'metadata':{'name':'r','namespace':'%s'},'spec':{'parentRefs':[%s]}}".formatted(namespace, parentRefs));
+        List<StatusPlan.Desired> out = StatusPlan.routes(kind, List.of(route), BOUND, BOUND_ENTRIES, problems, CONTROLLER);
+        assertThat(out).extracting(StatusPlan.Desired::key).containsExactly(kind + "/" + namespace + "/r");
+        assertThat(StatusPlan.isRoute(kind)).isTrue();
+        List<String> got = stream(out.get(0).ours()).map(e -> e.path("parentRef").path("name").asText() + ":"
+                + String.join(",", stream(e.path("conditions")).map(c -> c.path("type").asText() + ":" + c.path("status").asText()
+                + ":" + c.path("reason").asText() + (c.path("status").asText().equals("False") && c.path("reason").asText()
+                .equals("NoMatchingParent") ? ":" + c.path("message").asText() : "")).toList())).toList();
+        assertThat(got).isEqualTo(expected);
+    }
+
     @org.junit.jupiter.api.Test
     void aGrpcRouteGetsTheSameEntriesUnderItsOwnKind_fromItsOwnProblems() throws Exception {
         WireObject route = wire(ROUTE.formatted("{'group':'','kind':'Service','name':'web','port':80}"));

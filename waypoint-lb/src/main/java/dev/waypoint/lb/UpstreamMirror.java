@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * One fire-and-forget copy of a request (HTTPRoute {@code RequestMirror}), as Envoy's shadow
  * writer sends it: the request as forwarded (after the route's filters), with {@code -shadow}
  * appended to the host name, sent once the whole body is in, to an endpoint of the mirror's
- * Service in the protocol that Service port declares; its response is read and dropped.
+ * Service in the protocol that Service port declares (or of its ServiceEntry: the endpoint is
+ * picked as for a backendRef to the entry, {@link Upstreams#pick}); its response is read and dropped.
  *
  * <p><b>Never affects the response.</b> Nothing here calls back into the request: a mirror that
  * cannot pick an endpoint, connect, or finish simply ends; one whose body outgrows
@@ -50,7 +51,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
     private final ExchangeChannels pool;
     private final RequestContext request;
     private final EventLoop loop;
-    private final RouteSelection.ServiceBackend backend;
+    private final RouteSelection.Backend backend;
     private final boolean h2;
     private HttpRequest head;
     private List<HttpContent> body = new ArrayList<>(2);
@@ -67,7 +68,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
      *        {@link FullHttpRequest}'s content, which is duplicated)
      */
     UpstreamMirror(Upstreams upstreams, ExchangeChannels pool, RequestContext request, EventLoop loop,
-                   RouteSelection.ServiceBackend backend, HttpRequest forwarded, boolean h2Downstream) {
+                   RouteSelection.Backend backend, HttpRequest forwarded, boolean h2Downstream) {
         this.upstreams = upstreams;
         this.pool = pool;
         this.request = request;

@@ -16,14 +16,17 @@ import dev.waypoint.model.request.Target;
  *       ({@code use_downstream_protocol}, which Istio sets for waypoints and sidecars).</li>
  * </ul>
  * The backend is the route's: a Service port (an HTTPRoute backendRef may name another Service
- * than the one addressed), or for a pod-addressed request the protocol of the target port. Pure.
+ * than the one addressed), a ServiceEntry port ({@code protocol}: a backendRef or mirror may name
+ * another entry than the one addressed), or for a pod-addressed request the protocol of the
+ * target port. Pure.
  */
 final class UpstreamProtocol {
     private UpstreamProtocol() {}
 
     /** Whether the request goes upstream as h2c. */
     static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream) {
-        AppProtocol declared = backend instanceof RouteSelection.ServiceBackend s ? s.port().protocol() : target.protocol();
+        AppProtocol declared = backend instanceof RouteSelection.ServiceBackend s ? s.port().protocol()
+                : backend instanceof RouteSelection.ServiceEntryBackend se ? se.port().protocol() : target.protocol();
         if (declared.isH2()) {
             return true;
         }

@@ -139,7 +139,7 @@ final class UpstreamRequest implements UpstreamCall {
         if (route != null && !route.mirrors().isEmpty()) {
             // copies of the request as it goes upstream, taken before the first attempt owns the head
             mirrors = new ArrayList<>(route.mirrors().size());
-            for (RouteSelection.ServiceBackend m : route.mirrors()) {
+            for (RouteSelection.Backend m : route.mirrors()) {
                 mirrors.add(new UpstreamMirror(upstreams, pool, request, loop, m, head, h2Downstream));
             }
         }

@@ -52,6 +52,22 @@ class UpstreamProtocolTest {
         assertThat(UpstreamProtocol.h2(new RouteSelection.PodBackend(pod, 8080), target, h2Client)).isEqualTo(h2Upstream);
     }
 
+    /** A ServiceEntry named by a backendRef or a RequestMirror: its port's {@code protocol} decides, as a Service port's does. */
+    @ParameterizedTest(name = "entry port protocol {0}, h2 client {1} -> h2 {2}")
+    @CsvSource(nullValues = "-", value = {"HTTP2, false, true", "GRPC, false, true", "HTTP, true, false", "-, true, true",
+            "-, false, false"})
+    void serviceEntryBackendsTakeTheirPortsProtocol(String protocol, boolean h2Client, boolean h2Upstream) {
+        ServicePortSpec port = new ServicePortSpec("", 9000, 9000, null, protocol);
+        dev.waypoint.model.mesh.ServiceEntrySpec entry = new dev.waypoint.model.mesh.ServiceEntrySpec(
+                new NamespacedName("egress", "audit"), Map.of(), List.of("audit.example.test"), List.of(), List.of(port),
+                dev.waypoint.model.mesh.ServiceEntrySpec.Location.MESH_EXTERNAL,
+                dev.waypoint.model.mesh.ServiceEntrySpec.Resolution.STATIC, List.of(), null, SourceRef.NONE);
+        // addressed: a Service port declared HTTP/1.1; the entry the route names decides
+        Target target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:80"), service("front", ADDRESSED), ADDRESSED);
+        assertThat(UpstreamProtocol.h2(new RouteSelection.ServiceEntryBackend(entry, port, null), target, h2Client))
+                .isEqualTo(h2Upstream);
+    }
+
     private static ServiceSpec service(String name, ServicePortSpec port) {
         return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.2")), List.of(port),
                 Map.of("app", name), SourceRef.NONE);

@@ -516,7 +516,7 @@ class UpstreamRequestTest {
 
     RequestContext mirrored(ServiceSpec... mirrors) {
         RequestContext rc = context(RetryPolicy.NONE, null);
-        List<RouteSelection.ServiceBackend> to = new ArrayList<>();
+        List<RouteSelection.Backend> to = new ArrayList<>();
         for (ServiceSpec m : mirrors) {
             to.add(new RouteSelection.ServiceBackend(m, m.ports().get(0)));
         }

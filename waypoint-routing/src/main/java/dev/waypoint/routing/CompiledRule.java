@@ -31,8 +31,11 @@ record CompiledRule(String routeName, String invalid, List<HttpFilterSpec> filte
         this(routeName, invalid, filters, backends, totalWeight, timeout, retry, null, List.of());
     }
 
-    /** A resolved {@code RequestMirror}: where a copy goes, for which share of the requests. */
-    record Mirror(RouteSelection.ServiceBackend target, double fraction) {}
+    /**
+     * A resolved {@code RequestMirror}: where a copy goes (a Service port, or a ServiceEntry port
+     * resolved as a backendRef to it is), for which share of the requests.
+     */
+    record Mirror(RouteSelection.Backend target, double fraction) {}
 
     /**
      * One backendRef: {@code target} null when it cannot be used ({@code invalid} says why);

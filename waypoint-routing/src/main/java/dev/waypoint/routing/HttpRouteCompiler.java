@@ -31,8 +31,9 @@ import java.util.Set;
  *   <li>A ServiceEntry parent ({@code {group: networking.istio.io, kind: ServiceEntry, name}}, as
  *       Istio allows for waypoints) attaches like a Service of the entry's {@code ports[]} (by
  *       {@code number}, {@code sectionName} = the port's name), keyed apart from a Service of the
- *       same name ({@link RouteTable.PortKey}); the entry must be in the route's namespace
- *       (so such routes are always producer routes).</li>
+ *       same name ({@link RouteTable.PortKey}); the entry must be in the route's namespace, or the
+ *       route in the waypoint's, as Istio's waypoint uses them ({@link ServiceEntryParents}); such
+ *       routes apply to every caller.</li>
  *   <li>A route attaches to a Service by {@code parentRefs: [{group: "", kind: Service, name}]};
  *       "without {@code port} it covers every Service port, with {@code port} only that one"
  *       ({@code sectionName} = the port's name). Other parents (Gateways) are not this waypoint's
@@ -45,7 +46,8 @@ import java.util.Set;
  *   <li>A rule that cannot be served (unsupported filter, no usable backend, all weights 0)
  *       stays in the table marked invalid: requests matching it get 500, as the Gateway API
  *       asks, instead of falling through to a lower rule.</li>
- *   <li>Backends: {@code Service} references only. A cross-namespace reference needs a
+ *   <li>Backends (and {@code RequestMirror} targets): {@code Service} references, or ServiceEntries
+ *       ({@link ServiceEntryBackends}). A cross-namespace reference needs a
  *       ReferenceGrant in the backend's namespace, except a consumer route naming its parent
  *       Service (the MeshConsumerRoute conformance test has no grant).</li>
  * </ul>
@@ -94,7 +96,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
             List<CompiledRule> rules = null; // compiled on first attachment, shared by every port
             for (int p = 0; p < route.parentRefs().size(); p++) {
                 ParentRefSpec parent = route.parentRefs().get(p);
-                boolean entryParent = parent.group().equals(ServiceEntryBackends.NETWORKING) && parent.kind().equals("ServiceEntry");
+                boolean entryParent = ServiceEntryParents.isServiceEntry(parent);
                 if (!parent.isService() && !entryParent) {
                     if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
                         diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]", "kind: "
@@ -102,7 +104,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     }
                     continue;
                 }
-                ServiceSpec svc = entryParent ? entryParent(route, parent, p, resources.serviceEntries(), diagnostics)
+                ServiceSpec svc = entryParent ? entryParent(route, parent, p, resources, diagnostics)
                         : services.get(new NamespacedName(parent.namespace(), parent.name()));
                 if (svc == null) {
                     if (!entryParent) {
@@ -122,7 +124,8 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 if (rules == null) {
                     rules = compileRules(route, services, resources.referenceGrants(), svc, meshDefault, diagnostics, resources.serviceEntries());
                 }
-                boolean consumer = !route.name().namespace().equals(svc.name().namespace());
+                // a route on a ServiceEntry applies to every caller (Istio's waypoint has no consumer routes for it)
+                boolean consumer = !entryParent && !route.name().namespace().equals(svc.name().namespace());
                 for (ServicePortSpec port : ports) {
                     RouteTable.PortKey key = new RouteTable.PortKey(entryParent, svc.name(), port.port());
                     List<RouteTable.Entry> list = consumer
@@ -147,26 +150,18 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
 
     /**
      * The ServiceEntry a {@code networking.istio.io/ServiceEntry} parentRef names, seen as a Service
-     * of its name and ports (for attachment and the rules' parent only), or null (reported) when it
-     * is in another namespace than the route or does not exist. Istio turns such a route into a
-     * VirtualService of the entry's {@code hosts} in the route's namespace, which a waypoint uses
-     * only from the entry's own namespace: a route of another namespace would attach to nothing.
+     * of its name and ports (for attachment and the rules' parent only), or null (reported) when
+     * the route may not attach to it ({@link ServiceEntryParents}: the entry's namespace or the
+     * waypoint's only) or it does not exist.
      */
-    private static ServiceSpec entryParent(HttpRouteSpec route, ParentRefSpec parent, int p,
-                                           List<dev.waypoint.model.mesh.ServiceEntrySpec> entries, Diagnostics diagnostics) {
-        String field = "spec.parentRefs[" + p + "]";
-        if (!parent.namespace().equals(route.name().namespace())) {
-            diagnostics.warning(route.source(), route.kind(), route.name(), field, "namespace: " + parent.namespace()
-                    + " (expected: " + route.name().namespace() + ", the route's own: a ServiceEntry parent must be in the"
-                    + " route's namespace; the parentRef is ignored)");
+    private static ServiceSpec entryParent(HttpRouteSpec route, ParentRefSpec parent, int p, ResourceSet resources,
+                                           Diagnostics diagnostics) {
+        Object resolved = ServiceEntryParents.resolve(route.name(), parent, resources.waypoint(), resources.serviceEntries());
+        if (resolved instanceof String problem) {
+            diagnostics.warning(route.source(), route.kind(), route.name(), "spec.parentRefs[" + p + "]", problem);
             return null;
         }
-        ServiceSpec svc = L4RouteCompiler.entryAsService(entries, parent);
-        if (svc == null) {
-            diagnostics.warning(route.source(), route.kind(), route.name(), field, "name: " + parent.namespace() + "/"
-                    + parent.name() + " (expected: an existing ServiceEntry; the parentRef is ignored)");
-        }
-        return svc;
+        return (ServiceSpec) resolved;
     }
 
     /** Sorted by precedence; one route listing the same parent twice attaches once. */
@@ -262,7 +257,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                             problem + " (requests sent to it get 500)");
                 }
                 backends.add(new CompiledRule.Backend(target, problem, ref.weight(), ref.filters(),
-                        backendMirrors(ref, route, parent, services, grants, diagnostics, field + ".backendRefs[" + b + "]")));
+                        backendMirrors(ref, route, parent, services, grants, entries, diagnostics, field + ".backendRefs[" + b + "]")));
                 total += ref.weight();
             }
             boolean redirect = rule.filters().stream().anyMatch(f -> f instanceof HttpFilterSpec.RequestRedirect);
@@ -293,13 +288,13 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                 if (f instanceof HttpFilterSpec.Cors c) {
                     cors = new CorsPolicy(c);
                 } else if (f instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
-                    Object resolved = resolve(m.backend(), route, parent, services, grants);
+                    Object resolved = mirrorTarget(m, route, parent, services, grants, entries);
                     if (resolved instanceof String problem) {
                         // a mirror never affects the response: the rule still serves, without this copy
                         diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
                                 problem + " (the mirror is dropped)");
                     } else {
-                        mirrors.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                        mirrors.add(new CompiledRule.Mirror((RouteSelection.Backend) resolved, m.fraction()));
                     }
                 }
             }
@@ -355,11 +350,12 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
      * modifiers; this goes further, as issue #13 asks for filters on backendRefs.)
      */
     private static List<CompiledRule.Mirror> backendMirrors(BackendRefSpec ref, HttpRouteSpec route, ServiceSpec parent,
-            Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants, Diagnostics diagnostics, String field) {
+            Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants,
+            List<dev.waypoint.model.mesh.ServiceEntrySpec> entries, Diagnostics diagnostics, String field) {
         List<CompiledRule.Mirror> out = List.of();
         for (int fi = 0; fi < ref.filters().size(); fi++) {
             if (ref.filters().get(fi) instanceof HttpFilterSpec.RequestMirror m && m.fraction() > 0) {
-                Object resolved = resolve(m.backend(), route, parent, services, grants);
+                Object resolved = mirrorTarget(m, route, parent, services, grants, entries);
                 if (resolved instanceof String problem) {
                     diagnostics.warning(route.source(), route.kind(), route.name(), field + ".filters[" + fi + "]",
                             problem + " (the mirror is dropped)");
@@ -367,11 +363,27 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                     if (out.isEmpty()) {
                         out = new ArrayList<>(2);
                     }
-                    out.add(new CompiledRule.Mirror((RouteSelection.ServiceBackend) resolved, m.fraction()));
+                    out.add(new CompiledRule.Mirror((RouteSelection.Backend) resolved, m.fraction()));
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * Where a {@code RequestMirror} sends its copies, resolved as a backendRef to the same object
+     * is: a Service port, or a ServiceEntry port ({@code networking.istio.io} {@code Hostname} /
+     * {@code ServiceEntry}, {@link ServiceEntryBackends}: required port, exportTo, ReferenceGrant;
+     * its STATIC or DNS endpoints are the upstream stage's, as for a backend). Istio converts a
+     * mirror's {@code backendRef} with the same {@code buildDestination} as a backendRef
+     * (gateway/conversion.go {@code createMirrorFilter}). A String says why it is unusable.
+     */
+    private static Object mirrorTarget(HttpFilterSpec.RequestMirror m, HttpRouteSpec route, ServiceSpec parent,
+                                       Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants,
+                                       List<dev.waypoint.model.mesh.ServiceEntrySpec> entries) {
+        return ServiceEntryBackends.isServiceEntry(m.backend())
+                ? ServiceEntryBackends.resolve(m.backend(), route, entries, grants)
+                : resolve(m.backend(), route, parent, services, grants);
     }
 
     /**
@@ -405,7 +417,7 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
         if (!ref.isService()) {
             return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
-                    + " is not supported (expected: Service)";
+                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())

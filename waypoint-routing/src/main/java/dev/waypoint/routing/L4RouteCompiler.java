@@ -26,7 +26,9 @@ import java.util.Map;
  *
  * <ul>
  *   <li>Attachment: {@code parentRefs} to a Service ({@code group ""}/{@code core}) or a
- *       ServiceEntry ({@code group networking.istio.io}, as Istio supports for waypoints), all its
+ *       ServiceEntry ({@code group networking.istio.io}, as Istio supports for waypoints: from the
+ *       entry's namespace or the waypoint's only, and then for every caller; see
+ *       {@link ServiceEntryParents}), all its
  *       ports or the one named by {@code port} / {@code sectionName}; only ports that carry TCP
  *       (declared TCP, TLS, HTTPS, ... or undeclared: Istio builds the TCP chain for those too).
  *       A port declared HTTP, HTTP2 or gRPC is refused with a warning; TLSRoutes need a port
@@ -74,7 +76,7 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             for (int p = 0; p < route.parentRefs().size(); p++) {
                 ParentRefSpec parent = route.parentRefs().get(p);
                 String field = "spec.parentRefs[" + p + "]";
-                boolean entryParent = parent.group().equals(ServiceEntryBackends.NETWORKING) && parent.kind().equals("ServiceEntry");
+                boolean entryParent = ServiceEntryParents.isServiceEntry(parent);
                 if (!parent.isService() && !entryParent) {
                     if (parent.group().equals(ServiceEntryBackends.NETWORKING)) {
                         diagnostics.warning(route.source(), kind, route.name(), field, "kind: " + parent.kind()
@@ -82,18 +84,28 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
                     }
                     continue; // a Gateway parent is an ingress concern: not this waypoint's
                 }
-                // a ServiceEntry parent (Istio supports them for waypoints) is handled as a Service of its ports
-                ServiceSpec svc = entryParent ? entryAsService(resources.serviceEntries(), parent)
-                        : services.get(new NamespacedName(parent.namespace(), parent.name()));
-                if (svc == null) {
-                    diagnostics.warning(route.source(), kind, route.name(), field, "name: " + parent.namespace() + "/"
-                            + parent.name() + " (expected: an existing " + (entryParent ? "ServiceEntry" : "Service")
-                            + "; the parentRef is ignored)");
-                    continue;
+                // a ServiceEntry parent (Istio supports them for waypoints) is handled as a Service of its ports,
+                // from the entry's namespace or the waypoint's only, as for HTTPRoutes (ServiceEntryParents)
+                ServiceSpec svc;
+                if (entryParent) {
+                    Object resolved = ServiceEntryParents.resolve(route.name(), parent, resources.waypoint(), resources.serviceEntries());
+                    if (resolved instanceof String problem) {
+                        diagnostics.warning(route.source(), kind, route.name(), field, problem);
+                        continue;
+                    }
+                    svc = (ServiceSpec) resolved;
+                } else {
+                    svc = services.get(new NamespacedName(parent.namespace(), parent.name()));
+                    if (svc == null) {
+                        diagnostics.warning(route.source(), kind, route.name(), field, "name: " + parent.namespace() + "/"
+                                + parent.name() + " (expected: an existing Service; the parentRef is ignored)");
+                        continue;
+                    }
                 }
-                // a consumer route (another namespace than the Service's) is keyed by its namespace
+                // a consumer route (another namespace than the Service's) is keyed by its namespace; a route on a
+                // ServiceEntry applies to every caller (Istio's waypoint has no consumer routes for it)
                 String what = entryParent ? "ServiceEntry " : "Service ";
-                String consumer = svc.name().namespace().equals(route.name().namespace()) ? null : route.name().namespace();
+                String consumer = entryParent || svc.name().namespace().equals(route.name().namespace()) ? null : route.name().namespace();
                 List<ServicePortSpec> ports = new ArrayList<>();
                 for (ServicePortSpec port : svc.ports()) {
                     boolean named = parent.port() == 0 && parent.sectionName() == null
@@ -166,16 +178,6 @@ public final class L4RouteCompiler implements PartCompiler<L4RouteTable> {
             out.put(key, new L4RouteTable.PortRoutes(t.isEmpty() ? null : t.get(0).route(), sni));
         }
         return new L4RouteTable(out);
-    }
-
-    /** The ServiceEntry {@code parent} names, seen as a Service with its name and ports (for attachment only), or null. */
-    static ServiceSpec entryAsService(List<ServiceEntrySpec> entries, ParentRefSpec parent) {
-        for (ServiceEntrySpec se : entries) {
-            if (se.name().namespace().equals(parent.namespace()) && se.name().name().equals(parent.name())) {
-                return new ServiceSpec(se.name(), se.labels(), se.addresses(), se.ports(), Map.of(), se.source());
-            }
-        }
-        return null;
     }
 
     private static List<L4RouteTable.Key> union(Map<L4RouteTable.Key, ?> a, Map<L4RouteTable.Key, ?> b) {

@@ -137,17 +137,17 @@ public final class RouteFilter implements HttpFilter {
      * The mirrors this request is copied to: the rule's, then those of the backendRef it was sent
      * to, each drawn against its share ("percent", "fraction").
      */
-    private List<RouteSelection.ServiceBackend> mirrors(CompiledRule rule, CompiledRule.Backend backend) {
+    private List<RouteSelection.Backend> mirrors(CompiledRule rule, CompiledRule.Backend backend) {
         if (rule.mirrors().isEmpty() && backend.mirrors().isEmpty()) {
             return List.of();
         }
-        List<RouteSelection.ServiceBackend> out = new ArrayList<>(rule.mirrors().size() + backend.mirrors().size());
+        List<RouteSelection.Backend> out = new ArrayList<>(rule.mirrors().size() + backend.mirrors().size());
         draw(rule.mirrors(), out);
         draw(backend.mirrors(), out);
         return out;
     }
 
-    private void draw(List<CompiledRule.Mirror> mirrors, List<RouteSelection.ServiceBackend> out) {
+    private void draw(List<CompiledRule.Mirror> mirrors, List<RouteSelection.Backend> out) {
         for (CompiledRule.Mirror m : mirrors) {
             if (m.fraction() >= 1 || picker.next(1_000_000) < m.fraction() * 1_000_000) {
                 out.add(m.target());

@@ -32,10 +32,13 @@ final class ServiceEntryBackends {
         return ref.group().equals(NETWORKING) && (ref.kind().equals("Hostname") || ref.kind().equals("ServiceEntry"));
     }
 
-    /** A {@link RouteSelection.ServiceEntryBackend}, or a String saying why the reference is unusable. */
+    /**
+     * A {@link RouteSelection.ServiceEntryBackend}, or a String saying why the reference is
+     * unusable. A ReferenceGrant must allow the route's own kind (HTTPRoute or GRPCRoute).
+     */
     static Object resolve(BackendRefSpec ref, HttpRouteSpec route, List<ServiceEntrySpec> entries,
                           List<ReferenceGrantSpec> grants) {
-        return resolve(ref, route.name(), "HTTPRoute", entries, grants);
+        return resolve(ref, route.name(), route.kind(), entries, grants);
     }
 
     /** As above for a route of kind {@code routeKind} (TCPRoute, TLSRoute) named {@code routeName}. */

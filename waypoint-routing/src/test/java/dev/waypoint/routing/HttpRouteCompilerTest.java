@@ -162,7 +162,7 @@ class HttpRouteCompilerTest {
         RouteTable table = compile(List.of(route("apps", "a", null, parent("reviews", 80), r)), List.of(), d);
         CompiledRule rule = table.routes(REVIEWS.name(), 80).find(TestRequests.get("/"), null).rule();
         assertThat(rule.invalid()).isNull(); // it used to make the rule 500
-        assertThat(rule.backends().get(0).mirrors()).extracting(m -> m.target().service().name().name()).containsExactly("reviews-v2");
+        assertThat(rule.backends().get(0).mirrors()).extracting(m -> m.target().toString()).containsExactly("Service apps/reviews-v2:80");
         assertThat(rule.backends().get(1).mirrors()).isEmpty();
         assertThat(d.problems()).anyMatch(p -> p.toString().contains("spec.rules[0].backendRefs[0].filters[1]")
                 && p.toString().contains("the mirror is dropped"));
@@ -344,7 +344,12 @@ class HttpRouteCompilerTest {
             "egress     | networking.istio.io | ServiceEntry | egress | api     | 9999 | ~        | - ; spec.parentRefs[0]: port: 9999 (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
             "egress     | networking.istio.io | ServiceEntry | egress | api     | 0    | grpc     | - ; spec.parentRefs[0]: port: grpc (expected: a port of ServiceEntry egress/api; the parentRef is ignored)",
             "egress     | networking.istio.io | ServiceEntry | egress | nothere | 0    | ~        | - ; spec.parentRefs[0]: name: egress/nothere (expected: an existing ServiceEntry; the parentRef is ignored)",
-            "apps       | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own: a ServiceEntry parent must be in the route's namespace; the parentRef is ignored)",
+            "apps       | networking.istio.io | ServiceEntry | egress | api     | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own, or istio-egress, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            "apps       | networking.istio.io | ServiceEntry | egress | nothere | 0    | ~        | - ; spec.parentRefs[0]: namespace: egress (expected: apps, the route's own, or istio-egress, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            // a route in the waypoint's namespace: Istio's waypoint uses it for an entry of any namespace
+            // (its backendRef, another namespace's entry, needs a ReferenceGrant as from any namespace)
+            "istio-egress | networking.istio.io | ServiceEntry | egress | api   | 80   | ~        | ServiceEntry egress/api:80 ; spec.rules[0].backendRefs[0]: backendRef ServiceEntry egress/api-v2 is in another namespace and no ReferenceGrant allows it (requests sent to it get 500)",
+            "istio-egress | networking.istio.io | ServiceEntry | egress | nothere | 0  | ~        | - ; spec.parentRefs[0]: name: egress/nothere (expected: an existing ServiceEntry; the parentRef is ignored)",
             "egress     | networking.istio.io | WorkloadEntry| egress | api     | 0    | ~        | - ; spec.parentRefs[0]: kind: WorkloadEntry (expected: Service or ServiceEntry; the parentRef is ignored)",
             // the Service of the same name: its own key, not the entry's
             "egress     | ''                  | Service      | egress | api     | 80   | ~        | egress/api:80 ; -",
@@ -361,6 +366,22 @@ class HttpRouteCompilerTest {
         String keys = table.debug().isEmpty() ? "-" : String.join(",", table.debug().keySet());
         List<String> warnings = d.problems().stream().map(x -> x.field() + ": " + x.message()).toList();
         assertThat(keys + " ; " + (warnings.isEmpty() ? "-" : String.join(" | ", warnings))).isEqualTo(expected);
+    }
+
+    @Test
+    void aRouteOfTheWaypointsNamespaceOnAServiceEntryAppliesToEveryCaller() {
+        HttpRouteSpec r = route("istio-egress", "r", null, entryParent("api", 80),
+                rule(null, List.of(RouteMatchSpec.any()), List.of(), List.of(entryBackend("api-v2", 80))));
+        Diagnostics d = new Diagnostics();
+        RouteTable table = compileWithEntries(List.of(r), d);
+        assertThat(d.problems()).as("a backend of another namespace needs a ReferenceGrant, as from any namespace").hasSize(1)
+                .allMatch(p -> p.field().equals("spec.rules[0].backendRefs[0]") && p.message().contains("ReferenceGrant"));
+        RouteTable.PortRoutes routes = table.entryRoutes(API.name(), 80);
+        assertThat(table.toDebugString()).isEqualTo("ServiceEntry egress/api:80 from *: PATH_PREFIX 0 h0 q0 -> r.istio-egress.0"
+                + " (500: backendRef ServiceEntry egress/api-v2 is in another namespace and no ReferenceGrant allows it)\n");
+        for (String caller : new String[] {"apps", "egress", "istio-egress", null}) {
+            assertThat(routes.appliesTo(caller)).as("caller %s", caller).isTrue();
+        }
     }
 
     @Test
@@ -433,6 +454,89 @@ class HttpRouteCompilerTest {
             assertThat(DefaultRoutes.route(t, dev.waypoint.model.request.RetryPolicy.ISTIO_DEFAULT).retry())
                     .as("%s", t).isEqualTo(dev.waypoint.model.request.RetryPolicy.ISTIO_DEFAULT);
         }
+    }
+
+    // ---- RequestMirror to a ServiceEntry: resolved as a backendRef to it is (ServiceEntryBackends) ----
+
+    private static final ReferenceGrantSpec SE_GRANT = new ReferenceGrantSpec(new NamespacedName("egress", "g"),
+            List.of(new ReferenceGrantSpec.From("gateway.networking.k8s.io", "HTTPRoute", "apps")),
+            List.of(new ReferenceGrantSpec.To("networking.istio.io", "ServiceEntry", "api-v2")), SourceRef.NONE);
+
+    /** An HTTPRoute apps/m on Service apps/reviews:80: every request to apps/reviews:80, copied to {@code mirror}. */
+    private static ResourceSet mirrorSet(HttpFilterSpec.RequestMirror mirror, boolean onBackendRef, boolean grant) {
+        List<HttpFilterSpec> filters = List.of(mirror);
+        BackendRefSpec to = new BackendRefSpec("", "Service", "apps", "reviews", 80, 1, onBackendRef ? filters : List.of());
+        HttpRouteSpec r = route("apps", "m", null, parent("reviews", 80),
+                rule(null, List.of(RouteMatchSpec.any()), onBackendRef ? List.of() : filters, List.of(to)));
+        return ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
+                .services(List.of(REVIEWS, V2)).serviceEntries(List.of(API, API_V2)).httpRoutes(List.of(r))
+                .referenceGrants(grant ? List.of(SE_GRANT) : List.of()).build();
+    }
+
+    @ParameterizedTest(name = "mirror to {1} {2}/{3}:{4} (grant {5}) -> {6}")
+    @CsvSource(delimiter = '|', value = {
+            // group            | kind         | ns     | name               | port | grant | the mirror's target, or the warning
+            "networking.istio.io | ServiceEntry | egress | api-v2             | 80   | true  | ServiceEntry egress/api-v2 (v2.api.example.com):80",
+            "networking.istio.io | ServiceEntry | egress | api-v2             | 8080 | true  | ServiceEntry egress/api-v2 (v2.api.example.com):8080",
+            "networking.istio.io | Hostname     | apps   | v2.api.example.com | 80   | false | ServiceEntry egress/api-v2 (v2.api.example.com):80",
+            "networking.istio.io | ServiceEntry | egress | api-v2             | 80   | false | backendRef ServiceEntry egress/api-v2 is in another namespace and no ReferenceGrant allows it (the mirror is dropped)",
+            "networking.istio.io | ServiceEntry | egress | api-v2             | 0    | true  | backendRef ServiceEntry egress/api-v2 has no port (expected: port is required) (the mirror is dropped)",
+            "networking.istio.io | ServiceEntry | egress | api-v2             | 9999 | true  | backendRef ServiceEntry egress/api-v2 has no port 9999 (the mirror is dropped)",
+            "networking.istio.io | ServiceEntry | apps   | nothere            | 80   | false | backendRef ServiceEntry apps/nothere does not exist (the mirror is dropped)",
+            "networking.istio.io | Hostname     | apps   | nowhere.example.com | 80  | false | backendRef Hostname nowhere.example.com is no host of any ServiceEntry exported to namespace apps (the mirror is dropped)",
+            "''                  | Service      | apps   | reviews-v2         | 80   | false | Service apps/reviews-v2:80",
+            "networking.istio.io | WorkloadEntry | apps  | x                  | 80   | false | backendRef kind networking.istio.io/WorkloadEntry is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname) (the mirror is dropped)",
+    })
+    void aMirrorResolvesAsABackendRefToTheSameObject(String group, String kind, String ns, String name, int port, boolean grant,
+                                                      String expected) {
+        HttpFilterSpec.RequestMirror mirror = new HttpFilterSpec.RequestMirror(new BackendRefSpec(group, kind, ns, name, port, 1,
+                List.of()), 0.5);
+        for (boolean onBackendRef : new boolean[] {false, true}) {
+            Diagnostics d = new Diagnostics();
+            RouteTable table = new HttpRouteCompiler().compile(mirrorSet(mirror, onBackendRef, grant), d);
+            CompiledRule rule = table.routes(REVIEWS.name(), 80).find(TestRequests.get("/"), null).rule();
+            assertThat(rule.invalid()).as("a mirror never makes the rule 500").isNull();
+            List<CompiledRule.Mirror> mirrors = onBackendRef ? rule.backends().get(0).mirrors() : rule.mirrors();
+            String field = onBackendRef ? "spec.rules[0].backendRefs[0].filters[0]" : "spec.rules[0].filters[0]";
+            String got = mirrors.isEmpty() ? d.problems().stream().filter(p -> p.field().equals(field))
+                    .map(p -> p.message()).findFirst().orElse("(no warning on " + field + ")")
+                    : mirrors.get(0).target() + (mirrors.get(0).fraction() == 0.5 ? "" : " fraction " + mirrors.get(0).fraction());
+            assertThat(got).as(onBackendRef ? "on the backendRef" : "on the rule").isEqualTo(expected);
+        }
+    }
+
+    /** The route stage draws a ServiceEntry mirror against its fraction as a Service one; the copy names the entry's port. */
+    @Test
+    void theRouteStageDrawsAServiceEntryMirrorAgainstItsFraction() {
+        ResourceSet rs = mirrorSet(new HttpFilterSpec.RequestMirror(new BackendRefSpec("networking.istio.io", "Hostname", "apps",
+                "v2.api.example.com", 80, 1, List.of()), 0.25), false, false);
+        Diagnostics d = new Diagnostics();
+        dev.waypoint.model.ConfigSnapshot snapshot = dev.waypoint.model.ConfigSnapshot.compile(0, rs, List.of(new HttpRouteCompiler()), d);
+        assertThat(d.problems()).isEmpty();
+        dev.waypoint.model.request.Target target = new dev.waypoint.model.request.Target.ServiceTarget(
+                HostPort.parseAuthority("10.96.0.1:80"), REVIEWS, REVIEWS.port(80));
+        SpiffeId peer = new SpiffeId("cluster.local", "apps", "client");
+        RouteFilter filter = new RouteFilter(BackendPicker.seeded(3));
+        int mirrored = 0;
+        int n = 4000;
+        for (int i = 0; i < n; i++) {
+            TestRequests.Request req = new TestRequests.Request("GET", "/", "reviews", TestRequests.Headers.of(), peer);
+            dev.waypoint.model.request.RequestContext ctx = new dev.waypoint.model.request.RequestContext(
+                    new dev.waypoint.model.request.TunnelContext(target, peer, null, null, null, null, null), snapshot, target, req,
+                    req.headers(), new dev.waypoint.model.request.RequestOutcome(0));
+            assertThat(filter.onRequest(ctx)).isEqualTo(dev.waypoint.model.request.FilterResult.CONTINUE);
+            RouteSelection s = ctx.get(RouteSelection.KEY);
+            assertThat(s.backend().toString()).isEqualTo("Service apps/reviews:80");
+            for (RouteSelection.Backend m : s.mirrors()) {
+                assertThat(m).isInstanceOfSatisfying(RouteSelection.ServiceEntryBackend.class, se -> {
+                    assertThat(se.entry().name()).isEqualTo(API_V2.name());
+                    assertThat(se.port().port()).isEqualTo(80);
+                    assertThat(se.original()).as("named by the route, not the address called").isNull();
+                });
+                mirrored++;
+            }
+        }
+        assertThat(mirrored / (double) n).isCloseTo(0.25, org.assertj.core.data.Offset.offset(0.03));
     }
 
     private static ParentRefSpec entryParent(String name, int port) {

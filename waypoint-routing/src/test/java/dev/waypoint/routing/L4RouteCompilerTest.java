@@ -187,6 +187,45 @@ class L4RouteCompilerTest {
         assertThat(d.problems()).singleElement().asString().contains("name: apps/nope (expected: an existing ServiceEntry");
     }
 
+    /**
+     * A ServiceEntry parent as Istio's waypoint uses it (ServiceEntryParents): a route of the entry's
+     * namespace or of the waypoint's attaches, for every caller; a route of any other namespace is
+     * refused with the same warning as an HTTPRoute's, and its callers route by default.
+     */
+    @ParameterizedTest(name = "{0} in {1} on ServiceEntry apps/{2}, caller {3} -> {4}")
+    @CsvSource(nullValues = "~", delimiter = '|', value = {
+            // kind | route ns     | parent | caller | decision                                              | attached                        | warning
+            "TCP    | apps         | front  | apps   | r.apps.0 -> ServiceEntry apps/front (db.example.com):9000          | ServiceEntry apps/front:9000 | -",
+            "TCP    | apps         | front  | other  | r.apps.0 -> ServiceEntry apps/front (db.example.com):9000          | ServiceEntry apps/front:9000 | -",
+            "TCP    | istio-system | front  | other  | r.istio-system.0 -> ServiceEntry apps/front (db.example.com):9000  | ServiceEntry apps/front:9000 | -",
+            "TCP    | istio-system | front  | ~      | r.istio-system.0 -> ServiceEntry apps/front (db.example.com):9000  | ServiceEntry apps/front:9000 | -",
+            "TLS    | istio-system | front  | apps   | r.istio-system.0 -> ServiceEntry apps/front (db.example.com):9000  | ServiceEntry apps/front:9000 | -",
+            "TCP    | other        | front  | other  | default | - | TCPRoute other/r: spec.parentRefs[0]: namespace: apps (expected: other, the route's own, or istio-system, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            "TCP    | other        | front  | apps   | default | - | TCPRoute other/r: spec.parentRefs[0]: namespace: apps (expected: other, the route's own, or istio-system, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            "TLS    | other        | front  | other  | default | - | TLSRoute other/r: spec.parentRefs[0]: namespace: apps (expected: other, the route's own, or istio-system, the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own; the parentRef is ignored)",
+            "TCP    | istio-system | nope   | other  | default | - | TCPRoute istio-system/r: spec.parentRefs[0]: name: apps/nope (expected: an existing ServiceEntry; the parentRef is ignored)",
+    })
+    void aServiceEntryParentFromTheEntrysOrTheWaypointsNamespaceOnly(L4RouteSpec.Kind kind, String routeNs, String parentName,
+                                                                    String caller, String decision, String attached, String warning) {
+        L4RouteSpec r = new L4RouteSpec(kind, new NamespacedName(routeNs, "r"), null,
+                List.of(new ParentRefSpec("networking.istio.io", "ServiceEntry", "apps", parentName, 0, null)), List.of(),
+                List.of(new L4RouteSpec.Rule(null, List.of(new BackendRefSpec("networking.istio.io", "Hostname", routeNs,
+                        "db.example.com", 9000, 1, List.of())))), SourceRef.NONE);
+        Diagnostics d = new Diagnostics();
+        ResourceSet rs = ResourceSet.builder(SELF, "cluster.local").services(SERVICES).serviceEntries(List.of(EXT))
+                .l4Routes(List.of(r)).build();
+        L4RouteTable t = new L4RouteCompiler().compile(rs, d);
+        Target toEntry = new Target.ServiceEntryTarget(HostPort.parseAuthority("240.240.0.9:9000"), EXT, EXT.port(9000));
+
+        L4Decision got = kind == L4RouteSpec.Kind.TCP ? t.tcp(toEntry, caller, BackendPicker.seeded(1))
+                : t.tls(toEntry, caller, "x.db.example.com", BackendPicker.seeded(1));
+        assertThat(render(got)).isEqualTo(decision);
+        assertThat(t.debug().isEmpty() ? "-" : String.join(",", t.debug().keySet())).as("no consumer keys").isEqualTo(attached);
+        assertThat(d.problems().isEmpty() ? "-" : d.problems().stream()
+                .map(p -> p.kind() + " " + p.name() + ": " + p.field() + ": " + p.message()).reduce((a, b) -> a + " | " + b).get())
+                .isEqualTo(warning);
+    }
+
     @Test
     void missingParentsAreIgnoredWithAWarning() {
         L4RouteSpec missing = new L4RouteSpec(L4RouteSpec.Kind.TCP, new NamespacedName("apps", "m"), null,

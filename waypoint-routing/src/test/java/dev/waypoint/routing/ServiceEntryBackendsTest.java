@@ -77,4 +77,23 @@ class ServiceEntryBackendsTest {
             assertThat((String) out).contains(expected);
         }
     }
+
+    /** A ReferenceGrant names the route's kind: one from HTTPRoutes does not let a GRPCRoute in (as for Service backends). */
+    @ParameterizedTest(name = "{0} with a grant from {1} -> {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            HTTPRoute | HTTPRoute | granted/shared
+            GRPCRoute | HTTPRoute | backendRef ServiceEntry granted/shared is in another namespace and no ReferenceGrant allows it
+            GRPCRoute | GRPCRoute | granted/shared
+            """)
+    void theGrantMustNameTheRoutesKind(String routeKind, String grantedKind, String expected) {
+        BackendRefSpec ref = new BackendRefSpec("networking.istio.io", "ServiceEntry", "granted", "shared", 443, 1, List.of());
+        HttpRouteSpec route = new HttpRouteSpec(new NamespacedName("apps", "r"), Instant.EPOCH, List.of(), List.of(),
+                SourceRef.NONE, routeKind);
+        List<ReferenceGrantSpec> grants = List.of(new ReferenceGrantSpec(new NamespacedName("granted", "g"),
+                List.of(new ReferenceGrantSpec.From("gateway.networking.k8s.io", grantedKind, "apps")),
+                List.of(new ReferenceGrantSpec.To("networking.istio.io", "ServiceEntry", null)), SourceRef.NONE));
+        Object out = ServiceEntryBackends.resolve(ref, route, ENTRIES, grants);
+        assertThat(out instanceof RouteSelection.ServiceEntryBackend b ? b.entry().name().toString() : (String) out)
+                .isEqualTo(expected);
+    }
 }

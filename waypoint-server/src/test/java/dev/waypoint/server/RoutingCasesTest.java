@@ -155,7 +155,8 @@ class RoutingCasesTest {
             for (int i = 0; i < n; i++) {
                 Outcome o = once(c, rs, snapshot, filter);
                 check(expect, o, rs);
-                for (RouteSelection.ServiceBackend m : o.selection.mirrors()) {
+                for (RouteSelection.Backend b : o.selection.mirrors()) {
+                    RouteSelection.ServiceBackend m = (RouteSelection.ServiceBackend) b; // the cases mirror to Services
                     mirrored.merge(m.service().name().namespace() + "/" + m.service().name().name(), 1, Integer::sum);
                 }
             }

@@ -159,8 +159,9 @@ class ServiceEntryParentRouteEndToEndTest {
         assertThat(printed).contains(
                 "HTTPRoute egress/wrong-port: spec.parentRefs[0]: port: 9999 (expected: a port of ServiceEntry egress/api;"
                         + " the parentRef is ignored)",
-                "HTTPRoute apps/foreign: spec.parentRefs[0]: namespace: egress (expected: apps, the route's own: a ServiceEntry"
-                        + " parent must be in the route's namespace; the parentRef is ignored)")
+                "HTTPRoute apps/foreign: spec.parentRefs[0]: namespace: egress (expected: apps, the route's own, or istio-system,"
+                        + " the waypoint's: a waypoint uses the routes of a ServiceEntry only from the entry's namespace or its own;"
+                        + " the parentRef is ignored)")
                 .doesNotContain("api-routes");
     }
 }

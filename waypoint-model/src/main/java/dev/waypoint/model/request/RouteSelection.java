@@ -18,10 +18,11 @@ import java.util.Objects;
  *        response), or null for none (Istio's default: no route timeout)
  * @param retry when a failed attempt is tried again
  * @param mirrors where a fire-and-forget copy of this request goes (HTTPRoute {@code RequestMirror},
- *        already drawn against each mirror's percentage); its answer is dropped
+ *        already drawn against each mirror's percentage): a {@link ServiceBackend} or a
+ *        {@link ServiceEntryBackend}; its answer is dropped
  */
 public record RouteSelection(String routeName, Backend backend, Duration timeout, RetryPolicy retry,
-                             java.util.List<ServiceBackend> mirrors) {
+                             java.util.List<Backend> mirrors) {
     /** The request slot the {@code route} stage writes. */
     public static final RequestKey<RouteSelection> KEY = RequestKey.of("route", RouteSelection.class);
 
