@@ -311,7 +311,9 @@ final class GenerationBuilder {
                 T part;
                 try {
                     part = compiler.compile(resources, diagnostics);
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | LinkageError e) {
+                    // LinkageError: a class the compiler needs is missing or failed to initialize (a
+                    // library left out of the jar): the same failure, not a dead config thread
                     throw new CompilerFailure(compiler.part(), e);
                 }
                 if (part == null) {

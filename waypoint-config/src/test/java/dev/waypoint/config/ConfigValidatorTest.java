@@ -58,6 +58,16 @@ class ConfigValidatorTest {
     }
 
     @Test
+    void aCompilerWhoseClassesDoNotLinkIsAnErrorNotACrash() throws IOException {
+        // a library missing from the packaged jar: reported as the compiler's failure (the last good
+        // config keeps serving in a running waypoint), not an Error out of validate or the config thread
+        Files.writeString(dir.resolve("a.yaml"), service("unlinked", 80));
+
+        assertThat(validate()).containsExactly(
+                "-: - -: -: compiler service-names: threw java.lang.NoClassDefFoundError: com/example/Missing");
+    }
+
+    @Test
     void warningsAloneAreNoFailure() throws IOException {
         Files.writeString(dir.resolve("a.yaml"), service("ok", 80) + """
                 ---

@@ -9,7 +9,10 @@ import dev.waypoint.model.mesh.ServiceSpec;
 import java.util.List;
 import java.util.stream.Collectors;
 
-/** A stand-in stage compiler: lists service names; throws on a Service named {@code boom}. */
+/**
+ * A stand-in stage compiler: lists service names; throws on a Service named {@code boom}, and
+ * fails to link on one named {@code unlinked} (as a compiler whose library is missing from the jar).
+ */
 final class TestCompilers {
     static final NamespacedName WAYPOINT = new NamespacedName("default", "waypoint");
     static final String TRUST_DOMAIN = "cluster.local";
@@ -28,6 +31,9 @@ final class TestCompilers {
             for (ServiceSpec s : resources.services()) {
                 if (s.name().name().equals("boom")) {
                     throw new IllegalStateException("cannot compile " + s.name());
+                }
+                if (s.name().name().equals("unlinked")) {
+                    throw new NoClassDefFoundError("com/example/Missing");
                 }
                 if (s.labels().containsKey("compiler-warning")) {
                     diagnostics.warning(s.source(), "Service", s.name(), "metadata.labels", "flagged by the compiler");
