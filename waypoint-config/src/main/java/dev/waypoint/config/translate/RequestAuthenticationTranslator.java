@@ -27,7 +27,10 @@ import java.util.regex.Pattern;
  * {@link RequestAuthenticationSpec}. Follows Istio's validation ({@code pilot/pkg/config/validation},
  * {@code ValidateRequestAuthentication}, {@code validateJwtRule}) where it is stricter than
  * nothing: issuer required, {@code jwksUri} an http(s) URL, {@code jwks} a JWKS document,
- * {@code selector} and {@code targetRefs} not both, header names valid.
+ * {@code selector} and {@code targetRefs} not both, header names valid; and the CRD's rules: only
+ * one of {@code jwks}, {@code jwksUri} and {@code jwks_uri} (the proto field's own name, which the
+ * CRD lists too and which is read as {@code jwksUri}), {@code presence} OPTIONAL or REQUIRED
+ * (REQUIRED is warned about: Istio does not apply it, nor does this waypoint).
  *
  * <p>Unknown fields are errors, not warnings: a misspelt {@code audience} silently dropped would
  * accept tokens for any audience. A rejected object keeps its last good version (the publisher).
@@ -42,7 +45,7 @@ final class RequestAuthenticationTranslator {
     private static final Set<String> SPEC_FIELDS = Set.of("selector", "targetRef", "targetRefs", "jwtRules");
     private static final Set<String> RULE_FIELDS = Set.of("issuer", "audiences", "jwksUri", "jwks", "fromHeaders",
             "fromParams", "fromCookies", "forwardOriginalToken", "outputPayloadToHeader", "outputClaimToHeaders",
-            "spaceDelimitedClaims", "timeout");
+            "spaceDelimitedClaims", "timeout", "jwks_uri", "presence");
     private static final Set<String> HEADER_FIELDS = Set.of("name", "prefix");
     private static final Set<String> CLAIM_FIELDS = Set.of("header", "claim");
     private static final Set<String> SELECTOR_FIELDS = Set.of("matchLabels");
@@ -91,6 +94,24 @@ final class RequestAuthenticationTranslator {
         return new RequestAuthenticationSpec(name, refs, hasSelector, rules, ctx.source());
     }
 
+    /**
+     * {@code presence} (OPTIONAL, the default, or REQUIRED) is in the API but Istio's proxies do not
+     * apply it (pilot reads no {@code GetPresence}); neither does this waypoint. A REQUIRED is kept
+     * with a warning, since a request without a token still passes the RequestAuthentication.
+     */
+    private static void presence(ObjectContext ctx, JsonNode n, String p) {
+        String presence = ctx.string(n, p, "presence");
+        if (presence == null || presence.equals("OPTIONAL")) {
+            return;
+        }
+        if (!presence.equals("REQUIRED")) {
+            ctx.error(path(p, "presence"), message("presence", presence, "OPTIONAL or REQUIRED"));
+            return;
+        }
+        ctx.warning(path(p, "presence"), "presence: REQUIRED is not applied (Istio does not apply it either): a request "
+                + "without a token passes; an AuthorizationPolicy with requestPrincipals: [\"*\"] requires one");
+    }
+
     private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p) {
         ctx.unknownKeys(n, p, RULE_FIELDS);
         String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
@@ -99,10 +120,24 @@ final class RequestAuthenticationTranslator {
         if (jwksUri != null) {
             checkUri(ctx, jwksUri, path(p, "jwksUri"));
         }
+        // the proto field's own name, which the CRD lists beside its JSON name (and protojson reads)
+        String legacyUri = ctx.string(n, p, "jwks_uri");
+        if (legacyUri != null) {
+            checkUri(ctx, legacyUri, path(p, "jwks_uri"));
+        }
         String jwks = ctx.string(n, p, "jwks");
         if (jwks != null) {
             checkJwks(ctx, jwks, path(p, "jwks"));
         }
+        // CRD CEL rule: "(has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1"
+        if ((jwksUri != null ? 1 : 0) + (legacyUri != null ? 1 : 0) + (jwks != null ? 1 : 0) > 1) {
+            ctx.error(p, message("jwtRules", "more than one of jwks, jwksUri and jwks_uri",
+                    "only one of jwks or jwksUri can be set"));
+        }
+        if (jwksUri == null) {
+            jwksUri = legacyUri;
+        }
+        presence(ctx, n, p);
         if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty())) {
             ctx.error(path(p, "jwksUri"), message("jwksUri", "missing",
                     "jwksUri or jwks; OpenID discovery of the issuer's keys is not supported"));
