@@ -36,7 +36,9 @@ import java.util.regex.Pattern;
  * accept tokens for any audience. A rejected object keeps its last good version (the publisher).
  *
  * <p>A rule with neither {@code jwksUri} nor {@code jwks} is an error here: Istio would discover
- * the JWKS through the issuer's OpenID configuration, which this waypoint does not do.
+ * the JWKS through the issuer's OpenID configuration, which this waypoint does not do. Not in an
+ * object without targetRefs (selector-based or namespace-wide), which a waypoint never applies:
+ * Istio's own validation dataset has one, and it is valid.
  *
  * <p>Selector-based objects and objects without targetRefs are kept with a warning: a waypoint
  * does not apply them (shared/spec/authz.md §1), ztunnel or sidecars do.
@@ -86,7 +88,7 @@ final class RequestAuthenticationTranslator {
         for (int i = 0; i < ruleNodes.size(); i++) {
             String p = index("spec.jwtRules", i);
             JsonNode n = ctx.element(ruleNodes.get(i), p, "jwtRules[" + i + "]");
-            JwtRuleSpec r = n == null ? null : rule(ctx, n, p);
+            JwtRuleSpec r = n == null ? null : rule(ctx, n, p, targets.written());
             if (r != null) {
                 rules.add(r);
             }
@@ -112,7 +114,11 @@ final class RequestAuthenticationTranslator {
                 + "without a token passes; an AuthorizationPolicy with requestPrincipals: [\"*\"] requires one");
     }
 
-    private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p) {
+    /**
+     * @param appliedHere whether the object has targetRefs; one without attaches to nothing at a
+     *        waypoint (warned), so that its keys are never fetched and OpenID discovery is no error
+     */
+    private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p, boolean appliedHere) {
         ctx.unknownKeys(n, p, RULE_FIELDS);
         String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
         List<String> audiences = strings(ctx, n, p, "audiences");
@@ -138,7 +144,7 @@ final class RequestAuthenticationTranslator {
             jwksUri = legacyUri;
         }
         presence(ctx, n, p);
-        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty())) {
+        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty()) && appliedHere) {
             ctx.error(path(p, "jwksUri"), message("jwksUri", "missing",
                     "jwksUri or jwks; OpenID discovery of the issuer's keys is not supported"));
         }

@@ -80,6 +80,10 @@ class RequestAuthenticationTranslatorTest {
                 new Case("neither jwksUri nor jwks", REFS + """
                           jwtRules: [{issuer: a}]
                         """, false, List.of(P + "spec.jwtRules[0].jwksUri: jwksUri: missing (expected: jwksUri or jwks; OpenID discovery of the issuer's keys is not supported)")),
+                new Case("OpenID discovery in a selector-based object: not applied here, so no error", """
+                          selector: {matchLabels: {app: b}}
+                          jwtRules: [{issuer: a}]
+                        """, true, List.of(W + "spec.selector: a waypoint applies RequestAuthentication through targetRefs only; this selector-based object is enforced by ztunnel or sidecars, not here")),
                 new Case("no issuer", REFS + """
                           jwtRules: [{jwksUri: 'https://a.example/jwks'}]
                         """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: missing (expected: the issuer (iss) of the tokens, such as https://accounts.example.com)")),
