@@ -207,7 +207,7 @@ final class RequestAuthenticationTranslator {
             JsonNode v = items.get(i);
             if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
                 ctx.error(index(path(p, key), i), message(key + "[" + i + "]", v == null ? "null" : renderJson(v),
-                        "a non-empty string"));
+                        v == null ? "a non-empty string" : ObjectContext.stringExpected(v, "a non-empty string")));
             } else {
                 out.add(v.textValue());
             }

@@ -72,7 +72,7 @@ class AuthorizationPolicyTranslatorTest {
                 new Case("port out of range", policy(REF + "rules: [{to: [{operation: {notPorts: ['0']}}]}]\n"), false,
                         List.of(p + "spec.rules[0].to[0].operation.notPorts[0]: notPorts[0]: 0 (expected: a port number 1-65535)")),
                 new Case("port written as a number", policy(REF + "rules: [{to: [{operation: {ports: [80]}}]}]\n"), false,
-                        List.of(p + "spec.rules[0].to[0].operation.ports[0]: ports[0]: 80 (expected: a non-empty string)")),
+                        List.of(p + "spec.rules[0].to[0].operation.ports[0]: ports[0]: 80 (expected: a non-empty string; 80 unquoted is a number in YAML: quote it)")),
                 new Case("empty string value", policy(REF + "rules: [{to: [{operation: {paths: ['']}}]}]\n"), false,
                         List.of(p + "spec.rules[0].to[0].operation.paths[0]: paths[0]: \"\" (expected: a non-empty string)")),
                 new Case("condition without values", policy(REF + "rules: [{when: [{key: source.ip}]}]\n"), false,

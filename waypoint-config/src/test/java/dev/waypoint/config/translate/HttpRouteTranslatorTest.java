@@ -217,7 +217,7 @@ class HttpRouteTranslatorTest {
                 new Case("weight out of range", "backendRefs: [{name: a, port: 80, weight: -1}]",
                         at + "backendRefs[0].weight: weight: -1 (expected: 0-1000000)"),
                 new Case("bad duration", "timeouts: {request: 10}",
-                        at + "timeouts.request: request: 10 (expected: a string)"),
+                        at + "timeouts.request: request: 10 (expected: a string; 10 unquoted is a number in YAML: quote it)"),
                 new Case("bad duration unit", "timeouts: {request: 1d}",
                         at + "timeouts.request: request: 1d (expected: " + HttpRouteTranslator.DURATION_FORMAT + ")"),
                 new Case("backend timeout longer", "timeouts: {request: 1s, backendRequest: 2s}",

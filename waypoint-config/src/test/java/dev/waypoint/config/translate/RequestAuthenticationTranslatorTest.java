@@ -118,7 +118,7 @@ class RequestAuthenticationTranslatorTest {
                 new Case("audiences must be strings", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', audiences: [1, '']}]
                         """, false, List.of(
-                        P + "spec.jwtRules[0].audiences[0]: audiences[0]: 1 (expected: a non-empty string)",
+                        P + "spec.jwtRules[0].audiences[0]: audiences[0]: 1 (expected: a non-empty string; 1 unquoted is a number in YAML: quote it)",
                         P + "spec.jwtRules[0].audiences[1]: audiences[1]: \"\" (expected: a non-empty string)")),
                 new Case("selector and targetRefs", REFS + """
                           selector: {matchLabels: {app: b}}

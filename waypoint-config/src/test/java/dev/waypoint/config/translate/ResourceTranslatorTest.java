@@ -114,8 +114,8 @@ class ResourceTranslatorTest {
                             app.kubernetes.io/part-of: true
                             ok: "1"
                         """, false, List.of(
-                        "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string)",
-                        "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string)")),
+                        "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string; 1 unquoted is a number in YAML: quote it)",
+                        "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string; true unquoted is a boolean in YAML (as are yes, no, on and off): quote it)")),
                 new Case("not an object", """
                         - a
                         - b
@@ -187,7 +187,7 @@ class ResourceTranslatorTest {
                 new Case("selector value not a string", SVC + """
                         spec:
                           selector: {app: 7}
-                        """, false, List.of("m.yaml:1: Service default/a: spec.selector.app: app: 7 (expected: a string)")),
+                        """, false, List.of("m.yaml:1: Service default/a: spec.selector.app: app: 7 (expected: a string; 7 unquoted is a number in YAML: quote it)")),
                 new Case("pod IP malformed", """
                         apiVersion: v1
                         kind: Pod
