@@ -28,6 +28,7 @@ class YamlManifestReaderTest {
             anchors are per document   | `a: &x 1\\n---\\nb: *x\\n`                                 | m.yaml:3: - -: -: alias *x names no anchor (&x) earlier in this document
             merge of a scalar          | `a: {<<: 1}\\n`                                           | m.yaml:1: - -: -: merge key <<: 1 (expected: a mapping or a list of mappings)
             byte order mark and CRLF   | `\\uFEFFkind: Service\\r\\nmetadata:\\r\\n  name: a\\r\\n`    | {"kind":"Service","metadata":{"name":"a"}}
+            a %YAML directive          | `%YAML 1.1\\n---\\nkind: A\\n`                                | {"kind":"A"}
             markers with comments      | `--- # a comment\\nkind: A\\n... # end\\n---\\n# only a comment\\n--- \\nkind: B\\n` | {"kind":"A"};{"kind":"B"}
             """)
     void aFileIsReadAsKubectlReadsIt(String name, String yaml, String expected) {
