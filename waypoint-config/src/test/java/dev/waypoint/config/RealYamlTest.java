@@ -183,6 +183,9 @@ class RealYamlTest {
                         "Service default/reviews -> ServiceSpec",
                         "Pod default/reviews-v1-5b9f7c6d8-abcde -> PodSpec",
                         "EndpointSlice default/reviews-x7k2p -> EndpointSliceSpec"),
+                // JSON has no comments: hand-written after 'kubectl get svc details -o json' output (kubectl 1.30)
+                file("kubectl-get-o-json.json",
+                        "Service default/details -> ServiceSpec"),
                 file("kubectl-get-objects.yaml",
                         "Gateway default/waypoint -> GatewaySpec",
                         "HTTPRoute default/reviews -> HttpRouteSpec",
