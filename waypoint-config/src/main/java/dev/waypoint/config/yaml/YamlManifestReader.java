@@ -20,7 +20,6 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 
@@ -58,6 +57,15 @@ final class YamlManifestReader {
             // "key:" and an empty document are null, as in the API server's YAML; "" stays a string
             .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)));
     private static final JsonNodeFactory NODES = MAPPER.getNodeFactory();
+    /** SnakeYAML's {@code LoaderOptions.maxAliasesForCollections} default. */
+    static final int MAX_COLLECTION_ALIASES = new LoaderOptions().getMaxAliasesForCollections();
+
+    /** One document's anchors, and how many aliases of collections it has copied. */
+    private static final class Anchors extends HashMap<String, JsonNode> {
+        private static final long serialVersionUID = 1L;
+        int collectionAliases;
+    }
+
     /** YAML 1.1's merge key ({@code <<: *defaults}), which go-yaml and so {@code kubectl} apply. */
     private static final String MERGE_KEY = "<<";
 
@@ -87,7 +95,7 @@ final class YamlManifestReader {
                 if (t == JsonToken.VALUE_NULL) {
                     continue; // an empty document ("---" followed by nothing, or only comments)
                 }
-                Map<String, JsonNode> anchors = new HashMap<>(); // YAML anchors are per document
+                Anchors anchors = new Anchors(); // YAML anchors are per document
                 if (t == JsonToken.START_OBJECT) {
                     readDocument(p, path, line, out, strings, anchors);
                 } else {
@@ -106,7 +114,7 @@ final class YamlManifestReader {
 
     /** Reads one root object, remembering where each element of a root {@code items} list starts. */
     private static void readDocument(JsonParser p, String path, int line, List<WireObject> out, StringCache strings,
-                                     Map<String, JsonNode> anchors) throws IOException {
+                                     Anchors anchors) throws IOException {
         ObjectNode root = NODES.objectNode();
         List<Integer> itemLines = List.of();
         JsonNode merge = null;
@@ -157,13 +165,19 @@ final class YamlManifestReader {
      * are shared through {@code strings}, so the records built from the trees share them too. Duplicate keys are the
      * parser's business ({@code STRICT_DUPLICATE_DETECTION}), as before.
      */
-    private static JsonNode readValue(JsonParser p, StringCache strings, Map<String, JsonNode> anchors)
+    private static JsonNode readValue(JsonParser p, StringCache strings, Anchors anchors)
             throws IOException {
         if (isAlias(p)) {
             JsonNode target = anchors.get(p.getText());
             if (target == null) {
                 throw new JsonParseException(p, "alias *" + p.getText() + " names no anchor (&" + p.getText()
                         + ") earlier in this document");
+            }
+            // SnakeYAML's own guard against "billion laughs" documents, which its composer applies and
+            // Jackson's event parser does not: each alias is a copy here
+            if (target.isContainerNode() && ++anchors.collectionAliases > MAX_COLLECTION_ALIASES) {
+                throw new JsonParseException(p, "more than " + MAX_COLLECTION_ALIASES
+                        + " aliases of mappings or lists in one document (a guard against alias bombs)");
             }
             return target.deepCopy();
         }
@@ -204,7 +218,7 @@ final class YamlManifestReader {
         }
     }
 
-    private static JsonNode readNode(JsonParser p, StringCache strings, Map<String, JsonNode> anchors) throws IOException {
+    private static JsonNode readNode(JsonParser p, StringCache strings, Anchors anchors) throws IOException {
         switch (p.currentToken()) {
             case START_OBJECT: {
                 ObjectNode o = NODES.objectNode();

@@ -41,4 +41,23 @@ class YamlManifestReaderTest {
                 : file.error().toString();
         assertThat(got).isEqualTo(expected);
     }
+
+    @org.junit.jupiter.api.Test
+    void anAliasBombIsAFileErrorNotAnOutOfMemoryError() {
+        // the "billion laughs" shape: each level aliases the one before ten times
+        StringBuilder yaml = new StringBuilder("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (int i = 1; i < 10; i++) {
+            yaml.append("a").append(i).append(": &a").append(i).append(" [");
+            for (int j = 0; j < 10; j++) {
+                yaml.append(j == 0 ? "" : ", ").append("*a").append(i - 1);
+            }
+            yaml.append("]\n");
+        }
+
+        ManifestFile file = YamlManifestReader.parse("m.yaml", yaml.toString().getBytes(StandardCharsets.UTF_8));
+
+        assertThat(file.isParsed()).isFalse();
+        assertThat(file.error().toString()).isEqualTo("m.yaml:7: - -: -: more than " + YamlManifestReader.MAX_COLLECTION_ALIASES
+                + " aliases of mappings or lists in one document (a guard against alias bombs)");
+    }
 }
