@@ -77,7 +77,7 @@ public final class Main implements Runnable {
                     + "(--config-dir) or from the Kubernetes API (--kube).")
     static final class Run implements Callable<Integer> {
         @Option(names = "--config-dir", paramLabel = "DIR",
-                description = "Directory of Kubernetes YAML manifests (*.yaml, *.yml, recursive); watched for changes. "
+                description = "Directory of Kubernetes YAML manifests (*.yaml, *.yml, *.json, recursive); watched for changes. "
                         + "Exactly one of --config-dir and --kube.")
         Path configDir;
 

@@ -126,7 +126,7 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
                 modules.put(digest, module);
             }
         } catch (IOException | RuntimeException e) {
-            error = "module " + spec.url() + " cannot be loaded: " + e.getMessage();
+            error = "module " + spec.url() + " cannot be loaded: " + describe(e);
         }
         if (error != null) {
             report(diagnostics, spec, error);
@@ -167,5 +167,18 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
         }
         Function<Instance, Machine> machine = compiler ? MachineFactoryCompiler.compile(module) : null;
         return new LoadedModule(digest, module, machine, abi);
+    }
+
+    /**
+     * An exception in words: its message, or (the JDK's HttpClient throws a ConnectException with
+     * none when nothing answers) its type and its cause's message; it read "cannot be loaded: null".
+     */
+    static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t == e ? t.getMessage() : e.getClass().getSimpleName() + ": " + t.getMessage();
+            }
+        }
+        return e.getClass().getSimpleName();
     }
 }

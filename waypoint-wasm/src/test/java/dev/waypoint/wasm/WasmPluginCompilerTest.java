@@ -311,7 +311,9 @@ class WasmPluginCompilerTest {
                 Arguments.of("/plugin.wasm", "0".repeat(64), "sha256 of "),
                 Arguments.of("/missing.wasm", null, "answered 404 (expected: 200)"),
                 Arguments.of("oci:///wasm/nope:1", null, "/v2/wasm/nope/manifests/1 answered 404 (expected: 200)"),
-                Arguments.of("oci:///wasm/plugin@sha256:" + "0".repeat(64), null, "does not match its digest"));
+                Arguments.of("oci:///wasm/plugin@sha256:" + "0".repeat(64), null, "does not match its digest"),
+                // nothing listens on port 1: the JDK's ConnectException has no message of its own (it read "null")
+                Arguments.of("oci://127.0.0.1:1/wasm/plugin:1", null, "cannot be loaded: ConnectException"));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -27,7 +27,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * {@code networking.istio.io/v1} (and {@code v1beta1}) {@code DestinationRule} →
+ * {@code networking.istio.io/v1} (and {@code v1beta1}, {@code v1alpha3}) {@code DestinationRule} →
  * {@link DestinationRuleSpec}, following Istio's {@code ValidateDestinationRule} where this
  * waypoint reads a field: {@code host} required, {@code simple} and {@code consistentHash} not
  * both, exactly one hash key, percentages 0-100, durations positive, subset names unique.
@@ -39,7 +39,8 @@ import java.util.regex.Pattern;
  * {@code portLevelSettings}, {@code tls} SIMPLE/MUTUAL. Fields of the DestinationRule API it does not apply yet (the other
  * {@code connectionPool} fields,
  * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
- * {@code retryBudget}) are warnings naming the field, and the rest of the object applies: an
+ * {@code retryBudget}, {@code loadBalancer.backendUtilization} and {@code zoneAwareLbSetting},
+ * {@code outlierDetection.outlierDetectionHttpErrorCodes}) are warnings naming the field, and the rest of the object applies: an
  * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
  * whole. {@code tls.mode: ISTIO_MUTUAL} is a note: HBONE already secures mesh endpoints and
  * Istio's waypoint ignores it too. Fields unknown to the API are errors (a misspelt field would
@@ -50,13 +51,16 @@ final class DestinationRuleTranslator {
     private static final Set<String> POLICY_FIELDS = Set.of("loadBalancer", "connectionPool", "outlierDetection", "tls",
             "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget");
     private static final Set<String> LB_FIELDS = Set.of("simple", "consistentHash", "localityLbSetting",
-            "warmupDurationSecs", "warmup");
+            "warmupDurationSecs", "warmup", "backendUtilization", "zoneAwareLbSetting");
+    /** loadBalancer fields of the API read and not applied (a warning each). */
+    private static final Set<String> LB_NOT_APPLIED = Set.of("backendUtilization", "zoneAwareLbSetting");
     private static final Set<String> HASH_FIELDS = Set.of("httpHeaderName", "httpCookie", "useSourceIp",
             "httpQueryParameterName", "ringHash", "maglev", "minimumRingSize");
     private static final Set<String> COOKIE_FIELDS = Set.of("name", "path", "ttl", "attributes");
     private static final Set<String> OUTLIER_FIELDS = Set.of("splitExternalLocalOriginErrors",
             "consecutiveLocalOriginFailures", "consecutiveGatewayErrors", "consecutive5xxErrors", "interval",
-            "baseEjectionTime", "maxEjectionPercent", "minHealthPercent", "consecutiveErrors");
+            "baseEjectionTime", "maxEjectionPercent", "minHealthPercent", "consecutiveErrors",
+            "outlierDetectionHttpErrorCodes");
     private static final Set<String> PORT_FIELDS = Set.of("port", "loadBalancer", "connectionPool", "outlierDetection", "tls");
     private static final Set<String> SUBSET_FIELDS = Set.of("name", "labels", "trafficPolicy");
     private static final Set<String> NOT_APPLIED = Set.of("tunnel", "proxyProtocol", "retryBudget");
@@ -65,11 +69,11 @@ final class DestinationRuleTranslator {
             "maxConnectionDuration", "idleTimeout");
     private static final Set<String> HTTP_FIELDS = Set.of("http1MaxPendingRequests", "http2MaxRequests",
             "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
-            "maxConcurrentStreams");
+            "maxConcurrentStreams", "http2KeepAlive");
     /** connectionPool fields read and checked but not enforced yet (a warning each). */
     private static final Set<String> TCP_NOT_APPLIED = Set.of("maxConnectionDuration", "idleTimeout");
     private static final Set<String> HTTP_NOT_APPLIED = Set.of("h2UpgradePolicy", "useClientProtocol",
-            "maxConcurrentStreams");
+            "maxConcurrentStreams", "http2KeepAlive");
     private static final Set<String> TLS_FIELDS = Set.of("mode", "clientCertificate", "privateKey", "caCertificates",
             "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl");
     private static final Set<String> KEEPALIVE_FIELDS = Set.of("probes", "time", "interval");
@@ -273,6 +277,17 @@ final class DestinationRuleTranslator {
             return null;
         }
         ctx.unknownKeys(lb, p, LB_FIELDS);
+        for (String f : LB_NOT_APPLIED) {
+            if (ctx.object(lb, p, f) != null) {
+                ctx.warning(path(p, f), f + " is not applied by this waypoint yet"
+                        + (f.equals("backendUtilization") ? " (the default load balancing applies)" : ""));
+            }
+        }
+        // CRD oneOf: at most one of simple, consistentHash and backendUtilization
+        if (child(lb, "backendUtilization") != null && (child(lb, "simple") != null || child(lb, "consistentHash") != null)) {
+            ctx.error(path(p, "backendUtilization"), message("backendUtilization", "with simple or consistentHash",
+                    "only one of simple, consistentHash or backendUtilization"));
+        }
         Simple simple = null;
         String s = ctx.string(lb, p, "simple");
         if (s != null) {
@@ -465,6 +480,11 @@ final class DestinationRuleTranslator {
             return null;
         }
         ctx.unknownKeys(o, p, OUTLIER_FIELDS);
+        if (child(o, "outlierDetectionHttpErrorCodes") != null) {
+            ctx.list(o, p, "outlierDetectionHttpErrorCodes"); // a list, or reported
+            ctx.warning(path(p, "outlierDetectionHttpErrorCodes"), "outlierDetectionHttpErrorCodes is not applied by "
+                    + "this waypoint yet: 5xx responses and gateway errors count, as without it");
+        }
         int c5xx = 5;
         if (child(o, "consecutiveErrors") != null) {
             ctx.note(path(p, "consecutiveErrors"), "consecutiveErrors is deprecated; read as consecutiveGatewayErrors");

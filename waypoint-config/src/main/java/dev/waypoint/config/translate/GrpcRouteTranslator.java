@@ -37,7 +37,7 @@ import java.util.regex.Pattern;
  * patterns, the filter types GRPCRoute allows).
  */
 final class GrpcRouteTranslator {
-    private static final Set<String> SPEC = Set.of("parentRefs", "hostnames", "rules");
+    private static final Set<String> SPEC = Set.of("parentRefs", "hostnames", "rules", "useDefaultGateways");
     private static final Set<String> RULE = Set.of("name", "matches", "filters", "backendRefs", "sessionPersistence");
     private static final Set<String> MATCH = Set.of("method", "headers");
     private static final Set<String> METHOD = Set.of("type", "service", "method");
@@ -54,6 +54,7 @@ final class GrpcRouteTranslator {
         Instant created = HttpRouteTranslator.creationTimestamp(ctx, child(tree, "metadata"));
         JsonNode spec = ctx.object(tree, "", "spec");
         ctx.knownFields(spec, "spec", SPEC);
+        HttpRouteTranslator.useDefaultGateways(ctx, spec);
         List<ParentRefSpec> parents = HttpRouteTranslator.parentRefs(ctx, spec, name);
         ctx.list(spec, "spec", "hostnames"); // GEP-1294: no meaning for a Service parent
         List<RouteRuleSpec> rules = new ArrayList<>();
@@ -74,6 +75,7 @@ final class GrpcRouteTranslator {
 
     private static RouteRuleSpec rule(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
         ctx.knownFields(n, p, RULE);
+        HttpRouteTranslator.sessionPersistence(ctx, n, p); // it was accepted and silently dropped
         String ruleName = ctx.string(n, p, "name");
         List<RouteMatchSpec> matches = new ArrayList<>();
         List<JsonNode> ms = ctx.list(n, p, "matches");

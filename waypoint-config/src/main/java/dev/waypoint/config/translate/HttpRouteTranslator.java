@@ -39,15 +39,16 @@ final class HttpRouteTranslator {
     private static final Set<String> METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
 
-    private static final Set<String> SPEC = Set.of("parentRefs", "hostnames", "rules");
+    private static final Set<String> SPEC = Set.of("parentRefs", "hostnames", "rules", "useDefaultGateways");
     private static final Set<String> PARENT = Set.of("group", "kind", "namespace", "name", "port", "sectionName");
-    private static final Set<String> RULE = Set.of("name", "matches", "filters", "backendRefs", "timeouts", "retry");
+    private static final Set<String> RULE = Set.of("name", "matches", "filters", "backendRefs", "timeouts", "retry",
+            "sessionPersistence");
     private static final Set<String> MATCH = Set.of("path", "headers", "queryParams", "method");
     private static final Set<String> PATH = Set.of("type", "value");
     private static final Set<String> VALUE_MATCH = Set.of("type", "name", "value");
     private static final Set<String> BACKEND = Set.of("group", "kind", "namespace", "name", "port", "weight", "filters");
     private static final Set<String> FILTER = Set.of("type", "requestHeaderModifier", "responseHeaderModifier",
-            "requestRedirect", "urlRewrite", "requestMirror", "cors", "extensionRef");
+            "requestRedirect", "urlRewrite", "requestMirror", "cors", "extensionRef", "externalAuth");
     private static final Set<String> HEADER_MODIFIER = Set.of("set", "add", "remove");
     private static final Set<String> REDIRECT = Set.of("scheme", "hostname", "port", "path", "statusCode");
     private static final Set<String> REWRITE = Set.of("hostname", "path");
@@ -58,10 +59,34 @@ final class HttpRouteTranslator {
 
     private HttpRouteTranslator() {}
 
+    /**
+     * A rule's {@code sessionPersistence} (experimental channel, HTTPRoute and GRPCRoute): read and
+     * not applied, with a warning: requests of one session may reach different backends.
+     */
+    static void sessionPersistence(ObjectContext ctx, JsonNode rule, String p) {
+        if (ctx.object(rule, p, "sessionPersistence") != null) {
+            ctx.warning(path(p, "sessionPersistence"), "sessionPersistence is not applied by this waypoint: "
+                    + "requests of one session may reach different backends");
+        }
+    }
+
+    /**
+     * {@code spec.useDefaultGateways} (experimental, GEP-3793) attaches a route to the cluster's
+     * default Gateways; a waypoint is not one, so it is read and ignored, with a note.
+     */
+    static void useDefaultGateways(ObjectContext ctx, JsonNode spec) {
+        String v = ctx.string(spec, "spec", "useDefaultGateways");
+        if (v != null) {
+            ctx.note("spec.useDefaultGateways", "useDefaultGateways: " + v
+                    + " attaches the route to default Gateways; a waypoint is not one, it goes by the parentRefs");
+        }
+    }
+
     static HttpRouteSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name) {
         Instant created = creationTimestamp(ctx, child(tree, "metadata"));
         JsonNode spec = ctx.object(tree, "", "spec");
         ctx.knownFields(spec, "spec", SPEC);
+        useDefaultGateways(ctx, spec);
         List<ParentRefSpec> parents = parentRefs(ctx, spec, name);
         // hostnames: read for validity only. GEP-1294: "GAMMA implementations SHOULD NOT infer any
         // behavior from the hostnames field"; Istio ignores them for Service parents.
@@ -109,6 +134,7 @@ final class HttpRouteTranslator {
 
     private static RouteRuleSpec rule(ObjectContext ctx, JsonNode n, String p, NamespacedName route) {
         ctx.knownFields(n, p, RULE);
+        sessionPersistence(ctx, n, p);
         String ruleName = ctx.string(n, p, "name");
         List<RouteMatchSpec> matches = new ArrayList<>();
         List<JsonNode> ms = ctx.list(n, p, "matches");
@@ -248,11 +274,12 @@ final class HttpRouteTranslator {
                 case "URLRewrite" -> rewrite(ctx, f, fp);
                 case "RequestMirror" -> mirror(ctx, f, fp, route);
                 case "CORS" -> cors(ctx, f, fp);
-                // parsed, never run: the rule answers 500
-                case "ExtensionRef" -> new HttpFilterSpec.Unsupported(type);
+                // parsed, never run: the rule answers 500 ("the filter MUST NOT be skipped")
+                case "ExtensionRef", "ExternalAuth" -> new HttpFilterSpec.Unsupported(type);
                 default -> {
                     ctx.error(path(fp, "type"), message("type", type,
-                            "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS or ExtensionRef"));
+                            "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS, "
+                            + "ExtensionRef or ExternalAuth"));
                     yield null;
                 }
             };

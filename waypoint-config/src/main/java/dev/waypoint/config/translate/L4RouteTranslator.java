@@ -19,11 +19,11 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * {@code gateway.networking.k8s.io/v1alpha2} {@code TCPRoute} and {@code TLSRoute} (and
- * {@code v1alpha3} TLSRoute) → {@link L4RouteSpec}, with the CRD's limits: 1-16 rules, 1-16
- * backendRefs per rule, TLSRoute {@code hostnames} RFC 1123 names with an optional leading
+ * {@code gateway.networking.k8s.io/v1alpha2} and {@code v1} {@code TCPRoute} and {@code TLSRoute} (and
+ * {@code v1alpha3} TLSRoute) → {@link L4RouteSpec}, with the CRD's limits: 1-16 rules (v1: exactly
+ * one), 1-16 backendRefs per rule, TLSRoute {@code hostnames} RFC 1123 names with an optional leading
  * {@code *.} label (no IPs: "IPs are not allowed in SNI hostnames per RFC 6066"), at most 16
- * (v1alpha3: at least one). Defaults as for HTTPRoute: parent group
+ * (v1alpha3 and v1: at least one). Defaults as for HTTPRoute: parent group
  * {@code gateway.networking.k8s.io} kind {@code Gateway}, backend kind {@code Service}, weight 1,
  * namespaces the route's own.
  */
@@ -38,8 +38,14 @@ final class L4RouteTranslator {
 
     private L4RouteTranslator() {}
 
+    /**
+     * @param version the apiVersion's version: TLSRoute {@code v1alpha3} and {@code v1} require
+     *        {@code hostnames}; {@code v1} of both kinds allows one rule (the CRDs' {@code maxItems})
+     */
     static L4RouteSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name, L4RouteSpec.Kind kind,
-                                 boolean hostnamesRequired) {
+                                 String version) {
+        boolean hostnamesRequired = version.equals("v1alpha3") || version.equals("v1");
+        int maxRules = version.equals("v1") ? 1 : 16;
         Instant created = null;
         JsonNode ts = child(child(tree, "metadata"), "creationTimestamp");
         if (ts != null) {
@@ -95,8 +101,9 @@ final class L4RouteTranslator {
         }
         List<L4RouteSpec.Rule> rules = new ArrayList<>();
         List<JsonNode> rs = ctx.list(spec, "spec", "rules");
-        if (rs.isEmpty() || rs.size() > 16) {
-            ctx.error("spec.rules", message("rules", rs.isEmpty() ? "missing" : rs.size() + " entries", "1-16 rules"));
+        if (rs.isEmpty() || rs.size() > maxRules) {
+            ctx.error("spec.rules", message("rules", rs.isEmpty() ? "missing" : rs.size() + " entries",
+                    maxRules == 1 ? "exactly 1 rule in " + version : "1-16 rules"));
         }
         for (int i = 0; i < rs.size(); i++) {
             String p = index("spec.rules", i);

@@ -104,7 +104,7 @@ final class ObjectContext {
         for (int i = 0; i < nodes.size(); i++) {
             JsonNode n = nodes.get(i);
             if (!n.isTextual() || n.textValue().isEmpty()) {
-                error(index(p, i), message(key + "[" + i + "]", renderJson(n), "a non-empty string"));
+                error(index(p, i), message(key + "[" + i + "]", renderJson(n), stringExpected(n, "a non-empty string")));
             } else {
                 out.add(n.textValue());
             }
@@ -143,6 +143,21 @@ final class ObjectContext {
     /** A value in JSON form, so that {@code "80"} is told apart from {@code 80}. */
     static String renderJson(JsonNode node) {
         return clip(node.toString());
+    }
+
+    /**
+     * {@code expected}, and when YAML read the value as a number or a boolean, why: {@code port: 8080}
+     * where the API wants {@code "8080"}, {@code version: 1} as a label, {@code enabled: yes}. The
+     * API server refuses these too (a string field takes no number); the hint says to quote them.
+     */
+    static String stringExpected(JsonNode n, String expected) {
+        if (n.isNumber()) {
+            return expected + "; " + n + " unquoted is a number in YAML: quote it";
+        }
+        if (n.isBoolean()) {
+            return expected + "; " + n + " unquoted is a boolean in YAML (as are yes, no, on and off): quote it";
+        }
+        return expected;
     }
 
     private static String clip(String s) {
@@ -247,7 +262,7 @@ final class ObjectContext {
             return null;
         }
         if (!n.isTextual()) {
-            error(path(parentPath, key), message(key, renderJson(n), "a string"));
+            error(path(parentPath, key), message(key, renderJson(n), stringExpected(n, "a string")));
             return null;
         }
         return n.textValue();
@@ -320,7 +335,7 @@ final class ObjectContext {
                 out.put(e.getKey(), v.textValue());
             } else {
                 // a YAML "version: 1" or "enabled: true" is the classic mistake: the API server rejects it too
-                error(path(mapPath, e.getKey()), message(e.getKey(), renderJson(v), "a string"));
+                error(path(mapPath, e.getKey()), message(e.getKey(), renderJson(v), stringExpected(v, "a string")));
             }
         });
         return out;

@@ -27,13 +27,18 @@ import java.util.regex.Pattern;
  * {@link RequestAuthenticationSpec}. Follows Istio's validation ({@code pilot/pkg/config/validation},
  * {@code ValidateRequestAuthentication}, {@code validateJwtRule}) where it is stricter than
  * nothing: issuer required, {@code jwksUri} an http(s) URL, {@code jwks} a JWKS document,
- * {@code selector} and {@code targetRefs} not both, header names valid.
+ * {@code selector} and {@code targetRefs} not both, header names valid; and the CRD's rules: only
+ * one of {@code jwks}, {@code jwksUri} and {@code jwks_uri} (the proto field's own name, which the
+ * CRD lists too and which is read as {@code jwksUri}), {@code presence} OPTIONAL or REQUIRED
+ * (REQUIRED is warned about: Istio does not apply it, nor does this waypoint).
  *
  * <p>Unknown fields are errors, not warnings: a misspelt {@code audience} silently dropped would
  * accept tokens for any audience. A rejected object keeps its last good version (the publisher).
  *
  * <p>A rule with neither {@code jwksUri} nor {@code jwks} is an error here: Istio would discover
- * the JWKS through the issuer's OpenID configuration, which this waypoint does not do.
+ * the JWKS through the issuer's OpenID configuration, which this waypoint does not do. Not in an
+ * object without targetRefs (selector-based or namespace-wide), which a waypoint never applies:
+ * Istio's own validation dataset has one, and it is valid.
  *
  * <p>Selector-based objects and objects without targetRefs are kept with a warning: a waypoint
  * does not apply them (shared/spec/authz.md §1), ztunnel or sidecars do.
@@ -42,7 +47,7 @@ final class RequestAuthenticationTranslator {
     private static final Set<String> SPEC_FIELDS = Set.of("selector", "targetRef", "targetRefs", "jwtRules");
     private static final Set<String> RULE_FIELDS = Set.of("issuer", "audiences", "jwksUri", "jwks", "fromHeaders",
             "fromParams", "fromCookies", "forwardOriginalToken", "outputPayloadToHeader", "outputClaimToHeaders",
-            "spaceDelimitedClaims", "timeout");
+            "spaceDelimitedClaims", "timeout", "jwks_uri", "presence");
     private static final Set<String> HEADER_FIELDS = Set.of("name", "prefix");
     private static final Set<String> CLAIM_FIELDS = Set.of("header", "claim");
     private static final Set<String> SELECTOR_FIELDS = Set.of("matchLabels");
@@ -83,7 +88,7 @@ final class RequestAuthenticationTranslator {
         for (int i = 0; i < ruleNodes.size(); i++) {
             String p = index("spec.jwtRules", i);
             JsonNode n = ctx.element(ruleNodes.get(i), p, "jwtRules[" + i + "]");
-            JwtRuleSpec r = n == null ? null : rule(ctx, n, p);
+            JwtRuleSpec r = n == null ? null : rule(ctx, n, p, targets.written());
             if (r != null) {
                 rules.add(r);
             }
@@ -91,7 +96,29 @@ final class RequestAuthenticationTranslator {
         return new RequestAuthenticationSpec(name, refs, hasSelector, rules, ctx.source());
     }
 
-    private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p) {
+    /**
+     * {@code presence} (OPTIONAL, the default, or REQUIRED) is in the API but Istio's proxies do not
+     * apply it (pilot reads no {@code GetPresence}); neither does this waypoint. A REQUIRED is kept
+     * with a warning, since a request without a token still passes the RequestAuthentication.
+     */
+    private static void presence(ObjectContext ctx, JsonNode n, String p) {
+        String presence = ctx.string(n, p, "presence");
+        if (presence == null || presence.equals("OPTIONAL")) {
+            return;
+        }
+        if (!presence.equals("REQUIRED")) {
+            ctx.error(path(p, "presence"), message("presence", presence, "OPTIONAL or REQUIRED"));
+            return;
+        }
+        ctx.warning(path(p, "presence"), "presence: REQUIRED is not applied (Istio does not apply it either): a request "
+                + "without a token passes; an AuthorizationPolicy with requestPrincipals: [\"*\"] requires one");
+    }
+
+    /**
+     * @param appliedHere whether the object has targetRefs; one without attaches to nothing at a
+     *        waypoint (warned), so that its keys are never fetched and OpenID discovery is no error
+     */
+    private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p, boolean appliedHere) {
         ctx.unknownKeys(n, p, RULE_FIELDS);
         String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
         List<String> audiences = strings(ctx, n, p, "audiences");
@@ -99,11 +126,25 @@ final class RequestAuthenticationTranslator {
         if (jwksUri != null) {
             checkUri(ctx, jwksUri, path(p, "jwksUri"));
         }
+        // the proto field's own name, which the CRD lists beside its JSON name (and protojson reads)
+        String legacyUri = ctx.string(n, p, "jwks_uri");
+        if (legacyUri != null) {
+            checkUri(ctx, legacyUri, path(p, "jwks_uri"));
+        }
         String jwks = ctx.string(n, p, "jwks");
         if (jwks != null) {
             checkJwks(ctx, jwks, path(p, "jwks"));
         }
-        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty())) {
+        // CRD CEL rule: "(has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1"
+        if ((jwksUri != null ? 1 : 0) + (legacyUri != null ? 1 : 0) + (jwks != null ? 1 : 0) > 1) {
+            ctx.error(p, message("jwtRules", "more than one of jwks, jwksUri and jwks_uri",
+                    "only one of jwks or jwksUri can be set"));
+        }
+        if (jwksUri == null) {
+            jwksUri = legacyUri;
+        }
+        presence(ctx, n, p);
+        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty()) && appliedHere) {
             ctx.error(path(p, "jwksUri"), message("jwksUri", "missing",
                     "jwksUri or jwks; OpenID discovery of the issuer's keys is not supported"));
         }
@@ -166,7 +207,7 @@ final class RequestAuthenticationTranslator {
             JsonNode v = items.get(i);
             if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
                 ctx.error(index(path(p, key), i), message(key + "[" + i + "]", v == null ? "null" : renderJson(v),
-                        "a non-empty string"));
+                        v == null ? "a non-empty string" : ObjectContext.stringExpected(v, "a non-empty string")));
             } else {
                 out.add(v.textValue());
             }

@@ -42,13 +42,15 @@ import org.slf4j.LoggerFactory;
  * {@link TranslatedObject}; every problem goes to the {@link Diagnostics} with the object's
  * source, kind, name and the field path, and an object with an error is dropped.
  *
- * <p>Kinds read: {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1} EndpointSlice;
- * {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway; {@code gateway.networking.k8s.io/v1}
- * HTTPRoute and GRPCRoute; {@code v1beta1} (and {@code v1}) ReferenceGrant; {@code security.istio.io/v1} and
- * {@code v1beta1} RequestAuthentication and AuthorizationPolicy; {@code networking.istio.io/v1} and {@code v1beta1}
- * ServiceEntry and WorkloadEntry; {@code gateway.networking.k8s.io/v1alpha2} TCPRoute and TLSRoute
- * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension.
- * {@code networking.istio.io/v1} and {@code v1beta1} DestinationRule; {@code networking.istio.io/v1alpha3}
+ * <p>Kinds read, at every version their CRDs serve (or a Gateway API release since v1.0 served; the
+ * versions of one CRD share one schema): {@code v1} Namespace, Service and Pod; {@code discovery.k8s.io/v1}
+ * EndpointSlice; {@code gateway.networking.k8s.io/v1} and {@code v1beta1} Gateway and HTTPRoute;
+ * {@code v1} and {@code v1alpha2} GRPCRoute; {@code v1beta1}, {@code v1} and {@code v1alpha2} ReferenceGrant;
+ * {@code security.istio.io/v1} and {@code v1beta1} RequestAuthentication and AuthorizationPolicy;
+ * {@code networking.istio.io/v1}, {@code v1beta1} and {@code v1alpha3} ServiceEntry, WorkloadEntry and
+ * DestinationRule; {@code gateway.networking.k8s.io/v1alpha2} and {@code v1} TCPRoute and TLSRoute
+ * ({@code v1alpha3} TLSRoute too); {@code extensions.istio.io/v1alpha1} WasmPlugin and TrafficExtension;
+ * {@code networking.istio.io/v1alpha3}
  * EnvoyFilter (its local rate limit only); {@code telemetry.istio.io/v1} and {@code v1alpha1} Telemetry. Anything else is kept as an
  * {@link OtherResource} and ignored. When the same object (group, kind, namespace, name) appears
  * twice, the second is an error and the first wins.
@@ -296,30 +298,32 @@ public final class ResourceTranslator {
                     ? EndpointSliceTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case GATEWAY + "/Gateway" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
-            case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1")
+            // every version a Gateway API release since v1.0 serves (one schema per CRD, conversion "None")
+            case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
-            case GATEWAY + "/GRPCRoute" -> supported(ctx, apiVersion, version, "v1")
+            case GATEWAY + "/GRPCRoute" -> supported(ctx, apiVersion, version, "v1", "v1alpha2")
                     ? GrpcRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
-            case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1")
+            case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1", "v1alpha2")
                     ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
                     ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
-            case GATEWAY + "/TCPRoute" -> supported(ctx, apiVersion, version, "v1alpha2")
-                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, false) : other(apiVersion, kind, nn, src);
-            case GATEWAY + "/TLSRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1alpha3")
-                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TLS, version.equals("v1alpha3"))
+            case GATEWAY + "/TCPRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, version) : other(apiVersion, kind, nn, src);
+            case GATEWAY + "/TLSRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1alpha3", "v1")
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TLS, version)
                     : other(apiVersion, kind, nn, src);
-            case NETWORKING + "/ServiceEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+            // networking.istio.io serves v1, v1beta1 and v1alpha3 with one schema (crd-all.gen.yaml)
+            case NETWORKING + "/ServiceEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
                     ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
-            case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+            case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
                     ? ServiceEntryTranslator.translateWorkloadEntry(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
             case EXTENSIONS + "/WasmPlugin" -> supported(ctx, apiVersion, version, "v1alpha1")
                     ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
                     ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
-            case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
+            case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
                     ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case NETWORKING + "/EnvoyFilter" -> supported(ctx, apiVersion, version, "v1alpha3")
                     ? envoyFilter(ctx, tree, nn) : other(apiVersion, kind, nn, src);

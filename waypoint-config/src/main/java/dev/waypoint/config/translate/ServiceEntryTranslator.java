@@ -27,8 +27,13 @@ import java.util.Set;
  * {@code WorkloadEntry} → {@link WorkloadEntrySpec}. Field meanings from istio/api
  * {@code networking/v1alpha3/service_entry.proto} and {@code workload_entry.proto}.
  *
- * <p>Refused with an error (the object is dropped): no {@code hosts}; an address that is a CIDR
- * (the waypoint binds exact VIPs); {@code resolution: DYNAMIC_DNS} (the dynamic forward proxy is
+ * <p>An address that is a CIDR range (other than {@code /32} or {@code /128}) is dropped with a
+ * warning and the rest of the entry kept: the waypoint resolves targets by exact VIP, so a
+ * connection to an address inside the range is not resolved to this entry (it is refused, never
+ * served unchecked). Istio's own {@code samples/external/github.yaml} mixes ranges with addresses.
+ *
+ * <p>Refused with an error (the object is dropped): no {@code hosts}; an address that is neither
+ * an IP nor a CIDR range; {@code resolution: DYNAMIC_DNS} (the dynamic forward proxy is
  * not implemented); {@code STATIC} with an endpoint whose address is not an IP; {@code DNS} with
  * a wildcard host and no endpoints; a {@code workloadSelector} together with {@code endpoints}
  * (the API says they are mutually exclusive). Ports whose protocol is UDP are dropped with a
@@ -42,6 +47,21 @@ final class ServiceEntryTranslator {
     private static final Set<String> PROTOCOLS = Set.of("HTTP", "HTTPS", "GRPC", "HTTP2", "MONGO", "TCP", "TLS", "UDP");
 
     private ServiceEntryTranslator() {}
+
+    /** {@code ip/bits} with an IP literal and 0-32 (IPv4) or 0-128 (IPv6) bits. */
+    private static boolean isCidr(String text) {
+        int slash = text.indexOf('/');
+        String bits = text.substring(slash + 1);
+        if (bits.isEmpty() || bits.length() > 3 || !bits.chars().allMatch(Character::isDigit)) {
+            return false;
+        }
+        try {
+            InetAddress ip = HostPort.parseIp(text.substring(0, slash));
+            return Integer.parseInt(bits) <= (ip.getAddress().length == 4 ? 32 : 128);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
 
     static ServiceEntrySpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name, Map<String, String> labels) {
         JsonNode spec = ctx.object(tree, "", "spec");
@@ -62,13 +82,19 @@ final class ServiceEntryTranslator {
             if (a.isTextual() && a.textValue().contains("/")) {
                 String text = a.textValue();
                 String bits = text.substring(text.indexOf('/') + 1);
-                if (bits.equals("32") || bits.equals("128")) {
+                // a single host only when the prefix is the whole address: /32 for IPv4, /128 for IPv6
+                // (an IPv6 /32 is a range, which was read as its first address)
+                boolean v6 = text.substring(0, text.indexOf('/')).contains(":");
+                if (bits.equals(v6 ? "128" : "32")) {
                     InetAddress ip = parseIp(ctx, text.substring(0, text.indexOf('/')), p);
                     if (ip != null) {
                         addresses.add(ip);
                     }
+                } else if (isCidr(text)) {
+                    ctx.warning(p, message("addresses[" + i + "]", text, "an IP address; CIDR ranges are not matched "
+                            + "by this waypoint yet, so the range is dropped and connections to it are not resolved to this entry"));
                 } else {
-                    ctx.error(p, message("addresses[" + i + "]", text, "an IP address (CIDR ranges are not bound by this waypoint)"));
+                    ctx.error(p, message("addresses[" + i + "]", text, "an IP address or a CIDR range"));
                 }
                 continue;
             }

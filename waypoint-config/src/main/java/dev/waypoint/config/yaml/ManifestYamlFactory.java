@@ -28,6 +28,9 @@ import org.yaml.snakeyaml.resolver.Resolver;
  * in SnakeYAML 2, and a space for its "null") or the scalar is empty; those still go the whole way, so every token is the
  * one the stock parser gives (checked against it in {@code ManifestYamlFactoryTest}).
  *
+ * <p>Also: a scalar's anchor ({@code &name}) is kept for {@link #getObjectId()}, as a mapping's or
+ * list's is, so that the reader can resolve aliases of scalars.
+ *
  * <p>The set of first characters is read from the resolver itself at class load, so a SnakeYAML
  * that registers more is followed; if it registers an unknown resolver for every first character,
  * the shortcut is off.
@@ -95,6 +98,9 @@ final class ManifestYamlFactory extends YAMLFactory {
 
         @Override
         protected JsonToken _decodeScalar(ScalarEvent scalar) throws IOException {
+            // the stock parser clears the anchor before a scalar value, so getObjectId() could not
+            // name a scalar's anchor ("port: &p 80"): keep it, for the reader's aliases
+            _currentAnchor = scalar.getAnchor();
             String tag = scalar.getTag();
             String value = scalar.getValue();
             // as YAMLParser does for an untagged scalar when the resolver answers "str"

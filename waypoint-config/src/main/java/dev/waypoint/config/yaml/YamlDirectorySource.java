@@ -26,7 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Kubernetes manifests in a directory: every {@code *.yaml} and {@code *.yml} file below it,
+ * Kubernetes manifests in a directory: every {@code *.yaml}, {@code *.yml} and {@code *.json}
+ * file below it (the files {@code kubectl apply -f DIR} reads; {@code kubectl get -o json} output),
  * recursively, in path order. Create one with {@code ConfigSources.yamlDirectory(dir)} and hand it
  * to a {@code SnapshotPublisher} (which polls it) or {@code ConfigValidator}.
  *
@@ -217,7 +218,8 @@ public final class YamlDirectorySource {
 
     private static boolean isManifest(Path p) {
         String name = p.getFileName().toString();
-        return name.endsWith(".yaml") || name.endsWith(".yml");
+        // kubectl apply -f DIR reads these three (FileExtensions); JSON is YAML, so one parser reads them all
+        return name.endsWith(".yaml") || name.endsWith(".yml") || name.endsWith(".json");
     }
 
     private static MessageDigest sha256() {

@@ -1,6 +1,7 @@
 package dev.waypoint.config.yaml;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -17,6 +18,7 @@ import dev.waypoint.model.SourceRef;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -29,6 +31,14 @@ import org.yaml.snakeyaml.LoaderOptions;
  *
  * <p>Duplicate keys are a parse error, as they are for {@code kubectl} (sigs.k8s.io/yaml strict
  * mode): silently keeping the last one hides mistakes.
+ *
+ * <p>Anchors, aliases and merge keys are resolved as {@code kubectl} (go-yaml) resolves them:
+ * {@code *name} is a copy of the node anchored {@code &name} earlier in the same document (an
+ * alias with no such anchor is a parse error), and a {@code <<} key merges the mapping (or list
+ * of mappings, the first one winning) it holds into its own mapping, whose own keys win. Jackson's
+ * parser reports an alias as a string of the anchor's name and a merge key as a field named
+ * {@code <<}; both were read as such before, so {@code selector: *labels} was the string
+ * {@code "labels"}.
  *
  * <h2>Threading</h2>
  * Stateless; the shared mapper is thread-safe.
@@ -47,6 +57,17 @@ final class YamlManifestReader {
             // "key:" and an empty document are null, as in the API server's YAML; "" stays a string
             .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)));
     private static final JsonNodeFactory NODES = MAPPER.getNodeFactory();
+    /** SnakeYAML's {@code LoaderOptions.maxAliasesForCollections} default. */
+    static final int MAX_COLLECTION_ALIASES = new LoaderOptions().getMaxAliasesForCollections();
+
+    /** One document's anchors, and how many aliases of collections it has copied. */
+    private static final class Anchors extends HashMap<String, JsonNode> {
+        private static final long serialVersionUID = 1L;
+        int collectionAliases;
+    }
+
+    /** YAML 1.1's merge key ({@code <<: *defaults}), which go-yaml and so {@code kubectl} apply. */
+    private static final String MERGE_KEY = "<<";
 
     /** SnakeYAML's mark line ({@code in 'reader', line 3, column 1:}), followed by a snippet and a caret. */
     private static final Pattern MARK = Pattern.compile("in '[^']*', line \\d+, column \\d+:?");
@@ -74,11 +95,12 @@ final class YamlManifestReader {
                 if (t == JsonToken.VALUE_NULL) {
                     continue; // an empty document ("---" followed by nothing, or only comments)
                 }
+                Anchors anchors = new Anchors(); // YAML anchors are per document
                 if (t == JsonToken.START_OBJECT) {
-                    readDocument(p, path, line, out, strings);
+                    readDocument(p, path, line, out, strings, anchors);
                 } else {
                     // not an object: the translator reports it, pointing at this line
-                    out.add(new WireObject(readValue(p, strings), new SourceRef(path, line)));
+                    out.add(new WireObject(readValue(p, strings, anchors), new SourceRef(path, line)));
                 }
             }
         } catch (JsonProcessingException e) {
@@ -91,23 +113,33 @@ final class YamlManifestReader {
     }
 
     /** Reads one root object, remembering where each element of a root {@code items} list starts. */
-    private static void readDocument(JsonParser p, String path, int line, List<WireObject> out, StringCache strings)
-            throws IOException {
+    private static void readDocument(JsonParser p, String path, int line, List<WireObject> out, StringCache strings,
+                                     Anchors anchors) throws IOException {
         ObjectNode root = NODES.objectNode();
         List<Integer> itemLines = List.of();
+        JsonNode merge = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = strings.canonical(p.currentName());
             JsonToken value = p.nextToken();
-            if (field.equals("items") && value == JsonToken.START_ARRAY) {
+            if (field.equals("items") && value == JsonToken.START_ARRAY && !isAlias(p)) {
+                String anchor = anchor(p);
                 ArrayNode items = root.putArray("items");
                 itemLines = new ArrayList<>();
                 while (p.nextToken() != JsonToken.END_ARRAY) {
                     itemLines.add(p.currentTokenLocation().getLineNr());
-                    items.add(readValue(p, strings));
+                    items.add(readValue(p, strings, anchors));
                 }
+                if (anchor != null) {
+                    anchors.put(anchor, items);
+                }
+            } else if (field.equals(MERGE_KEY)) {
+                merge = readValue(p, strings, anchors);
             } else {
-                root.set(field, readValue(p, strings));
+                root.set(field, readValue(p, strings, anchors));
             }
+        }
+        if (merge != null) {
+            merge(p, root, merge);
         }
 
         // kubectl's "kind: List" (and typed lists such as ServiceList) carry their objects in items
@@ -133,21 +165,82 @@ final class YamlManifestReader {
      * are shared through {@code strings}, so the records built from the trees share them too. Duplicate keys are the
      * parser's business ({@code STRICT_DUPLICATE_DETECTION}), as before.
      */
-    private static JsonNode readValue(JsonParser p, StringCache strings) throws IOException {
+    private static JsonNode readValue(JsonParser p, StringCache strings, Anchors anchors)
+            throws IOException {
+        if (isAlias(p)) {
+            JsonNode target = anchors.get(p.getText());
+            if (target == null) {
+                throw new JsonParseException(p, "alias *" + p.getText() + " names no anchor (&" + p.getText()
+                        + ") earlier in this document");
+            }
+            // SnakeYAML's own guard against "billion laughs" documents, which its composer applies and
+            // Jackson's event parser does not: each alias is a copy here
+            if (target.isContainerNode() && ++anchors.collectionAliases > MAX_COLLECTION_ALIASES) {
+                throw new JsonParseException(p, "more than " + MAX_COLLECTION_ALIASES
+                        + " aliases of mappings or lists in one document (a guard against alias bombs)");
+            }
+            return target.deepCopy();
+        }
+        String anchor = anchor(p);
+        JsonNode value = readNode(p, strings, anchors);
+        if (anchor != null) {
+            anchors.put(anchor, value);
+        }
+        return value;
+    }
+
+    /** Whether the current token is a YAML alias ({@code *name}), which Jackson reports as a string. */
+    private static boolean isAlias(JsonParser p) {
+        return p instanceof YAMLParser y && y.isCurrentAlias();
+    }
+
+    /** The anchor ({@code &name}) on the current token, or null. */
+    private static String anchor(JsonParser p) throws IOException {
+        return p.getObjectId() instanceof String s ? s : null;
+    }
+
+    /**
+     * YAML 1.1's merge key, as go-yaml applies it: the mapping's own keys win, then the merged
+     * mappings' keys, the first mapping of a list first.
+     */
+    private static void merge(JsonParser p, ObjectNode into, JsonNode merged) throws IOException {
+        List<JsonNode> sources = new ArrayList<>();
+        if (merged.isObject()) {
+            sources.add(merged);
+        } else if (merged.isArray()) {
+            merged.forEach(sources::add);
+        }
+        if (sources.isEmpty() || !sources.stream().allMatch(JsonNode::isObject)) {
+            throw new JsonParseException(p, "merge key <<: " + merged + " (expected: a mapping or a list of mappings)");
+        }
+        for (JsonNode source : sources) {
+            source.properties().forEach(e -> into.putIfAbsent(e.getKey(), e.getValue().deepCopy()));
+        }
+    }
+
+    private static JsonNode readNode(JsonParser p, StringCache strings, Anchors anchors) throws IOException {
         switch (p.currentToken()) {
             case START_OBJECT: {
                 ObjectNode o = NODES.objectNode();
+                JsonNode merge = null;
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String field = strings.canonical(p.currentName());
                     p.nextToken();
-                    o.set(field, readValue(p, strings));
+                    if (field.equals(MERGE_KEY)) {
+                        merge = readValue(p, strings, anchors);
+                    } else {
+                        o.set(field, readValue(p, strings, anchors));
+                    }
+                }
+                if (merge != null) {
+                    merge(p, o, merge);
                 }
                 return o;
             }
             case START_ARRAY: {
                 ArrayNode a = NODES.arrayNode();
                 while (p.nextToken() != JsonToken.END_ARRAY) {
-                    a.add(readValue(p, strings));
+                    a.add(readValue(p, strings, anchors));
                 }
                 return a;
             }

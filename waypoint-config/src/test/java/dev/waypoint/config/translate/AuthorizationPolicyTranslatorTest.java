@@ -72,7 +72,7 @@ class AuthorizationPolicyTranslatorTest {
                 new Case("port out of range", policy(REF + "rules: [{to: [{operation: {notPorts: ['0']}}]}]\n"), false,
                         List.of(p + "spec.rules[0].to[0].operation.notPorts[0]: notPorts[0]: 0 (expected: a port number 1-65535)")),
                 new Case("port written as a number", policy(REF + "rules: [{to: [{operation: {ports: [80]}}]}]\n"), false,
-                        List.of(p + "spec.rules[0].to[0].operation.ports[0]: ports[0]: 80 (expected: a non-empty string)")),
+                        List.of(p + "spec.rules[0].to[0].operation.ports[0]: ports[0]: 80 (expected: a non-empty string; 80 unquoted is a number in YAML: quote it)")),
                 new Case("empty string value", policy(REF + "rules: [{to: [{operation: {paths: ['']}}]}]\n"), false,
                         List.of(p + "spec.rules[0].to[0].operation.paths[0]: paths[0]: \"\" (expected: a non-empty string)")),
                 new Case("condition without values", policy(REF + "rules: [{when: [{key: source.ip}]}]\n"), false,
@@ -81,10 +81,14 @@ class AuthorizationPolicyTranslatorTest {
                         List.of(p + "spec.rules[0].when[0].key: key: missing (expected: an attribute such as request.headers[x-foo])")),
                 new Case("targetRef without kind", policy("targetRefs: [{name: b}]\n"), false,
                         List.of(p + "spec.targetRefs[0].kind: kind: missing (expected: a kind such as Service, Gateway or GatewayClass)")),
-                new Case("selector and targetRefs: kept, the selector ignored", policy(REF + "selector: {matchLabels: {app: b}}\n"),
-                        true, List.of("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.selector: selector: "
-                                + "{\"matchLabels\":{\"app\":\"b\"}} (expected: not together with targetRefs; the waypoint "
-                                + "ignores the selector)")),
+                // Istio's validateOneOfSelectorType and the CRD's CEL rule refuse it: not loosened here
+                new Case("selector and targetRefs: refused, as Istio does", policy(REF + "selector: {matchLabels: {app: b}}\n"),
+                        false, List.of(p + "spec.selector: selector: "
+                                + "{\"matchLabels\":{\"app\":\"b\"}} (expected: only one of selector or targetRefs)")),
+                new Case("targetRef and targetRefs: refused, as Istio does",
+                        policy(REF + "targetRef: {kind: Service, name: c}\n"), false,
+                        List.of(p + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} "
+                                + "(expected: only one of targetRef or targetRefs)")),
                 new Case("bad dry-run annotation", """
                         apiVersion: security.istio.io/v1beta1
                         kind: AuthorizationPolicy
@@ -120,8 +124,7 @@ class AuthorizationPolicyTranslatorTest {
                   namespace: ns1
                   annotations: {istio.io/dry-run: "true"}
                 spec:
-                  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}
-                  targetRefs: [{kind: Service, name: b}]
+                  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}, {kind: Service, name: b}]
                   action: DENY
                   rules:
                   - from:
@@ -136,9 +139,7 @@ class AuthorizationPolicyTranslatorTest {
                     - {key: "request.headers[x-foo]", values: [bar], notValues: [baz]}
                   - {}
                 """);
-        assertThat(r.problems()).containsExactly("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.targetRef: targetRef: "
-                + "{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"waypoint\"} "
-                + "(expected: only one of targetRef or targetRefs; both are used)");
+        assertThat(r.problems()).isEmpty();
         AuthorizationPolicySpec p = r.resources().authorizationPolicies().get(0);
         assertThat(p.action()).isEqualTo(Action.DENY);
         assertThat(p.dryRun()).isTrue();

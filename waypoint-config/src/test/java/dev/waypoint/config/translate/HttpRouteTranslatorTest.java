@@ -192,8 +192,8 @@ class HttpRouteTranslatorTest {
     static Stream<Case> invalidRules() {
         String at = "r.yaml:1: HTTPRoute apps/r: spec.rules[0].";
         return Stream.of(
-                new Case("unknown rule field", "sessionPersistence: {}",
-                        at + "sessionPersistence: sessionPersistence: unknown field (expected: one of backendRefs, filters, matches, name, retry, timeouts)"),
+                new Case("unknown rule field", "sessionPersistance: {}",
+                        at + "sessionPersistance: sessionPersistance: unknown field (expected: one of backendRefs, filters, matches, name, retry, sessionPersistence, timeouts)"),
                 new Case("bad path type", "matches: [{path: {type: Prefix, value: /}}]",
                         at + "matches[0].path.type: type: Prefix (expected: Exact, PathPrefix or RegularExpression)"),
                 new Case("relative path", "matches: [{path: {type: Exact, value: v2}}]",
@@ -205,7 +205,7 @@ class HttpRouteTranslatorTest {
                 new Case("bad method", "matches: [{method: get}]",
                         at + "matches[0].method: method: get (expected: CONNECT, DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE)"),
                 new Case("unknown filter type", "filters: [{type: Magic}]",
-                        at + "filters[0].type: type: Magic (expected: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS or ExtensionRef)"),
+                        at + "filters[0].type: type: Magic (expected: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS, ExtensionRef or ExternalAuth)"),
                 new Case("filter body missing", "filters: [{type: RequestHeaderModifier}]",
                         at + "filters[0].requestHeaderModifier: requestHeaderModifier: missing (expected: an object when type is set to its filter)"),
                 new Case("redirect status", "filters: [{type: RequestRedirect, requestRedirect: {statusCode: 404}}]",
@@ -217,7 +217,7 @@ class HttpRouteTranslatorTest {
                 new Case("weight out of range", "backendRefs: [{name: a, port: 80, weight: -1}]",
                         at + "backendRefs[0].weight: weight: -1 (expected: 0-1000000)"),
                 new Case("bad duration", "timeouts: {request: 10}",
-                        at + "timeouts.request: request: 10 (expected: a string)"),
+                        at + "timeouts.request: request: 10 (expected: a string; 10 unquoted is a number in YAML: quote it)"),
                 new Case("bad duration unit", "timeouts: {request: 1d}",
                         at + "timeouts.request: request: 1d (expected: " + HttpRouteTranslator.DURATION_FORMAT + ")"),
                 new Case("backend timeout longer", "timeouts: {request: 1s, backendRequest: 2s}",
@@ -245,5 +245,37 @@ class HttpRouteTranslatorTest {
     @CsvSource({"10", "1.5s", "1d", "-1s", "100000s", "1h1m1s1ms1h", "''"})
     void notDurations(String text) {
         assertThat(HttpRouteTranslator.parseDuration(text)).isNull();
+    }
+
+    // ---- fields of the API that this waypoint reads and does not apply: kept, and said so
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            HTTPRoute | rules: [{sessionPersistence: {type: Cookie, cookie: {name: s}}, backendRefs: [{name: a, port: 80}]}] | r.yaml:1: warning: HTTPRoute apps/r: spec.rules[0].sessionPersistence: sessionPersistence is not applied by this waypoint: requests of one session may reach different backends
+            GRPCRoute | rules: [{sessionPersistence: {type: Header, header: {name: x-s}}, backendRefs: [{name: a, port: 80}]}] | r.yaml:1: warning: GRPCRoute apps/r: spec.rules[0].sessionPersistence: sessionPersistence is not applied by this waypoint: requests of one session may reach different backends
+            HTTPRoute | useDefaultGateways: All\\n  rules: [{backendRefs: [{name: a, port: 80}]}] | r.yaml:1: note: HTTPRoute apps/r: spec.useDefaultGateways: useDefaultGateways: All attaches the route to default Gateways; a waypoint is not one, it goes by the parentRefs
+            GRPCRoute | useDefaultGateways: All\\n  rules: [{backendRefs: [{name: a, port: 80}]}] | r.yaml:1: note: GRPCRoute apps/r: spec.useDefaultGateways: useDefaultGateways: All attaches the route to default Gateways; a waypoint is not one, it goes by the parentRefs
+            """)
+    void readAndNotAppliedIsKeptWithAProblem(String kind, String spec, String problem) throws IOException {
+        Result r = translate(HEAD.replace("HTTPRoute", kind) + "  " + spec.replace("\\n", "\n") + "\n");
+
+        assertThat(r.problems()).containsExactly(problem);
+        assertThat(r.resources().httpRoutes()).hasSize(1);
+    }
+
+    @Test
+    void anExternalAuthFilterIsKeptAndNeverSkipped() throws IOException {
+        Result r = translate(HEAD + """
+                  rules:
+                  - filters:
+                    - type: ExternalAuth
+                      externalAuth: {protocol: HTTP, backendRef: {name: authz, port: 8000}, http: {path: /check}}
+                    backendRefs: [{name: a, port: 80}]
+                """);
+
+        // "the filter MUST NOT be skipped": the rule keeps it as unsupported and the compiler makes it answer 500
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().httpRoutes()).singleElement().satisfies(route ->
+                assertThat(route.rules().get(0).filters()).containsExactly(new HttpFilterSpec.Unsupported("ExternalAuth")));
     }
 }

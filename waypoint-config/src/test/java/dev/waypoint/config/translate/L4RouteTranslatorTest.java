@@ -96,6 +96,9 @@ class L4RouteTranslatorTest {
             v1alpha3 needs hostnames | gateway.networking.k8s.io/v1alpha3 | TLSRoute | rules: [{backendRefs: [{name: x, port: 1}]}]         | spec.hostnames: hostnames: missing
             filters on a TCP rule    | gateway.networking.k8s.io/v1alpha2 | TCPRoute | rules: [{filters: [], backendRefs: [{name: x, port: 1}]}] | spec.rules[0].filters: filters: unknown field
             a bad weight             | gateway.networking.k8s.io/v1alpha2 | TCPRoute | rules: [{backendRefs: [{name: x, port: 1, weight: -1}]}] | spec.rules[0].backendRefs[0].weight
+            v1 TCPRoute: one rule    | gateway.networking.k8s.io/v1       | TCPRoute | rules: [{backendRefs: [{name: x, port: 1}]}, {backendRefs: [{name: y, port: 1}]}] | spec.rules: rules: 2 entries (expected: exactly 1 rule in v1)
+            v1 TLSRoute: one rule    | gateway.networking.k8s.io/v1       | TLSRoute | hostnames: [a.b]\\n  rules: [{backendRefs: [{name: x, port: 1}]}, {backendRefs: [{name: y, port: 1}]}] | spec.rules: rules: 2 entries (expected: exactly 1 rule in v1)
+            v1 TLSRoute: hostnames   | gateway.networking.k8s.io/v1       | TLSRoute | rules: [{backendRefs: [{name: x, port: 1}]}]         | spec.hostnames: hostnames: missing
             """)
     void badRoutesAreDropped(String name, String apiVersion, String kind, String spec, String expected) throws IOException {
         Result r = translate("apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata: {name: r, namespace: apps}\n"
@@ -107,12 +110,12 @@ class L4RouteTranslatorTest {
     @Test
     void aTcpRouteAtAnotherVersionIsKeptAsOther() throws IOException {
         Result r = translate("""
-                apiVersion: gateway.networking.k8s.io/v1
+                apiVersion: gateway.networking.k8s.io/v1beta1
                 kind: TCPRoute
                 metadata: {name: r, namespace: apps}
                 spec: {rules: [{backendRefs: [{name: x, port: 1}]}]}
                 """);
         assertThat(r.resources().l4Routes()).isEmpty();
-        assertThat(r.problems()).singleElement().asString().contains("gateway.networking.k8s.io/v1alpha2; the object is ignored");
+        assertThat(r.problems()).singleElement().asString().contains("gateway.networking.k8s.io/v1alpha2 or gateway.networking.k8s.io/v1; the object is ignored");
     }
 }

@@ -62,15 +62,34 @@ class RequestAuthenticationTranslatorTest {
                 new Case("inline jwks", REFS + """
                           jwtRules: [{issuer: a, jwks: '{"keys": []}'}]
                         """, true, List.of()),
+                new Case("jwks_uri, the proto name the CRD also lists", REFS + """
+                          jwtRules: [{issuer: a, jwks_uri: 'https://a.example/jwks'}]
+                        """, true, List.of()),
+                new Case("jwks and jwksUri (CRD CEL: only one)", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', jwks: '{"keys": []}'}]
+                        """, false, List.of(P + "spec.jwtRules[0]: jwtRules: more than one of jwks, jwksUri and jwks_uri (expected: only one of jwks or jwksUri can be set)")),
+                new Case("presence REQUIRED: kept, not applied (as in Istio)", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', presence: REQUIRED}]
+                        """, true, List.of(W + "spec.jwtRules[0].presence: presence: REQUIRED is not applied (Istio does not apply it either): a request without a token passes; an AuthorizationPolicy with requestPrincipals: [\"*\"] requires one")),
+                new Case("presence OPTIONAL", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', presence: OPTIONAL}]
+                        """, true, List.of()),
+                new Case("presence not in the enum", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', presence: ALWAYS}]
+                        """, false, List.of(P + "spec.jwtRules[0].presence: presence: ALWAYS (expected: OPTIONAL or REQUIRED)")),
                 new Case("neither jwksUri nor jwks", REFS + """
                           jwtRules: [{issuer: a}]
                         """, false, List.of(P + "spec.jwtRules[0].jwksUri: jwksUri: missing (expected: jwksUri or jwks; OpenID discovery of the issuer's keys is not supported)")),
+                new Case("OpenID discovery in a selector-based object: not applied here, so no error", """
+                          selector: {matchLabels: {app: b}}
+                          jwtRules: [{issuer: a}]
+                        """, true, List.of(W + "spec.selector: a waypoint applies RequestAuthentication through targetRefs only; this selector-based object is enforced by ztunnel or sidecars, not here")),
                 new Case("no issuer", REFS + """
                           jwtRules: [{jwksUri: 'https://a.example/jwks'}]
                         """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: missing (expected: the issuer (iss) of the tokens, such as https://accounts.example.com)")),
                 new Case("unknown rule field (a typo would widen what is accepted)", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', audience: [x]}]
-                        """, false, List.of(P + "spec.jwtRules[0].audience: audience: unknown field (expected: one of audiences, forwardOriginalToken, fromCookies, fromHeaders, fromParams, issuer, jwks, jwksUri, outputClaimToHeaders, outputPayloadToHeader, spaceDelimitedClaims, timeout)")),
+                        """, false, List.of(P + "spec.jwtRules[0].audience: audience: unknown field (expected: one of audiences, forwardOriginalToken, fromCookies, fromHeaders, fromParams, issuer, jwks, jwksUri, jwks_uri, outputClaimToHeaders, outputPayloadToHeader, presence, spaceDelimitedClaims, timeout)")),
                 new Case("unknown spec field", REFS + """
                           action: ALLOW
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks'}]
@@ -99,16 +118,16 @@ class RequestAuthenticationTranslatorTest {
                 new Case("audiences must be strings", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', audiences: [1, '']}]
                         """, false, List.of(
-                        P + "spec.jwtRules[0].audiences[0]: audiences[0]: 1 (expected: a non-empty string)",
+                        P + "spec.jwtRules[0].audiences[0]: audiences[0]: 1 (expected: a non-empty string; 1 unquoted is a number in YAML: quote it)",
                         P + "spec.jwtRules[0].audiences[1]: audiences[1]: \"\" (expected: a non-empty string)")),
                 new Case("selector and targetRefs", REFS + """
                           selector: {matchLabels: {app: b}}
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks'}]
                         """, false, List.of(P + "spec.selector: selector: {\"matchLabels\":{\"app\":\"b\"}} (expected: only one of selector or targetRefs)")),
-                new Case("targetRef and targetRefs: both used, warned", REFS + """
+                new Case("targetRef and targetRefs: refused, as Istio does", REFS + """
                           targetRef: {kind: Service, name: c}
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks'}]
-                        """, true, List.of(W + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} (expected: only one of targetRef or targetRefs; both are used)")),
+                        """, false, List.of(P + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} (expected: only one of targetRef or targetRefs)")),
                 new Case("selector-based: kept, not applied by a waypoint", """
                           selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: waypoint}}
                           jwtRules: [{issuer: a, jwks: '{"keys": []}'}]
@@ -134,6 +153,14 @@ class RequestAuthenticationTranslatorTest {
         assertThat(r.problems()).containsExactlyElementsOf(c.problems());
         assertThat(r.objects()).singleElement().satisfies(t -> assertThat(t.kept()).as("kept").isEqualTo(c.kept()));
         assertThat(r.resources().requestAuthentications()).hasSize(c.kept() ? 1 : 0);
+    }
+
+    @Test
+    void jwksUriUnderItsProtoNameIsTheJwksUri() {
+        Result r = translate(HEAD + "spec:\n" + REFS + "  jwtRules: [{issuer: a, jwks_uri: 'https://a.example/jwks'}]\n");
+
+        assertThat(r.resources().requestAuthentications()).singleElement().satisfies(ra ->
+                assertThat(ra.jwtRules().get(0).jwksUri()).isEqualTo("https://a.example/jwks"));
     }
 
     @Test

@@ -114,8 +114,8 @@ class ResourceTranslatorTest {
                             app.kubernetes.io/part-of: true
                             ok: "1"
                         """, false, List.of(
-                        "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string)",
-                        "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string)")),
+                        "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string; 1 unquoted is a number in YAML: quote it)",
+                        "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string; true unquoted is a boolean in YAML (as are yes, no, on and off): quote it)")),
                 new Case("not an object", """
                         - a
                         - b
@@ -187,7 +187,7 @@ class ResourceTranslatorTest {
                 new Case("selector value not a string", SVC + """
                         spec:
                           selector: {app: 7}
-                        """, false, List.of("m.yaml:1: Service default/a: spec.selector.app: app: 7 (expected: a string)")),
+                        """, false, List.of("m.yaml:1: Service default/a: spec.selector.app: app: 7 (expected: a string; 7 unquoted is a number in YAML: quote it)")),
                 new Case("pod IP malformed", """
                         apiVersion: v1
                         kind: Pod
@@ -632,5 +632,66 @@ class ResourceTranslatorTest {
                         new SourceRef("m.yaml", 1)),
                 new OtherResource("rbac.authorization.k8s.io/v1", "ClusterRole", new NamespacedName("", "reader"),
                         new SourceRef("m.yaml", 6)));
+    }
+
+    // ---- apiVersions: every version the CRDs serve (or a Gateway API release since v1.0 served) is read
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            gateway.networking.k8s.io/v1        | HTTPRoute       | HttpRouteSpec         | parentRefs: [{group: "", kind: Service, name: s}]
+            gateway.networking.k8s.io/v1beta1   | HTTPRoute       | HttpRouteSpec         | parentRefs: [{group: "", kind: Service, name: s}]
+            gateway.networking.k8s.io/v1        | GRPCRoute       | HttpRouteSpec         | parentRefs: [{group: "", kind: Service, name: s}]
+            gateway.networking.k8s.io/v1alpha2  | GRPCRoute       | HttpRouteSpec         | parentRefs: [{group: "", kind: Service, name: s}]
+            gateway.networking.k8s.io/v1        | Gateway         | GatewaySpec           | {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+            gateway.networking.k8s.io/v1beta1   | Gateway         | GatewaySpec           | {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+            gateway.networking.k8s.io/v1        | ReferenceGrant  | ReferenceGrantSpec    | {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: b}], to: [{group: "", kind: Service}]}
+            gateway.networking.k8s.io/v1beta1   | ReferenceGrant  | ReferenceGrantSpec    | {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: b}], to: [{group: "", kind: Service}]}
+            gateway.networking.k8s.io/v1alpha2  | ReferenceGrant  | ReferenceGrantSpec    | {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: b}], to: [{group: "", kind: Service}]}
+            gateway.networking.k8s.io/v1alpha2  | TCPRoute        | L4RouteSpec           | {rules: [{backendRefs: [{name: s, port: 1}]}]}
+            gateway.networking.k8s.io/v1        | TCPRoute        | L4RouteSpec           | {rules: [{backendRefs: [{name: s, port: 1}]}]}
+            gateway.networking.k8s.io/v1alpha2  | TLSRoute        | L4RouteSpec           | {rules: [{backendRefs: [{name: s, port: 1}]}]}
+            gateway.networking.k8s.io/v1alpha3  | TLSRoute        | L4RouteSpec           | {hostnames: [a.example], rules: [{backendRefs: [{name: s, port: 1}]}]}
+            gateway.networking.k8s.io/v1        | TLSRoute        | L4RouteSpec           | {hostnames: [a.example], rules: [{backendRefs: [{name: s, port: 1}]}]}
+            security.istio.io/v1                | AuthorizationPolicy | AuthorizationPolicySpec | {targetRefs: [{kind: Service, group: "", name: s}]}
+            security.istio.io/v1beta1           | AuthorizationPolicy | AuthorizationPolicySpec | {targetRefs: [{kind: Service, group: "", name: s}]}
+            security.istio.io/v1                | RequestAuthentication | RequestAuthenticationSpec | {targetRefs: [{kind: Service, group: "", name: s}]}
+            security.istio.io/v1beta1           | RequestAuthentication | RequestAuthenticationSpec | {targetRefs: [{kind: Service, group: "", name: s}]}
+            networking.istio.io/v1              | DestinationRule | DestinationRuleSpec   | {host: s}
+            networking.istio.io/v1beta1         | DestinationRule | DestinationRuleSpec   | {host: s}
+            networking.istio.io/v1alpha3        | DestinationRule | DestinationRuleSpec   | {host: s}
+            networking.istio.io/v1              | ServiceEntry    | ServiceEntrySpec      | {hosts: [a.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+            networking.istio.io/v1beta1         | ServiceEntry    | ServiceEntrySpec      | {hosts: [a.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+            networking.istio.io/v1alpha3        | ServiceEntry    | ServiceEntrySpec      | {hosts: [a.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+            networking.istio.io/v1              | WorkloadEntry   | WorkloadEntrySpec     | {address: 10.1.2.3}
+            networking.istio.io/v1beta1         | WorkloadEntry   | WorkloadEntrySpec     | {address: 10.1.2.3}
+            networking.istio.io/v1alpha3        | WorkloadEntry   | WorkloadEntrySpec     | {address: 10.1.2.3}
+            telemetry.istio.io/v1               | Telemetry       | TelemetrySpec         | {accessLogging: [{providers: [{name: envoy}]}]}
+            telemetry.istio.io/v1alpha1         | Telemetry       | TelemetrySpec         | {accessLogging: [{providers: [{name: envoy}]}]}
+            extensions.istio.io/v1alpha1        | WasmPlugin      | WasmPluginSpec        | {url: oci://ghcr.io/x/y:1, targetRefs: [{kind: Service, group: "", name: s}]}
+            """)
+    void everyServedApiVersionIsRead(String apiVersion, String kind, String record, String spec) {
+        String body = spec.startsWith("{") ? " " + spec : "\n  " + spec + "\n  rules: [{backendRefs: [{name: s, port: 1}]}]";
+        Result r = translate("apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata: {name: x, namespace: a}\nspec:"
+                + body + "\n");
+
+        assertThat(r.problems()).noneSatisfy(p -> assertThat(p).contains("apiVersion"));
+        assertThat(r.problems()).noneSatisfy(p -> assertThat(p).doesNotContain("warning").doesNotContain("note"));
+        assertThat(r.objects()).singleElement().satisfies(o -> assertThat(o.spec()).isNotNull()
+                .extracting(x -> x.getClass().getSimpleName()).isEqualTo(record));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            gateway.networking.k8s.io/v1alpha2  | HTTPRoute       | gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1
+            gateway.networking.k8s.io/v1alpha2  | Gateway         | gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1
+            networking.istio.io/v1alpha1        | DestinationRule | networking.istio.io/v1 or networking.istio.io/v1beta1 or networking.istio.io/v1alpha3
+            security.istio.io/v1alpha1          | AuthorizationPolicy | security.istio.io/v1 or security.istio.io/v1beta1
+            """)
+    void anUnservedApiVersionIsWarnedAndIgnored(String apiVersion, String kind, String expected) {
+        Result r = translate("apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata: {name: x, namespace: a}\nspec: {}\n");
+
+        assertThat(r.problems()).containsExactly("m.yaml:1: warning: " + kind + " a/x: apiVersion: apiVersion: " + apiVersion
+                + " (expected: " + expected + "; the object is ignored)");
+        assertThat(r.objects()).singleElement().satisfies(o -> assertThat(o.spec()).isInstanceOf(OtherResource.class));
     }
 }

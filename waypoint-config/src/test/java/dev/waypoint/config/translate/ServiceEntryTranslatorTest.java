@@ -172,7 +172,7 @@ class ServiceEntryTranslatorTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             no hosts               | addresses: [240.0.0.1]\\n  ports: [{number: 80, name: http}]                                        | spec.hosts: hosts: missing
-            a CIDR address         | hosts: [a.b]\\n  addresses: [10.0.0.0/8]\\n  ports: [{number: 80, name: http}]                    | spec.addresses[0]: addresses[0]: 10.0.0.0/8 (expected: an IP address (CIDR ranges
+            not a CIDR range       | hosts: [a.b]\\n  addresses: [10.0.0.0/33]\\n  ports: [{number: 80, name: http}]                   | spec.addresses[0]: addresses[0]: 10.0.0.0/33 (expected: an IP address or a CIDR range)
             DYNAMIC_DNS            | hosts: ['*.b.c']\\n  resolution: DYNAMIC_DNS\\n  ports: [{number: 80, name: http}]                 | DYNAMIC_DNS is not supported
             unknown resolution     | hosts: [a.b]\\n  resolution: MAGIC\\n  ports: [{number: 80, name: http}]                         | spec.resolution: resolution: MAGIC
             unknown location       | hosts: [a.b]\\n  location: MARS\\n  ports: [{number: 80, name: http}]                            | spec.location: location: MARS
@@ -194,5 +194,28 @@ class ServiceEntryTranslatorTest {
                 """ + "  " + spec.replace("\\n", "\n") + "\n");
         assertThat(r.resources().serviceEntries()).isEmpty();
         assertThat(r.problems()).anySatisfy(p -> assertThat(p).contains("ServiceEntry egress/se").contains(expected));
+    }
+
+    /** Istio's samples/external/github.yaml: ranges beside addresses; the ranges are dropped, said so, and the rest kept. */
+    @Test
+    void cidrRangesAreDroppedWithAWarningAndTheEntryKept() throws IOException {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: github-tcp, namespace: egress}
+                spec:
+                  hosts: [dummy.github.com]
+                  addresses: [13.229.188.59/32, 140.82.112.0/20, "2001:db8::1", "2001:db8::/32"]
+                  ports: [{name: tcp, number: 22, protocol: tcp}]
+                  location: MESH_EXTERNAL
+                """);
+
+        assertThat(r.problems()).containsExactly(
+                "r.yaml:1: warning: ServiceEntry egress/github-tcp: spec.addresses[1]: addresses[1]: 140.82.112.0/20 (expected: an IP address; "
+                        + "CIDR ranges are not matched by this waypoint yet, so the range is dropped and connections to it are not resolved to this entry)",
+                "r.yaml:1: warning: ServiceEntry egress/github-tcp: spec.addresses[3]: addresses[3]: 2001:db8::/32 (expected: an IP address; "
+                        + "CIDR ranges are not matched by this waypoint yet, so the range is dropped and connections to it are not resolved to this entry)");
+        assertThat(r.resources().serviceEntries()).singleElement().satisfies(se -> assertThat(se.addresses())
+                .containsExactly(HostPort.parseIp("13.229.188.59"), HostPort.parseIp("2001:db8::1")));
     }
 }

@@ -76,8 +76,9 @@ class YamlDirectorySourceTest {
     }
 
     @Test
-    void readsYamlAndYmlRecursivelyInPathOrderSkippingHiddenAndOtherFiles() throws IOException {
+    void readsYamlYmlAndJsonRecursivelyInPathOrderSkippingHiddenAndOtherFiles() throws IOException {
         write("b.yaml", "kind: B\n");
+        write("d.json", "{\"kind\": \"List\", \"items\": [{\"kind\": \"J\"}]}\n"); // kubectl get -o json
         write("a/z.yml", "kind: AZ\n");
         write("a/a.yaml", "kind: AA\n");
         write("notes.txt", "kind: Txt\n");
@@ -87,8 +88,8 @@ class YamlDirectorySourceTest {
 
         DirectoryContent c = new YamlDirectorySource(dir).read();
 
-        assertThat(c.files()).extracting(ManifestFile::path).containsExactly("a/a.yaml", "a/z.yml", "b.yaml", "c.yaml");
-        assertThat(objects(c)).containsExactly("AA@a/a.yaml:1", "AZ@a/z.yml:1", "B@b.yaml:1");
+        assertThat(c.files()).extracting(ManifestFile::path).containsExactly("a/a.yaml", "a/z.yml", "b.yaml", "c.yaml", "d.json");
+        assertThat(objects(c)).containsExactly("AA@a/a.yaml:1", "AZ@a/z.yml:1", "B@b.yaml:1", "J@d.json:1");
     }
 
     @Test

@@ -11,6 +11,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The reader builds its trees itself and parses with {@link ManifestYamlFactory} (issue 17); each
  * file must come out as the old reader ({@link ReferenceManifestReader}: stock factory,
  * {@code readTree}) made it: the same trees at the same lines, or the same error at the same line.
+ * Except for anchors, aliases and merge keys, which the old reader read as strings and fields named
+ * {@code <<} and the reader now resolves ({@code YamlManifestReaderTest}).
  */
 class YamlManifestReaderEquivalenceTest {
     static Stream<String> files() {
@@ -49,9 +51,6 @@ class YamlManifestReaderEquivalenceTest {
                 - an object
                 ---
                 plain scalar
-                ---
-                anchors: &a {k: v}
-                alias: *a
                 """,
                 "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports: [\n",
                 "apiVersion: v1\nkind: Service\n  metadata: x\n",
