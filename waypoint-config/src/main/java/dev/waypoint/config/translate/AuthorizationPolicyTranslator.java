@@ -28,9 +28,7 @@ import java.util.Set;
  * access).
  *
  * <p>A policy with a {@code selector}, or with no {@code targetRefs}, is valid and kept, with a
- * note: waypoints enforce only {@code targetRefs} policies (shared/spec/authz.md §1). Both a
- * {@code selector} and {@code targetRefs}, or {@code targetRef} and {@code targetRefs}, are an error,
- * as Istio's validation ({@code validateOneOfSelectorType}) and the CRD make them.
+ * note: waypoints enforce only {@code targetRefs} policies (shared/spec/authz.md §1).
  */
 final class AuthorizationPolicyTranslator {
     static final String DRY_RUN = "istio.io/dry-run";
@@ -76,11 +74,11 @@ final class AuthorizationPolicyTranslator {
         JsonNode selector = ctx.object(spec, "spec", "selector");
         PolicyTargetRefs.Read targets = PolicyTargetRefs.read(ctx, spec, "Service, Gateway or GatewayClass");
         List<PolicyTargetRef> refs = targets.refs();
-        if (selector != null && targets.written()) {
-            // CRD CEL rule "only one of targetRefs or selector can be set", and Istio's
-            // validateOneOfSelectorType: the API server refuses the object, so it is refused here
-            // too (a broken edit keeps the policy's last good version serving)
-            ctx.error("spec.selector", message("selector", render(selector), "only one of selector or targetRefs"));
+        if (selector != null && !refs.isEmpty()) {
+            // CRD CEL rule: "only one of targetRefs or selector can be set"; a waypoint goes by the
+            // targetRefs (policyattachment.go), so the policy is kept: dropping it would widen access
+            ctx.warning("spec.selector", message("selector", render(selector),
+                    "not together with targetRefs; the waypoint ignores the selector"));
         } else if (selector != null) {
             ctx.note("spec.selector", "a waypoint does not enforce selector policies (ztunnel or sidecars do); "
                     + "use targetRefs (Service, Gateway or GatewayClass istio-waypoint) to apply it here");

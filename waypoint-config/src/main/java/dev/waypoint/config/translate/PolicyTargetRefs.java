@@ -14,8 +14,8 @@ import java.util.Set;
  * The {@code targetRef} / {@code targetRefs} of an Istio policy object (AuthorizationPolicy,
  * RequestAuthentication; later Telemetry and WasmPlugin), read the same way for every kind:
  * {@code group}, {@code kind}, {@code name}, {@code namespace}; unknown keys are errors; the list
- * holds at most 16 entries (the CRDs' {@code maxItems}); the singular and the list together are an
- * error (Istio's validateOneOfSelectorType and the CRDs' CEL rule refuse them); a {@code namespace} other than the
+ * holds at most 16 entries (the CRDs' {@code maxItems}); the singular and the list together are
+ * warned about (the CRDs' CEL rule refuses them) and both used; a {@code namespace} other than the
  * policy's own attaches to nothing (warned).
  */
 final class PolicyTargetRefs {
@@ -45,10 +45,10 @@ final class PolicyTargetRefs {
         }
         List<JsonNode> many = ctx.list(spec, "spec", "targetRefs");
         if (single != null && !many.isEmpty()) {
-            // Istio's validateOneOfSelectorType ("only one of targetRefs or workloadSelector can be
-            // set" counts targetRef, targetRefs and selector) and the CRD refuse both: so does this
-            ctx.error("spec.targetRef", message("targetRef", ObjectContext.render(single),
-                    "only one of targetRef or targetRefs"));
+            // Istio's CRD refuses both; a manifest that has them still attaches through both (dropping
+            // the object could widen access when it is a DENY policy)
+            ctx.warning("spec.targetRef", message("targetRef", ObjectContext.render(single),
+                    "only one of targetRef or targetRefs; both are used"));
         }
         if (many.size() > MAX) {
             ctx.error("spec.targetRefs", message("targetRefs", many.size() + " entries", "at most " + MAX));

@@ -81,14 +81,10 @@ class AuthorizationPolicyTranslatorTest {
                         List.of(p + "spec.rules[0].when[0].key: key: missing (expected: an attribute such as request.headers[x-foo])")),
                 new Case("targetRef without kind", policy("targetRefs: [{name: b}]\n"), false,
                         List.of(p + "spec.targetRefs[0].kind: kind: missing (expected: a kind such as Service, Gateway or GatewayClass)")),
-                // Istio's validateOneOfSelectorType and the CRD's CEL rule refuse it: not loosened here
-                new Case("selector and targetRefs: refused, as Istio does", policy(REF + "selector: {matchLabels: {app: b}}\n"),
-                        false, List.of(p + "spec.selector: selector: "
-                                + "{\"matchLabels\":{\"app\":\"b\"}} (expected: only one of selector or targetRefs)")),
-                new Case("targetRef and targetRefs: refused, as Istio does",
-                        policy(REF + "targetRef: {kind: Service, name: c}\n"), false,
-                        List.of(p + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} "
-                                + "(expected: only one of targetRef or targetRefs)")),
+                new Case("selector and targetRefs: kept, the selector ignored", policy(REF + "selector: {matchLabels: {app: b}}\n"),
+                        true, List.of("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.selector: selector: "
+                                + "{\"matchLabels\":{\"app\":\"b\"}} (expected: not together with targetRefs; the waypoint "
+                                + "ignores the selector)")),
                 new Case("bad dry-run annotation", """
                         apiVersion: security.istio.io/v1beta1
                         kind: AuthorizationPolicy
@@ -124,7 +120,8 @@ class AuthorizationPolicyTranslatorTest {
                   namespace: ns1
                   annotations: {istio.io/dry-run: "true"}
                 spec:
-                  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}, {kind: Service, name: b}]
+                  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}
+                  targetRefs: [{kind: Service, name: b}]
                   action: DENY
                   rules:
                   - from:
@@ -139,7 +136,9 @@ class AuthorizationPolicyTranslatorTest {
                     - {key: "request.headers[x-foo]", values: [bar], notValues: [baz]}
                   - {}
                 """);
-        assertThat(r.problems()).isEmpty();
+        assertThat(r.problems()).containsExactly("p.yaml:1: warning: AuthorizationPolicy ns1/p: spec.targetRef: targetRef: "
+                + "{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"waypoint\"} "
+                + "(expected: only one of targetRef or targetRefs; both are used)");
         AuthorizationPolicySpec p = r.resources().authorizationPolicies().get(0);
         assertThat(p.action()).isEqualTo(Action.DENY);
         assertThat(p.dryRun()).isTrue();

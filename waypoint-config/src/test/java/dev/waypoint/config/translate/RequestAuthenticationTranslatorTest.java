@@ -124,10 +124,10 @@ class RequestAuthenticationTranslatorTest {
                           selector: {matchLabels: {app: b}}
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks'}]
                         """, false, List.of(P + "spec.selector: selector: {\"matchLabels\":{\"app\":\"b\"}} (expected: only one of selector or targetRefs)")),
-                new Case("targetRef and targetRefs: refused, as Istio does", REFS + """
+                new Case("targetRef and targetRefs: both used, warned", REFS + """
                           targetRef: {kind: Service, name: c}
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks'}]
-                        """, false, List.of(P + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} (expected: only one of targetRef or targetRefs)")),
+                        """, true, List.of(W + "spec.targetRef: targetRef: {\"kind\":\"Service\",\"name\":\"c\"} (expected: only one of targetRef or targetRefs; both are used)")),
                 new Case("selector-based: kept, not applied by a waypoint", """
                           selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: waypoint}}
                           jwtRules: [{issuer: a, jwks: '{"keys": []}'}]
