@@ -135,13 +135,21 @@ final class RequestAuthenticationTranslator {
         if (jwks != null) {
             checkJwks(ctx, jwks, path(p, "jwks"));
         }
-        // CRD CEL rule: "(has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1"
+        // CRD CEL rule: "(has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1".
+        // The API server refuses such a rule; one that exists anyway (a directory, admission off) is
+        // applied as istiod applies it: the inline jwks if any (policy_applier.go: "jwtPubKey :=
+        // jwtRule.Jwks; if jwtPubKey == "" { ... GetPublicKey(jwtRule.Issuer, jwtRule.JwksUri ...) }"),
+        // so the rule still verifies tokens instead of being dropped
         if ((jwksUri != null ? 1 : 0) + (legacyUri != null ? 1 : 0) + (jwks != null ? 1 : 0) > 1) {
-            ctx.error(p, message("jwtRules", "more than one of jwks, jwksUri and jwks_uri",
-                    "only one of jwks or jwksUri can be set"));
+            ctx.warning(p, message("jwtRules", "more than one of jwks, jwksUri and jwks_uri",
+                    "only one of jwks or jwksUri can be set; " + (jwks != null ? "the inline jwks is used"
+                            : "jwksUri is used")));
         }
         if (jwksUri == null) {
             jwksUri = legacyUri;
+        }
+        if (jwks != null) {
+            jwksUri = null;
         }
         presence(ctx, n, p);
         if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty()) && appliedHere) {

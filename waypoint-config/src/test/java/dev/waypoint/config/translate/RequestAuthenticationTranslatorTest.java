@@ -65,9 +65,12 @@ class RequestAuthenticationTranslatorTest {
                 new Case("jwks_uri, the proto name the CRD also lists", REFS + """
                           jwtRules: [{issuer: a, jwks_uri: 'https://a.example/jwks'}]
                         """, true, List.of()),
-                new Case("jwks and jwksUri (CRD CEL: only one)", REFS + """
+                new Case("jwks and jwksUri (CRD CEL: only one): kept with the inline jwks, as istiod applies it", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', jwks: '{"keys": []}'}]
-                        """, false, List.of(P + "spec.jwtRules[0]: jwtRules: more than one of jwks, jwksUri and jwks_uri (expected: only one of jwks or jwksUri can be set)")),
+                        """, true, List.of(W + "spec.jwtRules[0]: jwtRules: more than one of jwks, jwksUri and jwks_uri (expected: only one of jwks or jwksUri can be set; the inline jwks is used)")),
+                new Case("jwksUri and jwks_uri: kept with jwksUri", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', jwks_uri: 'https://b.example/jwks'}]
+                        """, true, List.of(W + "spec.jwtRules[0]: jwtRules: more than one of jwks, jwksUri and jwks_uri (expected: only one of jwks or jwksUri can be set; jwksUri is used)")),
                 new Case("presence REQUIRED: kept, not applied (as in Istio)", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', presence: REQUIRED}]
                         """, true, List.of(W + "spec.jwtRules[0].presence: presence: REQUIRED is not applied (Istio does not apply it either): a request without a token passes; an AuthorizationPolicy with requestPrincipals: [\"*\"] requires one")),
@@ -161,6 +164,17 @@ class RequestAuthenticationTranslatorTest {
 
         assertThat(r.resources().requestAuthentications()).singleElement().satisfies(ra ->
                 assertThat(ra.jwtRules().get(0).jwksUri()).isEqualTo("https://a.example/jwks"));
+    }
+
+    @Test
+    void withBothJwksAndJwksUriTheInlineKeysAreTheOnesUsed() {
+        Result r = translate(HEAD + "spec:\n" + REFS
+                + "  jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', jwks: '{\"keys\": []}'}]\n");
+
+        assertThat(r.resources().requestAuthentications()).singleElement().satisfies(ra -> {
+            assertThat(ra.jwtRules().get(0).jwks()).isEqualTo("{\"keys\": []}");
+            assertThat(ra.jwtRules().get(0).jwksUri()).as("nothing fetched").isNull();
+        });
     }
 
     @Test
