@@ -135,6 +135,14 @@ class LocalityLbTest {
         assertThat(LocalityPlan.of(spec, SELF, endpoints("us-west/zone1/sub1"))).isNull();
     }
 
+    @Test
+    void failoverWithEveryEndpointInOnePriorityChangesNothing() {
+        // Istio's default mesh setting over pods without topology labels, or all in one locality
+        assertThat(LocalityPlan.of(DEFAULT, SELF, endpoints("", ""))).isNull();
+        assertThat(LocalityPlan.of(DEFAULT, Locality.NONE, endpoints("us-east/zone1", "us-west/zone2"))).isNull();
+        assertThat(LocalityPlan.of(DEFAULT, SELF, endpoints("us-west/zone1/sub1", "us-east/zone1"))).isNotNull();
+    }
+
     // --- failover through Upstreams.pick, on an injected clock ---
 
     final LbFixtures.FakeClock clock = new LbFixtures.FakeClock();
