@@ -1,5 +1,6 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
 import io.netty.bootstrap.Bootstrap;
@@ -11,8 +12,8 @@ import java.time.Duration;
 
 /**
  * How the upstream connections of one Service port are opened and reused: the waypoint's defaults
- * ({@link UpstreamSettings}) with the DestinationRule {@code connectionPool} fields written over
- * them. Part of the pool key, so Service ports with different options never share a connection.
+ * ({@link UpstreamSettings}), the MeshConfig's {@code connectTimeout} and {@code tcpKeepalive}
+ * over them, and the DestinationRule {@code connectionPool} fields written over those. Part of the pool key, so Service ports with different options never share a connection.
  *
  * @param connectTimeout TCP connect to a plaintext endpoint ({@code tcp.connectTimeout}; HBONE
  *        connections are shared by every Service of a pod and keep the waypoint's timeout)
@@ -21,17 +22,56 @@ import java.time.Duration;
  * @param maxRequestsPerConnection requests one connection carries before it is not reused
  *        ({@code http.maxRequestsPerConnection}), 0 for no limit
  * @param tls TLS origination on plaintext sockets (a DestinationRule {@code tls}), or null
+ * @param hboneConnectTimeout the connect timeout of a new HBONE connection (MeshConfig
+ *        {@code connectTimeout}), or null for the waypoint's ({@link UpstreamSettings#connectTimeout()})
  */
 record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis,
-                         int maxRequestsPerConnection, UpstreamTls tls) {
+                         int maxRequestsPerConnection, UpstreamTls tls, Duration hboneConnectTimeout) {
 
     ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis, int maxRequestsPerConnection) {
-        this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, null);
+        this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, null, null);
+    }
+
+    ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis, int maxRequestsPerConnection,
+                      UpstreamTls tls) {
+        this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, tls, null);
     }
 
     /** The waypoint's defaults. */
     static ConnectionOptions defaults(UpstreamSettings settings) {
         return new ConnectionOptions(settings.connectTimeout(), null, settings.httpIdleTimeout().toMillis(), 0);
+    }
+
+    /**
+     * The waypoint's defaults under a MeshConfig: its {@code connectTimeout} (when written) for
+     * every connection, plaintext and HBONE, and its {@code tcpKeepalive} on plaintext sockets.
+     * Istio sets the mesh {@code ConnectTimeout} on every cluster ({@code applyDefaultConnectionPool}
+     * in {@code pilot/pkg/networking/core/cluster_traffic_policy.go}), the waypoint's
+     * {@code connect_originate} HBONE cluster included ({@code buildConnectOriginate},
+     * {@code cluster_waypoint.go}), and the mesh {@code TcpKeepalive} on every cluster before a
+     * DestinationRule's ({@code applyTCPKeepalive}, {@code cluster.go}); the HBONE cluster gets no
+     * keepalive from it (our HBONE sockets keep SO_KEEPALIVE with the system's settings, and the
+     * HTTP/2 PINGs of {@link UpstreamSettings#keepaliveInterval()}).
+     */
+    static ConnectionOptions defaults(UpstreamSettings settings, MeshConfigSpec mesh) {
+        Duration connect = mesh.connectTimeout();
+        return new ConnectionOptions(connect != null ? connect : settings.connectTimeout(), mesh.tcpKeepalive(),
+                settings.httpIdleTimeout().toMillis(), 0, null, connect);
+    }
+
+    /**
+     * A DestinationRule's {@code tcpKeepalive} written over the mesh's field by field, as Istio's
+     * {@code applyTCPKeepalive} does ("Apply mesh wide TCP keepalive if available", then
+     * "Apply/Override individual attributes with DestinationRule TCP keepalive if set":
+     * {@code setKeepAliveSettings} writes only {@code probes > 0} and the durations that are set).
+     * Null when neither is set.
+     */
+    static TcpKeepaliveSpec keepalive(TcpKeepaliveSpec mesh, TcpKeepaliveSpec rule) {
+        if (mesh == null || rule == null) {
+            return rule != null ? rule : mesh;
+        }
+        return new TcpKeepaliveSpec(rule.probes() > 0 ? rule.probes() : mesh.probes(),
+                rule.time() != null ? rule.time() : mesh.time(), rule.interval() != null ? rule.interval() : mesh.interval());
     }
 
     /** {@code defaults} with what {@code pool} writes (null: the defaults). */
@@ -46,11 +86,16 @@ record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, lo
             return defaults;
         }
         if (pool == null) {
-            return new ConnectionOptions(defaults.connectTimeout, null, defaults.idleMillis, 0, tls);
+            return new ConnectionOptions(defaults.connectTimeout, defaults.keepalive, defaults.idleMillis, 0, tls,
+                    defaults.hboneConnectTimeout);
         }
+        // "if settings.Tcp.ConnectTimeout != nil { mc.cluster.ConnectTimeout = settings.Tcp.ConnectTimeout }"
+        // over the mesh's (applyConnectionPool); the HBONE connection keeps the mesh's, as Istio's
+        // connect_originate cluster does
         return new ConnectionOptions(pool.connectTimeout() != null ? pool.connectTimeout() : defaults.connectTimeout,
-                pool.tcpKeepalive(), pool.idleTimeout() != null ? pool.idleTimeout().toMillis() : defaults.idleMillis,
-                pool.maxRequestsPerConnection(), tls);
+                keepalive(defaults.keepalive, pool.tcpKeepalive()),
+                pool.idleTimeout() != null ? pool.idleTimeout().toMillis() : defaults.idleMillis,
+                pool.maxRequestsPerConnection(), tls, defaults.hboneConnectTimeout);
     }
 
     /**

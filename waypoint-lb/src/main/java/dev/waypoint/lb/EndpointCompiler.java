@@ -111,7 +111,7 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
                 }
             }
         }
-        return new EndpointTable(Map.copyOf(out), Map.copyOf(meshPods), Map.copyOf(policies));
+        return new EndpointTable(Map.copyOf(out), Map.copyOf(meshPods), Map.copyOf(policies), resources.meshConfig());
     }
 
     private static Endpoint endpoint(InetAddress ip, int port, PodSpec pod, Boolean mesh, String td) {

@@ -3,6 +3,8 @@ package dev.waypoint.lb;
 import dev.waypoint.model.SnapshotPart;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.MeshConfigSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -25,6 +27,7 @@ public final class EndpointTable {
     private final Map<NamespacedName, Boolean> meshPods;
     private final Set<HostPort> addresses;
     private final Map<Key, LbPolicy> policies;
+    private final MeshConfigSpec mesh;
 
     EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods) {
         this(byServicePort, meshPods, Map.of());
@@ -32,6 +35,13 @@ public final class EndpointTable {
 
     EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods,
                   Map<Key, LbPolicy> policies) {
+        this(byServicePort, meshPods, policies, MeshConfigSpec.DEFAULT);
+    }
+
+    /** @param mesh the mesh config the policies were compiled under (for the config dump) */
+    EndpointTable(Map<Key, List<Endpoint>> byServicePort, Map<NamespacedName, Boolean> meshPods,
+                  Map<Key, LbPolicy> policies, MeshConfigSpec mesh) {
+        this.mesh = mesh;
         this.byServicePort = byServicePort;
         this.meshPods = meshPods;
         this.policies = policies;
@@ -58,8 +68,26 @@ public final class EndpointTable {
     /** For the config dump: {@code "ns/name:port" -> {destinationRule, loadBalancer, outlierDetection}}. */
     public Map<String, Map<String, Object>> debugPolicies() {
         Map<String, Map<String, Object>> out = new java.util.TreeMap<>();
-        policies.forEach((k, v) -> out.put(k.service() + ":" + k.port(), v.debug()));
+        policies.forEach((k, v) -> out.put(k.service() + ":" + k.port(), v.debug(mesh)));
         return out;
+    }
+
+    /**
+     * For the config dump: the MeshConfig's upstream defaults in force, for every port without a
+     * DestinationRule that sets them ({@code connectTimeout}, {@code tcpKeepalive},
+     * {@code localityLbSetting}), each with where it comes from.
+     */
+    public Map<String, Object> debugDefaults() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("connectTimeout", LbPolicy.connectTimeout(mesh, null));
+        m.put("tcpKeepalive", LbPolicy.keepalive(mesh, null));
+        TrafficPolicySpec.LocalityLbSpec l = mesh.effectiveLocalityLbSetting();
+        m.put("localityLbSetting", (!l.enabled() ? "disabled"
+                : l.distribute().isEmpty() ? "failover" + (l.failoverPriority().isEmpty() ? "" : " by " + l.failoverPriority())
+                        + (l.failover().isEmpty() ? "" : " " + l.failover()) + " (ports with outlierDetection)"
+                : "distribute " + l.distribute())
+                + (mesh.localityLbSetting() == null ? " (Istio's default)" : " (MeshConfig)"));
+        return m;
     }
 
     /** Every ready endpoint of every Service port (slow start dates new ones from their first generation). */

@@ -1,5 +1,6 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.traffic.TrafficPolicySpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
@@ -10,7 +11,8 @@ import java.util.Map;
  * The compiled traffic policy of one Service port: what a DestinationRule says, merged with its
  * {@code portLevelSettings} for that port.
  *
- * @param rule the DestinationRule it comes from
+ * @param rule the DestinationRule it comes from, or null (no rule: only the MeshConfig's
+ *        {@code localityLbSetting} applies)
  * @param balancer the algorithm, or null when the rule sets none (the waypoint's default, LEAST_REQUEST)
  * @param outlier outlier detection, or null (none: Istio's default)
  * @param pool the connectionPool limits, or null (none: Istio's default, effectively unlimited)
@@ -44,9 +46,41 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
                 ? pool.maxConnections() + pool.http1MaxPendingRequests() : 0;
     }
 
+    /**
+     * {@link #debug()} with the connection settings in force under {@code mesh}: the effective
+     * {@code connectTimeout} and {@code tcpKeepalive} of plaintext connections, and where each comes from.
+     */
+    Map<String, Object> debug(MeshConfigSpec mesh) {
+        Map<String, Object> m = debug();
+        m.put("connectTimeout", connectTimeout(mesh, pool));
+        m.put("tcpKeepalive", keepalive(mesh, pool));
+        return m;
+    }
+
+    /** The connect timeout in force and its source: the rule's, the MeshConfig's, or Istio's default. */
+    static String connectTimeout(MeshConfigSpec mesh, TrafficPolicySpec.ConnectionPoolSpec pool) {
+        if (pool != null && pool.connectTimeout() != null) {
+            return pool.connectTimeout() + " (DestinationRule; HBONE connections: " + mesh.effectiveConnectTimeout() + ")";
+        }
+        return mesh.effectiveConnectTimeout() + (mesh.connectTimeout() != null ? " (MeshConfig)" : " (Istio's default)");
+    }
+
+    /** The TCP keepalive in force (the rule's written over the mesh's, field by field) and its source. */
+    static String keepalive(MeshConfigSpec mesh, TrafficPolicySpec.ConnectionPoolSpec pool) {
+        TrafficPolicySpec.TcpKeepaliveSpec rule = pool == null ? null : pool.tcpKeepalive();
+        TrafficPolicySpec.TcpKeepaliveSpec k = ConnectionOptions.keepalive(mesh.tcpKeepalive(), rule);
+        if (k == null) {
+            return "off";
+        }
+        String from = rule == null ? "MeshConfig" : mesh.tcpKeepalive() == null ? "DestinationRule"
+                : "DestinationRule over MeshConfig";
+        return "probes=" + (k.probes() > 0 ? k.probes() : "system") + " time=" + (k.time() != null ? k.time() : "system")
+                + " interval=" + (k.interval() != null ? k.interval() : "system") + " (" + from + ")";
+    }
+
     Map<String, Object> debug() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("destinationRule", rule.toString());
+        m.put("destinationRule", rule == null ? "none" : rule.toString());
         m.put("loadBalancer", balancer == null ? "default (LEAST_REQUEST)" : balancer.describe());
         if (outlier != null) {
             m.put("outlierDetection", Map.of("consecutive5xxErrors", outlier.consecutive5xxErrors(),

@@ -13,11 +13,23 @@ final class LocalityLb {
 
     private final LocalityLbSpec spec;
     private final List<Endpoint> endpoints;
+    /** The MeshConfig's {@code localityLbSetting} (the port's DestinationRule has none). */
+    private final boolean fromMesh;
     private volatile Built built;
 
     LocalityLb(LocalityLbSpec spec, List<Endpoint> endpoints) {
+        this(spec, endpoints, false);
+    }
+
+    LocalityLb(LocalityLbSpec spec, List<Endpoint> endpoints, boolean fromMesh) {
         this.spec = spec;
         this.endpoints = endpoints;
+        this.fromMesh = fromMesh;
+    }
+
+    /** Whether the setting is the MeshConfig's rather than a DestinationRule's. */
+    boolean fromMesh() {
+        return fromMesh;
     }
 
     LocalityLbSpec spec() {
@@ -35,9 +47,9 @@ final class LocalityLb {
     }
 
     String describe() {
-        return spec.distribute().isEmpty()
+        return (spec.distribute().isEmpty()
                 ? "failover" + (spec.failoverPriority().isEmpty() ? "" : " by " + spec.failoverPriority())
                         + (spec.failover().isEmpty() ? "" : " " + spec.failover())
-                : "distribute " + spec.distribute();
+                : "distribute " + spec.distribute()) + (fromMesh ? " (MeshConfig)" : "");
     }
 }

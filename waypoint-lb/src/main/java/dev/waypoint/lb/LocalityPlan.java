@@ -40,7 +40,10 @@ final class LocalityPlan {
         this.weights = weights;
     }
 
-    /** The plan, or null when {@code spec} changes nothing (no endpoints, or no distribute entry from here). */
+    /**
+     * The plan, or null when {@code spec} changes nothing (no endpoints, no distribute entry from
+     * here, or failover with every endpoint in one priority).
+     */
     static LocalityPlan of(LocalityLbSpec spec, Locality self, List<Endpoint> endpoints) {
         if (endpoints.isEmpty()) {
             return null;
@@ -51,6 +54,12 @@ final class LocalityPlan {
         Map<Integer, List<Endpoint>> byPriority = new java.util.TreeMap<>();
         for (Endpoint e : endpoints) {
             byPriority.computeIfAbsent(priority(spec, self, Locality.of(e.pod())), k -> new ArrayList<>()).add(e);
+        }
+        if (byPriority.size() == 1) {
+            // one priority takes all the load whatever its health (Envoy normalizes it to 100 %):
+            // the plan would change nothing. The common case of Istio's default mesh setting
+            // (localities unknown, or all endpoints in one), so those picks skip the plan.
+            return null;
         }
         List<List<Endpoint>> groups = new ArrayList<>();
         byPriority.values().forEach(g -> groups.add(List.copyOf(g)));

@@ -41,6 +41,12 @@ final class TrafficPolicyCompiler {
     private final Set<DestinationRuleSpec> hashOnDnsWarned = new HashSet<>();
     private final Diagnostics diagnostics;
 
+    /**
+     * MeshConfig {@code localityLbSetting} (Istio's default when not written: enabled, no
+     * failover or distribute), for ports whose rule has none.
+     */
+    private final TrafficPolicySpec.LocalityLbSpec meshLocality;
+
     /** Rules per ServiceEntry (by its name), for entries' hosts. */
     private final Map<NamespacedName, DestinationRuleSpec> byEntry = new HashMap<>();
 
@@ -56,6 +62,7 @@ final class TrafficPolicyCompiler {
      */
     TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics, boolean entries) {
         this.diagnostics = diagnostics;
+        this.meshLocality = resources.meshConfig().effectiveLocalityLbSetting();
         Set<NamespacedName> services = new HashSet<>();
         resources.services().forEach(s -> services.add(s.name()));
         // "host: ... a service from the service registry (Kubernetes services, ServiceEntry hosts)"
@@ -143,7 +150,37 @@ final class TrafficPolicyCompiler {
     /** The policy of {@code svc}'s {@code port} over {@code endpoints}, or null when no rule applies. */
     LbPolicy compile(ServiceSpec svc, ServicePortSpec port, List<Endpoint> endpoints) {
         DestinationRuleSpec dr = byService.get(svc.name());
-        return dr == null ? null : compile(dr, port, endpoints, false);
+        return dr == null ? meshOnly(endpoints) : compile(dr, port, endpoints, false);
+    }
+
+    /**
+     * A port no rule speaks for: only the MeshConfig {@code localityLbSetting}'s {@code distribute}
+     * can apply (Istio's {@code GetEffectiveLbSetting} falls back to the mesh setting; failover
+     * needs outlier detection, which such a port has none of), else null (the defaults).
+     */
+    private LbPolicy meshOnly(List<Endpoint> endpoints) {
+        LocalityLb locality = meshLocality(null, endpoints);
+        return locality == null ? null : new LbPolicy(null, null, null, null, null, locality);
+    }
+
+    /**
+     * The MeshConfig {@code localityLbSetting} for a port whose rule writes none, as Istio's
+     * {@code GetEffectiveLbSetting} ({@code pilot/pkg/networking/core/loadbalancer/loadbalancer.go})
+     * resolves it: "if meshLocality.GetEnabled() != nil && !meshLocality.GetEnabled().Value { return nil }".
+     * Then {@code LocalityLBSettings.ApplyToCluster} / {@code ApplyLocalityLoadBalancer}: distribute
+     * always; failover ("Failover should only be applied with outlier detection, or traffic will
+     * never failover") only with the port's {@code outlierDetection} — so, with Istio's default mesh
+     * setting (enabled), a rule with outlier detection gets the default locality failover. No
+     * warning here: the mesh setting is meant for every port, and most have no outlier detection.
+     */
+    private LocalityLb meshLocality(OutlierDetectionSpec od, List<Endpoint> endpoints) {
+        if (!meshLocality.enabled()) {
+            return null;
+        }
+        if (meshLocality.distribute().isEmpty() && od == null) {
+            return null;
+        }
+        return new LocalityLb(meshLocality, endpoints, true);
     }
 
     /**
@@ -182,7 +219,7 @@ final class TrafficPolicyCompiler {
             }
         }
         if (lb == null && od == null && pool == null && tls == null) {
-            return null;
+            return dns ? null : meshOnly(endpoints);
         }
         if (dns && lb != null && lb.consistentHash() != null) {
             if (hashOnDnsWarned.add(dr)) {
@@ -203,8 +240,12 @@ final class TrafficPolicyCompiler {
      */
     private LocalityLb locality(DestinationRuleSpec dr, LoadBalancerSpec lb, OutlierDetectionSpec od, List<Endpoint> endpoints,
                                 boolean dns) {
-        if (lb == null || lb.locality() == null || !lb.locality().enabled()) {
-            return null;
+        if (lb == null || lb.locality() == null) {
+            // the rule says nothing: the mesh's applies (not to DNS endpoints: they have no locality)
+            return dns ? null : meshLocality(od, endpoints);
+        }
+        if (!lb.locality().enabled()) {
+            return null; // the rule's enabled: false turns it off, the mesh's too (GetEffectiveLbSetting)
         }
         if (dns) {
             // DNS answers carry no pod labels, and the plan is built over a fixed endpoint list

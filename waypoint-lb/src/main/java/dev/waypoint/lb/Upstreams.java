@@ -372,7 +372,43 @@ public final class Upstreams {
         if (outcome != null) {
             outcome.endpoint(endpoint.address().authority(), endpoint.pod());
         }
-        return connect(endpoint, tunnel, loop);
+        return connect(endpoint, tunnel, loop, tcpOptions(snapshot, backend));
+    }
+
+    /**
+     * A TCP tunnel's connection options: the MeshConfig defaults with the DestinationRule's
+     * {@code connectionPool} (connect timeout, keepalive) over them; TLS origination stays an
+     * HTTP-only feature here, as before.
+     */
+    private ConnectionOptions tcpOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        LbPolicy policy = policyOf(snapshot, backend);
+        ConnectionOptions base = meshDefaults(snapshot);
+        return policy == null ? base : ConnectionOptions.of(base, policy.pool(), null);
+    }
+
+    /** The cached MeshConfig defaults, and the mesh config they were built for. */
+    private record MeshDefaults(dev.waypoint.model.mesh.MeshConfigSpec mesh, ConnectionOptions options) {}
+
+    /** Written by whichever loop first sees a new mesh config; a lost race builds an equal value again. */
+    private volatile MeshDefaults meshDefaults;
+
+    /**
+     * The connection options of a port without a DestinationRule {@code connectionPool}: the
+     * waypoint's defaults with the snapshot's MeshConfig {@code connectTimeout} and
+     * {@code tcpKeepalive} ({@link ConnectionOptions#defaults(UpstreamSettings, dev.waypoint.model.mesh.MeshConfigSpec)}),
+     * built once per mesh config (not per request).
+     */
+    ConnectionOptions meshDefaults(ConfigSnapshot snapshot) {
+        dev.waypoint.model.mesh.MeshConfigSpec mesh = snapshot.resources().meshConfig();
+        if (mesh.connectTimeout() == null && mesh.tcpKeepalive() == null) {
+            return defaultOptions;
+        }
+        MeshDefaults d = meshDefaults;
+        if (d == null || d.mesh() != mesh) {
+            d = new MeshDefaults(mesh, ConnectionOptions.defaults(settings, mesh));
+            meshDefaults = d;
+        }
+        return d.options();
     }
 
     /**
@@ -385,11 +421,12 @@ public final class Upstreams {
 
     /**
      * The connection options of {@code backend}'s Service port: its DestinationRule's
-     * {@code connectionPool} over the waypoint's defaults ({@link ConnectionOptions}).
+     * {@code connectionPool} over the MeshConfig defaults over the waypoint's ({@link ConnectionOptions}).
      */
     ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
         LbPolicy policy = policyOf(snapshot, backend);
-        return policy == null ? defaultOptions : ConnectionOptions.of(defaultOptions, policy.pool(), policy.tls());
+        ConnectionOptions base = meshDefaults(snapshot);
+        return policy == null ? base : ConnectionOptions.of(base, policy.pool(), policy.tls());
     }
 
     /**
@@ -428,8 +465,13 @@ public final class Upstreams {
     Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
         if (endpoint.inMesh()) {
             HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
-            return hbone.connect(loop, new HboneKey(ztunnel, endpoint.identity()), endpoint.address().authority(),
-                    connectHeaders(tunnel));
+            HboneKey key = new HboneKey(ztunnel, endpoint.identity());
+            if (options.hboneConnectTimeout() != null) {
+                // MeshConfig connectTimeout: Istio's connect_originate cluster takes the mesh's
+                return hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel),
+                        options.hboneConnectTimeout());
+            }
+            return hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel));
         }
         Promise<Channel> result = loop.newPromise();
         Bootstrap b = new Bootstrap()

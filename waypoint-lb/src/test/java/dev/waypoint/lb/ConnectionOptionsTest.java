@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
 import dev.waypoint.testing.EchoServer;
@@ -106,6 +107,101 @@ class ConnectionOptionsTest {
         assertThat(upstreams.connectionOptions(ConnectionPoolTest.snapshot(
                 pool(2, 0, Duration.ofSeconds(3), null, null)), LbFixtures.BACKEND))
                 .isEqualTo(new ConnectionOptions(Duration.ofSeconds(10), null, 3_000, 2));
+    }
+
+    // --- MeshConfig connectTimeout and tcpKeepalive under the DestinationRule's ---
+
+    static ConfigSnapshot meshSnapshot(Duration connect, TcpKeepaliveSpec ka, ConnectionPoolSpec pool) {
+        List<dev.waypoint.model.traffic.DestinationRuleSpec> rules = pool == null ? List.of()
+                : List.of(new dev.waypoint.model.traffic.DestinationRuleSpec(
+                        new dev.waypoint.model.mesh.NamespacedName("apps", "web"), "web", List.of(),
+                        new dev.waypoint.model.traffic.TrafficPolicySpec(null, null, List.of(), pool), List.of(),
+                        dev.waypoint.model.SourceRef.NONE));
+        MeshConfigSpec mesh = new MeshConfigSpec(dev.waypoint.model.SourceRef.NONE, null, List.of(), null, List.of(),
+                MeshConfigSpec.DefaultProviders.NONE, null, null, MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null,
+                null, null, connect, ka, null);
+        return ConfigSnapshot.compile(1, LbFixtures.resources(LbFixtures.pods(1), rules).toBuilder().meshConfig(mesh).build(),
+                List.of(new EndpointCompiler()), new dev.waypoint.model.Diagnostics());
+    }
+
+    static final Duration S3 = Duration.ofSeconds(3);
+    static final Duration MS250 = Duration.ofMillis(250);
+    static final Duration S10 = Duration.ofSeconds(10);
+    static final TcpKeepaliveSpec MESH_KA = new TcpKeepaliveSpec(5, Duration.ofSeconds(60), Duration.ofSeconds(20));
+
+    /**
+     * @param meshConnect MeshConfig {@code connectTimeout} (null: not written)
+     * @param meshKa MeshConfig {@code tcpKeepalive}
+     * @param pool the DestinationRule's connectionPool (null: no rule)
+     * @param expected the options a request to the port gets
+     */
+    record MeshCase(String name, Duration meshConnect, TcpKeepaliveSpec meshKa, ConnectionPoolSpec pool,
+                    ConnectionOptions expected) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static List<MeshCase> meshCases() {
+        return List.of(
+                new MeshCase("nothing written: the waypoint's defaults", null, null, null,
+                        new ConnectionOptions(S10, null, 60_000, 0, null, null)),
+                new MeshCase("mesh connectTimeout, no rule: plaintext and HBONE", S3, null, null,
+                        new ConnectionOptions(S3, null, 60_000, 0, null, S3)),
+                new MeshCase("mesh connectTimeout, rule with only admission limits", S3, null, new ConnectionPoolSpec(1, 1, 1),
+                        new ConnectionOptions(S3, null, 60_000, 0, null, S3)),
+                new MeshCase("rule connectTimeout wins (HBONE keeps the mesh's)", S3, null, pool(0, 0, null, MS250, null),
+                        new ConnectionOptions(MS250, null, 60_000, 0, null, S3)),
+                new MeshCase("rule connectTimeout, no mesh value", null, null, pool(0, 0, null, MS250, null),
+                        new ConnectionOptions(MS250, null, 60_000, 0, null, null)),
+                new MeshCase("mesh keepalive, no rule", null, MESH_KA, null,
+                        new ConnectionOptions(S10, MESH_KA, 60_000, 0, null, null)),
+                new MeshCase("mesh keepalive under a rule without one", null, MESH_KA, pool(2, 0, null, null, null),
+                        new ConnectionOptions(S10, MESH_KA, 60_000, 2, null, null)),
+                new MeshCase("rule keepalive written over the mesh's field by field", null, MESH_KA,
+                        pool(0, 0, null, null, new TcpKeepaliveSpec(0, Duration.ofSeconds(7), null)),
+                        new ConnectionOptions(S10, new TcpKeepaliveSpec(5, Duration.ofSeconds(7), Duration.ofSeconds(20)),
+                                60_000, 0, null, null)),
+                new MeshCase("rule keepalive all fields: the rule's", null, MESH_KA,
+                        pool(0, 0, null, null, new TcpKeepaliveSpec(2, Duration.ofSeconds(1), Duration.ofSeconds(2))),
+                        new ConnectionOptions(S10, new TcpKeepaliveSpec(2, Duration.ofSeconds(1), Duration.ofSeconds(2)),
+                                60_000, 0, null, null)),
+                new MeshCase("empty rule keepalive: SO_KEEPALIVE with the mesh's values", null, MESH_KA,
+                        pool(0, 0, null, null, new TcpKeepaliveSpec(0, null, null)),
+                        new ConnectionOptions(S10, MESH_KA, 60_000, 0, null, null)),
+                new MeshCase("rule keepalive, no mesh keepalive", S3, null,
+                        pool(0, 0, null, null, new TcpKeepaliveSpec(0, null, Duration.ofSeconds(4))),
+                        new ConnectionOptions(S3, new TcpKeepaliveSpec(0, null, Duration.ofSeconds(4)), 60_000, 0, null, S3)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("meshCases")
+    void meshDefaultsUnderTheRule(MeshCase c) {
+        ConfigSnapshot snap = meshSnapshot(c.meshConnect(), c.meshKa(), c.pool());
+        ConnectionOptions got = upstreams.connectionOptions(snap, LbFixtures.BACKEND);
+        assertThat(got).isEqualTo(c.expected());
+        if (c.pool() == null) {
+            // built once per mesh config, not per request
+            assertThat(upstreams.connectionOptions(snap, LbFixtures.BACKEND)).isSameAs(got);
+        }
+    }
+
+    @Test
+    void meshConnectTimeoutAndKeepaliveAreOnTheSocket() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = upstreams.connectionOptions(
+                meshSnapshot(Duration.ofMillis(1500), new TcpKeepaliveSpec(6, Duration.ofSeconds(45), Duration.ofSeconds(9)), null),
+                LbFixtures.BACKEND);
+        Channel c = exchange(pool, backendEndpoint(), false, options);
+        assertThat(c.config().getConnectTimeoutMillis()).isEqualTo(1500);
+        assertThat(c.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
+        if (EventLoops.nativeTransport()) {
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPIDLE)).isEqualTo(45);
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPINTVL)).isEqualTo(9);
+            assertThat(c.config().getOption(EpollChannelOption.TCP_KEEPCNT)).isEqualTo(6);
+        }
+        c.close().sync();
     }
 
     /** A real exchange through the pool: acquire, GET, read to the end, release for reuse. */

@@ -135,6 +135,14 @@ class LocalityLbTest {
         assertThat(LocalityPlan.of(spec, SELF, endpoints("us-west/zone1/sub1"))).isNull();
     }
 
+    @Test
+    void failoverWithEveryEndpointInOnePriorityChangesNothing() {
+        // Istio's default mesh setting over pods without topology labels, or all in one locality
+        assertThat(LocalityPlan.of(DEFAULT, SELF, endpoints("", ""))).isNull();
+        assertThat(LocalityPlan.of(DEFAULT, Locality.NONE, endpoints("us-east/zone1", "us-west/zone2"))).isNull();
+        assertThat(LocalityPlan.of(DEFAULT, SELF, endpoints("us-west/zone1/sub1", "us-east/zone1"))).isNotNull();
+    }
+
     // --- failover through Upstreams.pick, on an injected clock ---
 
     final LbFixtures.FakeClock clock = new LbFixtures.FakeClock();
@@ -209,5 +217,100 @@ class LocalityLbTest {
         ConfigSnapshot snap = snapshot(null, d, "us-west/zone1", "us-east/zone1");
         assertThat(picked(snap, 20)).containsExactly("10.1.0.1:8080", "10.1.0.2:8080");
         assertThat(d.problems().toString()).contains("locality failover needs outlierDetection");
+    }
+    // --- MeshConfig localityLbSetting: where the rule says nothing (Istio's GetEffectiveLbSetting) ---
+
+    static final OutlierDetectionSpec OD = new OutlierDetectionSpec(1, 0, 5, false, Duration.ofSeconds(10),
+            Duration.ofSeconds(30), 100, 0);
+    static final LocalityLbSpec MESH_DISTRIBUTE = new LocalityLbSpec(true, List.of(), List.of(), List.of(
+            new LocalityLbSpec.Distribute("us-west/zone1/*", Map.of("us-east/*", 100))));
+    static final LocalityLbSpec MESH_FAILOVER = new LocalityLbSpec(true,
+            List.of(new LocalityLbSpec.Failover("us-west", "us-east")), List.of(), List.of());
+    static final LocalityLbSpec OFF = new LocalityLbSpec(false, List.of(), List.of(), List.of());
+    static final LocalityLbSpec RULE_FAILOVER = new LocalityLbSpec(true,
+            List.of(new LocalityLbSpec.Failover("us-west", "eu-north")), List.of(), List.of());
+
+    /** What a DestinationRule for apps/web writes. */
+    enum Rule { NONE, SIMPLE_ONLY, OUTLIER_ONLY, OFF_WITH_OUTLIER, OWN_FAILOVER_WITH_OUTLIER }
+
+    /**
+     * @param mesh the MeshConfig localityLbSetting (null: not written, Istio's default enabled)
+     * @param expected the port's locality as compiled: null (none), else "distribute"/"failover"
+     *        with " (MeshConfig)" when it is the mesh's; {@code "no policy"} when the port has none at all
+     */
+    record MeshLocalityCase(String name, LocalityLbSpec mesh, Rule rule, String expected) {}
+
+    static ConfigSnapshot meshSnapshot(LocalityLbSpec mesh, Rule rule, Diagnostics d) {
+        LocalityLbSpec own = switch (rule) {
+            case OFF_WITH_OUTLIER -> OFF;
+            case OWN_FAILOVER_WITH_OUTLIER -> RULE_FAILOVER;
+            default -> null;
+        };
+        OutlierDetectionSpec od = rule == Rule.OUTLIER_ONLY || rule == Rule.OFF_WITH_OUTLIER
+                || rule == Rule.OWN_FAILOVER_WITH_OUTLIER ? OD : null;
+        TrafficPolicySpec.LoadBalancerSpec lb = rule == Rule.SIMPLE_ONLY || own != null
+                ? new TrafficPolicySpec.LoadBalancerSpec(TrafficPolicySpec.Simple.ROUND_ROBIN, null, null, own) : null;
+        List<DestinationRuleSpec> rules = rule == Rule.NONE ? List.of()
+                : List.of(new DestinationRuleSpec(new NamespacedName("apps", "web"), "web", List.of(),
+                        new TrafficPolicySpec(lb, od, List.of()), List.of(), SourceRef.NONE));
+        dev.waypoint.model.mesh.MeshConfigSpec m = new dev.waypoint.model.mesh.MeshConfigSpec(SourceRef.NONE, null,
+                List.of(), null, List.of(), dev.waypoint.model.mesh.MeshConfigSpec.DefaultProviders.NONE, null, null,
+                dev.waypoint.model.mesh.MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null, null, null, null, null, mesh);
+        List<PodSpec> pods = List.of(pod(0, "us-west/zone1/sub1"), pod(1, "us-east/zone1/sub1"));
+        return ConfigSnapshot.compile(1, LbFixtures.resources(pods, rules).toBuilder().meshConfig(m).build(),
+                List.of(new EndpointCompiler()), d);
+    }
+
+    @Test
+    void meshLocalityAppliesWhereTheRuleSaysNothing() {
+        List<MeshLocalityCase> cases = List.of(
+                new MeshLocalityCase("Istio's default, no rule", null, Rule.NONE, "no policy"),
+                new MeshLocalityCase("Istio's default, rule with outlier detection: default failover", null,
+                        Rule.OUTLIER_ONLY, "failover (MeshConfig)"),
+                new MeshLocalityCase("Istio's default, rule without outlier detection", null, Rule.SIMPLE_ONLY, null),
+                new MeshLocalityCase("mesh enabled: false, rule with outlier detection", OFF, Rule.OUTLIER_ONLY, null),
+                new MeshLocalityCase("mesh distribute, no rule", MESH_DISTRIBUTE, Rule.NONE, "distribute (MeshConfig)"),
+                new MeshLocalityCase("mesh distribute, rule with only simple", MESH_DISTRIBUTE, Rule.SIMPLE_ONLY,
+                        "distribute (MeshConfig)"),
+                new MeshLocalityCase("mesh distribute, rule enabled: false wins", MESH_DISTRIBUTE, Rule.OFF_WITH_OUTLIER, null),
+                new MeshLocalityCase("mesh distribute, the rule's own failover wins", MESH_DISTRIBUTE,
+                        Rule.OWN_FAILOVER_WITH_OUTLIER, "failover"),
+                new MeshLocalityCase("mesh failover, rule with outlier detection", MESH_FAILOVER, Rule.OUTLIER_ONLY,
+                        "failover (MeshConfig)"),
+                new MeshLocalityCase("mesh failover, no rule: needs outlier detection", MESH_FAILOVER, Rule.NONE, "no policy"),
+                new MeshLocalityCase("mesh failover, rule without outlier detection", MESH_FAILOVER, Rule.SIMPLE_ONLY, null));
+        for (MeshLocalityCase c : cases) {
+            Diagnostics d = new Diagnostics();
+            Map<String, Object> policy = meshSnapshot(c.mesh(), c.rule(), d).part(EndpointTable.PART).debugPolicies()
+                    .get("apps/web:80");
+            String got;
+            if (policy == null) {
+                got = "no policy";
+            } else {
+                String l = (String) policy.get("localityLbSetting");
+                got = l == null ? null : l.split(" ")[0] + (l.endsWith(" (MeshConfig)") ? " (MeshConfig)" : "");
+            }
+            assertThat(got).as(c.name()).isEqualTo(c.expected());
+            // the mesh setting is meant for every port: never a warning about it
+            assertThat(d.problems()).as(c.name()).isEmpty();
+        }
+    }
+
+    @Test
+    void meshDistributeSendsAPortWithoutARuleToItsLocalities() {
+        // from us-west/zone1 (this waypoint) everything goes to us-east
+        assertThat(picked(meshSnapshot(MESH_DISTRIBUTE, Rule.NONE, new Diagnostics()), 30)).containsExactly("10.1.0.2:8080");
+        // the rule's enabled: false turns it off: both localities
+        assertThat(picked(meshSnapshot(MESH_DISTRIBUTE, Rule.OFF_WITH_OUTLIER, new Diagnostics()), 60))
+                .containsExactly("10.1.0.1:8080", "10.1.0.2:8080");
+    }
+
+    @Test
+    void istioDefaultMeshLocalityFailsOverARuleWithOutlierDetection() {
+        // no localityLbSetting anywhere: Istio's default mesh setting (enabled) keeps traffic local
+        ConfigSnapshot snap = meshSnapshot(null, Rule.OUTLIER_ONLY, new Diagnostics());
+        assertThat(picked(snap, 30)).containsExactly("10.1.0.1:8080");
+        fail(snap, "10.1.0.1:8080");
+        assertThat(picked(snap, 30)).containsExactly("10.1.0.2:8080");
     }
 }

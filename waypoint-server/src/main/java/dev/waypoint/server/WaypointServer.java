@@ -317,6 +317,7 @@ public final class WaypointServer implements AutoCloseable {
                 ? snap.part(dev.waypoint.telemetry.TelemetryPolicies.PART).debug() : "none");
         extra.put("endpointStates", upstreams == null ? Map.of() : upstreams.states().debug());
         extra.put("trafficPolicies", snap.part(EndpointTable.PART).debugPolicies());
+        extra.put("upstreamDefaults", snap.part(EndpointTable.PART).debugDefaults()); // MeshConfig connectTimeout, ...
         extra.put("serviceEntryTrafficPolicies", snap.part(ServiceEntryEndpoints.PART).policiesDebug());
         extra.put("localRateLimits", snap.part(RateLimits.PART).debug());
         extra.put("identity", certs == null ? null : certs.current().identity().uri());

@@ -117,6 +117,15 @@ public class EndpointPickBench {
         ResourceSet rs = ResourceSet.builder(new NamespacedName("istio-system", "waypoint"), "cluster.local")
                 .namespaces(List.of(new dev.waypoint.model.mesh.NamespaceSpec("apps", Map.of(), dev.waypoint.model.SourceRef.NONE)))
                 .services(List.of(svc)).pods(pods).destinationRules(List.of(dr)).build();
+        if (!locality) {
+            // Istio's default mesh localityLbSetting (enabled) would give this rule (outlier detection,
+            // no locality setting of its own) locality failover: turned off, so this case stays plain
+            rs = rs.toBuilder().meshConfig(new dev.waypoint.model.mesh.MeshConfigSpec(dev.waypoint.model.SourceRef.NONE,
+                    null, List.of(), null, List.of(), dev.waypoint.model.mesh.MeshConfigSpec.DefaultProviders.NONE, null,
+                    null, dev.waypoint.model.mesh.MeshConfigSpec.AccessLogEncoding.TEXT, null, null, null, null, null, null,
+                    null, new dev.waypoint.model.traffic.TrafficPolicySpec.LocalityLbSpec(false, List.of(), List.of(),
+                            List.of()))).build();
+        }
         snapshot = ConfigSnapshot.compile(1, rs, List.of(new dev.waypoint.lb.EndpointCompiler()), new Diagnostics());
         dev.waypoint.lb.UpstreamSettings settings = dev.waypoint.lb.UpstreamSettings.defaults(15008)
                 .withLocality(dev.waypoint.lb.Locality.parse("r1/z1"));

@@ -336,7 +336,7 @@ final class DestinationRuleTranslator {
      * {@code failover} and {@code distribute}; a failover's {@code from} differs from its {@code to};
      * the weights of one {@code distribute.to} sum to 100; localities with at most three parts.
      */
-    private static TrafficPolicySpec.LocalityLbSpec locality(ObjectContext ctx, JsonNode l, String p) {
+    static TrafficPolicySpec.LocalityLbSpec locality(ObjectContext ctx, JsonNode l, String p) {
         if (l == null) {
             return null;
         }

@@ -19,6 +19,7 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.ExtensionProviderSpec;
 import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -180,12 +181,16 @@ public final class MeshConfigTranslator {
                 }
             }
         }
+        Duration connectTimeout = connectTimeout(ctx, tree, p);
+        TrafficPolicySpec.TcpKeepaliveSpec tcpKeepalive = tcpKeepalive(ctx, tree, p);
+        TrafficPolicySpec.LocalityLbSpec localityLb = DestinationRuleTranslator.locality(ctx,
+                ctx.object(tree, p, "localityLbSetting"), path(p, "localityLbSetting"));
         if (ctx.failed()) {
             return null;
         }
         return new MeshConfigSpec(ctx.source(), trustDomain == null || trustDomain.isEmpty() ? null : trustDomain,
                 aliases, rootNamespace, providers, defaults, retry, accessLogFile, encoding, accessLogFormat,
-                enableTracing, sampling, trustedProxies, normalization);
+                enableTracing, sampling, trustedProxies, normalization, connectTimeout, tcpKeepalive, localityLb);
     }
 
     private static List<ExtensionProviderSpec> providers(ObjectContext ctx, JsonNode tree, String p) {
@@ -420,6 +425,57 @@ public final class MeshConfigTranslator {
         }
         String retryOn = ctx.string(n, rp, "retryOn");
         return new MeshConfigSpec.HttpRetry(attempts, perTry, retryOn == null || retryOn.isEmpty() ? null : retryOn);
+    }
+
+    /**
+     * {@code connectTimeout}, checked as Istio's {@code ValidateConnectTimeout}
+     * ({@code pkg/config/validation/agent/validation.go}): whole milliseconds, from 1 ms to 1 h.
+     * Null when not written (Istio's default applies, 10 s).
+     */
+    private static Duration connectTimeout(ObjectContext ctx, JsonNode tree, String p) {
+        JsonNode n = child(tree, "connectTimeout");
+        Duration d = duration(ctx, tree, p, "connectTimeout", null);
+        if (d == null) {
+            return null;
+        }
+        if (!wholeMillis(d) || d.compareTo(Duration.ofHours(1)) > 0) {
+            ctx.error(path(p, "connectTimeout"), message("connectTimeout", renderJson(n),
+                    "a duration from 1ms to 1h, in whole milliseconds"));
+            return null;
+        }
+        return d;
+    }
+
+    /**
+     * {@code tcpKeepalive} ({@code ConnectionPoolSettings.TCPSettings.TcpKeepalive}): {@code probes},
+     * {@code time}, {@code interval}; the durations checked as Istio's {@code ValidateDuration} (at
+     * least 1 ms, whole milliseconds). An empty object is SO_KEEPALIVE with the system's probe
+     * settings, as Istio's {@code setKeepAliveSettings} makes it. Null when not written.
+     */
+    private static TrafficPolicySpec.TcpKeepaliveSpec tcpKeepalive(ObjectContext ctx, JsonNode tree, String p) {
+        JsonNode n = ctx.object(tree, p, "tcpKeepalive");
+        if (n == null) {
+            return null;
+        }
+        String kp = path(p, "tcpKeepalive");
+        ctx.unknownKeys(n, kp, Set.of("probes", "time", "interval"));
+        int probes = ctx.integer(n, kp, "probes", 0, Integer.MAX_VALUE, 0);
+        return new TrafficPolicySpec.TcpKeepaliveSpec(probes, keepaliveDuration(ctx, n, kp, "time"),
+                keepaliveDuration(ctx, n, kp, "interval"));
+    }
+
+    private static Duration keepaliveDuration(ObjectContext ctx, JsonNode n, String kp, String key) {
+        Duration d = duration(ctx, n, kp, key, null);
+        if (d != null && !wholeMillis(d)) {
+            ctx.error(path(kp, key), message(key, renderJson(child(n, key)), "a duration of at least 1ms, in whole milliseconds"));
+            return null;
+        }
+        return d;
+    }
+
+    /** Istio's {@code ValidateDuration}: "duration must be greater than 1ms", "only durations to ms precision". */
+    private static boolean wholeMillis(Duration d) {
+        return d.compareTo(Duration.ofMillis(1)) >= 0 && d.getNano() % 1_000_000 == 0;
     }
 
     private static void warnUnknown(ObjectContext ctx, JsonNode node, String p, Set<String> known) {

@@ -7,6 +7,8 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.ExtensionProviderSpec;
 import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.traffic.TrafficPolicySpec.LocalityLbSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -180,9 +182,65 @@ class MeshConfigTranslatorTest {
                         "extensionProviders[0].envoyExtAuthzHttp.headersToUpstreamOnAllow[0]: headersToUpstreamOnAllow[0]: x y (expected: a header name)"),
                 Arguments.of("extensionProviders: [{name: a, envoyExtAuthzHttp: {service: s, port: 9, failOpen: 1}}]",
                         "extensionProviders[0].envoyExtAuthzHttp.failOpen: failOpen: 1 (expected: true or false)"),
+                Arguments.of("connectTimeout: 10", "connectTimeout: connectTimeout: 10 (expected: a duration"),
+                Arguments.of("connectTimeout: 0s", "connectTimeout: connectTimeout: \"0s\" (expected: a duration from 1ms to 1h"),
+                Arguments.of("connectTimeout: 2h", "connectTimeout: connectTimeout: \"2h\" (expected: a duration from 1ms to 1h"),
+                Arguments.of("connectTimeout: 1500us", "connectTimeout: connectTimeout: \"1500us\" (expected: a duration from 1ms to 1h"),
+                Arguments.of("tcpKeepalive: 30s", "tcpKeepalive: tcpKeepalive: 30s (expected: an object)"),
+                Arguments.of("tcpKeepalive: {probes: -1}", "tcpKeepalive.probes: probes: -1 (expected: 0-2147483647)"),
+                Arguments.of("tcpKeepalive: {time: often}", "tcpKeepalive.time: time: \"often\" (expected: a duration"),
+                Arguments.of("tcpKeepalive: {interval: 0s}", "tcpKeepalive.interval: interval: \"0s\" (expected: a duration of at least 1ms"),
+                Arguments.of("tcpKeepalive: {idle: 5s}", "tcpKeepalive.idle: idle: unknown field (expected: one of interval, probes, time)"),
+                Arguments.of("localityLbSetting: {enabled: maybe}", "localityLbSetting.enabled: enabled: \"maybe\" (expected: true or false)"),
+                Arguments.of("localityLbSetting: {distribute: [{from: us-east/*, to: {us-east/*: 60, us-west/*: 30}}]}",
+                        "localityLbSetting.distribute[0].to: to: 90 (expected: weights summing to 100)"),
+                Arguments.of("localityLbSetting: {failover: [{from: us-east, to: us-east}]}",
+                        "localityLbSetting.failover[0].to: to: us-east (expected: a region other than from)"),
+                Arguments.of("localityLbSetting: {failover: [{from: a, to: b}], distribute: [{from: a, to: {b: 100}}]}",
+                        "localityLbSetting: localityLbSetting: failover and distribute (expected: only one of them"),
                 Arguments.of("[1, 2]", "mesh: [1,2] (expected: a MeshConfig object)"),
                 Arguments.of("trustDomain: a\ntrustDomain: b", "mesh.yaml:2: MeshConfig -: -: not valid YAML: Duplicate field 'trustDomain'"),
                 Arguments.of("a: [", "mesh.yaml:1: MeshConfig -: -: not valid YAML"));
+    }
+
+    /** The upstream defaults: connectTimeout, tcpKeepalive, localityLbSetting (as written; absent is null). */
+    static Stream<Arguments> upstreamDefaults() {
+        return Stream.of(
+                Arguments.of("trustDomain: a.org", null, null, null),
+                Arguments.of("connectTimeout: 250ms", Duration.ofMillis(250), null, null),
+                Arguments.of("connectTimeout: 1.5s", Duration.ofMillis(1500), null, null),
+                Arguments.of("connectTimeout: 1h", Duration.ofHours(1), null, null),
+                Arguments.of("tcpKeepalive: {}", null, new TcpKeepaliveSpec(0, null, null), null),
+                Arguments.of("tcpKeepalive: {probes: 3, time: 60s, interval: 10s}", null,
+                        new TcpKeepaliveSpec(3, Duration.ofSeconds(60), Duration.ofSeconds(10)), null),
+                Arguments.of("tcpKeepalive: {time: 2m}", null, new TcpKeepaliveSpec(0, Duration.ofMinutes(2), null), null),
+                Arguments.of("localityLbSetting: {enabled: false}", null, null,
+                        new LocalityLbSpec(false, List.of(), List.of(), List.of())),
+                Arguments.of("localityLbSetting: {}", null, null, new LocalityLbSpec(true, List.of(), List.of(), List.of())),
+                Arguments.of("localityLbSetting: {failover: [{from: us-east, to: eu-west}]}", null, null,
+                        new LocalityLbSpec(true, List.of(new LocalityLbSpec.Failover("us-east", "eu-west")), List.of(), List.of())),
+                Arguments.of("localityLbSetting: {failoverPriority: [topology.kubernetes.io/region, topology.kubernetes.io/zone]}",
+                        null, null, new LocalityLbSpec(true, List.of(),
+                                List.of("topology.kubernetes.io/region", "topology.kubernetes.io/zone"), List.of())),
+                Arguments.of("localityLbSetting: {distribute: [{from: us-east/*, to: {us-east/*: 80, us-west/*: 20}}]}",
+                        null, null, new LocalityLbSpec(true, List.of(), List.of(), List.of(new LocalityLbSpec.Distribute(
+                                "us-east/*", new java.util.LinkedHashMap<>(Map.of("us-east/*", 80, "us-west/*", 20)))))),
+                Arguments.of("connectTimeout: 3s\ntcpKeepalive: {probes: 9}\nlocalityLbSetting: {enabled: true}",
+                        Duration.ofSeconds(3), new TcpKeepaliveSpec(9, null, null),
+                        new LocalityLbSpec(true, List.of(), List.of(), List.of())));
+    }
+
+    @ParameterizedTest
+    @MethodSource("upstreamDefaults")
+    void upstreamDefaultsAreReadAsWritten(String yaml, Duration connect, TcpKeepaliveSpec keepalive, LocalityLbSpec locality) {
+        MeshConfigSpec m = ok(yaml);
+        assertThat(m.connectTimeout()).isEqualTo(connect);
+        assertThat(m.tcpKeepalive()).isEqualTo(keepalive);
+        assertThat(m.localityLbSetting()).isEqualTo(locality);
+        // what applies when a field is absent: Istio's DefaultMeshConfig (10 s; locality enabled)
+        assertThat(m.effectiveConnectTimeout()).isEqualTo(connect != null ? connect : Duration.ofSeconds(10));
+        assertThat(m.effectiveLocalityLbSetting()).isEqualTo(locality != null ? locality
+                : new LocalityLbSpec(true, List.of(), List.of(), List.of()));
     }
 
     @ParameterizedTest

@@ -64,18 +64,28 @@ public final class HbonePool implements AutoCloseable {
      * installed; failures carry a {@link RejectedException}.
      */
     public Future<Channel> connect(EventLoop loop, HboneKey key, CharSequence authority, Http2Headers extra) {
+        return connect(loop, key, authority, extra, settings.connectTimeout());
+    }
+
+    /**
+     * As {@link #connect(EventLoop, HboneKey, CharSequence, Http2Headers)} with another connect
+     * timeout than the settings' (MeshConfig {@code connectTimeout}); a connection being dialled
+     * for another stream keeps the timeout it was dialled with.
+     */
+    public Future<Channel> connect(EventLoop loop, HboneKey key, CharSequence authority, Http2Headers extra,
+                                   java.time.Duration connectTimeout) {
         Promise<Channel> result = loop.newPromise();
         // "connect timeout: TCP + TLS + CONNECT": a ztunnel that accepts but never answers the
         // CONNECT (or never sends SETTINGS) must not hold the request; a late answer is closed
-        long timeout = settings.connectTimeout().toMillis();
+        long timeout = connectTimeout.toMillis();
         io.netty.util.concurrent.ScheduledFuture<?> timer = loop.schedule(() -> result.tryFailure(new RejectedException(
                 new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "HBONE CONNECT " + authority + " via " + key.destination()
                         + " not answered within " + timeout + " ms"))), timeout, TimeUnit.MILLISECONDS);
         result.addListener(f -> timer.cancel(false));
         if (loop.inEventLoop()) {
-            pool(loop).connect(key, authority, extra, result, 0);
+            pool(loop).connect(key, authority, extra, result, 0, timeout);
         } else {
-            loop.execute(() -> pool(loop).connect(key, authority, extra, result, 0));
+            loop.execute(() -> pool(loop).connect(key, authority, extra, result, 0, timeout));
         }
         return result;
     }
@@ -118,7 +128,8 @@ public final class HbonePool implements AutoCloseable {
             this.loop = loop;
         }
 
-        void connect(HboneKey key, CharSequence authority, Http2Headers extra, Promise<Channel> result, int attempt) {
+        void connect(HboneKey key, CharSequence authority, Http2Headers extra, Promise<Channel> result, int attempt,
+                     long timeout) {
             List<HboneConnection> list = connections.get(key);
             if (list != null) {
                 for (HboneConnection c : list) {
@@ -130,13 +141,13 @@ public final class HbonePool implements AutoCloseable {
             }
             Future<HboneConnection> pending = dialing.get(key);
             if (pending == null) {
-                pending = dial(key);
+                pending = dial(key, timeout);
             }
             pending.addListener(f -> {
                 if (!f.isSuccess()) {
                     result.tryFailure(f.cause());
                 } else if (attempt < 3) {
-                    connect(key, authority, extra, result, attempt + 1);
+                    connect(key, authority, extra, result, attempt + 1, timeout);
                 } else {
                     result.tryFailure(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
                             "no HBONE connection to " + key.destination() + " has room for another stream")));
@@ -144,11 +155,10 @@ public final class HbonePool implements AutoCloseable {
             });
         }
 
-        Future<HboneConnection> dial(HboneKey key) {
+        Future<HboneConnection> dial(HboneKey key, long timeout) {
             Promise<HboneConnection> ready = loop.newPromise();
             dialing.put(key, ready);
             ready.addListener(f -> dialing.remove(key, ready));
-            long timeout = settings.connectTimeout().toMillis();
             // TCP and TLS have their own timeouts; this one also covers a peer that never sends SETTINGS
             io.netty.util.concurrent.ScheduledFuture<?> timer = loop.schedule(() -> ready.tryFailure(new RejectedException(
                     new Rejection(Rejection.Reason.CONNECT_TIMEOUT, "HBONE to " + key.destination()

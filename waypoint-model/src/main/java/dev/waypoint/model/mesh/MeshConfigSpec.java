@@ -1,6 +1,8 @@
 package dev.waypoint.model.mesh;
 
 import dev.waypoint.model.SourceRef;
+import dev.waypoint.model.traffic.TrafficPolicySpec.LocalityLbSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -28,16 +30,46 @@ import java.util.Objects;
  * @param tracingSampling {@code defaultConfig.tracing.sampling} in percent (0-100), or null when not set
  * @param numTrustedProxies {@code defaultConfig.gatewayTopology.numTrustedProxies}, or null when not set
  * @param pathNormalization {@code pathNormalization.normalization}, or null when not set
+ * @param connectTimeout {@code connectTimeout}: the connect timeout of every upstream unless a
+ *        DestinationRule sets {@code connectionPool.tcp.connectTimeout}; null when not set (Istio's
+ *        default, 10 s: {@link #ISTIO_CONNECT_TIMEOUT})
+ * @param tcpKeepalive {@code tcpKeepalive}: SO_KEEPALIVE on upstream sockets, a DestinationRule's
+ *        {@code connectionPool.tcp.tcpKeepalive} written over it field by field; null when not set
+ * @param localityLbSetting {@code localityLbSetting}, applied where a DestinationRule has none; null
+ *        when not set (Istio's default: {@link #ISTIO_LOCALITY_LB}, enabled)
  */
 public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> trustDomainAliases,
                              String rootNamespace, List<ExtensionProviderSpec> extensionProviders,
                              DefaultProviders defaultProviders, HttpRetry defaultHttpRetryPolicy,
                              String accessLogFile, AccessLogEncoding accessLogEncoding, String accessLogFormat,
                              Boolean enableTracing, Double tracingSampling, Integer numTrustedProxies,
-                             PathNormalization pathNormalization) {
+                             PathNormalization pathNormalization, Duration connectTimeout,
+                             TcpKeepaliveSpec tcpKeepalive, LocalityLbSpec localityLbSetting) {
     /** No mesh config at all: every field unset. */
     public static final MeshConfigSpec DEFAULT = new MeshConfigSpec(SourceRef.NONE, null, List.of(), null, List.of(),
-            DefaultProviders.NONE, null, null, AccessLogEncoding.TEXT, null, null, null, null, null);
+            DefaultProviders.NONE, null, null, AccessLogEncoding.TEXT, null, null, null, null, null, null, null, null);
+
+    /** Istio's {@code connectTimeout} when the mesh config has none ({@code pkg/config/mesh/mesh.go DefaultMeshConfig}: 10 s). */
+    public static final Duration ISTIO_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+    /**
+     * Istio's {@code localityLbSetting} when the mesh config has none: {@code DefaultMeshConfig} sets
+     * {@code LocalityLbSetting{Enabled: true}}, so a DestinationRule with {@code outlierDetection}
+     * gets locality failover even without a {@code localityLbSetting} of its own.
+     */
+    public static final LocalityLbSpec ISTIO_LOCALITY_LB = new LocalityLbSpec(true, List.of(), List.of(), List.of());
+
+    /** Without the upstream defaults ({@code connectTimeout}, {@code tcpKeepalive}, {@code localityLbSetting}: not set). */
+    public MeshConfigSpec(SourceRef source, String trustDomain, List<String> trustDomainAliases,
+                          String rootNamespace, List<ExtensionProviderSpec> extensionProviders,
+                          DefaultProviders defaultProviders, HttpRetry defaultHttpRetryPolicy,
+                          String accessLogFile, AccessLogEncoding accessLogEncoding, String accessLogFormat,
+                          Boolean enableTracing, Double tracingSampling, Integer numTrustedProxies,
+                          PathNormalization pathNormalization) {
+        this(source, trustDomain, trustDomainAliases, rootNamespace, extensionProviders, defaultProviders,
+                defaultHttpRetryPolicy, accessLogFile, accessLogEncoding, accessLogFormat, enableTracing, tracingSampling,
+                numTrustedProxies, pathNormalization, null, null, null);
+    }
 
     public MeshConfigSpec {
         Objects.requireNonNull(source, "source");
@@ -45,6 +77,16 @@ public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> 
         extensionProviders = List.copyOf(extensionProviders);
         Objects.requireNonNull(defaultProviders, "defaultProviders");
         Objects.requireNonNull(accessLogEncoding, "accessLogEncoding");
+    }
+
+    /** The connect timeout in force: {@code connectTimeout}, or Istio's default 10 s. */
+    public Duration effectiveConnectTimeout() {
+        return connectTimeout != null ? connectTimeout : ISTIO_CONNECT_TIMEOUT;
+    }
+
+    /** The {@code localityLbSetting} in force: the written one, or Istio's default (enabled). */
+    public LocalityLbSpec effectiveLocalityLbSetting() {
+        return localityLbSetting != null ? localityLbSetting : ISTIO_LOCALITY_LB;
     }
 
     /** The provider called {@code name}, or null when there is none. */
