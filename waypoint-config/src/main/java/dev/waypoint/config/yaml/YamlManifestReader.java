@@ -60,10 +60,19 @@ final class YamlManifestReader {
     /** SnakeYAML's {@code LoaderOptions.maxAliasesForCollections} default. */
     static final int MAX_COLLECTION_ALIASES = new LoaderOptions().getMaxAliasesForCollections();
 
-    /** One document's anchors, and how many aliases of collections it has copied. */
+    /**
+     * The most nodes the aliases of one document may copy in all. The alias count alone does not
+     * bound the copies: anchors whose values alias earlier anchors grow geometrically (nine levels
+     * of four aliases each are 36 aliases and 4^9 copies of the first), where SnakeYAML's composer
+     * shares one node per anchor. 100,000 nodes is far above any manifest's reuse of its defaults.
+     */
+    static final int MAX_ALIAS_NODES = 100_000;
+
+    /** One document's anchors, how many aliases of collections it has copied, and how many nodes in all. */
     private static final class Anchors extends HashMap<String, JsonNode> {
         private static final long serialVersionUID = 1L;
         int collectionAliases;
+        long copiedNodes;
     }
 
     /** YAML 1.1's merge key ({@code <<: *defaults}), which go-yaml and so {@code kubectl} apply. */
@@ -179,6 +188,11 @@ final class YamlManifestReader {
                 throw new JsonParseException(p, "more than " + MAX_COLLECTION_ALIASES
                         + " aliases of mappings or lists in one document (a guard against alias bombs)");
             }
+            anchors.copiedNodes += nodes(target);
+            if (anchors.copiedNodes > MAX_ALIAS_NODES) {
+                throw new JsonParseException(p, "aliases copying more than " + MAX_ALIAS_NODES
+                        + " nodes in one document (a guard against alias bombs)");
+            }
             return target.deepCopy();
         }
         String anchor = anchor(p);
@@ -187,6 +201,15 @@ final class YamlManifestReader {
             anchors.put(anchor, value);
         }
         return value;
+    }
+
+    /** How many nodes {@code n} holds, itself included. */
+    private static long nodes(JsonNode n) {
+        long count = 1;
+        for (JsonNode child : n) {
+            count += nodes(child);
+        }
+        return count;
     }
 
     /** Whether the current token is a YAML alias ({@code *name}), which Jackson reports as a string. */
