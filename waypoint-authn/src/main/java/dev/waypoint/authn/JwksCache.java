@@ -36,6 +36,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Keys are refreshed {@link Settings#refresh()} after they were fetched (Istio's
  *       jwksResolver default: 20 minutes), on the first read after that: the old keys serve
  *       meanwhile and stay when the refresh fails.</li>
+ *   <li>A rule with an issuer and neither {@code jwksUri} nor {@code jwks} gets its keys by OpenID
+ *       discovery, as istiod's jwksResolver does ({@code resolveJwksURIUsingOpenID}): the issuer's
+ *       {@code /.well-known/openid-configuration} names the {@code jwks_uri} ({@link #discovered}).
+ *       Both fetches are one attempt: retried, refreshed and kept together.</li>
  * </ul>
  *
  * <h2>Threading</h2>
@@ -93,6 +97,11 @@ public final class JwksCache implements AutoCloseable {
     /** URIs with a refresh in flight. */
     private final java.util.Set<URI> refreshing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final boolean offline;
+    /** Cache keys that are OpenID discovery documents: their keys are at the {@code jwks_uri} they name. */
+    private final java.util.Set<URI> discovery = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Istio's {@code openIDDiscoveryCfgURLSuffix}. */
+    static final String DISCOVERY_SUFFIX = "/.well-known/openid-configuration";
 
     private JwksCache(Settings settings, Ticker ticker, boolean offline) {
         this.settings = settings;
@@ -128,6 +137,18 @@ public final class JwksCache implements AutoCloseable {
     /** For tests: refresh decided by {@code ticker}. */
     static JwksCache create(Settings settings, Ticker ticker) {
         return new JwksCache(settings, ticker, false);
+    }
+
+    /**
+     * The keys of the OpenID provider {@code issuer} (an http or https URL): its discovery document
+     * ({@code issuer} without a trailing slash, then {@value #DISCOVERY_SUFFIX}) names the
+     * {@code jwks_uri} fetched after it. Never blocks.
+     */
+    KeySource discovered(String issuer) {
+        String base = issuer.endsWith("/") ? issuer.substring(0, issuer.length() - 1) : issuer;
+        URI document = URI.create(base + DISCOVERY_SUFFIX);
+        discovery.add(document);
+        return source(document);
     }
 
     /** The keys of {@code uri}; starts fetching them if nobody did yet. Never blocks. */
@@ -239,8 +260,43 @@ public final class JwksCache implements AutoCloseable {
         return http;
     }
 
-    /** One HTTP GET of a JWKS document, parsed. Runs entirely on the jwks thread. */
+    /**
+     * One HTTP GET of a JWKS document, parsed; for a discovery document, its GET and then the
+     * {@code jwks_uri} it names. Runs entirely on the jwks thread.
+     */
     private CompletableFuture<JWKSet> fetch(URI uri) {
+        if (discovery.contains(uri)) {
+            return get(uri).thenCompose(body -> fetchJwks(jwksUri(uri, body)));
+        }
+        return fetchJwks(uri);
+    }
+
+    private CompletableFuture<JWKSet> fetchJwks(URI uri) {
+        return get(uri).thenApply(body -> {
+            try {
+                return JWKSet.parse(body);
+            } catch (ParseException e) {
+                throw new IllegalStateException("not a JWKS document: " + e.getMessage(), e);
+            }
+        });
+    }
+
+    /** The {@code jwks_uri} of an OpenID discovery document (an http or https URL). */
+    static URI jwksUri(URI document, String body) {
+        Object named;
+        try {
+            named = com.nimbusds.jose.util.JSONObjectUtils.parse(body).get("jwks_uri");
+        } catch (ParseException e) {
+            throw new IllegalStateException(document + ": not an OpenID discovery document: " + e.getMessage(), e);
+        }
+        if (!(named instanceof String s) || !(s.startsWith("https://") || s.startsWith("http://"))) {
+            throw new IllegalStateException(document + ": jwks_uri: " + named + " (expected: an http or https URL)");
+        }
+        return URI.create(s);
+    }
+
+    /** One HTTP GET of a JSON document, its body. */
+    private CompletableFuture<String> get(URI uri) {
         return CompletableFuture.supplyAsync(() -> HttpRequest.newBuilder(uri).timeout(settings.fetchTimeout())
                         .header("accept", "application/json").GET().build(), executor)
                 .thenCompose(req -> http().sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()))
@@ -252,11 +308,7 @@ public final class JwksCache implements AutoCloseable {
                         throw new IllegalStateException("body of " + res.body().length + " bytes (expected: at most "
                                 + settings.maxBodyBytes() + ")");
                     }
-                    try {
-                        return JWKSet.parse(new String(res.body(), java.nio.charset.StandardCharsets.UTF_8));
-                    } catch (ParseException e) {
-                        throw new IllegalStateException("not a JWKS document: " + e.getMessage(), e);
-                    }
+                    return new String(res.body(), java.nio.charset.StandardCharsets.UTF_8);
                 });
     }
 

@@ -128,6 +128,12 @@ public final class JwtRuleCompiler implements PartCompiler<JwtRules> {
                 return KeySource.inline(new JWKSet());
             }
         }
+        if (spec.jwksUri() == null || spec.jwksUri().isEmpty()) {
+            // neither jwksUri nor jwks: "Optional if the key set document can ... be retrieved from
+            // OpenID Discovery of the issuer" (Istio's JWTRule.jwks_uri); the translator let only
+            // an http(s) issuer through
+            return jwks.discovered(spec.issuer());
+        }
         return jwks.source(URI.create(spec.jwksUri()));
     }
 }

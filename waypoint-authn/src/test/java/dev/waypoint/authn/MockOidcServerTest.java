@@ -120,4 +120,40 @@ class MockOidcServerTest {
             cache.close();
         }
     }
+
+    @Test
+    void aRuleWithOnlyTheIssuerFindsItsKeysByOpenIdDiscovery() throws Exception {
+        cache = JwksCache.create(JwksCache.Settings.defaults());
+        try {
+            // the issuer as the provider names it, no jwksUri, no jwks: Istio's OpenID discovery case
+            String issuer = oidc.issuerUrl("default").toString();
+            JwtRuleSpec rule = new JwtRuleSpec(issuer, List.of(), null, null, List.of(), List.of(), List.of(), false,
+                    null, List.of(), List.of(), Duration.ofSeconds(5));
+            ConfigSnapshot s = snapshot(cache, ra("ra", List.of(service("b")), rule));
+            AuthnFilter f = new AuthnFilter(Clock.systemUTC(), cache);
+
+            String t = oidc.issueToken("default", "alice", "api").serialize();
+            RequestContext r = request(s, B, "/", Headers.of("authorization", "Bearer " + t));
+            assertThat(run(f, r)).isSameAs(FilterResult.CONTINUE);
+            assertThat(r.get(JwtAuthn.KEY).principal()).isEqualTo(issuer + "/alice");
+
+            // a token signed by a key the provider does not publish still fails
+            String forged = TestJwt.sign(com.nimbusds.jose.JWSAlgorithm.RS256, TestJwt.claims(issuer, "mallory").build());
+            FilterResult res = run(f, request(s, B, "/", Headers.of("authorization", "Bearer " + forged)));
+            assertThat(res).isInstanceOf(FilterResult.Reply.class);
+        } finally {
+            cache.close();
+        }
+    }
+
+    @Test
+    void aDiscoveryDocumentWithoutAJwksUriIsAFailedFetch() {
+        URI doc = URI.create("https://issuer.example/.well-known/openid-configuration");
+        assertThat(JwksCache.jwksUri(doc, "{\"jwks_uri\": \"https://issuer.example/keys\"}"))
+                .isEqualTo(URI.create("https://issuer.example/keys"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> JwksCache.jwksUri(doc, "{\"issuer\": \"x\"}"))
+                .hasMessage(doc + ": jwks_uri: null (expected: an http or https URL)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> JwksCache.jwksUri(doc, "not json"))
+                .hasMessageStartingWith(doc + ": not an OpenID discovery document");
+    }
 }

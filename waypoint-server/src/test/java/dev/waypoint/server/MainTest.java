@@ -104,14 +104,17 @@ class MainTest {
                 spec:
                   targetRefs: [{kind: Service, name: web}]
                   jwtRules:
-                  - issuer: https://issuer.example
+                  - issuer: issuer.example
                   - issuer: https://other.example
                     jwksUri: http://192.0.2.1/never-fetched
+                  - issuer: http://192.0.2.1/by-openid-discovery
                 """);
         Run r = run("validate", tmp.toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.out()).contains("ra.yaml:1: RequestAuthentication apps/jwt: spec.jwtRules[0].jwksUri: jwksUri: missing "
-                + "(expected: jwksUri or jwks; OpenID discovery of the issuer's keys is not supported)");
+                + "(expected: jwksUri or jwks, or an issuer that is an http(s) URL for OpenID discovery of its keys)");
+        assertThat(r.out()).as("a URL issuer's keys come by OpenID discovery (not fetched by validate)")
+                .doesNotContain("spec.jwtRules[2]");
     }
 
     @Test

@@ -152,9 +152,13 @@ final class RequestAuthenticationTranslator {
             jwksUri = null;
         }
         presence(ctx, n, p);
-        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty()) && appliedHere) {
-            ctx.error(path(p, "jwksUri"), message("jwksUri", "missing",
-                    "jwksUri or jwks; OpenID discovery of the issuer's keys is not supported"));
+        // "jwks_uri ... Optional if the key set document can either (a) be retrieved from OpenID
+        // Discovery of the issuer or (b) inferred from the email domain of the issuer": (a) needs an
+        // http(s) issuer (its /.well-known/openid-configuration); (b) is Google's, not supported
+        if ((jwksUri == null || jwksUri.isEmpty()) && (jwks == null || jwks.isEmpty()) && appliedHere
+                && issuer != null && !(issuer.startsWith("https://") || issuer.startsWith("http://"))) {
+            ctx.error(path(p, "jwksUri"), message("jwksUri", "missing", "jwksUri or jwks, or an issuer that is "
+                    + "an http(s) URL for OpenID discovery of its keys"));
         }
         List<JwtRuleSpec.FromHeader> headers = new ArrayList<>();
         List<JsonNode> hs = ctx.list(n, p, "fromHeaders");

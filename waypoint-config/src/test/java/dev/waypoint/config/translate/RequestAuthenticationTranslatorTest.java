@@ -80,9 +80,15 @@ class RequestAuthenticationTranslatorTest {
                 new Case("presence not in the enum", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', presence: ALWAYS}]
                         """, false, List.of(P + "spec.jwtRules[0].presence: presence: ALWAYS (expected: OPTIONAL or REQUIRED)")),
-                new Case("neither jwksUri nor jwks", REFS + """
+                new Case("neither jwksUri nor jwks, an issuer that is no URL", REFS + """
                           jwtRules: [{issuer: a}]
-                        """, false, List.of(P + "spec.jwtRules[0].jwksUri: jwksUri: missing (expected: jwksUri or jwks; OpenID discovery of the issuer's keys is not supported)")),
+                        """, false, List.of(P + "spec.jwtRules[0].jwksUri: jwksUri: missing (expected: jwksUri or jwks, or an issuer that is an http(s) URL for OpenID discovery of its keys)")),
+                new Case("neither jwksUri nor jwks, an https issuer: OpenID discovery", REFS + """
+                          jwtRules: [{issuer: 'https://accounts.example.com'}]
+                        """, true, List.of()),
+                new Case("neither jwksUri nor jwks, an http issuer: OpenID discovery", REFS + """
+                          jwtRules: [{issuer: 'http://keycloak.auth.svc.cluster.local/realms/demo'}]
+                        """, true, List.of()),
                 new Case("OpenID discovery in a selector-based object: not applied here, so no error", """
                           selector: {matchLabels: {app: b}}
                           jwtRules: [{issuer: a}]
