@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The product's command line, {@code waypoint run | validate}. (The local demo mesh is the
+ * The product's command line, {@code waypoint run | validate | explain}. (The local demo mesh is the
  * separate {@code waypoint-demo} jar: it needs the test CA and stand-ins, which this jar leaves out.)
  */
 @Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
@@ -352,7 +352,8 @@ public final class Main implements Runnable {
 
     @Command(name = "validate", mixinStandardHelpOptions = true,
             description = "Load a manifest directory as `run` would and print every problem as "
-                    + "file:line: Kind namespace/name: field: message. Exit 0 if clean, 1 otherwise.")
+                    + "file:line: Kind namespace/name: field: message (warnings and notes with a warning: or note: "
+                    + "prefix). Exit 0 when there is no error (warnings and notes only), 1 otherwise.")
     static final class Validate implements Callable<Integer> {
         @Parameters(paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
         Path dir;
@@ -371,8 +372,8 @@ public final class Main implements Runnable {
 
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
-                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "trustDomainAliases, extensionProviders, ...; read once, as the manifests are. Without it, "
+                        + "the mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
         Path meshConfig;
 
         @Override
@@ -400,10 +401,10 @@ public final class Main implements Runnable {
     }
 
     @Command(name = "explain", mixinStandardHelpOptions = true,
-            description = {"Shows what the waypoint would do with one request, from the manifests alone (no network):",
-                    "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision,",
-                    "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, or NAME.NAMESPACE[.svc...],",
-                    "or a ServiceEntry host or address."})
+            description = "Shows what the waypoint would do with one request, from the manifests alone (no network): "
+                    + "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision, "
+                    + "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, "
+                    + "NAME.NAMESPACE[.svc...], or a ServiceEntry host or address.")
     static final class ExplainCmd implements Callable<Integer> {
         @Option(names = "--config-dir", required = true, paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
         Path configDir;
@@ -418,8 +419,8 @@ public final class Main implements Runnable {
 
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
-                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "trustDomainAliases, extensionProviders, ...; read once, as the manifests are. Without it, "
+                        + "the mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
         Path meshConfig;
 
         @Option(names = "--from", paramLabel = "SPIFFE_ID",

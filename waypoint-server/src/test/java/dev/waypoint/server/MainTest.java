@@ -37,7 +37,7 @@ class MainTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"run", "validate"}) {
+        for (String cmd : new String[] {"run", "validate", "explain"}) {
             Run r = run(cmd, "--help");
             assertThat(r.exit()).isZero();
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
@@ -272,5 +272,16 @@ class MainTest {
         assertThat(run("run", "--help").out()).contains("--cluster-id").contains("destination_cluster")
                 .contains("CLUSTER_ID");
         assertThat(run("explain", "--help").out()).contains("--cluster-id");
+    }
+
+    @Test
+    void onlyRunWatchesTheMeshConfig() {
+        // validate and explain read the files once; --help said "watched like the manifests" for all three
+        assertThat(run("run", "--help").out().replaceAll("\\s+", " ")).contains("watched like the manifests");
+        for (String cmd : new String[] {"validate", "explain"}) {
+            assertThat(run(cmd, "--help").out().replaceAll("\\s+", " ")).as(cmd).doesNotContain("watched")
+                    .contains("read once");
+        }
+        assertThat(run("validate", "--help").out().replaceAll("\\s+", " ")).contains("Exit 0 when there is no error");
     }
 }
