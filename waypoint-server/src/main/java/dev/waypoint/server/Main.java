@@ -228,9 +228,15 @@ public final class Main implements Runnable {
                         + "$ISTIO_METAJSON_LABELS (the pod labels Istio's injector gives its proxies); else none.")
         String locality;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
-            WaypointSettings settings = settings();
+            WaypointSettings settings = ofThisCommand(spec, this::settings);
+            // before anything starts: a wrong path is a usage error, not a stack trace after the certificates load
+            ofThisCommand(spec, () -> directory("--config-dir", configDir));
+            ofThisCommand(spec, () -> directory("--cert-dir", certDir));
             WaypointServer server = WaypointServer.start(settings);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -265,15 +271,23 @@ public final class Main implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()), "--controller-name: " + e.getMessage());
             }
-            ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
-            UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
+            if (workers < 0) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "--workers: " + workers + " (expected: 0 for one per core, or more)");
+            }
+            UpstreamSettings hbone = flag("--hbone-port", () -> UpstreamSettings.defaults(hbonePort));
+            InetSocketAddress bind = flag("--listen", () -> address(listen));
+            ListenerSettings listener = flag("--stream-window, --connection-window",
+                    () -> ListenerSettings.defaults(bind).withWindows(streamWindow, connectionWindow));
+            UpstreamSettings upstream = hbone.withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout))
                     .withLocality(locality(locality, System.getenv("ISTIO_METAJSON_LABELS")));
-            return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers, accessLog,
+            return new WaypointSettings(configDir, certDir, gateway(gateway), trustDomain, listener, upstream,
+                    flag("--health", () -> address(health)), flag("--stats", () -> address(stats)),
+                    flag("--admin", () -> address(admin)), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
-                    dnsServers.stream().map(Main::address).toList(), ca(),
+                    flag("--dns-server", () -> dnsServers.stream().map(Main::address).toList()), ca(),
                     kubeSettings).withClusterId(clusterId(clusterId));
         }
 
@@ -334,6 +348,47 @@ public final class Main implements Runnable {
         return flag.trim();
     }
 
+    /**
+     * {@code value.get()}, with a value the settings refuse ({@link IllegalArgumentException}, or an
+     * address that does not parse) reported as a usage error naming {@code flags} instead of a stack trace.
+     */
+    static <T> T flag(String flags, java.util.function.Supplier<T> value) {
+        try {
+            return value.get();
+        } catch (IllegalArgumentException | CommandLine.TypeConversionException e) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()), flags + ": " + e.getMessage());
+        }
+    }
+
+    /** {@code dir}, refused as a usage error naming {@code flag} when given and not a directory. */
+    static Path directory(String flag, Path dir) {
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                    flag + ": " + dir + " (expected: a directory" + (Files.exists(dir) ? ")" : "; it does not exist)"));
+        }
+        return dir;
+    }
+
+    /**
+     * {@code body.get()}, with a usage error it throws reported against {@code spec}'s command, so
+     * that the usage printed after the message is that subcommand's.
+     */
+    static <T> T ofThisCommand(CommandLine.Model.CommandSpec spec, java.util.function.Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (CommandLine.ParameterException e) {
+            if (spec == null || e.getCommandLine() == spec.commandLine()) {
+                throw e;
+            }
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+    }
+
+    /** {@code --gateway NAMESPACE/NAME}, refused as a usage error when it is not of that form. */
+    static NamespacedName gateway(String text) {
+        return flag("--gateway", () -> NamespacedName.parse(text));
+    }
+
     /** {@code 500ms}, {@code 60s}, {@code 5m}, {@code 1h}, as Istio's duration fields are written. */
     static java.time.Duration duration(String flag, String text) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(text.trim());
@@ -376,8 +431,12 @@ public final class Main implements Runnable {
                         + "the mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
         Path meshConfig;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() {
+            NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             if (!Files.isDirectory(dir)) {
                 System.err.println(dir + ": not a directory");
                 return 1;
@@ -386,7 +445,7 @@ public final class Main implements Runnable {
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
                 problems = ConfigValidator.validate(dev.waypoint.config.ConfigSources.yamlDirectory(dir)
-                                .withMeshConfig(meshConfig, rootNamespace), NamespacedName.parse(gateway), trustDomain,
+                                .withMeshConfig(meshConfig, rootNamespace), waypoint, trustDomain,
                         WaypointServer.compilers(jwks, new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE,
                                 false)));
             }
@@ -451,8 +510,12 @@ public final class Main implements Runnable {
         @Parameters(index = "1", paramLabel = "URL", description = "http://HOST[:PORT]/PATH")
         String url;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             if (!Files.isDirectory(configDir)) {
                 System.err.println(configDir + ": not a directory");
                 return 2;
@@ -500,7 +563,7 @@ public final class Main implements Runnable {
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
                     dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
-                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), NamespacedName.parse(gateway), trustDomain,
+                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), waypoint, trustDomain,
                     WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline(), AuthzSettings.defaults()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);
