@@ -26,10 +26,12 @@ import picocli.CommandLine.Parameters;
  * The product's command line, {@code waypoint run | validate | explain}. (The local demo mesh is the
  * separate {@code waypoint-demo} jar: it needs the test CA and stand-ins, which this jar leaves out.)
  */
-@Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
+@Command(name = "waypoint", mixinStandardHelpOptions = true, version = Main.VERSION,
         description = "An Istio ambient-mesh waypoint (HBONE L7 proxy) in Java on Netty.",
         subcommands = {Main.Run.class, Main.Validate.class, Main.ExplainCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    /** What {@code -V} prints, of the top command and of each subcommand (picocli does not pass it down). */
+    static final String VERSION = "waypoint 0.1.0";
 
     /** Runs one command and exits with its status. */
     public static void main(String[] args) {
@@ -72,7 +74,7 @@ public final class Main implements Runnable {
         return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true,
+    @Command(name = "run", mixinStandardHelpOptions = true, version = Main.VERSION,
             description = "Serve HBONE for one waypoint Gateway, configured from a directory of Kubernetes manifests "
                     + "(--config-dir) or from the Kubernetes API (--kube).")
     static final class Run implements Callable<Integer> {
@@ -405,7 +407,7 @@ public final class Main implements Runnable {
         };
     }
 
-    @Command(name = "validate", mixinStandardHelpOptions = true,
+    @Command(name = "validate", mixinStandardHelpOptions = true, version = Main.VERSION,
             description = "Load a manifest directory as `run` would and print every problem as "
                     + "file:line: Kind namespace/name: field: message (warnings and notes with a warning: or note: "
                     + "prefix). Exit 0 when there is no error (warnings and notes only), 1 otherwise.")
@@ -459,7 +461,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "explain", mixinStandardHelpOptions = true,
+    @Command(name = "explain", mixinStandardHelpOptions = true, version = Main.VERSION,
             description = "Shows what the waypoint would do with one request, from the manifests alone (no network): "
                     + "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision, "
                     + "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, "

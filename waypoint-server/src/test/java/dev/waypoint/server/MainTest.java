@@ -275,6 +275,16 @@ class MainTest {
     }
 
     @Test
+    void everyCommandPrintsItsVersion() {
+        // -V is offered by every subcommand's help; it printed an empty line on run, validate, explain
+        for (String[] args : new String[][] {{"-V"}, {"run", "-V"}, {"validate", "-V"}, {"explain", "-V"}}) {
+            Run r = run(args);
+            assertThat(r.exit()).isZero();
+            assertThat(r.out().trim()).as(String.join(" ", args)).isEqualTo("waypoint 0.1.0");
+        }
+    }
+
+    @Test
     void onlyRunWatchesTheMeshConfig() {
         // validate and explain read the files once; --help said "watched like the manifests" for all three
         assertThat(run("run", "--help").out().replaceAll("\\s+", " ")).contains("watched like the manifests");
