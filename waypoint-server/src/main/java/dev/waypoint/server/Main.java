@@ -95,7 +95,8 @@ public final class Main implements Runnable {
 
         @Option(names = "--controller-name", defaultValue = dev.waypoint.kube.KubeSettings.DEFAULT_CONTROLLER_NAME,
                 paramLabel = "NAME",
-                description = "With --kube: the controllerName of the HTTPRoute status.parents entries this waypoint writes; "
+                description = "With --kube: the controllerName of the route status.parents entries this waypoint writes "
+                        + "(HTTPRoute, GRPCRoute, TCPRoute, TLSRoute); "
                         + "its domain prefixes the policy condition type (default: ${DEFAULT-VALUE}).")
         String controllerName;
 

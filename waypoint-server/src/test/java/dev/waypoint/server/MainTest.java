@@ -293,6 +293,8 @@ class MainTest {
                     .contains("read once");
         }
         assertThat(run("validate", "--help").out().replaceAll("\\s+", " ")).contains("Exit 0 when there is no error");
+        assertThat(run("run", "--help").out().replaceAll("\\s+", " "))
+                .contains("route status.parents entries this waypoint writes (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute)");
     }
 
     /**
