@@ -240,6 +240,7 @@ public final class Main implements Runnable {
             // before anything starts: a wrong path is a usage error, not a stack trace after the certificates load
             ofThisCommand(spec, () -> directory("--config-dir", configDir));
             ofThisCommand(spec, () -> directory("--cert-dir", certDir));
+            ofThisCommand(spec, () -> readableFile("--kubeconfig", kubeconfig));
             WaypointServer server = WaypointServer.start(settings);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -370,6 +371,15 @@ public final class Main implements Runnable {
                     flag + ": " + dir + " (expected: a directory" + (Files.exists(dir) ? ")" : "; it does not exist)"));
         }
         return dir;
+    }
+
+    /** {@code file}, refused as a usage error naming {@code flag} when given and not a readable file. */
+    static Path readableFile(String flag, Path file) {
+        if (file != null && !(Files.isRegularFile(file) && Files.isReadable(file))) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                    flag + ": " + file + " (expected: a readable file" + (Files.exists(file) ? ")" : "; it does not exist)"));
+        }
+        return file;
     }
 
     /**

@@ -342,6 +342,16 @@ class MainTest {
     }
 
     @Test
+    void aKubeconfigThatIsNotThereIsAUsageErrorBeforeAnythingStarts() {
+        Run r = run("run", "--kube", "--kubeconfig", tmp.resolve("missing").toString(), "--cert-dir", tmp.toString(),
+                "--gateway", "istio-system/waypoint", "--listen", "127.51.0.1:0", "--health", "127.51.0.1:0",
+                "--stats", "127.51.0.1:0", "--admin", "127.51.0.1:0");
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).startsWith("--kubeconfig: " + tmp.resolve("missing") + " (expected: a readable file; it does not exist)")
+                .contains("Usage: waypoint run").doesNotContain("Exception");
+    }
+
+    @Test
     void aWrongGatewayOfValidateOrExplainIsAUsageError() {
         Run v = run("validate", "../examples/demo", "--gateway", "waypoint");
         assertThat(v.exit()).isEqualTo(2);
