@@ -25,9 +25,12 @@ RUN java -Xmx256m -Xshare:dump -XX:SharedClassListFile=/opt/waypoint/waypoint.cl
 USER 1337:1337
 # 15008 HBONE, 15020 metrics (/stats/prometheus), 15021 readiness (/healthz/ready)
 EXPOSE 15008 15020 15021
-# The chart passes its own JVM flags (command: java ...); these are for docker run. The native heap
+# The chart passes its own JVM flags (command: java ...); these are for docker run, the same as the
+# chart's defaults (HelmChartTest checks it): smaller thread stacks, code cache and metaspace cap
+# measured in benchmarks/RESULTS.md ("Issue 17: start, RSS and idle tunnels"). The native heap
 # is trimmed every 2 s: glibc otherwise keeps the C2 compiler's freed arenas (~20 MiB at 1000 req/s).
 ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=40", "-XX:+ExitOnOutOfMemoryError", \
+            "-Xss512k", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=128m", \
             "-XX:SharedArchiveFile=/opt/waypoint/waypoint.jsa", \
             "-XX:+UnlockExperimentalVMOptions", "-XX:TrimNativeHeapInterval=2000", \
             "-Djava.io.tmpdir=/tmp", "-jar", "/opt/waypoint/waypoint.jar"]

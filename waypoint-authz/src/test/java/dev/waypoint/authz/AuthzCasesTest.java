@@ -59,9 +59,23 @@ import org.yaml.snakeyaml.Yaml;
 class AuthzCasesTest {
     private static final Map<String, Object> FILE = load();
 
+    /** Why the cases are skipped (the file is not above this clone), or null when {@link #FILE} is loaded. */
+    private static String missing;
+
+    /**
+     * The case file, or null when it is not found: it is the team's {@code shared/cases}, next to
+     * the repository rather than in it, so a clone elsewhere skips these cases (as
+     * {@code RoutingCasesTest} does) instead of failing {@code mvn verify}.
+     */
     @SuppressWarnings("unchecked")
     private static Map<String, Object> load() {
-        Path file = casesDir().resolve("authz-cases.yaml");
+        Path dir = casesDir();
+        if (dir == null) {
+            missing = "shared/cases/authz-cases.yaml not found above " + Paths.get(System.getProperty("user.dir"))
+                    .toAbsolutePath() + " (the team's case files, next to the repository)";
+            return null;
+        }
+        Path file = dir.resolve("authz-cases.yaml");
         try (InputStream in = Files.newInputStream(file)) {
             org.yaml.snakeyaml.LoaderOptions options = new org.yaml.snakeyaml.LoaderOptions();
             options.setMaxAliasesForCollections(10_000); // the case file shares rule fragments by anchor
@@ -72,7 +86,7 @@ class AuthzCasesTest {
         }
     }
 
-    /** Walks up from the module directory until {@code shared/cases} or {@code ../shared/cases} exists. */
+    /** Walks up from the module directory until {@code shared/cases} or {@code ../shared/cases} exists; null if none. */
     static Path casesDir() {
         Path dir = Paths.get(System.getProperty("user.dir")).toAbsolutePath();
         for (Path d = dir; d != null; d = d.getParent()) {
@@ -82,7 +96,7 @@ class AuthzCasesTest {
                 }
             }
         }
-        throw new IllegalStateException("shared/cases/authz-cases.yaml not found above " + dir);
+        return null;
     }
 
     @SuppressWarnings("unchecked")
@@ -97,6 +111,7 @@ class AuthzCasesTest {
 
     @Test
     void theFileHasCases() {
+        assumeTrue(FILE != null, missing);
         assertThat(cases().count()).isGreaterThan(100);
     }
 
@@ -104,6 +119,7 @@ class AuthzCasesTest {
     @MethodSource("ids")
     @SuppressWarnings("unchecked")
     void replays(String id) {
+        assumeTrue(FILE != null, missing);
         Map<String, Object> c = cases().filter(x -> x.get("id").equals(id)).findFirst().orElseThrow();
         Map<String, Object> env = (Map<String, Object>) FILE.get("environment");
         Map<String, Object> req = (Map<String, Object>) c.get("request");
@@ -193,7 +209,8 @@ class AuthzCasesTest {
     }
 
     static Stream<String> ids() {
-        return cases().map(c -> (String) c.get("id"));
+        // without the file: one invocation, skipped with the reason (a source of no arguments would fail)
+        return FILE == null ? Stream.of("(no case file)") : cases().map(c -> (String) c.get("id"));
     }
 
     /**

@@ -43,6 +43,8 @@ public final class WatchedKinds {
                 WatchedKind.custom(NETWORKING, "ServiceEntry", "serviceentries", "v1", "v1beta1"),
                 WatchedKind.custom(NETWORKING, "WorkloadEntry", "workloadentries", "v1", "v1beta1"),
                 WatchedKind.custom(NETWORKING, "DestinationRule", "destinationrules", "v1", "v1beta1"),
+                // the local rate limit of Istio's "Enabling Rate Limits using Envoy" page
+                WatchedKind.custom(NETWORKING, "EnvoyFilter", "envoyfilters", "v1alpha3"),
                 WatchedKind.custom("telemetry.istio.io", "Telemetry", "telemetries", "v1", "v1alpha1"),
                 WatchedKind.custom("extensions.istio.io", "WasmPlugin", "wasmplugins", "v1alpha1"),
                 WatchedKind.custom("extensions.istio.io", "TrafficExtension", "trafficextensions", "v1alpha1"));

@@ -186,6 +186,45 @@ class KubernetesSourceTest {
     }
 
     @Test
+    void anEnvoyFilterRateLimitIsWatchedAsInTheDirectoryMode() throws Exception {
+        // the README's "--kube: the same kinds as the directory mode"; EnvoyFilter was not watched
+        api.installCrd(kind("EnvoyFilter"));
+        api.apply("""
+                apiVersion: networking.istio.io/v1alpha3
+                kind: EnvoyFilter
+                metadata: {name: web-ratelimit, namespace: apps}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: web}]
+                  configPatches:
+                  - applyTo: HTTP_FILTER
+                    patch:
+                      operation: INSERT_BEFORE
+                      value:
+                        name: envoy.filters.http.local_ratelimit
+                        typed_config:
+                          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+                          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+                          value:
+                            stat_prefix: http_local_rate_limiter
+                            token_bucket: {max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s}
+                """);
+        startSource();
+        assertThat(state("EnvoyFilter")).isEqualTo("WATCHING");
+        assertThat(object("api:EnvoyFilter/apps/web-ratelimit")).isPresent();
+        dev.waypoint.model.Diagnostics d = new dev.waypoint.model.Diagnostics();
+        List<dev.waypoint.config.translate.WireObject> wire = source.read().stream().flatMap(f -> f.objects().stream())
+                .toList();
+        dev.waypoint.model.ResourceSet rs = dev.waypoint.config.translate.ResourceTranslator.resourceSet(
+                new dev.waypoint.model.mesh.NamespacedName("apps", "waypoint"), "cluster.local",
+                dev.waypoint.config.translate.ResourceTranslator.translate(wire, d));
+        assertThat(d.problems()).as("%s", d.problems()).noneMatch(p -> p.severity() == dev.waypoint.model.Diagnostics.Severity.ERROR);
+        assertThat(rs.localRateLimits()).singleElement().satisfies(l -> {
+            assertThat(l.name()).isEqualTo(new dev.waypoint.model.mesh.NamespacedName("apps", "web-ratelimit"));
+            assertThat(l.maxTokens()).isEqualTo(10);
+        });
+    }
+
+    @Test
     void aKindWithoutItsCrdIsSkippedUntilTheCrdAppearsAndGoesWithIt() throws Exception {
         startSource(); // no CRDs installed: synced anyway
         WatchedKind routes = kind("HTTPRoute");

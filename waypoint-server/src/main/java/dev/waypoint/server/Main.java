@@ -23,13 +23,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The product's command line, {@code waypoint run | validate}. (The local demo mesh is the
+ * The product's command line, {@code waypoint run | validate | explain}. (The local demo mesh is the
  * separate {@code waypoint-demo} jar: it needs the test CA and stand-ins, which this jar leaves out.)
  */
-@Command(name = "waypoint", mixinStandardHelpOptions = true, version = "waypoint 0.1.0",
+@Command(name = "waypoint", mixinStandardHelpOptions = true, version = Main.VERSION,
         description = "An Istio ambient-mesh waypoint (HBONE L7 proxy) in Java on Netty.",
         subcommands = {Main.Run.class, Main.Validate.class, Main.ExplainCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    /** What {@code -V} prints, of the top command and of each subcommand (picocli does not pass it down). */
+    static final String VERSION = "waypoint 0.1.0";
 
     /** Runs one command and exits with its status. */
     public static void main(String[] args) {
@@ -72,7 +74,7 @@ public final class Main implements Runnable {
         return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true,
+    @Command(name = "run", mixinStandardHelpOptions = true, version = Main.VERSION,
             description = "Serve HBONE for one waypoint Gateway, configured from a directory of Kubernetes manifests "
                     + "(--config-dir) or from the Kubernetes API (--kube).")
     static final class Run implements Callable<Integer> {
@@ -93,7 +95,8 @@ public final class Main implements Runnable {
 
         @Option(names = "--controller-name", defaultValue = dev.waypoint.kube.KubeSettings.DEFAULT_CONTROLLER_NAME,
                 paramLabel = "NAME",
-                description = "With --kube: the controllerName of the HTTPRoute status.parents entries this waypoint writes; "
+                description = "With --kube: the controllerName of the route status.parents entries this waypoint writes "
+                        + "(HTTPRoute, GRPCRoute, TCPRoute, TLSRoute); "
                         + "its domain prefixes the policy condition type (default: ${DEFAULT-VALUE}).")
         String controllerName;
 
@@ -228,9 +231,16 @@ public final class Main implements Runnable {
                         + "$ISTIO_METAJSON_LABELS (the pod labels Istio's injector gives its proxies); else none.")
         String locality;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
-            WaypointSettings settings = settings();
+            WaypointSettings settings = ofThisCommand(spec, this::settings);
+            // before anything starts: a wrong path is a usage error, not a stack trace after the certificates load
+            ofThisCommand(spec, () -> directory("--config-dir", configDir));
+            ofThisCommand(spec, () -> directory("--cert-dir", certDir));
+            ofThisCommand(spec, () -> readableFile("--kubeconfig", kubeconfig));
             WaypointServer server = WaypointServer.start(settings);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -265,15 +275,23 @@ public final class Main implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()), "--controller-name: " + e.getMessage());
             }
-            ListenerSettings listener = ListenerSettings.defaults(address(listen)).withWindows(streamWindow, connectionWindow);
-            UpstreamSettings upstream = UpstreamSettings.defaults(hbonePort).withWindows(streamWindow, connectionWindow)
+            if (workers < 0) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                        "--workers: " + workers + " (expected: 0 for one per core, or more)");
+            }
+            UpstreamSettings hbone = flag("--hbone-port", () -> UpstreamSettings.defaults(hbonePort));
+            InetSocketAddress bind = flag("--listen", () -> address(listen));
+            ListenerSettings listener = flag("--stream-window, --connection-window",
+                    () -> ListenerSettings.defaults(bind).withWindows(streamWindow, connectionWindow));
+            UpstreamSettings upstream = hbone.withWindows(streamWindow, connectionWindow)
                     .withHttpIdleTimeout(duration("--upstream-idle-timeout", upstreamIdleTimeout))
                     .withLocality(locality(locality, System.getenv("ISTIO_METAJSON_LABELS")));
-            return new WaypointSettings(configDir, certDir, NamespacedName.parse(gateway), trustDomain, listener, upstream,
-                    address(health), address(stats), address(admin), workers, accessLog,
+            return new WaypointSettings(configDir, certDir, gateway(gateway), trustDomain, listener, upstream,
+                    flag("--health", () -> address(health)), flag("--stats", () -> address(stats)),
+                    flag("--admin", () -> address(admin)), workers, accessLog,
                     dev.waypoint.authn.JwksCache.Settings.defaults().withRefresh(duration("--jwks-refresh-interval", jwksRefresh)),
                     new AuthzSettings(rootNamespace, trustDomainAliases, pathNormalization, debugHeaders), meshConfig,
-                    dnsServers.stream().map(Main::address).toList(), ca(),
+                    flag("--dns-server", () -> dnsServers.stream().map(Main::address).toList()), ca(),
                     kubeSettings).withClusterId(clusterId(clusterId));
         }
 
@@ -334,6 +352,56 @@ public final class Main implements Runnable {
         return flag.trim();
     }
 
+    /**
+     * {@code value.get()}, with a value the settings refuse ({@link IllegalArgumentException}, or an
+     * address that does not parse) reported as a usage error naming {@code flags} instead of a stack trace.
+     */
+    static <T> T flag(String flags, java.util.function.Supplier<T> value) {
+        try {
+            return value.get();
+        } catch (IllegalArgumentException | CommandLine.TypeConversionException e) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()), flags + ": " + e.getMessage());
+        }
+    }
+
+    /** {@code dir}, refused as a usage error naming {@code flag} when given and not a directory. */
+    static Path directory(String flag, Path dir) {
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                    flag + ": " + dir + " (expected: a directory" + (Files.exists(dir) ? ")" : "; it does not exist)"));
+        }
+        return dir;
+    }
+
+    /** {@code file}, refused as a usage error naming {@code flag} when given and not a readable file. */
+    static Path readableFile(String flag, Path file) {
+        if (file != null && !(Files.isRegularFile(file) && Files.isReadable(file))) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                    flag + ": " + file + " (expected: a readable file" + (Files.exists(file) ? ")" : "; it does not exist)"));
+        }
+        return file;
+    }
+
+    /**
+     * {@code body.get()}, with a usage error it throws reported against {@code spec}'s command, so
+     * that the usage printed after the message is that subcommand's.
+     */
+    static <T> T ofThisCommand(CommandLine.Model.CommandSpec spec, java.util.function.Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (CommandLine.ParameterException e) {
+            if (spec == null || e.getCommandLine() == spec.commandLine()) {
+                throw e;
+            }
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+    }
+
+    /** {@code --gateway NAMESPACE/NAME}, refused as a usage error when it is not of that form. */
+    static NamespacedName gateway(String text) {
+        return flag("--gateway", () -> NamespacedName.parse(text));
+    }
+
     /** {@code 500ms}, {@code 60s}, {@code 5m}, {@code 1h}, as Istio's duration fields are written. */
     static java.time.Duration duration(String flag, String text) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(text.trim());
@@ -350,9 +418,10 @@ public final class Main implements Runnable {
         };
     }
 
-    @Command(name = "validate", mixinStandardHelpOptions = true,
+    @Command(name = "validate", mixinStandardHelpOptions = true, version = Main.VERSION,
             description = "Load a manifest directory as `run` would and print every problem as "
-                    + "file:line: Kind namespace/name: field: message. Exit 0 if clean, 1 otherwise.")
+                    + "file:line: Kind namespace/name: field: message (warnings and notes with a warning: or note: "
+                    + "prefix). Exit 0 when there is no error (warnings and notes only), 1 otherwise.")
     static final class Validate implements Callable<Integer> {
         @Parameters(paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
         Path dir;
@@ -371,12 +440,16 @@ public final class Main implements Runnable {
 
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
-                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "trustDomainAliases, extensionProviders, ...; read once, as the manifests are. Without it, "
+                        + "the mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
         Path meshConfig;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
+            NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             if (!Files.isDirectory(dir)) {
                 System.err.println(dir + ": not a directory");
                 return 1;
@@ -385,7 +458,7 @@ public final class Main implements Runnable {
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
                 problems = ConfigValidator.validate(dev.waypoint.config.ConfigSources.yamlDirectory(dir)
-                                .withMeshConfig(meshConfig, rootNamespace), NamespacedName.parse(gateway), trustDomain,
+                                .withMeshConfig(meshConfig, rootNamespace), waypoint, trustDomain,
                         WaypointServer.compilers(jwks, new AuthzSettings(rootNamespace, List.of(), PathNormalizer.Mode.BASE,
                                 false)));
             }
@@ -399,11 +472,11 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "explain", mixinStandardHelpOptions = true,
-            description = {"Shows what the waypoint would do with one request, from the manifests alone (no network):",
-                    "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision,",
-                    "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, or NAME.NAMESPACE[.svc...],",
-                    "or a ServiceEntry host or address."})
+    @Command(name = "explain", mixinStandardHelpOptions = true, version = Main.VERSION,
+            description = "Shows what the waypoint would do with one request, from the manifests alone (no network): "
+                    + "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision, "
+                    + "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, "
+                    + "NAME.NAMESPACE[.svc...], or a ServiceEntry host or address.")
     static final class ExplainCmd implements Callable<Integer> {
         @Option(names = "--config-dir", required = true, paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
         Path configDir;
@@ -418,8 +491,8 @@ public final class Main implements Runnable {
 
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
-                        + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "trustDomainAliases, extensionProviders, ...; read once, as the manifests are. Without it, "
+                        + "the mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
         Path meshConfig;
 
         @Option(names = "--from", paramLabel = "SPIFFE_ID",
@@ -450,8 +523,12 @@ public final class Main implements Runnable {
         @Parameters(index = "1", paramLabel = "URL", description = "http://HOST[:PORT]/PATH")
         String url;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             if (!Files.isDirectory(configDir)) {
                 System.err.println(configDir + ": not a directory");
                 return 2;
@@ -499,7 +576,7 @@ public final class Main implements Runnable {
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
                     dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
-                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), NamespacedName.parse(gateway), trustDomain,
+                            AuthzPolicyCompiler.DEFAULT_ROOT_NAMESPACE), waypoint, trustDomain,
                     WaypointServer.compilers(dev.waypoint.authn.JwksCache.offline(), AuthzSettings.defaults()));
             if (loaded.snapshot() == null) {
                 loaded.problems().forEach(System.err::println);

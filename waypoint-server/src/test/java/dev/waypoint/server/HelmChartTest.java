@@ -192,6 +192,24 @@ class HelmChartTest {
         assertThat(p.waitFor()).as(out).isZero();
     }
 
+    /**
+     * The README's "JVM flags for a pod ... as the Helm chart and the image pass them": the image's
+     * ENTRYPOINT (for {@code docker run}) carries every flag the chart passes by default.
+     */
+    @Test
+    void theImagePassesTheJvmFlagsOfTheChartsDefaults() throws Exception {
+        JsonNode c = objects(render("defaults")).get("Deployment/waypoint").at("/spec/template/spec/containers/0");
+        List<String> command = texts(c.at("/command"));
+        List<String> chartFlags = command.subList(1, command.indexOf("-jar"));
+        String dockerfile = Files.readString(Path.of("../Dockerfile"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^ENTRYPOINT (\\[[^\\]]*\\])").matcher(
+                dockerfile.replace("\\\n", " "));
+        assertThat(m.find()).as("ENTRYPOINT [...] in the Dockerfile").isTrue();
+        List<String> entrypoint = texts(new ObjectMapper().readTree(m.group(1)));
+        assertThat(entrypoint.get(0)).isEqualTo("java");
+        assertThat(entrypoint.subList(1, entrypoint.indexOf("-jar"))).containsAll(chartFlags);
+    }
+
     @ParameterizedTest(name = "{0}={1}")
     @CsvSource({
         "ca.certLifetime, 1d, certLifetime",

@@ -37,7 +37,7 @@ class MainTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"run", "validate"}) {
+        for (String cmd : new String[] {"run", "validate", "explain"}) {
             Run r = run(cmd, "--help");
             assertThat(r.exit()).isZero();
             assertThat(r.out()).contains("Usage: waypoint " + cmd);
@@ -275,5 +275,92 @@ class MainTest {
         assertThat(run("run", "--help").out()).contains("--cluster-id").contains("destination_cluster")
                 .contains("CLUSTER_ID");
         assertThat(run("explain", "--help").out()).contains("--cluster-id");
+    }
+
+    @Test
+    void everyCommandPrintsItsVersion() {
+        // -V is offered by every subcommand's help; it printed an empty line on run, validate, explain
+        for (String[] args : new String[][] {{"-V"}, {"run", "-V"}, {"validate", "-V"}, {"explain", "-V"}}) {
+            Run r = run(args);
+            assertThat(r.exit()).isZero();
+            assertThat(r.out().trim()).as(String.join(" ", args)).isEqualTo("waypoint 0.1.0");
+        }
+    }
+
+    @Test
+    void onlyRunWatchesTheMeshConfig() {
+        // validate and explain read the files once; --help said "watched like the manifests" for all three
+        assertThat(run("run", "--help").out().replaceAll("\\s+", " ")).contains("watched like the manifests");
+        for (String cmd : new String[] {"validate", "explain"}) {
+            assertThat(run(cmd, "--help").out().replaceAll("\\s+", " ")).as(cmd).doesNotContain("watched")
+                    .contains("read once");
+        }
+        assertThat(run("validate", "--help").out().replaceAll("\\s+", " ")).contains("Exit 0 when there is no error");
+        assertThat(run("run", "--help").out().replaceAll("\\s+", " "))
+                .contains("route status.parents entries this waypoint writes (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute)");
+    }
+
+    /**
+     * A wrong value of a {@code run} flag is a usage error (exit 2) naming the flag, with the usage of
+     * {@code waypoint run}, before anything starts: no stack trace, no listener bound. The base flags
+     * bind 127.51.x.x only, in case a row did not stop the start.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            --gateway               | waypoint        | --gateway: name: waypoint (expected: namespace/name)
+            --stream-window         | 100             | --stream-window, --connection-window: windows: stream 100, connection 16777216 (expected: 65535 <= stream <= connection)
+            --connection-window     | 65535           | --stream-window, --connection-window: windows: stream 4194304, connection 65535
+            --hbone-port            | 70000           | --hbone-port: hbonePort: 70000 (expected: 1-65535)
+            --workers               | -1              | --workers: -1 (expected: 0 for one per core, or more)
+            --listen                | nope            | --listen: address: nope (expected: host:port)
+            --health                | 127.51.0.1:99999 | --health: port: 99999 (expected: 0-65535)
+            --dns-server            | nope            | --dns-server: address: nope (expected: host:port)
+            --upstream-idle-timeout | 1d              | --upstream-idle-timeout: 1d (expected: a positive duration
+            --config-dir            | MISSING         | (expected: a directory; it does not exist)
+            --cert-dir              | FILE            | (expected: a directory)
+            """)
+    void aWrongRunFlagIsAUsageErrorNamingIt(String flag, String value, String message) throws Exception {
+        java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
+        flags.put("--config-dir", tmp.toString());
+        flags.put("--cert-dir", tmp.toString());
+        flags.put("--gateway", "istio-system/waypoint");
+        flags.put("--listen", "127.51.0.1:0");
+        flags.put("--health", "127.51.0.1:0");
+        flags.put("--stats", "127.51.0.1:0");
+        flags.put("--admin", "127.51.0.1:0");
+        Path file = Files.writeString(tmp.resolve("a-file"), "");
+        flags.put(flag, switch (value) {
+            case "MISSING" -> tmp.resolve("missing").toString();
+            case "FILE" -> file.toString();
+            default -> value;
+        });
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run"));
+        flags.forEach((k, v) -> args.addAll(java.util.List.of(k, v)));
+        Run r = run(args.toArray(String[]::new));
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains(message).contains("Usage: waypoint run").doesNotContain("Exception");
+        if (value.equals("MISSING") || value.equals("FILE")) {
+            assertThat(r.err()).startsWith(flag + ": ");
+        }
+    }
+
+    @Test
+    void aKubeconfigThatIsNotThereIsAUsageErrorBeforeAnythingStarts() {
+        Run r = run("run", "--kube", "--kubeconfig", tmp.resolve("missing").toString(), "--cert-dir", tmp.toString(),
+                "--gateway", "istio-system/waypoint", "--listen", "127.51.0.1:0", "--health", "127.51.0.1:0",
+                "--stats", "127.51.0.1:0", "--admin", "127.51.0.1:0");
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).startsWith("--kubeconfig: " + tmp.resolve("missing") + " (expected: a readable file; it does not exist)")
+                .contains("Usage: waypoint run").doesNotContain("Exception");
+    }
+
+    @Test
+    void aWrongGatewayOfValidateOrExplainIsAUsageError() {
+        Run v = run("validate", "../examples/demo", "--gateway", "waypoint");
+        assertThat(v.exit()).isEqualTo(2);
+        assertThat(v.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint validate");
+        Run e = run("explain", "--config-dir", "../examples/demo", "--gateway", "waypoint", "GET", "http://reviews.demo:9080/");
+        assertThat(e.exit()).isEqualTo(2);
+        assertThat(e.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint explain");
     }
 }
