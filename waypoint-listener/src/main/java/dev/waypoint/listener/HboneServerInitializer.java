@@ -98,7 +98,6 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
             // idle first so it sees every frame; the connection idle check needs the codec
             p.addLast(HandlerNames.IDLE, new IdleTimeout(settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
-            dev.waypoint.transport.Http2Cumulation.withoutCopies(codec);
             p.addLast(HandlerNames.H2, codec);
             p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override

@@ -104,7 +104,7 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
                 writePending(ctx);
             }
             if (size >= COALESCE_LIMIT) {
-                ctx.write(new DefaultHttp2DataFrame(contiguous(ctx, buf), false), promise);
+                ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
                 return;
             }
             pending = buf; // framed at the flush, or merged with what follows it
@@ -117,21 +117,6 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
             }
             ctx.write(msg, promise);
         }
-    }
-
-    /**
-     * {@code buf} as one buffer ({@code buf} itself when it is one): a payload relayed from an
-     * HTTP/2 codec that cumulates into a composite ({@link Http2Cumulation}) spans two reads when
-     * its frame did, and {@code SslHandler} would wrap each part as a TLS record of its own.
-     */
-    private static ByteBuf contiguous(ChannelHandlerContext ctx, ByteBuf buf) {
-        if (buf.nioBufferCount() <= 1) {
-            return buf;
-        }
-        ByteBuf one = ctx.alloc().directBuffer(buf.readableBytes());
-        one.writeBytes(buf);
-        buf.release();
-        return one;
     }
 
     /** Copies {@code buf} after the held bytes (into the adapter's own buffer) and releases it. */
@@ -164,11 +149,10 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
             return;
         }
         ChannelPromise promise = pendingPromise;
-        boolean owned = pendingOwned;
         pending = null;
         pendingPromise = null;
         pendingOwned = false;
-        ctx.write(new DefaultHttp2DataFrame(owned ? held : contiguous(ctx, held), false), promise);
+        ctx.write(new DefaultHttp2DataFrame(held, false), promise);
     }
 
     @Override

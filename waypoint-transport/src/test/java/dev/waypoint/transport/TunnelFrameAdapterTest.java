@@ -231,34 +231,6 @@ class TunnelFrameAdapterTest {
         c.release();
     }
 
-    /** Rows: the size of each part of a composite payload (a relayed frame that straddled reads, see Http2Cumulation). */
-    @org.junit.jupiter.params.ParameterizedTest(name = "parts {0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"3000,3000", "100,200", "16384,16384,1", "1,8191"})
-    void aPayloadOfSeveralPartsIsFramedAsOneBuffer(String sizes) {
-        io.netty.buffer.CompositeByteBuf composite = Unpooled.compositeBuffer();
-        int total = 0;
-        byte n = 0;
-        for (String part : sizes.split(",")) {
-            int size = Integer.parseInt(part);
-            ByteBuf b = Unpooled.directBuffer(size);
-            for (int i = 0; i < size; i++) {
-                b.writeByte(n++);
-            }
-            composite.addComponent(true, b);
-            total += size;
-        }
-        byte[] expected = io.netty.buffer.ByteBufUtil.getBytes(composite);
-        ch.writeOutbound(composite);
-
-        Http2DataFrame frame = ch.readOutbound();
-        assertThat(frame.content().nioBufferCount()).as("one part: one TLS record per wrap step, not one per part").isEqualTo(1);
-        assertThat(frame.content().readableBytes()).isEqualTo(total);
-        assertThat(io.netty.buffer.ByteBufUtil.getBytes(frame.content())).isEqualTo(expected);
-        assertThat(composite.refCnt()).as("the parts are released once copied").isZero();
-        assertThat((Object) ch.readOutbound()).isNull();
-        frame.release();
-    }
-
     @Test
     void heldBytesLeaveBeforeEndStreamAndReset() {
         ch.write(bytes("tail"));

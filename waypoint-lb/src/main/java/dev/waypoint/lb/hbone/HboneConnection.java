@@ -120,7 +120,6 @@ final class HboneConnection {
                         .pushEnabled(false))
                 .validateHeaders(true)
                 .build();
-        dev.waypoint.transport.Http2Cumulation.withoutCopies(codec);
         ctx.pipeline().addLast("h2", codec);
         ctx.pipeline().addLast("mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
             @Override
