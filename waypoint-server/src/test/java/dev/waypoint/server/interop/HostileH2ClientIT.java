@@ -1,0 +1,244 @@
+package dev.waypoint.server.interop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.waypoint.config.ConfigSources;
+import dev.waypoint.config.SnapshotPublisher;
+import dev.waypoint.model.ResourceSet;
+import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.testing.HboneTestClient;
+import dev.waypoint.testing.MeshFixtures;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Hostile HTTP/2 peers against the packaged jar, as a real process: {@code hostile_h2.py}
+ * (python3-h2's framing layer, Debian's) writes the raw frames a well-behaved stack refuses to
+ * send (RFC 9113 floods, CONTINUATION without END_HEADERS, WINDOW_UPDATE 0, windows of 0). After
+ * each, the waypoint must have ended or bounded the attack the way RFC 9113 and Netty's limits say,
+ * keep serving a well-behaved client, and keep its log readable: a peer's protocol errors are not
+ * worth a WARN with a stack trace per stream. Backends and destination-ztunnel stand-ins run in this
+ * JVM ({@link MeshFixtures}). Loopback range 127.39.x.x.
+ */
+class HostileH2ClientIT {
+    private static final NamespacedName GATEWAY = new NamespacedName("istio-system", "waypoint");
+
+    @TempDir
+    static Path tmp;
+    static MeshFixtures mesh;
+    static Process waypoint;
+    static Path log;
+    static Path python;
+    static Path clientCerts;
+    static InetSocketAddress hbone;
+
+    @BeforeAll
+    static void start() throws Exception {
+        python = Interop.pythonWithH2();
+        Path jar = Path.of(System.getProperty("waypoint.jar", "target/waypoint.jar"));
+        assertThat(jar).exists();
+        Path config = Files.createDirectories(tmp.resolve("m"));
+        try (InputStream in = HostileH2ClientIT.class.getResourceAsStream("/e2e/hostile-more-mesh.yaml")) {
+            Files.write(config.resolve("mesh.yaml"), in.readAllBytes());
+        }
+        mesh = MeshFixtures.start(load(config), tmp, GATEWAY, 0);
+        clientCerts = tmp.resolve("client-certs");
+        mesh.ca().issue(new SpiffeId("cluster.local", "apps", "client")).writeIstioLayout(clientCerts);
+        int port = Interop.freePort("127.0.0.1");
+        int health = Interop.freePort("127.0.0.1");
+        hbone = new InetSocketAddress("127.0.0.1", port);
+        log = tmp.resolve("waypoint.log");
+        waypoint = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
+                jar.toString(), "run", "--config-dir", config.toString(), "--cert-dir", mesh.certDir().toString(),
+                "--gateway", GATEWAY.namespace() + "/" + GATEWAY.name(), "--listen", "127.0.0.1:" + port,
+                "--health", "127.0.0.1:" + health, "--stats", "127.0.0.1:" + Interop.freePort("127.0.0.1"),
+                "--admin", "127.0.0.1:" + Interop.freePort("127.0.0.1"), "--hbone-port", Integer.toString(mesh.hbonePort()),
+                "--workers", "2"))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        HttpClient http = HttpClient.newHttpClient();
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> http.send(
+                java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/healthz/ready")).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+    }
+
+    private static ResourceSet load(Path config) {
+        ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor();
+        try (SnapshotPublisher p = new SnapshotPublisher(ConfigSources.yamlDirectory(config), GATEWAY, "cluster.local",
+                List.of(), exec)) {
+            p.start();
+            return p.current().resources();
+        } finally {
+            exec.shutdownNow();
+        }
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (waypoint != null) {
+            waypoint.destroy();
+            if (!waypoint.waitFor(30, TimeUnit.SECONDS)) {
+                waypoint.destroyForcibly();
+            }
+        }
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    /** Runs one attack to its end; returns its JSON report. */
+    private static JsonNode attack(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(python.toString(), Interop.script("hostile_h2.py").toString(),
+                "--server", "127.0.0.1:" + hbone.getPort(), "--certs", clientCerts.toString()));
+        cmd.addAll(List.of(args));
+        try (ExternalProcess p = ExternalProcess.start("hostile_h2-" + args[args.length - 1], cmd, tmp.resolve("logs"))) {
+            int exit = p.awaitExit(Duration.ofSeconds(60));
+            assertThat(exit).as("hostile_h2.py exit status\n%s", p.describe()).isZero();
+            List<JsonNode> out = Interop.jsonLines(p.lines());
+            assertThat(out).as(p.describe()).hasSize(1);
+            return out.get(0);
+        }
+    }
+
+    /** A well-behaved client still gets an answer, through both web pods. */
+    private static void stillServes() throws Exception {
+        try (HboneTestClient c = HboneTestClient.connect(mesh.group(), hbone, mesh.workload("apps", "client"))) {
+            for (String pod : List.of("127.39.1.1:8080", "127.39.1.2:8080", "127.39.0.1:80")) {
+                InnerHttp.Result r = InnerHttp.exchange(c, pod, Map.of(), InnerHttp.get("/ok", "web"), Duration.ofSeconds(10));
+                assertThat(r.connectStatus()).as(pod).isEqualTo(200);
+                assertThat(r.status()).as(pod).isEqualTo(200);
+            }
+        }
+    }
+
+    private static long logLines() throws Exception {
+        try (var lines = Files.lines(log)) {
+            return lines.count();
+        }
+    }
+
+    /** The attack's effect on the log: the lines it added. */
+    private static List<String> logSince(long before) throws Exception {
+        try (var lines = Files.lines(log)) {
+            return lines.skip(before).toList();
+        }
+    }
+
+    @Test
+    void rapidResetFloodEndsTheConnectionWithEnhanceYourCalm() throws Exception {
+        JsonNode r = attack("--count", "5000", "--seconds", "10", "rst-flood");
+        // Netty's CVE-2023-44487 limit: 200 RST_STREAM per 30 s, then GOAWAY ENHANCE_YOUR_CALM (0xb).
+        // The GOAWAY itself may be lost to the TCP reset of a socket closed with unread bytes.
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isTrue();
+        assertThat(r.path("seconds").asDouble()).as(r.toString()).isLessThan(5);
+        if (!r.path("goaway").isNull()) {
+            assertThat(r.path("goaway").path("code").asInt()).as(r.toString()).isEqualTo(0xb);
+        }
+        stillServes();
+    }
+
+    /**
+     * "MadeYouReset" (CVE-2025-55163): the client makes the server reset streams (WINDOW_UPDATE of 0
+     * on a stream is a stream error, RFC 9113 §6.9), which the RST limit must count too. Each of
+     * those stream errors is the client's fault, not the waypoint's: one line at most, not a WARN
+     * with a stack trace per stream (thousands of lines a second otherwise).
+     */
+    @Test
+    void streamErrorsThePeerCausesEndTheConnectionAndAreNotLoggedAsWarningsPerStream() throws Exception {
+        long before = logLines();
+        JsonNode r = attack("--count", "5000", "--seconds", "10", "window-update-zero");
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isTrue();
+        assertThat(r.path("seconds").asDouble()).as(r.toString()).isLessThan(5);
+        stillServes();
+        Thread.sleep(500); // the log of the last streams
+        List<String> added = logSince(before);
+        assertThat(added.stream().filter(l -> l.contains(" WARN ")).count()).as(String.join("\n", added.subList(0,
+                Math.min(60, added.size())))).isLessThanOrEqualTo(1);
+        assertThat(added.size()).as("log lines added by one hostile connection").isLessThan(20);
+    }
+
+    @Test
+    void emptyDataFramesEndTheConnection() throws Exception {
+        JsonNode r = attack("--count", "1000", "--seconds", "10", "empty-data");
+        // Netty's decoderEnforceMaxConsecutiveEmptyDataFrames: 2, then GOAWAY ENHANCE_YOUR_CALM
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isTrue();
+        if (!r.path("goaway").isNull()) {
+            assertThat(r.path("goaway").path("code").asInt()).as(r.toString()).isEqualTo(0xb);
+        }
+        stillServes();
+    }
+
+    @Test
+    void continuationWithoutEndHeadersIsCutOff() throws Exception {
+        // header bytes that never end: closed once the block passes 1.25 x SETTINGS_MAX_HEADER_LIST_SIZE
+        JsonNode full = attack("--count", "100000", "--size", "16000", "--seconds", "10", "continuation");
+        assertThat(full.path("closed").asBoolean()).as(full.toString()).isTrue();
+        assertThat(full.path("sent").asInt()).as(full.toString()).isLessThan(1000);
+        // empty CONTINUATION frames add no bytes: Netty counts small consecutive CONTINUATIONs instead
+        JsonNode empty = attack("--count", "2000000", "--seconds", "10", "empty-continuation");
+        assertThat(empty.path("closed").asBoolean()).as(empty.toString()).isTrue();
+        assertThat(empty.path("seconds").asDouble()).as(empty.toString()).isLessThan(5);
+        stillServes();
+    }
+
+    @Test
+    void oversizedConnectHeaderBlocks() throws Exception {
+        // above SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB), below Netty's 1.25 x: 431 on that stream only
+        JsonNode big = attack("--size", "70000", "--seconds", "3", "big-headers");
+        assertThat(big.path("statuses").path("431").asInt()).as(big.toString()).isEqualTo(1);
+        assertThat(big.path("closed").asBoolean()).as(big.toString()).isFalse();
+        // 1 MiB: a connection error (GOAWAY PROTOCOL_ERROR), never decoded
+        JsonNode huge = attack("--size", "1048576", "--seconds", "5", "big-headers");
+        assertThat(huge.path("closed").asBoolean()).as(huge.toString()).isTrue();
+        assertThat(huge.path("statuses").size()).as(huge.toString()).isZero();
+        stillServes();
+    }
+
+    @Test
+    void settingsAndPingFloodsFromAClientThatNeverReadsAreCutOff() throws Exception {
+        // the acknowledgements pile up unread: Netty's limit of 10000 queued control frames closes the connection
+        for (String flood : List.of("settings-flood", "ping-flood")) {
+            JsonNode r = attack("--count", "200000", "--seconds", "10", flood);
+            assertThat(r.path("closed").asBoolean()).as(r.toString()).isTrue();
+            assertThat(r.path("seconds").asDouble()).as(r.toString()).isLessThan(8);
+        }
+        stillServes();
+    }
+
+    @Test
+    void aClientWithWindowsOfZeroHoldsOnlyItsOwnTunnels() throws Exception {
+        // 100 tunnels each asking for 1 GiB with SETTINGS_INITIAL_WINDOW_SIZE 0 and no WINDOW_UPDATE ever:
+        // nothing can move; meanwhile a well-behaved client to the same pods is served
+        List<String> cmd = List.of(python.toString(), Interop.script("hostile_h2.py").toString(),
+                "--server", "127.0.0.1:" + hbone.getPort(), "--certs", clientCerts.toString(),
+                "--count", "100", "--authority", "127.39.1.1:8080", "--seconds", "8", "window-zero");
+        try (ExternalProcess p = ExternalProcess.start("hostile_h2-window-zero", cmd, tmp.resolve("logs"))) {
+            Thread.sleep(3000);
+            stillServes();
+            assertThat(p.awaitExit(Duration.ofSeconds(30))).as(p.describe()).isZero();
+            JsonNode r = Interop.jsonLines(p.lines()).get(0);
+            assertThat(r.path("statuses").path("200").asInt()).as(r.toString()).isEqualTo(100);
+            assertThat(r.path("closed").asBoolean()).as(r.toString()).isFalse();
+            assertThat(r.path("inner").asText()).as(r.toString()).isEmpty();
+        }
+        stillServes();
+    }
+}
