@@ -20,6 +20,8 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
   empty-data          one tunnel, then --count empty DATA frames without END_STREAM
   settings-flood      --count SETTINGS frames, never reading (ACKs pile up at the server)
   ping-flood          --count PING frames, never reading
+  headers             one stream whose header block is exactly the --header NAME=VALUE fields
+                      (pseudo-headers too, in order); reports the answer
   no-read             the largest windows, up to 100 tunnels each asking --request, then never
                       read again for --seconds
   window-zero         SETTINGS_INITIAL_WINDOW_SIZE=0, --count tunnels (at most 100) each asking --request, never a
@@ -153,6 +155,7 @@ def main():
     ap.add_argument("--size", type=int, default=16384)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--request", default="GET /bytes/1073741824 HTTP/1.1\r\nHost: web\r\n\r\n")
+    ap.add_argument("--header", action="append", default=[], help="NAME=VALUE, in order (attack headers)")
     ap.add_argument("attack")
     args = ap.parse_args()
     try:
@@ -250,6 +253,15 @@ def main():
                 except (OSError, ssl.SSLError, ValueError):
                     p.closed = True
         p.pump(0.5)
+    elif a == "headers":
+        # one stream with exactly the --header fields given (pseudo-headers included), END_HEADERS
+        fields = [tuple(h.split("=", 1)) for h in args.header]
+        p.frame(hf.HeadersFrame(1, data=p.enc.encode(fields), flags=["END_HEADERS"]))
+        p.flush()
+        end = time.time() + min(args.seconds, 3)
+        while time.time() < end and not p.closed and not p.statuses and not p.resets:
+            p.pump(0.1)
+        deadline = time.time()
     elif a == "no-read":
         # the largest windows a client may grant, then --count tunnels each asking --request, and
         # never another read: the responses pile up unless the server holds its upstreams back

@@ -50,6 +50,8 @@ class HostileH2ClientIT {
     static Path python;
     static Path clientCerts;
     static InetSocketAddress hbone;
+    static Path config;
+    static Path jar;
 
     @BeforeAll
     static void start() throws Exception {
@@ -61,23 +63,35 @@ class HostileH2ClientIT {
             Files.write(config.resolve("mesh.yaml"), in.readAllBytes());
         }
         mesh = MeshFixtures.start(load(config), tmp, GATEWAY, 0);
+        HostileH2ClientIT.config = config;
+        HostileH2ClientIT.jar = jar;
         clientCerts = tmp.resolve("client-certs");
         mesh.ca().issue(new SpiffeId("cluster.local", "apps", "client")).writeIstioLayout(clientCerts);
+        Launched w = launch(jar, config, "waypoint");
+        waypoint = w.process();
+        hbone = new InetSocketAddress("127.0.0.1", w.port());
+        log = w.log();
+    }
+
+    record Launched(Process process, int port, Path log) {}
+
+    /** {@code waypoint run} from the packaged jar, HBONE on 127.0.0.1; returns once it is ready. */
+    static Launched launch(Path jar, Path config, String name) throws Exception {
         int port = Interop.freePort("127.0.0.1");
         int health = Interop.freePort("127.0.0.1");
-        hbone = new InetSocketAddress("127.0.0.1", port);
-        log = tmp.resolve("waypoint.log");
-        waypoint = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
+        Path out = tmp.resolve(name + ".log");
+        Process p = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
                 jar.toString(), "run", "--config-dir", config.toString(), "--cert-dir", mesh.certDir().toString(),
                 "--gateway", GATEWAY.namespace() + "/" + GATEWAY.name(), "--listen", "127.0.0.1:" + port,
                 "--health", "127.0.0.1:" + health, "--stats", "127.0.0.1:" + Interop.freePort("127.0.0.1"),
                 "--admin", "127.0.0.1:" + Interop.freePort("127.0.0.1"), "--hbone-port", Integer.toString(mesh.hbonePort()),
                 "--workers", "2"))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
         HttpClient http = HttpClient.newHttpClient();
         await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> http.send(
                 java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/healthz/ready")).build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+        return new Launched(p, port, out);
     }
 
     private static ResourceSet load(Path config) {
@@ -101,6 +115,10 @@ class HostileH2ClientIT {
         }
         if (mesh != null) {
             mesh.close();
+        }
+        if (log != null && Files.exists(log)) {
+            // kept for reading after the run (the temp dir goes)
+            Files.copy(log, Path.of("target", "HostileH2ClientIT-waypoint.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
     }
 
@@ -240,5 +258,107 @@ class HostileH2ClientIT {
             assertThat(r.path("inner").asText()).as(r.toString()).isEmpty();
         }
         stillServes();
+    }
+
+    /**
+     * Malformed CONNECTs (RFC 9113 §8.5: classic CONNECT has :method and :authority only; §8.2:
+     * lowercase names, no connection-specific fields, no CR/LF in values). Refused with a 400 and a
+     * reason where the waypoint decides, or a stream reset PROTOCOL_ERROR where Netty's header
+     * validation does (§8.1.1: malformed is a stream error); never a tunnel, never the connection.
+     * Each row: header fields in order, then the status (or "reset:1") and the reason.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            :method=CONNECT                                                         | 400     | bad_authority
+            :method=CONNECT,:authority=127.39.0.1:80,:scheme=https,:path=/          | 400     | not_connect
+            :method=CONNECT,:protocol=websocket,:authority=127.39.0.1:80,:scheme=https,:path=/ | 400 | not_connect
+            :authority=127.39.0.1:80                                                | 400     | not_connect
+            :method=GET,:authority=127.39.0.1:80,:scheme=https,:path=/              | 400     | not_connect
+            :method=CONNECT,:authority=user@127.39.0.1:80                           | 400     | bad_authority
+            :method=CONNECT,:authority=127.39.0.1                                   | 400     | bad_authority
+            :method=CONNECT,:authority=127.39.0.1:0                                 | 400     | bad_authority
+            :method=CONNECT,:authority=127.39.0.1:99999                             | 400     | bad_authority
+            :method=CONNECT,:authority=[::1]:80                                     | 400     | target_not_bound
+            :method=CONNECT,:authority=127.39.0.9:80                                | 400     | target_not_bound
+            :method=CONNECT,:authority=127.39.0.6:80                                | 400     | target_not_bound
+            :method=CONNECT,:authority=127.39.0.1:80,X-Upper=1                      | reset:1 |
+            :method=CONNECT,:authority=127.39.0.1:80,connection=keep-alive          | reset:1 |
+            :method=CONNECT,:authority=127.39.0.1:80,:authority=127.39.0.2:9090     | reset:1 |
+            :method=CONNECT,:authority=127.39.0.1:80,x-crlf=a<CRLF>x: y             | reset:1 |
+            :method=CONNECT,:authority=127.39.0.1:80,te=trailers                    | 200     |
+            """)
+    void malformedConnectsAreRefusedOnTheirStreamOnly(String fields, String expected, String reason) throws Exception {
+        List<String> args = new ArrayList<>();
+        for (String h : fields.split(",")) {
+            args.add("--header");
+            args.add(h.replace("<CRLF>", "\r\n"));
+        }
+        args.addAll(List.of("--seconds", "3", "headers"));
+        JsonNode r = attack(args.toArray(String[]::new));
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isFalse();
+        assertThat(r.path("goaway").isNull()).as(r.toString()).isTrue();
+        if (expected.startsWith("reset:")) {
+            assertThat(r.path("resets").path(expected.substring(6)).asInt()).as(r.toString()).isEqualTo(1);
+            assertThat(r.path("statuses").size()).as(r.toString()).isZero();
+        } else {
+            assertThat(r.path("statuses").path(expected).asInt()).as(r.toString()).isEqualTo(1);
+            if (reason != null) {
+                assertThat(r.path("inner").asText()).as(r.toString()).startsWith(reason + ":");
+            }
+        }
+    }
+
+    /**
+     * SIGTERM while 100 tunnels have requests in flight whose responses cannot move (windows of 0,
+     * never a WINDOW_UPDATE) and a well-behaved request is half sent: the well-behaved request
+     * completes, and the stuck ones do not hold the process past the drain timeout (20 s, then
+     * what is left is closed): it exits on its own.
+     */
+    @Test
+    void sigtermWithStuckTunnelsStillExitsAfterTheDrainTimeout() throws Exception {
+        Launched w = launch(jar, config, "sigterm");
+        List<String> cmd = List.of(python.toString(), Interop.script("hostile_h2.py").toString(),
+                "--server", "127.0.0.1:" + w.port(), "--certs", clientCerts.toString(),
+                "--count", "100", "--authority", "127.39.1.1:8080", "--seconds", "60", "window-zero");
+        try (ExternalProcess attacker = ExternalProcess.start("hostile_h2-sigterm", cmd, tmp.resolve("logs"));
+             HboneTestClient c = HboneTestClient.connect(mesh.group(), new InetSocketAddress("127.0.0.1", w.port()),
+                     mesh.workload("apps", "client"))) {
+            Thread.sleep(3000); // the 100 tunnels are open and stuck
+            HboneTestClient.Answer a = c.connect("127.39.0.1:80", Map.of()).get(10, TimeUnit.SECONDS);
+            assertThat(a.status()).isEqualTo(200);
+            io.netty.channel.Channel t = a.tunnel();
+            java.util.concurrent.CompletableFuture<String> answer = new java.util.concurrent.CompletableFuture<>();
+            StringBuilder got = new StringBuilder();
+            t.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                    io.netty.buffer.ByteBuf b = (io.netty.buffer.ByteBuf) msg;
+                    got.append(b.toString(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    b.release();
+                    if (got.indexOf("\r\n0\r\n\r\n") >= 0) { // the echo answers chunked
+                        answer.complete(got.toString());
+                    }
+                }
+            });
+            t.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer("POST /upload HTTP/1.1\r\nHost: web\r\n"
+                    + "Content-Length: 12\r\n\r\nfirst;", java.nio.charset.StandardCharsets.ISO_8859_1));
+            Thread.sleep(300);
+            long t0 = System.nanoTime();
+            w.process().destroy(); // SIGTERM
+            Thread.sleep(500);
+            t.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer("second", java.nio.charset.StandardCharsets.ISO_8859_1));
+            try {
+                assertThat(answer.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 200").contains("first;", "second");
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("no answer during the drain; got \"" + got + "\", tunnel active " + t.isActive()
+                        + "\n" + Files.readString(w.log()), e);
+            }
+            assertThat(w.process().waitFor(40, TimeUnit.SECONDS)).as("exited after the drain timeout").isTrue();
+            long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+            assertThat(seconds).as("seconds from SIGTERM to exit").isLessThanOrEqualTo(30);
+            assertThat(attacker.isAlive() ? "" : attacker.describe()).doesNotContain("Traceback");
+        } finally {
+            w.process().destroyForcibly();
+        }
     }
 }
