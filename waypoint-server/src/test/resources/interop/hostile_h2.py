@@ -22,6 +22,10 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
   ping-flood          --count PING frames, never reading
   headers             one stream whose header block is exactly the --header NAME=VALUE fields
                       (pseudo-headers too, in order); reports the answer
+  inner-rst-flood     a tunnel to --authority (an HTTP/2 port), inside it h2c: GET + RST_STREAM,
+                      --count times; "nested" reports the inner connection's GOAWAY/resets/statuses
+  inner-big-headers   the same, one inner request with a --size header block, then a normal one
+  inner-many-streams  the same, --count inner streams opened at once and never ended
   no-read             the largest windows, up to 100 tunnels each asking --request, then never
                       read again for --seconds
   window-zero         SETTINGS_INITIAL_WINDOW_SIZE=0, --count tunnels (at most 100) each asking --request, never a
@@ -42,6 +46,50 @@ import hpack
 import hyperframe.frame as hf
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class Nested:
+    """The frames of an HTTP/2 connection nested in stream 1's DATA (an inner h2c), as the server sends them."""
+
+    def __init__(self):
+        self.buf = b""
+        self.dec = hpack.Decoder()
+        self.dec.max_header_list_size = 1 << 30
+        self.goaway = None
+        self.resets = {}
+        self.statuses = {}
+        self.settings_seen = False
+        self.fed = 0
+        self.reset_streams = set()
+
+    def feed(self, data):
+        self.buf += data
+        self.fed += len(data)
+        while len(self.buf) >= 9:
+            f, length = hf.Frame.parse_frame_header(memoryview(self.buf[:9]))
+            if len(self.buf) < 9 + length:
+                return
+            f.parse_body(memoryview(self.buf[9:9 + length]))
+            self.buf = self.buf[9 + length:]
+            if isinstance(f, hf.SettingsFrame):
+                self.settings_seen = True
+            elif isinstance(f, hf.GoAwayFrame):
+                self.goaway = {"code": f.error_code, "last_stream": f.last_stream_id,
+                               "debug": f.additional_data.decode("utf-8", "replace")}
+            elif isinstance(f, hf.RstStreamFrame):
+                self.resets[str(f.error_code)] = self.resets.get(str(f.error_code), 0) + 1
+                self.reset_streams.add(f.stream_id)
+            elif isinstance(f, hf.HeadersFrame):
+                try:
+                    for k, v in self.dec.decode(f.data):
+                        if k in (b":status", ":status"):
+                            st = v.decode() if isinstance(v, bytes) else v
+                            self.statuses[st] = self.statuses.get(st, 0) + 1
+                except Exception:  # noqa: BLE001
+                    self.statuses["undecodable"] = self.statuses.get("undecodable", 0) + 1
+
+    def report(self):
+        return {"goaway": self.goaway, "resets": self.resets, "statuses": self.statuses, "bytes": self.fed}
 
 
 class Peer:
@@ -66,6 +114,8 @@ class Peer:
         self.closed = False
         self.inner = b""
         self.out = b""
+        self.nested = None
+        self.reset_streams = set()
 
     def frame(self, f):
         self.out += f.serialize()
@@ -125,6 +175,7 @@ class Peer:
                                "debug": f.additional_data.decode("utf-8", "replace")}
             elif isinstance(f, hf.RstStreamFrame):
                 self.resets[str(f.error_code)] = self.resets.get(str(f.error_code), 0) + 1
+                self.reset_streams.add(f.stream_id)
             elif isinstance(f, hf.HeadersFrame):
                 try:
                     for k, v in self.dec.decode(f.data):
@@ -136,6 +187,11 @@ class Peer:
             elif isinstance(f, hf.DataFrame):
                 if len(self.inner) < 256:
                     self.inner += f.data[:256 - len(self.inner)]
+                if self.nested is not None and f.stream_id == 1:
+                    self.nested.feed(f.data)
+                    if f.flow_controlled_length:
+                        self.frame(hf.WindowUpdateFrame(0, window_increment=f.flow_controlled_length))
+                        self.frame(hf.WindowUpdateFrame(1, window_increment=f.flow_controlled_length))
 
     def start(self, settings=None):
         self.raw(PREFACE)
@@ -262,6 +318,63 @@ def main():
         while time.time() < end and not p.closed and not p.statuses and not p.resets:
             p.pump(0.1)
         deadline = time.time()
+    elif a.startswith("inner-"):
+        # a tunnel to an HTTP/2 port, and inside it an h2c connection (prior knowledge) that misbehaves
+        p.nested = Nested()
+        p.frame(hf.HeadersFrame(1, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        p.pump(1)
+        enc = hpack.Encoder()
+        inner = [PREFACE, hf.SettingsFrame(0).serialize()]
+        get = [(":method", "GET"), (":scheme", "http"), (":path", "/ok"), (":authority", "web")]
+
+        def send_inner(chunks):
+            data = b"".join(chunks)
+            while data:
+                if 1 in p.reset_streams:
+                    return  # the server ended the tunnel: a well-behaved peer stops there
+                part, data = data[:16384], data[16384:]
+                p.frame(hf.DataFrame(1, data=part))
+            p.flush(deadline=deadline)
+            p.pump(0)
+
+        send_inner(inner)
+        if a == "inner-rst-flood":
+            # 64 request+reset pairs per DATA frame, as a source ztunnel coalesces what the app writes
+            sid = 1
+            for i in range(0, args.count, 64):
+                if time.time() > deadline or p.closed or p.nested.goaway or 1 in p.reset_streams:
+                    break
+                pairs = []
+                for _ in range(min(64, args.count - i)):
+                    pairs.append(hf.HeadersFrame(sid, data=enc.encode(get), flags=["END_HEADERS", "END_STREAM"]).serialize())
+                    pairs.append(hf.RstStreamFrame(sid, error_code=8).serialize())
+                    sid += 2
+                send_inner(pairs)
+        elif a == "inner-big-headers":
+            fields = get + [("x-big-%d" % i, "b" * 1000) for i in range(args.size // 1010)]
+            block = enc.encode(fields)
+            frames = []
+            first, rest = block[:16384], block[16384:]
+            frames.append(hf.HeadersFrame(1, data=first, flags=["END_STREAM"] + ([] if rest else ["END_HEADERS"])).serialize())
+            while rest:
+                part, rest = rest[:16384], rest[16384:]
+                frames.append(hf.ContinuationFrame(1, data=part, flags=[] if rest else ["END_HEADERS"]).serialize())
+            send_inner(frames)
+            # then a well-behaved request on the same inner connection, if it is still there
+            send_inner([hf.HeadersFrame(3, data=enc.encode(get), flags=["END_HEADERS", "END_STREAM"]).serialize()])
+        elif a == "inner-many-streams":
+            # --count streams opened at once, none ended: beyond SETTINGS_MAX_CONCURRENT_STREAMS they are refused
+            frames = []
+            for i in range(min(args.count, 5000)):
+                frames.append(hf.HeadersFrame(2 * i + 1, data=enc.encode([(":method", "POST")] + get[1:]),
+                                              flags=["END_HEADERS"]).serialize())
+            send_inner(frames)
+        end = min(deadline, time.time() + 3)
+        while time.time() < end and not p.closed:
+            p.flush(block=False)
+            p.pump(0.1)
+        deadline = time.time()
     elif a == "no-read":
         # the largest windows a client may grant, then --count tunnels each asking --request, and
         # never another read: the responses pile up unless the server holds its upstreams back
@@ -293,7 +406,8 @@ def main():
         p.pump(0.2)
     print(json.dumps({"attack": a, "sent": p.sent, "goaway": p.goaway, "resets": p.resets, "statuses": p.statuses,
                       "closed": p.closed, "seconds": round(time.time() - t0, 2),
-                      "inner": p.inner.decode("latin-1")}), flush=True)
+                      "inner": p.inner.decode("latin-1"),
+                      "nested": p.nested.report() if p.nested else None}), flush=True)
     return 0
 
 

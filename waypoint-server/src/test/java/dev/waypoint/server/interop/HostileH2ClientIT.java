@@ -361,4 +361,41 @@ class HostileH2ClientIT {
             w.process().destroyForcibly();
         }
     }
+
+    /**
+     * An h2c connection nested in a tunnel (the gRPC port) gets the same limits as the HBONE
+     * connection, and its faults end that tunnel only: the HBONE connection, which a source
+     * ztunnel shares between workloads, goes on.
+     */
+    @Test
+    void aHostileInnerHttp2ConnectionEndsOnlyItsTunnel() throws Exception {
+        long before = logLines();
+        // RST flood inside the tunnel: Netty's limit on the inner codec, the tunnel reset ENHANCE_YOUR_CALM
+        JsonNode rst = attack("--authority", "127.39.0.2:9090", "--count", "5000", "--seconds", "10", "inner-rst-flood");
+        assertThat(rst.path("statuses").path("200").asInt()).as(rst.toString()).isEqualTo(1);
+        assertThat(rst.path("resets").path("11").asInt() + (rst.path("nested").path("goaway").path("code").asInt() == 11 ? 1 : 0))
+                .as(rst.toString()).isGreaterThanOrEqualTo(1);
+        assertThat(rst.path("closed").asBoolean()).as(rst.toString()).isFalse();
+        assertThat(rst.path("goaway").isNull()).as(rst.toString()).isTrue();
+        // an inner header block above 64 KiB: 431 on that inner stream, the next request on the same inner connection served
+        JsonNode big = attack("--authority", "127.39.0.2:9090", "--size", "70000", "--seconds", "10", "inner-big-headers");
+        assertThat(big.path("nested").path("statuses").path("431").asInt()).as(big.toString()).isEqualTo(1);
+        assertThat(big.path("nested").path("statuses").path("200").asInt()).as(big.toString()).isEqualTo(1);
+        // 1 MiB: a connection error of the inner connection: the tunnel is reset, the HBONE connection stays
+        JsonNode huge = attack("--authority", "127.39.0.2:9090", "--size", "1048576", "--seconds", "10", "inner-big-headers");
+        assertThat(huge.path("resets").path("1").asInt()).as(huge.toString()).isEqualTo(1);
+        assertThat(huge.path("closed").asBoolean()).as(huge.toString()).isFalse();
+        // 300 inner streams at once: SETTINGS_MAX_CONCURRENT_STREAMS (100) served, the rest REFUSED_STREAM
+        JsonNode many = attack("--authority", "127.39.0.2:9090", "--count", "300", "--seconds", "10", "inner-many-streams");
+        assertThat(many.path("nested").path("statuses").path("200").asInt()).as(many.toString()).isEqualTo(100);
+        assertThat(many.path("nested").path("resets").path("7").asInt()).as(many.toString()).isEqualTo(200);
+        stillServes();
+        Thread.sleep(500);
+        List<String> added = logSince(before);
+        // frames the client sent on the tunnel before our reset reached it are ignored (RFC 9113 §5.1):
+        // Netty logs each at INFO, one line per frame for as long as the client keeps sending
+        assertThat(added).as("frames ignored after a reset are not logged one by one")
+                .noneMatch(l -> l.contains("ignoring DATA frame"));
+        assertThat(added).noneMatch(l -> l.contains(" WARN "));
+    }
 }
