@@ -431,6 +431,64 @@ class HostileH2ClientIT {
         });
     }
 
+    /**
+     * openssl s_client (Debian's openssl) at the TLS layer: a client without a certificate, one
+     * from another CA, ALPN other than h2, no ALPN, TLS 1.1. None gets an HTTP/2 connection (the
+     * server's SETTINGS never arrive); a mesh client with ALPN h2 does.
+     */
+    @Test
+    void tlsClientsThatAreNotMeshHboneClientsAreRefused() throws Exception {
+        Path openssl = Interop.program("openssl", "/usr/bin/openssl");
+        Path otherCa = tmp.resolve("other-ca-certs");
+        if (!Files.exists(otherCa)) {
+            dev.waypoint.testing.TestCa.create("cluster.local").issue(new SpiffeId("cluster.local", "apps", "client"))
+                    .writeIstioLayout(otherCa);
+        }
+        String roots = clientCerts.resolve("root-cert.pem").toString();
+        String[] mine = {"-cert", clientCerts.resolve("cert-chain.pem").toString(), "-key", clientCerts.resolve("key.pem").toString()};
+        String[] theirs = {"-cert", otherCa.resolve("cert-chain.pem").toString(), "-key", otherCa.resolve("key.pem").toString()};
+        record Case(String name, List<String> args, boolean h2, String expect) {}
+        List<Case> cases = List.of(
+                new Case("no client certificate", List.of("-alpn", "h2"), false, "alert certificate required"),
+                new Case("certificate of another CA", concat(List.of("-alpn", "h2"), theirs), false, "alert"),
+                new Case("ALPN http/1.1", concat(List.of("-alpn", "http/1.1"), mine), false, "No ALPN negotiated"),
+                new Case("no ALPN", concat(List.of(), mine), false, "No ALPN negotiated"),
+                new Case("TLS 1.1", concat(List.of("-tls1_1", "-alpn", "h2"), mine), false, "alert protocol version"),
+                new Case("mesh client, ALPN h2", concat(List.of("-alpn", "h2"), mine), true, "ALPN protocol: h2"));
+        for (Case c : cases) {
+            List<String> cmd = new ArrayList<>(List.of(openssl.toString(), "s_client", "-connect",
+                    "127.0.0.1:" + hbone.getPort(), "-CAfile", roots));
+            cmd.addAll(c.args());
+            Path outFile = tmp.resolve("s_client.out");
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(outFile.toFile()).start();
+            try {
+                // the HTTP/2 preface and an empty SETTINGS, then stdin stays open while the server answers
+                p.getOutputStream().write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\u0000\u0000\u0000\u0004\u0000\u0000\u0000\u0000\u0000"
+                        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                p.getOutputStream().flush();
+                Thread.sleep(1500);
+                p.getOutputStream().close(); // s_client ends on EOF
+            } catch (java.io.IOException refusedAlready) {
+                // s_client already ended: the server refused the handshake
+            }
+            if (!p.waitFor(15, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+            String out = Files.readString(outFile, java.nio.charset.StandardCharsets.ISO_8859_1);
+            assertThat(out).as(c.name() + "\n" + out).contains(c.expect());
+            // the server's SETTINGS frame header (length 0x00..., type 4, flags 0, stream 0) in the decrypted output
+            boolean settings = out.contains("\u0004\u0000\u0000\u0000\u0000\u0000");
+            assertThat(settings).as(c.name() + ": got the server's HTTP/2 SETTINGS\n" + out).isEqualTo(c.h2());
+        }
+        stillServes();
+    }
+
+    private static List<String> concat(List<String> a, String[] b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(List.of(b));
+        return out;
+    }
+
     private static void h2load(String[][] runs) throws Exception {
         Path h2load = Interop.program("h2load", "/usr/bin/h2load");
         try (dev.waypoint.testing.SourceZtunnel z = dev.waypoint.testing.SourceZtunnel.start(mesh.group(), hbone,
