@@ -200,6 +200,22 @@ final class HttpUpstreamPool implements ExchangeChannels {
         int opened;
         int open;
         boolean retired;
+        /** The peer's first SETTINGS arrived (until then its limit is not known). */
+        boolean settingsSeen;
+
+        /**
+         * Streams the peer allows at once: its SETTINGS_MAX_CONCURRENT_STREAMS once known; before
+         * its SETTINGS arrive, 100 (RFC 9113 §6.5.2: "SHOULD NOT be smaller than 100"), so a burst
+         * of requests on a new connection cannot overrun a limit it has not heard yet.
+         */
+        int peerMaxStreams(Channel parent) {
+            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
+            if (codec == null) {
+                return Integer.MAX_VALUE;
+            }
+            int max = codec.connection().local().maxActiveStreams();
+            return settingsSeen ? max : Math.min(max, 100);
+        }
     }
 
     private static final class LoopState {
@@ -292,6 +308,14 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }
             uses.opened++;
             uses.open++;
+            if (uses.open >= uses.peerMaxStreams(parent)) {
+                // the peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2; Netty 4.2 servers: 100):
+                // Netty would fail the HEADERS of a stream beyond it, and the request would end 503.
+                // A connection that reaches it takes no more streams: later requests open a new
+                // connection, and this one closes with its last stream (as maxRequestsPerConnection)
+                uses.retired = true;
+                st.h2.remove(key, pooledAs(st, key, parent));
+            }
             if (options.maxRequestsPerConnection() > 0 && uses.opened >= options.maxRequestsPerConnection()) {
                 // maxRequestsPerConnection: this connection takes no stream after this one
                 uses.retired = true;
@@ -364,6 +388,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext c, Object msg) {
+                    if (msg instanceof io.netty.handler.codec.http2.Http2SettingsFrame) {
+                        c.channel().attr(H2_USES).get().settingsSeen = true; // Netty applied them already
+                    }
                     ReferenceCountUtil.release(msg); // connection-level frames (SETTINGS, PING acks, GOAWAY)
                 }
 

@@ -290,7 +290,8 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("CONNECT stream failed", cause);
+        // a stream error the client caused (RFC 9113 §5.4.2) is its fault: one DEBUG line, not a WARN per stream
+        dev.waypoint.transport.PeerFaults.log(log, "CONNECT stream failed", cause);
         ctx.close();
     }
 }

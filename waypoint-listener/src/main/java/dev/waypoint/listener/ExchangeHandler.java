@@ -292,7 +292,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("request channel to {} failed", tunnel.target().authority(), cause);
+        // a stream error or reset the client caused is its fault: one DEBUG line (PeerFaults)
+        dev.waypoint.transport.PeerFaults.log(log, "request channel to " + tunnel.target().authority() + " failed", cause);
         ctx.close();
     }
 

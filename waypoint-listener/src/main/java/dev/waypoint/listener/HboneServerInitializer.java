@@ -108,6 +108,9 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
             // ztunnel's keepalive (PING 10 s, closed after 20 s unanswered): a client gone without a FIN is found
             p.addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(dev.waypoint.transport.Http2Keepalive.INTERVAL,
                     dev.waypoint.transport.Http2Keepalive.TIMEOUT));
+            // last: connection errors the codec already answered (GOAWAY) and resets, logged in one line
+            // instead of Netty's tail WARN with a stack trace for each (PeerFaults)
+            p.addLast("errors", dev.waypoint.transport.PeerFaults.connectionSink(log));
             // the connection window is not a SETTINGS value: raise it with a WINDOW_UPDATE
             int delta = settings.connectionWindow() - Http2CodecUtilDefaults.DEFAULT_WINDOW;
             if (delta > 0) {

@@ -306,7 +306,8 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("sniffing failed", cause);
+        // e.g. the client's WINDOW_UPDATE of 0 on this stream: its fault, one DEBUG line (PeerFaults)
+        dev.waypoint.transport.PeerFaults.log(log, "tunnel to " + tunnel.target().authority() + ": sniffing failed", cause);
         ctx.close();
     }
 }
