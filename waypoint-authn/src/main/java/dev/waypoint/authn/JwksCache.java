@@ -209,11 +209,16 @@ public final class JwksCache implements AutoCloseable {
         // judges the entry changed meanwhile, and then the new keys never served (CI, 1 run in ~10:
         // no fetch error, the old keys kept, fetchedAt moved on so no refresh was due again)
         fetchWithRetries(uri).whenComplete((keys, err) -> {
+            // the refresh is over before its keys are visible: a reader that sees the new keys may
+            // start the next refresh once it is due (in the other order a reader could come between
+            // the put and the remove and start none: JwksCacheTest, one CI run in many)
             if (err == null) {
-                cache.put(uri, CompletableFuture.completedFuture(keys));
                 fetchedAt.put(uri, ticker.read());
             }
             refreshing.remove(uri);
+            if (err == null) {
+                cache.put(uri, CompletableFuture.completedFuture(keys));
+            }
         });
     }
 
