@@ -165,14 +165,17 @@ final class HttpUpstreamPool implements ExchangeChannels {
         private final dev.waypoint.model.mesh.SpiffeId identity;
         private final boolean h2;
         private final ConnectionOptions options;
+        /** The source identity of the requests (the tunnel's TLS peer): connections are not shared across clients (HboneKey). */
+        private final dev.waypoint.model.mesh.SpiffeId tenant;
         private final int hash;
 
-        Key(Endpoint e, boolean h2, ConnectionOptions options) {
+        Key(Endpoint e, boolean h2, ConnectionOptions options, TunnelContext tunnel) {
             this.address = e.address();
             this.identity = e.identity();
             this.h2 = h2;
             this.options = options;
-            this.hash = java.util.Objects.hash(address, identity, h2, options);
+            this.tenant = tunnel == null ? null : tunnel.peer();
+            this.hash = java.util.Objects.hash(address, identity, h2, options, tenant);
         }
 
         dev.waypoint.model.mesh.HostPort address() {
@@ -182,7 +185,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
         @Override
         public boolean equals(Object o) {
             return o == this || o instanceof Key k && hash == k.hash && h2 == k.h2 && address.equals(k.address)
-                    && java.util.Objects.equals(identity, k.identity) && options.equals(k.options);
+                    && java.util.Objects.equals(identity, k.identity) && options.equals(k.options)
+                    && java.util.Objects.equals(tenant, k.tenant);
         }
 
         @Override
@@ -243,7 +247,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
     public Future<Channel> acquire(Endpoint endpoint, boolean h2, TunnelContext tunnel, EventLoop loop, Owner owner,
                                    ConnectionOptions options) {
         LoopState st = state(loop);
-        Key key = new Key(endpoint, h2, options);
+        Key key = new Key(endpoint, h2, options, tunnel);
         Promise<Channel> result = loop.newPromise();
         if (!h2) {
             // (an emptied queue stays for the connection's release: a close or prune removes it)
@@ -430,7 +434,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
             return;
         }
         LoopState st = state(ch.eventLoop());
-        Key key = ex != null && ex.key != null ? ex.key : new Key(endpoint, false, options);
+        Key key = ex != null && ex.key != null ? ex.key : new Key(endpoint, false, options, null);
         ArrayDeque<Channel> idle = st.idleH1.get(key);
         if (idle == null) {
             idle = new ArrayDeque<>();

@@ -465,7 +465,8 @@ public final class Upstreams {
     Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
         if (endpoint.inMesh()) {
             HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
-            HboneKey key = new HboneKey(ztunnel, endpoint.identity());
+            // per source identity, as ztunnel pools (HboneKey): a client that never reads stalls only its own
+            HboneKey key = new HboneKey(ztunnel, endpoint.identity(), tunnel == null ? null : tunnel.peer());
             if (options.hboneConnectTimeout() != null) {
                 // MeshConfig connectTimeout: Istio's connect_originate cluster takes the mesh's
                 return hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel),
