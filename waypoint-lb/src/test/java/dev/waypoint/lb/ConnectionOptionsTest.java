@@ -1,5 +1,7 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.request.TunnelContext;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.waypoint.model.ConfigSnapshot;
@@ -204,8 +206,38 @@ class ConnectionOptionsTest {
         c.close().sync();
     }
 
-    /** A real exchange through the pool: acquire, GET, read to the end, release for reuse. */
+    @ParameterizedTest(name = "h2 {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aPooledConnectionServesOnlyItsOwnSourceIdentity(boolean h2) throws Exception {
+        // one client's streams share a connection's HTTP/2 window; one that never reads must not
+        // hold another client's requests (HboneKey): connections are pooled per source identity
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.defaults(SETTINGS);
+        TunnelContext a = tunnelOf("a");
+        TunnelContext b = tunnelOf("b");
+        Channel first = exchange(pool, backendEndpoint(), h2, options, a);
+        Channel again = exchange(pool, backendEndpoint(), h2, options, a);
+        Channel other = exchange(pool, backendEndpoint(), h2, options, b);
+        assertThat(again).as("the same identity reuses its connection").isSameAs(first);
+        assertThat(other).as("another identity gets its own").isNotSameAs(first);
+        first.close().sync();
+        other.close().sync();
+    }
+
+    private static TunnelContext tunnelOf(String serviceAccount) {
+        dev.waypoint.model.mesh.ServiceSpec svc = LbFixtures.SVC;
+        return new TunnelContext(new dev.waypoint.model.request.Target.ServiceTarget(
+                HostPort.parseAuthority("10.96.0.1:80"), svc, svc.ports().get(0)),
+                new dev.waypoint.model.mesh.SpiffeId("cluster.local", "apps", serviceAccount), null, null, null, null, null);
+    }
+
     private static Channel exchange(HttpUpstreamPool pool, Endpoint e, boolean h2, ConnectionOptions options) throws Exception {
+        return exchange(pool, e, h2, options, null);
+    }
+
+    /** A real exchange through the pool: acquire, GET, read to the end, release for reuse. */
+    private static Channel exchange(HttpUpstreamPool pool, Endpoint e, boolean h2, ConnectionOptions options,
+                                    TunnelContext tunnel) throws Exception {
         EventLoop loop = group.next();
         CompletableFuture<Channel> done = new CompletableFuture<>();
         loop.execute(() -> {
@@ -235,7 +267,7 @@ class ConnectionOptionsTest {
                     done.completeExceptionally(new IllegalStateException("closed"));
                 }
             };
-            pool.acquire(e, h2, null, loop, owner, options).addListener(f -> {
+            pool.acquire(e, h2, tunnel, loop, owner, options).addListener(f -> {
                 if (!f.isSuccess()) {
                     done.completeExceptionally(f.cause());
                     return;
