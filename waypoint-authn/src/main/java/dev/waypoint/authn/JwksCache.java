@@ -209,12 +209,9 @@ public final class JwksCache implements AutoCloseable {
         // judges the entry changed meanwhile, and then the new keys never served (CI, 1 run in ~10:
         // no fetch error, the old keys kept, fetchedAt moved on so no refresh was due again)
         fetchWithRetries(uri).whenComplete((keys, err) -> {
-            // the refresh is over before its keys are visible: a reader that sees the new keys may
-            // start the next refresh once it is due (in the other order a reader could come between
-            // the put and the remove and start none: JwksCacheTest, one CI run in many)
-            if (err == null) {
-                fetchedAt.put(uri, ticker.read());
-            }
+            // the refresh is over before its keys are visible (its time was taken before it
+            // completed, in attempt): a reader that sees the new keys may start the next refresh
+            // once it is due
             refreshing.remove(uri);
             if (err == null) {
                 cache.put(uri, CompletableFuture.completedFuture(keys));
@@ -224,7 +221,6 @@ public final class JwksCache implements AutoCloseable {
 
     private CompletableFuture<JWKSet> fetchWithRetries(URI uri) {
         CompletableFuture<JWKSet> result = new CompletableFuture<>();
-        result.thenAccept(keys -> fetchedAt.put(uri, ticker.read()));
         attempt(uri, result, settings.retryInitial(), ticker.read() + settings.retryFor().toNanos());
         return result;
     }
@@ -237,6 +233,10 @@ public final class JwksCache implements AutoCloseable {
         fetch(uri).whenComplete((keys, err) -> {
             if (err == null) {
                 log.debug("fetched {} keys from {}", keys.getKeys().size(), uri);
+                // the time first, then the keys: a dependent that took the time after completion ran
+                // after the callers' own dependents and could read a clock that had moved on since
+                // (JwksCacheTest: the next refresh never came due, in fresh-clone CI runs)
+                fetchedAt.put(uri, ticker.read());
                 result.complete(keys);
                 return;
             }
