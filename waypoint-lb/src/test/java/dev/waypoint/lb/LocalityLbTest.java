@@ -208,7 +208,10 @@ class LocalityLbTest {
         }
         double expected = 0.07 * n;
         assertThat(Math.pow(remote - expected, 2) / expected + Math.pow((n - remote) - (n - expected), 2) / (n - expected))
-                .isLessThan(10.8); // 1 degree of freedom, p = 0.001
+                // 1 degree of freedom, p = 1e-6: the picks here come from the picker's own unseeded random
+                // (at p = 0.001 a correct picker failed one run of the before-stop build); a wrong share
+                // (0 %, or 14 % remote) gives a chi-square in the hundreds
+                .isLessThan(23.9);
     }
 
     @Test
