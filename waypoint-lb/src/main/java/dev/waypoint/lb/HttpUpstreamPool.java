@@ -201,6 +201,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
      * when its last stream ends.
      */
     private static final class H2Uses {
+        /** The connection's stream channels, closed with it (one whose reading is held back would outlive it). */
+        final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
         int opened;
         int open;
         boolean retired;
@@ -330,6 +332,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     .handler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
                         protected void initChannel(Http2StreamChannel ch) {
+                            uses.children.track(ch);
                             ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(false, true));
                             UpstreamTail ex = new UpstreamTail();
                             ex.owner = owner;
@@ -387,7 +390,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            ch.attr(H2_USES).set(new H2Uses());
+            H2Uses uses = new H2Uses();
+            ch.attr(H2_USES).set(uses);
+            ch.pipeline().addLast("h2c-streams", uses.children);
             ch.pipeline().addLast("idle", new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override

@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Parent pipeline of one HBONE connection:
  * {@code tls → alpn} and, once ALPN says {@code h2}, {@code idle → h2 (Http2FrameCodec) → mux
- * (Http2MultiplexHandler)}; every stream gets {@link ConnectHandler} as its only handler.
+ * (Http2MultiplexHandler) → streams (ChildStreams)}; every stream gets {@link ConnectHandler} as its
+ * only handler.
  * Anything that is not TLS with a verified client certificate and ALPN {@code h2} is closed.
  */
 final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
@@ -99,12 +100,16 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast(HandlerNames.IDLE, new IdleTimeout(settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
             p.addLast(HandlerNames.H2, codec);
+            dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
             p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {
+                    streams.track(stream);
                     stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
                 }
             }));
+            // a tunnel whose reading is held back outlives its connection unless closed with it
+            p.addLast(HandlerNames.STREAMS, streams);
             // ztunnel's keepalive (PING 10 s, closed after 20 s unanswered): a client gone without a FIN is found
             p.addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(dev.waypoint.transport.Http2Keepalive.INTERVAL,
                     dev.waypoint.transport.Http2Keepalive.TIMEOUT));

@@ -211,12 +211,15 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 // "am I a server?" from channel().parent() instanceof ServerChannel, which is false for
                 // a connection nested in a tunnel stream, and then mistakes the client's stream 1 for an
                 // h2c upgrade. The codec asks the HTTP/2 connection instead.
+                // inner streams whose reading is held back would outlive the tunnel unless closed with it
+                dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
                 @SuppressWarnings("deprecation")
                 io.netty.handler.codec.http2.Http2MultiplexCodec codec =
                         io.netty.handler.codec.http2.Http2MultiplexCodecBuilder.forServer(
                                 new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
                                     protected void initChannel(Http2StreamChannel stream) {
+                                        streams.track(stream);
                                         stream.pipeline().addLast(HandlerNames.H2_HTTP,
                                                 new Http2StreamFrameToHttpObjectCodec(true, true));
                                         stream.pipeline().addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps.snapshots(), deps.chain(), true));
@@ -229,6 +232,7 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                         .validateHeaders(true)
                         .build();
                 p.addLast(HandlerNames.H2C, codec);
+                p.addLast(HandlerNames.STREAMS, streams);
                 p.remove(this);
                 // the inner HTTP/2 connection has its own flow control: its stream windows bound
                 // what is buffered, so the tunnel itself can keep reading

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -99,6 +100,50 @@ class BulkTunnelEndToEndTest {
         assertThat(a.status()).isEqualTo(200);
         Channel t = a.tunnel();
         SlowReader.holdsTheBackendBack(t, mesh.backend(POD, 7000), "bulk");
+    }
+
+    @Test
+    void clientsThatNeverReadDoNotStallOtherClientsOfTheSamePod() throws Exception {
+        // one client opens tunnels to the pod, asks for bulk downloads and never reads them
+        EventLoopGroup hostileLoop = EventLoops.newGroup(1, "bulk-hostile");
+        List<HboneTestClient> good = new java.util.ArrayList<>();
+        try (HboneTestClient hostile = HboneTestClient.connect(hostileLoop, mesh.waypoint().hboneAddress(),
+                mesh.workload("apps", "hostile"))) {
+            List<Channel> stuck = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Channel t = hostile.connect(VIP, Map.of()).get(10, TimeUnit.SECONDS).tunnel();
+                t.config().setOption(io.netty.channel.ChannelOption.AUTO_READ, false);
+                t.writeAndFlush(Unpooled.copiedBuffer("GET /bytes/" + (256L << 20) + " HTTP/1.1\r\nHost: bulk\r\n\r\n",
+                        StandardCharsets.US_ASCII));
+                stuck.add(t);
+            }
+            Thread.sleep(3000); // the stuck downloads fill every window they can
+
+            // other clients of the same pod, on connections of their own (one lands on the hostile one's
+            // event loop, whose pooled upstream connections it would share), are still served, whole
+            for (int c = 0; c < 3; c++) {
+                good.add(HboneTestClient.connect(clientLoop, mesh.waypoint().hboneAddress(), mesh.workload("apps", "good")));
+            }
+            for (HboneTestClient g : good) {
+                long size = 1L << 20;
+                Channel t = g.connect(VIP, Map.of()).get(10, TimeUnit.SECONDS).tunnel();
+                BodyCheck check = new BodyCheck();
+                t.pipeline().addLast(check);
+                t.writeAndFlush(Unpooled.copiedBuffer("GET /bytes/" + size + " HTTP/1.1\r\nHost: bulk\r\n\r\n",
+                        StandardCharsets.US_ASCII));
+                await().atMost(Duration.ofSeconds(20)).until(() -> check.body.get() >= size || check.error.get() != null);
+                assertThat(check.error.get()).isNull();
+                t.close().sync();
+            }
+            for (Channel t : stuck) {
+                t.close().sync();
+            }
+        } finally {
+            for (HboneTestClient g : good) {
+                g.close();
+            }
+            hostileLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
     }
 
     /** Reads the response head, then checks every body byte against the backend's pattern. */

@@ -52,6 +52,8 @@ public final class DestinationZtunnel implements AutoCloseable {
     /** Pod IPs whose ztunnel has stopped answering ({@link #freeze}). */
     private final java.util.Set<InetAddress> frozen = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final int maxStreams;
+    /** Every HBONE connection accepted and still open. */
+    private final java.util.Set<Channel> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private DestinationZtunnel(Function<HostPort, InetSocketAddress> dialer, int maxStreams) {
         this.dialer = dialer;
@@ -111,6 +113,18 @@ public final class DestinationZtunnel implements AutoCloseable {
         frozen.add(pod);
     }
 
+    /**
+     * The ztunnel on {@code pod} drops its HBONE connections (closed, as a restarted node's are);
+     * it goes on accepting new ones. Returns once they are closed.
+     */
+    public void cut(InetAddress pod) {
+        for (Channel c : connections) {
+            if (((InetSocketAddress) c.localAddress()).getAddress().equals(pod)) {
+                c.close().awaitUninterruptibly();
+            }
+        }
+    }
+
     /** First on every accepted connection: once its pod is frozen, bytes in are dropped and bytes out never leave. */
     private final class Freezer extends io.netty.channel.ChannelDuplexHandler {
         private final InetAddress pod;
@@ -146,12 +160,14 @@ public final class DestinationZtunnel implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
+                        connections.add(c);
+                        c.closeFuture().addListener(f -> connections.remove(c));
                         c.pipeline().addLast(new Freezer(address.getAddress()));
                         SslHandler ssl = tls.serverContext().newHandler(c.alloc());
                         c.pipeline().addLast(ssl);
                         c.pipeline().addLast(Http2FrameCodecBuilder.forServer()
                                 .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(maxStreams)).build());
-                        c.pipeline().addLast(new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                        c.pipeline().addLast("ztunnel-mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                             @Override
                             protected void initChannel(Http2StreamChannel s) {
                                 s.pipeline().addLast(new Inbound(address));

@@ -93,6 +93,24 @@ public final class EchoServer implements AutoCloseable {
         return s == null ? 0 : s;
     }
 
+    /** Connections this backend accepted that are still open. */
+    public int openConnections() {
+        return accepted.size();
+    }
+
+    /**
+     * From now on the backend reads nothing more, on the connections it has and those it accepts:
+     * an app that stops reading (its socket buffers fill, and backpressure reaches the client).
+     */
+    public void stopReading() {
+        channel.attr(STOPPED).set(Boolean.TRUE);
+        for (Channel c : accepted) {
+            c.config().setAutoRead(false);
+        }
+    }
+
+    private static final io.netty.util.AttributeKey<Boolean> STOPPED = io.netty.util.AttributeKey.valueOf("echo.stopped");
+
     /** Body bytes produced so far for {@code /bytes/N} requests (to observe backpressure). */
     public long generatedBytes() {
         return generated.get();
@@ -112,6 +130,9 @@ public final class EchoServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel c) {
                         accepted.add(c);
+                        if (Boolean.TRUE.equals(c.parent().attr(STOPPED).get())) {
+                            c.config().setAutoRead(false);
+                        }
                         c.pipeline().addLast(new Sniff(name, generated, requests));
                         c.pipeline().addLast(new CloseOnError()); // stays last as Sniff adds after itself
                     }

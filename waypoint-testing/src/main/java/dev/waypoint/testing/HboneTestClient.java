@@ -1,6 +1,7 @@
 package dev.waypoint.testing;
 
 import dev.waypoint.identity.TlsMaterial;
+import dev.waypoint.transport.ChildStreams;
 import dev.waypoint.transport.EventLoops;
 import dev.waypoint.transport.TunnelFrameAdapter;
 import io.netty.bootstrap.Bootstrap;
@@ -73,7 +74,9 @@ public final class HboneTestClient implements AutoCloseable {
                                     io.netty.handler.logging.LogLevel.WARN, "hbone-client"));
                         }
                         c.pipeline().addLast(codec.build());
-                        c.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                        c.pipeline().addLast("client-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                        // a test that fails with a tunnel's reading held back must not leave its frames behind
+                        c.pipeline().addLast("client-streams", new ChildStreams());
                         c.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                             @Override
                             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -128,6 +131,10 @@ public final class HboneTestClient implements AutoCloseable {
                 .handler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
+                        ChildStreams streams = connection.pipeline().get(ChildStreams.class);
+                        if (streams != null) {
+                            streams.track(ch);
+                        }
                         ch.pipeline().addLast("answer", new AnswerHandler(answer));
                     }
                 })

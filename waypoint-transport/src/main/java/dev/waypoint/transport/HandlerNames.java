@@ -4,7 +4,7 @@ package dev.waypoint.transport;
  * Names of the handlers in every pipeline of the data path, in one place, so that a handler
  * inserted relative to another ({@code addBefore(HandlerNames.TUNNEL, ...)}) and a test that
  * inspects a pipeline agree. Inbound HBONE connection: {@code tls → alpn} then
- * {@code tls → flush → idle → idle-close → h2 → mux}; each CONNECT stream: {@code connect}, replaced on
+ * {@code tls → flush → idle → idle-close → h2 → mux → streams}; each CONNECT stream: {@code connect}, replaced on
  * acceptance by {@code tunnel → idle → lifecycle →} ({@code relay} | {@code sniff} →
  * {@code h1 → exchange} | {@code h2c → [inner stream] h2-http → exchange}); after a WebSocket
  * upgrade an HTTP/1.1 tunnel ends in {@code held → relay} ({@code held} gone once the relay reads).
@@ -23,6 +23,8 @@ public final class HandlerNames {
     public static final String IDLE_CLOSE = "idle-close";
     public static final String H2 = "h2";
     public static final String MUX = "mux";
+    /** {@link ChildStreams}: closes the stream channels still open when their connection goes away. */
+    public static final String STREAMS = "streams";
     /** The first handler of an inbound CONNECT stream. */
     public static final String CONNECT = "connect";
     /** {@link TunnelFrameAdapter}: DATA frames to bytes and back. */

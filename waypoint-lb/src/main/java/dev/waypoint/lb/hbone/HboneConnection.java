@@ -47,6 +47,8 @@ final class HboneConnection {
     private final UpstreamSettings settings;
     private Http2FrameCodec codec;
     private int streams;
+    /** The CONNECT stream channels, closed with the connection (a held-back one would outlive it). */
+    private final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
     private boolean goingAway;
 
     /** Open CONNECT streams of every connection of the pool (read by the stats page from another thread). */
@@ -127,6 +129,8 @@ final class HboneConnection {
                 c.close(); // the destination must not open streams toward us
             }
         }));
+        // a stream whose reading is held back (its client not reading) outlives the connection unless closed with it
+        ctx.pipeline().addLast("streams", children);
         // ztunnel's keepalive: a destination that stops answering (no FIN) is closed, which fails its streams
         ctx.pipeline().addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(settings.keepaliveInterval(),
                 settings.keepaliveTimeout()));
@@ -182,6 +186,7 @@ final class HboneConnection {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
                         counted[0] = true;
+                        children.track(ch);
                         poolStreams.incrementAndGet();
                         ch.closeFuture().addListener(f -> {
                             streams--;
