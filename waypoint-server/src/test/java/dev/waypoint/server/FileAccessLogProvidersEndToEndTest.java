@@ -32,25 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Loopback range 127.250.x.
  */
 class FileAccessLogProvidersEndToEndTest {
-    static final String MANIFESTS = """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: istio-system}
-            ---
-            apiVersion: v1
-            kind: Namespace
-            metadata:
-              name: apps
-              labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-system}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: waypoint, namespace: istio-system}
-            spec:
-              gatewayClassName: istio-waypoint
-              listeners:
-              - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}
-            ---
+    static final String MANIFESTS = E2eManifests.WAYPOINT_AND_APPS + """
             apiVersion: v1
             kind: Service
             metadata: {name: web, namespace: apps}

@@ -37,25 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * connection. Loopback range 127.232.2.x / 127.232.3.x.
  */
 class TcpPeriodicReportEndToEndTest {
-    static final String MANIFESTS = """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: istio-system}
-            ---
-            apiVersion: v1
-            kind: Namespace
-            metadata:
-              name: apps
-              labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-system}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: waypoint, namespace: istio-system}
-            spec:
-              gatewayClassName: istio-waypoint
-              listeners:
-              - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}
-            ---
+    static final String MANIFESTS = E2eManifests.WAYPOINT_AND_APPS + """
             apiVersion: v1
             kind: Service
             metadata: {name: db, namespace: apps}

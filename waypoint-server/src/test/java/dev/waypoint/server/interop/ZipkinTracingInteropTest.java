@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.waypoint.model.mesh.NamespacedName;
+import dev.waypoint.server.E2eManifests;
 import dev.waypoint.server.TestMesh;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.buffer.Unpooled;
@@ -52,25 +53,7 @@ class ZipkinTracingInteropTest {
             ".m2/repository/io/zipkin/zipkin-server/3.6.1/zipkin-server-3.6.1-exec.jar");
 
     static String manifests(int zipkinPort) {
-        return """
-                apiVersion: v1
-                kind: Namespace
-                metadata: {name: istio-system}
-                ---
-                apiVersion: v1
-                kind: Namespace
-                metadata:
-                  name: apps
-                  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-system}
-                ---
-                apiVersion: gateway.networking.k8s.io/v1
-                kind: Gateway
-                metadata: {name: waypoint, namespace: istio-system}
-                spec:
-                  gatewayClassName: istio-waypoint
-                  listeners:
-                  - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}
-                ---
+        return E2eManifests.WAYPOINT_AND_APPS + """
                 apiVersion: v1
                 kind: Service
                 metadata: {name: web, namespace: apps}
