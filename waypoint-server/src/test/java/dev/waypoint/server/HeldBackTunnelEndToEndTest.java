@@ -14,9 +14,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.ReferenceCountUtil;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -265,9 +262,7 @@ class HeldBackTunnelEndToEndTest {
     }
 
     static String scrape() throws Exception {
-        URI uri = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
-        return HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return mesh.prometheus();
     }
 
     static List<String> series(String metric, String service) throws Exception {

@@ -13,9 +13,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,9 +77,7 @@ class TcpPeriodicReportEndToEndTest {
     }
 
     static String scrape() throws Exception {
-        URI uri = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
-        return HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return mesh.prometheus();
     }
 
     /** The value of the db Service's series of {@code metric}, or -1 when it is not in the scrape. */

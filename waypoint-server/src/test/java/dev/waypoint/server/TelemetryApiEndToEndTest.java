@@ -15,9 +15,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -196,9 +193,7 @@ class TelemetryApiEndToEndTest {
     }
 
     static String scrape() throws Exception {
-        URI uri = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
-        return HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return mesh.prometheus();
     }
 
     static List<String> lines() throws Exception {

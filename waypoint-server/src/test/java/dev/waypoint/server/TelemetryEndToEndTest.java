@@ -25,9 +25,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.InputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,9 +86,7 @@ class TelemetryEndToEndTest {
     }
 
     static String scrape() throws Exception {
-        URI uri = URI.create("http://127.0.0.1:" + mesh.waypoint().adminAddress("stats").getPort() + "/stats/prometheus");
-        return HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return mesh.prometheus();
     }
 
     /** The one sample line of {@code metric} whose labels include all of {@code labels}. */

@@ -165,6 +165,13 @@ public final class TestMesh implements AutoCloseable {
         return fixtures.ztunnels();
     }
 
+    /** The waypoint's Prometheus scrape ({@code GET /stats/prometheus} on its stats port), as text. */
+    public String prometheus() throws java.io.IOException, InterruptedException {
+        java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + waypoint.adminAddress("stats").getPort() + "/stats/prometheus");
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    }
+
     /** The event loops the fixtures run on (for clients). */
     public EventLoopGroup group() {
         return fixtures.group();
