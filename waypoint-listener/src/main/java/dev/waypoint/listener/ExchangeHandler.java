@@ -267,6 +267,15 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame) {
+            // reset by the client: Netty keeps a reset stream open until what it holds is read, and
+            // while a request's body is held back (the upstream does not take it) nothing reads it.
+            // Closed later, not now: the codec closes the stream right after this event, and closing
+            // before that would answer the RST_STREAM with one (RFC 9113 §5.4.2). channelInactive
+            // ends the request in flight as the client's disconnect.
+            ctx.executor().execute(() -> ctx.channel().close());
+            return;
+        }
         if (evt instanceof DrainEvent || evt instanceof TunnelLifecycle.Unbound) {
             // finish the request in flight, then end; an idle tunnel ends now
             ending = true;
