@@ -207,12 +207,12 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 fire(p, bytes);
             }
             case HTTP2 -> {
+                // inner streams whose reading is held back would outlive the tunnel unless closed with it
+                dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
                 // Http2MultiplexCodec, not Http2FrameCodec + Http2MultiplexHandler: the handler decides
                 // "am I a server?" from channel().parent() instanceof ServerChannel, which is false for
                 // a connection nested in a tunnel stream, and then mistakes the client's stream 1 for an
                 // h2c upgrade. The codec asks the HTTP/2 connection instead.
-                // inner streams whose reading is held back would outlive the tunnel unless closed with it
-                dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
                 @SuppressWarnings("deprecation")
                 io.netty.handler.codec.http2.Http2MultiplexCodec codec =
                         io.netty.handler.codec.http2.Http2MultiplexCodecBuilder.forServer(

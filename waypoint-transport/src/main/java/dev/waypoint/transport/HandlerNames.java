@@ -6,7 +6,7 @@ package dev.waypoint.transport;
  * inspects a pipeline agree. Inbound HBONE connection: {@code tls → alpn} then
  * {@code tls → flush → idle → idle-close → h2 → mux → streams}; each CONNECT stream: {@code connect}, replaced on
  * acceptance by {@code tunnel → idle → lifecycle →} ({@code relay} | {@code sniff} →
- * {@code h1 → exchange} | {@code h2c → [inner stream] h2-http → exchange}); after a WebSocket
+ * {@code h1 → exchange} | {@code h2c → streams}, each inner stream {@code h2-http → exchange}); after a WebSocket
  * upgrade an HTTP/1.1 tunnel ends in {@code held → relay} ({@code held} gone once the relay reads).
  */
 public final class HandlerNames {
