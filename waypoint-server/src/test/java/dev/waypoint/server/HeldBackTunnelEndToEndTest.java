@@ -150,26 +150,11 @@ class HeldBackTunnelEndToEndTest {
 
     @Test
     void aHeldBackUploadEndsWithItsClientsConnection() throws Exception {
-        EchoServer backend = mesh.backend("127.52.1.2", 8080);
-        backend.stopReading();
         double before = Math.max(0, value("istio_requests_total", "upload"));
         HboneTestClient client = HboneTestClient.connect(clientLoop, mesh.waypoint().hboneAddress(),
                 mesh.workload("apps", "client"));
         try {
-            HboneTestClient.Answer a = client.connect("127.52.0.2:80", Map.of()).get(10, TimeUnit.SECONDS);
-            assertThat(a.status()).isEqualTo(200);
-            Channel t = a.tunnel();
-            t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    ReferenceCountUtil.release(msg);
-                }
-            });
-            // a chunked upload with no end: the backend reads none of it
-            t.writeAndFlush(Unpooled.copiedBuffer("POST /upload HTTP/1.1\r\nHost: upload\r\nTransfer-Encoding: chunked\r\n\r\n",
-                    StandardCharsets.US_ASCII));
-            long sent = fillUntilHeldBack(t, true);
-            assertThat(sent).isPositive();
+            heldBackUpload(client);
             assertThat(Math.max(0, value("istio_requests_total", "upload"))).as("in flight, not recorded yet").isEqualTo(before);
         } finally {
             client.close();
@@ -181,32 +166,36 @@ class HeldBackTunnelEndToEndTest {
 
     @Test
     void aHeldBackUploadEndsWhenTheClientResetsItsTunnel() throws Exception {
-        EchoServer backend = mesh.backend("127.52.1.2", 8080);
-        backend.stopReading();
         double before = Math.max(0, value("istio_requests_total", "upload"));
-        HboneTestClient client = HboneTestClient.connect(clientLoop, mesh.waypoint().hboneAddress(),
-                mesh.workload("apps", "resetter"));
-        try {
-            HboneTestClient.Answer a = client.connect("127.52.0.2:80", Map.of()).get(10, TimeUnit.SECONDS);
-            assertThat(a.status()).isEqualTo(200);
-            Channel t = a.tunnel();
-            t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    ReferenceCountUtil.release(msg);
-                }
-            });
-            t.writeAndFlush(Unpooled.copiedBuffer("POST /upload HTTP/1.1\r\nHost: upload\r\nTransfer-Encoding: chunked\r\n\r\n",
-                    StandardCharsets.US_ASCII));
-            assertThat(fillUntilHeldBack(t, true)).isPositive();
-
+        try (HboneTestClient client = HboneTestClient.connect(clientLoop, mesh.waypoint().hboneAddress(),
+                mesh.workload("apps", "resetter"))) {
+            Channel t = heldBackUpload(client);
             t.close().sync(); // RST_STREAM CANCEL; the HBONE connection stays
             // the exchange ends with the tunnel: recorded as the client's disconnect
             await().atMost(Duration.ofSeconds(10)).until(() -> value("istio_requests_total", "upload") == before + 1);
             assertThat(series("istio_requests_total", "upload")).allSatisfy(l -> assertThat(l).contains("response_flags=\"DC\""));
-        } finally {
-            client.close();
         }
+    }
+
+    /**
+     * A chunked upload with no end toward the upload backend, which reads none of it: the tunnel,
+     * filled until the waypoint holds it back.
+     */
+    private static Channel heldBackUpload(HboneTestClient client) throws Exception {
+        mesh.backend("127.52.1.2", 8080).stopReading();
+        HboneTestClient.Answer a = client.connect("127.52.0.2:80", Map.of()).get(10, TimeUnit.SECONDS);
+        assertThat(a.status()).isEqualTo(200);
+        Channel t = a.tunnel();
+        t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ReferenceCountUtil.release(msg);
+            }
+        });
+        t.writeAndFlush(Unpooled.copiedBuffer("POST /upload HTTP/1.1\r\nHost: upload\r\nTransfer-Encoding: chunked\r\n\r\n",
+                StandardCharsets.US_ASCII));
+        assertThat(fillUntilHeldBack(t, true)).as("bytes the client got into the tunnel before it was held back").isPositive();
+        return t;
     }
 
     @Test
