@@ -18,15 +18,28 @@ import java.time.Duration;
  * @param connectTimeout TCP connect to a plaintext endpoint ({@code tcp.connectTimeout}; HBONE
  *        connections are shared by every Service of a pod and keep the waypoint's timeout)
  * @param keepalive {@code tcp.tcpKeepalive} on plaintext sockets, or null (SO_KEEPALIVE off)
- * @param idleMillis a pooled connection with no request on it this long is closed ({@code http.idleTimeout})
+ * @param idleMillis a pooled connection with no request on it this long is closed ({@code http.idleTimeout},
+ *        else {@code tcp.idleTimeout}); 0: never
  * @param maxRequestsPerConnection requests one connection carries before it is not reused
  *        ({@code http.maxRequestsPerConnection}), 0 for no limit
  * @param tls TLS origination on plaintext sockets (a DestinationRule {@code tls}), or null
  * @param hboneConnectTimeout the connect timeout of a new HBONE connection (MeshConfig
  *        {@code connectTimeout}), or null for the waypoint's ({@link UpstreamSettings#connectTimeout()})
+ * @param maxConnectionMillis a pooled connection is drained this long after it opened (no new
+ *        request; closed once its requests end): {@code tcp.maxConnectionDuration}; 0: never
+ * @param maxConcurrentStreams streams at once on an HTTP/2 connection ({@code http.maxConcurrentStreams}),
+ *        below the peer's own limit; 0: the peer's limit only
+ * @param http2Keepalive PINGs on HTTP/2 connections ({@code http.http2KeepAlive}), or null
  */
 record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis,
-                         int maxRequestsPerConnection, UpstreamTls tls, Duration hboneConnectTimeout) {
+                         int maxRequestsPerConnection, UpstreamTls tls, Duration hboneConnectTimeout,
+                         long maxConnectionMillis, int maxConcurrentStreams,
+                         TrafficPolicySpec.Http2KeepaliveSpec http2Keepalive) {
+
+    ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis, int maxRequestsPerConnection,
+                      UpstreamTls tls, Duration hboneConnectTimeout) {
+        this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, tls, hboneConnectTimeout, 0, 0, null);
+    }
 
     ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, long idleMillis, int maxRequestsPerConnection) {
         this(connectTimeout, keepalive, idleMillis, maxRequestsPerConnection, null, null);
@@ -82,7 +95,9 @@ record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, lo
     /** {@code defaults} with what {@code pool} and {@code tls} write (null: the defaults). */
     static ConnectionOptions of(ConnectionOptions defaults, TrafficPolicySpec.ConnectionPoolSpec pool, UpstreamTls tls) {
         if (tls == null && (pool == null || (pool.connectTimeout() == null && pool.tcpKeepalive() == null
-                && pool.idleTimeout() == null && pool.maxRequestsPerConnection() == 0))) {
+                && pool.idleTimeout() == null && pool.tcpIdleTimeout() == null && pool.maxRequestsPerConnection() == 0
+                && pool.maxConnectionDuration() == null && pool.maxConcurrentStreams() == 0
+                && pool.http2KeepAlive() == null))) {
             return defaults;
         }
         if (pool == null) {
@@ -92,10 +107,15 @@ record ConnectionOptions(Duration connectTimeout, TcpKeepaliveSpec keepalive, lo
         // "if settings.Tcp.ConnectTimeout != nil { mc.cluster.ConnectTimeout = settings.Tcp.ConnectTimeout }"
         // over the mesh's (applyConnectionPool); the HBONE connection keeps the mesh's, as Istio's
         // connect_originate cluster does
+        // "if idleTimeout == nil { idleTimeout = settings.Tcp.IdleTimeout }": tcp.idleTimeout is the HTTP
+        // idle timeout too when http.idleTimeout is not written (0s there: never, as Envoy's 0)
+        Duration idle = pool.idleTimeout() != null ? pool.idleTimeout() : pool.tcpIdleTimeout();
         return new ConnectionOptions(pool.connectTimeout() != null ? pool.connectTimeout() : defaults.connectTimeout,
                 keepalive(defaults.keepalive, pool.tcpKeepalive()),
-                pool.idleTimeout() != null ? pool.idleTimeout().toMillis() : defaults.idleMillis,
-                pool.maxRequestsPerConnection(), tls, defaults.hboneConnectTimeout);
+                idle != null ? idle.toMillis() : defaults.idleMillis,
+                pool.maxRequestsPerConnection(), tls, defaults.hboneConnectTimeout,
+                pool.maxConnectionDuration() != null ? Math.max(1, pool.maxConnectionDuration().toMillis()) : 0,
+                pool.maxConcurrentStreams(), pool.http2KeepAlive());
     }
 
     /**

@@ -22,6 +22,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -93,6 +94,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
         /** The HTTP/1.1 pool the connection goes back to (null for an HTTP/2 stream). */
         Key key;
         int uses;
+        /** Its {@code maxConnectionDuration} passed: closed when its request ends, never pooled again. */
+        boolean expired;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -277,6 +280,17 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 ex.key = key;
                 ex.uses = 1;
                 ch.pipeline().addLast(UPSTREAM_TAIL, ex);
+                if (options.maxConnectionMillis() > 0) {
+                    // tcp.maxConnectionDuration (Envoy's max_connection_duration): drained then, i.e. an
+                    // idle connection closes at once and a busy one when its exchange ends (release)
+                    ScheduledFuture<?> drain = ch.eventLoop().schedule(() -> {
+                        ex.expired = true;
+                        if (ex.owner == null) {
+                            ch.close();
+                        }
+                    }, options.maxConnectionMillis(), TimeUnit.MILLISECONDS);
+                    ch.closeFuture().addListener(c -> drain.cancel(false));
+                }
                 result.setSuccess(ch);
             });
             return result;
@@ -290,7 +304,20 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 if (!f.isSuccess()) {
                     st.h2.remove(key, mine);
                 } else {
-                    ((Channel) f.getNow()).closeFuture().addListener(c -> st.h2.remove(key, mine));
+                    Channel parent = (Channel) f.getNow();
+                    parent.closeFuture().addListener(c -> st.h2.remove(key, mine));
+                    if (options.maxConnectionMillis() > 0) {
+                        // tcp.maxConnectionDuration: no new stream after it; closed (GOAWAY) with its last one
+                        ScheduledFuture<?> drain = parent.eventLoop().schedule(() -> {
+                            H2Uses uses = parent.attr(H2_USES).get();
+                            uses.retired = true;
+                            st.h2.remove(key, mine);
+                            if (uses.open == 0) {
+                                parent.close();
+                            }
+                        }, options.maxConnectionMillis(), TimeUnit.MILLISECONDS);
+                        parent.closeFuture().addListener(c -> drain.cancel(false));
+                    }
                 }
             });
         }
@@ -314,9 +341,14 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }
             uses.opened++;
             uses.open++;
-            if (uses.open >= uses.peerMaxStreams(parent)) {
-                // the peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2; Netty 4.2 servers: 100):
-                // Netty would fail the HEADERS of a stream beyond it, and the request would end 503.
+            int limit = uses.peerMaxStreams(parent);
+            if (options.maxConcurrentStreams() > 0) {
+                limit = Math.min(limit, options.maxConcurrentStreams()); // http.maxConcurrentStreams
+            }
+            if (uses.open >= limit) {
+                // the peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2; Netty 4.2 servers: 100), or
+                // the DestinationRule's maxConcurrentStreams below it: beyond the peer's, Netty would
+                // fail the HEADERS of a stream, and the request would end 503.
                 // A connection that reaches it takes no more streams: later requests open a new
                 // connection, and this one closes with its last stream (as maxRequestsPerConnection)
                 uses.retired = true;
@@ -392,6 +424,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }));
             H2Uses uses = new H2Uses();
             ch.attr(H2_USES).set(uses);
+            if (options.http2Keepalive() != null) {
+                // http.http2KeepAlive (Envoy's connection_keepalive): PING every interval, closed when one is unanswered for timeout
+                ch.pipeline().addLast("h2c-keepalive", new dev.waypoint.transport.Http2Keepalive(
+                        options.http2Keepalive().interval(), options.http2Keepalive().timeout()));
+            }
             ch.pipeline().addLast("h2c-streams", uses.children);
             ch.pipeline().addLast("idle", new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
@@ -434,8 +471,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
         }
         ConnectionOptions options = ex != null && ex.options != null ? ex.options : defaults;
         int max = options.maxRequestsPerConnection();
-        if (h2 || !reusable || !ch.isActive() || (max > 0 && ex != null && ex.uses >= max)) {
-            ch.close(); // (maxRequestsPerConnection: a connection that carried its share is closed, not pooled)
+        if (h2 || !reusable || !ch.isActive() || (max > 0 && ex != null && ex.uses >= max) || (ex != null && ex.expired)) {
+            // (maxRequestsPerConnection: a connection that carried its share is closed, not pooled;
+            // maxConnectionDuration: one past its duration too)
+            ch.close();
             return;
         }
         LoopState st = state(ch.eventLoop());

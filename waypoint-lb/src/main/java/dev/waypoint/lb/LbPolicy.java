@@ -104,6 +104,25 @@ record LbPolicy(NamespacedName rule, Balancer balancer, OutlierDetectionSpec out
             if (pool.tcpKeepalive() != null) {
                 cp.put("tcpKeepalive", String.valueOf(pool.tcpKeepalive()));
             }
+            if (pool.tcpIdleTimeout() != null) {
+                cp.put("tcpIdleTimeout", pool.tcpIdleTimeout().toString());
+            }
+            if (pool.maxConnectionDuration() != null) {
+                cp.put("maxConnectionDuration", pool.maxConnectionDuration().toString());
+            }
+            if (pool.h2Upgrade() != dev.waypoint.model.traffic.TrafficPolicySpec.H2Upgrade.DEFAULT) {
+                cp.put("h2UpgradePolicy", pool.h2Upgrade().name());
+            }
+            if (pool.useClientProtocol()) {
+                cp.put("useClientProtocol", true);
+            }
+            if (pool.maxConcurrentStreams() > 0) {
+                cp.put("maxConcurrentStreams", pool.maxConcurrentStreams());
+            }
+            if (pool.http2KeepAlive() != null) {
+                cp.put("http2KeepAlive", Map.of("interval", pool.http2KeepAlive().interval().toString(),
+                        "timeout", pool.http2KeepAlive().timeout().toString()));
+            }
             m.put("connectionPool", cp);
         }
         if (tls != null) {

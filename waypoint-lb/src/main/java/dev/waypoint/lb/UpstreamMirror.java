@@ -74,7 +74,8 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         this.request = request;
         this.loop = loop;
         this.backend = backend;
-        this.h2 = UpstreamProtocol.h2(backend, request.target(), h2Downstream);
+        this.h2 = UpstreamProtocol.h2(backend, request.target(), h2Downstream,
+                Upstreams.poolOf(request.snapshot(), backend), false);
         HttpRequest copy;
         if (forwarded instanceof FullHttpRequest full) {
             copy = new DefaultFullHttpRequest(full.protocolVersion(), full.method(), full.uri(), full.content().retainedDuplicate(),

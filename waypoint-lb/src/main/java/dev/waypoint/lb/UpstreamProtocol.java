@@ -3,6 +3,7 @@ package dev.waypoint.lb;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
 
 /**
  * Which HTTP version a request is sent upstream with: what the backend declares, whatever the
@@ -15,6 +16,13 @@ import dev.waypoint.model.request.Target;
  *   <li>a port declaring nothing (protocol sniffed) → the client's protocol
  *       ({@code use_downstream_protocol}, which Istio sets for waypoints and sidecars).</li>
  * </ul>
+ * Its DestinationRule's {@code connectionPool.http} goes over that ({@code cluster_traffic_policy.go}):
+ * {@code useClientProtocol: true} → the client's protocol, whatever the port declares
+ * ({@code setUseDownstreamProtocol}); {@code h2UpgradePolicy: UPGRADE} → h2c for HTTP/1.1 clients too
+ * ({@code shouldH2Upgrade}: "If user wants an upgrade at destination rule/port level that means he is
+ * sure that it is a Http port"), except for a WebSocket upgrade request, which keeps HTTP/1.1 (this
+ * waypoint sends no extended CONNECT upstream; upgrading it would turn the handshake into an
+ * ordinary request and break the WebSocket). The MeshConfig's {@code h2UpgradePolicy} is not read.
  * The backend is the route's: a Service port (an HTTPRoute backendRef may name another Service
  * than the one addressed), a ServiceEntry port ({@code protocol}: a backendRef or mirror may name
  * another entry than the one addressed), or for a pod-addressed request the protocol of the
@@ -23,11 +31,28 @@ import dev.waypoint.model.request.Target;
 final class UpstreamProtocol {
     private UpstreamProtocol() {}
 
-    /** Whether the request goes upstream as h2c. */
+    /** Whether the request goes upstream as h2c, without a DestinationRule {@code connectionPool}. */
     static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream) {
+        return h2(backend, target, h2Downstream, null, false);
+    }
+
+    /**
+     * Whether the request goes upstream as h2c.
+     *
+     * @param pool the backend port's DestinationRule {@code connectionPool}, or null
+     * @param webSocket the request asks for a WebSocket upgrade (never upgraded to h2c by the policy)
+     */
+    static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream,
+                      TrafficPolicySpec.ConnectionPoolSpec pool, boolean webSocket) {
+        if (pool != null && pool.useClientProtocol()) {
+            return h2Downstream;
+        }
         AppProtocol declared = backend instanceof RouteSelection.ServiceBackend s ? s.port().protocol()
                 : backend instanceof RouteSelection.ServiceEntryBackend se ? se.port().protocol() : target.protocol();
         if (declared.isH2()) {
+            return true;
+        }
+        if (pool != null && pool.h2Upgrade() == TrafficPolicySpec.H2Upgrade.UPGRADE && !webSocket) {
             return true;
         }
         return declared == AppProtocol.AUTO && h2Downstream;

@@ -119,8 +119,10 @@ final class UpstreamRequest implements UpstreamCall {
         this.backend = route != null ? route.backend() : null;
         this.retry = route != null ? route.retry() : RetryPolicy.NONE;
         this.retriesLeft = retry.retries();
-        // the backend's declared protocol, whatever the client spoke (UpstreamProtocol)
-        this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream)
+        // the backend's declared protocol, whatever the client spoke, or its DestinationRule's
+        // h2UpgradePolicy / useClientProtocol (UpstreamProtocol)
+        this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream,
+                Upstreams.poolOf(request.snapshot(), backend), !h2Downstream && WebSocketUpgrade.requested(head))
                 : h2Downstream || request.target().protocol().isH2();
         // a WebSocket upgrade keeps Upgrade/Connection on an HTTP/1.1 upstream; toward h2c it is an
         // ordinary request (no extended CONNECT upstream): the backend answers it as one

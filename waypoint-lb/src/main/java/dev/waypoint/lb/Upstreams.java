@@ -258,6 +258,13 @@ public final class Upstreams {
         return null;
     }
 
+    /** The DestinationRule {@code connectionPool} of {@code backend}'s port, or null. */
+    static dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec poolOf(ConfigSnapshot snapshot,
+                                                                              RouteSelection.Backend backend) {
+        LbPolicy policy = policyOf(snapshot, backend);
+        return policy == null ? null : policy.pool();
+    }
+
     /** Where a backend port's counters live (a ServiceEntry apart from a Service of the same name). */
     private static EndpointTable.Key counterKey(RouteSelection.Backend backend) {
         if (backend instanceof RouteSelection.ServiceEntryBackend se) {
@@ -372,7 +379,31 @@ public final class Upstreams {
         if (outcome != null) {
             outcome.endpoint(endpoint.address().authority(), endpoint.pod());
         }
-        return connect(endpoint, tunnel, loop, tcpOptions(snapshot, backend));
+        Future<Channel> connected = connect(endpoint, tunnel, loop, tcpOptions(snapshot, backend));
+        dev.waypoint.transport.TunnelLimits limits = tunnelLimits(snapshot, backend);
+        if (limits != null) {
+            connected.addListener(f -> {
+                if (f.isSuccess()) {
+                    ((Channel) f.getNow()).attr(dev.waypoint.transport.TunnelLimits.KEY).set(limits);
+                }
+            });
+        }
+        return connected;
+    }
+
+    /**
+     * A TCP tunnel's {@code tcp.idleTimeout} and {@code tcp.maxConnectionDuration} from the
+     * backend's DestinationRule, or null when it writes neither (the tunnel keeps the listener's
+     * idle timeout and has no maximum duration). Istio's waypoint takes them from the destination
+     * Service's rule for its TCP proxy ({@code listener_waypoint.go}).
+     */
+    private dev.waypoint.transport.TunnelLimits tunnelLimits(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        LbPolicy policy = policyOf(snapshot, backend);
+        dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec pool = policy == null ? null : policy.pool();
+        if (pool == null || (pool.tcpIdleTimeout() == null && pool.maxConnectionDuration() == null)) {
+            return null;
+        }
+        return new dev.waypoint.transport.TunnelLimits(pool.tcpIdleTimeout(), pool.maxConnectionDuration());
     }
 
     /**

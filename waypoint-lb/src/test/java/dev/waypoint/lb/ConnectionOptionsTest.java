@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.waypoint.model.ConfigSnapshot;
 import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.MeshConfigSpec;
+import dev.waypoint.model.traffic.TrafficPolicySpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.TcpKeepaliveSpec;
 import dev.waypoint.testing.EchoServer;
@@ -174,7 +175,29 @@ class ConnectionOptionsTest {
                         new ConnectionOptions(S10, MESH_KA, 60_000, 0, null, null)),
                 new MeshCase("rule keepalive, no mesh keepalive", S3, null,
                         pool(0, 0, null, null, new TcpKeepaliveSpec(0, null, Duration.ofSeconds(4))),
-                        new ConnectionOptions(S3, new TcpKeepaliveSpec(0, null, Duration.ofSeconds(4)), 60_000, 0, null, S3)));
+                        new ConnectionOptions(S3, new TcpKeepaliveSpec(0, null, Duration.ofSeconds(4)), 60_000, 0, null, S3)),
+                // tcp.idleTimeout is the HTTP idle timeout when http.idleTimeout is not written (applyConnectionPool)
+                new MeshCase("tcp idleTimeout without http idleTimeout", null, null,
+                        pool2(null, Duration.ofSeconds(90), null, 0, null),
+                        new ConnectionOptions(S10, null, 90_000, 0, null, null)),
+                new MeshCase("http idleTimeout wins over tcp idleTimeout", null, null,
+                        pool2(S3, Duration.ofSeconds(90), null, 0, null),
+                        new ConnectionOptions(S10, null, 3_000, 0, null, null)),
+                new MeshCase("tcp idleTimeout 0s: never idle-closed", null, null,
+                        pool2(null, Duration.ZERO, null, 0, null),
+                        new ConnectionOptions(S10, null, 0, 0, null, null)),
+                new MeshCase("maxConnectionDuration, maxConcurrentStreams, http2KeepAlive", null, null,
+                        pool2(null, null, Duration.ofMinutes(5), 7, H2KA),
+                        new ConnectionOptions(S10, null, 60_000, 0, null, null, 300_000, 7, H2KA)));
+    }
+
+    static final TrafficPolicySpec.Http2KeepaliveSpec H2KA = new TrafficPolicySpec.Http2KeepaliveSpec(S10, S3);
+
+    /** A connectionPool with only the newer fields written. */
+    static ConnectionPoolSpec pool2(Duration httpIdle, Duration tcpIdle, Duration maxDuration, int streams,
+                                    TrafficPolicySpec.Http2KeepaliveSpec keepalive) {
+        return new ConnectionPoolSpec(0, 0, 0, 0, 0, httpIdle, null, null, tcpIdle, maxDuration,
+                TrafficPolicySpec.H2Upgrade.DEFAULT, false, streams, keepalive);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -313,6 +336,58 @@ class ConnectionOptionsTest {
         for (Channel c : seen) {
             c.close().sync();
         }
+    }
+
+    @ParameterizedTest(name = "h2 {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void maxConnectionDurationDrainsAPooledConnection(boolean h2) throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS),
+                pool2(null, null, Duration.ofMillis(400), 0, null));
+        Channel first = exchange(pool, backendEndpoint(), h2, options);
+        // reused before the duration is up
+        assertThat(exchange(pool, backendEndpoint(), h2, options)).isSameAs(first);
+        // idle when it is up: closed, out of the pool; the next request opens another
+        assertThat(first.closeFuture().await(5, TimeUnit.SECONDS)).isTrue();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> pool.pooled() == 0);
+        Channel next = exchange(pool, backendEndpoint(), h2, options);
+        assertThat(next).isNotSameAs(first);
+        next.close().sync();
+    }
+
+    @ParameterizedTest(name = "maxConcurrentStreams {0}: 4 requests one after another on {1} connections")
+    @CsvSource({"0, 1", "1, 4", "2, 1"})
+    void maxConcurrentStreamsCapsTheStreamsOfAnH2Connection(int streams, int connections) throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS),
+                pool2(null, null, null, streams, null));
+        Set<Channel> seen = new LinkedHashSet<>();
+        for (int i = 0; i < 4; i++) {
+            seen.add(exchange(pool, backendEndpoint(), true, options));
+        }
+        // a connection at its limit takes no new stream (one at a time here: a limit of 1 retires each)
+        assertThat(seen).hasSize(connections);
+        for (Channel c : seen) {
+            c.close().sync();
+        }
+    }
+
+    @Test
+    void http2KeepAlivePingsAnH2UpstreamThatAnswers() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), pool2(null, null, null, 0,
+                new TrafficPolicySpec.Http2KeepaliveSpec(Duration.ofMillis(100), Duration.ofMillis(300))));
+        Channel c = exchange(pool, backendEndpoint(), true, options);
+        assertThat(c.pipeline().get("h2c-keepalive")).isInstanceOf(dev.waypoint.transport.Http2Keepalive.class);
+        // several intervals later the answered PINGs kept it open, and it still serves
+        Thread.sleep(1000);
+        assertThat(c.isActive()).isTrue();
+        assertThat(exchange(pool, backendEndpoint(), true, options)).isSameAs(c);
+        // without http2KeepAlive: no PINGs on the connection
+        Channel d = exchange(pool, backendEndpoint(), true, ConnectionOptions.defaults(SETTINGS));
+        assertThat(d.pipeline().get("h2c-keepalive")).isNull();
+        c.close().sync();
+        d.close().sync();
     }
 
     @Test

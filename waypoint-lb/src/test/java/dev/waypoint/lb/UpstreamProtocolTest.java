@@ -68,6 +68,38 @@ class UpstreamProtocolTest {
                 .isEqualTo(h2Upstream);
     }
 
+    /**
+     * The DestinationRule's {@code connectionPool.http} over the declared protocol (Istio's
+     * {@code shouldH2Upgrade} and {@code setUseDownstreamProtocol}).
+     */
+    @ParameterizedTest(name = "port {0}, h2UpgradePolicy {1}, useClientProtocol {2}, h2 client {3}, websocket {4} -> h2 {5}")
+    @CsvSource(nullValues = "-", value = {
+            // UPGRADE: HTTP/1.1 clients go upstream as h2c, on a declared HTTP port and a sniffed one
+            "http, UPGRADE, false, false, false, true",
+            "-, UPGRADE, false, false, false, true",
+            // ... but a WebSocket handshake keeps HTTP/1.1 (no extended CONNECT upstream)
+            "http, UPGRADE, false, false, true, false",
+            // DO_NOT_UPGRADE and DEFAULT leave the declared protocol
+            "http, DO_NOT_UPGRADE, false, false, false, false",
+            "http, DEFAULT, false, false, false, false",
+            "grpc, DO_NOT_UPGRADE, false, false, false, true",
+            "-, DO_NOT_UPGRADE, false, true, false, true",
+            // useClientProtocol: the client's version, whatever the port declares
+            "grpc, DEFAULT, true, false, false, false",
+            "grpc, DEFAULT, true, true, false, true",
+            "http, DEFAULT, true, true, false, true",
+            "http, DEFAULT, true, false, false, false"})
+    void destinationRuleConnectionPool(String appProtocol, dev.waypoint.model.traffic.TrafficPolicySpec.H2Upgrade upgrade,
+                                       boolean clientProtocol, boolean h2Client, boolean webSocket, boolean h2Upstream) {
+        ServicePortSpec port = new ServicePortSpec("web", 7070, 7070, null, appProtocol);
+        ServiceSpec backend = service("backend", port);
+        Target target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:7070"), backend, port);
+        var pool = new dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec(0, 0, 0, 0, 0, null, null, null,
+                null, null, upgrade, clientProtocol, 0, null);
+        assertThat(UpstreamProtocol.h2(new RouteSelection.ServiceBackend(backend, port), target, h2Client, pool, webSocket))
+                .isEqualTo(h2Upstream);
+    }
+
     private static ServiceSpec service(String name, ServicePortSpec port) {
         return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.2")), List.of(port),
                 Map.of("app", name), SourceRef.NONE);

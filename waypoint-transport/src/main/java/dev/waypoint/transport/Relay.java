@@ -35,6 +35,11 @@ import java.util.function.LongConsumer;
  * CONNECT_ERROR on a stream, TCP RST on a socket), as RFC 9113 §8.5 asks of a CONNECT proxy. A
  * reset is never turned into a clean {@code END_STREAM} or FIN.
  *
+ * <p><b>Limits.</b> When the upstream end {@code b} carries {@link TunnelLimits} (a DestinationRule's
+ * {@code tcp.idleTimeout} / {@code maxConnectionDuration}), they are applied to the tunnel end
+ * {@code a} at the start: its idle timer replaced, and a close after the maximum duration (which
+ * resets both ends, as the idle timeout does).
+ *
  * <h2>Reference counting</h2>
  * Each {@link ByteBuf} read from one end is written to the other (ownership moves with it), or
  * released when that end is already gone. Anything else read, and every user event, is released
@@ -95,6 +100,10 @@ public final class Relay {
         b.config().setOption(ChannelOption.AUTO_READ, false);
         a.pipeline().addLast(HandlerNames.RELAY, relay.sideA);
         b.pipeline().addLast(HandlerNames.RELAY, relay.sideB);
+        TunnelLimits limits = b.attr(TunnelLimits.KEY).get();
+        if (limits != null && !limits.none()) {
+            limits.apply(a, HandlerNames.RELAY);
+        }
         beforeFirstRead.run();
         a.read();
         b.read();

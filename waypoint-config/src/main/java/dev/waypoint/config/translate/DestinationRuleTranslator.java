@@ -34,11 +34,11 @@ import java.util.regex.Pattern;
  *
  * <p>What the waypoint applies today: {@code loadBalancer} (simple, consistentHash, warmup, localityLbSetting),
  * {@code outlierDetection}, {@code connectionPool} ({@code tcp.maxConnections}, {@code connectTimeout},
- * {@code tcpKeepalive}; {@code http.http1MaxPendingRequests}, {@code http2MaxRequests},
- * {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout}) and their
- * {@code portLevelSettings}, {@code tls} SIMPLE/MUTUAL. Fields of the DestinationRule API it does not apply yet (the other
- * {@code connectionPool} fields,
- * {@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
+ * {@code tcpKeepalive}, {@code maxConnectionDuration}, {@code idleTimeout}; {@code http.http1MaxPendingRequests},
+ * {@code http2MaxRequests}, {@code maxRequestsPerConnection}, {@code maxRetries}, {@code idleTimeout},
+ * {@code h2UpgradePolicy}, {@code useClientProtocol}, {@code maxConcurrentStreams}, {@code http2KeepAlive}:
+ * every field) and their {@code portLevelSettings}, {@code tls} SIMPLE/MUTUAL. Fields of the DestinationRule
+ * API it does not apply yet ({@code subsets}, {@code workloadSelector}, {@code proxyProtocol}, {@code tunnel},
  * {@code retryBudget}, {@code loadBalancer.backendUtilization} and {@code zoneAwareLbSetting},
  * {@code outlierDetection.outlierDetectionHttpErrorCodes}) are warnings naming the field, and the rest of the object applies: an
  * Istio user's DestinationRule keeps its load balancing and ejection rather than being thrown out
@@ -70,10 +70,7 @@ final class DestinationRuleTranslator {
     private static final Set<String> HTTP_FIELDS = Set.of("http1MaxPendingRequests", "http2MaxRequests",
             "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
             "maxConcurrentStreams", "http2KeepAlive");
-    /** connectionPool fields read and checked but not enforced yet (a warning each). */
-    private static final Set<String> TCP_NOT_APPLIED = Set.of("maxConnectionDuration", "idleTimeout");
-    private static final Set<String> HTTP_NOT_APPLIED = Set.of("h2UpgradePolicy", "useClientProtocol",
-            "maxConcurrentStreams", "http2KeepAlive");
+    private static final Set<String> HTTP2_KEEPALIVE_FIELDS = Set.of("interval", "timeout");
     private static final Set<String> TLS_FIELDS = Set.of("mode", "clientCertificate", "privateKey", "caCertificates",
             "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl");
     private static final Set<String> KEEPALIVE_FIELDS = Set.of("probes", "time", "interval");
@@ -181,16 +178,6 @@ final class DestinationRuleTranslator {
         String hp = path(p, "http");
         ctx.unknownKeys(tcp, tp, TCP_FIELDS);
         ctx.unknownKeys(http, hp, HTTP_FIELDS);
-        for (String f : TCP_NOT_APPLIED) {
-            if (child(tcp, f) != null) {
-                ctx.warning(path(tp, f), f + " is not applied by this waypoint yet");
-            }
-        }
-        for (String f : HTTP_NOT_APPLIED) {
-            if (child(http, f) != null) {
-                ctx.warning(path(hp, f), f + " is not applied by this waypoint yet");
-            }
-        }
         int maxConnections = ctx.integer(tcp, tp, "maxConnections", 0, Integer.MAX_VALUE, 0);
         int pending = ctx.integer(http, hp, "http1MaxPendingRequests", 0, Integer.MAX_VALUE, 0);
         int h2 = ctx.integer(http, hp, "http2MaxRequests", 0, Integer.MAX_VALUE, 0);
@@ -198,6 +185,42 @@ final class DestinationRuleTranslator {
         int maxRetries = ctx.integer(http, hp, "maxRetries", 0, Integer.MAX_VALUE, 0);
         Duration idle = duration(ctx, http, hp, "idleTimeout");
         Duration connect = duration(ctx, tcp, tp, "connectTimeout");
+        // "Skip validation if the value is 0s, as it indicates that the timeout is disabled entirely" (validateConnectionPool)
+        Duration tcpIdle = durationOrZero(ctx, tcp, tp, "idleTimeout");
+        Duration maxDuration = duration(ctx, tcp, tp, "maxConnectionDuration");
+        TrafficPolicySpec.H2Upgrade upgrade = TrafficPolicySpec.H2Upgrade.DEFAULT;
+        String policy = ctx.string(http, hp, "h2UpgradePolicy");
+        if (policy != null) {
+            switch (policy) {
+                case "DEFAULT" -> upgrade = TrafficPolicySpec.H2Upgrade.DEFAULT;
+                case "UPGRADE" -> upgrade = TrafficPolicySpec.H2Upgrade.UPGRADE;
+                case "DO_NOT_UPGRADE" -> upgrade = TrafficPolicySpec.H2Upgrade.DO_NOT_UPGRADE;
+                default -> ctx.error(path(hp, "h2UpgradePolicy"), message("h2UpgradePolicy", policy,
+                        "one of DEFAULT, DO_NOT_UPGRADE, UPGRADE"));
+            }
+        }
+        boolean clientProtocol = ctx.bool(http, hp, "useClientProtocol", false);
+        if (clientProtocol && upgrade == TrafficPolicySpec.H2Upgrade.UPGRADE) {
+            ctx.error(path(hp, "useClientProtocol"), "useClientProtocol: true (expected: not with h2UpgradePolicy "
+                    + "UPGRADE, as Istio requires)");
+        }
+        int streams = ctx.integer(http, hp, "maxConcurrentStreams", 0, Integer.MAX_VALUE, 0);
+        TrafficPolicySpec.Http2KeepaliveSpec h2Keepalive = null;
+        JsonNode h2ka = ctx.object(http, hp, "http2KeepAlive");
+        if (h2ka != null) {
+            String kp = path(hp, "http2KeepAlive");
+            ctx.unknownKeys(h2ka, kp, HTTP2_KEEPALIVE_FIELDS);
+            Duration interval = duration(ctx, h2ka, kp, "interval");
+            Duration timeout = duration(ctx, h2ka, kp, "timeout");
+            for (String f : List.of("interval", "timeout")) {
+                if (child(h2ka, f) == null) {
+                    ctx.error(path(kp, f), f + ": missing (expected: a duration; Istio requires both interval and timeout)");
+                }
+            }
+            if (interval != null && timeout != null) {
+                h2Keepalive = new TrafficPolicySpec.Http2KeepaliveSpec(interval, timeout);
+            }
+        }
         TrafficPolicySpec.TcpKeepaliveSpec keepalive = null;
         JsonNode ka = ctx.object(tcp, tp, "tcpKeepalive");
         if (ka != null) {
@@ -207,7 +230,7 @@ final class DestinationRuleTranslator {
                     duration(ctx, ka, kp, "time"), duration(ctx, ka, kp, "interval"));
         }
         return new TrafficPolicySpec.ConnectionPoolSpec(maxConnections, pending, h2, perConnection, maxRetries, idle,
-                connect, keepalive);
+                connect, keepalive, tcpIdle, maxDuration, upgrade, clientProtocol, streams, h2Keepalive);
     }
 
     /**

@@ -79,14 +79,28 @@ class DestinationRuleTranslatorTest {
                         List.of(E + "spec.trafficPolicy.outlierDetection.maxEjectionPercent: maxEjectionPercent: 150 (expected: 0-100)")),
                 new Case("connectionPool limits applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http2MaxRequests: 10, http1MaxPendingRequests: 1}}}\n", true,
                         List.of()),
-                new Case("connectionPool field not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: h2UpgradePolicy is not applied by this waypoint yet")),
-                new Case("connectionPool tcp idleTimeout not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1h}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool.tcp.idleTimeout: idleTimeout is not applied by this waypoint yet")),
+                new Case("h2UpgradePolicy applied", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n", true,
+                        List.of()),
+                new Case("h2UpgradePolicy unknown value", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: ALWAYS}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: h2UpgradePolicy: ALWAYS (expected: one of DEFAULT, DO_NOT_UPGRADE, UPGRADE)")),
+                new Case("useClientProtocol with UPGRADE (validateConnectionPool)", "  host: b\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.useClientProtocol: useClientProtocol: true (expected: not with h2UpgradePolicy UPGRADE, as Istio requires)")),
+                new Case("useClientProtocol, maxConcurrentStreams applied", "  host: b\n  trafficPolicy: {connectionPool: {http: {useClientProtocol: true, maxConcurrentStreams: 10}}}\n", true,
+                        List.of()),
+                new Case("maxConcurrentStreams negative", "  host: b\n  trafficPolicy: {connectionPool: {http: {maxConcurrentStreams: -1}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams: maxConcurrentStreams: -1 (expected: 0-2147483647)")),
+                new Case("tcp idleTimeout and maxConnectionDuration applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1h, maxConnectionDuration: 30m}}}\n", true,
+                        List.of()),
+                new Case("tcp idleTimeout 0s disables it (as Istio's validation allows)", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 0s}}}\n", true,
+                        List.of()),
+                new Case("tcp maxConnectionDuration 0s", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {maxConnectionDuration: 0s}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: maxConnectionDuration: 0s (expected: a positive duration such as 10s or 500ms)")),
                 new Case("connectionPool per-connection, retries, timeouts applied", "  host: b\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 10s, interval: 5s}}, http: {maxRequestsPerConnection: 2, maxRetries: 1, idleTimeout: 30s}}}\n", true,
                         List.of()),
-                new Case("connectionPool http2KeepAlive not applied yet", "  host: b\n  trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 30s, timeout: 5s}}}}\n", true,
-                        List.of(W + "spec.trafficPolicy.connectionPool.http.http2KeepAlive: http2KeepAlive is not applied by this waypoint yet")),
+                new Case("connectionPool http2KeepAlive applied", "  host: b\n  trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 30s, timeout: 5s}}}}\n", true,
+                        List.of()),
+                new Case("connectionPool http2KeepAlive without timeout", "  host: b\n  trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 30s}}}}\n", false,
+                        List.of(E + "spec.trafficPolicy.connectionPool.http.http2KeepAlive.timeout: timeout: missing (expected: a duration; Istio requires both interval and timeout)")),
                 new Case("zoneAwareLbSetting not applied yet", "  host: b\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, zoneAwareLbSetting: {enabled: true}}}\n", true,
                         List.of(W + "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting: zoneAwareLbSetting is not applied by this waypoint yet")),
                 new Case("backendUtilization not applied yet", "  host: b\n  trafficPolicy: {loadBalancer: {backendUtilization: {weightUpdatePeriod: 10s}}}\n", true,
@@ -219,5 +233,31 @@ class DestinationRuleTranslatorTest {
         assertThat(r.resources().destinationRules().get(0).trafficPolicy().connectionPool()).isEqualTo(
                 new TrafficPolicySpec.ConnectionPoolSpec(4, 0, 8, 2, 1, Duration.ofMillis(1500), Duration.ofMillis(250),
                         new TrafficPolicySpec.TcpKeepaliveSpec(3, Duration.ofSeconds(10), Duration.ofSeconds(5))));
+    }
+
+    @Test
+    void connectionPoolTunnelUpgradeAndHttp2Fields() {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: dr, namespace: ns1}
+                spec:
+                  host: reviews
+                  trafficPolicy:
+                    connectionPool:
+                      tcp: {idleTimeout: 0s, maxConnectionDuration: 10m}
+                      http: {h2UpgradePolicy: DO_NOT_UPGRADE, maxConcurrentStreams: 7, http2KeepAlive: {interval: 30s, timeout: 5s}}
+                    portLevelSettings:
+                    - port: {number: 9080}
+                      connectionPool: {tcp: {idleTimeout: 90s}, http: {useClientProtocol: true}}
+                """);
+        assertThat(r.problems()).isEmpty();
+        TrafficPolicySpec policy = r.resources().destinationRules().get(0).trafficPolicy();
+        assertThat(policy.connectionPool()).isEqualTo(new TrafficPolicySpec.ConnectionPoolSpec(0, 0, 0, 0, 0, null, null,
+                null, Duration.ZERO, Duration.ofMinutes(10), TrafficPolicySpec.H2Upgrade.DO_NOT_UPGRADE, false, 7,
+                new TrafficPolicySpec.Http2KeepaliveSpec(Duration.ofSeconds(30), Duration.ofSeconds(5))));
+        assertThat(policy.portLevelSettings().get(0).policy().connectionPool()).isEqualTo(
+                new TrafficPolicySpec.ConnectionPoolSpec(0, 0, 0, 0, 0, null, null, null, Duration.ofSeconds(90), null,
+                        TrafficPolicySpec.H2Upgrade.DEFAULT, true, 0, null));
     }
 }

@@ -71,13 +71,60 @@ public record TrafficPolicySpec(LoadBalancerSpec loadBalancer, OutlierDetectionS
      *        or null (the waypoint's default)
      * @param connectTimeout {@code tcp.connectTimeout}, or null (the waypoint's default, 10 s)
      * @param tcpKeepalive {@code tcp.tcpKeepalive}, or null (no SO_KEEPALIVE)
+     * @param tcpIdleTimeout {@code tcp.idleTimeout}: a TCP tunnel with no bytes either way this long is
+     *        closed, and the idle timeout of pooled HTTP connections when {@code http.idleTimeout} is not
+     *        written (as Istio's {@code applyConnectionPool}); {@link Duration#ZERO}: never; null: not written
+     * @param maxConnectionDuration {@code tcp.maxConnectionDuration}: a TCP tunnel is closed, and a pooled
+     *        HTTP connection drained (no new request; closed when its requests end), this long after it
+     *        opened; null: no limit
+     * @param h2Upgrade {@code http.h2UpgradePolicy}
+     * @param useClientProtocol {@code http.useClientProtocol}: requests go upstream in the client's HTTP
+     *        version, whatever the port declares
+     * @param maxConcurrentStreams {@code http.maxConcurrentStreams}: streams at once on one HTTP/2 upstream
+     *        connection (0: the peer's limit only)
+     * @param http2KeepAlive {@code http.http2KeepAlive}, or null (no PINGs on HTTP/2 upstream connections)
      */
     public record ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests,
                                      int maxRequestsPerConnection, int maxRetries, Duration idleTimeout,
-                                     Duration connectTimeout, TcpKeepaliveSpec tcpKeepalive) {
+                                     Duration connectTimeout, TcpKeepaliveSpec tcpKeepalive, Duration tcpIdleTimeout,
+                                     Duration maxConnectionDuration, H2Upgrade h2Upgrade, boolean useClientProtocol,
+                                     int maxConcurrentStreams, Http2KeepaliveSpec http2KeepAlive) {
+        public ConnectionPoolSpec {
+            Objects.requireNonNull(h2Upgrade, "h2Upgrade");
+        }
+
+        /** The fields before the TCP tunnel, upgrade and HTTP/2 ones (those not written). */
+        public ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests,
+                                  int maxRequestsPerConnection, int maxRetries, Duration idleTimeout,
+                                  Duration connectTimeout, TcpKeepaliveSpec tcpKeepalive) {
+            this(maxConnections, http1MaxPendingRequests, http2MaxRequests, maxRequestsPerConnection, maxRetries,
+                    idleTimeout, connectTimeout, tcpKeepalive, null, null, H2Upgrade.DEFAULT, false, 0, null);
+        }
+
         /** Only the admission limits. */
         public ConnectionPoolSpec(int maxConnections, int http1MaxPendingRequests, int http2MaxRequests) {
             this(maxConnections, http1MaxPendingRequests, http2MaxRequests, 0, 0, null, null, null);
+        }
+    }
+
+    /** {@code connectionPool.http.h2UpgradePolicy}. */
+    public enum H2Upgrade {
+        /** Not written: the MeshConfig's {@code h2UpgradePolicy} decides (for ports declaring HTTP). */
+        DEFAULT,
+        /** HTTP/1.1 requests to this port go upstream as HTTP/2 (h2c). */
+        UPGRADE,
+        /** Never upgraded, whatever the MeshConfig says. */
+        DO_NOT_UPGRADE
+    }
+
+    /**
+     * {@code connectionPool.http.http2KeepAlive}: a PING every {@code interval} on each HTTP/2 upstream
+     * connection, closed when the answer takes longer than {@code timeout}.
+     */
+    public record Http2KeepaliveSpec(Duration interval, Duration timeout) {
+        public Http2KeepaliveSpec {
+            Objects.requireNonNull(interval, "interval");
+            Objects.requireNonNull(timeout, "timeout");
         }
     }
 
