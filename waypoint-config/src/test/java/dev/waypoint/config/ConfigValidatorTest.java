@@ -43,7 +43,7 @@ class ConfigValidatorTest {
         List<String> problems = validate();
 
         assertThat(problems).containsExactly(
-                "a-broken.yaml:2: - -: -: mapping values are not allowed here",
+                "a-broken.yaml:2: mapping values are not allowed here",
                 "b.yaml:10: Pod default/p: status.podIP: podIP: 10.0.0.256 (expected: an IPv4 or IPv6 literal)",
                 "b.yaml:6: warning: Service default/flagged: metadata.labels: flagged by the compiler");
         assertThat(ConfigValidator.hasErrors(ConfigValidator.validate(dir, WAYPOINT, TRUST_DOMAIN, compilers()))).isTrue();
@@ -54,7 +54,7 @@ class ConfigValidatorTest {
         Files.writeString(dir.resolve("a.yaml"), service("boom", 80));
 
         assertThat(validate()).containsExactly(
-                "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
+                "-: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
     }
 
     @Test
@@ -64,7 +64,7 @@ class ConfigValidatorTest {
         Files.writeString(dir.resolve("a.yaml"), service("unlinked", 80));
 
         assertThat(validate()).containsExactly(
-                "-: - -: -: compiler service-names: threw java.lang.NoClassDefFoundError: com/example/Missing");
+                "-: compiler service-names: threw java.lang.NoClassDefFoundError: com/example/Missing");
     }
 
     @Test

@@ -162,7 +162,7 @@ class SnapshotPublisherTest {
         assertThat(p.current().resources().services()).isEmpty();
         assertThat(p.current().part(SERVICE_NAMES)).isEmpty();
         assertThat(problems(p.current())).containsExactly(
-                "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
+                "-: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
     }
 
     @Test
@@ -175,7 +175,7 @@ class SnapshotPublisherTest {
 
         assertThat(p.current().resources().services()).isEmpty();
         assertThat(problems(p.current())).containsExactly(
-                "-: - -: -: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
+                "-: compiler service-names: threw java.lang.IllegalStateException: cannot compile default/boom");
         assertThat(p.lastReloadSucceeded()).isFalse();
         assertThat(p.lastReloadMillis()).isPositive();
     }
@@ -310,8 +310,8 @@ class SnapshotPublisherTest {
         // the fallback objects come after every file that parses now
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
         assertThat(problems(p.current())).containsExactly(
-                "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
-                "a.yaml: warning: - -: -: keeping the 2 object(s) this file had when it last parsed");
+                "a.yaml:4: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
+                "a.yaml: warning: keeping the 2 object(s) this file had when it last parsed");
         assertThat(p.filesOnLastGood()).isEqualTo(1);
         assertThat(p.lastReloadSucceeded()).isTrue();
 
@@ -325,7 +325,7 @@ class SnapshotPublisherTest {
         write("c.yaml", "kind: [\n");
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a,default/a2");
-        assertThat(problems(p.current())).contains("c.yaml:1: - -: -: while parsing a flow node: expected the node content, but found '<stream end>'")
+        assertThat(problems(p.current())).contains("c.yaml:1: while parsing a flow node: expected the node content, but found '<stream end>'")
                 .noneMatch(s -> s.startsWith("c.yaml: warning"));
 
         // fixed: what the file says now, and no problems
@@ -357,8 +357,8 @@ class SnapshotPublisherTest {
         assertThat(serviceNamed(p.current(), "moved").port(80)).isNull();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/moved,default/a");
         assertThat(problems(p.current())).containsExactly(
-                "a.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
-                "a.yaml: warning: - -: -: keeping 1 of the 2 object(s) this file had when it last parsed "
+                "a.yaml:4: while parsing a block mapping: expected <block end>, but found '<block mapping start>'",
+                "a.yaml: warning: keeping 1 of the 2 object(s) this file had when it last parsed "
                         + "(1 now defined in a file that parses: Service default/moved)");
 
         // a.yaml fixed without "moved": nothing falls back, b.yaml's version stays
@@ -381,7 +381,7 @@ class SnapshotPublisherTest {
 
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b");
         assertThat(problems(p.current())).containsExactly(
-                "c.yaml:4: - -: -: while parsing a block mapping: expected <block end>, but found '<block mapping start>'");
+                "c.yaml:4: while parsing a block mapping: expected <block end>, but found '<block mapping start>'");
     }
 
     @Test
@@ -409,5 +409,43 @@ class SnapshotPublisherTest {
         write("a.yaml", "");
         assertThat(onConfigThread(p::reload)).isTrue();
         assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b");
+    }
+
+    @Test
+    void aFileWhoseDocumentIsNotAnObjectKeepsItsObjectsFromWhenItLastParsed() throws Exception {
+        write("a.yaml", service("a", 80));
+        write("b.yaml", service("b", 80));
+        SnapshotPublisher p = start();
+
+        // valid YAML, but a list where a manifest belongs: the file is broken as a whole, like bad syntax
+        write("a.yaml", "- not a mapping\n");
+        assertThat(onConfigThread(p::reload)).isTrue();
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/b,default/a");
+        assertThat(problems(p.current())).containsExactly(
+                "a.yaml:1: document: [\"not a mapping\"] (expected: a Kubernetes object)",
+                "a.yaml: warning: keeping the 1 object(s) this file had when it last parsed");
+        assertThat(p.filesOnLastGood()).isEqualTo(1);
+    }
+
+    @Test
+    void anObjectMovedToAVersionNotReadKeepsItsPreviousVersion() throws Exception {
+        write("a.yaml", service("a", 80));
+        SnapshotPublisher p = start();
+
+        write("a.yaml", service("a", 81).replace("apiVersion: v1", "apiVersion: v9"));
+        assertThat(onConfigThread(p::reload)).isTrue();
+        // the v9 object is not applied, and the v1 one it replaced keeps serving
+        assertThat(p.current().resources().services()).singleElement().satisfies(s -> {
+            assertThat(s.port(80)).isNotNull();
+            assertThat(s.port(81)).isNull();
+        });
+        assertThat(problems(p.current())).containsExactly(
+                "a.yaml:1: warning: Service default/a: apiVersion: apiVersion: v9 (expected: v1; the object is not applied)",
+                "a.yaml:1: warning: Service default/a: -: rejected; the previous version (a.yaml:1) is kept until this one is fixed");
+
+        // a brand-new object at a version not read: not applied, nothing to fall back to
+        write("b.yaml", service("b", 80).replace("apiVersion: v1", "apiVersion: v9"));
+        assertThat(onConfigThread(p::reload)).isTrue();
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a");
     }
 }

@@ -212,8 +212,9 @@ class StreamedGenerationTest {
 
     /**
      * Everything else that takes its own path: the istio ConfigMap (mesh config), a {@code List},
-     * empty documents, a duplicate of an object from another file, a rejected object, a document
-     * that is not an object, a kind no stage reads, a version not read.
+     * empty documents, a duplicate of an object from another file, a rejected object, a kind no
+     * stage reads, a version not read (a document that is not an object breaks its whole file:
+     * {@code SnapshotPublisherTest}).
      */
     static void writeExtras(Path dir) throws IOException {
         Files.writeString(dir.resolve("extras.yaml"), """
@@ -246,8 +247,6 @@ class StreamedGenerationTest {
                 kind: Service
                 metadata: {name: bad-port, namespace: ns-0, labels: {version: 1}}
                 spec: {clusterIP: 10.98.0.2, ports: [{port: 0}]}
-                ---
-                just a string
                 ---
                 apiVersion: example.com/v1
                 kind: Widget

@@ -21,7 +21,7 @@ public final class Diagnostics {
     public enum Severity { ERROR, WARNING, NOTE }
 
     /**
-     * One problem, rendered as {@code file:line: Kind namespace/name: field: message}.
+     * One problem, rendered as {@code file:line: Kind namespace/name: field: message}, or {@code file:line: message} for a file that does not parse (no object to name).
      *
      * @param where manifest location
      * @param kind Kubernetes kind ({@code Service}) or {@code -} when unknown
@@ -46,6 +46,9 @@ public final class Diagnostics {
                 case WARNING -> "warning: ";
                 case NOTE -> "note: ";
             };
+            if (name == null && "-".equals(kind) && "-".equals(field)) {
+                return where + ": " + sev + message; // a file's own problem (it does not parse): no object to name
+            }
             return where + ": " + sev + kind + " " + n + ": " + field + ": " + message;
         }
     }

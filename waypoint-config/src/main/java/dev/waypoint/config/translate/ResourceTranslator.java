@@ -287,51 +287,70 @@ public final class ResourceTranslator {
 
         Object spec = switch (group + "/" + kind) {
             case "/Namespace" -> supported(ctx, apiVersion, version, "v1")
-                    ? new NamespaceSpec(name, labels, src) : other(apiVersion, kind, nn, src);
+                    ? new NamespaceSpec(name, labels, src) : UNREAD_VERSION;
             case "/Service" -> supported(ctx, apiVersion, version, "v1")
-                    ? ServiceTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+                    ? ServiceTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case "/Secret" -> PullSecretTranslator.isRegistrySecret(tree) && supported(ctx, apiVersion, version, "v1")
                     ? PullSecretTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
             case "/Pod" -> supported(ctx, apiVersion, version, "v1")
-                    ? PodTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+                    ? PodTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case DISCOVERY + "/EndpointSlice" -> supported(ctx, apiVersion, version, "v1")
-                    ? EndpointSliceTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? EndpointSliceTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case GATEWAY + "/Gateway" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
-                    ? GatewayTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+                    ? GatewayTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             // every version a Gateway API release since v1.0 serves (one schema per CRD, conversion "None")
             case GATEWAY + "/HTTPRoute" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
-                    ? HttpRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? HttpRouteTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case GATEWAY + "/GRPCRoute" -> supported(ctx, apiVersion, version, "v1", "v1alpha2")
-                    ? GrpcRouteTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? GrpcRouteTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case GATEWAY + "/ReferenceGrant" -> supported(ctx, apiVersion, version, "v1beta1", "v1", "v1alpha2")
-                    ? ReferenceGrantTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? ReferenceGrantTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case SECURITY + "/RequestAuthentication" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
-                    ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? RequestAuthenticationTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case SECURITY + "/AuthorizationPolicy" -> supported(ctx, apiVersion, version, "v1", "v1beta1")
-                    ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? AuthorizationPolicyTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case GATEWAY + "/TCPRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1")
-                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, version) : other(apiVersion, kind, nn, src);
+                    ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TCP, version) : UNREAD_VERSION;
             case GATEWAY + "/TLSRoute" -> supported(ctx, apiVersion, version, "v1alpha2", "v1alpha3", "v1")
                     ? L4RouteTranslator.translate(ctx, tree, nn, L4RouteSpec.Kind.TLS, version)
-                    : other(apiVersion, kind, nn, src);
+                    : UNREAD_VERSION;
             // networking.istio.io serves v1, v1beta1 and v1alpha3 with one schema (crd-all.gen.yaml)
             case NETWORKING + "/ServiceEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
-                    ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+                    ? ServiceEntryTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case NETWORKING + "/WorkloadEntry" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
-                    ? ServiceEntryTranslator.translateWorkloadEntry(ctx, tree, nn, labels) : other(apiVersion, kind, nn, src);
+                    ? ServiceEntryTranslator.translateWorkloadEntry(ctx, tree, nn, labels) : UNREAD_VERSION;
             case EXTENSIONS + "/WasmPlugin" -> supported(ctx, apiVersion, version, "v1alpha1")
-                    ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? WasmPluginTranslator.wasmPlugin(ctx, tree, nn) : UNREAD_VERSION;
             case EXTENSIONS + "/TrafficExtension" -> supported(ctx, apiVersion, version, "v1alpha1")
-                    ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? WasmPluginTranslator.trafficExtension(ctx, tree, nn) : UNREAD_VERSION;
             case NETWORKING + "/DestinationRule" -> supported(ctx, apiVersion, version, "v1", "v1beta1", "v1alpha3")
-                    ? DestinationRuleTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? DestinationRuleTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
             case NETWORKING + "/EnvoyFilter" -> supported(ctx, apiVersion, version, "v1alpha3")
-                    ? envoyFilter(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? envoyFilter(ctx, tree, nn) : UNREAD_VERSION;
             case TELEMETRY + "/Telemetry" -> supported(ctx, apiVersion, version, "v1", "v1alpha1")
-                    ? TelemetryTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
-            default -> other(apiVersion, kind, nn, src);
+                    ? TelemetryTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
+            default -> {
+                if (unknownKind(group, kind)) {
+                    // a kind the group does not have is most likely a typo of one it does: say so
+                    ctx.warning("kind", message("kind", kind, "a kind of " + group + " such as "
+                            + String.join(", ", READ_KINDS.get(group)) + "; the object is not applied"));
+                }
+                yield other(apiVersion, kind, nn, src);
+            }
         };
-        if (ctx.failed()) {
+        if (spec != UNREAD_VERSION && !(spec instanceof OtherResource) && !kind.equals("EndpointSlice")
+                && !kind.equals("Secret")) {
+            // kubectl's strict field validation refuses these; a typo here would otherwise vanish
+            for (java.util.Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
+                String f = it.next();
+                if (!TOP_LEVEL_FIELDS.contains(f)) {
+                    ctx.warning(f, message(f, "unknown field, ignored", "one of apiVersion, kind, metadata, spec, status"));
+                }
+            }
+        }
+        if (ctx.failed() || spec == UNREAD_VERSION) {
+            // (a known kind at a version not read here is not applied: like a rejected object, one that
+            // was good at a version read here keeps serving that version, with the warning above)
             return new TranslatedObject(key, null, src, true);
         }
         return new TranslatedObject(key, spec, src, false);
@@ -359,7 +378,44 @@ public final class ResourceTranslator {
         return limits == null || limits.isEmpty() ? null : new EnvoyFilterLimits(limits);
     }
 
-    /** A known kind at a version we do not read is kept as an {@link OtherResource}, with a warning. */
+    /** The top-level fields of the objects with a {@code spec} that this waypoint reads. */
+    private static final Set<String> TOP_LEVEL_FIELDS = Set.of("apiVersion", "kind", "metadata", "spec", "status");
+
+    /** The kinds this waypoint reads, per API group it reads (named in the unknown-kind warning). */
+    private static final Map<String, List<String>> READ_KINDS = Map.of(
+            GATEWAY, List.of("Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "ReferenceGrant"),
+            SECURITY, List.of("AuthorizationPolicy", "RequestAuthentication"),
+            NETWORKING, List.of("ServiceEntry", "WorkloadEntry", "DestinationRule", "EnvoyFilter"),
+            EXTENSIONS, List.of("WasmPlugin", "TrafficExtension"),
+            TELEMETRY, List.of("Telemetry"));
+
+    /**
+     * Every kind of those groups' APIs (Gateway API standard and experimental channels, Istio's
+     * CRDs), read here or not: one not among them is reported as unknown.
+     */
+    private static final Map<String, Set<String>> API_KINDS = Map.of(
+            GATEWAY, Set.of("GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute",
+                    "ReferenceGrant", "BackendTLSPolicy", "BackendLBPolicy", "BackendTrafficPolicy", "XBackendTrafficPolicy",
+                    "ListenerSet", "XListenerSet", "XMesh", "Mesh"),
+            SECURITY, Set.of("AuthorizationPolicy", "RequestAuthentication", "PeerAuthentication"),
+            NETWORKING, Set.of("ServiceEntry", "WorkloadEntry", "WorkloadGroup", "DestinationRule", "EnvoyFilter",
+                    "VirtualService", "Gateway", "Sidecar", "ProxyConfig"),
+            EXTENSIONS, Set.of("WasmPlugin", "TrafficExtension"),
+            TELEMETRY, Set.of("Telemetry"));
+
+    /** Whether {@code kind} is not a kind of {@code group}, one of the groups this waypoint reads ({@code *List} kinds aside). */
+    private static boolean unknownKind(String group, String kind) {
+        Set<String> kinds = API_KINDS.get(group);
+        return kinds != null && !kinds.contains(kind) && !kind.endsWith("List");
+    }
+
+    /** The translation of a known kind at a version this waypoint does not read (see {@link #supported}). */
+    private static final Object UNREAD_VERSION = new Object();
+
+    /**
+     * Whether {@code version} is one this waypoint reads for the kind; if not, a warning naming the
+     * versions it reads: the object is not applied (and its last good version, if any, keeps serving).
+     */
     private static boolean supported(ObjectContext ctx, String apiVersion, String version, String... versions) {
         for (String v : versions) {
             if (v.equals(version)) {
@@ -368,7 +424,7 @@ public final class ResourceTranslator {
         }
         String group = apiVersion.indexOf('/') < 0 ? "" : apiVersion.substring(0, apiVersion.indexOf('/') + 1);
         ctx.warning("apiVersion", message("apiVersion", apiVersion,
-                group + String.join(" or " + group, versions) + "; the object is ignored"));
+                group + String.join(" or " + group, versions) + "; the object is not applied"));
         return false;
     }
 

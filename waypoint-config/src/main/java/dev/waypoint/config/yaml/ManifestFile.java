@@ -15,7 +15,7 @@ import java.util.Objects;
  *
  * @param path the file, relative to the directory, with {@code /} separators
  * @param objects the objects, in document order; empty when broken
- * @param error the file-level problem ({@code file:line: - -: -: message}), or null when it parsed
+ * @param error the file-level problem ({@code file:line: message}), or null when it parsed
  */
 public record ManifestFile(String path, List<WireObject> objects, Diagnostics.Problem error) implements Manifest {
     public ManifestFile {

@@ -108,8 +108,11 @@ final class YamlManifestReader {
                 if (t == JsonToken.START_OBJECT) {
                     readDocument(p, path, line, out, strings, anchors);
                 } else {
-                    // not an object: the translator reports it, pointing at this line
-                    out.add(new WireObject(readValue(p, strings, anchors), new SourceRef(path, line)));
+                    // not an object (a list, a scalar): the file as a whole does not hold manifests,
+                    // as with a YAML syntax error, so it keeps serving its last good objects
+                    String doc = readValue(p, strings, anchors).toString();
+                    return ManifestFile.broken(path, line, "document: "
+                            + (doc.length() > 80 ? doc.substring(0, 77) + "..." : doc) + " (expected: a Kubernetes object)");
                 }
             }
         } catch (JsonProcessingException e) {

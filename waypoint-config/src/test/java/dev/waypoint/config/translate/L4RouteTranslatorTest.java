@@ -108,7 +108,7 @@ class L4RouteTranslatorTest {
     }
 
     @Test
-    void aTcpRouteAtAnotherVersionIsKeptAsOther() throws IOException {
+    void aTcpRouteAtAnotherVersionIsNotApplied() throws IOException {
         Result r = translate("""
                 apiVersion: gateway.networking.k8s.io/v1beta1
                 kind: TCPRoute
@@ -116,6 +116,6 @@ class L4RouteTranslatorTest {
                 spec: {rules: [{backendRefs: [{name: x, port: 1}]}]}
                 """);
         assertThat(r.resources().l4Routes()).isEmpty();
-        assertThat(r.problems()).singleElement().asString().contains("gateway.networking.k8s.io/v1alpha2 or gateway.networking.k8s.io/v1; the object is ignored");
+        assertThat(r.problems()).singleElement().asString().contains("gateway.networking.k8s.io/v1alpha2 or gateway.networking.k8s.io/v1; the object is not applied");
     }
 }

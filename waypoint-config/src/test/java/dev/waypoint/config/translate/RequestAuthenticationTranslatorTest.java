@@ -225,7 +225,7 @@ class RequestAuthenticationTranslatorTest {
                 metadata: {name: ra, namespace: ns1}
                 spec: {}
                 """);
-        assertThat(r.problems()).containsExactly("m.yaml:1: warning: RequestAuthentication ns1/ra: apiVersion: apiVersion: security.istio.io/v1alpha1 (expected: security.istio.io/v1 or security.istio.io/v1beta1; the object is ignored)");
+        assertThat(r.problems()).containsExactly("m.yaml:1: warning: RequestAuthentication ns1/ra: apiVersion: apiVersion: security.istio.io/v1alpha1 (expected: security.istio.io/v1 or security.istio.io/v1beta1; the object is not applied)");
         assertThat(r.resources().requestAuthentications()).isEmpty();
     }
 }

@@ -116,10 +116,6 @@ class ResourceTranslatorTest {
                         """, false, List.of(
                         "m.yaml:1: Namespace /n: metadata.labels.version: version: 1 (expected: a string; 1 unquoted is a number in YAML: quote it)",
                         "m.yaml:1: Namespace /n: metadata.labels['app.kubernetes.io/part-of']: app.kubernetes.io/part-of: true (expected: a string; true unquoted is a boolean in YAML (as are yes, no, on and off): quote it)")),
-                new Case("not an object", """
-                        - a
-                        - b
-                        """, false, List.of("m.yaml:1: - -: -: document: [\"a\",\"b\"] (expected: a Kubernetes object)")),
                 new Case("List whose items are not a list", """
                         apiVersion: v1
                         kind: List
@@ -291,11 +287,29 @@ class ResourceTranslatorTest {
                           listeners:
                           - {name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector}}}
                         """, false, List.of("m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.selector: selector: missing (expected: a label selector when from is Selector)")),
-                new Case("gateway at a version not read", """
-                        apiVersion: gateway.networking.k8s.io/v1alpha2
-                        kind: Gateway
-                        metadata: {name: w}
-                        """, true, List.of("m.yaml:1: warning: Gateway default/w: apiVersion: apiVersion: gateway.networking.k8s.io/v1alpha2 (expected: gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1; the object is ignored)")));
+                new Case("unknown kind of a group read here (a typo)", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: HTTPRoutes
+                        metadata: {name: r}
+                        """, true, List.of("m.yaml:1: warning: HTTPRoutes default/r: kind: kind: HTTPRoutes (expected: a kind of gateway.networking.k8s.io such as Gateway, HTTPRoute, GRPCRoute, TCPRoute, TLSRoute, ReferenceGrant; the object is not applied)")),
+                new Case("a kind of the API not read here: no warning", """
+                        apiVersion: networking.istio.io/v1
+                        kind: VirtualService
+                        metadata: {name: v}
+                        spec: {hosts: [a]}
+                        """, true, List.of()),
+                new Case("a kind of a group not read: no warning", """
+                        apiVersion: apps/v1
+                        kind: Deploymnt
+                        metadata: {name: d}
+                        """, true, List.of()),
+                new Case("unknown top-level field of a kind read here", """
+                        apiVersion: v1
+                        kind: Service
+                        metadata: {name: s}
+                        sepc: {clusterIP: 10.0.0.1}
+                        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+                        """, true, List.of("m.yaml:1: warning: Service default/s: sepc: sepc: unknown field, ignored (expected: one of apiVersion, kind, metadata, spec, status)")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -687,11 +701,15 @@ class ResourceTranslatorTest {
             networking.istio.io/v1alpha1        | DestinationRule | networking.istio.io/v1 or networking.istio.io/v1beta1 or networking.istio.io/v1alpha3
             security.istio.io/v1alpha1          | AuthorizationPolicy | security.istio.io/v1 or security.istio.io/v1beta1
             """)
-    void anUnservedApiVersionIsWarnedAndIgnored(String apiVersion, String kind, String expected) {
+    void anUnservedApiVersionIsWarnedAndNotApplied(String apiVersion, String kind, String expected) {
         Result r = translate("apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata: {name: x, namespace: a}\nspec: {}\n");
 
         assertThat(r.problems()).containsExactly("m.yaml:1: warning: " + kind + " a/x: apiVersion: apiVersion: " + apiVersion
-                + " (expected: " + expected + "; the object is ignored)");
-        assertThat(r.objects()).singleElement().satisfies(o -> assertThat(o.spec()).isInstanceOf(OtherResource.class));
+                + " (expected: " + expected + "; the object is not applied)");
+        // not applied: rejected without an error, so a version read before keeps serving (GenerationBuilder)
+        assertThat(r.objects()).singleElement().satisfies(o -> {
+            assertThat(o.spec()).isNull();
+            assertThat(o.rejected()).isTrue();
+        });
     }
 }

@@ -179,7 +179,7 @@ class TelemetryTranslatorTest {
         Result r = translate(head("v1beta1") + "spec: {}\n");
 
         assertThat(r.problems()).containsExactly(
-                W + "apiVersion: apiVersion: telemetry.istio.io/v1beta1 (expected: telemetry.istio.io/v1 or telemetry.istio.io/v1alpha1; the object is ignored)");
+                W + "apiVersion: apiVersion: telemetry.istio.io/v1beta1 (expected: telemetry.istio.io/v1 or telemetry.istio.io/v1alpha1; the object is not applied)");
         assertThat(r.resources().telemetries()).isEmpty();
     }
 }

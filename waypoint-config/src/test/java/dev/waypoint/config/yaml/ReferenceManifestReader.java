@@ -53,8 +53,10 @@ public final class ReferenceManifestReader {
                 if (t == JsonToken.START_OBJECT) {
                     readDocument(p, path, line, out);
                 } else {
-                    // not an object: the translator reports it, pointing at this line
-                    out.add(new WireObject(MAPPER.readTree(p), new SourceRef(path, line)));
+                    // not an object: the file is broken as a whole (as YamlManifestReader decides since)
+                    String doc = MAPPER.readTree(p).toString();
+                    return ManifestFile.broken(path, line, "document: "
+                            + (doc.length() > 80 ? doc.substring(0, 77) + "..." : doc) + " (expected: a Kubernetes object)");
                 }
             }
         } catch (JsonProcessingException e) {

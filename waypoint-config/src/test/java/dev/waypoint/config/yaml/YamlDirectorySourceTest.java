@@ -131,24 +131,24 @@ class YamlDirectorySourceTest {
                         metadata: {name: a}
                         spec:
                           ports: [
-                        """, "m.yaml:5: - -: -: while parsing a flow node: expected the node content, but found '<stream end>'"),
+                        """, "m.yaml:5: while parsing a flow node: expected the node content, but found '<stream end>'"),
                 Arguments.of("bad indentation", """
                         apiVersion: v1
                         kind: Service
                           metadata: x
-                        """, "m.yaml:3: - -: -: mapping values are not allowed here"),
+                        """, "m.yaml:3: mapping values are not allowed here"),
                 Arguments.of("duplicate key", """
                         apiVersion: v1
                         kind: Service
                         metadata:
                           name: a
                           name: b
-                        """, "m.yaml:5: - -: -: Duplicate field 'name'"),
+                        """, "m.yaml:5: Duplicate field 'name'"),
                 Arguments.of("broken second document", """
                         kind: Service
                         ---
                         kind: [Pod
-                        """, "m.yaml:3: - -: -: while parsing a flow sequence: expected ',' or ']', but got <stream end>"));
+                        """, "m.yaml:3: while parsing a flow sequence: expected ',' or ']', but got <stream end>"));
     }
 
     @ParameterizedTest(name = "{0}")

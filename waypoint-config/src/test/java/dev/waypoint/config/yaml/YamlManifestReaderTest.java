@@ -25,11 +25,13 @@ class YamlManifestReaderTest {
             merge key before own key   | `d: &d {port: 80}\\np:\\n  port: 81\\n  <<: *d\\n`          | {"d":{"port":80},"p":{"port":81}}
             merge of a list, first wins| `a: &a {x: 1}\\nb: &b {x: 2, y: 2}\\nc: {<<: [*a, *b]}\\n` | {"a":{"x":1},"b":{"x":2,"y":2},"c":{"x":1,"y":2}}
             merge at the root          | `x: &x {kind: Service}\\n<<: *x\\napiVersion: v1\\n`        | {"x":{"kind":"Service"},"apiVersion":"v1","kind":"Service"}
-            anchors are per document   | `a: &x 1\\n---\\nb: *x\\n`                                 | m.yaml:3: - -: -: alias *x names no anchor (&x) earlier in this document
-            merge of a scalar          | `a: {<<: 1}\\n`                                           | m.yaml:1: - -: -: merge key <<: 1 (expected: a mapping or a list of mappings)
+            anchors are per document   | `a: &x 1\\n---\\nb: *x\\n`                                 | m.yaml:3: alias *x names no anchor (&x) earlier in this document
+            merge of a scalar          | `a: {<<: 1}\\n`                                           | m.yaml:1: merge key <<: 1 (expected: a mapping or a list of mappings)
             byte order mark and CRLF   | `\\uFEFFkind: Service\\r\\nmetadata:\\r\\n  name: a\\r\\n`    | {"kind":"Service","metadata":{"name":"a"}}
             a %YAML directive          | `%YAML 1.1\\n---\\nkind: A\\n`                                | {"kind":"A"}
             markers with comments      | `--- # a comment\\nkind: A\\n... # end\\n---\\n# only a comment\\n--- \\nkind: B\\n` | {"kind":"A"};{"kind":"B"}
+            a list where an object goes| `kind: A\\n---\\n- a\\n- b\\n`                              | m.yaml:3: document: ["a","b"] (expected: a Kubernetes object)
+            a scalar document          | `just a string\\n`                                     | m.yaml:1: document: "just a string" (expected: a Kubernetes object)
             """)
     void aFileIsReadAsKubectlReadsIt(String name, String yaml, String expected) {
         String text = yaml.replace("\\n", "\n").replace("\\r", "\r").replace("\\uFEFF", "\uFEFF");
