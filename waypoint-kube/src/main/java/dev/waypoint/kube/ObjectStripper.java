@@ -59,6 +59,15 @@ final class ObjectStripper {
                 }
             }
             case "Secret" -> stripSecret(tree);
+            case "ServiceEntry" -> {
+                // istiod's allocated addresses (an entry without spec.addresses is addressed by them)
+                if (tree.get("status") instanceof ObjectNode status) {
+                    status.retain("addresses");
+                    if (status.isEmpty()) {
+                        tree.remove("status");
+                    }
+                }
+            }
             default -> tree.remove("status");
         }
         return tree;

@@ -173,6 +173,11 @@ class ServiceEntryEndToEndTest {
     }
 
     @Test
+    void anEntryWithoutAddressesIsServedOnTheAddressIstiodAllocated() throws Exception {
+        assertThat(answeredBy("127.110.0.20:80", 2)).containsExactly("static-1");
+    }
+
+    @Test
     void aTcpPortOfAServiceEntryRelaysBytes() throws Exception {
         assertThat(echo("127.110.0.1:9000", "\u0001tcp through a ServiceEntry")).isEqualTo("\u0001tcp through a ServiceEntry");
     }

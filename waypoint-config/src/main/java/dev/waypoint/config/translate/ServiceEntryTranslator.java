@@ -27,6 +27,9 @@ import java.util.Set;
  * {@code WorkloadEntry} → {@link WorkloadEntrySpec}. Field meanings from istio/api
  * {@code networking/v1alpha3/service_entry.proto} and {@code workload_entry.proto}.
  *
+ * <p>Without {@code spec.addresses}, the addresses istiod allocated ({@code status.addresses}) are
+ * the entry's (see {@link #allocated}).
+ *
  * <p>An address that is a CIDR range (other than {@code /32} or {@code /128}) is dropped with a
  * warning and the rest of the entry kept: the waypoint resolves targets by exact VIP, so a
  * connection to an address inside the range is not resolved to this entry (it is refused, never
@@ -46,7 +49,45 @@ final class ServiceEntryTranslator {
             "weight", "serviceAccount");
     private static final Set<String> PROTOCOLS = Set.of("HTTP", "HTTPS", "GRPC", "HTTP2", "MONGO", "TCP", "TLS", "UDP");
 
+    /** The label that opts a ServiceEntry out of istiod's address allocation ({@code "false"}). */
+    static final String AUTOALLOCATE_LABEL = "networking.istio.io/enable-autoallocate-ip";
+
     private ServiceEntryTranslator() {}
+
+    /**
+     * The addresses istiod allocated to an entry without {@code spec.addresses} and written to
+     * {@code status.addresses} ({@code [{value: 240.240.0.1, host: httpbin.org}]}): Istio's address
+     * allocator (on by default, {@code PILOT_ENABLE_IP_AUTOALLOCATE}) gives such an entry a VIP, which
+     * ztunnel's DNS proxy answers for its hosts, so a client's CONNECT comes to that VIP. Used only
+     * where Istio uses them ({@code shouldV2AutoAllocateIPFromPieces}): no {@code spec.addresses},
+     * a resolution other than {@code NONE}, and not opted out with the label. A value that is not
+     * an IP is skipped with a warning (status is written by istiod, not by the user).
+     */
+    private static List<InetAddress> allocated(ObjectContext ctx, JsonNode tree) {
+        JsonNode status = child(tree, "status");
+        JsonNode list = child(status, "addresses");
+        if (list == null || !list.isArray()) {
+            return List.of();
+        }
+        List<InetAddress> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode value = child(list.get(i), "value");
+            String p = index("status.addresses", i) + ".value";
+            try {
+                if (value == null || !value.isTextual()) {
+                    throw new IllegalArgumentException("not a string");
+                }
+                InetAddress ip = HostPort.parseIp(value.textValue());
+                if (!out.contains(ip)) {
+                    out.add(ip);
+                }
+            } catch (IllegalArgumentException e) {
+                ctx.warning(p, message("value", value == null ? "missing" : value.toString(),
+                        "an IP address allocated by istiod; skipped"));
+            }
+        }
+        return out;
+    }
 
     /** {@code ip/bits} with an IP literal and 0-32 (IPv4) or 0-128 (IPv6) bits. */
     private static boolean isCidr(String text) {
@@ -156,6 +197,10 @@ final class ServiceEntryTranslator {
                             "a host name that resolves (resolution: DNS without endpoints resolves the hosts)"));
                 }
             }
+        }
+        if (addresses.isEmpty() && addressNodes.isEmpty() && resolution != ServiceEntrySpec.Resolution.NONE
+                && !"false".equalsIgnoreCase(labels.get(AUTOALLOCATE_LABEL))) {
+            addresses.addAll(allocated(ctx, tree));
         }
         List<String> exportTo = ctx.stringList(spec, "spec", "exportTo");
         for (int i = 0; i < exportTo.size(); i++) {

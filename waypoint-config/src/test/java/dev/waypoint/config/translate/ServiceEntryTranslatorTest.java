@@ -14,6 +14,7 @@ import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.WorkloadEndpointSpec;
 import dev.waypoint.model.mesh.WorkloadEntrySpec;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -217,5 +218,41 @@ class ServiceEntryTranslatorTest {
                         + "CIDR ranges are not matched by this waypoint yet, so the range is dropped and connections to it are not resolved to this entry)");
         assertThat(r.resources().serviceEntries()).singleElement().satisfies(se -> assertThat(se.addresses())
                 .containsExactly(HostPort.parseIp("13.229.188.59"), HostPort.parseIp("2001:db8::1")));
+    }
+
+    /**
+     * istiod's address allocator: an entry without spec.addresses is addressed by the VIPs in its
+     * status, where Istio uses them (resolution not NONE, not opted out, no addresses of its own).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            allocated, resolution DNS       | DNS    | -     | -           | 240.240.0.1,2001:2::1
+            allocated, resolution STATIC    | STATIC | -     | -           | 240.240.0.1,2001:2::1
+            resolution NONE: not used       | NONE   | -     | -           | -
+            opted out with the label        | DNS    | false | -           | -
+            its own addresses win           | DNS    | -     | 10.9.9.9    | 10.9.9.9
+            """)
+    void allocatedAddressesFromTheStatus(String name, String resolution, String optIn, String own, String expected)
+            throws IOException {
+        Result r = translate("""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: httpbin, namespace: egress%s}
+                spec:
+                  hosts: [httpbin.org]
+                  %s
+                  ports: [{name: http, number: 80, protocol: HTTP}]
+                  resolution: %s
+                status:
+                  addresses:
+                  - {host: httpbin.org, value: 240.240.0.1}
+                  - {host: httpbin.org, value: "2001:2::1"}
+                """.formatted(optIn.equals("-") ? "" : ", labels: {networking.istio.io/enable-autoallocate-ip: \"" + optIn + "\"}",
+                own.equals("-") ? "" : "addresses: [" + own + "]", resolution));
+        assertThat(r.problems()).noneMatch(p -> !p.contains("note:") && !p.contains("warning:"));
+        List<InetAddress> want = expected.equals("-") ? List.of()
+                : java.util.Arrays.stream(expected.split(",")).map(HostPort::parseIp).toList();
+        assertThat(r.resources().serviceEntries()).singleElement()
+                .satisfies(se -> assertThat(se.addresses()).containsExactlyElementsOf(want));
     }
 }

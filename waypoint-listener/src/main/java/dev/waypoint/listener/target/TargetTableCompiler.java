@@ -101,7 +101,8 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
             if (se.addresses().isEmpty()) {
                 // "needs a VIP (spec.addresses or auto-allocation)": nothing addresses it here
                 diagnostics.warning(se.source(), "ServiceEntry", se.name(), "spec.addresses",
-                        "addresses: none (expected: at least one address; a ServiceEntry bound to a waypoint is addressed by its VIPs)");
+                        "addresses: none (expected: at least one address, in spec.addresses or allocated by istiod in "
+                                + "status.addresses (resolution other than NONE); a ServiceEntry bound to a waypoint is addressed by its VIPs)");
             }
             for (InetAddress vip : se.addresses()) {
                 if (services.containsKey(vip)) {
