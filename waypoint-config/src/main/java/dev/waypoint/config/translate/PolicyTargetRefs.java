@@ -16,7 +16,8 @@ import java.util.Set;
  * {@code group}, {@code kind}, {@code name}, {@code namespace}; unknown keys are errors; the list
  * holds at most 16 entries (the CRDs' {@code maxItems}); the singular and the list together are
  * warned about (the CRDs' CEL rule refuses them) and both used; a {@code namespace} other than the
- * policy's own attaches to nothing (warned).
+ * policy's own attaches to nothing (warned); a group/kind other than Istio's four targets (Service,
+ * ServiceEntry, Gateway, GatewayClass) is an error, as Istio's validation makes it.
  */
 final class PolicyTargetRefs {
     private static final Set<String> FIELDS = Set.of("group", "kind", "name", "namespace");
@@ -74,6 +75,19 @@ final class PolicyTargetRefs {
             ctx.warning(path(p, "namespace"), message("namespace", namespace,
                     "the policy's own namespace " + ctx.name().namespace() + "; this reference attaches to nothing"));
         }
+        if (kind != null && !ALLOWED.contains((group == null ? "" : group) + "/" + kind)) {
+            // validatePolicyTargetReference: "targetRef must be to one of [Service ServiceEntry Gateway
+            // GatewayClass] but was group/kind": Istio refuses the object, so a policy is never
+            // silently attached to nothing (a DENY lost without a word)
+            ctx.error(path(p, "kind"), message("targetRef", (group == null ? "" : group) + "/" + kind,
+                    "one of Service (group \"\"), networking.istio.io/ServiceEntry, gateway.networking.k8s.io/Gateway "
+                            + "or gateway.networking.k8s.io/GatewayClass, as Istio's validation requires"));
+            return null;
+        }
         return kind == null || name == null ? null : new PolicyTargetRef(group, kind, name, namespace);
     }
+
+    /** {@code group/kind} of the targets Istio allows ({@code allowedTargetRefs} in its validation). */
+    private static final Set<String> ALLOWED = Set.of("/Service", "networking.istio.io/ServiceEntry",
+            "gateway.networking.k8s.io/Gateway", "gateway.networking.k8s.io/GatewayClass");
 }

@@ -329,6 +329,12 @@ public final class ResourceTranslator {
                     ? envoyFilter(ctx, tree, nn) : UNREAD_VERSION;
             case TELEMETRY + "/Telemetry" -> supported(ctx, apiVersion, version, "v1", "v1alpha1")
                     ? TelemetryTranslator.translate(ctx, tree, nn) : UNREAD_VERSION;
+            case NETWORKING + "/VirtualService" -> {
+                // Istio's waypoints read VirtualServices (alpha); this one routes by Gateway API only
+                ctx.warning("kind", "VirtualService is not applied by this waypoint: route with an HTTPRoute "
+                        + "(or GRPCRoute) whose parentRef is the Service (Gateway API's mesh profile)");
+                yield other(apiVersion, kind, nn, src);
+            }
             default -> {
                 if (unknownKind(group, kind)) {
                     // a kind the group does not have is most likely a typo of one it does: say so

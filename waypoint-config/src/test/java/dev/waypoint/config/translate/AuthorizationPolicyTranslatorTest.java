@@ -79,6 +79,15 @@ class AuthorizationPolicyTranslatorTest {
                         List.of(p + "spec.rules[0].when[0]: when[0]: source.ip (expected: at least one of values or notValues)")),
                 new Case("condition without key", policy(REF + "rules: [{when: [{values: [a]}]}]\n"), false,
                         List.of(p + "spec.rules[0].when[0].key: key: missing (expected: an attribute such as request.headers[x-foo])")),
+                new Case("targetRef to a Gateway without its group (Istio's validation refuses it)",
+                        policy("action: DENY\ntargetRefs: [{kind: Gateway, name: waypoint}]\n"), false,
+                        List.of(p + "spec.targetRefs[0].kind: targetRef: /Gateway (expected: one of Service (group \"\"), "
+                                + "networking.istio.io/ServiceEntry, gateway.networking.k8s.io/Gateway or "
+                                + "gateway.networking.k8s.io/GatewayClass, as Istio's validation requires)")),
+                new Case("targetRef to a Pod", policy("targetRefs: [{kind: Pod, name: b}]\n"), false,
+                        List.of(p + "spec.targetRefs[0].kind: targetRef: /Pod (expected: one of Service (group \"\"), "
+                                + "networking.istio.io/ServiceEntry, gateway.networking.k8s.io/Gateway or "
+                                + "gateway.networking.k8s.io/GatewayClass, as Istio's validation requires)")),
                 new Case("targetRef without kind", policy("targetRefs: [{name: b}]\n"), false,
                         List.of(p + "spec.targetRefs[0].kind: kind: missing (expected: a kind such as Service, Gateway or GatewayClass)")),
                 new Case("selector and targetRefs: kept, the selector ignored", policy(REF + "selector: {matchLabels: {app: b}}\n"),

@@ -293,11 +293,17 @@ class ResourceTranslatorTest {
                         metadata: {name: r}
                         """, true, List.of("m.yaml:1: warning: HTTPRoutes default/r: kind: kind: HTTPRoutes (expected: a kind of gateway.networking.k8s.io such as Gateway, HTTPRoute, GRPCRoute, TCPRoute, TLSRoute, ReferenceGrant; the object is not applied)")),
                 new Case("a kind of the API not read here: no warning", """
+                        apiVersion: security.istio.io/v1
+                        kind: PeerAuthentication
+                        metadata: {name: v}
+                        spec: {mtls: {mode: STRICT}}
+                        """, true, List.of()),
+                new Case("a VirtualService: warned, not applied", """
                         apiVersion: networking.istio.io/v1
                         kind: VirtualService
                         metadata: {name: v}
                         spec: {hosts: [a]}
-                        """, true, List.of()),
+                        """, true, List.of("m.yaml:1: warning: VirtualService default/v: kind: VirtualService is not applied by this waypoint: route with an HTTPRoute (or GRPCRoute) whose parentRef is the Service (Gateway API's mesh profile)")),
                 new Case("a kind of a group not read: no warning", """
                         apiVersion: apps/v1
                         kind: Deploymnt
