@@ -36,7 +36,34 @@ public final class Main implements Runnable {
     /** Runs one command and exits with its status. */
     public static void main(String[] args) {
         JvmDefaults.apply(); // before any Netty class loads
-        System.exit(new CommandLine(new Main()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line {@link #main} executes: a usage error prints its message and one line
+     * pointing at the command's {@code --help} (exit 2), not the whole usage, which (126 lines for
+     * {@code run}) scrolls the message away.
+     */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((e, args) -> usageError(cl, e));
+        return cl;
+    }
+
+    /**
+     * {@code e}'s message, picocli's suggestions for a mistyped name, and
+     * {@code Try 'waypoint run --help' for more information.}, on {@code top}'s error stream;
+     * returns the exit code for invalid input (2).
+     */
+    private static int usageError(CommandLine top, CommandLine.ParameterException e) {
+        java.io.PrintWriter err = top.getErr();
+        err.println(e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        CommandLine failed = e.getCommandLine();
+        err.println("Try '" + failed.getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.flush();
+        return failed.getExitCodeExceptionMapper() != null ? failed.getExitCodeExceptionMapper().getExitCode(e)
+                : failed.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     @Override
@@ -529,6 +556,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
+            String cluster = ofThisCommand(spec, () -> clusterId(clusterId));
             if (!Files.isDirectory(configDir)) {
                 System.err.println(configDir + ": not a directory");
                 return 2;
@@ -586,7 +614,7 @@ public final class Main implements Runnable {
             Explain.Report report = Explain.explain(loaded.snapshot(),
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
-                            null, trustDomain, "cluster.local", clusterId(clusterId)),
+                            null, trustDomain, "cluster.local", cluster),
                             new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
                             AuthzSettings.defaults()));
             if (output.equals("json")) {

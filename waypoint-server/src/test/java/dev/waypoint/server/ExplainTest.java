@@ -33,7 +33,7 @@ class ExplainTest {
             all[1] = "--config-dir";
             all[2] = dir;
             System.arraycopy(args, 0, all, 3, args.length);
-            int code = new CommandLine(new Main()).execute(all);
+            int code = Main.commandLine().execute(all);
             return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(o);
@@ -230,7 +230,7 @@ class ExplainTest {
             PrintStream o = System.out;
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             try {
-                new CommandLine(new Main()).execute("explain", "--config-dir", dir.toString(), "--from",
+                Main.commandLine().execute("explain", "--config-dir", dir.toString(), "--from",
                         "spiffe://cluster.local/ns/apps/sa/client", "GET", "http://web.apps" + path);
             } finally {
                 System.setOut(o);

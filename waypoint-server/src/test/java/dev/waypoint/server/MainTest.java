@@ -25,7 +25,7 @@ class MainTest {
         PrintStream saved = System.out;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         try {
-            CommandLine cl = new CommandLine(new Main());
+            CommandLine cl = Main.commandLine();
             cl.setErr(new PrintWriter(err, true));
             cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
             int exit = cl.execute(args);
@@ -338,7 +338,8 @@ class MainTest {
         flags.forEach((k, v) -> args.addAll(java.util.List.of(k, v)));
         Run r = run(args.toArray(String[]::new));
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
-        assertThat(r.err()).contains(message).contains("Usage: waypoint run").doesNotContain("Exception");
+        assertThat(r.err()).contains(message).doesNotContain("Exception");
+        assertShortUsageError(r, "waypoint run");
         if (value.equals("MISSING") || value.equals("FILE")) {
             assertThat(r.err()).startsWith(flag + ": ");
         }
@@ -351,16 +352,45 @@ class MainTest {
                 "--stats", "127.51.0.1:0", "--admin", "127.51.0.1:0");
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
         assertThat(r.err()).startsWith("--kubeconfig: " + tmp.resolve("missing") + " (expected: a readable file; it does not exist)")
-                .contains("Usage: waypoint run").doesNotContain("Exception");
+                .doesNotContain("Exception");
+        assertShortUsageError(r, "waypoint run");
     }
 
     @Test
     void aWrongGatewayOfValidateOrExplainIsAUsageError() {
         Run v = run("validate", "../examples/demo", "--gateway", "waypoint");
         assertThat(v.exit()).isEqualTo(2);
-        assertThat(v.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint validate");
+        assertThat(v.err()).contains("--gateway: name: waypoint (expected: namespace/name)");
+        assertShortUsageError(v, "waypoint validate");
         Run e = run("explain", "--config-dir", "../examples/demo", "--gateway", "waypoint", "GET", "http://reviews.demo:9080/");
         assertThat(e.exit()).isEqualTo(2);
-        assertThat(e.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint explain");
+        assertThat(e.err()).contains("--gateway: name: waypoint (expected: namespace/name)");
+        assertShortUsageError(e, "waypoint explain");
+    }
+
+    /**
+     * A usage error is its message and one line pointing at the help of the command that refused it,
+     * not the whole usage (126 lines for run), which scrolled the message away.
+     */
+    private static void assertShortUsageError(Run r, String command) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).doesNotContain("Usage:")
+                .endsWith(System.lineSeparator() + "Try '" + command + " --help' for more information." + System.lineSeparator());
+        assertThat(r.err().lines().count()).as(r.err()).isEqualTo(2);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            waypoint run      | run --gateway istio-system/waypoint --no-such-flag
+            waypoint run      | run --config-dir .
+            waypoint validate | validate
+            waypoint explain  | explain --config-dir ../examples/demo GET
+            waypoint          | --no-such-flag
+            """)
+    void everyUsageErrorIsOneLineAndAPointerToTheHelp(String command, String args) {
+        Run r = run(args.split(" "));
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).doesNotContain("Usage:")
+                .endsWith("Try '" + command + " --help' for more information." + System.lineSeparator());
     }
 }
