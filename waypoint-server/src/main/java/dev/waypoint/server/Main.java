@@ -268,7 +268,28 @@ public final class Main implements Runnable {
             ofThisCommand(spec, () -> directory("--config-dir", configDir));
             ofThisCommand(spec, () -> directory("--cert-dir", certDir));
             ofThisCommand(spec, () -> readableFile("--kubeconfig", kubeconfig));
-            WaypointServer server = WaypointServer.start(settings);
+            // an address taken is found before the CA call and the config load (with --kube the listener
+            // binds only once every informer listed), and named by its flag instead of a Netty stack trace
+            List<Listen> listens = listens(settings);
+            String taken = cannotListen(listens);
+            if (taken != null) {
+                spec.commandLine().getErr().println(taken);
+                return 1;
+            }
+            WaypointServer server;
+            try {
+                server = WaypointServer.start(settings);
+            } catch (Exception e) {
+                String why = bindFailure(e);
+                if (why == null) {
+                    throw e;
+                }
+                // taken since the check: start() closed what it had bound, so the check names the flag again
+                taken = cannotListen(listens);
+                spec.commandLine().getErr().println(taken != null ? taken : "waypoint: cannot listen ("
+                        + String.join(", ", listens.stream().map(Listen::describe).toList()) + "): " + why);
+                return 1;
+            }
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 // SIGTERM: stop being ready, GOAWAY, let in-flight tunnels finish, then exit
@@ -350,6 +371,97 @@ public final class Main implements Runnable {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--ca-address: " + e.getMessage());
             }
         }
+    }
+
+    /** An address the server listens on, and the flag that set it. */
+    record Listen(String flag, InetSocketAddress address) {
+        /** {@code 127.0.0.1:15008}, {@code [::1]:15008}; the host as written when it does not resolve. */
+        String hostPort() {
+            return address.isUnresolved() ? address.getHostString() + ":" + address.getPort()
+                    : new dev.waypoint.model.mesh.HostPort(address.getAddress(), address.getPort()).authority();
+        }
+
+        String describe() {
+            return hostPort() + " " + flag;
+        }
+    }
+
+    /** The addresses {@link WaypointServer#start} binds, in its order: health, stats, admin, then the HBONE listener. */
+    static List<Listen> listens(WaypointSettings s) {
+        List<Listen> all = new ArrayList<>();
+        if (s.health() != null) {
+            all.add(new Listen("--health", s.health()));
+        }
+        if (s.stats() != null) {
+            all.add(new Listen("--stats", s.stats()));
+        }
+        if (s.admin() != null) {
+            all.add(new Listen("--admin", s.admin()));
+        }
+        all.add(new Listen("--listen", s.listener().bind()));
+        return all;
+    }
+
+    /**
+     * Binds each address in turn, keeping the earlier ones bound as the server does (so two flags
+     * on one port are found too), and closes them all; returns
+     * {@code waypoint: cannot listen on 127.0.0.1:15008 (--listen): Address already in use} for
+     * the first that cannot be bound, or null when all can.
+     */
+    static String cannotListen(List<Listen> listens) {
+        List<java.nio.channels.ServerSocketChannel> bound = new ArrayList<>();
+        try {
+            for (Listen l : listens) {
+                String why = null;
+                java.nio.channels.ServerSocketChannel ch = null;
+                try {
+                    ch = java.nio.channels.ServerSocketChannel.open();
+                    bound.add(ch);
+                    // as a restarted server may: a port in TIME_WAIT is not "taken"
+                    ch.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+                    ch.bind(l.address());
+                } catch (java.nio.channels.UnresolvedAddressException e) {
+                    why = "unknown host";
+                } catch (java.io.IOException | SecurityException e) {
+                    why = e.getMessage() == null ? e.toString() : e.getMessage();
+                }
+                if (why != null) {
+                    return "waypoint: cannot listen on " + l.hostPort() + " (" + l.flag() + "): " + why;
+                }
+            }
+            return null;
+        } finally {
+            for (java.nio.channels.ServerSocketChannel ch : bound) {
+                try {
+                    ch.close();
+                } catch (java.io.IOException e) {
+                    // nothing was accepted on it: closing cannot lose anything
+                }
+            }
+        }
+    }
+
+    /**
+     * Why {@code e} is a failure to bind ({@code Address already in use}, {@code Cannot assign
+     * requested address}, ...), or null when it is not: the JDK's {@link java.net.BindException},
+     * or Netty's native {@code bind(..) failed with error(-98): Address already in use}, anywhere
+     * in the cause chain.
+     */
+    static String bindFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (t instanceof java.nio.channels.UnresolvedAddressException) {
+                return "unknown host";
+            }
+            if (t instanceof java.net.BindException) {
+                return m == null ? "cannot bind" : m;
+            }
+            if (m != null && m.startsWith("bind(")) {
+                int colon = m.lastIndexOf(": ");
+                return colon < 0 ? m : m.substring(colon + 2);
+            }
+        }
+        return null;
     }
 
     /** {@code --locality}, or the locality of Istio's proxy labels JSON ({@code ISTIO_METAJSON_LABELS}) when not given. */

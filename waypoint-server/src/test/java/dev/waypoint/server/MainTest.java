@@ -393,4 +393,63 @@ class MainTest {
         assertThat(r.err()).doesNotContain("Usage:")
                 .endsWith("Try '" + command + " --help' for more information." + System.lineSeparator());
     }
+
+    /**
+     * A listen address that is taken (--listen, --health, --stats, --admin) is one line naming the
+     * address and the flag, exit 1, before anything starts: it was Netty's bare
+     * "bind(..) failed with error(-98): Address already in use" stack trace.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"--listen", "--health", "--stats", "--admin"})
+    void aTakenListenAddressIsOneLineNamingTheFlag(String flag) throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
+            flags.put("--config-dir", tmp.toString());
+            flags.put("--cert-dir", tmp.toString());
+            flags.put("--gateway", "istio-system/waypoint");
+            for (String f : new String[] {"--listen", "--health", "--stats", "--admin"}) {
+                flags.put(f, "127.51.0.1:0");
+            }
+            flags.put(flag, "127.0.0.1:" + taken.getLocalPort());
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run"));
+            flags.forEach((k, v) -> args.addAll(java.util.List.of(k, v)));
+            Run r = run(args.toArray(String[]::new));
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).isEqualTo("waypoint: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (" + flag
+                    + "): Address already in use" + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void twoFlagsOnOnePortAreFoundAsTheServerWouldBindThem() throws Exception {
+        java.net.InetSocketAddress any = new java.net.InetSocketAddress("127.51.0.2", 0);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.51.0.2"))) {
+            java.net.InetSocketAddress port = new java.net.InetSocketAddress("127.51.0.2", taken.getLocalPort());
+            assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--stats", any), new Main.Listen("--admin", port))))
+                    .isEqualTo("waypoint: cannot listen on 127.51.0.2:" + taken.getLocalPort()
+                            + " (--admin): Address already in use");
+        }
+        assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--stats", any), new Main.Listen("--admin", any))))
+                .as("port 0 twice is two ports").isNull();
+        assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--listen",
+                java.net.InetSocketAddress.createUnresolved("no-such-host.invalid", 15008)))))
+                .isEqualTo("waypoint: cannot listen on no-such-host.invalid:15008 (--listen): unknown host");
+    }
+
+    /** What the server's own bind throws (Netty's native transport or the JDK's) is recognized, with its reason. */
+    @Test
+    void aBindFailureOfTheServerIsRecognizedWithItsReason() throws Exception {
+        io.netty.channel.EventLoopGroup group = dev.waypoint.transport.EventLoops.newGroup(1, "test-admin");
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Exception thrown = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                    () -> dev.waypoint.server.admin.AdminServer.start(group,
+                            new java.net.InetSocketAddress("127.0.0.1", taken.getLocalPort()), java.util.Map.of()));
+            assertThat(Main.bindFailure(new IllegalStateException("start failed", thrown))).isEqualTo("Address already in use");
+        } finally {
+            group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        assertThat(Main.bindFailure(new java.io.IOException("bind(..) failed with error(-99): Cannot assign requested address")))
+                .isEqualTo("Cannot assign requested address");
+        assertThat(Main.bindFailure(new java.io.IOException("certificate unreadable"))).isNull();
+    }
 }
