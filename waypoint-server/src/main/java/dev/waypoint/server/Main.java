@@ -133,8 +133,8 @@ public final class Main implements Runnable {
         Path certDir;
 
         @Option(names = "--ca-address", paramLabel = "HOST:PORT",
-                description = "Get this proxy's certificate from Istio's CA (istiod: " + CaSettings.ISTIOD_ADDRESS + "), "
-                        + "renewed at half its lifetime; give this or --cert-dir.")
+                description = "Get this proxy's certificate from Istio's CA, renewed at half its lifetime; give this "
+                        + "or --cert-dir. Default with --kube and neither: istiod, " + CaSettings.ISTIOD_ADDRESS + ".")
         String caAddress;
 
         @Option(names = "--ca-root-cert", defaultValue = CaSettings.DEFAULT_ROOT_CERT, paramLabel = "FILE",
@@ -178,11 +178,13 @@ public final class Main implements Runnable {
         String health;
 
         @Option(names = "--stats", defaultValue = "0.0.0.0:15020", paramLabel = "HOST:PORT",
-                description = "Prometheus: GET /stats/prometheus (default: ${DEFAULT-VALUE}).")
+                description = "Prometheus: GET /stats/prometheus; GET /healthz/ready answers here too "
+                        + "(default: ${DEFAULT-VALUE}).")
         String stats;
 
         @Option(names = "--admin", defaultValue = "127.0.0.1:15000", paramLabel = "HOST:PORT",
-                description = "Admin: GET /config_dump (default: ${DEFAULT-VALUE}).")
+                description = "Admin: GET /config_dump, and the readiness answer on GET /ready (Envoy's admin path) "
+                        + "and /healthz/ready (default: ${DEFAULT-VALUE}).")
         String admin;
 
         @Option(names = "--hbone-port", defaultValue = "15008", paramLabel = "PORT",
@@ -228,7 +230,8 @@ public final class Main implements Runnable {
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
                         + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there. "
+                        + "Only with --config-dir: refused with --kube, whose mesh config is that ConfigMap (watched).")
         Path meshConfig;
 
         @Option(names = "--debug-headers",

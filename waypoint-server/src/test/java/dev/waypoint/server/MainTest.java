@@ -452,4 +452,26 @@ class MainTest {
                 .isEqualTo("Cannot assign requested address");
         assertThat(Main.bindFailure(new java.io.IOException("certificate unreadable"))).isNull();
     }
+
+    /**
+     * run --help says what the README's flags table says: the CA default with --kube, every path the
+     * admin and stats servers answer (WaypointServer.startAdmin), and that --mesh-config is refused with --kube.
+     */
+    @Test
+    void runHelpSaysWhatEachAddressServesAndTheDefaultsWithKube() {
+        String help = run("run", "--help").out().replaceAll("\\s+", " ");
+        // (picocli may wrap inside the host name)
+        assertThat(help.replace(" ", "")).contains("givethisor--cert-dir.Defaultwith--kubeandneither:istiod,"
+                + "istiod.istio-system.svc:15012.");
+        assertThat(help).contains(
+                "--admin=HOST:PORT Admin: GET /config_dump, and the readiness answer on GET /ready (Envoy's admin path) "
+                        + "and /healthz/ready (default: 127.0.0.1:15000)",
+                "--stats=HOST:PORT Prometheus: GET /stats/prometheus; GET /healthz/ready answers here too",
+                "--health=HOST:PORT Readiness: GET /healthz/ready",
+                "Only with --config-dir: refused with --kube, whose mesh config is that ConfigMap (watched)");
+        // the help's claim, enforced: --mesh-config with --kube is a usage error
+        Run r = run("run", "--kube", "--mesh-config", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).startsWith("--mesh-config: only with --config-dir");
+    }
 }
