@@ -592,10 +592,8 @@ public final class Main implements Runnable {
         @Override
         public Integer call() {
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
-            if (!Files.isDirectory(dir)) {
-                System.err.println(dir + ": not a directory");
-                return 1;
-            }
+            // a usage error (2), not "the config has errors" (1)
+            ofThisCommand(spec, () -> directory("DIR", dir));
             List<Diagnostics.Problem> problems;
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
@@ -672,28 +670,22 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             String cluster = ofThisCommand(spec, () -> clusterId(clusterId));
-            if (!Files.isDirectory(configDir)) {
-                System.err.println(configDir + ": not a directory");
-                return 2;
-            }
+            ofThisCommand(spec, () -> directory("--config-dir", configDir));
             if (!output.equals("text") && !output.equals("json")) {
-                System.err.println("--output: " + output + " (expected: text or json)");
-                return 2;
+                throw usage("--output: " + output + " (expected: text or json)");
             }
             dev.waypoint.model.mesh.SpiffeId peer = null;
             if (from != null) {
                 peer = dev.waypoint.model.mesh.SpiffeId.parse(from).orElse(null);
                 if (peer == null) {
-                    System.err.println("--from: " + from + " (expected: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT)");
-                    return 2;
+                    throw usage("--from: " + from + " (expected: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT)");
                 }
             }
             java.util.Map<String, List<String>> h = new java.util.LinkedHashMap<>();
             for (String kv : headers) {
                 int colon = kv.indexOf(':');
                 if (colon <= 0) {
-                    System.err.println("--header: " + kv + " (expected: NAME:VALUE)");
-                    return 2;
+                    throw usage("--header: " + kv + " (expected: NAME:VALUE)");
                 }
                 h.computeIfAbsent(kv.substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT), k -> new ArrayList<>())
                         .add(kv.substring(colon + 1).trim());
@@ -706,16 +698,14 @@ public final class Main implements Runnable {
                 try {
                     ip = dev.waypoint.model.mesh.HostPort.parseIp(sourceIp);
                 } catch (IllegalArgumentException e) {
-                    System.err.println("--source-ip: " + e.getMessage());
-                    return 2;
+                    throw usage("--source-ip: " + e.getMessage());
                 }
             }
             java.net.URI uri;
             try {
                 uri = java.net.URI.create(url);
             } catch (IllegalArgumentException e) {
-                System.err.println("URL: " + url + " (" + e.getMessage() + ")");
-                return 2;
+                throw usage("URL: " + url + " (" + e.getMessage() + ")");
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
                     dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
@@ -739,6 +729,11 @@ public final class Main implements Runnable {
                 System.out.print(Explain.text(report));
             }
             return 0;
+        }
+
+        /** A usage error of this command (exit 2, with the pointer to {@code waypoint explain --help}). */
+        private CommandLine.ParameterException usage(String message) {
+            return new CommandLine.ParameterException(spec.commandLine(), message);
         }
     }
 }

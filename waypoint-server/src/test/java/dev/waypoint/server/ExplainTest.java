@@ -103,6 +103,14 @@ class ExplainTest {
         assertThat(explain("--from", "alice", "GET", "http://reviews.demo/").err()).contains("--from: alice (expected: spiffe://");
         assertThat(explain("--header", "nocolon", "GET", "http://reviews.demo/").err()).contains("--header: nocolon (expected: NAME:VALUE)");
         assertThat(explain("--output", "xml", "GET", "http://reviews.demo/").exit()).isEqualTo(2);
+        // each a usage error of explain: exit 2, the message and the pointer to the help
+        for (String[] args : new String[][] {{"--from", "alice"}, {"--header", "nocolon"}, {"--output", "xml"},
+                {"--source-ip", "nope"}}) {
+            Run r = explain(args[0], args[1], "GET", "http://reviews.demo/");
+            assertThat(r.exit()).as(r.err()).isEqualTo(2);
+            assertThat(r.err()).startsWith(args[0] + ": ")
+                    .endsWith("Try 'waypoint explain --help' for more information." + System.lineSeparator());
+        }
     }
 
     @Test

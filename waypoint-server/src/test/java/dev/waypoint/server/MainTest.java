@@ -474,4 +474,19 @@ class MainTest {
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).startsWith("--mesh-config: only with --config-dir");
     }
+
+    /** A DIR that is not a directory is a usage error (2), as explain's --config-dir; 1 stays "the config has errors". */
+    @Test
+    void validateOfWhatIsNotADirectoryIsAUsageError() throws Exception {
+        Run missing = run("validate", tmp.resolve("nope").toString());
+        assertThat(missing.err()).startsWith("DIR: " + tmp.resolve("nope") + " (expected: a directory; it does not exist)");
+        assertShortUsageError(missing, "waypoint validate");
+        Path file = Files.writeString(tmp.resolve("a.yaml"), "");
+        Run notADir = run("validate", file.toString());
+        assertThat(notADir.err()).startsWith("DIR: " + file + " (expected: a directory)");
+        assertShortUsageError(notADir, "waypoint validate");
+        Run explain = run("explain", "--config-dir", tmp.resolve("nope").toString(), "GET", "http://reviews.demo/");
+        assertThat(explain.err()).startsWith("--config-dir: " + tmp.resolve("nope") + " (expected: a directory; it does not exist)");
+        assertShortUsageError(explain, "waypoint explain");
+    }
 }
