@@ -723,8 +723,7 @@ public final class Main implements Runnable {
                             new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
                             AuthzSettings.defaults()));
             if (output.equals("json")) {
-                System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
-                        .writeValueAsString(report));
+                System.out.println(Explain.json(report));
             } else {
                 System.out.print(Explain.text(report));
             }
