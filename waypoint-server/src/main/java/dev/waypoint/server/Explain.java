@@ -1,14 +1,20 @@
 package dev.waypoint.server;
 
+import dev.waypoint.authz.AuthzEngine;
+import dev.waypoint.authz.AuthzTable;
+import dev.waypoint.authz.TunnelAuthz;
 import dev.waypoint.lb.Endpoint;
+import dev.waypoint.lb.Upstreams;
 import dev.waypoint.lb.EndpointTable;
 import dev.waypoint.listener.target.TargetResolver;
 import dev.waypoint.listener.target.TargetTable;
 import dev.waypoint.model.ConfigSnapshot;
+import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.HostPort;
 import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.mesh.SpiffeId;
+import dev.waypoint.model.request.AuthzDecision;
 import dev.waypoint.model.request.FilterResult;
 import dev.waypoint.model.request.HeadersView;
 import dev.waypoint.model.request.HttpFilter;
@@ -20,6 +26,9 @@ import dev.waypoint.model.request.RouteSelection;
 import dev.waypoint.model.request.Target;
 import dev.waypoint.model.request.TargetResolution;
 import dev.waypoint.model.request.TunnelContext;
+import dev.waypoint.routing.BackendPicker;
+import dev.waypoint.routing.L4Decision;
+import dev.waypoint.routing.L4RouteTable;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -57,9 +66,15 @@ final class Explain {
     /** One stage's line: its name, what it decided, and why. */
     record Stage(String name, String decision, String detail) {}
 
-    /** The whole answer. */
-    record Report(String request, String from, String target, boolean accepted, String refusal, List<Stage> stages,
-                  Map<String, String> decisions, String outcome, String backend, List<String> endpoints) {}
+    /**
+     * The whole answer. {@code tunnel} is {@code http} (the filter list ran) or {@code tcp} (the port
+     * is declared TCP: authorized once at CONNECT and relayed; no HTTP stage), null when the CONNECT
+     * is refused before. {@code decisions} are the stages' records as they are ({@code toString});
+     * {@code decisionText} says the same for a person (the text output) and is left out of the JSON.
+     */
+    record Report(String request, String from, String target, boolean accepted, String refusal, String tunnel,
+                  List<Stage> stages, Map<String, String> decisions, String outcome, String backend, List<String> endpoints,
+                  Map<String, String> decisionText) {}
 
     private Explain() {}
 
@@ -73,24 +88,30 @@ final class Explain {
         try {
             authority = authority(snapshot, req.url());
         } catch (IllegalArgumentException e) {
-            return new Report(line, from, req.url().getHost(), false, e.getMessage(), List.of(), Map.of(), "not sent", null,
-                    List.of());
+            return new Report(line, from, req.url().getHost(), false, e.getMessage(), null, List.of(), Map.of(), "not sent",
+                    null, List.of(), Map.of());
         }
         TargetResolution resolved = TargetResolver.resolve(authority, snapshot.part(TargetTable.PART));
         if (resolved instanceof Rejection r) {
-            return new Report(line, from, authority, false, r.toString(), List.of(), Map.of(),
-                    "CONNECT " + authority + " refused: " + r.reason().status() + " " + r.reason().code(), null, List.of());
+            return new Report(line, from, authority, false, r.toString(), null, List.of(), Map.of(),
+                    "CONNECT " + authority + " refused: " + r.reason().status() + " " + r.reason().code(), null, List.of(),
+                    Map.of());
         }
         Target target = (Target) resolved;
         if (target instanceof Target.ServiceEntryTarget se && !se.entry().exportedTo(req.from() == null ? null
                 : req.from().namespace())) {
             return new Report(line, from, authority, false, "ServiceEntry " + se.entry().name() + " is not exported to "
                     + (req.from() == null ? "a caller without a mesh identity" : "namespace " + req.from().namespace())
-                    + " (exportTo " + se.entry().exportTo() + ")", List.of(), Map.of(),
-                    "CONNECT " + authority + " refused: 400 target_not_bound", null, List.of());
+                    + " (exportTo " + se.entry().exportTo() + ")", null, List.of(), Map.of(),
+                    "CONNECT " + authority + " refused: 400 target_not_bound", null, List.of(), Map.of());
         }
         InetSocketAddress source = req.sourceIp() == null ? null : new InetSocketAddress(req.sourceIp(), 0);
         TunnelContext tunnel = new TunnelContext(target, req.from(), source, source, null, null, null);
+        AuthzEngine engine = snapshot.part(AuthzTable.PART).engineFor(target);
+        if (target.protocol() == AppProtocol.TCP) {
+            // as ConnectHandler: a port declared TCP runs no filter list; the tunnel is authorized and relayed
+            return tcp(snapshot, req, line, from, target, tunnel, engine);
+        }
         MapHeaders headers = new MapHeaders(req.headers());
         if (!headers.contains("host")) {
             headers.set("host", req.url().getHost() + (req.url().getPort() > 0 ? ":" + req.url().getPort() : ""));
@@ -132,7 +153,12 @@ final class Explain {
             stages.add(new Stage(f.name(), "continue", ""));
         }
         Map<String, String> decisions = new LinkedHashMap<>();
-        rc.slots().forEach((k, v) -> decisions.put(k, String.valueOf(v)));
+        Map<String, String> decisionText = new LinkedHashMap<>();
+        rc.slots().forEach((k, v) -> {
+            decisions.put(k, String.valueOf(v));
+            decisionText.put(k, v instanceof AuthzDecision d ? text(d, k.equals(AuthzDecision.SHADOW_KEY.name())
+                    ? dryRunAllowPolicies(engine) : allowPolicies(engine.debug()), engine.isEmpty()) : String.valueOf(v));
+        });
         String backend = null;
         List<String> endpoints = List.of();
         if (outcome == null) {
@@ -147,7 +173,121 @@ final class Explain {
                                 + (attrs.path().equals(new Attributes(req, tunnel, headers).path()) ? "" : " as " + attrs.path());
             }
         }
-        return new Report(line, from, describe(target), true, null, stages, decisions, outcome, backend, endpoints);
+        return new Report(line, from, describe(target), true, null, "http", stages, decisions, outcome, backend, endpoints,
+                decisionText);
+    }
+
+    /**
+     * A TCP target (a port declared TCP), as the data path treats it (ConnectHandler): the L4
+     * AuthorizationPolicy check, once per tunnel before the CONNECT is answered
+     * ({@link TunnelAuthz}); then the TCPRoute's backend (TLSRoutes: by the ClientHello's SNI,
+     * here the URL's host name) or the target's own, whose upstream is connected before the 200;
+     * then bytes are relayed. No HTTP stage runs: the method, path and headers are never seen.
+     */
+    private static Report tcp(ConfigSnapshot snapshot, Request req, String line, String from, Target target,
+                              TunnelContext tunnel, AuthzEngine engine) {
+        List<Stage> stages = new ArrayList<>();
+        Map<String, String> decisions = new LinkedHashMap<>();
+        Map<String, String> decisionText = new LinkedHashMap<>();
+        AuthzDecision authz = TunnelAuthz.decide(snapshot, tunnel);
+        decisions.put(AuthzDecision.KEY.name(), String.valueOf(authz));
+        decisionText.put(AuthzDecision.KEY.name(), text(authz, allowPolicies(engine.debug()), engine.isEmpty())
+                + " (L4: once per tunnel, at CONNECT)");
+        String describedTarget = describe(target);
+        if (!authz.allowed()) {
+            Rejection denied = new Rejection(Rejection.Reason.CONNECT_RBAC_DENIED, authz.detail());
+            stages.add(new Stage("l4-authz", "refuses the CONNECT " + denied.status(), denied.reason().code() + ": "
+                    + denied.message()));
+            return new Report(line, from, describedTarget, true, null, "tcp", stages, decisions, "CONNECT refused: "
+                    + denied.status() + " " + denied.reason().code(), null, List.of(), decisionText);
+        }
+        stages.add(new Stage("l4-authz", "continue", "AuthorizationPolicy's L4 check, before the CONNECT is answered"));
+        L4RouteTable routes = snapshot.part(L4RouteTable.PART);
+        String caller = req.from() == null ? null : req.from().namespace();
+        String host = req.url().getHost();
+        boolean bySni = routes.hasTls(target, caller);
+        String sni = host == null || host.startsWith("[") || host.matches("[0-9.]+") ? null : host;
+        L4Decision route = bySni ? routes.tls(target, caller, sni, BackendPicker.random())
+                : routes.tcp(target, caller, BackendPicker.random());
+        String via = bySni ? "TLSRoute by SNI " + (sni == null ? "(none: the URL's host is an address)" : sni
+                + " (the URL's host)") + ", after the 200" : "TCPRoute";
+        decisions.put("route", String.valueOf(route));
+        RouteSelection.Backend backend;
+        if (route instanceof L4Decision.Reject r) {
+            // no route name: no TLSRoute hostname matches and no TCPRoute attaches ("a ClientHello without a
+            // matching SNI is closed"); else the route's chosen backendRef is invalid
+            String why = r.routeName() == null ? "no TLSRoute hostname matches, and no TCPRoute attaches: closed"
+                    : r.rejection().message();
+            stages.add(new Stage("l4-route", "answers " + r.rejection().status(), r.rejection().reason().code() + ": "
+                    + why));
+            decisionText.put("route", via + ": " + why);
+            return new Report(line, from, describedTarget, true, null, "tcp", stages, decisions, (bySni ? "closed: "
+                    : "CONNECT refused: ") + r.rejection().status() + " " + r.rejection().reason().code(), null,
+                    List.of(), decisionText);
+        }
+        if (route instanceof L4Decision.Forward f) {
+            backend = f.backend();
+            decisionText.put("route", via + " " + f.routeName() + " -> " + describe(backend)
+                    + " (a backend drawn by weight, once per connection)");
+        } else {
+            backend = Upstreams.defaultBackend(target);
+            decisionText.put("route", "no " + (bySni ? "TLSRoute or TCPRoute" : "TCPRoute") + ": the target's own, "
+                    + describe(backend));
+        }
+        stages.add(new Stage("l4-route", "continue", via.startsWith("TCPRoute") ? "TCPRoute, else the target's own backend"
+                : "TLSRoute by the ClientHello's SNI, else TCPRoute, else closed"));
+        String described = describe(backend);
+        List<String> endpoints = endpoints(snapshot, backend);
+        String outcome = endpoints.isEmpty() ? "CONNECT refused: 503 no_healthy_upstream (" + described
+                + " has no ready endpoint)" : "relayed to " + described + (bySni ? " (after the ClientHello)"
+                : " (connected before the CONNECT is answered 200)");
+        return new Report(line, from, describedTarget, true, null, "tcp", stages, decisions, outcome, described, endpoints,
+                decisionText);
+    }
+
+    /**
+     * An authorization decision for a person: which policy and rule decided, or why none did.
+     *
+     * @param allowPolicies how many ALLOW policies apply (the default deny's reason)
+     * @param noPolicy no AuthorizationPolicy applies at all
+     */
+    static String text(AuthzDecision d, int allowPolicies, boolean noPolicy) {
+        if (d instanceof AuthzDecision.Allow a) {
+            if (a.rule() < 0) {
+                // "No ALLOW policy attached → allow"
+                return noPolicy ? "allow: no AuthorizationPolicy applies"
+                        : "allow: no ALLOW policy applies, and no DENY or CUSTOM rule matched";
+            }
+            return "allow: ALLOW policy " + a.policy() + ", rule " + a.rule() + " matched";
+        }
+        AuthzDecision.Deny deny = (AuthzDecision.Deny) d;
+        if (deny.policy() == null) {
+            // "Otherwise → 403": ALLOW policies apply and none matched
+            return "deny: no ALLOW policy matched (" + allowPolicies + (allowPolicies == 1 ? " ALLOW policy applies)"
+                    : " ALLOW policies apply)");
+        }
+        if (deny.rule() < 0) {
+            return "deny: " + deny.action() + " policy " + deny.policy()
+                    + " could not be compiled and denies every request it applies to";
+        }
+        return "deny: " + deny.action() + " policy " + deny.policy() + ", rule " + deny.rule() + " matched";
+    }
+
+    /** The number of ALLOW policies in an engine's {@link AuthzEngine#debug()} tiers. */
+    private static int allowPolicies(Map<String, Object> tiers) {
+        return tiers.get("allow") instanceof List<?> l ? l.size() : 0;
+    }
+
+    private static int dryRunAllowPolicies(AuthzEngine engine) {
+        return engine.debug().get("dryRun") instanceof Map<?, ?> m && m.get("allow") instanceof List<?> l ? l.size() : 0;
+    }
+
+    /** The report as JSON: every field but {@code decisionText}, which the text output shows. */
+    static String json(Report r) throws com.fasterxml.jackson.core.JsonProcessingException {
+        com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode tree = mapper.valueToTree(r);
+        tree.remove("decisionText");
+        return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(tree);
     }
 
     /**
@@ -251,6 +391,10 @@ final class Explain {
             }
             return b.toString();
         }
+        if ("tcp".equals(r.tunnel())) {
+            row(b, "tunnel", "TCP (the port is declared TCP): authorized once, at CONNECT, then relayed as bytes; "
+                    + "no HTTP stage runs (the method, path and headers are not seen)");
+        }
         b.append("  stages\n");
         int width = r.stages().stream().mapToInt(s -> s.name().length()).max().orElse(0);
         for (Stage s : r.stages()) {
@@ -260,10 +404,10 @@ final class Explain {
             }
             b.append('\n');
         }
-        if (!r.decisions().isEmpty()) {
+        if (!r.decisionText().isEmpty()) {
             b.append("  decided\n");
-            int w = r.decisions().keySet().stream().mapToInt(String::length).max().orElse(0);
-            r.decisions().forEach((k, v) -> b.append("    ").append(pad(k, w)).append("  ").append(v).append('\n'));
+            int w = r.decisionText().keySet().stream().mapToInt(String::length).max().orElse(0);
+            r.decisionText().forEach((k, v) -> b.append("    ").append(pad(k, w)).append("  ").append(v).append('\n'));
         }
         row(b, "result", r.outcome());
         if (!r.endpoints().isEmpty()) {

@@ -36,7 +36,34 @@ public final class Main implements Runnable {
     /** Runs one command and exits with its status. */
     public static void main(String[] args) {
         JvmDefaults.apply(); // before any Netty class loads
-        System.exit(new CommandLine(new Main()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line {@link #main} executes: a usage error prints its message and one line
+     * pointing at the command's {@code --help} (exit 2), not the whole usage, which (126 lines for
+     * {@code run}) scrolls the message away.
+     */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((e, args) -> usageError(cl, e));
+        return cl;
+    }
+
+    /**
+     * {@code e}'s message, picocli's suggestions for a mistyped name, and
+     * {@code Try 'waypoint run --help' for more information.}, on {@code top}'s error stream;
+     * returns the exit code for invalid input (2).
+     */
+    private static int usageError(CommandLine top, CommandLine.ParameterException e) {
+        java.io.PrintWriter err = top.getErr();
+        err.println(e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        CommandLine failed = e.getCommandLine();
+        err.println("Try '" + failed.getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.flush();
+        return failed.getExitCodeExceptionMapper() != null ? failed.getExitCodeExceptionMapper().getExitCode(e)
+                : failed.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     @Override
@@ -106,8 +133,8 @@ public final class Main implements Runnable {
         Path certDir;
 
         @Option(names = "--ca-address", paramLabel = "HOST:PORT",
-                description = "Get this proxy's certificate from Istio's CA (istiod: " + CaSettings.ISTIOD_ADDRESS + "), "
-                        + "renewed at half its lifetime; give this or --cert-dir.")
+                description = "Get this proxy's certificate from Istio's CA, renewed at half its lifetime; give this "
+                        + "or --cert-dir. Default with --kube and neither: istiod, " + CaSettings.ISTIOD_ADDRESS + ".")
         String caAddress;
 
         @Option(names = "--ca-root-cert", defaultValue = CaSettings.DEFAULT_ROOT_CERT, paramLabel = "FILE",
@@ -151,11 +178,13 @@ public final class Main implements Runnable {
         String health;
 
         @Option(names = "--stats", defaultValue = "0.0.0.0:15020", paramLabel = "HOST:PORT",
-                description = "Prometheus: GET /stats/prometheus (default: ${DEFAULT-VALUE}).")
+                description = "Prometheus: GET /stats/prometheus; GET /healthz/ready answers here too "
+                        + "(default: ${DEFAULT-VALUE}).")
         String stats;
 
         @Option(names = "--admin", defaultValue = "127.0.0.1:15000", paramLabel = "HOST:PORT",
-                description = "Admin: GET /config_dump (default: ${DEFAULT-VALUE}).")
+                description = "Admin: GET /config_dump, and the readiness answer on GET /ready (Envoy's admin path) "
+                        + "and /healthz/ready (default: ${DEFAULT-VALUE}).")
         String admin;
 
         @Option(names = "--hbone-port", defaultValue = "15008", paramLabel = "PORT",
@@ -201,7 +230,8 @@ public final class Main implements Runnable {
         @Option(names = "--mesh-config", paramLabel = "FILE",
                 description = "Istio MeshConfig YAML (what the istio ConfigMap holds under its mesh key): "
                         + "trustDomainAliases, extensionProviders, ...; watched like the manifests. Without it, the "
-                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there.")
+                        + "mesh key of the ConfigMap istio in the root namespace is read from the manifests, if there. "
+                        + "Only with --config-dir: refused with --kube, whose mesh config is that ConfigMap (watched).")
         Path meshConfig;
 
         @Option(names = "--debug-headers",
@@ -241,7 +271,28 @@ public final class Main implements Runnable {
             ofThisCommand(spec, () -> directory("--config-dir", configDir));
             ofThisCommand(spec, () -> directory("--cert-dir", certDir));
             ofThisCommand(spec, () -> readableFile("--kubeconfig", kubeconfig));
-            WaypointServer server = WaypointServer.start(settings);
+            // an address taken is found before the CA call and the config load (with --kube the listener
+            // binds only once every informer listed), and named by its flag instead of a Netty stack trace
+            List<Listen> listens = listens(settings);
+            String taken = cannotListen(listens);
+            if (taken != null) {
+                spec.commandLine().getErr().println(taken);
+                return 1;
+            }
+            WaypointServer server;
+            try {
+                server = WaypointServer.start(settings);
+            } catch (Exception e) {
+                String why = bindFailure(e);
+                if (why == null) {
+                    throw e;
+                }
+                // taken since the check: start() closed what it had bound, so the check names the flag again
+                taken = cannotListen(listens);
+                spec.commandLine().getErr().println(taken != null ? taken : "waypoint: cannot listen ("
+                        + String.join(", ", listens.stream().map(Listen::describe).toList()) + "): " + why);
+                return 1;
+            }
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 // SIGTERM: stop being ready, GOAWAY, let in-flight tunnels finish, then exit
@@ -323,6 +374,97 @@ public final class Main implements Runnable {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--ca-address: " + e.getMessage());
             }
         }
+    }
+
+    /** An address the server listens on, and the flag that set it. */
+    record Listen(String flag, InetSocketAddress address) {
+        /** {@code 127.0.0.1:15008}, {@code [::1]:15008}; the host as written when it does not resolve. */
+        String hostPort() {
+            return address.isUnresolved() ? address.getHostString() + ":" + address.getPort()
+                    : new dev.waypoint.model.mesh.HostPort(address.getAddress(), address.getPort()).authority();
+        }
+
+        String describe() {
+            return hostPort() + " " + flag;
+        }
+    }
+
+    /** The addresses {@link WaypointServer#start} binds, in its order: health, stats, admin, then the HBONE listener. */
+    static List<Listen> listens(WaypointSettings s) {
+        List<Listen> all = new ArrayList<>();
+        if (s.health() != null) {
+            all.add(new Listen("--health", s.health()));
+        }
+        if (s.stats() != null) {
+            all.add(new Listen("--stats", s.stats()));
+        }
+        if (s.admin() != null) {
+            all.add(new Listen("--admin", s.admin()));
+        }
+        all.add(new Listen("--listen", s.listener().bind()));
+        return all;
+    }
+
+    /**
+     * Binds each address in turn, keeping the earlier ones bound as the server does (so two flags
+     * on one port are found too), and closes them all; returns
+     * {@code waypoint: cannot listen on 127.0.0.1:15008 (--listen): Address already in use} for
+     * the first that cannot be bound, or null when all can.
+     */
+    static String cannotListen(List<Listen> listens) {
+        List<java.nio.channels.ServerSocketChannel> bound = new ArrayList<>();
+        try {
+            for (Listen l : listens) {
+                String why = null;
+                java.nio.channels.ServerSocketChannel ch = null;
+                try {
+                    ch = java.nio.channels.ServerSocketChannel.open();
+                    bound.add(ch);
+                    // as a restarted server may: a port in TIME_WAIT is not "taken"
+                    ch.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+                    ch.bind(l.address());
+                } catch (java.nio.channels.UnresolvedAddressException e) {
+                    why = "unknown host";
+                } catch (java.io.IOException | SecurityException e) {
+                    why = e.getMessage() == null ? e.toString() : e.getMessage();
+                }
+                if (why != null) {
+                    return "waypoint: cannot listen on " + l.hostPort() + " (" + l.flag() + "): " + why;
+                }
+            }
+            return null;
+        } finally {
+            for (java.nio.channels.ServerSocketChannel ch : bound) {
+                try {
+                    ch.close();
+                } catch (java.io.IOException e) {
+                    // nothing was accepted on it: closing cannot lose anything
+                }
+            }
+        }
+    }
+
+    /**
+     * Why {@code e} is a failure to bind ({@code Address already in use}, {@code Cannot assign
+     * requested address}, ...), or null when it is not: the JDK's {@link java.net.BindException},
+     * or Netty's native {@code bind(..) failed with error(-98): Address already in use}, anywhere
+     * in the cause chain.
+     */
+    static String bindFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (t instanceof java.nio.channels.UnresolvedAddressException) {
+                return "unknown host";
+            }
+            if (t instanceof java.net.BindException) {
+                return m == null ? "cannot bind" : m;
+            }
+            if (m != null && m.startsWith("bind(")) {
+                int colon = m.lastIndexOf(": ");
+                return colon < 0 ? m : m.substring(colon + 2);
+            }
+        }
+        return null;
     }
 
     /** {@code --locality}, or the locality of Istio's proxy labels JSON ({@code ISTIO_METAJSON_LABELS}) when not given. */
@@ -450,10 +592,8 @@ public final class Main implements Runnable {
         @Override
         public Integer call() {
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
-            if (!Files.isDirectory(dir)) {
-                System.err.println(dir + ": not a directory");
-                return 1;
-            }
+            // a usage error (2), not "the config has errors" (1)
+            ofThisCommand(spec, () -> directory("DIR", dir));
             List<Diagnostics.Problem> problems;
             // offline: checking manifests fetches no jwksUri
             try (dev.waypoint.authn.JwksCache jwks = dev.waypoint.authn.JwksCache.offline()) {
@@ -529,28 +669,23 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
-            if (!Files.isDirectory(configDir)) {
-                System.err.println(configDir + ": not a directory");
-                return 2;
-            }
+            String cluster = ofThisCommand(spec, () -> clusterId(clusterId));
+            ofThisCommand(spec, () -> directory("--config-dir", configDir));
             if (!output.equals("text") && !output.equals("json")) {
-                System.err.println("--output: " + output + " (expected: text or json)");
-                return 2;
+                throw usage("--output: " + output + " (expected: text or json)");
             }
             dev.waypoint.model.mesh.SpiffeId peer = null;
             if (from != null) {
                 peer = dev.waypoint.model.mesh.SpiffeId.parse(from).orElse(null);
                 if (peer == null) {
-                    System.err.println("--from: " + from + " (expected: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT)");
-                    return 2;
+                    throw usage("--from: " + from + " (expected: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT)");
                 }
             }
             java.util.Map<String, List<String>> h = new java.util.LinkedHashMap<>();
             for (String kv : headers) {
                 int colon = kv.indexOf(':');
                 if (colon <= 0) {
-                    System.err.println("--header: " + kv + " (expected: NAME:VALUE)");
-                    return 2;
+                    throw usage("--header: " + kv + " (expected: NAME:VALUE)");
                 }
                 h.computeIfAbsent(kv.substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT), k -> new ArrayList<>())
                         .add(kv.substring(colon + 1).trim());
@@ -563,16 +698,14 @@ public final class Main implements Runnable {
                 try {
                     ip = dev.waypoint.model.mesh.HostPort.parseIp(sourceIp);
                 } catch (IllegalArgumentException e) {
-                    System.err.println("--source-ip: " + e.getMessage());
-                    return 2;
+                    throw usage("--source-ip: " + e.getMessage());
                 }
             }
             java.net.URI uri;
             try {
                 uri = java.net.URI.create(url);
             } catch (IllegalArgumentException e) {
-                System.err.println("URL: " + url + " (" + e.getMessage() + ")");
-                return 2;
+                throw usage("URL: " + url + " (" + e.getMessage() + ")");
             }
             dev.waypoint.config.ConfigValidator.Loaded loaded = dev.waypoint.config.ConfigValidator.load(
                     dev.waypoint.config.ConfigSources.yamlDirectory(configDir).withMeshConfig(meshConfig,
@@ -586,16 +719,20 @@ public final class Main implements Runnable {
             Explain.Report report = Explain.explain(loaded.snapshot(),
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
-                            null, trustDomain, "cluster.local", clusterId(clusterId)),
+                            null, trustDomain, "cluster.local", cluster),
                             new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
                             AuthzSettings.defaults()));
             if (output.equals("json")) {
-                System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
-                        .writeValueAsString(report));
+                System.out.println(Explain.json(report));
             } else {
                 System.out.print(Explain.text(report));
             }
             return 0;
+        }
+
+        /** A usage error of this command (exit 2, with the pointer to {@code waypoint explain --help}). */
+        private CommandLine.ParameterException usage(String message) {
+            return new CommandLine.ParameterException(spec.commandLine(), message);
         }
     }
 }

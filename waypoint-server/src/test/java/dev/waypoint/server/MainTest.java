@@ -25,7 +25,7 @@ class MainTest {
         PrintStream saved = System.out;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         try {
-            CommandLine cl = new CommandLine(new Main());
+            CommandLine cl = Main.commandLine();
             cl.setErr(new PrintWriter(err, true));
             cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
             int exit = cl.execute(args);
@@ -338,7 +338,8 @@ class MainTest {
         flags.forEach((k, v) -> args.addAll(java.util.List.of(k, v)));
         Run r = run(args.toArray(String[]::new));
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
-        assertThat(r.err()).contains(message).contains("Usage: waypoint run").doesNotContain("Exception");
+        assertThat(r.err()).contains(message).doesNotContain("Exception");
+        assertShortUsageError(r, "waypoint run");
         if (value.equals("MISSING") || value.equals("FILE")) {
             assertThat(r.err()).startsWith(flag + ": ");
         }
@@ -351,16 +352,141 @@ class MainTest {
                 "--stats", "127.51.0.1:0", "--admin", "127.51.0.1:0");
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
         assertThat(r.err()).startsWith("--kubeconfig: " + tmp.resolve("missing") + " (expected: a readable file; it does not exist)")
-                .contains("Usage: waypoint run").doesNotContain("Exception");
+                .doesNotContain("Exception");
+        assertShortUsageError(r, "waypoint run");
     }
 
     @Test
     void aWrongGatewayOfValidateOrExplainIsAUsageError() {
         Run v = run("validate", "../examples/demo", "--gateway", "waypoint");
         assertThat(v.exit()).isEqualTo(2);
-        assertThat(v.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint validate");
+        assertThat(v.err()).contains("--gateway: name: waypoint (expected: namespace/name)");
+        assertShortUsageError(v, "waypoint validate");
         Run e = run("explain", "--config-dir", "../examples/demo", "--gateway", "waypoint", "GET", "http://reviews.demo:9080/");
         assertThat(e.exit()).isEqualTo(2);
-        assertThat(e.err()).contains("--gateway: name: waypoint (expected: namespace/name)", "Usage: waypoint explain");
+        assertThat(e.err()).contains("--gateway: name: waypoint (expected: namespace/name)");
+        assertShortUsageError(e, "waypoint explain");
+    }
+
+    /**
+     * A usage error is its message and one line pointing at the help of the command that refused it,
+     * not the whole usage (126 lines for run), which scrolled the message away.
+     */
+    private static void assertShortUsageError(Run r, String command) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).doesNotContain("Usage:")
+                .endsWith(System.lineSeparator() + "Try '" + command + " --help' for more information." + System.lineSeparator());
+        assertThat(r.err().lines().count()).as(r.err()).isEqualTo(2);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            waypoint run      | run --gateway istio-system/waypoint --no-such-flag
+            waypoint run      | run --config-dir .
+            waypoint validate | validate
+            waypoint explain  | explain --config-dir ../examples/demo GET
+            waypoint          | --no-such-flag
+            """)
+    void everyUsageErrorIsOneLineAndAPointerToTheHelp(String command, String args) {
+        Run r = run(args.split(" "));
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).doesNotContain("Usage:")
+                .endsWith("Try '" + command + " --help' for more information." + System.lineSeparator());
+    }
+
+    /**
+     * A listen address that is taken (--listen, --health, --stats, --admin) is one line naming the
+     * address and the flag, exit 1, before anything starts: it was Netty's bare
+     * "bind(..) failed with error(-98): Address already in use" stack trace.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"--listen", "--health", "--stats", "--admin"})
+    void aTakenListenAddressIsOneLineNamingTheFlag(String flag) throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
+            flags.put("--config-dir", tmp.toString());
+            flags.put("--cert-dir", tmp.toString());
+            flags.put("--gateway", "istio-system/waypoint");
+            for (String f : new String[] {"--listen", "--health", "--stats", "--admin"}) {
+                flags.put(f, "127.51.0.1:0");
+            }
+            flags.put(flag, "127.0.0.1:" + taken.getLocalPort());
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run"));
+            flags.forEach((k, v) -> args.addAll(java.util.List.of(k, v)));
+            Run r = run(args.toArray(String[]::new));
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).isEqualTo("waypoint: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (" + flag
+                    + "): Address already in use" + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void twoFlagsOnOnePortAreFoundAsTheServerWouldBindThem() throws Exception {
+        java.net.InetSocketAddress any = new java.net.InetSocketAddress("127.51.0.2", 0);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.51.0.2"))) {
+            java.net.InetSocketAddress port = new java.net.InetSocketAddress("127.51.0.2", taken.getLocalPort());
+            assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--stats", any), new Main.Listen("--admin", port))))
+                    .isEqualTo("waypoint: cannot listen on 127.51.0.2:" + taken.getLocalPort()
+                            + " (--admin): Address already in use");
+        }
+        assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--stats", any), new Main.Listen("--admin", any))))
+                .as("port 0 twice is two ports").isNull();
+        assertThat(Main.cannotListen(java.util.List.of(new Main.Listen("--listen",
+                java.net.InetSocketAddress.createUnresolved("no-such-host.invalid", 15008)))))
+                .isEqualTo("waypoint: cannot listen on no-such-host.invalid:15008 (--listen): unknown host");
+    }
+
+    /** What the server's own bind throws (Netty's native transport or the JDK's) is recognized, with its reason. */
+    @Test
+    void aBindFailureOfTheServerIsRecognizedWithItsReason() throws Exception {
+        io.netty.channel.EventLoopGroup group = dev.waypoint.transport.EventLoops.newGroup(1, "test-admin");
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Exception thrown = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                    () -> dev.waypoint.server.admin.AdminServer.start(group,
+                            new java.net.InetSocketAddress("127.0.0.1", taken.getLocalPort()), java.util.Map.of()));
+            assertThat(Main.bindFailure(new IllegalStateException("start failed", thrown))).isEqualTo("Address already in use");
+        } finally {
+            group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        assertThat(Main.bindFailure(new java.io.IOException("bind(..) failed with error(-99): Cannot assign requested address")))
+                .isEqualTo("Cannot assign requested address");
+        assertThat(Main.bindFailure(new java.io.IOException("certificate unreadable"))).isNull();
+    }
+
+    /**
+     * run --help says what the README's flags table says: the CA default with --kube, every path the
+     * admin and stats servers answer (WaypointServer.startAdmin), and that --mesh-config is refused with --kube.
+     */
+    @Test
+    void runHelpSaysWhatEachAddressServesAndTheDefaultsWithKube() {
+        String help = run("run", "--help").out().replaceAll("\\s+", " ");
+        // (picocli may wrap inside the host name)
+        assertThat(help.replace(" ", "")).contains("givethisor--cert-dir.Defaultwith--kubeandneither:istiod,"
+                + "istiod.istio-system.svc:15012.");
+        assertThat(help).contains(
+                "--admin=HOST:PORT Admin: GET /config_dump, and the readiness answer on GET /ready (Envoy's admin path) "
+                        + "and /healthz/ready (default: 127.0.0.1:15000)",
+                "--stats=HOST:PORT Prometheus: GET /stats/prometheus; GET /healthz/ready answers here too",
+                "--health=HOST:PORT Readiness: GET /healthz/ready",
+                "Only with --config-dir: refused with --kube, whose mesh config is that ConfigMap (watched)");
+        // the help's claim, enforced: --mesh-config with --kube is a usage error
+        Run r = run("run", "--kube", "--mesh-config", tmp.toString(), "--cert-dir", tmp.toString(), "--gateway", "ns/w");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).startsWith("--mesh-config: only with --config-dir");
+    }
+
+    /** A DIR that is not a directory is a usage error (2), as explain's --config-dir; 1 stays "the config has errors". */
+    @Test
+    void validateOfWhatIsNotADirectoryIsAUsageError() throws Exception {
+        Run missing = run("validate", tmp.resolve("nope").toString());
+        assertThat(missing.err()).startsWith("DIR: " + tmp.resolve("nope") + " (expected: a directory; it does not exist)");
+        assertShortUsageError(missing, "waypoint validate");
+        Path file = Files.writeString(tmp.resolve("a.yaml"), "");
+        Run notADir = run("validate", file.toString());
+        assertThat(notADir.err()).startsWith("DIR: " + file + " (expected: a directory)");
+        assertShortUsageError(notADir, "waypoint validate");
+        Run explain = run("explain", "--config-dir", tmp.resolve("nope").toString(), "GET", "http://reviews.demo/");
+        assertThat(explain.err()).startsWith("--config-dir: " + tmp.resolve("nope") + " (expected: a directory; it does not exist)");
+        assertShortUsageError(explain, "waypoint explain");
     }
 }
