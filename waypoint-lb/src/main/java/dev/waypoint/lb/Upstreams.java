@@ -494,16 +494,35 @@ public final class Upstreams {
 
     /** As {@link #connect(Endpoint, TunnelContext, EventLoop)}, plaintext sockets opened with {@code options}. */
     Future<Channel> connect(Endpoint endpoint, TunnelContext tunnel, EventLoop loop, ConnectionOptions options) {
+        UpstreamTls tls = options.tls();
+        if (tls != null && tls.broken() != null) {
+            // fail closed: a DestinationRule asked for TLS, never fall back to plaintext
+            return loop.newFailedFuture(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
+                    endpoint.address() + ": DestinationRule tls " + tls.broken())));
+        }
         if (endpoint.inMesh()) {
             HostPort ztunnel = new HostPort(endpoint.address().address(), settings.hbonePort());
             // per source identity, as ztunnel pools (HboneKey): a client that never reads stalls only its own
             HboneKey key = new HboneKey(ztunnel, endpoint.identity(), tunnel == null ? null : tunnel.peer());
-            if (options.hboneConnectTimeout() != null) {
-                // MeshConfig connectTimeout: Istio's connect_originate cluster takes the mesh's
-                return hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel),
-                        options.hboneConnectTimeout());
+            // MeshConfig connectTimeout: Istio's connect_originate cluster takes the mesh's
+            Future<Channel> stream = options.hboneConnectTimeout() != null
+                    ? hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel),
+                            options.hboneConnectTimeout())
+                    : hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel));
+            if (tls == null) {
+                return stream;
             }
-            return hbone.connect(loop, key, endpoint.address().authority(), connectHeaders(tunnel));
+            // a DestinationRule's SIMPLE/MUTUAL to a mesh endpoint is TLS inside the tunnel, as Istio's
+            // waypoint makes it (cluster_waypoint.go buildWaypointTLSContext): the app's TLS over HBONE's
+            Promise<Channel> inside = loop.newPromise();
+            stream.addListener(f -> {
+                if (f.isSuccess()) {
+                    handshake((Channel) f.getNow(), endpoint, tls, inside, false);
+                } else {
+                    inside.setFailure(f.cause());
+                }
+            });
+            return inside;
         }
         Promise<Channel> result = loop.newPromise();
         Bootstrap b = new Bootstrap()
@@ -513,12 +532,6 @@ public final class Upstreams {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true);
         options.apply(b, EventLoops.clientChannel()); // connect timeout, tcpKeepalive
-        UpstreamTls tls = options.tls();
-        if (tls != null && tls.broken() != null) {
-            // fail closed: a DestinationRule asked for TLS, never fall back to plaintext
-            return loop.newFailedFuture(new RejectedException(new Rejection(Rejection.Reason.UPSTREAM_REFUSED,
-                    endpoint.address() + ": DestinationRule tls " + tls.broken())));
-        }
         b.handler(new ChannelInboundHandlerAdapter())
                 .connect(new InetSocketAddress(endpoint.address().address(), endpoint.address().port()))
                 .addListener(f -> {
@@ -529,7 +542,7 @@ public final class Upstreams {
                             result.setSuccess(ch);
                             return;
                         }
-                        handshake(ch, endpoint, tls, result);
+                        handshake(ch, endpoint, tls, result, true);
                     } else {
                         Rejection.Reason reason = f.cause() instanceof ConnectTimeoutException
                                 ? Rejection.Reason.CONNECT_TIMEOUT : Rejection.Reason.UPSTREAM_REFUSED;
@@ -541,13 +554,20 @@ public final class Upstreams {
     }
 
     /**
-     * TLS origination on a connected plaintext socket (DestinationRule {@code tls}): the handshake,
-     * then the SAN check of {@link UpstreamTls#verify}; {@code result} gets the channel only after
-     * both, so the request is sent encrypted or not at all.
+     * TLS origination (DestinationRule {@code tls}) on a connected plaintext socket, or inside an
+     * answered HBONE stream: the handshake, then the SAN check of {@link UpstreamTls#verify};
+     * {@code result} gets the channel only after both, so the request is sent encrypted or not at all.
+     *
+     * @param socket a plaintext socket (TLS first in its pipeline), else an HBONE stream (TLS after
+     *        its frame adapter, which turns DATA frames into bytes)
      */
-    private static void handshake(Channel ch, Endpoint endpoint, UpstreamTls tls, Promise<Channel> result) {
+    private static void handshake(Channel ch, Endpoint endpoint, UpstreamTls tls, Promise<Channel> result, boolean socket) {
         io.netty.handler.ssl.SslHandler ssl = tls.newHandler(ch.alloc(), endpoint.address().port());
-        ch.pipeline().addFirst("tls", ssl);
+        if (socket) {
+            ch.pipeline().addFirst("tls", ssl);
+        } else {
+            ch.pipeline().addLast("tls", ssl);
+        }
         ssl.handshakeFuture().addListener(h -> {
             String bad = h.isSuccess() ? tls.verify(ssl.engine().getSession()) : null;
             if (h.isSuccess() && bad == null) {

@@ -89,6 +89,22 @@ class TlsOriginationEndToEndTest {
             spec: {serviceAccountName: strict}
             status: {podIP: 127.200.1.2}
             ---
+            # in the mesh: HBONE to its ztunnel, and the rule's TLS inside the tunnel
+            apiVersion: v1
+            kind: Service
+            metadata: {name: meshsecure, namespace: apps}
+            spec:
+              clusterIP: 127.200.0.4
+              selector: {app: meshsecure}
+              ports:
+              - {name: http, port: 80, targetPort: 8443}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: meshsecure-v1, namespace: apps, labels: {app: meshsecure}}
+            spec: {serviceAccountName: meshsecure}
+            status: {podIP: 127.200.1.4}
+            ---
             # outside the mesh, declared by a ServiceEntry: the TLS-only server of secure-v1
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -109,6 +125,7 @@ class TlsOriginationEndToEndTest {
     static Path certs;
     static Channel secure;
     static Channel strict;
+    static Channel meshSecure;
     static final AtomicInteger plaintextSeen = new AtomicInteger();
     HboneTestClient client;
 
@@ -121,6 +138,7 @@ class TlsOriginationEndToEndTest {
         // the fixtures start an echo backend on every pod port: the TLS servers take them
         mesh.backend("127.200.1.1", 8443).close();
         mesh.backend("127.200.1.2", 8443).close();
+        mesh.backend("127.200.1.4", 8443).close();
         certs = Files.createDirectories(tmp.resolve("tls"));
         TestCa.Issued server = mesh.ca().issueServer("secure.example.com");
         server.writeIstioLayout(certs.resolve("server"));
@@ -131,6 +149,9 @@ class TlsOriginationEndToEndTest {
                 new InetSocketAddress("127.200.1.1", 8443));
         strict = tlsServer(SslContextBuilder.forServer(server.key(), server.chain()).sslProvider(SslProvider.JDK)
                 .trustManager(mesh.ca().root()).clientAuth(ClientAuth.REQUIRE).build(), new InetSocketAddress("127.200.1.2", 8443));
+        // behind the pod's ztunnel stand-in, which relays the tunnel's bytes to podIP:8443
+        meshSecure = tlsServer(SslContextBuilder.forServer(server.key(), server.chain()).sslProvider(SslProvider.JDK).build(),
+                new InetSocketAddress("127.200.1.4", 8443));
     }
 
     @AfterAll
@@ -140,6 +161,9 @@ class TlsOriginationEndToEndTest {
         }
         if (strict != null) {
             strict.close().sync();
+        }
+        if (meshSecure != null) {
+            meshSecure.close().sync();
         }
         if (mesh != null) {
             mesh.close();
@@ -252,6 +276,18 @@ class TlsOriginationEndToEndTest {
         assertThat(get("127.200.0.3", "/se")).isEqualTo("200 tls sni=secure.example.com client=- path=/se");
         assertThat(admin("/config_dump")).contains("serviceEntryTrafficPolicies").contains("serviceentry apps/secure-ext:80")
                 .contains("SIMPLE sni=secure.example.com");
+    }
+
+    @Test
+    void aRuleOnAServiceInTheMeshIsTlsInsideTheHboneTunnel() throws Exception {
+        assertThat(rules(rule("meshsecure", "{mode: SIMPLE, caCertificates: " + file("server", "root-cert.pem")
+                + ", sni: secure.example.com, subjectAltNames: [secure.example.com]}"))).isEmpty();
+        int plaintext = plaintextSeen.get();
+        // the response comes from the TLS server: the rule's TLS ran inside the tunnel to the pod's ztunnel
+        assertThat(get("127.200.0.4", "/m")).isEqualTo("200 tls sni=secure.example.com client=- path=/m");
+        assertThat(mesh.ztunnels().seen()).anySatisfy(c -> assertThat(c.authority()).isEqualTo("127.200.1.4:8443"));
+        assertThat(plaintextSeen.get()).isEqualTo(plaintext);
+        rules("");
     }
 
     static String admin(String path) throws Exception {
