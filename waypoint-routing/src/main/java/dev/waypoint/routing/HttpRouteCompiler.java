@@ -412,17 +412,25 @@ public final class HttpRouteCompiler implements PartCompiler<RouteTable> {
         return false;
     }
 
+    /** The multi-cluster services API group ({@code ServiceImport}). */
+    private static final String MCS_GROUP = "multicluster.x-k8s.io";
+
     /** A {@link RouteSelection.ServiceBackend}, or a String saying why the reference is unusable. */
     private static Object resolve(BackendRefSpec ref, HttpRouteSpec route, ServiceSpec parent,
                                   Map<NamespacedName, ServiceSpec> services, List<ReferenceGrantSpec> grants) {
-        if (!ref.isService()) {
+        // a multi-cluster ServiceImport is its same-named Service: Istio does so while ENABLE_MCS_HOST is
+        // off, its default ("we can just treat it as Service, which is already cross-cluster in this mode")
+        boolean serviceImport = MCS_GROUP.equals(ref.group()) && "ServiceImport".equals(ref.kind());
+        if (!ref.isService() && !serviceImport) {
             return "backendRef kind " + (ref.group().isEmpty() ? "" : ref.group() + "/") + ref.kind()
-                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname)";
+                    + " is not supported (expected: Service, networking.istio.io/ServiceEntry, networking.istio.io/Hostname"
+                    + " or multicluster.x-k8s.io/ServiceImport)";
         }
         NamespacedName name = new NamespacedName(ref.namespace(), ref.name());
         if (!ref.namespace().equals(route.name().namespace()) && !name.equals(parent.name())
                 && grants.stream().noneMatch(g -> g.name().namespace().equals(ref.namespace())
-                        && g.allows(GATEWAY_GROUP, route.kind(), route.name().namespace(), "", "Service", ref.name()))) {
+                        && g.allows(GATEWAY_GROUP, route.kind(), route.name().namespace(), serviceImport ? MCS_GROUP : "",
+                        serviceImport ? "ServiceImport" : "Service", ref.name()))) {
             return "backendRef " + name + " is in another namespace and no ReferenceGrant allows it";
         }
         ServiceSpec svc = services.get(name);

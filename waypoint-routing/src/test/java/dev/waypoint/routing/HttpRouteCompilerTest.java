@@ -485,7 +485,9 @@ class HttpRouteCompilerTest {
             "networking.istio.io | ServiceEntry | apps   | nothere            | 80   | false | backendRef ServiceEntry apps/nothere does not exist (the mirror is dropped)",
             "networking.istio.io | Hostname     | apps   | nowhere.example.com | 80  | false | backendRef Hostname nowhere.example.com is no host of any ServiceEntry exported to namespace apps (the mirror is dropped)",
             "''                  | Service      | apps   | reviews-v2         | 80   | false | Service apps/reviews-v2:80",
-            "networking.istio.io | WorkloadEntry | apps  | x                  | 80   | false | backendRef kind networking.istio.io/WorkloadEntry is not supported (expected: Service, networking.istio.io/ServiceEntry or networking.istio.io/Hostname) (the mirror is dropped)",
+            // Istio with ENABLE_MCS_HOST off (its default): a ServiceImport is its same-named Service
+            "multicluster.x-k8s.io | ServiceImport | apps | reviews-v2         | 80   | false | Service apps/reviews-v2:80",
+            "networking.istio.io | WorkloadEntry | apps  | x                  | 80   | false | backendRef kind networking.istio.io/WorkloadEntry is not supported (expected: Service, networking.istio.io/ServiceEntry, networking.istio.io/Hostname or multicluster.x-k8s.io/ServiceImport) (the mirror is dropped)",
     })
     void aMirrorResolvesAsABackendRefToTheSameObject(String group, String kind, String ns, String name, int port, boolean grant,
                                                       String expected) {
