@@ -565,8 +565,12 @@ public final class Main implements Runnable {
                     + "file:line: Kind namespace/name: field: message (warnings and notes with a warning: or note: "
                     + "prefix). Exit 0 when there is no error (warnings and notes only), 1 otherwise.")
     static final class Validate implements Callable<Integer> {
-        @Parameters(paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
+        @Parameters(paramLabel = "DIR", arity = "0..1", description = "Directory of Kubernetes YAML manifests "
+                + "(or --config-dir DIR, as run and explain take it).")
         Path dir;
+
+        @Option(names = "--config-dir", paramLabel = "DIR", description = "The same as DIR.")
+        Path configDir;
 
         @Option(names = "--gateway", defaultValue = "istio-system/waypoint", paramLabel = "NAMESPACE/NAME",
                 description = "The waypoint Gateway the manifests are checked for (default: ${DEFAULT-VALUE}).")
@@ -591,6 +595,14 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() {
+            if ((dir == null) == (configDir == null)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), dir == null
+                        ? "DIR: missing (expected: a directory of manifests, as DIR or --config-dir DIR)"
+                        : "DIR and --config-dir " + configDir + ": both given (expected: one of them)");
+            }
+            if (dir == null) {
+                dir = configDir;
+            }
             NamespacedName waypoint = ofThisCommand(spec, () -> gateway(gateway));
             // a usage error (2), not "the config has errors" (1)
             ofThisCommand(spec, () -> directory("DIR", dir));

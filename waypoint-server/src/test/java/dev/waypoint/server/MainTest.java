@@ -489,4 +489,20 @@ class MainTest {
         assertThat(explain.err()).startsWith("--config-dir: " + tmp.resolve("nope") + " (expected: a directory; it does not exist)");
         assertShortUsageError(explain, "waypoint explain");
     }
+
+    @Test
+    void validateTakesTheDirectoryAsDirOrAsConfigDir() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("manifests-either-way"));
+        Files.writeString(dir.resolve("m.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+        Run positional = run("validate", dir.toString());
+        Run flag = run("validate", "--config-dir", dir.toString());
+        assertThat(flag.exit()).isEqualTo(positional.exit()).isZero();
+        assertThat(flag.out()).isEqualTo(positional.out());
+        Run neither = run("validate");
+        assertThat(neither.err()).startsWith("DIR: missing (expected: a directory of manifests, as DIR or --config-dir DIR)");
+        assertShortUsageError(neither, "waypoint validate");
+        Run both = run("validate", dir.toString(), "--config-dir", dir.toString());
+        assertThat(both.err()).startsWith("DIR and --config-dir " + dir + ": both given");
+        assertShortUsageError(both, "waypoint validate");
+    }
 }
