@@ -505,4 +505,29 @@ class MainTest {
         assertThat(both.err()).startsWith("DIR and --config-dir " + dir + ": both given");
         assertShortUsageError(both, "waypoint validate");
     }
+
+    @Test
+    void validateFetchesNoWasmModuleFromTheNetwork() throws Exception {
+        // Istio's extend-waypoint-wasm page: an oci:// module; an offline CI lint of it must pass
+        Path dir = Files.createDirectories(tmp.resolve("wasm-offline"));
+        Files.writeString(dir.resolve("m.yaml"), """
+                apiVersion: extensions.istio.io/v1alpha1
+                kind: WasmPlugin
+                metadata: {name: basic-auth-at-waypoint, namespace: default}
+                spec:
+                  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+                  url: oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0
+                  phase: AUTHN
+                """);
+        Run r = run("validate", dir.toString(), "--gateway", "default/waypoint");
+        assertThat(r.exit()).as(r.out()).isZero();
+        assertThat(r.out()).contains("note: WasmPlugin default/basic-auth-at-waypoint: spec.url: module "
+                + "oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0 not fetched: validate and explain use no network");
+        // a file:// module is still read and checked
+        Files.writeString(dir.resolve("m.yaml"), Files.readString(dir.resolve("m.yaml"))
+                .replace("oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0", dir.resolve("none.wasm").toUri().toString()));
+        Run file = run("validate", dir.toString(), "--gateway", "default/waypoint");
+        assertThat(file.exit()).isEqualTo(1);
+        assertThat(file.out()).contains("cannot be loaded");
+    }
 }

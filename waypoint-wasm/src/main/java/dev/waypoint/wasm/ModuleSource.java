@@ -77,6 +77,15 @@ final class ModuleSource {
         return bytes;
     }
 
+    /**
+     * Whether {@link #fetch} would go to the network for {@code url}: an {@code http(s)://} or
+     * {@code oci://} module that is not in the cache under its {@code sha256}.
+     */
+    boolean remote(String url, String sha256) throws IOException {
+        String scheme = URI.create(url).getScheme();
+        return scheme != null && !scheme.equalsIgnoreCase("file") && cached(sha256) == null;
+    }
+
     /** The cached module of {@code sha256} (null: not given, or not cached). */
     private byte[] cached(String sha256) throws IOException {
         if (sha256 == null) {

@@ -51,6 +51,8 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
     private final Map<String, LoadedModule> modules = new HashMap<>();
     private final HttpCallout callout;
     private Map<WasmPluginSpec, Plugin> current = Map.of();
+    /** validate and explain: no module is fetched from the network (see {@link #forValidation}). */
+    private boolean offline;
 
     /**
      * @param registry where plugin metrics and failure counts go (the server's /stats/prometheus registry)
@@ -71,10 +73,18 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
         this.metrics = new PluginMetrics(registry);
     }
 
-    /** For {@code validate} and {@code explain}: modules are fetched and compiled, metrics go nowhere. */
+    /**
+     * For {@code validate} and {@code explain}, which go to no network: {@code file://} modules (and
+     * {@code http(s)://} / {@code oci://} ones already cached under their {@code sha256}) are read and
+     * compiled, so a broken module is an error there too; a remote one is not fetched, with a note,
+     * and its plugin left out (explain runs the request without it). Metrics go nowhere.
+     */
     public static WasmPluginCompiler forValidation(String rootNamespace) {
         Path cache = Path.of(System.getProperty("java.io.tmpdir"), "waypoint-wasm-cache");
-        return new WasmPluginCompiler(WasmSettings.defaults(cache, "", Map.of()), rootNamespace, new SimpleMeterRegistry());
+        WasmPluginCompiler c = new WasmPluginCompiler(WasmSettings.defaults(cache, "", Map.of()), rootNamespace,
+                new SimpleMeterRegistry());
+        c.offline = true;
+        return c;
     }
 
     @Override
@@ -91,6 +101,9 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
                 continue; // warned by the translator: attaches to nothing here
             }
             Plugin p = current.get(spec);
+            if (offline && notFetchedOffline(spec, diagnostics)) {
+                continue;
+            }
             if (p == null || p.module() == null) {
                 p = load(spec, diagnostics);
             } else if (p.loadError() != null) {
@@ -106,6 +119,22 @@ public final class WasmPluginCompiler implements PartCompiler<WasmPlugins> {
         }
         current = next;
         return new WasmPlugins(plugins, resources.waypoint(), rootNamespace);
+    }
+
+    /** Offline (validate, explain): a module that only the network has is noted and its plugin left out. */
+    private boolean notFetchedOffline(WasmPluginSpec spec, Diagnostics diagnostics) {
+        try {
+            if (!source.remote(spec.url(), spec.sha256())) {
+                return false;
+            }
+        } catch (IOException | RuntimeException e) {
+            return false; // load() reports it
+        }
+        String field = spec.kind().equals("TrafficExtension") ? "spec.wasm.url" : "spec.url";
+        diagnostics.note(spec.source(), spec.kind(), spec.name(), field, "module " + spec.url()
+                + " not fetched: validate and explain use no network (run fetches it; a file:// module, or one cached "
+                + "under its sha256, is checked here); explain runs requests without this plugin");
+        return true;
     }
 
     private Plugin load(WasmPluginSpec spec, Diagnostics diagnostics) {
