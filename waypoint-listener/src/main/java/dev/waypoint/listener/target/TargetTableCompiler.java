@@ -60,6 +60,13 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
             diagnostics.warning(self.source(), "Gateway", selfName, "spec.gatewayClassName",
                     "gatewayClassName: " + self.className() + " (expected: " + Bindings.WAYPOINT_CLASS + ")");
         }
+        if (self.listeners().stream().noneMatch(l -> l.port() == 15008 && "HBONE".equals(l.protocol()))) {
+            // Istio's status for such a waypoint: Programmed False, UnsupportedProtocol, "Expected a
+            // single listener on port 15008 with protocol HBONE" (this process still serves --listen)
+            diagnostics.warning(self.source(), "Gateway", selfName, "spec.listeners", "listeners: "
+                    + self.listeners().stream().map(l -> l.port() + "/" + l.protocol()).toList()
+                    + " (expected: a single listener on port 15008 with protocol HBONE, as Istio requires of a waypoint)");
+        }
         String waypointFor = Bindings.waypointFor(self);
         Map<String, NamespaceSpec> namespaces = new HashMap<>();
         for (NamespaceSpec ns : resources.namespaces()) {

@@ -210,4 +210,20 @@ class TargetTableCompilerTest {
         assertThat(TargetResolver.resolve(VIP + ":80", table)).isInstanceOf(Rejection.class);
         assertThat(d.problems()).singleElement().satisfies(p -> assertThat(p.toString()).contains("not among the manifests"));
     }
+
+    @Test
+    void aWaypointGatewayWithoutTheHboneListenerIsReported() {
+        // Istio's pilot testdata waypoint.yaml "invalid": one HTTP listener on 1234
+        Case c = cases().findFirst().orElseThrow();
+        ResourceSet rs = resources(c);
+        GatewaySpec bad = new GatewaySpec(SELF, "istio-waypoint", Map.of(), List.of(new GatewaySpec.Listener("mesh", 1234, "HTTP")),
+                "All", Map.of(), SourceRef.NONE);
+        Diagnostics d = new Diagnostics();
+        new TargetTableCompiler().compile(rs.toBuilder().gateways(List.of(bad)).build(), d);
+        assertThat(d.problems()).anySatisfy(p -> assertThat(p.toString()).contains("spec.listeners: listeners: [1234/HTTP] "
+                + "(expected: a single listener on port 15008 with protocol HBONE, as Istio requires of a waypoint)"));
+        Diagnostics good = new Diagnostics();
+        new TargetTableCompiler().compile(rs, good);
+        assertThat(good.problems()).noneSatisfy(p -> assertThat(p.toString()).contains("spec.listeners"));
+    }
 }
