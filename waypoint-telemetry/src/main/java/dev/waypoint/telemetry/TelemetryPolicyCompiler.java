@@ -318,7 +318,7 @@ public final class TelemetryPolicyCompiler implements PartCompiler<TelemetryPoli
                 logDebug.append(" where ").append(filters.get(name).source());
             }
         }
-        String debug = "metrics off " + new java.util.TreeSet<>(disabled) + ", sampling "
+        String debug = (disabled.isEmpty() ? "metrics all on" : "metrics off " + new java.util.TreeSet<>(disabled)) + ", sampling "
                 + (sampling == null ? "mesh default" : sampling + "%") + (disableSpans ? ", spans not reported" : "")
                 + (customTags == null ? "" : ", custom tags " + new java.util.TreeSet<>(customTags.keySet()))
                 + (!logging ? "" : logDisabled ? ", access log off" : ", access log " + logDebug);

@@ -212,6 +212,8 @@ class TelemetryPolicyCompilerTest {
         }
         assertThat(e).isNotNull();
         assertThat(e.disabledMetrics()).as("metrics off").containsExactlyInAnyOrderElementsOf(x.off());
+        // the config dump's words: "metrics all on" rather than an empty "metrics off []"
+        assertThat(e.debug()).startsWith(x.off().isEmpty() ? "metrics all on," : "metrics off [");
         assertThat(e.samplingPercent()).as("sampling").isEqualTo(x.sampling());
         assertThat(e.disableSpanReporting()).as("disableSpanReporting").isEqualTo(x.noSpans());
         // "mesh": the mesh config decides; "off"; else each enabled provider with its own filter
