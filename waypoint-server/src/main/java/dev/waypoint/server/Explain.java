@@ -122,6 +122,7 @@ final class Explain {
                 new RequestOutcome(System.nanoTime()), attrs::rewrite);
         List<Stage> stages = new ArrayList<>();
         String outcome = null;
+        Map<String, List<String>> before = snapshotOf(headers);
         for (HttpFilter f : filters) {
             FilterResult r = f.onRequest(rc);
             for (int tries = 0; r instanceof FilterResult.Retry retry && tries < 3; tries++) {
@@ -170,7 +171,10 @@ final class Explain {
                 endpoints = endpoints(snapshot, route.backend());
                 outcome = endpoints.isEmpty() ? "503 no_healthy_upstream (" + backend + " has no ready endpoint)"
                         : "forwarded to " + backend + " on route " + route.routeName()
-                                + (attrs.path().equals(new Attributes(req, tunnel, headers).path()) ? "" : " as " + attrs.path());
+                                + (attrs.path().equals(new Attributes(req, tunnel, headers).path()) ? "" : " as " + attrs.path())
+                                + headerChanges(before, snapshotOf(headers))
+                                + (route.mirrors().isEmpty() ? "" : ", mirrored to "
+                                        + String.join(", ", route.mirrors().stream().map(Explain::describe).toList()));
             }
         }
         return new Report(line, from, describe(target), true, null, "http", stages, decisions, outcome, backend, endpoints,
@@ -423,6 +427,37 @@ final class Explain {
 
     private static String pad(String s, int width) {
         return s.length() >= width ? s : s + " ".repeat(width - s.length());
+    }
+
+    /** The headers as they are now (name lower-cased → values), for a before/after comparison. */
+    private static Map<String, List<String>> snapshotOf(HeadersView headers) {
+        Map<String, List<String>> m = new java.util.TreeMap<>();
+        headers.forEach((k, v) -> m.computeIfAbsent(k.toLowerCase(Locale.ROOT), x -> new ArrayList<>()).add(v));
+        return m;
+    }
+
+    /**
+     * {@code " with request headers +x-route: a, -x-debug"}: what the stages (an HTTPRoute's
+     * RequestHeaderModifier, the authn stage's outputClaimToHeaders, ...) changed in the headers
+     * that go upstream; empty when nothing changed.
+     */
+    static String headerChanges(Map<String, List<String>> before, Map<String, List<String>> after) {
+        List<String> changes = new ArrayList<>();
+        for (Map.Entry<String, List<String>> e : after.entrySet()) {
+            if (e.getKey().equals("x-request-id")) {
+                continue; // the telemetry stage gives every request one (a new random id per run)
+            }
+            List<String> old = before.get(e.getKey());
+            if (!e.getValue().equals(old)) {
+                changes.add((old == null ? "+" : "~") + e.getKey() + ": " + String.join(", ", e.getValue()));
+            }
+        }
+        for (String name : before.keySet()) {
+            if (!after.containsKey(name)) {
+                changes.add("-" + name);
+            }
+        }
+        return changes.isEmpty() ? "" : " with request headers " + String.join(", ", changes);
     }
 
     /** Request headers from the command line; names lower-cased. */

@@ -248,10 +248,22 @@ class ExplainTest {
         };
         assertThat(run.apply("/v2/items")).contains("route           web.apps.v2 -> Service apps/web-v2:80 (no timeout, 2 retries)",
                 "route-response  add x-routed: yes",
-                "result  forwarded to Service apps/web-v2:80 on route web.apps.v2");
+                "result  forwarded to Service apps/web-v2:80 on route web.apps.v2 with request headers ",
+                // the RequestHeaderModifier's change to what goes upstream is shown
+                "+x-route: v2");
         assertThat(run.apply("/nothing")).contains("answered by route: 404 route_not_found");
         assertThat(run.apply("/old")).contains("answers 302", "{location=http://new.example/new}");
         assertThat(run.apply("/delay/1")).contains("timeout 500 ms");
+    }
+
+    @Test
+    void headerChangesReadAsAddedChangedAndRemoved() {
+        java.util.Map<String, java.util.List<String>> before = new java.util.TreeMap<>(java.util.Map.of(
+                "x-debug", java.util.List.of("1"), "x-keep", java.util.List.of("k"), "x-set", java.util.List.of("old")));
+        java.util.Map<String, java.util.List<String>> after = new java.util.TreeMap<>(java.util.Map.of(
+                "x-keep", java.util.List.of("k"), "x-set", java.util.List.of("new"), "x-route", java.util.List.of("a", "b")));
+        assertThat(Explain.headerChanges(before, after)).isEqualTo(" with request headers +x-route: a, b, ~x-set: new, -x-debug");
+        assertThat(Explain.headerChanges(after, after)).isEmpty();
     }
 
     /**
