@@ -28,6 +28,10 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
   inner-many-streams  the same, --count inner streams opened at once and never ended
   no-read             the largest windows, up to 100 tunnels each asking --request, then never
                       read again for --seconds
+  refused-upload      a tunnel whose inner HTTP/1.1 request the server refuses (a header line without a
+                      colon: 400, the tunnel ended), then the client's upload still in flight on it: --count
+                      DATA frames of 16 KiB; then a new tunnel on the same connection (RFC 9113 §5.1: frames
+                      on a stream the server reset are ignored, they must not end the connection)
   window-zero         SETTINGS_INITIAL_WINDOW_SIZE=0, --count tunnels (at most 100) each asking --request, never a
                       WINDOW_UPDATE: the response cannot move; holds the connection --seconds
 Exit status 0 when the attack ran (whatever the server did), 2 on usage errors, 1 when the TLS
@@ -387,6 +391,27 @@ def main():
         p.flush()
         while time.time() < deadline:
             time.sleep(0.2)
+    elif a == "refused-upload":
+        p.frame(hf.HeadersFrame(1, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.frame(hf.DataFrame(1, data=b"POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 99999999\r\nbad header line\r\n\r\n"))
+        p.flush()
+        p.pump(1)  # the 400 and the end of the tunnel
+        chunk = b"u" * 16384
+        for i in range(args.count):
+            if time.time() > deadline or p.closed:
+                break
+            p.frame(hf.DataFrame(1, data=chunk))
+            if i % 16 == 0:
+                p.flush(deadline=deadline)
+                p.pump(0)
+        p.flush(deadline=deadline)
+        p.pump(1)
+        p.frame(hf.HeadersFrame(3, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        end = min(deadline, time.time() + 3)
+        while time.time() < end and not p.closed and p.statuses.get("200", 0) < 2:
+            p.pump(0.1)
+        deadline = time.time()
     elif a == "window-zero":
         n = max(1, min(args.count, 100))
         for sid in range(1, 2 * n, 2):

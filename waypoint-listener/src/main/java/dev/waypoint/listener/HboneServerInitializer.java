@@ -95,11 +95,14 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                     // (a server must not send SETTINGS_ENABLE_PUSH: RFC 9113 §6.5.2)
                     .gracefulShutdownTimeoutMillis(settings.drainTimeout().toMillis())
                     .validateHeaders(true)
+                    // Netty's limit on the RST_STREAMs written counts the wrong ones: StreamErrorLimit instead
+                    .encoderEnforceMaxRstFramesPerWindow(0, 0)
                     .build();
             // idle first so it sees every frame; the connection idle check needs the codec
             p.addLast(HandlerNames.IDLE, new IdleTimeout(settings.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
             p.addLast(HandlerNames.H2, codec);
+            p.addLast(HandlerNames.STREAM_ERRORS, new dev.waypoint.transport.StreamErrorLimit());
             dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
             p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override

@@ -19,6 +19,8 @@ public final class HandlerNames {
      * flushes of all streams in one event-loop turn become one TLS wrap and one {@code sendto}.
      */
     public static final String FLUSH = "flush";
+    /** {@link StreamErrorLimit}, after the server's HTTP/2 codec. */
+    public static final String STREAM_ERRORS = "stream-errors";
     public static final String IDLE = "idle";
     public static final String IDLE_CLOSE = "idle-close";
     public static final String H2 = "h2";

@@ -193,6 +193,24 @@ class HostileH2ClientIT {
         assertThat(added.size()).as("log lines added by one hostile connection").isLessThan(20);
     }
 
+    /**
+     * Found by a hostile-client audit: a client whose tunnel the waypoint refuses (400) while its upload is
+     * in flight sends on the closed stream; each DATA frame drew an RST_STREAM(STREAM_CLOSED), which
+     * Netty's limit of 200 written per 30 s counted, so the whole connection (every tunnel of that
+     * identity) got GOAWAY ENHANCE_YOUR_CALM. Those frames are ignorable (RFC 9113 §5.1): the connection
+     * stays, and a new tunnel on it is answered. The stream errors the peer causes on live streams are what
+     * is counted (the test above).
+     */
+    @Test
+    void anUploadStillInFlightOnARefusedTunnelDoesNotEndTheConnection() throws Exception {
+        JsonNode r = attack("--count", "250", "--seconds", "10", "refused-upload");
+        assertThat(r.path("goaway").isNull()).as(r.toString()).isTrue();
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isFalse();
+        assertThat(r.path("statuses").path("200").asInt()).as("both CONNECTs answered: %s", r).isEqualTo(2);
+        assertThat(r.path("inner").asText()).as(r.toString()).startsWith("HTTP/1.1 400");
+        stillServes();
+    }
+
     @Test
     void emptyDataFramesEndTheConnection() throws Exception {
         JsonNode r = attack("--count", "1000", "--seconds", "10", "empty-data");
