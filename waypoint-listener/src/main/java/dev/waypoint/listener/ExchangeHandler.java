@@ -121,6 +121,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private InboundRequest current;
     private boolean processing;
     private boolean inputClosed;
+    /** HTTP/1.1 request heads read and not yet answered (in flight and queued); see {@link #MAX_PIPELINED}. */
+    private int pipelined;
+    /** More than {@link #MAX_PIPELINED} came at once: no more input is taken. */
+    private boolean overPipelined;
     /** Drain, or the target was unbound: end the tunnel after the request in flight. */
     private boolean ending;
     /** No more input is taken: the tunnel is ending or gone. */
@@ -164,7 +168,19 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (closed) {
+        if (closed || overPipelined) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (!h2 && msg instanceof HttpRequest && ++pipelined > MAX_PIPELINED) {
+            // more pipelined requests in one burst than are held at once: those before are answered in
+            // order, then the tunnel ends as if the client had ended its side, and the client sends the
+            // rest again on a new one (RFC 9112 §9.3.2); what the burst still decodes is dropped. (The
+            // queue stops further reads, so a burst is what one read delivers.)
+            log.debug("tunnel to {}: more than {} pipelined requests at once; answering those, then ending the tunnel",
+                    tunnel.target().authority(), MAX_PIPELINED);
+            overPipelined = true;
+            inputClosed = true;
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -306,6 +322,14 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
+    /**
+     * Pipelined requests held at once, decoded and not yet answered (the request in flight and the
+     * ones queued behind it): Netty's {@code HttpServerCodec} default {@code maxPipelineDepth}, which
+     * the codec of a tunnel does not enforce itself (past it, Netty closes after the next response,
+     * dropping the rest; see {@link #channelRead}).
+     */
+    static final int MAX_PIPELINED = 128;
+
     private void endTunnel() {
         if (closed) {
             return;
@@ -318,6 +342,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     /** After a request finished: the next one, or the end of the tunnel. */
     private void next(boolean keepAlive) {
         current = null;
+        if (!h2) {
+            pipelined--;
+        }
         if (h2) {
             return; // the inner stream ended with the response
         }

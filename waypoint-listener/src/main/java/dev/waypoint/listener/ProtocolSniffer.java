@@ -200,7 +200,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                 p.addLast(HandlerNames.H1, new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(deps.settings().maxInitialLineLength())
                         .setMaxHeaderSize(deps.settings().maxHeaderSize())
-                        .setMaxChunkSize(64 << 10)));
+                        .setMaxChunkSize(64 << 10),
+                        // ExchangeHandler bounds the pipelined requests it holds (MAX_PIPELINED) and answers
+                        // them all; Netty's own bound would close the tunnel after the next response
+                        Integer.MAX_VALUE));
                 // every request of the tunnel, one at a time; malformed ones are answered in turn there
                 p.addLast(HandlerNames.EXCHANGE, new ExchangeHandler(tunnel, deps.snapshots(), deps.chain(), false));
                 p.remove(this);
