@@ -458,6 +458,12 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 reply(malformed(decoded.cause()), Map.of());
                 return;
             }
+            Rejection badHead = h2 ? null : http1Head(head);
+            if (badHead != null) {
+                closeAfter = true;
+                reply(badHead, Map.of());
+                return;
+            }
             if (resolved instanceof Rejection r) {
                 closeAfter = true;
                 reply(new Rejection(Rejection.Reason.TARGET_UNBOUND, r.message()), Map.of());
@@ -1046,6 +1052,31 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private static boolean mayHaveBody(HttpResponseStatus status) {
         int c = status.code();
         return c >= 200 && c != 204 && c != 304;
+    }
+
+    /**
+     * The rules of an HTTP/1 request head the decoder does not check (RFC 9112 §3.2, RFC 9110
+     * §15.6.6), or null when it keeps them: a major version other than 1 is 505; an HTTP/1.1
+     * request without {@code Host} (whose target is not in absolute form, which carries the host),
+     * or any request with more than one {@code Host} field line, is 400: forwarding either would
+     * leave the backend, the routes and the {@code hosts} policies to guess which host is meant.
+     */
+    static Rejection http1Head(HttpRequest head) {
+        HttpVersion v = head.protocolVersion();
+        if (v.majorVersion() != 1 || v.minorVersion() > 1) {
+            return new Rejection(Rejection.Reason.VERSION_NOT_SUPPORTED, "version: " + v.text()
+                    + " (expected: HTTP/1.1 or HTTP/1.0)");
+        }
+        java.util.List<String> hosts = head.headers().getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1) {
+            return new Rejection(Rejection.Reason.BAD_REQUEST, "host: " + hosts.size()
+                    + " Host header fields (expected: exactly one, RFC 9112 §3.2)");
+        }
+        if (hosts.isEmpty() && v.minorVersion() == 1 && !head.uri().contains("://")) {
+            return new Rejection(Rejection.Reason.BAD_REQUEST, "host: missing (expected: a Host header field in an "
+                    + "HTTP/1.1 request, RFC 9112 §3.2)");
+        }
+        return null;
     }
 
     /** 414 for an over-long request line, 431 for an over-large header block, 400 for the rest. */

@@ -328,7 +328,7 @@ class ExchangeHandlerTest {
     void aPausedFilterHoldsTheBodyAndResumesOnTheLoop() {
         channel(false);
         HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/pause");
-        head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 4);
+        head.headers().set(HttpHeaderNames.HOST, "web").set(HttpHeaderNames.CONTENT_LENGTH, 4);
         ch.writeInbound(head, new DefaultHttpContent(Unpooled.copiedBuffer("ab", StandardCharsets.UTF_8)),
                 new DefaultLastHttpContent(Unpooled.copiedBuffer("cd", StandardCharsets.UTF_8)));
         assertThat(calls).isEmpty();
@@ -428,6 +428,7 @@ class ExchangeHandlerTest {
     void h2ALocalReplyBeforeTheBodyEndedAsksTheClientToStopWithNoError() {
         channel(true);
         HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/deny");
+        head.headers().set(HttpHeaderNames.HOST, "web");
         ch.writeInbound(head, new DefaultHttpContent(Unpooled.copiedBuffer("x", StandardCharsets.UTF_8)));
         assertThat(written()).containsExactly("503 no_healthy_upstream: denied /deny", "RST_STREAM NO_ERROR");
         assertThat(completed).singleElement().extracting(r -> r.outcome().end()).isEqualTo(RequestOutcome.End.LOCAL_REPLY);
@@ -525,7 +526,7 @@ class ExchangeHandlerTest {
             }
         });
         HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/a");
-        head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 4);
+        head.headers().set(HttpHeaderNames.HOST, "web").set(HttpHeaderNames.CONTENT_LENGTH, 4);
         ch.writeInbound(head);
         FakeCall call = calls.get(0);
         call.writable = false; // the upstream connection is not there yet: the body waits in the socket
@@ -535,5 +536,27 @@ class ExchangeHandlerTest {
         assertThat(reads[0]).as("reading resumes to drop the rest of the body").isPositive();
         ch.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("abcd", StandardCharsets.UTF_8)));
         assertThat(completed).singleElement().extracting(r -> r.outcome().end()).isEqualTo(RequestOutcome.End.LOCAL_REPLY);
+    }
+
+    /** RFC 9112 §3.2 and RFC 9110 §15.6.6 on the request head: what the decoder lets through. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} {1} Host {2} -> {3}")
+    @org.junit.jupiter.params.provider.CsvSource(nullValues = "-", delimiter = '|', value = {
+            "HTTP/1.1 | /a                | web      | -",
+            "HTTP/1.0 | /a                | -        | -",
+            "HTTP/1.1 | http://web:80/a   | -        | -",
+            "HTTP/1.1 | /a                | -        | 400 host: missing (expected: a Host header field in an HTTP/1.1 request, RFC 9112 §3.2)",
+            "HTTP/1.1 | /a                | web,evil | 400 host: 2 Host header fields (expected: exactly one, RFC 9112 §3.2)",
+            "HTTP/1.0 | /a                | web,evil | 400 host: 2 Host header fields (expected: exactly one, RFC 9112 §3.2)",
+            "HTTP/9.9 | /a                | web      | 505 version: HTTP/9.9 (expected: HTTP/1.1 or HTTP/1.0)",
+            "HTTP/1.2 | /a                | web      | 505 version: HTTP/1.2 (expected: HTTP/1.1 or HTTP/1.0)"})
+    void http1HeadRules(String version, String uri, String hosts, String expected) {
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.valueOf(version), HttpMethod.GET, uri);
+        if (hosts != null) {
+            for (String h : hosts.split(",")) {
+                head.headers().add(HttpHeaderNames.HOST, h);
+            }
+        }
+        dev.waypoint.model.request.Rejection r = ExchangeHandler.http1Head(head);
+        assertThat(r == null ? null : r.status() + " " + r.message()).isEqualTo(expected);
     }
 }

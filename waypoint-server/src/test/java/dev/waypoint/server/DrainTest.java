@@ -45,13 +45,16 @@ class DrainTest {
             // an idle keep-alive tunnel, and one with a request half sent
             Channel idle = client.connect("127.21.0.1:80", Map.of()).get(5, TimeUnit.SECONDS).tunnel();
             BlockingQueue<FullHttpResponse> idleQ = Tunnels.http1(idle);
-            idle.writeAndFlush(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/warm"));
+            io.netty.handler.codec.http.FullHttpRequest warm = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/warm");
+            warm.headers().set(io.netty.handler.codec.http.HttpHeaderNames.HOST, "web.apps");
+            idle.writeAndFlush(warm);
             Tunnels.take(idleQ).release();
 
             Channel busy = client.connect("127.21.0.1:80", Map.of()).get(5, TimeUnit.SECONDS).tunnel();
             BlockingQueue<FullHttpResponse> busyQ = Tunnels.http1(busy);
             HttpRequest post = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/upload");
             HttpUtil.setTransferEncodingChunked(post, true);
+            post.headers().set(io.netty.handler.codec.http.HttpHeaderNames.HOST, "web.apps");
             busy.write(post);
             busy.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer("first half;", StandardCharsets.UTF_8)));
             Thread.sleep(200); // the request is in flight at the waypoint

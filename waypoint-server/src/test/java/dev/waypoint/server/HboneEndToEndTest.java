@@ -163,6 +163,7 @@ class HboneEndToEndTest {
         FullHttpRequest post = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/echo",
                 Unpooled.copiedBuffer("x".repeat(100_000), StandardCharsets.UTF_8));
         HttpUtil.setContentLength(post, post.content().readableBytes());
+        post.headers().set(HttpHeaderNames.HOST, "web.apps");
         t.writeAndFlush(post);
         FullHttpResponse r1 = Tunnels.take(q);
         assertThat(body(r1)).hasSize(100_000);
@@ -170,6 +171,7 @@ class HboneEndToEndTest {
         // chunked body
         HttpRequest chunked = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.PUT, "/echo");
         HttpUtil.setTransferEncodingChunked(chunked, true);
+        chunked.headers().set(HttpHeaderNames.HOST, "web.apps");
         t.write(chunked);
         t.write(new DefaultHttpContent(Unpooled.copiedBuffer("part1-", StandardCharsets.UTF_8)));
         t.writeAndFlush(new DefaultLastHttpContent(Unpooled.copiedBuffer("part2", StandardCharsets.UTF_8)));
@@ -357,7 +359,8 @@ class HboneEndToEndTest {
         Channel t = tunnel("127.20.0.5:80");
         BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
         FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/pkg.Svc/Call");
-        req.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set(HttpHeaderNames.CONTENT_LENGTH, 0);
+        req.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set(HttpHeaderNames.CONTENT_LENGTH, 0)
+                .set(HttpHeaderNames.HOST, "grpc.apps");
         t.writeAndFlush(req);
         FullHttpResponse r = Tunnels.take(q);
         assertThat(r.status().code()).isEqualTo(200);

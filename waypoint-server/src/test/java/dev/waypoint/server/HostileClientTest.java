@@ -69,7 +69,9 @@ class HostileClientTest {
                 mesh.workload("apps", "client"))) {
             Channel t = c.connect("127.22.0.1:80", Map.of()).get(10, TimeUnit.SECONDS).tunnel();
             BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
-            t.writeAndFlush(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ok"));
+            io.netty.handler.codec.http.FullHttpRequest ok = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ok");
+            ok.headers().set(io.netty.handler.codec.http.HttpHeaderNames.HOST, "web.apps");
+            t.writeAndFlush(ok);
             FullHttpResponse r = Tunnels.take(q);
             assertThat(r.status().code()).isEqualTo(200);
             r.release();

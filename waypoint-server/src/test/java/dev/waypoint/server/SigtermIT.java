@@ -91,6 +91,7 @@ class SigtermIT {
                     BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
                     HttpRequest post = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/upload");
                     HttpUtil.setTransferEncodingChunked(post, true);
+                    post.headers().set(io.netty.handler.codec.http.HttpHeaderNames.HOST, "web.apps");
                     t.write(post);
                     t.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer("before SIGTERM;", StandardCharsets.UTF_8)));
                     Thread.sleep(300);

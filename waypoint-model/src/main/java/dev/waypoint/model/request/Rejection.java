@@ -88,6 +88,8 @@ public record Rejection(Reason reason, String message, int status, String custom
         HEADERS_TOO_LARGE(431, "DPE", "request_headers_too_large"),
         /** The request line exceeded the configured limit. */
         URI_TOO_LONG(414, "DPE", "request_uri_too_long"),
+        /** An HTTP version other than 1.0 and 1.1 on an HTTP/1 request line (RFC 9110 §15.6.6). */
+        VERSION_NOT_SUPPORTED(505, "DPE", "http_version_not_supported"),
         /** A request on a live tunnel whose target this waypoint no longer serves (config changed). */
         TARGET_UNBOUND(503, "NR", "target_no_longer_bound"),
         /** The route's request timeout passed before the response completed. */
