@@ -276,7 +276,7 @@ final class TrafficPolicyCompiler {
             if (t.broken() != null) {
                 String f = t.broken().substring(0, t.broken().indexOf(':'));
                 diagnostics.error(dr.source(), "DestinationRule", dr.name(), f.equals("tls") ? field : field + "." + f,
-                        t.broken() + "; connections to the rule's endpoints outside the mesh fail (502 UF) until it is fixed");
+                        t.broken() + "; connections to the rule's endpoints outside the mesh fail (503 UF) until it is fixed");
             }
         }
         return t;

@@ -38,7 +38,7 @@ import javax.net.ssl.SSLSession;
  *
  * <p>Equal when the spec and the bytes of its files are: a new generation with the same rule
  * keeps using pooled connections. A rule whose files cannot be read or used is {@link #broken}:
- * connections fail closed (502 UF), never in plaintext.
+ * connections fail closed (503 UF), never in plaintext.
  */
 final class UpstreamTls {
     private final TlsSpec spec;

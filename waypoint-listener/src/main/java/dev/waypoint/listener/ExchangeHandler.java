@@ -1067,12 +1067,16 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             return new Rejection(Rejection.Reason.VERSION_NOT_SUPPORTED, "version: " + v.text()
                     + " (expected: HTTP/1.1 or HTTP/1.0)");
         }
-        java.util.List<String> hosts = head.headers().getAll(HttpHeaderNames.HOST);
-        if (hosts.size() > 1) {
-            return new Rejection(Rejection.Reason.BAD_REQUEST, "host: " + hosts.size()
-                    + " Host header fields (expected: exactly one, RFC 9112 §3.2)");
+        java.util.Iterator<String> hosts = head.headers().valueStringIterator(HttpHeaderNames.HOST);
+        boolean any = hosts.hasNext();
+        if (any) {
+            hosts.next();
+            if (hosts.hasNext()) {
+                return new Rejection(Rejection.Reason.BAD_REQUEST, "host: " + head.headers().getAll(HttpHeaderNames.HOST).size()
+                        + " Host header fields (expected: exactly one, RFC 9112 §3.2)");
+            }
         }
-        if (hosts.isEmpty() && v.minorVersion() == 1 && !head.uri().contains("://")) {
+        if (!any && v.minorVersion() == 1 && !head.uri().contains("://")) {
             return new Rejection(Rejection.Reason.BAD_REQUEST, "host: missing (expected: a Host header field in an "
                     + "HTTP/1.1 request, RFC 9112 §3.2)");
         }

@@ -209,7 +209,7 @@ class ConnectHandlerTest {
         current.set(tcpSnapshot());
         s.writeInbound(new DefaultHttp2HeadersFrame(connect(VIP + ":80"), false));
         Http2HeadersFrame head = s.readOutbound();
-        assertThat(head.headers().status()).hasToString("504");
+        assertThat(head.headers().status()).hasToString("503"); // a connect timeout: 503 UF, as Envoy and ztunnel answer
         Http2DataFrame body = s.readOutbound();
         assertThat(body.content().toString(StandardCharsets.UTF_8)).isEqualTo("upstream_connect_timeout: 10.0.0.1:8080: timed out\n");
         body.release();

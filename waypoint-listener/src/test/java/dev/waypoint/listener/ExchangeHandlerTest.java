@@ -532,7 +532,7 @@ class ExchangeHandlerTest {
         call.writable = false; // the upstream connection is not there yet: the body waits in the socket
         reads[0] = 0;
         call.sink.failed(new Rejection(Rejection.Reason.UPSTREAM_REFUSED, "refused"));
-        assertThat(written()).containsExactly("502 upstream_connect_failure: refused");
+        assertThat(written()).containsExactly("503 upstream_connect_failure: refused");
         assertThat(reads[0]).as("reading resumes to drop the rest of the body").isPositive();
         ch.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("abcd", StandardCharsets.UTF_8)));
         assertThat(completed).singleElement().extracting(r -> r.outcome().end()).isEqualTo(RequestOutcome.End.LOCAL_REPLY);

@@ -34,7 +34,7 @@ class LocalRepliesTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"NO_HEALTHY_UPSTREAM, 14", "UPSTREAM_REFUSED, 14", "UPSTREAM_RESET, 14", "CONNECT_TIMEOUT, 4",
+    @CsvSource({"NO_HEALTHY_UPSTREAM, 14", "UPSTREAM_REFUSED, 14", "UPSTREAM_RESET, 14", "CONNECT_TIMEOUT, 14",
             "REQUEST_TIMEOUT, 4", "BAD_REQUEST, 13", "HEADERS_TOO_LARGE, 13", "TARGET_UNBOUND, 14", "INTERNAL, 13"})
     void grpcRepliesAreTrailersOnlyWithTheMappedStatus(Rejection.Reason reason, int grpcStatus) {
         FullHttpResponse res = LocalReplies.http(new Rejection(reason, "no 100% sure"), Map.of(), true, ByteBufAllocator.DEFAULT);

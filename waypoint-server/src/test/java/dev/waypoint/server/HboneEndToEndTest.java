@@ -453,12 +453,12 @@ class HboneEndToEndTest {
     }
 
     @Test
-    void aDestinationThatRefusesTheConnectGives502WithTheReason() throws Exception {
+    void aDestinationThatRefusesTheConnectGives503WithTheReason() throws Exception {
         mesh.ztunnels().refuseWith(401);
         try {
             // a TCP port: the upstream is connected before the answer, so the refusal is the answer
             HboneTestClient.Answer a = refused("127.20.0.3:7000");
-            assertThat(a.status()).isEqualTo(502);
+            assertThat(a.status()).isEqualTo(503); // as ztunnel answers a failed upstream connect
             assertThat(a.body()).startsWith("upstream_connect_failure:").contains("answered CONNECT 127.20.1.4:7000 with 401");
         } finally {
             mesh.ztunnels().refuseWith(0);

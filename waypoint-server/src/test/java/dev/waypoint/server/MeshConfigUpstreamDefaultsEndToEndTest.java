@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The MeshConfig upstream defaults through the whole waypoint ({@code e2e/mesh-defaults-mesh.yaml},
  * mesh config in the {@code istio} ConfigMap): a destination ztunnel that never answers a new HBONE
  * connection is given up on after the mesh's {@code connectTimeout} (300 ms; the waypoint's own is
- * 10 s, longer than the client waits), for an HTTP request (504 UF {@code upstream_connect_timeout})
+ * 10 s, longer than the client waits), for an HTTP request (503 UF {@code upstream_connect_timeout}, as Envoy answers a connect timeout)
  * and for a TCP tunnel (the CONNECT refused the same way); the body names the timeout, so nothing
  * is measured with a clock. {@code /config_dump} shows the values in force; a bad value is
  * reported with its field and the last good mesh config keeps serving. Loopback range 127.38.x.x.
@@ -117,7 +117,7 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
     @Order(1)
     void anHttpRequestToANeverAnsweringZtunnelEndsAfterTheMeshConnectTimeout() throws Exception {
         String[] r = get("127.38.0.1");
-        assertThat(r[0]).isEqualTo("504 upstream_connect_timeout");
+        assertThat(r[0]).isEqualTo("503 upstream_connect_timeout");
         assertThat(r[1]).startsWith("upstream_connect_timeout: ").contains("within 300 ms");
         // a healthy destination is unaffected (the mesh distribute "* -> *" keeps every endpoint)
         assertThat(get("127.38.0.2")[0]).isEqualTo("200 web-a");
@@ -129,7 +129,7 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
         try (HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
                 mesh.workload("apps", "client"))) {
             HboneTestClient.Answer a = client.connect("127.38.0.1:7000", Map.of()).get(10, TimeUnit.SECONDS);
-            assertThat(a.status()).isEqualTo(504);
+            assertThat(a.status()).isEqualTo(503);
             assertThat(a.body()).contains("within 300 ms");
         }
     }
@@ -157,7 +157,7 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
                 .contains("data.mesh.connectTimeout: connectTimeout: \"2h\" (expected: a duration from 1ms to 1h"));
         assertThat(snap.resources().meshConfig().connectTimeout()).isEqualTo(Duration.ofMillis(300));
         String[] r = get("127.38.0.1");
-        assertThat(r[0]).isEqualTo("504 upstream_connect_timeout");
+        assertThat(r[0]).isEqualTo("503 upstream_connect_timeout");
         assertThat(r[1]).contains("within 300 ms");
     }
 }

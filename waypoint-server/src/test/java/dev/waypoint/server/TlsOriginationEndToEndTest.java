@@ -54,7 +54,7 @@ import org.junit.jupiter.api.io.TempDir;
  * HBONE tunnel to a Service whose pod is outside the mesh and serves only TLS (a Netty server with
  * a certificate of the test CA); the waypoint originates SIMPLE TLS (CA file, SNI, SAN) or MUTUAL
  * (client certificate files, the server requires one), also to a ServiceEntry's endpoint when the
- * rule names the entry's host. A wrong CA or SAN gets 502 {@code upstream_connect_failure} (flag UF),
+ * rule names the entry's host. A wrong CA or SAN gets 503 {@code upstream_connect_failure} (flag UF),
  * and the TLS server sees plaintext only when no rule asks for TLS. Loopback range 127.200.x.x.
  */
 class TlsOriginationEndToEndTest {
@@ -313,9 +313,9 @@ class TlsOriginationEndToEndTest {
         rules(rule("secure", "{mode: SIMPLE, caCertificates: " + file("server", "root-cert.pem")
                 + ", subjectAltNames: [other.example.com]}") + "---\n" + rule("strict", "{mode: SIMPLE, caCertificates: "
                 + file("other", "root-cert.pem") + "}"));
-        assertThat(get("127.200.0.1", "/c")).startsWith("502 upstream_connect_failure")
+        assertThat(get("127.200.0.1", "/c")).startsWith("503 upstream_connect_failure")
                 .contains("SANs [secure.example.com] have none of [other.example.com]");
-        assertThat(get("127.200.0.2", "/d")).startsWith("502 upstream_connect_failure").contains("TLS (DestinationRule tls SIMPLE) failed");
+        assertThat(get("127.200.0.2", "/d")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls SIMPLE) failed");
         // insecureSkipVerify accepts what the CA check refused
         rules(rule("strict", "{mode: MUTUAL, insecureSkipVerify: true, caCertificates: " + file("other", "root-cert.pem")
                 + ", clientCertificate: " + file("client", "cert-chain.pem") + ", privateKey: " + file("client", "key.pem") + "}"));
@@ -325,7 +325,7 @@ class TlsOriginationEndToEndTest {
         List<String> problems = rules(rule("secure", "{mode: SIMPLE, caCertificates: " + tmp.resolve("missing.pem") + "}"));
         assertThat(problems).singleElement().asString().contains("spec.trafficPolicy.tls.caCertificates")
                 .contains("missing.pem");
-        assertThat(get("127.200.0.1", "/f")).startsWith("502 upstream_connect_failure").contains("caCertificates");
+        assertThat(get("127.200.0.1", "/f")).startsWith("503 upstream_connect_failure").contains("caCertificates");
         // without a rule: plaintext, which the TLS-only pod cannot answer
         rules("");
         assertThat(get("127.200.0.1", "/g")).startsWith("50");

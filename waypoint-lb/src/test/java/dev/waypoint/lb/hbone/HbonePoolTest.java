@@ -121,7 +121,7 @@ class HbonePoolTest {
     }
 
     @Test
-    void aConnectThatIsNeverAnsweredTimesOutAs504() throws Exception {
+    void aConnectThatIsNeverAnsweredTimesOut() throws Exception {
         HbonePool pool = new HbonePool(UpstreamSettings.defaults(ztunnel.port()).withConnectTimeout(java.time.Duration.ofMillis(300)),
                 waypoint::clientContext);
         ztunnel.refuseWith(DestinationZtunnel.SILENT);

@@ -63,8 +63,13 @@ public record Rejection(Reason reason, String message, int status, String custom
         NOT_READY(503, "NR", "waypoint_not_ready"),
         /** The Service has no ready endpoint. */
         NO_HEALTHY_UPSTREAM(503, "UH", "no_healthy_upstream"),
-        /** The endpoint (or its ztunnel) refused the connection or the CONNECT. */
-        UPSTREAM_REFUSED(502, "UF", "upstream_connect_failure"),
+        /**
+         * The endpoint (or its ztunnel) refused the connection or the CONNECT: 503, as Envoy's router
+         * answers a connection failure (a reset before response headers other than a protocol error;
+         * {@code 503 UF upstream_reset_before_response_started{connection_failure}}) and as ztunnel
+         * answers a CONNECT whose upstream connect failed.
+         */
+        UPSTREAM_REFUSED(503, "UF", "upstream_connect_failure"),
         /**
          * The upstream reset the stream or closed before a response: 503, as Envoy's router answers
          * every reset before response headers except a protocol error
@@ -73,8 +78,11 @@ public record Rejection(Reason reason, String message, int status, String custom
         UPSTREAM_RESET(503, "UC", "upstream_reset_before_response_started"),
         /** The upstream sent a malformed or truncated response head (Envoy: 502 {@code UPE}). */
         UPSTREAM_PROTOCOL_ERROR(502, "UPE", "upstream_reset_before_response_started{protocol_error}"),
-        /** Connecting to the endpoint took longer than the connect timeout. */
-        CONNECT_TIMEOUT(504, "UF", "upstream_connect_timeout"),
+        /**
+         * Connecting to the endpoint took longer than the connect timeout: 503 UF, as Envoy answers it
+         * ({@code connection_timeout} is a connection failure; 504 is the route's request timeout, UT).
+         */
+        CONNECT_TIMEOUT(503, "UF", "upstream_connect_timeout"),
         /**
          * A DestinationRule {@code connectionPool} limit was reached (Envoy's circuit breakers: 503
          * with flag UO, details {@code upstream_reset_before_response_started{overflow}}).

@@ -253,12 +253,12 @@ class NghttpxDestinationInteropTest {
     }
 
     @Test
-    void destinationRefusingTheConnectIs502ForTheInnerRequest() throws Exception {
+    void destinationRefusingTheConnectIs503ForTheInnerRequest() throws Exception {
         InnerHttp.Result r = InnerHttp.exchange(client, "127.41.0.12:8080", Map.of(),
                 InnerHttp.get("/nope", "forbidden.interop"), Duration.ofSeconds(15));
         assertThat(r.connectStatus()).as(r.connectBody()).isEqualTo(200);
         // tinyproxy answers 403 (port not allowed), nghttpx passes it on as the CONNECT's :status
-        assertThat(r.status()).as(r.head() + "\n" + r.body()).isEqualTo(502);
+        assertThat(r.status()).as(r.head() + "\n" + r.body()).isEqualTo(503); // Envoy: 503 UF
         assertThat(r.header("x-waypoint-reason")).isEqualTo("upstream_connect_failure");
         assertThat(r.body()).contains(POD + ":9081").contains("403");
         awaitInFile(tinyproxyLog, "CONNECT " + POD + ":9081");
