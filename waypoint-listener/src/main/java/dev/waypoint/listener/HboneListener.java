@@ -129,7 +129,15 @@ public final class HboneListener implements AutoCloseable {
         }
         // Http2ConnectionHandler.close(): GOAWAY(last stream id), then close once active streams end
         // or the graceful shutdown timeout (= drain timeout) passes.
-        connections.close().awaitUninterruptibly(settings.drainTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+        io.netty.channel.group.ChannelGroupFuture closing = connections.close();
+        long timeout = settings.drainTimeout().toMillis();
+        if (!closing.awaitUninterruptibly(timeout, TimeUnit.MILLISECONDS)) {
+            // the drain timeout: Netty closes the connections still open, and the tunnels on them are cut
+            // (their requests get no response); say how many, rather than only "drained"
+            log.warn("drain timeout {} reached: closing {} HBONE connections with {} tunnels still open",
+                    settings.drainTimeout(), connections.size(), tunnels.size());
+            closing.awaitUninterruptibly(1000, TimeUnit.MILLISECONDS);
+        }
         log.info("drained; {} connections left", connections.size());
     }
 
