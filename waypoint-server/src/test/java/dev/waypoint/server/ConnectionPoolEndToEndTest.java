@@ -3,7 +3,6 @@ package dev.waypoint.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -18,7 +17,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -102,9 +100,7 @@ class ConnectionPoolEndToEndTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
-        Files.writeString(configDir.resolve("mesh.yaml"), MANIFESTS);
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        mesh = TestMesh.startWith(tmp, MANIFESTS);
     }
 
     @AfterAll

@@ -3,7 +3,6 @@ package dev.waypoint.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.testing.EchoServer;
 import dev.waypoint.testing.HboneTestClient;
 import dev.waypoint.transport.EventLoops;
@@ -15,7 +14,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -93,9 +91,7 @@ class HeldBackTunnelEndToEndTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
-        Files.writeString(configDir.resolve("mesh.yaml"), MANIFESTS);
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        mesh = TestMesh.startWith(tmp, MANIFESTS);
     }
 
     @AfterAll

@@ -2,7 +2,6 @@ package dev.waypoint.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.testing.HboneTestClient;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -10,7 +9,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -53,9 +51,7 @@ class PipeliningEndToEndTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
-        Files.writeString(configDir.resolve("mesh.yaml"), MANIFESTS);
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        mesh = TestMesh.startWith(tmp, MANIFESTS);
     }
 
     @AfterAll

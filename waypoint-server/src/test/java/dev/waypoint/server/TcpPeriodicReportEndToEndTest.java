@@ -3,7 +3,6 @@ package dev.waypoint.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.testing.HboneTestClient;
 import dev.waypoint.transport.HalfClose;
 import io.netty.buffer.ByteBuf;
@@ -14,7 +13,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -64,9 +62,7 @@ class TcpPeriodicReportEndToEndTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path configDir = Files.createDirectories(tmp.resolve("manifests"));
-        Files.writeString(configDir.resolve("mesh.yaml"), MANIFESTS);
-        mesh = TestMesh.start(configDir, tmp, new NamespacedName("istio-system", "waypoint"), TestMesh.Options.ephemeral());
+        mesh = TestMesh.startWith(tmp, MANIFESTS);
     }
 
     @AfterAll

@@ -53,6 +53,17 @@ public final class TestMesh implements AutoCloseable {
         return start(configDir, workDir, gateway, options, s -> s);
     }
 
+    /**
+     * The usual start of an end-to-end test: {@code manifests} written as {@code mesh.yaml} in a
+     * {@code manifests} directory under {@code workDir}, the waypoint {@code istio-system/waypoint}
+     * on ephemeral ports ({@link #configDir()} is where to write more).
+     */
+    public static TestMesh startWith(Path workDir, String manifests) throws Exception {
+        Path configDir = java.nio.file.Files.createDirectories(workDir.resolve("manifests"));
+        java.nio.file.Files.writeString(configDir.resolve("mesh.yaml"), manifests);
+        return start(configDir, workDir, new NamespacedName("istio-system", "waypoint"), Options.ephemeral());
+    }
+
     /** As above, with the waypoint's settings passed through {@code customize} (e.g. its DNS servers). */
     public static TestMesh start(Path configDir, Path workDir, NamespacedName gateway, Options options,
                                  java.util.function.UnaryOperator<WaypointSettings> customize) throws Exception {
