@@ -86,7 +86,7 @@ final class Explain {
         }
         String authority;
         try {
-            authority = authority(snapshot, req.url());
+            authority = authority(snapshot, req.url(), req.from() == null ? null : req.from().namespace());
         } catch (IllegalArgumentException e) {
             return new Report(line, from, req.url().getHost(), false, e.getMessage(), null, List.of(), Map.of(), "not sent",
                     null, List.of(), Map.of());
@@ -297,9 +297,15 @@ final class Explain {
     /**
      * The CONNECT authority a source ztunnel would send for {@code url}: the host is an IP (a VIP
      * or a pod IP) or a Service name ({@code name.ns}, {@code name.ns.svc}, {@code name.ns.svc.cluster.local});
-     * the port defaults to 80 for http and 443 for https.
+     * the port defaults to 80 for http and 443 for https. A single-label name ({@code reviews}) is a
+     * Service of {@code callerNamespace} (the {@code --from} identity's), as the caller's DNS search
+     * path resolves it.
      */
     static String authority(ConfigSnapshot snapshot, URI url) {
+        return authority(snapshot, url, null);
+    }
+
+    static String authority(ConfigSnapshot snapshot, URI url, String callerNamespace) {
         String host = url.getHost();
         if (host == null) {
             throw new IllegalArgumentException("url: " + url + " (expected: http://HOST[:PORT]/PATH)");
@@ -310,6 +316,9 @@ final class Explain {
             return new HostPort(HostPort.parseIp(h), port).authority();
         }
         String[] parts = h.toLowerCase(Locale.ROOT).split("\\.");
+        if (parts.length == 1 && callerNamespace != null) {
+            parts = new String[] {parts[0], callerNamespace}; // NAME: NAME.<caller's namespace>, as its resolv.conf says
+        }
         if (parts.length >= 2) {
             for (ServiceSpec s : snapshot.resources().services()) {
                 if (s.name().name().equals(parts[0]) && s.name().namespace().equals(parts[1])) {
@@ -336,7 +345,7 @@ final class Explain {
         }
         if (parts.length < 2) {
             throw new IllegalArgumentException("host: " + host
-                    + " (expected: a Service VIP, NAME.NAMESPACE[.svc[.DOMAIN]], or a ServiceEntry host)");
+                    + " (expected: a Service VIP, NAME.NAMESPACE[.svc[.DOMAIN]], a ServiceEntry host, or NAME with --from)");
         }
         throw new IllegalArgumentException("host: " + host + ": no Service " + parts[1] + "/" + parts[0]
                 + " in the config (nor a ServiceEntry with this host)");

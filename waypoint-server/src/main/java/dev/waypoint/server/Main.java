@@ -628,7 +628,7 @@ public final class Main implements Runnable {
             description = "Shows what the waypoint would do with one request, from the manifests alone (no network): "
                     + "the CONNECT target the URL's host resolves to and whether it is bound here, each stage's decision, "
                     + "and the route, backend and endpoints. The URL host is a Service VIP, a pod IP, "
-                    + "NAME.NAMESPACE[.svc...], or a ServiceEntry host or address.")
+                    + "NAME.NAMESPACE[.svc...], NAME (a Service of the --from namespace), or a ServiceEntry host or address.")
     static final class ExplainCmd implements Callable<Integer> {
         @Option(names = "--config-dir", required = true, paramLabel = "DIR", description = "Directory of Kubernetes YAML manifests.")
         Path configDir;

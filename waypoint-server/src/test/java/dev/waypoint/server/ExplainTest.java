@@ -390,4 +390,12 @@ class ExplainTest {
                 org.junit.jupiter.params.provider.Arguments.of(new dev.waypoint.model.request.AuthzDecision.Deny("apps/bad", deny, -1),
                         0, false, "deny: DENY policy apps/bad could not be compiled and denies every request it applies to"));
     }
+
+    @Test
+    void aBareNameIsAServiceOfTheCallersNamespace() {
+        Run r = explain("--from", "spiffe://cluster.local/ns/demo/sa/curl", "GET", "http://reviews:9080/");
+        assertThat(r.out()).contains("target  Service demo/reviews port 9080 (127.10.0.10:9080, http)");
+        // without --from there is no namespace to look in
+        assertThat(explain("GET", "http://reviews:9080/").out()).contains("or NAME with --from");
+    }
 }
