@@ -342,12 +342,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     /** After a request finished: the next one, or the end of the tunnel. */
     private void next(boolean keepAlive) {
         current = null;
-        if (!h2) {
-            pipelined--;
-        }
         if (h2) {
             return; // the inner stream ended with the response
         }
+        pipelined--;
         if (!keepAlive || ending || inputClosed && queue.isEmpty()) {
             endTunnel();
             return;
