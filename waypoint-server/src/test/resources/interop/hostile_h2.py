@@ -32,6 +32,9 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
                       colon: 400, the tunnel ended), then the client's upload still in flight on it: --count
                       DATA frames of 16 KiB; then a new tunnel on the same connection (RFC 9113 §5.1: frames
                       on a stream the server reset are ignored, they must not end the connection)
+  over-limit-data     --count tunnels (the server's SETTINGS_MAX_CONCURRENT_STREAMS), then one more CONNECT with its
+                      first bytes right behind it: refused (RST_STREAM REFUSED_STREAM), and its DATA must not end
+                      the connection (RFC 9113 §5.1)
   window-zero         SETTINGS_INITIAL_WINDOW_SIZE=0, --count tunnels (at most 100) each asking --request, never a
                       WINDOW_UPDATE: the response cannot move; holds the connection --seconds
 Exit status 0 when the attack ran (whatever the server did), 2 on usage errors, 1 when the TLS
@@ -410,6 +413,21 @@ def main():
         p.flush()
         end = min(deadline, time.time() + 3)
         while time.time() < end and not p.closed and p.statuses.get("200", 0) < 2:
+            p.pump(0.1)
+        deadline = time.time()
+    elif a == "over-limit-data":
+        for i in range(args.count):
+            p.frame(hf.HeadersFrame(2 * i + 1, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        end = min(deadline, time.time() + 3)
+        while time.time() < end and not p.closed and p.statuses.get("200", 0) < args.count:
+            p.pump(0.1)
+        sid = 2 * args.count + 1
+        p.frame(hf.HeadersFrame(sid, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.frame(hf.DataFrame(sid, data=args.request.encode().decode("unicode_escape").encode("latin-1")))
+        p.flush()
+        end = min(deadline, time.time() + 2)
+        while time.time() < end and not p.closed:
             p.pump(0.1)
         deadline = time.time()
     elif a == "window-zero":

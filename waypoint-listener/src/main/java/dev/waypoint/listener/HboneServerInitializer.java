@@ -103,12 +103,16 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast(HandlerNames.IDLE_CLOSE, new CloseWhenNoStreams(codec));
             p.addLast(HandlerNames.H2, codec);
             p.addLast(HandlerNames.STREAM_ERRORS, new dev.waypoint.transport.StreamErrorLimit());
+            ConcurrentStreams limit = new ConcurrentStreams(codec, settings.maxConcurrentStreams());
+            p.addLast("concurrent-streams", limit);
             dev.waypoint.transport.ChildStreams streams = new dev.waypoint.transport.ChildStreams();
             p.addLast(HandlerNames.MUX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {
                     streams.track(stream);
-                    stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
+                    if (limit.admit(stream)) {
+                        stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
+                    }
                 }
             }));
             // a tunnel whose reading is held back outlives its connection unless closed with it

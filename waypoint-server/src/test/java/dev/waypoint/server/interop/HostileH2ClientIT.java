@@ -211,6 +211,22 @@ class HostileH2ClientIT {
         stillServes();
     }
 
+    /**
+     * Found by a hostile-client audit: a CONNECT over SETTINGS_MAX_CONCURRENT_STREAMS was refused by Netty
+     * without creating the stream, so the DATA right behind it named a stream that "does not exist": GOAWAY
+     * PROTOCOL_ERROR, and the 100 open tunnels died. Refused by ConcurrentStreams, the stream exists and
+     * what follows it is ignored: the connection stays.
+     */
+    @Test
+    void dataBehindARefusedTunnelDoesNotEndTheConnection() throws Exception {
+        JsonNode r = attack("--count", "100", "--seconds", "10", "over-limit-data");
+        assertThat(r.path("statuses").path("200").asInt()).as(r.toString()).isEqualTo(100);
+        assertThat(r.path("resets").path("7").asInt()).as("REFUSED_STREAM: %s", r).isEqualTo(1);
+        assertThat(r.path("goaway").isNull()).as(r.toString()).isTrue();
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isFalse();
+        stillServes();
+    }
+
     @Test
     void emptyDataFramesEndTheConnection() throws Exception {
         JsonNode r = attack("--count", "1000", "--seconds", "10", "empty-data");
