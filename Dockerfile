@@ -31,7 +31,7 @@ EXPOSE 15008 15020 15021
 # is trimmed every 2 s: glibc otherwise keeps the C2 compiler's freed arenas (~20 MiB at 1000 req/s).
 ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=40", "-XX:+ExitOnOutOfMemoryError", \
             "-Xss512k", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=128m", \
-            "-XX:SharedArchiveFile=/opt/waypoint/waypoint.jsa", \
+            "-XX:SharedArchiveFile=/opt/waypoint/waypoint.jsa", "-XX:+UseTransparentHugePages", \
             "-XX:+UnlockExperimentalVMOptions", "-XX:TrimNativeHeapInterval=2000", \
             "-Djava.io.tmpdir=/tmp", "-jar", "/opt/waypoint/waypoint.jar"]
 CMD ["--help"]

@@ -181,7 +181,8 @@ class HelmChartTest {
         assertThat(command.get(0)).isEqualTo("java");
         List<String> flags = new ArrayList<>(command.subList(1, command.indexOf("-jar")));
         assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxRAMPercentage=35", "-Xlog:gc:stderr",
-                "-XX:SharedArchiveFile=/opt/waypoint/custom.jsa", "-XX:TrimNativeHeapInterval=5000");
+                "-XX:SharedArchiveFile=/opt/waypoint/custom.jsa", "-XX:TrimNativeHeapInterval=5000")
+                .doesNotContain("-XX:+UseTransparentHugePages"); // jvm.transparentHugePages: false
         flags.remove("-XX:+PrintFlagsFinal");
         List<String> argv = new ArrayList<>();
         argv.add(ProcessHandle.current().info().command().orElse("java"));
