@@ -76,13 +76,12 @@ final class TlsContexts {
     }
 
     /**
-     * Note for callers: with tcnative, Netty verifies peer chains in Java (the JDK PKIX trust
-     * manager, called back from BoringSSL), and a failed verification reaches the peer as a TLS
-     * {@code internal_error} alert, not {@code bad_certificate}/{@code unknown_ca}.
+     * Peer chains are verified in Java (the JDK PKIX trust manager, called back from BoringSSL); a
+     * chain to none of the roots is refused with {@code unknown_ca} ({@link PeerChainTrust}).
      */
     static SslContext server(X509Certificate[] chain, PrivateKey key, List<X509Certificate> roots) {
         SslContextBuilder b = SslContextBuilder.forServer(key, chain)
-                .trustManager(roots)
+                .trustManager(PeerChainTrust.forRoots(roots))
                 .clientAuth(ClientAuth.REQUIRE);
         return build(common(b), "server");
     }
@@ -90,7 +89,7 @@ final class TlsContexts {
     static SslContext client(X509Certificate[] chain, PrivateKey key, List<X509Certificate> roots) {
         SslContextBuilder b = SslContextBuilder.forClient()
                 .keyManager(key, chain)
-                .trustManager(roots)
+                .trustManager(PeerChainTrust.forRoots(roots))
                 // Netty 4.2 turns on HTTPS hostname verification for clients by default. Mesh peers
                 // are identified by their URI SAN, and handlers are made without a peer host.
                 .endpointIdentificationAlgorithm(null);
