@@ -78,6 +78,9 @@ public final class DemoCommand implements Callable<Integer> {
             mesh.waypoint().drain();
             clients.close();
             mesh.close();
+            if (workDir == null) {
+                deleteQuietly(work); // a temp dir of our own: certificates and the manifests copy
+            }
             stop.countDown();
         }, "demo-shutdown"));
         System.out.println("""
@@ -91,17 +94,51 @@ public final class DemoCommand implements Callable<Integer> {
                 spiffe://cluster.local/ns/demo/sa/curl) to the waypoint; the waypoint checks the
                 target, routes to an endpoint and opens HBONE to that pod's ztunnel stand-in.
 
-                  curl -s http://127.10.0.10:9080/          # reviews: balanced over v1, v2, v3
-                  curl -s http://127.10.0.11:9080/          # ratings: named targetPort (http-api -> 9081)
-                  curl -s --http2-prior-knowledge http://127.10.0.12:7070/   # h2c end to end
-                  curl -s http://127.10.0.14/               # legacy: pod outside the mesh, plaintext hop
-                  curl -s -i http://127.10.0.15/            # no endpoints: 503 no_healthy_upstream
-                  curl -s http://127.0.0.1:15000/config_dump    # what the waypoint loaded and bound
-                  curl -s http://127.0.0.1:15021/healthz/ready
-
+                %s
                 Ctrl-C stops it.
-                """.formatted(mesh.waypoint().hboneAddress(), manifests.toAbsolutePath(), mesh.certDir().toAbsolutePath()));
+                """.formatted(mesh.waypoint().hboneAddress(), manifests.toAbsolutePath(), mesh.certDir().toAbsolutePath(),
+                tryLines(configDir == null, mesh.serviceAddresses()).indent(2)));
         stop.await();
         return 0;
+    }
+
+    /** The bundled demo's curl commands, with what each shows. */
+    static final String BUNDLED_TRY = """
+            curl -s http://127.10.0.10:9080/          # reviews: balanced over v1, v2, v3
+            curl -s http://127.10.0.11:9080/          # ratings: named targetPort (http-api -> 9081)
+            curl -s --http2-prior-knowledge http://127.10.0.12:7070/   # h2c end to end
+            curl -s http://127.10.0.14/               # legacy: pod outside the mesh, plaintext hop
+            curl -s -i http://127.10.0.15/            # no endpoints: 503 no_healthy_upstream
+            """;
+
+    /**
+     * What to try: the bundled demo's commentated list, or for {@code --config-dir} one curl per
+     * Service VIP:port that has a client stand-in; then the admin and health endpoints.
+     */
+    static String tryLines(boolean bundled, java.util.List<InetSocketAddress> serviceAddresses) {
+        StringBuilder b = new StringBuilder();
+        if (bundled) {
+            b.append(BUNDLED_TRY);
+        } else if (serviceAddresses.isEmpty()) {
+            b.append("# no Service VIP in the manifests: nothing to curl through the waypoint yet\n");
+        } else {
+            serviceAddresses.stream()
+                    .map(a -> a.getAddress().getHostAddress() + (a.getPort() == 80 ? "" : ":" + a.getPort()))
+                    .sorted()
+                    .forEach(a -> b.append("curl -s http://").append(a).append("/\n"));
+            b.append("# (h2c or gRPC ports: curl --http2-prior-knowledge)\n");
+        }
+        b.append("curl -s http://127.0.0.1:15000/config_dump    # what the waypoint loaded and bound\n");
+        b.append("curl -s http://127.0.0.1:15021/healthz/ready\n");
+        return b.toString();
+    }
+
+    /** Removes {@code dir} and everything under it; a failure is one line on stderr (the demo is stopping). */
+    static void deleteQuietly(Path dir) {
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException | RuntimeException e) {
+            System.err.println("waypoint-demo: could not remove " + dir + ": " + e);
+        }
     }
 }
