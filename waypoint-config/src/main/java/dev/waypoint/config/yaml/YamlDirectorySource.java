@@ -98,17 +98,25 @@ public final class YamlDirectorySource {
         return dir;
     }
 
-    /** Lists the manifest files and their sizes, times and keys, reading no content. */
+    /**
+     * Lists the manifest files and their sizes, times and keys, reading no content; the scan
+     * also names the directories it went through ({@link DirectoryScan#directories()}).
+     */
     public DirectoryScan scan() throws IOException {
         if (!Files.isDirectory(dir)) {
             throw Files.exists(dir) ? new NotDirectoryException(dir.toString()) : new NoSuchFileException(dir.toString());
         }
         var takenAt = clock.instant();
         List<DirectoryScan.Entry> files = new ArrayList<>();
+        List<Path> directories = new ArrayList<>();
         Files.walkFileTree(dir, EnumSet.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-                return !d.equals(dir) && hidden(d) ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
+                if (!d.equals(dir) && hidden(d)) {
+                    return FileVisitResult.SKIP_SUBTREE;
+                }
+                directories.add(d);
+                return FileVisitResult.CONTINUE;
             }
 
             @Override
@@ -142,7 +150,7 @@ public final class YamlDirectorySource {
         if (meshConfigFile != null) {
             files.add(meshEntry());
         }
-        return new DirectoryScan(files, takenAt);
+        return new DirectoryScan(files, takenAt, directories);
     }
 
     /**
