@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * Kubernetes manifests in a directory: every {@code *.yaml}, {@code *.yml} and {@code *.json}
  * file below it (the files {@code kubectl apply -f DIR} reads; {@code kubectl get -o json} output),
  * recursively, in path order. Create one with {@code ConfigSources.yamlDirectory(dir)} and hand it
- * to a {@code SnapshotPublisher} (which polls it) or {@code ConfigValidator}.
+ * to a {@code SnapshotPublisher} (which watches it and lists it with {@link #scan()}) or
+ * {@code ConfigValidator}.
  *
  * <p>Symbolic links are followed, and every name starting with {@code .} is skipped. A ConfigMap
  * volume is laid out as {@code foo.yaml -> ..data/foo.yaml} and {@code ..data -> ..2024_05_01_…/};
