@@ -353,7 +353,9 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             pollFeed();
             return;
         }
-        boolean event = drainWatchEvents(); // every poll, so that an event is never left behind
+        // drained at every poll, even when a listing is due anyway: an event this listing covers
+        // must not make the next poll list again
+        boolean event = drainWatchEvents();
         // a pending debounce must see the listing again; a racy listing is hashed again (below);
         // a retry's countdown runs one listing per poll, as without a watch
         if (!event && !listAgain && pendingScan == null && !loadedScan.racy() && !retryPending
