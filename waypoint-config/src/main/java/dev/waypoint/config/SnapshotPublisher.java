@@ -65,10 +65,11 @@ import org.slf4j.LoggerFactory;
  * without blocking; it lists only when an event arrived, when a debounce, a racy listing or a
  * compiler retry is pending, or when the last listing is {@link #WATCH_FALLBACK_INTERVAL} (10 s)
  * old, so a change the watch did not report is still seen within that interval. When the watch service
- * cannot be opened or a directory cannot be registered (inotify limits), when events were lost
- * ({@code OVERFLOW}), or when a watched directory went away (removed or replaced: its key is no
- * longer valid), the publisher says so once and lists at every poll, as without a watch; so it
- * does where the JDK's watch service only polls (macOS). An {@link ObjectFeed} is not watched: its
+ * cannot be opened or a directory cannot be registered (inotify limits), or when events were lost
+ * ({@code OVERFLOW}), the publisher says so once and lists at every poll, as without a watch; so it
+ * does where the JDK's watch service only polls (macOS). A watched directory that goes away (removed,
+ * or the target of a link that a ConfigMap update swapped) makes the next poll list, and keeps
+ * making polls list until one succeeds; that listing registers the directories there are now. An {@link ObjectFeed} is not watched: its
  * version is checked at every poll.
  *
  * <h2>Last good config keeps serving</h2>
@@ -571,8 +572,10 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
                     }
                 }
                 if (!key.reset()) {
-                    stopWatching(key.watchable() + " is no longer watched (removed or replaced)");
-                    return true;
+                    // a watched directory went away (removed, or the target of a link swapped by a
+                    // ConfigMap update): the listing this event starts registers what is there now
+                    watchKeys.remove(key);
+                    listAgain = true;
                 }
             }
         } catch (ClosedWatchServiceException e) {

@@ -268,11 +268,6 @@ class SnapshotPublisherWatchTest {
     static Stream<WatchLost> watchesLost() {
         return Stream.of(
                 new WatchLost("the watch service cannot be opened", d -> {}, d -> {}, true),
-                new WatchLost("a watched directory is removed", d -> write(d.resolve("sub/c.yaml"), service("c", 80)),
-                        d -> {
-                            Files.delete(d.resolve("sub/c.yaml"));
-                            Files.delete(d.resolve("sub"));
-                        }, false),
                 // more events than the JDK keeps for one key (512) before it is polled
                 new WatchLost("events are lost (OVERFLOW)", d -> {}, d -> {
                     for (int i = 0; i < 2000; i++) {
@@ -304,6 +299,28 @@ class SnapshotPublisherWatchTest {
         assertThat(p.current().generation()).isEqualTo(generation + 1);
         assertThat(p.current().part(SERVICE_NAMES)).contains("default/new");
         assertThat(opened).allSatisfy(s -> assertThatThrownBy(s::poll).isInstanceOf(ClosedWatchServiceException.class));
+    }
+
+    /** A ConfigMap item in a subdirectory: the directory watched goes away at each update (kubelet's swap). */
+    @Test
+    void aWatchedDirectoryThatGoesAwayIsListedOnceAndTheWatchStays() throws Exception {
+        write(dir.resolve("a.yaml"), service("a", 80));
+        write(dir.resolve("sub/c.yaml"), service("c", 80));
+        SnapshotPublisher p = start(realWatch);
+        polls(p, 3); // settled: sub registered and listed once more
+
+        Files.delete(dir.resolve("sub/c.yaml"));
+        Files.delete(dir.resolve("sub"));
+        pollUntilGeneration(p, 1);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a");
+        long before = p.listings();
+
+        polls(p, 20);
+        assertThat(p.listings()).as("idle again: no listing without an event").isEqualTo(before);
+        assertThat(p.watching()).isTrue();
+        write(dir.resolve("b.yaml"), service("b", 80));
+        pollUntilGeneration(p, 2);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
     }
 
     @Test
