@@ -18,8 +18,17 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.NamespacedName;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -27,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,13 +48,29 @@ import org.slf4j.LoggerFactory;
  * <h2>Lifecycle</h2>
  * {@link #start()} builds generation 0 on the calling thread, so {@link #current()} is non-null
  * when it returns, even when the config has errors (then it holds the valid subset). It then
- * polls the directory every poll interval: a cheap listing (paths, sizes, mtimes, inodes) first;
- * a change must hold still for one more interval before it is read (debounce, so a half-written
+ * polls every poll interval: a cheap listing (paths, sizes, mtimes, inodes) first, when the watch
+ * below says it may show a change; a change must hold still for one more interval before it is read (debounce, so a half-written
  * file or a ConfigMap swap in progress is not loaded), at most {@value #MAX_DEFERRALS} intervals.
  * The content is then hashed, and only a different hash makes a new generation. When a file was
  * modified within two seconds of a listing, the content is hashed again at the next poll anyway,
- * since coarse file system clocks can hide a second write. {@link #close()} stops polling; it
- * does not shut the executor down, which the caller owns.
+ * since coarse file system clocks can hide a second write. {@link #close()} stops polling and
+ * closes the watch service; it does not shut the executor down, which the caller owns.
+ *
+ * <h2>Watched, so that an idle directory is seldom listed</h2>
+ * A directory source is watched with a {@link WatchService} (inotify on Linux): the directory,
+ * every directory below it that the listing goes through (following symbolic links, skipping
+ * hidden ones, as the listing does; one that appears is registered by the listing that sees it),
+ * and the directory of the {@code --mesh-config} file. Kubelet's swap of a ConfigMap volume's
+ * {@code ..data} link is an event in the top directory. A poll first drains the watch service
+ * without blocking; it lists only when an event arrived, when a debounce, a racy listing or a
+ * compiler retry is pending, or when the last listing is {@link #WATCH_FALLBACK_INTERVAL} (10 s)
+ * old, so a change the watch did not report is still seen within that interval. When the watch service
+ * cannot be opened or a directory cannot be registered (inotify limits), or when events were lost
+ * ({@code OVERFLOW}), the publisher says so once and lists at every poll, as without a watch; so it
+ * does where the JDK's watch service only polls (macOS). A watched directory that goes away (removed,
+ * or the target of a link that a ConfigMap update swapped) makes the next poll list, and keeps
+ * making polls list until one succeeds; that listing registers the directories there are now. An {@link ObjectFeed} is not watched: its
+ * version is checked at every poll.
  *
  * <h2>Last good config keeps serving</h2>
  * A file that stops parsing keeps its objects from the last generation in which it parsed; an
@@ -57,7 +83,8 @@ import org.slf4j.LoggerFactory;
  * Reading, translation and compilation run on the given executor (never an event loop), one poll
  * at a time ({@code scheduleWithFixedDelay}). Subscribers are called on that thread after each
  * publish, and for generation 0 on the thread that calls {@code start()}. {@link #current()} is one
- * volatile read from any thread.
+ * volatile read from any thread. The watch service's events are gathered by the JDK's own thread;
+ * a poll takes them without blocking the executor.
  */
 public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     /** The poll interval used when none is given: a change is live well within two seconds. */
@@ -67,6 +94,13 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private volatile boolean lastReloadOk = true;
     private volatile long lastReloadMillis;
     private volatile int filesOnLastGood;
+
+    /**
+     * How old the last listing of a watched directory may get before a poll lists it without an
+     * event: the longest a change the watch did not report (a network file system, a lost event)
+     * stays unseen. At the default interval, one poll in 20 lists an idle directory.
+     */
+    static final Duration WATCH_FALLBACK_INTERVAL = Duration.ofSeconds(10);
 
     /** Upper bound on debounce: a directory that never holds still is still read this often. */
     static final int MAX_DEFERRALS = 10;
@@ -81,6 +115,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private final GenerationBuilder builder;
     private final ScheduledExecutorService executor;
     private final Duration pollInterval;
+    private final WatchServiceFactory watches; // null when reading a feed
+    private final LongSupplier nanoTime;
     private final AtomicReference<ConfigSnapshot> current = new AtomicReference<>();
     private final List<Consumer<ConfigSnapshot>> subscribers = new CopyOnWriteArrayList<>();
     private final AtomicBoolean started = new AtomicBoolean();
@@ -101,6 +137,13 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private boolean retryPending;
     private int retryDelayPolls;
     private int pollsUntilRetry;
+    // the watch: null until start(), and once watching stopped (then every poll lists); volatile
+    // for close(), which may run on any thread
+    private volatile WatchService watcher;
+    private final Set<WatchKey> watchKeys = new HashSet<>();
+    private boolean listAgain; // a listing registered a new directory: what changed in it before is unseen
+    private long lastListingNanos;
+    private long listings; // for tests: how often the directory was listed
 
     /**
      * A publisher polling every {@link #DEFAULT_POLL_INTERVAL}.
@@ -120,13 +163,27 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
      * @param trustDomain the mesh trust domain ({@code cluster.local})
      * @param compilers the stage compilers, in the order they run (an explicit list, not discovery)
      * @param executor the config executor that polls and compiles; owned by the caller
-     * @param pollInterval how often the directory is listed
+     * @param pollInterval how often the watch events are drained, and the directory listed after
+     *        one (or at every poll while it is not watched)
      */
     public SnapshotPublisher(YamlDirectorySource source, NamespacedName waypoint, String trustDomain,
                              List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
                              Duration pollInterval) {
+        this(source, waypoint, trustDomain, compilers, executor, pollInterval,
+                () -> source.directory().getFileSystem().newWatchService(), System::nanoTime);
+    }
+
+    /**
+     * For tests: the watch service comes from {@code watches}, and the age of the last listing is
+     * measured with {@code nanoTime}.
+     */
+    SnapshotPublisher(YamlDirectorySource source, NamespacedName waypoint, String trustDomain,
+                      List<PartCompiler<?>> compilers, ScheduledExecutorService executor,
+                      Duration pollInterval, WatchServiceFactory watches, LongSupplier nanoTime) {
         this.source = requireNonNull(source, "source");
         this.feed = null;
+        this.watches = requireNonNull(watches, "watches");
+        this.nanoTime = requireNonNull(nanoTime, "nanoTime");
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
                 requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
                 source.rootNamespace());
@@ -151,6 +208,8 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
                              Duration pollInterval, String rootNamespace) {
         this.source = null;
         this.feed = requireNonNull(feed, "feed");
+        this.watches = null;
+        this.nanoTime = System::nanoTime;
         this.builder = new GenerationBuilder(requireNonNull(waypoint, "waypoint"),
                 requireNonNull(trustDomain, "trustDomain"), List.copyOf(requireNonNull(compilers, "compilers")),
                 requireNonNull(rootNamespace, "rootNamespace"));
@@ -172,15 +231,26 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         if (closed || !started.compareAndSet(false, true)) {
             throw new IllegalStateException("already started or closed");
         }
+        try {
+            loadAndSchedule();
+        } catch (RuntimeException | Error e) {
+            closeWatcher(); // a start that failed leaves its caller nothing to close
+            throw e;
+        }
+    }
+
+    private void loadAndSchedule() {
         List<? extends Manifest> files;
         DirectoryContent.MeshConfigFile meshFile = null;
         if (feed != null) {
             loadedVersion = feed.version();
             files = feed.read();
         } else {
+            // watched before the first listing, so that no change after it goes unseen
+            startWatching();
             DirectoryContent content;
             try {
-                content = source.read();
+                content = readDirectory();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read config directory " + source.directory(), e);
             }
@@ -245,7 +315,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         subscribers.add(requireNonNull(listener, "listener"));
     }
 
-    /** Stops polling; idempotent. The current snapshot stays readable. */
+    /** Stops polling and closes the watch service; idempotent. The current snapshot stays readable. */
     @Override
     public void close() {
         closed = true;
@@ -253,6 +323,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         if (p != null) {
             p.cancel(false);
         }
+        closeWatcher();
     }
 
     private void pollQuietly() {
@@ -274,13 +345,25 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         }
     }
 
-    /** One poll: list, debounce, and reload when something changed. Runs on the config thread. */
+    /**
+     * One poll: drain the watch events, list when one arrived (or a listing is due for another
+     * reason), debounce, and reload when something changed. Runs on the config thread.
+     */
     void poll() throws IOException {
         if (feed != null) {
             pollFeed();
             return;
         }
-        DirectoryScan scan = source.scan();
+        // drained at every poll, even when a listing is due anyway: an event this listing covers
+        // must not make the next poll list again
+        boolean event = drainWatchEvents();
+        // a pending debounce must see the listing again; a racy listing is hashed again (below);
+        // a retry's countdown runs one listing per poll, as without a watch
+        if (!event && !listAgain && pendingScan == null && !loadedScan.racy() && !retryPending
+                && nanoTime.getAsLong() - lastListingNanos < WATCH_FALLBACK_INTERVAL.toNanos()) {
+            return; // nothing happened in the watched directories since the last listing
+        }
+        DirectoryScan scan = listDirectory();
         boolean changed = !scan.sameFiles(loadedScan);
         if (!changed && !loadedScan.racy() && !retryDue()) {
             pendingScan = null;
@@ -336,7 +419,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
      * @return whether a new generation was published
      */
     boolean reload() throws IOException {
-        DirectoryContent content = source.read();
+        DirectoryContent content = readDirectory();
         loadedScan = content.scan();
         if (content.contentHash().equals(loadedHash)) {
             retryPending = false; // back to what is published (a retry of a failed change that was undone)
@@ -376,6 +459,152 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         publish(attempt.snapshot());
         return true;
     }
+
+    // ---- the watch
+
+    /** Opens the watch service; a test injects one that fails (inotify limits). */
+    @FunctionalInterface
+    interface WatchServiceFactory {
+        WatchService open() throws IOException;
+    }
+
+    /** How often the directory was listed (a scan, or the scan a read starts with). For tests. */
+    long listings() {
+        return listings;
+    }
+
+    /** Whether the directory is watched; false once watching stopped (every poll lists then). For tests. */
+    boolean watching() {
+        return watcher != null;
+    }
+
+    private DirectoryScan listDirectory() throws IOException {
+        long at = nanoTime.getAsLong();
+        DirectoryScan scan = source.scan();
+        listed(scan, at);
+        return scan;
+    }
+
+    private DirectoryContent readDirectory() throws IOException {
+        long at = nanoTime.getAsLong();
+        DirectoryContent content = source.read();
+        listed(content.scan(), at);
+        return content;
+    }
+
+    /** After a listing taken at {@code at}: registers the directories it went through. */
+    private void listed(DirectoryScan scan, long at) {
+        listings++;
+        lastListingNanos = at;
+        listAgain = false;
+        watch(scan.directories());
+    }
+
+    /** Opens the watch service and registers the top directory and the mesh config file's. */
+    private void startWatching() {
+        WatchService w;
+        try {
+            w = watches.open();
+        } catch (IOException | RuntimeException e) {
+            stopWatching("cannot open a watch service (" + e + ")");
+            return;
+        }
+        watcher = w;
+        if (w.getClass().getName().equals("sun.nio.fs.PollingWatchService")) {
+            // the JDK's fallback where the OS has no file events (macOS): it lists every watched
+            // directory itself, every 10 s; listing at each poll is as cheap and as quick as before
+            stopWatching("the JDK has no file events here, only a polling watch service");
+            return;
+        }
+        watch(List.of(source.directory()));
+    }
+
+    /**
+     * Registers {@code directories} (again: a directory replaced since, such as a symbolic link to
+     * another target, gets a new key) and the mesh config file's directory. A key not seen before
+     * makes the next poll list again: a file created in that directory before it was registered
+     * caused no event.
+     */
+    private void watch(List<Path> directories) {
+        WatchService w = watcher;
+        if (w == null) {
+            return;
+        }
+        List<Path> all = new ArrayList<>(directories);
+        Path mesh = source.meshConfigFile();
+        if (mesh != null) {
+            all.add(mesh.toAbsolutePath().getParent());
+        }
+        for (Path d : all) {
+            WatchKey key;
+            try {
+                key = d.register(w, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE,
+                        StandardWatchEventKinds.ENTRY_MODIFY);
+            } catch (IOException | RuntimeException e) {
+                stopWatching("cannot watch " + d + " (" + e + ")");
+                return;
+            }
+            if (watchKeys.add(key)) {
+                listAgain = true;
+            }
+        }
+    }
+
+    /**
+     * Takes every pending event without blocking (this runs on the config executor).
+     *
+     * @return whether the directory may have changed since the last drain: an event arrived, or
+     *         the directory is not watched
+     */
+    private boolean drainWatchEvents() {
+        WatchService w = watcher;
+        if (w == null) {
+            return true;
+        }
+        boolean event = false;
+        try {
+            for (WatchKey key = w.poll(); key != null; key = w.poll()) {
+                event = true;
+                for (WatchEvent<?> e : key.pollEvents()) {
+                    if (e.kind() == StandardWatchEventKinds.OVERFLOW) {
+                        stopWatching("watch events were lost (OVERFLOW)");
+                        return true;
+                    }
+                }
+                if (!key.reset()) {
+                    // a watched directory went away (removed, or the target of a link swapped by a
+                    // ConfigMap update): the listing this event starts registers what is there now
+                    watchKeys.remove(key);
+                    listAgain = true;
+                }
+            }
+        } catch (ClosedWatchServiceException e) {
+            return true; // close() on another thread, while this poll ran
+        }
+        return event;
+    }
+
+    /** From now on every poll lists; said once, since watching never starts again. */
+    private void stopWatching(String why) {
+        closeWatcher();
+        if (!closed) {
+            log.info("{}: {}; listing it every {} ms from now on", describe(), why, pollInterval.toMillis());
+        }
+    }
+
+    private void closeWatcher() {
+        WatchService w = watcher;
+        watcher = null;
+        if (w != null) {
+            try {
+                w.close();
+            } catch (IOException e) {
+                log.debug("closing the watch service of {}", describe(), e);
+            }
+        }
+    }
+
+    // ---- publishing
 
     private void publish(ConfigSnapshot snapshot) {
         current.set(snapshot);

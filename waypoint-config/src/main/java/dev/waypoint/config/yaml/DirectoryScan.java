@@ -1,5 +1,6 @@
 package dev.waypoint.config.yaml;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -13,8 +14,11 @@ import java.util.Objects;
  *
  * @param files one entry per manifest file, sorted by path
  * @param takenAt when the directory was listed
+ * @param directories the directories the listing went through, the top one first, as the paths
+ *        it visited them by (through symbolic links; hidden ones were skipped): what a watch must
+ *        cover. Not part of {@link #sameFiles}.
  */
-public record DirectoryScan(List<Entry> files, Instant takenAt) {
+public record DirectoryScan(List<Entry> files, Instant takenAt, List<Path> directories) {
     /**
      * How close to {@link #takenAt} a modification time must be for the fingerprint to be
      * untrustworthy: a file rewritten again within the file system's timestamp granularity (up
@@ -25,6 +29,7 @@ public record DirectoryScan(List<Entry> files, Instant takenAt) {
     public DirectoryScan {
         files = List.copyOf(files);
         Objects.requireNonNull(takenAt, "takenAt");
+        directories = List.copyOf(directories);
     }
 
     /**

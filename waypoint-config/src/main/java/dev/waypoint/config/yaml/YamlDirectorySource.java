@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * Kubernetes manifests in a directory: every {@code *.yaml}, {@code *.yml} and {@code *.json}
  * file below it (the files {@code kubectl apply -f DIR} reads; {@code kubectl get -o json} output),
  * recursively, in path order. Create one with {@code ConfigSources.yamlDirectory(dir)} and hand it
- * to a {@code SnapshotPublisher} (which polls it) or {@code ConfigValidator}.
+ * to a {@code SnapshotPublisher} (which watches it and lists it with {@link #scan()}) or
+ * {@code ConfigValidator}.
  *
  * <p>Symbolic links are followed, and every name starting with {@code .} is skipped. A ConfigMap
  * volume is laid out as {@code foo.yaml -> ..data/foo.yaml} and {@code ..data -> ..2024_05_01_…/};
@@ -98,17 +99,25 @@ public final class YamlDirectorySource {
         return dir;
     }
 
-    /** Lists the manifest files and their sizes, times and keys, reading no content. */
+    /**
+     * Lists the manifest files and their sizes, times and keys, reading no content; the scan
+     * also names the directories it went through ({@link DirectoryScan#directories()}).
+     */
     public DirectoryScan scan() throws IOException {
         if (!Files.isDirectory(dir)) {
             throw Files.exists(dir) ? new NotDirectoryException(dir.toString()) : new NoSuchFileException(dir.toString());
         }
         var takenAt = clock.instant();
         List<DirectoryScan.Entry> files = new ArrayList<>();
+        List<Path> directories = new ArrayList<>();
         Files.walkFileTree(dir, EnumSet.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-                return !d.equals(dir) && hidden(d) ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
+                if (!d.equals(dir) && hidden(d)) {
+                    return FileVisitResult.SKIP_SUBTREE;
+                }
+                directories.add(d);
+                return FileVisitResult.CONTINUE;
             }
 
             @Override
@@ -142,7 +151,7 @@ public final class YamlDirectorySource {
         if (meshConfigFile != null) {
             files.add(meshEntry());
         }
-        return new DirectoryScan(files, takenAt);
+        return new DirectoryScan(files, takenAt, directories);
     }
 
     /**

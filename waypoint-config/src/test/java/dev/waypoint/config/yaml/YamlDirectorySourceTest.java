@@ -108,6 +108,24 @@ class YamlDirectorySourceTest {
     }
 
     @Test
+    void aScanNamesTheDirectoriesItWentThroughSkippingHiddenOnes() throws IOException {
+        // what SnapshotPublisher registers with its watch service
+        write("a/b/x.yaml", "kind: X\n");
+        write("c/notes.txt", "");
+        write(".git/d/y.yaml", "kind: Git\n");
+        write("..2026_01/svc.yaml", "kind: Service\n");
+        Files.createSymbolicLink(dir.resolve("..data"), Path.of("..2026_01"));
+        Files.createSymbolicLink(dir.resolve("linked"), Path.of("a/b")); // followed, as for files
+        Files.createSymbolicLink(dir.resolve("a/loop"), dir); // a loop is not followed
+
+        DirectoryScan scan = new YamlDirectorySource(dir).scan();
+
+        assertThat(scan.directories()).first().isEqualTo(dir);
+        assertThat(scan.directories()).extracting(d -> dir.relativize(d).toString())
+                .containsExactlyInAnyOrder("", "a", "a/b", "c", "linked");
+    }
+
+    @Test
     void configMapSwapChangesTheFingerprint() throws IOException {
         write("..v1/svc.yaml", "kind: Service\n");
         write("..v2/svc.yaml", "kind: Service\n");
