@@ -157,6 +157,18 @@ class MutualTlsHandshakeTest {
         return seen.get(30, TimeUnit.SECONDS);
     }
 
+    /** A TLS 1.2-only client presenting {@code client}, trusting the waypoint's CA. */
+    private static SslContext tls12Client(Leaf client) throws javax.net.ssl.SSLException {
+        return SslContextBuilder.forClient()
+                .sslProvider(SslProvider.OPENSSL)
+                .keyManager(client.key(), client.chain())
+                .trustManager(ca.root)
+                .endpointIdentificationAlgorithm(null)
+                .protocols("TLSv1.2")
+                .applicationProtocolConfig(TlsContexts.ALPN_H2)
+                .build();
+    }
+
     private static Throwable serverFailure(CompletableFuture<ServerView> seen) throws Exception {
         try {
             seen.get(30, TimeUnit.SECONDS);
@@ -191,15 +203,7 @@ class MutualTlsHandshakeTest {
     @EnumSource(KeyType.class)
     void tls12PeerIsAcceptedWithEcdheAesGcm(KeyType keys) throws Exception {
         TlsMaterial waypoint = ca.issue(keys, WAYPOINT.uri()).material();
-        Leaf client = ca.issue(keys, CLIENT.uri());
-        SslContext tls12 = SslContextBuilder.forClient()
-                .sslProvider(SslProvider.OPENSSL)
-                .keyManager(client.key(), client.chain())
-                .trustManager(ca.root)
-                .endpointIdentificationAlgorithm(null)
-                .protocols("TLSv1.2")
-                .applicationProtocolConfig(TlsContexts.ALPN_H2)
-                .build();
+        SslContext tls12 = tls12Client(ca.issue(keys, CLIENT.uri()));
         CompletableFuture<ServerView> seen = startServer(waypoint.serverContext());
 
         ClientView c = connect(tls12);
@@ -234,15 +238,7 @@ class MutualTlsHandshakeTest {
     @Test
     void clientOfAnotherCaIsToldUnknownCa() throws Exception {
         TlsMaterial waypoint = ca.issue(WAYPOINT.uri()).material();
-        Leaf stranger = foreignCa.issue(CLIENT.uri());
-        SslContext tls12 = SslContextBuilder.forClient()
-                .sslProvider(SslProvider.OPENSSL)
-                .keyManager(stranger.key(), stranger.chain())
-                .trustManager(ca.root)
-                .endpointIdentificationAlgorithm(null)
-                .protocols("TLSv1.2")
-                .applicationProtocolConfig(TlsContexts.ALPN_H2)
-                .build();
+        SslContext tls12 = tls12Client(foreignCa.issue(CLIENT.uri()));
         CompletableFuture<ServerView> seen = startServer(waypoint.serverContext());
 
         ClientView c = connect(tls12);
