@@ -347,7 +347,7 @@ public final class WaypointServer implements AutoCloseable {
                 snap == null ? -1 : snap.generation());
         gauge(b, "waypoint_config_problems", "Problems reported for the config in force.",
                 snap == null ? 0 : snap.problems().size());
-        gauge(b, "waypoint_hbone_inbound_connections", "Open inbound HBONE connections.",
+        gauge(b, "waypoint_hbone_inbound_connections", "Open inbound connections on the HBONE port, TLS handshakes in progress included.",
                 listener == null ? 0 : listener.connectionCount());
         gauge(b, "waypoint_hbone_outbound_connections", "Open outbound HBONE connections.",
                 pool == null ? 0 : pool.connectionCount());
