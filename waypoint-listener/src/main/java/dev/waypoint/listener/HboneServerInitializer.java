@@ -82,7 +82,8 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                 return;
             }
             ChannelPipeline p = ctx.pipeline();
-            Http2FrameCodecBuilder builder = Http2FrameCodecBuilder.forServer();
+            // PRIORITY and WINDOW_UPDATE floods end the connection, as Envoy's limits do (Netty bounds the others)
+            Http2FrameCodecBuilder builder = dev.waypoint.transport.ControlFrameFloods.serverCodec();
             if (FRAMES.isDebugEnabled()) {
                 builder.frameLogger(FRAME_LOGGER);
             }

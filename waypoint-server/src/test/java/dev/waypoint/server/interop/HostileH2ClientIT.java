@@ -276,6 +276,19 @@ class HostileH2ClientIT {
     }
 
     @Test
+    void priorityAndWindowUpdateFloodsEndTheConnection() throws Exception {
+        // ControlFrameFloods: Envoy's limits (100 PRIORITY per stream opened; 5 + 2 x (streams + 10 x DATA
+        // frames sent) WINDOW_UPDATEs), then GOAWAY ENHANCE_YOUR_CALM; a connection error, so no other client's
+        for (String flood : List.of("priority-flood", "window-update-flood")) {
+            JsonNode r = attack("--count", "100000", "--seconds", "10", flood);
+            assertThat(r.path("closed").asBoolean()).as(r.toString()).isTrue();
+            assertThat(r.path("goaway").path("code").asInt()).as(r.toString()).isEqualTo(0xb);
+            assertThat(r.path("seconds").asDouble()).as(r.toString()).isLessThan(8);
+        }
+        stillServes();
+    }
+
+    @Test
     void aClientWithWindowsOfZeroHoldsOnlyItsOwnTunnels() throws Exception {
         // 100 tunnels each asking for 1 GiB with SETTINGS_INITIAL_WINDOW_SIZE 0 and no WINDOW_UPDATE ever:
         // nothing can move; meanwhile a well-behaved client to the same pods is served

@@ -1,0 +1,138 @@
+package dev.waypoint.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http2.DecoratingHttp2ConnectionDecoder;
+import io.netty.handler.codec.http2.DecoratingHttp2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameListener;
+import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
+import io.netty.handler.codec.http2.Http2Settings;
+
+/**
+ * Bounds the two HTTP/2 frames a peer can send without limit and at no cost of its own: PRIORITY
+ * and WINDOW_UPDATE (CVE-2019-9513, "resource loop", and CVE-2019-9517-class floods). Netty bounds
+ * RST_STREAM, empty DATA, CONTINUATION and the SETTINGS / PING acknowledgements it queues, not
+ * these two. The limits are Envoy's, with its defaults (the waypoint Istio ships):
+ * <ul>
+ *   <li>PRIORITY frames over the connection's life ≤ {@value #PRIORITY_PER_STREAM} × (1 + streams
+ *       the peer opened) ({@code max_inbound_priority_frames_per_stream});</li>
+ *   <li>WINDOW_UPDATE frames ≤ 5 + 2 × (streams the peer opened + {@value #WINDOW_UPDATES_PER_DATA_FRAME}
+ *       × DATA frames written to it) ({@code max_inbound_window_update_frames_per_data_frame_sent}):
+ *       a receiver credits what it was sent, so updates follow our DATA.</li>
+ * </ul>
+ * Past either, the connection ends with GOAWAY {@code ENHANCE_YOUR_CALM}, as Envoy ends it.
+ *
+ * <p>Counted where the codec's decoder hands frames to its listener (after Netty's own checks) and
+ * where its encoder writes DATA. One instance per connection, on its event loop.
+ */
+public final class ControlFrameFloods {
+    /** Envoy's {@code max_inbound_priority_frames_per_stream} default. */
+    public static final int PRIORITY_PER_STREAM = 100;
+    /** Envoy's {@code max_inbound_window_update_frames_per_data_frame_sent} default. */
+    public static final int WINDOW_UPDATES_PER_DATA_FRAME = 10;
+
+    private long streamsOpened;
+    private long priorityFrames;
+    private long windowUpdates;
+    private long dataFramesSent;
+
+    private ControlFrameFloods() {}
+
+    /** An HTTP/2 frame codec builder for a server whose codecs are bounded this way. */
+    public static Http2FrameCodecBuilder serverCodec() {
+        return new Builder();
+    }
+
+    private static final class Builder extends Http2FrameCodecBuilder {
+        Builder() {
+            server(true);
+            gracefulShutdownTimeoutMillis(0); // as forServer(): the caller sets its own
+        }
+
+        @Override
+        protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+            ControlFrameFloods limits = new ControlFrameFloods();
+            return super.build(limits.decoder(decoder), limits.encoder(encoder), settings);
+        }
+    }
+
+    Http2ConnectionDecoder decoder(Http2ConnectionDecoder decoder) {
+        return new DecoratingHttp2ConnectionDecoder(decoder) {
+            @Override
+            public void frameListener(Http2FrameListener listener) {
+                super.frameListener(listener == null ? null : new Counting(listener));
+            }
+        };
+    }
+
+    Http2ConnectionEncoder encoder(Http2ConnectionEncoder encoder) {
+        return new DecoratingHttp2ConnectionEncoder(encoder) {
+            @Override
+            public ChannelFuture writeData(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
+                                           boolean endStream, ChannelPromise promise) {
+                dataFramesSent++;
+                return super.writeData(ctx, streamId, data, padding, endStream, promise);
+            }
+        };
+    }
+
+    private final class Counting extends Http2FrameListenerDecorator {
+        private int lastStreamSeen;
+
+        Counting(Http2FrameListener listener) {
+            super(listener);
+        }
+
+        private void opened(int streamId) {
+            if (streamId > lastStreamSeen) { // a new stream (trailers and CONTINUATIONs are not)
+                lastStreamSeen = streamId;
+                streamsOpened++;
+            }
+        }
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, io.netty.handler.codec.http2.Http2Headers headers,
+                                  int padding, boolean endStream) throws Http2Exception {
+            opened(streamId);
+            super.onHeadersRead(ctx, streamId, headers, padding, endStream);
+        }
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, io.netty.handler.codec.http2.Http2Headers headers,
+                                  int streamDependency, short weight, boolean exclusive, int padding, boolean endStream)
+                throws Http2Exception {
+            opened(streamId);
+            super.onHeadersRead(ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
+        }
+
+        @Override
+        public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight,
+                                   boolean exclusive) throws Http2Exception {
+            if (++priorityFrames > PRIORITY_PER_STREAM * (1 + streamsOpened)) {
+                throw Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
+                        "%d PRIORITY frames for %d streams (at most %d per stream)", priorityFrames, streamsOpened,
+                        PRIORITY_PER_STREAM);
+            }
+            super.onPriorityRead(ctx, streamId, streamDependency, weight, exclusive);
+        }
+
+        @Override
+        public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement)
+                throws Http2Exception {
+            if (++windowUpdates > 5 + 2 * (streamsOpened + WINDOW_UPDATES_PER_DATA_FRAME * dataFramesSent)) {
+                throw Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
+                        "%d WINDOW_UPDATE frames for %d streams and %d DATA frames sent", windowUpdates, streamsOpened,
+                        dataFramesSent);
+            }
+            super.onWindowUpdateRead(ctx, streamId, windowSizeIncrement);
+        }
+    }
+}

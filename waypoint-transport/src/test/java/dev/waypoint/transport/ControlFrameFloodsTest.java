@@ -1,0 +1,145 @@
+package dev.waypoint.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@link ControlFrameFloods} on Netty's real server codec, fed a client's raw frames: up to
+ * Envoy's limits everything is read; one frame past them ends the connection with GOAWAY
+ * ENHANCE_YOUR_CALM.
+ */
+class ControlFrameFloodsTest {
+    private static final int PRIORITY = 0x2;
+    private static final int WINDOW_UPDATE = 0x8;
+    private static final int GOAWAY = 0x7;
+
+    /**
+     * A case: the client opens {@code streams} streams, the server writes {@code dataFrames} DATA
+     * frames on the first, then the client sends frames of {@code type}; {@code allowed} of them
+     * are read, the next one ends the connection.
+     */
+    record Case(String name, int type, int streams, int dataFrames, long allowed) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static List<Case> cases() {
+        int p = ControlFrameFloods.PRIORITY_PER_STREAM;
+        int w = ControlFrameFloods.WINDOW_UPDATES_PER_DATA_FRAME;
+        return List.of(
+                new Case("PRIORITY, no stream opened", PRIORITY, 0, 0, p),
+                new Case("PRIORITY, one stream", PRIORITY, 1, 0, p * 2L),
+                new Case("PRIORITY, three streams", PRIORITY, 3, 0, p * 4L),
+                new Case("WINDOW_UPDATE, nothing sent", WINDOW_UPDATE, 0, 0, 5),
+                new Case("WINDOW_UPDATE, two streams, nothing sent", WINDOW_UPDATE, 2, 0, 5 + 2 * 2),
+                new Case("WINDOW_UPDATE, one stream, 3 DATA frames sent", WINDOW_UPDATE, 1, 3, 5 + 2 * (1 + w * 3L)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Case c) {
+        List<Http2FrameStream> opened = new ArrayList<>();
+        List<Throwable> passedOn = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(ControlFrameFloods.serverCodec().build(), new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2HeadersFrame h) {
+                    opened.add(h.stream());
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                passedOn.add(cause); // the codec passes a connection error on after its GOAWAY (PeerFaults logs it)
+            }
+        });
+        ch.writeInbound(Unpooled.wrappedBuffer(Http2CodecUtil.connectionPrefaceBuf()), frame(0x4, 0, 0, Unpooled.EMPTY_BUFFER));
+        for (int i = 0; i < c.streams(); i++) {
+            ch.writeInbound(headers(1 + 2 * i));
+        }
+        assertThat(opened).hasSize(c.streams());
+        for (int i = 0; i < c.dataFrames(); i++) {
+            ch.writeOutbound(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[] {'x'})).stream(opened.get(0)));
+        }
+        drainOutbound(ch);
+        IntFunction<ByteBuf> next = i -> c.type() == PRIORITY
+                ? frame(PRIORITY, 0, 101 + 2 * (i % 50), Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 0, 15}))
+                : frame(WINDOW_UPDATE, 0, c.streams() > 0 && i % 2 == 1 ? 1 : 0, Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 1}));
+
+        for (int i = 0; i < c.allowed(); i++) {
+            ch.writeInbound(next.apply(i));
+        }
+        assertThat(goAwayCode(drainOutbound(ch))).as("no GOAWAY within the limit").isNull();
+        assertThat(ch.isOpen()).isTrue();
+        assertThat(passedOn).isEmpty();
+
+        ch.writeInbound(next.apply((int) c.allowed()));
+        assertThat(goAwayCode(drainOutbound(ch))).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(passedOn).singleElement().asString().contains(c.type() == PRIORITY ? "PRIORITY" : "WINDOW_UPDATE");
+        ch.finishAndReleaseAll();
+    }
+
+    /** A frame: 9-byte header and payload (released by the codec). */
+    private static ByteBuf frame(int type, int flags, int streamId, ByteBuf payload) {
+        ByteBuf b = Unpooled.buffer(9 + payload.readableBytes());
+        b.writeMedium(payload.readableBytes()).writeByte(type).writeByte(flags).writeInt(streamId).writeBytes(payload);
+        payload.release();
+        return b;
+    }
+
+    /** HEADERS with END_HEADERS opening {@code streamId}: GET http://a/ in HPACK (static table + one literal). */
+    private static ByteBuf headers(int streamId) {
+        byte[] block = {(byte) 0x82, (byte) 0x86, (byte) 0x84, 0x01, 0x01, 'a'};
+        return frame(0x1, 0x4, streamId, Unpooled.wrappedBuffer(block));
+    }
+
+    /** Everything the codec wrote, as one buffer. */
+    private static ByteBuf drainOutbound(EmbeddedChannel ch) {
+        ByteBuf all = Unpooled.buffer();
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            ByteBuf b = (ByteBuf) o;
+            all.writeBytes(b);
+            b.release();
+        }
+        return all;
+    }
+
+    /** The error code of the first GOAWAY in {@code out} (released), or null. */
+    private static Long goAwayCode(ByteBuf out) {
+        try {
+            while (out.readableBytes() >= 9) {
+                int length = out.readUnsignedMedium();
+                int type = out.readUnsignedByte();
+                out.skipBytes(5);
+                if (type == GOAWAY) {
+                    out.skipBytes(4);
+                    return out.readUnsignedInt();
+                }
+                out.skipBytes(length);
+            }
+            return null;
+        } finally {
+            out.release();
+        }
+    }
+}
