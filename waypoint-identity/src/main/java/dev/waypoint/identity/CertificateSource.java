@@ -32,8 +32,10 @@ import org.slf4j.LoggerFactory;
  * <h2>File-mounted source</h2>
  * {@link #fileMounted} reads Istio's layout ({@code cert-chain.pem}, {@code key.pem}, {@code
  * root-cert.pem}) once, failing if that first load fails, then polls the three files on the given
- * executor. A poll computes a fingerprint (size, modification time and SHA-256 of each file, from
- * the same bytes it parses) and reloads when it changed. A reload that fails, for example because
+ * executor. A poll first compares each file's size, modification time and inode with what the
+ * last read saw: unchanged, and modified more than 2 s before that read (a file system clock is
+ * coarse), nothing is read. Otherwise it computes a fingerprint (size, modification time and
+ * SHA-256 of each file, from the same bytes it parses) and reloads when it changed. A reload that fails, for example because
  * the files are mid-rotation and the key does not match the chain yet, logs an error and keeps the
  * previous material; the same broken content is not retried or logged again until it changes.
  * Kubernetes secret volumes swap a {@code ..data} symlink, which the poll follows.
@@ -57,6 +59,13 @@ public final class CertificateSource implements AutoCloseable {
     private final Path certDir;
     /** Guarded by {@code this}: written only inside {@link #pollNow()}. */
     private Fingerprint loaded;
+    /**
+     * Guarded by {@code this}: the files' attributes at the last read, so an unchanged directory is
+     * not read and hashed again every poll; null before it.
+     */
+    private Attributes lastAttributes;
+    /** Guarded by {@code this}: how often the files were read (for tests). */
+    private long reads;
     /** The last failure (a fingerprint, or an I/O error message), so one problem is logged once. */
     private Object lastFailure;
     private volatile ScheduledFuture<?> pollTask;
@@ -175,14 +184,20 @@ public final class CertificateSource implements AutoCloseable {
         if (certDir == null) {
             return false;
         }
+        Attributes attributes = Attributes.of(certDir);
+        if (attributes != null && attributes.equals(lastAttributes) && !lastAttributes.racy()) {
+            return false; // the same three files, settled: their bytes are what the last read saw
+        }
         Snapshot snapshot;
         try {
+            reads++;
             snapshot = Snapshot.read(certDir);
         } catch (IOException e) {
             // Missing mid-rotation, or gone: keep serving what we have.
             logFailure(String.valueOf(e.getMessage()), e);
             return false;
         }
+        lastAttributes = attributes;
         Fingerprint fp = snapshot.fingerprint();
         if (fp.equals(loaded) || fp.equals(lastFailure)) {
             return false;
@@ -216,6 +231,59 @@ public final class CertificateSource implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             // An exception would cancel the scheduled task and silently stop rotation.
             log.error("TLS material poll of {} failed", certDir, e);
+        }
+    }
+
+    /** How often a poll read the files (a poll of unchanged, settled files does not). For tests. */
+    synchronized long reads() {
+        return reads;
+    }
+
+    /**
+     * Size, modification time and file key (inode) of each file, links followed (a secret volume's
+     * {@code ..data} swap points them at new files), and when they were taken. Equal attributes
+     * mean the same bytes unless a file was written again within its file system's clock
+     * granularity: a listing taken within {@link #RACY_MILLIS} of a file's modification is
+     * {@link #racy()}, and the next poll reads the files anyway.
+     */
+    private record Attributes(List<Object> perFile, long takenAtMillis) {
+        static final long RACY_MILLIS = 2_000;
+
+        /** The attributes, or null when a file cannot be read (the read reports it). */
+        static Attributes of(Path dir) {
+            List<Object> perFile = new java.util.ArrayList<>(FILES.size() * 3);
+            for (String name : FILES) {
+                try {
+                    java.nio.file.attribute.BasicFileAttributes a =
+                            Files.readAttributes(dir.resolve(name), java.nio.file.attribute.BasicFileAttributes.class);
+                    perFile.add(a.size());
+                    perFile.add(a.lastModifiedTime().toMillis());
+                    perFile.add(a.fileKey());
+                } catch (IOException | RuntimeException e) {
+                    return null;
+                }
+            }
+            return new Attributes(perFile, System.currentTimeMillis());
+        }
+
+        boolean racy() {
+            for (int i = 1; i < perFile.size(); i += 3) {
+                if (takenAtMillis - (Long) perFile.get(i) < RACY_MILLIS) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Equal files; when they were taken does not count. */
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Attributes a && perFile.equals(a.perFile);
+        }
+
+        @Override
+        public int hashCode() {
+            return perFile.hashCode();
         }
     }
 

@@ -75,6 +75,80 @@ class CertificateSourceTest {
         }
     }
 
+    /** Sets every file's modification time {@code seconds} into the past. */
+    private void age(long seconds) throws IOException {
+        java.nio.file.attribute.FileTime t = java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minusSeconds(seconds));
+        for (String f : List.of(TlsMaterial.CERT_CHAIN, TlsMaterial.KEY, TlsMaterial.ROOT_CERT)) {
+            Files.setLastModifiedTime(dir.resolve(f), t);
+        }
+    }
+
+    @Test
+    void settledUnchangedFilesAreNotReadAgain() throws IOException {
+        write(V1);
+        age(60);
+        try (CertificateSource source = CertificateSource.fileMounted(dir, exec, MANUAL)) {
+            assertThat(source.pollNow()).isFalse(); // the first poll reads (nothing compared yet)
+            long reads = source.reads();
+            for (int i = 0; i < 10; i++) {
+                assertThat(source.pollNow()).isFalse();
+            }
+            assertThat(source.reads()).as("ten polls of settled, unchanged files").isEqualTo(reads);
+
+            write(V2); // new files, new times: read and reloaded
+            assertThat(source.pollNow()).isTrue();
+            assertThat(source.current().identity()).isEqualTo(V2);
+            assertThat(source.reads()).isEqualTo(reads + 1);
+        }
+    }
+
+    @Test
+    void filesModifiedJustBeforeAReadAreReadAgain() throws IOException {
+        write(V1);
+        try (CertificateSource source = CertificateSource.fileMounted(dir, exec, MANUAL)) {
+            source.pollNow();
+            long reads = source.reads();
+            // written within the racy window of that read: a second write in the same clock tick
+            // would look the same, so each poll reads until the files have settled
+            source.pollNow();
+            source.pollNow();
+            assertThat(source.reads()).isEqualTo(reads + 2);
+            age(60);
+            source.pollNow(); // new times: read once more
+            long settled = source.reads();
+            source.pollNow();
+            assertThat(source.reads()).isEqualTo(settled);
+        }
+    }
+
+    @Test
+    void aSecretVolumeSwapIsSeenThroughItsLinks() throws IOException {
+        // kubelet's layout: files are links through ..data to a timestamped directory, swapped atomically
+        Path v1 = Files.createDirectories(dir.resolve("..2026_01"));
+        CA.issue(V1.uri()).write(v1, KeyFormat.PKCS8);
+        Files.createSymbolicLink(dir.resolve("..data"), Path.of("..2026_01"));
+        for (String f : List.of(TlsMaterial.CERT_CHAIN, TlsMaterial.KEY, TlsMaterial.ROOT_CERT)) {
+            Files.createSymbolicLink(dir.resolve(f), Path.of("..data", f));
+        }
+        age(60);
+        try (CertificateSource source = CertificateSource.fileMounted(dir, exec, MANUAL)) {
+            source.pollNow();
+            long reads = source.reads();
+            source.pollNow();
+            assertThat(source.reads()).isEqualTo(reads);
+
+            Path v2 = Files.createDirectories(dir.resolve("..2026_02"));
+            CA.issue(V2.uri()).write(v2, KeyFormat.PKCS8);
+            Path tmp = Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..2026_02"));
+            Files.move(tmp, dir.resolve("..data"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            age(60); // even with the old times: other files (inodes)
+
+            assertThat(source.pollNow()).isTrue();
+            assertThat(source.current().identity()).isEqualTo(V2);
+        }
+    }
+
     @Test
     void brokenRewriteKeepsThePreviousMaterial() throws IOException {
         write(V1);
