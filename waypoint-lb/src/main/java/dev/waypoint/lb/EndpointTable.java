@@ -87,6 +87,8 @@ public final class EndpointTable {
                         + (l.failover().isEmpty() ? "" : " " + l.failover()) + " (ports with outlierDetection)"
                 : "distribute " + l.distribute())
                 + (mesh.localityLbSetting() == null ? " (Istio's default)" : " (MeshConfig)"));
+        m.put("h2UpgradePolicy", mesh.h2Upgrade() ? "UPGRADE (MeshConfig): HTTP/1.1 to ports declaring HTTP goes as h2c"
+                : "DO_NOT_UPGRADE");
         return m;
     }
 

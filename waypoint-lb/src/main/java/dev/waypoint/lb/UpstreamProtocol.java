@@ -22,7 +22,9 @@ import dev.waypoint.model.traffic.TrafficPolicySpec;
  * ({@code shouldH2Upgrade}: "If user wants an upgrade at destination rule/port level that means he is
  * sure that it is a Http port"), except for a WebSocket upgrade request, which keeps HTTP/1.1 (this
  * waypoint sends no extended CONNECT upstream; upgrading it would turn the handshake into an
- * ordinary request and break the WebSocket). The MeshConfig's {@code h2UpgradePolicy} is not read.
+ * ordinary request and break the WebSocket); {@code DO_NOT_UPGRADE} → no upgrade. With neither, the
+ * MeshConfig's {@code h2UpgradePolicy: UPGRADE} upgrades HTTP/1.1 requests to ports declaring HTTP
+ * (not to undeclared ones: "protocol sniffing uses downstream protocol"), WebSockets again excepted.
  * The backend is the route's: a Service port (an HTTPRoute backendRef may name another Service
  * than the one addressed), a ServiceEntry port ({@code protocol}: a backendRef or mirror may name
  * another entry than the one addressed), or for a pod-addressed request the protocol of the
@@ -33,7 +35,13 @@ final class UpstreamProtocol {
 
     /** Whether the request goes upstream as h2c, without a DestinationRule {@code connectionPool}. */
     static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream) {
-        return h2(backend, target, h2Downstream, null, false);
+        return h2(backend, target, h2Downstream, null, false, false);
+    }
+
+    /** As {@link #h2(RouteSelection.Backend, Target, boolean, TrafficPolicySpec.ConnectionPoolSpec, boolean, boolean)}, the mesh not upgrading. */
+    static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream,
+                      TrafficPolicySpec.ConnectionPoolSpec pool, boolean webSocket) {
+        return h2(backend, target, h2Downstream, pool, webSocket, false);
     }
 
     /**
@@ -41,9 +49,10 @@ final class UpstreamProtocol {
      *
      * @param pool the backend port's DestinationRule {@code connectionPool}, or null
      * @param webSocket the request asks for a WebSocket upgrade (never upgraded to h2c by the policy)
+     * @param meshUpgrade the MeshConfig's {@code h2UpgradePolicy} is {@code UPGRADE}
      */
     static boolean h2(RouteSelection.Backend backend, Target target, boolean h2Downstream,
-                      TrafficPolicySpec.ConnectionPoolSpec pool, boolean webSocket) {
+                      TrafficPolicySpec.ConnectionPoolSpec pool, boolean webSocket, boolean meshUpgrade) {
         if (pool != null && pool.useClientProtocol()) {
             return h2Downstream;
         }
@@ -52,7 +61,11 @@ final class UpstreamProtocol {
         if (declared.isH2()) {
             return true;
         }
-        if (pool != null && pool.h2Upgrade() == TrafficPolicySpec.H2Upgrade.UPGRADE && !webSocket) {
+        TrafficPolicySpec.H2Upgrade rule = pool != null ? pool.h2Upgrade() : TrafficPolicySpec.H2Upgrade.DEFAULT;
+        if (rule == TrafficPolicySpec.H2Upgrade.UPGRADE && !webSocket) {
+            return true;
+        }
+        if (rule == TrafficPolicySpec.H2Upgrade.DEFAULT && meshUpgrade && declared.isHttp() && !webSocket) {
             return true;
         }
         return declared == AppProtocol.AUTO && h2Downstream;

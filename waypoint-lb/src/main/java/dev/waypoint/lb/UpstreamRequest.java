@@ -120,9 +120,10 @@ final class UpstreamRequest implements UpstreamCall {
         this.retry = route != null ? route.retry() : RetryPolicy.NONE;
         this.retriesLeft = retry.retries();
         // the backend's declared protocol, whatever the client spoke, or its DestinationRule's
-        // h2UpgradePolicy / useClientProtocol (UpstreamProtocol)
+        // h2UpgradePolicy / useClientProtocol, or the MeshConfig's h2UpgradePolicy (UpstreamProtocol)
         this.upstreamH2 = backend != null ? UpstreamProtocol.h2(backend, request.target(), h2Downstream,
-                Upstreams.poolOf(request.snapshot(), backend), !h2Downstream && WebSocketUpgrade.requested(head))
+                Upstreams.poolOf(request.snapshot(), backend), !h2Downstream && WebSocketUpgrade.requested(head),
+                request.snapshot().resources().meshConfig().h2Upgrade())
                 : h2Downstream || request.target().protocol().isH2();
         // a WebSocket upgrade keeps Upgrade/Connection on an HTTP/1.1 upstream; toward h2c it is an
         // ordinary request (no extended CONNECT upstream): the backend answers it as one

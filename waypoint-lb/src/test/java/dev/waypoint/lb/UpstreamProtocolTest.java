@@ -100,6 +100,41 @@ class UpstreamProtocolTest {
                 .isEqualTo(h2Upstream);
     }
 
+    /**
+     * The MeshConfig's {@code h2UpgradePolicy: UPGRADE} under the DestinationRule: ports declaring
+     * HTTP only, the rule's own policy and {@code useClientProtocol} first (Istio's {@code shouldH2Upgrade}).
+     */
+    @ParameterizedTest(name = "port {0}, rule h2UpgradePolicy {1}, useClientProtocol {2}, h2 client {3}, websocket {4}, mesh UPGRADE {5} -> h2 {6}")
+    @CsvSource(nullValues = "-", value = {
+            // no rule (DEFAULT): the mesh upgrades a declared HTTP port ...
+            "http, DEFAULT, false, false, false, true, true",
+            "http, DEFAULT, false, false, false, false, false",
+            // ... not a sniffed one (the client's protocol), and not a WebSocket handshake
+            "-, DEFAULT, false, false, false, true, false",
+            "-, DEFAULT, false, true, false, true, true",
+            "http, DEFAULT, false, false, true, true, false",
+            // a TCP port is not HTTP: no upgrade, whatever the mesh says
+            "tcp, DEFAULT, false, false, false, true, false",
+            // the rule's DO_NOT_UPGRADE and useClientProtocol win over the mesh
+            "http, DO_NOT_UPGRADE, false, false, false, true, false",
+            "http, DEFAULT, true, false, false, true, false"})
+    void meshConfigH2UpgradePolicy(String appProtocol, dev.waypoint.model.traffic.TrafficPolicySpec.H2Upgrade upgrade,
+                                   boolean clientProtocol, boolean h2Client, boolean webSocket, boolean meshUpgrade,
+                                   boolean h2Upstream) {
+        ServicePortSpec port = new ServicePortSpec("web", 7070, 7070, null, appProtocol);
+        ServiceSpec backend = service("backend", port);
+        Target target = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.1:7070"), backend, port);
+        var pool = new dev.waypoint.model.traffic.TrafficPolicySpec.ConnectionPoolSpec(0, 0, 0, 0, 0, null, null, null,
+                null, null, upgrade, clientProtocol, 0, null);
+        assertThat(UpstreamProtocol.h2(new RouteSelection.ServiceBackend(backend, port), target, h2Client, pool, webSocket,
+                meshUpgrade)).isEqualTo(h2Upstream);
+        if (upgrade == dev.waypoint.model.traffic.TrafficPolicySpec.H2Upgrade.DEFAULT && !clientProtocol) {
+            // no DestinationRule at all: the same answer
+            assertThat(UpstreamProtocol.h2(new RouteSelection.ServiceBackend(backend, port), target, h2Client, null,
+                    webSocket, meshUpgrade)).isEqualTo(h2Upstream);
+        }
+    }
+
     private static ServiceSpec service(String name, ServicePortSpec port) {
         return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.2")), List.of(port),
                 Map.of("app", name), SourceRef.NONE);

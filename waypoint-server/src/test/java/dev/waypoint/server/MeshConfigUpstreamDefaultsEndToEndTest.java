@@ -57,6 +57,7 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
             data:
               mesh: |-
                 connectTimeout: 300ms
+                h2UpgradePolicy: UPGRADE
                 tcpKeepalive: {time: 45s, interval: 9s}
                 localityLbSetting:
                   distribute:
@@ -98,7 +99,7 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
             try {
                 String server = res.headers().get("x-echo-server");
                 return new String[] {res.status().code() + " " + (server != null ? server : res.headers().get("x-waypoint-reason")),
-                        res.content().toString(StandardCharsets.UTF_8)};
+                        res.content().toString(StandardCharsets.UTF_8), res.headers().get("x-echo-protocol")};
             } finally {
                 res.release();
                 tunnel.close();
@@ -136,18 +137,27 @@ class MeshConfigUpstreamDefaultsEndToEndTest {
 
     @Test
     @Order(3)
+    void theMeshH2UpgradePolicyUpgradesHttpPortsUnlessTheirRuleSaysNot() throws Exception {
+        // the client speaks HTTP/1.1 in every case; the backend reports what reached it
+        assertThat(get("127.38.0.2")).containsSubsequence("200 web-a", "HTTP/2.0");
+        assertThat(get("127.38.0.3")).containsSubsequence("200 legacy-a", "HTTP/1.1");
+    }
+
+    @Test
+    @Order(4)
     void theConfigDumpShowsTheValuesInForce() throws Exception {
         String dump = configDump();
         assertThat(dump).contains("\"upstreamDefaults\"")
                 .contains("PT0.3S (MeshConfig)")
                 .contains("probes=system time=PT45S interval=PT9S (MeshConfig)")
                 .contains("distribute [Distribute[from=*, to={*=100}]] (MeshConfig)")
+                .contains("UPGRADE (MeshConfig)")
                 // the rule's own probes over the mesh's keepalive, field by field
                 .contains("probes=7 time=PT45S interval=PT9S (DestinationRule over MeshConfig)");
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aBadValueIsReportedWithItsFieldAndTheLastGoodMeshConfigKeepsServing() throws Exception {
         long generation = mesh.waypoint().snapshots().current().generation();
         Files.writeString(configDir.resolve("istio.yaml"), GOOD.replace("connectTimeout: 300ms", "connectTimeout: 2h"));

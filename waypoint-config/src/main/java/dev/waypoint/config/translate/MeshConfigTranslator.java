@@ -185,12 +185,22 @@ public final class MeshConfigTranslator {
         TrafficPolicySpec.TcpKeepaliveSpec tcpKeepalive = tcpKeepalive(ctx, tree, p);
         TrafficPolicySpec.LocalityLbSpec localityLb = DestinationRuleTranslator.locality(ctx,
                 ctx.object(tree, p, "localityLbSetting"), path(p, "localityLbSetting"));
+        boolean h2Upgrade = false;
+        JsonNode h2 = child(tree, "h2UpgradePolicy");
+        if (h2 != null) {
+            String v = h2.isTextual() ? h2.textValue() : null;
+            if ("UPGRADE".equals(v)) {
+                h2Upgrade = true;
+            } else if (!"DO_NOT_UPGRADE".equals(v)) {
+                ctx.error(path(p, "h2UpgradePolicy"), message("h2UpgradePolicy", renderJson(h2), "DO_NOT_UPGRADE or UPGRADE"));
+            }
+        }
         if (ctx.failed()) {
             return null;
         }
         return new MeshConfigSpec(ctx.source(), trustDomain == null || trustDomain.isEmpty() ? null : trustDomain,
                 aliases, rootNamespace, providers, defaults, retry, accessLogFile, encoding, accessLogFormat,
-                enableTracing, sampling, trustedProxies, normalization, connectTimeout, tcpKeepalive, localityLb);
+                enableTracing, sampling, trustedProxies, normalization, connectTimeout, tcpKeepalive, localityLb, h2Upgrade);
     }
 
     private static List<ExtensionProviderSpec> providers(ObjectContext ctx, JsonNode tree, String p) {

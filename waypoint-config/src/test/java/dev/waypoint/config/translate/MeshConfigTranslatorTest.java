@@ -186,6 +186,8 @@ class MeshConfigTranslatorTest {
                 Arguments.of("connectTimeout: 0s", "connectTimeout: connectTimeout: \"0s\" (expected: a duration from 1ms to 1h"),
                 Arguments.of("connectTimeout: 2h", "connectTimeout: connectTimeout: \"2h\" (expected: a duration from 1ms to 1h"),
                 Arguments.of("connectTimeout: 1500us", "connectTimeout: connectTimeout: \"1500us\" (expected: a duration from 1ms to 1h"),
+                Arguments.of("h2UpgradePolicy: SOMETIMES", "h2UpgradePolicy: h2UpgradePolicy: \"SOMETIMES\" (expected: DO_NOT_UPGRADE or UPGRADE)"),
+                Arguments.of("h2UpgradePolicy: 1", "h2UpgradePolicy: h2UpgradePolicy: 1 (expected: DO_NOT_UPGRADE or UPGRADE)"),
                 Arguments.of("tcpKeepalive: 30s", "tcpKeepalive: tcpKeepalive: 30s (expected: an object)"),
                 Arguments.of("tcpKeepalive: {probes: -1}", "tcpKeepalive.probes: probes: -1 (expected: 0-2147483647)"),
                 Arguments.of("tcpKeepalive: {time: often}", "tcpKeepalive.time: time: \"often\" (expected: a duration"),
@@ -201,6 +203,15 @@ class MeshConfigTranslatorTest {
                 Arguments.of("[1, 2]", "mesh: [1,2] (expected: a MeshConfig object)"),
                 Arguments.of("trustDomain: a\ntrustDomain: b", "mesh.yaml:2: MeshConfig -: -: not valid YAML: Duplicate field 'trustDomain'"),
                 Arguments.of("a: [", "mesh.yaml:1: MeshConfig -: -: not valid YAML"));
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "trustDomain: a.org | false",
+            "h2UpgradePolicy: DO_NOT_UPGRADE | false",
+            "h2UpgradePolicy: UPGRADE | true"})
+    void h2UpgradePolicyIsRead(String yaml, boolean upgrade) {
+        assertThat(ok(yaml).h2Upgrade()).isEqualTo(upgrade);
     }
 
     /** The upstream defaults: connectTimeout, tcpKeepalive, localityLbSetting (as written; absent is null). */

@@ -37,6 +37,9 @@ import java.util.Objects;
  *        {@code connectionPool.tcp.tcpKeepalive} written over it field by field; null when not set
  * @param localityLbSetting {@code localityLbSetting}, applied where a DestinationRule has none; null
  *        when not set (Istio's default: {@link #ISTIO_LOCALITY_LB}, enabled)
+ * @param h2Upgrade {@code h2UpgradePolicy: UPGRADE}: HTTP/1.1 requests to ports declaring HTTP go
+ *        upstream as h2c unless a DestinationRule's {@code connectionPool.http} says otherwise;
+ *        false for {@code DO_NOT_UPGRADE} and when not set (Istio's default)
  */
 public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> trustDomainAliases,
                              String rootNamespace, List<ExtensionProviderSpec> extensionProviders,
@@ -44,10 +47,10 @@ public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> 
                              String accessLogFile, AccessLogEncoding accessLogEncoding, String accessLogFormat,
                              Boolean enableTracing, Double tracingSampling, Integer numTrustedProxies,
                              PathNormalization pathNormalization, Duration connectTimeout,
-                             TcpKeepaliveSpec tcpKeepalive, LocalityLbSpec localityLbSetting) {
+                             TcpKeepaliveSpec tcpKeepalive, LocalityLbSpec localityLbSetting, boolean h2Upgrade) {
     /** No mesh config at all: every field unset. */
     public static final MeshConfigSpec DEFAULT = new MeshConfigSpec(SourceRef.NONE, null, List.of(), null, List.of(),
-            DefaultProviders.NONE, null, null, AccessLogEncoding.TEXT, null, null, null, null, null, null, null, null);
+            DefaultProviders.NONE, null, null, AccessLogEncoding.TEXT, null, null, null, null, null, null, null, null, false);
 
     /** Istio's {@code connectTimeout} when the mesh config has none ({@code pkg/config/mesh/mesh.go DefaultMeshConfig}: 10 s). */
     public static final Duration ISTIO_CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -68,7 +71,20 @@ public record MeshConfigSpec(SourceRef source, String trustDomain, List<String> 
                           PathNormalization pathNormalization) {
         this(source, trustDomain, trustDomainAliases, rootNamespace, extensionProviders, defaultProviders,
                 defaultHttpRetryPolicy, accessLogFile, accessLogEncoding, accessLogFormat, enableTracing, tracingSampling,
-                numTrustedProxies, pathNormalization, null, null, null);
+                numTrustedProxies, pathNormalization, null, null, null, false);
+    }
+
+    /** Without {@code h2UpgradePolicy} (not set: no upgrade). */
+    public MeshConfigSpec(SourceRef source, String trustDomain, List<String> trustDomainAliases,
+                          String rootNamespace, List<ExtensionProviderSpec> extensionProviders,
+                          DefaultProviders defaultProviders, HttpRetry defaultHttpRetryPolicy,
+                          String accessLogFile, AccessLogEncoding accessLogEncoding, String accessLogFormat,
+                          Boolean enableTracing, Double tracingSampling, Integer numTrustedProxies,
+                          PathNormalization pathNormalization, Duration connectTimeout,
+                          TcpKeepaliveSpec tcpKeepalive, LocalityLbSpec localityLbSetting) {
+        this(source, trustDomain, trustDomainAliases, rootNamespace, extensionProviders, defaultProviders,
+                defaultHttpRetryPolicy, accessLogFile, accessLogEncoding, accessLogFormat, enableTracing, tracingSampling,
+                numTrustedProxies, pathNormalization, connectTimeout, tcpKeepalive, localityLbSetting, false);
     }
 
     public MeshConfigSpec {
