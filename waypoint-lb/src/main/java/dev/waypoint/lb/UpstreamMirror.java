@@ -75,7 +75,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         this.loop = loop;
         this.backend = backend;
         this.h2 = UpstreamProtocol.h2(backend, request.target(), h2Downstream,
-                Upstreams.poolOf(request.snapshot(), backend), false);
+                Upstreams.poolOf(request.snapshot(), backend), false, request.snapshot().resources().meshConfig().h2Upgrade());
         HttpRequest copy;
         if (forwarded instanceof FullHttpRequest full) {
             copy = new DefaultFullHttpRequest(full.protocolVersion(), full.method(), full.uri(), full.content().retainedDuplicate(),
