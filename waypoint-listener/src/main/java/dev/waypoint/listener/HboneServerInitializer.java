@@ -34,13 +34,7 @@ import org.slf4j.LoggerFactory;
 final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
     private static final Logger log = LoggerFactory.getLogger(HboneServerInitializer.class);
 
-    /**
-     * Every HBONE frame at DEBUG under logger {@code hbone.frames}. Installed on a connection only
-     * when that logger is enabled as the connection starts: otherwise the logging reader and writer
-     * Netty wraps around the codec's would still be crossed, and asked, for every frame.
-     */
-    private static final io.netty.handler.codec.http2.Http2FrameLogger FRAME_LOGGER =
-            new io.netty.handler.codec.http2.Http2FrameLogger(io.netty.handler.logging.LogLevel.DEBUG, "hbone.frames");
+    /** Every HBONE frame at DEBUG under this logger ({@link dev.waypoint.transport.ControlFrameFloods}'s frame logger). */
     private static final Logger FRAMES = LoggerFactory.getLogger("hbone.frames");
 
     private final ListenerSettings settings;
@@ -82,11 +76,9 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                 return;
             }
             ChannelPipeline p = ctx.pipeline();
-            // PRIORITY and WINDOW_UPDATE floods end the connection, as Envoy's limits do (Netty bounds the others)
-            Http2FrameCodecBuilder builder = dev.waypoint.transport.ControlFrameFloods.serverCodec();
-            if (FRAMES.isDebugEnabled()) {
-                builder.frameLogger(FRAME_LOGGER);
-            }
+            // PRIORITY and WINDOW_UPDATE floods end the connection, as Envoy's limits do (Netty bounds the
+            // others); its frame logger counts the DATA frames sent, and logs every frame under hbone.frames
+            Http2FrameCodecBuilder builder = dev.waypoint.transport.ControlFrameFloods.serverCodec(FRAMES.getName());
             Http2FrameCodec codec = builder
                     .initialSettings(Http2Settings.defaultSettings()
                             .maxConcurrentStreams(settings.maxConcurrentStreams())

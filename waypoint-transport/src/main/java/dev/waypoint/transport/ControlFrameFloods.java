@@ -1,11 +1,8 @@
 package dev.waypoint.transport;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http2.DecoratingHttp2ConnectionDecoder;
-import io.netty.handler.codec.http2.DecoratingHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
@@ -14,7 +11,10 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
+import io.netty.handler.codec.http2.Http2FrameLogger;
+import io.netty.handler.codec.http2.Http2FrameLogger.Direction;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.logging.LogLevel;
 
 /**
  * Bounds the two HTTP/2 frames a peer can send without limit and at no cost of its own: PRIORITY
@@ -31,7 +31,8 @@ import io.netty.handler.codec.http2.Http2Settings;
  * Past either, the connection ends with GOAWAY {@code ENHANCE_YOUR_CALM}, as Envoy ends it.
  *
  * <p>Counted where the codec's decoder hands frames to its listener (after Netty's own checks) and
- * where its encoder writes DATA. One instance per connection, on its event loop.
+ * where its frame writer sends DATA frames (each frame, as Envoy counts them: one large write cut to
+ * the peer's frame size is several). One instance per connection, on its event loop.
  */
 public final class ControlFrameFloods {
     /** Envoy's {@code max_inbound_priority_frames_per_stream} default. */
@@ -46,21 +47,28 @@ public final class ControlFrameFloods {
 
     private ControlFrameFloods() {}
 
-    /** An HTTP/2 frame codec builder for a server whose codecs are bounded this way. */
-    public static Http2FrameCodecBuilder serverCodec() {
-        return new Builder();
+    /**
+     * An HTTP/2 frame codec builder for one server connection whose codec is bounded this way. Its
+     * frame logger is set here (it counts the DATA frames written, as they leave, after the flow
+     * controller has cut them to the peer's frame size and window); it also logs every frame at
+     * DEBUG under {@code frameLoggerName} when that logger is enabled, so do not set another.
+     */
+    public static Http2FrameCodecBuilder serverCodec(String frameLoggerName) {
+        return new Builder(frameLoggerName);
     }
 
     private static final class Builder extends Http2FrameCodecBuilder {
-        Builder() {
+        private final ControlFrameFloods limits = new ControlFrameFloods();
+
+        Builder(String frameLoggerName) {
             server(true);
             gracefulShutdownTimeoutMillis(0); // as forServer(): the caller sets its own
+            frameLogger(limits.new DataFramesSent(frameLoggerName));
         }
 
         @Override
         protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
-            ControlFrameFloods limits = new ControlFrameFloods();
-            return super.build(limits.decoder(decoder), limits.encoder(encoder), settings);
+            return super.build(limits.decoder(decoder), encoder, settings);
         }
     }
 
@@ -73,15 +81,36 @@ public final class ControlFrameFloods {
         };
     }
 
-    Http2ConnectionEncoder encoder(Http2ConnectionEncoder encoder) {
-        return new DecoratingHttp2ConnectionEncoder(encoder) {
-            @Override
-            public ChannelFuture writeData(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
-                                           boolean endStream, ChannelPromise promise) {
-                dataFramesSent++;
-                return super.writeData(ctx, streamId, data, padding, endStream, promise);
+    /**
+     * Netty's frame logger, counting the DATA frames the writer sends (and logging as it would). The
+     * flow controller hands the writer what the windows allow, and the writer cuts that into frames
+     * of the peer's {@code SETTINGS_MAX_FRAME_SIZE}: one logged write of {@code n} bytes is
+     * {@code ceil(n / max)} frames on the wire (one for an empty END_STREAM).
+     */
+    private final class DataFramesSent extends Http2FrameLogger {
+        private int peerMaxFrameSize = io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE;
+
+        DataFramesSent(String name) {
+            super(LogLevel.DEBUG, name);
+        }
+
+        @Override
+        public void logSettings(Direction direction, ChannelHandlerContext ctx, Http2Settings settings) {
+            if (direction == Direction.INBOUND && settings.maxFrameSize() != null) {
+                peerMaxFrameSize = settings.maxFrameSize();
             }
-        };
+            super.logSettings(direction, ctx, settings);
+        }
+
+        @Override
+        public void logData(Direction direction, ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
+                            boolean endStream) {
+            if (direction == Direction.OUTBOUND) {
+                int bytes = data.readableBytes() + padding;
+                dataFramesSent += Math.max(1, (bytes + peerMaxFrameSize - 1) / peerMaxFrameSize);
+            }
+            super.logData(direction, ctx, streamId, data, padding, endStream);
+        }
     }
 
     private final class Counting extends Http2FrameListenerDecorator {

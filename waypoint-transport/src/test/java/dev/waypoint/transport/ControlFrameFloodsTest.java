@@ -34,7 +34,7 @@ class ControlFrameFloodsTest {
      * frames on the first, then the client sends frames of {@code type}; {@code allowed} of them
      * are read, the next one ends the connection.
      */
-    record Case(String name, int type, int streams, int dataFrames, long allowed) {
+    record Case(String name, int type, int streams, int dataFrames, int dataBytes, long allowed) {
         @Override
         public String toString() {
             return name;
@@ -45,12 +45,14 @@ class ControlFrameFloodsTest {
         int p = ControlFrameFloods.PRIORITY_PER_STREAM;
         int w = ControlFrameFloods.WINDOW_UPDATES_PER_DATA_FRAME;
         return List.of(
-                new Case("PRIORITY, no stream opened", PRIORITY, 0, 0, p),
-                new Case("PRIORITY, one stream", PRIORITY, 1, 0, p * 2L),
-                new Case("PRIORITY, three streams", PRIORITY, 3, 0, p * 4L),
-                new Case("WINDOW_UPDATE, nothing sent", WINDOW_UPDATE, 0, 0, 5),
-                new Case("WINDOW_UPDATE, two streams, nothing sent", WINDOW_UPDATE, 2, 0, 5 + 2 * 2),
-                new Case("WINDOW_UPDATE, one stream, 3 DATA frames sent", WINDOW_UPDATE, 1, 3, 5 + 2 * (1 + w * 3L)));
+                new Case("PRIORITY, no stream opened", PRIORITY, 0, 0, 1, p),
+                new Case("PRIORITY, one stream", PRIORITY, 1, 0, 1, p * 2L),
+                new Case("PRIORITY, three streams", PRIORITY, 3, 0, 1, p * 4L),
+                new Case("WINDOW_UPDATE, nothing sent", WINDOW_UPDATE, 0, 0, 1, 5),
+                new Case("WINDOW_UPDATE, two streams, nothing sent", WINDOW_UPDATE, 2, 0, 1, 5 + 2 * 2),
+                new Case("WINDOW_UPDATE, one stream, 3 DATA frames sent", WINDOW_UPDATE, 1, 3, 1, 5 + 2 * (1 + w * 3L)),
+                // one 40 KiB write leaves as three frames (the client's 16 KiB SETTINGS_MAX_FRAME_SIZE): three count
+                new Case("WINDOW_UPDATE, one stream, one write of 40 KiB", WINDOW_UPDATE, 1, 1, 40 << 10, 5 + 2 * (1 + w * 3L)));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -58,7 +60,7 @@ class ControlFrameFloodsTest {
     void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Case c) {
         List<Http2FrameStream> opened = new ArrayList<>();
         List<Throwable> passedOn = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(ControlFrameFloods.serverCodec().build(), new ChannelInboundHandlerAdapter() {
+        EmbeddedChannel ch = new EmbeddedChannel(ControlFrameFloods.serverCodec("hbone.frames").build(), new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 if (msg instanceof Http2HeadersFrame h) {
@@ -78,7 +80,7 @@ class ControlFrameFloodsTest {
         }
         assertThat(opened).hasSize(c.streams());
         for (int i = 0; i < c.dataFrames(); i++) {
-            ch.writeOutbound(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[] {'x'})).stream(opened.get(0)));
+            ch.writeOutbound(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[c.dataBytes()])).stream(opened.get(0)));
         }
         drainOutbound(ch);
         IntFunction<ByteBuf> next = i -> c.type() == PRIORITY
