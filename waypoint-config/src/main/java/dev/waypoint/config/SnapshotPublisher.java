@@ -540,6 +540,9 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             try {
                 key = d.register(w, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE,
                         StandardWatchEventKinds.ENTRY_MODIFY);
+            } catch (java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException e) {
+                listAgain = true; // gone since the listing saw it (a swap in progress): the next listing looks again
+                continue;
             } catch (IOException | RuntimeException e) {
                 stopWatching("cannot watch " + d + " (" + e + ")");
                 return;

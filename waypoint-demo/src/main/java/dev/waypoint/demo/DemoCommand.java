@@ -69,7 +69,15 @@ public final class DemoCommand implements Callable<Integer> {
         LocalMesh.Options options = new LocalMesh.Options(Main.address(listen),
                 new InetSocketAddress("127.0.0.1", 15021), new InetSocketAddress("127.0.0.1", 15000),
                 new InetSocketAddress("127.0.0.1", 15020), hbonePort, 2);
-        LocalMesh mesh = LocalMesh.start(manifests, work, gateway, options);
+        LocalMesh mesh;
+        try {
+            mesh = LocalMesh.start(manifests, work, gateway, options);
+        } catch (Exception | Error e) {
+            if (workDir == null) {
+                deleteQuietly(work); // its keys are not left behind in /tmp
+            }
+            throw e;
+        }
         SourceZtunnel clients = SourceZtunnel.start(mesh.group(), mesh.waypoint().hboneAddress(),
                 mesh.workload("demo", "curl"), mesh.serviceAddresses());
         CountDownLatch stop = new CountDownLatch(1);
@@ -123,7 +131,8 @@ public final class DemoCommand implements Callable<Integer> {
             b.append("# no Service VIP in the manifests: nothing to curl through the waypoint yet\n");
         } else {
             serviceAddresses.stream()
-                    .map(a -> a.getAddress().getHostAddress() + (a.getPort() == 80 ? "" : ":" + a.getPort()))
+                    .map(a -> (a.getAddress() instanceof java.net.Inet6Address ? "[" + a.getAddress().getHostAddress() + "]"
+                            : a.getAddress().getHostAddress()) + (a.getPort() == 80 ? "" : ":" + a.getPort()))
                     .sorted()
                     .forEach(a -> b.append("curl -s http://").append(a).append("/\n"));
             b.append("# (h2c or gRPC ports: curl --http2-prior-knowledge)\n");

@@ -56,7 +56,8 @@ class DemoCommandTest {
     @Test
     void ownManifestsGetOneCurlPerServiceAddress() {
         String lines = DemoCommand.tryLines(false, List.of(new InetSocketAddress("127.20.0.2", 9080),
-                new InetSocketAddress("127.20.0.1", 80)));
+                new InetSocketAddress("127.20.0.1", 80), new InetSocketAddress("fd00::1", 8080)));
+        assertThat(lines).contains("curl -s http://[fd00:0:0:0:0:0:0:1]:8080/");
         assertThat(lines.lines().filter(l -> l.startsWith("curl -s http://127.20."))).containsExactly(
                 "curl -s http://127.20.0.1/", "curl -s http://127.20.0.2:9080/");
         assertThat(lines).doesNotContain("127.10.0.10", "reviews").contains("/healthz/ready");

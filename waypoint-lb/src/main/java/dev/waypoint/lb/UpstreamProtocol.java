@@ -24,7 +24,9 @@ import dev.waypoint.model.traffic.TrafficPolicySpec;
  * waypoint sends no extended CONNECT upstream; upgrading it would turn the handshake into an
  * ordinary request and break the WebSocket); {@code DO_NOT_UPGRADE} → no upgrade. With neither, the
  * MeshConfig's {@code h2UpgradePolicy: UPGRADE} upgrades HTTP/1.1 requests to ports declaring HTTP
- * (not to undeclared ones: "protocol sniffing uses downstream protocol"), WebSockets again excepted.
+ * (not to undeclared ones: "protocol sniffing uses downstream protocol"), WebSockets again excepted,
+ * and only for Service and ServiceEntry backends: a pod-addressed request (Istio's {@code encap}
+ * cluster, {@code cluster_waypoint.go}) is not upgraded by it.
  * The backend is the route's: a Service port (an HTTPRoute backendRef may name another Service
  * than the one addressed), a ServiceEntry port ({@code protocol}: a backendRef or mirror may name
  * another entry than the one addressed), or for a pod-addressed request the protocol of the
@@ -65,7 +67,11 @@ final class UpstreamProtocol {
         if (rule == TrafficPolicySpec.H2Upgrade.UPGRADE && !webSocket) {
             return true;
         }
-        if (rule == TrafficPolicySpec.H2Upgrade.DEFAULT && meshUpgrade && declared.isHttp() && !webSocket) {
+        // the mesh's policy is for Service (and ServiceEntry) clusters; Istio sends a pod-addressed
+        // request through its encap cluster, which the policy does not touch
+        boolean serviceCluster = backend instanceof RouteSelection.ServiceBackend
+                || backend instanceof RouteSelection.ServiceEntryBackend;
+        if (rule == TrafficPolicySpec.H2Upgrade.DEFAULT && meshUpgrade && serviceCluster && declared.isHttp() && !webSocket) {
             return true;
         }
         return declared == AppProtocol.AUTO && h2Downstream;

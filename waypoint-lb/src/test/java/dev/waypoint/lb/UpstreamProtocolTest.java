@@ -135,6 +135,22 @@ class UpstreamProtocolTest {
         }
     }
 
+    /** The mesh's UPGRADE leaves a pod-addressed request as it would be without it (Istio's encap cluster). */
+    @ParameterizedTest(name = "h2 client {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void meshConfigH2UpgradePolicyLeavesPodAddressedRequests(boolean h2Client) {
+        dev.waypoint.model.mesh.PodSpec pod = new dev.waypoint.model.mesh.PodSpec(new NamespacedName("apps", "p"), Map.of(),
+                "sa", HostPort.parseIp("10.0.0.1"), true, Map.of(), SourceRef.NONE);
+        Target target = new Target.WorkloadTarget(HostPort.parseAuthority("10.0.0.1:8080"), pod,
+                dev.waypoint.model.mesh.AppProtocol.HTTP);
+        RouteSelection.PodBackend backend = new RouteSelection.PodBackend(pod, 8080);
+        assertThat(UpstreamProtocol.h2(backend, target, h2Client, null, false, true))
+                .isEqualTo(UpstreamProtocol.h2(backend, target, h2Client, null, false, false));
+        if (!h2Client) {
+            assertThat(UpstreamProtocol.h2(backend, target, false, null, false, true)).as("HTTP/1.1 stays HTTP/1.1").isFalse();
+        }
+    }
+
     private static ServiceSpec service(String name, ServicePortSpec port) {
         return new ServiceSpec(new NamespacedName("apps", name), Map.of(), List.of(HostPort.parseIp("10.96.0.2")), List.of(port),
                 Map.of("app", name), SourceRef.NONE);
