@@ -19,9 +19,9 @@ import dev.waypoint.model.mesh.NamespacedName;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
-import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Duration;
@@ -61,13 +61,16 @@ import org.slf4j.LoggerFactory;
  * every directory below it that the listing goes through (following symbolic links, skipping
  * hidden ones, as the listing does; one that appears is registered by the listing that sees it),
  * and the directory of the {@code --mesh-config} file. Kubelet's swap of a ConfigMap volume's
- * {@code ..data} link is an event in the top directory. A poll first drains the watch service
+ * {@code ..data} link is an event in the top directory; when the top directory is itself a symbolic
+ * link, the directory holding the link is watched too, so pointing the link elsewhere is an event.
+ * A poll first drains the watch service
  * without blocking; it lists only when an event arrived, when a debounce, a racy listing or a
  * compiler retry is pending, or when the last listing is {@link #WATCH_FALLBACK_INTERVAL} (10 s)
  * old, so a change the watch did not report is still seen within that interval. When the watch service
- * cannot be opened or a directory cannot be registered (inotify limits), or when events were lost
- * ({@code OVERFLOW}), the publisher says so once and lists at every poll, as without a watch; so it
- * does where the JDK's watch service only polls (macOS). A watched directory that goes away (removed,
+ * cannot be opened or a directory cannot be registered (inotify limits), the publisher says so once
+ * and lists at every poll, as without a watch; so it does where the JDK's watch service only polls
+ * (macOS). Lost events ({@code OVERFLOW}: more changes than the queue holds) are an event like any
+ * other: the listing they cause finds every change, and the watch goes on. A watched directory that goes away (removed,
  * or the target of a link that a ConfigMap update swapped) makes the next poll list, and keeps
  * making polls list until one succeeds; that listing registers the directories there are now. An {@link ObjectFeed} is not watched: its
  * version is checked at every poll.
@@ -144,6 +147,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
     private boolean listAgain; // a listing registered a new directory: what changed in it before is unseen
     private long lastListingNanos;
     private long listings; // for tests: how often the directory was listed
+    private long overflows; // for tests: how often the watch reported lost events
 
     /**
      * A publisher polling every {@link #DEFAULT_POLL_INTERVAL}.
@@ -473,6 +477,11 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         return listings;
     }
 
+    /** How many times the watch said events were lost ({@code OVERFLOW}). For tests. */
+    long overflows() {
+        return overflows;
+    }
+
     /** Whether the directory is watched; false once watching stopped (every poll lists then). For tests. */
     boolean watching() {
         return watcher != null;
@@ -516,7 +525,15 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             stopWatching("the JDK has no file events here, only a polling watch service");
             return;
         }
-        watch(List.of(source.directory()));
+        Path top = source.directory();
+        List<Path> first = new ArrayList<>(List.of(top));
+        Path parent = top.toAbsolutePath().getParent();
+        if (parent != null && Files.isSymbolicLink(top)) {
+            // the directory is a link: pointing it elsewhere (ln -sfn, a rename over it) is an event
+            // in the directory holding the link, not in either target
+            first.add(parent);
+        }
+        watch(first);
     }
 
     /**
@@ -568,10 +585,12 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
         try {
             for (WatchKey key = w.poll(); key != null; key = w.poll()) {
                 event = true;
-                for (WatchEvent<?> e : key.pollEvents()) {
+                // the events themselves do not matter: any one (an OVERFLOW too, which says some were
+                // lost) makes the next step list the directory, and the listing finds every change
+                for (var e : key.pollEvents()) {
                     if (e.kind() == StandardWatchEventKinds.OVERFLOW) {
-                        stopWatching("watch events were lost (OVERFLOW)");
-                        return true;
+                        overflows++;
+                        log.debug("{}: watch events were lost (OVERFLOW); listing it", describe());
                     }
                 }
                 if (!key.reset()) {

@@ -267,13 +267,61 @@ class SnapshotPublisherWatchTest {
 
     static Stream<WatchLost> watchesLost() {
         return Stream.of(
-                new WatchLost("the watch service cannot be opened", d -> {}, d -> {}, true),
-                // more events than the JDK keeps for one key (512) before it is polled
-                new WatchLost("events are lost (OVERFLOW)", d -> {}, d -> {
-                    for (int i = 0; i < 2000; i++) {
-                        Files.createFile(d.resolve("note-" + i + ".txt"));
-                    }
-                }, false));
+                new WatchLost("the watch service cannot be opened", d -> {}, d -> {}, true));
+    }
+
+    /** More events than the JDK keeps for one key (512) before it is polled: an OVERFLOW, then one listing. */
+    @Test
+    void lostEventsAreListedAndTheWatchGoesOn() throws Exception {
+        write(dir.resolve("a.yaml"), service("a", 80));
+        SnapshotPublisher p = start(realWatch);
+        polls(p, 2);
+
+        for (int i = 0; i < 2000; i++) {
+            Files.createFile(dir.resolve("note-" + i + ".txt"));
+        }
+        write(dir.resolve("b.yaml"), service("b", 80));
+        pollUntilGeneration(p, 1);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b");
+        assertThat(p.overflows()).as("the events were lost").isPositive();
+        assertThat(p.watching()).isTrue();
+
+        backdate(dir); // b.yaml is no longer new enough to be hashed at every poll (a racy listing)
+        pollUntilGeneration(p, 1);
+        polls(p, 3);
+        long before = p.listings();
+        polls(p, 20);
+        assertThat(p.listings()).as("idle again: no listing without an event").isEqualTo(before);
+        write(dir.resolve("c.yaml"), service("c", 80));
+        pollUntilGeneration(p, 2);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a,default/b,default/c");
+    }
+
+    /** {@code --config-dir} is a link, pointed at a new directory as {@code ln -sfn} does (the old one stays). */
+    @Test
+    void aConfigDirectoryThatIsALinkPointedElsewhereIsSeenThroughAnEvent() throws Exception {
+        write(dir.resolve("v1/a.yaml"), service("a", 80));
+        write(dir.resolve("v2/a.yaml"), service("a2", 80));
+        Path link = Files.createSymbolicLink(dir.resolve("current"), Path.of("v1"));
+        SnapshotPublisher p = start(ConfigSources.yamlDirectory(link), realWatch);
+        polls(p, 2);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a");
+        long before = p.listings();
+        polls(p, 20);
+        assertThat(p.listings()).as("idle: the parent's watch adds no listing").isEqualTo(before);
+
+        Path tmp = Files.createSymbolicLink(dir.resolve("current.tmp"), Path.of("v2"));
+        Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+
+        // the clock stands still: only the event in the link's directory makes a poll list
+        pollUntilGeneration(p, 1);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a2");
+
+        // the new target is watched: a change in it is an event too
+        polls(p, 3);
+        write(dir.resolve("v2/b.yaml"), service("b", 80));
+        pollUntilGeneration(p, 2);
+        assertThat(p.current().part(SERVICE_NAMES)).isEqualTo("default/a2,default/b");
     }
 
     @ParameterizedTest(name = "{0}")
