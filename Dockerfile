@@ -1,7 +1,7 @@
 # The waypoint image, from the fat jar. Build the jar first, then the image (nothing is pushed):
 #   mvn -B -pl waypoint-server -am package -DskipTests
 #   docker build -t waypoint:0.1.0 .
-# The build context is the jar and its CDS class list (.dockerignore). Runs as 1337:1337 (Istio's
+# The build context is the jar and its CDS class lists (.dockerignore). Runs as 1337:1337 (Istio's
 # proxy user) and works with a read-only root filesystem as long as /tmp is writable
 # (netty-tcnative unpacks BoringSSL there): the Helm chart mounts an emptyDir at /tmp.
 ARG BASE_IMAGE=eclipse-temurin:17-jre-noble
@@ -17,8 +17,15 @@ COPY --chown=root:root --chmod=0444 waypoint-server/target/waypoint.jar /opt/way
 # ~1.87 -> ~1.19 s and ~13 MiB less idle RSS in a 256 MiB pod (benchmarks/RESULTS.md). Classes the list names but the jar lacks are
 # skipped with a warning; a JVM that cannot map the archive starts without it. -Xmx256m: the dump
 # must use compressed oops as the pod's small heap does, whatever the build machine's memory.
-COPY --chown=root:root --chmod=0444 waypoint-server/src/main/cds/waypoint.classlist /opt/waypoint/waypoint.classlist
-RUN java -Xmx256m -Xshare:dump -XX:SharedClassListFile=/opt/waypoint/waypoint.classlist \
+# A class list names JDK classes too: waypoint.classlist was made on Java 17, waypoint-jdk25.classlist
+# on Temurin 25 (--build-arg BASE_IMAGE=eclipse-temurin:25-jre-noble; README "JVM flags": less CPU per
+# request at saturation, more RSS); the dump takes the one of the base image's JDK.
+COPY --chown=root:root --chmod=0444 waypoint-server/src/main/cds/waypoint.classlist \
+     waypoint-server/src/main/cds/waypoint-jdk25.classlist /opt/waypoint/
+RUN feature=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p') \
+ && list=/opt/waypoint/waypoint.classlist \
+ && if [ "${feature:-0}" -ge 25 ]; then list=/opt/waypoint/waypoint-jdk25.classlist; fi \
+ && java -Xmx256m -Xshare:dump -XX:SharedClassListFile="$list" \
       -XX:SharedArchiveFile=/opt/waypoint/waypoint.jsa -cp /opt/waypoint/waypoint.jar >/dev/null \
  && chmod 0444 /opt/waypoint/waypoint.jsa
 
@@ -33,5 +40,5 @@ ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=40", "-XX:+ExitOnO
             "-Xss512k", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=128m", \
             "-XX:SharedArchiveFile=/opt/waypoint/waypoint.jsa", "-XX:+UseTransparentHugePages", \
             "-XX:+UnlockExperimentalVMOptions", "-XX:TrimNativeHeapInterval=2000", \
-            "-Djava.io.tmpdir=/tmp", "-jar", "/opt/waypoint/waypoint.jar"]
+            "-Djava.io.tmpdir=/tmp", "-Dsun.misc.unsafe.memory.access=allow", "-jar", "/opt/waypoint/waypoint.jar"]
 CMD ["--help"]

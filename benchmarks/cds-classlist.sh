@@ -9,15 +9,18 @@
 #
 # A list made from an older jar still works: classes it names that no longer exist are skipped
 # with a warning when the archive is dumped, and classes it misses load from the jar as usual;
-# regenerate it when start-up code changes. Settings (environment): WAYPOINT_JAR, BENCH_JAR,
-# CONFIG (examples/demo), JVM_FLAGS (the Helm chart's). Binds 127.0.0.1 only; kills what it starts.
+# regenerate it when start-up code changes. A list names JDK classes too, so it is made with the
+# JDK the image runs (JAVA; the Dockerfile's base image is Temurin 25: waypoint-jdk25.classlist).
+# Settings (environment): JAVA (the java command, default java), OUT (the list written), WAYPOINT_JAR,
+# BENCH_JAR, CONFIG (examples/demo), JVM_FLAGS (the Helm chart's). Binds 127.0.0.1 only; kills what it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WAYPOINT_JAR=${WAYPOINT_JAR:-waypoint-server/target/waypoint.jar}
 BENCH_JAR=${BENCH_JAR:-benchmarks/target/waypoint-bench.jar}
 CONFIG=${CONFIG:-examples/demo}
 JVM_FLAGS=${JVM_FLAGS:--XX:MaxRAM=256m -XX:+UseSerialGC -XX:MaxRAMPercentage=40 -Xss512k -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=128m}
-OUT=waypoint-server/src/main/cds/waypoint.classlist
+JAVA=${JAVA:-java}
+OUT=${OUT:-waypoint-server/src/main/cds/waypoint.classlist}
 WORK=$(mktemp -d /tmp/waypoint-classlist.XXXXXX)
 PID=
 cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
@@ -25,7 +28,7 @@ trap cleanup EXIT
 java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.MakeCerts "$WORK/certs" >/dev/null
 read -r wp health stats admin <<<"$(java -cp "$BENCH_JAR" dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
 # shellcheck disable=SC2086
-java $JVM_FLAGS -XX:DumpLoadedClassList="$WORK/waypoint.classlist" -jar "$WAYPOINT_JAR" run --config-dir "$CONFIG" \
+"$JAVA" $JVM_FLAGS -Dsun.misc.unsafe.memory.access=allow -XX:DumpLoadedClassList="$WORK/waypoint.classlist" -jar "$WAYPOINT_JAR" run --config-dir "$CONFIG" \
   --cert-dir "$WORK/certs/waypoint" --gateway istio-system/waypoint --listen "127.0.0.1:$wp" \
   --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" >"$WORK/launch.log" 2>&1 &
 PID=$!

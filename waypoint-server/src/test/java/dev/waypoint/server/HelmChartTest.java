@@ -184,13 +184,18 @@ class HelmChartTest {
                 "-XX:SharedArchiveFile=/opt/waypoint/custom.jsa", "-XX:TrimNativeHeapInterval=5000")
                 .doesNotContain("-XX:+UseTransparentHugePages"); // jvm.transparentHugePages: false
         flags.remove("-XX:+PrintFlagsFinal");
-        List<String> argv = new ArrayList<>();
-        argv.add(ProcessHandle.current().info().command().orElse("java"));
-        argv.addAll(flags);
-        argv.add("-version");
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as(out).isZero();
+        // the build's JDK, and the JDK an image built on Temurin 25 runs (where one is installed here)
+        List<String> javas = new ArrayList<>(List.of(Jdks.current()));
+        Jdks.image().ifPresent(javas::add);
+        for (String javaCommand : javas) {
+            List<String> argv = new ArrayList<>();
+            argv.add(javaCommand);
+            argv.addAll(flags);
+            argv.add("-version");
+            Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(p.waitFor()).as(javaCommand + ": " + out).isZero();
+        }
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.waypoint.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.waypoint.identity.TlsMaterial;
 import dev.waypoint.model.mesh.SpiffeId;
@@ -36,12 +37,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
+import java.util.ArrayList;
+import java.util.Optional;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The packaged jar as a real process: {@code waypoint run}, then SIGTERM while a request is in
- * flight. The request must complete; the process must exit on its own. Loopback 127.23.x.x.
+ * flight. The request must complete; the process must exit on its own, and the JDK must have had
+ * nothing to warn about. On the build's JDK (17) and on the image's (25, with the image's flags,
+ * skipped where none is installed). Loopback 127.23.x.x.
  */
 class SigtermIT {
     @TempDir
@@ -53,8 +61,29 @@ class SigtermIT {
         }
     }
 
-    @Test
-    void sigtermDrainsInFlightRequestsAndExits() throws Exception {
+    /** The JVMs the jar is started on: the build's, and the image's JDK with the image's flags. */
+    static Stream<Arguments> runtimes() throws Exception {
+        return Stream.of(Arguments.of("the build's JDK", Optional.of(Jdks.current()), List.of()),
+                Arguments.of("the image's JDK " + Jdks.IMAGE_FEATURE + ", the image's flags", Jdks.image(),
+                        imageFlags()));
+    }
+
+    /** The Dockerfile ENTRYPOINT's JVM flags, but for its CDS archive (dumped at image build time). */
+    private static List<String> imageFlags() throws Exception {
+        String dockerfile = Files.readString(Path.of("../Dockerfile")).replace("\\\n", " ");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^ENTRYPOINT (\\[[^\\]]*\\])").matcher(dockerfile);
+        assertThat(m.find()).as("ENTRYPOINT [...] in the Dockerfile").isTrue();
+        List<String> argv = new ArrayList<>();
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(m.group(1)).forEach(n -> argv.add(n.asText()));
+        assertThat(argv.get(0)).isEqualTo("java");
+        return argv.subList(1, argv.indexOf("-jar")).stream()
+                .filter(f -> !f.startsWith("-XX:SharedArchiveFile=")).toList();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("runtimes")
+    void sigtermDrainsInFlightRequestsAndExits(String name, Optional<String> javaCommand, List<String> flags) throws Exception {
+        assumeTrue(javaCommand.isPresent(), "no JDK " + Jdks.IMAGE_FEATURE + " installed here (under /usr/lib/jvm)");
         Path jar = Path.of(System.getProperty("waypoint.jar", "target/waypoint.jar"));
         assertThat(jar).exists();
         Path config = Files.createDirectories(tmp.resolve("m"));
@@ -74,11 +103,13 @@ class SigtermIT {
                      hp -> new InetSocketAddress(hp.address(), hp.port()))) {
             int hbone = freePort();
             int health = freePort();
-            Process p = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
-                    jar.toString(), "run", "--config-dir", config.toString(), "--cert-dir", certs.toString(),
+            List<String> argv = new ArrayList<>(List.of(javaCommand.get()));
+            argv.addAll(flags);
+            argv.addAll(List.of("-jar", jar.toString(), "run", "--config-dir", config.toString(), "--cert-dir", certs.toString(),
                     "--gateway", "istio-system/waypoint", "--listen", "127.0.0.1:" + hbone,
                     "--health", "127.0.0.1:" + health, "--stats", "127.0.0.1:" + freePort(),
-                    "--admin", "127.0.0.1:" + freePort(), "--hbone-port", Integer.toString(z.port()), "--workers", "2"))
+                    "--admin", "127.0.0.1:" + freePort(), "--hbone-port", Integer.toString(z.port()), "--workers", "2"));
+            Process p = new ProcessBuilder(argv)
                     .redirectErrorStream(true).redirectOutput(tmp.resolve("waypoint.log").toFile()).start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
@@ -109,7 +140,10 @@ class SigtermIT {
                 // whose peer has not closed yet is then closed. (Under heavy load the client's own
                 // graceful close sometimes lags and the drain runs to that limit: see the note.)
                 assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after draining").isTrue();
-                assertThat(Files.readString(tmp.resolve("waypoint.log"))).contains("draining").contains("drained");
+                String log = Files.readString(tmp.resolve("waypoint.log"));
+                assertThat(log).contains("draining").contains("drained")
+                        // the JDK's own warnings (JDK 24+: native access, sun.misc.Unsafe memory access)
+                        .doesNotContain("WARNING:");
             } finally {
                 p.destroyForcibly();
             }
