@@ -12,7 +12,8 @@
 #   JARS=... ROUNDS=5 MODES="fixed sat" PREWARM=25s WARMUP=5s DURATION=15s NG=0 benchmarks/ab-cpu.sh
 #
 # Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar), WORKERS_<label>,
-# JAVA_<label> (the java command of one jar, e.g. another JDK's bin/java; default java),
+# JAVA_<label> (the java command of one jar, e.g. another JDK's bin/java; default java), COPY_JARS=1
+# (0: run each jar where it is, as a CDS archive dumped for that path needs; 1: a private copy),
 # EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS,
 # ROUNDS=3, MODES=fixed ("fixed sat"; "warm": from a cold JIT, CPU per request each second and the time to
 # steady state — put it first and leave PREWARM unset; WARM_SECS=120; "idle": no load, the process's
@@ -100,9 +101,9 @@ LABELS=()
 for spec in $JARS; do
   label=${spec%%=*}; jar=${spec#*=}
   read -r port health stats admin <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
-  cp "$jar" "$WORK/$label.jar"
+  ljar=$jar; if [[ ${COPY_JARS:-1} == 1 ]]; then ljar=$WORK/$label.jar; cp "$jar" "$ljar"; fi
   eval "lopts=\${OPTS_$label:-}"; eval "lworkers=\${WORKERS_$label:-$WORKERS}"; eval "ljava=\${JAVA_$label:-java}"
-  "$ljava" $WAYPOINT_JAVA_OPTS ${EXTRA_OPTS//@LABEL@/$label} $lopts -jar "$WORK/$label.jar" run --config-dir "$WORK/manifests" --cert-dir "$WORK/certs/waypoint" \
+  "$ljava" $WAYPOINT_JAVA_OPTS ${EXTRA_OPTS//@LABEL@/$label} $lopts -jar "$ljar" run --config-dir "$WORK/manifests" --cert-dir "$WORK/certs/waypoint" \
     --gateway istio-system/waypoint --listen "127.0.0.1:$port" --hbone-port "$HBONE_PORT" \
     --health "127.0.0.1:$health" --stats "127.0.0.1:$stats" --admin "127.0.0.1:$admin" --workers "$lworkers" >"$LOGS/$label.log" 2>&1 &
   pid=$!; PIDS+=("$pid")
