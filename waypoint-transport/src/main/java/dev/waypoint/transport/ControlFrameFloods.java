@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.DecoratingHttp2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -33,6 +34,11 @@ import io.netty.handler.logging.LogLevel;
  * <p>Counted where the codec's decoder hands frames to its listener (after Netty's own checks) and
  * where its frame writer sends DATA frames (each frame, as Envoy counts them: one large write cut to
  * the peer's frame size is several). One instance per connection, on its event loop.
+ *
+ * <p>A codec whose decoder cannot be decorated ({@code Http2MultiplexCodecBuilder}'s, for the
+ * HTTP/2 connection nested in a tunnel stream, {@link #nestedServerLogger}) is counted by its frame
+ * logger alone, which sees every frame read and written; past a limit the logger itself makes the
+ * codec end the connection, as the error thrown from the listener does.
  */
 public final class ControlFrameFloods {
     /** Envoy's {@code max_inbound_priority_frames_per_stream} default. */
@@ -45,7 +51,47 @@ public final class ControlFrameFloods {
     private long windowUpdates;
     private long dataFramesSent;
 
+    private int lastStreamSeen;
+
     private ControlFrameFloods() {}
+
+    /**
+     * A frame logger for one server connection's codec built by a builder that cannot be subclassed
+     * ({@code Http2MultiplexCodecBuilder.frameLogger}): it bounds the connection as
+     * {@link #serverCodec} does, from the frames it sees, and logs every frame at DEBUG under
+     * {@code frameLoggerName} when that logger is enabled. One per connection.
+     */
+    public static Http2FrameLogger nestedServerLogger(String frameLoggerName) {
+        return new ControlFrameFloods().new Logging(frameLoggerName);
+    }
+
+    /** A HEADERS frame on {@code streamId}: a new stream when above every stream seen (not trailers). */
+    private void headers(int streamId) {
+        if (streamId > lastStreamSeen) {
+            lastStreamSeen = streamId;
+            streamsOpened++;
+        }
+    }
+
+    /** One PRIORITY frame read: the error that ends the connection past the limit, or null. */
+    private Http2Exception priority() {
+        if (++priorityFrames > PRIORITY_PER_STREAM * (1 + streamsOpened)) {
+            return Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
+                    "%d PRIORITY frames for %d streams (at most %d per stream)", priorityFrames, streamsOpened,
+                    PRIORITY_PER_STREAM);
+        }
+        return null;
+    }
+
+    /** One WINDOW_UPDATE frame read: the error that ends the connection past the limit, or null. */
+    private Http2Exception windowUpdate() {
+        if (++windowUpdates > 5 + 2 * (streamsOpened + WINDOW_UPDATES_PER_DATA_FRAME * dataFramesSent)) {
+            return Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
+                    "%d WINDOW_UPDATE frames for %d streams and %d DATA frames sent", windowUpdates, streamsOpened,
+                    dataFramesSent);
+        }
+        return null;
+    }
 
     /**
      * An HTTP/2 frame codec builder for one server connection whose codec is bounded this way. Its
@@ -87,7 +133,7 @@ public final class ControlFrameFloods {
      * of the peer's {@code SETTINGS_MAX_FRAME_SIZE}: one logged write of {@code n} bytes is
      * {@code ceil(n / max)} frames on the wire (one for an empty END_STREAM).
      */
-    private final class DataFramesSent extends Http2FrameLogger {
+    private class DataFramesSent extends Http2FrameLogger {
         private int peerMaxFrameSize = io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE;
 
         DataFramesSent(String name) {
@@ -114,23 +160,14 @@ public final class ControlFrameFloods {
     }
 
     private final class Counting extends Http2FrameListenerDecorator {
-        private int lastStreamSeen;
-
         Counting(Http2FrameListener listener) {
             super(listener);
-        }
-
-        private void opened(int streamId) {
-            if (streamId > lastStreamSeen) { // a new stream (trailers and CONTINUATIONs are not)
-                lastStreamSeen = streamId;
-                streamsOpened++;
-            }
         }
 
         @Override
         public void onHeadersRead(ChannelHandlerContext ctx, int streamId, io.netty.handler.codec.http2.Http2Headers headers,
                                   int padding, boolean endStream) throws Http2Exception {
-            opened(streamId);
+            headers(streamId);
             super.onHeadersRead(ctx, streamId, headers, padding, endStream);
         }
 
@@ -138,17 +175,16 @@ public final class ControlFrameFloods {
         public void onHeadersRead(ChannelHandlerContext ctx, int streamId, io.netty.handler.codec.http2.Http2Headers headers,
                                   int streamDependency, short weight, boolean exclusive, int padding, boolean endStream)
                 throws Http2Exception {
-            opened(streamId);
+            headers(streamId);
             super.onHeadersRead(ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
         }
 
         @Override
         public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight,
                                    boolean exclusive) throws Http2Exception {
-            if (++priorityFrames > PRIORITY_PER_STREAM * (1 + streamsOpened)) {
-                throw Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
-                        "%d PRIORITY frames for %d streams (at most %d per stream)", priorityFrames, streamsOpened,
-                        PRIORITY_PER_STREAM);
+            Http2Exception flood = priority();
+            if (flood != null) {
+                throw flood;
             }
             super.onPriorityRead(ctx, streamId, streamDependency, weight, exclusive);
         }
@@ -156,12 +192,68 @@ public final class ControlFrameFloods {
         @Override
         public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement)
                 throws Http2Exception {
-            if (++windowUpdates > 5 + 2 * (streamsOpened + WINDOW_UPDATES_PER_DATA_FRAME * dataFramesSent)) {
-                throw Http2Exception.connectionError(Http2Error.ENHANCE_YOUR_CALM,
-                        "%d WINDOW_UPDATE frames for %d streams and %d DATA frames sent", windowUpdates, streamsOpened,
-                        dataFramesSent);
+            Http2Exception flood = windowUpdate();
+            if (flood != null) {
+                throw flood;
             }
             super.onWindowUpdateRead(ctx, streamId, windowSizeIncrement);
+        }
+    }
+
+    /**
+     * The frame logger of a codec whose listener cannot be decorated: counts the frames read as
+     * {@link Counting} does (it is called just before the listener, on the same frames) and, past a
+     * limit, hands the error to the codec's connection handler (GOAWAY, close), once.
+     */
+    private final class Logging extends DataFramesSent {
+        private boolean ended;
+
+        Logging(String name) {
+            super(name);
+        }
+
+        @Override
+        public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId,
+                               io.netty.handler.codec.http2.Http2Headers headers, int padding, boolean endStream) {
+            if (direction == Direction.INBOUND) {
+                headers(streamId);
+            }
+            super.logHeaders(direction, ctx, streamId, headers, padding, endStream);
+        }
+
+        @Override
+        public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId,
+                               io.netty.handler.codec.http2.Http2Headers headers, int streamDependency, short weight,
+                               boolean exclusive, int padding, boolean endStream) {
+            if (direction == Direction.INBOUND) {
+                headers(streamId);
+            }
+            super.logHeaders(direction, ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
+        }
+
+        @Override
+        public void logPriority(Direction direction, ChannelHandlerContext ctx, int streamId, int streamDependency,
+                                short weight, boolean exclusive) {
+            if (direction == Direction.INBOUND) {
+                end(ctx, priority());
+            }
+            super.logPriority(direction, ctx, streamId, streamDependency, weight, exclusive);
+        }
+
+        @Override
+        public void logWindowsUpdate(Direction direction, ChannelHandlerContext ctx, int streamId,
+                                     int windowSizeIncrement) {
+            if (direction == Direction.INBOUND) {
+                end(ctx, windowUpdate());
+            }
+            super.logWindowsUpdate(direction, ctx, streamId, windowSizeIncrement);
+        }
+
+        private void end(ChannelHandlerContext ctx, Http2Exception flood) {
+            if (flood != null && !ended && ctx.handler() instanceof Http2ConnectionHandler codec) {
+                ended = true;
+                codec.onError(ctx, false, flood);
+            }
         }
     }
 }

@@ -6,21 +6,26 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link ControlFrameFloods} on Netty's real server codec, fed a client's raw frames: up to
+ * {@link ControlFrameFloods} on Netty's real server codecs (the HBONE connection's and the nested
+ * h2c connection's), fed a client's raw frames: up to
  * Envoy's limits everything is read; one frame past them ends the connection with GOAWAY
  * ENHANCE_YOUR_CALM.
  */
@@ -55,12 +60,25 @@ class ControlFrameFloodsTest {
                 new Case("WINDOW_UPDATE, one stream, one write of 40 KiB", WINDOW_UPDATE, 1, 1, 40 << 10, 5 + 2 * (1 + w * 3L)));
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("cases")
-    void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Case c) {
+    /** The two codecs bounded: the HBONE connection's, and the h2c connection nested in a tunnel. */
+    enum Codec {
+        /** {@link ControlFrameFloods#serverCodec}: an Http2FrameCodec whose decoder's listener counts. */
+        HBONE,
+        /** {@link ControlFrameFloods#nestedServerLogger} on Netty's Http2MultiplexCodec: its frame logger counts. */
+        NESTED_H2C
+    }
+
+    static Stream<Arguments> codecsAndCases() {
+        return Stream.of(Codec.values()).flatMap(k -> cases().stream().map(c -> Arguments.of(k, c)));
+    }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("codecsAndCases")
+    void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Codec codec, Case c) {
         List<Http2FrameStream> opened = new ArrayList<>();
+        List<Http2StreamChannel> children = new ArrayList<>();
         List<Throwable> passedOn = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(ControlFrameFloods.serverCodec("hbone.frames").build(), new ChannelInboundHandlerAdapter() {
+        ChannelInboundHandlerAdapter after = new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 if (msg instanceof Http2HeadersFrame h) {
@@ -73,14 +91,40 @@ class ControlFrameFloodsTest {
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
                 passedOn.add(cause); // the codec passes a connection error on after its GOAWAY (PeerFaults logs it)
             }
-        });
+        };
+        @SuppressWarnings("deprecation")
+        EmbeddedChannel ch = switch (codec) {
+            case HBONE -> new EmbeddedChannel(ControlFrameFloods.serverCodec("hbone.frames").build(), after);
+            case NESTED_H2C -> new EmbeddedChannel(io.netty.handler.codec.http2.Http2MultiplexCodecBuilder
+                    .forServer(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel stream) {
+                            children.add(stream);
+                            stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    ReferenceCountUtil.release(msg);
+                                }
+                            });
+                        }
+                    })
+                    .frameLogger(ControlFrameFloods.nestedServerLogger("hbone.h2c.frames"))
+                    .build(), after);
+        };
         ch.writeInbound(Unpooled.wrappedBuffer(Http2CodecUtil.connectionPrefaceBuf()), frame(0x4, 0, 0, Unpooled.EMPTY_BUFFER));
         for (int i = 0; i < c.streams(); i++) {
             ch.writeInbound(headers(1 + 2 * i));
         }
-        assertThat(opened).hasSize(c.streams());
+        ch.runPendingTasks();
+        assertThat(codec == Codec.HBONE ? opened : children).hasSize(c.streams());
         for (int i = 0; i < c.dataFrames(); i++) {
-            ch.writeOutbound(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[c.dataBytes()])).stream(opened.get(0)));
+            ByteBuf payload = Unpooled.wrappedBuffer(new byte[c.dataBytes()]);
+            if (codec == Codec.HBONE) {
+                ch.writeOutbound(new DefaultHttp2DataFrame(payload).stream(opened.get(0)));
+            } else {
+                children.get(0).writeAndFlush(new DefaultHttp2DataFrame(payload));
+                ch.runPendingTasks();
+            }
         }
         drainOutbound(ch);
         IntFunction<ByteBuf> next = i -> c.type() == PRIORITY

@@ -432,6 +432,18 @@ class HostileH2ClientIT {
         JsonNode huge = attack("--authority", "127.39.0.2:9090", "--size", "1048576", "--seconds", "10", "inner-big-headers");
         assertThat(huge.path("resets").path("1").asInt()).as(huge.toString()).isEqualTo(1);
         assertThat(huge.path("closed").asBoolean()).as(huge.toString()).isFalse();
+        // PRIORITY and WINDOW_UPDATE floods inside the tunnel: Envoy's limits on the inner connection as on the
+        // HBONE one (GOAWAY ENHANCE_YOUR_CALM from the inner codec), the HBONE connection goes on
+        for (String flood : List.of("inner-priority-flood", "inner-window-update-flood")) {
+            JsonNode f = attack("--authority", "127.39.0.2:9090", "--count", "20000", "--seconds", "10", flood);
+            assertThat(f.path("nested").path("statuses").path("200").asInt()).as("answered before the flood: " + f).isEqualTo(1);
+            // the inner codec's GOAWAY, or (as for the RST flood) the tunnel reset with its code when the
+            // reset overtakes the GOAWAY
+            assertThat(f.path("resets").path("11").asInt() + (f.path("nested").path("goaway").path("code").asInt() == 11 ? 1 : 0))
+                    .as(f.toString()).isGreaterThanOrEqualTo(1);
+            assertThat(f.path("closed").asBoolean()).as(f.toString()).isFalse();
+            assertThat(f.path("goaway").isNull()).as(f.toString()).isTrue();
+        }
         // 300 inner streams at once: SETTINGS_MAX_CONCURRENT_STREAMS (100) served, the rest REFUSED_STREAM
         JsonNode many = attack("--authority", "127.39.0.2:9090", "--count", "300", "--seconds", "10", "inner-many-streams");
         assertThat(many.path("nested").path("statuses").path("200").asInt()).as(many.toString()).isEqualTo(100);
