@@ -37,8 +37,8 @@ import io.netty.handler.logging.LogLevel;
  *
  * <p>A codec whose decoder cannot be decorated ({@code Http2MultiplexCodecBuilder}'s, for the
  * HTTP/2 connection nested in a tunnel stream, {@link #nestedServerLogger}) is counted by its frame
- * logger alone, which sees every frame read and written; past a limit the logger itself makes the
- * codec end the connection, as the error thrown from the listener does.
+ * logger alone, which sees every frame read and written; past a limit the logger throws the same
+ * error out of the reader's call of the listener, which ends the connection the same way.
  */
 public final class ControlFrameFloods {
     /** Envoy's {@code max_inbound_priority_frames_per_stream} default. */
@@ -202,12 +202,12 @@ public final class ControlFrameFloods {
 
     /**
      * The frame logger of a codec whose listener cannot be decorated: counts the frames read as
-     * {@link Counting} does (it is called just before the listener, on the same frames) and, past a
-     * limit, hands the error to the codec's connection handler (GOAWAY, close), once.
+     * {@link Counting} does. Netty's reader calls it inside its call of the listener for the same
+     * frame (a method that declares {@link Http2Exception}), so the error thrown here past a limit
+     * takes the listener's path: the reader stops at that frame and the codec ends the connection
+     * (GOAWAY), as for {@link Counting}'s.
      */
     private final class Logging extends DataFramesSent {
-        private boolean ended;
-
         Logging(String name) {
             super(name);
         }
@@ -216,7 +216,7 @@ public final class ControlFrameFloods {
         public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId,
                                io.netty.handler.codec.http2.Http2Headers headers, int padding, boolean endStream) {
             if (direction == Direction.INBOUND) {
-                headers(streamId);
+                inboundHeaders(ctx, streamId);
             }
             super.logHeaders(direction, ctx, streamId, headers, padding, endStream);
         }
@@ -226,16 +226,29 @@ public final class ControlFrameFloods {
                                io.netty.handler.codec.http2.Http2Headers headers, int streamDependency, short weight,
                                boolean exclusive, int padding, boolean endStream) {
             if (direction == Direction.INBOUND) {
-                headers(streamId);
+                inboundHeaders(ctx, streamId);
             }
             super.logHeaders(direction, ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
+        }
+
+        /**
+         * Called before the decoder sees the frame: a new stream it will refuse (past
+         * SETTINGS_MAX_CONCURRENT_STREAMS) is not counted, as {@link Counting}, after the decoder,
+         * never sees one.
+         */
+        private void inboundHeaders(ChannelHandlerContext ctx, int streamId) {
+            if (ctx.handler() instanceof Http2ConnectionHandler codec && codec.connection().stream(streamId) == null
+                    && !codec.connection().remote().canOpenStream()) {
+                return;
+            }
+            headers(streamId);
         }
 
         @Override
         public void logPriority(Direction direction, ChannelHandlerContext ctx, int streamId, int streamDependency,
                                 short weight, boolean exclusive) {
             if (direction == Direction.INBOUND) {
-                end(ctx, priority());
+                throwIfFlood(priority());
             }
             super.logPriority(direction, ctx, streamId, streamDependency, weight, exclusive);
         }
@@ -244,16 +257,24 @@ public final class ControlFrameFloods {
         public void logWindowsUpdate(Direction direction, ChannelHandlerContext ctx, int streamId,
                                      int windowSizeIncrement) {
             if (direction == Direction.INBOUND) {
-                end(ctx, windowUpdate());
+                throwIfFlood(windowUpdate());
             }
             super.logWindowsUpdate(direction, ctx, streamId, windowSizeIncrement);
         }
 
-        private void end(ChannelHandlerContext ctx, Http2Exception flood) {
-            if (flood != null && !ended && ctx.handler() instanceof Http2ConnectionHandler codec) {
-                ended = true;
-                codec.onError(ctx, false, flood);
+        private void throwIfFlood(Http2Exception flood) {
+            if (flood != null) {
+                ControlFrameFloods.<RuntimeException>rethrow(flood);
             }
         }
+    }
+
+    /**
+     * Throws a checked exception from a method that cannot declare it (Netty's frame logger
+     * callbacks); the caller up the stack declares and handles it.
+     */
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void rethrow(Throwable e) throws E {
+        throw (E) e;
     }
 }

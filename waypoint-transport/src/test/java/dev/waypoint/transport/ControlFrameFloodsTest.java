@@ -13,6 +13,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ import java.util.function.IntFunction;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -72,9 +74,21 @@ class ControlFrameFloodsTest {
         return Stream.of(Codec.values()).flatMap(k -> cases().stream().map(c -> Arguments.of(k, c)));
     }
 
-    @ParameterizedTest(name = "{0}: {1}")
-    @MethodSource("codecsAndCases")
-    void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Codec codec, Case c) {
+    /** A server codec in an embedded channel, and what it did: streams opened, errors passed on. */
+    record Server(Codec codec, EmbeddedChannel ch, List<Http2FrameStream> opened, List<Http2StreamChannel> children,
+                  List<Throwable> passedOn) {
+        /** How many streams the codec opened (as frames to the next handler, or as child channels). */
+        int streams() {
+            return codec == Codec.HBONE ? opened.size() : children.size();
+        }
+    }
+
+    private static Server server(Codec codec) {
+        return server(codec, Http2Settings.defaultSettings());
+    }
+
+    @SuppressWarnings("deprecation")
+    private static Server server(Codec codec, Http2Settings settings) {
         List<Http2FrameStream> opened = new ArrayList<>();
         List<Http2StreamChannel> children = new ArrayList<>();
         List<Throwable> passedOn = new ArrayList<>();
@@ -92,9 +106,8 @@ class ControlFrameFloodsTest {
                 passedOn.add(cause); // the codec passes a connection error on after its GOAWAY (PeerFaults logs it)
             }
         };
-        @SuppressWarnings("deprecation")
         EmbeddedChannel ch = switch (codec) {
-            case HBONE -> new EmbeddedChannel(ControlFrameFloods.serverCodec("hbone.frames").build(), after);
+            case HBONE -> new EmbeddedChannel(ControlFrameFloods.serverCodec("hbone.frames").initialSettings(settings).build(), after);
             case NESTED_H2C -> new EmbeddedChannel(io.netty.handler.codec.http2.Http2MultiplexCodecBuilder
                     .forServer(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
@@ -109,14 +122,28 @@ class ControlFrameFloodsTest {
                         }
                     })
                     .frameLogger(ControlFrameFloods.nestedServerLogger("hbone.h2c.frames"))
+                    .initialSettings(settings)
                     .build(), after);
         };
-        ch.writeInbound(Unpooled.wrappedBuffer(Http2CodecUtil.connectionPrefaceBuf()), frame(0x4, 0, 0, Unpooled.EMPTY_BUFFER));
+        // the client's SETTINGS, and its ACK of the server's (which applies SETTINGS_MAX_CONCURRENT_STREAMS)
+        ch.writeInbound(Unpooled.wrappedBuffer(Http2CodecUtil.connectionPrefaceBuf()), frame(0x4, 0, 0, Unpooled.EMPTY_BUFFER),
+                frame(0x4, 0x1, 0, Unpooled.EMPTY_BUFFER));
+        return new Server(codec, ch, opened, children, passedOn);
+    }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("codecsAndCases")
+    void framesUpToTheLimitAreReadAndTheNextEndsTheConnection(Codec codec, Case c) {
+        Server server = server(codec);
+        EmbeddedChannel ch = server.ch();
+        List<Http2FrameStream> opened = server.opened();
+        List<Http2StreamChannel> children = server.children();
+        List<Throwable> passedOn = server.passedOn();
         for (int i = 0; i < c.streams(); i++) {
             ch.writeInbound(headers(1 + 2 * i));
         }
         ch.runPendingTasks();
-        assertThat(codec == Codec.HBONE ? opened : children).hasSize(c.streams());
+        assertThat(server.streams()).isEqualTo(c.streams());
         for (int i = 0; i < c.dataFrames(); i++) {
             ByteBuf payload = Unpooled.wrappedBuffer(new byte[c.dataBytes()]);
             if (codec == Codec.HBONE) {
@@ -142,6 +169,59 @@ class ControlFrameFloodsTest {
         assertThat(goAwayCode(drainOutbound(ch))).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
         assertThat(ch.isOpen()).isFalse();
         assertThat(passedOn).singleElement().asString().contains(c.type() == PRIORITY ? "PRIORITY" : "WINDOW_UPDATE");
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * The frame past the limit ends the read where it is: a HEADERS right behind it in the same
+     * bytes opens no stream (the connection is going away).
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Codec.class)
+    void nothingAfterTheFramePastTheLimitIsRead(Codec codec) {
+        Server server = server(codec);
+        EmbeddedChannel ch = server.ch();
+        ch.writeInbound(headers(1));
+        ch.runPendingTasks();
+        assertThat(server.streams()).isEqualTo(1);
+        drainOutbound(ch);
+
+        ByteBuf burst = Unpooled.buffer();
+        for (int i = 0; i <= ControlFrameFloods.PRIORITY_PER_STREAM * 2; i++) { // one past 100 x (1 + 1 stream)
+            ByteBuf f = frame(PRIORITY, 0, 101 + 2 * (i % 50), Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 0, 15}));
+            burst.writeBytes(f);
+            f.release();
+        }
+        ByteBuf h = headers(3);
+        burst.writeBytes(h);
+        h.release();
+        ch.writeInbound(burst);
+        ch.runPendingTasks();
+
+        assertThat(goAwayCode(drainOutbound(ch))).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+        assertThat(server.streams()).as("the HEADERS after the flood opened no stream").isEqualTo(1);
+        assertThat(server.passedOn()).singleElement().asString().contains("PRIORITY");
+        ch.finishAndReleaseAll();
+    }
+
+    /** A stream refused past SETTINGS_MAX_CONCURRENT_STREAMS was not opened: it earns no PRIORITY allowance. */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Codec.class)
+    void refusedStreamsEarnNoAllowance(Codec codec) {
+        Server server = server(codec, Http2Settings.defaultSettings().maxConcurrentStreams(1));
+        EmbeddedChannel ch = server.ch();
+        ch.writeInbound(headers(1)); // open, never ended: the one stream allowed
+        ch.writeInbound(headers(3), headers(5), headers(7)); // refused (RST_STREAM REFUSED_STREAM)
+        ch.runPendingTasks();
+        assertThat(server.streams()).isEqualTo(1);
+        drainOutbound(ch);
+        for (int i = 0; i < ControlFrameFloods.PRIORITY_PER_STREAM * 2; i++) { // 100 x (1 + 1 stream opened)
+            ch.writeInbound(frame(PRIORITY, 0, 101 + 2 * (i % 50), Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 0, 15})));
+        }
+        assertThat(goAwayCode(drainOutbound(ch))).as("no GOAWAY within the limit").isNull();
+        ch.writeInbound(frame(PRIORITY, 0, 201, Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 0, 15})));
+        assertThat(goAwayCode(drainOutbound(ch))).as("the three refused streams added nothing")
+                .isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
         ch.finishAndReleaseAll();
     }
 
