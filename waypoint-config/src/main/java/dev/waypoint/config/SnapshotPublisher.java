@@ -69,7 +69,7 @@ import org.slf4j.LoggerFactory;
  * old, so a change the watch did not report is still seen within that interval. When the watch service
  * cannot be opened or a directory cannot be registered (inotify limits), the publisher says so once
  * and lists at every poll, as without a watch; so it does where the JDK's watch service only polls
- * (macOS). Lost events ({@code OVERFLOW}: more changes than the queue holds) are an event like any
+ * (macOS). Lost events ({@code OVERFLOW}: more than the JDK keeps for one key between polls) are an event like any
  * other: the listing they cause finds every change, and the watch goes on. A watched directory that goes away (removed,
  * or the target of a link that a ConfigMap update swapped) makes the next poll list, and keeps
  * making polls list until one succeeds; that listing registers the directories there are now. An {@link ObjectFeed} is not watched: its
@@ -525,15 +525,7 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             stopWatching("the JDK has no file events here, only a polling watch service");
             return;
         }
-        Path top = source.directory();
-        List<Path> first = new ArrayList<>(List.of(top));
-        Path parent = top.toAbsolutePath().getParent();
-        if (parent != null && Files.isSymbolicLink(top)) {
-            // the directory is a link: pointing it elsewhere (ln -sfn, a rename over it) is an event
-            // in the directory holding the link, not in either target
-            first.add(parent);
-        }
-        watch(first);
+        watch(List.of(source.directory()));
     }
 
     /**
@@ -548,6 +540,14 @@ public final class SnapshotPublisher implements SnapshotSource, AutoCloseable {
             return;
         }
         List<Path> all = new ArrayList<>(directories);
+        Path top = source.directory();
+        Path parent = top.toAbsolutePath().getParent();
+        if (parent != null && Files.isSymbolicLink(top)) {
+            // the directory is a link (looked at every listing: it may become one): pointing it
+            // elsewhere (ln -sfn, a rename over it) is an event in the directory holding the link,
+            // not in either target
+            all.add(parent);
+        }
         Path mesh = source.meshConfigFile();
         if (mesh != null) {
             all.add(mesh.toAbsolutePath().getParent());
