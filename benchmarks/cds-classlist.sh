@@ -10,7 +10,8 @@
 # A list made from an older jar still works: classes it names that no longer exist are skipped
 # with a warning when the archive is dumped, and classes it misses load from the jar as usual;
 # regenerate it when start-up code changes. A list names JDK classes too, so it is made with the
-# JDK the image runs (JAVA; the Dockerfile's base image is Temurin 25: waypoint-jdk25.classlist).
+# JDK the image runs (JAVA): waypoint.classlist on Java 17 (the Dockerfile's default base image),
+# waypoint-jdk25.classlist on Temurin 25 (an image built with BASE_IMAGE=eclipse-temurin:25-jre-noble).
 # Settings (environment): JAVA (the java command, default java), OUT (the list written), WAYPOINT_JAR,
 # BENCH_JAR, CONFIG (examples/demo), JVM_FLAGS (the Helm chart's). Binds 127.0.0.1 only; kills what it starts.
 set -euo pipefail

@@ -12,12 +12,13 @@ import java.util.stream.Stream;
 
 /**
  * The JDKs a test can launch the packaged jar with: the one running the tests (Java 17, what the
- * build targets) and, where installed, the newer one the image runs (its {@code BASE_IMAGE},
- * Temurin 25): found under {@code /usr/lib/jvm} by the {@code release} file every JDK carries, or
- * given with {@code -Dwaypoint.test.imageJava=/path/to/bin/java}.
+ * build targets and the image's default base) and, where installed, Temurin 25, which an image
+ * built with {@code BASE_IMAGE=eclipse-temurin:25-jre-noble} runs: found under {@code /usr/lib/jvm}
+ * by the {@code release} file every JDK carries, or given with
+ * {@code -Dwaypoint.test.imageJava=/path/to/bin/java}.
  */
 final class Jdks {
-    /** The feature release of the image's JDK (Dockerfile {@code BASE_IMAGE}). */
+    /** The feature release of the JDK of the optional newer image (Dockerfile {@code BASE_IMAGE} build argument). */
     static final int IMAGE_FEATURE = 25;
 
     private static final Pattern VERSION = Pattern.compile("(?m)^JAVA_VERSION=\"(\\d+)");
@@ -29,7 +30,7 @@ final class Jdks {
         return ProcessHandle.current().info().command().orElse("java");
     }
 
-    /** The java command of a JDK of the image's feature release, if one is installed here. */
+    /** The java command of a JDK of that feature release, if one is installed here. */
     static Optional<String> image() {
         String given = System.getProperty("waypoint.test.imageJava");
         if (given != null && !given.isBlank()) {
