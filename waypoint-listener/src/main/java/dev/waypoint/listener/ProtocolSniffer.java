@@ -240,6 +240,8 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                         .build();
                 p.addLast(HandlerNames.H2C, codec);
                 p.addLast(HandlerNames.STREAMS, streams);
+                // the inner connection's errors end it with its own GOAWAY, then the tunnel (not a reset first)
+                p.addLast("h2c-errors", dev.waypoint.transport.PeerFaults.nestedConnectionSink(log));
                 p.remove(this);
                 // the inner HTTP/2 connection has its own flow control: its stream windows bound
                 // what is buffered, so the tunnel itself can keep reading

@@ -62,6 +62,37 @@ public final class PeerFaults {
         return new Sink(log);
     }
 
+    /**
+     * The last handler of a tunnel that carries an HTTP/2 connection (inner h2c): an HTTP/2
+     * connection error reaching it was found by the inner codec, which passes it on before it
+     * writes its GOAWAY and closes the tunnel; logged here in one INFO line and kept from Netty's
+     * stream-channel tail, which would reset the tunnel at once with the error's code (the GOAWAY,
+     * and its debug text, never reaching the client). Anything else goes on to that tail, which
+     * closes the tunnel. Stateless and shareable.
+     */
+    public static ChannelHandler nestedConnectionSink(Logger log) {
+        return new NestedSink(log);
+    }
+
+    @ChannelHandler.Sharable
+    private static final class NestedSink extends ChannelInboundHandlerAdapter {
+        private final Logger log;
+
+        NestedSink(Logger log) {
+            this.log = log;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof Http2Exception) {
+                log.info("HTTP/2 connection error inside a tunnel from {}: {}", ctx.channel().remoteAddress(),
+                        cause.getMessage());
+            } else {
+                ctx.fireExceptionCaught(cause);
+            }
+        }
+    }
+
     @ChannelHandler.Sharable
     private static final class Sink extends ChannelInboundHandlerAdapter {
         private final Logger log;
