@@ -103,6 +103,7 @@ final class HboneServerInitializer extends ChannelInitializer<SocketChannel> {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {
                     streams.track(stream);
+                    dev.waypoint.transport.TunnelFrameAdapter.returnsWindow(stream);
                     if (limit.admit(stream)) {
                         stream.pipeline().addLast(HandlerNames.CONNECT, new ConnectHandler(deps));
                     }

@@ -8,6 +8,11 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2LocalFlowController;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannelOption;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -35,6 +40,21 @@ import io.netty.util.concurrent.PromiseNotifier;
  * first, so order is kept. The held bytes are at most {@link #COALESCE_LIMIT}: writability is
  * unaffected.
  *
+ * <h2>The stream's window</h2>
+ * On a stream channel whose {@link Http2StreamChannelOption#AUTO_STREAM_FLOW_CONTROL} is off (the
+ * waypoint's HBONE tunnels, both sides: {@link #returnsWindow}), the adapter returns the stream's
+ * receive window itself, where Netty's stream channel would: the bytes of the DATA frames delivered
+ * so far, when the next read is asked for (so a tunnel whose reading is held back holds its window
+ * back too, and the peer stops at one window of unread bytes). It hands them straight
+ * to the connection's flow controller instead of writing a {@code WINDOW_UPDATE} frame object
+ * through the connection's pipeline with a promise and a flush, as the stream channel does at each
+ * read after DATA (two per request on a keep-alive tunnel, one for each side). The wire is the same:
+ * the flow controller still sends {@code WINDOW_UPDATE} once half a window is consumed. Frames a
+ * handler holds before this adapter is in place (a CONNECT not decided yet) are counted when they
+ * are replayed through it; bytes of frames never delivered here go back to the connection's window
+ * when the stream closes (Netty's flow controller does that). Elsewhere (the test peers' streams)
+ * Netty returns the window as usual.
+ *
  * <h2>Reference counting</h2>
  * The content of an inbound DATA frame is passed on (ownership moves to the next handler); empty
  * frames are released here. Trailing HEADERS on a tunnel carry nothing and are dropped (they hold no buffer). An
@@ -59,10 +79,39 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
     private ChannelPromise pendingPromise;
     /** Whether {@link #pending} is the adapter's own buffer (more pieces are appended to it). */
     private boolean pendingOwned;
+    /** The connection's flow controller when this adapter returns the stream's window, else null. */
+    private Http2LocalFlowController window;
+    private Http2Stream stream;
+    /** Bytes of DATA frames delivered since the window was last returned. */
+    private int unreturned;
+
+    /**
+     * Tells {@code stream}'s channel to leave its receive window to the adapter (before its first
+     * read): see "The stream's window".
+     */
+    public static void returnsWindow(Http2StreamChannel stream) {
+        stream.config().setOption(Http2StreamChannelOption.AUTO_STREAM_FLOW_CONTROL, false);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel() instanceof Http2StreamChannel ch
+                && Boolean.FALSE.equals(ch.config().getOption(Http2StreamChannelOption.AUTO_STREAM_FLOW_CONTROL))) {
+            Http2FrameCodec codec = ch.parent().pipeline().get(Http2FrameCodec.class);
+            Http2Stream s = codec == null ? null : codec.connection().stream(ch.stream().id());
+            if (s != null) {
+                window = codec.connection().local().flowController();
+                stream = s;
+            }
+        }
+    }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Http2DataFrame frame) {
+            if (window != null) {
+                unreturned += frame.initialFlowControlledBytes(); // before the read it may cause (netty#9663)
+            }
             boolean end = frame.isEndStream();
             ByteBuf content = frame.content();
             if (content.isReadable()) {
@@ -82,6 +131,31 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
             ReferenceCountUtil.release(msg);
         } else {
             ctx.fireChannelRead(msg); // already bytes (replayed by a handler after us)
+        }
+    }
+
+    /** A read asked for: the window of what was delivered goes back first, as the stream channel's own read does. */
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        returnWindow(ctx);
+        ctx.read();
+    }
+
+    /** Gives the delivered bytes back to the stream's window (a WINDOW_UPDATE when half of it is used). */
+    private void returnWindow(ChannelHandlerContext ctx) {
+        int bytes = unreturned;
+        if (bytes == 0 || window == null) {
+            return;
+        }
+        unreturned = 0;
+        try {
+            // nothing for a closed stream: the flow controller gave its bytes back to the connection
+            if (window.consumeBytes(stream, bytes)) {
+                ctx.channel().parent().flush(); // the WINDOW_UPDATE it wrote; the stream channel wrote nothing
+            }
+        } catch (Http2Exception e) {
+            ctx.fireExceptionCaught(e); // more bytes than were received: a bug here, not the peer's fault
+            ctx.close();
         }
     }
 

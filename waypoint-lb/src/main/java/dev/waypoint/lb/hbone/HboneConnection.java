@@ -182,6 +182,8 @@ final class HboneConnection {
         boolean[] counted = {false}; // whether the stream's close will give the count back
         new Http2StreamChannelBootstrap(channel)
                 .option(ChannelOption.AUTO_READ, false)
+                // the tunnel's adapter returns the stream's window (TunnelFrameAdapter, "The stream's window")
+                .option(io.netty.handler.codec.http2.Http2StreamChannelOption.AUTO_STREAM_FLOW_CONTROL, false)
                 .handler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
