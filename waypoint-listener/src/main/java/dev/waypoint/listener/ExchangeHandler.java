@@ -24,7 +24,6 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import dev.waypoint.transport.WebSocketUpgrade;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -336,7 +335,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         }
         closed = true;
         ctx.channel().flush();
-        HalfClose.shutdownOutput(ctx.channel()).addListener(ChannelFutureListener.CLOSE);
+        // END_STREAM, then the close once the client ended its side too (no reset: HalfClose.finish)
+        HalfClose.finish(ctx.channel());
     }
 
     /** After a request finished: the next one, or the end of the tunnel. */

@@ -238,6 +238,8 @@ final class ProtocolSniffer extends ChannelInboundHandlerAdapter {
                         // frames are logged at DEBUG under hbone.h2c.frames
                         .frameLogger(dev.waypoint.transport.ControlFrameFloods.nestedServerLogger("hbone.h2c.frames"))
                         .build();
+                // the inner connection closing (after its GOAWAY) ends the tunnel with END_STREAM, no reset
+                p.addLast("h2c-finish", dev.waypoint.transport.HalfClose.FinishOnClose.INSTANCE);
                 p.addLast(HandlerNames.H2C, codec);
                 p.addLast(HandlerNames.STREAMS, streams);
                 // the inner connection's errors end it with its own GOAWAY, then the tunnel (not a reset first)

@@ -55,6 +55,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -270,6 +272,49 @@ class HboneEndToEndTest {
         assertThat(r.trailingHeaders().get("grpc-status")).isEqualTo("0");
         r.release();
         t.close();
+    }
+
+    /**
+     * An HTTP/1.1 {@code Connection: close} ends the tunnel as a TCP close does (RFC 9113 §8.5):
+     * the response, then END_STREAM; a client that answers with its own END_STREAM gets no
+     * RST_STREAM (which its ztunnel would turn into a TCP RST) when it sends it a little later; one
+     * that keeps its side open is reset after the linger.
+     */
+    @ParameterizedTest(name = "client ends its side: {0}")
+    @ValueSource(booleans = {true, false})
+    void connectionCloseEndsTheTunnelWithEndStream(boolean clientEnds) throws Exception {
+        Channel t = tunnel("127.20.0.1:80");
+        List<String> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof ChannelInputShutdownEvent) {
+                    events.add("END_STREAM");
+                    if (clientEnds) {
+                        // a round trip later, as a source ztunnel relays the FIN to its app and back
+                        ctx.executor().schedule(() -> dev.waypoint.transport.HalfClose.shutdownOutput(ctx.channel()),
+                                100, TimeUnit.MILLISECONDS);
+                    }
+                } else if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame r) {
+                    events.add("RST_STREAM " + io.netty.handler.codec.http2.Http2Error.valueOf(r.errorCode()));
+                }
+                ctx.fireUserEventTriggered(evt);
+            }
+        });
+        BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
+        FullHttpRequest req = get("/closing");
+        req.headers().set(HttpHeaderNames.CONNECTION, "close");
+        t.writeAndFlush(req);
+        FullHttpResponse r = Tunnels.take(q);
+        assertThat(r.status().code()).isEqualTo(200);
+        assertThat(r.headers().get(HttpHeaderNames.CONNECTION)).isEqualToIgnoringCase("close");
+        r.release();
+        assertThat(t.closeFuture().await(10, TimeUnit.SECONDS)).as("tunnel closed").isTrue();
+        if (clientEnds) {
+            assertThat(events).containsExactly("END_STREAM");
+        } else {
+            assertThat(events).containsExactly("END_STREAM", "RST_STREAM CANCEL");
+        }
     }
 
     @Test

@@ -18,7 +18,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -140,6 +142,20 @@ class LiveConfigEndToEndTest {
     @Test
     void anH2cConnectionSeesEndpointChangesAndEndsWithGoawayWhenUnbound() throws Exception {
         Channel t = tunnel("127.44.0.2:80");
+        // how the tunnel ends: the inner connection's close is a TCP close (END_STREAM), then, since
+        // this client keeps its side open, the reset after the linger
+        List<String> ends = java.util.Collections.synchronizedList(new ArrayList<>());
+        t.pipeline().addAfter("tunnel", "ends", new io.netty.channel.ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                    ends.add("END_STREAM");
+                } else if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame) {
+                    ends.add("RST_STREAM");
+                }
+                ctx.fireUserEventTriggered(evt);
+            }
+        });
         Tunnels.h2c(t);
         Set<String> before = new HashSet<>();
         for (int i = 0; i < 6; i++) {
@@ -154,6 +170,7 @@ class LiveConfigEndToEndTest {
         assertThat(after).containsExactly("web-v1");
         apply(false, false);
         await().atMost(Duration.ofSeconds(5)).until(() -> !t.isActive());
+        assertThat(ends).containsExactly("END_STREAM", "RST_STREAM");
     }
 
     private static String h2Get(Channel t, String path) throws Exception {

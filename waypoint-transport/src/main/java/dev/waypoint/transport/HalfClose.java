@@ -48,6 +48,51 @@ public final class HalfClose {
     }
 
     /**
+     * Ends {@code channel} as closing a TCP socket does, after everything already written to it:
+     * on an HTTP/2 stream with a {@link TunnelFrameAdapter}, {@code END_STREAM}, then the close once
+     * the peer has sent its own (within {@link TunnelFrameAdapter#LINGER_MILLIS}, else a reset), so a
+     * tunnel the waypoint is done with ends without RST_STREAM; on anything else
+     * {@link #shutdownOutput}, then {@code close()}. Returns the channel's close future.
+     */
+    public static ChannelFuture finish(Channel channel) {
+        if (!(channel instanceof Http2StreamChannel)) {
+            shutdownOutput(channel).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+            return channel.closeFuture();
+        }
+        Runnable end = () -> {
+            io.netty.channel.ChannelHandlerContext ctx = channel.pipeline().context(TunnelFrameAdapter.class);
+            if (ctx == null) {
+                shutdownOutput(channel).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+            } else {
+                ((TunnelFrameAdapter) ctx.handler()).finish(ctx);
+            }
+        };
+        if (channel.eventLoop().inEventLoop()) {
+            end.run();
+        } else {
+            channel.eventLoop().execute(end);
+        }
+        return channel.closeFuture();
+    }
+
+    /**
+     * Makes a {@code close()} from the handlers after it a {@link #finish}: for a protocol nested in a
+     * tunnel whose own close means "done with this connection" (an h2c connection after its GOAWAY),
+     * as closing a socket means a FIN, not a reset. The promise completes when the channel is closed.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    public static final class FinishOnClose extends io.netty.channel.ChannelOutboundHandlerAdapter {
+        public static final FinishOnClose INSTANCE = new FinishOnClose();
+
+        private FinishOnClose() {}
+
+        @Override
+        public void close(io.netty.channel.ChannelHandlerContext ctx, ChannelPromise promise) {
+            finish(ctx.channel()).addListener(f -> promise.trySuccess());
+        }
+    }
+
+    /**
      * Ends {@code channel} abruptly, dropping whatever is still queued for it:
      * {@code RST_STREAM(CONNECT_ERROR)} on an HTTP/2 stream, a TCP RST ({@code SO_LINGER} 0, then
      * close) on a socket, {@code close()} on anything else. RFC 9113 §8.5: "A proxy treats any

@@ -55,6 +55,17 @@ import io.netty.util.concurrent.PromiseNotifier;
  * when the stream closes (Netty's flow controller does that). Elsewhere (the test peers' streams)
  * Netty returns the window as usual.
  *
+ * <h2>Ending as a TCP close does</h2>
+ * {@link HalfClose#finish} (the waypoint is done with a tunnel: an HTTP/1.1 {@code Connection:
+ * close}, an inner h2c connection after its GOAWAY) sends {@code END_STREAM} after what was
+ * written and closes once the peer has ended its side too, so the stream ends with two
+ * {@code END_STREAM}s and no reset (RFC 9113 §8.5: "A client is expected to send a DATA frame with
+ * the END_STREAM flag set after receiving a frame with the END_STREAM flag set"; a reset would reach
+ * the client's application as a TCP RST). What arrives meanwhile is dropped, its window still given
+ * back. A peer that has not ended its side within {@link #LINGER_MILLIS} of our {@code END_STREAM}
+ * leaving is reset then; so is one that takes nothing of what is still queued for it for that long
+ * (a reader that does not read). Envoy's {@code delayed_close_timeout} works so, with the same default.
+ *
  * <h2>Reference counting</h2>
  * The content of an inbound DATA frame is passed on (ownership moves to the next handler); empty
  * frames are released here. Trailing HEADERS on a tunnel carry nothing and are dropped (they hold no buffer). An
@@ -71,6 +82,9 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
      */
     static final int COALESCE_LIMIT = 4096;
 
+    /** How long {@link HalfClose#finish} waits for the peer's END_STREAM before it resets (ms). */
+    public static final long LINGER_MILLIS = 1000;
+
     private boolean inputShutdown;
     private boolean outputShutdown;
     /** Bytes written since the last flush and not framed yet; null when nothing is held. */
@@ -79,6 +93,14 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
     private ChannelPromise pendingPromise;
     /** Whether {@link #pending} is the adapter's own buffer (more pieces are appended to it). */
     private boolean pendingOwned;
+    /** {@link #finish} was called: the handlers after this one are done; input is dropped until it ends. */
+    private boolean finishing;
+    /** The reset at the end of the linger. */
+    private io.netty.util.concurrent.ScheduledFuture<?> lingerTimer;
+    /** Our END_STREAM has left (finishing). */
+    private boolean endLeft;
+    /** {@link #backlog} when the linger was last started. */
+    private long lingerBacklog;
     /** The connection's flow controller when this adapter returns the stream's window, else null. */
     private Http2LocalFlowController window;
     private Http2Stream stream;
@@ -114,6 +136,13 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
             }
             boolean end = frame.isEndStream();
             ByteBuf content = frame.content();
+            if (finishing) {
+                content.release(); // nobody after us reads any more (its window is returned at the next read)
+                if (end) {
+                    peerEnded(ctx);
+                }
+                return;
+            }
             if (content.isReadable()) {
                 ctx.fireChannelRead(content);
             } else {
@@ -125,7 +154,11 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
         } else if (msg instanceof Http2HeadersFrame headers) {
             // trailers (or a stray HEADERS) on a byte tunnel: nothing to relay
             if (headers.isEndStream()) {
-                shutdownInput(ctx);
+                if (finishing) {
+                    peerEnded(ctx);
+                } else {
+                    shutdownInput(ctx);
+                }
             }
         } else if (msg instanceof io.netty.handler.codec.http2.Http2Frame) {
             ReferenceCountUtil.release(msg);
@@ -237,6 +270,10 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (lingerTimer != null) {
+            lingerTimer.cancel(false);
+            lingerTimer = null;
+        }
         writePending(ctx); // fails and releases through the closed channel, as an unflushed write does
         super.channelInactive(ctx);
     }
@@ -250,12 +287,99 @@ public final class TunnelFrameAdapter extends ChannelDuplexHandler {
     }
 
     /**
+     * Ends the tunnel as a TCP close does (see "Ending as a TCP close does"); on the channel's event
+     * loop. The channel's close future completes when the stream is closed, gracefully or by the
+     * reset at the end of the linger.
+     */
+    void finish(ChannelHandlerContext ctx) {
+        if (finishing || !ctx.channel().isActive()) {
+            return;
+        }
+        finishing = true;
+        writePending(ctx);
+        ChannelFuture ended;
+        if (outputShutdown) {
+            ended = ctx.newSucceededFuture(); // our END_STREAM (or a reset) was written already
+        } else {
+            outputShutdown = true;
+            ended = ctx.write(new DefaultHttp2DataFrame(io.netty.buffer.Unpooled.EMPTY_BUFFER, true));
+        }
+        ctx.flush();
+        ended.addListener(f -> {
+            endLeft = true;
+            if (!f.isSuccess() || inputShutdown) {
+                ctx.close(); // both sides ended (the stream is closed), or the write failed
+            } else if (ctx.channel().isActive()) {
+                armLinger(ctx); // a fresh linger from our END_STREAM leaving
+            }
+        });
+        if (!endLeft) {
+            armLinger(ctx); // still queued behind what the peer has not taken: bounded unless it keeps taking
+        }
+        if (!inputShutdown && !ctx.channel().config().isAutoRead()) {
+            read(ctx); // drain until the peer's END_STREAM
+        }
+    }
+
+    /**
+     * (Re)starts the linger. As Envoy's {@code delayed_close_timeout}: it runs while what was written
+     * still waits for the peer's window too, and each bit of progress on that starts it again.
+     */
+    private void armLinger(ChannelHandlerContext ctx) {
+        if (lingerTimer != null) {
+            lingerTimer.cancel(false);
+        }
+        lingerBacklog = backlog(ctx.channel());
+        lingerTimer = ctx.executor().schedule(() -> {
+            lingerTimer = null;
+            if (!endLeft && backlog(ctx.channel()) < lingerBacklog) {
+                armLinger(ctx); // the peer is still taking what we sent
+            } else {
+                ctx.close(); // the peer kept its side open (or stopped reading): RST_STREAM
+            }
+        }, LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** Grows and shrinks with the bytes written and not sent yet (Netty exposes them only relative to the water marks). */
+    private static long backlog(io.netty.channel.Channel ch) {
+        return ch.isWritable() ? -ch.bytesBeforeUnwritable() : ch.bytesBeforeWritable();
+    }
+
+    /** The peer's END_STREAM while finishing: both sides have ended. */
+    private void peerEnded(ChannelHandlerContext ctx) {
+        inputShutdown = true;
+        if (endLeft) {
+            if (lingerTimer != null) {
+                lingerTimer.cancel(false);
+                lingerTimer = null;
+            }
+            ctx.close(); // our END_STREAM left already: the stream is closed, nothing is reset
+        }
+        // else our END_STREAM has not left yet: its listener closes once it has
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (finishing) {
+            if (!inputShutdown && !ctx.channel().config().isAutoRead()) {
+                read(ctx);
+            }
+            return;
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    /**
      * A tunnel whose peer already sent END_STREAM ends with END_STREAM too, not RST_STREAM: the
      * close waits until that last (flow-controlled) frame has left.
      */
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
         writePending(ctx);
+        if (lingerTimer != null) {
+            lingerTimer.cancel(false); // closed while lingering: now
+            lingerTimer = null;
+        }
         if (inputShutdown && !outputShutdown && ctx.channel().isActive()) {
             outputShutdown = true;
             ctx.writeAndFlush(new DefaultHttp2DataFrame(io.netty.buffer.Unpooled.EMPTY_BUFFER, true))

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
@@ -169,6 +170,100 @@ class TunnelFrameAdapterTest {
         assertThat((Object) ch.readOutbound()).isInstanceOf(Http2ResetFrame.class);
         ch.close();
         assertThat((Object) ch.readOutbound()).isNull();
+    }
+
+    // --- ending as a TCP close does ---
+
+    private TunnelFrameAdapter adapter() {
+        return ch.pipeline().get(TunnelFrameAdapter.class);
+    }
+
+    private void finish() {
+        adapter().finish(ch.pipeline().context(TunnelFrameAdapter.class));
+    }
+
+    @Test
+    void finishSendsEndStreamAndClosesWhenThePeerEndsItsSide() {
+        ch.writeOutbound(bytes("response"));
+        finish();
+        Http2DataFrame data = ch.readOutbound();
+        assertThat(data.content().toString(StandardCharsets.UTF_8)).isEqualTo("response");
+        data.release();
+        Http2DataFrame end = ch.readOutbound();
+        assertThat(end.isEndStream()).as("END_STREAM after what was written").isTrue();
+        end.release();
+        assertThat(ch.isOpen()).as("waits for the peer's END_STREAM").isTrue();
+
+        ByteBuf late = bytes("more request");
+        ch.writeInbound(new DefaultHttp2DataFrame(late, false));
+        assertThat((Object) ch.readInbound()).as("dropped: the handlers after are done").isNull();
+        assertThat(late.refCnt()).isZero();
+        ch.writeInbound(new DefaultHttp2DataFrame(Unpooled.buffer(0), true));
+        assertThat(ch.isOpen()).as("both sides ended").isFalse();
+        assertThat(events).as("no half-close event passed on while finishing").isEmpty();
+        assertThat((Object) ch.readOutbound()).as("no reset").isNull();
+    }
+
+    @Test
+    void finishClosesAfterTheLingerWhenThePeerKeepsItsSideOpen() {
+        ch.freezeTime();
+        finish();
+        ((Http2DataFrame) ch.readOutbound()).release();
+        ch.advanceTimeBy(TunnelFrameAdapter.LINGER_MILLIS - 1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(ch.isOpen()).isTrue();
+        ch.advanceTimeBy(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(ch.isOpen()).as("closed (a stream channel resets the stream)").isFalse();
+    }
+
+    @Test
+    void finishResetsAPeerThatTakesNothingOfWhatIsQueued() {
+        // writes that never complete: a peer whose window stays shut
+        List<ChannelPromise> held = new ArrayList<>();
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+                io.netty.util.ReferenceCountUtil.release(msg);
+                held.add(promise);
+            }
+        });
+        ch.freezeTime();
+        ch.writeAndFlush(bytes("a response the peer does not take"));
+        finish();
+        assertThat(held).as("the response and END_STREAM, neither sent").hasSize(2);
+        ch.advanceTimeBy(TunnelFrameAdapter.LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(ch.isOpen()).as("reset: no progress within the linger").isFalse();
+    }
+
+    @Test
+    void finishAfterThePeerEndedClosesOnceEndStreamIsWritten() {
+        ch.writeInbound(new DefaultHttp2DataFrame(Unpooled.buffer(0), true));
+        finish();
+        Http2DataFrame end = ch.readOutbound();
+        assertThat(end.isEndStream()).isTrue();
+        end.release();
+        assertThat(ch.isOpen()).isFalse();
+    }
+
+    @Test
+    void finishDrainsWithReadsWhenAutoReadIsOff() {
+        List<String> reads = new ArrayList<>();
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void read(ChannelHandlerContext ctx) {
+                reads.add("read");
+                ctx.read();
+            }
+        });
+        ch.config().setAutoRead(false);
+        reads.clear();
+        finish();
+        assertThat(reads).as("asks for the peer's next frames").hasSize(1);
+        ch.writeInbound(new DefaultHttp2DataFrame(bytes("x"), false));
+        assertThat(reads).as("and goes on after each").hasSize(2);
+        ((Http2DataFrame) ch.readOutbound()).release();
     }
 
     // --- one DATA frame per flush ---
