@@ -20,6 +20,6 @@ interface ExchangeChannels {
         return acquire(endpoint, h2, tunnel, loop, owner);
     }
 
-    /** Gives {@code ch} back: kept for reuse if {@code reusable}, else closed. */
-    void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable);
+    /** Gives {@code ch} back: pooled, ended or closed as {@code how} says ({@link Release}). */
+    void release(Channel ch, Endpoint endpoint, boolean h2, Release how);
 }

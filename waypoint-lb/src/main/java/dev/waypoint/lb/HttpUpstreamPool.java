@@ -45,7 +45,9 @@ import java.util.concurrent.TimeUnit;
  * hears {@link Owner#upstreamClosed()} at once (after any response the codec could still
  * complete) and the connection is never reused. Idle connections close after the HTTP idle
  * timeout; closed ones leave the pool at once; {@link #prune} drops those to addresses that left
- * the config.
+ * the config. A connection the pool is done with after a complete exchange ends as closing a TCP
+ * socket does ({@link #end}: END_STREAM on an HBONE tunnel, not RST_STREAM); one abandoned in
+ * the middle of an exchange ({@link Release#ABANDON}) is closed at once.
  *
  * <h2>Threading</h2>
  * Per-loop state, touched only from its loop (the loop of the request that asks).
@@ -96,6 +98,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
         int uses;
         /** Its {@code maxConnectionDuration} passed: closed when its request ends, never pooled again. */
         boolean expired;
+        /** Being ended ({@link #end}): still open until its peer has ended its side, never handed out again. */
+        boolean ending;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -145,10 +149,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 } else if (o != null) {
                     o.upstreamClosed(); // the owner gives the channel back unreusable, which closes it
                 } else {
-                    ctx.close();
+                    ending = true;
+                    ctx.close(); // an idle connection's peer ended its side: END_STREAM back (TunnelFrameAdapter)
                 }
             } else if (evt instanceof IdleStateEvent && owner == null) {
-                ctx.close();
+                end(ctx.channel());
             }
             ReferenceCountUtil.release(evt);
         }
@@ -259,8 +264,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
             ArrayDeque<Channel> idle = st.idleH1.get(key);
             while (idle != null && !idle.isEmpty()) {
                 Channel ch = idle.pollFirst();
-                if (ch.isActive()) {
-                    UpstreamTail tail = ch.pipeline().get(UpstreamTail.class);
+                UpstreamTail tail = ch.pipeline().get(UpstreamTail.class);
+                if (ch.isActive() && tail != null && !tail.ending) {
                     tail.owner = owner;
                     tail.uses++;
                     return result.setSuccess(ch);
@@ -286,7 +291,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     ScheduledFuture<?> drain = ch.eventLoop().schedule(() -> {
                         ex.expired = true;
                         if (ex.owner == null) {
-                            ch.close();
+                            end(ch);
                         }
                     }, options.maxConnectionMillis(), TimeUnit.MILLISECONDS);
                     ch.closeFuture().addListener(c -> drain.cancel(false));
@@ -415,6 +420,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(1 << 20))
                     .validateHeaders(true)
                     .build();
+            if (ch instanceof Http2StreamChannel) {
+                // the h2c connection closing (after its GOAWAY) ends the HBONE tunnel with END_STREAM, no reset
+                ch.pipeline().addLast("h2c-finish", dev.waypoint.transport.HalfClose.FinishOnClose.INSTANCE);
+            }
             ch.pipeline().addLast("h2c", codec);
             ch.pipeline().addLast("h2c-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
                 @Override
@@ -460,21 +469,28 @@ final class HttpUpstreamPool implements ExchangeChannels {
     }
 
     /**
-     * Gives an HTTP/1.1 exchange channel back after a complete exchange: kept for reuse if
-     * {@code reusable}, else closed. HTTP/2 stream channels are simply closed (the stream is done).
+     * Gives an exchange channel back. An HTTP/1.1 connection after a complete exchange is pooled
+     * ({@link Release#REUSE}) unless it carried its {@code maxRequestsPerConnection} or outlived
+     * its {@code maxConnectionDuration}; one not pooled after a complete exchange is ended
+     * ({@link #end}); one abandoned mid-exchange is closed at once (a reset on an HBONE tunnel).
+     * HTTP/2 stream channels are simply closed: the stream is done, or reset when abandoned.
      */
     @Override
-    public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
+    public void release(Channel ch, Endpoint endpoint, boolean h2, Release how) {
         UpstreamTail ex = ch.pipeline().get(UpstreamTail.class);
         if (ex != null) {
             ex.owner = null;
         }
+        if (h2 || how == Release.ABANDON || !ch.isActive()) {
+            ch.close();
+            return;
+        }
         ConnectionOptions options = ex != null && ex.options != null ? ex.options : defaults;
         int max = options.maxRequestsPerConnection();
-        if (h2 || !reusable || !ch.isActive() || (max > 0 && ex != null && ex.uses >= max) || (ex != null && ex.expired)) {
-            // (maxRequestsPerConnection: a connection that carried its share is closed, not pooled;
-            // maxConnectionDuration: one past its duration too)
-            ch.close();
+        if (how == Release.END || (max > 0 && ex != null && ex.uses >= max) || (ex != null && ex.expired)) {
+            // (maxRequestsPerConnection: a connection that carried its share is not pooled;
+            // maxConnectionDuration: one past its duration neither)
+            end(ch);
             return;
         }
         LoopState st = state(ch.eventLoop());
@@ -499,6 +515,28 @@ final class HttpUpstreamPool implements ExchangeChannels {
     }
 
     /**
+     * Ends an HTTP/1.1 connection the pool is done with, as a client closing a TCP connection
+     * does: FIN after what was written, or on an HBONE tunnel {@code END_STREAM} and the close once
+     * the destination ztunnel has ended its side too ({@link dev.waypoint.transport.HalfClose#finish}:
+     * reset if it has not within a second). ztunnel passes the END_STREAM to the pod as a FIN
+     * instead of a reset. A connection with TLS to the pod (a DestinationRule's) sends its
+     * {@code close_notify} first. Never handed out again meanwhile.
+     */
+    private static void end(Channel ch) {
+        UpstreamTail tail = ch.pipeline().get(UpstreamTail.class);
+        if (tail != null) {
+            tail.ending = true;
+            tail.owner = null;
+        }
+        io.netty.handler.ssl.SslHandler tls = ch.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (tls != null) {
+            tls.closeOutbound().addListener(f -> dev.waypoint.transport.HalfClose.finish(ch));
+        } else {
+            dev.waypoint.transport.HalfClose.finish(ch);
+        }
+    }
+
+    /**
      * Closes pooled connections to addresses not in {@code live} (pods that left the config):
      * idle HTTP/1.1 ones at once, HTTP/2 ones gracefully (GOAWAY; open streams finish). Requests
      * never pick such endpoints again, so these would only wait for their idle timeout. Call
@@ -510,7 +548,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 if (live.contains(e.getKey().address().address())) {
                     return false;
                 }
-                new ArrayList<>(e.getValue()).forEach(Channel::close);
+                new ArrayList<>(e.getValue()).forEach(HttpUpstreamPool::end);
                 return true;
             });
             st.h2.entrySet().removeIf(e -> {

@@ -144,7 +144,7 @@ final class ServiceCallClient implements ServiceCalls {
             }
             Channel c = f.getNow();
             if (done) {
-                pool.release(c, endpoint, call.h2(), false);
+                pool.release(c, endpoint, call.h2(), Release.END); // unused: nothing was sent on it
                 return;
             }
             ch = c;
@@ -235,7 +235,7 @@ final class ServiceCallClient implements ServiceCalls {
             body = null;
             Channel c = ch;
             ch = null;
-            pool.release(c, endpoint, call.h2(), keepAlive);
+            pool.release(c, endpoint, call.h2(), Release.completed(keepAlive));
             result.complete(new Response(status, headers, bytes, trailers));
         }
 
@@ -254,7 +254,7 @@ final class ServiceCallClient implements ServiceCalls {
             Channel c = ch;
             ch = null;
             if (c != null) {
-                pool.release(c, endpoint, call.h2(), false);
+                pool.release(c, endpoint, call.h2(), Release.ABANDON);
             }
             result.completeExceptionally(new RejectedException(r));
         }

@@ -149,7 +149,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         timer = loop.schedule(() -> {
             if (!over) {
                 log.debug("mirror of {} to {} cut after {} s", request, endpoint, TIMEOUT_SECONDS);
-                finish(false);
+                finish(Release.ABANDON);
             }
         }, TIMEOUT_SECONDS, TimeUnit.SECONDS);
         Future<Channel> f = pool.acquire(endpoint, h2, request.tunnel(), loop, this,
@@ -169,7 +169,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         }
         Channel ch = f.getNow();
         if (over) {
-            pool.release(ch, endpoint, h2, false);
+            pool.release(ch, endpoint, h2, Release.END); // unused: nothing was sent on it
             return;
         }
         up = ch;
@@ -185,10 +185,10 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
 
     /** Releases what was not sent; gives a held channel back unreusable. */
     private void drop() {
-        finish(false);
+        finish(Release.ABANDON);
     }
 
-    private void finish(boolean reuse) {
+    private void finish(Release how) {
         if (over) {
             return;
         }
@@ -207,7 +207,7 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         Channel ch = up;
         up = null;
         if (ch != null) {
-            pool.release(ch, endpoint, h2, reuse);
+            pool.release(ch, endpoint, h2, how);
         }
     }
 
@@ -222,9 +222,9 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
         boolean failed = msg instanceof HttpObject o && o.decoderResult().isFailure();
         ReferenceCountUtil.release(msg);
         if (failed) {
-            finish(false);
+            finish(Release.ABANDON);
         } else if (last) {
-            finish(reusable);
+            finish(Release.completed(reusable));
         }
     }
 
@@ -240,6 +240,6 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
 
     @Override
     public void upstreamClosed() {
-        finish(false);
+        finish(Release.ABANDON);
     }
 }

@@ -461,7 +461,7 @@ final class UpstreamRequest implements UpstreamCall {
             }
             Channel ch = f.getNow();
             if (finished) {
-                pool.release(ch, endpoint, upstreamH2, false);
+                pool.release(ch, endpoint, upstreamH2, Release.END); // unused: nothing was sent on it
                 return;
             }
             up = ch;
@@ -652,7 +652,7 @@ final class UpstreamRequest implements UpstreamCall {
             Channel ch = up;
             up = null;
             if (ch != null) {
-                pool.release(ch, endpoint, upstreamH2, reusable);
+                pool.release(ch, endpoint, upstreamH2, Release.completed(reusable));
             }
             ended(EndpointStates.AttemptResult.ofStatus(status));
         }
@@ -754,7 +754,7 @@ final class UpstreamRequest implements UpstreamCall {
             Channel ch = up;
             up = null;
             if (ch != null) {
-                pool.release(ch, endpoint, upstreamH2, false);
+                pool.release(ch, endpoint, upstreamH2, Release.ABANDON);
             }
             ended(result);
         }

@@ -272,7 +272,7 @@ class ConnectionOptionsTest {
                     ReferenceCountUtil.release(msg);
                     if (last) {
                         Channel ch = held[0];
-                        pool.release(ch, e, h2, true);
+                        pool.release(ch, e, h2, Release.REUSE);
                         done.complete(h2 ? ch.parent() : ch);
                     } else {
                         held[0].read();

@@ -115,9 +115,13 @@ class UpstreamRequestTest {
         }
 
         @Override
-        public void release(Channel ch, Endpoint endpoint, boolean h2, boolean reusable) {
+        public void release(Channel ch, Endpoint endpoint, boolean h2, Release how) {
             ch.pipeline().get(HttpUpstreamPool.UpstreamTail.class).owner = null;
-            released.add(endpoint.address().authority() + (reusable ? " reusable" : " closed"));
+            released.add(endpoint.address().authority() + switch (how) {
+                case REUSE -> " reusable";
+                case END -> " ended";
+                case ABANDON -> " closed";
+            });
         }
 
         /** What the attempt on channel {@code i} wrote upstream, as "HEAD path" / body strings. */
@@ -851,6 +855,7 @@ class UpstreamRequestTest {
         respond(0, 200, "no");
         assertThat(sink.events).containsExactly("head 200", "last no");
         assertThat(call.takeUpgraded()).isNull();
-        assertThat(channels.released).containsExactly("10.0.0.1:8080 closed");
+        // complete, but not reused: ended as a TCP close does, not reset
+        assertThat(channels.released).containsExactly("10.0.0.1:8080 ended");
     }
 }

@@ -164,7 +164,7 @@ class UpstreamTlsTest {
                     boolean last = msg instanceof LastHttpContent;
                     ReferenceCountUtil.release(msg);
                     if (last) {
-                        pool.release(held[0], e, false, false);
+                        pool.release(held[0], e, false, Release.END);
                         done.complete(body.toString());
                     } else {
                         held[0].read();

@@ -45,8 +45,22 @@ public final class DestinationZtunnel implements AutoCloseable {
     /** One CONNECT as received. */
     public record Seen(InetSocketAddress listener, String authority, Map<String, String> headers, SpiffeId peer) {}
 
+    /**
+     * How the client ended one CONNECT stream, recorded when the stream closed.
+     *
+     * @param endStream whether the client sent END_STREAM (on DATA or trailing HEADERS)
+     * @param resetCode the error code of the client's RST_STREAM, or -1 if it sent none
+     */
+    public record Ended(String authority, boolean endStream, long resetCode) {
+        /** Ended as a TCP close does: END_STREAM, no reset. */
+        public boolean graceful() {
+            return endStream && resetCode < 0;
+        }
+    }
+
     private final List<Channel> servers = new ArrayList<>();
     private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Ended> ended = new ConcurrentLinkedQueue<>();
     private final Function<HostPort, InetSocketAddress> dialer;
     private volatile int refuseWith;
     /** Pod IPs whose ztunnel has stopped answering ({@link #freeze}). */
@@ -92,6 +106,11 @@ public final class DestinationZtunnel implements AutoCloseable {
     /** Every CONNECT received so far, oldest first. */
     public List<Seen> seen() {
         return List.copyOf(seen);
+    }
+
+    /** Every CONNECT stream closed so far, in the order they closed. */
+    public List<Ended> ended() {
+        return List.copyOf(ended);
     }
 
     /**
@@ -170,7 +189,7 @@ public final class DestinationZtunnel implements AutoCloseable {
                         c.pipeline().addLast("ztunnel-mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                             @Override
                             protected void initChannel(Http2StreamChannel s) {
-                                s.pipeline().addLast(new Inbound(address));
+                                s.pipeline().addLast(new EndWatch(), new Inbound(address));
                             }
                         }));
                     }
@@ -178,6 +197,40 @@ public final class DestinationZtunnel implements AutoCloseable {
                 .bind(address).sync().channel();
         servers.add(ch);
         return ch;
+    }
+
+    /** First on every stream: sees the client's END_STREAM and RST_STREAM, records them at the close ({@link Ended}). */
+    private final class EndWatch extends ChannelInboundHandlerAdapter {
+        private String authority;
+        private boolean endStream;
+        private long resetCode = -1;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2HeadersFrame h) {
+                if (authority == null) {
+                    authority = String.valueOf(h.headers().authority());
+                }
+                endStream |= h.isEndStream();
+            } else if (msg instanceof io.netty.handler.codec.http2.Http2DataFrame d) {
+                endStream |= d.isEndStream();
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame rst) {
+                resetCode = rst.errorCode();
+            }
+            super.userEventTriggered(ctx, evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            ended.add(new Ended(authority, endStream, resetCode));
+            super.channelInactive(ctx);
+        }
     }
 
     private final class Inbound extends ChannelInboundHandlerAdapter {

@@ -197,7 +197,8 @@ public final class EchoServer implements AutoCloseable {
                 }));
             } else if (first >= 'A' && first <= 'Z') {
                 ctx.pipeline().addAfter(ctx.name(), "h1", new HttpServerCodec());
-                ctx.pipeline().addAfter("h1", "echo", new Echo(name, false, generated, requests));
+                ctx.pipeline().addAfter("h1", "h1-eof", new CloseAtEof());
+                ctx.pipeline().addAfter("h1-eof", "echo", new Echo(name, false, generated, requests));
             } else {
                 ctx.pipeline().addAfter(ctx.name(), "tcp", new TcpEcho());
             }
@@ -207,12 +208,64 @@ public final class EchoServer implements AutoCloseable {
 
     /**
      * A connection reset by its client (a tunnel reset upstream arrives as a TCP RST: RFC 9113
-     * §8.5) is just closed, as a server does, instead of reaching the tail as a warning.
+     * §8.5) is just closed, as a server does, instead of reaching the tail as a warning. An HTTP/2
+     * connection whose client ended its side (FIN) is closed as servers do (GOAWAY; open streams
+     * finish first); HTTP/1.1 has {@link CloseAtEof}, raw echo its own half-close.
      */
     private static final class CloseOnError extends ChannelInboundHandlerAdapter {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent && ctx.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class) != null) {
+                ctx.channel().close();
+            }
+            ReferenceCountUtil.release(evt);
+        }
+    }
+
+    /**
+     * HTTP/1.1: a client's FIN closes the connection once no response is owed (at once when idle,
+     * else after the response in progress), as HTTP servers close a connection their client ended.
+     */
+    private static final class CloseAtEof extends io.netty.channel.ChannelDuplexHandler {
+        private int owed;
+        private boolean eof;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof io.netty.handler.codec.http.HttpRequest) {
+                owed++;
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+            if (msg instanceof LastHttpContent) {
+                promise = promise.unvoid();
+                promise.addListener(f -> {
+                    owed--;
+                    if (eof && owed <= 0) {
+                        ctx.channel().close();
+                    }
+                });
+            }
+            ctx.write(msg, promise);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                eof = true;
+                if (owed <= 0) {
+                    ctx.channel().close(); // every response has been written
+                }
+            }
+            ctx.fireUserEventTriggered(evt);
         }
     }
 
