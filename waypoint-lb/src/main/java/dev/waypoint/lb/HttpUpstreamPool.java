@@ -28,6 +28,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Set;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -35,7 +36,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Upstream HTTP connections per event loop and endpoint, each riding on an outbound HBONE stream
  * (or a plaintext socket): HTTP/1.1 connections are kept alive and reused one request at a time;
- * one HTTP/2 (h2c) connection per endpoint carries concurrent requests as streams.
+ * h2c connections carry concurrent requests as streams, each up to its peer's stream limit (a request
+ * finding them all full opens one more, and a full one takes streams again as soon as one ends).
  *
  * <p>An exchange channel handed out speaks Netty {@code HttpObject}s, has {@code AUTO_READ} off
  * and ends with an {@link UpstreamTail} handler that forwards what it reads to the current owner.
@@ -204,8 +206,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
     }
 
     /**
-     * An h2c connection's stream count: once it has opened {@code maxRequestsPerConnection}
-     * streams it is retired (no new stream; the next request opens a new connection) and closed
+     * An h2c connection's streams. It takes new streams while fewer than {@link #limit} are open
+     * (a request finding every connection of its key at the limit opens another, as Envoy's
+     * HTTP/2 pool does); once it has opened {@code maxRequestsPerConnection} streams, outlived its
+     * {@code maxConnectionDuration} or received a GOAWAY it is retired (no new stream) and closed
      * when its last stream ends.
      */
     private static final class H2Uses {
@@ -230,11 +234,35 @@ final class HttpUpstreamPool implements ExchangeChannels {
             int max = codec.connection().local().maxActiveStreams();
             return settingsSeen ? max : Math.min(max, 100);
         }
+
+        /**
+         * Streams it carries at once: the peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2;
+         * beyond it Netty would fail a stream's HEADERS and the request would end 503), or the
+         * DestinationRule's {@code http.maxConcurrentStreams} below it.
+         */
+        int limit(Channel parent, ConnectionOptions options) {
+            int limit = peerMaxStreams(parent);
+            return options.maxConcurrentStreams() > 0 ? Math.min(limit, options.maxConcurrentStreams()) : limit;
+        }
+
+        /** Whether it may open another stream now. */
+        boolean hasRoom(Channel parent, ConnectionOptions options) {
+            if (retired || !parent.isActive()) {
+                return false;
+            }
+            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
+            if (codec != null && codec.connection().goAwayReceived()) {
+                retired = true; // the peer takes no new stream on it (RFC 9113 §6.8)
+                return false;
+            }
+            return open < limit(parent, options);
+        }
     }
 
     private static final class LoopState {
         final Map<Key, ArrayDeque<Channel>> idleH1 = new HashMap<>();
-        final Map<Key, Future<Channel>> h2 = new HashMap<>();
+        /** h2c connections per key, oldest first: dialing ones and open ones not retired. */
+        final Map<Key, List<Future<Channel>>> h2 = new HashMap<>();
         /** Channels whose close already takes them out of {@link #idleH1}. */
         final Map<Channel, Boolean> watched = new java.util.IdentityHashMap<>();
     }
@@ -300,32 +328,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
             });
             return result;
         }
-        Future<Channel> conn = st.h2.get(key);
-        if (conn == null || (conn.isDone() && (!conn.isSuccess() || !((Channel) conn.getNow()).isActive()))) {
-            conn = openH2(endpoint, tunnel, loop, options);
-            st.h2.put(key, conn);
-            Future<Channel> mine = conn;
-            conn.addListener(f -> {
-                if (!f.isSuccess()) {
-                    st.h2.remove(key, mine);
-                } else {
-                    Channel parent = (Channel) f.getNow();
-                    parent.closeFuture().addListener(c -> st.h2.remove(key, mine));
-                    if (options.maxConnectionMillis() > 0) {
-                        // tcp.maxConnectionDuration: no new stream after it; closed (GOAWAY) with its last one
-                        ScheduledFuture<?> drain = parent.eventLoop().schedule(() -> {
-                            H2Uses uses = parent.attr(H2_USES).get();
-                            uses.retired = true;
-                            st.h2.remove(key, mine);
-                            if (uses.open == 0) {
-                                parent.close();
-                            }
-                        }, options.maxConnectionMillis(), TimeUnit.MILLISECONDS);
-                        parent.closeFuture().addListener(c -> drain.cancel(false));
-                    }
-                }
-            });
-        }
+        List<Future<Channel>> conns = st.h2.get(key);
+        Future<Channel> picked = conns == null ? null : pickH2(conns, options);
+        Future<Channel> conn = picked != null ? picked : dialH2(st, key, endpoint, tunnel, loop, options);
         conn.addListener(f -> {
             if (!f.isSuccess()) {
                 result.tryFailure(f.cause());
@@ -333,8 +338,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }
             Channel parent = (Channel) f.getNow();
             H2Uses uses = parent.attr(H2_USES).get();
-            if (uses.retired) {
-                // it reached maxRequestsPerConnection while this request waited for it: a new connection
+            if (!uses.hasRoom(parent, options)) {
+                // it filled up (or was retired) while this request waited for it: another connection
+                if (uses.retired) {
+                    removeH2(st, key, conn);
+                }
                 acquire(endpoint, true, tunnel, loop, owner, options).addListener(g -> {
                     if (g.isSuccess()) {
                         result.trySuccess((Channel) g.getNow());
@@ -346,23 +354,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }
             uses.opened++;
             uses.open++;
-            int limit = uses.peerMaxStreams(parent);
-            if (options.maxConcurrentStreams() > 0) {
-                limit = Math.min(limit, options.maxConcurrentStreams()); // http.maxConcurrentStreams
-            }
-            if (uses.open >= limit) {
-                // the peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2; Netty 4.2 servers: 100), or
-                // the DestinationRule's maxConcurrentStreams below it: beyond the peer's, Netty would
-                // fail the HEADERS of a stream, and the request would end 503.
-                // A connection that reaches it takes no more streams: later requests open a new
-                // connection, and this one closes with its last stream (as maxRequestsPerConnection)
-                uses.retired = true;
-                st.h2.remove(key, pooledAs(st, key, parent));
-            }
             if (options.maxRequestsPerConnection() > 0 && uses.opened >= options.maxRequestsPerConnection()) {
                 // maxRequestsPerConnection: this connection takes no stream after this one
                 uses.retired = true;
-                st.h2.remove(key, pooledAs(st, key, parent));
+                removeH2(st, key, conn);
             }
             new Http2StreamChannelBootstrap(parent)
                     .option(ChannelOption.AUTO_READ, false)
@@ -392,10 +387,72 @@ final class HttpUpstreamPool implements ExchangeChannels {
 
     private static final io.netty.util.AttributeKey<H2Uses> H2_USES = io.netty.util.AttributeKey.valueOf("waypoint.h2uses");
 
-    /** The pooled future of {@code key} when it is {@code parent}'s (so a newer connection is left alone). */
-    private static Future<Channel> pooledAs(LoopState st, Key key, Channel parent) {
-        Future<Channel> f = st.h2.get(key);
-        return f != null && f.isSuccess() && f.getNow() == parent ? f : null;
+    /**
+     * The connection a new stream of {@code conns}' key goes on: the oldest open one with room
+     * (streams gather on few connections; the others go idle and close), else one still dialing
+     * (its limit is not known yet: the request checks again when it is up), else null. Drops
+     * failed, closed and retired ones on the way.
+     */
+    private static Future<Channel> pickH2(List<Future<Channel>> conns, ConnectionOptions options) {
+        Future<Channel> dialing = null;
+        for (java.util.Iterator<Future<Channel>> it = conns.iterator(); it.hasNext(); ) {
+            Future<Channel> f = it.next();
+            if (!f.isDone()) {
+                if (dialing == null) {
+                    dialing = f;
+                }
+                continue;
+            }
+            Channel parent = f.isSuccess() ? f.getNow() : null;
+            H2Uses uses = parent == null ? null : parent.attr(H2_USES).get();
+            if (uses == null || !parent.isActive() || uses.retired) {
+                it.remove();
+                continue;
+            }
+            if (uses.hasRoom(parent, options)) {
+                return f;
+            }
+            if (uses.retired) {
+                it.remove(); // a GOAWAY came
+            }
+        }
+        return dialing;
+    }
+
+    /** Opens another h2c connection for {@code key}, pooled until it closes or is retired. */
+    private Future<Channel> dialH2(LoopState st, Key key, Endpoint endpoint, TunnelContext tunnel, EventLoop loop,
+                                   ConnectionOptions options) {
+        Future<Channel> conn = openH2(endpoint, tunnel, loop, options);
+        st.h2.computeIfAbsent(key, k -> new ArrayList<>(2)).add(conn);
+        conn.addListener(f -> {
+            if (!f.isSuccess()) {
+                removeH2(st, key, conn);
+                return;
+            }
+            Channel parent = (Channel) f.getNow();
+            parent.closeFuture().addListener(c -> removeH2(st, key, conn));
+            if (options.maxConnectionMillis() > 0) {
+                // tcp.maxConnectionDuration: no new stream after it; closed (GOAWAY) with its last one
+                ScheduledFuture<?> drain = parent.eventLoop().schedule(() -> {
+                    H2Uses uses = parent.attr(H2_USES).get();
+                    uses.retired = true;
+                    removeH2(st, key, conn);
+                    if (uses.open == 0) {
+                        parent.close();
+                    }
+                }, options.maxConnectionMillis(), TimeUnit.MILLISECONDS);
+                parent.closeFuture().addListener(c -> drain.cancel(false));
+            }
+        });
+        return conn;
+    }
+
+    /** Takes {@code conn} out of {@code key}'s connections (and an emptied entry with it). */
+    private static void removeH2(LoopState st, Key key, Future<Channel> conn) {
+        List<Future<Channel>> conns = st.h2.get(key);
+        if (conns != null && conns.remove(conn) && conns.isEmpty()) {
+            st.h2.remove(key);
+        }
     }
 
     /** A stream of {@code parent} ended: a retired connection closes with its last stream. */
@@ -555,12 +612,13 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 if (live.contains(e.getKey().address().address())) {
                     return false;
                 }
-                Future<Channel> f = e.getValue();
-                f.addListener(done -> {
-                    if (done.isSuccess()) {
-                        ((Channel) done.getNow()).close(); // Http2ConnectionHandler: GOAWAY, streams finish
-                    }
-                });
+                for (Future<Channel> f : e.getValue()) {
+                    f.addListener(done -> {
+                        if (done.isSuccess()) {
+                            ((Channel) done.getNow()).close(); // Http2ConnectionHandler: GOAWAY, streams finish
+                        }
+                    });
+                }
                 return true;
             });
         }));
@@ -571,7 +629,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
         int[] n = {0};
         loops.values().forEach(st -> {
             st.idleH1.values().forEach(q -> n[0] += q.size());
-            n[0] += st.h2.size();
+            st.h2.values().forEach(l -> n[0] += l.size());
         });
         return n[0];
     }

@@ -355,21 +355,68 @@ class ConnectionOptionsTest {
         next.close().sync();
     }
 
-    @ParameterizedTest(name = "maxConcurrentStreams {0}: 4 requests one after another on {1} connections")
-    @CsvSource({"0, 1", "1, 4", "2, 1"})
+    @ParameterizedTest(name = "maxConcurrentStreams {0}: 4 streams open at once on {1} connections")
+    @CsvSource({"0, 1", "1, 4", "2, 2", "3, 2"})
     void maxConcurrentStreamsCapsTheStreamsOfAnH2Connection(int streams, int connections) throws Exception {
         HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
         ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS),
                 pool2(null, null, null, streams, null));
-        Set<Channel> seen = new LinkedHashSet<>();
+        EventLoop loop = group.next();
+        List<Channel> open = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            seen.add(exchange(pool, backendEndpoint(), true, options));
+            open.add(stream(pool, loop, options));
         }
-        // a connection at its limit takes no new stream (one at a time here: a limit of 1 retires each)
-        assertThat(seen).hasSize(connections);
-        for (Channel c : seen) {
-            c.close().sync();
+        Set<Channel> parents = new LinkedHashSet<>();
+        open.forEach(s -> parents.add(s.parent()));
+        // a connection at its limit takes no new stream: the next one goes on another
+        assertThat(parents).hasSize(connections);
+        for (Channel p : parents) {
+            long onIt = open.stream().filter(s -> s.parent() == p).count();
+            assertThat(onIt).as("streams on %s", p).isLessThanOrEqualTo(streams > 0 ? streams : 100);
         }
+        // one ends: its connection takes the next stream (not a new connection), and no connection
+        // was given up for having been full
+        Channel first = open.remove(0);
+        first.close().sync();
+        Channel next = stream(pool, loop, options);
+        assertThat(next.parent()).isSameAs(first.parent());
+        open.add(next);
+        assertThat(parents).allMatch(Channel::isActive);
+        assertThat(pool.pooled()).isEqualTo(connections);
+        for (Channel s : open) {
+            s.close().sync();
+        }
+        for (Channel p : parents) {
+            p.close().sync();
+        }
+    }
+
+    /** An h2c stream channel from the pool, held open (nothing sent on it). */
+    private static Channel stream(HttpUpstreamPool pool, EventLoop loop, ConnectionOptions options) throws Exception {
+        CompletableFuture<Channel> done = new CompletableFuture<>();
+        loop.execute(() -> pool.acquire(new Endpoint(new HostPort(backend.address().getAddress(), backend.address().getPort()),
+                null, null), true, null, loop, new HttpUpstreamPool.Owner() {
+                    @Override
+                    public void upstreamRead(Object msg) {
+                        ReferenceCountUtil.release(msg);
+                    }
+
+                    @Override
+                    public void upstreamReadComplete() {}
+
+                    @Override
+                    public void upstreamWritable() {}
+
+                    @Override
+                    public void upstreamClosed() {}
+                }, options).addListener(f -> {
+                    if (f.isSuccess()) {
+                        done.complete((Channel) f.getNow());
+                    } else {
+                        done.completeExceptionally(f.cause());
+                    }
+                }));
+        return done.get(10, TimeUnit.SECONDS);
     }
 
     @Test
