@@ -213,6 +213,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
      * when its last stream ends.
      */
     private static final class H2Uses {
+        /** The connection's codec (its streams, the peer's SETTINGS, GOAWAY). */
+        final Http2FrameCodec codec;
         /** The connection's stream channels, closed with it (one whose reading is held back would outlive it). */
         final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
         int opened;
@@ -221,16 +223,16 @@ final class HttpUpstreamPool implements ExchangeChannels {
         /** The peer's first SETTINGS arrived (until then its limit is not known). */
         boolean settingsSeen;
 
+        H2Uses(Http2FrameCodec codec) {
+            this.codec = codec;
+        }
+
         /**
          * Streams the peer allows at once: its SETTINGS_MAX_CONCURRENT_STREAMS once known; before
          * its SETTINGS arrive, 100 (RFC 9113 §6.5.2: "SHOULD NOT be smaller than 100"), so a burst
          * of requests on a new connection cannot overrun a limit it has not heard yet.
          */
-        int peerMaxStreams(Channel parent) {
-            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
-            if (codec == null) {
-                return Integer.MAX_VALUE;
-            }
+        int peerMaxStreams() {
             int max = codec.connection().local().maxActiveStreams();
             return settingsSeen ? max : Math.min(max, 100);
         }
@@ -240,8 +242,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
          * beyond it Netty would fail a stream's HEADERS and the request would end 503), or the
          * DestinationRule's {@code http.maxConcurrentStreams} below it.
          */
-        int limit(Channel parent, ConnectionOptions options) {
-            int limit = peerMaxStreams(parent);
+        int limit(ConnectionOptions options) {
+            int limit = peerMaxStreams();
             return options.maxConcurrentStreams() > 0 ? Math.min(limit, options.maxConcurrentStreams()) : limit;
         }
 
@@ -250,12 +252,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
             if (retired || !parent.isActive()) {
                 return false;
             }
-            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
-            if (codec != null && codec.connection().goAwayReceived()) {
+            if (codec.connection().goAwayReceived()) {
                 retired = true; // the peer takes no new stream on it (RFC 9113 §6.8)
                 return false;
             }
-            return open < limit(parent, options);
+            return open < limit(options);
         }
     }
 
@@ -488,7 +489,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            H2Uses uses = new H2Uses();
+            H2Uses uses = new H2Uses(codec);
             ch.attr(H2_USES).set(uses);
             if (options.http2Keepalive() != null) {
                 // http.http2KeepAlive (Envoy's connection_keepalive): PING every interval, closed when one is unanswered for timeout
