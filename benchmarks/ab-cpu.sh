@@ -14,7 +14,7 @@
 # Settings (environment): JARS (label=jar ...), OPTS_<label> (extra JVM flags of one jar), WORKERS_<label>,
 # JAVA_<label> (the java command of one jar, e.g. another JDK's bin/java; default java), COPY_JARS=1
 # (0: run each jar where it is, as a CDS archive dumped for that path needs; 1: a private copy),
-# EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS,
+# EXTRA_OPTS (of all; @LABEL@ is replaced by the label, e.g. a JFR file name), WAYPOINT_JAVA_OPTS, EXTRA_MANIFESTS (files),
 # ROUNDS=3, MODES=fixed ("fixed sat"; "warm": from a cold JIT, CPU per request each second and the time to
 # steady state — put it first and leave PREWARM unset; WARM_SECS=120; "idle": no load, the process's
 # own CPU over DURATION), RATE=1000 CONNS=4 BODY=1024, SAT_CONNS=4 SAT_TUNNELS=16,
@@ -50,6 +50,8 @@ bench dev.waypoint.bench.e2e.MakeCerts "$WORK/certs" >/dev/null
 read -r HTTP_PORT BULK_PORT HBONE_PORT NG_PORT <<<"$(bench dev.waypoint.bench.e2e.FreePorts 4 | tr '\n' ' ')"
 bench dev.waypoint.bench.e2e.ManifestGen --kind bench --out "$WORK/manifests" --service-vip "$VIP" --pod-ip "$POD_IP" \
   --http-port "$HTTP_PORT" --bulk-port "$BULK_PORT" >/dev/null
+# EXTRA_MANIFESTS: more YAML files for the config directory (e.g. a DestinationRule)
+for f in ${EXTRA_MANIFESTS:-}; do cp "$f" "$WORK/manifests/"; done
 if [[ $STAGES == 1 ]]; then cat >"$WORK/manifests/stages.yaml" <<'YAML'
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

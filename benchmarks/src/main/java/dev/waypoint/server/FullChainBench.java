@@ -96,7 +96,7 @@ public class FullChainBench {
      */
     private final UpstreamStage answer = (request, head, h2, loop, sink) -> {
         if (endpointPod != null) {
-            request.outcome().attempt("10.1.0.0:8080", endpointPod);
+            request.outcome().attempt("10.1.0.0:8080", endpointPod, endpointPod.identity("cluster.local"));
         }
         ReferenceCountUtil.release(head);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
@@ -141,7 +141,7 @@ public class FullChainBench {
         ConfigSnapshot snapshot = loaded.snapshot();
         Target target = (Target) TargetResolver.resolve("10.96.0.0:80", snapshot.part(TargetTable.PART));
         List<HttpFilter> all = InboundRequestPipeline.filters(
-                new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "cluster.local", "Kubernetes"),
+                new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "Kubernetes"),
                 new AuthnFilter(Clock.systemUTC(), JwksCache.offline()), AuthzSettings.defaults());
         endpointPod = pod ? snapshot.resources().pods().stream()
                 .filter(p -> p.name().name().equals("svc-0-0")).findFirst().orElseThrow() : null;

@@ -187,7 +187,7 @@ final class UpstreamRequest implements UpstreamCall {
             tried = new ArrayList<>(2);
         }
         tried.add(endpoint);
-        request.outcome().attempt(endpoint.address().authority(), endpoint.pod());
+        request.outcome().attempt(endpoint.address().authority(), endpoint.pod(), endpoint.identity());
         Attempt a = new Attempt(endpoint);
         attempt = a;
         // what this attempt must send: the head and every body piece so far

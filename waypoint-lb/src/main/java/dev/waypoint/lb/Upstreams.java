@@ -377,7 +377,7 @@ public final class Upstreams {
         }
         Endpoint endpoint = (Endpoint) pick;
         if (outcome != null) {
-            outcome.endpoint(endpoint.address().authority(), endpoint.pod());
+            outcome.endpoint(endpoint.address().authority(), endpoint.pod(), endpoint.identity());
         }
         Future<Channel> connected = connect(endpoint, tunnel, loop, tcpOptions(snapshot, backend));
         dev.waypoint.transport.TunnelLimits limits = tunnelLimits(snapshot, backend);

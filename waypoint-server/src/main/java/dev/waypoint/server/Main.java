@@ -731,7 +731,7 @@ public final class Main implements Runnable {
             Explain.Report report = Explain.explain(loaded.snapshot(),
                     new Explain.Request(method.toUpperCase(java.util.Locale.ROOT), uri, peer, ip, h),
                     InboundRequestPipeline.filters(new dev.waypoint.telemetry.TelemetryFilter(new dev.waypoint.telemetry.IstioMetrics(1),
-                            null, trustDomain, "cluster.local", cluster),
+                            null, "cluster.local", cluster),
                             new dev.waypoint.authn.AuthnFilter(java.time.Clock.systemUTC(), dev.waypoint.authn.JwksCache.offline()),
                             AuthzSettings.defaults()));
             if (output.equals("json")) {

@@ -194,7 +194,7 @@ public final class WaypointServer implements AutoCloseable {
         this.upstreams = upstreams;
         closeables.add(accessLogs);
         // the access log of each snapshot comes from its AccessLogSettings part (mesh config, else --access-log)
-        TelemetryFilter telemetry = new TelemetryFilter(metrics, null, settings.trustDomain(), "cluster.local",
+        TelemetryFilter telemetry = new TelemetryFilter(metrics, null, "cluster.local",
                 settings.clusterId());
         listener = new HboneListener(settings.listener(), dataPlane, () -> certs.current().serverContext(),
                 // TCP tunnels: TCPRoute (weighted per connection), then the endpoint pick
@@ -205,7 +205,7 @@ public final class WaypointServer implements AutoCloseable {
                 TunnelAuthz::check,
                 // TCP tunnels run no filter list: their metrics and access-log lines come from here
                 // (open tunnels' bytes every tcp_reporting_duration)
-                new TunnelTelemetry(metrics, null, publisher, settings.trustDomain(), "cluster.local",
+                new TunnelTelemetry(metrics, null, publisher, "cluster.local",
                         settings.clusterId(), settings.gateway()).reportOn(dataPlane));
         hboneAddress = listener.start();
         log.info("waypoint {} ready in {} ms", settings.gateway(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));

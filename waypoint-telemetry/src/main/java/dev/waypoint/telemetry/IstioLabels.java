@@ -45,15 +45,14 @@ final class IstioLabels {
     /**
      * The label values for {@code request}, in {@link #NAMES} order.
      *
-     * @param trustDomain the mesh trust domain (destination principals)
      * @param clusterDomain DNS suffix of Service names ({@code cluster.local})
      * @param clusterId this cluster's id ({@code Kubernetes}, Istio's default)
      */
-    static String[] values(RequestContext request, String trustDomain, String clusterDomain, String clusterId) {
+    static String[] values(RequestContext request, String clusterDomain, String clusterId) {
         RequestOutcome o = request.outcome();
         String[] v = new String[NAMES.length];
         source(v, request.tunnel());
-        destination(v, o.endpointPod(), o.endpoint() != null, destination(request), trustDomain, clusterDomain, clusterId);
+        destination(v, o.endpointPod(), o.endpointIdentity(), destination(request), clusterDomain, clusterId);
         v[20] = request.attributes().grpc() ? "grpc" : "http";
         v[21] = Integer.toString(o.status());
         v[22] = o.grpcStatus() >= 0 ? Integer.toString(o.grpcStatus()) : "";
@@ -66,13 +65,12 @@ final class IstioLabels {
      * The label values of a TCP tunnel, in {@link #TCP_NAMES} order: destination_* from the
      * endpoint it was relayed to (or would have been) and the Service it addressed.
      */
-    static String[] tcpValues(TunnelContext tunnel, TcpOutcome o, String trustDomain, String clusterDomain,
-                              String clusterId) {
+    static String[] tcpValues(TunnelContext tunnel, TcpOutcome o, String clusterDomain, String clusterId) {
         String[] v = new String[TCP_NAMES.length];
         source(v, tunnel);
         Object service = tunnel.target() instanceof Target.ServiceTarget t ? t.service()
                 : tunnel.target() instanceof Target.ServiceEntryTarget se ? se.entry() : null;
-        destination(v, o.endpointPod(), o.endpoint() != null, service, trustDomain, clusterDomain, clusterId);
+        destination(v, o.endpointPod(), o.endpointIdentity(), service, clusterDomain, clusterId);
         v[20] = "tcp";
         v[21] = o.flags();
         v[22] = "mutual_tls";
@@ -118,10 +116,10 @@ final class IstioLabels {
     }
 
     /** Indices 9..19 alone (destination_*), for the recording cache, at offset 0. */
-    static String[] destinationValues(PodSpec pod, boolean endpointKnown, Object service, String trustDomain,
-                                      String clusterDomain, String clusterId) {
+    static String[] destinationValues(PodSpec pod, SpiffeId identity, Object service, String clusterDomain,
+                                      String clusterId) {
         String[] v = new String[SOURCE_COUNT + DESTINATION_COUNT];
-        destination(v, pod, endpointKnown, service, trustDomain, clusterDomain, clusterId);
+        destination(v, pod, identity, service, clusterDomain, clusterId);
         return java.util.Arrays.copyOfRange(v, SOURCE_COUNT, SOURCE_COUNT + DESTINATION_COUNT);
     }
 
@@ -150,12 +148,17 @@ final class IstioLabels {
      * registry names it (pilot serviceentry/conversion.go: the service's name is the host, its
      * namespace the entry's): destination_service and destination_service_name are its host.
      */
-    private static void destination(String[] v, PodSpec pod, boolean endpointKnown, Object service,
-                                    String trustDomain, String clusterDomain, String clusterId) {
+    /**
+     * Indices 9..19 from the endpoint's pod, the identity it presented (destination_principal:
+     * "unknown" for an endpoint reached in plaintext, as Istio's waypoint reports a destination
+     * without a peer certificate) and the destination service.
+     */
+    private static void destination(String[] v, PodSpec pod, SpiffeId identity, Object service,
+                                    String clusterDomain, String clusterId) {
         String dstWorkload = pod != null ? workloadName(pod) : UNKNOWN;
         v[9] = dstWorkload;
         v[10] = pod != null ? pod.name().namespace() : UNKNOWN;
-        v[11] = pod != null && endpointKnown ? pod.identity(trustDomain).uri() : UNKNOWN;
+        v[11] = identity != null ? identity.uri() : UNKNOWN;
         v[12] = pod != null ? pod.labels().getOrDefault("app", UNKNOWN) : UNKNOWN;
         v[13] = pod != null ? pod.labels().getOrDefault("version", UNKNOWN) : UNKNOWN;
         ServiceSpec svc = service instanceof ServiceSpec s ? s : null;

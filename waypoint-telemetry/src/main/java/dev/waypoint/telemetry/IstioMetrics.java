@@ -118,13 +118,13 @@ public final class IstioMetrics {
      * thread (a one-entry cache per event loop: consecutive requests of a tunnel hit it), and
      * its series is found with a reused probe key. Only a new label set allocates.
      */
-    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId) {
-        record(request, trustDomain, clusterDomain, clusterId, Set.of());
+    void record(RequestContext request, String clusterDomain, String clusterId) {
+        record(request, clusterDomain, clusterId, Set.of());
     }
 
     /** As {@link #record(RequestContext, String, String, String)}, without the metrics in {@code off} (a Telemetry's). */
-    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId, Set<Metric> off) {
-        record(request, trustDomain, clusterDomain, clusterId, off, Map.of());
+    void record(RequestContext request, String clusterDomain, String clusterId, Set<Metric> off) {
+        record(request, clusterDomain, clusterId, off, Map.of());
     }
 
     /**
@@ -132,7 +132,7 @@ public final class IstioMetrics {
      * a metric with a plan takes a slower path that evaluates its CEL values and renders its
      * label set (once per request and distinct plan); the others record into the standard series.
      */
-    void record(RequestContext request, String trustDomain, String clusterDomain, String clusterId, Set<Metric> off,
+    void record(RequestContext request, String clusterDomain, String clusterId, Set<Metric> off,
                 Map<Metric, LabelPlan> tags) {
         RequestOutcome o = request.outcome();
         PerThread t = perThread.get();
@@ -144,13 +144,13 @@ public final class IstioMetrics {
         }
         dev.waypoint.model.mesh.PodSpec pod = o.endpointPod();
         Object service = IstioLabels.destination(request); // a ServiceSpec, a ServiceEntrySpec or null
-        boolean known = o.endpoint() != null;
-        if (!t.destinationSet || t.pod != pod || t.service != service || t.known != known) {
+        dev.waypoint.model.mesh.SpiffeId identity = o.endpointIdentity();
+        if (!t.destinationSet || t.pod != pod || t.service != service || !java.util.Objects.equals(t.identity, identity)) {
             t.destinationSet = true;
             t.pod = pod;
             t.service = service;
-            t.known = known;
-            t.destination = IstioLabels.destinationValues(pod, known, service, trustDomain, clusterDomain, clusterId);
+            t.identity = identity;
+            t.destination = IstioLabels.destinationValues(pod, identity, service, clusterDomain, clusterId);
             t.destinationHash = Arrays.hashCode(t.destination);
         }
         boolean grpc = request.attributes().grpc();
@@ -360,7 +360,7 @@ public final class IstioMetrics {
         boolean destinationSet;
         dev.waypoint.model.mesh.PodSpec pod;
         Object service;
-        boolean known;
+        dev.waypoint.model.mesh.SpiffeId identity;
         String[] destination;
         int destinationHash;
     }

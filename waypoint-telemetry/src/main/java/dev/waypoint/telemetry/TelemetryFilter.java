@@ -14,7 +14,6 @@ public final class TelemetryFilter implements HttpFilter {
     public static final String NAME = "telemetry";
 
     private final IstioMetrics metrics;
-    private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
     private final AccessLogSettings fallbackLog;
@@ -24,10 +23,8 @@ public final class TelemetryFilter implements HttpFilter {
      *        {@link AccessLogCompiler} registered), or null for no access log then
      * @param clusterId this cluster's id for {@code destination_cluster} (Istio's default: {@code Kubernetes})
      */
-    public TelemetryFilter(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
-                           String clusterId) {
+    public TelemetryFilter(IstioMetrics metrics, AccessLog accessLog, String clusterDomain, String clusterId) {
         this.metrics = metrics;
-        this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
         this.fallbackLog = accessLog == null ? AccessLogSettings.OFF
@@ -88,14 +85,14 @@ public final class TelemetryFilter implements HttpFilter {
     public void onComplete(RequestContext request) {
         RequestTrace trace = request.get(RequestTrace.KEY);
         if (trace != null) {
-            trace.end(request, IstioLabels.values(request, trustDomain, clusterDomain, clusterId));
+            trace.end(request, IstioLabels.values(request, clusterDomain, clusterId));
         }
         TelemetryPolicies.Effective t = telemetry(request);
         // the steady state allocates nothing (IstioMetrics caches labels per tunnel and destination)
         if (t == null) {
-            metrics.record(request, trustDomain, clusterDomain, clusterId);
+            metrics.record(request, clusterDomain, clusterId);
         } else if (!t.metricsOff()) {
-            metrics.record(request, trustDomain, clusterDomain, clusterId, t.disabledMetrics(), t.tags());
+            metrics.record(request, clusterDomain, clusterId, t.disabledMetrics(), t.tags());
         }
         // the access log of the snapshot the request pinned
         AccessLogSettings logs = request.snapshot().has(AccessLogSettings.PART)

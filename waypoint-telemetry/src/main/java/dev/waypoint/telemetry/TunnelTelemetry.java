@@ -24,7 +24,6 @@ public final class TunnelTelemetry implements TunnelObserver {
     private final IstioMetrics metrics;
     private final dev.waypoint.model.SnapshotSource snapshots;
     private final AccessLogSettings fallbackLog;
-    private final String trustDomain;
     private final String clusterDomain;
     private final String clusterId;
     private final String baggage;
@@ -44,9 +43,9 @@ public final class TunnelTelemetry implements TunnelObserver {
      * @param waypoint the waypoint's Gateway: Istio names the waypoint's Deployment after it and
      *        gives its pods {@code service.istio.io/canonical-name: <name>}, revision {@code latest}
      */
-    public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, String trustDomain, String clusterDomain,
-                           String clusterId, dev.waypoint.model.mesh.NamespacedName waypoint) {
-        this(metrics, accessLog, null, trustDomain, clusterDomain, clusterId, waypoint);
+    public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, String clusterDomain, String clusterId,
+                           dev.waypoint.model.mesh.NamespacedName waypoint) {
+        this(metrics, accessLog, null, clusterDomain, clusterId, waypoint);
     }
 
     /**
@@ -54,13 +53,11 @@ public final class TunnelTelemetry implements TunnelObserver {
      *        tunnel ends; null: {@code accessLog} (or none) always
      */
     public TunnelTelemetry(IstioMetrics metrics, AccessLog accessLog, dev.waypoint.model.SnapshotSource snapshots,
-                           String trustDomain, String clusterDomain, String clusterId,
-                           dev.waypoint.model.mesh.NamespacedName waypoint) {
+                           String clusterDomain, String clusterId, dev.waypoint.model.mesh.NamespacedName waypoint) {
         this.metrics = metrics;
         this.snapshots = snapshots;
         this.fallbackLog = accessLog == null ? AccessLogSettings.OFF
                 : new AccessLogSettings(accessLog, "--access-log", AccessLogFormat.ISTIO_TEXT);
-        this.trustDomain = trustDomain;
         this.clusterDomain = clusterDomain;
         this.clusterId = clusterId;
         this.baggage = Baggage.of(clusterId, waypoint.namespace(), "deployment", waypoint.name(), waypoint.name(),
@@ -93,7 +90,7 @@ public final class TunnelTelemetry implements TunnelObserver {
     @Override
     public void tcpOpened(TunnelContext tunnel, TcpOutcome outcome) {
         TelemetryPolicies.Effective t = telemetry(tunnel);
-        String[] labels = IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId);
+        String[] labels = IstioLabels.tcpValues(tunnel, outcome, clusterDomain, clusterId);
         // tagOverrides on TCP_* metrics: their CEL runs once, now; the reports and the close reuse it
         TcpTags tags = t == null ? null : TcpTags.of(t.tcpTags(), tunnel, outcome);
         if (tags != null) {
@@ -142,7 +139,7 @@ public final class TunnelTelemetry implements TunnelObserver {
         TelemetryPolicies.Effective t = telemetry(tunnel);
         long[] reported = reports.close(outcome); // what the periodic reports already counted
         TcpTags tags = tagged.isEmpty() ? null : tagged.remove(outcome); // as evaluated at the open
-        metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, trustDomain, clusterDomain, clusterId),
+        metrics.tcpClosed(IstioLabels.tcpValues(tunnel, outcome, clusterDomain, clusterId),
                 outcome.receivedBytes() - reported[0], outcome.sentBytes() - reported[1],
                 t == null ? java.util.Set.of() : t.disabledMetrics(), tags);
         if (t != null && t.logDisabled()) {

@@ -29,7 +29,7 @@ class AccessLogTest {
     @Test
     void aTcpTunnelHasItsLineWithTheHttpFieldsDashed() {
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         t.outcome().addReceived(18);
         t.outcome().addSent(4096);
         t.outcome().close(1_250_000_000L);
@@ -52,7 +52,7 @@ class AccessLogTest {
     void linesAreWrittenOffTheCallersThread() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         AccessLog log = new AccessLog(out);
-        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(10), log, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(10), log, "cluster.local", "Kubernetes");
         filter.onComplete(Requests.finished(false, 200, "-", 5, true));
         filter.onComplete(Requests.finished(false, 503, "UH", 1, false));
         await().atMost(Duration.ofSeconds(5)).until(() -> out.toString(StandardCharsets.UTF_8).lines().count() == 2);

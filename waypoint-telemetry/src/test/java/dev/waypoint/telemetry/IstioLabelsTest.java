@@ -24,7 +24,7 @@ class IstioLabelsTest {
 
     @Test
     void anHttpRequestToAServiceCarriesIstiosLabels() {
-        Map<String, String> l = labels(IstioLabels.values(Requests.finished(false, 200, "-", 12, true), "cluster.local",
+        Map<String, String> l = labels(IstioLabels.values(Requests.finished(false, 200, "-", 12, true),
                 "cluster.local", "Kubernetes"));
         assertThat(l).containsExactly(
                 Map.entry("reporter", "waypoint"),
@@ -56,7 +56,7 @@ class IstioLabelsTest {
 
     @Test
     void aRequestThatNeverReachedAnEndpointHasUnknownDestinationWorkload() {
-        Map<String, String> l = labels(IstioLabels.values(Requests.finished(false, 503, "UH", 1, false), "cluster.local",
+        Map<String, String> l = labels(IstioLabels.values(Requests.finished(false, 503, "UH", 1, false),
                 "cluster.local", "Kubernetes"));
         assertThat(l).containsEntry("destination_workload", "unknown").containsEntry("destination_principal", "unknown")
                 .containsEntry("destination_service_name", "reviews").containsEntry("response_flags", "UH")
@@ -64,8 +64,26 @@ class IstioLabelsTest {
     }
 
     @Test
+    void anEndpointReachedInPlaintextHasItsWorkloadButNoPrincipal() {
+        // a pod outside the mesh: no HBONE, no certificate, so no destination principal (Istio: "unknown")
+        dev.waypoint.model.request.RequestContext r = Requests.finished(false, 200, "-", 12, true);
+        r.outcome().attempt("10.244.0.12:9080", Requests.REVIEWS_V2, null);
+        Map<String, String> l = labels(IstioLabels.values(r, "cluster.local", "Kubernetes"));
+        assertThat(l).containsEntry("destination_workload", "reviews-v2").containsEntry("destination_principal", "unknown");
+        // TCP: the same
+        dev.waypoint.model.request.TcpOutcome o = new dev.waypoint.model.request.TcpOutcome(0);
+        o.endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, null);
+        String[] tcp = IstioLabels.tcpValues(r.tunnel(), o, "cluster.local", "Kubernetes");
+        assertThat(tcp[java.util.Arrays.asList(IstioLabels.TCP_NAMES).indexOf("destination_principal")]).isEqualTo("unknown");
+        o.endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
+        tcp = IstioLabels.tcpValues(r.tunnel(), o, "cluster.local", "Kubernetes");
+        assertThat(tcp[java.util.Arrays.asList(IstioLabels.TCP_NAMES).indexOf("destination_principal")])
+                .isEqualTo("spiffe://cluster.local/ns/demo/sa/bookinfo-reviews");
+    }
+
+    @Test
     void grpcRequestsSayGrpcAndTheirStatus() {
-        Map<String, String> l = labels(IstioLabels.values(Requests.finished(true, 200, "-", 3, true), "cluster.local",
+        Map<String, String> l = labels(IstioLabels.values(Requests.finished(true, 200, "-", 3, true),
                 "cluster.local", "Kubernetes"));
         assertThat(l).containsEntry("request_protocol", "grpc").containsEntry("grpc_response_status", "0");
     }

@@ -9,7 +9,7 @@ class IstioMetricsTest {
     @Test
     void requestsAreCountedWithIstiosNamesLabelsAndBuckets() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         filter.onComplete(Requests.finished(false, 200, "-", 12, true));
         filter.onComplete(Requests.finished(false, 200, "-", 40, true));
         filter.onComplete(Requests.finished(false, 503, "UH", 1, false));
@@ -33,9 +33,23 @@ class IstioMetricsTest {
     }
 
     @Test
+    void theSamePodInAndOutOfTheMeshIsTwoSeriesByPrincipal() {
+        // the recording cache must key on the endpoint's identity, not only its pod
+        IstioMetrics metrics = new IstioMetrics(100);
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
+        filter.onComplete(Requests.finished(false, 200, "-", 12, true));
+        dev.waypoint.model.request.RequestContext plaintext = Requests.finished(false, 200, "-", 12, true);
+        plaintext.outcome().attempt("10.244.0.12:9080", Requests.REVIEWS_V2, null);
+        filter.onComplete(plaintext);
+        String text = metrics.scrape();
+        assertThat(text).containsPattern("istio_requests_total\\{.*destination_principal=\"unknown\".*destination_workload=\"reviews-v2\".*\\} 1.0")
+                .containsPattern("istio_requests_total\\{.*destination_principal=\"spiffe://cluster.local/ns/demo/sa/bookinfo-reviews\".*\\} 1.0");
+    }
+
+    @Test
     void labelSetsPastTheCapAreCountedNotRecorded() {
         IstioMetrics metrics = new IstioMetrics(1);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         filter.onComplete(Requests.finished(false, 200, "-", 1, true));
         filter.onComplete(Requests.finished(false, 404, "-", 1, true));
         filter.onComplete(Requests.finished(false, 500, "-", 1, true));
@@ -47,7 +61,7 @@ class IstioMetricsTest {
     @Test
     void grpcRequestsCountTheirMessagesAndHttpOnesDoNot() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         dev.waypoint.model.request.RequestContext call = Requests.finished(true, 200, "-", 3, true);
         call.outcome().addRequestMessages(1);
         call.outcome().addResponseMessages(4);
@@ -62,10 +76,10 @@ class IstioMetricsTest {
     @Test
     void tcpTunnelsAreCountedWithIstiosTcpLabels() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "Kubernetes",
                 new dev.waypoint.model.mesh.NamespacedName("istio-system", "waypoint"));
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         tcp.tcpOpened(t.tunnel(), t.outcome());
         t.outcome().addReceived(100);
         t.outcome().addSent(2000);
@@ -101,7 +115,7 @@ class IstioMetricsTest {
     @Test
     void everyThreadRecordsWhileTheScrapeRuns() throws Exception {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         int threads = 4;
         int each = 5_000;
         java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
@@ -149,7 +163,7 @@ class IstioMetricsTest {
     @Test
     void histogramsHaveNoMaxAndEachFamilyOneType() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         filter.onComplete(Requests.finished(false, 200, "-", 12, true));
         filter.onComplete(Requests.finished(false, 503, "UH", 1, false));
         metrics.registry().counter("waypoint_test_plugin_calls").increment(); // a Micrometer meter beside them
@@ -166,8 +180,8 @@ class IstioMetricsTest {
     void tcpByteReportsAddToTheTunnelsSeriesWithoutAClose() {
         IstioMetrics metrics = new IstioMetrics(100);
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
-        String[] labels = IstioLabels.tcpValues(t.tunnel(), t.outcome(), "cluster.local", "cluster.local", "Kubernetes");
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
+        String[] labels = IstioLabels.tcpValues(t.tunnel(), t.outcome(), "cluster.local", "Kubernetes");
         metrics.tcpOpened(labels);
         metrics.tcpBytes(labels, 100, 2000, java.util.Set.of());
         String live = metrics.scrape();

@@ -47,7 +47,7 @@ class OtlpExportTest {
             RequestTrace trace = RequestTrace.start(r, settings, "cluster.local");
             trace.started(1, "10.244.0.12:9080", (k, v) -> { });
             trace.ended(1, 200);
-            trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+            trace.end(r, IstioLabels.values(r, "cluster.local", "Kubernetes"));
             providers.flush(Duration.ofSeconds(10));
             await().atMost(Duration.ofSeconds(10)).until(() -> received.stream()
                     .mapToLong(q -> q.getResourceSpansList().stream().flatMap(rs -> rs.getScopeSpansList().stream())

@@ -124,7 +124,7 @@ class OtlpGrpcExportTest {
             RequestTrace trace = RequestTrace.start(r, settings, "cluster.local");
             trace.started(1, "10.244.0.12:9080", (k, v) -> { });
             trace.ended(1, 200);
-            trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+            trace.end(r, IstioLabels.values(r, "cluster.local", "Kubernetes"));
             providers.flush(Duration.ofSeconds(10));
             int calls = i + 1;
             await().atMost(Duration.ofSeconds(10)).until(() -> received.size() == calls);
@@ -225,7 +225,7 @@ class OtlpGrpcExportTest {
         RequestTrace trace = RequestTrace.start(r, settings, "cluster.local");
         trace.started(1, "10.244.0.12:9080", (k, v) -> { });
         trace.ended(1, 200);
-        trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+        trace.end(r, IstioLabels.values(r, "cluster.local", "Kubernetes"));
         providers.flush(Duration.ofSeconds(10));
 
         await().atMost(Duration.ofSeconds(10)).until(() -> providers.exportFailures() == 1);

@@ -31,6 +31,8 @@ final class Requests {
     static final PodSpec REVIEWS_V2 = new PodSpec(new NamespacedName("demo", "reviews-v2-7d9f8c6b5d-x2k4q"),
             Map.of("app", "reviews", "version", "v2"), "bookinfo-reviews", HostPort.parseIp("10.244.0.12"), true, Map.of(),
             SourceRef.NONE, new dev.waypoint.model.mesh.WorkloadRef("Deployment", "reviews-v2"));
+    /** The identity REVIEWS_V2's ztunnel presents (it is in the mesh). */
+    static final dev.waypoint.model.mesh.SpiffeId REVIEWS_V2_ID = REVIEWS_V2.identity("cluster.local");
     static final String BAGGAGE = "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,k8s.deployment.name=curl,"
             + "service.name=curl,service.version=v1";
 
@@ -81,7 +83,7 @@ final class Requests {
         rc.set(RouteSelection.KEY, new RouteSelection("default", new RouteSelection.ServiceBackend(REVIEWS, REVIEWS.ports().get(0))));
         o.route("default");
         if (withEndpoint) {
-            o.attempt("10.244.0.12:9080", REVIEWS_V2);
+            o.attempt("10.244.0.12:9080", REVIEWS_V2, REVIEWS_V2_ID);
         }
         o.status(status);
         if (!flags.equals("-")) {
@@ -124,7 +126,7 @@ final class Requests {
         RequestOutcome o = new RequestOutcome(1_000_000_000L);
         RequestContext rc = new RequestContext(tunnel, ConfigSnapshot.compile(0, rs, List.of(), new Diagnostics()), target,
                 new Attrs("GET", "/reviews/1", false, hv, tunnel), hv, o);
-        o.attempt("10.244.0.12:9080", REVIEWS_V2);
+        o.attempt("10.244.0.12:9080", REVIEWS_V2, REVIEWS_V2_ID);
         o.status(200);
         o.close(RequestOutcome.End.RESPONSE, 1_000_000_000L + 5_000_000L);
         return rc;
@@ -134,9 +136,9 @@ final class Requests {
     static RequestContext finishedAfter(List<Map.Entry<String, PodSpec>> failed, int status, long ms) {
         RequestContext rc = finished(false, status, "-", ms, false);
         for (Map.Entry<String, PodSpec> f : failed) {
-            rc.outcome().attempt(f.getKey(), f.getValue());
+            rc.outcome().attempt(f.getKey(), f.getValue(), f.getValue() == null ? null : f.getValue().identity("cluster.local"));
         }
-        rc.outcome().attempt("10.244.0.12:9080", REVIEWS_V2);
+        rc.outcome().attempt("10.244.0.12:9080", REVIEWS_V2, REVIEWS_V2_ID);
         return rc;
     }
 }

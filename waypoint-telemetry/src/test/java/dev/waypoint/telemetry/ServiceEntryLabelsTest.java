@@ -61,7 +61,7 @@ class ServiceEntryLabelsTest {
                 new Requests.Attrs("GET", "/", false, headers, tunnel), headers, o);
         rc.set(RouteSelection.KEY, new RouteSelection("default", backend));
         o.route("default");
-        o.attempt("240.240.1.1:80", null);
+        o.attempt("240.240.1.1:80", null, null);
         o.status(200);
         o.responseStarted(1_001_000_000L);
         o.close(RequestOutcome.End.RESPONSE, 1_002_000_000L);
@@ -75,7 +75,7 @@ class ServiceEntryLabelsTest {
     @Test
     void httpToAServiceEntryIsLabelledWithItsHost() {
         Map<String, String> l = labels(IstioLabels.NAMES, IstioLabels.values(request(toEntry(API),
-                new RouteSelection.ServiceEntryBackend(API, API.ports().get(0), null)), "cluster.local", "cluster.local",
+                new RouteSelection.ServiceEntryBackend(API, API.ports().get(0), null)), "cluster.local",
                 "Kubernetes"));
         assertThat(l).containsEntry("destination_service", "api.example.com")
                 .containsEntry("destination_service_name", "api.example.com")
@@ -88,7 +88,7 @@ class ServiceEntryLabelsTest {
         Target toService = new Target.ServiceTarget(HostPort.parseAuthority("10.96.0.10:9080"), Requests.REVIEWS,
                 Requests.REVIEWS.ports().get(0));
         Map<String, String> l = labels(IstioLabels.NAMES, IstioLabels.values(request(toService,
-                new RouteSelection.ServiceEntryBackend(API, API.ports().get(0), null)), "cluster.local", "cluster.local",
+                new RouteSelection.ServiceEntryBackend(API, API.ports().get(0), null)), "cluster.local",
                 "Kubernetes"));
         assertThat(l).containsEntry("destination_service", "api.example.com")
                 .containsEntry("destination_service_namespace", "egress");
@@ -97,7 +97,7 @@ class ServiceEntryLabelsTest {
     @Test
     void tcpToAServiceEntryIsLabelledWithItsHost() {
         Map<String, String> l = labels(IstioLabels.TCP_NAMES, IstioLabels.tcpValues(tunnel(toEntry(API)),
-                new TcpOutcome(1_000_000_000L), "cluster.local", "cluster.local", "Kubernetes"));
+                new TcpOutcome(1_000_000_000L), "cluster.local", "Kubernetes"));
         assertThat(l).containsEntry("destination_service", "api.example.com")
                 .containsEntry("destination_service_name", "api.example.com")
                 .containsEntry("destination_service_namespace", "egress");
@@ -106,7 +106,7 @@ class ServiceEntryLabelsTest {
     @Test
     void theRecordingCacheTellsServiceEntriesApart() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         // same thread, same (absent) pod, one entry after the other: two series, not one
         filter.onComplete(request(toEntry(API), new RouteSelection.ServiceEntryBackend(API, API.ports().get(0), null)));
         filter.onComplete(request(toEntry(OTHER), new RouteSelection.ServiceEntryBackend(OTHER, OTHER.ports().get(0), null)));

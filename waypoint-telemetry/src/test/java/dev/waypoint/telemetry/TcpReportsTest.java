@@ -40,12 +40,12 @@ class TcpReportsTest {
     @Test
     void bytesAppearWhileTheTunnelIsOpenAndTotalsMatchAfterItCloses() throws Exception {
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "Kubernetes",
                 new NamespacedName("istio-system", "waypoint")).reportOn(loops)
                 .defaultReportingInterval(Duration.ofMillis(50));
         EventLoop loop = loops.next();
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         on(loop, () -> {
             tcp.tcpOpened(t.tunnel(), t.outcome());
             t.outcome().addReceived(100);
@@ -82,7 +82,7 @@ class TcpReportsTest {
     @Test
     void manyTunnelsOnOneLoopShareItsTaskAndEachReportsItsOwnBytes() throws Exception {
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "Kubernetes",
                 new NamespacedName("istio-system", "waypoint")).reportOn(loops)
                 .defaultReportingInterval(Duration.ofMillis(50));
         EventLoop loop = loops.next();
@@ -90,7 +90,7 @@ class TcpReportsTest {
         on(loop, () -> {
             for (int i = 0; i < ts.length; i++) {
                 ts[i] = Requests.tcpTunnel();
-                ts[i].outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+                ts[i].outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
                 tcp.tcpOpened(ts[i].tunnel(), ts[i].outcome());
                 ts[i].outcome().addReceived(i + 1); // 1 + 2 + 3 + 4 + 5
             }
@@ -113,7 +113,7 @@ class TcpReportsTest {
     @Test
     void offTheDataPlaneLoopsEverythingIsReportedAtClose() {
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "Kubernetes",
                 new NamespacedName("istio-system", "waypoint")).reportOn(loops);
         Requests.Tcp t = Requests.tcpTunnel();
         tcp.tcpOpened(t.tunnel(), t.outcome()); // the test thread is none of the loops
@@ -164,12 +164,11 @@ class TcpReportsTest {
         java.util.concurrent.atomic.AtomicReference<dev.waypoint.model.ConfigSnapshot> current =
                 new java.util.concurrent.atomic.AtomicReference<>(snapshot);
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(current::get),
-                "cluster.local", "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"))
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(current::get), "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"))
                 .reportOn(loops).defaultReportingInterval(Duration.ofMillis(50));
         EventLoop loop = loops.next();
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         on(loop, () -> {
             tcp.tcpOpened(t.tunnel(), t.outcome());
             t.outcome().addReceived(100);
@@ -193,7 +192,7 @@ class TcpReportsTest {
         // evaluated once: a later snapshot without the Telemetry and a changed endpoint do not relabel the tunnel
         current.set(withTelemetry());
         on(loop, () -> {
-            t.outcome().endpoint("10.244.0.99:9080", Requests.REVIEWS_V2);
+            t.outcome().endpoint("10.244.0.99:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
             t.outcome().addReceived(23);
             return null;
         });
@@ -221,8 +220,7 @@ class TcpReportsTest {
                         "upstream_peer", new dev.waypoint.model.telemetry.TelemetrySpec.TagOverride(false,
                                 "upstream.address == '' ? 'none' : upstream.address"))));
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot),
-                "cluster.local", "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"));
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot), "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"));
         Requests.Tcp t = Requests.tcpTunnel();
         t.outcome().flags("UH", "no_healthy_upstream");
         t.outcome().close(1_500_000_000L);

@@ -44,7 +44,7 @@ class TelemetryApiFilterTest {
 
     private static String run(ConfigSnapshot snapshot, Map<String, String> headers) {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         RequestContext r = Requests.finished(false, 200, "-", 5, true, headers, snapshot);
         filter.onComplete(r);
         return metrics.scrape();
@@ -116,7 +116,7 @@ class TelemetryApiFilterTest {
                 Map.of("request_host", new TagOverride(false, "request.host")))));
         ConfigSnapshot plain = snapshot();
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), tagged));
         filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), plain));
         filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), tagged));
@@ -195,10 +195,9 @@ class TelemetryApiFilterTest {
                 new MetricsOverride(Metric.TCP_SENT_BYTES, Mode.CLIENT_AND_SERVER, true, Map.of()),
                 new MetricsOverride(Metric.TCP_OPENED_CONNECTIONS, Mode.SERVER, true, Map.of())));
         IstioMetrics metrics = new IstioMetrics(100);
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot),
-                "cluster.local", "cluster.local", "Kubernetes", WAYPOINT);
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, dev.waypoint.model.SnapshotSource.from(() -> snapshot), "cluster.local", "Kubernetes", WAYPOINT);
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         tcp.tcpOpened(t.tunnel(), t.outcome());
         t.outcome().addReceived(100);
         t.outcome().addSent(2000);
@@ -249,7 +248,7 @@ class TelemetryApiFilterTest {
                 new NamespacedName("demo", "logs"), List.of(), false, List.of(), List.of(), List.of(
                         new TelemetrySpec.AccessLogging(List.of(), Mode.CLIENT_AND_SERVER, null, null)), SourceRef.NONE)))
                 .build(), List.of(logPart, new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
-        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(100), null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(new IstioMetrics(100), null, "cluster.local", "Kubernetes");
 
         filter.onComplete(Requests.finished(false, 200, "-", 5, true, Map.of(), none));
         filter.onComplete(Requests.finished(false, 201, "-", 5, true, Map.of(), on));

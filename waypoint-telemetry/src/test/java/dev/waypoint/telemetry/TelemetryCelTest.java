@@ -115,7 +115,7 @@ class TelemetryCelTest {
     @MethodSource("tcpAttributes")
     void tcpTunnelAttributesAsALabelValue(TcpCase c) {
         Requests.Tcp t = Requests.tcpTunnel();
-        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        t.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         LabelPlan plan = LabelPlan.of(Map.of("x", TelemetryCel.compile(c.expression())), IstioLabels.TCP_NAMES);
         String[] values = plan.evaluate(TelemetryCel.tcpActivation(t.tunnel(), t.outcome()));
         java.util.List<String> names = java.util.List.of(plan.names());

@@ -59,7 +59,7 @@ class TelemetryGoldenTest {
 
     static List<Requests.Tcp> tunnels() {
         Requests.Tcp relayed = Requests.tcpTunnel();
-        relayed.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2);
+        relayed.outcome().endpoint("10.244.0.12:9080", Requests.REVIEWS_V2, Requests.REVIEWS_V2_ID);
         relayed.outcome().addReceived(100);
         relayed.outcome().addSent(2000);
         relayed.outcome().close(1_250_000_000L);
@@ -72,9 +72,9 @@ class TelemetryGoldenTest {
     @Test
     void theScrapeMatchesLabelByLabel() throws IOException {
         IstioMetrics metrics = new IstioMetrics(100);
-        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "cluster.local", "Kubernetes");
+        TelemetryFilter filter = new TelemetryFilter(metrics, null, "cluster.local", "Kubernetes");
         requests().forEach(e -> filter.onComplete(e.getValue()));
-        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "cluster.local", "Kubernetes",
+        TunnelTelemetry tcp = new TunnelTelemetry(metrics, null, "cluster.local", "Kubernetes",
                 new NamespacedName("istio-system", "waypoint"));
         for (Requests.Tcp t : tunnels()) {
             tcp.tcpOpened(t.tunnel(), t.outcome());

@@ -116,7 +116,7 @@ class TracingTest {
         trace.ended(1, 0);
         trace.started(2, "10.244.0.12:9080", second::put);
         trace.ended(2, 200);
-        trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+        trace.end(r, IstioLabels.values(r, "cluster.local", "Kubernetes"));
         assertThat(exported).hasSize(3);
         SpanData server = exported.get(2);
         assertThat(server.getParentSpanId()).isEqualTo("00f067aa0ba902b7");
@@ -148,7 +148,7 @@ class TracingTest {
     void noProviderMeansNoTraceAndNoObserverButARequestId() {
         RequestContext r = Requests.finishedWithTrace(Map.of(), null);
         r.requestHeaders().remove("x-request-id");
-        new TelemetryFilter(new IstioMetrics(10), null, "cluster.local", "cluster.local", "Kubernetes").onRequest(r);
+        new TelemetryFilter(new IstioMetrics(10), null, "cluster.local", "Kubernetes").onRequest(r);
         assertThat(r.get(AttemptObserver.KEY)).isNull();
         assertThat(r.get(RequestTrace.KEY)).isNull();
         assertThat(r.requestHeaders().get("x-request-id")).matches("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
@@ -165,7 +165,7 @@ class TracingTest {
     void zipkinJsonHasTheV2Fields() {
         RequestContext r = Requests.finishedWithTrace(parse("traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), null);
         RequestTrace trace = RequestTrace.start(r, settings(0), "cluster.local");
-        trace.end(r, IstioLabels.values(r, "cluster.local", "cluster.local", "Kubernetes"));
+        trace.end(r, IstioLabels.values(r, "cluster.local", "Kubernetes"));
         String json = ZipkinJsonExporter.json(exported, "waypoint.istio-system", 256);
         assertThat(json).startsWith("[{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"id\":\"")
                 .contains("\"parentId\":\"00f067aa0ba902b7\"", "\"name\":\"reviews.demo.svc.cluster.local:9080/*\"",

@@ -118,7 +118,7 @@ public class TelemetryBench {
                                 Map.of("request_host", new TelemetrySpec.TagOverride(false, "request.host")))))),
                         List.of(), List.of(), SourceRef.NONE))).build(),
                 List.of(new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
-        filter = new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "cluster.local", "Kubernetes");
+        filter = new TelemetryFilter(new IstioMetrics(10_000), null, "cluster.local", "Kubernetes");
         http = finished(tunnel, snapshot, target, reviews, pod, false);
         grpc = finished(tunnel, snapshot, target, reviews, pod, true);
         httpWithTelemetry = finished(tunnel, withTelemetry, target, reviews, pod, false);
@@ -131,7 +131,7 @@ public class TelemetryBench {
         this.tunnel = tunnel;
         this.pod = pod;
         tcp = new dev.waypoint.telemetry.TunnelTelemetry(new IstioMetrics(10_000), null,
-                dev.waypoint.model.SnapshotSource.from(() -> snapshot), "cluster.local", "cluster.local", "Kubernetes",
+                dev.waypoint.model.SnapshotSource.from(() -> snapshot), "cluster.local", "Kubernetes",
                 new NamespacedName("istio-system", "waypoint"));
         // a Telemetry on the Service whose tagOverrides add upstream_peer to the TCP metrics (ALL_METRICS)
         ConfigSnapshot withTcpLabel = ConfigSnapshot.compile(3, resources.toBuilder().telemetries(List.of(
@@ -143,8 +143,7 @@ public class TelemetryBench {
                         List.of(), List.of(), SourceRef.NONE))).build(),
                 List.of(new TelemetryPolicyCompiler("istio-system")), new Diagnostics());
         tcpWithAddedLabel = new dev.waypoint.telemetry.TunnelTelemetry(new IstioMetrics(10_000), null,
-                dev.waypoint.model.SnapshotSource.from(() -> withTcpLabel), "cluster.local", "cluster.local",
-                "Kubernetes", new NamespacedName("istio-system", "waypoint"));
+                dev.waypoint.model.SnapshotSource.from(() -> withTcpLabel), "cluster.local", "Kubernetes", new NamespacedName("istio-system", "waypoint"));
         recordTcpTunnel(); // the label sets exist
         recordTcpTunnelWithAddedLabel();
     }
@@ -155,7 +154,7 @@ public class TelemetryBench {
         RequestContext rc = new RequestContext(tunnel, snapshot, target, new Attrs(grpc, HEADERS, tunnel), HEADERS, o);
         rc.set(RouteSelection.KEY, new RouteSelection("default", new RouteSelection.ServiceBackend(svc, svc.ports().get(0))));
         o.route("default");
-        o.attempt("10.244.0.12:9080", pod);
+        o.attempt("10.244.0.12:9080", pod, pod.identity("cluster.local"));
         o.status(200);
         if (grpc) {
             o.grpcStatus(0);
@@ -210,7 +209,7 @@ public class TelemetryBench {
 
     private void tunnel(dev.waypoint.telemetry.TunnelTelemetry observer) {
         dev.waypoint.model.request.TcpOutcome o = new dev.waypoint.model.request.TcpOutcome(1_000_000_000L);
-        o.endpoint("10.244.0.12:9080", pod);
+        o.endpoint("10.244.0.12:9080", pod, pod.identity("cluster.local"));
         observer.tcpOpened(tunnel, o);
         o.addReceived(100);
         o.addSent(2000);

@@ -35,6 +35,7 @@ public final class RequestOutcome {
     private String route;
     private String endpoint;
     private dev.waypoint.model.mesh.PodSpec endpointPod;
+    private dev.waypoint.model.mesh.SpiffeId endpointIdentity;
     private int attempts;
     private int grpcStatus = -1;
     private long requestBytes;
@@ -119,11 +120,19 @@ public final class RequestOutcome {
      * Records the endpoint of the latest attempt and counts the attempt.
      *
      * @param pod the pod behind it (destination workload labels), or null for an address without one
+     * @param identity the identity its destination ztunnel presents, or null when it is reached in
+     *        plaintext (outside the mesh): Istio's {@code destination_principal}
      */
-    public void attempt(String endpoint, dev.waypoint.model.mesh.PodSpec pod) {
+    public void attempt(String endpoint, dev.waypoint.model.mesh.PodSpec pod, dev.waypoint.model.mesh.SpiffeId identity) {
         this.endpoint = endpoint;
         this.endpointPod = pod;
+        this.endpointIdentity = identity;
         this.attempts++;
+    }
+
+    /** The identity of the last attempt's endpoint over HBONE, or null (plaintext, or no attempt). */
+    public dev.waypoint.model.mesh.SpiffeId endpointIdentity() {
+        return endpointIdentity;
     }
 
     /** The pod of the last attempt's endpoint, or null. */

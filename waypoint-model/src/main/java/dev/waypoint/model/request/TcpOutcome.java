@@ -18,6 +18,7 @@ public final class TcpOutcome {
     private String details = "-";
     private String endpoint;
     private dev.waypoint.model.mesh.PodSpec endpointPod;
+    private dev.waypoint.model.mesh.SpiffeId endpointIdentity;
     private long receivedBytes;
     private long sentBytes;
     private long endNanos;
@@ -47,10 +48,19 @@ public final class TcpOutcome {
         return closed;
     }
 
-    /** Records the upstream endpoint ({@code ip:port}) and the pod behind it (or null). */
-    public void endpoint(String endpoint, dev.waypoint.model.mesh.PodSpec pod) {
+    /**
+     * Records the upstream endpoint ({@code ip:port}), the pod behind it (or null) and the identity
+     * its destination ztunnel presents (null when it is reached in plaintext, outside the mesh).
+     */
+    public void endpoint(String endpoint, dev.waypoint.model.mesh.PodSpec pod, dev.waypoint.model.mesh.SpiffeId identity) {
         this.endpoint = endpoint;
         this.endpointPod = pod;
+        this.endpointIdentity = identity;
+    }
+
+    /** The identity the endpoint presents over HBONE, or null (plaintext, or none picked). */
+    public dev.waypoint.model.mesh.SpiffeId endpointIdentity() {
+        return endpointIdentity;
     }
 
     /** The upstream endpoint, or null when none was picked. */
