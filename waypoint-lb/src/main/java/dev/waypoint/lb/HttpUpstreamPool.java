@@ -149,7 +149,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                         && rst.errorCode() == io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM.code()) {
                     o.upstreamRefused();
                 } else if (o != null) {
-                    o.upstreamClosed(); // the owner gives the channel back unreusable, which closes it
+                    o.upstreamClosed(); // the owner closes the channel, never pools it again
                 } else {
                     ending = true;
                     ctx.close(); // an idle connection's peer ended its side: END_STREAM back (TunnelFrameAdapter)
@@ -215,6 +215,13 @@ final class HttpUpstreamPool implements ExchangeChannels {
     private static final class H2Uses {
         /** The connection's codec (its streams, the peer's SETTINGS, GOAWAY). */
         final Http2FrameCodec codec;
+        /**
+         * Its idle timer. Stream frames never cross it (the multiplexer routes them to the stream
+         * channels), so a stream opening or ending is counted as activity here: the connection is
+         * idle once no stream opened or ended for the idle timeout and none is open (Envoy's
+         * {@code idle_timeout}: no active requests), PINGs or not.
+         */
+        final IdleTimeout idle;
         /** The connection's stream channels, closed with it (one whose reading is held back would outlive it). */
         final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
         int opened;
@@ -223,8 +230,9 @@ final class HttpUpstreamPool implements ExchangeChannels {
         /** The peer's first SETTINGS arrived (until then its limit is not known). */
         boolean settingsSeen;
 
-        H2Uses(Http2FrameCodec codec) {
+        H2Uses(Http2FrameCodec codec, IdleTimeout idle) {
             this.codec = codec;
+            this.idle = idle;
         }
 
         /**
@@ -252,8 +260,13 @@ final class HttpUpstreamPool implements ExchangeChannels {
             if (retired || !parent.isActive()) {
                 return false;
             }
-            if (codec.connection().goAwayReceived()) {
-                retired = true; // the peer takes no new stream on it (RFC 9113 §6.8)
+            if (codec.connection().goAwayReceived() || codec.connection().goAwaySent()) {
+                // the peer takes no new stream on it (RFC 9113 §6.8), or it is closing (its idle
+                // timer, its keepalive, its tunnel ended): no new stream either way
+                retired = true;
+                if (open == 0) {
+                    parent.eventLoop().execute(parent::close); // not while the caller walks the pool's list
+                }
                 return false;
             }
             return open < limit(options);
@@ -355,6 +368,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
             }
             uses.opened++;
             uses.open++;
+            uses.idle.activity();
             if (options.maxRequestsPerConnection() > 0 && uses.opened >= options.maxRequestsPerConnection()) {
                 // maxRequestsPerConnection: this connection takes no stream after this one
                 uses.retired = true;
@@ -459,6 +473,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
     /** A stream of {@code parent} ended: a retired connection closes with its last stream. */
     private static void streamEnded(Channel parent, H2Uses uses) {
         uses.open--;
+        uses.idle.activity();
         if (uses.retired && uses.open == 0) {
             parent.close();
         }
@@ -489,7 +504,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            H2Uses uses = new H2Uses(codec);
+            IdleTimeout idle = new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS);
+            H2Uses uses = new H2Uses(codec, idle);
             ch.attr(H2_USES).set(uses);
             if (options.http2Keepalive() != null) {
                 // http.http2KeepAlive (Envoy's connection_keepalive): PING every interval, closed when one is unanswered for timeout
@@ -497,7 +513,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
                         options.http2Keepalive().interval(), options.http2Keepalive().timeout()));
             }
             ch.pipeline().addLast("h2c-streams", uses.children);
-            ch.pipeline().addLast("idle", new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast("idle", idle);
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext c, Object msg) {
@@ -510,11 +526,15 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 @Override
                 public void userEventTriggered(ChannelHandlerContext c, Object evt) {
                     if (evt instanceof ChannelInputShutdownEvent || evt instanceof io.netty.handler.codec.http2.Http2ResetFrame) {
-                // (a reset stream with unread frames stays open while reads are held back: end it now)
-                        // the tunnel under this h2c connection ended (END_STREAM / FIN): its streams
-                        // cannot complete; closing fails them at once
+                        // the tunnel under this h2c connection ended (END_STREAM / FIN) or was reset:
+                        // its streams cannot complete; closing at once (GOAWAY, no grace) fails them now
+                        uses.retired = true;
+                        codec.gracefulShutdownTimeoutMillis(0);
                         c.close();
-                    } else if (evt instanceof IdleStateEvent && codec.connection().numActiveStreams() == 0) {
+                    } else if (evt instanceof IdleStateEvent && uses.open == 0) {
+                        // no stream open, none opened or ended for the idle timeout (a stream channel
+                        // still holding an unread response counts as open)
+                        uses.retired = true;
                         c.close();
                     }
                     ReferenceCountUtil.release(evt);
@@ -588,10 +608,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
         }
         io.netty.handler.ssl.SslHandler tls = ch.pipeline().get(io.netty.handler.ssl.SslHandler.class);
         if (tls != null) {
-            tls.closeOutbound().addListener(f -> dev.waypoint.transport.HalfClose.finish(ch));
-        } else {
-            dev.waypoint.transport.HalfClose.finish(ch);
+            // close_notify is written now, so it leaves before the END_STREAM; the linger bounds
+            // both if the peer takes neither
+            tls.closeOutbound();
         }
+        dev.waypoint.transport.HalfClose.finish(ch);
     }
 
     /**

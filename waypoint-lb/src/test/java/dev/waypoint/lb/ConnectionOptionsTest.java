@@ -391,6 +391,33 @@ class ConnectionOptionsTest {
         }
     }
 
+    @Test
+    void aBusyH2ConnectionIsNotIdleAndAClosingOneTakesNoStream() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS),
+                pool(0, 0, Duration.ofMillis(500), null, null));
+        // requests one after another for longer than the idle timeout: stream traffic keeps it (the
+        // idle timer sees no stream frame itself), though no stream is open between requests
+        Channel first = exchange(pool, backendEndpoint(), true, options);
+        for (int i = 0; i < 14; i++) {
+            Thread.sleep(50);
+            assertThat(exchange(pool, backendEndpoint(), true, options)).as("request %d", i).isSameAs(first);
+        }
+        // closing (its GOAWAY sent: what Netty's graceful close, the idle close and the keepalive
+        // send first, the connection staying up while its open streams finish): no new stream on it
+        EventLoop loop = group.next();
+        Channel closing = first;
+        closing.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(
+                io.netty.handler.codec.http2.Http2Error.NO_ERROR)).sync();
+        assertThat(closing.isActive()).isTrue();
+        Channel next = stream(pool, loop, options);
+        assertThat(next.parent()).isNotSameAs(closing);
+        // and, with no stream open, the pool closes it
+        assertThat(closing.closeFuture().await(5, TimeUnit.SECONDS)).isTrue();
+        next.close().sync();
+        next.parent().close().sync();
+    }
+
     /** An h2c stream channel from the pool, held open (nothing sent on it). */
     private static Channel stream(HttpUpstreamPool pool, EventLoop loop, ConnectionOptions options) throws Exception {
         CompletableFuture<Channel> done = new CompletableFuture<>();

@@ -136,6 +136,15 @@ public final class IdleTimeout extends ChannelDuplexHandler {
         active = true;
     }
 
+    /**
+     * Counts as a read or a write: activity the pipeline does not carry past this handler, which
+     * its owner sees (an h2c connection's streams, whose frames the multiplexer routes to and from
+     * the stream channels). On the channel's event loop.
+     */
+    public void activity() {
+        active = true;
+    }
+
     private void start(ChannelHandlerContext ctx) {
         if (state != 0 || timeoutNanos <= 0) {
             return;
