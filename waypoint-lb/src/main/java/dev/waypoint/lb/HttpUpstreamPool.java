@@ -241,6 +241,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
          * of requests on a new connection cannot overrun a limit it has not heard yet.
          */
         int peerMaxStreams() {
+            // (Netty keeps the peer's SETTINGS_MAX_CONCURRENT_STREAMS on the local endpoint: the streams we may open)
             int max = codec.connection().local().maxActiveStreams();
             return settingsSeen ? max : Math.min(max, 100);
         }
