@@ -261,49 +261,7 @@ class ConnectionOptionsTest {
     /** A real exchange through the pool: acquire, GET, read to the end, release for reuse. */
     private static Channel exchange(HttpUpstreamPool pool, Endpoint e, boolean h2, ConnectionOptions options,
                                     TunnelContext tunnel) throws Exception {
-        EventLoop loop = group.next();
-        CompletableFuture<Channel> done = new CompletableFuture<>();
-        loop.execute(() -> {
-            Channel[] held = new Channel[1];
-            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
-                @Override
-                public void upstreamRead(Object msg) {
-                    boolean last = msg instanceof LastHttpContent;
-                    ReferenceCountUtil.release(msg);
-                    if (last) {
-                        Channel ch = held[0];
-                        pool.release(ch, e, h2, Release.REUSE);
-                        done.complete(h2 ? ch.parent() : ch);
-                    } else {
-                        held[0].read();
-                    }
-                }
-
-                @Override
-                public void upstreamReadComplete() {}
-
-                @Override
-                public void upstreamWritable() {}
-
-                @Override
-                public void upstreamClosed() {
-                    done.completeExceptionally(new IllegalStateException("closed"));
-                }
-            };
-            pool.acquire(e, h2, tunnel, loop, owner, options).addListener(f -> {
-                if (!f.isSuccess()) {
-                    done.completeExceptionally(f.cause());
-                    return;
-                }
-                Channel ch = (Channel) f.getNow();
-                held[0] = ch;
-                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
-                req.headers().set(HttpHeaderNames.HOST, "web");
-                ch.writeAndFlush(req);
-                ch.read();
-            });
-        });
-        return done.get(10, TimeUnit.SECONDS);
+        return PoolExchange.get(pool, group.next(), e, h2, tunnel, options, "web", Release.REUSE).connection();
     }
 
     private Endpoint backendEndpoint() {
@@ -422,21 +380,7 @@ class ConnectionOptionsTest {
     private static Channel stream(HttpUpstreamPool pool, EventLoop loop, ConnectionOptions options) throws Exception {
         CompletableFuture<Channel> done = new CompletableFuture<>();
         loop.execute(() -> pool.acquire(new Endpoint(new HostPort(backend.address().getAddress(), backend.address().getPort()),
-                null, null), true, null, loop, new HttpUpstreamPool.Owner() {
-                    @Override
-                    public void upstreamRead(Object msg) {
-                        ReferenceCountUtil.release(msg);
-                    }
-
-                    @Override
-                    public void upstreamReadComplete() {}
-
-                    @Override
-                    public void upstreamWritable() {}
-
-                    @Override
-                    public void upstreamClosed() {}
-                }, options).addListener(f -> {
+                null, null), true, null, loop, PoolExchange.discarding(), options).addListener(f -> {
                     if (f.isSuccess()) {
                         done.complete((Channel) f.getNow());
                     } else {

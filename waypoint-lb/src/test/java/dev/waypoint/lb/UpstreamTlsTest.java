@@ -150,53 +150,8 @@ class UpstreamTlsTest {
         InetSocketAddress a = (InetSocketAddress) server.localAddress();
         Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
         ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, UpstreamTls.compile(spec));
-        EventLoop loop = group.next();
-        CompletableFuture<String> done = new CompletableFuture<>();
-        StringBuilder body = new StringBuilder();
-        loop.execute(() -> {
-            Channel[] held = new Channel[1];
-            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
-                @Override
-                public void upstreamRead(Object msg) {
-                    if (msg instanceof HttpContent c) {
-                        body.append(c.content().toString(StandardCharsets.UTF_8));
-                    }
-                    boolean last = msg instanceof LastHttpContent;
-                    ReferenceCountUtil.release(msg);
-                    if (last) {
-                        pool.release(held[0], e, false, Release.END);
-                        done.complete(body.toString());
-                    } else {
-                        held[0].read();
-                    }
-                }
-
-                @Override
-                public void upstreamReadComplete() {}
-
-                @Override
-                public void upstreamWritable() {}
-
-                @Override
-                public void upstreamClosed() {
-                    done.completeExceptionally(new IllegalStateException("closed"));
-                }
-            };
-            pool.acquire(e, false, null, loop, owner, options).addListener(f -> {
-                if (!f.isSuccess()) {
-                    done.completeExceptionally(f.cause());
-                    return;
-                }
-                Channel ch = (Channel) f.getNow();
-                held[0] = ch;
-                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
-                req.headers().set(HttpHeaderNames.HOST, "api.example.com");
-                ch.writeAndFlush(req);
-                ch.read();
-            });
-        });
         try {
-            return done.get(10, TimeUnit.SECONDS);
+            return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
         } catch (ExecutionException x) {
             Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
             return "failed " + r.reason() + ": " + r.message();

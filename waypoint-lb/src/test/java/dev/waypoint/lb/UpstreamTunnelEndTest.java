@@ -127,7 +127,7 @@ class UpstreamTunnelEndTest {
         HttpUpstreamPool pool = pool();
         EventLoop loop = group.next();
         CompletableFuture<Channel> held = new CompletableFuture<>();
-        loop.execute(() -> pool.acquire(endpoint(), false, TUNNEL, loop, owner(null, held), options(null)).addListener(f -> {
+        loop.execute(() -> pool.acquire(endpoint(), false, TUNNEL, loop, PoolExchange.discarding(), options(null)).addListener(f -> {
             if (!f.isSuccess()) {
                 held.completeExceptionally(f.cause());
                 return;
@@ -149,64 +149,9 @@ class UpstreamTunnelEndTest {
         assertThat(end.resetCode()).isEqualTo(Http2Error.CANCEL.code());
     }
 
-    /**
-     * A GET through the pool, read to its end, then given back as {@code how} says. Returns the
-     * HBONE tunnel it rode on (for h2c, the connection's tunnel).
-     */
+    /** A GET through the pool, read to its end, then given back as {@code how} says; the HBONE tunnel it rode on. */
     private static Channel exchange(HttpUpstreamPool pool, boolean h2, Release how, ConnectionOptions options)
             throws Exception {
-        EventLoop loop = group.next();
-        CompletableFuture<Channel> done = new CompletableFuture<>();
-        loop.execute(() -> {
-            Channel[] held = new Channel[1];
-            HttpUpstreamPool.Owner owner = owner(msg -> {
-                boolean last = msg instanceof LastHttpContent;
-                ReferenceCountUtil.release(msg);
-                if (last) {
-                    Channel ch = held[0];
-                    pool.release(ch, endpoint(), h2, how);
-                    done.complete(h2 ? ch.parent() : ch);
-                } else {
-                    held[0].read();
-                }
-            }, done);
-            pool.acquire(endpoint(), h2, TUNNEL, loop, owner, options).addListener(f -> {
-                if (!f.isSuccess()) {
-                    done.completeExceptionally(f.cause());
-                    return;
-                }
-                Channel ch = (Channel) f.getNow();
-                held[0] = ch;
-                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
-                req.headers().set(HttpHeaderNames.HOST, "web");
-                ch.writeAndFlush(req);
-                ch.read();
-            });
-        });
-        return done.get(10, TimeUnit.SECONDS);
-    }
-
-    private static HttpUpstreamPool.Owner owner(java.util.function.Consumer<Object> reads, CompletableFuture<Channel> done) {
-        return new HttpUpstreamPool.Owner() {
-            @Override
-            public void upstreamRead(Object msg) {
-                if (reads == null) {
-                    ReferenceCountUtil.release(msg);
-                } else {
-                    reads.accept(msg);
-                }
-            }
-
-            @Override
-            public void upstreamReadComplete() {}
-
-            @Override
-            public void upstreamWritable() {}
-
-            @Override
-            public void upstreamClosed() {
-                done.completeExceptionally(new IllegalStateException("closed"));
-            }
-        };
+        return PoolExchange.get(pool, group.next(), endpoint(), h2, TUNNEL, options, "web", how).connection();
     }
 }
