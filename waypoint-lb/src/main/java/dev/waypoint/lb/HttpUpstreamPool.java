@@ -222,8 +222,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
          * {@code idle_timeout}: no active requests), PINGs or not.
          */
         final IdleTimeout idle;
-        /** The connection's stream channels, closed with it (one whose reading is held back would outlive it). */
-        final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
+        /**
+         * The connection's stream channels, closed with it (one whose reading is held back would
+         * outlive it) unless the upstream had finished its response: that is still read to its end.
+         */
+        final dev.waypoint.transport.ChildStreams children = dev.waypoint.transport.ChildStreams.keepingFinished();
         int opened;
         int open;
         boolean retired;
@@ -498,6 +501,10 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 // the h2c connection closing (after its GOAWAY) ends the HBONE tunnel with END_STREAM, no reset
                 ch.pipeline().addLast("h2c-finish", dev.waypoint.transport.HalfClose.FinishOnClose.INSTANCE);
             }
+            IdleTimeout idle = new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS);
+            H2Uses uses = new H2Uses(codec, idle);
+            ch.attr(H2_USES).set(uses);
+            ch.pipeline().addLast("h2c-streams", uses.children); // before the codec (ChildStreams.keepingFinished)
             ch.pipeline().addLast("h2c", codec);
             ch.pipeline().addLast("h2c-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
                 @Override
@@ -505,15 +512,11 @@ final class HttpUpstreamPool implements ExchangeChannels {
                     c.close(); // no pushed or server-initiated streams
                 }
             }));
-            IdleTimeout idle = new IdleTimeout(options.idleMillis(), TimeUnit.MILLISECONDS);
-            H2Uses uses = new H2Uses(codec, idle);
-            ch.attr(H2_USES).set(uses);
             if (options.http2Keepalive() != null) {
                 // http.http2KeepAlive (Envoy's connection_keepalive): PING every interval, closed when one is unanswered for timeout
                 ch.pipeline().addLast("h2c-keepalive", new dev.waypoint.transport.Http2Keepalive(
                         options.http2Keepalive().interval(), options.http2Keepalive().timeout()));
             }
-            ch.pipeline().addLast("h2c-streams", uses.children);
             ch.pipeline().addLast("idle", idle);
             ch.pipeline().addLast("idle-close", new ChannelInboundHandlerAdapter() {
                 @Override

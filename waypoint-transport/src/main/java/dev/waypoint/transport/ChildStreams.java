@@ -4,8 +4,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -23,9 +26,20 @@ import java.util.Set;
  * {@code channelInactive} and end the tunnel as a reset (RFC 9113 §8.5: a CONNECT proxy that loses
  * one side resets the other).
  *
- * <p>Goes on the connection's pipeline after the multiplexer (whose HTTP/2 codec has closed every
- * stream by the time {@code channelInactive} gets here); the multiplexer's stream initializer calls
- * {@link #track} for each stream channel.
+ * <p>Which streams: on a connection the waypoint accepted ({@link #ChildStreams()}), every one —
+ * the client that dropped it cannot be answered. On a connection the waypoint opened
+ * ({@link #keepingFinished()}: to a destination ztunnel, to an h2c upstream), a stream whose peer
+ * had finished its side (END_STREAM received) before the connection went away is left to be read
+ * to its end (then Netty closes it): an upstream that sends its whole response and closes its
+ * connection at once (a server shutting down, or one that ends connections after each request)
+ * must not lose the end of that response because the downstream reads slowly. The others close
+ * here.
+ *
+ * <p>Goes on the connection's pipeline before the HTTP/2 codec when {@link #keepingFinished()}
+ * (it looks at the streams' states before the codec closes them all, then closes the unfinished
+ * ones once the codec and the multiplexer have seen the connection go), anywhere after the
+ * codec otherwise; the multiplexer's stream initializer calls {@link #track} for each stream
+ * channel.
  *
  * <h2>Threading</h2>
  * The connection's event loop, which its stream channels share: the set needs no locking.
@@ -33,7 +47,25 @@ import java.util.Set;
 public final class ChildStreams extends ChannelInboundHandlerAdapter {
     private final Set<Channel> open = new HashSet<>();
     private final ChannelFutureListener forget = f -> open.remove(f.channel());
+    private final boolean keepFinished;
     private boolean connectionClosed;
+
+    /** Closes every stream channel still open when the connection goes away (an accepted connection). */
+    public ChildStreams() {
+        this(false);
+    }
+
+    private ChildStreams(boolean keepFinished) {
+        this.keepFinished = keepFinished;
+    }
+
+    /**
+     * Leaves a stream the peer had finished (END_STREAM received) to be read to its end; closes
+     * the others. Goes before the HTTP/2 codec.
+     */
+    public static ChildStreams keepingFinished() {
+        return new ChildStreams(true);
+    }
 
     /** Remembers {@code stream} (a stream channel of this connection) until it closes. */
     public void track(Channel stream) {
@@ -54,11 +86,24 @@ public final class ChildStreams extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         connectionClosed = true;
-        if (!open.isEmpty()) {
-            for (Channel stream : new ArrayList<>(open)) {
-                stream.close();
+        List<Channel> closing = new ArrayList<>(open.size());
+        for (Channel stream : open) {
+            if (!keepFinished || !peerFinished(stream)) {
+                closing.add(stream);
             }
         }
-        super.channelInactive(ctx);
+        super.channelInactive(ctx); // (before the codec: the codec and the multiplexer close the streams)
+        for (Channel stream : closing) {
+            stream.close();
+        }
+    }
+
+    /** The peer sent END_STREAM on {@code stream} (or the stream closed: its reset, if any, has told the channel). */
+    private static boolean peerFinished(Channel stream) {
+        if (!(stream instanceof Http2StreamChannel s) || s.stream() == null) {
+            return false;
+        }
+        Http2Stream.State state = s.stream().state();
+        return state == Http2Stream.State.HALF_CLOSED_REMOTE || state == Http2Stream.State.CLOSED;
     }
 }

@@ -47,8 +47,11 @@ final class HboneConnection {
     private final UpstreamSettings settings;
     private Http2FrameCodec codec;
     private int streams;
-    /** The CONNECT stream channels, closed with the connection (a held-back one would outlive it). */
-    private final dev.waypoint.transport.ChildStreams children = new dev.waypoint.transport.ChildStreams();
+    /**
+     * The CONNECT stream channels, closed with the connection (a held-back one would outlive it),
+     * unless the destination had ended its side: what it sent before is still relayed.
+     */
+    private final dev.waypoint.transport.ChildStreams children = dev.waypoint.transport.ChildStreams.keepingFinished();
     private boolean goingAway;
 
     /** Open CONNECT streams of every connection of the pool (read by the stats page from another thread). */
@@ -122,6 +125,9 @@ final class HboneConnection {
                         .pushEnabled(false))
                 .validateHeaders(true)
                 .build();
+        // a stream whose reading is held back (its client not reading) outlives the connection unless
+        // closed with it; before the codec, to see which streams the destination had finished
+        ctx.pipeline().addLast("streams", children);
         ctx.pipeline().addLast("h2", codec);
         ctx.pipeline().addLast("mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
             @Override
@@ -129,8 +135,6 @@ final class HboneConnection {
                 c.close(); // the destination must not open streams toward us
             }
         }));
-        // a stream whose reading is held back (its client not reading) outlives the connection unless closed with it
-        ctx.pipeline().addLast("streams", children);
         // ztunnel's keepalive: a destination that stops answering (no FIN) is closed, which fails its streams
         ctx.pipeline().addLast("keepalive", new dev.waypoint.transport.Http2Keepalive(settings.keepaliveInterval(),
                 settings.keepaliveTimeout()));
