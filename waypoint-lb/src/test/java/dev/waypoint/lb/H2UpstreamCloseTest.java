@@ -157,6 +157,7 @@ class H2UpstreamCloseTest {
         Channel ch = stream.get(10, TimeUnit.SECONDS);
         // the upstream answered and closed its connection while nothing was read
         assertThat(ch.parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+        loop.submit(() -> {}).sync(); // (after the connection's channelInactive, queued at its close)
         loop.execute(ch::read);
         Seen s = seen.get(10, TimeUnit.SECONDS);
         assertThat(s.last()).as("read to its end").isEqualTo(last);

@@ -12,7 +12,14 @@ import dev.waypoint.testing.DestinationZtunnel;
 import dev.waypoint.testing.EchoServer;
 import dev.waypoint.testing.TestCa;
 import dev.waypoint.transport.EventLoops;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -22,6 +29,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -77,6 +85,66 @@ class HbonePoolTest {
         Channel again = pool.connect(loop, key(POD), "127.24.1.1:8080", new DefaultHttp2Headers()).get(10, TimeUnit.SECONDS);
         assertThat(pool.connectionCount()).isEqualTo(3);
         again.close();
+        pool.close();
+    }
+
+    /**
+     * The destination echoes 40 KiB and ends its side (END_STREAM), then its ztunnel drops the
+     * connection while the tunnel's reading is held back (a slow client): what it sent is still
+     * read, to its end of stream, instead of going with the connection.
+     */
+    @Test
+    void whatTheDestinationSentBeforeItsConnectionWentIsStillRead() throws Exception {
+        HbonePool pool = pool();
+        EventLoop loop = group.next();
+        Http2StreamChannel tunnel = (Http2StreamChannel) pool.connect(loop, key(POD), "127.24.1.1:8080",
+                new DefaultHttp2Headers()).get(10, TimeUnit.SECONDS);
+        byte[] sent = new byte[40 * 1024];
+        java.util.Arrays.fill(sent, (byte) 'x'); // not HTTP: the backend echoes it, and its end
+        loop.submit(() -> {
+            tunnel.writeAndFlush(Unpooled.wrappedBuffer(sent));
+            dev.waypoint.transport.HalfClose.shutdownOutput(tunnel);
+        }).sync();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!loop.submit(() -> tunnel.stream().state() == Http2Stream.State.CLOSED
+                || tunnel.stream().state() == Http2Stream.State.HALF_CLOSED_REMOTE).get()) {
+            assertThat(System.nanoTime()).as("the destination ends its side").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+        ztunnel.cut(InetAddress.getByName("127.24.1.1"));
+        assertThat(tunnel.parent().closeFuture().await(10, TimeUnit.SECONDS)).as("our side of the connection closed").isTrue();
+        loop.submit(() -> {}).sync(); // (after the connection's channelInactive, queued at its close)
+        CompletableFuture<Integer> read = new CompletableFuture<>();
+        loop.submit(() -> {
+            if (!tunnel.isOpen()) {
+                read.completeExceptionally(new IllegalStateException("the tunnel closed with its connection"));
+                return;
+            }
+            int[] bytes = {0};
+            tunnel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    bytes[0] += ((io.netty.buffer.ByteBuf) msg).readableBytes();
+                    ReferenceCountUtil.release(msg);
+                }
+
+                @Override
+                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                    if (evt instanceof ChannelInputShutdownEvent) {
+                        read.complete(bytes[0]);
+                    }
+                    ReferenceCountUtil.release(evt);
+                }
+
+                @Override
+                public void channelInactive(ChannelHandlerContext ctx) {
+                    read.completeExceptionally(new IllegalStateException("closed after " + bytes[0] + " bytes"));
+                }
+            });
+            tunnel.config().setAutoRead(true);
+        }).sync();
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(sent.length);
+        assertThat(tunnel.closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
         pool.close();
     }
 
