@@ -306,7 +306,8 @@ final class HttpUpstreamPool implements ExchangeChannels {
         Key key = new Key(endpoint, h2, options, tunnel);
         Promise<Channel> result = loop.newPromise();
         if (!h2) {
-            // (an emptied queue stays for the connection's release: a close or prune removes it)
+            // (an emptied queue stays for the connection's release: a close of one of its
+            // connections, or a prune, removes it)
             ArrayDeque<Channel> idle = st.idleH1.get(key);
             while (idle != null && !idle.isEmpty()) {
                 Channel ch = idle.pollFirst();
@@ -584,12 +585,16 @@ final class HttpUpstreamPool implements ExchangeChannels {
         }
         idle.addFirst(ch); // most recently used first: keeps few connections warm
         if (st.watched.put(ch, Boolean.TRUE) == null) {
-            // a pooled connection that closes leaves the pool at once (and an emptied entry with it)
+            // a pooled connection that closes leaves the pool at once, idle or in use, and an emptied
+            // entry goes with it (else a key whose connections all closed in use would keep one)
             ch.closeFuture().addListener(f -> {
                 st.watched.remove(ch);
                 ArrayDeque<Channel> q = st.idleH1.get(key);
-                if (q != null && q.remove(ch) && q.isEmpty()) {
-                    st.idleH1.remove(key);
+                if (q != null) {
+                    q.remove(ch);
+                    if (q.isEmpty()) {
+                        st.idleH1.remove(key);
+                    }
                 }
             });
         }
@@ -648,6 +653,13 @@ final class HttpUpstreamPool implements ExchangeChannels {
                 return true;
             });
         }));
+    }
+
+    /** Pool keys with an HTTP/1.1 idle queue, empty or not, on every loop (tests). */
+    int idleKeys() {
+        int[] n = {0};
+        loops.values().forEach(st -> n[0] += st.idleH1.size());
+        return n[0];
     }
 
     /** Connections pooled on every loop (tests, the config dump): idle HTTP/1.1 plus HTTP/2. */

@@ -268,6 +268,22 @@ class ConnectionOptionsTest {
         return new Endpoint(new HostPort(backend.address().getAddress(), backend.address().getPort()), null, null);
     }
 
+    @Test
+    void aKeyWhoseLastConnectionClosedInUseLeavesNoIdleQueue() throws Exception {
+        HttpUpstreamPool pool = new HttpUpstreamPool(upstreams, ConnectionOptions.defaults(SETTINGS));
+        ConnectionOptions options = ConnectionOptions.defaults(SETTINGS);
+        EventLoop loop = group.next();
+        Channel pooled = PoolExchange.get(pool, loop, backendEndpoint(), false, null, options, "web", Release.REUSE).connection();
+        assertThat(pool.idleKeys()).isEqualTo(1);
+        // taken from its queue (now empty) and ended after this exchange: the emptied queue goes with it
+        Channel again = PoolExchange.get(pool, loop, backendEndpoint(), false, null, options, "web", Release.END).connection();
+        assertThat(again).isSameAs(pooled);
+        assertThat(again.closeFuture().await(5, TimeUnit.SECONDS)).isTrue();
+        loop.submit(() -> {}).sync();
+        assertThat(pool.idleKeys()).isZero();
+        assertThat(pool.pooled()).isZero();
+    }
+
     @ParameterizedTest(name = "h2 {0}, maxRequestsPerConnection {1}: 6 requests on {2} connections")
     @CsvSource({"false, 0, 1", "false, 1, 6", "false, 2, 3", "false, 4, 2", "true, 0, 1", "true, 2, 3", "true, 5, 2"})
     void maxRequestsPerConnectionRetiresAConnectionAfterItsShare(boolean h2, int perConnection, int connections) throws Exception {
