@@ -149,6 +149,112 @@ class UpstreamTunnelEndTest {
         assertThat(end.resetCode()).isEqualTo(Http2Error.CANCEL.code());
     }
 
+    /**
+     * The pod behind an h2c connection dies with a request in flight: its ztunnel ends the tunnel,
+     * and the stream fails at once. Its own pod and ztunnel on 127.24.2.2.
+     */
+    @Test
+    void anH2cStreamWhosePodDiedFailsAtOnce() throws Exception {
+        EchoServer dying = EchoServer.start(group, new InetSocketAddress("127.24.2.2", 8080), "web-v2");
+        try {
+            inFlightWhenThePodEnds("127.24.2.2", () -> {
+                Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> dying.requests().size() == 1);
+                dying.kill();
+            });
+        } finally {
+            dying.close();
+        }
+    }
+
+    /**
+     * The pod behind an h2c connection ends its side (FIN) and goes on reading, with a request in
+     * flight: ztunnel ends the tunnel with END_STREAM, nothing more can come through it, and the
+     * stream fails at once instead of after the h2c connection's 30 s graceful close (its GOAWAY
+     * goes out with no grace). 127.24.2.3: a pod that reads what comes and half-closes after the
+     * first bytes.
+     */
+    @Test
+    void anH2cStreamWhoseTunnelWasEndedFailsAtOnce() throws Exception {
+        Channel pod = new io.netty.bootstrap.ServerBootstrap().group(group).channel(EventLoops.serverChannel())
+                .childOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                        ReferenceCountUtil.release(msg);
+                        ((io.netty.channel.socket.SocketChannel) ctx.channel()).shutdownOutput();
+                    }
+
+                    @Override
+                    public boolean isSharable() {
+                        return true;
+                    }
+                })
+                .bind(new InetSocketAddress("127.24.2.3", 8080)).sync().channel();
+        try {
+            inFlightWhenThePodEnds("127.24.2.3", () -> {});
+        } finally {
+            pod.close().sync();
+        }
+    }
+
+    /** An h2c request to {@code ip}:8080 over its own ztunnel, in flight while {@code end} runs: it must fail within seconds. */
+    private static void inFlightWhenThePodEnds(String ip, ThrowingRunnable end) throws Exception {
+        DestinationZtunnel itsZtunnel = DestinationZtunnel.start(group,
+                Map.of(InetAddress.getByName(ip), ca.issue(POD).material()), 0,
+                hp -> new InetSocketAddress(hp.address(), hp.port()));
+        try {
+            UpstreamSettings settings = UpstreamSettings.defaults(itsZtunnel.port());
+            HttpUpstreamPool pool = new HttpUpstreamPool(new Upstreams(settings, new HbonePool(settings, waypoint::clientContext)),
+                    ConnectionOptions.defaults(settings));
+            Endpoint pod = new Endpoint(HostPort.parseAuthority(ip + ":8080"), POD, null);
+            EventLoop loop = group.next();
+            CompletableFuture<Channel> sent = new CompletableFuture<>();
+            CompletableFuture<String> ended = new CompletableFuture<>();
+            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
+                @Override
+                public void upstreamRead(Object msg) {
+                    boolean last = msg instanceof LastHttpContent;
+                    ReferenceCountUtil.release(msg);
+                    if (last) {
+                        ended.complete("answered");
+                    }
+                }
+
+                @Override
+                public void upstreamReadComplete() {}
+
+                @Override
+                public void upstreamWritable() {}
+
+                @Override
+                public void upstreamClosed() {
+                    ended.complete("closed");
+                }
+            };
+            loop.execute(() -> pool.acquire(pod, true, TUNNEL, loop, owner, ConnectionOptions.defaults(settings)).addListener(f -> {
+                if (!f.isSuccess()) {
+                    sent.completeExceptionally(f.cause());
+                    return;
+                }
+                Channel ch = (Channel) f.getNow();
+                DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/delay/20000");
+                req.headers().set(HttpHeaderNames.HOST, "web");
+                ch.writeAndFlush(req).addListener(w -> sent.complete(ch));
+                ch.read();
+            }));
+            Channel stream = sent.get(10, TimeUnit.SECONDS);
+            end.run();
+            assertThat(ended.get(10, TimeUnit.SECONDS)).isEqualTo("closed");
+            assertThat(stream.parent().closeFuture().await(5, TimeUnit.SECONDS)).as("the h2c connection closes").isTrue();
+        } finally {
+            itsZtunnel.close();
+        }
+    }
+
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
     /** A GET through the pool, read to its end, then given back as {@code how} says; the HBONE tunnel it rode on. */
     private static Channel exchange(HttpUpstreamPool pool, boolean h2, Release how, ConnectionOptions options)
             throws Exception {
