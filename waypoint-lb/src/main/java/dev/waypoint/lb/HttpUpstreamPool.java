@@ -224,7 +224,7 @@ final class HttpUpstreamPool implements ExchangeChannels {
         final IdleTimeout idle;
         /**
          * The connection's stream channels, closed with it (one whose reading is held back would
-         * outlive it) unless the upstream had finished its response: that is still read to its end.
+         * outlive it) unless it had finished both ways (a whole response): that is still read to its end.
          */
         final dev.waypoint.transport.ChildStreams children = dev.waypoint.transport.ChildStreams.keepingFinished();
         int opened;

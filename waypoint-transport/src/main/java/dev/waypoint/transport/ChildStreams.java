@@ -28,12 +28,12 @@ import java.util.Set;
  *
  * <p>Which streams: on a connection the waypoint accepted ({@link #ChildStreams()}), every one —
  * the client that dropped it cannot be answered. On a connection the waypoint opened
- * ({@link #keepingFinished()}: to a destination ztunnel, to an h2c upstream), a stream whose peer
- * had finished its side (END_STREAM received) before the connection went away is left to be read
- * to its end (then Netty closes it): an upstream that sends its whole response and closes its
- * connection at once (a server shutting down, or one that ends connections after each request)
- * must not lose the end of that response because the downstream reads slowly. The others close
- * here.
+ * ({@link #keepingFinished()}: to a destination ztunnel, to an h2c upstream), a stream that had
+ * finished before the connection went away (END_STREAM both ways: a whole response to a whole
+ * request, a tunnel both ends closed) is left to be read to its end (then Netty closes it): an
+ * upstream that sends its whole response and closes its connection at once (a server shutting
+ * down, or one that ends connections after each request) must not lose the end of that response
+ * because the downstream reads slowly. The others close here.
  *
  * <p>Goes on the connection's pipeline before the HTTP/2 codec when {@link #keepingFinished()}
  * (it looks at the streams' states before the codec closes them all, then closes the unfinished
@@ -60,8 +60,8 @@ public final class ChildStreams extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Leaves a stream the peer had finished (END_STREAM received) to be read to its end; closes
-     * the others. Goes before the HTTP/2 codec.
+     * Leaves a stream that had finished (END_STREAM both ways) to be read to its end; closes the
+     * others. Goes before the HTTP/2 codec.
      */
     public static ChildStreams keepingFinished() {
         return new ChildStreams(true);
@@ -98,12 +98,14 @@ public final class ChildStreams extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The peer sent END_STREAM on {@code stream} (or the stream closed: its reset, if any, has told the channel). */
+    /**
+     * {@code stream} closed before its connection did: END_STREAM went both ways (a reset, the
+     * other way a stream closes early, has told the channel already, which acts on it). One the
+     * peer finished while ours was still open is not kept: nothing can end our side now, and the
+     * next write to it fails and closes it anyway.
+     */
     private static boolean peerFinished(Channel stream) {
-        if (!(stream instanceof Http2StreamChannel s) || s.stream() == null) {
-            return false;
-        }
-        Http2Stream.State state = s.stream().state();
-        return state == Http2Stream.State.HALF_CLOSED_REMOTE || state == Http2Stream.State.CLOSED;
+        return stream instanceof Http2StreamChannel s && s.stream() != null
+                && s.stream().state() == Http2Stream.State.CLOSED;
     }
 }

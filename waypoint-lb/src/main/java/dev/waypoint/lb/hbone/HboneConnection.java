@@ -49,7 +49,7 @@ final class HboneConnection {
     private int streams;
     /**
      * The CONNECT stream channels, closed with the connection (a held-back one would outlive it),
-     * unless the destination had ended its side: what it sent before is still relayed.
+     * unless it had finished both ways: what the destination sent before is still relayed.
      */
     private final dev.waypoint.transport.ChildStreams children = dev.waypoint.transport.ChildStreams.keepingFinished();
     private boolean goingAway;
@@ -126,7 +126,7 @@ final class HboneConnection {
                 .validateHeaders(true)
                 .build();
         // a stream whose reading is held back (its client not reading) outlives the connection unless
-        // closed with it; before the codec, to see which streams the destination had finished
+        // closed with it; before the codec, to see which streams had finished
         ctx.pipeline().addLast("streams", children);
         ctx.pipeline().addLast("h2", codec);
         ctx.pipeline().addLast("mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
