@@ -111,36 +111,22 @@ class H2UpstreamCloseTest {
         int[] status = {0};
         int[] got = {0};
         Channel[] held = new Channel[1];
-        HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
-            @Override
-            public void upstreamRead(Object msg) {
-                if (msg instanceof HttpResponse r) {
-                    status[0] = r.status().code();
-                }
-                if (msg instanceof HttpContent c) {
-                    got[0] += c.content().readableBytes();
-                }
-                boolean end = msg instanceof LastHttpContent;
-                ReferenceCountUtil.release(msg);
-                if (end) {
-                    seen.complete(new Seen(status[0], got[0], true, false));
-                    pool.release(held[0], null, true, Release.END);
-                } else {
-                    held[0].read();
-                }
+        HttpUpstreamPool.Owner owner = PoolExchange.owner(msg -> {
+            if (msg instanceof HttpResponse r) {
+                status[0] = r.status().code();
             }
-
-            @Override
-            public void upstreamReadComplete() {}
-
-            @Override
-            public void upstreamWritable() {}
-
-            @Override
-            public void upstreamClosed() {
-                seen.complete(new Seen(status[0], got[0], false, true));
+            if (msg instanceof HttpContent c) {
+                got[0] += c.content().readableBytes();
             }
-        };
+            boolean end = msg instanceof LastHttpContent;
+            ReferenceCountUtil.release(msg);
+            if (end) {
+                seen.complete(new Seen(status[0], got[0], true, false));
+                pool.release(held[0], null, true, Release.END);
+            } else {
+                held[0].read();
+            }
+        }, () -> seen.complete(new Seen(status[0], got[0], false, true)));
         CompletableFuture<Channel> stream = new CompletableFuture<>();
         Endpoint endpoint = new Endpoint(new HostPort(((InetSocketAddress) server.localAddress()).getAddress(),
                 ((InetSocketAddress) server.localAddress()).getPort()), null, null);

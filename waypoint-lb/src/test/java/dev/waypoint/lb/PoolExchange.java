@@ -35,34 +35,20 @@ final class PoolExchange {
         StringBuilder body = new StringBuilder();
         loop.execute(() -> {
             Channel[] held = new Channel[1];
-            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
-                @Override
-                public void upstreamRead(Object msg) {
-                    if (msg instanceof HttpContent c) {
-                        body.append(c.content().toString(StandardCharsets.UTF_8));
-                    }
-                    boolean last = msg instanceof LastHttpContent;
-                    ReferenceCountUtil.release(msg);
-                    if (last) {
-                        Channel ch = held[0];
-                        pool.release(ch, e, h2, how);
-                        done.complete(new Result(h2 ? ch.parent() : ch, body.toString()));
-                    } else {
-                        held[0].read();
-                    }
+            HttpUpstreamPool.Owner owner = owner(msg -> {
+                if (msg instanceof HttpContent c) {
+                    body.append(c.content().toString(StandardCharsets.UTF_8));
                 }
-
-                @Override
-                public void upstreamReadComplete() {}
-
-                @Override
-                public void upstreamWritable() {}
-
-                @Override
-                public void upstreamClosed() {
-                    done.completeExceptionally(new IllegalStateException("closed"));
+                boolean last = msg instanceof LastHttpContent;
+                ReferenceCountUtil.release(msg);
+                if (last) {
+                    Channel ch = held[0];
+                    pool.release(ch, e, h2, how);
+                    done.complete(new Result(h2 ? ch.parent() : ch, body.toString()));
+                } else {
+                    held[0].read();
                 }
-            };
+            }, () -> done.completeExceptionally(new IllegalStateException("closed")));
             pool.acquire(e, h2, tunnel, loop, owner, options).addListener(f -> {
                 if (!f.isSuccess()) {
                     done.completeExceptionally(f.cause());
@@ -81,10 +67,15 @@ final class PoolExchange {
 
     /** An owner that drops whatever the channel reads (a channel held, not read). */
     static HttpUpstreamPool.Owner discarding() {
+        return owner(ReferenceCountUtil::release, () -> {});
+    }
+
+    /** An owner that hands what the channel reads to {@code read} (which releases it) and its close to {@code closed}. */
+    static HttpUpstreamPool.Owner owner(java.util.function.Consumer<Object> read, Runnable closed) {
         return new HttpUpstreamPool.Owner() {
             @Override
             public void upstreamRead(Object msg) {
-                ReferenceCountUtil.release(msg);
+                read.accept(msg);
             }
 
             @Override
@@ -94,7 +85,9 @@ final class PoolExchange {
             public void upstreamWritable() {}
 
             @Override
-            public void upstreamClosed() {}
+            public void upstreamClosed() {
+                closed.run();
+            }
         };
     }
 }

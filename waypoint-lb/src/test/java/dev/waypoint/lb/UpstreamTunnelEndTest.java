@@ -210,27 +210,13 @@ class UpstreamTunnelEndTest {
             EventLoop loop = group.next();
             CompletableFuture<Channel> sent = new CompletableFuture<>();
             CompletableFuture<String> ended = new CompletableFuture<>();
-            HttpUpstreamPool.Owner owner = new HttpUpstreamPool.Owner() {
-                @Override
-                public void upstreamRead(Object msg) {
-                    boolean last = msg instanceof LastHttpContent;
-                    ReferenceCountUtil.release(msg);
-                    if (last) {
-                        ended.complete("answered");
-                    }
+            HttpUpstreamPool.Owner owner = PoolExchange.owner(msg -> {
+                boolean last = msg instanceof LastHttpContent;
+                ReferenceCountUtil.release(msg);
+                if (last) {
+                    ended.complete("answered");
                 }
-
-                @Override
-                public void upstreamReadComplete() {}
-
-                @Override
-                public void upstreamWritable() {}
-
-                @Override
-                public void upstreamClosed() {
-                    ended.complete("closed");
-                }
-            };
+            }, () -> ended.complete("closed"));
             loop.execute(() -> pool.acquire(pod, true, TUNNEL, loop, owner, ConnectionOptions.defaults(settings)).addListener(f -> {
                 if (!f.isSuccess()) {
                     sent.completeExceptionally(f.cause());
