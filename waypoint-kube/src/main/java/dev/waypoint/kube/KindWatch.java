@@ -97,7 +97,10 @@ final class KindWatch {
             target = kind.fieldSelector() == null ? op.inAnyNamespace()
                     : op.inAnyNamespace().withField(kind.selectorField(), kind.selectorValue());
         } else if (kind.fieldSelector() != null) {
-            throw new IllegalStateException(kind + ": a field selector is supported in every namespace only");
+            if (kind.name() != null) {
+                throw new IllegalStateException(kind + ": a field selector is supported with a namespace, not a name");
+            }
+            target = op.inNamespace(kind.namespace()).withField(kind.selectorField(), kind.selectorValue());
         } else if (kind.name() == null) {
             target = op.inNamespace(kind.namespace());
         } else {

@@ -22,9 +22,11 @@ import java.util.Set;
  *   <li>a Pod's {@code spec}: the service account, the node, and each container's name and ports
  *       (named ports); nothing else of the pod template survives;</li>
  *   <li>a ConfigMap (the mesh config): its {@code mesh} key only;</li>
- *   <li>a Secret (registry types only are watched): metadata name and namespace only, its
- *       {@code type}, and the one data key its type uses ({@code .dockerconfigjson} or
- *       {@code .dockercfg}); labels, annotations and every other key are dropped.</li>
+ *   <li>a Secret (registry types, and Opaque and TLS Secrets of the waypoint's namespace, are
+ *       watched): metadata name and namespace only, its {@code type}, and the data keys its type
+ *       uses ({@code .dockerconfigjson} or {@code .dockercfg}; {@code cert}, {@code key},
+ *       {@code cacert}, {@code tls.crt}, {@code tls.key} and {@code ca.crt} for TLS material);
+ *       labels, annotations and every other key are dropped.</li>
  * </ul>
  * Everything else (the spec of a route or policy) is kept as it came: it is config.
  *
@@ -35,6 +37,8 @@ final class ObjectStripper {
     static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
     private static final Set<String> METADATA = Set.of("name", "namespace", "labels", "annotations");
     private static final Set<String> POD_SPEC = Set.of("serviceAccountName", "serviceAccount", "nodeName");
+    /** What a DestinationRule's {@code credentialName} reads of a Secret (Istio's two key sets). */
+    private static final List<String> TLS_KEYS = List.of("cert", "key", "cacert", "tls.crt", "tls.key", "ca.crt");
     private static final Set<String> POD_STATUS = Set.of("podIP", "podIPs", "phase");
 
     private ObjectStripper() {}
@@ -78,17 +82,17 @@ final class ObjectStripper {
             m.retain("name", "namespace");
         }
         String type = tree.path("type").asText("");
-        String key = switch (type) {
-            case "kubernetes.io/dockerconfigjson" -> ".dockerconfigjson";
-            case "kubernetes.io/dockercfg" -> ".dockercfg";
-            default -> null;
+        List<String> keys = switch (type) {
+            case "kubernetes.io/dockerconfigjson" -> List.of(".dockerconfigjson");
+            case "kubernetes.io/dockercfg" -> List.of(".dockercfg");
+            case "Opaque", "kubernetes.io/tls" -> TLS_KEYS;
+            default -> List.of();
         };
         tree.retain("apiVersion", "kind", "metadata", "type", "data");
         if (tree.get("data") instanceof ObjectNode d) {
-            if (key == null) {
+            d.retain(keys);
+            if (d.isEmpty()) {
                 tree.remove("data");
-            } else {
-                d.retain(key);
             }
         }
     }

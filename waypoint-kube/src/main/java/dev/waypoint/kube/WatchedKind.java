@@ -47,6 +47,15 @@ public record WatchedKind(String group, List<String> versions, String kind, Stri
         return new WatchedKind("", List.of("v1"), "Secret", "secrets", true, false, null, null, "type=" + type);
     }
 
+    /**
+     * Core {@code v1} Secrets of one {@code type} only, in {@code namespace} only (the TLS material
+     * a DestinationRule's {@code credentialName} names, read in the waypoint's own namespace).
+     */
+    static WatchedKind secretsOfType(String type, String namespace) {
+        requireNonNull(namespace, "namespace");
+        return new WatchedKind("", List.of("v1"), "Secret", "secrets", true, false, namespace, null, "type=" + type);
+    }
+
     /** The selector's field ({@code type}), or null. */
     String selectorField() {
         return fieldSelector == null ? null : fieldSelector.substring(0, fieldSelector.indexOf('='));
@@ -88,6 +97,7 @@ public record WatchedKind(String group, List<String> versions, String kind, Stri
     @Override
     public String toString() {
         String k = group.isEmpty() ? kind : kind + "." + group;
-        return fieldSelector == null ? k : k + "(" + fieldSelector + ")";
+        String scope = namespace == null || name != null ? "" : " in " + namespace;
+        return fieldSelector == null ? k : k + "(" + fieldSelector + scope + ")";
     }
 }

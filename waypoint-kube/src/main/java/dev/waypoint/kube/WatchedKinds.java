@@ -13,16 +13,20 @@ public final class WatchedKinds {
     /** The Secret types that hold registry credentials (read for WasmPlugin {@code imagePullSecret}). */
     static final String DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson";
     static final String DOCKERCFG = "kubernetes.io/dockercfg";
+    /** The Secret types that hold TLS material (read for DestinationRule {@code credentialName}). */
+    static final String OPAQUE = "Opaque";
+    static final String TLS = "kubernetes.io/tls";
 
     /**
      * Every kind a translator in {@code waypoint-config} reads, plus the ones the issue lists that
      * have no translator yet (they arrive as the translator's generic "other" resource until one
      * exists), plus the mesh config: the {@code istio} ConfigMap of {@code rootNamespace}, plus the
-     * registry Secrets (two watches, each with a {@code type} field selector; no other Secret is
-     * ever listed).
+     * registry Secrets (two watches, each with a {@code type} field selector), plus the Opaque and
+     * TLS Secrets of the waypoint's own namespace (two more, for {@code credentialName}); no other
+     * Secret is ever listed.
      * Custom resources are watched only while their CRD exists.
      */
-    public static List<WatchedKind> forWaypoint(String rootNamespace) {
+    public static List<WatchedKind> forWaypoint(String rootNamespace, String waypointNamespace) {
         return List.of(
                 WatchedKind.builtIn("", "v1", "Namespace", "namespaces", false),
                 WatchedKind.builtIn("", "v1", "Service", "services", true),
@@ -32,6 +36,8 @@ public final class WatchedKinds {
                 new WatchedKind("", List.of("v1"), "ConfigMap", "configmaps", true, false, rootNamespace, "istio"),
                 WatchedKind.secretsOfType(DOCKERCONFIGJSON),
                 WatchedKind.secretsOfType(DOCKERCFG),
+                WatchedKind.secretsOfType(OPAQUE, waypointNamespace),
+                WatchedKind.secretsOfType(TLS, waypointNamespace),
                 WatchedKind.custom(GATEWAY, "Gateway", "gateways", "v1", "v1beta1"),
                 WatchedKind.custom(GATEWAY, "HTTPRoute", "httproutes", "v1", "v1beta1"),
                 WatchedKind.custom(GATEWAY, "GRPCRoute", "grpcroutes", "v1", "v1alpha2"),

@@ -83,7 +83,7 @@ class KubernetesSourceTest {
     }
 
     private void startSource() throws InterruptedException {
-        source = KubernetesSource.connect(kubeconfig, WatchedKinds.forWaypoint("istio-system"), Clock.systemUTC());
+        source = KubernetesSource.connect(kubeconfig, WatchedKinds.forWaypoint("istio-system", "istio-system"), Clock.systemUTC());
         source.start();
         assertThat(source.awaitSynced(Duration.ofSeconds(20))).as("synced: %s", source.debug()).isTrue();
     }
@@ -146,17 +146,71 @@ class KubernetesSourceTest {
                 """.formatted(login).replace("regcred", "regcred2"));
         await().atMost(Duration.ofSeconds(10)).until(() -> object("api:Secret/apps/regcred2").isPresent());
         assertThat(object("api:Secret/apps/opaque")).isEmpty();
-        // every request for Secrets carries one of the two type selectors (none lists every Secret)
-        assertThat(api.secretRequests()).isNotEmpty().allSatisfy(p -> assertThat(java.net.URLDecoder.decode(p,
-                java.nio.charset.StandardCharsets.UTF_8)).containsAnyOf("fieldSelector=type=kubernetes.io/dockerconfigjson",
-                "fieldSelector=type=kubernetes.io/dockercfg"));
+        // every request for Secrets carries one of the four type selectors (none lists every Secret), and
+        // those of the TLS types ask for the waypoint's namespace only
+        assertThat(api.secretRequests()).isNotEmpty().allSatisfy(p -> {
+            String path = java.net.URLDecoder.decode(p, java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(path).containsAnyOf("fieldSelector=type=kubernetes.io/dockerconfigjson",
+                    "fieldSelector=type=kubernetes.io/dockercfg", "fieldSelector=type=Opaque", "fieldSelector=type=kubernetes.io/tls");
+            if (path.contains("type=Opaque") || path.contains("type=kubernetes.io/tls")) {
+                assertThat(path).startsWith("/api/v1/namespaces/istio-system/secrets?");
+            }
+        });
+    }
+
+    @Test
+    void theTlsSecretsOfTheWaypointsNamespaceArriveWithTheirTlsKeysOnly() throws Exception {
+        api.apply("""
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: client, namespace: istio-system, labels: {a: b}}
+                type: kubernetes.io/tls
+                data: {tls.crt: Y2VydA==, tls.key: a2V5, ca.crt: Y2E=, tls.ocsp-staple: eA==}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: roots, namespace: istio-system}
+                type: Opaque
+                data: {cacert: Y2E=, password: czNjcmV0}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: client, namespace: apps}
+                type: kubernetes.io/tls
+                data: {tls.crt: Y2VydA==, tls.key: a2V5}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: token, namespace: istio-system}
+                type: kubernetes.io/service-account-token
+                data: {token: czNjcmV0}
+                """);
+        startSource();
+        assertThat(object("api:Secret/istio-system/client").orElseThrow()).isEqualTo(json("{'apiVersion':'v1','kind':'Secret',"
+                + "'metadata':{'name':'client','namespace':'istio-system'},'type':'kubernetes.io/tls','data':{'tls.crt':"
+                + "'Y2VydA==','tls.key':'a2V5','ca.crt':'Y2E='}}"));
+        assertThat(object("api:Secret/istio-system/roots").orElseThrow()).isEqualTo(json("{'apiVersion':'v1','kind':'Secret',"
+                + "'metadata':{'name':'roots','namespace':'istio-system'},'type':'Opaque','data':{'cacert':'Y2E='}}"));
+        assertThat(object("api:Secret/apps/client")).isEmpty();
+        assertThat(object("api:Secret/istio-system/token")).isEmpty();
+
+        // one added later arrives through the watch
+        api.apply("""
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: client-cacert, namespace: istio-system}
+                type: Opaque
+                data: {ca.crt: Y2E=}
+                """);
+        await().atMost(Duration.ofSeconds(10)).until(() -> object("api:Secret/istio-system/client-cacert").isPresent());
     }
 
     @Test
     void forbiddenSecretsAreNotReadableAndTheRestIsReady() throws Exception {
         api.forbidSecrets(true);
         startSource(); // ready without them
-        for (String type : List.of("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")) {
+        for (String type : List.of("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg", "Opaque in istio-system",
+                "kubernetes.io/tls in istio-system")) {
             Map<String, Object> d = kindDebug("Secret(type=" + type + ")");
             assertThat(d).containsEntry("state", "NOT_INSTALLED").containsEntry("forbidden", true);
         }
@@ -373,7 +427,7 @@ class KubernetesSourceTest {
     }
 
     private static WatchedKind kind(String name) {
-        return WatchedKinds.forWaypoint("istio-system").stream().filter(k -> k.kind().equals(name)).findFirst().orElseThrow();
+        return WatchedKinds.forWaypoint("istio-system", "istio-system").stream().filter(k -> k.kind().equals(name)).findFirst().orElseThrow();
     }
 
     @SuppressWarnings("unchecked")

@@ -23,6 +23,9 @@ class ObjectStripperTest {
             Secret | {'metadata':{'name':'r','namespace':'a','labels':{'l':'v'},'annotations':{'n':'v'}},'type':'kubernetes.io/dockerconfigjson','immutable':true,'data':{'.dockerconfigjson':'e30=','x':'eA=='}} | {'metadata':{'name':'r','namespace':'a'},'type':'kubernetes.io/dockerconfigjson','data':{'.dockerconfigjson':'e30='}}
             Secret | {'metadata':{'name':'r'},'type':'kubernetes.io/dockercfg','data':{'.dockercfg':'e30=','.dockerconfigjson':'eA=='}} | {'metadata':{'name':'r'},'type':'kubernetes.io/dockercfg','data':{'.dockercfg':'e30='}}
             Secret | {'metadata':{'name':'r'},'type':'Opaque','data':{'password':'eA=='}} | {'metadata':{'name':'r'},'type':'Opaque'}
+            Secret | {'metadata':{'name':'r'},'type':'Opaque','data':{'cert':'Yw==','key':'aw==','cacert':'YQ==','crl':'eA==','password':'eA=='}} | {'metadata':{'name':'r'},'type':'Opaque','data':{'cert':'Yw==','key':'aw==','cacert':'YQ=='}}
+            Secret | {'metadata':{'name':'r'},'type':'kubernetes.io/tls','data':{'tls.crt':'Yw==','tls.key':'aw==','ca.crt':'YQ==','ca.crl':'eA=='}} | {'metadata':{'name':'r'},'type':'kubernetes.io/tls','data':{'tls.crt':'Yw==','tls.key':'aw==','ca.crt':'YQ=='}}
+            Secret | {'metadata':{'name':'r'},'type':'kubernetes.io/service-account-token','data':{'token':'eA==','ca.crt':'YQ=='}} | {'metadata':{'name':'r'},'type':'kubernetes.io/service-account-token'}
             """)
     void keepsWhatTheTranslatorsRead(String kind, String in, String kept) throws Exception {
         ObjectNode tree = (ObjectNode) JSON.readTree(in.replace('\'', '"'));

@@ -7,6 +7,7 @@ import dev.waypoint.model.mesh.ServiceEntrySpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
+import dev.waypoint.model.traffic.TlsSecretSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.LoadBalancerSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
@@ -40,6 +41,9 @@ final class TrafficPolicyCompiler {
     private final Map<TrafficPolicySpec.TlsSpec, UpstreamTls> tlsCompiled = new HashMap<>();
     private final Set<DestinationRuleSpec> hashOnDnsWarned = new HashSet<>();
     private final Diagnostics diagnostics;
+    /** The TLS Secrets of the waypoint's namespace by name, for {@code credentialName}. */
+    private final Map<String, TlsSecretSpec> tlsSecrets = new HashMap<>();
+    private final String waypointNamespace;
 
     /**
      * MeshConfig {@code localityLbSetting} (Istio's default when not written: enabled, no
@@ -62,6 +66,12 @@ final class TrafficPolicyCompiler {
      */
     TrafficPolicyCompiler(ResourceSet resources, Diagnostics diagnostics, boolean entries) {
         this.diagnostics = diagnostics;
+        this.waypointNamespace = resources.waypoint().namespace();
+        for (TlsSecretSpec secret : resources.tlsSecrets()) {
+            if (secret.name().namespace().equals(waypointNamespace)) {
+                tlsSecrets.put(secret.name().name(), secret);
+            }
+        }
         this.meshLocality = resources.meshConfig().effectiveLocalityLbSetting();
         Set<NamespacedName> services = new HashSet<>();
         resources.services().forEach(s -> services.add(s.name()));
@@ -267,11 +277,14 @@ final class TrafficPolicyCompiler {
 
     private final Set<DestinationRuleSpec> localityWarned = new HashSet<>();
 
-    /** One compiled TLS per rule and spec (files read once per generation); a broken one is an error. */
+    /**
+     * One compiled TLS per rule and spec (files read once per generation; {@code credentialName}'s
+     * Secrets from the waypoint's namespace); a broken one is an error.
+     */
     private UpstreamTls tls(DestinationRuleSpec dr, TrafficPolicySpec.TlsSpec spec, String field) {
         UpstreamTls t = tlsCompiled.get(spec);
         if (t == null) {
-            t = UpstreamTls.compile(spec);
+            t = UpstreamTls.compile(spec, tlsSecrets::get, waypointNamespace);
             tlsCompiled.put(spec, t);
             if (t.broken() != null) {
                 String f = t.broken().substring(0, t.broken().indexOf(':'));

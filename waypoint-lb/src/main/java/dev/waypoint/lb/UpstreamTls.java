@@ -1,5 +1,6 @@
 package dev.waypoint.lb;
 
+import dev.waypoint.model.traffic.TlsSecretSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.TlsSpec;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
@@ -8,6 +9,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -20,13 +22,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Function;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
  * TLS origination to an endpoint outside the mesh, compiled from a DestinationRule {@code tls}
- * (SIMPLE or MUTUAL) once per config generation: the files are read and the client context is
- * built here, never on the data path.
+ * (SIMPLE or MUTUAL) once per config generation: the files, or the Secrets {@code credentialName}
+ * names, are read and the client context is built here, never on the data path.
  *
  * <p><b>Verification.</b> The server's chain is verified against {@code caCertificates}, or the
  * JVM's trust store when none is written (Istio uses the system roots); none with
@@ -36,8 +39,8 @@ import javax.net.ssl.SSLSession;
  * {@code auto_san_validation} against the SNI Istio sets); with neither, the chain alone.
  * {@code sni} is sent as the TLS server name.
  *
- * <p>Equal when the spec and the bytes of its files are: a new generation with the same rule
- * keeps using pooled connections. A rule whose files cannot be read or used is {@link #broken}:
+ * <p>Equal when the spec and the bytes of its files or Secrets are: a new generation with the same
+ * rule keeps using pooled connections, and a rotated Secret's new connections use the new material. A rule whose files cannot be read or used is {@link #broken}:
  * connections fail closed (503 UF), never in plaintext.
  */
 final class UpstreamTls {
@@ -53,8 +56,26 @@ final class UpstreamTls {
         this.fingerprint = fingerprint;
     }
 
-    /** Reads the files of {@code spec} and builds its client context (a broken one says why). */
+    /** Reads the files of {@code spec} and builds its client context (a broken one says why); no Secrets. */
     static UpstreamTls compile(TlsSpec spec) {
+        return compile(spec, name -> null, "-");
+    }
+
+    /**
+     * Reads the files, or the Secrets of {@code credentialName}, of {@code spec} and builds its
+     * client context (a broken one says why, the field first).
+     *
+     * <p>{@code credentialName} is resolved as Istio's SDS does for a gateway: an optional
+     * {@code kubernetes://} prefix dropped, the client certificate and key (MUTUAL) from the Secret
+     * of that name, the roots from the Secret {@code <name>-cacert} when there is one, else from the
+     * same Secret; both in the waypoint's namespace. There is no fallback to the system roots: a
+     * Secret without roots is broken (unless {@code insecureSkipVerify}), as Envoy's cluster never
+     * gets its validation context then.
+     *
+     * @param secrets the TLS Secrets of the waypoint's namespace by name (null: none of that name)
+     * @param namespace the waypoint's namespace, for the messages
+     */
+    static UpstreamTls compile(TlsSpec spec, Function<String, TlsSecretSpec> secrets, String namespace) {
         Objects.requireNonNull(spec, "spec");
         MessageDigest digest;
         try {
@@ -62,39 +83,104 @@ final class UpstreamTls {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        byte[] ca = null;
+        byte[] cert = null;
+        byte[] key = null;
+        String caFrom = spec.caCertificates();
+        String certFrom = spec.clientCertificate();
         String field = null;
+        String from = null; // the Secret the failing part came from
         try {
+            if (spec.credentialName() != null) {
+                field = "credentialName";
+                String name = spec.credentialName().startsWith("kubernetes://")
+                        ? spec.credentialName().substring("kubernetes://".length()) : spec.credentialName();
+                if (name.contains("://")) {
+                    return broken(spec, "credentialName: " + spec.credentialName() + " cannot be used (only a Secret's "
+                            + "name, or kubernetes://[namespace/]name, is read by this waypoint)");
+                }
+                int slash = name.indexOf('/');
+                if (slash >= 0) {
+                    // ParseResourceName's kubernetes://namespace/name: SDS serves only the proxy's own namespace
+                    if (!name.substring(0, slash).equals(namespace)) {
+                        return broken(spec, "credentialName: " + spec.credentialName() + " cannot be used (a Secret of "
+                                + "another namespace than the waypoint's, " + namespace + ", is not read, as Istio refuses it)");
+                    }
+                    name = name.substring(slash + 1);
+                }
+                TlsSecretSpec secret = secrets.apply(name);
+                if (spec.mutual()) {
+                    if (secret == null || !secret.hasCertificate()) {
+                        return broken(spec, "credentialName: " + (secret == null ? "no TLS Secret " + namespace + "/" + name
+                                : "the Secret " + namespace + "/" + name + " has no cert and key (nor tls.crt and tls.key)")
+                                + " (expected: a Secret of type Opaque or kubernetes.io/tls in the waypoint's namespace holding "
+                                + "the client certificate)");
+                    }
+                    cert = secret.certificateChain().getBytes(StandardCharsets.ISO_8859_1);
+                    key = secret.privateKey().getBytes(StandardCharsets.ISO_8859_1);
+                    certFrom = "Secret " + namespace + "/" + name;
+                }
+                if (!spec.insecureSkipVerify()) {
+                    TlsSecretSpec roots = secrets.apply(name + "-cacert");
+                    String rootsName = namespace + "/" + name + "-cacert";
+                    if (roots == null) {
+                        roots = secret;
+                        rootsName = namespace + "/" + name;
+                    }
+                    if (roots == null || roots.caCertificates() == null) {
+                        return broken(spec, "credentialName: " + (roots == null ? "no TLS Secret " + namespace + "/" + name
+                                + " nor " + namespace + "/" + name + "-cacert" : "the Secret " + rootsName + " has no cacert (nor ca.crt)")
+                                + " (expected: a Secret of type Opaque or kubernetes.io/tls in the waypoint's namespace holding "
+                                + "the roots that verify the server)");
+                    }
+                    ca = roots.caCertificates().getBytes(StandardCharsets.ISO_8859_1);
+                    caFrom = "Secret " + rootsName;
+                }
+            } else {
+                if (spec.caCertificates() != null && !spec.insecureSkipVerify()) {
+                    field = "caCertificates";
+                    ca = Files.readAllBytes(Path.of(spec.caCertificates()));
+                }
+                if (spec.mutual()) {
+                    field = "clientCertificate";
+                    cert = Files.readAllBytes(Path.of(spec.clientCertificate()));
+                    field = "privateKey";
+                    key = Files.readAllBytes(Path.of(spec.privateKey()));
+                }
+            }
             // Netty 4.2 verifies the host name itself by default; SANs are checked in verify() instead
             SslContextBuilder b = SslContextBuilder.forClient().endpointIdentificationAlgorithm(null);
             if (spec.insecureSkipVerify()) {
                 b.trustManager(InsecureTrustManagerFactory.INSTANCE);
-            } else if (spec.caCertificates() != null) {
-                field = "caCertificates";
-                byte[] ca = Files.readAllBytes(Path.of(spec.caCertificates()));
+            } else if (ca != null) {
+                field = spec.credentialName() != null ? "credentialName" : "caCertificates";
+                from = caFrom;
                 digest.update(ca);
                 b.trustManager(new ByteArrayInputStream(ca));
             }
-            if (spec.mutual()) {
-                field = "clientCertificate";
-                byte[] cert = Files.readAllBytes(Path.of(spec.clientCertificate()));
-                field = "privateKey";
-                byte[] key = Files.readAllBytes(Path.of(spec.privateKey()));
+            if (cert != null) {
+                field = spec.credentialName() != null ? "credentialName" : "clientCertificate";
+                from = certFrom;
                 digest.update(cert);
                 digest.update(key);
-                field = "clientCertificate";
                 b.keyManager(new ByteArrayInputStream(cert), new ByteArrayInputStream(key));
             }
             field = null;
             return new UpstreamTls(spec, b.build(), null, HexFormat.of().formatHex(digest.digest()));
         } catch (IOException | RuntimeException e) {
             String what = field == null ? "the client context" : switch (field) {
-                case "caCertificates" -> spec.caCertificates();
+                case "caCertificates" -> caFrom;
                 case "privateKey" -> spec.privateKey();
-                default -> spec.clientCertificate();
+                case "credentialName" -> spec.credentialName() + (from != null ? " (" + from + ")" : "");
+                default -> certFrom;
             };
-            return new UpstreamTls(spec, null, (field == null ? "tls" : field) + ": " + what + " cannot be used ("
-                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", "broken");
+            return broken(spec, (field == null ? "tls" : field) + ": " + what + " cannot be used ("
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
         }
+    }
+
+    private static UpstreamTls broken(TlsSpec spec, String why) {
+        return new UpstreamTls(spec, null, why, "broken");
     }
 
     TlsSpec spec() {

@@ -11,6 +11,7 @@ import dev.waypoint.model.request.RejectedException;
 import dev.waypoint.model.request.Rejection;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec;
+import dev.waypoint.model.traffic.TlsSecretSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.TlsSpec;
 import dev.waypoint.testing.TestCa;
 import dev.waypoint.transport.EventLoops;
@@ -210,6 +211,105 @@ class UpstreamTlsTest {
             assertThat(p.severity()).isEqualTo(Diagnostics.Severity.ERROR);
             assertThat(p.field()).isEqualTo("spec.trafficPolicy.tls.caCertificates");
         });
+    }
+
+    static String pem(String layout, String name) throws java.io.IOException {
+        return java.nio.file.Files.readString(dir.resolve(layout).resolve(name), StandardCharsets.ISO_8859_1);
+    }
+
+    static TlsSecretSpec secret(String name, String chain, String key, String roots) {
+        return new TlsSecretSpec(new NamespacedName("istio-system", name), chain, key, roots, SourceRef.NONE);
+    }
+
+    static TlsSpec credential(boolean mutual, String name, boolean skip) {
+        return new TlsSpec(mutual, null, null, null, name, null, List.of(), skip);
+    }
+
+    /** One GET with {@code spec} whose {@code credentialName} is looked up in {@code secrets}. */
+    String get(Channel server, TlsSpec spec, Map<String, TlsSecretSpec> secrets) throws Exception {
+        InetSocketAddress a = (InetSocketAddress) server.localAddress();
+        Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
+        UpstreamTls tls = UpstreamTls.compile(spec, secrets::get, "istio-system");
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, tls);
+        try {
+            return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
+        } catch (ExecutionException x) {
+            Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
+            return "failed " + r.reason() + ": " + r.message();
+        }
+    }
+
+    @Test
+    void credentialNameReadsTheRootsAndTheClientCertificateFromSecrets() throws Exception {
+        String root = pem("server", "root-cert.pem");
+        String chain = pem("client", "cert-chain.pem");
+        String key = pem("client", "key.pem");
+        // SIMPLE: the roots of the named Secret
+        assertThat(get(simpleServer, credential(false, "api", false), Map.of("api", secret("api", null, null, root))))
+                .isEqualTo("sni=-;client=-");
+        // kubernetes:// names the same Secret, with or without the waypoint's namespace
+        assertThat(get(simpleServer, credential(false, "kubernetes://api", false), Map.of("api", secret("api", null, null, root))))
+                .isEqualTo("sni=-;client=-");
+        assertThat(get(simpleServer, credential(false, "kubernetes://istio-system/api", false),
+                Map.of("api", secret("api", null, null, root)))).isEqualTo("sni=-;client=-");
+        // <name>-cacert wins over the roots of <name> itself (here a CA that did not sign the server)
+        assertThat(get(simpleServer, credential(false, "api", false), Map.of("api", secret("api", null, null,
+                pem("other", "root-cert.pem")), "api-cacert", secret("api-cacert", null, null, root)))).isEqualTo("sni=-;client=-");
+        assertThat(get(simpleServer, credential(false, "api", false), Map.of("api", secret("api", null, null,
+                pem("other", "root-cert.pem"))))).startsWith("failed UPSTREAM_REFUSED");
+        // MUTUAL: the client certificate and key of the Secret, the roots of the same one
+        assertThat(get(mutualServer, credential(true, "client", false), Map.of("client", secret("client", chain, key, root))))
+                .isEqualTo("sni=-;client=[" + CLIENT.uri() + "]");
+        // ...or of <name>-cacert, and none needed when verification is skipped
+        assertThat(get(mutualServer, credential(true, "client", false), Map.of("client", secret("client", chain, key, null),
+                "client-cacert", secret("client-cacert", null, null, root)))).isEqualTo("sni=-;client=[" + CLIENT.uri() + "]");
+        assertThat(get(mutualServer, credential(true, "client", true), Map.of("client", secret("client", chain, key, null))))
+                .isEqualTo("sni=-;client=[" + CLIENT.uri() + "]");
+    }
+
+    @Test
+    void aCredentialThatIsMissingOrIncompleteFailsClosedWithItsReason() throws Exception {
+        String root = pem("server", "root-cert.pem");
+        Map<String, String> broken = new java.util.TreeMap<>();
+        broken.put("no secret", UpstreamTls.compile(credential(false, "api", false), n -> null, "istio-system").broken());
+        broken.put("no roots", UpstreamTls.compile(credential(false, "api", false),
+                Map.of("api", secret("api", pem("client", "cert-chain.pem"), pem("client", "key.pem"), null))::get,
+                "istio-system").broken());
+        broken.put("no client certificate", UpstreamTls.compile(credential(true, "api", false),
+                Map.of("api", secret("api", null, null, root))::get, "istio-system").broken());
+        broken.put("not a secret", UpstreamTls.compile(credential(false, "configmap://ca", false), n -> null, "istio-system")
+                .broken());
+        broken.put("not PEM", UpstreamTls.compile(credential(false, "api", false),
+                Map.of("api", secret("api", null, null, "not a certificate"))::get, "istio-system").broken());
+        broken.put("a key that is not PEM", UpstreamTls.compile(credential(true, "api", false),
+                Map.of("api", secret("api", pem("client", "cert-chain.pem"), "not a key", null), "api-cacert",
+                        secret("api-cacert", null, null, root))::get, "istio-system").broken());
+        broken.put("another namespace", UpstreamTls.compile(credential(false, "kubernetes://apps/api", false),
+                Map.of("api", secret("api", null, null, root))::get, "istio-system").broken());
+        assertThat(broken).satisfies(b -> {
+            assertThat(b.get("no secret")).isEqualTo("credentialName: no TLS Secret istio-system/api nor istio-system/api-cacert "
+                    + "(expected: a Secret of type Opaque or kubernetes.io/tls in the waypoint's namespace holding the roots that verify the server)");
+            assertThat(b.get("no roots")).isEqualTo("credentialName: the Secret istio-system/api has no cacert (nor ca.crt) "
+                    + "(expected: a Secret of type Opaque or kubernetes.io/tls in the waypoint's namespace holding the roots that verify the server)");
+            assertThat(b.get("no client certificate")).isEqualTo("credentialName: the Secret istio-system/api has no cert and "
+                    + "key (nor tls.crt and tls.key) (expected: a Secret of type Opaque or kubernetes.io/tls in the waypoint's namespace "
+                    + "holding the client certificate)");
+            assertThat(b.get("not a secret")).startsWith("credentialName: configmap://ca cannot be used");
+            assertThat(b.get("not PEM")).startsWith("credentialName: api (Secret istio-system/api) cannot be used (");
+            assertThat(b.get("a key that is not PEM")).startsWith("credentialName: api (Secret istio-system/api) cannot be used (");
+            assertThat(b.get("another namespace")).isEqualTo("credentialName: kubernetes://apps/api cannot be used (a Secret "
+                    + "of another namespace than the waypoint's, istio-system, is not read, as Istio refuses it)");
+        });
+        // and the request is refused, never sent in plaintext
+        assertThat(get(simpleServer, credential(false, "api", false), Map.of())).startsWith("failed UPSTREAM_REFUSED")
+                .contains("credentialName");
+        // a rotated Secret is another pool key; the same bytes are the same one
+        Map<String, TlsSecretSpec> one = Map.of("api", secret("api", null, null, root));
+        Map<String, TlsSecretSpec> same = Map.of("api", secret("api", null, null, new String(root)));
+        Map<String, TlsSecretSpec> rotated = Map.of("api", secret("api", null, null, pem("other", "root-cert.pem")));
+        TlsSpec s = credential(false, "api", false);
+        assertThat(UpstreamTls.compile(s, one::get, "istio-system")).isEqualTo(UpstreamTls.compile(s, same::get, "istio-system"))
+                .isNotEqualTo(UpstreamTls.compile(s, rotated::get, "istio-system"));
     }
 
     @Test

@@ -19,6 +19,7 @@ import dev.waypoint.model.security.AuthorizationPolicySpec;
 import dev.waypoint.model.telemetry.TelemetrySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
 import dev.waypoint.model.traffic.LocalRateLimitSpec;
+import dev.waypoint.model.traffic.TlsSecretSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -41,6 +42,8 @@ import java.util.Objects;
  * @param destinationRules every valid DestinationRule, in input order (the lb compiler resolves hosts)
  * @param localRateLimits the local rate limits of valid EnvoyFilters, attached or not (the compiler decides)
  * @param telemetries every valid Telemetry, attached or not (the telemetry compiler decides), in input order
+ * @param tlsSecrets every Secret holding TLS material, in any namespace (the lb compiler reads those of the
+ *        waypoint's namespace that a DestinationRule's {@code credentialName} names, as Istio does for a gateway)
  */
 public record ResourceSet(NamespacedName waypoint, String trustDomain, List<NamespaceSpec> namespaces,
                           List<ServiceSpec> services, List<PodSpec> pods, List<EndpointSliceSpec> endpointSlices,
@@ -51,7 +54,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                           List<ServiceEntrySpec> serviceEntries, List<WorkloadEntrySpec> workloadEntries,
                           List<L4RouteSpec> l4Routes, List<WasmPluginSpec> wasmPlugins,
                           List<DestinationRuleSpec> destinationRules, List<LocalRateLimitSpec> localRateLimits,
-                          List<TelemetrySpec> telemetries) {
+                          List<TelemetrySpec> telemetries, List<TlsSecretSpec> tlsSecrets) {
     public ResourceSet {
         Objects.requireNonNull(meshConfig, "meshConfig");
         Objects.requireNonNull(waypoint, "waypoint");
@@ -73,6 +76,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         destinationRules = List.copyOf(destinationRules);
         localRateLimits = List.copyOf(localRateLimits);
         telemetries = List.copyOf(telemetries);
+        tlsSecrets = List.copyOf(tlsSecrets);
     }
 
     /** A set of the first twelve kinds only: no mesh config ({@link MeshConfigSpec#DEFAULT}), every later kind empty. */
@@ -83,7 +87,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
                        List<AuthorizationPolicySpec> authorizationPolicies, List<OtherResource> others) {
         this(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes, referenceGrants,
                 requestAuthentications, authorizationPolicies, others, MeshConfigSpec.DEFAULT, List.of(), List.of(), List.of(), List.of(),
-                List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), List.of());
     }
 
     /** An empty set for {@code waypoint}. */
@@ -128,6 +132,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
         private List<DestinationRuleSpec> destinationRules;
         private List<LocalRateLimitSpec> localRateLimits;
         private List<TelemetrySpec> telemetries;
+        private List<TlsSecretSpec> tlsSecrets;
 
         private Builder(ResourceSet from) {
             waypoint = from.waypoint;
@@ -150,6 +155,7 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             destinationRules = from.destinationRules;
             localRateLimits = from.localRateLimits;
             telemetries = from.telemetries;
+            tlsSecrets = from.tlsSecrets;
         }
 
         public Builder namespaces(List<NamespaceSpec> v) {
@@ -242,10 +248,15 @@ public record ResourceSet(NamespacedName waypoint, String trustDomain, List<Name
             return this;
         }
 
+        public Builder tlsSecrets(List<TlsSecretSpec> v) {
+            tlsSecrets = v;
+            return this;
+        }
+
         public ResourceSet build() {
             return new ResourceSet(waypoint, trustDomain, namespaces, services, pods, endpointSlices, gateways, httpRoutes,
                     referenceGrants, requestAuthentications, authorizationPolicies, others, meshConfig, serviceEntries,
-                    workloadEntries, l4Routes, wasmPlugins, destinationRules, localRateLimits, telemetries);
+                    workloadEntries, l4Routes, wasmPlugins, destinationRules, localRateLimits, telemetries, tlsSecrets);
         }
     }
 }

@@ -218,7 +218,7 @@ public final class WaypointServer implements AutoCloseable {
      */
     private SnapshotPublisher kubePublisher() throws InterruptedException {
         kube = KubernetesSource.connect(settings.kube().kubeconfig(),
-                WatchedKinds.forWaypoint(settings.authz().rootNamespace()), Clock.systemUTC());
+                WatchedKinds.forWaypoint(settings.authz().rootNamespace(), settings.gateway().namespace()), Clock.systemUTC());
         kubeClient = kube.client();
         closeables.add(kube); // closes its client too
         kube.start();

@@ -122,6 +122,21 @@ class HelmChartTest {
         assertThat(pod.at("/spec/volumes").findParent("configMap").at("/configMap/name").asText())
                 .isEqualTo("istio-ca-root-cert");
         assertThat(pod.at("/spec/affinity/podAntiAffinity").isMissingNode()).isFalse();
+
+        // no Secret is readable by default (rbac.readRegistrySecrets, rbac.readTlsSecrets)
+        assertThat(objects.values().toString()).doesNotContain("\"secrets\"");
+    }
+
+    @Test
+    void readTlsSecretsGrantsTheSecretsOfTheReleasesNamespaceOnly() throws IOException {
+        Map<String, JsonNode> objects = objects(render("all-values"));
+        JsonNode role = objects.get("Role/java-waypoint-tls-secrets");
+        assertThat(role.at("/metadata/namespace").asText()).isEqualTo("mesh");
+        assertThat(role.at("/rules").toString()).isEqualTo("[{\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],"
+                + "\"verbs\":[\"get\",\"list\",\"watch\"]}]");
+        JsonNode binding = objects.get("RoleBinding/java-waypoint-tls-secrets");
+        assertThat(binding.at("/metadata/namespace").asText()).isEqualTo("mesh");
+        assertThat(binding.at("/roleRef/name").asText()).isEqualTo("java-waypoint-tls-secrets");
     }
 
     @Test

@@ -317,7 +317,7 @@ class TlsOriginationEndToEndTest {
                 .contains("SANs [secure.example.com] have none of [other.example.com]");
         assertThat(get("127.200.0.2", "/d")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls SIMPLE) failed");
         // insecureSkipVerify accepts what the CA check refused
-        rules(rule("strict", "{mode: MUTUAL, insecureSkipVerify: true, caCertificates: " + file("other", "root-cert.pem")
+        rules(rule("strict", "{mode: MUTUAL, insecureSkipVerify: true"
                 + ", clientCertificate: " + file("client", "cert-chain.pem") + ", privateKey: " + file("client", "key.pem") + "}"));
         assertThat(get("127.200.0.2", "/e")).startsWith("200 tls sni=- client=spiffe://");
 
@@ -330,5 +330,51 @@ class TlsOriginationEndToEndTest {
         rules("");
         assertThat(get("127.200.0.1", "/g")).startsWith("50");
         assertThat(plaintextSeen.get()).isEqualTo(1);
+    }
+
+    /** A Secret of {@code namespace} with base64 {@code data} of the files named ({@code key: layout/file}). */
+    static String tlsSecret(String namespace, String name, String type, String... keyFiles) throws java.io.IOException {
+        StringBuilder data = new StringBuilder();
+        for (String kf : keyFiles) {
+            String[] p = kf.split(": ");
+            String[] f = p[1].split("/");
+            data.append("\n  ").append(p[0]).append(": ").append(java.util.Base64.getEncoder().encodeToString(
+                    Files.readAllBytes(certs.resolve(f[0]).resolve(f[1]))));
+        }
+        return "apiVersion: v1\nkind: Secret\nmetadata: {name: " + name + ", namespace: " + namespace + "}\ntype: " + type
+                + "\ndata:" + data + "\n";
+    }
+
+    @Test
+    void credentialNameTakesTheSecretsOfTheWaypointsNamespace() throws Exception {
+        int plaintext = plaintextSeen.get();
+        // a TLS Secret with the client certificate and its CA (kubectl create secret tls ... plus ca.crt), and
+        // a generic one holding only the roots; both in the waypoint's namespace, as Istio reads them for a gateway
+        String secrets = tlsSecret("istio-system", "strict-client", "kubernetes.io/tls", "tls.crt: client/cert-chain.pem",
+                "tls.key: client/key.pem", "ca.crt: server/root-cert.pem") + "---\n"
+                + tlsSecret("istio-system", "secure-ca", "Opaque", "cacert: server/root-cert.pem");
+        assertThat(rules(secrets + "---\n" + rule("secure", "{mode: SIMPLE, credentialName: secure-ca, sni: secure.example.com}")
+                + "---\n" + rule("strict", "{mode: MUTUAL, credentialName: strict-client}"))).isEmpty();
+        assertThat(get("127.200.0.1", "/a")).isEqualTo("200 tls sni=secure.example.com client=- path=/a");
+        assertThat(get("127.200.0.2", "/b")).isEqualTo("200 tls sni=- client=spiffe://cluster.local/ns/istio-system/sa/waypoint path=/b");
+
+        // <name>-cacert is the roots' Secret when there is one: here of a CA that did not sign the server
+        List<String> problems = rules(secrets + "---\n" + tlsSecret("istio-system", "strict-client-cacert", "Opaque",
+                "ca.crt: other/root-cert.pem") + "---\n" + rule("strict", "{mode: MUTUAL, credentialName: strict-client}"));
+        assertThat(problems).isEmpty();
+        assertThat(get("127.200.0.2", "/c")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls MUTUAL) failed");
+
+        // a Secret of the rule's own namespace is not the waypoint's: an error naming the field, and 503
+        problems = rules(tlsSecret("apps", "apps-ca", "Opaque", "cacert: server/root-cert.pem") + "---\n"
+                + rule("secure", "{mode: SIMPLE, credentialName: apps-ca}"));
+        assertThat(problems).singleElement().asString().contains("spec.trafficPolicy.tls.credentialName")
+                .contains("no TLS Secret istio-system/apps-ca");
+        assertThat(get("127.200.0.1", "/d")).startsWith("503 upstream_connect_failure").contains("credentialName");
+
+        // the Secret arriving later (a new generation) is used from then on
+        assertThat(rules(tlsSecret("istio-system", "apps-ca", "Opaque", "cacert: server/root-cert.pem") + "---\n"
+                + rule("secure", "{mode: SIMPLE, credentialName: apps-ca}"))).isEmpty();
+        assertThat(get("127.200.0.1", "/e")).isEqualTo("200 tls sni=- client=- path=/e");
+        assertThat(plaintextSeen.get()).isEqualTo(plaintext);
     }
 }

@@ -234,10 +234,13 @@ final class DestinationRuleTranslator {
     }
 
     /**
-     * {@code tls} (Istio's {@code ClientTLSSettings}), checked as Istio's {@code validateTLS}: MUTUAL
+     * {@code tls} (Istio's {@code ClientTLSSettings}), checked as Istio's {@code ValidateTLS}: MUTUAL
      * without {@code credentialName} needs {@code clientCertificate} and {@code privateKey};
-     * {@code credentialName} excludes the file fields. Files are read when the policy is compiled
-     * (waypoint-lb), where an unreadable one is an error and the port's connections fail closed.
+     * {@code credentialName} excludes the file fields and {@code caCrl}; {@code insecureSkipVerify}
+     * beside {@code caCertificates} or {@code subjectAltNames} (or, with SIMPLE,
+     * {@code credentialName}), which Istio refuses, is a warning: the flag wins. Files and Secrets are
+     * read when the policy is compiled (waypoint-lb),
+     * where a missing or unusable one is an error and the port's connections fail closed.
      */
     private static TrafficPolicySpec.TlsSpec tls(ObjectContext ctx, JsonNode tls, String p) {
         if (tls == null) {
@@ -245,14 +248,16 @@ final class DestinationRuleTranslator {
         }
         ctx.unknownKeys(tls, p, TLS_FIELDS);
         String mode = ctx.string(tls, p, "mode");
-        String ca = ctx.string(tls, p, "caCertificates");
-        String cert = ctx.string(tls, p, "clientCertificate");
-        String key = ctx.string(tls, p, "privateKey");
-        String credential = ctx.string(tls, p, "credentialName");
-        String sni = ctx.string(tls, p, "sni");
+        // "" is not written, as proto3 reads it (charts often render empty values)
+        String ca = nonEmpty(ctx.string(tls, p, "caCertificates"));
+        String cert = nonEmpty(ctx.string(tls, p, "clientCertificate"));
+        String key = nonEmpty(ctx.string(tls, p, "privateKey"));
+        String credential = nonEmpty(ctx.string(tls, p, "credentialName"));
+        String sni = nonEmpty(ctx.string(tls, p, "sni"));
+        String crl = nonEmpty(ctx.string(tls, p, "caCrl"));
         List<String> sans = ctx.stringList(tls, p, "subjectAltNames");
         boolean skip = ctx.bool(tls, p, "insecureSkipVerify", false);
-        if (child(tls, "caCrl") != null) {
+        if (crl != null) {
             ctx.warning(path(p, "caCrl"), "caCrl is not applied by this waypoint yet (no revocation check)");
         }
         if (mode == null || mode.equals("DISABLE")) {
@@ -267,19 +272,21 @@ final class DestinationRuleTranslator {
             return null;
         }
         boolean mutual = mode.equals("MUTUAL");
-        if (credential != null && (ca != null || cert != null || key != null)) {
+        if (credential != null && (ca != null || cert != null || key != null || crl != null)) {
             ctx.error(path(p, "credentialName"), "credentialName: " + credential
-                    + " (expected: no caCertificates, clientCertificate or privateKey beside it, as Istio requires)");
+                    + " (expected: no caCertificates, clientCertificate, privateKey or caCrl beside it, as Istio requires)");
             return null;
         }
+        if (skip && (ca != null || !sans.isEmpty() || (!mutual && credential != null))) {
+            // Istio's webhook refuses this; a warning here, so that such a rule still originates TLS (a rejected
+            // rule would leave its Service in plaintext): nothing verifies the server, as the flag says
+            String f = ca != null ? "caCertificates" : !sans.isEmpty() ? "subjectAltNames" : "credentialName";
+            ctx.warning(path(p, "insecureSkipVerify"), "insecureSkipVerify: true beside " + f + " with mode " + mode
+                    + " (Istio refuses this): the server is not verified, " + f + " is not used");
+        }
         if (credential != null) {
-            if (mutual) {
-                ctx.error(path(p, "credentialName"), "credentialName: " + credential + " (expected: clientCertificate "
-                        + "and privateKey files; this waypoint does not read Secrets yet)");
-                return null;
-            }
-            ctx.warning(path(p, "credentialName"), "credentialName: the Secret is not read by this waypoint yet; "
-                    + "the server is verified against the system trust store");
+            // the Secret (in the waypoint's namespace) is read when the policy is compiled
+            return new TrafficPolicySpec.TlsSpec(mutual, null, null, null, credential, sni, sans, skip);
         }
         if (mutual && (cert == null || key == null)) {
             ctx.error(path(p, cert == null ? "clientCertificate" : "privateKey"), (cert == null ? "clientCertificate" : "privateKey")
@@ -293,6 +300,10 @@ final class DestinationRuleTranslator {
             key = null;
         }
         return new TrafficPolicySpec.TlsSpec(mutual, ca, cert, key, credential, sni, sans, skip);
+    }
+
+    private static String nonEmpty(String s) {
+        return s == null || s.isEmpty() ? null : s;
     }
 
     private static LoadBalancerSpec loadBalancer(ObjectContext ctx, JsonNode lb, String p) {

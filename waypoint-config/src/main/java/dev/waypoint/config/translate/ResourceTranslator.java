@@ -29,6 +29,7 @@ import dev.waypoint.model.security.AuthorizationPolicySpec;
 import dev.waypoint.model.telemetry.TelemetrySpec;
 import dev.waypoint.model.traffic.DestinationRuleSpec;
 import dev.waypoint.model.traffic.LocalRateLimitSpec;
+import dev.waypoint.model.traffic.TlsSecretSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -177,6 +178,7 @@ public final class ResourceTranslator {
         List<DestinationRuleSpec> destinationRules = new ArrayList<>();
         List<LocalRateLimitSpec> localRateLimits = new ArrayList<>();
         List<TelemetrySpec> telemetries = new ArrayList<>();
+        List<TlsSecretSpec> tlsSecrets = new ArrayList<>();
         Map<NamespacedName, RegistryCredentials> pullSecrets = new HashMap<>();
         for (TranslatedObject t : objects) {
             Object spec = t.spec();
@@ -214,6 +216,8 @@ public final class ResourceTranslator {
                 wasmPlugins.add(s);
             } else if (spec instanceof TelemetrySpec s) {
                 telemetries.add(s);
+            } else if (spec instanceof TlsSecretSpec s) {
+                tlsSecrets.add(s);
             } else if (spec instanceof PullSecretTranslator.PullSecret s) {
                 pullSecrets.put(s.name(), s.credentials()); // only for imagePullSecret below: not in the set
             } else if (spec != null) {
@@ -227,7 +231,7 @@ public final class ResourceTranslator {
                 .authorizationPolicies(policies).others(others)
                 .serviceEntries(serviceEntries).workloadEntries(workloadEntries).l4Routes(l4Routes)
                 .wasmPlugins(wasmPlugins).destinationRules(destinationRules).localRateLimits(localRateLimits)
-                .telemetries(telemetries)
+                .telemetries(telemetries).tlsSecrets(tlsSecrets)
                 .build();
     }
 
@@ -291,7 +295,9 @@ public final class ResourceTranslator {
             case "/Service" -> supported(ctx, apiVersion, version, "v1")
                     ? ServiceTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case "/Secret" -> PullSecretTranslator.isRegistrySecret(tree) && supported(ctx, apiVersion, version, "v1")
-                    ? PullSecretTranslator.translate(ctx, tree, nn) : other(apiVersion, kind, nn, src);
+                    ? PullSecretTranslator.translate(ctx, tree, nn)
+                    : TlsSecretTranslator.isTlsSecret(tree) && supported(ctx, apiVersion, version, "v1")
+                    ? TlsSecretTranslator.translate(ctx, tree, nn, src) : other(apiVersion, kind, nn, src);
             case "/Pod" -> supported(ctx, apiVersion, version, "v1")
                     ? PodTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case DISCOVERY + "/EndpointSlice" -> supported(ctx, apiVersion, version, "v1")
