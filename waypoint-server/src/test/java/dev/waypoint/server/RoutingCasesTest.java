@@ -82,6 +82,15 @@ class RoutingCasesTest {
         for (JsonNode c : root.path("cases")) {
             tests.add(DynamicTest.dynamicTest(c.path("id").asText(), () -> run(c, environment)));
         }
+        // more cases from the same upstream suites (same schema), replayed in the shared file's environment
+        try (java.io.InputStream in = RoutingCasesTest.class.getResourceAsStream("/cases/routing-cases-more.yaml")) {
+            if (in != null) {
+                JsonNode more = JSON.valueToTree(new Yaml(options).load(in));
+                for (JsonNode c : more.path("cases")) {
+                    tests.add(DynamicTest.dynamicTest("more/" + c.path("id").asText(), () -> run(c, environment)));
+                }
+            }
+        }
         return tests.stream();
     }
 
