@@ -167,16 +167,47 @@ final class RuleCompiler {
         return Matchers.or(variants);
     }
 
+    /**
+     * Istio's {@code trustdomain.Bundle.ReplaceTrustDomainAliases} (pilot/pkg/security/trustdomain/bundle.go),
+     * which {@code Model.MigrateTrustDomain} applies to principals and {@code source.principal}, values and
+     * notValues alike. A principal {@code <td>/ns/<ns>/sa/<sa>} is rewritten for every member of the trust
+     * domain set when its trust domain matches a member ({@code stringMatch}: either side may be a
+     * {@code *}, {@code prefix*} or {@code *suffix} pattern) or is {@code cluster.local}, "a pointer to
+     * the local trust domain and its aliases" — then the value as written is kept only for a member its
+     * {@code *suffix} trust domain matches ({@code replaceTrustDomains}). Anything else (not five
+     * segments, trust domain {@code *}, no member matches) is kept as written.
+     */
     private Set<String> aliased(String v) {
+        String[] parts = v.split("/", -1);
+        // isTrustDomainBeingEnforced: "the trust domain is * and it matches to any trust domain"
+        if (parts.length != 5 || parts[0].equals("*")) {
+            return Set.of(v);
+        }
+        String td = parts[0];
+        if (!td.equals("cluster.local") && trustDomains.stream().noneMatch(member -> trustDomainMatch(td, member))) {
+            return Set.of(v);
+        }
         Set<String> out = new LinkedHashSet<>();
-        out.add(v);
-        int slash = v.indexOf('/');
-        if (trustDomains.size() > 1 && slash > 0 && trustDomains.contains(v.substring(0, slash))) {
-            for (String td : trustDomains) {
-                out.add(td + v.substring(slash));
-            }
+        for (String member : trustDomains) {
+            out.add(suffixMatch(member, td) ? v : member + v.substring(td.length()));
         }
         return out;
+    }
+
+    /** trustdomain/util.go {@code stringMatch} for one member: exact, {@code *}, or a pattern on either side. */
+    private static boolean trustDomainMatch(String a, String s) {
+        return a.equals(s) || s.equals("*") || prefixMatch(a, s) || prefixMatch(s, a) || suffixMatch(a, s)
+                || suffixMatch(s, a);
+    }
+
+    /** util.go {@code prefixMatch}: {@code pattern} is {@code prefix*} and {@code a} starts with the prefix. */
+    private static boolean prefixMatch(String a, String pattern) {
+        return pattern.endsWith("*") && a.startsWith(pattern.substring(0, pattern.length() - 1));
+    }
+
+    /** util.go {@code suffixMatch}: {@code pattern} is {@code *suffix} and {@code a} ends with the suffix. */
+    private static boolean suffixMatch(String a, String pattern) {
+        return pattern.startsWith("*") && a.endsWith(pattern.substring(1));
     }
 
     /** "namespaces / source.namespace: regex .{@literal *}/ns/&lt;ns&gt;/.* on the peer principal (wildcards become .*)". */

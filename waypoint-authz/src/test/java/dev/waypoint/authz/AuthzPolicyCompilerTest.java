@@ -249,6 +249,42 @@ class AuthzPolicyCompilerTest {
         assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/"), null).allowed()).isTrue();
     }
 
+    /**
+     * Trust domains as a truth table: an ALLOW policy with one rule ({@code rules}), compiled with the
+     * mesh trust domain {@code td} and {@code aliases} (space separated, blank for none), against a peer in
+     * {@code ns1/sa/a} (or the service account the rule names) of trust domain {@code peer}.
+     * Expectations follow Istio's trustdomain.Bundle (pilot/pkg/security/trustdomain/bundle.go).
+     */
+    @ParameterizedTest(name = "{0}: td {1} aliases [{2}], peer {4}: {5}")
+    @CsvSource(delimiter = '|', value = {
+            // ReplaceTrustDomainAliases, principals and source.principal
+            "exact alias                 | td1     | old           | {from: [{source: {principals: [old/ns/ns1/sa/a]}}]}                 | td1                  | true",
+            "unrelated kept as written   | td1     | old           | {from: [{source: {principals: [other/ns/ns1/sa/a]}}]}               | other                | true",
+            "unrelated not aliased       | td1     | old           | {from: [{source: {principals: [other/ns/ns1/sa/a]}}]}               | td1                  | false",
+            "*suffix matches an alias    | td1     | foobar        | {from: [{source: {principals: ['*bar/ns/ns1/sa/a']}}]}              | td1                  | true",
+            "*suffix kept for that alias | td1     | foobar        | {from: [{source: {principals: ['*bar/ns/ns1/sa/a']}}]}              | xbar                 | true",
+            "*suffix matching no member  | td1     | foobar        | {from: [{source: {principals: ['*baz/ns/ns1/sa/a']}}]}              | td1                  | false",
+            "prefix* becomes the members | td1     | cluster.local | {from: [{source: {principals: ['cluster*/ns/ns1/sa/a']}}]}          | td1                  | true",
+            "cluster.local points to td  | td1     |               | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | td1                  | true",
+            "cluster.local not kept      | td1     |               | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | cluster.local        | false",
+            "cluster.local to aliases    | td1     | old           | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | old                  | true",
+            "notPrincipals too           | td1     |               | {from: [{source: {notPrincipals: [cluster.local/ns/ns1/sa/a]}}]}    | td1                  | false",
+            "* trust domain not enforced | td1     |               | {from: [{source: {principals: ['*/ns/ns1/sa/a']}}]}                 | other                | true",
+            "not five segments kept      | td1     |               | {from: [{source: {principals: ['cluster.local/*']}}]}               | cluster.local        | true",
+            "source.principal *-td       | new-td  | old-td some   | {when: [{key: source.principal, values: ['*-td/ns/ns1/sa/a']}]}     | some                 | true",
+            "source.principal notValues  | td1     |               | {when: [{key: source.principal, notValues: [cluster.local/ns/ns1/sa/a]}]} | td1            | false",
+    })
+    void trustDomains(String name, String td, String aliases, String rule, String peer, boolean allowed) {
+        AuthorizationPolicySpec p = Specs.parse(policy("p", "ALLOW", "[" + rule + "]"));
+        ResourceSet rs = ResourceSet.builder(WAYPOINT, td).services(List.of(B)).authorizationPolicies(List.of(p)).build();
+        Diagnostics d = new Diagnostics();
+        AuthzEngine e = new AuthzPolicyCompiler("istio-system", aliases == null ? List.of() : List.of(aliases.split(" ")))
+                .compile(rs, d).engineFor(TO_B);
+        assertThat(d.problems()).isEmpty();
+        TestRequest r = TestRequest.of("GET", "/").withPrincipal("spiffe://" + peer + "/ns/ns1/sa/a");
+        assertThat(e.decide(r, null).allowed()).isEqualTo(allowed);
+    }
+
     @Test
     void meshConfigTrustDomainAndAliasesMergeWithTheFlag() {
         AuthorizationPolicySpec p = Specs.parse(policy("p", "ALLOW",
