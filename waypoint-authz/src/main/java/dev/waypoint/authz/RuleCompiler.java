@@ -148,7 +148,7 @@ final class RuleCompiler {
         }
         field(and, s.namespaces(), s.notNamespaces(), path, "namespaces", RuleCompiler::namespace);
         field(and, s.serviceAccounts(), s.notServiceAccounts(), path, "serviceAccounts", this::serviceAccount);
-        field(and, s.trustDomains(), s.notTrustDomains(), path, "trustDomains", RuleCompiler::trustDomain);
+        field(and, s.trustDomains(), s.notTrustDomains(), path, "trustDomains", this::trustDomain);
         field(and, s.ipBlocks(), s.notIpBlocks(), path, "ipBlocks", (v, f) -> cidr(Address.SOURCE, v, f));
         field(and, s.remoteIpBlocks(), s.notRemoteIpBlocks(), path, "remoteIpBlocks", (v, f) -> cidr(Address.REMOTE, v, f, trustedHops));
         return Matchers.and(and);
@@ -238,10 +238,27 @@ final class RuleCompiler {
     }
 
     /**
+     * Istio's {@code trustdomain.Bundle.ExpandTrustDomainAliases} (pilot/pkg/security/trustdomain/bundle.go),
+     * which {@code Model.MigrateTrustDomain} applies to trustDomains, notTrustDomains and
+     * {@code source.trustDomain}: a value that is a member of the trust domain set (exactly; no
+     * wildcards, no {@code cluster.local} pointer here) stands for every member.
+     */
+    private Matcher trustDomain(String v, String field) {
+        if (!trustDomains.contains(v)) {
+            return trustDomain(v);
+        }
+        List<Matcher> members = new ArrayList<>(trustDomains.size());
+        for (String td : trustDomains) {
+            members.add(trustDomain(td));
+        }
+        return Matchers.or(members);
+    }
+
+    /**
      * "trustDomains / source.trustDomain: * any, exact → principal prefix spiffe://&lt;td&gt;/,
      * wildcard → regex spiffe://&lt;a&gt;[^/]*&lt;b&gt;/.*".
      */
-    private static Matcher trustDomain(String v, String field) {
+    private static Matcher trustDomain(String v) {
         if (v.equals("*")) {
             return Matchers.string(Attr.PRINCIPAL, StringMatch.regex(".+"));
         }
@@ -387,7 +404,7 @@ final class RuleCompiler {
             case "source.principal" -> this::principal;
             case "source.namespace" -> RuleCompiler::namespace;
             case "source.serviceAccount" -> this::serviceAccount;
-            case "source.trustDomain" -> RuleCompiler::trustDomain;
+            case "source.trustDomain" -> this::trustDomain;
             case "connection.sni" -> (v, f) -> Matchers.string(Attr.SNI, StringMatch.of(v, false));
             case "request.auth.principal" -> http()
                     ? (v, f) -> Matchers.string(Attr.REQUEST_PRINCIPAL, StringMatch.of(v, false)) : null;

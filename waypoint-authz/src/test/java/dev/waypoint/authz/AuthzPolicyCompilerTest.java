@@ -273,6 +273,14 @@ class AuthzPolicyCompilerTest {
             "not five segments kept      | td1     |               | {from: [{source: {principals: ['cluster.local/*']}}]}               | cluster.local        | true",
             "source.principal *-td       | new-td  | old-td some   | {when: [{key: source.principal, values: ['*-td/ns/ns1/sa/a']}]}     | some                 | true",
             "source.principal notValues  | td1     |               | {when: [{key: source.principal, notValues: [cluster.local/ns/ns1/sa/a]}]} | td1            | false",
+            // ExpandTrustDomainAliases, trustDomains and source.trustDomain
+            "trustDomains alias          | td1     | cluster.local | {from: [{source: {trustDomains: [cluster.local]}}]}                 | td1                  | true",
+            "trustDomains mesh domain    | td1     | old           | {from: [{source: {trustDomains: [td1]}}]}                           | old                  | true",
+            "trustDomains not a member   | td1     | cluster.local | {from: [{source: {trustDomains: [cluster.local]}}]}                 | other                | false",
+            "no cluster.local pointer    | td1     |               | {from: [{source: {trustDomains: [cluster.local]}}]}                 | td1                  | false",
+            "notTrustDomains too         | td1     | cluster.local | {from: [{source: {notTrustDomains: [cluster.local]}}]}              | td1                  | false",
+            "source.trustDomain          | td1     | cluster.local | {when: [{key: source.trustDomain, values: [cluster.local]}]}        | td1                  | true",
+            "source.trustDomain notValues| td1     | old           | {when: [{key: source.trustDomain, notValues: [td1]}]}               | old                  | false",
     })
     void trustDomains(String name, String td, String aliases, String rule, String peer, boolean allowed) {
         AuthorizationPolicySpec p = Specs.parse(policy("p", "ALLOW", "[" + rule + "]"));
