@@ -39,8 +39,18 @@ final class RuleCompiler {
             "source.serviceAccount", "source.trustDomain", "request.auth.principal", "request.auth.audiences",
             "request.auth.presenter", "destination.ip", "destination.port", "connection.sni");
 
+    /**
+     * Istio's {@code attrEnvoyFilter} (model.go), "an experimental attribute for checking Envoy
+     * Metadata directly": {@code experimental.envoy.filters.<filter>[<key>]}.
+     */
+    static final String ENVOY_FILTER_PREFIX = "experimental.envoy.filters.";
+
+    /** A remark on a value that compiles: reported as a note, the policy is kept. */
+    record Note(String field, String message) {}
+
     private final Action action;
     private final boolean tcp;
+    private final List<Note> notes = new ArrayList<>();
     private final String policyNamespace;
     private final Set<String> trustDomains;
     /** Set when, on TCP, an ALLOW-like rule uses an HTTP-only field: the rule never matches. */
@@ -66,6 +76,11 @@ final class RuleCompiler {
     }
 
     private final int trustedHops;
+
+    /** The notes of every rule compiled so far, in order. */
+    List<Note> notes() {
+        return List.copyOf(notes);
+    }
 
     Matcher compile(Rule rule, String path) throws Invalid {
         never = false;
@@ -396,6 +411,9 @@ final class RuleCompiler {
             List<String> claimPath = bracketed(key, "request.auth.claims", field);
             return http() ? (v, f) -> Matchers.claim(claimPath, StringMatch.of(v, false)) : null;
         }
+        if (key.startsWith(ENVOY_FILTER_PREFIX)) {
+            return envoyFilter(key, field);
+        }
         return switch (key) {
             case "source.ip" -> (v, f) -> cidr(Address.SOURCE, v, f);
             case "remote.ip" -> (v, f) -> cidr(Address.REMOTE, v, f, trustedHops);
@@ -415,16 +433,39 @@ final class RuleCompiler {
         };
     }
 
-    private static String unknownKey(String key) {
-        if (key.startsWith("experimental.envoy.filters.")) {
-            return "key: " + key + " (expected: a supported attribute; experimental.envoy.filters.* is not supported)";
+    /**
+     * {@code experimental.envoy.filters.<filter>[<key>]}: accepted as ValidateAttribute does
+     * (pkg/config/security/security.go, {@code validateMapKey}: "should have format a[b]"). Istio's
+     * envoyFilterGenerator (generator.go) turns it into an Envoy RBAC {@code metadata} matcher on the
+     * dynamic metadata {@code envoy.filters.<filter>}/{@code <key>}, for HTTP and TCP alike, and a
+     * notValues list into {@code not_rule} of that matcher. No filter of this waypoint writes dynamic
+     * metadata, and Envoy's metadata matcher is false when the path is absent, so a value never
+     * matches and a notValues list always does.
+     */
+    private Leaf envoyFilter(String key, String field) throws Invalid {
+        int open = key.indexOf('[');
+        if (!key.endsWith("]") || open < 0 || open >= key.length() - 2) {
+            throw new Invalid(field, "key: " + key + " (expected: " + ENVOY_FILTER_PREFIX + "<filter>[<key>])");
         }
+        // TODO(handle): Istio's Envoy does write some: the RBAC filters' shadow results
+        // (envoy.filters.http.rbac[istio_dry_run_allow_shadow_engine_result] and the like) and an
+        // ext_authz server's dynamic_metadata (envoy.filters.http.ext_authz[...]); not modelled here.
+        if (!tcp) {
+            // compiled for HTTP and for TCP: noted once
+            notes.add(new Note(field, "key: " + key + " reads Envoy dynamic metadata, which no filter of this "
+                    + "waypoint writes: its values never match, its notValues always do"));
+        }
+        return (v, f) -> Matcher.NONE;
+    }
+
+    private static String unknownKey(String key) {
         if (key.equals("destination.namespace") || key.startsWith("destination.labels") || key.equals("destination.name")
                 || key.equals("destination.user")) {
             return "key: " + key + " (expected: a supported attribute; " + key
                     + " is refused by Istio: use the policy's namespace or targetRefs)";
         }
-        return "key: " + key + " (expected: request.headers[<name>], request.auth.claims[<name>]..., or one of "
+        return "key: " + key + " (expected: request.headers[<name>], request.auth.claims[<name>]..., "
+                + ENVOY_FILTER_PREFIX + "<filter>[<key>], or one of "
                 + String.join(", ", new java.util.TreeSet<>(PLAIN_KEYS)) + ")";
     }
 

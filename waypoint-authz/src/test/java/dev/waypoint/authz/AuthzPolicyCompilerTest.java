@@ -82,11 +82,11 @@ class AuthzPolicyCompilerTest {
                         + "when: [{key: source.ip, values: [300.1.1.1]}]}]"), get, false,
                         "AuthorizationPolicy ns1/p: spec.rules[0].when[0].values[0]: values[0]: 300.1.1.1 (expected: an IP "
                                 + "address or CIDR block such as 10.0.0.0/16); the policy denies every request it applies to"),
-                new Case("experimental keys are refused", policy("p", "DENY",
-                        "[{when: [{key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]']}]}]"),
+                new Case("experimental key without [key]", policy("p", "DENY",
+                        "[{when: [{key: experimental.envoy.filters.network.mysql_proxy, values: ['[update]']}]}]"),
                         get, false, "AuthorizationPolicy ns1/p: spec.rules[0].when[0].key: key: "
-                                + "experimental.envoy.filters.network.mysql_proxy[db.table] (expected: a supported attribute; "
-                                + "experimental.envoy.filters.* is not supported); the policy denies every request it applies to"),
+                                + "experimental.envoy.filters.network.mysql_proxy (expected: "
+                                + "experimental.envoy.filters.<filter>[<key>]); the policy denies every request it applies to"),
                 new Case("bad template in ALLOW", policy("p", "ALLOW", "[{to: [{operation: {paths: ['/a/{**}/b/{*}']}}]}]"),
                         TestRequest.of("GET", "/a/x/b/y"), false,
                         "AuthorizationPolicy ns1/p: spec.rules[0].to[0].operation.paths[0]: paths[0]: /a/{**}/b/{*} "
@@ -146,6 +146,33 @@ class AuthzPolicyCompilerTest {
         Compiled r = compile(c.policy());
         assertThat(r.problems()).isEmpty();
         assertThat(r.table().engineFor(TO_B).decideTcp(c.request()).allowed()).isEqualTo(c.allowed());
+    }
+
+    /**
+     * {@code experimental.envoy.filters.<filter>[<key>]}: Istio's envoyFilterGenerator matches Envoy
+     * dynamic metadata, which nothing writes at a waypoint, so values never match and notValues
+     * always do (the {@code not_rule} of a metadata matcher that is false), on HTTP and on TCP.
+     */
+    @ParameterizedTest(name = "{0} when {1}: allowed {2}")
+    @CsvSource(delimiter = '|', value = {
+            "ALLOW | values: [x]                 | false",
+            "ALLOW | notValues: [x]              | true",
+            "ALLOW | values: [x], notValues: [y] | false",
+            "DENY  | values: ['[update]']        | true",
+            "DENY  | notValues: [x]              | false",
+    })
+    void envoyFilterMetadataIsNeverSet(String action, String condition, boolean allowed) {
+        String key = "experimental.envoy.filters.network.mysql_proxy[db.table]";
+        Compiled r = compile(policy("p", action, "[{when: [{key: '" + key + "', " + condition + "}]}]"));
+        assertThat(r.problems()).singleElement().asString().endsWith("note: AuthorizationPolicy ns1/p: spec.rules[0].when[0]"
+                + ".key: key: " + key + " reads Envoy dynamic metadata, which no filter of this waypoint writes: its "
+                + "values never match, its notValues always do");
+        AuthzEngine e = r.table().engineFor(TO_B);
+        assertThat(e.decide(TestRequest.of("GET", "/"), null).allowed()).as("HTTP").isEqualTo(allowed);
+        TestRequest conn = new TestRequest(null, null, null, null,
+                dev.waypoint.model.mesh.SpiffeId.parse("spiffe://cluster.local/ns/ns1/sa/a").orElseThrow(),
+                TestRequest.addr("10.0.1.10", 40000), TestRequest.addr("10.96.0.20", 9090));
+        assertThat(e.decideTcp(conn).allowed()).as("TCP").isEqualTo(allowed);
     }
 
     /**
