@@ -280,6 +280,9 @@ public final class AuthzPolicyCompiler implements PartCompiler<AuthzTable> {
             diagnostics.error(spec.source(), KIND, spec.name(), e.field, e.getMessage() + "; " + consequence);
             return failClosed(spec, label, tier);
         }
+        for (RuleCompiler.Note note : forHttp.notes()) {
+            diagnostics.note(spec.source(), KIND, spec.name(), note.field(), note.message());
+        }
         CompiledPolicy p = new CompiledPolicy(label, tier, spec.dryRun(), false, http, tcp, decisions);
         return tier == Action.ALLOW ? p.withPathKeys(PathIndex.keys(spec)) : p;
     }

@@ -39,8 +39,18 @@ final class RuleCompiler {
             "source.serviceAccount", "source.trustDomain", "request.auth.principal", "request.auth.audiences",
             "request.auth.presenter", "destination.ip", "destination.port", "connection.sni");
 
+    /**
+     * Istio's {@code attrEnvoyFilter} (model.go), "an experimental attribute for checking Envoy
+     * Metadata directly": {@code experimental.envoy.filters.<filter>[<key>]}.
+     */
+    static final String ENVOY_FILTER_PREFIX = "experimental.envoy.filters.";
+
+    /** A remark on a value that compiles: reported as a note, the policy is kept. */
+    record Note(String field, String message) {}
+
     private final Action action;
     private final boolean tcp;
+    private final List<Note> notes = new ArrayList<>();
     private final String policyNamespace;
     private final Set<String> trustDomains;
     /** Set when, on TCP, an ALLOW-like rule uses an HTTP-only field: the rule never matches. */
@@ -66,6 +76,11 @@ final class RuleCompiler {
     }
 
     private final int trustedHops;
+
+    /** The notes of every rule compiled so far, in order. */
+    List<Note> notes() {
+        return List.copyOf(notes);
+    }
 
     Matcher compile(Rule rule, String path) throws Invalid {
         never = false;
@@ -148,7 +163,7 @@ final class RuleCompiler {
         }
         field(and, s.namespaces(), s.notNamespaces(), path, "namespaces", RuleCompiler::namespace);
         field(and, s.serviceAccounts(), s.notServiceAccounts(), path, "serviceAccounts", this::serviceAccount);
-        field(and, s.trustDomains(), s.notTrustDomains(), path, "trustDomains", RuleCompiler::trustDomain);
+        field(and, s.trustDomains(), s.notTrustDomains(), path, "trustDomains", this::trustDomain);
         field(and, s.ipBlocks(), s.notIpBlocks(), path, "ipBlocks", (v, f) -> cidr(Address.SOURCE, v, f));
         field(and, s.remoteIpBlocks(), s.notRemoteIpBlocks(), path, "remoteIpBlocks", (v, f) -> cidr(Address.REMOTE, v, f, trustedHops));
         return Matchers.and(and);
@@ -167,16 +182,47 @@ final class RuleCompiler {
         return Matchers.or(variants);
     }
 
+    /**
+     * Istio's {@code trustdomain.Bundle.ReplaceTrustDomainAliases} (pilot/pkg/security/trustdomain/bundle.go),
+     * which {@code Model.MigrateTrustDomain} applies to principals and {@code source.principal}, values and
+     * notValues alike. A principal {@code <td>/ns/<ns>/sa/<sa>} is rewritten for every member of the trust
+     * domain set when its trust domain matches a member ({@code stringMatch}: either side may be a
+     * {@code *}, {@code prefix*} or {@code *suffix} pattern) or is {@code cluster.local}, "a pointer to
+     * the local trust domain and its aliases" — then the value as written is kept only for a member its
+     * {@code *suffix} trust domain matches ({@code replaceTrustDomains}). Anything else (not five
+     * segments, trust domain {@code *}, no member matches) is kept as written.
+     */
     private Set<String> aliased(String v) {
+        String[] parts = v.split("/", -1);
+        // isTrustDomainBeingEnforced: "the trust domain is * and it matches to any trust domain"
+        if (parts.length != 5 || parts[0].equals("*")) {
+            return Set.of(v);
+        }
+        String td = parts[0];
+        if (!td.equals("cluster.local") && trustDomains.stream().noneMatch(member -> trustDomainMatch(td, member))) {
+            return Set.of(v);
+        }
         Set<String> out = new LinkedHashSet<>();
-        out.add(v);
-        int slash = v.indexOf('/');
-        if (trustDomains.size() > 1 && slash > 0 && trustDomains.contains(v.substring(0, slash))) {
-            for (String td : trustDomains) {
-                out.add(td + v.substring(slash));
-            }
+        for (String member : trustDomains) {
+            out.add(suffixMatch(member, td) ? v : member + v.substring(td.length()));
         }
         return out;
+    }
+
+    /** trustdomain/util.go {@code stringMatch} for one member: exact, {@code *}, or a pattern on either side. */
+    private static boolean trustDomainMatch(String a, String s) {
+        return a.equals(s) || s.equals("*") || prefixMatch(a, s) || prefixMatch(s, a) || suffixMatch(a, s)
+                || suffixMatch(s, a);
+    }
+
+    /** util.go {@code prefixMatch}: {@code pattern} is {@code prefix*} and {@code a} starts with the prefix. */
+    private static boolean prefixMatch(String a, String pattern) {
+        return pattern.endsWith("*") && a.startsWith(pattern.substring(0, pattern.length() - 1));
+    }
+
+    /** util.go {@code suffixMatch}: {@code pattern} is {@code *suffix} and {@code a} ends with the suffix. */
+    private static boolean suffixMatch(String a, String pattern) {
+        return pattern.startsWith("*") && a.endsWith(pattern.substring(1));
     }
 
     /** "namespaces / source.namespace: regex .{@literal *}/ns/&lt;ns&gt;/.* on the peer principal (wildcards become .*)". */
@@ -207,10 +253,27 @@ final class RuleCompiler {
     }
 
     /**
+     * Istio's {@code trustdomain.Bundle.ExpandTrustDomainAliases} (pilot/pkg/security/trustdomain/bundle.go),
+     * which {@code Model.MigrateTrustDomain} applies to trustDomains, notTrustDomains and
+     * {@code source.trustDomain}: a value that is a member of the trust domain set (exactly; no
+     * wildcards, no {@code cluster.local} pointer here) stands for every member.
+     */
+    private Matcher trustDomain(String v, String field) {
+        if (!trustDomains.contains(v)) {
+            return trustDomain(v);
+        }
+        List<Matcher> members = new ArrayList<>(trustDomains.size());
+        for (String td : trustDomains) {
+            members.add(trustDomain(td));
+        }
+        return Matchers.or(members);
+    }
+
+    /**
      * "trustDomains / source.trustDomain: * any, exact → principal prefix spiffe://&lt;td&gt;/,
      * wildcard → regex spiffe://&lt;a&gt;[^/]*&lt;b&gt;/.*".
      */
-    private static Matcher trustDomain(String v, String field) {
+    private static Matcher trustDomain(String v) {
         if (v.equals("*")) {
             return Matchers.string(Attr.PRINCIPAL, StringMatch.regex(".+"));
         }
@@ -348,6 +411,9 @@ final class RuleCompiler {
             List<String> claimPath = bracketed(key, "request.auth.claims", field);
             return http() ? (v, f) -> Matchers.claim(claimPath, StringMatch.of(v, false)) : null;
         }
+        if (key.startsWith(ENVOY_FILTER_PREFIX)) {
+            return envoyFilter(key, field);
+        }
         return switch (key) {
             case "source.ip" -> (v, f) -> cidr(Address.SOURCE, v, f);
             case "remote.ip" -> (v, f) -> cidr(Address.REMOTE, v, f, trustedHops);
@@ -356,7 +422,7 @@ final class RuleCompiler {
             case "source.principal" -> this::principal;
             case "source.namespace" -> RuleCompiler::namespace;
             case "source.serviceAccount" -> this::serviceAccount;
-            case "source.trustDomain" -> RuleCompiler::trustDomain;
+            case "source.trustDomain" -> this::trustDomain;
             case "connection.sni" -> (v, f) -> Matchers.string(Attr.SNI, StringMatch.of(v, false));
             case "request.auth.principal" -> http()
                     ? (v, f) -> Matchers.string(Attr.REQUEST_PRINCIPAL, StringMatch.of(v, false)) : null;
@@ -367,16 +433,39 @@ final class RuleCompiler {
         };
     }
 
-    private static String unknownKey(String key) {
-        if (key.startsWith("experimental.envoy.filters.")) {
-            return "key: " + key + " (expected: a supported attribute; experimental.envoy.filters.* is not supported)";
+    /**
+     * {@code experimental.envoy.filters.<filter>[<key>]}: accepted as ValidateAttribute does
+     * (pkg/config/security/security.go, {@code validateMapKey}: "should have format a[b]"). Istio's
+     * envoyFilterGenerator (generator.go) turns it into an Envoy RBAC {@code metadata} matcher on the
+     * dynamic metadata {@code envoy.filters.<filter>}/{@code <key>}, for HTTP and TCP alike, and a
+     * notValues list into {@code not_rule} of that matcher. No filter of this waypoint writes dynamic
+     * metadata, and Envoy's metadata matcher is false when the path is absent, so a value never
+     * matches and a notValues list always does.
+     */
+    private Leaf envoyFilter(String key, String field) throws Invalid {
+        int open = key.indexOf('[');
+        if (!key.endsWith("]") || open < 0 || open >= key.length() - 2) {
+            throw new Invalid(field, "key: " + key + " (expected: " + ENVOY_FILTER_PREFIX + "<filter>[<key>])");
         }
+        // TODO(handle): Istio's Envoy does write some: the RBAC filters' shadow results
+        // (envoy.filters.http.rbac[istio_dry_run_allow_shadow_engine_result] and the like) and an
+        // ext_authz server's dynamic_metadata (envoy.filters.http.ext_authz[...]); not modelled here.
+        if (!tcp) {
+            // compiled for HTTP and for TCP: noted once
+            notes.add(new Note(field, "key: " + key + " reads Envoy dynamic metadata, which no filter of this "
+                    + "waypoint writes: its values never match, its notValues always do"));
+        }
+        return (v, f) -> Matcher.NONE;
+    }
+
+    private static String unknownKey(String key) {
         if (key.equals("destination.namespace") || key.startsWith("destination.labels") || key.equals("destination.name")
                 || key.equals("destination.user")) {
             return "key: " + key + " (expected: a supported attribute; " + key
                     + " is refused by Istio: use the policy's namespace or targetRefs)";
         }
-        return "key: " + key + " (expected: request.headers[<name>], request.auth.claims[<name>]..., or one of "
+        return "key: " + key + " (expected: request.headers[<name>], request.auth.claims[<name>]..., "
+                + ENVOY_FILTER_PREFIX + "<filter>[<key>], or one of "
                 + String.join(", ", new java.util.TreeSet<>(PLAIN_KEYS)) + ")";
     }
 

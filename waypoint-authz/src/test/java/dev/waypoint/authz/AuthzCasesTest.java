@@ -44,6 +44,11 @@ import org.yaml.snakeyaml.Yaml;
  * client from {@code X-Forwarded-For} with a trusted proxy hop: they run with the mesh config's
  * {@code numTrustedProxies: 1} and the client as the last XFF entry.
  *
+ * <p>Also replays {@code src/test/resources/cases/authz-cases-more.yaml} (more cases written from
+ * upstream, same schema, same environment: the shared file's), ids prefixed {@code more/}, with the
+ * same skip rules. A case with {@code request.protocol: tcp} is an opaque TCP connection, decided by
+ * {@link AuthzEngine#decideTcp} (no method, path, host or headers).
+ *
  * <p>Skipped, and why (each skip says so in the report):
  * <ul>
  *   <li>cases without any AuthorizationPolicy that expect a deny ({@code requestauthn-aud-01}: an
@@ -58,6 +63,10 @@ import org.yaml.snakeyaml.Yaml;
  */
 class AuthzCasesTest {
     private static final Map<String, Object> FILE = load();
+    /** More cases, written from upstream ({@code src/test/resources/cases/authz-cases-more.yaml}); same environment as {@link #FILE}. */
+    private static final List<Map<String, Object>> MORE = loadMore();
+    /** Prefix of the ids of {@link #MORE}'s cases. */
+    private static final String MORE_PREFIX = "more/";
 
     /** Why the cases are skipped (the file is not above this clone), or null when {@link #FILE} is loaded. */
     private static String missing;
@@ -81,6 +90,22 @@ class AuthzCasesTest {
             options.setMaxAliasesForCollections(10_000); // the case file shares rule fragments by anchor
             options.setCodePointLimit(64 * 1024 * 1024);
             return new Yaml(options).load(in);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> loadMore() {
+        try (InputStream in = AuthzCasesTest.class.getResourceAsStream("/cases/authz-cases-more.yaml")) {
+            if (in == null) {
+                return List.of();
+            }
+            org.yaml.snakeyaml.LoaderOptions options = new org.yaml.snakeyaml.LoaderOptions();
+            options.setMaxAliasesForCollections(10_000);
+            options.setCodePointLimit(64 * 1024 * 1024);
+            Map<String, Object> more = new Yaml(options).load(in);
+            return (List<Map<String, Object>>) more.get("cases");
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
@@ -120,7 +145,9 @@ class AuthzCasesTest {
     @SuppressWarnings("unchecked")
     void replays(String id) {
         assumeTrue(FILE != null, missing);
-        Map<String, Object> c = cases().filter(x -> x.get("id").equals(id)).findFirst().orElseThrow();
+        Map<String, Object> c = id.startsWith(MORE_PREFIX)
+                ? MORE.stream().filter(x -> (MORE_PREFIX + x.get("id")).equals(id)).findFirst().orElseThrow()
+                : cases().filter(x -> x.get("id").equals(id)).findFirst().orElseThrow();
         Map<String, Object> env = (Map<String, Object>) FILE.get("environment");
         Map<String, Object> req = (Map<String, Object>) c.get("request");
         Map<String, Object> expect = (Map<String, Object>) c.get("expect");
@@ -173,7 +200,7 @@ class AuthzCasesTest {
             headers.put("x-forwarded-for", "203.0.113.9, " + req.get("remoteIp"));
         }
         String principal = (String) req.get("sourcePrincipal");
-        String path = PathNormalizer.normalize((String) req.get("path"), PathNormalizer.Mode.BASE);
+        String path = req.get("path") == null ? null : PathNormalizer.normalize((String) req.get("path"), PathNormalizer.Mode.BASE);
         TestRequest request = new TestRequest((String) req.get("method"), path, (String) req.get("host"),
                 TestRequest.Headers.of(headers), principal == null ? null : SpiffeId.parse(principal).orElseThrow(),
                 TestRequest.addr((String) req.get("sourceIp"), 40000), TestRequest.addr(vip.getHostAddress(), port));
@@ -182,7 +209,12 @@ class AuthzCasesTest {
         boolean customMatchWouldAsk = policies.stream().anyMatch(p -> p.action() == AuthorizationPolicySpec.Action.CUSTOM)
                 && "allow".equals(headers.get("x-ext-authz"));
         AuthzEngine engine = table.engineFor(target);
-        AuthzDecision decision = engine.decide(request, jwt);
+        // request.protocol tcp: an opaque TCP connection, decided before the tunnel opens (no method, path, host, headers)
+        boolean tcp = "tcp".equals(req.get("protocol"));
+        AuthzDecision decision = tcp
+                ? engine.decideTcp(new TestRequest(null, null, null, null, request.sourcePrincipal(),
+                        request.sourceAddress(), request.destinationAddress()))
+                : engine.decide(request, jwt);
         if (customMatchWouldAsk && !decision.allowed() && decision instanceof AuthzDecision.Deny deny
                 && deny.action() == AuthorizationPolicySpec.Action.CUSTOM) {
             assumeTrue(false, "a matching CUSTOM rule would ask ext_authz, which would allow: no ext_authz client yet");
@@ -210,7 +242,8 @@ class AuthzCasesTest {
 
     static Stream<String> ids() {
         // without the file: one invocation, skipped with the reason (a source of no arguments would fail)
-        return FILE == null ? Stream.of("(no case file)") : cases().map(c -> (String) c.get("id"));
+        return FILE == null ? Stream.of("(no case file)") : Stream.concat(cases().map(c -> (String) c.get("id")),
+                MORE.stream().map(c -> MORE_PREFIX + c.get("id")));
     }
 
     /**

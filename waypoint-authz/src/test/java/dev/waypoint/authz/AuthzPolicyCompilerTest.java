@@ -82,11 +82,11 @@ class AuthzPolicyCompilerTest {
                         + "when: [{key: source.ip, values: [300.1.1.1]}]}]"), get, false,
                         "AuthorizationPolicy ns1/p: spec.rules[0].when[0].values[0]: values[0]: 300.1.1.1 (expected: an IP "
                                 + "address or CIDR block such as 10.0.0.0/16); the policy denies every request it applies to"),
-                new Case("experimental keys are refused", policy("p", "DENY",
-                        "[{when: [{key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]']}]}]"),
+                new Case("experimental key without [key]", policy("p", "DENY",
+                        "[{when: [{key: experimental.envoy.filters.network.mysql_proxy, values: ['[update]']}]}]"),
                         get, false, "AuthorizationPolicy ns1/p: spec.rules[0].when[0].key: key: "
-                                + "experimental.envoy.filters.network.mysql_proxy[db.table] (expected: a supported attribute; "
-                                + "experimental.envoy.filters.* is not supported); the policy denies every request it applies to"),
+                                + "experimental.envoy.filters.network.mysql_proxy (expected: "
+                                + "experimental.envoy.filters.<filter>[<key>]); the policy denies every request it applies to"),
                 new Case("bad template in ALLOW", policy("p", "ALLOW", "[{to: [{operation: {paths: ['/a/{**}/b/{*}']}}]}]"),
                         TestRequest.of("GET", "/a/x/b/y"), false,
                         "AuthorizationPolicy ns1/p: spec.rules[0].to[0].operation.paths[0]: paths[0]: /a/{**}/b/{*} "
@@ -146,6 +146,33 @@ class AuthzPolicyCompilerTest {
         Compiled r = compile(c.policy());
         assertThat(r.problems()).isEmpty();
         assertThat(r.table().engineFor(TO_B).decideTcp(c.request()).allowed()).isEqualTo(c.allowed());
+    }
+
+    /**
+     * {@code experimental.envoy.filters.<filter>[<key>]}: Istio's envoyFilterGenerator matches Envoy
+     * dynamic metadata, which nothing writes at a waypoint, so values never match and notValues
+     * always do (the {@code not_rule} of a metadata matcher that is false), on HTTP and on TCP.
+     */
+    @ParameterizedTest(name = "{0} when {1}: allowed {2}")
+    @CsvSource(delimiter = '|', value = {
+            "ALLOW | values: [x]                 | false",
+            "ALLOW | notValues: [x]              | true",
+            "ALLOW | values: [x], notValues: [y] | false",
+            "DENY  | values: ['[update]']        | true",
+            "DENY  | notValues: [x]              | false",
+    })
+    void envoyFilterMetadataIsNeverSet(String action, String condition, boolean allowed) {
+        String key = "experimental.envoy.filters.network.mysql_proxy[db.table]";
+        Compiled r = compile(policy("p", action, "[{when: [{key: '" + key + "', " + condition + "}]}]"));
+        assertThat(r.problems()).singleElement().asString().endsWith("note: AuthorizationPolicy ns1/p: spec.rules[0].when[0]"
+                + ".key: key: " + key + " reads Envoy dynamic metadata, which no filter of this waypoint writes: its "
+                + "values never match, its notValues always do");
+        AuthzEngine e = r.table().engineFor(TO_B);
+        assertThat(e.decide(TestRequest.of("GET", "/"), null).allowed()).as("HTTP").isEqualTo(allowed);
+        TestRequest conn = new TestRequest(null, null, null, null,
+                dev.waypoint.model.mesh.SpiffeId.parse("spiffe://cluster.local/ns/ns1/sa/a").orElseThrow(),
+                TestRequest.addr("10.0.1.10", 40000), TestRequest.addr("10.96.0.20", 9090));
+        assertThat(e.decideTcp(conn).allowed()).as("TCP").isEqualTo(allowed);
     }
 
     /**
@@ -247,6 +274,50 @@ class AuthzPolicyCompilerTest {
         AuthzTable t = compile(otherNs, classOutsideRoot, selector).table();
         assertThat(t.engineFor(TO_B).isEmpty()).isTrue();
         assertThat(t.engineFor(TO_B).decide(TestRequest.of("GET", "/"), null).allowed()).isTrue();
+    }
+
+    /**
+     * Trust domains as a truth table: an ALLOW policy with one rule ({@code rules}), compiled with the
+     * mesh trust domain {@code td} and {@code aliases} (space separated, blank for none), against a peer in
+     * {@code ns1/sa/a} (or the service account the rule names) of trust domain {@code peer}.
+     * Expectations follow Istio's trustdomain.Bundle (pilot/pkg/security/trustdomain/bundle.go).
+     */
+    @ParameterizedTest(name = "{0}: td {1} aliases [{2}], peer {4}: {5}")
+    @CsvSource(delimiter = '|', value = {
+            // ReplaceTrustDomainAliases, principals and source.principal
+            "exact alias                 | td1     | old           | {from: [{source: {principals: [old/ns/ns1/sa/a]}}]}                 | td1                  | true",
+            "unrelated kept as written   | td1     | old           | {from: [{source: {principals: [other/ns/ns1/sa/a]}}]}               | other                | true",
+            "unrelated not aliased       | td1     | old           | {from: [{source: {principals: [other/ns/ns1/sa/a]}}]}               | td1                  | false",
+            "*suffix matches an alias    | td1     | foobar        | {from: [{source: {principals: ['*bar/ns/ns1/sa/a']}}]}              | td1                  | true",
+            "*suffix kept for that alias | td1     | foobar        | {from: [{source: {principals: ['*bar/ns/ns1/sa/a']}}]}              | xbar                 | true",
+            "*suffix matching no member  | td1     | foobar        | {from: [{source: {principals: ['*baz/ns/ns1/sa/a']}}]}              | td1                  | false",
+            "prefix* becomes the members | td1     | cluster.local | {from: [{source: {principals: ['cluster*/ns/ns1/sa/a']}}]}          | td1                  | true",
+            "cluster.local points to td  | td1     |               | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | td1                  | true",
+            "cluster.local not kept      | td1     |               | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | cluster.local        | false",
+            "cluster.local to aliases    | td1     | old           | {from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]}       | old                  | true",
+            "notPrincipals too           | td1     |               | {from: [{source: {notPrincipals: [cluster.local/ns/ns1/sa/a]}}]}    | td1                  | false",
+            "* trust domain not enforced | td1     |               | {from: [{source: {principals: ['*/ns/ns1/sa/a']}}]}                 | other                | true",
+            "not five segments kept      | td1     |               | {from: [{source: {principals: ['cluster.local/*']}}]}               | cluster.local        | true",
+            "source.principal *-td       | new-td  | old-td some   | {when: [{key: source.principal, values: ['*-td/ns/ns1/sa/a']}]}     | some                 | true",
+            "source.principal notValues  | td1     |               | {when: [{key: source.principal, notValues: [cluster.local/ns/ns1/sa/a]}]} | td1            | false",
+            // ExpandTrustDomainAliases, trustDomains and source.trustDomain
+            "trustDomains alias          | td1     | cluster.local | {from: [{source: {trustDomains: [cluster.local]}}]}                 | td1                  | true",
+            "trustDomains mesh domain    | td1     | old           | {from: [{source: {trustDomains: [td1]}}]}                           | old                  | true",
+            "trustDomains not a member   | td1     | cluster.local | {from: [{source: {trustDomains: [cluster.local]}}]}                 | other                | false",
+            "no cluster.local pointer    | td1     |               | {from: [{source: {trustDomains: [cluster.local]}}]}                 | td1                  | false",
+            "notTrustDomains too         | td1     | cluster.local | {from: [{source: {notTrustDomains: [cluster.local]}}]}              | td1                  | false",
+            "source.trustDomain          | td1     | cluster.local | {when: [{key: source.trustDomain, values: [cluster.local]}]}        | td1                  | true",
+            "source.trustDomain notValues| td1     | old           | {when: [{key: source.trustDomain, notValues: [td1]}]}               | old                  | false",
+    })
+    void trustDomains(String name, String td, String aliases, String rule, String peer, boolean allowed) {
+        AuthorizationPolicySpec p = Specs.parse(policy("p", "ALLOW", "[" + rule + "]"));
+        ResourceSet rs = ResourceSet.builder(WAYPOINT, td).services(List.of(B)).authorizationPolicies(List.of(p)).build();
+        Diagnostics d = new Diagnostics();
+        AuthzEngine e = new AuthzPolicyCompiler("istio-system", aliases == null ? List.of() : List.of(aliases.split(" ")))
+                .compile(rs, d).engineFor(TO_B);
+        assertThat(d.problems()).isEmpty();
+        TestRequest r = TestRequest.of("GET", "/").withPrincipal("spiffe://" + peer + "/ns/ns1/sa/a");
+        assertThat(e.decide(r, null).allowed()).isEqualTo(allowed);
     }
 
     @Test
