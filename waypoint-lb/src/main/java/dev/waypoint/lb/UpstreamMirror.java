@@ -153,7 +153,8 @@ final class UpstreamMirror implements HttpUpstreamPool.Owner {
             }
         }, TIMEOUT_SECONDS, TimeUnit.SECONDS);
         Future<Channel> f = pool.acquire(endpoint, h2, request.tunnel(), loop, this,
-                upstreams.connectionOptions(request.snapshot(), backend)); // its DestinationRule's pool and TLS
+                // its DestinationRule's pool and TLS; auto SNI from the copy's Host, as Envoy's shadow request has it
+                upstreams.connectionOptions(request.snapshot(), backend, head.headers().get(HttpHeaderNames.HOST)));
         if (f.isDone()) {
             onChannel(f);
         } else {

@@ -90,6 +90,8 @@ final class UpstreamRequest implements UpstreamCall {
     private Attempt upgraded;
 
     private HttpRequest head;
+    /** The Host as sent upstream (after any rewrite), for TLS origination's server name; kept past the head's hand-off. */
+    private final String host;
     /** Body pieces kept for a replay; null when no replay is possible (any more). */
     private List<HttpContent> kept;
     private int keptBytes;
@@ -138,6 +140,7 @@ final class UpstreamRequest implements UpstreamCall {
             head.setProtocolVersion(HttpVersion.HTTP_1_1);
         }
         this.head = head;
+        this.host = head.headers().get(HttpHeaderNames.HOST);
         this.requestDone = head instanceof LastHttpContent;
         if (route != null && !route.mirrors().isEmpty()) {
             // copies of the request as it goes upstream, taken before the first attempt owns the head
@@ -444,7 +447,7 @@ final class UpstreamRequest implements UpstreamCall {
 
         void acquire() {
             Future<Channel> f = pool.acquire(endpoint, upstreamH2, request.tunnel(), loop, this,
-                    upstreams.connectionOptions(request.snapshot(), backend));
+                    upstreams.connectionOptions(request.snapshot(), backend, host));
             if (f.isDone()) {
                 onChannel(f, false); // pooled: the exchange handler's read-complete flushes head and body together
             } else {

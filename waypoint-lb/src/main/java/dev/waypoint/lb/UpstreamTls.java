@@ -49,11 +49,54 @@ final class UpstreamTls {
     private final String broken;
     private final String fingerprint;
 
+    /** Envoy's {@code auto_sni}: the request's host name when {@code sni} is not written, else null. */
+    private final String autoSni;
+
     private UpstreamTls(TlsSpec spec, SslContext context, String broken, String fingerprint) {
+        this(spec, context, broken, fingerprint, null);
+    }
+
+    private UpstreamTls(TlsSpec spec, SslContext context, String broken, String fingerprint, String autoSni) {
         this.spec = spec;
         this.context = context;
         this.broken = broken;
         this.fingerprint = fingerprint;
+        this.autoSni = autoSni;
+    }
+
+    /**
+     * This TLS for a request to {@code host} (its {@code Host} / {@code :authority} as sent upstream,
+     * after any rewrite): with no {@code sni} written, Istio sets Envoy's {@code auto_sni} (the host
+     * name is the server name sent) and, without {@code subjectAltNames} and {@code insecureSkipVerify},
+     * {@code auto_san_validation} (the server certificate must carry it), in
+     * {@code setAutoSniAndAutoSanValidation} (cluster_tls.go). A connection is then per host name,
+     * as Envoy keys its pool by the SNI. An IP address, or no host, sends no server name (as TLS forbids
+     * one): the chain alone. Allocates only for a rule with no {@code sni}.
+     */
+    UpstreamTls forHost(String host) {
+        if (spec.sni() != null || broken != null || host == null || host.isEmpty()) {
+            return this;
+        }
+        String name = hostName(host);
+        if (name.isEmpty() || isIp(name) || name.equals(autoSni)) {
+            return this;
+        }
+        return new UpstreamTls(spec, context, null, fingerprint, name);
+    }
+
+    /** The host name of a {@code Host} value: no port, no brackets, lower case, no trailing dot. */
+    static String hostName(String host) {
+        String h = host;
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            h = end < 0 ? h.substring(1) : h.substring(1, end);
+        } else if (h.indexOf(':') >= 0 && h.indexOf(':') == h.lastIndexOf(':')) {
+            h = h.substring(0, h.indexOf(':'));
+        }
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        return h.toLowerCase(Locale.ROOT);
     }
 
     /** Reads the files of {@code spec} and builds its client context (a broken one says why); no Secrets. */
@@ -194,7 +237,8 @@ final class UpstreamTls {
 
     /** A client handler for one connection to {@code port}, sending {@code sni} when written. */
     SslHandler newHandler(ByteBufAllocator alloc, int port) {
-        return spec.sni() != null ? context.newHandler(alloc, spec.sni(), port) : context.newHandler(alloc);
+        String sni = spec.sni() != null ? spec.sni() : autoSni;
+        return sni != null ? context.newHandler(alloc, sni, port) : context.newHandler(alloc);
     }
 
     /** The names one of which the server certificate must carry; empty: the chain alone decides. */
@@ -205,7 +249,7 @@ final class UpstreamTls {
         if (!spec.subjectAltNames().isEmpty()) {
             return spec.subjectAltNames();
         }
-        return spec.sni() != null ? List.of(spec.sni()) : List.of();
+        return spec.sni() != null ? List.of(spec.sni()) : autoSni != null ? List.of(autoSni) : List.of();
     }
 
     /** Null when the handshake's peer is acceptable, else why not. */
@@ -267,17 +311,18 @@ final class UpstreamTls {
     @Override
     public boolean equals(Object o) {
         return o instanceof UpstreamTls t && t.spec.equals(spec) && t.fingerprint.equals(fingerprint)
-                && Objects.equals(t.broken, broken);
+                && Objects.equals(t.broken, broken) && Objects.equals(t.autoSni, autoSni);
     }
 
     @Override
     public int hashCode() {
-        return spec.hashCode() * 31 + fingerprint.hashCode();
+        return (spec.hashCode() * 31 + fingerprint.hashCode()) * 31 + Objects.hashCode(autoSni);
     }
 
     @Override
     public String toString() {
         return (spec.mutual() ? "MUTUAL" : "SIMPLE") + (spec.sni() != null ? " sni=" + spec.sni() : "")
+                + (autoSni != null ? " auto_sni=" + autoSni : "")
                 + (expectedNames().isEmpty() ? "" : " san=" + expectedNames())
                 + (spec.insecureSkipVerify() ? " insecureSkipVerify" : "") + (broken != null ? " BROKEN: " + broken : "");
     }

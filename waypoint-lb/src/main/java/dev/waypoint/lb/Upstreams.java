@@ -455,9 +455,19 @@ public final class Upstreams {
      * {@code connectionPool} over the MeshConfig defaults over the waypoint's ({@link ConnectionOptions}).
      */
     ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend) {
+        return connectionOptions(snapshot, backend, null);
+    }
+
+    /**
+     * As {@link #connectionOptions(ConfigSnapshot, RouteSelection.Backend)} for a request to {@code host}
+     * (its {@code Host} as sent upstream, or null): a rule's TLS without {@code sni} sends the host name and
+     * checks it ({@link UpstreamTls#forHost}).
+     */
+    ConnectionOptions connectionOptions(ConfigSnapshot snapshot, RouteSelection.Backend backend, String host) {
         LbPolicy policy = policyOf(snapshot, backend);
         ConnectionOptions base = meshDefaults(snapshot);
-        return policy == null ? base : ConnectionOptions.of(base, policy.pool(), policy.tls());
+        return policy == null ? base
+                : ConnectionOptions.of(base, policy.pool(), policy.tls() == null ? null : policy.tls().forHost(host));
     }
 
     /**

@@ -312,6 +312,44 @@ class UpstreamTlsTest {
                 .isNotEqualTo(UpstreamTls.compile(s, rotated::get, "istio-system"));
     }
 
+    /** One GET with {@code tls} as a request to {@code host} gets it. */
+    String get(Channel server, UpstreamTls tls) throws Exception {
+        InetSocketAddress a = (InetSocketAddress) server.localAddress();
+        Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, tls);
+        try {
+            return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
+        } catch (ExecutionException x) {
+            Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
+            return "failed " + r.reason() + ": " + r.message();
+        }
+    }
+
+    @Test
+    void withoutSniTheRequestsHostIsSentAndChecked() throws Exception {
+        String root = file("server", "root-cert.pem");
+        UpstreamTls noSni = UpstreamTls.compile(simple(root, null, List.of(), false));
+        // Envoy's auto_sni and auto_san_validation, as Istio sets them when sni is not written
+        assertThat(get(simpleServer, noSni.forHost("API.example.com:443"))).isEqualTo("sni=api.example.com;client=-");
+        assertThat(get(simpleServer, noSni.forHost("other.example.com"))).startsWith("failed UPSTREAM_REFUSED")
+                .contains("have none of [other.example.com]");
+        // an IP address is no server name: the chain alone
+        assertThat(get(simpleServer, noSni.forHost("127.200.2.1:80"))).isEqualTo("sni=-;client=-");
+        // written subjectAltNames are what is checked; insecureSkipVerify checks nothing; both still send the host
+        assertThat(get(simpleServer, UpstreamTls.compile(simple(root, null, List.of("api.example.com"), false))
+                .forHost("www.example.com"))).isEqualTo("sni=www.example.com;client=-");
+        assertThat(get(simpleServer, UpstreamTls.compile(simple(file("other", "root-cert.pem"), null, List.of(), true))
+                .forHost("www.example.com"))).isEqualTo("sni=www.example.com;client=-");
+        // a written sni wins over the host
+        assertThat(get(simpleServer, UpstreamTls.compile(simple(root, "api.example.com", List.of(), false))
+                .forHost("www.example.com"))).isEqualTo("sni=api.example.com;client=-");
+        // a connection is per host name, as Envoy keys its pool by the SNI
+        assertThat(noSni.forHost("api.example.com")).isEqualTo(noSni.forHost("api.example.com:8443"))
+                .isNotEqualTo(noSni.forHost("www.example.com")).isNotEqualTo(noSni);
+        assertThat(UpstreamTls.hostName("[::1]:80")).isEqualTo("::1");
+        assertThat(UpstreamTls.hostName("Api.Example.com.")).isEqualTo("api.example.com");
+    }
+
     @Test
     void sameSpecAndFilesAreOnePoolKey() {
         TlsSpec s = simple(file("server", "root-cert.pem"), null, List.of(), false);

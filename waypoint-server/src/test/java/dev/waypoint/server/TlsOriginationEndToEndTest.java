@@ -246,14 +246,19 @@ class TlsOriginationEndToEndTest {
         return certs.resolve(layout).resolve(name).toString();
     }
 
-    /** One GET on a fresh tunnel to {@code vip}: status and body. */
+    /** One GET on a fresh tunnel to {@code vip} with the Host the servers' certificate names: status and body. */
     private String get(String vip, String path) throws Exception {
+        return get(vip, path, "secure.example.com");
+    }
+
+    /** One GET on a fresh tunnel to {@code vip} with {@code host}: status and body. */
+    private String get(String vip, String path, String host) throws Exception {
         HboneTestClient.Answer a = client.connect(vip + ":80", java.util.Map.of()).get(10, TimeUnit.SECONDS);
         assertThat(a.status()).as("CONNECT: %s", a.body()).isEqualTo(200);
         Channel t = a.tunnel();
         BlockingQueue<FullHttpResponse> q = Tunnels.http1(t);
         FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
-        r.headers().set(HttpHeaderNames.HOST, "secure.apps");
+        r.headers().set(HttpHeaderNames.HOST, host);
         t.writeAndFlush(r);
         try {
             FullHttpResponse res = Tunnels.take(q);
@@ -306,8 +311,12 @@ class TlsOriginationEndToEndTest {
                 + ", clientCertificate: " + file("client", "cert-chain.pem") + ", privateKey: " + file("client", "key.pem") + "}")))
                 .isEmpty();
         assertThat(get("127.200.0.1", "/a")).isEqualTo("200 tls sni=secure.example.com client=- path=/a");
-        // MUTUAL: the server requires a client certificate and sees the waypoint's
-        assertThat(get("127.200.0.2", "/b")).isEqualTo("200 tls sni=- client=spiffe://cluster.local/ns/istio-system/sa/waypoint path=/b");
+        // MUTUAL: the server requires a client certificate and sees the waypoint's; no sni is written, so the
+        // request's Host is the server name, and the certificate must carry it (Envoy's auto_sni and
+        // auto_san_validation, as Istio sets them)
+        assertThat(get("127.200.0.2", "/b")).isEqualTo("200 tls sni=secure.example.com client=spiffe://cluster.local/ns/istio-system/sa/waypoint path=/b");
+        assertThat(get("127.200.0.2", "/b2", "strict.apps:80")).startsWith("503 upstream_connect_failure")
+                .contains("have none of [strict.apps]");
 
         // a SAN the server does not have, and a CA that did not sign it: 503, never plaintext
         rules(rule("secure", "{mode: SIMPLE, caCertificates: " + file("server", "root-cert.pem")
@@ -315,11 +324,11 @@ class TlsOriginationEndToEndTest {
                 + file("other", "root-cert.pem") + "}"));
         assertThat(get("127.200.0.1", "/c")).startsWith("503 upstream_connect_failure")
                 .contains("SANs [secure.example.com] have none of [other.example.com]");
-        assertThat(get("127.200.0.2", "/d")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls SIMPLE) failed");
+        assertThat(get("127.200.0.2", "/d")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls SIMPLE auto_sni=secure.example.com san=[secure.example.com]) failed");
         // insecureSkipVerify accepts what the CA check refused
         rules(rule("strict", "{mode: MUTUAL, insecureSkipVerify: true"
                 + ", clientCertificate: " + file("client", "cert-chain.pem") + ", privateKey: " + file("client", "key.pem") + "}"));
-        assertThat(get("127.200.0.2", "/e")).startsWith("200 tls sni=- client=spiffe://");
+        assertThat(get("127.200.0.2", "/e")).startsWith("200 tls sni=secure.example.com client=spiffe://");
 
         // a file that is not there: an error naming the field, and 503
         List<String> problems = rules(rule("secure", "{mode: SIMPLE, caCertificates: " + tmp.resolve("missing.pem") + "}"));
@@ -356,13 +365,13 @@ class TlsOriginationEndToEndTest {
         assertThat(rules(secrets + "---\n" + rule("secure", "{mode: SIMPLE, credentialName: secure-ca, sni: secure.example.com}")
                 + "---\n" + rule("strict", "{mode: MUTUAL, credentialName: strict-client}"))).isEmpty();
         assertThat(get("127.200.0.1", "/a")).isEqualTo("200 tls sni=secure.example.com client=- path=/a");
-        assertThat(get("127.200.0.2", "/b")).isEqualTo("200 tls sni=- client=spiffe://cluster.local/ns/istio-system/sa/waypoint path=/b");
+        assertThat(get("127.200.0.2", "/b")).isEqualTo("200 tls sni=secure.example.com client=spiffe://cluster.local/ns/istio-system/sa/waypoint path=/b");
 
         // <name>-cacert is the roots' Secret when there is one: here of a CA that did not sign the server
         List<String> problems = rules(secrets + "---\n" + tlsSecret("istio-system", "strict-client-cacert", "Opaque",
                 "ca.crt: other/root-cert.pem") + "---\n" + rule("strict", "{mode: MUTUAL, credentialName: strict-client}"));
         assertThat(problems).isEmpty();
-        assertThat(get("127.200.0.2", "/c")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls MUTUAL) failed");
+        assertThat(get("127.200.0.2", "/c")).startsWith("503 upstream_connect_failure").contains("TLS (DestinationRule tls MUTUAL auto_sni=secure.example.com san=[secure.example.com]) failed");
 
         // a Secret of the rule's own namespace is not the waypoint's: an error naming the field, and 503
         problems = rules(tlsSecret("apps", "apps-ca", "Opaque", "cacert: server/root-cert.pem") + "---\n"
@@ -374,7 +383,7 @@ class TlsOriginationEndToEndTest {
         // the Secret arriving later (a new generation) is used from then on
         assertThat(rules(tlsSecret("istio-system", "apps-ca", "Opaque", "cacert: server/root-cert.pem") + "---\n"
                 + rule("secure", "{mode: SIMPLE, credentialName: apps-ca}"))).isEmpty();
-        assertThat(get("127.200.0.1", "/e")).isEqualTo("200 tls sni=- client=- path=/e");
+        assertThat(get("127.200.0.1", "/e")).isEqualTo("200 tls sni=secure.example.com client=- path=/e");
         assertThat(plaintextSeen.get()).isEqualTo(plaintext);
     }
 }
