@@ -148,9 +148,14 @@ class UpstreamTlsTest {
 
     /** One GET through the pool with {@code tls}: the body, or the failure. */
     String get(Channel server, TlsSpec spec) throws Exception {
+        return get(server, UpstreamTls.compile(spec));
+    }
+
+    /** One GET through the pool with the compiled {@code tls}: the body, or the failure. */
+    String get(Channel server, UpstreamTls tls) throws Exception {
         InetSocketAddress a = (InetSocketAddress) server.localAddress();
         Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
-        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, UpstreamTls.compile(spec));
+        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, tls);
         try {
             return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
         } catch (ExecutionException x) {
@@ -227,16 +232,7 @@ class UpstreamTlsTest {
 
     /** One GET with {@code spec} whose {@code credentialName} is looked up in {@code secrets}. */
     String get(Channel server, TlsSpec spec, Map<String, TlsSecretSpec> secrets) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) server.localAddress();
-        Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
-        UpstreamTls tls = UpstreamTls.compile(spec, secrets::get, "istio-system");
-        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, tls);
-        try {
-            return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
-        } catch (ExecutionException x) {
-            Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
-            return "failed " + r.reason() + ": " + r.message();
-        }
+        return get(server, UpstreamTls.compile(spec, secrets::get, "istio-system"));
     }
 
     @Test
@@ -310,19 +306,6 @@ class UpstreamTlsTest {
         TlsSpec s = credential(false, "api", false);
         assertThat(UpstreamTls.compile(s, one::get, "istio-system")).isEqualTo(UpstreamTls.compile(s, same::get, "istio-system"))
                 .isNotEqualTo(UpstreamTls.compile(s, rotated::get, "istio-system"));
-    }
-
-    /** One GET with {@code tls} as a request to {@code host} gets it. */
-    String get(Channel server, UpstreamTls tls) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) server.localAddress();
-        Endpoint e = new Endpoint(new HostPort(a.getAddress(), a.getPort()), null, null);
-        ConnectionOptions options = ConnectionOptions.of(ConnectionOptions.defaults(SETTINGS), null, tls);
-        try {
-            return PoolExchange.get(pool, group.next(), e, false, null, options, "api.example.com", Release.END).body();
-        } catch (ExecutionException x) {
-            Rejection r = RejectedException.of(x.getCause(), Rejection.Reason.INTERNAL);
-            return "failed " + r.reason() + ": " + r.message();
-        }
     }
 
     @Test
