@@ -86,7 +86,8 @@ final class ServiceCallClient implements ServiceCalls {
         if (pick instanceof UpstreamPick.Unavailable u) {
             return CompletableFuture.failedFuture(new RejectedException(u.rejection()));
         }
-        Exchange ex = new Exchange((Endpoint) pick, call, loop, upstreams.connectionOptions(request.snapshot(), backend));
+        Exchange ex = new Exchange((Endpoint) pick, call, loop, upstreams.connectionOptions(request.snapshot(), backend,
+                call.authority()));
         ex.start(request);
         return ex.result;
     }

@@ -51,17 +51,25 @@ final class UpstreamTls {
 
     /** Envoy's {@code auto_sni}: the request's host name when {@code sni} is not written, else null. */
     private final String autoSni;
+    /**
+     * Envoy's {@code auto_san_validation}: the name the server certificate must carry (the request's
+     * host name or IP address; {@code ""}, which no certificate carries, for a request without a host),
+     * or null: none beyond what the rule writes.
+     */
+    private final String autoSan;
 
     private UpstreamTls(TlsSpec spec, SslContext context, String broken, String fingerprint) {
-        this(spec, context, broken, fingerprint, null);
+        this(spec, context, broken, fingerprint, null, null);
     }
 
-    private UpstreamTls(TlsSpec spec, SslContext context, String broken, String fingerprint, String autoSni) {
+    private UpstreamTls(TlsSpec spec, SslContext context, String broken, String fingerprint, String autoSni,
+                        String autoSan) {
         this.spec = spec;
         this.context = context;
         this.broken = broken;
         this.fingerprint = fingerprint;
         this.autoSni = autoSni;
+        this.autoSan = autoSan;
     }
 
     /**
@@ -70,18 +78,23 @@ final class UpstreamTls {
      * name is the server name sent) and, without {@code subjectAltNames} and {@code insecureSkipVerify},
      * {@code auto_san_validation} (the server certificate must carry it), in
      * {@code setAutoSniAndAutoSanValidation} (cluster_tls.go). A connection is then per host name,
-     * as Envoy keys its pool by the SNI. An IP address, or no host, sends no server name (as TLS forbids
-     * one): the chain alone. Allocates only for a rule with no {@code sni}.
+     * as Envoy keys its pool by the SNI. An IP address sends no server name (TLS forbids one) but must
+     * still be among the certificate's SANs, as Envoy's SAN override is set either way; a request with
+     * no host is refused when a name would be checked (Envoy's override is then empty and matches no
+     * certificate), so that a client cannot switch the check off. Allocates only for a rule with no
+     * {@code sni}.
      */
     UpstreamTls forHost(String host) {
-        if (spec.sni() != null || broken != null || host == null || host.isEmpty()) {
+        if (spec.sni() != null || broken != null) {
             return this;
         }
-        String name = hostName(host);
-        if (name.isEmpty() || isIp(name) || name.equals(autoSni)) {
-            return this;
+        boolean check = !spec.insecureSkipVerify() && spec.subjectAltNames().isEmpty();
+        String name = host == null ? "" : hostName(host);
+        if (name.isEmpty()) {
+            return check ? new UpstreamTls(spec, context, null, fingerprint, null, "") : this;
         }
-        return new UpstreamTls(spec, context, null, fingerprint, name);
+        String sni = isIp(name) ? null : name;
+        return new UpstreamTls(spec, context, null, fingerprint, sni, check ? name : null);
     }
 
     /** The host name of a {@code Host} value: no port, no brackets, lower case, no trailing dot. */
@@ -238,7 +251,19 @@ final class UpstreamTls {
     /** A client handler for one connection to {@code port}, sending {@code sni} when written. */
     SslHandler newHandler(ByteBufAllocator alloc, int port) {
         String sni = spec.sni() != null ? spec.sni() : autoSni;
-        return sni != null ? context.newHandler(alloc, sni, port) : context.newHandler(alloc);
+        if (sni == null) {
+            return context.newHandler(alloc);
+        }
+        SslHandler h = context.newHandler(alloc, sni, port);
+        // Netty and the JDK send a server name only when it has a dot; Envoy sends "reviews" too
+        try {
+            javax.net.ssl.SSLParameters p = h.engine().getSSLParameters();
+            p.setServerNames(List.of(new javax.net.ssl.SNIHostName(sni)));
+            h.engine().setSSLParameters(p);
+        } catch (IllegalArgumentException notAHostName) {
+            // not a DNS name (an odd character): sent as Netty would, or not at all
+        }
+        return h;
     }
 
     /** The names one of which the server certificate must carry; empty: the chain alone decides. */
@@ -249,7 +274,7 @@ final class UpstreamTls {
         if (!spec.subjectAltNames().isEmpty()) {
             return spec.subjectAltNames();
         }
-        return spec.sni() != null ? List.of(spec.sni()) : autoSni != null ? List.of(autoSni) : List.of();
+        return spec.sni() != null ? List.of(spec.sni()) : autoSan != null ? List.of(autoSan) : List.of();
     }
 
     /** Null when the handshake's peer is acceptable, else why not. */
@@ -257,6 +282,9 @@ final class UpstreamTls {
         List<String> expected = expectedNames();
         if (expected.isEmpty()) {
             return null;
+        }
+        if ("".equals(autoSan) && spec.sni() == null) {
+            return "the request has no Host to check the server certificate against (no sni or subjectAltNames written)";
         }
         List<String> sans;
         try {
@@ -311,12 +339,14 @@ final class UpstreamTls {
     @Override
     public boolean equals(Object o) {
         return o instanceof UpstreamTls t && t.spec.equals(spec) && t.fingerprint.equals(fingerprint)
-                && Objects.equals(t.broken, broken) && Objects.equals(t.autoSni, autoSni);
+                && Objects.equals(t.broken, broken) && Objects.equals(t.autoSni, autoSni)
+                && Objects.equals(t.autoSan, autoSan);
     }
 
     @Override
     public int hashCode() {
-        return (spec.hashCode() * 31 + fingerprint.hashCode()) * 31 + Objects.hashCode(autoSni);
+        return ((spec.hashCode() * 31 + fingerprint.hashCode()) * 31 + Objects.hashCode(autoSni)) * 31
+                + Objects.hashCode(autoSan);
     }
 
     @Override

@@ -316,8 +316,17 @@ class UpstreamTlsTest {
         assertThat(get(simpleServer, noSni.forHost("API.example.com:443"))).isEqualTo("sni=api.example.com;client=-");
         assertThat(get(simpleServer, noSni.forHost("other.example.com"))).startsWith("failed UPSTREAM_REFUSED")
                 .contains("have none of [other.example.com]");
-        // an IP address is no server name: the chain alone
+        // an IP address is no server name, but the certificate must carry it
         assertThat(get(simpleServer, noSni.forHost("127.200.2.1:80"))).isEqualTo("sni=-;client=-");
+        assertThat(get(simpleServer, noSni.forHost("127.0.0.9"))).startsWith("failed UPSTREAM_REFUSED")
+                .contains("have none of [127.0.0.9]");
+        // no Host: nothing to check the certificate against, refused (a client cannot switch the check off)
+        assertThat(get(simpleServer, noSni.forHost(null))).startsWith("failed UPSTREAM_REFUSED")
+                .contains("the request has no Host");
+        assertThat(get(simpleServer, noSni.forHost(""))).startsWith("failed UPSTREAM_REFUSED");
+        // a one-label name is sent too (Netty and the JDK leave names without a dot out)
+        assertThat(get(simpleServer, UpstreamTls.compile(simple(root, null, List.of(), true)).forHost("reviews:9080")))
+                .isEqualTo("sni=reviews;client=-");
         // written subjectAltNames are what is checked; insecureSkipVerify checks nothing; both still send the host
         assertThat(get(simpleServer, UpstreamTls.compile(simple(root, null, List.of("api.example.com"), false))
                 .forHost("www.example.com"))).isEqualTo("sni=www.example.com;client=-");
