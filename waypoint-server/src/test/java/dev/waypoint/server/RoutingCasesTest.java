@@ -84,11 +84,10 @@ class RoutingCasesTest {
         }
         // more cases from the same upstream suites (same schema), replayed in the shared file's environment
         try (java.io.InputStream in = RoutingCasesTest.class.getResourceAsStream("/cases/routing-cases-more.yaml")) {
-            if (in != null) {
-                JsonNode more = JSON.valueToTree(new Yaml(options).load(in));
-                for (JsonNode c : more.path("cases")) {
-                    tests.add(DynamicTest.dynamicTest("more/" + c.path("id").asText(), () -> run(c, environment)));
-                }
+            assertThat(in).as("the test resource cases/routing-cases-more.yaml").isNotNull();
+            JsonNode more = JSON.valueToTree(new Yaml(options).load(in));
+            for (JsonNode c : more.path("cases")) {
+                tests.add(DynamicTest.dynamicTest("more/" + c.path("id").asText(), () -> run(c, environment)));
             }
         }
         return tests.stream();
