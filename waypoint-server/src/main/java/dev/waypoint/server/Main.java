@@ -271,6 +271,8 @@ public final class Main implements Runnable {
             ofThisCommand(spec, () -> directory("--config-dir", configDir));
             ofThisCommand(spec, () -> directory("--cert-dir", certDir));
             ofThisCommand(spec, () -> readableFile("--kubeconfig", kubeconfig));
+            ofThisCommand(spec, () -> certificates("--cert-dir", certDir));
+            ofThisCommand(spec, () -> writableFile("--access-log", accessLog));
             // an address taken is found before the CA call and the config load (with --kube the listener
             // binds only once every informer listed), and named by its flag instead of a Netty stack trace
             List<Listen> listens = listens(settings);
@@ -330,6 +332,12 @@ public final class Main implements Runnable {
                 throw new CommandLine.ParameterException(new CommandLine(new Main()),
                         "--workers: " + workers + " (expected: 0 for one per core, or more)");
             }
+            // a SPIFFE trust domain (spiffe://<trust domain>/...): letters, digits, '.', '-', '_'
+            if (trustDomain == null || !trustDomain.matches("[A-Za-z0-9._-]+")) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()), "--trust-domain: \""
+                        + trustDomain + "\" (expected: a SPIFFE trust domain such as cluster.local)");
+            }
+            duration("--ca-cert-lifetime", caCertLifetime); // also when unused (--cert-dir): a typo is found now
             UpstreamSettings hbone = flag("--hbone-port", () -> UpstreamSettings.defaults(hbonePort));
             InetSocketAddress bind = flag("--listen", () -> address(listen));
             ListenerSettings listener = flag("--stream-window, --connection-window",
@@ -513,6 +521,48 @@ public final class Main implements Runnable {
                     flag + ": " + dir + " (expected: a directory" + (Files.exists(dir) ? ")" : "; it does not exist)"));
         }
         return dir;
+    }
+
+    /**
+     * {@code dir}, refused as a usage error naming {@code flag} when given and its three files do not
+     * load (missing, unreadable, not PEM, a leaf without a SPIFFE ID, a key of another certificate).
+     */
+    static Path certificates(String flag, Path dir) {
+        if (dir != null) {
+            try {
+                dev.waypoint.identity.TlsMaterial.load(dir);
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(new Main()), flag + ": " + dir + ": "
+                        + e.getMessage() + " (expected: Istio's layout, cert-chain.pem, key.pem and root-cert.pem)");
+            }
+        }
+        return dir;
+    }
+
+    /**
+     * {@code file}, refused as a usage error naming {@code flag} when given (not {@code -}, standard
+     * output) and it cannot be written: its directory does not exist, or it exists and is not a
+     * writable regular file. It is opened later, by the config's compiler.
+     */
+    static String writableFile(String flag, String file) {
+        if (file == null || file.equals("-")) {
+            return file;
+        }
+        Path path = Path.of(file).toAbsolutePath();
+        String why = null;
+        if (Files.exists(path)) {
+            if (!Files.isRegularFile(path) || !Files.isWritable(path)) {
+                why = "expected: a writable file";
+            }
+        } else if (path.getParent() == null || !Files.isDirectory(path.getParent())) {
+            why = "expected: a file in a directory that exists; " + path.getParent() + " does not";
+        } else if (!Files.isWritable(path.getParent())) {
+            why = "expected: a file in a writable directory";
+        }
+        if (why != null) {
+            throw new CommandLine.ParameterException(new CommandLine(new Main()), flag + ": " + file + " (" + why + ")");
+        }
+        return file;
     }
 
     /** {@code file}, refused as a usage error naming {@code flag} when given and not a readable file. */

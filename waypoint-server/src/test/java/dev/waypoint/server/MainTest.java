@@ -19,6 +19,17 @@ class MainTest {
 
     record Run(int exit, String out, String err) {}
 
+    /** A directory with Istio's mounted layout of a real certificate, so that {@code --cert-dir} loads. */
+    private Path certDir() throws java.io.IOException {
+        Path dir = tmp.resolve("certs");
+        if (!Files.isDirectory(dir)) {
+            dev.waypoint.testing.TestCa.create("cluster.local")
+                    .issue(new dev.waypoint.model.mesh.SpiffeId("cluster.local", "istio-system", "waypoint"))
+                    .writeIstioLayout(dir);
+        }
+        return dir;
+    }
+
     private static Run run(String... args) {
         StringWriter err = new StringWriter();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -318,11 +329,18 @@ class MainTest {
             --upstream-idle-timeout | 1d              | --upstream-idle-timeout: 1d (expected: a positive duration
             --config-dir            | MISSING         | (expected: a directory; it does not exist)
             --cert-dir              | FILE            | (expected: a directory)
+            --cert-dir              | EMPTY           | cert-chain.pem: not found in
+            --cert-dir              | NOT_PEM         | (expected: Istio's layout, cert-chain.pem, key.pem and root-cert.pem)
+            --trust-domain          | ''              | --trust-domain: "" (expected: a SPIFFE trust domain
+            --trust-domain          | a/b             | --trust-domain: "a/b" (expected: a SPIFFE trust domain
+            --ca-cert-lifetime      | forever         | --ca-cert-lifetime: forever (expected: a positive duration
+            --access-log            | NO_DIR          | (expected: a file in a directory that exists;
+            --access-log            | DIR             | (expected: a writable file)
             """)
     void aWrongRunFlagIsAUsageErrorNamingIt(String flag, String value, String message) throws Exception {
         java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
         flags.put("--config-dir", tmp.toString());
-        flags.put("--cert-dir", tmp.toString());
+        flags.put("--cert-dir", certDir().toString());
         flags.put("--gateway", "istio-system/waypoint");
         flags.put("--listen", "127.51.0.1:0");
         flags.put("--health", "127.51.0.1:0");
@@ -332,6 +350,16 @@ class MainTest {
         flags.put(flag, switch (value) {
             case "MISSING" -> tmp.resolve("missing").toString();
             case "FILE" -> file.toString();
+            case "NO_DIR" -> tmp.resolve("missing").resolve("access.log").toString();
+            case "DIR" -> tmp.toString();
+            case "EMPTY" -> Files.createDirectory(tmp.resolve("empty")).toString();
+            case "NOT_PEM" -> {
+                Path dir = Files.createDirectory(tmp.resolve("not-pem"));
+                for (String name : java.util.List.of("cert-chain.pem", "key.pem", "root-cert.pem")) {
+                    Files.writeString(dir.resolve(name), "not a certificate\n");
+                }
+                yield dir.toString();
+            }
             default -> value;
         });
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run"));
@@ -340,7 +368,7 @@ class MainTest {
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
         assertThat(r.err()).contains(message).doesNotContain("Exception");
         assertShortUsageError(r, "waypoint run");
-        if (value.equals("MISSING") || value.equals("FILE")) {
+        if (java.util.Set.of("MISSING", "FILE", "EMPTY", "NOT_PEM", "NO_DIR", "DIR").contains(value)) {
             assertThat(r.err()).startsWith(flag + ": ");
         }
     }
@@ -405,7 +433,7 @@ class MainTest {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
             java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
             flags.put("--config-dir", tmp.toString());
-            flags.put("--cert-dir", tmp.toString());
+            flags.put("--cert-dir", certDir().toString());
             flags.put("--gateway", "istio-system/waypoint");
             for (String f : new String[] {"--listen", "--health", "--stats", "--admin"}) {
                 flags.put(f, "127.51.0.1:0");

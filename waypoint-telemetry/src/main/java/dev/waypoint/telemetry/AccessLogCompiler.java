@@ -75,7 +75,9 @@ public final class AccessLogCompiler implements PartCompiler<AccessLogSettings> 
         try {
             return new AccessLogSettings(files.open(path), path, format, telemetryOnly, providers);
         } catch (IOException e) {
-            diagnostics.error(mesh.source(), "MeshConfig", null, "accessLogFile",
+            // named where the path came from: the mesh config's field, else the flag
+            diagnostics.error(mesh.source(), "MeshConfig", null,
+                    mesh.accessLogFile() != null ? "accessLogFile" : "accessLogFile (unset; the path is --access-log's)",
                     "cannot open " + path + ": " + e.getMessage() + "; no access log");
             return AccessLogSettings.OFF;
         }

@@ -97,4 +97,13 @@ class AccessLogCompilerTest {
         assertThat(s.sink()).isNull();
         assertThat(d.problems()).singleElement().satisfies(p -> assertThat(p.field()).isEqualTo("accessLogFile"));
     }
+
+    @Test
+    void aFlagFileThatCannotBeOpenedIsNamedAsTheFlags() {
+        Diagnostics d = new Diagnostics();
+        AccessLogSettings s = new AccessLogCompiler(files, tmp.resolve("no/such/dir/x.log").toString())
+                .compile(mesh(null, MeshConfigSpec.AccessLogEncoding.TEXT, null), d);
+        assertThat(s.sink()).isNull();
+        assertThat(d.problems()).singleElement().satisfies(p -> assertThat(p.field()).contains("--access-log"));
+    }
 }
