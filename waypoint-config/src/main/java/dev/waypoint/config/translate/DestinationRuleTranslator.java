@@ -17,14 +17,12 @@ import dev.waypoint.model.traffic.TrafficPolicySpec.HashTable;
 import dev.waypoint.model.traffic.TrafficPolicySpec.LoadBalancerSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.OutlierDetectionSpec;
 import dev.waypoint.model.traffic.TrafficPolicySpec.Simple;
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * {@code networking.istio.io/v1} (and {@code v1beta1}, {@code v1alpha3}) {@code DestinationRule} →
@@ -74,8 +72,7 @@ final class DestinationRuleTranslator {
     private static final Set<String> TLS_FIELDS = Set.of("mode", "clientCertificate", "privateKey", "caCertificates",
             "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl");
     private static final Set<String> KEEPALIVE_FIELDS = Set.of("probes", "time", "interval");
-    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
-    private static final String DURATION_EXPECTED = "a positive duration such as 10s or 500ms";
+    private static final String DURATION_EXPECTED = "a duration of at least 1ms such as 10s, 500ms or 1m30s";
 
     private DestinationRuleTranslator() {}
 
@@ -538,36 +535,26 @@ final class DestinationRuleTranslator {
 
     private static Duration durationOrZero(ObjectContext ctx, JsonNode parent, String p, String key) {
         JsonNode t = child(parent, key);
-        if (t != null && t.isTextual() && t.textValue().matches("0+(\\.0+)?(ms|s|m|h)?")) {
+        if (t != null && t.isTextual() && Duration.ZERO.equals(GoDuration.parse(t.textValue()))) {
             return Duration.ZERO;
         }
         return duration(ctx, parent, p, key);
     }
 
-    /** A protobuf-JSON duration ({@code "10s"}, {@code "1.5s"}) or Go-style {@code ms}/{@code m}/{@code h}. */
+    /** A duration as Istio reads it ({@link GoDuration}), of at least 1ms. */
     static Duration duration(ObjectContext ctx, JsonNode parent, String parentPath, String key) {
         JsonNode t = child(parent, key);
         String p = path(parentPath, key);
         if (t == null) {
             return null;
         }
-        var m = t.isTextual() ? DURATION.matcher(t.textValue()) : null;
-        if (m == null || !m.matches()) {
-            ctx.error(p, message(key, renderJson(t), DURATION_EXPECTED));
+        Duration d = t.isTextual() ? GoDuration.parse(t.textValue()) : null;
+        if (d == null || d.compareTo(Duration.ofMillis(1)) < 0) {
+            // Istio's CRD: duration(self) >= duration('1ms'); below it, Envoy's millisecond fields would read 0
+            ctx.error(p, message(key, d == null ? renderJson(t) : t.textValue(), DURATION_EXPECTED));
             return null;
         }
-        BigDecimal v = new BigDecimal(m.group(1));
-        BigDecimal millis = switch (m.group(2)) {
-            case "ms" -> v;
-            case "s" -> v.movePointRight(3);
-            case "m" -> v.multiply(BigDecimal.valueOf(60_000));
-            default -> v.multiply(BigDecimal.valueOf(3_600_000));
-        };
-        if (millis.signum() <= 0) {
-            ctx.error(p, message(key, t.textValue(), DURATION_EXPECTED));
-            return null;
-        }
-        return Duration.ofMillis(millis.longValue());
+        return d;
     }
 
     private static boolean isPrime(long n) {

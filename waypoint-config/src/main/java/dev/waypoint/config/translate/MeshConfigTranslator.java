@@ -20,7 +20,6 @@ import dev.waypoint.model.mesh.ExtensionProviderSpec;
 import dev.waypoint.model.mesh.MeshConfigSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.traffic.TrafficPolicySpec;
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -28,8 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Istio MeshConfig YAML → {@link MeshConfigSpec} (STYLE rule 2). The input is what sits under the
@@ -73,8 +70,6 @@ public final class MeshConfigTranslator {
     private static final Set<String> GRPC_FIELDS = Set.of("service", "port", "timeout", "failOpen", "clearRouteCache",
             "statusOnError", "includeRequestBodyInCheck");
     private static final Set<String> BODY_FIELDS = Set.of("maxRequestBytes", "allowPartialMessage", "packAsBytes");
-    private static final Pattern DURATION_PART = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
-    private static final Pattern DURATION = Pattern.compile("(?:\\d+(?:\\.\\d+)?(?:ns|us|µs|ms|s|m|h))+");
     private static final String DURATION_EXPECTED = "a duration such as 5s, 500ms or 1m30s";
 
     private MeshConfigTranslator() {}
@@ -546,24 +541,7 @@ public final class MeshConfigTranslator {
 
     /** Parses a Go-style duration; null when it is not one. */
     static Duration parseDuration(String s) {
-        if (s == null || !DURATION.matcher(s).matches()) {
-            return null;
-        }
-        BigDecimal nanos = BigDecimal.ZERO;
-        Matcher m = DURATION_PART.matcher(s);
-        while (m.find()) {
-            BigDecimal v = new BigDecimal(m.group(1));
-            long unit = switch (m.group(2)) {
-                case "ns" -> 1L;
-                case "us", "µs" -> 1_000L;
-                case "ms" -> 1_000_000L;
-                case "s" -> 1_000_000_000L;
-                case "m" -> 60_000_000_000L;
-                default -> 3_600_000_000_000L;
-            };
-            nanos = nanos.add(v.multiply(BigDecimal.valueOf(unit)));
-        }
-        return Duration.ofNanos(nanos.longValue());
+        return GoDuration.parse(s);
     }
 
     private static String oneLine(String message) {

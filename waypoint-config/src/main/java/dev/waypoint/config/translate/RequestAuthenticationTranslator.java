@@ -12,7 +12,6 @@ import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.security.JwtRuleSpec;
 import dev.waypoint.model.security.PolicyTargetRef;
 import dev.waypoint.model.security.RequestAuthenticationSpec;
-import java.math.BigDecimal;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -53,9 +52,7 @@ final class RequestAuthenticationTranslator {
     private static final Set<String> SELECTOR_FIELDS = Set.of("matchLabels");
     // RFC 7230 token: what an HTTP header name may be
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
-    // protobuf JSON Duration ("5s", "1.5s"), plus Go-style ms/m/h, which users write
-    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
-    private static final String DURATION_EXPECTED = "a positive duration such as 5s or 500ms";
+    private static final String DURATION_EXPECTED = "a duration of at least 1ms such as 5s, 500ms or 1m30s";
     /** Reads an inline {@code jwks} document, to check its shape. */
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
@@ -270,22 +267,11 @@ final class RequestAuthenticationTranslator {
             ctx.error(p, message("timeout", renderJson(t), DURATION_EXPECTED));
             return null;
         }
-        var m = DURATION.matcher(t.textValue());
-        if (!m.matches()) {
+        Duration d = GoDuration.parse(t.textValue());
+        if (d == null || d.compareTo(Duration.ofMillis(1)) < 0) {
             ctx.error(p, message("timeout", t.textValue(), DURATION_EXPECTED));
             return null;
         }
-        BigDecimal v = new BigDecimal(m.group(1));
-        BigDecimal millis = switch (m.group(2)) {
-            case "ms" -> v;
-            case "s" -> v.movePointRight(3);
-            case "m" -> v.multiply(BigDecimal.valueOf(60_000));
-            default -> v.multiply(BigDecimal.valueOf(3_600_000));
-        };
-        if (millis.signum() <= 0) {
-            ctx.error(p, message("timeout", t.textValue(), DURATION_EXPECTED));
-            return null;
-        }
-        return Duration.ofMillis(millis.longValue());
+        return d;
     }
 }

@@ -111,10 +111,16 @@ class RequestAuthenticationTranslatorTest {
                         """, false, List.of(P + "spec.jwtRules[0].jwks: jwks: not json (expected: a JWKS document: {\"keys\": [...]})")),
                 new Case("bad timeout", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', timeout: 5}]
-                        """, false, List.of(P + "spec.jwtRules[0].timeout: timeout: 5 (expected: a positive duration such as 5s or 500ms)")),
+                        """, false, List.of(P + "spec.jwtRules[0].timeout: timeout: 5 (expected: a duration of at least 1ms such as 5s, 500ms or 1m30s)")),
+                new Case("Go-style compound timeout (time.ParseDuration, as istiod decodes it)", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', timeout: 1m30s}]
+                        """, true, List.of()),
+                new Case("timeout under 1ms", REFS + """
+                          jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', timeout: 500us}]
+                        """, false, List.of(P + "spec.jwtRules[0].timeout: timeout: 500us (expected: a duration of at least 1ms such as 5s, 500ms or 1m30s)")),
                 new Case("zero timeout", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', timeout: 0s}]
-                        """, false, List.of(P + "spec.jwtRules[0].timeout: timeout: 0s (expected: a positive duration such as 5s or 500ms)")),
+                        """, false, List.of(P + "spec.jwtRules[0].timeout: timeout: 0s (expected: a duration of at least 1ms such as 5s, 500ms or 1m30s)")),
                 new Case("bad header names, empty claim", REFS + """
                           jwtRules:
                           - issuer: a
