@@ -80,6 +80,9 @@ public final class ResourceTranslator {
             "IngressClass", "RuntimeClass", "APIService", "MutatingWebhookConfiguration",
             "ValidatingWebhookConfiguration");
 
+    /** The label the API server sets to a Namespace's name. */
+    public static final String NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
     private ResourceTranslator() {}
 
     /**
@@ -291,7 +294,7 @@ public final class ResourceTranslator {
 
         Object spec = switch (group + "/" + kind) {
             case "/Namespace" -> supported(ctx, apiVersion, version, "v1")
-                    ? new NamespaceSpec(name, labels, src) : UNREAD_VERSION;
+                    ? new NamespaceSpec(name, withNameLabel(labels, name), src) : UNREAD_VERSION;
             case "/Service" -> supported(ctx, apiVersion, version, "v1")
                     ? ServiceTranslator.translate(ctx, tree, nn, labels) : UNREAD_VERSION;
             case "/Secret" -> PullSecretTranslator.isRegistrySecret(tree) && supported(ctx, apiVersion, version, "v1")
@@ -438,6 +441,20 @@ public final class ResourceTranslator {
         ctx.warning("apiVersion", message("apiVersion", apiVersion,
                 group + String.join(" or " + group, versions) + "; the object is not applied"));
         return false;
+    }
+
+    /**
+     * A Namespace's labels as the API server keeps them: it sets {@code kubernetes.io/metadata.name}
+     * to the name on every Namespace (the NamespaceDefaultLabelName feature, GA in 1.22), whatever
+     * the manifest says, so a selector by name matches a Namespace written without it too.
+     */
+    static Map<String, String> withNameLabel(Map<String, String> labels, String name) {
+        if (name == null || name.equals(labels.get(NAMESPACE_NAME_LABEL))) {
+            return labels;
+        }
+        Map<String, String> out = new java.util.LinkedHashMap<>(labels);
+        out.put(NAMESPACE_NAME_LABEL, name);
+        return Map.copyOf(out);
     }
 
     private static OtherResource other(String apiVersion, String kind, NamespacedName name, SourceRef src) {

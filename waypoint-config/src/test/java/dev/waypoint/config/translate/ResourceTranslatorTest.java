@@ -629,8 +629,24 @@ class ResourceTranslatorTest {
 
         assertThat(r.problems()).isEmpty();
         assertThat(r.resources().namespaces()).containsExactly(
-                new NamespaceSpec("bookinfo", Map.of("istio.io/use-waypoint", "waypoint"), new SourceRef("m.yaml", 1)));
+                new NamespaceSpec("bookinfo", Map.of("istio.io/use-waypoint", "waypoint", "kubernetes.io/metadata.name", "bookinfo"),
+                        new SourceRef("m.yaml", 1)));
         assertThat(r.objects().get(0).key()).isEqualTo(new ResourceKey("", "Namespace", "", "bookinfo"));
+    }
+
+    /** The API server sets kubernetes.io/metadata.name to the name on every Namespace, over what the manifest says. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"{}", "{kubernetes.io/metadata.name: bookinfo}",
+            "{kubernetes.io/metadata.name: other}"})
+    void aNamespaceCarriesItsNameLabelAsTheApiServerSetsIt(String labels) {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: bookinfo, labels: %s}
+                """.formatted(labels));
+
+        assertThat(r.resources().namespaces()).singleElement()
+                .satisfies(n -> assertThat(n.labels()).containsExactly(Map.entry("kubernetes.io/metadata.name", "bookinfo")));
     }
 
     @Test
