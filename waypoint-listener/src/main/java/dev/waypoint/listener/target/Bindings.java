@@ -13,6 +13,8 @@ final class Bindings {
     static final String USE_WAYPOINT = "istio.io/use-waypoint";
     static final String USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace";
     static final String WAYPOINT_FOR = "istio.io/waypoint-for";
+    /** The values of {@link #WAYPOINT_FOR} Istio knows (constants.ServiceTraffic, WorkloadTraffic, AllTraffic, NoTraffic). */
+    static final java.util.List<String> WAYPOINT_FOR_VALUES = java.util.List.of("service", "workload", "all", "none");
     static final String GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name";
     static final String WAYPOINT_CLASS = "istio-waypoint";
 
@@ -55,13 +57,13 @@ final class Bindings {
         return new Use(new NamespacedName(ns, inherited), "namespace label");
     }
 
-    /** {@code istio.io/waypoint-for} of the Gateway: service (default), workload, all or none. */
+    /**
+     * {@code istio.io/waypoint-for} of the Gateway: service (default), workload, all or none. Any
+     * other value is kept as written, as Istio keeps it ({@code waypoints.go}): it serves neither
+     * Services nor workloads, so a misspelt {@code Services} binds nothing instead of everything.
+     */
     static String waypointFor(GatewaySpec gateway) {
-        String v = gateway.labels().getOrDefault(WAYPOINT_FOR, "service");
-        return switch (v) {
-            case "service", "workload", "all", "none" -> v;
-            default -> "service";
-        };
+        return gateway.labels().getOrDefault(WAYPOINT_FOR, "service");
     }
 
     static boolean servesServices(String waypointFor) {

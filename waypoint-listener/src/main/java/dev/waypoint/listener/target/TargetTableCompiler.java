@@ -164,6 +164,10 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
         if (!use.waypoint().equals(self.name())) {
             return kind + " " + name + " uses waypoint " + use.waypoint() + ", not " + self.name();
         }
+        if (!Bindings.WAYPOINT_FOR_VALUES.contains(waypointFor)) {
+            return kind + " " + name + " uses this waypoint, but its " + Bindings.WAYPOINT_FOR + "=" + waypointFor
+                    + " is none of " + String.join(", ", Bindings.WAYPOINT_FOR_VALUES) + " (Istio binds nothing to it then)";
+        }
         if (service ? !Bindings.servesServices(waypointFor) : !Bindings.servesWorkloads(waypointFor)) {
             return kind + " " + name + " uses this waypoint, but it serves " + Bindings.WAYPOINT_FOR + "=" + waypointFor
                     + " traffic only";
