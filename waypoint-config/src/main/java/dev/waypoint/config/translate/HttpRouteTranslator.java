@@ -125,6 +125,18 @@ final class HttpRouteTranslator {
             String parent = ctx.requiredString(n, p, "name", "the parent's name");
             int port = child(n, "port") == null ? 0 : ctx.port(n, p, "port");
             String section = ctx.string(n, p, "sectionName");
+            String expectedGroup = switch (kind) {
+                case "Service" -> "";
+                case "ServiceEntry" -> "networking.istio.io";
+                default -> group;
+            };
+            if (!group.equals(expectedGroup)) {
+                // the usual slip: a Service parent without group "" defaults to gateway.networking.k8s.io,
+                // which Istio reports as an unsupported parent; the route attaches to nothing there
+                ctx.warning(path(p, "group"), message("group", group.isEmpty() ? "\"\"" : group,
+                        "\"" + expectedGroup + "\" for a " + kind + " parent; unset, group is gateway.networking.k8s.io;"
+                                + " this parentRef attaches the route to nothing, as Istio's unsupported parent"));
+            }
             if (parent != null) {
                 parents.add(new ParentRefSpec(group, kind, ns, parent, port, section));
             }

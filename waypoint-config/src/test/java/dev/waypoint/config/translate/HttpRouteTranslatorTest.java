@@ -182,6 +182,35 @@ class HttpRouteTranslatorTest {
                 assertThat(g.allows("gateway.networking.k8s.io", "HTTPRoute", "apps", "", "Service", "any")).isTrue());
     }
 
+    /** A Service (or ServiceEntry) parent in the default group attaches to nothing, in Istio too: a warning says so. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            {kind: Service, name: reviews}                                    | group: gateway.networking.k8s.io (expected: "" for a Service parent
+            {group: core, kind: Service, name: reviews}                       | group: core (expected: "" for a Service parent
+            {kind: ServiceEntry, name: ext}                                   | group: gateway.networking.k8s.io (expected: "networking.istio.io" for a ServiceEntry parent
+            {group: "", kind: Service, name: reviews}                         |
+            {group: networking.istio.io, kind: ServiceEntry, name: ext}       |
+            {name: waypoint}                                                  |
+            """)
+    void aParentInTheWrongGroupIsAWarning(String parentRef, String warning) throws IOException {
+        Result r = translate("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: r, namespace: apps}
+                spec:
+                  parentRefs: [%s]
+                """.formatted(parentRef));
+
+        if (warning == null) {
+            assertThat(r.problems()).isEmpty();
+        } else {
+            assertThat(r.problems()).singleElement().asString()
+                    .startsWith("r.yaml:1: warning: HTTPRoute apps/r: spec.parentRefs[0].group: " + warning)
+                    .contains("attaches the route to nothing");
+            assertThat(r.resources().httpRoutes()).hasSize(1); // a warning: the route is kept
+        }
+    }
+
     record Case(String name, String rule, String problem) {
         @Override
         public String toString() {
