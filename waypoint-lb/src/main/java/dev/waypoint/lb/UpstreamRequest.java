@@ -68,6 +68,8 @@ final class UpstreamRequest implements UpstreamCall {
     private static final List<CharSequence> HOP_BY_HOP = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
             HttpHeaderNames.PROXY_CONNECTION, HttpHeaderNames.UPGRADE, HttpHeaderNames.PROXY_AUTHENTICATE,
             HttpHeaderNames.PROXY_AUTHORIZATION);
+    /** Fields a {@code Connection} nomination does not remove ({@link #stripConnectionHeaders}). */
+    private static final java.util.Set<String> FRAMING_AND_TARGET = java.util.Set.of("content-length", "transfer-encoding", "host");
     private static final CharSequence STREAM_ID = HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text();
     private static final CharSequence SCHEME = HttpConversionUtil.ExtensionHeaderNames.SCHEME.text();
     private static final CharSequence PATH = HttpConversionUtil.ExtensionHeaderNames.PATH.text();
@@ -819,11 +821,21 @@ final class UpstreamRequest implements UpstreamCall {
         h.remove(PATH);
     }
 
+    /**
+     * Removes the hop-by-hop fields: the fixed ones and those the {@code Connection} header
+     * nominates, except the message's framing and its target ({@code Content-Length},
+     * {@code Transfer-Encoding}, {@code Host}). A sender must not nominate those (RFC 9110 §7.6.1:
+     * not for fields "intended for all recipients"); removing them anyway would send the body
+     * unframed on a pooled connection, where the next client's request would be read as its end
+     * (request smuggling), or send a request without a Host. The nomination is ignored for them,
+     * as nginx ignores nominations altogether.
+     */
     private static void stripConnectionHeaders(HttpHeaders h) {
         for (String listed : h.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : listed.split(",")) {
                 String t = token.trim();
-                if (!t.isEmpty() && !t.equalsIgnoreCase("close") && !t.equalsIgnoreCase("keep-alive")) {
+                if (!t.isEmpty() && !t.equalsIgnoreCase("close") && !t.equalsIgnoreCase("keep-alive")
+                        && !FRAMING_AND_TARGET.contains(t.toLowerCase(java.util.Locale.ROOT))) {
                     h.remove(t);
                 }
             }

@@ -240,6 +240,40 @@ class UpstreamRequestTest {
         loopChannel.finishAndReleaseAll();
     }
 
+    /**
+     * A Connection nomination removes hop-by-hop fields, never the framing or the target: a body
+     * forwarded without its Content-Length is read by the pooled upstream connection as the start of
+     * the next request (a review smuggled a DENY-ed request into other clients' exchanges so).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', textBlock = """
+            x-hop                          | x-hop             |
+            content-length                 |                   | content-length
+            Content-Length, x-hop          | x-hop             | content-length
+            transfer-encoding              |                   | transfer-encoding
+            host                           |                   | host
+            keep-alive, close              |                   | content-length
+            """)
+    void aConnectionNominationNeverRemovesTheFramingOrTheHost(String connection, String removed, String kept) {
+        for (boolean response : new boolean[] {false, true}) {
+            io.netty.handler.codec.http.HttpHeaders h = new io.netty.handler.codec.http.DefaultHttpHeaders()
+                    .set(HttpHeaderNames.CONNECTION, connection).set("x-hop", "1").set(HttpHeaderNames.CONTENT_LENGTH, 4)
+                    .set(HttpHeaderNames.TRANSFER_ENCODING, "chunked").set(HttpHeaderNames.HOST, "reviews");
+            if (response) {
+                UpstreamRequest.sanitizeResponse(h);
+            } else {
+                UpstreamRequest.sanitizeRequest(h, false);
+            }
+            assertThat(h.contains(HttpHeaderNames.CONNECTION)).isFalse();
+            if (removed != null) {
+                assertThat(h.contains(removed)).as(removed).isFalse();
+            }
+            if (kept != null) {
+                assertThat(h.contains(kept)).as(kept).isTrue();
+            }
+        }
+    }
+
     @Test
     void aCompleteExchangeGoesBackToThePoolReusable() {
         RequestContext rc = context(RetryPolicy.NONE, null);

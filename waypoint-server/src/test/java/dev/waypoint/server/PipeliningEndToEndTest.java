@@ -114,6 +114,55 @@ class PipeliningEndToEndTest {
         }
     }
 
+    /**
+     * A request that nominates its own Content-Length in {@code Connection} keeps its framing: its
+     * body is not sent unframed on the pooled upstream connection, where it became the head of the
+     * next client's request (a hostile-client audit smuggled a DENY-ed path into other clients'
+     * exchanges so).
+     */
+    @org.junit.jupiter.api.Test
+    void aBodyWhoseLengthIsNominatedIsNotReadAsTheNextClientsRequest() throws Exception {
+        try (HboneTestClient client = HboneTestClient.connect(mesh.group(), mesh.waypoint().hboneAddress(),
+                mesh.workload("apps", "client"))) {
+            String smuggled = "GET /smuggled HTTP/1.1\r\nHost: web\r\nX-Swallow: ";
+            String attacker = exchange(client, "POST /attack HTTP/1.1\r\nHost: web\r\nConnection: content-length\r\n"
+                    + "Content-Length: " + smuggled.length() + "\r\n\r\n" + smuggled);
+            assertThat(attacker).containsIgnoringCase("x-echo-path: /attack");
+            for (int i = 0; i < 3; i++) {
+                String victim = exchange(client, "GET /victim" + i + " HTTP/1.1\r\nHost: web\r\n\r\n");
+                assertThat(victim).startsWith("HTTP/1.1 200 ").containsIgnoringCase("x-echo-path: /victim" + i)
+                        .doesNotContain("/smuggled");
+            }
+        }
+    }
+
+    /** One request on a tunnel of its own; what came back within a response's time. */
+    private static String exchange(HboneTestClient client, String request) throws Exception {
+        HboneTestClient.Answer a = client.connect("127.56.0.1:80", Map.of()).get(10, TimeUnit.SECONDS);
+        assertThat(a.status()).isEqualTo(200);
+        Channel t = a.tunnel();
+        StringBuilder got = new StringBuilder();
+        t.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                synchronized (got) {
+                    got.append(((ByteBuf) msg).toString(StandardCharsets.ISO_8859_1));
+                }
+                ((ByteBuf) msg).release();
+            }
+        });
+        t.writeAndFlush(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (System.nanoTime() < deadline && count(got, STATUS) < 1) {
+            Thread.sleep(20);
+        }
+        Thread.sleep(100); // the rest of the response
+        t.close();
+        synchronized (got) {
+            return got.toString();
+        }
+    }
+
     private static int count(StringBuilder got, Pattern p) {
         synchronized (got) {
             return (int) p.matcher(got).results().count();
