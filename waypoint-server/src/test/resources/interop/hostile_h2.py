@@ -24,6 +24,9 @@ Attacks (--count and --seconds bound every loop; nothing runs longer than --seco
   window-update-flood one tunnel, then --count WINDOW_UPDATE(1) frames on the connection, reading
   headers             one stream whose header block is exactly the --header NAME=VALUE fields
                       (pseudo-headers too, in order); reports the answer
+  headers-with-data   a tunnel to --authority (answered), then a stream whose header block is the --header
+                      fields with a DATA frame right behind it, then another tunnel: a malformed request
+                      is a stream error (RFC 9113 §8.1.1), its DATA must not end the connection (§5.1)
   inner-rst-flood     a tunnel to --authority (an HTTP/2 port), inside it h2c: GET + RST_STREAM,
                       --count times; "nested" reports the inner connection's GOAWAY/resets/statuses
   inner-big-headers   the same, one inner request with a --size header block, then a normal one
@@ -346,6 +349,24 @@ def main():
         end = time.time() + min(args.seconds, 3)
         while time.time() < end and not p.closed and not p.statuses and not p.resets:
             p.pump(0.1)
+        deadline = time.time()
+    elif a == "headers-with-data":
+        p.frame(hf.HeadersFrame(1, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        end = time.time() + 3
+        while time.time() < end and not p.closed and not p.statuses:
+            p.pump(0.1)
+        fields = [tuple(h.split("=", 1)) for h in args.header]
+        p.frame(hf.HeadersFrame(3, data=p.enc.encode(fields), flags=["END_HEADERS"]))
+        p.frame(hf.DataFrame(3, data=b"GET / HTTP/1.1\r\nHost: web\r\n\r\n"))
+        p.flush()
+        p.pump(0.5)
+        p.frame(hf.HeadersFrame(5, data=p.connect_headers(args.authority), flags=["END_HEADERS"]))
+        p.flush()
+        end = time.time() + 3
+        while time.time() < end and not p.closed and p.statuses.get("200", 0) < 2:
+            p.pump(0.1)
+        p.pump(0.3)
         deadline = time.time()
     elif a.startswith("inner-"):
         # a tunnel to an HTTP/2 port, and inside it an h2c connection (prior knowledge) that misbehaves

@@ -114,7 +114,7 @@ public final class ControlFrameFloods {
 
         @Override
         protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
-            return super.build(limits.decoder(decoder), encoder, settings);
+            return super.build(RejectedHeaders.decorate(limits.decoder(decoder)), encoder, settings);
         }
     }
 

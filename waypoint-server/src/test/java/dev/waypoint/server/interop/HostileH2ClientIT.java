@@ -356,6 +356,24 @@ class HostileH2ClientIT {
     }
 
     /**
+     * Found by a hostile-client audit: Netty refuses a malformed CONNECT's header block before the stream
+     * exists, so the DATA right behind it named a stream that "does not exist" and GOAWAY(PROTOCOL_ERROR)
+     * ended every tunnel of the connection. The malformed request is its stream's error only (RFC 9113
+     * §8.1.1); what follows it is ignored (§5.1): the open tunnel and a new one are answered.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"X-Upper=1", "connection=keep-alive", "te=gzip"})
+    void dataBehindAMalformedConnectDoesNotEndTheConnection(String field) throws Exception {
+        JsonNode r = attack("--header", ":method=CONNECT", "--header", ":authority=127.39.0.1:80", "--header", field,
+                "--seconds", "6", "headers-with-data");
+        assertThat(r.path("goaway").isNull()).as(r.toString()).isTrue();
+        assertThat(r.path("closed").asBoolean()).as(r.toString()).isFalse();
+        assertThat(r.path("resets").path("1").asInt()).as("PROTOCOL_ERROR on the malformed stream: %s", r).isEqualTo(1);
+        assertThat(r.path("statuses").path("200").asInt()).as("both good tunnels answered: %s", r).isEqualTo(2);
+        stillServes();
+    }
+
+    /**
      * SIGTERM while 100 tunnels have requests in flight whose responses cannot move (windows of 0,
      * never a WINDOW_UPDATE) and a well-behaved request is half sent: the well-behaved request
      * completes, and the stuck ones do not hold the process past the drain timeout (20 s, then
