@@ -13,6 +13,7 @@ import dev.waypoint.model.Diagnostics;
 import dev.waypoint.model.ResourceSet;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.PodSpec;
 import dev.waypoint.model.mesh.ServicePortSpec;
 import dev.waypoint.model.mesh.ServiceSpec;
@@ -188,8 +189,26 @@ public final class ConfigDump {
             listeners.addObject().put("name", l.name()).put("port", l.port()).put("protocol", l.protocol());
         }
         o.put("allowedNamespaces", g.allowedNamespaces());
-        o.set("namespaceSelector", strings(g.namespaceSelector()));
+        o.set("namespaceSelector", selector(g.namespaceSelector()));
         o.put("source", g.source().toString());
+        return o;
+    }
+
+    /** The selector as it is written in a manifest; an empty part is left out, so {@code {}} is {@code { }}. */
+    private static ObjectNode selector(LabelSelector s) {
+        ObjectNode o = NODES.objectNode();
+        if (!s.matchLabels().isEmpty()) {
+            o.set("matchLabels", strings(s.matchLabels()));
+        }
+        if (!s.matchExpressions().isEmpty()) {
+            ArrayNode expressions = o.putArray("matchExpressions");
+            for (LabelSelector.Requirement r : s.matchExpressions()) {
+                ObjectNode e = expressions.addObject().put("key", r.key()).put("operator", r.operator().apiName());
+                if (!r.values().isEmpty()) {
+                    r.values().forEach(e.putArray("values")::add);
+                }
+            }
+        }
         return o;
     }
 

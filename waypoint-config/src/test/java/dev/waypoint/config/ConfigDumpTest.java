@@ -153,6 +153,46 @@ class ConfigDumpTest {
     }
 
     @Test
+    void aGatewayNamespaceSelectorDumpsAsWritten() throws IOException {
+        ConfigSnapshot s = snapshot("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: waypoint}
+                spec:
+                  gatewayClassName: istio-waypoint
+                  listeners:
+                  - name: mesh
+                    port: 15008
+                    protocol: HBONE
+                    allowedRoutes:
+                      namespaces:
+                        from: Selector
+                        selector:
+                          matchLabels: {mesh: shared}
+                          matchExpressions:
+                          - {key: team, operator: In, values: [a, b]}
+                          - {key: legacy, operator: DoesNotExist}
+                """);
+
+        assertThat(ConfigDump.toJson(s, Map.of())).contains("""
+                    "allowedNamespaces" : "Selector",
+                    "namespaceSelector" : {
+                      "matchLabels" : {
+                        "mesh" : "shared"
+                      },
+                      "matchExpressions" : [ {
+                        "key" : "team",
+                        "operator" : "In",
+                        "values" : [ "a", "b" ]
+                      }, {
+                        "key" : "legacy",
+                        "operator" : "DoesNotExist"
+                      } ]
+                    },
+                """);
+    }
+
+    @Test
     void anExtraSectionCannotReplaceABuiltInOne() throws IOException {
         ConfigSnapshot s = snapshot("");
 

@@ -12,6 +12,7 @@ import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.ServicePortSpec;
@@ -82,7 +83,7 @@ class ExchangeHandlerTest {
 
     static ConfigSnapshot snapshot(long generation, boolean bound) {
         GatewaySpec gw = new GatewaySpec(SELF, "istio-waypoint", Map.of(),
-                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", Map.of(), SourceRef.NONE);
+                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", LabelSelector.EVERYTHING, SourceRef.NONE);
         Map<String, String> labels = bound ? Map.of("istio.io/use-waypoint", "waypoint", "istio.io/use-waypoint-namespace",
                 "istio-system") : Map.of();
         ServiceSpec svc = new ServiceSpec(new NamespacedName("apps", "web"), labels, List.of(HostPort.parseIp(VIP)),

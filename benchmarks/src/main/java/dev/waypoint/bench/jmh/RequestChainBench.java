@@ -11,6 +11,7 @@ import dev.waypoint.model.SnapshotSource;
 import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.ServicePortSpec;
@@ -128,7 +129,7 @@ public class RequestChainBench {
     public void setUp() {
         NamespacedName self = new NamespacedName("istio-system", "waypoint");
         GatewaySpec gw = new GatewaySpec(self, "istio-waypoint", Map.of(),
-                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", Map.of(), SourceRef.NONE);
+                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", LabelSelector.EVERYTHING, SourceRef.NONE);
         ServiceSpec svc = new ServiceSpec(new NamespacedName("bench", "web"), Map.of("istio.io/use-waypoint", "waypoint",
                 "istio.io/use-waypoint-namespace", "istio-system"), List.of(HostPort.parseIp("10.96.0.10")),
                 List.of(new ServicePortSpec("http", 80, 8080, null, null)), Map.of("app", "web"), SourceRef.NONE);

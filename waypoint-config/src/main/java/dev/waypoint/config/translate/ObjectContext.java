@@ -204,6 +204,35 @@ final class ObjectContext {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     }
 
+    /**
+     * A label key (k8s {@code IsQualifiedName}): an optional DNS subdomain prefix and {@code /}, then
+     * a name of 1-63 characters {@code [A-Za-z0-9_.-]} that starts and ends alphanumeric.
+     */
+    static boolean isLabelKey(String s) {
+        int slash = s.indexOf('/');
+        if (slash >= 0 && !isSubdomain(s.substring(0, slash))) {
+            return false;
+        }
+        String name = s.substring(slash + 1);
+        return !name.isEmpty() && isLabelValue(name);
+    }
+
+    /** A label value (k8s {@code IsValidLabelValue}): empty, or a label key's name part. */
+    static boolean isLabelValue(String s) {
+        if (s.length() > 63) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            boolean edge = i == 0 || i == s.length() - 1;
+            if (!alnum && (edge || (c != '-' && c != '_' && c != '.'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** IANA_SVC_NAME: at most 15 characters, at least one letter (k8s {@code IsValidPortName}). */
     static boolean isPortName(String s) {
         return s.length() <= 15 && labelAt(s, 0, s.length()) && s.chars().anyMatch(Character::isLetter)

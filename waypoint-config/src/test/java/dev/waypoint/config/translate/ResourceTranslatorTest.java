@@ -10,6 +10,7 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.EndpointSliceSpec;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.OtherResource;
@@ -78,6 +79,11 @@ class ResourceTranslatorTest {
               name: a
             """;
     static final String DNS = "a DNS-1123 name: lowercase alphanumerics, '-' or '.'";
+    static final String SEL = "m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.selector.";
+    static final String LABEL_KEY = "a label key: an optional DNS subdomain prefix and /, then 1-63 characters "
+            + "[A-Za-z0-9_.-] starting and ending alphanumeric";
+    static final String LABEL_VALUE = "a label value: at most 63 characters [A-Za-z0-9_.-] starting and ending "
+            + "alphanumeric, or empty";
 
     static Stream<Case> invalidObjects() {
         return Stream.of(
@@ -262,7 +268,7 @@ class ResourceTranslatorTest {
                         "m.yaml:1: Gateway default/w: spec.gatewayClassName: gatewayClassName: missing (expected: a GatewayClass name such as istio-waypoint)",
                         "m.yaml:1: Gateway default/w: spec.listeners[1].port: port: -1 (expected: 1-65535)",
                         "m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.from: from: Everyone (expected: All, Same or Selector)")),
-                new Case("gateway selector with matchExpressions", """
+                new Case("gateway selector with an unknown operator", """
                         apiVersion: gateway.networking.k8s.io/v1
                         kind: Gateway
                         metadata: {name: w}
@@ -276,8 +282,70 @@ class ResourceTranslatorTest {
                               namespaces:
                                 from: Selector
                                 selector:
-                                  matchExpressions: [{key: team, operator: Exists}]
-                        """, false, List.of("m.yaml:1: Gateway default/w: spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions: matchExpressions: [{\"key\":\"team\",\"operator\":\"Exists\"}] (expected: matchLabels only; matchExpressions is not supported)")),
+                                  matchExpressions:
+                                  - {key: team, operator: In, values: [a]}
+                                  - {key: env, operator: Equals, values: [prod]}
+                                  - {key: tier, operator: exists}
+                        """, false, List.of(
+                        SEL + "matchExpressions[1].operator: operator: Equals (expected: In, NotIn, Exists or DoesNotExist)",
+                        SEL + "matchExpressions[2].operator: operator: exists (expected: In, NotIn, Exists or DoesNotExist)")),
+                new Case("gateway selector values that do not fit the operator", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: Gateway
+                        metadata: {name: w}
+                        spec:
+                          gatewayClassName: istio-waypoint
+                          listeners:
+                          - name: mesh
+                            port: 15008
+                            protocol: HBONE
+                            allowedRoutes:
+                              namespaces:
+                                from: Selector
+                                selector:
+                                  matchExpressions:
+                                  - {key: env, operator: In}
+                                  - {key: env, operator: NotIn, values: []}
+                                  - {key: env, operator: Exists, values: [prod]}
+                                  - {key: env, operator: DoesNotExist, values: [x, y]}
+                                  - {key: env, operator: DoesNotExist, values: []}
+                        """, false, List.of(
+                        SEL + "matchExpressions[0].values: values: missing (expected: one or more label values for In)",
+                        SEL + "matchExpressions[1].values: values: [] (expected: one or more label values for NotIn)",
+                        SEL + "matchExpressions[2].values: values: [\"prod\"] (expected: no values for Exists)",
+                        SEL + "matchExpressions[3].values: values: [\"x\",\"y\"] (expected: no values for DoesNotExist)")),
+                new Case("gateway selector keys, values and fields", """
+                        apiVersion: gateway.networking.k8s.io/v1
+                        kind: Gateway
+                        metadata: {name: w}
+                        spec:
+                          gatewayClassName: istio-waypoint
+                          listeners:
+                          - name: mesh
+                            port: 15008
+                            protocol: HBONE
+                            allowedRoutes:
+                              namespaces:
+                                from: Selector
+                                selector:
+                                  matchLabel: {team: a}
+                                  matchLabels: {Team A: a, env: not ok!, example.com/team: a}
+                                  matchExpressions:
+                                  - {operator: Exists}
+                                  - {key: -bad, operator: Exists}
+                                  - {key: env, operator: In, values: [1, ""]}
+                                  - {key: env, operator: In, values: [a], value: b}
+                                  - env
+                        """, false, List.of(
+                        SEL + "matchLabel: matchLabel: unknown field (expected: one of matchExpressions, matchLabels)",
+                        SEL + "matchLabels['Team A']: matchLabels: Team A (expected: " + LABEL_KEY + ")",
+                        SEL + "matchLabels.env: env: not ok! (expected: " + LABEL_VALUE + ")",
+                        SEL + "matchExpressions[0].key: key: missing (expected: " + LABEL_KEY + ")",
+                        SEL + "matchExpressions[1].key: key: -bad (expected: " + LABEL_KEY + ")",
+                        SEL + "matchExpressions[2].values[0]: values[0]: 1 (expected: " + LABEL_VALUE
+                                + "; 1 unquoted is a number in YAML: quote it)",
+                        SEL + "matchExpressions[3].value: value: unknown field (expected: one of key, operator, values)",
+                        SEL + "matchExpressions[4]: matchExpressions[4]: env (expected: an object)")),
                 new Case("gateway selector missing", """
                         apiVersion: gateway.networking.k8s.io/v1
                         kind: Gateway
@@ -583,6 +651,10 @@ class ResourceTranslatorTest {
             no HBONE: the first listener          | v1beta1 | [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}] | All | ''
             no listeners                          | v1      | []                                           | Same | ''
             matchLabels ignored unless Selector   | v1      | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All, selector: {matchLabels: {team: a}}}}}] | All | ''
+            matchExpressions, every operator      | v1      | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector, selector: {matchExpressions: [{key: team, operator: In, values: [a, b]}, {key: env, operator: NotIn, values: [dev]}, {key: owner, operator: Exists}, {key: legacy, operator: DoesNotExist, values: []}]}}}}] | Selector | team in (a,b),env notin (dev),owner,!legacy
+            matchLabels and matchExpressions      | v1      | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: a}, matchExpressions: [{key: env, operator: In, values: [prod]}]}}}}] | Selector | team=a,env in (prod)
+            empty selector: every namespace       | v1      | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: Selector, selector: {}}}}] | Selector | ''
+            bad matchExpressions ignored unless Selector | v1 | [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All, selector: {matchExpressions: [{key: team, operator: Bogus}]}}}}] | All | ''
             """)
     void gatewayAllowedNamespaces(String name, String version, String listeners, String from, String selector) {
         Result r = translate("""
@@ -600,7 +672,40 @@ class ResourceTranslatorTest {
         assertThat(g.className()).isEqualTo("istio-waypoint");
         assertThat(g.labels()).isEqualTo(Map.of("istio.io/waypoint-for", "service"));
         assertThat(g.allowedNamespaces()).isEqualTo(from);
-        assertThat(g.namespaceSelector()).isEqualTo(selector.isEmpty() ? Map.of() : Map.of("team", "a"));
+        assertThat(g.namespaceSelector()).hasToString(selector);
+    }
+
+    @Test
+    void gatewayMatchExpressionsAreKeptAsWritten() {
+        Result r = translate("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: waypoint}
+                spec:
+                  gatewayClassName: istio-waypoint
+                  listeners:
+                  - name: mesh
+                    port: 15008
+                    protocol: HBONE
+                    allowedRoutes:
+                      namespaces:
+                        from: Selector
+                        selector:
+                          matchLabels: {mesh: shared}
+                          matchExpressions:
+                          - {key: example.com/team, operator: In, values: [a, ""]}
+                          - {key: env, operator: NotIn, values: [dev]}
+                          - {key: owner, operator: Exists}
+                          - {key: legacy, operator: DoesNotExist}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        assertThat(r.resources().gateways().get(0).namespaceSelector()).isEqualTo(new LabelSelector(
+                Map.of("mesh", "shared"), List.of(
+                        new LabelSelector.Requirement("example.com/team", LabelSelector.Operator.IN, List.of("a", "")),
+                        new LabelSelector.Requirement("env", LabelSelector.Operator.NOT_IN, List.of("dev")),
+                        new LabelSelector.Requirement("owner", LabelSelector.Operator.EXISTS, List.of()),
+                        new LabelSelector.Requirement("legacy", LabelSelector.Operator.DOES_NOT_EXIST, List.of()))));
     }
 
     @Test

@@ -76,7 +76,8 @@ final class Bindings {
 
     /**
      * "Cross-namespace: allowed only if the waypoint's HBONE listener allowedRoutes.namespaces.from
-     * is All, or Selector matching the client namespace's labels; default Same."
+     * is All, or Selector matching the client namespace's labels; default Same." The selector is a
+     * full label selector: matchLabels and matchExpressions, ANDed.
      */
     static boolean namespaceAllowed(GatewaySpec gateway, String objectNamespace, NamespaceSpec namespace) {
         if (gateway.name().namespace().equals(objectNamespace)) {
@@ -85,15 +86,9 @@ final class Bindings {
         String from = gateway.allowedNamespaces() == null ? "Same" : gateway.allowedNamespaces();
         return switch (from) {
             case "All" -> true;
-            case "Selector" -> {
-                Map<String, String> labels = namespace == null ? Map.of() : namespace.labels();
-                for (Map.Entry<String, String> e : gateway.namespaceSelector().entrySet()) {
-                    if (!e.getValue().equals(labels.get(e.getKey()))) {
-                        yield false;
-                    }
-                }
-                yield true;
-            }
+            // Gateway API: "only Routes in Namespaces matching this Selector will be selected";
+            // Istio evaluates it with metav1.LabelSelectorAsSelector (waypoints.go makeWaypointSelector)
+            case "Selector" -> gateway.namespaceSelector().matches(namespace == null ? Map.of() : namespace.labels());
             default -> false;
         };
     }

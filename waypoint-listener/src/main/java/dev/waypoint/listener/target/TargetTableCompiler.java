@@ -173,8 +173,10 @@ public final class TargetTableCompiler implements PartCompiler<TargetTable> {
                     + " traffic only";
         }
         if (!Bindings.namespaceAllowed(self, name.namespace(), ns)) {
+            String from = "Selector".equals(self.allowedNamespaces())
+                    ? "from: Selector, selector: " + self.namespaceSelector() : "from";
             return kind + " " + name + " is in namespace " + name.namespace()
-                    + ", which the waypoint's listener does not allow (allowedRoutes.namespaces.from)";
+                    + ", which the waypoint's listener does not allow (allowedRoutes.namespaces." + from + ")";
         }
         return null;
     }

@@ -12,6 +12,7 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.ServiceEntrySpec;
@@ -63,7 +64,7 @@ class ServiceEntryTargetTest {
     static ResourceSet resources(Case c, List<ServiceSpec> services) {
         Map<String, String> gwLabels = c.waypointFor() == null ? Map.of() : Map.of("istio.io/waypoint-for", c.waypointFor());
         GatewaySpec gw = new GatewaySpec(SELF, "istio-waypoint", gwLabels,
-                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", Map.of(), SourceRef.NONE);
+                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), "All", LabelSelector.EVERYTHING, SourceRef.NONE);
         ServiceEntrySpec se = new ServiceEntrySpec(new NamespacedName("egress", "api"), c.entryLabels(),
                 List.of("api.example.com"), List.of(HostPort.parseIp(ADDRESS)),
                 List.of(new ServicePortSpec("tls", 443, 443, null, "tls")), ServiceEntrySpec.Location.MESH_EXTERNAL,

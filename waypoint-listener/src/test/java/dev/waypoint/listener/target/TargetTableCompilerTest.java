@@ -8,6 +8,7 @@ import dev.waypoint.model.SourceRef;
 import dev.waypoint.model.mesh.AppProtocol;
 import dev.waypoint.model.mesh.GatewaySpec;
 import dev.waypoint.model.mesh.HostPort;
+import dev.waypoint.model.mesh.LabelSelector;
 import dev.waypoint.model.mesh.NamespaceSpec;
 import dev.waypoint.model.mesh.NamespacedName;
 import dev.waypoint.model.mesh.PodSpec;
@@ -35,9 +36,17 @@ class TargetTableCompilerTest {
 
     enum Kind { SERVICE, POD }
 
+    /** With {@code allowedFrom: Selector}, the listener's selector is {@code matchLabels: {team: a}}. */
     record Case(String name, Kind kind, String objectNamespace, Map<String, String> objectLabels,
-                Map<String, String> namespaceLabels, String waypointFor, String allowedFrom, boolean bound,
-                String why) {
+                Map<String, String> namespaceLabels, String waypointFor, String allowedFrom, LabelSelector selector,
+                boolean bound, String why) {
+        Case(String name, Kind kind, String objectNamespace, Map<String, String> objectLabels,
+             Map<String, String> namespaceLabels, String waypointFor, String allowedFrom, boolean bound, String why) {
+            this(name, kind, objectNamespace, objectLabels, namespaceLabels, waypointFor, allowedFrom,
+                    "Selector".equals(allowedFrom) ? LabelSelector.ofLabels(Map.of("team", "a")) : LabelSelector.EVERYTHING,
+                    bound, why);
+        }
+
         @Override
         public String toString() {
             return name;
@@ -54,6 +63,14 @@ class TargetTableCompilerTest {
 
     static final String USE = "istio.io/use-waypoint";
     static final String USE_NS = "istio.io/use-waypoint-namespace";
+
+    static final LabelSelector TEAMS_OUTSIDE_DEV = new LabelSelector(Map.of(), List.of(
+            new LabelSelector.Requirement("team", LabelSelector.Operator.IN, List.of("a", "b")),
+            new LabelSelector.Requirement("env", LabelSelector.Operator.NOT_IN, List.of("dev"))));
+    static final LabelSelector SHARED_TEAMS = new LabelSelector(Map.of("mesh", "shared"), List.of(
+            new LabelSelector.Requirement("team", LabelSelector.Operator.IN, List.of("a", "b"))));
+    static final LabelSelector TEAM_EXISTS = new LabelSelector(Map.of(), List.of(
+            new LabelSelector.Requirement("team", LabelSelector.Operator.EXISTS, List.of())));
 
     static Stream<Case> cases() {
         Map<String, String> none = Map.of();
@@ -93,6 +110,25 @@ class TargetTableCompilerTest {
                         "Selector", true, null),
                 new Case("cross-namespace refused by selector", Kind.SERVICE, "apps", useHere, labels("team", "b"), null,
                         "Selector", false, "does not allow"),
+                // the same with matchExpressions (metav1.LabelSelectorAsSelector, as Istio evaluates it)
+                new Case("cross-namespace allowed by matchExpressions", Kind.SERVICE, "apps", useHere,
+                        labels("team", "a", "env", "prod"), null, "Selector", TEAMS_OUTSIDE_DEV, true, null),
+                new Case("cross-namespace refused by matchExpressions (NotIn)", Kind.SERVICE, "apps", useHere,
+                        labels("team", "a", "env", "dev"), null, "Selector", TEAMS_OUTSIDE_DEV, false,
+                        "does not allow (allowedRoutes.namespaces.from: Selector, selector: team in (a,b),env notin (dev))"),
+                new Case("cross-namespace refused by matchExpressions (In, key missing)", Kind.SERVICE, "apps", useHere,
+                        labels("env", "prod"), null, "Selector", TEAMS_OUTSIDE_DEV, false, "does not allow"),
+                new Case("matchExpressions ANDed with matchLabels", Kind.SERVICE, "apps", useHere,
+                        labels("team", "b", "mesh", "shared"), null, "Selector", SHARED_TEAMS, true, null),
+                new Case("matchExpressions ANDed with matchLabels: label missing", Kind.SERVICE, "apps", useHere,
+                        labels("team", "b"), null, "Selector", SHARED_TEAMS, false, "does not allow"),
+                new Case("namespace label binds a pod across namespaces by matchExpressions (Exists)", Kind.POD, "apps",
+                        none, labels(USE, "waypoint", USE_NS, "istio-system", "team", "c"), "workload", "Selector",
+                        TEAM_EXISTS, true, null),
+                new Case("namespace label without the key: refused by matchExpressions (Exists)", Kind.POD, "apps",
+                        none, useHere, "workload", "Selector", TEAM_EXISTS, false, "does not allow"),
+                new Case("empty selector allows every namespace", Kind.SERVICE, "apps", useHere, none, null, "Selector",
+                        LabelSelector.EVERYTHING, true, null),
                 new Case("waypoint's own service never binds", Kind.SERVICE, "istio-system",
                         labels(USE, "waypoint", "gateway.networking.k8s.io/gateway-name", "waypoint"), none, null, null,
                         false, "is part of waypoint"),
@@ -116,8 +152,7 @@ class TargetTableCompilerTest {
     static ResourceSet resources(Case c) {
         Map<String, String> gwLabels = c.waypointFor() == null ? Map.of() : Map.of("istio.io/waypoint-for", c.waypointFor());
         GatewaySpec gw = new GatewaySpec(SELF, "istio-waypoint", gwLabels,
-                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), c.allowedFrom(),
-                "Selector".equals(c.allowedFrom()) ? Map.of("team", "a") : Map.of(), SourceRef.NONE);
+                List.of(new GatewaySpec.Listener("mesh", 15008, "HBONE")), c.allowedFrom(), c.selector(), SourceRef.NONE);
         List<NamespaceSpec> namespaces = List.of(new NamespaceSpec(c.objectNamespace(), c.namespaceLabels(), SourceRef.NONE));
         NamespacedName obj = new NamespacedName(c.objectNamespace(), "obj");
         List<ServiceSpec> services = List.of();
@@ -221,7 +256,7 @@ class TargetTableCompilerTest {
         Case c = cases().findFirst().orElseThrow();
         ResourceSet rs = resources(c);
         GatewaySpec bad = new GatewaySpec(SELF, "istio-waypoint", Map.of(), List.of(new GatewaySpec.Listener("mesh", 1234, "HTTP")),
-                "All", Map.of(), SourceRef.NONE);
+                "All", LabelSelector.EVERYTHING, SourceRef.NONE);
         Diagnostics d = new Diagnostics();
         new TargetTableCompiler().compile(rs.toBuilder().gateways(List.of(bad)).build(), d);
         assertThat(d.problems()).anySatisfy(p -> assertThat(p.toString()).contains("spec.listeners: listeners: [1234/HTTP] "
