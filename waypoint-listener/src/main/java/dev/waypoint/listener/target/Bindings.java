@@ -88,7 +88,9 @@ final class Bindings {
             case "All" -> true;
             // Gateway API: "only Routes in Namespaces matching this Selector will be selected";
             // Istio evaluates it with metav1.LabelSelectorAsSelector (waypoints.go makeWaypointSelector)
-            case "Selector" -> gateway.namespaceSelector().matches(namespace == null ? Map.of() : namespace.labels());
+            // a namespace written without its Namespace object still has the label the API server sets
+            case "Selector" -> gateway.namespaceSelector().matches(namespace == null
+                    ? Map.of("kubernetes.io/metadata.name", objectNamespace) : namespace.labels());
             default -> false;
         };
     }
