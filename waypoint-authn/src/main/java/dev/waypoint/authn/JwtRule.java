@@ -15,6 +15,10 @@ import java.util.Set;
  * {@link JwtRuleCompiler}, read on the event loops.
  *
  * @param origin the RequestAuthentication it comes from
+ * @param issuer the {@code iss} its tokens must carry; null: any {@code iss}, or none (a rule
+ *        with {@code jwksUri} and no {@code issuer}, which Istio accepts: Envoy's
+ *        {@code JwtProvider.issuer} "If specified, it has to match the iss field in JWT, otherwise
+ *        the JWT iss field is not checked")
  * @param locations where tokens are looked for, in order
  * @param audiences allowed audiences, normalized ({@link #normalizeAudience}); empty: any
  * @param spaceDelimitedClaims top-level claims split on spaces for authorization: {@code scope},
@@ -87,7 +91,7 @@ record JwtRule(NamespacedName origin, String issuer, Set<String> audiences, List
 
     /** For the config dump. */
     String debug() {
-        return origin + ": issuer " + issuer + (audiences.isEmpty() ? "" : ", audiences " + audiences) + ", keys "
+        return origin + ": issuer " + (issuer == null ? "any" : issuer) + (audiences.isEmpty() ? "" : ", audiences " + audiences) + ", keys "
                 + keys.describe() + ", from " + locations;
     }
 }

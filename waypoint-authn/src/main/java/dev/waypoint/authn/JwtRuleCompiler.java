@@ -131,8 +131,8 @@ public final class JwtRuleCompiler implements PartCompiler<JwtRules> {
         if (spec.jwksUri() == null || spec.jwksUri().isEmpty()) {
             // neither jwksUri nor jwks: "Optional if the key set document can ... be retrieved from
             // OpenID Discovery of the issuer" (Istio's JWTRule.jwks_uri); the translator let only
-            // an http(s) issuer through
-            return jwks.discovered(spec.issuer());
+            // an http(s) issuer through (and needs issuer or jwksUri: Istio's validateJwtRule)
+            return jwks.discovered(java.util.Objects.requireNonNull(spec.issuer(), "issuer"));
         }
         return jwks.source(URI.create(spec.jwksUri()));
     }

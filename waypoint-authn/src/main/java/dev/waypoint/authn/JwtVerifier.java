@@ -39,7 +39,10 @@ import java.util.Map;
  *       ("No token → authentication passes").</li>
  *   <li>A token must be a signed JWT ({@code alg: none} and encrypted tokens are refused).</li>
  *   <li>Its {@code iss} must be a rule's issuer, among the rules that look where the token was
- *       found, else {@code Jwt issuer is not configured}.</li>
+ *       found, else {@code Jwt issuer is not configured}. A rule without issuer takes a token of
+ *       any {@code iss}, or none: Envoy's extractor ({@code JwtIssuerChecker}: "If a specified
+ *       issuer is empty, it means to allow all issuers"), and with {@code allow_missing} its
+ *       {@code findByIssuer} falls back to "the first empty issuer from JwtProvider".</li>
  *   <li>{@code exp} and {@code nbf} with 60 s of clock skew (jwt_verify_lib's default).</li>
  *   <li>The rule's audiences, if any: {@code Audiences in Jwt are not allowed}, answered 403.</li>
  *   <li>The signature, by a key of the rule's JWKS whose {@code kid} (if the token names one),
@@ -47,7 +50,11 @@ import java.util.Map;
  * </ol>
  *
  * <p>The token is accepted when any rule accepts it. When all fail, the failure reported is the
- * one of a rule with the token's issuer (the most specific), else the issuer one.
+ * one of a rule with the token's issuer or without issuer (the most specific), else the issuer one.
+ *
+ * <p>A valid token without {@code iss} has the request principal {@code ""}: Istio matches
+ * {@code requestPrincipals} on the {@code iss} and {@code sub} claims, and a missing claim
+ * matches nothing, not even {@code *}.
  *
  * <h2>Threading</h2>
  * Stateless; any thread. The request's headers are read on the thread that calls, which must be
@@ -127,8 +134,8 @@ final class JwtVerifier {
         AuthnResult specific = null;
         AuthnResult pending = null;
         for (JwtRule rule : rules) {
-            if (issuer == null || !issuer.equals(rule.issuer())) {
-                continue;
+            if (rule.issuer() != null && (issuer == null || !issuer.equals(rule.issuer()))) {
+                continue; // a rule without issuer checks every token (Envoy: "the JWT iss field is not checked")
             }
             AuthnResult r = check(found, jwt, claims, rule, now);
             if (r instanceof AuthnResult.Valid) {
@@ -272,7 +279,8 @@ final class JwtVerifier {
             }
             payload.put(k, value);
         });
-        return new JwtAuthn(iss + "/" + (sub == null ? "" : sub), iss, sub, audiences,
+        // Istio's requestPrincipals match iss and sub as claims: without iss there is no principal to match
+        return new JwtAuthn(iss == null ? "" : iss + "/" + (sub == null ? "" : sub), iss, sub, audiences,
                 azp instanceof String s ? s : null, payload);
     }
 

@@ -25,6 +25,10 @@ class JwtVerifierTest {
     static final String ISS = "https://issuer.example";
     static final long NOW = System.currentTimeMillis() / 1000;
     static final JwtRuleSpec RULE = rule(ISS, JWKS);
+    /** A rule without issuer, with the same keys. */
+    static final JwtRuleSpec ANY_ISS = rule(null, JWKS);
+    /** Keys that verify none of {@link TestJwt#sign}'s tokens. */
+    static final String OTHER_JWKS = new com.nimbusds.jose.jwk.JWKSet(TestJwt.RSA_OTHER.toPublicJWK()).toString();
 
     /** Expected: "none", "valid <principal>", or "<status> <message>". */
     record Case(String name, List<JwtRuleSpec> rules, Headers headers, String path, String expected) {
@@ -97,6 +101,25 @@ class JwtVerifierTest {
                 new Case("same issuer in two rules: either may accept", List.of(TestJwt.withAudiences(RULE, "api"), RULE),
                         bearer(sign(JWSAlgorithm.RS256, good().audience("web").build())), "/",
                         "valid https://issuer.example/alice"),
+                // a rule without issuer (Istio accepts one with jwksUri): Envoy's JwtProvider "If
+                // specified, it has to match the iss field in JWT, otherwise the JWT iss field is not checked"
+                new Case("rule without issuer: a token of any iss", List.of(ANY_ISS),
+                        bearer(sign(JWSAlgorithm.RS256, claims("https://other.example", "alice").build())), "/",
+                        "valid https://other.example/alice"),
+                new Case("rule without issuer: a token without iss, no request principal", List.of(ANY_ISS),
+                        bearer(sign(JWSAlgorithm.RS256, new JWTClaimsSet.Builder().subject("alice").build())), "/", "valid "),
+                new Case("rule without issuer: the signature is still checked", List.of(ANY_ISS),
+                        bearer(TestJwt.signWithOtherKey(good().build())), "/", "401 Jwt verification fails"),
+                new Case("rule without issuer: its audiences are still checked", List.of(TestJwt.withAudiences(ANY_ISS, "api")),
+                        bearer(sign(JWSAlgorithm.RS256, good().audience("web").build())), "/",
+                        "403 Audiences in Jwt are not allowed"),
+                new Case("rule without issuer accepts what the issuer's rule refuses", List.of(
+                        TestJwt.withAudiences(RULE, "api"), ANY_ISS),
+                        bearer(sign(JWSAlgorithm.RS256, good().audience("web").build())), "/",
+                        "valid https://issuer.example/alice"),
+                new Case("an unlisted iss is checked against the rule without issuer only", List.of(RULE, rule(null, OTHER_JWKS)),
+                        bearer(sign(JWSAlgorithm.RS256, claims("https://other.example", "alice").build())), "/",
+                        "401 Jwt verification fails"),
                 new Case("fromHeaders with prefix", List.of(TestJwt.withLocations(RULE,
                         List.of(new JwtRuleSpec.FromHeader("x-jwt", "Token ")), List.of(), List.of())),
                         Headers.of("x-jwt", "Token " + sign(JWSAlgorithm.RS256, good().build())), "/",

@@ -27,6 +27,11 @@ import java.util.Set;
  * cannot be compiled fails closed instead of disappearing (a dropped ALLOW or DENY would widen
  * access).
  *
+ * <p>Also refused as Istio's validation refuses them ({@code ValidateAuthorizationPolicy},
+ * pkg/config/validation/validation.go): a DENY or CUSTOM policy without {@code rules}, an empty
+ * or missing {@code from[].source} or {@code to[].operation}, and in a CUSTOM policy the source
+ * identity fields and the identity and {@code request.auth.*} {@code when} keys.
+ *
  * <p>A policy with a {@code selector}, or with no {@code targetRefs}, is valid and kept, with a
  * note: waypoints enforce only {@code targetRefs} policies (shared/spec/authz.md §1).
  */
@@ -44,6 +49,16 @@ final class AuthorizationPolicyTranslator {
             "notMethods", "paths", "notPaths");
     private static final Set<String> CONDITION = Set.of("key", "values", "notValues");
     private static final Set<String> PROVIDER = Set.of("name");
+    /**
+     * Source fields Istio refuses with action CUSTOM: validation.go, {@code check(len(src.Namespaces)
+     * != 0, "From.Namespaces")} ... {@code "%s is currently not supported with CUSTOM action"}.
+     */
+    private static final List<String> CUSTOM_UNSUPPORTED_SOURCE = List.of("principals", "notPrincipals",
+            "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces", "serviceAccounts",
+            "notServiceAccounts", "trustDomains", "notTrustDomains");
+    /** {@code when} keys Istio refuses with action CUSTOM (validation.go), besides every {@code request.auth.*}. */
+    private static final Set<String> CUSTOM_UNSUPPORTED_KEYS = Set.of("source.namespace", "source.serviceAccount",
+            "source.trustDomain", "source.principal");
     /** CRD limit (kubebuilder): {@code targetRefs} at most 16. */
 
     private AuthorizationPolicyTranslator() {}
@@ -89,11 +104,21 @@ final class AuthorizationPolicyTranslator {
 
         List<Rule> rules = new ArrayList<>();
         List<JsonNode> rs = ctx.list(spec, "spec", "rules");
+        if (rs.isEmpty() && (action == Action.DENY || action == Action.CUSTOM)) {
+            // validation.go: "DENY action without `rules` is meaningless as it will never be triggered,
+            // add an empty rule `{}` if you want it be triggered for every request" (and the same for
+            // CUSTOM). An error, not a warning: the object is refused. `rules: []` is no rules (protojson
+            // leaves an empty list nil, which is what Istio tests)
+            JsonNode written = child(spec, "rules");
+            ctx.error("spec.rules", message("rules", written == null ? "missing" : render(written),
+                    "at least one rule with action " + action + ", which otherwise never applies; "
+                            + "rules: [{}] applies it to every request"));
+        }
         for (int i = 0; i < rs.size(); i++) {
             String p = index("spec.rules", i);
             JsonNode r = ctx.element(rs.get(i), p, "rules[" + i + "]");
             if (r != null) {
-                rules.add(rule(ctx, r, p));
+                rules.add(rule(ctx, r, p, action));
             }
         }
         return new AuthorizationPolicySpec(name, action, provider, refs, selector != null, dryRun, rules, ctx.source());
@@ -113,7 +138,7 @@ final class AuthorizationPolicyTranslator {
         return false;
     }
 
-    private static Rule rule(ObjectContext ctx, JsonNode r, String p) {
+    private static Rule rule(ObjectContext ctx, JsonNode r, String p, Action action) {
         ctx.unknownKeys(r, p, RULE);
         List<Source> from = new ArrayList<>();
         List<JsonNode> fs = ctx.list(r, p, "from");
@@ -127,13 +152,31 @@ final class AuthorizationPolicyTranslator {
             String sp = path(fp, "source");
             JsonNode s = ctx.object(f, fp, "source");
             ctx.unknownKeys(s, sp, SOURCE);
-            from.add(new Source(ctx.stringList(s, sp, "principals"), ctx.stringList(s, sp, "notPrincipals"),
+            Source source = new Source(ctx.stringList(s, sp, "principals"), ctx.stringList(s, sp, "notPrincipals"),
                     ctx.stringList(s, sp, "requestPrincipals"), ctx.stringList(s, sp, "notRequestPrincipals"),
                     ctx.stringList(s, sp, "namespaces"), ctx.stringList(s, sp, "notNamespaces"),
                     ctx.stringList(s, sp, "serviceAccounts"), ctx.stringList(s, sp, "notServiceAccounts"),
                     ctx.stringList(s, sp, "trustDomains"), ctx.stringList(s, sp, "notTrustDomains"),
                     ctx.stringList(s, sp, "ipBlocks"), ctx.stringList(s, sp, "notIpBlocks"),
-                    ctx.stringList(s, sp, "remoteIpBlocks"), ctx.stringList(s, sp, "notRemoteIpBlocks")));
+                    ctx.stringList(s, sp, "remoteIpBlocks"), ctx.stringList(s, sp, "notRemoteIpBlocks"));
+            // validation.go: "`from.source` must not be nil" and "`from.source` must not be empty":
+            // an empty source would match every request (a DENY would deny everything)
+            if (s == null) {
+                ctx.error(sp, message("source", "missing", "a source with at least one field"));
+            } else if (!anyWritten(s)) {
+                ctx.error(sp, message("source", render(s), "at least one field; an empty source matches every "
+                        + "request: leave out from instead"));
+            }
+            if (action == Action.CUSTOM && s != null) {
+                for (String field : CUSTOM_UNSUPPORTED_SOURCE) {
+                    JsonNode v = child(s, field);
+                    if (v != null && v.isArray() && !v.isEmpty()) {
+                        ctx.error(path(sp, field), message(field, render(v), "not with action CUSTOM (Istio: "
+                                + "\"is currently not supported with CUSTOM action\")"));
+                    }
+                }
+            }
+            from.add(source);
         }
         List<Operation> to = new ArrayList<>();
         List<JsonNode> ts = ctx.list(r, p, "to");
@@ -147,10 +190,18 @@ final class AuthorizationPolicyTranslator {
             String op = path(tp, "operation");
             JsonNode o = ctx.object(t, tp, "operation");
             ctx.unknownKeys(o, op, OPERATION);
-            to.add(new Operation(ctx.stringList(o, op, "hosts"), ctx.stringList(o, op, "notHosts"),
+            Operation operation = new Operation(ctx.stringList(o, op, "hosts"), ctx.stringList(o, op, "notHosts"),
                     ports(ctx, o, op, "ports"), ports(ctx, o, op, "notPorts"),
                     ctx.stringList(o, op, "methods"), ctx.stringList(o, op, "notMethods"),
-                    ctx.stringList(o, op, "paths"), ctx.stringList(o, op, "notPaths")));
+                    ctx.stringList(o, op, "paths"), ctx.stringList(o, op, "notPaths"));
+            // validation.go: "`to.operation` must not be nil" and "`to.operation` must not be empty"
+            if (o == null) {
+                ctx.error(op, message("operation", "missing", "an operation with at least one field"));
+            } else if (!anyWritten(o)) {
+                ctx.error(op, message("operation", render(o), "at least one field; an empty operation matches every "
+                        + "request: leave out to instead"));
+            }
+            to.add(operation);
         }
         List<Condition> when = new ArrayList<>();
         List<JsonNode> ws = ctx.list(r, p, "when");
@@ -167,11 +218,34 @@ final class AuthorizationPolicyTranslator {
             if (values.isEmpty() && notValues.isEmpty()) {
                 ctx.error(wp, message("when[" + i + "]", key == null ? "-" : key, "at least one of values or notValues"));
             }
+            if (key != null && action == Action.CUSTOM
+                    && (CUSTOM_UNSUPPORTED_KEYS.contains(key) || key.startsWith("request.auth."))) {
+                // validation.go: check(strings.HasPrefix(when.Key, "request.auth."), when.Key) and the
+                // source.* identity keys: "%s is currently not supported with CUSTOM action"
+                ctx.error(path(wp, "key"), message("key", key, "not with action CUSTOM (Istio: "
+                        + "\"is currently not supported with CUSTOM action\")"));
+            }
             if (key != null) {
                 when.add(new Condition(key, values, notValues));
             }
         }
         return new Rule(from, to, when);
+    }
+
+    /**
+     * Whether {@code node} has a field with something in it, as Istio counts them
+     * ({@code len(src.Principals) == 0 && ...}): a non-empty list, or a value that is not a list
+     * (reported by its reader). An element that is refused, and an unknown field (reported),
+     * count too: the object is refused for them already.
+     */
+    private static boolean anyWritten(JsonNode node) {
+        for (var it = node.fields(); it.hasNext(); ) {
+            JsonNode v = it.next().getValue();
+            if (v != null && !v.isNull() && !(v.isArray() && v.isEmpty())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code ports} are strings in the API ({@code "8080"}); each must be a number 1-65535. */

@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * {@code security.istio.io/v1} (and {@code v1beta1}) {@code RequestAuthentication} →
  * {@link RequestAuthenticationSpec}. Follows Istio's validation ({@code pilot/pkg/config/validation},
  * {@code ValidateRequestAuthentication}, {@code validateJwtRule}) where it is stricter than
- * nothing: issuer required, {@code jwksUri} an http(s) URL, {@code jwks} a JWKS document,
+ * nothing: {@code issuer} or {@code jwksUri} required, {@code jwksUri} an http(s) URL, {@code jwks} a JWKS document,
  * {@code selector} and {@code targetRefs} not both, header names valid; and the CRD's rules: only
  * one of {@code jwks}, {@code jwksUri} and {@code jwks_uri} (the proto field's own name, which the
  * CRD lists too and which is read as {@code jwksUri}), {@code presence} OPTIONAL or REQUIRED
@@ -117,7 +117,10 @@ final class RequestAuthenticationTranslator {
      */
     private static JwtRuleSpec rule(ObjectContext ctx, JsonNode n, String p, boolean appliedHere) {
         ctx.unknownKeys(n, p, RULE_FIELDS);
-        String issuer = ctx.requiredString(n, p, "issuer", "the issuer (iss) of the tokens, such as https://accounts.example.com");
+        String issuer = ctx.string(n, p, "issuer");
+        if (issuer != null && issuer.isEmpty()) {
+            issuer = null; // proto3: an empty string is not set, as Istio's len(rule.Issuer) == 0 reads it
+        }
         List<String> audiences = strings(ctx, n, p, "audiences");
         String jwksUri = ctx.string(n, p, "jwksUri");
         if (jwksUri != null) {
@@ -144,6 +147,15 @@ final class RequestAuthenticationTranslator {
         }
         if (jwksUri == null) {
             jwksUri = legacyUri;
+        }
+        // validation.go validateJwtRule: "if len(rule.Issuer) == 0 && len(rule.JwksUri) == 0 {
+        // ... "issuer or jwksUri must be non-empty string"": an inline jwks alone is not enough. A
+        // rule without issuer accepts tokens of any iss that its keys verify (Envoy's JwtProvider)
+        JsonNode issuerNode = child(n, "issuer");
+        if (issuer == null && (jwksUri == null || jwksUri.isEmpty())
+                && (issuerNode == null || issuerNode.isTextual())) { // another type is reported already
+            ctx.error(path(p, "issuer"), message("issuer", issuerNode == null ? "missing" : "\"\"",
+                    "issuer or jwksUri (Istio: \"issuer or jwksUri must be non-empty string\")"));
         }
         if (jwks != null) {
             jwksUri = null;
@@ -199,9 +211,6 @@ final class RequestAuthenticationTranslator {
         JsonNode t = child(n, "timeout");
         if (t != null) {
             timeout = duration(ctx, t, path(p, "timeout"));
-        }
-        if (issuer == null) {
-            return null;
         }
         return new JwtRuleSpec(issuer, audiences, jwksUri, jwks, headers, params, cookies, forward, payloadHeader, claims,
                 spaceDelimited, timeout);

@@ -63,8 +63,66 @@ class AuthorizationPolicyTranslatorTest {
                                 + "trustDomains)")),
                 new Case("bad action", policy(REF + "action: REJECT\n"), false,
                         List.of(p + "spec.action: action: REJECT (expected: ALLOW, DENY, AUDIT or CUSTOM)")),
-                new Case("CUSTOM without provider", policy(REF + "action: CUSTOM\n"), false,
+                new Case("CUSTOM without provider", policy(REF + "action: CUSTOM\nrules: [{}]\n"), false,
                         List.of(p + "spec.provider.name: provider: missing (expected: a provider name with action CUSTOM)")),
+                // Istio's ValidateAuthorizationPolicy (pkg/config/validation/validation.go) refuses these:
+                // errors, so the object is rejected (its last good version, if any, keeps serving)
+                new Case("DENY without rules (Istio: \"DENY action without `rules` is meaningless\")",
+                        policy(REF + "action: DENY\n"), false,
+                        List.of(p + "spec.rules: rules: missing (expected: at least one rule with action DENY, which "
+                                + "otherwise never applies; rules: [{}] applies it to every request)")),
+                new Case("DENY with rules: [] is no rules", policy(REF + "action: DENY\nrules: []\n"), false,
+                        List.of(p + "spec.rules: rules: [] (expected: at least one rule with action DENY, which "
+                                + "otherwise never applies; rules: [{}] applies it to every request)")),
+                new Case("DENY with an empty rule: deny-all, valid", policy(REF + "action: DENY\nrules: [{}]\n"), true, List.of()),
+                new Case("AUDIT without rules is valid", policy(REF + "action: AUDIT\n"), true, List.of()),
+                new Case("CUSTOM without rules (Istio: \"CUSTOM action without `rules` is meaningless\")",
+                        policy(REF + "action: CUSTOM\nprovider: {name: ext}\n"), false,
+                        List.of(p + "spec.rules: rules: missing (expected: at least one rule with action CUSTOM, which "
+                                + "otherwise never applies; rules: [{}] applies it to every request)")),
+                new Case("empty source (Istio: \"`from.source` must not be empty\")",
+                        policy(REF + "action: DENY\nrules: [{from: [{source: {}}]}]\n"), false,
+                        List.of(p + "spec.rules[0].from[0].source: source: {} (expected: at least one field; an empty "
+                                + "source matches every request: leave out from instead)")),
+                new Case("source with only empty lists is empty", policy(REF + "rules: [{from: [{source: {principals: []}}]}]\n"),
+                        false, List.of(p + "spec.rules[0].from[0].source: source: {\"principals\":[]} (expected: at least one "
+                                + "field; an empty source matches every request: leave out from instead)")),
+                new Case("from without source (Istio: \"`from.source` must not be nil\")",
+                        policy(REF + "action: DENY\nrules: [{from: [{}]}]\n"), false,
+                        List.of(p + "spec.rules[0].from[0].source: source: missing (expected: a source with at least one field)")),
+                new Case("source with one field is valid",
+                        policy(REF + "action: DENY\nrules: [{from: [{source: {notIpBlocks: [10.0.0.0/8]}}]}]\n"), true, List.of()),
+                new Case("empty operation (Istio: \"`to.operation` must not be empty\")",
+                        policy(REF + "rules: [{to: [{operation: {}}]}]\n"), false,
+                        List.of(p + "spec.rules[0].to[0].operation: operation: {} (expected: at least one field; an empty "
+                                + "operation matches every request: leave out to instead)")),
+                new Case("to without operation (Istio: \"`to.operation` must not be nil\")",
+                        policy(REF + "rules: [{to: [{}]}]\n"), false,
+                        List.of(p + "spec.rules[0].to[0].operation: operation: missing (expected: an operation with at least one field)")),
+                new Case("operation with one field is valid", policy(REF + "rules: [{to: [{operation: {notMethods: [GET]}}]}]\n"),
+                        true, List.of()),
+                new Case("CUSTOM with a request.auth.* when key (Istio: \"not supported with CUSTOM action\")",
+                        policy(REF + "action: CUSTOM\nprovider: {name: ext}\n"
+                                + "rules: [{when: [{key: 'request.auth.claims[group]', values: [admin]}]}]\n"), false,
+                        List.of(p + "spec.rules[0].when[0].key: key: request.auth.claims[group] (expected: not with action "
+                                + "CUSTOM (Istio: \"is currently not supported with CUSTOM action\"))")),
+                new Case("CUSTOM with a source.principal when key", policy(REF + "action: CUSTOM\nprovider: {name: ext}\n"
+                                + "rules: [{when: [{key: source.principal, values: [a]}]}]\n"), false,
+                        List.of(p + "spec.rules[0].when[0].key: key: source.principal (expected: not with action "
+                                + "CUSTOM (Istio: \"is currently not supported with CUSTOM action\"))")),
+                new Case("CUSTOM with source principals and requestPrincipals", policy(REF + "action: CUSTOM\nprovider: {name: ext}\n"
+                                + "rules: [{from: [{source: {principals: [a], requestPrincipals: ['*']}}]}]\n"), false,
+                        List.of(p + "spec.rules[0].from[0].source.principals: principals: [\"a\"] (expected: not with action "
+                                        + "CUSTOM (Istio: \"is currently not supported with CUSTOM action\"))",
+                                p + "spec.rules[0].from[0].source.requestPrincipals: requestPrincipals: [\"*\"] (expected: not with "
+                                        + "action CUSTOM (Istio: \"is currently not supported with CUSTOM action\"))")),
+                new Case("CUSTOM with ipBlocks, paths and a header condition is valid",
+                        policy(REF + "action: CUSTOM\nprovider: {name: ext}\nrules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}], "
+                                + "to: [{operation: {paths: [/admin*]}}], when: [{key: 'request.headers[x-a]', values: [b]}]}]\n"),
+                        true, List.of()),
+                new Case("DENY with a request.auth.* when key is valid",
+                        policy(REF + "action: DENY\nrules: [{when: [{key: 'request.auth.claims[group]', values: [admin]}]}]\n"),
+                        true, List.of()),
                 new Case("provider without CUSTOM", policy(REF + "provider: {name: x}\n"), false,
                         List.of(p + "spec.provider: provider: {\"name\":\"x\"} (expected: only with action CUSTOM)")),
                 new Case("port not a number", policy(REF + "rules: [{to: [{operation: {ports: ['80a']}}]}]\n"), false,
@@ -80,7 +138,7 @@ class AuthorizationPolicyTranslatorTest {
                 new Case("condition without key", policy(REF + "rules: [{when: [{values: [a]}]}]\n"), false,
                         List.of(p + "spec.rules[0].when[0].key: key: missing (expected: an attribute such as request.headers[x-foo])")),
                 new Case("targetRef to a Gateway without its group (Istio's validation refuses it)",
-                        policy("action: DENY\ntargetRefs: [{kind: Gateway, name: waypoint}]\n"), false,
+                        policy("action: DENY\nrules: [{}]\ntargetRefs: [{kind: Gateway, name: waypoint}]\n"), false,
                         List.of(p + "spec.targetRefs[0].kind: targetRef: /Gateway (expected: one of Service (group \"\"), "
                                 + "networking.istio.io/ServiceEntry, gateway.networking.k8s.io/Gateway or "
                                 + "gateway.networking.k8s.io/GatewayClass, as Istio's validation requires)")),

@@ -93,9 +93,31 @@ class RequestAuthenticationTranslatorTest {
                           selector: {matchLabels: {app: b}}
                           jwtRules: [{issuer: a}]
                         """, true, List.of(W + "spec.selector: a waypoint applies RequestAuthentication through targetRefs only; this selector-based object is enforced by ztunnel or sidecars, not here")),
-                new Case("no issuer", REFS + """
+                // validation.go validateJwtRule: "issuer or jwksUri must be non-empty string"
+                new Case("no issuer, jwksUri: valid (tokens of any iss)", REFS + """
                           jwtRules: [{jwksUri: 'https://a.example/jwks'}]
-                        """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: missing (expected: the issuer (iss) of the tokens, such as https://accounts.example.com)")),
+                        """, true, List.of()),
+                new Case("empty issuer is no issuer", REFS + """
+                          jwtRules: [{issuer: '', jwksUri: 'https://a.example/jwks'}]
+                        """, true, List.of()),
+                new Case("no issuer, jwks_uri: valid", REFS + """
+                          jwtRules: [{jwks_uri: 'https://a.example/jwks'}]
+                        """, true, List.of()),
+                new Case("no issuer, inline jwks only (Istio: issuer or jwksUri)", REFS + """
+                          jwtRules: [{jwks: '{"keys": []}'}]
+                        """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: missing (expected: issuer or jwksUri (Istio: \"issuer or jwksUri must be non-empty string\"))")),
+                new Case("empty issuer, inline jwks only", REFS + """
+                          jwtRules: [{issuer: '', jwks: '{"keys": []}'}]
+                        """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: \"\" (expected: issuer or jwksUri (Istio: \"issuer or jwksUri must be non-empty string\"))")),
+                new Case("neither issuer nor jwksUri, in a selector-based object too", """
+                          selector: {matchLabels: {app: b}}
+                          jwtRules: [{audiences: [a]}]
+                        """, false, List.of(
+                        W + "spec.selector: a waypoint applies RequestAuthentication through targetRefs only; this selector-based object is enforced by ztunnel or sidecars, not here",
+                        P + "spec.jwtRules[0].issuer: issuer: missing (expected: issuer or jwksUri (Istio: \"issuer or jwksUri must be non-empty string\"))")),
+                new Case("issuer not a string", REFS + """
+                          jwtRules: [{issuer: 5, jwksUri: 'https://a.example/jwks'}]
+                        """, false, List.of(P + "spec.jwtRules[0].issuer: issuer: 5 (expected: a string; 5 unquoted is a number in YAML: quote it)")),
                 new Case("unknown rule field (a typo would widen what is accepted)", REFS + """
                           jwtRules: [{issuer: a, jwksUri: 'https://a.example/jwks', audience: [x]}]
                         """, false, List.of(P + "spec.jwtRules[0].audience: audience: unknown field (expected: one of audiences, forwardOriginalToken, fromCookies, fromHeaders, fromParams, issuer, jwks, jwksUri, jwks_uri, outputClaimToHeaders, outputPayloadToHeader, presence, spaceDelimitedClaims, timeout)")),
@@ -176,6 +198,16 @@ class RequestAuthenticationTranslatorTest {
 
         assertThat(r.resources().requestAuthentications()).singleElement().satisfies(ra ->
                 assertThat(ra.jwtRules().get(0).jwksUri()).isEqualTo("https://a.example/jwks"));
+    }
+
+    @Test
+    void aRuleWithoutIssuerHasNone() {
+        Result r = translate(HEAD + "spec:\n" + REFS + "  jwtRules: [{jwksUri: 'https://a.example/jwks'}]\n");
+
+        assertThat(r.resources().requestAuthentications()).singleElement().satisfies(ra -> {
+            assertThat(ra.jwtRules().get(0).issuer()).as("any iss").isNull();
+            assertThat(ra.jwtRules().get(0).jwksUri()).isEqualTo("https://a.example/jwks");
+        });
     }
 
     @Test

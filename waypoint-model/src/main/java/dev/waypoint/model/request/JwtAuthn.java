@@ -10,7 +10,8 @@ import java.util.Objects;
  * {@code request.auth.*}) and telemetry. Absent when the request carried no token (or no
  * RequestAuthentication applies: tokens are then ignored).
  *
- * @param principal {@code <iss>/<sub>}, Istio's request principal
+ * @param principal {@code <iss>/<sub>}, Istio's request principal; {@code ""} for a token without
+ *        {@code iss} (accepted by a jwtRule without issuer), which no {@code requestPrincipals} value matches
  * @param issuer {@code iss}
  * @param subject {@code sub}
  * @param audiences {@code aud} (a string or a list in the token; always a list here)

@@ -9,7 +9,10 @@ import java.util.Objects;
  * validated. Exactly what the manifest said; defaults (token locations, the JWKS fetch timeout)
  * are applied by the compiler, not here.
  *
- * @param issuer {@code issuer}: the {@code iss} a token must carry for this rule
+ * @param issuer {@code issuer}: the {@code iss} a token must carry for this rule; null when not
+ *        set (Istio requires {@code issuer} or {@code jwksUri}): then a token of any {@code iss},
+ *        or none, is checked against this rule's keys, as Envoy's {@code JwtProvider.issuer} says:
+ *        "If specified, it has to match the iss field in JWT, otherwise the JWT iss field is not checked"
  * @param audiences {@code audiences}: when not empty, the token's {@code aud} must contain one of them
  * @param jwksUri {@code jwksUri}, or null
  * @param jwks {@code jwks}: an inline JWKS document (JSON), or null; wins over {@code jwksUri}
@@ -28,7 +31,9 @@ public record JwtRuleSpec(String issuer, List<String> audiences, String jwksUri,
                           List<ClaimToHeader> outputClaimToHeaders, List<String> spaceDelimitedClaims,
                           Duration timeout) {
     public JwtRuleSpec {
-        Objects.requireNonNull(issuer, "issuer");
+        if (issuer != null && issuer.isEmpty()) {
+            issuer = null; // proto3: an empty string is not set
+        }
         audiences = List.copyOf(audiences);
         fromHeaders = List.copyOf(fromHeaders);
         fromParams = List.copyOf(fromParams);
