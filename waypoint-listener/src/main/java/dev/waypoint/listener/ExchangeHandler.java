@@ -1054,7 +1054,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * The rules of an HTTP/1 request head the decoder does not check (RFC 9112 §3.2, RFC 9110
-     * §15.6.6), or null when it keeps them: a major version other than 1 is 505; an HTTP/1.1
+     * §15.6.6), or null when it keeps them: a major version other than 1 is 505; a request-target
+     * with a byte that is not a URI character (a control byte, DEL, raw non-ASCII) is 400; an HTTP/1.1
      * request without {@code Host} (whose target is not in absolute form, which carries the host),
      * or any request with more than one {@code Host} field line, is 400: forwarding either would
      * leave the backend, the routes and the {@code hosts} policies to guess which host is meant.
@@ -1064,6 +1065,17 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         if (v.majorVersion() != 1 || v.minorVersion() > 1) {
             return new Rejection(Rejection.Reason.VERSION_NOT_SUPPORTED, "version: " + v.text()
                     + " (expected: HTTP/1.1 or HTTP/1.0)");
+        }
+        String target = head.uri();
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
+                // not a URI character (RFC 3986 §2; RFC 9112 §3.2): a control byte, or a raw non-ASCII
+                // one, which would leave re-encoded as UTF-8 (the backend saw another path than authz)
+                return new Rejection(Rejection.Reason.BAD_REQUEST, String.format(
+                        "request-target: byte 0x%02x at %d (expected: URI characters, non-ASCII ones percent-encoded)",
+                        (int) c, i));
+            }
         }
         java.util.Iterator<String> hosts = head.headers().valueStringIterator(HttpHeaderNames.HOST);
         boolean any = hosts.hasNext();

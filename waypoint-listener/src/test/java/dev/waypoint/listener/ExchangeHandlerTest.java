@@ -549,7 +549,12 @@ class ExchangeHandlerTest {
             "HTTP/1.1 | /a                | web,evil | 400 host: 2 Host header fields (expected: exactly one, RFC 9112 §3.2)",
             "HTTP/1.0 | /a                | web,evil | 400 host: 2 Host header fields (expected: exactly one, RFC 9112 §3.2)",
             "HTTP/9.9 | /a                | web      | 505 version: HTTP/9.9 (expected: HTTP/1.1 or HTTP/1.0)",
-            "HTTP/1.2 | /a                | web      | 505 version: HTTP/1.2 (expected: HTTP/1.1 or HTTP/1.0)"})
+            "HTTP/1.2 | /a                | web      | 505 version: HTTP/1.2 (expected: HTTP/1.1 or HTTP/1.0)",
+            "HTTP/1.1 | /a%01b?q=%7f~!$&'()*+;=:@ | web | -",
+            "HTTP/1.1 | /a\u0001b         | web      | 400 request-target: byte 0x01 at 2 (expected: URI characters, non-ASCII ones percent-encoded)",
+            "HTTP/1.1 | /a\u007fb         | web      | 400 request-target: byte 0x7f at 2 (expected: URI characters, non-ASCII ones percent-encoded)",
+            "HTTP/1.1 | /a\u00ffb         | web      | 400 request-target: byte 0xff at 2 (expected: URI characters, non-ASCII ones percent-encoded)",
+            "HTTP/1.1 | /a?b=\u0009c       | web      | 400 request-target: byte 0x09 at 5 (expected: URI characters, non-ASCII ones percent-encoded)"})
     void http1HeadRules(String version, String uri, String hosts, String expected) {
         HttpRequest head = new DefaultHttpRequest(HttpVersion.valueOf(version), HttpMethod.GET, uri);
         if (hosts != null) {
