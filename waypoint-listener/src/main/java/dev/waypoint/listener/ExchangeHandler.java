@@ -186,9 +186,21 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         queue.add(msg);
         if (!h2) {
             watchUpgrade(msg);
+            if (msg instanceof HttpRequest req) {
+                midRequest = req.decoderResult().isSuccess() && !(msg instanceof LastHttpContent);
+            } else if (msg instanceof LastHttpContent) {
+                midRequest = false;
+            }
         }
         process();
     }
+
+    /**
+     * HTTP/1.1: the last request read has its head and not yet its last piece. Netty's decoder says
+     * nothing when the input ends there (its {@code decodeLast} counts an unfinished request body
+     * as "did not wait for a response" and drops it), so {@link #userEventTriggered} ends it.
+     */
+    private boolean midRequest;
 
     /** The last request head read asked for a WebSocket upgrade. */
     private boolean upgradeRead;
@@ -275,8 +287,21 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof ChannelInputShutdownEvent) {
-            // HTTP/1.1: the client ended its side; an unfinished body already came as a decoder failure
+            // HTTP/1.1: the client ended its side
             inputClosed = true;
+            if (midRequest) {
+                // in the middle of a request's body: an incomplete message (RFC 9112 §8), which the
+                // request answers as a malformed body (400, or a reset once its response started)
+                // after the pieces already read; before, it waited for the rest until the idle timeout
+                midRequest = false;
+                DefaultLastHttpContent cut = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+                cut.setDecoderResult(io.netty.handler.codec.DecoderResult.failure(
+                        new io.netty.handler.codec.PrematureChannelClosureException(
+                                "the client ended its side before the end of the request body")));
+                queue.add(cut);
+                process();
+                return;
+            }
             if (current == null && queue.isEmpty()) {
                 endTunnel();
             }

@@ -515,6 +515,50 @@ class ExchangeHandlerTest {
         assertThat(ch.isOpen()).isFalse();
     }
 
+    /**
+     * The client ends its side in the middle of a request body: Netty's decoder drops the unfinished
+     * request without a word, so the exchange waited for the rest until the idle timeout (a
+     * hostile-client audit filled a connection's 100 streams so). It is an incomplete message: 400,
+     * the upstream call cancelled, the tunnel ended; once the response started, a reset.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "response started: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void anInputThatEndsInTheMiddleOfABodyEndsTheRequest(boolean responseStarted) {
+        channel(false);
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/a");
+        head.headers().set(HttpHeaderNames.HOST, "web").set(HttpHeaderNames.CONTENT_LENGTH, 5);
+        ch.writeInbound(head, new io.netty.handler.codec.http.DefaultHttpContent(Unpooled.copiedBuffer("ab", StandardCharsets.UTF_8)));
+        FakeCall call = calls.get(0);
+        if (responseStarted) {
+            call.sink.responseHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+            written();
+        }
+        ch.pipeline().fireUserEventTriggered(io.netty.channel.socket.ChannelInputShutdownEvent.INSTANCE);
+        ch.runPendingTasks();
+        assertThat(call.cancelled).as("the upstream call is abandoned").isTrue();
+        if (!responseStarted) {
+            assertThat(written()).singleElement().asString().startsWith("400 [close]")
+                    .contains("the client ended its side before the end of the request body");
+        }
+        assertThat(ch.isOpen()).as("the tunnel ends").isFalse();
+        assertThat(completed).singleElement().extracting(r -> r.outcome().end())
+                .isEqualTo(responseStarted ? RequestOutcome.End.DOWNSTREAM_RESET : RequestOutcome.End.LOCAL_REPLY);
+    }
+
+    /** A client that ends its side after a whole request still gets the answer (a half-close, not an abort). */
+    @Test
+    void anInputThatEndsAfterAWholeRequestStillGetsItsAnswer() {
+        channel(false);
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/a");
+        head.headers().set(HttpHeaderNames.HOST, "web").set(HttpHeaderNames.CONTENT_LENGTH, 2);
+        ch.writeInbound(head, new DefaultLastHttpContent(Unpooled.copiedBuffer("ab", StandardCharsets.UTF_8)));
+        ch.pipeline().fireUserEventTriggered(io.netty.channel.socket.ChannelInputShutdownEvent.INSTANCE);
+        FakeCall call = calls.get(0);
+        assertThat(call.cancelled).isFalse();
+        call.respond(200, "ok");
+        assertThat(written()).containsExactly("200 ok");
+    }
+
     @Test
     void aFailureWhileTheBodyIsHeldBackReadsOnToDropTheRest() {
         channel(false);
