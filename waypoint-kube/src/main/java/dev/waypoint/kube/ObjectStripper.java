@@ -14,10 +14,11 @@ import java.util.Set;
  * <ul>
  *   <li>{@code metadata}: name, namespace, labels and annotations (without kubectl's
  *       {@code last-applied-configuration} copy of the whole object), and a Pod's
- *       {@code deletionTimestamp} (a terminating pod is no endpoint); no managed fields, owner
- *       references, finalizers, other timestamps or {@code resourceVersion}, so that an update that
- *       changes only those (or only {@code status}) leaves the stripped object equal and makes no
- *       new generation;</li>
+ *       {@code deletionTimestamp} (a terminating pod is no endpoint), {@code generateName} and
+ *       owner references (apiVersion, kind, name, controller: its workload in metrics); no
+ *       managed fields, other owner references, finalizers, other timestamps or
+ *       {@code resourceVersion}, so that an update that changes only those (or only
+ *       {@code status}) leaves the stripped object equal and makes no new generation;</li>
  *   <li>{@code status}: dropped, except a Pod's {@code podIP}, {@code podIPs}, {@code phase} and
  *       the type and status of its conditions (readiness);</li>
  *   <li>a Pod's {@code spec}: the service account, the node, {@code hostNetwork} (never in the
@@ -38,9 +39,14 @@ import java.util.Set;
 final class ObjectStripper {
     static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
     private static final Set<String> METADATA = Set.of("name", "namespace", "labels", "annotations");
-    /** A terminating pod is no endpoint (set once, when the pod is deleted: no churn). */
+    /**
+     * A terminating pod is no endpoint (set once, when the pod is deleted: no churn);
+     * {@code generateName} and the owner references name its workload (PodWorkloads, in the translator).
+     */
     private static final Set<String> POD_METADATA = Set.of("name", "namespace", "labels", "annotations",
-            "deletionTimestamp");
+            "deletionTimestamp", "generateName", "ownerReferences");
+    /** What the workload derivation reads of an owner reference (not its uid or blockOwnerDeletion). */
+    private static final Set<String> OWNER_REFERENCE = Set.of("apiVersion", "kind", "name", "controller");
     /** {@code hostNetwork}: such a pod is never in the ambient mesh (reached in plaintext). */
     private static final Set<String> POD_SPEC = Set.of("serviceAccountName", "serviceAccount", "nodeName", "hostNetwork");
     /** What a DestinationRule's {@code credentialName} reads of a Secret (Istio's two key sets). */
@@ -104,6 +110,13 @@ final class ObjectStripper {
     }
 
     private static void stripPod(ObjectNode tree) {
+        if (tree.get("metadata") instanceof ObjectNode m && m.get("ownerReferences") instanceof ArrayNode refs) {
+            for (JsonNode r : refs) {
+                if (r instanceof ObjectNode ref) {
+                    ref.retain(OWNER_REFERENCE);
+                }
+            }
+        }
         if (tree.get("spec") instanceof ObjectNode spec) {
             JsonNode containers = spec.get("containers");
             spec.retain(POD_SPEC);
