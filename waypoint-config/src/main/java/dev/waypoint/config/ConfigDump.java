@@ -63,6 +63,7 @@ public final class ConfigDump {
             w.put("ip", p.ip() == null ? null : p.ip().getHostAddress());
             w.put("serviceAccount", p.serviceAccount());
             w.put("ready", p.ready());
+            w.put("terminating", p.terminating());
             w.set("labels", strings(p.labels()));
             w.put("source", p.source().toString());
         }

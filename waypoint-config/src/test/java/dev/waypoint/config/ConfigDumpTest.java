@@ -103,6 +103,7 @@ class ConfigDumpTest {
                     "ip" : "10.244.0.5",
                     "serviceAccount" : "reviews",
                     "ready" : true,
+                    "terminating" : false,
                     "labels" : {
                       "app" : "reviews"
                     },

@@ -13,14 +13,17 @@ import java.util.Set;
  *
  * <ul>
  *   <li>{@code metadata}: name, namespace, labels and annotations (without kubectl's
- *       {@code last-applied-configuration} copy of the whole object); no managed fields, owner
- *       references, finalizers, timestamps or {@code resourceVersion}, so that an update that
- *       changes only those (or only {@code status}) leaves the stripped object equal and makes no
- *       new generation;</li>
+ *       {@code last-applied-configuration} copy of the whole object), and a Pod's
+ *       {@code deletionTimestamp} (a terminating pod is no endpoint), {@code generateName} and
+ *       owner references (apiVersion, kind, name, controller: its workload in metrics); no
+ *       managed fields, other owner references, finalizers, other timestamps or
+ *       {@code resourceVersion}, so that an update that changes only those (or only
+ *       {@code status}) leaves the stripped object equal and makes no new generation;</li>
  *   <li>{@code status}: dropped, except a Pod's {@code podIP}, {@code podIPs}, {@code phase} and
  *       the type and status of its conditions (readiness);</li>
- *   <li>a Pod's {@code spec}: the service account, the node, and each container's name and ports
- *       (named ports); nothing else of the pod template survives;</li>
+ *   <li>a Pod's {@code spec}: the service account, the node, {@code hostNetwork} (never in the
+ *       ambient mesh), and each container's name and ports (named ports); nothing else of the pod
+ *       template survives;</li>
  *   <li>a ConfigMap (the mesh config): its {@code mesh} key only;</li>
  *   <li>a Secret (registry types, and Opaque and TLS Secrets of the waypoint's namespace, are
  *       watched): metadata name and namespace only, its {@code type}, and the data keys its type
@@ -36,7 +39,16 @@ import java.util.Set;
 final class ObjectStripper {
     static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
     private static final Set<String> METADATA = Set.of("name", "namespace", "labels", "annotations");
-    private static final Set<String> POD_SPEC = Set.of("serviceAccountName", "serviceAccount", "nodeName");
+    /**
+     * A terminating pod is no endpoint (set once, when the pod is deleted: no churn);
+     * {@code generateName} and the owner references name its workload (PodWorkloads, in the translator).
+     */
+    private static final Set<String> POD_METADATA = Set.of("name", "namespace", "labels", "annotations",
+            "deletionTimestamp", "generateName", "ownerReferences");
+    /** What the workload derivation reads of an owner reference (not its uid or blockOwnerDeletion). */
+    private static final Set<String> OWNER_REFERENCE = Set.of("apiVersion", "kind", "name", "controller");
+    /** {@code hostNetwork}: such a pod is never in the ambient mesh (reached in plaintext). */
+    private static final Set<String> POD_SPEC = Set.of("serviceAccountName", "serviceAccount", "nodeName", "hostNetwork");
     /** What a DestinationRule's {@code credentialName} reads of a Secret (Istio's two key sets). */
     private static final List<String> TLS_KEYS = List.of("cert", "key", "cacert", "tls.crt", "tls.key", "ca.crt");
     private static final Set<String> POD_STATUS = Set.of("podIP", "podIPs", "phase");
@@ -46,7 +58,7 @@ final class ObjectStripper {
     static ObjectNode strip(ObjectNode tree, String kind) {
         JsonNode metadata = tree.get("metadata");
         if (metadata instanceof ObjectNode m) {
-            m.retain(METADATA);
+            m.retain(kind.equals("Pod") ? POD_METADATA : METADATA);
             if (m.get("annotations") instanceof ObjectNode a) {
                 a.remove(LAST_APPLIED);
                 if (a.isEmpty()) {
@@ -98,6 +110,13 @@ final class ObjectStripper {
     }
 
     private static void stripPod(ObjectNode tree) {
+        if (tree.get("metadata") instanceof ObjectNode m && m.get("ownerReferences") instanceof ArrayNode refs) {
+            for (JsonNode r : refs) {
+                if (r instanceof ObjectNode ref) {
+                    ref.retain(OWNER_REFERENCE);
+                }
+            }
+        }
         if (tree.get("spec") instanceof ObjectNode spec) {
             JsonNode containers = spec.get("containers");
             spec.retain(POD_SPEC);

@@ -224,7 +224,9 @@ class KubernetesSourceTest {
         assertThat(pod.path("apiVersion").asText()).isEqualTo("v1");
         assertThat(pod.path("kind").asText()).isEqualTo("Pod");
         assertThat(pod.path("metadata").has("managedFields")).isFalse();
-        assertThat(pod.path("metadata").has("ownerReferences")).isFalse();
+        // the workload derivation's part of the owner references (PodWorkloads): not the uid
+        assertThat(pod.path("metadata").path("ownerReferences")).isEqualTo(json(
+                "[{'apiVersion':'apps/v1','kind':'ReplicaSet','name':'web-abc'}]"));
         assertThat(pod.path("metadata").has("resourceVersion")).isFalse();
         assertThat(pod.path("metadata").path("annotations").has(ObjectStripper.LAST_APPLIED)).isFalse();
         assertThat(pod.path("metadata").path("annotations").path("note").asText()).isEqualTo("kept");

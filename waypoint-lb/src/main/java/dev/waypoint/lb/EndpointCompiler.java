@@ -24,21 +24,25 @@ import java.util.Map;
  * {@link EndpointTable}.
  *
  * <ul>
- *   <li>Selector Services: ready pods of the same namespace whose labels match, with an IP, on the
- *       target port (numeric, or named and resolved against the pod's container ports; a pod
- *       without that port name is skipped, as Kubernetes does).</li>
+ *   <li>Selector Services: healthy pods ({@link PodSpec#healthy()}: ready and not terminating) of
+ *       the same namespace whose labels match, with an IP, on the target port (numeric, or named
+ *       and resolved against the pod's container ports; a pod without that port name is skipped,
+ *       as Kubernetes does).</li>
  *   <li>Services without a selector: ready addresses of EndpointSlices labelled
  *       {@code kubernetes.io/service-name}, on the slice port whose name equals the Service
- *       port's name.</li>
- *   <li>Mesh membership: {@code istio.io/dataplane-mode=ambient} on the pod or its namespace; the
- *       pod value {@code none} opts out. Members get HBONE with the pod's SPIFFE identity.</li>
+ *       port's name. {@code conditions.ready} alone decides, as in Istio's
+ *       {@code endpointHealthStatus} (pilot/pkg/serviceregistry/kube/controller/endpointslice.go):
+ *       not ready is unhealthy or, with {@code terminating}, "Terminating ... we should not send it
+ *       traffic"; {@code serving} only matters there for persistent sessions (draining).</li>
+ *   <li>Mesh membership: {@link PodSpec#inAmbient} (never hostNetwork or sidecar pods; the CNI's
+ *       {@code ambient.istio.io/redirection: enabled}; else {@code istio.io/dataplane-mode=ambient}
+ *       on the pod or its namespace, the pod value {@code none} opting out). Members get HBONE
+ *       with the pod's SPIFFE identity; every other endpoint is plaintext.</li>
  *   <li>Traffic policy: each port's DestinationRule policy ({@link TrafficPolicyCompiler}),
  *       compiled over the port's endpoints, in the same part.</li>
  * </ul>
  */
 public final class EndpointCompiler implements PartCompiler<EndpointTable> {
-    static final String DATAPLANE_MODE = "istio.io/dataplane-mode";
-
     @Override
     public SnapshotPart<EndpointTable> part() {
         return EndpointTable.PART;
@@ -74,7 +78,7 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
                 List<Endpoint> eps = new ArrayList<>();
                 if (svc.selector() != null) {
                     for (PodSpec pod : selected) {
-                        if (pod.ip() == null || !pod.ready()) {
+                        if (pod.ip() == null || !pod.healthy()) {
                             continue;
                         }
                         int target = port.targetPortName() != null
@@ -128,13 +132,9 @@ public final class EndpointCompiler implements PartCompiler<EndpointTable> {
         return 0;
     }
 
-    /** "istio.io/dataplane-mode=ambient on the namespace or pod; pod value none opts out." */
+    /** Whether {@code pod} is reached over HBONE: {@link PodSpec#inAmbient}. */
     static boolean inMesh(PodSpec pod, NamespaceSpec ns) {
-        String own = pod.labels().get(DATAPLANE_MODE);
-        if (own != null) {
-            return own.equals("ambient");
-        }
-        return ns != null && "ambient".equals(ns.labels().get(DATAPLANE_MODE));
+        return pod.inAmbient(ns);
     }
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {

@@ -26,8 +26,8 @@ import java.util.Map;
  *   <li>{@code endpoints}: each entry on {@code ports[<port name>]}, else the port's
  *       {@code targetPort}, else its number. With {@code resolution: DNS} an entry whose address
  *       is a name is resolved; with {@code STATIC} every address is an IP (the translator checks).</li>
- *   <li>{@code workloadSelector}: ready Pods with an IP and WorkloadEntries with an IP address, in
- *       the ServiceEntry's namespace, whose labels match.</li>
+ *   <li>{@code workloadSelector}: healthy Pods (ready, not terminating) with an IP and
+ *       WorkloadEntries with an IP address, in the ServiceEntry's namespace, whose labels match.</li>
  *   <li>{@code resolution: DNS} without endpoints: each of {@code hosts}, resolved, on the target port.</li>
  *   <li>{@code resolution: NONE}: nothing here; the upstream goes to the original destination.</li>
  * </ul>
@@ -76,7 +76,7 @@ public final class ServiceEntryEndpointCompiler implements PartCompiler<ServiceE
                 }
                 if (se.workloadSelector() != null) {
                     for (PodSpec pod : podIndex.select(ns, se.workloadSelector())) {
-                        if (pod.ip() == null || !pod.ready()) {
+                        if (pod.ip() == null || !pod.healthy()) {
                             continue;
                         }
                         SpiffeId id = internal || EndpointCompiler.inMesh(pod, namespaces.get(ns)) ? pod.identity(td) : null;

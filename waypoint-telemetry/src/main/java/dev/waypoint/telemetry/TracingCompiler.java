@@ -96,7 +96,7 @@ public final class TracingCompiler implements PartCompiler<TracingSettings> {
                     continue;
                 }
                 for (PodSpec pod : resources.pods()) {
-                    if (pod.ip() == null || !pod.ready() || !pod.name().namespace().equals(ns)
+                    if (pod.ip() == null || !pod.healthy() || !pod.name().namespace().equals(ns)
                             || !pod.labels().entrySet().containsAll(s.selector().entrySet())) {
                         continue;
                     }

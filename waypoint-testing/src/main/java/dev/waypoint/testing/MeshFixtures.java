@@ -100,11 +100,8 @@ public final class MeshFixtures implements AutoCloseable {
             for (int port : ports) {
                 backends.put(new InetSocketAddress(pod.ip(), port), pod.name().name());
             }
-            String mode = pod.labels().get("istio.io/dataplane-mode");
-            NamespaceSpec ns = namespaces.get(pod.name().namespace());
-            boolean inMesh = mode != null ? mode.equals("ambient")
-                    : ns != null && "ambient".equals(ns.labels().get("istio.io/dataplane-mode"));
-            if (inMesh) {
+            // the waypoint's own rule: only the pods it reaches over HBONE get a ztunnel stand-in
+            if (pod.inAmbient(namespaces.get(pod.name().namespace()))) {
                 ambient.put(pod.ip(), ca.issue(pod.identity(ca.trustDomain())).material());
             }
         }

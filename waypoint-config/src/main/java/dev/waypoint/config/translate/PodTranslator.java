@@ -17,9 +17,17 @@ import java.util.Map;
 /**
  * {@code v1 Pod} → {@link PodSpec}, with the workload it belongs to derived from
  * {@code metadata.generateName} and the controlling {@code ownerReference} as Istio derives it
- * ({@link PodWorkloads}).
+ * ({@link PodWorkloads}), and what decides whether it is an endpoint and how it is reached:
+ * readiness, {@code metadata.deletionTimestamp}, {@code spec.hostNetwork}, and the
+ * {@code sidecar.istio.io/status} and {@code ambient.istio.io/redirection} annotations.
  */
 final class PodTranslator {
+    /** Written by Istio's sidecar injector: the pod has a sidecar (istio/api annotation SidecarStatus). */
+    static final String SIDECAR_STATUS = "sidecar.istio.io/status";
+    /** Written by the istio-cni node agent: {@code enabled} once captured, {@code pending} before. */
+    static final String AMBIENT_REDIRECTION = "ambient.istio.io/redirection";
+    static final String REDIRECTION_ENABLED = "enabled";
+
     private PodTranslator() {}
 
     static PodSpec translate(ObjectContext ctx, JsonNode tree, NamespacedName name, Map<String, String> labels) {
@@ -58,8 +66,17 @@ final class PodTranslator {
             }
         }
 
+        JsonNode metadata = ctx.object(tree, "", "metadata");
+        // Istio: "if !IsPodReady(p) || p.DeletionTimestamp != nil { UNHEALTHY }"; only its presence counts
+        boolean terminating = child(metadata, "deletionTimestamp") != null;
+        boolean hostNetwork = ctx.bool(spec, "spec", "hostNetwork", false);
+        // read leniently: the API server has them as strings, and no other annotation is checked here
+        JsonNode annotations = child(metadata, "annotations");
+        boolean sidecar = child(annotations, SIDECAR_STATUS) != null;
+        boolean redirected = REDIRECTION_ENABLED.equals(text(annotations, AMBIENT_REDIRECTION));
+
         return new PodSpec(name, labels, sa, ip, ready, namedPorts(ctx, spec), ctx.source(),
-                workload(ctx, ctx.object(tree, "", "metadata"), name.name(), labels));
+                workload(ctx, metadata, name.name(), labels), terminating, hostNetwork, sidecar, redirected);
     }
 
     /** {@code metadata.generateName} and {@code metadata.ownerReferences} to the pod's workload, as Istio derives it. */

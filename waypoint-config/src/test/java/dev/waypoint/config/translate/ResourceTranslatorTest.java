@@ -531,6 +531,48 @@ class ResourceTranslatorTest {
         assertThat(p.ip()).isNull();
     }
 
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            ordinary pod           | {}                                                         | {}                 | false | false | false | false
+            deletionTimestamp      | {deletionTimestamp: '2026-01-02T03:04:05Z', deletionGracePeriodSeconds: 30} | {} | true | false | false | false
+            hostNetwork            | {}                                                         | {hostNetwork: true} | false | true | false | false
+            hostNetwork false      | {}                                                         | {hostNetwork: false} | false | false | false | false
+            sidecar injected       | {annotations: {sidecar.istio.io/status: '{"containers":["istio-proxy"]}'}} | {} | false | false | true | false
+            CNI redirected         | {annotations: {ambient.istio.io/redirection: enabled}}     | {}                 | false | false | false | true
+            CNI pending            | {annotations: {ambient.istio.io/redirection: pending}}     | {}                 | false | false | false | false
+            """)
+    void podTerminationNetworkAndEnrollment(String name, String metadata, String spec, boolean terminating,
+                                            boolean hostNetwork, boolean sidecar, boolean redirected) {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: p, namespace: ns%s}
+                spec: %s
+                status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready, status: 'True'}]}
+                """.formatted(metadata.equals("{}") ? "" : ", " + metadata.substring(1, metadata.length() - 1), spec));
+
+        assertThat(r.problems()).isEmpty();
+        PodSpec p = r.resources().pods().get(0);
+        assertThat(p.terminating()).as("terminating").isEqualTo(terminating);
+        assertThat(p.hostNetwork()).as("hostNetwork").isEqualTo(hostNetwork);
+        assertThat(p.sidecar()).as("sidecar").isEqualTo(sidecar);
+        assertThat(p.ambientRedirected()).as("ambientRedirected").isEqualTo(redirected);
+        assertThat(p.ready()).as("Ready condition").isTrue();
+        assertThat(p.healthy()).as("healthy").isEqualTo(!terminating);
+    }
+
+    @Test
+    void aNonBooleanHostNetworkIsReported() {
+        Result r = translate("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: p, namespace: ns}
+                spec: {hostNetwork: "yes"}
+                """);
+        assertThat(r.problems()).containsExactly(
+                "m.yaml:1: Pod ns/p: spec.hostNetwork: hostNetwork: \"yes\" (expected: true or false)");
+    }
+
     @Test
     void aPodsWorkloadComesFromItsControllingOwnerReference() {
         Result r = translate("""
